@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "Hello, ${ATTUNE_ACTION_PARAM_NAME:-world}!"

@@ -1,0 +1,123 @@
+/**
+ * Every library of the product throws `AttuneError` (or a subclass) with a stable `code`.
+ * Apps branch on `code` (never on message text) to pick an exit code or an HTTP status.
+ */
+export const ErrorCodes = {
+  /** checksum mismatch; `expected` and `found` are set */
+  EINTEGRITY: "EINTEGRITY",
+  /** an I/O operation failed; `path` is set and `cause` is the system error */
+  EIO: "EIO",
+  /** a path that must exist does not */
+  ENOENT: "ENOENT",
+  /** a pack ref does not match ^[a-z][a-z0-9_-]+$ */
+  EINVALID_REF: "EINVALID_REF",
+  /** a version is not strict semver */
+  EINVALID_VERSION: "EINVALID_VERSION",
+  /** a checksum string is not `sha256:` + 64 hex */
+  EINVALID_CHECKSUM: "EINVALID_CHECKSUM",
+  /** a symlink where only regular files/directories are allowed */
+  ESYMLINK: "ESYMLINK",
+  /** a socket, FIFO or device where only regular files/directories are allowed */
+  ESPECIAL_FILE: "ESPECIAL_FILE",
+  /** a file name that is not valid UTF-8 */
+  EBAD_FILENAME: "EBAD_FILENAME",
+  /** a file changed size while it was being read */
+  ECHANGED: "ECHANGED",
+  /** generic bad user input (a field is named in `details.field`) */
+  EINVALID_INPUT: "EINVALID_INPUT",
+  /** pack.yaml missing or invalid */
+  EMANIFEST: "EMANIFEST",
+  /** registry index invalid */
+  EINDEX: "EINDEX",
+  /** archive entry refused by safe extraction */
+  EUNSAFE_ARCHIVE: "EUNSAFE_ARCHIVE",
+  /** archive exceeds a size/count cap */
+  ETOO_LARGE: "ETOO_LARGE",
+  /** network target refused by the outbound policy */
+  EPOLICY: "EPOLICY",
+  /** a download or remote operation failed */
+  EFETCH: "EFETCH",
+  /** a timeout elapsed */
+  ETIMEOUT: "ETIMEOUT",
+  /** an unknown ref/pack/registry/row */
+  ENOTFOUND: "ENOTFOUND",
+  /** already exists / unique violation / needs force */
+  ECONFLICT: "ECONFLICT",
+  /** a dependency of a pack is not satisfied */
+  EDEPENDENCY: "EDEPENDENCY",
+  /** a lock could not be taken */
+  ELOCKED: "ELOCKED",
+  /** authentication required / failed */
+  EUNAUTHORIZED: "EUNAUTHORIZED",
+  /** authenticated but missing a scope */
+  EFORBIDDEN: "EFORBIDDEN",
+  /** configuration invalid */
+  ECONFIG: "ECONFIG",
+  /** database error that is not the caller's fault */
+  EDATABASE: "EDATABASE",
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | (string & {});
+
+export interface AttuneErrorOptions {
+  /** a short actionable hint for the user ("pass --force to replace it") */
+  hint?: string;
+  cause?: unknown;
+  /** the filesystem path concerned, when any */
+  path?: string;
+  /** structured details (field name, limits, lists of files, ...) */
+  details?: Record<string, unknown>;
+}
+
+export class AttuneError extends Error {
+  readonly code: ErrorCode;
+  readonly hint?: string;
+  readonly path?: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: AttuneErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "AttuneError";
+    this.code = code;
+    this.hint = options.hint;
+    this.path = options.path;
+    this.details = options.details;
+  }
+}
+
+/** Checksum mismatch (cf. ssri's EINTEGRITY): carries what was expected and what was found. */
+export class IntegrityError extends AttuneError {
+  readonly expected: string;
+  readonly found: string;
+  constructor(expected: string, found: string, options: AttuneErrorOptions = {}) {
+    super(ErrorCodes.EINTEGRITY, `checksum mismatch: expected ${expected}, found ${found}`, {
+      hint: "the content is not what was expected; do not trust it",
+      ...options,
+      details: { expected, found, ...options.details },
+    });
+    this.name = "IntegrityError";
+    this.expected = expected;
+    this.found = found;
+  }
+}
+
+export function isAttuneError(err: unknown): err is AttuneError {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === "string" && "hint" in err;
+}
+
+/** Wrap a Node system error as EIO naming the path; AttuneErrors pass through unchanged. */
+export function ioError(err: unknown, path: string, action: string): AttuneError {
+  if (err instanceof AttuneError) return err;
+  const sys = err as NodeJS.ErrnoException;
+  if (sys?.code === "ENOENT") {
+    return new AttuneError(ErrorCodes.ENOENT, `${action} ${path}: no such file or directory`, {
+      path,
+      cause: err,
+    });
+  }
+  return new AttuneError(ErrorCodes.EIO, `${action} ${path}: ${sys?.message ?? String(err)}`, {
+    path,
+    cause: err,
+    details: sys?.code ? { syscallCode: sys.code } : undefined,
+  });
+}

@@ -1,0 +1,5 @@
+export * from "./git-server";
+export * from "./git-fixture";
+export * from "./http-server";
+export * from "./tmp";
+export * from "./postgres";
