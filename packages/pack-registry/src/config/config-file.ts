@@ -1,0 +1,121 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import YAML from "yaml";
+import { z } from "zod";
+import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
+import type { AttuneConfigFile, RegistryConfig } from "./types";
+
+export const CONFIG_FILE_NAME = "config.yaml";
+/** Registry names become cache file names: keep them to a safe alphabet. */
+export const REGISTRY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const registrySchema = z.strictObject({
+  name: z.string().regex(REGISTRY_NAME_RE, "must match [A-Za-z0-9][A-Za-z0-9_.-]* (max 64)"),
+  url: z.string().min(1),
+  priority: z.number().int().min(0).default(100),
+  enabled: z.boolean().default(true),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+const configSchema = z.looseObject({
+  registries: z
+    .array(registrySchema)
+    .optional()
+    .refine(
+      (rs) => !rs || new Set(rs.map((r) => r.name)).size === rs.length,
+      "registry names must be unique",
+    ),
+  allow_http: z.boolean().optional(),
+  allowed_private_hosts: z.array(z.string().min(1)).optional(),
+  local_source_roots: z.array(z.string().min(1)).optional(),
+  index_cache_ttl_seconds: z.number().int().min(0).optional(),
+});
+
+function keyPath(p: PropertyKey[]): string {
+  return p.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join("");
+}
+
+/** Validate a parsed config object; ECONFIG names the first offending key. */
+export function parseConfig(value: unknown, file = CONFIG_FILE_NAME): AttuneConfigFile {
+  const r = configSchema.safeParse(value ?? {});
+  if (r.success) return r.data as AttuneConfigFile;
+  const issue = r.error.issues[0];
+  const key = keyPath(issue.path) || "(root)";
+  throw new AttuneError(ErrorCodes.ECONFIG, `${file}: ${key}: ${issue.message}`, {
+    path: file,
+    details: {
+      field: key,
+      issues: r.error.issues.map((i) => ({ key: keyPath(i.path), message: i.message })),
+    },
+    hint: `fix ${key} in ${file}`,
+  });
+}
+
+export async function readConfigFile(home: string): Promise<AttuneConfigFile> {
+  const file = path.join(home, CONFIG_FILE_NAME);
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw ioError(e, file, "read");
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (cause) {
+    throw new AttuneError(ErrorCodes.ECONFIG, `${file}: not valid YAML: ${(cause as Error).message}`, {
+      path: file,
+      cause,
+    });
+  }
+  if (doc !== null && doc !== undefined && (typeof doc !== "object" || Array.isArray(doc))) {
+    throw new AttuneError(ErrorCodes.ECONFIG, `${file}: must be a mapping of keys`, { path: file });
+  }
+  return parseConfig(doc, file);
+}
+
+/** Atomic (temp + rename) and mode 0600: the file may hold registry tokens. */
+export async function writeConfigFile(home: string, cfg: AttuneConfigFile): Promise<void> {
+  const valid = parseConfig(cfg);
+  const file = path.join(home, CONFIG_FILE_NAME);
+  await fs.mkdir(home, { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    await fs.writeFile(tmp, YAML.stringify(valid), { mode: 0o600, flag: "wx" });
+    await fs.rename(tmp, file);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw ioError(e, file, "write");
+  }
+}
+
+/** `ATTUNE_REGISTRIES=name=url,name2=url2`: priority follows the order given. */
+export function registriesFromEnv(env: NodeJS.ProcessEnv = process.env): RegistryConfig[] | undefined {
+  const raw = env.ATTUNE_REGISTRIES?.trim();
+  if (!raw) return undefined;
+  const out: RegistryConfig[] = [];
+  for (const [i, item] of raw.split(",").entries()) {
+    const eq = item.indexOf("=");
+    const name = item.slice(0, eq).trim();
+    const url = item.slice(eq + 1).trim();
+    if (eq < 0 || !REGISTRY_NAME_RE.test(name) || url === "") {
+      throw new AttuneError(
+        ErrorCodes.ECONFIG,
+        `ATTUNE_REGISTRIES: item ${i + 1} "${item}" is not name=url`,
+        {
+          details: { field: "ATTUNE_REGISTRIES" },
+          hint: "use ATTUNE_REGISTRIES=name=https://host/index.json,name2=...",
+        },
+      );
+    }
+    if (out.some((r) => r.name === name)) {
+      throw new AttuneError(ErrorCodes.ECONFIG, `ATTUNE_REGISTRIES: registry "${name}" is listed twice`, {
+        details: { field: "ATTUNE_REGISTRIES" },
+      });
+    }
+    out.push({ name, url, priority: i + 1, enabled: true });
+  }
+  return out;
+}

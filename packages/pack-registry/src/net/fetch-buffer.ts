@@ -1,0 +1,40 @@
+import type http from "node:http";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import type { OutboundPolicy } from "../policy/outbound-policy";
+import { request, type PolicyRequestOptions, type PolicyResponse } from "./request";
+
+export interface BufferedResponse {
+  url: string;
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Turn a non-2xx response into EFETCH naming the URL and status (the body is discarded). */
+export function assertOk(res: PolicyResponse, field = "url"): void {
+  if (res.status >= 200 && res.status < 300) return;
+  res.dispose();
+  throw new AttuneError(
+    ErrorCodes.EFETCH,
+    `${field}: ${res.url} answered HTTP ${res.status} ${res.statusMessage}`.trim(),
+    {
+      details: { field, url: res.url, status: res.status },
+      hint:
+        res.status === 401 || res.status === 403
+          ? "the server wants credentials (configure registry headers)"
+          : undefined,
+    },
+  );
+}
+
+export async function fetchBuffer(
+  policy: OutboundPolicy,
+  url: string,
+  opts: PolicyRequestOptions = {},
+): Promise<BufferedResponse> {
+  const res = await request(policy, url, opts);
+  assertOk(res, opts.field);
+  const chunks: Buffer[] = [];
+  for await (const c of res.body) chunks.push(c);
+  return { url: res.url, status: res.status, headers: res.headers, body: Buffer.concat(chunks) };
+}

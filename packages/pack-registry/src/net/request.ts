@@ -1,0 +1,244 @@
+import http from "node:http";
+import https from "node:https";
+import type { LookupFunction } from "node:net";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import type { OutboundPolicy } from "../policy/outbound-policy";
+
+export interface PolicyRequestOptions {
+  method?: string;
+  /** sent only to the origin of the first URL; a redirect elsewhere keeps only SAFE_HEADERS */
+  headers?: Record<string, string>;
+  body?: Buffer;
+  /** cap on the response body's real bytes (Content-Length is checked early too) */
+  maxBytes?: number;
+  /** total time for the request, redirects and the whole body */
+  timeoutMs?: number;
+  /** longest silence on the socket */
+  idleTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  maxRedirects?: number;
+  signal?: AbortSignal;
+  /** the input field named in errors */
+  field?: string;
+}
+
+export interface PolicyResponse {
+  /** the final URL after redirects */
+  url: string;
+  status: number;
+  statusMessage: string;
+  headers: http.IncomingHttpHeaders;
+  /** the body, size-capped; throws ETOO_LARGE / ETIMEOUT / EFETCH (truncated) while iterating */
+  body: AsyncGenerator<Buffer, void, undefined>;
+  /** release the connection and timers without reading the body */
+  dispose(): void;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const SAFE_HEADERS = new Set(["accept", "accept-encoding", "content-type", "user-agent", "git-protocol"]);
+const DEFAULT_IDLE_MS = 30_000;
+const DEFAULT_CONNECT_MS = 15_000;
+
+function fetchError(field: string, url: URL, cause: unknown, signal: AbortSignal): AttuneError {
+  if (signal.aborted && signal.reason instanceof AttuneError) return signal.reason;
+  if (cause instanceof AttuneError) return cause;
+  const msg = (cause as Error)?.message ?? String(cause);
+  return new AttuneError(ErrorCodes.EFETCH, `${field}: fetching ${url.href} failed: ${msg}`, {
+    cause,
+    details: { field, url: url.href },
+    hint: "check the URL and that the server is reachable, then retry",
+  });
+}
+
+/** DNS lookup that refuses any answer holding a disallowed address (see OutboundPolicy.checkAddresses). */
+function policyLookup(policy: OutboundPolicy, field: string): LookupFunction {
+  return (hostname, options, callback) => {
+    policy.resolve(hostname, field).then(
+      (addrs) => {
+        const family = options.family === 4 || options.family === 6 ? options.family : 0;
+        const usable = family ? addrs.filter((a) => a.family === family) : addrs;
+        if (options.all) callback(null, usable);
+        else if (usable.length === 0)
+          callback(Object.assign(new Error(`no IPv${family} address`), { code: "ENOTFOUND" }), "", 0);
+        else callback(null, usable[0].address, usable[0].family);
+      },
+      (err: Error) => callback(err as NodeJS.ErrnoException, "", 0),
+    );
+  };
+}
+
+function send(
+  policy: OutboundPolicy,
+  u: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  signal: AbortSignal,
+  opts: PolicyRequestOptions,
+  field: string,
+): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const mod = u.protocol === "https:" ? https : http;
+    // agent: false -> one connection per request, so every connection went through policyLookup
+    const req = mod.request(u, {
+      method,
+      headers,
+      signal,
+      agent: false,
+      lookup: policyLookup(policy, field),
+      timeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+    });
+    const connectTimer = setTimeout(
+      () =>
+        req.destroy(
+          new AttuneError(ErrorCodes.ETIMEOUT, `${field}: connecting to ${u.host} timed out`, {
+            details: { field },
+          }),
+        ),
+      opts.connectTimeoutMs ?? DEFAULT_CONNECT_MS,
+    );
+    req.on("socket", (s) => {
+      if (!s.connecting) clearTimeout(connectTimer);
+      s.once("connect", () => clearTimeout(connectTimer));
+    });
+    req.on("timeout", () =>
+      req.destroy(
+        new AttuneError(ErrorCodes.ETIMEOUT, `${field}: ${u.host} sent nothing for too long`, {
+          details: { field },
+        }),
+      ),
+    );
+    req.on("response", (res) => {
+      clearTimeout(connectTimer);
+      resolve(res);
+    });
+    req.on("error", (e) => {
+      clearTimeout(connectTimer);
+      reject(e);
+    });
+    req.end(body);
+  });
+}
+
+async function* cappedBody(
+  res: http.IncomingMessage,
+  maxBytes: number,
+  field: string,
+  fail: (e: unknown) => AttuneError,
+  done: () => void,
+): AsyncGenerator<Buffer, void, undefined> {
+  let n = 0;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      n += chunk.length;
+      if (n > maxBytes) {
+        throw new AttuneError(
+          ErrorCodes.ETOO_LARGE,
+          `${field}: response is larger than the ${maxBytes}-byte cap`,
+          {
+            details: { field, maxBytes },
+          },
+        );
+      }
+      yield chunk;
+    }
+    if (!res.complete) throw new Error(`connection closed after ${n} bytes (truncated response)`);
+  } catch (e) {
+    throw fail(e);
+  } finally {
+    done();
+    res.destroy();
+  }
+}
+
+/** One policy-checked HTTP exchange: DNS checked per connection, redirects re-checked hop by hop. */
+export async function request(
+  policy: OutboundPolicy,
+  url: string,
+  opts: PolicyRequestOptions = {},
+): Promise<PolicyResponse> {
+  const field = opts.field ?? "url";
+  const maxBytes = opts.maxBytes ?? policy.maxDownloadBytes;
+  const ac = new AbortController();
+  const timer = setTimeout(
+    () =>
+      ac.abort(
+        new AttuneError(
+          ErrorCodes.ETIMEOUT,
+          `${field}: ${url} took longer than ${opts.timeoutMs ?? policy.timeoutMs} ms`,
+          { details: { field } },
+        ),
+      ),
+    opts.timeoutMs ?? policy.timeoutMs,
+  );
+  const onAbort = () =>
+    ac.abort(
+      new AttuneError(ErrorCodes.EFETCH, `${field}: request aborted`, {
+        cause: opts.signal?.reason,
+        details: { field, aborted: true },
+      }),
+    );
+  if (opts.signal?.aborted) onAbort();
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  const cleanup = () => {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", onAbort);
+  };
+
+  let current = policy.checkUrl(url, field);
+  const firstOrigin = current.origin;
+  let method = opts.method ?? "GET";
+  let body = opts.body;
+  try {
+    for (let hop = 0; ; hop++) {
+      if (ac.signal.aborted) throw ac.signal.reason;
+      const headers = Object.fromEntries(
+        Object.entries(opts.headers ?? {}).filter(
+          ([k]) => current.origin === firstOrigin || SAFE_HEADERS.has(k.toLowerCase()),
+        ),
+      );
+      const res = await send(policy, current, method, headers, body, ac.signal, opts, field);
+      const status = res.statusCode ?? 0;
+      if (REDIRECTS.has(status) && res.headers.location) {
+        res.destroy();
+        if (hop >= (opts.maxRedirects ?? 5)) {
+          throw new AttuneError(ErrorCodes.EFETCH, `${field}: too many redirects from ${url}`, {
+            details: { field },
+          });
+        }
+        current = policy.checkUrl(new URL(res.headers.location, current).href, field);
+        if (status === 303 || ((status === 301 || status === 302) && method === "POST")) {
+          method = "GET";
+          body = undefined;
+        }
+        continue;
+      }
+      const declared = Number(res.headers["content-length"]);
+      if (Number.isFinite(declared) && declared > maxBytes) {
+        res.destroy();
+        throw new AttuneError(
+          ErrorCodes.ETOO_LARGE,
+          `${field}: ${current.href} is ${declared} bytes, over the ${maxBytes}-byte cap`,
+          {
+            details: { field, maxBytes, declared },
+          },
+        );
+      }
+      const final = current;
+      return {
+        url: final.href,
+        status,
+        statusMessage: res.statusMessage ?? "",
+        headers: res.headers,
+        body: cappedBody(res, maxBytes, field, (e) => fetchError(field, final, e, ac.signal), cleanup),
+        dispose: () => {
+          cleanup();
+          res.destroy();
+        },
+      };
+    }
+  } catch (e) {
+    cleanup();
+    throw fetchError(field, current, e, ac.signal);
+  }
+}

@@ -1,0 +1,179 @@
+import dns from "node:dns";
+import net from "node:net";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { disallowedReason, isLocalHostname, unbracket } from "./address";
+import type { AttuneConfigFile } from "../config/types";
+import { request, type PolicyRequestOptions, type PolicyResponse } from "../net/request";
+import { fetchBuffer, type BufferedResponse } from "../net/fetch-buffer";
+
+export interface LookupAddress {
+  address: string;
+  family: number;
+}
+/** Resolves every address of a host (injectable so tests can simulate DNS answers). */
+export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
+
+export interface OutboundPolicyOptions {
+  allowHttp?: boolean;
+  /** hosts (names or IP literals) that may resolve to loopback/private addresses */
+  allowedPrivateHosts?: string[];
+  resolver?: Resolver;
+  /** default cap of a download, in bytes */
+  maxDownloadBytes?: number;
+  /** default total timeout of a request, in ms */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
+export const DEFAULT_TIMEOUT_MS = 5 * 60 * 1000;
+
+const systemResolver: Resolver = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
+
+function envFlag(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const v = env[name]?.trim().toLowerCase();
+  if (v === undefined || v === "") return undefined;
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  throw new AttuneError(ErrorCodes.ECONFIG, `${name} must be true or false, got "${env[name]}"`, {
+    details: { field: name },
+  });
+}
+
+function policyError(rule: string, message: string, field: string, hint?: string): AttuneError {
+  return new AttuneError(ErrorCodes.EPOLICY, message, { hint, details: { field, rule } });
+}
+
+/**
+ * The one place that decides which URLs and addresses the product may reach. The factory
+ * checks user input with `checkUrl`; the net layer re-checks every request, every redirect
+ * hop and every DNS answer with the same instance.
+ */
+export class OutboundPolicy {
+  readonly allowHttp: boolean;
+  readonly allowedPrivateHosts: ReadonlySet<string>;
+  readonly maxDownloadBytes: number;
+  readonly timeoutMs: number;
+  private readonly resolver: Resolver;
+
+  constructor(opts: OutboundPolicyOptions = {}) {
+    this.allowHttp = opts.allowHttp ?? false;
+    this.allowedPrivateHosts = new Set(
+      (opts.allowedPrivateHosts ?? []).map((h) => unbracket(h.trim().toLowerCase())).filter(Boolean),
+    );
+    this.resolver = opts.resolver ?? systemResolver;
+    this.maxDownloadBytes = opts.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** Environment values, when set, win over the config file's. */
+  static fromConfig(cfg: AttuneConfigFile = {}, env: NodeJS.ProcessEnv = process.env): OutboundPolicy {
+    const envHosts = env.ATTUNE_ALLOWED_PRIVATE_HOSTS;
+    return new OutboundPolicy({
+      allowHttp: envFlag(env, "ATTUNE_ALLOW_HTTP") ?? cfg.allow_http ?? false,
+      allowedPrivateHosts:
+        envHosts !== undefined && envHosts.trim() !== ""
+          ? envHosts.split(",")
+          : (cfg.allowed_private_hosts ?? []),
+    });
+  }
+
+  isPrivateHostAllowed(hostname: string): boolean {
+    return this.allowedPrivateHosts.has(unbracket(hostname.toLowerCase()).replace(/\.$/, ""));
+  }
+
+  /** Parse and check a URL against the static rules (scheme, credentials, literal addresses). */
+  checkUrl(url: string, field = "url"): URL {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch (cause) {
+      throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${field}: "${url}" is not a valid URL`, {
+        cause,
+        details: { field },
+      });
+    }
+    if (u.protocol !== "https:" && u.protocol !== "http:") {
+      throw policyError("scheme", `${field}: scheme ${u.protocol} is not allowed (use https)`, field);
+    }
+    if (u.protocol === "http:" && !this.allowHttp) {
+      throw policyError(
+        "https-only",
+        `${field}: plain http is refused for ${u.host} (use https)`,
+        field,
+        "set allow_http: true in config.yaml or ATTUNE_ALLOW_HTTP=true to allow plain http",
+      );
+    }
+    if (u.username !== "" || u.password !== "") {
+      throw policyError(
+        "credentials",
+        `${field}: credentials in URLs are refused (${u.protocol}//***@${u.host})`,
+        field,
+        "configure per-registry headers instead of putting a token in the URL",
+      );
+    }
+    const host = unbracket(u.hostname);
+    if (!this.isPrivateHostAllowed(host)) {
+      const reason = isLocalHostname(host)
+        ? "a local host name"
+        : net.isIP(host)
+          ? disallowedReason(host)
+          : null;
+      if (reason) throw this.privateError(host, reason, field);
+    }
+    return u;
+  }
+
+  /** Refuse a DNS answer if ANY address is disallowed (a mixed public+private answer is a rebinding trick). */
+  checkAddresses(hostname: string, addresses: LookupAddress[], field = "url"): void {
+    if (this.isPrivateHostAllowed(hostname)) return;
+    if (addresses.length === 0) {
+      throw new AttuneError(ErrorCodes.EFETCH, `${field}: ${hostname} resolved to no address`, {
+        details: { field },
+      });
+    }
+    for (const a of addresses) {
+      const reason = disallowedReason(a.address);
+      if (reason) throw this.privateError(hostname, `resolves to ${a.address} (${reason})`, field);
+    }
+  }
+
+  /** Resolve a host and check every answer; IP literals are checked without DNS. */
+  async resolve(hostname: string, field = "url"): Promise<LookupAddress[]> {
+    const host = unbracket(hostname);
+    const family = net.isIP(host);
+    let addresses: LookupAddress[];
+    if (family !== 0) addresses = [{ address: host, family }];
+    else {
+      try {
+        addresses = await this.resolver(host);
+      } catch (cause) {
+        throw new AttuneError(ErrorCodes.EFETCH, `${field}: cannot resolve ${host}`, {
+          cause,
+          details: { field },
+          hint: "check the host name and your network",
+        });
+      }
+    }
+    this.checkAddresses(host, addresses, field);
+    return addresses;
+  }
+
+  /** Low-level streaming request; see `net/request`. */
+  request(url: string, opts: PolicyRequestOptions = {}): Promise<PolicyResponse> {
+    return request(this, url, opts);
+  }
+
+  /** Policy-checked GET buffered in memory (size cap, timeouts); non-2xx -> EFETCH. */
+  fetch(url: string, opts: PolicyRequestOptions = {}): Promise<BufferedResponse> {
+    return fetchBuffer(this, url, opts);
+  }
+
+  private privateError(host: string, reason: string, field: string): AttuneError {
+    return policyError(
+      "private-address",
+      `${field}: ${host} is refused: ${reason}`,
+      field,
+      "add the host to allowed_private_hosts in config.yaml (or ATTUNE_ALLOWED_PRIVATE_HOSTS) if it is trusted",
+    );
+  }
+}

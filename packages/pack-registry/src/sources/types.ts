@@ -1,0 +1,61 @@
+import type { OutboundPolicy } from "../policy/outbound-policy";
+import type { RegistryClient } from "../registry-index/client";
+
+export type SourceType = "git" | "archive" | "local_directory" | "local_archive" | "registry";
+
+export const SOURCE_TYPES: readonly SourceType[] = [
+  "git",
+  "archive",
+  "local_directory",
+  "local_archive",
+  "registry",
+];
+
+export interface FetchProgress {
+  phase: "fetch" | "extract" | "copy";
+  bytes?: number;
+  totalBytes?: number;
+  files?: number;
+}
+
+export interface FetchContext {
+  policy: OutboundPolicy;
+  registries: RegistryClient;
+  /** undefined = any local path (CLI); [] = no local paths at all (API) */
+  localSourceRoots?: string[];
+  onProgress?: (p: FetchProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface SourceSpec {
+  /** what the user typed: URL, local path, `ref` or `ref@version` */
+  source: string;
+  /** git ref (tag, branch, commit SHA) for git sources */
+  ref?: string;
+  /** restrict a registry lookup to this registry name */
+  registry?: string;
+}
+
+export interface FetchResult {
+  sourceType: SourceType;
+  sourceUrl: string;
+  sourceRef: string | null;
+  resolvedCommit: string | null;
+  /** sha256 of the downloaded/local archive bytes */
+  archiveChecksum: string | null;
+  /** directory checksum the registry index promises (the installer verifies it after staging) */
+  expectedChecksum: string | null;
+  registryName: string | null;
+  registryEntry?: unknown;
+  /** free-form facts about the fetch (e.g. which registry install source was used and why another failed) */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * One source = "fetch into this staging directory and report what you resolved".
+ * Checksums, manifest validation and storage live elsewhere, once.
+ */
+export interface Source {
+  readonly type: SourceType;
+  fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult>;
+}
