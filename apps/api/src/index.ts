@@ -1,1 +1,8 @@
-export const placeholder = true;
+export { createServer, DEFAULT_BODY_LIMIT, type Lifecycle } from "./server";
+export { startServer, type ListenOptions, type RunningServer } from "./listen";
+export { buildOpenApiDocument } from "./openapi";
+export { createLogger, REDACT_PATHS } from "./logger";
+export { statusForCode, problemType, type Problem } from "./http/problem";
+export { tokenVerifierFromRepository, type TokenRepositoryLike } from "./token-verifier";
+export { readApiConfig, type ApiConfig } from "./config";
+export * from "./types";

@@ -1,0 +1,59 @@
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+
+export interface ApiConfig {
+  port: number;
+  host: string;
+  home: string;
+  databaseUrl?: string;
+  packsDir?: string;
+  /** directories a local-path `source` must be inside; empty = local paths refused */
+  localSourceRoots: string[];
+  bodyLimit: number;
+  drainTimeoutMs: number;
+  logLevel: string;
+}
+
+const Env = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  ATTUNE_HOME: z.string().min(1).optional(),
+  DATABASE_URL: z.string().min(1).optional(),
+  ATTUNE_PACKS_DIR: z.string().min(1).optional(),
+  ATTUNE_LOCAL_SOURCE_ROOTS: z.string().optional(),
+  ATTUNE_API_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
+  ATTUNE_API_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+/** Read the entry point's settings from the environment; throws naming the bad variable. */
+export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid environment: ${lines.join("; ")}`);
+  }
+  const e = parsed.data;
+  const roots = (e.ATTUNE_LOCAL_SOURCE_ROOTS ?? "")
+    .split(path.delimiter)
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => path.resolve(p));
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    home: path.resolve(e.ATTUNE_HOME ?? path.join(os.homedir(), ".attune")),
+    databaseUrl: e.DATABASE_URL,
+    packsDir: e.ATTUNE_PACKS_DIR ? path.resolve(e.ATTUNE_PACKS_DIR) : undefined,
+    localSourceRoots: roots,
+    bodyLimit: e.ATTUNE_API_BODY_LIMIT,
+    drainTimeoutMs: e.ATTUNE_API_DRAIN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

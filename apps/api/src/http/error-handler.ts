@@ -1,0 +1,120 @@
+import type { ErrorRequestHandler, RequestHandler } from "express";
+import { isAttuneError } from "@attune/pack-storage";
+import {
+  HttpProblem,
+  problemType,
+  scrubPaths,
+  sendProblem,
+  statusForCode,
+  titleFor,
+  type Problem,
+} from "./problem";
+
+/** Request field names as the API spells them (the libraries name their camelCase options). */
+export function toApiField(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+function fromBodyParser(err: BodyParserError): HttpProblem | undefined {
+  switch (err.type) {
+    case "entity.parse.failed":
+      return new HttpProblem(400, "EINVALID_JSON", "the request body is not valid JSON", {
+        errors: [{ field: "body", message: "malformed JSON" }],
+        hint: "send a JSON object with Content-Type: application/json",
+      });
+    case "entity.too.large":
+      return new HttpProblem(413, "ETOO_LARGE", `the request body exceeds the limit of ${err.limit} bytes`, {
+        errors: [{ field: "body", message: `larger than ${err.limit} bytes` }],
+      });
+    case "charset.unsupported":
+    case "encoding.unsupported":
+      return new HttpProblem(415, "EUNSUPPORTED_MEDIA_TYPE", err.message);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The only place an error becomes an HTTP response. Library errors keep their code and a
+ * path-scrubbed message when they are the caller's fault (4xx) or an upstream's (502/504);
+ * everything else is a 500 whose body says nothing about paths or stacks (the log has them).
+ */
+export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const requestId = String(req.id ?? "");
+    const base = { instance: req.originalUrl.split("?")[0], request_id: requestId };
+    const problem = err instanceof HttpProblem ? err : fromBodyParser(err as BodyParserError);
+    if (problem) {
+      const body: Problem = {
+        type: problemType(problem.code),
+        title: titleFor(problem.status),
+        status: problem.status,
+        detail: problem.message,
+        code: problem.code,
+        ...base,
+        ...(problem.extra.hint ? { hint: problem.extra.hint } : {}),
+        ...(problem.extra.errors ? { errors: problem.extra.errors } : {}),
+      };
+      return sendProblem(res, body, problem.extra.headers);
+    }
+    // pino-http logs res.err with its stack, so the details are in the server log only.
+    res.err = err as Error;
+    if (isAttuneError(err)) {
+      const rawField = typeof err.details?.field === "string" ? err.details.field : undefined;
+      const field = rawField ? toApiField(rawField) : undefined;
+      const status = statusForCode(String(err.code), field);
+      const clientVisible = status < 500 || status === 502 || status === 504;
+      const detail = clientVisible
+        ? scrubPaths(err.message, privatePaths)
+        : `the server failed (${err.code}); the server log has the details under request id ${requestId}`;
+      const body: Problem = {
+        type: problemType(String(err.code)),
+        title: titleFor(status),
+        status,
+        detail,
+        code: String(err.code),
+        ...base,
+        ...(clientVisible && err.hint ? { hint: scrubPaths(err.hint, privatePaths) } : {}),
+        ...(field ? { errors: [{ field, message: detail }] } : {}),
+      };
+      const headers: Record<string, string> = status === 401 ? { "WWW-Authenticate": "Bearer" } : {};
+      return sendProblem(res, body, headers);
+    }
+    sendProblem(res, {
+      type: problemType("EINTERNAL"),
+      title: titleFor(500),
+      status: 500,
+      detail: `unexpected server error; the server log has the details under request id ${requestId}`,
+      code: "EINTERNAL",
+      ...base,
+    });
+  };
+}
+
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new HttpProblem(404, "ENOTFOUND", `no route ${req.method} ${req.path}`));
+};
+
+/** Terminal handler of a known path: the path exists but not with this method. */
+export function methodNotAllowed(allowed: string[]): RequestHandler {
+  const allow = allowed.join(", ");
+  return (req, _res, next) => {
+    next(
+      new HttpProblem(
+        405,
+        "EMETHOD_NOT_ALLOWED",
+        `${req.method} is not allowed on ${req.baseUrl}${req.path}; use ${allow}`,
+        {
+          headers: { Allow: allow },
+        },
+      ),
+    );
+  };
+}

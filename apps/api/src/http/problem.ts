@@ -1,0 +1,106 @@
+import os from "node:os";
+import type { Response } from "express";
+
+/** RFC 9457 problem details, plus the product's stable `code` and per-field `errors`. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  instance?: string;
+  request_id?: string;
+  hint?: string;
+  errors?: Array<{ field: string; message: string }>;
+}
+
+/** A problem the HTTP layer raises itself (validation, auth, routing); the error middleware renders it. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+    readonly extra: { errors?: Problem["errors"]; hint?: string; headers?: Record<string, string> } = {},
+  ) {
+    super(detail);
+    this.name = "HttpProblem";
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/**
+ * Library error code -> HTTP status (docs/CONTRACTS.md). EDEPENDENCY is 409: the request is
+ * well-formed but conflicts with what is installed. Unknown codes fall through to 500.
+ */
+const STATUS_BY_CODE: Record<string, number> = {
+  EINTEGRITY: 422,
+  EINVALID_REF: 400,
+  EINVALID_VERSION: 400,
+  EINVALID_CHECKSUM: 400,
+  EINVALID_INPUT: 400,
+  EMANIFEST: 400,
+  EINDEX: 400,
+  EUNSAFE_ARCHIVE: 400,
+  ESYMLINK: 400,
+  ESPECIAL_FILE: 400,
+  EBAD_FILENAME: 400,
+  ECONFIG: 400,
+  EPOLICY: 400,
+  EDEPENDENCY: 409,
+  ETOO_LARGE: 413,
+  ENOTFOUND: 404,
+  ENOENT: 404,
+  ECONFLICT: 409,
+  ELOCKED: 409,
+  EFETCH: 502,
+  ETIMEOUT: 504,
+  EUNAUTHORIZED: 401,
+  EFORBIDDEN: 403,
+};
+
+export function statusForCode(code: string, field?: string): number {
+  // ENOENT about a request field (the `source` path) is the caller's mistake, not a missing resource.
+  if (code === "ENOENT" && field) return 400;
+  return STATUS_BY_CODE[code] ?? 500;
+}
+
+export function problemType(code: string): string {
+  return `urn:attune:problem:${code.toLowerCase()}`;
+}
+
+export function titleFor(status: number): string {
+  return TITLES[status] ?? (status >= 500 ? "Server Error" : "Error");
+}
+
+/**
+ * Replace server-private directories (home, packs dir, temp) in a message, so a 4xx detail can
+ * name the offending entry without revealing the server's layout.
+ */
+export function scrubPaths(text: string, privatePaths: string[]): string {
+  const roots = [...privatePaths, os.tmpdir()]
+    .filter((p) => p && p.length > 1)
+    .sort((a, b) => b.length - a.length);
+  let out = text;
+  for (const root of roots) out = out.split(root).join("<server>");
+  return out;
+}
+
+export function sendProblem(res: Response, problem: Problem, headers: Record<string, string> = {}): void {
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.status(problem.status).type("application/problem+json").send(JSON.stringify(problem));
+}

@@ -1,0 +1,56 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { pino, type Logger } from "pino";
+import { pinoHttp, type HttpLogger } from "pino-http";
+
+/** Anything that could carry a credential is removed from every log line. */
+export const REDACT_PATHS = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  "req.headers['proxy-authorization']",
+  'res.headers["set-cookie"]',
+  "authorization",
+  "token",
+  "secret",
+];
+
+export function createLogger(level = process.env.LOG_LEVEL ?? "info"): Logger {
+  return pino({
+    level,
+    base: { service: "attune-api" },
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+  });
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function requestLogger(logger: Logger): HttpLogger {
+  return pinoHttp({
+    logger,
+    // Trust a caller's X-Request-Id only when it is short and plain, so it cannot forge log lines.
+    genReqId: (req: IncomingMessage, res: ServerResponse) => {
+      const given = req.headers["x-request-id"];
+      const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+      res.setHeader("X-Request-Id", id);
+      return id;
+    },
+    customLogLevel: (_req, res, err) =>
+      err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info",
+    // The query string may hold search text but never credentials; tokens only travel in the header.
+    serializers: {
+      req: (req: {
+        id: unknown;
+        method: string;
+        url: string;
+        headers: Record<string, unknown>;
+        remoteAddress?: string;
+      }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url,
+        headers: { ...req.headers, authorization: req.headers.authorization ? "[redacted]" : undefined },
+        remoteAddress: req.remoteAddress,
+      }),
+    },
+  });
+}

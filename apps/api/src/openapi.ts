@@ -1,0 +1,207 @@
+import { z } from "zod";
+import * as S from "./schemas";
+
+/**
+ * The OpenAPI 3.1 document, generated from the zod schemas the routes use (JSON Schema 2020-12,
+ * which OpenAPI 3.1 adopts). Paths are listed by hand: they are the contract of DESIGN.md §11.
+ */
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const json = (schema: object) => ({ "application/json": { schema } });
+const ok = (description: string, schema: object) => ({ description, content: json(schema) });
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: ref("Problem") } },
+});
+const dataOf = (schema: object) => ({
+  type: "object",
+  properties: { data: schema },
+  required: ["data"],
+  additionalProperties: false,
+});
+
+const COMPONENTS: Record<string, z.ZodType> = {
+  InstallBody: S.InstallBody,
+  Pack: S.Pack,
+  Installation: S.Installation,
+  PackWithInstallation: S.PackWithInstallation,
+  PackListItem: S.PackListItem,
+  InstallEvent: S.InstallEvent,
+  VerifyResult: S.VerifyResult,
+  UninstallResult: S.UninstallResult,
+  Registry: S.Registry,
+  SearchHit: S.SearchHit,
+  Pagination: S.Pagination,
+  PackPage: S.PackPage,
+  Problem: S.Problem,
+  Health: S.Health,
+};
+
+function componentSchemas(): Record<string, object> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(COMPONENTS)) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, { uri: (id) => `#/components/schemas/${id}`, io: "output" });
+  const out: Record<string, object> = {};
+  for (const [id, s] of Object.entries(schemas)) {
+    const { $schema: _s, $id: _i, ...rest } = s as Record<string, unknown>;
+    out[id] = rest;
+  }
+  // The request body is documented as the client sends it (defaults and optionals in input form).
+  const { $schema: _s, ...install } = z.toJSONSchema(S.InstallBody, { io: "input" }) as Record<
+    string,
+    unknown
+  >;
+  out.InstallBody = install;
+  return out;
+}
+
+function queryParams(schema: z.ZodObject): object[] {
+  return Object.entries(schema.shape).map(([name, field]) => {
+    const { $schema: _s, ...js } = z.toJSONSchema(field as z.ZodType, { io: "input" }) as Record<
+      string,
+      unknown
+    >;
+    const optional = (field as z.ZodType).safeParse(undefined).success;
+    return { name, in: "query", required: !optional, schema: js };
+  });
+}
+
+const refParam = {
+  name: "ref",
+  in: "path",
+  required: true,
+  schema: { type: "string", pattern: S.REF_PATTERN.source, maxLength: 128 },
+};
+const authErrors = {
+  "400": problem("invalid input; `errors` names each field"),
+  "401": problem("missing, unknown, revoked or expired token"),
+  "403": problem("the token lacks the required scope"),
+  "500": problem("server error (no internal details)"),
+};
+const secured = (scope: string) => ({ security: [{ bearer: [scope] }] });
+
+export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown> {
+  return {
+    openapi: "3.1.0",
+    info: { title: "Attune pack registry API", version },
+    servers: [{ url: "/" }],
+    components: {
+      schemas: componentSchemas(),
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "token from `attune token create`" },
+      },
+    },
+    paths: {
+      "/healthz": {
+        get: {
+          summary: "liveness",
+          responses: { "200": ok("up", ref("Health")), "503": ok("draining", ref("Health")) },
+        },
+      },
+      "/api/v1/openapi.json": {
+        get: { summary: "this document", responses: { "200": { description: "OpenAPI 3.1" } } },
+      },
+      "/api/v1/packs/install": {
+        post: {
+          summary: "install a pack from a git URL, archive URL, local path or registry ref",
+          ...secured("packs:install"),
+          requestBody: { required: true, content: json(ref("InstallBody")) },
+          responses: {
+            "200": ok("replaced an installed pack", dataOf(ref("PackWithInstallation"))),
+            "201": ok("installed", dataOf(ref("PackWithInstallation"))),
+            ...authErrors,
+            "409": problem("already installed (use force), dependency missing, or locked"),
+            "413": problem("body or download too large"),
+            "415": problem("body is not JSON"),
+            "422": problem("checksum mismatch; nothing was installed"),
+            "502": problem("fetching the source failed"),
+            "504": problem("fetching the source timed out"),
+          },
+        },
+      },
+      "/api/v1/packs": {
+        get: {
+          summary: "list installed packs",
+          ...secured("packs:read"),
+          parameters: queryParams(S.ListQuery),
+          responses: { "200": ok("a page of packs", ref("PackPage")), ...authErrors },
+        },
+      },
+      "/api/v1/packs/{ref}": {
+        parameters: [refParam],
+        get: {
+          summary: "the pack record",
+          ...secured("packs:read"),
+          responses: { "200": ok("pack", dataOf(ref("Pack"))), ...authErrors, "404": problem("unknown ref") },
+        },
+        delete: {
+          summary: "uninstall: files and rows are removed",
+          ...secured("packs:delete"),
+          parameters: queryParams(S.DeleteQuery),
+          responses: {
+            "200": ok("removed", dataOf(ref("UninstallResult"))),
+            ...authErrors,
+            "404": problem("unknown ref"),
+          },
+        },
+      },
+      "/api/v1/packs/{ref}/installation": {
+        parameters: [refParam],
+        get: {
+          summary: "how and by whom the pack was installed",
+          ...secured("packs:read"),
+          responses: {
+            "200": ok("installation", dataOf(ref("Installation"))),
+            ...authErrors,
+            "404": problem("unknown ref"),
+          },
+        },
+      },
+      "/api/v1/packs/{ref}/history": {
+        parameters: [refParam],
+        get: {
+          summary: "install, upgrade, uninstall, verify and failed events, oldest first",
+          ...secured("packs:read"),
+          responses: {
+            "200": ok("events", dataOf({ type: "array", items: ref("InstallEvent") })),
+            ...authErrors,
+            "404": problem("the ref has no history"),
+          },
+        },
+      },
+      "/api/v1/packs/{ref}/verify": {
+        parameters: [refParam],
+        post: {
+          summary: "re-compute the checksum of the installed files",
+          ...secured("packs:read"),
+          responses: {
+            "200": ok("the comparison", dataOf(ref("VerifyResult"))),
+            ...authErrors,
+            "404": problem("unknown ref"),
+          },
+        },
+      },
+      "/api/v1/registries": {
+        get: {
+          summary: "configured registries, by priority",
+          ...secured("packs:read"),
+          responses: {
+            "200": ok("registries", dataOf({ type: "array", items: ref("Registry") })),
+            ...authErrors,
+          },
+        },
+      },
+      "/api/v1/registries/search": {
+        get: {
+          summary: "search the registry indexes (ref, label, description, keywords)",
+          ...secured("packs:read"),
+          parameters: queryParams(S.SearchQuery),
+          responses: {
+            "200": ok("matches", dataOf({ type: "array", items: ref("SearchHit") })),
+            ...authErrors,
+            "502": problem("a registry index could not be fetched"),
+          },
+        },
+      },
+    },
+  };
+}

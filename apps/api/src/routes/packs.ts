@@ -1,0 +1,128 @@
+import { Router, type Request } from "express";
+import { actorOf, requireScope } from "../http/auth";
+import { methodNotAllowed } from "../http/error-handler";
+import { HttpProblem } from "../http/problem";
+import { parseOr400 } from "../http/validate";
+import { DeleteQuery, EmptyQuery, InstallBody, ListQuery, RefParam } from "../schemas";
+import { Scopes, type InstallerPort } from "../types";
+
+export interface PacksRouterOptions {
+  installer: InstallerPort;
+  /** aborted when the server gives up waiting for in-flight work at shutdown */
+  shutdownSignal: AbortSignal;
+}
+
+function refOf(req: Request): string {
+  return parseOr400(RefParam, req.params.ref, "ref");
+}
+
+export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): Router {
+  const r = Router();
+  const read = requireScope(Scopes.read);
+
+  r.route("/packs/install")
+    .post(requireScope(Scopes.install), async (req, res) => {
+      if (!req.is("application/json")) {
+        throw new HttpProblem(415, "EUNSUPPORTED_MEDIA_TYPE", "the body must be JSON", {
+          errors: [{ field: "Content-Type", message: "must be application/json" }],
+        });
+      }
+      parseOr400(EmptyQuery, req.query, "query");
+      const body = parseOr400(InstallBody, req.body, "body");
+      const result = await installer.install(
+        {
+          source: body.source,
+          refSpec: body.ref_spec,
+          force: body.force,
+          checksum: body.checksum,
+          skipDeps: body.skip_deps,
+          skipTests: body.skip_tests,
+          registry: body.registry,
+          method: "api",
+        },
+        actorOf(res),
+        { signal: shutdownSignal },
+      );
+      res
+        .status(result.created ? 201 : 200)
+        .json({ data: { pack: result.pack, installation: result.installation } });
+    })
+    // GET/DELETE /packs/install address a pack named "install" (a valid ref) and fall through.
+    .all((req, res, next) =>
+      req.method === "GET" || req.method === "HEAD" || req.method === "DELETE"
+        ? next()
+        : methodNotAllowed(["POST"])(req, res, next),
+    );
+
+  r.route("/packs")
+    .get(read, async (req, res) => {
+      const q = parseOr400(ListQuery, req.query, "query");
+      const page = await installer.list({ sourceType: q.source_type, page: q.page, pageSize: q.page_size });
+      res.json({
+        data: page.items,
+        pagination: {
+          page: page.page,
+          page_size: page.pageSize,
+          total_items: page.totalItems,
+          total_pages: page.totalPages,
+        },
+      });
+    })
+    .all(methodNotAllowed(["GET"]));
+
+  r.route("/packs/:ref")
+    .get(read, async (req, res) => {
+      const ref = refOf(req);
+      parseOr400(EmptyQuery, req.query, "query");
+      res.json({ data: (await installer.show(ref)).pack });
+    })
+    .delete(requireScope(Scopes.delete), async (req, res) => {
+      const ref = refOf(req);
+      const q = parseOr400(DeleteQuery, req.query, "query");
+      const out = await installer.uninstall(ref, { version: q.version, actor: actorOf(res) });
+      res.json({ data: { ref: out.ref, removed: out.removed } });
+    })
+    .all(methodNotAllowed(["GET", "DELETE"]));
+
+  r.route("/packs/:ref/installation")
+    .get(read, async (req, res) => {
+      const ref = refOf(req);
+      parseOr400(EmptyQuery, req.query, "query");
+      const { installation } = await installer.show(ref);
+      if (!installation) throw new HttpProblem(404, "ENOTFOUND", `pack ${ref} has no installation record`);
+      res.json({ data: installation });
+    })
+    .all(methodNotAllowed(["GET"]));
+
+  r.route("/packs/:ref/history")
+    .get(read, async (req, res) => {
+      const ref = refOf(req);
+      parseOr400(EmptyQuery, req.query, "query");
+      const events = await installer.history(ref);
+      // The history outlives an uninstall; a ref that never had an event is unknown.
+      if (events.length === 0)
+        throw new HttpProblem(404, "ENOTFOUND", `no pack ${ref} has ever been installed`);
+      res.json({ data: events });
+    })
+    .all(methodNotAllowed(["GET"]));
+
+  r.route("/packs/:ref/verify")
+    .post(read, async (req, res) => {
+      const ref = refOf(req);
+      parseOr400(EmptyQuery, req.query, "query");
+      const v = await installer.verify(ref, actorOf(res));
+      res.json({
+        data: {
+          ok: v.ok,
+          expected: v.expected,
+          actual: v.actual,
+          changed: v.changed,
+          added: v.added,
+          removed: v.removed,
+        },
+      });
+    })
+    .all(methodNotAllowed(["POST"]));
+
+  return r;
+}

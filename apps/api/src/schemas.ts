@@ -1,0 +1,169 @@
+import { z } from "zod";
+
+/**
+ * Every request and response shape of /api/v1, once. Requests are parsed with these schemas;
+ * the OpenAPI document is generated from the same objects, so the two cannot drift.
+ */
+export const REF_PATTERN = /^[a-z][a-z0-9_-]+$/;
+const noControlChars = (s: string) => !/[\u0000-\u001f\u007f]/.test(s);
+
+export const SOURCE_TYPES = ["git", "archive", "local_directory", "local_archive", "registry"] as const;
+
+export const InstallBody = z
+  .object({
+    source: z
+      .string()
+      .min(1)
+      .max(4096)
+      .refine(noControlChars, "must not contain control characters")
+      .describe(
+        "git URL, archive URL, local path (inside ATTUNE_LOCAL_SOURCE_ROOTS) or registry ref[@version]",
+      ),
+    ref_spec: z
+      .string()
+      .min(1)
+      .max(256)
+      .refine(
+        (s) => noControlChars(s) && !s.startsWith("-"),
+        "must not start with '-' or hold control characters",
+      )
+      .optional()
+      .describe("git tag, branch or commit to check out"),
+    force: z.boolean().optional().describe("replace an installed ref+version"),
+    checksum: z
+      .string()
+      .regex(/^sha256:[0-9a-fA-F]{64}$/, "must be sha256: followed by 64 hex digits")
+      .optional()
+      .describe("expected directory checksum; a mismatch installs nothing"),
+    skip_deps: z.boolean().optional(),
+    skip_tests: z.boolean().optional(),
+    registry: z.string().min(1).max(200).optional().describe("only look the ref up in this registry"),
+  })
+  .strict();
+
+export const RefParam = z
+  .string()
+  .max(128)
+  .regex(REF_PATTERN, "must match ^[a-z][a-z0-9_-]+$")
+  .describe("pack ref");
+
+export const ListQuery = z
+  .object({
+    source_type: z.enum(SOURCE_TYPES).optional(),
+    page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+    page_size: z.coerce.number().int().min(1).max(100).default(20),
+  })
+  .strict();
+
+export const DeleteQuery = z
+  .object({ version: z.string().min(1).max(256).optional().describe("remove only this version") })
+  .strict();
+
+export const SearchQuery = z
+  .object({ q: z.string().min(1).max(200).describe("text to search for") })
+  .strict();
+
+export const EmptyQuery = z.object({}).strict();
+
+const timestamp = z.iso.datetime({ offset: true });
+const checksum = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+
+export const Pack = z.object({
+  id: z.number().int(),
+  ref: z.string(),
+  label: z.string(),
+  description: z.string().nullable(),
+  version: z.string(),
+  tags: z.array(z.string()),
+  conf_schema: z.unknown(),
+  meta: z.record(z.string(), z.unknown()),
+  runtime_deps: z.array(z.string()),
+  dependencies: z.array(z.string()),
+  created: timestamp,
+  updated: timestamp,
+});
+
+export const Installation = z.object({
+  id: z.number().int(),
+  pack_id: z.number().int(),
+  source_type: z.enum(SOURCE_TYPES),
+  source_url: z.string().nullable(),
+  source_ref: z.string().nullable(),
+  resolved_commit: z.string().nullable(),
+  checksum,
+  checksum_verified: z.boolean(),
+  installed_at: timestamp,
+  installed_by: z.number().int().nullable(),
+  installation_method: z.enum(["api", "cli", "manual"]),
+  storage_path: z.string(),
+  meta: z.record(z.string(), z.unknown()),
+  created: timestamp,
+  updated: timestamp,
+});
+
+export const PackWithInstallation = z.object({ pack: Pack, installation: Installation });
+/** A listed pack; `installation` is null for a pack row whose installation record is missing. */
+export const PackListItem = z.object({ pack: Pack, installation: Installation.nullable() });
+
+export const InstallEvent = z.object({
+  id: z.number().int(),
+  pack_ref: z.string(),
+  version: z.string().nullable(),
+  action: z.enum(["install", "upgrade", "downgrade", "reinstall", "uninstall", "verify", "failed"]),
+  outcome: z.enum(["success", "failure", "interrupted"]),
+  source_type: z.string().nullable(),
+  source_url: z.string().nullable(),
+  actor_id: z.number().int().nullable(),
+  actor_name: z.string().nullable(),
+  method: z.string().nullable(),
+  error: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+  created: timestamp,
+});
+
+export const VerifyResult = z.object({
+  ok: z.boolean(),
+  expected: checksum.nullable(),
+  actual: checksum.nullable(),
+  changed: z.array(z.string()),
+  added: z.array(z.string()),
+  removed: z.array(z.string()),
+});
+
+export const UninstallResult = z.object({
+  ref: z.string(),
+  removed: z.array(z.string()).describe("versions whose files were removed"),
+});
+
+export const Registry = z.object({
+  name: z.string(),
+  url: z.string(),
+  priority: z.number(),
+  enabled: z.boolean(),
+});
+
+export const SearchHit = z.looseObject({ ref: z.string(), version: z.string(), registry: z.string() });
+
+export const Pagination = z.object({
+  page: z.number().int(),
+  page_size: z.number().int(),
+  total_items: z.number().int(),
+  total_pages: z.number().int(),
+});
+
+export const Problem = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.string(),
+  instance: z.string().optional(),
+  request_id: z.string().optional(),
+  hint: z.string().optional(),
+  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+});
+
+export const Health = z.object({ status: z.enum(["ok", "shutting_down"]) });
+
+export const data = <T extends z.ZodType>(inner: T) => z.object({ data: inner });
+export const PackPage = z.object({ data: z.array(PackListItem), pagination: Pagination });

@@ -1,0 +1,68 @@
+import express, { type Express } from "express";
+import { authenticate } from "./http/auth";
+import { errorHandler, methodNotAllowed, notFound } from "./http/error-handler";
+import { HttpProblem } from "./http/problem";
+import { createLogger, requestLogger } from "./logger";
+import { buildOpenApiDocument } from "./openapi";
+import { packsRouter } from "./routes/packs";
+import { registriesRouter } from "./routes/registries";
+import type { ServerDeps } from "./types";
+
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+/** Shutdown state shared by the app and the listener (see listen.ts). */
+export interface Lifecycle {
+  /** aborted when in-flight installs must stop and roll back */
+  readonly signal: AbortSignal;
+  draining(): boolean;
+}
+
+const IDLE: Lifecycle = { signal: new AbortController().signal, draining: () => false };
+
+/**
+ * Build the Express application. It holds no global state: every dependency comes in through
+ * `deps`, so tests (supertest) and the entry point wire it identically.
+ */
+export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Express {
+  const logger = deps.logger ?? createLogger();
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+  app.use(requestLogger(logger));
+  app.use((_req, res, next) => {
+    res.setHeader("Cache-Control", "no-store");
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    next();
+  });
+
+  app
+    .route("/healthz")
+    .get((_req, res) => {
+      const draining = lifecycle.draining();
+      res.status(draining ? 503 : 200).json({ status: draining ? "shutting_down" : "ok" });
+    })
+    .all(methodNotAllowed(["GET"]));
+
+  const openapi = JSON.stringify(buildOpenApiDocument());
+  app
+    .route("/api/v1/openapi.json")
+    .get((_req, res) => void res.type("application/json").send(openapi))
+    .all(methodNotAllowed(["GET"]));
+
+  const api = express.Router();
+  // Requests arriving on kept-alive connections after shutdown began are refused, not started.
+  api.use((_req, res, next) => {
+    if (!lifecycle.draining()) return next();
+    res.setHeader("Connection", "close");
+    next(new HttpProblem(503, "ESHUTTING_DOWN", "the server is shutting down; retry on another instance"));
+  });
+  api.use(authenticate(deps.verifyToken));
+  api.use(express.json({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, strict: true }));
+  api.use(packsRouter({ installer: deps.installer, shutdownSignal: lifecycle.signal }));
+  api.use(registriesRouter(deps.installer));
+  app.use("/api/v1", api);
+
+  app.use(notFound);
+  app.use(errorHandler(deps.privatePaths ?? []));
+  return app;
+}

@@ -1,0 +1,99 @@
+import type { Logger } from "pino";
+
+/**
+ * The ports the API needs. They are structural subsets of `@attune/installer`'s `Installer`
+ * and `@attune/db`'s token repository (docs/CONTRACTS.md), so the HTTP layer can be wired to the
+ * real services by `main.ts` while staying independent of their construction.
+ */
+export type SourceType = "git" | "archive" | "local_directory" | "local_archive" | "registry";
+
+export interface InstallRequest {
+  source: string;
+  refSpec?: string;
+  force?: boolean;
+  checksum?: string;
+  skipDeps?: boolean;
+  skipTests?: boolean;
+  registry?: string;
+  method: "api" | "cli" | "manual";
+}
+
+export interface Actor {
+  identityId: number | null;
+  name: string | null;
+}
+
+export type Json = Record<string, unknown>;
+
+export interface VerifyReport {
+  ref: string;
+  ok: boolean;
+  expected: string | null;
+  actual: string | null;
+  changed: string[];
+  added: string[];
+  removed: string[];
+}
+
+export interface RegistrySummary {
+  name: string;
+  url: string;
+  priority: number;
+  enabled: boolean;
+  headers?: Record<string, string>;
+}
+
+export interface InstallerPort {
+  install(
+    req: InstallRequest,
+    actor: Actor,
+    opts?: { signal?: AbortSignal },
+  ): Promise<{ pack: Json; installation: Json; created: boolean }>;
+  uninstall(
+    ref: string,
+    opts: { version?: string; actor: Actor },
+  ): Promise<{ ref: string; removed: string[] }>;
+  verify(ref: string, actor?: Actor): Promise<VerifyReport>;
+  list(filter: { sourceType?: SourceType; page?: number; pageSize?: number }): Promise<{
+    items: Array<{ pack: Json; installation: Json | null }>;
+    page: number;
+    pageSize: number;
+    totalItems: number;
+    totalPages: number;
+  }>;
+  show(ref: string): Promise<{ pack: Json; installation: Json | null }>;
+  history(ref: string): Promise<Json[]>;
+  registries: {
+    list(): RegistrySummary[];
+    search(text: string): Promise<Array<Json & { registry: string }>>;
+  };
+}
+
+/** Who a bearer token belongs to, as the auth middleware sees it. */
+export interface Principal {
+  tokenId: number | string;
+  identityId: number | null;
+  name: string | null;
+  scopes: string[];
+}
+
+/** Resolves a presented bearer secret; null when unknown, revoked or expired. */
+export type TokenVerifier = (secret: string) => Promise<Principal | null>;
+
+export const Scopes = {
+  read: "packs:read",
+  install: "packs:install",
+  delete: "packs:delete",
+} as const;
+export type Scope = (typeof Scopes)[keyof typeof Scopes];
+
+export interface ServerDeps {
+  installer: InstallerPort;
+  verifyToken: TokenVerifier;
+  /** pino logger; default: JSON to stdout at `info`. Tests pass `pino({ level: "silent" })`. */
+  logger?: Logger;
+  /** max JSON body size (bytes or an express size string); default 64 KiB */
+  bodyLimit?: number | string;
+  /** absolute server directories whose names must not appear in error bodies (home, packs dir, tmp) */
+  privatePaths?: string[];
+}
