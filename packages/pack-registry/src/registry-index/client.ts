@@ -1,17 +1,209 @@
+import semver from "semver";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type { RegistryConfig } from "../config/types";
 import type { OutboundPolicy } from "../policy/outbound-policy";
+import { IndexDiskCache, type CachedIndex } from "./cache";
+import { isRemoteUrl, loadIndex } from "./load";
+import type { IndexEntry, RegistryIndex } from "./schema";
+import { checkVersionSpec, pickVersion } from "./versions";
+
+export const DEFAULT_INDEX_TTL_SECONDS = 300;
 
 export interface RegistryClientOptions {
   registries: RegistryConfig[];
   policy: OutboundPolicy;
+  /** where on-disk index copies live (the apps pass `$ATTUNE_HOME/cache/indexes`) */
   cacheDir?: string;
   ttlSeconds?: number;
+  /** clock, for tests of the TTL */
+  now?: () => Date;
 }
 
-/** Several registries by priority, fail-closed resolution, TTL cache (work in progress). */
+export interface IndexState {
+  registry: string;
+  /** fresh = fetched now; cached = copy within TTL; stale = older copy used because the fetch failed */
+  status: "fresh" | "cached" | "stale" | "error";
+  fetchedAt: string | null;
+  ageSeconds: number | null;
+  error?: AttuneError;
+}
+
+export type SearchResult = IndexEntry & { registry: string; versions: string[] };
+
+export interface ResolvedPack {
+  registry: RegistryConfig;
+  entry: IndexEntry;
+}
+
+/**
+ * Reads several registries in priority order. Resolution fails closed: the first registry (by
+ * priority) that holds the ref wins, and a registry before it that cannot be read aborts the
+ * resolution instead of silently falling through to a lower-priority one.
+ */
 export class RegistryClient {
-  constructor(readonly opts: RegistryClientOptions) {}
+  private readonly registries: RegistryConfig[];
+  private readonly memory = new Map<string, CachedIndex>();
+  private readonly disk?: IndexDiskCache;
+  private readonly ttlMs: number;
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: RegistryClientOptions) {
+    this.registries = [...opts.registries].sort((a, b) => a.priority - b.priority);
+    this.disk = opts.cacheDir ? new IndexDiskCache(opts.cacheDir) : undefined;
+    this.ttlMs = (opts.ttlSeconds ?? DEFAULT_INDEX_TTL_SECONDS) * 1000;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Every configured registry (enabled or not), by priority. */
   list(): RegistryConfig[] {
-    return [...this.opts.registries].sort((a, b) => a.priority - b.priority);
+    return this.registries.map((r) => ({ ...r }));
+  }
+
+  private enabled(only?: string): RegistryConfig[] {
+    if (only === undefined) return this.registries.filter((r) => r.enabled);
+    const reg = this.registries.find((r) => r.name === only);
+    if (!reg) {
+      throw new AttuneError(ErrorCodes.ENOTFOUND, `registry "${only}" is not configured`, {
+        details: { field: "registry", known: this.registries.map((r) => r.name) },
+        hint: "see `attune registry list`",
+      });
+    }
+    if (!reg.enabled) {
+      throw new AttuneError(ErrorCodes.ECONFIG, `registry "${only}" is disabled`, {
+        details: { field: "registry" },
+      });
+    }
+    return [reg];
+  }
+
+  private fresh(c: CachedIndex | null | undefined, url: string): c is CachedIndex {
+    return !!c && c.url === url && this.now().getTime() - c.fetchedAt.getTime() < this.ttlMs;
+  }
+
+  /**
+   * One registry's index: memory, then the on-disk copy, while within the TTL; else fetched.
+   * With `allowStale`, a failed fetch falls back to any older copy (state "stale").
+   */
+  async getIndex(
+    reg: RegistryConfig,
+    opts: { refresh?: boolean; allowStale?: boolean; signal?: AbortSignal } = {},
+  ): Promise<{ index: RegistryIndex; state: IndexState }> {
+    const state = (status: IndexState["status"], c: CachedIndex, error?: AttuneError): IndexState => ({
+      registry: reg.name,
+      status,
+      fetchedAt: c.fetchedAt.toISOString(),
+      ageSeconds: Math.max(0, Math.round((this.now().getTime() - c.fetchedAt.getTime()) / 1000)),
+      error,
+    });
+    const mem = this.memory.get(reg.name);
+    const useDisk = this.disk && isRemoteUrl(reg.url);
+    if (!opts.refresh) {
+      if (this.fresh(mem, reg.url)) return { index: mem.index, state: state("cached", mem) };
+      const copy = useDisk ? await this.disk!.read(reg.name, reg.url) : null;
+      if (this.fresh(copy, reg.url)) {
+        this.memory.set(reg.name, copy);
+        return { index: copy.index, state: state("cached", copy) };
+      }
+    }
+    try {
+      const index = await loadIndex(reg, this.opts.policy, opts.signal);
+      const entry = { url: reg.url, fetchedAt: this.now(), index };
+      this.memory.set(reg.name, entry);
+      if (useDisk) await this.disk!.write(reg.name, entry).catch(() => undefined); // a cache write failure must not fail the read
+      return { index, state: state("fresh", entry) };
+    } catch (e) {
+      if (!opts.allowStale || !(e instanceof AttuneError)) throw e;
+      const old =
+        (mem?.url === reg.url ? mem : null) ?? (useDisk ? await this.disk!.read(reg.name, reg.url) : null);
+      if (!old) throw e;
+      return { index: old.index, state: state("stale", old, e) };
+    }
+  }
+
+  /**
+   * Case-insensitive match on ref, label, description and keywords across enabled registries.
+   * An unreadable registry does not fail the search: a stale copy is used (its age reported),
+   * or the registry is reported with status "error".
+   */
+  async searchDetailed(
+    text: string,
+    opts: { refresh?: boolean; registry?: string; signal?: AbortSignal } = {},
+  ): Promise<{ results: SearchResult[]; registries: IndexState[] }> {
+    const needle = text.trim().toLowerCase();
+    const results: SearchResult[] = [];
+    const states: IndexState[] = [];
+    for (const reg of this.enabled(opts.registry)) {
+      let index: RegistryIndex;
+      try {
+        const got = await this.getIndex(reg, {
+          refresh: opts.refresh,
+          allowStale: true,
+          signal: opts.signal,
+        });
+        index = got.index;
+        states.push(got.state);
+      } catch (e) {
+        if (!(e instanceof AttuneError)) throw e;
+        states.push({ registry: reg.name, status: "error", fetchedAt: null, ageSeconds: null, error: e });
+        continue;
+      }
+      const byRef = new Map<string, IndexEntry[]>();
+      for (const p of index.packs) {
+        const hay = [p.ref, p.label, p.description, ...p.keywords].join("\n").toLowerCase();
+        if (needle === "" || hay.includes(needle)) byRef.set(p.ref, [...(byRef.get(p.ref) ?? []), p]);
+      }
+      for (const entries of byRef.values()) {
+        const versions = entries.map((e) => e.version).sort(semver.rcompare);
+        const best = entries.find((e) => e.version === pickVersion(versions)) ?? entries[0];
+        results.push({ ...best, registry: reg.name, versions });
+      }
+    }
+    return { results, registries: states };
+  }
+
+  async search(text: string, opts: { refresh?: boolean; registry?: string } = {}): Promise<SearchResult[]> {
+    return (await this.searchDetailed(text, opts)).results;
+  }
+
+  /** `versionSpec`: undefined/"latest", an exact version, or a semver range (highest match wins). */
+  async resolve(
+    ref: string,
+    versionSpec?: string,
+    opts: { registry?: string; refresh?: boolean; signal?: AbortSignal } = {},
+  ): Promise<ResolvedPack> {
+    if (versionSpec !== undefined) checkVersionSpec(versionSpec);
+    const regs = this.enabled(opts.registry);
+    if (regs.length === 0) {
+      throw new AttuneError(ErrorCodes.ENOTFOUND, `pack "${ref}": no registry is configured`, {
+        details: { field: "source" },
+        hint: "add one with `attune registry add <name> <url>` or ATTUNE_REGISTRIES",
+      });
+    }
+    for (const reg of regs) {
+      // no allowStale: installing from an index we could not read now would not be fail-closed
+      const { index } = await this.getIndex(reg, { refresh: opts.refresh, signal: opts.signal });
+      const entries = index.packs.filter((p) => p.ref === ref);
+      if (entries.length === 0) continue;
+      const version = pickVersion(
+        entries.map((e) => e.version),
+        versionSpec,
+      );
+      if (version === null) {
+        throw new AttuneError(
+          ErrorCodes.ENOTFOUND,
+          `pack "${ref}": registry "${reg.name}" has no version matching ${versionSpec} (has ${entries.map((e) => e.version).join(", ")})`,
+          { details: { field: "version", registry: reg.name } },
+        );
+      }
+      return { registry: { ...reg }, entry: entries.find((e) => e.version === version)! };
+    }
+    throw new AttuneError(
+      ErrorCodes.ENOTFOUND,
+      `pack "${ref}" is in none of the registries: ${regs.map((r) => r.name).join(", ")}`,
+      {
+        details: { field: "source", registries: regs.map((r) => r.name) },
+        hint: "check the ref with `attune pack search`",
+      },
+    );
   }
 }

@@ -1,0 +1,90 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
+import type { RegistryConfig } from "../config/types";
+import type { OutboundPolicy } from "../policy/outbound-policy";
+import { parseIndex, type RegistryIndex } from "./schema";
+
+export const MAX_INDEX_BYTES = 16 * 1024 * 1024;
+export const INDEX_TIMEOUT_MS = 60_000;
+
+export function isRemoteUrl(url: string): boolean {
+  return /^https?:\/\//i.test(url);
+}
+
+/** `file://` URLs and plain paths name a local index.json. */
+function localPath(url: string): string | null {
+  if (/^file:\/\//i.test(url)) return fileURLToPath(url);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return null;
+  return path.resolve(url);
+}
+
+async function readLocal(file: string): Promise<Buffer> {
+  try {
+    const st = await fs.stat(file);
+    if (st.size > MAX_INDEX_BYTES) {
+      throw new AttuneError(
+        ErrorCodes.ETOO_LARGE,
+        `${file} is ${st.size} bytes, over the ${MAX_INDEX_BYTES}-byte index cap`,
+        { path: file },
+      );
+    }
+    return await fs.readFile(file);
+  } catch (e) {
+    throw ioError(e, file, "read registry index");
+  }
+}
+
+/** Fetch (or read) and validate one registry's index. Errors keep their code and name the registry. */
+export async function loadIndex(
+  reg: RegistryConfig,
+  policy: OutboundPolicy,
+  signal?: AbortSignal,
+): Promise<RegistryIndex> {
+  const source = `registry "${reg.name}" (${reg.url})`;
+  try {
+    let bytes: Buffer;
+    if (isRemoteUrl(reg.url)) {
+      const res = await policy.fetch(reg.url, {
+        headers: { accept: "application/json", ...reg.headers },
+        maxBytes: MAX_INDEX_BYTES,
+        timeoutMs: INDEX_TIMEOUT_MS,
+        field: `registries.${reg.name}.url`,
+        signal,
+      });
+      bytes = res.body;
+    } else {
+      const file = localPath(reg.url);
+      if (file === null) {
+        throw new AttuneError(
+          ErrorCodes.ECONFIG,
+          `registry "${reg.name}": url must be http(s), file:// or a path`,
+          {
+            details: { field: `registries.${reg.name}.url` },
+          },
+        );
+      }
+      bytes = await readLocal(file);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(bytes.toString("utf8"));
+    } catch (cause) {
+      throw new AttuneError(
+        ErrorCodes.EINDEX,
+        `index ${source}: not valid JSON: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    return parseIndex(json, source);
+  } catch (e) {
+    if (!(e instanceof AttuneError)) throw e;
+    const message = e.code === ErrorCodes.EINDEX ? e.message : `${source} cannot be read: ${e.message}`;
+    throw new AttuneError(e.code, message, {
+      cause: e,
+      hint: e.hint,
+      details: { ...e.details, registry: reg.name },
+    });
+  }
+}

@@ -1,0 +1,217 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { serveRoutes, type RouteServer } from "@attune/test-utils";
+import { OutboundPolicy } from "../src/policy/outbound-policy";
+
+async function codeOf(
+  p: Promise<unknown> | (() => unknown),
+): Promise<{ code?: string; details?: Record<string, unknown>; message: string }> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    return e as { code?: string; message: string };
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("OutboundPolicy.checkUrl", () => {
+  const strict = new OutboundPolicy();
+  it("accepts a public https URL", () => {
+    expect(strict.checkUrl("https://example.com/a.tgz").hostname).toBe("example.com");
+  });
+  it.each([
+    ["http://example.com/x", "https-only"],
+    ["ftp://example.com/x", "scheme"],
+    ["file:///etc/passwd", "scheme"],
+    ["https://user:tok@example.com/x", "credentials"],
+    ["https://tok@example.com/x", "credentials"],
+    ["https://127.0.0.1/x", "private-address"],
+    ["https://localhost/x", "private-address"],
+    ["https://foo.localhost/x", "private-address"],
+    ["https://[::1]/x", "private-address"],
+    ["https://[::ffff:127.0.0.1]/x", "private-address"],
+    ["https://[::ffff:8.8.8.8]/x", "private-address"],
+    ["https://10.1.2.3/x", "private-address"],
+    ["https://169.254.169.254/latest/meta-data", "private-address"],
+    ["https://100.64.0.1/x", "private-address"],
+    ["https://192.168.1.1/x", "private-address"],
+    ["https://[fd00::1]/x", "private-address"],
+    ["https://[fe80::1]/x", "private-address"],
+    ["https://0.0.0.0/x", "private-address"],
+  ])("refuses %s (%s)", async (url, rule) => {
+    const e = await codeOf(() => strict.checkUrl(url, "source"));
+    expect(e.code).toBe("EPOLICY");
+    expect(e.details).toMatchObject({ rule, field: "source" });
+    expect(e.message).not.toContain("tok@");
+  });
+  it("rejects an unparsable URL as input error naming the field", async () => {
+    const e = await codeOf(() => strict.checkUrl("not a url", "source"));
+    expect(e.code).toBe("EINVALID_INPUT");
+    expect(e.details).toMatchObject({ field: "source" });
+  });
+  it("allows http and listed private hosts only when configured", () => {
+    const p = new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1", "localhost"] });
+    expect(p.checkUrl("http://127.0.0.1:8080/x").port).toBe("8080");
+    expect(p.checkUrl("http://localhost/x").hostname).toBe("localhost");
+    expect(() => p.checkUrl("http://10.0.0.1/x")).toThrow(/refused/);
+  });
+});
+
+describe("OutboundPolicy.fromConfig", () => {
+  it("reads the config file keys", () => {
+    const p = OutboundPolicy.fromConfig({ allow_http: true, allowed_private_hosts: ["127.0.0.1"] }, {});
+    expect(p.allowHttp).toBe(true);
+    expect(p.isPrivateHostAllowed("127.0.0.1")).toBe(true);
+  });
+  it("lets the environment win over the file", () => {
+    const p = OutboundPolicy.fromConfig(
+      { allow_http: true, allowed_private_hosts: ["10.0.0.1"] },
+      { ATTUNE_ALLOW_HTTP: "false", ATTUNE_ALLOWED_PRIVATE_HOSTS: "127.0.0.1, localhost" },
+    );
+    expect(p.allowHttp).toBe(false);
+    expect(p.isPrivateHostAllowed("localhost")).toBe(true);
+    expect(p.isPrivateHostAllowed("10.0.0.1")).toBe(false);
+  });
+  it("rejects a malformed boolean in the environment", async () => {
+    const e = await codeOf(() => OutboundPolicy.fromConfig({}, { ATTUNE_ALLOW_HTTP: "maybe" }));
+    expect(e.code).toBe("ECONFIG");
+    expect(e.details).toMatchObject({ field: "ATTUNE_ALLOW_HTTP" });
+  });
+});
+
+describe("DNS answers", () => {
+  const resolver = async (host: string) => {
+    if (host === "mixed.test")
+      return [
+        { address: "93.184.216.34", family: 4 },
+        { address: "10.0.0.7", family: 4 },
+      ];
+    if (host === "rebind.test") return [{ address: "127.0.0.1", family: 4 }];
+    if (host === "public.test") return [{ address: "93.184.216.34", family: 4 }];
+    throw Object.assign(new Error("no such host"), { code: "ENOTFOUND" });
+  };
+  it("refuses an answer mixing public and private addresses", async () => {
+    const p = new OutboundPolicy({ resolver });
+    const e = await codeOf(p.resolve("mixed.test"));
+    expect(e.code).toBe("EPOLICY");
+    expect(e.message).toContain("10.0.0.7");
+  });
+  it("accepts an all-public answer and reports unresolvable hosts as EFETCH", async () => {
+    const p = new OutboundPolicy({ resolver });
+    await expect(p.resolve("public.test")).resolves.toHaveLength(1);
+    expect((await codeOf(p.resolve("nope.test"))).code).toBe("EFETCH");
+  });
+});
+
+describe("policy-checked requests (real server on 127.0.0.1)", () => {
+  let srv: RouteServer;
+  let other: RouteServer;
+  const resolver = async (host: string) => {
+    if (["rebind.test", "trusted.test", "localhost"].includes(host))
+      return [{ address: "127.0.0.1", family: 4 }];
+    throw new Error("unknown");
+  };
+  const policy = new OutboundPolicy({
+    allowHttp: true,
+    allowedPrivateHosts: ["127.0.0.1", "localhost", "trusted.test"],
+    resolver,
+  });
+
+  beforeAll(async () => {
+    srv = await serveRoutes();
+    other = await serveRoutes();
+    srv.file("/ok", "hello", "text/plain");
+    srv.route("/big-declared", (_q, r) => {
+      r.writeHead(200, { "content-length": "1000000" });
+      r.end(Buffer.alloc(1000000));
+    });
+    srv.route("/big-chunked", (_q, r) => {
+      r.writeHead(200);
+      for (let i = 0; i < 20; i++) r.write(Buffer.alloc(1000));
+      r.end();
+    });
+    srv.route("/truncated", (_q, r) => {
+      r.writeHead(200, { "content-length": "1000" });
+      r.write(Buffer.alloc(10));
+      setTimeout(() => r.socket?.destroy(), 20);
+    });
+    srv.route("/silent", () => undefined);
+    srv.route("/to-metadata", (_q, r) => {
+      r.writeHead(302, { location: "http://169.254.169.254/latest/meta-data" });
+      r.end();
+    });
+    srv.route("/loop", (_q, r) => {
+      r.writeHead(302, { location: "/loop" });
+      r.end();
+    });
+    srv.route("/to-other", (_q, r) => {
+      r.writeHead(302, { location: `http://localhost:${other.port}/echo` });
+      r.end();
+    });
+    srv.route("/to-same", (_q, r) => {
+      r.writeHead(301, { location: "/ok" });
+      r.end();
+    });
+    other.file("/echo", "moved");
+  });
+  afterAll(async () => {
+    await srv.close();
+    await other.close();
+  });
+
+  it("fetches a body and follows a same-origin redirect", async () => {
+    expect((await policy.fetch(`${srv.url}/ok`)).body.toString()).toBe("hello");
+    const r = await policy.fetch(`${srv.url}/to-same`);
+    expect(r.url).toBe(`${srv.url}/ok`);
+    expect(r.body.toString()).toBe("hello");
+  });
+  it("reports HTTP errors as EFETCH with the status", async () => {
+    const e = await codeOf(policy.fetch(`${srv.url}/missing`));
+    expect(e.code).toBe("EFETCH");
+    expect(e.details).toMatchObject({ status: 404 });
+  });
+  it("refuses an oversized Content-Length before reading, and counts real bytes otherwise", async () => {
+    expect((await codeOf(policy.fetch(`${srv.url}/big-declared`, { maxBytes: 5000 }))).code).toBe(
+      "ETOO_LARGE",
+    );
+    expect((await codeOf(policy.fetch(`${srv.url}/big-chunked`, { maxBytes: 5000 }))).code).toBe(
+      "ETOO_LARGE",
+    );
+    expect((await policy.fetch(`${srv.url}/big-chunked`, { maxBytes: 20000 })).body.length).toBe(20000);
+  });
+  it("detects a truncated body", async () => {
+    expect((await codeOf(policy.fetch(`${srv.url}/truncated`))).code).toBe("EFETCH");
+  });
+  it("times out on a silent server (total and idle)", async () => {
+    expect((await codeOf(policy.fetch(`${srv.url}/silent`, { timeoutMs: 300 }))).code).toBe("ETIMEOUT");
+    expect((await codeOf(policy.fetch(`${srv.url}/silent`, { idleTimeoutMs: 300 }))).code).toBe("ETIMEOUT");
+  });
+  it("honours an AbortSignal", async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const e = await codeOf(policy.fetch(`${srv.url}/silent`, { signal: ac.signal }));
+    expect(e.code).toBe("EFETCH");
+    expect(e.details).toMatchObject({ aborted: true });
+  });
+  it("re-checks every redirect hop against the policy", async () => {
+    const e = await codeOf(policy.fetch(`${srv.url}/to-metadata`));
+    expect(e.code).toBe("EPOLICY");
+    expect(e.message).toContain("169.254.169.254");
+    expect((await codeOf(policy.fetch(`${srv.url}/loop`))).message).toMatch(/too many redirects/);
+  });
+  it("never sends the caller's headers to another origin after a redirect", async () => {
+    const r = await policy.fetch(`${srv.url}/to-other`, {
+      headers: { authorization: "Bearer s3cret", accept: "application/json" },
+    });
+    expect(r.body.toString()).toBe("moved");
+    const first = srv.requests.filter((q) => q.path === "/to-other").at(-1)!;
+    const second = other.requests.filter((q) => q.path === "/echo").at(-1)!;
+    expect(first.headers.authorization).toBe("Bearer s3cret");
+    expect(second.headers.authorization).toBeUndefined();
+    expect(second.headers.accept).toBe("application/json");
+  });
+  it("checks DNS answers per connection: a name resolving to loopback is refused unless allowed", async () => {
+    const e = await codeOf(policy.fetch(`http://rebind.test:${srv.port}/ok`));
+    expect(e.code).toBe("EPOLICY");
+    expect((await policy.fetch(`http://trusted.test:${srv.port}/ok`)).body.toString()).toBe("hello");
+  });
+});
