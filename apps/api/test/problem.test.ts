@@ -1,0 +1,77 @@
+import { describe, expect, it } from "@jest/globals";
+import { ErrorCodes } from "@attune/pack-storage";
+import { scrubPaths, statusForCode } from "../src/http/problem";
+import { readApiConfig } from "../src/config";
+
+describe("error code -> HTTP status", () => {
+  it("maps every library code as docs/CONTRACTS.md says", () => {
+    const expected: Record<string, number> = {
+      EINTEGRITY: 422,
+      EIO: 500,
+      ENOENT: 404,
+      EINVALID_REF: 400,
+      EINVALID_VERSION: 400,
+      EINVALID_CHECKSUM: 400,
+      ESYMLINK: 400,
+      ESPECIAL_FILE: 400,
+      EBAD_FILENAME: 400,
+      ECHANGED: 500,
+      EINVALID_INPUT: 400,
+      EMANIFEST: 400,
+      EINDEX: 400,
+      EUNSAFE_ARCHIVE: 400,
+      ETOO_LARGE: 413,
+      EPOLICY: 400,
+      EFETCH: 502,
+      ETIMEOUT: 504,
+      ENOTFOUND: 404,
+      ECONFLICT: 409,
+      EDEPENDENCY: 409,
+      ELOCKED: 409,
+      EUNAUTHORIZED: 401,
+      EFORBIDDEN: 403,
+      ECONFIG: 400,
+      EDATABASE: 500,
+    };
+    // a code added to the library without a decision here fails this test
+    expect(Object.keys(ErrorCodes).sort()).toEqual(Object.keys(expected).sort());
+    for (const [code, status] of Object.entries(expected))
+      expect([code, statusForCode(code)]).toEqual([code, status]);
+  });
+
+  it("ENOENT about a request field is the caller's mistake (400); unknown codes are 500", () => {
+    expect(statusForCode("ENOENT", "source")).toBe(400);
+    expect(statusForCode("ESOMETHING_NEW")).toBe(500);
+  });
+
+  it("scrubs server directories out of messages, longest root first", () => {
+    const msg = "pack.yaml missing in /srv/attune/home/packs/.staging-1/x and /srv/attune/home/config.yaml";
+    expect(scrubPaths(msg, ["/srv/attune/home", "/srv/attune/home/packs"])).toBe(
+      "pack.yaml missing in <server>/.staging-1/x and <server>/config.yaml",
+    );
+  });
+});
+
+describe("readApiConfig", () => {
+  it("defaults: port 8080, host 127.0.0.1, no local source roots, 64 KiB bodies", () => {
+    const c = readApiConfig({ ATTUNE_HOME: "/h" });
+    expect(c).toMatchObject({
+      port: 8080,
+      host: "127.0.0.1",
+      home: "/h",
+      localSourceRoots: [],
+      bodyLimit: 65536,
+    });
+  });
+
+  it("splits ATTUNE_LOCAL_SOURCE_ROOTS on the path delimiter and resolves each", () => {
+    const c = readApiConfig({ ATTUNE_HOME: "/h", ATTUNE_LOCAL_SOURCE_ROOTS: "/a/b::/c/../d" });
+    expect(c.localSourceRoots).toEqual(["/a/b", "/d"]);
+  });
+
+  it("names the bad variable", () => {
+    expect(() => readApiConfig({ PORT: "http" })).toThrow(/PORT/);
+    expect(() => readApiConfig({ PORT: "70000" })).toThrow(/PORT/);
+    expect(() => readApiConfig({ LOG_LEVEL: "loud" })).toThrow(/LOG_LEVEL/);
+  });
+});
