@@ -1,0 +1,70 @@
+import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import type { OutboundPolicy } from "../policy/outbound-policy";
+
+export const DEFAULT_GIT_TIMEOUT_MS = 10 * 60 * 1000;
+
+export interface GitHttpOptions {
+  /** cap on all response bytes of one clone, summed over its requests (default: the policy's download cap) */
+  maxBytes?: number;
+  /** deadline for the whole clone */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onBytes?: (total: number) => void;
+}
+
+async function collect(body?: AsyncIterableIterator<Uint8Array>): Promise<Buffer | undefined> {
+  if (!body) return undefined;
+  const parts: Buffer[] = [];
+  for await (const c of body) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+/**
+ * isomorphic-git's `http` plugin over the policy-checked client, so git traffic obeys the same
+ * rules as every other download: DNS check, redirects re-checked, size cap, timeouts, abort.
+ */
+export function policyGitHttp(policy: OutboundPolicy, opts: GitHttpOptions = {}): HttpClient {
+  const maxBytes = opts.maxBytes ?? policy.maxDownloadBytes;
+  const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS);
+  let total = 0;
+  return {
+    async request(req: GitHttpRequest): Promise<GitHttpResponse> {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new AttuneError(ErrorCodes.ETIMEOUT, `source: git clone of ${req.url} took too long`, {
+          details: { field: "source" },
+        });
+      }
+      // upload-pack request bodies are small (want/have lines), buffering them allows redirects
+      const body = await collect(req.body);
+      const res = await policy.request(req.url, {
+        method: req.method ?? "GET",
+        headers: req.headers,
+        body,
+        maxBytes: maxBytes - total,
+        timeoutMs: remaining,
+        signal: opts.signal,
+        field: "source",
+      });
+      async function* counted(): AsyncGenerator<Uint8Array, void, undefined> {
+        for await (const chunk of res.body) {
+          total += chunk.length;
+          opts.onBytes?.(total);
+          yield chunk;
+        }
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers))
+        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
+      return {
+        url: res.url,
+        method: req.method,
+        statusCode: res.status,
+        statusMessage: res.statusMessage,
+        headers,
+        body: counted(),
+      };
+    },
+  };
+}

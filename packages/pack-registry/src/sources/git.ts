@@ -1,0 +1,79 @@
+import fs from "node:fs";
+import path from "node:path";
+import git from "isomorphic-git";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { policyGitHttp } from "../net/git-http";
+import { isCommitSha, validateGitRef } from "../policy/git-ref";
+import { emptyDir } from "./staging";
+import type { FetchContext, FetchResult, Source } from "./types";
+
+function gitError(e: unknown, url: string, ref: string | undefined): AttuneError {
+  if (e instanceof AttuneError) return e;
+  const err = e as { code?: string; message?: string; data?: { statusCode?: number } };
+  // our http plugin's errors can come back wrapped by isomorphic-git
+  const inner = (e as { cause?: unknown })?.cause;
+  if (inner instanceof AttuneError) return inner;
+  if (err.code === "NotFoundError" && ref !== undefined) {
+    return new AttuneError(ErrorCodes.ENOTFOUND, `git ref "${ref}" was not found in ${url}`, {
+      cause: e,
+      details: { field: "ref", ref },
+      hint: "check the tag, branch or commit SHA (git ls-remote lists them)",
+    });
+  }
+  const status = err.data?.statusCode;
+  return new AttuneError(ErrorCodes.EFETCH, `git clone of ${url} failed: ${err.message ?? String(e)}`, {
+    cause: e,
+    details: { field: "source", url, ...(status ? { status } : {}) },
+    hint: "check the repository URL and that the server is reachable",
+  });
+}
+
+/**
+ * Tags and branches: a shallow single-branch clone (depth 1) — one commit's objects only.
+ * A 40-hex commit SHA cannot be asked for directly (servers refuse unadvertised wants by
+ * default), so we fetch every branch's full history and check the commit out: slower, but
+ * it works against any server. `.git` is removed; the resolved commit is recorded.
+ */
+export function gitSource(url: string, ref?: string): Source {
+  return {
+    type: "git",
+    async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
+      if (ref !== undefined) validateGitRef(ref);
+      ctx.policy.checkUrl(url, "source");
+      const http = policyGitHttp(ctx.policy, {
+        signal: ctx.signal,
+        onBytes: (bytes) => ctx.onProgress?.({ phase: "fetch", bytes }),
+      });
+      const dir = stagingDir;
+      try {
+        if (ref !== undefined && isCommitSha(ref)) {
+          await git.clone({ fs, http, dir, url, noCheckout: true, singleBranch: false });
+          try {
+            await git.readCommit({ fs, dir, oid: ref.toLowerCase() });
+          } catch (e) {
+            throw Object.assign(new Error(`commit ${ref} not found`), { code: "NotFoundError", cause: e });
+          }
+          await git.checkout({ fs, dir, ref: ref.toLowerCase(), force: true });
+        } else {
+          // noTags must stay false: it breaks cloning a tag (see TOOLCHAIN.md)
+          await git.clone({ fs, http, dir, url, ref, singleBranch: true, depth: 1 });
+        }
+        const resolvedCommit = await git.resolveRef({ fs, dir, ref: "HEAD" });
+        const branch = ref ?? (await git.currentBranch({ fs, dir }).catch(() => undefined)) ?? null;
+        await fs.promises.rm(path.join(dir, ".git"), { recursive: true, force: true });
+        return {
+          sourceType: "git",
+          sourceUrl: url,
+          sourceRef: branch,
+          resolvedCommit,
+          archiveChecksum: null,
+          expectedChecksum: null,
+          registryName: null,
+        };
+      } catch (e) {
+        await emptyDir(dir);
+        throw gitError(e, url, ref);
+      }
+    },
+  };
+}

@@ -1,0 +1,167 @@
+import fs from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import {
+  makeBareRepo,
+  serveGit,
+  serveRoutes,
+  tmpDir,
+  type RouteServer,
+  type TestServer,
+} from "@attune/test-utils";
+import { OutboundPolicy } from "../src/policy/outbound-policy";
+import { RegistryClient } from "../src/registry-index/client";
+import { gitSource } from "../src/sources/git";
+import type { FetchContext } from "../src/sources/types";
+
+const policy = new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1"] });
+const ctx: FetchContext = { policy, registries: new RegistryClient({ registries: [], policy }) };
+
+async function rejection(
+  p: Promise<unknown>,
+): Promise<{ code?: string; details?: Record<string, unknown>; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code: string; message: string };
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("git source (real git http-backend)", () => {
+  const root = tmpDir("attune-git-");
+  let server: TestServer;
+  let dying: TestServer;
+  let routes: RouteServer;
+  let shas: string[];
+  let stage: string;
+  let n = 0;
+  const newStage = () => {
+    stage = path.join(root.dir, `stage-${n++}`);
+    fs.mkdirSync(stage);
+    return stage;
+  };
+
+  beforeAll(async () => {
+    const repos = path.join(root.dir, "repos");
+    fs.mkdirSync(repos);
+    shas = makeBareRepo(
+      repos,
+      "pack",
+      [
+        { files: { "pack.yaml": "ref: demo\nversion: 1.0.0\n", "v.txt": "one" }, tag: "v1.0.0" },
+        { files: { "v.txt": "two" }, lightweightTag: "light" },
+        { files: { "v.txt": "three", "big.bin": randomBytes(64 * 1024) }, tag: "v3.0.0" },
+      ],
+      { feature: [{ files: { "v.txt": "feature" } }] },
+    );
+    server = await serveGit(repos);
+    dying = await serveGit(repos, { dieAfterBytes: 300 });
+    routes = await serveRoutes();
+    routes.route("/evil.git/info/refs", (_q, r) => {
+      r.writeHead(302, { location: "http://169.254.169.254/repo.git/info/refs" });
+      r.end();
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+    await dying.close();
+    await routes.close();
+    root.cleanup();
+  });
+
+  const read = (f: string) => fs.readFileSync(path.join(stage, f), "utf8");
+
+  it.each([
+    ["v1.0.0", 0, "one"],
+    ["light", 1, "two"],
+  ])("clones tag %s shallowly, records the peeled commit and drops .git", async (ref, i, content) => {
+    const r = await gitSource(`${server.url}/pack.git`, ref).fetch(newStage(), ctx);
+    expect(r).toMatchObject({ sourceType: "git", sourceRef: ref, resolvedCommit: shas[i as number] });
+    expect(read("v.txt")).toBe(content);
+    expect(fs.existsSync(path.join(stage, ".git"))).toBe(false);
+  });
+
+  it("clones a branch and the remote HEAD by default", async () => {
+    const f = await gitSource(`${server.url}/pack.git`, "feature").fetch(newStage(), ctx);
+    expect(f.resolvedCommit).toBe(shas[3]);
+    expect(read("v.txt")).toBe("feature");
+    const d = await gitSource(`${server.url}/pack.git`).fetch(newStage(), ctx);
+    expect(d).toMatchObject({ resolvedCommit: shas[2], sourceRef: "main" });
+    expect(read("v.txt")).toBe("three");
+  });
+
+  it("checks out a commit SHA that is not a branch tip", async () => {
+    const r = await gitSource(`${server.url}/pack.git`, shas[1]).fetch(newStage(), ctx);
+    expect(r.resolvedCommit).toBe(shas[1]);
+    expect(read("v.txt")).toBe("two");
+    expect(fs.existsSync(path.join(stage, ".git"))).toBe(false);
+  });
+
+  it("reports an unknown ref or commit as ENOTFOUND naming it, leaving staging empty", async () => {
+    const e = await rejection(gitSource(`${server.url}/pack.git`, "v9.9.9").fetch(newStage(), ctx));
+    expect(e.code).toBe("ENOTFOUND");
+    expect(e.message).toContain("v9.9.9");
+    expect(fs.readdirSync(stage)).toEqual([]);
+    const c = await rejection(gitSource(`${server.url}/pack.git`, "a".repeat(40)).fetch(newStage(), ctx));
+    expect(c.code).toBe("ENOTFOUND");
+    expect(fs.readdirSync(stage)).toEqual([]);
+  });
+
+  it.each([
+    "-upload-pack=touch /tmp/x",
+    "a..b",
+    "v1\n",
+    "v1\u0000",
+    "a b",
+    "x.lock",
+    "a~1",
+    "a^",
+    "a:b",
+    "*",
+    "a\\b",
+  ])("rejects the ref %j before any network call", async (ref) => {
+    const before = routes.requests.length;
+    const e = await rejection(gitSource(`${routes.url}/x.git`, ref).fetch(newStage(), ctx));
+    expect(e.code).toBe("EINVALID_INPUT");
+    expect(e.details).toMatchObject({ field: "ref" });
+    expect(routes.requests.length).toBe(before);
+  });
+
+  it("fails with EFETCH and an empty staging dir when the server dies mid-clone", async () => {
+    const e = await rejection(gitSource(`${dying.url}/pack.git`, "v3.0.0").fetch(newStage(), ctx));
+    expect(e.code).toBe("EFETCH");
+    expect(fs.readdirSync(stage)).toEqual([]);
+  });
+
+  it("obeys the outbound policy: http refused, redirects re-checked, size capped", async () => {
+    const strict: FetchContext = {
+      ...ctx,
+      policy: new OutboundPolicy({ allowedPrivateHosts: ["127.0.0.1"] }),
+    };
+    expect(
+      (await rejection(gitSource(`${server.url}/pack.git`, "v1.0.0").fetch(newStage(), strict))).code,
+    ).toBe("EPOLICY");
+    const e = await rejection(gitSource(`${routes.url}/evil.git`, "v1.0.0").fetch(newStage(), ctx));
+    expect(e.code).toBe("EPOLICY");
+    const small: FetchContext = {
+      ...ctx,
+      policy: new OutboundPolicy({
+        allowHttp: true,
+        allowedPrivateHosts: ["127.0.0.1"],
+        maxDownloadBytes: 20_000,
+      }),
+    };
+    expect(
+      (await rejection(gitSource(`${server.url}/pack.git`, "v3.0.0").fetch(newStage(), small))).code,
+    ).toBe("ETOO_LARGE");
+    expect(fs.readdirSync(stage)).toEqual([]);
+  });
+
+  it("reports a missing repository as EFETCH", async () => {
+    expect((await rejection(gitSource(`${server.url}/nope.git`, "v1.0.0").fetch(newStage(), ctx))).code).toBe(
+      "EFETCH",
+    );
+  });
+});
