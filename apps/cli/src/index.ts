@@ -1,1 +1,3 @@
-export const placeholder = true;
+export { main, buildParser } from "./main";
+export { renderError, exitCodeFor, ExitCode, CliError } from "./errors";
+export type { CommandResult, OutputFormat } from "./output";

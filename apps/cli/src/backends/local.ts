@@ -1,0 +1,66 @@
+import os from "node:os";
+import { openInstaller } from "@attune/installer";
+import type { Settings } from "../handlers/settings";
+import { storeOptions } from "../handlers/settings";
+import type { InstallArgs, Json, PackBackend, PackRecord, SearchHit, VerifyReport } from "./types";
+
+/** Local mode: the embedded (or DATABASE_URL) store, through the same installer the API uses. */
+export async function openLocalBackend(settings: Settings): Promise<PackBackend> {
+  const installer = await openInstaller(storeOptions(settings));
+  const actor = { identityId: null, name: localUser() };
+  return {
+    mode: "local",
+    async install(req: InstallArgs, onProgress) {
+      const r = await installer.install(
+        {
+          source: req.source,
+          refSpec: req.ref,
+          force: req.force,
+          checksum: req.checksum,
+          skipDeps: req.skipDeps,
+          skipTests: req.skipTests,
+          registry: req.registry,
+          method: "cli",
+        },
+        actor,
+        { onProgress: (e) => onProgress({ ...e }) },
+      );
+      return r as unknown as PackRecord & { created: boolean };
+    },
+    async uninstall(ref, version) {
+      return installer.uninstall(ref, { version, actor });
+    },
+    async list(sourceType) {
+      const out: PackRecord[] = [];
+      for (let page = 1; ; page++) {
+        const r = await installer.list({ sourceType: sourceType as never, page, pageSize: 200 });
+        out.push(...(r.items as unknown as PackRecord[]));
+        if (page >= r.totalPages) return out;
+      }
+    },
+    async show(ref) {
+      return (await installer.show(ref)) as unknown as PackRecord;
+    },
+    async history(ref) {
+      return (await installer.history(ref)) as unknown as Json[];
+    },
+    async verify(ref) {
+      return (await installer.verify(ref, actor)) as unknown as VerifyReport;
+    },
+    async verifyAll() {
+      return (await installer.verifyAll()) as unknown as VerifyReport[];
+    },
+    async search(text) {
+      return (await installer.registries.search(text)) as unknown as SearchHit[];
+    },
+    close: () => installer.close(),
+  };
+}
+
+function localUser(): string | null {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return null;
+  }
+}

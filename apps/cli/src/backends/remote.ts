@@ -1,0 +1,185 @@
+/**
+ * Remote mode: the pack commands over the HTTP API (DESIGN.md §11). Problem responses become
+ * CliErrors carrying the problem's `code`, so they render and exit exactly like local errors.
+ * The token is only ever put in the Authorization header, never in a message.
+ */
+import { CliError } from "../errors";
+import type {
+  InstallArgs,
+  InstallResult,
+  Json,
+  PackBackend,
+  PackRecord,
+  SearchHit,
+  VerifyReport,
+} from "./types";
+
+const STATUS_CODES: Record<number, string> = {
+  400: "EINVALID_INPUT",
+  401: "EUNAUTHORIZED",
+  403: "EFORBIDDEN",
+  404: "ENOTFOUND",
+  409: "ECONFLICT",
+  413: "ETOO_LARGE",
+  422: "EINTEGRITY",
+  502: "EFETCH",
+  504: "ETIMEOUT",
+};
+
+export function apiBase(apiUrl: string): string {
+  let u: URL;
+  try {
+    u = new URL(apiUrl);
+  } catch {
+    throw new CliError("EUSAGE", `--api-url "${apiUrl}" is not a URL`, {
+      hint: "e.g. --api-url https://attune.example.com",
+    });
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new CliError("EUSAGE", `--api-url must be http(s), got ${u.protocol}`, {
+      hint: "e.g. --api-url https://attune.example.com",
+    });
+  if (u.username || u.password)
+    throw new CliError("EUSAGE", "--api-url must not contain credentials", {
+      hint: "pass the token with --token or ATTUNE_TOKEN",
+    });
+  return u.origin + u.pathname.replace(/\/+$/, "").replace(/\/api\/v1$/, "");
+}
+
+export class ApiClient {
+  constructor(
+    readonly base: string,
+    private readonly token: string | undefined,
+  ) {}
+
+  async request<T>(method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<T> {
+    return (await this.envelope<T>(method, path, body, timeoutMs)).data;
+  }
+
+  /** The whole `{data, ...}` envelope (list responses carry `pagination` next to `data`). */
+  async envelope<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = 60_000,
+  ): Promise<{ data: T; pagination?: { total_pages?: number } }> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}/api/v1${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+        redirect: "error",
+      });
+    } catch (err) {
+      const timeout = (err as Error).name === "TimeoutError";
+      throw new CliError(
+        timeout ? "ETIMEOUT" : "EFETCH",
+        `${method} ${this.base}/api/v1${path}: ${timeout ? "timed out" : "cannot reach the Attune API"} (${causeText(err)})`,
+        { hint: "check --api-url / ATTUNE_API_URL and that the API is running", cause: err },
+      );
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) throw problemError(res.status, json, text);
+    if (!json || typeof json !== "object" || !("data" in json))
+      throw new CliError("EFETCH", `${method} /api/v1${path}: the API answered without a "data" member`, {
+        hint: "check that --api-url points at an Attune API",
+      });
+    return json as { data: T; pagination?: { total_pages?: number } };
+  }
+}
+
+function causeText(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message;
+}
+
+function problemError(status: number, json: unknown, text: string): CliError {
+  const p = (json && typeof json === "object" ? json : {}) as Record<string, unknown>;
+  const code = typeof p.code === "string" ? p.code : (STATUS_CODES[status] ?? "EFETCH");
+  const detail =
+    typeof p.detail === "string" ? p.detail : typeof p.title === "string" ? p.title : text.slice(0, 200);
+  const hint = typeof p.hint === "string" ? p.hint : undefined;
+  return new CliError(code, `${detail || `HTTP ${status}`} (API status ${status})`, { hint, details: p });
+}
+
+/** Normalise a list item: `{pack, installation}` or a pack carrying its `installation`. */
+function toRecord(item: Json): PackRecord {
+  if (item && typeof item === "object" && "pack" in item)
+    return { pack: item.pack as Json, installation: (item.installation as Json) ?? null };
+  const { installation, ...pack } = item;
+  return { pack, installation: (installation as Json) ?? null };
+}
+
+const enc = encodeURIComponent;
+
+export function openRemoteBackend(apiUrl: string, token: string | undefined): PackBackend {
+  const api = new ApiClient(apiBase(apiUrl), token);
+  const backend: PackBackend = {
+    mode: "remote",
+    async install(req: InstallArgs) {
+      const body = {
+        source: req.source,
+        ref_spec: req.ref,
+        force: req.force,
+        checksum: req.checksum,
+        skip_deps: req.skipDeps,
+        skip_tests: req.skipTests,
+        registry: req.registry,
+      };
+      return api.request<InstallResult>("POST", "/packs/install", body, 30 * 60_000);
+    },
+    async uninstall(ref, version) {
+      const q = version ? `?version=${enc(version)}` : "";
+      const data = await api.request<Json>("DELETE", `/packs/${enc(ref)}${q}`);
+      return { ref, removed: [], ...data } as { ref: string; removed: string[] };
+    },
+    async list(sourceType) {
+      const out: PackRecord[] = [];
+      for (let page = 1; ; page++) {
+        const q = new URLSearchParams({ page: String(page), page_size: "100" });
+        if (sourceType) q.set("source_type", sourceType);
+        const res = await fetchPage(api, `/packs?${q}`);
+        out.push(...res.data.map(toRecord));
+        if (page >= res.totalPages) return out;
+      }
+    },
+    async show(ref) {
+      const data = await api.request<Json>("GET", `/packs/${enc(ref)}`);
+      const rec = toRecord(data);
+      if (!rec.installation)
+        rec.installation = await api.request<Json>("GET", `/packs/${enc(ref)}/installation`);
+      return rec;
+    },
+    history: (ref) => api.request<Json[]>("GET", `/packs/${enc(ref)}/history`),
+    async verify(ref) {
+      const data = await api.request<VerifyReport>("POST", `/packs/${enc(ref)}/verify`, {}, 30 * 60_000);
+      return { ...data, ref };
+    },
+    async verifyAll() {
+      const packs = await backend.list();
+      const out: VerifyReport[] = [];
+      for (const p of packs) out.push(await backend.verify(String(p.pack.ref)));
+      return out;
+    },
+    search: (text) => api.request<SearchHit[]>("GET", `/registries/search?q=${enc(text)}`),
+    close: async () => undefined,
+  };
+  return backend;
+}
+
+async function fetchPage(api: ApiClient, path: string): Promise<{ data: Json[]; totalPages: number }> {
+  const body = await api.envelope<Json[]>("GET", path);
+  if (!Array.isArray(body.data)) throw new CliError("EFETCH", `GET /api/v1${path}: "data" is not a list`);
+  return { data: body.data, totalPages: Number(body.pagination?.total_pages ?? 1) };
+}

@@ -1,0 +1,55 @@
+/**
+ * What the pack commands need from a store. Local mode wraps @attune/installer; remote mode
+ * calls the HTTP API. Both return the same snake_case JSON (DESIGN.md §7), so output shapes
+ * do not depend on the mode.
+ */
+import type { ProgressUpdate } from "../progress";
+
+export type Json = Record<string, unknown>;
+
+export interface PackRecord {
+  pack: Json;
+  installation: Json | null;
+}
+
+export interface InstallResult extends PackRecord {
+  created?: boolean;
+}
+
+export interface VerifyReport {
+  ref: string;
+  ok: boolean;
+  expected: string | null;
+  actual: string | null;
+  changed: string[];
+  added: string[];
+  removed: string[];
+}
+
+export interface SearchHit extends Json {
+  ref: string;
+  registry: string;
+}
+
+export interface InstallArgs {
+  source: string;
+  ref?: string;
+  force?: boolean;
+  checksum?: string;
+  skipDeps?: boolean;
+  skipTests?: boolean;
+  registry?: string;
+}
+
+export interface PackBackend {
+  readonly mode: "local" | "remote";
+  install(req: InstallArgs, onProgress: (u: ProgressUpdate) => void): Promise<InstallResult>;
+  uninstall(ref: string, version?: string): Promise<{ ref: string; removed: string[] }>;
+  list(sourceType?: string): Promise<PackRecord[]>;
+  show(ref: string): Promise<PackRecord>;
+  history(ref: string): Promise<Json[]>;
+  verify(ref: string): Promise<VerifyReport>;
+  verifyAll(): Promise<VerifyReport[]>;
+  search(text: string): Promise<SearchHit[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,131 @@
+import type { Argv, CommandModule } from "yargs";
+import { lazy } from "../run";
+
+const SOURCE_TYPES = ["git", "archive", "local_directory", "local_archive", "registry"];
+
+export const packCommand: CommandModule = {
+  command: "pack <command>",
+  describe: "install, inspect, verify and checksum packs",
+  builder: (y: Argv) =>
+    y
+      .command({
+        command: "checksum <path>",
+        describe: "print the checksum of a pack directory or archive file",
+        builder: (b) =>
+          b
+            .positional("path", { type: "string", describe: "pack directory or .tar.gz/.tgz/.tar/.zip file" })
+            .option("json", { type: "boolean", describe: "print a registry index install_sources template" })
+            .example("$0 pack checksum ./my-pack", "directory checksum (framed v1)")
+            .example("$0 pack checksum my-pack-1.0.0.tgz -o json", '{"checksum":"sha256:…","path":"…"}')
+            .example("$0 pack checksum ./my-pack --json", "index source template with the checksum"),
+        handler: lazy(async () => (await import("../handlers/checksum")).packChecksum),
+      })
+      .command({
+        command: "install <source>",
+        describe: "install a pack from a directory, archive, git URL, archive URL or registry ref",
+        builder: (b) =>
+          b
+            .positional("source", {
+              type: "string",
+              describe: "path, https URL (.git or archive) or ref[@version] from a registry",
+            })
+            .option("ref", { type: "string", describe: "git ref (tag, branch or commit) for a git source" })
+            .option("force", { type: "boolean", describe: "replace the same ref+version if installed" })
+            .option("checksum", { type: "string", describe: "expected directory checksum (sha256:…)" })
+            .option("skip-deps", { type: "boolean", describe: "do not check pack dependencies" })
+            .option("skip-tests", { type: "boolean", describe: "do not run the pack's tests" })
+            .option("registry", { type: "string", describe: "look the ref up only in this registry" })
+            .example("$0 pack install ./examples/packs/hello-world", "from a local directory")
+            .example("$0 pack install https://git.example.com/p.git --ref v1.0.0", "from git")
+            .example("$0 pack install hello_world@1.0.0", "from the configured registries"),
+        handler: lazy(async () => (await import("../handlers/pack")).packInstall),
+      })
+      .command({
+        command: "uninstall <ref>",
+        describe: "remove an installed pack (files and records)",
+        builder: (b) =>
+          b
+            .positional("ref", { type: "string", describe: "pack ref" })
+            .option("version", { type: "string", describe: "remove only this version" })
+            .option("yes", { alias: "y", type: "boolean", describe: "do not ask for confirmation" })
+            .example("$0 pack uninstall hello_world --yes", "remove without asking"),
+        handler: lazy(async () => (await import("../handlers/pack")).packUninstall),
+      })
+      .command({
+        command: "list",
+        describe: "list installed packs",
+        builder: (b) =>
+          b
+            .option("source-type", {
+              type: "string",
+              choices: SOURCE_TYPES,
+              describe: "only this source type",
+            })
+            .example("$0 pack list", "all installed packs")
+            .example("$0 pack list --source-type git -o json", "git-installed packs as JSON"),
+        handler: lazy(async () => (await import("../handlers/pack")).packList),
+      })
+      .command({
+        command: "show <ref>",
+        describe: "show an installed pack and its installation record",
+        builder: (b) =>
+          b
+            .positional("ref", { type: "string", describe: "pack ref" })
+            .example("$0 pack show hello_world", ""),
+        handler: lazy(async () => (await import("../handlers/pack")).packShow),
+      })
+      .command({
+        command: "history <ref>",
+        describe: "install, upgrade, uninstall and verify events of a pack",
+        builder: (b) =>
+          b
+            .positional("ref", { type: "string", describe: "pack ref" })
+            .example("$0 pack history hello_world", ""),
+        handler: lazy(async () => (await import("../handlers/pack")).packHistory),
+      })
+      .command({
+        command: "verify [refs..]",
+        describe: "re-hash installed packs and compare with the recorded checksum (exit 3 if tampered)",
+        builder: (b) =>
+          b
+            .positional("refs", { type: "string", array: true, describe: "pack refs" })
+            .option("all", { type: "boolean", describe: "verify every installed pack" })
+            .example("$0 pack verify hello_world", "one pack")
+            .example("$0 pack verify --all -o json", "every pack, as JSON"),
+        handler: lazy(async () => (await import("../handlers/pack")).packVerify),
+      })
+      .command({
+        command: "search <text>",
+        describe: "search the configured registry indexes",
+        builder: (b) =>
+          b
+            .positional("text", { type: "string", describe: "matched on ref, label, description, keywords" })
+            .example("$0 pack search hello", ""),
+        handler: lazy(async () => (await import("../handlers/pack")).packSearch),
+      })
+      .command({
+        command: "index-entry <path>",
+        describe: "build a registry index entry for a pack directory",
+        builder: (b) =>
+          b
+            .positional("path", { type: "string", describe: "pack directory (or archive for --archive-url)" })
+            .option("git-url", { type: "string", describe: "git repository URL of the pack" })
+            .option("git-ref", { type: "string", describe: "git tag/branch/commit (with --git-url)" })
+            .option("archive-url", { type: "string", describe: "URL of the pack archive" })
+            .option("index-file", { type: "string", describe: "merge the entry into this index.json" })
+            .check((a) => {
+              if (!a["git-url"] && !a["archive-url"])
+                throw new Error("give --git-url and --git-ref, or --archive-url");
+              if (a["git-url"] && !a["git-ref"]) throw new Error("--git-url needs --git-ref");
+              return true;
+            })
+            .example("$0 pack index-entry ./p --git-url https://g.example/p.git --git-ref v1.0.0", "")
+            .example(
+              "$0 pack index-entry ./p --archive-url https://e.example/p.tgz --index-file index.json",
+              "",
+            ),
+        handler: lazy(async () => (await import("../handlers/index-entry")).packIndexEntry),
+      })
+      .demandCommand(1, "give a pack command, e.g. `attune pack list`"),
+  handler: () => undefined,
+};

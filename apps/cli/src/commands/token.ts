@@ -1,0 +1,45 @@
+import type { Argv, CommandModule } from "yargs";
+import { lazy } from "../run";
+
+export const SCOPES = ["packs:read", "packs:install", "packs:delete"];
+
+export const tokenCommand: CommandModule = {
+  command: "token <command>",
+  describe: "manage API tokens (stored as hashes in the database)",
+  builder: (y: Argv) =>
+    y
+      .command({
+        command: "create",
+        describe: "create a token; its secret is printed once",
+        builder: (b) =>
+          b
+            .option("name", {
+              type: "string",
+              demandOption: true,
+              describe: "a name to recognise the token by",
+            })
+            .option("scopes", {
+              type: "string",
+              describe: `comma-separated scopes (default: all of ${SCOPES.join(",")})`,
+            })
+            .example("$0 token create --name ci --scopes packs:read,packs:install", ""),
+        handler: lazy(async () => (await import("../handlers/token")).tokenCreate),
+      })
+      .command({
+        command: "list",
+        describe: "list tokens (never their secrets)",
+        builder: (b) => b.example("$0 token list", ""),
+        handler: lazy(async () => (await import("../handlers/token")).tokenList),
+      })
+      .command({
+        command: "revoke <id>",
+        describe: "revoke a token",
+        builder: (b) =>
+          b
+            .positional("id", { type: "number", describe: "token id (see token list)" })
+            .example("$0 token revoke 3", ""),
+        handler: lazy(async () => (await import("../handlers/token")).tokenRevoke),
+      })
+      .demandCommand(1, "give a token command, e.g. `attune token list`"),
+  handler: () => undefined,
+};

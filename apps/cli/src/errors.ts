@@ -1,0 +1,93 @@
+/**
+ * Error rendering and exit codes. Only the CLI decides how an error looks: libraries throw
+ * `AttuneError`s with stable codes, and this module maps a code to an exit code and prints
+ * one line plus a hint. Duck-typed on `code` so that it loads nothing at start-up.
+ */
+
+export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2, INTEGRITY: 3 } as const;
+
+/** An error raised by the CLI itself (usage problems, remote API problems, refusals). */
+export class CliError extends Error {
+  readonly code: string;
+  readonly hint?: string;
+  readonly details?: Record<string, unknown>;
+  constructor(
+    code: string,
+    message: string,
+    opts: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = "CliError";
+    this.code = code;
+    this.hint = opts.hint;
+    this.details = opts.details;
+  }
+}
+
+interface CodedError {
+  code: string;
+  message: string;
+  hint?: string;
+  stack?: string;
+  cause?: unknown;
+}
+
+function asCoded(err: unknown): CodedError | undefined {
+  if (err instanceof Error && typeof (err as { code?: unknown }).code === "string") {
+    const code = (err as unknown as { code: string }).code;
+    // Node system errors also carry a string code (ENOENT, EACCES...); keep them, they are actionable.
+    if (/^E[A-Z0-9_]+$/.test(code)) return err as unknown as CodedError;
+  }
+  return undefined;
+}
+
+export function exitCodeFor(err: unknown): number {
+  const coded = asCoded(err);
+  if (!coded) return ExitCode.FAILURE;
+  if (coded.code === "EINTEGRITY") return ExitCode.INTEGRITY;
+  if (coded.code === "EUSAGE") return ExitCode.USAGE;
+  return ExitCode.FAILURE;
+}
+
+const DEFAULT_HINTS: Record<string, string> = {
+  EUNAUTHORIZED:
+    "pass a valid API token with --token or ATTUNE_TOKEN (create one with `attune token create`)",
+  EFORBIDDEN:
+    "the token lacks a scope; create one with the needed scope (`attune token create --scopes ...`)",
+  EPOLICY:
+    "http and private hosts are refused by default; see allow_http / allowed_private_hosts in `attune config show`",
+  EDATABASE:
+    "check --database-url / DATABASE_URL and that the database is reachable; run `attune db migrate`",
+  ELOCKED: "another install of this pack is running; retry when it has finished",
+  EINTEGRITY: "the content is not what was expected; do not trust it",
+  ECONFLICT: "pass --force to replace what is there",
+  EACCES: "check the file permissions",
+  EFETCH: "check the URL and your network, then retry",
+};
+
+/** Render an error as `attune: <code>: <message>` and a `hint:` line (stack only with --debug). */
+export function renderError(err: unknown, debug: boolean): string {
+  const coded = asCoded(err);
+  const code = coded?.code ?? "EUNEXPECTED";
+  const message = oneLine(err instanceof Error ? err.message : String(err));
+  const hint =
+    coded?.hint ??
+    DEFAULT_HINTS[code] ??
+    (coded ? undefined : "this looks like a bug; run again with --debug and report the stack trace");
+  const lines = [`attune: ${code}: ${message}`];
+  if (hint) lines.push(`hint: ${oneLine(hint)}`);
+  if (debug) {
+    let e: unknown = err;
+    for (let depth = 0; e instanceof Error && depth < 5; depth++) {
+      lines.push(depth === 0 ? (e.stack ?? "") : `caused by: ${e.stack ?? e.message}`);
+      e = (e as { cause?: unknown }).cause;
+    }
+  } else if (!coded || code === "EUNEXPECTED") {
+    lines.push("(run with --debug for the stack trace)");
+  }
+  return lines.join("\n") + "\n";
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, " ").trim();
+}

@@ -1,0 +1,99 @@
+import { registriesFromEnv } from "@attune/pack-registry";
+import type { GlobalArgs } from "../globals";
+import { table, type CommandResult } from "../output";
+import { outputFormat } from "../run";
+import { loadSettings, redactUrl, type Setting, type SettingSource } from "./settings";
+
+type Shown = { value: unknown; source: SettingSource; from?: string };
+
+function envOr(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fileValue: unknown,
+  key: string,
+  parse: (s: string) => unknown,
+  dflt: unknown,
+): Shown {
+  const raw = env[name];
+  if (raw !== undefined && raw.trim() !== "") return { value: parse(raw), source: "env", from: name };
+  if (fileValue !== undefined) return { value: fileValue, source: "config", from: key };
+  return { value: dflt, source: "default" };
+}
+
+const list = (s: string) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/** Every effective setting with its origin. Secrets (token, DB password, registry headers) are redacted. */
+export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
+  const s = await loadSettings(argv);
+  const f = s.file;
+  const plain = <T>(x: Setting<T>): Shown => ({ ...x });
+  const fmtFlag = argv.output
+    ? { value: argv.output, source: "flag" as const, from: "--output" }
+    : process.env.ATTUNE_OUTPUT
+      ? { value: process.env.ATTUNE_OUTPUT, source: "env" as const, from: "ATTUNE_OUTPUT" }
+      : { value: outputFormat(argv), source: "default" as const };
+  const regsEnv = registriesFromEnv(s.env);
+  const data: Record<string, Shown> = {
+    home: plain(s.home),
+    database_url: { ...s.databaseUrl, value: redactUrl(s.databaseUrl.value) },
+    packs_dir: plain(s.packsDir),
+    mode: { value: s.apiUrl.value ? "remote" : "local", source: s.apiUrl.source, from: s.apiUrl.from },
+    api_url: plain(s.apiUrl),
+    token: { ...s.token, value: s.token.value ? "***" : undefined },
+    output: fmtFlag,
+    allow_http: envOr(
+      s.env,
+      "ATTUNE_ALLOW_HTTP",
+      f.allow_http,
+      "allow_http",
+      (v) => v === "true" || v === "1",
+      false,
+    ),
+    allowed_private_hosts: envOr(
+      s.env,
+      "ATTUNE_ALLOWED_PRIVATE_HOSTS",
+      f.allowed_private_hosts,
+      "allowed_private_hosts",
+      list,
+      [],
+    ),
+    local_source_roots: envOr(
+      s.env,
+      "ATTUNE_LOCAL_SOURCE_ROOTS",
+      f.local_source_roots,
+      "local_source_roots",
+      list,
+      [],
+    ),
+    index_cache_ttl_seconds: envOr(
+      {},
+      "",
+      f.index_cache_ttl_seconds,
+      "index_cache_ttl_seconds",
+      Number,
+      null,
+    ),
+    registries: regsEnv
+      ? { value: regsEnv.map((r) => r.name), source: "env", from: "ATTUNE_REGISTRIES" }
+      : f.registries
+        ? { value: f.registries.map((r) => r.name), source: "config", from: "registries" }
+        : { value: [], source: "default" },
+  };
+  for (const v of Object.values(data)) if (v.value === undefined) v.value = null;
+  return {
+    data,
+    table: () =>
+      table(
+        ["setting", "value", "source"],
+        Object.entries(data).map(([k, v]) => [
+          k,
+          Array.isArray(v.value) ? v.value.join(",") || "-" : (v.value as string),
+          v.from ? `${v.source} (${v.from})` : v.source,
+        ]),
+      ),
+  };
+}

@@ -1,0 +1,22 @@
+import fs from "node:fs/promises";
+import { migrate, resolveDatabaseUrl } from "@attune/db";
+import type { GlobalArgs } from "../globals";
+import { type CommandResult } from "../output";
+import { loadSettings, redactUrl, storeOptions } from "./settings";
+
+export async function dbMigrate(argv: GlobalArgs): Promise<CommandResult> {
+  const settings = await loadSettings(argv);
+  const opts = storeOptions(settings);
+  // The embedded SQLite file lives in the home directory, which may not exist yet.
+  await fs.mkdir(opts.home, { recursive: true, mode: 0o700 });
+  const url = resolveDatabaseUrl({ home: opts.home, databaseUrl: opts.databaseUrl });
+  const { applied } = await migrate(url);
+  const shown = redactUrl(url);
+  return {
+    data: { database_url: shown, applied },
+    table: () =>
+      applied.length === 0
+        ? `Database ${shown} is up to date.\n`
+        : `Applied ${applied.length} migration(s) to ${shown}:\n` + applied.map((m) => `  ${m}\n`).join(""),
+  };
+}

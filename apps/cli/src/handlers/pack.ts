@@ -1,0 +1,149 @@
+import readline from "node:readline/promises";
+import type { PackBackend, VerifyReport } from "../backends/types";
+import { CliError, ExitCode, renderError } from "../errors";
+import type { GlobalArgs } from "../globals";
+import type { CommandResult } from "../output";
+import { createProgress, progressEnabled } from "../progress";
+import { historyTable, packDetails, packTable, searchTable, verifyTable } from "./render";
+import { loadSettings } from "./settings";
+
+/** Remote mode when an API URL is configured (flag, env or config.yaml), else the local store. */
+export async function openBackend(argv: GlobalArgs): Promise<PackBackend> {
+  const settings = await loadSettings(argv);
+  if (settings.apiUrl.value) {
+    const { openRemoteBackend } = await import("../backends/remote");
+    return openRemoteBackend(settings.apiUrl.value, settings.token.value);
+  }
+  const { openLocalBackend } = await import("../backends/local");
+  return openLocalBackend(settings);
+}
+
+async function withBackend<T>(argv: GlobalArgs, fn: (b: PackBackend) => Promise<T>): Promise<T> {
+  const backend = await openBackend(argv);
+  try {
+    return await fn(backend);
+  } finally {
+    await backend.close();
+  }
+}
+
+interface InstallArgv extends GlobalArgs {
+  source: string;
+  ref?: string;
+  force?: boolean;
+  checksum?: string;
+  skipDeps?: boolean;
+  skipTests?: boolean;
+  registry?: string;
+}
+
+export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
+  const progress = createProgress(progressEnabled(Boolean(argv.quiet)));
+  const r = await withBackend(argv, (b) =>
+    b.install(
+      {
+        source: argv.source,
+        ref: argv.ref,
+        force: argv.force,
+        checksum: argv.checksum,
+        skipDeps: argv.skipDeps,
+        skipTests: argv.skipTests,
+        registry: argv.registry,
+      },
+      (u) => progress.update(u),
+    ),
+  ).finally(() => progress.done());
+  const data = { pack: r.pack, installation: r.installation };
+  return { data, table: () => `Installed ${r.pack.ref} ${r.pack.version}\n` + packDetails(data) };
+}
+
+interface UninstallArgv extends GlobalArgs {
+  ref: string;
+  version?: string;
+  yes?: boolean;
+}
+
+export async function packUninstall(argv: UninstallArgv): Promise<CommandResult> {
+  if (!argv.yes)
+    await confirm(`Remove pack ${argv.ref}${argv.version ? ` ${argv.version}` : " (every version)"}?`);
+  const r = await withBackend(argv, (b) => b.uninstall(argv.ref, argv.version));
+  return {
+    data: r,
+    table: () => `Removed ${r.ref}\n` + (r.removed.length ? r.removed.map((p) => `  ${p}\n`).join("") : ""),
+  };
+}
+
+async function confirm(question: string): Promise<void> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY)
+    throw new CliError("EUSAGE", "refusing to uninstall without confirmation: stdin is not a terminal", {
+      hint: "pass --yes to confirm non-interactively",
+    });
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    if (!/^y(es)?$/i.test(answer.trim()))
+      throw new CliError("ECANCELLED", "uninstall cancelled", { hint: "nothing was removed" });
+  } finally {
+    rl.close();
+  }
+}
+
+export async function packList(argv: GlobalArgs & { sourceType?: string }): Promise<CommandResult> {
+  const rows = await withBackend(argv, (b) => b.list(argv.sourceType));
+  return { data: rows, table: () => packTable(rows) };
+}
+
+export async function packShow(argv: GlobalArgs & { ref: string }): Promise<CommandResult> {
+  const r = await withBackend(argv, (b) => b.show(argv.ref));
+  return { data: r, table: () => packDetails(r) };
+}
+
+export async function packHistory(argv: GlobalArgs & { ref: string }): Promise<CommandResult> {
+  const events = await withBackend(argv, (b) => b.history(argv.ref));
+  return { data: events, table: () => historyTable(events) };
+}
+
+export async function packVerify(
+  argv: GlobalArgs & { refs?: string[]; all?: boolean },
+): Promise<CommandResult> {
+  const refs = argv.refs ?? [];
+  if (refs.length === 0 && !argv.all)
+    throw new CliError("EUSAGE", "give the refs of the packs to verify, or --all", {
+      hint: "e.g. `attune pack verify hello_world` or `attune pack verify --all`",
+    });
+  const progress = createProgress(progressEnabled(Boolean(argv.quiet)));
+  const reports: VerifyReport[] = await withBackend(argv, async (b) => {
+    if (argv.all) {
+      progress.update({ phase: "hash", message: "all packs" });
+      return b.verifyAll();
+    }
+    const out: VerifyReport[] = [];
+    for (const ref of refs) {
+      progress.update({ phase: "hash", message: ref });
+      out.push(await b.verify(ref));
+    }
+    return out;
+  }).finally(() => progress.done());
+  const bad = reports.filter((r) => !r.ok);
+  if (bad.length > 0) {
+    // The report goes to stdout; the failure line goes to stderr like any error, so scripts see both.
+    const files = bad.flatMap((r) => [...r.changed, ...r.added, ...r.removed].map((f) => `${r.ref}/${f}`));
+    const err = new CliError(
+      "EINTEGRITY",
+      `${bad.map((r) => r.ref).join(", ")} differ${bad.length === 1 ? "s" : ""} from the recorded checksum` +
+        (files.length ? `: ${files.slice(0, 5).join(", ")}${files.length > 5 ? ", …" : ""}` : ""),
+      { hint: "reinstall the pack (attune pack install <source> --force) and find out who changed it" },
+    );
+    process.stderr.write(renderError(err, false));
+  }
+  return {
+    data: reports,
+    table: () => verifyTable(reports),
+    exitCode: bad.length > 0 ? ExitCode.INTEGRITY : undefined,
+  };
+}
+
+export async function packSearch(argv: GlobalArgs & { text: string }): Promise<CommandResult> {
+  const hits = await withBackend(argv, (b) => b.search(argv.text));
+  return { data: hits, table: () => searchTable(hits) };
+}

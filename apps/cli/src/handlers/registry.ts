@@ -1,0 +1,104 @@
+import {
+  readConfigFile,
+  registriesFromEnv,
+  writeConfigFile,
+  type RegistryConfig,
+} from "@attune/pack-registry";
+import { CliError } from "../errors";
+import type { GlobalArgs } from "../globals";
+import { table, type CommandResult } from "../output";
+import { loadSettings } from "./settings";
+
+interface RegistryRow {
+  name: string;
+  url: string;
+  priority: number;
+  enabled: boolean;
+  /** header names only: values may be credentials */
+  headers: string[];
+  source: "env" | "config";
+}
+
+function rows(list: RegistryConfig[], source: RegistryRow["source"]): RegistryRow[] {
+  return [...list]
+    .sort((a, b) => a.priority - b.priority)
+    .map((r) => ({
+      name: r.name,
+      url: r.url,
+      priority: r.priority,
+      enabled: r.enabled,
+      headers: Object.keys(r.headers ?? {}),
+      source,
+    }));
+}
+
+function registryTable(list: RegistryRow[]): string {
+  if (list.length === 0) return "No registries configured (attune registry add <name> <url>).\n";
+  return table(
+    ["name", "priority", "enabled", "source", "url"],
+    list.map((r) => [r.name, r.priority, r.enabled ? "yes" : "no", r.source, r.url]),
+  );
+}
+
+export async function registryList(argv: GlobalArgs): Promise<CommandResult> {
+  const settings = await loadSettings(argv);
+  const fromEnv = registriesFromEnv(settings.env);
+  // ATTUNE_REGISTRIES replaces the file's list (environment beats config.yaml).
+  const list = fromEnv ? rows(fromEnv, "env") : rows(settings.file.registries ?? [], "config");
+  return { data: list, table: () => registryTable(list) };
+}
+
+function checkUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new CliError("EINVALID_INPUT", `registry url "${url}" is not a URL`, {
+      hint: "give the URL of the registry's index.json, e.g. https://registry.example.com/index.json",
+    });
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:" && u.protocol !== "file:")
+    throw new CliError("EINVALID_INPUT", `registry url must be https (or http/file), got ${u.protocol}`, {
+      hint: "give the URL of the registry's index.json",
+    });
+  if (u.username || u.password)
+    throw new CliError("EINVALID_INPUT", "registry url must not contain credentials", {
+      hint: "put credentials in the registry's headers in config.yaml",
+    });
+}
+
+export async function registryAdd(argv: GlobalArgs & { name: string; url: string; priority?: number }) {
+  const settings = await loadSettings(argv);
+  checkUrl(argv.url);
+  const file = await readConfigFile(settings.home.value);
+  const list = file.registries ?? [];
+  if (list.some((r) => r.name === argv.name))
+    throw new CliError("ECONFLICT", `registry "${argv.name}" already exists`, {
+      hint: `remove it first: attune registry remove ${argv.name}`,
+    });
+  if (argv.priority !== undefined && (!Number.isInteger(argv.priority) || argv.priority < 0))
+    throw new CliError("EUSAGE", "--priority must be a non-negative integer", { hint: "e.g. --priority 10" });
+  const priority = argv.priority ?? list.reduce((m, r) => Math.max(m, r.priority + 10), 10);
+  const added: RegistryConfig = { name: argv.name, url: argv.url, priority, enabled: true };
+  await writeConfigFile(settings.home.value, { ...file, registries: [...list, added] });
+  if (settings.env.ATTUNE_REGISTRIES && !argv.quiet)
+    process.stderr.write(
+      "attune: note: ATTUNE_REGISTRIES is set and overrides the registries of config.yaml\n",
+    );
+  const row = rows([added], "config")[0];
+  return { data: row, table: () => `Added registry ${row.name} (priority ${row.priority}): ${row.url}\n` };
+}
+
+export async function registryRemove(argv: GlobalArgs & { name: string }) {
+  const settings = await loadSettings(argv);
+  const file = await readConfigFile(settings.home.value);
+  const list = file.registries ?? [];
+  const found = list.find((r) => r.name === argv.name);
+  if (!found)
+    throw new CliError("ENOTFOUND", `no registry named "${argv.name}" in config.yaml`, {
+      hint: "see `attune registry list`",
+    });
+  await writeConfigFile(settings.home.value, { ...file, registries: list.filter((r) => r !== found) });
+  const row = rows([found], "config")[0];
+  return { data: row, table: () => `Removed registry ${row.name}\n` };
+}

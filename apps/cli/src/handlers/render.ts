@@ -1,0 +1,84 @@
+/** Table renderings of the pack JSON shapes (json/yaml print the shapes themselves). */
+import type { Json, PackRecord, SearchHit, VerifyReport } from "../backends/types";
+import { keyValues, shortChecksum, shortDate, table, type Cell } from "../output";
+
+const s = (v: unknown): Cell =>
+  v === null || v === undefined ? undefined : typeof v === "object" ? JSON.stringify(v) : (v as Cell);
+
+export function packDetails(r: PackRecord): string {
+  const p = r.pack;
+  const i = r.installation ?? {};
+  const pairs: Array<[string, Cell]> = [
+    ["ref", s(p.ref)],
+    ["version", s(p.version)],
+    ["label", s(p.label)],
+    ["description", s(p.description)],
+    ["tags", Array.isArray(p.tags) ? p.tags.join(", ") : s(p.tags)],
+    ["source type", s(i.source_type)],
+    ["source url", s(i.source_url)],
+    ["source ref", s(i.source_ref)],
+    ["resolved commit", s(i.resolved_commit)],
+    ["checksum", s(i.checksum)],
+    ["checksum verified", s(i.checksum_verified)],
+    ["installed at", shortDate(i.installed_at as string)],
+    ["installed by", s(i.installed_by)],
+    ["method", s(i.installation_method)],
+    ["storage path", s(i.storage_path)],
+  ];
+  return keyValues(pairs);
+}
+
+export function packTable(rows: PackRecord[]): string {
+  if (rows.length === 0) return "No packs installed.\n";
+  return table(
+    ["ref", "version", "source", "installed", "checksum"],
+    rows.map((r) => [
+      s(r.pack.ref),
+      s(r.pack.version),
+      s(r.installation?.source_type),
+      shortDate(r.installation?.installed_at as string),
+      shortChecksum(r.installation?.checksum as string),
+    ]),
+  );
+}
+
+export function historyTable(events: Json[]): string {
+  if (events.length === 0) return "No events.\n";
+  return table(
+    ["time", "action", "outcome", "version", "by", "source", "error"],
+    events.map((e) => [
+      shortDate(e.created as string),
+      s(e.action),
+      s(e.outcome),
+      s(e.version),
+      s(e.actor_name ?? e.actor_id),
+      s(e.source_type),
+      s(e.error),
+    ]),
+  );
+}
+
+export function verifyTable(reports: VerifyReport[]): string {
+  if (reports.length === 0) return "No packs to verify.\n";
+  const lines = [
+    table(
+      ["ref", "status", "checksum"],
+      reports.map((r) => [r.ref, r.ok ? "ok" : "TAMPERED", shortChecksum(r.actual)]),
+    ).trimEnd(),
+  ];
+  for (const r of reports.filter((x) => !x.ok)) {
+    lines.push("", `${r.ref}: expected ${r.expected}`, `${" ".repeat(r.ref.length)}  found    ${r.actual}`);
+    for (const f of r.changed) lines.push(`  changed  ${f}`);
+    for (const f of r.added) lines.push(`  added    ${f}`);
+    for (const f of r.removed) lines.push(`  removed  ${f}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+export function searchTable(hits: SearchHit[]): string {
+  if (hits.length === 0) return "No packs found.\n";
+  return table(
+    ["ref", "version", "registry", "description"],
+    hits.map((h) => [h.ref, s(h.version), h.registry, s(h.description)]),
+  );
+}

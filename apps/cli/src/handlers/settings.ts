@@ -1,0 +1,108 @@
+/**
+ * Effective settings with their origin. Precedence: flags > environment > $ATTUNE_HOME/config.yaml
+ * > defaults. `home` itself cannot come from config.yaml (the file lives in it).
+ */
+import os from "node:os";
+import path from "node:path";
+import { readConfigFile, type AttuneConfigFile } from "@attune/pack-registry";
+import { CliError } from "../errors";
+import type { GlobalArgs } from "../globals";
+
+export type SettingSource = "flag" | "env" | "config" | "default";
+export interface Setting<T> {
+  value: T;
+  source: SettingSource;
+  /** the flag, variable or key it came from */
+  from?: string;
+}
+
+export interface Settings {
+  home: Setting<string>;
+  databaseUrl: Setting<string>;
+  packsDir: Setting<string>;
+  apiUrl: Setting<string | undefined>;
+  token: Setting<string | undefined>;
+  file: AttuneConfigFile;
+  env: NodeJS.ProcessEnv;
+}
+
+const nonEmpty = (v: unknown): string | undefined =>
+  typeof v === "string" && v.trim() !== "" ? v : undefined;
+
+function expandHome(p: string): string {
+  return path.resolve(p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p);
+}
+
+function pick(
+  flag: string | undefined,
+  flagName: string,
+  env: NodeJS.ProcessEnv,
+  envName: string,
+  file: AttuneConfigFile,
+  key: string,
+): Setting<string | undefined> {
+  if (nonEmpty(flag)) return { value: flag, source: "flag", from: `--${flagName}` };
+  if (nonEmpty(env[envName])) return { value: env[envName], source: "env", from: envName };
+  const fromFile = file[key];
+  if (fromFile !== undefined && typeof fromFile !== "string")
+    throw new CliError("ECONFIG", `config.yaml: ${key} must be a string`, {
+      hint: `fix ${key} in config.yaml`,
+    });
+  if (nonEmpty(fromFile)) return { value: fromFile as string, source: "config", from: key };
+  return { value: undefined, source: "default" };
+}
+
+export async function loadSettings(
+  argv: GlobalArgs,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Settings> {
+  const home: Setting<string> = nonEmpty(argv.home)
+    ? { value: expandHome(argv.home!), source: "flag", from: "--home" }
+    : nonEmpty(env.ATTUNE_HOME)
+      ? { value: expandHome(env.ATTUNE_HOME!), source: "env", from: "ATTUNE_HOME" }
+      : { value: path.join(os.homedir(), ".attune"), source: "default" };
+  const file = await readConfigFile(home.value);
+  const db = pick(argv.databaseUrl, "database-url", env, "DATABASE_URL", file, "database_url");
+  const packs = pick(argv.packsDir, "packs-dir", env, "ATTUNE_PACKS_DIR", file, "packs_dir");
+  const apiUrl = pick(argv.apiUrl, "api-url", env, "ATTUNE_API_URL", file, "api_url");
+  const token = pick(argv.token, "token", env, "ATTUNE_TOKEN", file, "token");
+  return {
+    home,
+    databaseUrl:
+      db.value !== undefined
+        ? (db as Setting<string>)
+        : { value: `file:${path.join(home.value, "attune.db")}`, source: "default" },
+    packsDir:
+      packs.value !== undefined
+        ? { ...packs, value: expandHome(packs.value) }
+        : { value: path.join(home.value, "packs"), source: "default" },
+    apiUrl,
+    token,
+    file,
+    env,
+  };
+}
+
+/** Options for @attune/installer and @attune/db: only non-default values, so their defaults stay theirs. */
+export function storeOptions(s: Settings) {
+  return {
+    home: s.home.value,
+    databaseUrl: s.databaseUrl.source === "default" ? undefined : s.databaseUrl.value,
+    packsDir: s.packsDir.value,
+    env: s.env,
+  };
+}
+
+/** Hide a password in a URL (postgresql://user:secret@host → postgresql://user:***@host). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) {
+      u.password = "***";
+      return u.toString();
+    }
+    return url;
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,108 @@
+/** API tokens live in the database the API reads (local store or DATABASE_URL), never in remote mode. */
+import { openDatabase, repositories } from "@attune/db";
+import { SCOPES } from "../commands/token";
+import { CliError } from "../errors";
+import type { GlobalArgs } from "../globals";
+import { keyValues, shortDate, table, type CommandResult } from "../output";
+import { loadSettings, storeOptions } from "./settings";
+
+async function withTokens<T>(
+  argv: GlobalArgs,
+  fn: (tokens: ReturnType<typeof repositories>["tokens"]) => Promise<T>,
+) {
+  const settings = await loadSettings(argv);
+  const { home, databaseUrl } = storeOptions(settings);
+  const handle = await openDatabase({ home, databaseUrl });
+  try {
+    return await fn(repositories(handle.db).tokens);
+  } finally {
+    await handle.close();
+  }
+}
+
+function parseScopes(raw: string | undefined): string[] {
+  if (raw === undefined) return [...SCOPES];
+  const scopes = [
+    ...new Set(
+      raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
+  const bad = scopes.filter((s) => !SCOPES.includes(s));
+  if (scopes.length === 0 || bad.length > 0)
+    throw new CliError("EUSAGE", `--scopes: unknown scope ${bad.join(", ") || "(empty)"}`, {
+      hint: `use a comma-separated subset of ${SCOPES.join(",")}`,
+    });
+  return scopes;
+}
+
+function iso(d: unknown): string | null {
+  return d instanceof Date ? d.toISOString() : typeof d === "string" ? d : null;
+}
+
+/** The stable JSON of a token row (never the secret nor its hash). */
+function tokenJson(row: Record<string, unknown>) {
+  return {
+    id: row.id as number,
+    name: row.name as string,
+    scopes: row.scopes as string[],
+    created: iso(row.createdAt),
+    last_used: iso(row.lastUsedAt),
+    expires: iso(row.expiresAt),
+    revoked: iso(row.revokedAt),
+  };
+}
+
+export async function tokenCreate(
+  argv: GlobalArgs & { name: string; scopes?: string },
+): Promise<CommandResult> {
+  const scopes = parseScopes(argv.scopes);
+  if (!argv.name.trim()) throw new CliError("EUSAGE", "--name must not be empty", { hint: "e.g. --name ci" });
+  const { row, secret } = await withTokens(argv, (t) => t.create({ name: argv.name, scopes }));
+  const r = row as unknown as Record<string, unknown>;
+  const data = { id: r.id as number, name: r.name as string, scopes: r.scopes as string[], token: secret };
+  return {
+    data,
+    table: () =>
+      keyValues([
+        ["id", data.id],
+        ["name", data.name],
+        ["scopes", data.scopes.join(",")],
+        ["token", data.token],
+      ]) + "\nThe token is shown only this once; store it now (e.g. as ATTUNE_TOKEN).\n",
+  };
+}
+
+export async function tokenList(argv: GlobalArgs): Promise<CommandResult> {
+  const list = (await withTokens(argv, (t) => t.list())).map((r) =>
+    tokenJson(r as unknown as Record<string, unknown>),
+  );
+  return {
+    data: list,
+    table: () =>
+      list.length === 0
+        ? "No tokens (attune token create --name <name>).\n"
+        : table(
+            ["id", "name", "scopes", "created", "last used", "status"],
+            list.map((t) => [
+              t.id,
+              t.name,
+              t.scopes.join(","),
+              shortDate(t.created),
+              shortDate(t.last_used),
+              t.revoked ? "revoked" : "active",
+            ]),
+          ),
+  };
+}
+
+export async function tokenRevoke(argv: GlobalArgs & { id: number }): Promise<CommandResult> {
+  if (!Number.isInteger(argv.id) || argv.id <= 0)
+    throw new CliError("EUSAGE", `token id must be a positive integer, got ${argv.id}`, {
+      hint: "see `attune token list`",
+    });
+  await withTokens(argv, (t) => t.revoke(argv.id));
+  return { data: { id: argv.id, revoked: true }, table: () => `Revoked token ${argv.id}\n` };
+}

@@ -1,0 +1,82 @@
+import yargs, { type Argv } from "yargs";
+import { packCommand } from "./commands/pack";
+import { registryCommand } from "./commands/registry";
+import { tokenCommand } from "./commands/token";
+import { dbCommand } from "./commands/db";
+import { configCommand } from "./commands/config";
+import { CliError, exitCodeFor, renderError } from "./errors";
+import { globalOptions } from "./globals";
+import { runState } from "./run";
+import { closest, distance } from "./suggest";
+import { VERSION } from "./version";
+
+const EPILOGUE =
+  "Local mode uses the embedded store under $ATTUNE_HOME (or DATABASE_URL); with --api-url (ATTUNE_API_URL) " +
+  "every pack command goes through the Attune HTTP API instead. " +
+  "Exit codes: 0 ok, 1 failure, 2 usage error, 3 integrity failure.";
+
+export function buildParser(argv: string[]): Argv {
+  const y = globalOptions(yargs(argv))
+    .scriptName("attune")
+    .usage("$0 <command> [options]")
+    .command(packCommand)
+    .command(registryCommand)
+    .command(tokenCommand)
+    .command(dbCommand)
+    .command(configCommand)
+    .completion("completion", "print a shell completion script (bash/zsh): attune completion >> ~/.bashrc")
+    .example("$0 pack install ./my-pack", "install a pack from a local directory")
+    .example("$0 pack list -o json", "list installed packs as JSON")
+    .example("$0 pack list --api-url https://a.example", "list the packs of a remote Attune")
+    .demandCommand(1, "give a command, e.g. `attune pack list`")
+    .recommendCommands()
+    .strict()
+    .version(VERSION)
+    .alias("h", "help")
+    .help()
+    .epilogue(EPILOGUE)
+    .wrap(Math.min(100, process.stdout.columns || 80))
+    .exitProcess(false)
+    .locale("en")
+    .fail((msg, err) => {
+      // yargs reports usage problems here (err undefined) and rethrows handler errors (err set).
+      if (err) throw err;
+      throw usageError(msg ?? "invalid usage", argv, y as unknown as Argv);
+    });
+  return y as unknown as Argv;
+}
+
+function usageError(msg: string, argv: string[], parser: Argv): CliError {
+  const didYouMean = /^Did you mean (.+)\?$/.exec(msg);
+  if (didYouMean) {
+    const words = argv.filter((a) => !a.startsWith("-") && a !== didYouMean[1]);
+    const word = words.sort((a, b) => distance(a, didYouMean[1]) - distance(b, didYouMean[1]))[0] ?? "";
+    return new CliError("EUSAGE", `unknown command "${word}"`, {
+      hint: `did you mean \`${didYouMean[1]}\`?`,
+    });
+  }
+  const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
+  const words = argv.filter((a) => !a.startsWith("-")).slice(0, 2);
+  let hint = `run \`attune ${words.length ? words.join(" ") + " " : ""}--help\` to see the usage`;
+  if (unknown) {
+    const opts = (parser as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();
+    const known = Object.keys(opts.key).filter((k) => k.length > 1 && !/[A-Z]/.test(k));
+    const first = unknown[1].split(", ")[0];
+    const guess = closest(first.replace(/^-+/, ""), known);
+    if (guess) hint = `did you mean --${guess}? (run with --help to see the options)`;
+  }
+  return new CliError("EUSAGE", msg, { hint });
+}
+
+/** Run the CLI; resolves to the process exit code. Never calls process.exit, so stdout drains. */
+export async function main(argv: string[]): Promise<number> {
+  runState.exitCode = 0;
+  const debug = argv.includes("--debug");
+  try {
+    await buildParser(argv).parseAsync();
+    return runState.exitCode;
+  } catch (err) {
+    process.stderr.write(renderError(err, debug));
+    return exitCodeFor(err);
+  }
+}

@@ -1,0 +1,28 @@
+import type { GlobalArgs } from "./globals";
+import { formatResult, pickFormat, type CommandResult } from "./output";
+
+export type Handler<A> = (argv: A) => Promise<CommandResult | void>;
+
+/** Exit code chosen by a successful command (e.g. `pack verify` finding tampering exits 3). */
+export const runState = { exitCode: 0 };
+
+/** The effective output format: -o flag, else ATTUNE_OUTPUT, else table on a TTY and json otherwise. */
+export function outputFormat(argv: GlobalArgs, env: NodeJS.ProcessEnv = process.env) {
+  return pickFormat(argv.output ?? env.ATTUNE_OUTPUT, Boolean(process.stdout.isTTY));
+}
+
+/**
+ * Wrap a lazily imported handler: the command's module (and the libraries it needs) is only
+ * loaded when that command runs, which keeps `attune --help` and `pack checksum` start-up small.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs types positionals as optional; the handler's own type is the contract
+export function lazy<A extends GlobalArgs>(load: () => Promise<Handler<A>>): (argv: any) => Promise<void> {
+  return async (argv: A) => {
+    const handler = await load();
+    const result = await handler(argv);
+    if (!result) return;
+    const text = await formatResult(result, result.format ?? outputFormat(argv));
+    if (text) process.stdout.write(text);
+    if (result.exitCode) runState.exitCode = result.exitCode;
+  };
+}

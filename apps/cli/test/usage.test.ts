@@ -1,0 +1,83 @@
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "@jest/globals";
+import { CLI_DIR, runCli } from "./helpers";
+
+describe("usage errors, help and version", () => {
+  it("an unknown command exits 2 and suggests the closest one", async () => {
+    const r = await runCli(["pakc", "list"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe('attune: EUSAGE: unknown command "pakc"\nhint: did you mean `pack`?\n');
+    const sub = await runCli(["pack", "lsit"]);
+    expect(sub.code).toBe(2);
+    expect(sub.stderr).toContain('unknown command "lsit"');
+    expect(sub.stderr).toContain("did you mean `list`?");
+  });
+
+  it("an unknown flag exits 2 and suggests the closest flag", async () => {
+    const r = await runCli(["pack", "install", "./x", "--forse"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^attune: EUSAGE: Unknown argument: forse\nhint: did you mean --force\?/);
+  });
+
+  it("a missing argument, a bad -o value and no command are usage errors (exit 2)", async () => {
+    for (const args of [
+      ["pack", "checksum"],
+      ["pack", "list", "-o", "xml"],
+      [],
+      ["pack"],
+      ["token", "create"],
+    ]) {
+      const r = await runCli(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toMatch(/^attune: EUSAGE: .+\nhint: .+\n$/);
+      expect(r.stdout).toBe("");
+    }
+  });
+
+  it("--version prints the package version", async () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(CLI_DIR, "package.json"), "utf8")) as {
+      version: string;
+    };
+    const r = await runCli(["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it("every command has --help with examples", async () => {
+    const commands = [
+      [],
+      ["pack", "checksum"],
+      ["pack", "install"],
+      ["pack", "uninstall"],
+      ["pack", "list"],
+      ["pack", "show"],
+      ["pack", "history"],
+      ["pack", "verify"],
+      ["pack", "search"],
+      ["pack", "index-entry"],
+      ["registry", "list"],
+      ["registry", "add"],
+      ["registry", "remove"],
+      ["db", "migrate"],
+      ["token", "create"],
+      ["token", "list"],
+      ["token", "revoke"],
+      ["config", "show"],
+    ];
+    for (const c of commands) {
+      const r = await runCli([...c, "--help"]);
+      expect({ c, code: r.code }).toEqual({ c, code: 0 });
+      expect({ c, examples: r.stdout.includes("Examples:") }).toEqual({ c, examples: true });
+      expect(r.stdout).toContain(`attune ${c.join(" ")}`.trim());
+    }
+  });
+
+  it("`completion` prints a shell completion script", async () => {
+    const r = await runCli(["completion"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("complete");
+    expect(r.stdout).toContain("--get-yargs-completions");
+  });
+});
