@@ -1,0 +1,89 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { AttuneError, ErrorCodes, IntegrityError } from "@attune/pack-storage";
+import { archiveTypeFromName, extractArchive } from "../extract";
+import { downloadToFile } from "../net/download";
+import { emptyDir } from "./staging";
+import type { FetchContext, FetchResult, Source } from "./types";
+
+// An error page or an API answer served where an archive was expected.
+const NOT_ARCHIVE =
+  /^(text\/html|application\/xhtml\+xml|[a-z]+\/([a-z.+-]+\+)?json|[a-z]+\/([a-z.+-]+\+)?xml)\b/i;
+
+function checkContentType(headers: Record<string, string | string[] | undefined>, finalUrl: string): void {
+  const ct = String(headers["content-type"] ?? "").trim();
+  if (NOT_ARCHIVE.test(ct)) {
+    throw new AttuneError(
+      ErrorCodes.EFETCH,
+      `source: ${finalUrl} served ${ct.split(";")[0]}, not an archive`,
+      {
+        details: { field: "source", contentType: ct },
+        hint: "the URL probably points at a web page; use the direct download link of the .tar.gz/.zip",
+      },
+    );
+  }
+}
+
+/** The archive name the URL promises (drives the extension/magic cross-check), if it has one. */
+function archiveName(url: URL): string | undefined {
+  const base = decodeURIComponent(url.pathname.split("/").pop() ?? "");
+  return archiveTypeFromName(base) ? base : undefined;
+}
+
+export interface ArchiveUrlOptions {
+  /** `sha256:` of the archive bytes (from a registry index); a mismatch aborts before extraction */
+  expectedArchiveChecksum?: string;
+}
+
+/**
+ * Download into a private temp file (0600 in a 0700 dir), hashing while streaming, then extract
+ * safely into staging. The temp file is always removed; staging is emptied on failure.
+ */
+export function archiveUrlSource(url: string, opts: ArchiveUrlOptions = {}): Source {
+  return {
+    type: "archive",
+    async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
+      const u = ctx.policy.checkUrl(url, "source");
+      const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "attune-download-"));
+      const file = path.join(tmp, "archive");
+      try {
+        const dl = await downloadToFile(ctx.policy, url, file, {
+          field: "source",
+          signal: ctx.signal,
+          check: checkContentType,
+          onProgress: (p) => ctx.onProgress?.({ phase: "fetch", ...p }),
+        });
+        const expected = opts.expectedArchiveChecksum?.toLowerCase();
+        if (expected !== undefined && dl.checksum !== expected) {
+          throw new IntegrityError(expected, dl.checksum, { details: { field: "checksum", url } });
+        }
+        await extractArchive(
+          file,
+          stagingDir,
+          {},
+          {
+            name: archiveName(u),
+            signal: ctx.signal,
+            onProgress: (p) => ctx.onProgress?.({ phase: "extract", ...p }),
+          },
+        );
+        return {
+          sourceType: "archive",
+          sourceUrl: url,
+          sourceRef: null,
+          resolvedCommit: null,
+          archiveChecksum: dl.checksum,
+          expectedChecksum: null,
+          registryName: null,
+          details: { finalUrl: dl.url, bytes: dl.bytes, contentType: dl.contentType },
+        };
+      } catch (e) {
+        await emptyDir(stagingDir);
+        throw e;
+      } finally {
+        await fs.rm(tmp, { recursive: true, force: true });
+      }
+    },
+  };
+}

@@ -1,0 +1,164 @@
+import fs from "node:fs";
+import path from "node:path";
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import * as tar from "tar";
+import yazl from "yazl";
+import { serveRoutes, tmpDir, writeTree, type RouteServer } from "@attune/test-utils";
+import { OutboundPolicy } from "../src/policy/outbound-policy";
+import { RegistryClient } from "../src/registry-index/client";
+import { archiveUrlSource } from "../src/sources/archive-url";
+import type { FetchContext } from "../src/sources/types";
+
+const policy = new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1"] });
+const ctx: FetchContext = { policy, registries: new RegistryClient({ registries: [], policy }) };
+const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+
+async function rejection(
+  p: Promise<unknown>,
+): Promise<{ code?: string; details?: Record<string, unknown>; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code: string; message: string };
+  }
+  throw new Error("expected a rejection");
+}
+
+async function tarGz(dir: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of tar.c({ gzip: true, cwd: dir, portable: true }, fs.readdirSync(dir)))
+    chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function zip(files: Record<string, string>): Promise<Buffer> {
+  const z = new yazl.ZipFile();
+  for (const [n, c] of Object.entries(files)) z.addBuffer(Buffer.from(c), n);
+  z.end();
+  const chunks: Buffer[] = [];
+  for await (const c of z.outputStream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** yazl refuses "../" names, so write a same-length placeholder and patch the bytes (zip-slip). */
+async function zipSlip(): Promise<Buffer> {
+  const buf = await zip({ "zz/evil.txt": "x" });
+  return Buffer.from(buf.toString("latin1").replaceAll("zz/evil.txt", "../evil.txt"), "latin1");
+}
+
+describe("archive URL source (real HTTP server)", () => {
+  const root = tmpDir("attune-aurl-");
+  const privateTmp = path.join(root.dir, "tmp");
+  let srv: RouteServer;
+  let tgz: Buffer;
+  let stage: string;
+  let n = 0;
+  const newStage = () => {
+    stage = path.join(root.dir, `stage-${n++}`);
+    fs.mkdirSync(stage);
+    return stage;
+  };
+  const oldTmp = process.env.TMPDIR;
+
+  beforeAll(async () => {
+    fs.mkdirSync(privateTmp);
+    process.env.TMPDIR = privateTmp; // so the test can see that the download's temp file is gone
+    const src = path.join(root.dir, "src");
+    writeTree(src, { "demo/pack.yaml": "ref: demo\nversion: 1.0.0\n", "demo/actions/a.sh": "echo hi\n" });
+    fs.chmodSync(path.join(src, "demo/actions/a.sh"), 0o755);
+    tgz = await tarGz(src);
+    srv = await serveRoutes();
+    srv.file("/demo-1.0.0.tar.gz", tgz, "application/gzip");
+    srv.file("/demo.zip", await zip({ "pack.yaml": "ref: demo\nversion: 1.0.0\n" }), "application/zip");
+    srv.file("/page.tar.gz", "<html>login</html>", "text/html; charset=utf-8");
+    srv.file("/api.tar.gz", '{"error":"no"}', "application/json");
+    srv.file("/fake.tar.gz", Buffer.alloc(600, 7), "application/octet-stream");
+    srv.file("/slip.zip", await zipSlip(), "application/zip");
+    srv.route("/truncated.tar.gz", (_q, r) => {
+      r.writeHead(200, { "content-length": String(tgz.length) });
+      r.write(tgz.subarray(0, 20));
+      setTimeout(() => r.socket?.destroy(), 20);
+    });
+    srv.route("/slow.tar.gz", (_q, r) => {
+      r.writeHead(200, { "content-type": "application/gzip" });
+      r.write(tgz.subarray(0, 10)); // then silence
+    });
+    srv.route("/redirect.tar.gz", (_q, r) => {
+      r.writeHead(302, { location: "http://10.0.0.1/demo.tar.gz" });
+      r.end();
+    });
+  });
+  afterAll(async () => {
+    process.env.TMPDIR = oldTmp;
+    await srv.close();
+    root.cleanup();
+  });
+
+  it("downloads, hashes the bytes, extracts with the exec bit, and removes the temp file", async () => {
+    const r = await archiveUrlSource(`${srv.url}/demo-1.0.0.tar.gz`).fetch(newStage(), ctx);
+    expect(r).toMatchObject({ sourceType: "archive", archiveChecksum: sha(tgz), resolvedCommit: null });
+    expect(fs.readFileSync(path.join(stage, "demo/pack.yaml"), "utf8")).toContain("ref: demo");
+    expect(fs.statSync(path.join(stage, "demo/actions/a.sh")).mode & 0o111).not.toBe(0);
+    expect(fs.readdirSync(privateTmp)).toEqual([]);
+  });
+
+  it("extracts a zip", async () => {
+    await archiveUrlSource(`${srv.url}/demo.zip`).fetch(newStage(), ctx);
+    expect(fs.existsSync(path.join(stage, "pack.yaml"))).toBe(true);
+  });
+
+  it.each([
+    ["page.tar.gz", "EFETCH", /text\/html/],
+    ["api.tar.gz", "EFETCH", /application\/json/],
+    ["missing.tar.gz", "EFETCH", /404/],
+    ["truncated.tar.gz", "EFETCH", /truncated|aborted|closed/],
+    ["fake.tar.gz", "EUNSAFE_ARCHIVE", /gzip|header/],
+    ["slip.zip", "EUNSAFE_ARCHIVE", /evil/],
+    ["redirect.tar.gz", "EPOLICY", /10\.0\.0\.1/],
+  ])("refuses %s with %s, leaving staging and temp empty", async (name, code, msg) => {
+    const e = await rejection(archiveUrlSource(`${srv.url}/${name}`).fetch(newStage(), ctx));
+    expect(e.code).toBe(code);
+    expect(e.message).toMatch(msg);
+    expect(fs.readdirSync(stage)).toEqual([]);
+    expect(fs.readdirSync(privateTmp)).toEqual([]);
+  });
+
+  it("enforces the size cap and the timeout", async () => {
+    const small = {
+      ...ctx,
+      policy: new OutboundPolicy({
+        allowHttp: true,
+        allowedPrivateHosts: ["127.0.0.1"],
+        maxDownloadBytes: 50,
+      }),
+    };
+    expect(
+      (await rejection(archiveUrlSource(`${srv.url}/demo-1.0.0.tar.gz`).fetch(newStage(), small))).code,
+    ).toBe("ETOO_LARGE");
+    const quick = {
+      ...ctx,
+      policy: new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1"], timeoutMs: 300 }),
+    };
+    expect((await rejection(archiveUrlSource(`${srv.url}/slow.tar.gz`).fetch(newStage(), quick))).code).toBe(
+      "ETIMEOUT",
+    );
+    expect(fs.readdirSync(privateTmp)).toEqual([]);
+  });
+
+  it("aborts with EINTEGRITY (expected and found) when the bytes differ from the promised checksum", async () => {
+    const expected = `sha256:${"0".repeat(64)}`;
+    const e = (await rejection(
+      archiveUrlSource(`${srv.url}/demo-1.0.0.tar.gz`, { expectedArchiveChecksum: expected }).fetch(
+        newStage(),
+        ctx,
+      ),
+    )) as { code?: string; expected?: string; found?: string };
+    expect(e).toMatchObject({ code: "EINTEGRITY", expected, found: sha(tgz) });
+    expect(fs.readdirSync(stage)).toEqual([]);
+    const ok = await archiveUrlSource(`${srv.url}/demo-1.0.0.tar.gz`, {
+      expectedArchiveChecksum: sha(tgz).toUpperCase().replace("SHA256", "sha256"),
+    }).fetch(newStage(), ctx);
+    expect(ok.archiveChecksum).toBe(sha(tgz));
+  });
+});
