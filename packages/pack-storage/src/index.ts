@@ -1,1 +1,12 @@
 export * from "./errors";
+export { parseChecksum, type Checksum } from "./checksum/format";
+export {
+  calculateDirectoryChecksum,
+  calculateDirectoryManifest,
+  diffManifest,
+  type ChecksumProgress,
+  type DirectoryChecksumOptions,
+  type FileManifest,
+  type ManifestEntry,
+} from "./checksum/directory";
+export { calculateFileChecksum, verifyChecksum } from "./checksum/file";
