@@ -1,0 +1,80 @@
+import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient as SqliteClient, type Prisma as SqlitePrisma } from "./generated/sqlite/client";
+import { PrismaClient as PostgresClient } from "./generated/postgres/client";
+import { providerOf, sqliteFilePath } from "./url";
+
+type CrudOps =
+  | "findUnique"
+  | "findUniqueOrThrow"
+  | "findFirst"
+  | "findFirstOrThrow"
+  | "findMany"
+  | "create"
+  | "createMany"
+  | "createManyAndReturn"
+  | "update"
+  | "updateMany"
+  | "updateManyAndReturn"
+  | "upsert"
+  | "delete"
+  | "deleteMany"
+  | "count";
+type ModelKey = Uncapitalize<SqlitePrisma.ModelName>;
+
+/**
+ * The part of a Prisma client the repositories use. The generated SQLite and PostgreSQL clients
+ * are not assignable to each other as a whole, but both satisfy this narrowed shape without casts.
+ */
+export type DbTx = { [K in ModelKey]: Pick<SqliteClient[K], CrudOps> };
+export interface TransactionOptions {
+  /** ms to wait for the transaction to start (SQLite: for another writer to finish) */
+  maxWait?: number;
+  /** ms the whole transaction may take */
+  timeout?: number;
+}
+export type Db = DbTx &
+  Pick<SqliteClient, "$connect" | "$disconnect"> & {
+    $transaction<R>(fn: (tx: DbTx) => Promise<R>, options?: TransactionOptions): Promise<R>;
+  };
+
+/** busy_timeout of every SQLite connection: how long a writer waits for another process's write. */
+export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
+type SqliteDriver = Awaited<ReturnType<PrismaBetterSQLite3["connect"]>>;
+interface BetterSqliteHandle {
+  pragma(sql: string): unknown;
+  prepare(sql: string): unknown;
+}
+
+/**
+ * The stock adapter opens interactive transactions with a deferred `BEGIN`. With two processes on
+ * one WAL file, a deferred transaction that reads and then writes fails with SQLITE_BUSY at once
+ * (a stale snapshot cannot be upgraded, so the busy handler is not used). `BEGIN IMMEDIATE` takes
+ * the write lock up front and waits up to busy_timeout for it instead.
+ */
+class AttuneSqliteAdapter extends PrismaBetterSQLite3 {
+  override async connect(): Promise<SqliteDriver> {
+    const driver = await super.connect();
+    const handle = (driver as unknown as { client: BetterSqliteHandle }).client;
+    handle.pragma("foreign_keys = ON");
+    handle.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    const prepare = handle.prepare.bind(handle);
+    handle.prepare = (sql: string) => prepare(sql === "BEGIN" ? "BEGIN IMMEDIATE" : sql);
+    return driver;
+  }
+}
+
+/** A Prisma client for `url` (file:… → SQLite, postgres(ql)://… → PostgreSQL). Does not migrate. */
+export function createClient(url: string): Db {
+  if (providerOf(url) === "postgresql") {
+    return new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) });
+  }
+  // better-sqlite3 option `timeout` is its busy timeout; the pragma in connect() repeats it
+  // so the value is visible and tested.
+  const adapter = new AttuneSqliteAdapter({
+    url: sqliteFilePath(url),
+    timeout: SQLITE_BUSY_TIMEOUT_MS,
+  });
+  return new SqliteClient({ adapter });
+}

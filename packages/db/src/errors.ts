@@ -1,0 +1,81 @@
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+
+interface PrismaLikeError {
+  code?: unknown;
+  message?: unknown;
+  meta?: {
+    modelName?: string;
+    driverAdapterError?: { cause?: { constraint?: { fields?: string[] }; originalCode?: string } };
+  };
+}
+
+/** Fields named by a unique violation, unquoted (PostgreSQL reports them as `"field"`). */
+function conflictFields(e: PrismaLikeError): string[] {
+  const fields = e.meta?.driverAdapterError?.cause?.constraint?.fields ?? [];
+  return fields.map((f) => f.replace(/^"|"$/g, ""));
+}
+
+/**
+ * Turn a Prisma/driver error into the product's typed error. Branches on Prisma's stable codes:
+ * with driver adapters, P2002 is the only reliable sign of a unique violation (no meta.target).
+ */
+export function toDbError(e: unknown, action: string): AttuneError {
+  if (e instanceof AttuneError) return e;
+  const err = (e ?? {}) as PrismaLikeError;
+  switch (err.code) {
+    case "P2002": {
+      const fields = conflictFields(err);
+      const what = fields.length ? ` (${fields.join(", ")})` : "";
+      return new AttuneError(
+        ErrorCodes.ECONFLICT,
+        `${action}: a row with the same unique value${what} already exists`,
+        {
+          cause: e,
+          details: { fields },
+        },
+      );
+    }
+    case "P2025":
+      return new AttuneError(ErrorCodes.ENOTFOUND, `${action}: no such row`, { cause: e });
+    case "P2003":
+      return new AttuneError(ErrorCodes.ENOTFOUND, `${action}: a referenced row does not exist`, {
+        cause: e,
+      });
+    case "P1008":
+    case "P2028":
+      return new AttuneError(
+        ErrorCodes.ELOCKED,
+        `${action}: the database is busy (another writer holds it)`,
+        {
+          cause: e,
+          hint: "retry; if it persists, look for a stuck attune process using the same database",
+        },
+      );
+  }
+  return new AttuneError(ErrorCodes.EDATABASE, `${action}: database error`, {
+    cause: e,
+    hint: "see the cause; run `attune db migrate` if the schema may be out of date",
+  });
+}
+
+export function notFound(what: string, key: string | number): AttuneError {
+  return new AttuneError(ErrorCodes.ENOTFOUND, `${what} ${JSON.stringify(key)} not found`, {
+    details: { [what]: key },
+  });
+}
+
+export function invalid(field: string, message: string, hint?: string): AttuneError {
+  return new AttuneError(ErrorCodes.EINVALID_INPUT, `${field}: ${message}`, {
+    hint,
+    details: { field },
+  });
+}
+
+/** Run one database call, mapping its failure to a typed error. */
+export async function guard<T>(action: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toDbError(e, action);
+  }
+}

@@ -1,0 +1,56 @@
+import { createHash } from "node:crypto";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { connectPostgres } from "./migrate/postgres";
+
+export interface HeldLock {
+  /** Releases the lock and closes its connection. Safe to call twice. */
+  release(): Promise<void>;
+}
+
+/** A signed 64-bit advisory-lock key from a string (namespaced so other users of the DB don't collide). */
+export function advisoryKey(key: string): bigint {
+  return createHash("sha256").update(`attune:${key}`, "utf8").digest().readBigInt64BE(0);
+}
+
+/**
+ * Takes a session-level `pg_advisory_lock` on a dedicated connection, so installs of one ref are
+ * serialised across processes and hosts. The lock lives as long as that connection: if the
+ * process dies, PostgreSQL releases it. `timeoutMs` bounds the wait (ELOCKED when it elapses).
+ */
+export async function acquirePostgresLock(
+  url: string,
+  key: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<HeldLock> {
+  const client = await connectPostgres(url);
+  const k = advisoryKey(key).toString();
+  try {
+    if (opts.timeoutMs !== undefined)
+      await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(opts.timeoutMs))}`);
+    await client.query("SELECT pg_advisory_lock($1::bigint)", [k]);
+  } catch (e) {
+    await client.end().catch(() => undefined);
+    if ((e as { code?: string }).code === "55P03")
+      throw new AttuneError(ErrorCodes.ELOCKED, `"${key}" is locked by another process`, {
+        cause: e,
+        hint: "another install of this pack is running; retry when it has finished",
+        details: { key },
+      });
+    throw new AttuneError(ErrorCodes.EDATABASE, `cannot take the lock "${key}"`, {
+      cause: e,
+      details: { key },
+    });
+  }
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      try {
+        await client.query("SELECT pg_advisory_unlock($1::bigint)", [k]);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+  };
+}

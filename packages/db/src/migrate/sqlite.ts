@@ -1,0 +1,104 @@
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { SQLITE_BUSY_TIMEOUT_MS } from "../client";
+import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow } from "./plan";
+
+// Exactly the table `prisma migrate deploy` creates on SQLite.
+const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    TEXT PRIMARY KEY NOT NULL,
+    "checksum"              TEXT NOT NULL,
+    "finished_at"           DATETIME,
+    "migration_name"        TEXT NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        DATETIME,
+    "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
+    "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
+);`;
+
+/** Prisma's SQLite timestamp text, e.g. 2026-01-01T10:00:00.123+00:00 */
+const stamp = () => new Date().toISOString().replace("Z", "+00:00");
+
+/** Open (creating the file and its directory) with the pragmas every connection of the store uses. */
+export function openSqliteFile(file: string): Database.Database {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  let db: Database.Database;
+  try {
+    db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+  } catch (e) {
+    throw new AttuneError(ErrorCodes.EDATABASE, `cannot open the SQLite database ${file}`, {
+      cause: e,
+      path: file,
+    });
+  }
+  db.pragma("journal_mode = WAL"); // persistent: readers never block the writer, other processes included
+  return db;
+}
+
+/**
+ * Applies the pending migrations in ONE `BEGIN IMMEDIATE` transaction: a concurrent migrator waits
+ * for the write lock, then sees them applied. Foreign keys are switched off around it, as SQLite
+ * asks for schema changes: Prisma's table-redefinition migrations DROP a parent table, which with
+ * foreign keys on would cascade-delete the child rows. foreign_key_check runs before commit.
+ */
+export function migrateSqliteFile(file: string): string[] {
+  const db = openSqliteFile(file);
+  try {
+    db.pragma("foreign_keys = OFF");
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(MIGRATIONS_TABLE);
+      const rows = db.prepare(`SELECT * FROM "_prisma_migrations"`).all() as AppliedRow[];
+      const pending = pendingMigrations(migrationsOf("sqlite"), rows);
+      const insert = db.prepare(
+        `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count) VALUES (?, ?, ?, ?, NULL, NULL, ?, 1)`,
+      );
+      for (const m of pending) {
+        const started = stamp();
+        try {
+          db.exec(m.sql);
+        } catch (e) {
+          throw migrationFailed(m, e);
+        }
+        insert.run(randomUUID(), m.checksum, stamp(), m.name, started);
+      }
+      const broken = db.pragma("foreign_key_check") as unknown[];
+      if (broken.length > 0)
+        throw new AttuneError(
+          ErrorCodes.EDATABASE,
+          `migrations left ${broken.length} foreign key violation(s)`,
+          {
+            details: { violations: broken.slice(0, 10) },
+          },
+        );
+      db.exec("COMMIT");
+      return pending.map((m) => m.name);
+    } catch (e) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      throw e instanceof AttuneError
+        ? e
+        : new AttuneError(ErrorCodes.EDATABASE, `migrating ${file} failed`, { cause: e, path: file });
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** Applied and pending migration names, without changing anything. */
+export function sqliteStatus(file: string): { applied: string[]; pending: string[] } {
+  const all = migrationsOf("sqlite");
+  if (!fs.existsSync(file)) return { applied: [], pending: all.map((m) => m.name) };
+  const db = new Database(file, { readonly: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
+  try {
+    const has = db
+      .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'`)
+      .get();
+    const rows = has ? (db.prepare(`SELECT * FROM "_prisma_migrations"`).all() as AppliedRow[]) : [];
+    const pending = pendingMigrations(all, rows).map((m) => m.name);
+    return { applied: all.map((m) => m.name).filter((n) => !pending.includes(n)), pending };
+  } finally {
+    db.close();
+  }
+}

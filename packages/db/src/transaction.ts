@@ -1,0 +1,22 @@
+import type { Db, TransactionOptions } from "./client";
+import { toDbError } from "./errors";
+import { repositories, type Repositories } from "./repos";
+
+/** Generous defaults: on SQLite a transaction may first wait for another process's writer. */
+const DEFAULTS: Required<TransactionOptions> = { maxWait: 15_000, timeout: 30_000 };
+
+/**
+ * Runs `fn` with repositories bound to one transaction: everything it wrote commits together, or
+ * (if it throws) nothing is kept. The installer writes pack + installation + event this way.
+ */
+export async function withTransaction<T>(
+  db: Db,
+  fn: (repos: Repositories) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  try {
+    return await db.$transaction((tx) => fn(repositories(tx)), { ...DEFAULTS, ...options });
+  } catch (e) {
+    throw toDbError(e, "transaction");
+  }
+}
