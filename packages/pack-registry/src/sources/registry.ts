@@ -1,0 +1,78 @@
+import { AttuneError, ErrorCodes, IntegrityError } from "@attune/pack-storage";
+import type { InstallSource } from "../registry-index/schema";
+import type { PackSpec } from "../registry-index/versions";
+import { archiveUrlSource } from "./archive-url";
+import { gitSource } from "./git";
+import { emptyDir } from "./staging";
+import type { FetchContext, FetchResult, Source } from "./types";
+
+interface Attempt {
+  type: InstallSource["type"];
+  url: string;
+  code: string;
+  message: string;
+}
+
+/** Git sources first (in index order), archives as the fallback. */
+function ordered(sources: InstallSource[]): InstallSource[] {
+  return [...sources.filter((s) => s.type === "git"), ...sources.filter((s) => s.type === "archive")];
+}
+
+/**
+ * Resolve `ref[@version]` in the registries (fail closed), then fetch one of the entry's install
+ * sources. A git source's checksum is the directory checksum the installer verifies after staging
+ * (`expectedChecksum`); an archive source's checksum is of the archive bytes and is verified here,
+ * before extraction. A checksum mismatch aborts: it never falls through to another source.
+ */
+export function registrySource(spec: PackSpec, opts: { registry?: string } = {}): Source {
+  return {
+    type: "registry",
+    async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
+      const { registry, entry } = await ctx.registries.resolve(spec.ref, spec.versionSpec, {
+        registry: opts.registry,
+        signal: ctx.signal,
+      });
+      const attempts: Attempt[] = [];
+      let last: unknown;
+      for (const src of ordered(entry.install_sources)) {
+        try {
+          const r =
+            src.type === "git"
+              ? await gitSource(src.url, src.ref).fetch(stagingDir, ctx)
+              : await archiveUrlSource(src.url, { expectedArchiveChecksum: src.checksum }).fetch(
+                  stagingDir,
+                  ctx,
+                );
+          return {
+            ...r,
+            sourceType: "registry",
+            sourceUrl: src.url,
+            sourceRef: src.type === "git" ? src.ref : null,
+            expectedChecksum: src.type === "git" ? src.checksum : null,
+            registryName: registry.name,
+            registryEntry: entry,
+            details: {
+              ...r.details,
+              installSource: src.type,
+              ref: entry.ref,
+              version: entry.version,
+              failedAttempts: attempts,
+            },
+          };
+        } catch (e) {
+          if (e instanceof IntegrityError || ctx.signal?.aborted || !(e instanceof AttuneError)) throw e;
+          attempts.push({ type: src.type, url: src.url, code: String(e.code), message: e.message });
+          last = e;
+          await emptyDir(stagingDir);
+        }
+      }
+      throw new AttuneError(
+        ErrorCodes.EFETCH,
+        `pack ${entry.ref}@${entry.version} (registry "${registry.name}"): every install source failed: ${attempts
+          .map((a) => `${a.type} ${a.url}: ${a.message}`)
+          .join("; ")}`,
+        { cause: last, details: { field: "source", registry: registry.name, attempts } },
+      );
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "@jest/globals";
+import { tmpDir } from "@attune/test-utils";
+import { readConfigFile, registriesFromEnv, writeConfigFile } from "../src/config/config-file";
+
+async function rejection(
+  p: Promise<unknown> | (() => unknown),
+): Promise<{ code?: string; details?: Record<string, unknown>; message: string }> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    return e as { code: string; message: string };
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("config.yaml", () => {
+  const homes: Array<{ cleanup(): void }> = [];
+  const home = () => {
+    const t = tmpDir("attune-cfg-");
+    homes.push(t);
+    return t.dir;
+  };
+  afterEach(() => homes.splice(0).forEach((h) => h.cleanup()));
+
+  it("reads a missing file as an empty config", async () => {
+    expect(await readConfigFile(home())).toEqual({});
+  });
+
+  it("round-trips atomically with mode 0600, keeping unknown keys and applying defaults", async () => {
+    const h = home();
+    await writeConfigFile(h, {
+      registries: [
+        {
+          name: "main",
+          url: "https://r.example/index.json",
+          priority: 1,
+          enabled: true,
+          headers: { authorization: "Bearer t" },
+        },
+      ],
+      allow_http: false,
+      other_tool: { keep: "me" },
+    });
+    const file = path.join(h, "config.yaml");
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(h)).toEqual(["config.yaml"]);
+    const cfg = await readConfigFile(h);
+    expect(cfg.registries?.[0]).toMatchObject({
+      name: "main",
+      priority: 1,
+      headers: { authorization: "Bearer t" },
+    });
+    expect(cfg.other_tool).toEqual({ keep: "me" });
+    fs.writeFileSync(file, "registries:\n  - name: r2\n    url: ./index.json\n");
+    expect((await readConfigFile(h)).registries?.[0]).toEqual({
+      name: "r2",
+      url: "./index.json",
+      priority: 100,
+      enabled: true,
+    });
+  });
+
+  it.each([
+    [
+      "registries:\n  - name: a\n    url: x\n  - name: b\n    url: y\n    priority: high\n",
+      "registries[1].priority",
+    ],
+    ["registries:\n  - name: ../evil\n    url: x\n", "registries[0].name"],
+    ["registries:\n  - name: a\n    url: x\n  - name: a\n    url: y\n", "registries"],
+    ["registries:\n  - name: a\n    url: x\n    token: t\n", "registries[0]"],
+    ["allow_http: 'yes'\n", "allow_http"],
+    ["allowed_private_hosts: 127.0.0.1\n", "allowed_private_hosts"],
+    ["index_cache_ttl_seconds: -1\n", "index_cache_ttl_seconds"],
+  ])("rejects an invalid file naming the key (%#)", async (text, key) => {
+    const h = home();
+    fs.writeFileSync(path.join(h, "config.yaml"), text);
+    const e = await rejection(readConfigFile(h));
+    expect(e.code).toBe("ECONFIG");
+    expect(e.details?.field).toBe(key);
+    expect(e.message).toContain(key);
+  });
+
+  it("rejects YAML that does not parse or is not a mapping", async () => {
+    const h = home();
+    fs.writeFileSync(path.join(h, "config.yaml"), "registries: [\n");
+    expect((await rejection(readConfigFile(h))).code).toBe("ECONFIG");
+    fs.writeFileSync(path.join(h, "config.yaml"), "- a\n- b\n");
+    expect((await rejection(readConfigFile(h))).code).toBe("ECONFIG");
+  });
+
+  it("refuses to write an invalid config and leaves the old file intact", async () => {
+    const h = home();
+    await writeConfigFile(h, { allow_http: true });
+    const e = await rejection(
+      writeConfigFile(h, { registries: [{ name: "", url: "x", priority: 1, enabled: true }] }),
+    );
+    expect(e.code).toBe("ECONFIG");
+    expect(await readConfigFile(h)).toEqual({ allow_http: true });
+  });
+});
+
+describe("ATTUNE_REGISTRIES", () => {
+  it("is undefined when unset or empty", () => {
+    expect(registriesFromEnv({})).toBeUndefined();
+    expect(registriesFromEnv({ ATTUNE_REGISTRIES: " " })).toBeUndefined();
+  });
+  it("gives priorities in the order listed; URLs may hold '='", () => {
+    expect(
+      registriesFromEnv({ ATTUNE_REGISTRIES: "main=https://r.example/i.json?a=b,local=/srv/index.json" }),
+    ).toEqual([
+      { name: "main", url: "https://r.example/i.json?a=b", priority: 1, enabled: true },
+      { name: "local", url: "/srv/index.json", priority: 2, enabled: true },
+    ]);
+  });
+  it.each(["justaurl", "=https://x", "a=", "a=x,a=y", "bad name=x"])("rejects %j as ECONFIG", async (v) => {
+    const e = await rejection(() => registriesFromEnv({ ATTUNE_REGISTRIES: v }));
+    expect(e.code).toBe("ECONFIG");
+    expect(e.details?.field).toBe("ATTUNE_REGISTRIES");
+  });
+});

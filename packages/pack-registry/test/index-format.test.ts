@@ -1,0 +1,121 @@
+import { describe, expect, it } from "@jest/globals";
+import { parseIndex } from "../src/registry-index/schema";
+
+const H = "a".repeat(64);
+export function entry(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ref: "example",
+    label: "Example",
+    description: "d",
+    version: "1.0.0",
+    author: "A",
+    license: "MIT",
+    keywords: [],
+    runtime_deps: [],
+    install_sources: [
+      { type: "git", url: "https://git.example.com/example.git", ref: "v1.0.0", checksum: `sha256:${H}` },
+      {
+        type: "archive",
+        url: "https://example.com/example-1.0.0.tar.gz",
+        checksum: `sha256:${H.toUpperCase()}`,
+      },
+    ],
+    contents: { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
+    ...over,
+  };
+}
+const index = (packs: unknown[], over: Record<string, unknown> = {}) => ({
+  registry_name: "Example",
+  registry_url: "https://registry.example.com",
+  version: "1.0",
+  last_updated: "2026-01-01T00:00:00Z",
+  packs,
+  ...over,
+});
+
+function failure(json: unknown): { code?: string; message: string; details?: Record<string, unknown> } {
+  try {
+    parseIndex(json, "test-index");
+  } catch (e) {
+    return e as { code: string; message: string };
+  }
+  throw new Error("expected EINDEX");
+}
+
+describe("parseIndex", () => {
+  it("accepts the documented format, several versions of one ref, and lower-cases checksums", () => {
+    const idx = parseIndex(
+      index([entry(), entry({ version: "1.1.0" }), entry({ ref: "other", label: undefined })]),
+    );
+    expect(idx.packs).toHaveLength(3);
+    expect(idx.packs[0].install_sources[1].checksum).toBe(`sha256:${H}`);
+    expect(idx.packs[2].label).toBe("other");
+  });
+
+  it.each([
+    [index([], { version: "2.0" }), "version", ""],
+    [index([], { last_updated: "yesterday" }), "last_updated", ""],
+    [index([], { extra: 1 }), "(root)", ""],
+    [{ ...index([]), packs: undefined }, "packs", ""],
+    [
+      index([
+        entry(),
+        entry({
+          ref: "bad",
+          install_sources: [{ type: "git", url: "https://x/y.git", ref: "v1", checksum: "sha256:abc" }],
+        }),
+      ]),
+      "install_sources[0].checksum",
+      'packs[1] (ref "bad" 1.0.0)',
+    ],
+    [index([entry({ install_sources: [] })]), "install_sources", "packs[0]"],
+    [
+      index([
+        entry({
+          install_sources: [
+            { type: "git", url: "https://x/y.git", ref: "--upload-pack=x", checksum: `sha256:${H}` },
+          ],
+        }),
+      ]),
+      "install_sources[0].ref",
+      "packs[0]",
+    ],
+    [
+      index([entry({ install_sources: [{ type: "svn", url: "https://x/y", checksum: `sha256:${H}` }] })]),
+      "install_sources[0].type",
+      "packs[0]",
+    ],
+    [
+      index([
+        entry({ install_sources: [{ type: "archive", url: "file:///etc/passwd", checksum: `sha256:${H}` }] }),
+      ]),
+      "install_sources[0].url",
+      "packs[0]",
+    ],
+    [
+      index([
+        entry({
+          install_sources: [{ type: "archive", url: "https://x/a.tgz", checksum: `sha256:${H}`, token: "t" }],
+        }),
+      ]),
+      "install_sources[0]",
+      "packs[0]",
+    ],
+    [index([entry({ ref: "Bad_Ref" })]), "ref", "packs[0]"],
+    [index([entry({ version: "1.0" })]), "version", "packs[0]"],
+    [index([entry({ keywords: "a,b" })]), "keywords", "packs[0]"],
+    [index([entry({ contents: { actions: [1] } })]), "contents.actions[0]", "packs[0]"],
+  ])("rejects an invalid index naming the entry and field (%#)", (json, field, where) => {
+    const e = failure(json);
+    expect(e.code).toBe("EINDEX");
+    expect(e.details?.field).toBe(field);
+    expect(e.message).toContain("test-index");
+    expect(e.message).toContain(where);
+  });
+
+  it("rejects a duplicate ref+version", () => {
+    const e = failure(index([entry(), entry({ label: "again" })]));
+    expect(e.code).toBe("EINDEX");
+    expect(e.message).toMatch(/packs\[1\].*duplicate/);
+  });
+});
