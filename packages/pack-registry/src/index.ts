@@ -4,3 +4,4 @@ export * from "./config/types";
 export * from "./config/config-file";
 export * from "./policy/outbound-policy";
 export * from "./registry-index/client";
+export * from "./extract";

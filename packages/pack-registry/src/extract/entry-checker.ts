@@ -1,0 +1,173 @@
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import type { ExtractLimits } from "./limits";
+
+/** One archive member, as the tar and zip readers describe it before any byte is written. */
+export interface ArchiveEntry {
+  /** the name exactly as stored in the archive */
+  name: string;
+  kind: "file" | "directory" | "symlink" | "hardlink" | "special";
+  /** permission bits from the archive (0 when unknown) */
+  mode: number;
+  /** the size the archive declares; the real bytes are counted again while writing */
+  size: number;
+  /** target of a link, for the error message */
+  linkTarget?: string;
+  /** a short name of the raw type, for the error message (e.g. "CharacterDevice") */
+  rawType?: string;
+}
+
+interface Seen {
+  name: string;
+  directory: boolean;
+  explicit: boolean;
+}
+
+// C0 controls and DEL: NUL truncates names in C tools, and the others only serve to confuse
+// terminals and logs; no real pack needs them.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export function unsafe(entry: string, message: string, hint?: string): AttuneError {
+  return new AttuneError(ErrorCodes.EUNSAFE_ARCHIVE, `archive entry "${printable(entry)}": ${message}`, {
+    details: { entry },
+    hint: hint ?? "the archive is refused as a whole; rebuild it without this entry",
+  });
+}
+
+export function tooLarge(entry: string, message: string, limit: string, value: number): AttuneError {
+  return new AttuneError(ErrorCodes.ETOO_LARGE, `archive entry "${printable(entry)}": ${message}`, {
+    details: { entry, limit, value },
+    hint: "the archive exceeds a safety cap; if it is a genuine pack, raise the cap or slim the pack",
+  });
+}
+
+/** Names in messages must not carry control characters into a terminal. */
+export function printable(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/** Key under which two names collide on a case-insensitive or normalising filesystem (macOS, Windows). */
+function foldKey(path: string): string {
+  return path.normalize("NFC").toLowerCase();
+}
+
+/**
+ * Validates entries one by one, in archive order: path shape, type, declared sizes, count, depth and
+ * collisions. The same checker runs on the pre-scan and again while writing, so an archive that
+ * changes between the two passes is still checked on what is written.
+ * Returns the normalised relative path (components joined by "/"), or null for the root entry "./".
+ */
+export class EntryChecker {
+  private readonly seen = new Map<string, Seen>();
+  private count = 0;
+  private declaredTotal = 0;
+
+  constructor(private readonly limits: ExtractLimits) {}
+
+  check(entry: ArchiveEntry): string | null {
+    const parts = this.checkName(entry.name);
+    if (parts === null) return null;
+    const path = parts.join("/");
+    this.checkKind(entry, path);
+    this.count += 1;
+    if (this.count > this.limits.maxEntries) {
+      throw tooLarge(path, `more than ${this.limits.maxEntries} entries`, "maxEntries", this.count);
+    }
+    if (entry.kind === "file") this.checkDeclaredSize(entry.size, path);
+    this.record(parts, entry.kind === "directory");
+    return path;
+  }
+
+  private checkName(name: string): string[] | null {
+    if (name === "") throw unsafe(name, "empty name");
+    if (CONTROL.test(name)) throw unsafe(name, "name holds a NUL or control character");
+    if (name.includes("\ufffd")) throw unsafe(name, "name is not valid UTF-8");
+    if (name.includes("\\")) throw unsafe(name, "name holds a backslash (a Windows path separator)");
+    if (name.startsWith("/") || /^[A-Za-z]:/.test(name)) throw unsafe(name, "absolute path");
+    let rest = name;
+    while (rest.startsWith("./")) rest = rest.slice(2);
+    if (rest.endsWith("/")) rest = rest.slice(0, -1);
+    if (rest === "" || rest === ".") return null; // the archive's own root, as `tar -C dir .` writes it
+    const parts = rest.split("/");
+    for (const part of parts) {
+      if (part === "..") throw unsafe(name, 'path holds a ".." component (zip-slip)');
+      if (part === "" || part === ".") throw unsafe(name, 'path holds an empty or "." component');
+      if (Buffer.byteLength(part) > 255) throw unsafe(name, "a path component is longer than 255 bytes");
+    }
+    if (parts.length > this.limits.maxDepth) {
+      throw tooLarge(
+        name,
+        `path is ${parts.length} levels deep (cap ${this.limits.maxDepth})`,
+        "maxDepth",
+        parts.length,
+      );
+    }
+    const bytes = Buffer.byteLength(rest);
+    if (bytes > this.limits.maxPathBytes) {
+      throw tooLarge(
+        name,
+        `path is ${bytes} bytes long (cap ${this.limits.maxPathBytes})`,
+        "maxPathBytes",
+        bytes,
+      );
+    }
+    return parts;
+  }
+
+  private checkKind(entry: ArchiveEntry, path: string): void {
+    if (entry.kind === "symlink") {
+      throw unsafe(path, `symbolic link (-> ${printable(entry.linkTarget ?? "?")}) refused`);
+    }
+    if (entry.kind === "hardlink") {
+      throw unsafe(path, `hard link (-> ${printable(entry.linkTarget ?? "?")}) refused`);
+    }
+    if (entry.kind === "special") {
+      throw unsafe(path, `${entry.rawType ?? "special file"} refused: only regular files and directories`);
+    }
+  }
+
+  private checkDeclaredSize(size: number, path: string): void {
+    const { maxEntryBytes, maxTotalBytes } = this.limits;
+    if (size > maxEntryBytes) {
+      throw tooLarge(path, `declares ${size} bytes (cap ${maxEntryBytes} per entry)`, "maxEntryBytes", size);
+    }
+    this.declaredTotal += size;
+    if (this.declaredTotal > maxTotalBytes) {
+      throw tooLarge(
+        path,
+        `archive declares more than ${maxTotalBytes} bytes in total`,
+        "maxTotalBytes",
+        this.declaredTotal,
+      );
+    }
+  }
+
+  /** Duplicates, case/Unicode collisions, and a file used as a directory are refused. */
+  private record(parts: string[], directory: boolean): void {
+    for (let i = 1; i <= parts.length; i++) {
+      const path = parts.slice(0, i).join("/");
+      const last = i === parts.length;
+      const key = foldKey(path);
+      const prior = this.seen.get(key);
+      if (!prior) {
+        this.seen.set(key, { name: path, directory: !last || directory, explicit: last });
+        continue;
+      }
+      const full = parts.join("/");
+      if (prior.name !== path) {
+        throw unsafe(
+          full,
+          `"${printable(path)}" collides with "${printable(prior.name)}" after Unicode normalisation or case folding`,
+        );
+      }
+      if (!last) {
+        if (!prior.directory) throw unsafe(full, `"${printable(path)}" is a file but is used as a directory`);
+        continue;
+      }
+      if (directory && prior.directory && !prior.explicit) {
+        prior.explicit = true; // an explicit directory entry after its children is fine
+        continue;
+      }
+      throw unsafe(full, "duplicate entry");
+    }
+  }
+}

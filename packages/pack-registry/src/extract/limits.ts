@@ -1,0 +1,52 @@
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+
+/**
+ * Caps applied while extracting an archive (or copying a local directory). They are sized for real
+ * packs, which hold a few hundred files and a few MB, with room for vendored assets; anything past
+ * them is far more likely a bomb than a pack. See docs/security.md.
+ */
+export interface ExtractLimits {
+  /** regular files + directories in the archive */
+  maxEntries: number;
+  /** uncompressed bytes of one file, counted on the bytes actually written */
+  maxEntryBytes: number;
+  /** uncompressed bytes of all files, counted on the bytes actually written */
+  maxTotalBytes: number;
+  /** path components of one entry (`a/b/c` is 3) */
+  maxDepth: number;
+  /** UTF-8 bytes of one entry's relative path */
+  maxPathBytes: number;
+}
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_EXTRACT_LIMITS: Readonly<ExtractLimits> = Object.freeze({
+  maxEntries: 50_000,
+  maxEntryBytes: 256 * MiB,
+  maxTotalBytes: 1024 * MiB,
+  maxDepth: 32,
+  maxPathBytes: 4096,
+});
+
+/** Merge caller overrides onto the defaults; a cap that is not a positive integer is a caller bug. */
+export function resolveLimits(overrides: Partial<ExtractLimits> = {}): ExtractLimits {
+  const limits = { ...DEFAULT_EXTRACT_LIMITS };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    if (!(key in DEFAULT_EXTRACT_LIMITS)) {
+      throw new AttuneError(ErrorCodes.EINVALID_INPUT, `unknown extraction limit "${key}"`, {
+        details: { field: key },
+        hint: `use one of ${Object.keys(DEFAULT_EXTRACT_LIMITS).join(", ")}`,
+      });
+    }
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new AttuneError(
+        ErrorCodes.EINVALID_INPUT,
+        `extraction limit "${key}" must be a positive integer, got ${String(value)}`,
+        { details: { field: key } },
+      );
+    }
+    limits[key as keyof ExtractLimits] = value;
+  }
+  return limits;
+}

@@ -1,0 +1,147 @@
+import { createReadStream } from "node:fs";
+import { Parser, type ReadEntry } from "tar";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import type { ArchiveEntry } from "./entry-checker";
+import { tooLarge, unsafe } from "./entry-checker";
+
+export interface ReaderItem {
+  entry: ArchiveEntry;
+  /** the entry's bytes, for files; must be consumed (or left alone) before asking for the next item */
+  body: AsyncIterable<Buffer> | null;
+}
+
+const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile"]);
+
+function describe(e: ReadEntry): ArchiveEntry {
+  const base = { name: e.path, mode: e.mode ?? 0, size: e.size ?? 0, rawType: e.type };
+  if (FILE_TYPES.has(e.type)) return { ...base, kind: "file" };
+  if (e.type === "Directory") return { ...base, kind: "directory", size: 0 };
+  if (e.type === "SymbolicLink") return { ...base, kind: "symlink", linkTarget: e.linkpath };
+  if (e.type === "Link") return { ...base, kind: "hardlink", linkTarget: e.linkpath };
+  return { ...base, kind: "special" };
+}
+
+/** node-tar reports failures as plain errors with a `tarCode`; turn them into our codes. */
+function translate(err: unknown, file: string): AttuneError {
+  if (err instanceof AttuneError) return err;
+  const e = err as Error & { tarCode?: string; code?: string };
+  const message = e?.message ?? String(err);
+  if (/decompression ratio/.test(message)) {
+    return tooLarge(
+      "(archive)",
+      `decompresses to more than 1000x its size (a compression bomb)`,
+      "ratio",
+      1000,
+    );
+  }
+  const what =
+    e?.code?.startsWith("Z_") || /zlib|unexpected end/i.test(message)
+      ? "corrupt or truncated gzip data"
+      : "corrupt or truncated tar data";
+  return new AttuneError(ErrorCodes.EUNSAFE_ARCHIVE, `${what}: ${message}`, {
+    path: file,
+    cause: err,
+    details: { entry: null },
+    hint: "the archive is damaged; download or rebuild it",
+  });
+}
+
+/**
+ * Header-only pass: every entry is described to `visit` synchronously and its body skipped, so node-tar
+ * never queues entries (its queue is an array shifted per entry: quadratic on 50,000 tiny entries).
+ * A throw from `visit` stops the parse and rejects.
+ */
+export function scanTar(
+  file: string,
+  visit: (entry: ArchiveEntry) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const parser = new Parser({ strict: true });
+    const input = createReadStream(file, { highWaterMark: 64 * 1024 });
+    let settled = false;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      input.destroy();
+      parser.abort(err as Error);
+      reject(translate(err, file));
+    };
+    parser.on("entry", (e: ReadEntry) => {
+      if (settled) return void e.resume();
+      try {
+        visit(describe(e));
+      } catch (err) {
+        fail(err);
+      }
+      e.resume();
+    });
+    parser.on("ignoredEntry", (e: ReadEntry) =>
+      fail(unsafe(e.path, `unsupported tar entry type "${e.type}"`)),
+    );
+    parser.on("error", fail);
+    parser.on("end", () => {
+      if (!settled) ((settled = true), resolve());
+    });
+    input.on("error", fail);
+    signal?.addEventListener("abort", () => fail(new AttuneError(ErrorCodes.EIO, "extraction aborted")), {
+      once: true,
+    });
+    input.pipe(parser as unknown as NodeJS.WritableStream);
+  });
+}
+
+/**
+ * Stream a tar (or gzipped tar: node-tar sniffs the gzip magic) entry by entry, in archive order.
+ * strict mode turns node-tar's warnings (bad checksum, truncation) into errors, and entries of an
+ * unknown type, which node-tar would silently skip, are refused.
+ */
+export async function* readTar(file: string, signal?: AbortSignal): AsyncGenerator<ReaderItem> {
+  const parser = new Parser({ strict: true });
+  const pending: ReadEntry[] = [];
+  let failure: unknown = null;
+  let finished = false;
+  let current: ReadEntry | null = null;
+  let wake: () => void = () => {};
+  const fail = (err: unknown) => {
+    failure ??= err;
+    // a body that will never end must not leave the writer waiting forever
+    if (current && current.listenerCount("error") > 0) current.emit("error", translate(failure, file));
+    wake();
+  };
+  parser.on("entry", (e: ReadEntry) => {
+    pending.push(e);
+    wake();
+  });
+  parser.on("ignoredEntry", (e: ReadEntry) => fail(unsafe(e.path, `unsupported tar entry type "${e.type}"`)));
+  parser.on("error", fail);
+  parser.on("end", () => {
+    finished = true;
+    wake();
+  });
+  const input = createReadStream(file, { highWaterMark: 64 * 1024 });
+  input.on("error", fail);
+  input.pipe(parser as unknown as NodeJS.WritableStream);
+  const onAbort = () =>
+    fail(new AttuneError(ErrorCodes.EIO, "extraction aborted", { cause: signal?.reason }));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for (;;) {
+      if (failure) throw translate(failure, file);
+      const next = pending.shift();
+      if (next) {
+        current = next;
+        const entry = describe(next);
+        yield { entry, body: entry.kind === "file" ? next : null };
+        next.resume(); // drain whatever the consumer left, so the parser moves on
+        current = null;
+        continue;
+      }
+      if (finished) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    input.destroy();
+  }
+}

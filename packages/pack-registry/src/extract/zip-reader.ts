@@ -1,0 +1,116 @@
+import { readFile, stat } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import yauzl, { type Entry, type ZipFile } from "yauzl";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import type { ArchiveEntry } from "./entry-checker";
+import { unsafe } from "./entry-checker";
+import type { ReaderItem } from "./tar-reader";
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const UNIX_HOSTS = new Set([3, 19]); // "made by" Unix and OS X: the high 16 bits of the attributes are st_mode
+
+function corrupt(file: string, err: unknown, entry: string | null = null): AttuneError {
+  if (err instanceof AttuneError) return err;
+  const message = (err as Error)?.message ?? String(err);
+  // yauzl's own name checks; report them like ours, naming the entry
+  const named = /^(absolute path|invalid relative path|invalid characters in fileName): (.*)$/s.exec(message);
+  if (named) return unsafe(named[2], named[1].replace("fileName", "the name"));
+  if (/too many bytes in the stream|not enough bytes in the stream/.test(message)) {
+    return unsafe(entry ?? "(unknown)", `its size header lies about its content (${message})`);
+  }
+  return new AttuneError(ErrorCodes.EUNSAFE_ARCHIVE, `corrupt or truncated zip data: ${message}`, {
+    path: file,
+    cause: err,
+    details: { entry },
+    hint: "the archive is damaged; download or rebuild it",
+  });
+}
+
+function describe(e: Entry): ArchiveEntry {
+  const unixMode = UNIX_HOSTS.has(e.versionMadeBy >> 8) ? e.externalFileAttributes >>> 16 : 0;
+  const type = unixMode & S_IFMT;
+  const base = { name: e.fileName, mode: unixMode & 0o7777, size: e.uncompressedSize };
+  if (type === S_IFLNK) return { ...base, kind: "symlink", linkTarget: "(stored in the entry)" };
+  if (type === S_IFDIR || (type === 0 && e.fileName.endsWith("/")))
+    return { ...base, kind: "directory", size: 0 };
+  if (type === S_IFREG || type === 0)
+    return { ...base, kind: e.fileName.endsWith("/") ? "directory" : "file" };
+  return { ...base, kind: "special", rawType: `special file (mode ${type.toString(8)})` };
+}
+
+const OPTIONS = {
+  lazyEntries: true,
+  autoClose: false,
+  strictFileNames: true,
+  validateEntrySizes: true,
+  decodeStrings: true,
+};
+// yauzl reads each central-directory record with two small fs reads; for the common small archive,
+// one read of the whole file makes a 50,000-entry directory ~10x faster to walk.
+const IN_MEMORY_MAX = 64 * 1024 * 1024;
+
+async function openZip(file: string): Promise<ZipFile> {
+  const size = (await stat(file)).size;
+  const data = size <= IN_MEMORY_MAX ? await readFile(file) : null;
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, zip?: ZipFile) =>
+      err || !zip ? reject(corrupt(file, err)) : resolve(zip);
+    if (data) yauzl.fromBuffer(data, OPTIONS, done);
+    else yauzl.open(file, OPTIONS, done);
+  });
+}
+
+function nextEntry(zip: ZipFile, file: string): Promise<Entry | null> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      zip.off("entry", onEntry).off("end", onEnd).off("error", onError);
+    };
+    const onEntry = (e: Entry) => (cleanup(), resolve(e));
+    const onEnd = () => (cleanup(), resolve(null));
+    const onError = (err: unknown) => (cleanup(), reject(corrupt(file, err)));
+    zip.on("entry", onEntry).on("end", onEnd).on("error", onError);
+    zip.readEntry();
+  });
+}
+
+function body(zip: ZipFile, e: Entry, file: string): AsyncIterable<Buffer> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      const stream = await new Promise<Readable>((resolve, reject) =>
+        zip.openReadStream(e, (err, s) => (err || !s ? reject(corrupt(file, err, e.fileName)) : resolve(s))),
+      );
+      try {
+        for await (const chunk of stream) yield chunk as Buffer;
+      } catch (err) {
+        throw corrupt(file, err, e.fileName);
+      } finally {
+        stream.destroy();
+      }
+    },
+  };
+}
+
+/**
+ * Walk a zip's central directory entry by entry (lazily, so a million-entry directory is never held
+ * in memory). yauzl checks names (absolute, "..", backslash) and, while inflating, that the bytes match
+ * the declared size, so a lying header fails on the first extra byte.
+ */
+export async function* readZip(file: string, signal?: AbortSignal): AsyncGenerator<ReaderItem> {
+  const zip = await openZip(file);
+  try {
+    for (;;) {
+      if (signal?.aborted)
+        throw new AttuneError(ErrorCodes.EIO, "extraction aborted", { cause: signal.reason });
+      const e = await nextEntry(zip, file);
+      if (!e) return;
+      if (e.isEncrypted()) throw unsafe(e.fileName, "encrypted entries are not supported");
+      const entry = describe(e);
+      yield { entry, body: entry.kind === "file" ? body(zip, e, file) : null };
+    }
+  } finally {
+    zip.close();
+  }
+}
