@@ -5,3 +5,4 @@ export * from "./config/config-file";
 export * from "./policy/outbound-policy";
 export * from "./registry-index/client";
 export * from "./extract";
+export * from "./manifest";

@@ -1,0 +1,84 @@
+import { lstat, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { isMap, parseDocument } from "yaml";
+import { ioError } from "@attune/pack-storage";
+import { MANIFEST_FILE, manifestError } from "./errors";
+import { validateManifest } from "./schema";
+import type { PackManifest } from "./types";
+
+/** A pack.yaml is a few KB; a bigger one is a mistake or an attack on the parser. */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
+
+/**
+ * Parse and validate pack.yaml text. YAML must be one mapping with unique keys; aliases are capped
+ * (the `yaml` package's default of 100) so a "billion laughs" document cannot blow up.
+ */
+export function parseManifest(source: string | Buffer, path?: string): PackManifest {
+  let text: string;
+  try {
+    text = typeof source === "string" ? source : new TextDecoder("utf-8", { fatal: true }).decode(source);
+  } catch (err) {
+    throw manifestError(null, "is not valid UTF-8 text", { path, cause: err });
+  }
+  if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
+    throw manifestError(null, `is larger than ${MAX_MANIFEST_BYTES} bytes`, {
+      path,
+      details: { limit: MAX_MANIFEST_BYTES },
+    });
+  }
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const problem = doc.errors[0];
+  if (problem) {
+    const line = problem.linePos?.[0];
+    const at = line ? ` (line ${line.line}, column ${line.col})` : "";
+    throw manifestError(null, `invalid YAML${at}: ${problem.message.split("\n")[0]}`, {
+      path,
+      cause: problem,
+    });
+  }
+  if (!isMap(doc.contents)) {
+    throw manifestError(null, "must be a mapping of fields (ref: ..., version: ...)", { path });
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw manifestError(null, `cannot be read: ${(err as Error).message}`, { path, cause: err });
+  }
+  try {
+    return validateManifest(data as Record<string, unknown>);
+  } catch (err) {
+    if (path && err instanceof Error && "code" in err) Object.assign(err, { path });
+    throw err;
+  }
+}
+
+/** Read and validate `<packRoot>/pack.yaml` (a regular file, not a link). EMANIFEST names the field. */
+export async function loadManifest(packRoot: string): Promise<PackManifest> {
+  const file = join(packRoot, MANIFEST_FILE);
+  const info = await lstat(file).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") {
+      throw manifestError(null, `not found in ${packRoot}`, {
+        path: file,
+        hint: "a pack needs a pack.yaml at its root",
+      });
+    }
+    throw ioError(err, file, "cannot read");
+  });
+  if (!info.isFile()) {
+    throw manifestError(null, `${file} is not a regular file`, {
+      path: file,
+      hint: "pack.yaml must be a plain file, not a link or directory",
+    });
+  }
+  if (info.size > MAX_MANIFEST_BYTES) {
+    throw manifestError(null, `is larger than ${MAX_MANIFEST_BYTES} bytes`, {
+      path: file,
+      details: { limit: MAX_MANIFEST_BYTES },
+    });
+  }
+  const bytes = await readFile(file).catch((err) => {
+    throw ioError(err, file, "cannot read");
+  });
+  return parseManifest(bytes, file);
+}

@@ -1,0 +1,85 @@
+import { z } from "zod";
+import { isAttuneError, validateRef, validateVersion } from "@attune/pack-storage";
+import { parseDependencies } from "./dependencies";
+import { manifestError, show } from "./errors";
+import type { PackManifest } from "./types";
+
+const text = z.string().max(64 * 1024);
+const list = z.array(z.string().max(1024)).max(1000);
+
+/** The fields Attune reads; unknown keys are ignored (other tools put their own keys in pack.yaml). */
+export const packManifestSchema = z.object({
+  ref: z.string(),
+  version: z.string(),
+  label: text.optional(),
+  name: text.optional(), // legacy spelling of label
+  description: text.optional(),
+  author: text.optional(),
+  email: text.optional(),
+  license: text.optional(),
+  tags: list.optional(),
+  keywords: list.optional(), // legacy spelling of tags
+  conf_schema: z.unknown().optional(),
+  meta: z.record(z.string(), z.unknown()).optional(),
+  runtime_deps: list.optional(),
+  dependencies: list.optional(),
+});
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  return typeof value === "object" ? "a mapping" : `${typeof value} ${show(value)}`;
+}
+
+/** ref and version get their own messages: a YAML `version: 1.0` is a number, a common slip. */
+function checkIdentity(raw: Record<string, unknown>): void {
+  for (const field of ["ref", "version"] as const) {
+    const value = raw[field];
+    if (value === undefined) {
+      throw manifestError(field, "is required", { hint: `add "${field}:" to pack.yaml` });
+    }
+    if (typeof value !== "string") {
+      throw manifestError(field, `${typeName(value)} is not a string`, {
+        hint:
+          field === "version" ? 'quote it and use MAJOR.MINOR.PATCH, e.g. version: "1.0.0"' : "use a string",
+      });
+    }
+    try {
+      if (field === "ref") validateRef(value);
+      else validateVersion(value);
+    } catch (err) {
+      if (!isAttuneError(err)) throw err;
+      throw field === "ref"
+        ? manifestError(field, `${show(value)} is not a valid pack ref`, { hint: err.hint })
+        : manifestError(field, `${show(value)} is not a strict semver version (e.g. 1.0.0)`, {
+            hint: err.hint,
+          });
+    }
+  }
+}
+
+/** Validate a parsed pack.yaml mapping and map legacy keys onto canonical ones. */
+export function validateManifest(input: Record<string, unknown>): PackManifest {
+  // an empty YAML key (`description:`) is null: treat it as absent rather than as a type error
+  const raw = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null));
+  checkIdentity(raw);
+  const parsed = packManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.map(String).join(".");
+    throw manifestError(field, issue.message, { details: { issues: parsed.error.issues.length } });
+  }
+  const m = parsed.data;
+  const manifest: PackManifest = {
+    ref: m.ref,
+    version: m.version,
+    label: m.label ?? m.name ?? m.ref,
+    tags: m.tags ?? m.keywords ?? [],
+    runtime_deps: m.runtime_deps ?? [],
+    dependencies: parseDependencies(m.dependencies ?? [], m.ref),
+  };
+  for (const key of ["description", "author", "email", "license", "conf_schema", "meta"] as const) {
+    if (m[key] !== undefined) (manifest as unknown as Record<string, unknown>)[key] = m[key];
+  }
+  return manifest;
+}

@@ -1,0 +1,221 @@
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import { tmpDir } from "@attune/test-utils";
+import { findPackRoot, loadManifest, parseDependency, parseManifest } from "../src/manifest";
+
+let work: ReturnType<typeof tmpDir>;
+beforeEach(() => {
+  work = tmpDir("attune-manifest-");
+});
+afterEach(() => work.cleanup());
+
+function pack(dir: string, yaml: string | Buffer): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "pack.yaml"), yaml);
+  return dir;
+}
+
+/** The EMANIFEST error a manifest text produces. */
+function failure(yaml: string | Buffer): { code: string; message: string; details?: { field?: unknown } } {
+  try {
+    parseManifest(yaml);
+  } catch (err) {
+    return err as never;
+  }
+  throw new Error("expected the manifest to be refused");
+}
+
+describe("parseManifest / loadManifest", () => {
+  it("reads every field and maps legacy keys onto canonical ones", async () => {
+    const dir = pack(
+      work.dir,
+      [
+        "ref: my_pack",
+        "version: 1.2.3-rc.1",
+        "name: My Pack",
+        "description: does things",
+        "author: Ada",
+        "email: ada@example.com",
+        "license: MIT",
+        "keywords: [net, dns]",
+        "conf_schema: { api_key: { type: string, secret: true } }",
+        "meta: { tier: gold }",
+        "runtime_deps: [python3]",
+        "dependencies: [core, 'net_tools@^1.2.0']",
+        "stackstorm_version: '>=3'",
+        "",
+      ].join("\n"),
+    );
+    expect(await loadManifest(dir)).toEqual({
+      ref: "my_pack",
+      version: "1.2.3-rc.1",
+      label: "My Pack",
+      description: "does things",
+      author: "Ada",
+      email: "ada@example.com",
+      license: "MIT",
+      tags: ["net", "dns"],
+      conf_schema: { api_key: { type: "string", secret: true } },
+      meta: { tier: "gold" },
+      runtime_deps: ["python3"],
+      dependencies: [
+        { ref: "core", range: "*" },
+        { ref: "net_tools", range: "^1.2.0" },
+      ],
+    });
+  });
+
+  it("prefers canonical keys, defaults label to the ref and treats empty keys as absent", () => {
+    const m = parseManifest("ref: abc\nversion: 0.1.0\nlabel: L\nname: N\ntags: [t]\nkeywords: [k]\n");
+    expect(m).toMatchObject({ label: "L", tags: ["t"] });
+    const bare = parseManifest("ref: abc\nversion: 0.1.0\ndescription:\n");
+    expect(bare).toEqual({
+      ref: "abc",
+      version: "0.1.0",
+      label: "abc",
+      tags: [],
+      runtime_deps: [],
+      dependencies: [],
+    });
+  });
+
+  it.each([
+    ["version: 1.0.0\n", "ref", /field "ref": is required/],
+    ["ref: abc\n", "version", /field "version": is required/],
+    [
+      'ref: abc\nversion: "1.0"\n',
+      "version",
+      /field "version": "1.0" is not a strict semver version \(e\.g\. 1\.0\.0\)/,
+    ],
+    ["ref: abc\nversion: 1.0\n", "version", /field "version": number 1 is not a string/],
+    ["ref: abc\nversion: v1.0.0\n", "version", /"v1.0.0" is not a strict semver/],
+    ["ref: Bad Ref\nversion: 1.0.0\n", "ref", /field "ref": "Bad Ref" is not a valid pack ref/],
+    ["ref: [a]\nversion: 1.0.0\n", "ref", /a list is not a string/],
+    ["ref: abc\nversion: 1.0.0\ntags: net\n", "tags", /field "tags"/],
+    ["ref: abc\nversion: 1.0.0\ntags: [ok, 3]\n", "tags.1", /field "tags.1"/],
+    ["ref: abc\nversion: 1.0.0\nmeta: [1]\n", "meta", /field "meta"/],
+    ["ref: abc\nversion: 1.0.0\nlabel: { a: 1 }\n", "label", /field "label"/],
+    [
+      "ref: abc\nversion: 1.0.0\ndependencies: ['Core']\n",
+      "dependencies.0",
+      /"Core" does not start with a valid pack ref/,
+    ],
+    [
+      "ref: abc\nversion: 1.0.0\ndependencies: [core, 'net@>>1']\n",
+      "dependencies.1",
+      /invalid semver range ">>1"/,
+    ],
+    ["ref: abc\nversion: 1.0.0\ndependencies: ['net@']\n", "dependencies.0", /invalid semver range/],
+    ["ref: abc\nversion: 1.0.0\ndependencies: [abc]\n", "dependencies.0", /cannot depend on itself/],
+    ["ref: abc\nversion: 1.0.0\ndependencies: [core, 'core@1.x']\n", "dependencies.1", /listed twice/],
+  ])("refuses %j naming the field %s", (yaml, field, message) => {
+    const err = failure(yaml);
+    expect(err.code).toBe("EMANIFEST");
+    expect(err.details?.field).toBe(field);
+    expect(err.message).toMatch(/^pack\.yaml: /);
+    expect(err.message).toMatch(message);
+  });
+
+  it.each([
+    ["a list", "- ref: abc\n- version: 1.0.0\n", /must be a mapping/],
+    ["a scalar", "just text\n", /must be a mapping/],
+    ["an empty file", "", /must be a mapping/],
+    [
+      "duplicate keys",
+      "ref: abc\nversion: 1.0.0\nref: def\n",
+      /invalid YAML \(line 3, column 1\): Map keys must be unique/,
+    ],
+    ["several documents", "ref: abc\nversion: 1.0.0\n---\nref: def\n", /invalid YAML/],
+    ["broken YAML", "ref: abc\nversion: [1.0.0\n", /invalid YAML/],
+    ["invalid UTF-8", Buffer.from([0x72, 0x65, 0x66, 0x3a, 0x20, 0xff, 0xfe, 0x0a]), /not valid UTF-8/],
+    [
+      "too many bytes",
+      `ref: abc\nversion: 1.0.0\ndescription: "${"x".repeat(1024 * 1024)}"\n`,
+      /larger than 1048576 bytes/,
+    ],
+  ])("refuses %s as a whole file", (_what, yaml, message) => {
+    const err = failure(yaml);
+    expect(err.code).toBe("EMANIFEST");
+    expect(err.details?.field).toBeNull();
+    expect(err.message).toMatch(message);
+  });
+
+  it("refuses an alias bomb instead of expanding it", () => {
+    const lines = ["ref: abc", "version: 1.0.0", "a: &a [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i <= 12; i++)
+      lines.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(", ")}]`,
+      );
+    const err = failure(lines.join("\n") + "\n");
+    expect(err.code).toBe("EMANIFEST");
+    expect(err.message).toMatch(/alias/i);
+  });
+
+  it("refuses a missing, linked or oversized pack.yaml on disk", async () => {
+    await expect(loadManifest(work.dir)).rejects.toMatchObject({ code: "EMANIFEST", message: /not found/ });
+    writeFileSync(join(work.dir, "real.yaml"), "ref: abc\nversion: 1.0.0\n");
+    symlinkSync(join(work.dir, "real.yaml"), join(work.dir, "pack.yaml"));
+    await expect(loadManifest(work.dir)).rejects.toMatchObject({
+      code: "EMANIFEST",
+      message: /not a regular file/,
+    });
+    const big = pack(join(work.dir, "big"), Buffer.alloc(1024 * 1024 + 1, 0x20));
+    await expect(loadManifest(big)).rejects.toMatchObject({
+      code: "EMANIFEST",
+      path: join(big, "pack.yaml"),
+    });
+  });
+});
+
+describe("parseDependency", () => {
+  it("splits ref and range", () => {
+    expect(parseDependency("core")).toEqual({ ref: "core", range: "*" });
+    expect(parseDependency("core@>=1.0.0 <2.0.0")).toEqual({ ref: "core", range: ">=1.0.0 <2.0.0" });
+    expect(() => parseDependency("core@nope")).toThrow(/invalid semver range/);
+  });
+});
+
+describe("findPackRoot", () => {
+  const yaml = "ref: abc\nversion: 1.0.0\n";
+
+  it("prefers pack.yaml at the top, then pack/pack.yaml", async () => {
+    pack(join(work.dir, "pack"), yaml);
+    expect(await findPackRoot(work.dir)).toBe(join(work.dir, "pack"));
+    pack(work.dir, yaml);
+    expect(await findPackRoot(work.dir)).toBe(work.dir);
+  });
+
+  it("accepts exactly one subdirectory holding a pack (the GitHub tarball layout), ignoring .git", async () => {
+    pack(join(work.dir, "repo-0123abc"), yaml);
+    pack(join(work.dir, ".git"), yaml);
+    mkdirSync(join(work.dir, "docs"));
+    writeFileSync(join(work.dir, "README.md"), "hi");
+    expect(await findPackRoot(work.dir)).toBe(join(work.dir, "repo-0123abc"));
+  });
+
+  it("refuses several candidates, listing them", async () => {
+    pack(join(work.dir, "b"), yaml);
+    pack(join(work.dir, "a"), yaml);
+    const attempt = findPackRoot(work.dir);
+    await expect(attempt).rejects.toMatchObject({
+      code: "EMANIFEST",
+      details: { candidates: expect.arrayContaining(["a", "b"]) },
+    });
+    await expect(attempt).rejects.toThrow(/several subdirectories: a, b/);
+  });
+
+  it("refuses a tree without pack.yaml, a linked pack.yaml, and a missing directory", async () => {
+    mkdirSync(join(work.dir, "deeper", "still"), { recursive: true });
+    writeFileSync(join(work.dir, "deeper", "still", "pack.yaml"), yaml); // two levels down does not count
+    await expect(findPackRoot(work.dir)).rejects.toMatchObject({ code: "EMANIFEST", message: /not found/ });
+    symlinkSync(join(work.dir, "deeper", "still", "pack.yaml"), join(work.dir, "pack.yaml"));
+    await expect(findPackRoot(work.dir)).rejects.toMatchObject({
+      code: "EMANIFEST",
+      message: /not a regular file/,
+    });
+    await expect(findPackRoot(join(work.dir, "absent"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+});
