@@ -1,29 +1,8 @@
 import { describe, expect, it } from "@jest/globals";
 import { parseIndex } from "../src/registry-index/schema";
 
-const H = "a".repeat(64);
-export function entry(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    ref: "example",
-    label: "Example",
-    description: "d",
-    version: "1.0.0",
-    author: "A",
-    license: "MIT",
-    keywords: [],
-    runtime_deps: [],
-    install_sources: [
-      { type: "git", url: "https://git.example.com/example.git", ref: "v1.0.0", checksum: `sha256:${H}` },
-      {
-        type: "archive",
-        url: "https://example.com/example-1.0.0.tar.gz",
-        checksum: `sha256:${H.toUpperCase()}`,
-      },
-    ],
-    contents: { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
-    ...over,
-  };
-}
+import { entry, H } from "./index-fixtures";
+
 const index = (packs: unknown[], over: Record<string, unknown> = {}) => ({
   registry_name: "Example",
   registry_url: "https://registry.example.com",

@@ -1,0 +1,273 @@
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
+import type { RegistryConfig } from "../src/config/types";
+import { OutboundPolicy } from "../src/policy/outbound-policy";
+import { RegistryClient } from "../src/registry-index/client";
+import { entry } from "./index-fixtures";
+
+const policy = new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1", "localhost"] });
+const index = (name: string, packs: unknown[]) => ({
+  registry_name: name,
+  registry_url: "https://example.com",
+  version: "1.0",
+  last_updated: "2026-01-01T00:00:00Z",
+  packs,
+});
+
+async function rejection(
+  p: Promise<unknown>,
+): Promise<{ code?: string; details?: Record<string, unknown>; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code: string; message: string };
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("RegistryClient (real HTTP server)", () => {
+  const root = tmpDir("attune-reg-");
+  let srv: RouteServer;
+  let other: RouteServer;
+  const bodies: Record<string, { status: number; body: string }> = {};
+  const hits = (p: string) => srv.requests.filter((r) => r.path === p).length;
+  let clock = new Date("2026-06-01T00:00:00Z");
+  const now = () => clock;
+
+  beforeAll(async () => {
+    srv = await serveRoutes();
+    other = await serveRoutes();
+    const serve = (p: string, json: unknown) => {
+      bodies[p] = { status: 200, body: JSON.stringify(json) };
+      srv.route(p, (_q, r) => {
+        r.writeHead(bodies[p].status, { "content-type": "application/json" });
+        r.end(bodies[p].body);
+      });
+    };
+    serve(
+      "/first.json",
+      index("first", [
+        entry({ ref: "shared", label: "Shared from first" }),
+        entry({ ref: "alpha", description: "Talks to the SLACK api", keywords: ["chat"] }),
+      ]),
+    );
+    serve(
+      "/second.json",
+      index("second", [
+        entry({ ref: "shared", label: "Shared from second" }),
+        entry({ ref: "beta", version: "1.0.0" }),
+        entry({ ref: "beta", version: "1.4.2" }),
+        entry({ ref: "beta", version: "2.0.0" }),
+        entry({ ref: "beta", version: "3.0.0-rc.1" }),
+        entry({ ref: "gamma", version: "0.1.0-beta.1" }),
+      ]),
+    );
+    serve("/broken.json", { not: "an index" });
+    srv.route("/down.json", (_q, r) => {
+      r.writeHead(500);
+      r.end("boom");
+    });
+    srv.route("/huge.json", (_q, r) => {
+      r.writeHead(200, { "content-length": String(17 * 1024 * 1024) });
+      r.end();
+    });
+    srv.route("/moved.json", (_q, r) => {
+      r.writeHead(302, { location: `http://localhost:${other.port}/first.json` });
+      r.end();
+    });
+    other.file("/first.json", bodies["/first.json"].body, "application/json");
+  });
+  afterAll(async () => {
+    await srv.close();
+    await other.close();
+    root.cleanup();
+  });
+
+  const reg = (
+    name: string,
+    p: string,
+    priority: number,
+    extra: Partial<RegistryConfig> = {},
+  ): RegistryConfig => ({
+    name,
+    url: `${srv.url}${p}`,
+    priority,
+    enabled: true,
+    ...extra,
+  });
+  const client = (regs: RegistryConfig[], cacheDir?: string) =>
+    new RegistryClient({ registries: regs, policy, cacheDir, now, ttlSeconds: 60 });
+
+  it("lists registries by priority", () => {
+    const c = client([
+      reg("second", "/second.json", 20),
+      reg("first", "/first.json", 10, { enabled: false }),
+    ]);
+    expect(c.list().map((r) => r.name)).toEqual(["first", "second"]);
+  });
+
+  it("searches ref, label, description and keywords case-insensitively, one result per ref with its versions", async () => {
+    const c = client([reg("first", "/first.json", 1), reg("second", "/second.json", 2)]);
+    expect((await c.search("slack")).map((r) => r.ref)).toEqual(["alpha"]);
+    expect((await c.search("CHAT")).map((r) => r.ref)).toEqual(["alpha"]);
+    expect((await c.search("shared from SECOND")).map((r) => r.registry)).toEqual(["second"]);
+    const beta = (await c.search("beta")).find((r) => r.ref === "beta")!;
+    expect(beta).toMatchObject({
+      version: "2.0.0",
+      registry: "second",
+      versions: ["3.0.0-rc.1", "2.0.0", "1.4.2", "1.0.0"],
+    });
+    expect(await c.search("nothing-like-this")).toEqual([]);
+  });
+
+  it.each([
+    [undefined, "2.0.0"],
+    ["latest", "2.0.0"],
+    ["1.4.2", "1.4.2"],
+    ["^1.0", "1.4.2"],
+    [">=3.0.0-0", "3.0.0-rc.1"],
+  ])("resolves beta@%s to %s", async (spec, version) => {
+    const c = client([reg("second", "/second.json", 1)]);
+    const r = await c.resolve("beta", spec);
+    expect(r.entry.version).toBe(version);
+    expect(r.registry.name).toBe("second");
+  });
+
+  it("resolves latest to a prerelease when there is nothing else", async () => {
+    expect((await client([reg("second", "/second.json", 1)]).resolve("gamma")).entry.version).toBe(
+      "0.1.0-beta.1",
+    );
+  });
+
+  it("takes the first registry by priority that holds the ref", async () => {
+    const c = client([reg("second", "/second.json", 5), reg("first", "/first.json", 1)]);
+    expect((await c.resolve("shared")).entry.label).toBe("Shared from first");
+    expect((await c.resolve("beta")).registry.name).toBe("second");
+    expect((await c.resolve("shared", undefined, { registry: "second" })).entry.label).toBe(
+      "Shared from second",
+    );
+  });
+
+  it("fails closed when a higher-priority registry cannot be read", async () => {
+    for (const bad of ["/down.json", "/broken.json", "/huge.json"]) {
+      const c = client([reg("bad", bad, 1), reg("second", "/second.json", 2)]);
+      const e = await rejection(c.resolve("beta"));
+      expect(["EFETCH", "EINDEX", "ETOO_LARGE"]).toContain(e.code);
+      expect(e.message).toContain('registry "bad"');
+      expect(e.details?.registry).toBe("bad");
+    }
+    const disabled = client([
+      reg("bad", "/down.json", 1, { enabled: false }),
+      reg("second", "/second.json", 2),
+    ]);
+    expect((await disabled.resolve("beta")).registry.name).toBe("second");
+  });
+
+  it("reports unknown refs, versions and registries", async () => {
+    const c = client([reg("first", "/first.json", 1), reg("second", "/second.json", 2)]);
+    const e = await rejection(c.resolve("nope"));
+    expect(e).toMatchObject({ code: "ENOTFOUND" });
+    expect(e.message).toContain("first, second");
+    const v = await rejection(c.resolve("beta", "^9"));
+    expect(v.code).toBe("ENOTFOUND");
+    expect(v.message).toContain("1.4.2");
+    expect((await rejection(c.resolve("beta", "not a range!"))).code).toBe("EINVALID_INPUT");
+    expect((await rejection(c.resolve("beta", undefined, { registry: "zzz" }))).code).toBe("ENOTFOUND");
+    expect((await rejection(client([]).resolve("beta"))).code).toBe("ENOTFOUND");
+  });
+
+  it("sends a registry's headers to its own origin only", async () => {
+    const headers = { authorization: "Bearer registry-token" };
+    await client([reg("first", "/first.json", 1, { headers })]).resolve("alpha");
+    expect(srv.requests.filter((r) => r.path === "/first.json").at(-1)!.headers.authorization).toBe(
+      "Bearer registry-token",
+    );
+    await client([reg("moved", "/moved.json", 1, { headers })]).resolve("alpha");
+    expect(other.requests.at(-1)!.headers.authorization).toBeUndefined();
+  });
+
+  it("caches within the TTL (memory, then disk), refetches after it or on refresh", async () => {
+    const cacheDir = path.join(root.dir, "cache");
+    const c = client([reg("first", "/first.json", 1)], cacheDir);
+    const before = hits("/first.json");
+    await c.resolve("alpha");
+    await c.resolve("alpha");
+    expect(hits("/first.json")).toBe(before + 1);
+    const copy = JSON.parse(fs.readFileSync(path.join(cacheDir, "first.json"), "utf8"));
+    expect(copy).toMatchObject({ format: 1, registry: "first", fetched_at: clock.toISOString() });
+    expect(fs.statSync(path.join(cacheDir, "first.json")).mode & 0o777).toBe(0o600);
+    await client([reg("first", "/first.json", 1)], cacheDir).search("alpha"); // a new process: disk copy
+    expect(hits("/first.json")).toBe(before + 1);
+    await c.resolve("alpha", undefined, { refresh: true });
+    expect(hits("/first.json")).toBe(before + 2);
+    clock = new Date(clock.getTime() + 61_000);
+    await c.resolve("alpha");
+    expect(hits("/first.json")).toBe(before + 3);
+  });
+
+  it("searches offline with a stale copy and says how old it is, but never resolves from it", async () => {
+    const cacheDir = path.join(root.dir, "cache-offline");
+    const r = reg("flaky", "/flaky.json", 1);
+    let up = true;
+    srv.route("/flaky.json", (_q, res) => {
+      res.writeHead(up ? 200 : 503, { "content-type": "application/json" });
+      res.end(up ? bodies["/first.json"].body : "down");
+    });
+    await client([r], cacheDir).search("alpha");
+    up = false;
+    clock = new Date(clock.getTime() + 3600_000);
+    const offline = await client([r], cacheDir).searchDetailed("alpha");
+    expect(offline.results.map((x) => x.ref)).toEqual(["alpha"]);
+    expect(offline.registries[0]).toMatchObject({ registry: "flaky", status: "stale", ageSeconds: 3600 });
+    expect(offline.registries[0].error?.code).toBe("EFETCH");
+    expect((await rejection(client([r], cacheDir).resolve("alpha"))).code).toBe("EFETCH");
+    const none = await client([reg("down", "/down.json", 1)], cacheDir).searchDetailed("x");
+    expect(none.registries[0]).toMatchObject({ status: "error", ageSeconds: null });
+  });
+
+  it("ignores a tampered or foreign on-disk copy", async () => {
+    const cacheDir = path.join(root.dir, "cache-tamper");
+    const c = () => client([reg("first", "/first.json", 1)], cacheDir);
+    await c().search("x");
+    const file = path.join(cacheDir, "first.json");
+    const doc = JSON.parse(fs.readFileSync(file, "utf8"));
+    doc.index.packs[0].install_sources[0].checksum = "sha256:nothex";
+    fs.writeFileSync(file, JSON.stringify(doc));
+    const before = hits("/first.json");
+    await c().resolve("alpha");
+    expect(hits("/first.json")).toBe(before + 1); // invalid copy ignored, refetched
+  });
+
+  it("reads an index from a local path or file:// URL", async () => {
+    const file = path.join(root.dir, "local-index.json");
+    fs.writeFileSync(file, bodies["/second.json"].body);
+    expect(
+      (await client([{ name: "p", url: file, priority: 1, enabled: true }]).resolve("beta")).entry.version,
+    ).toBe("2.0.0");
+    const u = pathToFileURL(file).href;
+    expect(
+      (await client([{ name: "u", url: u, priority: 1, enabled: true }]).resolve("beta", "1.0.0")).entry
+        .version,
+    ).toBe("1.0.0");
+    const e = await rejection(
+      client([{ name: "m", url: path.join(root.dir, "missing.json"), priority: 1, enabled: true }]).resolve(
+        "beta",
+      ),
+    );
+    expect(e.code).toBe("ENOENT");
+    expect(e.message).toContain('registry "m"');
+  });
+
+  it("applies the outbound policy to index URLs", async () => {
+    const strict = new RegistryClient({
+      registries: [reg("first", "/first.json", 1)],
+      policy: new OutboundPolicy(),
+    });
+    const e = await rejection(strict.resolve("alpha"));
+    expect(e.code).toBe("EPOLICY");
+    expect(e.message).toContain('registry "first"');
+  });
+});
