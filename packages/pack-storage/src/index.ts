@@ -10,3 +10,5 @@ export {
   type ManifestEntry,
 } from "./checksum/directory";
 export { calculateFileChecksum, verifyChecksum } from "./checksum/file";
+export { validateRef, validateVersion } from "./storage/validate";
+export { PackStorage, type InstalledPack, type PackStorageOptions } from "./storage/pack-storage";

@@ -4,6 +4,7 @@ import { toChecksum, type Checksum } from "./format";
 import { BlockBuffers, loadTreeFileSync, Slicer, streamFd, WHOLE_FILE_MAX } from "./read";
 import { assertRealDirectory, listTreeFiles } from "./walk";
 
+/** Reported every 256 files, after each block of a large file, and once at the end. */
 export interface ChecksumProgress {
   /** files hashed so far */
   files: number;
@@ -74,9 +75,13 @@ async function hashTree(dir: string, withManifest: boolean, opts: DirectoryCheck
       await slicer.maybeYield();
     } else {
       buffers ??= new BlockBuffers();
+      let streamed = 0;
       const sink = (block: Buffer) => {
         total.update(block);
         own?.update(block);
+        streamed += block.length;
+        // large files report each block, so a progress bar moves during a 512 MiB file
+        opts.onProgress?.({ files: i, bytes: bytes + streamed, totalFiles: list.length });
       };
       await streamFd(loaded.fd, file.abs, buffers, sink, loaded.size);
     }

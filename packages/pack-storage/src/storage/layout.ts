@@ -1,0 +1,71 @@
+// The on-disk layout of a packs directory, defined in one place (the format version is in the name):
+//
+//   <packsDir>/<ref>-<version>  -> .store-v1/<ref>-<version>~<owner>   symlink swapped atomically
+//   <packsDir>/<ref>/                                                 legacy unversioned install (read-only support)
+//   <packsDir>/.store-v1/<ref>-<version>~<owner>/                      immutable content directories
+//   <packsDir>/.staging/<owner>/  and  .staging/link~<owner>           private (0700) staging dirs, temp links
+//   <packsDir>/.trash/<...>~<owner>                                    entries being deleted
+//
+// Every internal name starts with "." so it can never be a ref (refs start with a-z).
+import fs from "node:fs";
+import path from "node:path";
+import { ioError } from "../errors";
+import { ownedSuffix } from "./owner";
+
+export const STORE_DIR = ".store-v1";
+export const STAGING_DIR = ".staging";
+export const TRASH_DIR = ".trash";
+
+export class Layout {
+  constructor(readonly root: string) {}
+
+  entry(name: string): string {
+    return path.join(this.root, name);
+  }
+  store(name = ""): string {
+    return path.join(this.root, STORE_DIR, name);
+  }
+  staging(name = ""): string {
+    return path.join(this.root, STAGING_DIR, name);
+  }
+  trash(name = ""): string {
+    return path.join(this.root, TRASH_DIR, name);
+  }
+  /** The link target written into `<packsDir>/<name>` for a store dir: relative, so packsDir can move. */
+  linkTarget(storeName: string): string {
+    return `${STORE_DIR}/${storeName}`;
+  }
+  /** The store dir a link target names, or null when the link is not one of ours. */
+  storeNameOf(target: string): string | null {
+    const prefix = `${STORE_DIR}/`;
+    if (!target.startsWith(prefix)) return null;
+    const name = target.slice(prefix.length);
+    return name.length > 0 && !name.includes("/") && !name.startsWith(".") ? name : null;
+  }
+
+  async ensure(): Promise<void> {
+    try {
+      await fs.promises.mkdir(this.root, { recursive: true });
+      await fs.promises.mkdir(this.store(), { recursive: true });
+      for (const dir of [this.staging(), this.trash()]) {
+        await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+      }
+    } catch (err) {
+      throw ioError(err, this.root, "cannot create the packs directory");
+    }
+  }
+
+  /** Move `abs` into the trash (atomic, so it vanishes from its place at once), then delete it. */
+  async discard(abs: string): Promise<void> {
+    const dest = this.trash(`${path.basename(abs).replace(/~.*$/, "")}~${ownedSuffix()}`);
+    try {
+      await fs.promises.rename(abs, dest);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw ioError(err, abs, "cannot remove");
+    }
+    await fs.promises.rm(dest, { recursive: true, force: true }).catch(() => {
+      // left in the trash: the next init() removes it
+    });
+  }
+}
