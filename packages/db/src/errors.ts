@@ -71,6 +71,11 @@ export function invalid(field: string, message: string, hint?: string): AttuneEr
   });
 }
 
+export function isPrismaError(e: unknown): boolean {
+  const name = (e as { constructor?: { name?: string } } | null)?.constructor?.name ?? "";
+  return name.startsWith("PrismaClient") || /^P\d{4}$/.test(String((e as { code?: unknown } | null)?.code));
+}
+
 /** Run one database call, mapping its failure to a typed error. */
 export async function guard<T>(action: string, fn: () => Promise<T>): Promise<T> {
   try {

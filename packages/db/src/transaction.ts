@@ -1,5 +1,5 @@
 import type { Db, TransactionOptions } from "./client";
-import { toDbError } from "./errors";
+import { isPrismaError, toDbError } from "./errors";
 import { repositories, type Repositories } from "./repos";
 
 /** Generous defaults: on SQLite a transaction may first wait for another process's writer. */
@@ -17,6 +17,7 @@ export async function withTransaction<T>(
   try {
     return await db.$transaction((tx) => fn(repositories(tx)), { ...DEFAULTS, ...options });
   } catch (e) {
-    throw toDbError(e, "transaction");
+    // the caller's own errors pass through untouched; only Prisma's are translated
+    throw isPrismaError(e) ? toDbError(e, "transaction") : e;
   }
 }

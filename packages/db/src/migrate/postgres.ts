@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { redactUrl } from "../url";
-import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow } from "./plan";
+import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow, type Migration } from "./plan";
 
 // Exactly the table `prisma migrate deploy` creates on PostgreSQL.
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
@@ -36,13 +36,16 @@ export async function connectPostgres(url: string): Promise<pg.Client> {
  * Applies each pending migration in its own transaction (PostgreSQL DDL is transactional), under
  * Prisma's migrate advisory lock so concurrent migrators (several API instances starting) queue up.
  */
-export async function migratePostgres(url: string): Promise<string[]> {
+export async function migratePostgres(
+  url: string,
+  all: Migration[] = migrationsOf("postgresql"),
+): Promise<string[]> {
   const client = await connectPostgres(url);
   try {
     await client.query("SELECT pg_advisory_lock($1)", [PRISMA_MIGRATE_LOCK]);
     await client.query(MIGRATIONS_TABLE);
     const { rows } = await client.query<AppliedRow>(`SELECT * FROM "_prisma_migrations"`);
-    const pending = pendingMigrations(migrationsOf("postgresql"), rows);
+    const pending = pendingMigrations(all, rows);
     for (const m of pending) {
       await client.query("BEGIN");
       try {

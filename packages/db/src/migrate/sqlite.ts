@@ -4,7 +4,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { SQLITE_BUSY_TIMEOUT_MS } from "../client";
-import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow } from "./plan";
+import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow, type Migration } from "./plan";
 
 // Exactly the table `prisma migrate deploy` creates on SQLite.
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
@@ -43,7 +43,7 @@ export function openSqliteFile(file: string): Database.Database {
  * asks for schema changes: Prisma's table-redefinition migrations DROP a parent table, which with
  * foreign keys on would cascade-delete the child rows. foreign_key_check runs before commit.
  */
-export function migrateSqliteFile(file: string): string[] {
+export function migrateSqliteFile(file: string, all: Migration[] = migrationsOf("sqlite")): string[] {
   const db = openSqliteFile(file);
   try {
     db.pragma("foreign_keys = OFF");
@@ -51,7 +51,7 @@ export function migrateSqliteFile(file: string): string[] {
     try {
       db.exec(MIGRATIONS_TABLE);
       const rows = db.prepare(`SELECT * FROM "_prisma_migrations"`).all() as AppliedRow[];
-      const pending = pendingMigrations(migrationsOf("sqlite"), rows);
+      const pending = pendingMigrations(all, rows);
       const insert = db.prepare(
         `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count) VALUES (?, ?, ?, ?, NULL, NULL, ?, 1)`,
       );

@@ -5,6 +5,8 @@
 -- driver adapter panics in the schema engine (the "char" contype column cannot be mapped),
 -- while triggers are ignored by the diff. They raise SQLSTATE 23514 (check_violation),
 -- like a CHECK would.
+-- Also hand-added: pack.ref uses COLLATE "C", so listings are ordered bytewise, exactly as on
+-- SQLite, whatever the server's default collation (Prisma's diff does not track collations).
 
 -- CreateSchema
 CREATE SCHEMA IF NOT EXISTS "public";
@@ -12,7 +14,7 @@ CREATE SCHEMA IF NOT EXISTS "public";
 -- CreateTable
 CREATE TABLE "pack" (
     "id" SERIAL NOT NULL,
-    "ref" TEXT NOT NULL,
+    "ref" TEXT COLLATE "C" NOT NULL,
     "label" TEXT NOT NULL,
     "description" TEXT,
     "version" TEXT NOT NULL,
