@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 import { pinoHttp, type HttpLogger } from "pino-http";
 
 /** Anything that could carry a credential is removed from every log line. */
@@ -14,12 +14,17 @@ export const REDACT_PATHS = [
   "secret",
 ];
 
-export function createLogger(level = process.env.LOG_LEVEL ?? "info"): Logger {
-  return pino({
+/** The production logger: JSON lines to stdout (or `destination`), credentials redacted. */
+export function createLogger(
+  level = process.env.LOG_LEVEL ?? "info",
+  destination?: DestinationStream,
+): Logger {
+  const options = {
     level,
     base: { service: "attune-api" },
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;

@@ -1,1 +1,74 @@
-export {};
+import path from "node:path";
+import { openDatabase, repositories } from "@attune/db";
+import { openInstaller } from "@attune/installer";
+import { readApiConfig, type ApiConfig } from "./config";
+import { startServer } from "./listen";
+import { createLogger } from "./logger";
+import { tokenVerifierFromRepository } from "./token-verifier";
+
+/**
+ * `pnpm api`: read the environment, open the installer and the token store, listen, and shut
+ * down gracefully on SIGTERM/SIGINT. Everything else lives in createServer/startServer.
+ */
+async function main(): Promise<void> {
+  let config: ApiConfig;
+  try {
+    config = readApiConfig();
+  } catch (e) {
+    process.stderr.write(`attune-api: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel);
+  const packsDir = config.packsDir ?? path.join(config.home, "packs");
+  const installer = await openInstaller({
+    home: config.home,
+    databaseUrl: config.databaseUrl,
+    packsDir,
+    localSourceRoots: config.localSourceRoots,
+  });
+  // Tokens are read from the same database as the installer's records.
+  const database = await openDatabase({ home: config.home, databaseUrl: config.databaseUrl });
+  const running = await startServer(
+    {
+      installer,
+      verifyToken: tokenVerifierFromRepository(repositories(database.db).tokens),
+      logger,
+      bodyLimit: config.bodyLimit,
+      privatePaths: [config.home, packsDir],
+    },
+    { port: config.port, host: config.host, drainTimeoutMs: config.drainTimeoutMs },
+  );
+  logger.info({ url: running.url, provider: database.provider }, "attune api listening");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting without waiting");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    try {
+      await running.close();
+      await installer.close();
+      await database.close();
+      logger.info("stopped");
+      process.exit(0);
+    } catch (e) {
+      logger.error({ err: e }, "shutdown failed");
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((e: unknown) => {
+  const err = e as { code?: string; message?: string; hint?: string };
+  // Startup errors (bad DATABASE_URL, unreachable database, busy port) get one clear line.
+  const hint = err.hint ? ` (${err.hint})` : "";
+  process.stderr.write(
+    `attune-api: cannot start: ${err.code ? `${err.code} ` : ""}${err.message ?? String(e)}${hint}\n`,
+  );
+  process.exit(1);
+});

@@ -23,7 +23,8 @@ export interface Actor {
   name: string | null;
 }
 
-export type Json = Record<string, unknown>;
+// Any JSON object the installer serialises (its interfaces have no index signature).
+export type Json = object;
 
 export interface VerifyReport {
   ref: string;

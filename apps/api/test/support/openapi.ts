@@ -31,11 +31,12 @@ function templateFor(path: string): string | undefined {
   return templates.find((t) => new RegExp(`^${t.replace(/\{[^}]+\}/g, "[^/]+")}$`).test(path));
 }
 
+/** A supertest response (which carries its request as `req` at runtime) or an equivalent object. */
 export interface ResponseLike {
   status: number;
   headers: Record<string, string>;
   body: unknown;
-  req: { method: string; path: string };
+  req?: unknown;
 }
 
 /**
@@ -43,8 +44,9 @@ export interface ResponseLike {
  * the status is listed, and the body validates against the schema of its content type.
  */
 export function conform(res: ResponseLike): void {
-  const method = res.req.method.toLowerCase();
-  const path = new URL(res.req.path, "http://x").pathname;
+  const req = (res as unknown as { req: { method: string; path: string } }).req;
+  const method = req.method.toLowerCase();
+  const path = new URL(req.path, "http://x").pathname;
   const template = templateFor(path);
   if (!template) throw new Error(`OpenAPI: no path matches ${path}`);
   const op = document.paths[template][method];

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import request from "supertest";
+import { openTestApi, type TestApi } from "./support/api";
+import { conform } from "./support/openapi";
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await openTestApi();
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+// every protected operation, with the scope it needs
+const OPS: Array<[method: "get" | "post" | "delete", path: string, scope: string]> = [
+  ["post", "/api/v1/packs/install", "packs:install"],
+  ["get", "/api/v1/packs", "packs:read"],
+  ["get", "/api/v1/packs/demo", "packs:read"],
+  ["get", "/api/v1/packs/demo/installation", "packs:read"],
+  ["get", "/api/v1/packs/demo/history", "packs:read"],
+  ["post", "/api/v1/packs/demo/verify", "packs:read"],
+  ["delete", "/api/v1/packs/demo", "packs:delete"],
+  ["get", "/api/v1/registries", "packs:read"],
+  ["get", "/api/v1/registries/search?q=x", "packs:read"],
+];
+
+describe("authentication", () => {
+  it("leaves only /healthz and the OpenAPI document open", async () => {
+    const h = await request(api.app).get("/healthz");
+    expect(h.status).toBe(200);
+    expect(h.body).toEqual({ status: "ok" });
+    conform(h);
+    const o = await request(api.app).get("/api/v1/openapi.json");
+    expect(o.status).toBe(200);
+    expect(o.body.openapi).toBe("3.1.0");
+  });
+
+  it.each(OPS)("%s %s without a token is 401 with a Bearer challenge", async (method, path) => {
+    const res = await request(api.app)[method](path);
+    expect(res.status).toBe(401);
+    expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(res.headers["www-authenticate"]).toMatch(/^Bearer /);
+    expect(res.body).toMatchObject({ status: 401, code: "EUNAUTHORIZED", title: "Unauthorized" });
+    conform(res);
+  });
+
+  const badHeaders: Array<[string, string]> = [
+    ["a Basic credential", "Basic YWRtaW46YWRtaW4="],
+    ["an empty Bearer", "Bearer "],
+    ["an unknown token", `Bearer att_${"A".repeat(43)}`],
+    ["a token that is not of our format", "Bearer not-a-real-token"],
+  ];
+  it.each(badHeaders)("%s is 401 invalid_token", async (_name, header) => {
+    const res = await request(api.app).get("/api/v1/packs").set("Authorization", header);
+    expect(res.status).toBe(401);
+    expect(res.headers["www-authenticate"]).toMatch(/^Bearer /);
+    expect(res.body.code).toBe("EUNAUTHORIZED");
+    conform(res);
+  });
+
+  it("a revoked token is 401, a valid one is 200", async () => {
+    const { row, secret } = await api.repos.tokens.create({ name: "short-lived", scopes: ["packs:read"] });
+    expect(
+      (await request(api.app).get("/api/v1/packs").set("Authorization", `Bearer ${secret}`)).status,
+    ).toBe(200);
+    await api.repos.tokens.revoke(row.id);
+    const res = await request(api.app).get("/api/v1/packs").set("Authorization", `Bearer ${secret}`);
+    expect(res.status).toBe(401);
+    expect(res.body.detail).toMatch(/unknown, revoked or expired/);
+  });
+
+  it("an expired token is 401", async () => {
+    const { secret } = await api.repos.tokens.create({
+      name: "expired",
+      scopes: ["packs:read"],
+      expiresAt: new Date(Date.now() - 1000),
+    });
+    const res = await request(api.app).get("/api/v1/packs").set("Authorization", `Bearer ${secret}`);
+    expect(res.status).toBe(401);
+  });
+});
+
+describe("scopes", () => {
+  const tokenWithout = (scope: string) =>
+    scope === "packs:read"
+      ? api.tokens.install
+      : scope === "packs:install"
+        ? api.tokens.read
+        : api.tokens.read;
+
+  it.each(OPS)("%s %s without its scope is 403 naming the scope", async (method, path, scope) => {
+    const req = request(api.app)
+      [method](path)
+      .set(api.auth(tokenWithout(scope)));
+    const res =
+      method === "post" && path.endsWith("install") ? await req.send({ source: "demo" }) : await req;
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe("EFORBIDDEN");
+    expect(res.body.detail).toContain(scope);
+    expect(res.headers["www-authenticate"]).toContain(`scope="${scope}"`);
+    conform(res);
+  });
+
+  it("the delete-only token can neither read nor install", async () => {
+    const list = await request(api.app).get("/api/v1/packs").set(api.auth(api.tokens.delete));
+    expect(list.status).toBe(403);
+    const inst = await request(api.app)
+      .post("/api/v1/packs/install")
+      .set(api.auth(api.tokens.delete))
+      .send({ source: "demo" });
+    expect(inst.status).toBe(403);
+  });
+});

@@ -1,0 +1,148 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { pino } from "pino";
+import { openInstaller } from "@attune/installer";
+import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
+import { startServer, tokenVerifierFromRepository } from "../src/index";
+import { LOOPBACK_ENV, openTestApi } from "./support/api";
+import { makePackDir, makeTarGz } from "./support/fixtures";
+import { conform } from "./support/openapi";
+import { createToken, spawnApi } from "./support/process";
+
+let http: RouteServer;
+let archive: Buffer;
+const tmp = tmpDir("attune-api-listen-");
+let release: () => void = () => undefined;
+
+beforeAll(async () => {
+  http = await serveRoutes();
+  archive = makeTarGz(makePackDir(tmp.dir, "slowpack", "1.0.0"), path.join(tmp.dir, "slowpack.tgz"));
+  // Sends half of the archive, then waits for the test to call release(): an install in flight.
+  http.route("/slow/slowpack-1.0.0.tar.gz", async (_req, res) => {
+    res.writeHead(200, { "content-type": "application/gzip", "content-length": archive.length });
+    res.write(archive.subarray(0, archive.length >> 1));
+    await new Promise<void>((r) => (release = r));
+    res.end(archive.subarray(archive.length >> 1));
+  });
+});
+afterAll(async () => {
+  release();
+  await http?.close();
+  tmp.cleanup();
+});
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string) {
+  for (let i = 0; i < 400; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const refused = async (url: string) => {
+  try {
+    await fetch(`${url}/healthz`);
+    return false;
+  } catch {
+    return true;
+  }
+};
+
+describe("startServer on a real port", () => {
+  it("serves real HTTP, and close() stops listening", async () => {
+    const api = await openTestApi();
+    const running = await startServer({
+      installer: api.installer,
+      verifyToken: tokenVerifierFromRepository(api.repos.tokens),
+      logger: pino({ level: "silent" }),
+    });
+    try {
+      expect(running.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const health = await fetch(`${running.url}/healthz`);
+      expect(health.status).toBe(200);
+      const list = await fetch(`${running.url}/api/v1/packs`, { headers: api.auth() });
+      expect(list.status).toBe(200);
+      const body = await list.json();
+      conform({
+        status: 200,
+        headers: { "content-type": list.headers.get("content-type")! },
+        body,
+        req: { method: "GET", path: "/api/v1/packs" },
+      });
+      const anon = await fetch(`${running.url}/api/v1/packs`);
+      expect(anon.status).toBe(401);
+      expect(anon.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    } finally {
+      await running.close();
+      await api.close();
+    }
+    expect(await refused(running.url)).toBe(true);
+  });
+});
+
+describe("graceful shutdown of the entry point (pnpm api)", () => {
+  it("SIGTERM stops accepting, lets the in-flight install finish, then exits 0", async () => {
+    const home = path.join(tmp.dir, "home-graceful");
+    const { secret } = await createToken(home);
+    const api = await spawnApi({ ATTUNE_HOME: home, ...LOOPBACK_ENV });
+    const served = http.requests.length;
+    const pending = fetch(`${api.url}/api/v1/packs/install`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ source: `${http.url}/slow/slowpack-1.0.0.tar.gz` }),
+    });
+    await waitFor(() => http.requests.length > served, "the download to start");
+    api.proc.kill("SIGTERM");
+    await waitFor(() => refused(api.url), "the listener to close");
+    expect(api.proc.exitCode).toBeNull(); // still finishing the install
+    release();
+    const res = await pending;
+    expect(res.status).toBe(201);
+    expect(await api.exited).toBe(0);
+    expect(api.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(["shutting down", "stopped"]));
+
+    const installer = await openInstaller({ home, env: LOOPBACK_ENV });
+    try {
+      const { pack } = await installer.show("slowpack");
+      expect(pack.version).toBe("1.0.0");
+    } finally {
+      await installer.close();
+    }
+  });
+
+  it("past the drain timeout the install is aborted and rolled back; exit is still 0", async () => {
+    const home = path.join(tmp.dir, "home-abort");
+    const { secret } = await createToken(home);
+    const api = await spawnApi({ ATTUNE_HOME: home, ATTUNE_API_DRAIN_TIMEOUT_MS: "300", ...LOOPBACK_ENV });
+    const served = http.requests.length;
+    const pending = fetch(`${api.url}/api/v1/packs/install`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ source: `${http.url}/slow/slowpack-1.0.0.tar.gz` }),
+    }).then(
+      (r) => r.status,
+      () => "connection closed",
+    );
+    await waitFor(() => http.requests.length > served, "the download to start");
+    api.proc.kill("SIGTERM");
+    expect(await api.exited).toBe(0);
+    release();
+    const outcome = await pending;
+    expect(outcome).not.toBe(201);
+    const installer = await openInstaller({ home, env: LOOPBACK_ENV });
+    try {
+      await expect(installer.show("slowpack")).rejects.toMatchObject({ code: "ENOTFOUND" });
+    } finally {
+      await installer.close();
+    }
+    const leftovers = fs.readdirSync(path.join(home, "packs")).filter((n) => n.startsWith("slowpack"));
+    expect(leftovers).toEqual([]);
+  });
+
+  it("refuses to start with a bad PORT, naming it", async () => {
+    await expect(spawnApi({ ATTUNE_HOME: path.join(tmp.dir, "home-bad"), PORT: "eighty" })).rejects.toThrow(
+      /PORT/,
+    );
+  });
+});

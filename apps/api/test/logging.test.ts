@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import request from "supertest";
+import { createLogger } from "../src/logger";
+import { createServer, type InstallerPort } from "../src/index";
+import { openTestApi, type TestApi } from "./support/api";
+import { conform } from "./support/openapi";
+
+let api: TestApi;
+const lines: string[] = [];
+const logger = createLogger("info", { write: (s: string) => void lines.push(s) });
+
+beforeAll(async () => {
+  api = await openTestApi({ logger });
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const records = () => lines.map((l) => JSON.parse(l) as Record<string, any>);
+
+describe("request logs", () => {
+  it("one JSON line per request with method, url, status and request id; the token never appears", async () => {
+    lines.length = 0;
+    const res = await request(api.app)
+      .get("/api/v1/packs?page=1")
+      .set(api.auth())
+      .set("Cookie", "session=abc");
+    expect(res.status).toBe(200);
+    const id = res.headers["x-request-id"];
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const done = records().filter((r) => r.msg === "request completed");
+    expect(done).toHaveLength(1);
+    expect(done[0]).toMatchObject({
+      req: { id, method: "GET", url: "/api/v1/packs?page=1" },
+      res: { statusCode: 200 },
+    });
+    expect(done[0].req.headers.authorization).toBe("[redacted]");
+    expect(done[0].req.headers.cookie).toBe("[redacted]");
+    const all = lines.join("\n");
+    expect(all).not.toContain(api.tokens.all);
+    expect(all).not.toContain(api.tokens.all.slice(4));
+  });
+
+  it("a rejected token is not logged either, and the problem carries the request id", async () => {
+    lines.length = 0;
+    const secret = `att_${"Z".repeat(43)}`;
+    const res = await request(api.app)
+      .get("/api/v1/packs")
+      .set("Authorization", `Bearer ${secret}`)
+      .set("X-Request-Id", "trace-42");
+    expect(res.status).toBe(401);
+    expect(res.body.request_id).toBe("trace-42");
+    expect(res.headers["x-request-id"]).toBe("trace-42");
+    expect(lines.join("\n")).not.toContain(secret);
+    expect(records().find((r) => r.req?.id === "trace-42")?.level).toBe(40);
+  });
+
+  it("an X-Request-Id that could forge log content is replaced", async () => {
+    const res = await request(api.app).get("/healthz").set("X-Request-Id", "a b\nfake");
+    expect(res.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe("unexpected errors", () => {
+  it("are 500 without path or stack in the body; the log has the stack", async () => {
+    lines.length = 0;
+    // Fault injection: the real installer, with list() failing the way a library bug would.
+    const broken = new Proxy(api.installer as unknown as InstallerPort, {
+      get(target, prop, receiver) {
+        if (prop === "list")
+          return async () => {
+            throw new TypeError(`cannot read ${api.home}/attune.db: boom`);
+          };
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const app = createServer({
+      installer: broken,
+      verifyToken: async () => ({ tokenId: 1, identityId: 1, name: "t", scopes: ["packs:read"] }),
+      logger,
+    });
+    const res = await request(app).get("/api/v1/packs").set("Authorization", "Bearer x");
+    expect(res.status).toBe(500);
+    conform(res);
+    expect(res.body.code).toBe("EINTERNAL");
+    const body = JSON.stringify(res.body);
+    expect(body).not.toContain(api.home);
+    expect(body).not.toContain("boom");
+    expect(body).not.toMatch(/at .*\.ts:\d+/);
+    expect(res.body.detail).toContain(res.body.request_id);
+    const logged = records().find((r) => r.res?.statusCode === 500);
+    expect(logged?.level).toBe(50);
+    expect(logged?.err?.stack).toContain("boom");
+  });
+});

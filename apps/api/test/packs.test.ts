@@ -1,0 +1,218 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import request from "supertest";
+import { serveRoutes, type RouteServer } from "@attune/test-utils";
+import { openTestApi, type TestApi } from "./support/api";
+import { makePackDir, makeTarGz } from "./support/fixtures";
+import { conform } from "./support/openapi";
+
+let api: TestApi;
+let http: RouteServer;
+let src: string;
+
+beforeAll(async () => {
+  http = await serveRoutes();
+  http.file(
+    "/index.json",
+    JSON.stringify({
+      registry_name: "Fixtures",
+      registry_url: http.url,
+      version: "1.0",
+      last_updated: "2026-01-01T00:00:00Z",
+      packs: [
+        {
+          ref: "slack",
+          label: "Slack",
+          description: "Post messages to Slack",
+          version: "3.0.0",
+          author: "Attune",
+          license: "MIT",
+          keywords: ["chat"],
+          runtime_deps: [],
+          install_sources: [
+            { type: "archive", url: `${http.url}/slack.tgz`, checksum: `sha256:${"1".repeat(64)}` },
+          ],
+          contents: { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
+        },
+      ],
+    }),
+    "application/json",
+  );
+  api = await openTestApi({ env: { ATTUNE_REGISTRIES: `fixtures=${http.url}/index.json` } });
+  src = path.join(api.root, "src");
+  // archives are served over HTTP; local paths are refused by this API (no roots configured)
+  for (const [ref, version] of [
+    ["alpha", "1.0.0"],
+    ["beta", "2.1.0"],
+    ["gamma", "0.3.0"],
+  ]) {
+    http.file(
+      `/${ref}.tgz`,
+      makeTarGz(makePackDir(src, ref, version), path.join(src, `${ref}.tgz`)),
+      "application/gzip",
+    );
+    const res = await request(api.app)
+      .post("/api/v1/packs/install")
+      .set(api.auth())
+      .send({ source: `${http.url}/${ref}.tgz` });
+    expect(res.status).toBe(201);
+  }
+});
+
+afterAll(async () => {
+  await http?.close();
+  await api?.close();
+});
+
+const get = (p: string) => request(api.app).get(p).set(api.auth(api.tokens.read));
+
+describe("GET /api/v1/packs", () => {
+  it("pages with total counts", async () => {
+    const p1 = await get("/api/v1/packs?page=1&page_size=2");
+    expect(p1.status).toBe(200);
+    conform(p1);
+    expect(p1.body.pagination).toEqual({ page: 1, page_size: 2, total_items: 3, total_pages: 2 });
+    expect(p1.body.data).toHaveLength(2);
+    const p2 = await get("/api/v1/packs?page=2&page_size=2");
+    expect(p2.body.data).toHaveLength(1);
+    const refs = [...p1.body.data, ...p2.body.data].map((i: { pack: { ref: string } }) => i.pack.ref).sort();
+    expect(refs).toEqual(["alpha", "beta", "gamma"]);
+    const beyond = await get("/api/v1/packs?page=9&page_size=2");
+    expect(beyond.status).toBe(200);
+    expect(beyond.body.data).toEqual([]);
+  });
+
+  it("filters by source_type", async () => {
+    const archive = await get("/api/v1/packs?source_type=archive");
+    expect(archive.body.pagination.total_items).toBe(3);
+    const gitOnly = await get("/api/v1/packs?source_type=git");
+    expect(gitOnly.status).toBe(200);
+    conform(gitOnly);
+    expect(gitOnly.body).toEqual({
+      data: [],
+      pagination: { page: 1, page_size: 20, total_items: 0, total_pages: 0 },
+    });
+  });
+});
+
+describe("one pack", () => {
+  it("GET /packs/{ref} and /installation", async () => {
+    const pack = await get("/api/v1/packs/beta");
+    expect(pack.status).toBe(200);
+    conform(pack);
+    expect(pack.body.data).toMatchObject({ ref: "beta", version: "2.1.0", label: "beta pack" });
+    const inst = await get("/api/v1/packs/beta/installation");
+    expect(inst.status).toBe(200);
+    conform(inst);
+    expect(inst.body.data).toMatchObject({
+      pack_id: pack.body.data.id,
+      source_type: "archive",
+      installed_by: api.identityId,
+    });
+  });
+
+  it("unknown refs are 404 problems on every read", async () => {
+    for (const p of ["/api/v1/packs/nope", "/api/v1/packs/nope/installation", "/api/v1/packs/nope/history"]) {
+      const res = await get(p);
+      expect(res.status).toBe(404);
+      expect(res.body.code).toBe("ENOTFOUND");
+      conform(res);
+    }
+    const verify = await request(api.app).post("/api/v1/packs/nope/verify").set(api.auth());
+    expect(verify.status).toBe(404);
+    conform(verify);
+    const del = await request(api.app).delete("/api/v1/packs/nope").set(api.auth());
+    expect(del.status).toBe(404);
+    conform(del);
+  });
+
+  it("history lists the install event with its actor", async () => {
+    const res = await get("/api/v1/packs/alpha/history");
+    expect(res.status).toBe(200);
+    conform(res);
+    expect(res.body.data[0]).toMatchObject({
+      pack_ref: "alpha",
+      action: "install",
+      outcome: "success",
+      actor_id: api.identityId,
+    });
+  });
+});
+
+describe("POST /packs/{ref}/verify", () => {
+  it("ok for an untouched pack; reports changed, added and removed files after tampering", async () => {
+    const ok = await request(api.app).post("/api/v1/packs/gamma/verify").set(api.auth(api.tokens.read));
+    expect(ok.status).toBe(200);
+    conform(ok);
+    expect(ok.body.data).toMatchObject({ ok: true, changed: [], added: [], removed: [] });
+    expect(ok.body.data.actual).toBe(ok.body.data.expected);
+    expect(Object.keys(ok.body.data).sort()).toEqual([
+      "actual",
+      "added",
+      "changed",
+      "expected",
+      "ok",
+      "removed",
+    ]);
+
+    const dir = (await get("/api/v1/packs/gamma/installation")).body.data.storage_path as string;
+    fs.appendFileSync(path.join(dir, "actions/hello.sh"), "rm -rf /\n");
+    fs.writeFileSync(path.join(dir, "actions/extra.sh"), "#!/bin/sh\n");
+    fs.rmSync(path.join(dir, "actions/hello.yaml"));
+    const bad = await request(api.app).post("/api/v1/packs/gamma/verify").set(api.auth(api.tokens.read));
+    expect(bad.status).toBe(200);
+    conform(bad);
+    expect(bad.body.data).toMatchObject({
+      ok: false,
+      changed: ["actions/hello.sh"],
+      added: ["actions/extra.sh"],
+      removed: ["actions/hello.yaml"],
+    });
+    expect(bad.body.data.actual).not.toBe(bad.body.data.expected);
+  });
+});
+
+describe("DELETE /packs/{ref}", () => {
+  it("removes files and rows; the history survives", async () => {
+    const dir = (await get("/api/v1/packs/alpha/installation")).body.data.storage_path as string;
+    expect(fs.existsSync(dir)).toBe(true);
+    const res = await request(api.app).delete("/api/v1/packs/alpha").set(api.auth(api.tokens.delete));
+    expect(res.status).toBe(200);
+    conform(res);
+    expect(res.body.data).toEqual({ ref: "alpha", removed: ["1.0.0"] });
+    expect(fs.existsSync(dir)).toBe(false);
+    expect((await get("/api/v1/packs/alpha")).status).toBe(404);
+    expect((await get("/api/v1/packs?page_size=100")).body.pagination.total_items).toBe(2);
+    const history = await get("/api/v1/packs/alpha/history");
+    expect(history.status).toBe(200);
+    expect(history.body.data.map((e: { action: string }) => e.action)).toContain("uninstall");
+    const again = await request(api.app).delete("/api/v1/packs/alpha").set(api.auth(api.tokens.delete));
+    expect(again.status).toBe(404);
+  });
+});
+
+describe("registries", () => {
+  it("lists the configured registries without their headers", async () => {
+    const res = await get("/api/v1/registries");
+    expect(res.status).toBe(200);
+    conform(res);
+    expect(res.body.data).toEqual([
+      expect.objectContaining({ name: "fixtures", url: `${http.url}/index.json`, enabled: true }),
+    ]);
+    expect(Object.keys(res.body.data[0]).sort()).toEqual(["enabled", "name", "priority", "url"]);
+  });
+
+  it("searches ref, label, description and keywords case-insensitively", async () => {
+    for (const q of ["SLACK", "post messages", "chat"]) {
+      const res = await get(`/api/v1/registries/search?q=${encodeURIComponent(q)}`);
+      expect(res.status).toBe(200);
+      conform(res);
+      expect(res.body.data.map((h: { ref: string; registry: string }) => [h.ref, h.registry])).toEqual([
+        ["slack", "fixtures"],
+      ]);
+    }
+    const none = await get("/api/v1/registries/search?q=zzz");
+    expect(none.body.data).toEqual([]);
+  });
+});

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import request from "supertest";
+import { openTestApi, type TestApi } from "./support/api";
+import { conform } from "./support/openapi";
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await openTestApi();
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const fieldsOf = (body: { errors?: Array<{ field: string }> }) =>
+  (body.errors ?? []).map((e) => e.field).sort();
+
+function expectProblem(res: request.Response, status: number, code: string, fields?: string[]) {
+  expect(res.status).toBe(status);
+  expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ status, code });
+  expect(typeof res.body.type).toBe("string");
+  expect(typeof res.body.title).toBe("string");
+  expect(typeof res.body.detail).toBe("string");
+  if (fields) expect(fieldsOf(res.body)).toEqual([...fields].sort());
+  conform(res);
+}
+
+describe("install body validation", () => {
+  const install = (body: unknown) =>
+    request(api.app)
+      .post("/api/v1/packs/install")
+      .set(api.auth())
+      .send(body as object);
+
+  const cases: Array<[string, unknown, string[]]> = [
+    ["missing source", {}, ["source"]],
+    ["empty source", { source: "" }, ["source"]],
+    ["source with a control character", { source: "demo\u0000" }, ["source"]],
+    [
+      "unknown fields, named one by one",
+      { source: "demo", sourceType: "git", extra: 1 },
+      ["extra", "sourceType"],
+    ],
+    ["camelCase instead of snake_case", { source: "demo", skipDeps: true }, ["skipDeps"]],
+    [
+      "non-boolean flags",
+      { source: "demo", force: "yes", skip_deps: 1, skip_tests: null },
+      ["force", "skip_deps", "skip_tests"],
+    ],
+    ["malformed checksum", { source: "demo", checksum: "md5:abc" }, ["checksum"]],
+    ["short checksum", { source: "demo", checksum: "sha256:abc" }, ["checksum"]],
+    ["ref_spec that looks like an option", { source: "demo", ref_spec: "--upload-pack=x" }, ["ref_spec"]],
+    ["non-string registry", { source: "demo", registry: 5 }, ["registry"]],
+    ["an array instead of an object", [{ source: "demo" }], ["body"]],
+  ];
+  it.each(cases)("%s -> 400 naming the field", async (_name, body, fields) => {
+    const res = await install(body);
+    expectProblem(res, 400, "EINVALID_INPUT", fields);
+  });
+
+  it("the message of a missing field says it is required", async () => {
+    const res = await install({});
+    expect(res.body.errors).toEqual([{ field: "source", message: "required" }]);
+  });
+
+  it("malformed JSON -> 400 EINVALID_JSON", async () => {
+    const res = await request(api.app)
+      .post("/api/v1/packs/install")
+      .set(api.auth())
+      .set("Content-Type", "application/json")
+      .send('{"source": "demo",');
+    expectProblem(res, 400, "EINVALID_JSON", ["body"]);
+  });
+
+  it("a body over 64 KiB -> 413", async () => {
+    const res = await install({ source: "x".repeat(70 * 1024) });
+    expectProblem(res, 413, "ETOO_LARGE", ["body"]);
+  });
+
+  it("a non-JSON body -> 415 naming Content-Type", async () => {
+    const res = await request(api.app)
+      .post("/api/v1/packs/install")
+      .set(api.auth())
+      .set("Content-Type", "text/plain")
+      .send("source=demo");
+    expectProblem(res, 415, "EUNSUPPORTED_MEDIA_TYPE", ["Content-Type"]);
+  });
+
+  it("an unknown query parameter on install -> 400", async () => {
+    const res = await request(api.app)
+      .post("/api/v1/packs/install?force=true")
+      .set(api.auth())
+      .send({ source: "demo" });
+    expectProblem(res, 400, "EINVALID_INPUT", ["force"]);
+  });
+});
+
+describe("query and path validation", () => {
+  const get = (path: string) => request(api.app).get(path).set(api.auth());
+  const cases: Array<[string, string, string[]]> = [
+    ["page_size over 100", "/api/v1/packs?page_size=101", ["page_size"]],
+    ["page_size 0", "/api/v1/packs?page_size=0", ["page_size"]],
+    ["page not a number", "/api/v1/packs?page=two", ["page"]],
+    ["page 0", "/api/v1/packs?page=0", ["page"]],
+    ["fractional page", "/api/v1/packs?page=1.5", ["page"]],
+    ["repeated page", "/api/v1/packs?page=1&page=2", ["page"]],
+    ["unknown source_type", "/api/v1/packs?source_type=ftp", ["source_type"]],
+    ["unknown parameter", "/api/v1/packs?sort=ref", ["sort"]],
+    ["search without q", "/api/v1/registries/search", ["q"]],
+    ["search with an empty q", "/api/v1/registries/search?q=", ["q"]],
+    ["search with a 201-character q", `/api/v1/registries/search?q=${"a".repeat(201)}`, ["q"]],
+    ["a ref with capitals", "/api/v1/packs/Demo", ["ref"]],
+    ["a ref with a dot-dot", "/api/v1/packs/..%2Fetc", ["ref"]],
+    ["a one-letter ref", "/api/v1/packs/a/installation", ["ref"]],
+    ["an unknown parameter on show", "/api/v1/packs/demo?verbose=1", ["verbose"]],
+  ];
+  it.each(cases)("%s -> 400 naming it", async (_name, path, fields) => {
+    expectProblem(await get(path), 400, "EINVALID_INPUT", fields);
+  });
+
+  it("DELETE with an unknown parameter -> 400", async () => {
+    const res = await request(api.app).delete("/api/v1/packs/demo?all=1").set(api.auth());
+    expectProblem(res, 400, "EINVALID_INPUT", ["all"]);
+  });
+
+  it("POST verify with a bad ref -> 400", async () => {
+    const res = await request(api.app).post("/api/v1/packs/-x/verify").set(api.auth());
+    expectProblem(res, 400, "EINVALID_INPUT", ["ref"]);
+  });
+});
+
+describe("routing", () => {
+  it("an unknown route -> 404 problem", async () => {
+    const res = await request(api.app).get("/api/v1/nothing-here").set(api.auth());
+    expect(res.status).toBe(404);
+    expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(res.body.code).toBe("ENOTFOUND");
+    const outside = await request(api.app).get("/nothing");
+    expect(outside.status).toBe(404);
+    expect(outside.body.code).toBe("ENOTFOUND");
+  });
+
+  const wrong: Array<[string, string, string]> = [
+    ["put", "/api/v1/packs", "GET"],
+    ["get", "/api/v1/packs/demo/verify", "POST"],
+    ["patch", "/api/v1/packs/demo", "GET, DELETE"],
+    ["put", "/api/v1/packs/install", "POST"],
+    ["post", "/api/v1/registries", "GET"],
+    ["delete", "/healthz", "GET"],
+  ];
+  it.each(wrong)("%s %s -> 405 with Allow: %s", async (method, path, allow) => {
+    const res = await (request(api.app) as unknown as Record<string, (p: string) => request.Test>)
+      [method](path)
+      .set(api.auth());
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe(allow);
+    expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(res.body.code).toBe("EMETHOD_NOT_ALLOWED");
+  });
+
+  it("GET /packs/install reads a pack named install (a valid ref), it is not a 405", async () => {
+    const res = await request(api.app).get("/api/v1/packs/install").set(api.auth());
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe("ENOTFOUND");
+  });
+});
