@@ -1,0 +1,223 @@
+import { afterEach, describe, expect, it } from "@jest/globals";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { calculateDirectoryChecksum, PackStorage, validateRef, validateVersion } from "../src/index";
+import { rejection, tmp, writeTree } from "./helpers";
+
+let cleanups: Array<() => void> = [];
+afterEach(() => {
+  cleanups.forEach((c) => c());
+  cleanups = [];
+});
+async function setup() {
+  const t = tmp();
+  cleanups.push(t.cleanup);
+  const storage = new PackStorage({ packsDir: path.join(t.dir, "packs") });
+  await storage.init();
+  const stage = async (files: Record<string, string>) => writeTree(await storage.createStagingDir(), files);
+  return { storage, root: t.dir, stage, packsDir: storage.packsDir };
+}
+const internals = (packsDir: string, dir: string) => fs.readdirSync(path.join(packsDir, dir));
+
+describe("ref and version validation", () => {
+  it.each(["core", "my_pack-2", "a1"])("accepts ref %j", (ref) => expect(validateRef(ref)).toBe(ref));
+  it.each([
+    "",
+    "a",
+    "Core",
+    "1pack",
+    "-x",
+    "../etc",
+    "a/b",
+    "a.b",
+    "pack ",
+    "ünï",
+    "x".repeat(65),
+    ".store-v1",
+  ])("rejects ref %j", (ref) =>
+    expect(() => validateRef(ref)).toThrow(expect.objectContaining({ code: "EINVALID_REF" })),
+  );
+  it.each(["1.0.0", "0.0.1-rc.1", "1.2.3-alpha+build.5", "10.20.30"])("accepts version %j", (v) =>
+    expect(validateVersion(v)).toBe(v),
+  );
+  it.each([
+    "",
+    "v1.0.0",
+    "1.0",
+    "^1.0.0",
+    "~1.2.3",
+    "1.0.0 - 2.0.0",
+    "01.0.0",
+    "1.0.0/../../x",
+    "1.0.0-",
+    "*",
+    "latest",
+  ])("rejects version %j", (v) =>
+    expect(() => validateVersion(v)).toThrow(expect.objectContaining({ code: "EINVALID_VERSION" })),
+  );
+  it("validates before building any path", async () => {
+    const { storage } = await setup();
+    expect(() => storage.getPackPath("../../etc")).toThrow(expect.objectContaining({ code: "EINVALID_REF" }));
+    expect(() => storage.getPackPath("core", "../../x")).toThrow(
+      expect.objectContaining({ code: "EINVALID_VERSION" }),
+    );
+    expect((await rejection(storage.installPack("/tmp", "core", "1.0"))).code).toBe("EINVALID_VERSION");
+    expect((await rejection(storage.uninstallPack("../x"))).code).toBe("EINVALID_REF");
+    expect((await rejection(storage.isInstalled("ok", "v1"))).code).toBe("EINVALID_VERSION");
+  });
+});
+
+describe("install, list, resolve, uninstall", () => {
+  it("installs a staged tree atomically under <ref>-<version> and hashes the same", async () => {
+    const { storage, stage, packsDir } = await setup();
+    const staged = await stage({ "pack.yaml": "ref: core\n", "actions/a.py": "print(1)\n" });
+    expect(fs.statSync(staged).mode & 0o777).toBe(0o700);
+    const before = await calculateDirectoryChecksum(staged);
+    const final = await storage.installPack(staged, "core", "1.0.0");
+    expect(final).toBe(path.join(packsDir, "core-1.0.0"));
+    expect(storage.getPackPath("core", "1.0.0")).toBe(final);
+    expect(fs.existsSync(staged)).toBe(false); // moved, not copied
+    expect(fs.readFileSync(path.join(final, "actions/a.py"), "utf8")).toBe("print(1)\n");
+    const content = await storage.resolveContentDir("core", "1.0.0");
+    expect(await calculateDirectoryChecksum(content)).toBe(before);
+    expect(fs.statSync(content).mode & 0o777).toBe(0o755);
+    expect(await storage.isInstalled("core", "1.0.0")).toBe(true);
+    expect(await storage.isInstalled("core")).toBe(true);
+    expect(await storage.isInstalled("core", "1.0.1")).toBe(false);
+    expect(await storage.isInstalled("other")).toBe(false);
+  });
+
+  it("refuses to overwrite without replace (ECONFLICT) and leaves no garbage", async () => {
+    const { storage, stage, packsDir } = await setup();
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    const err = await rejection(storage.installPack(await stage({ v: "2" }), "core", "1.0.0"));
+    expect(err.code).toBe("ECONFLICT");
+    expect(fs.readFileSync(path.join(packsDir, "core-1.0.0/v"), "utf8")).toBe("1");
+    expect(internals(packsDir, ".store-v1")).toHaveLength(1);
+  });
+
+  it("replaces with replace: new tree in place, old content dir gone", async () => {
+    const { storage, stage, packsDir } = await setup();
+    await storage.installPack(await stage({ v: "1", old: "o" }), "core", "1.0.0");
+    const oldDir = await storage.resolveContentDir("core", "1.0.0");
+    await storage.installPack(await stage({ v: "2" }), "core", "1.0.0", { replace: true });
+    expect(fs.readFileSync(path.join(packsDir, "core-1.0.0/v"), "utf8")).toBe("2");
+    expect(fs.existsSync(path.join(packsDir, "core-1.0.0/old"))).toBe(false);
+    expect(fs.existsSync(oldDir)).toBe(false);
+    expect(internals(packsDir, ".store-v1")).toHaveLength(1);
+    expect(internals(packsDir, ".trash")).toHaveLength(0);
+  });
+
+  it("keeps several versions side by side and lists them sorted, with legacy installs", async () => {
+    const { storage, stage, packsDir } = await setup();
+    await storage.installPack(await stage({ v: "2" }), "core", "2.0.0");
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0-rc.1");
+    await storage.installPack(await stage({ v: "x" }), "pack-2", "0.1.0");
+    writeTree(path.join(packsDir, "legacy_pack"), { "pack.yaml": "ref: legacy_pack\n" });
+    // not installs: foreign names, a dangling link, a link we did not make, a plain file
+    writeTree(path.join(packsDir, "Not_A_Ref"), { f: "x" });
+    fs.writeFileSync(path.join(packsDir, "notes.txt"), "x");
+    fs.symlinkSync(".store-v1/missing", path.join(packsDir, "ghost-1.0.0"));
+    fs.symlinkSync("/etc", path.join(packsDir, "etc-1.0.0"));
+    const list = await storage.listInstalled();
+    expect(list).toEqual([
+      { ref: "core", version: "1.0.0-rc.1", path: path.join(packsDir, "core-1.0.0-rc.1") },
+      { ref: "core", version: "2.0.0", path: path.join(packsDir, "core-2.0.0") },
+      { ref: "legacy_pack", version: null, path: path.join(packsDir, "legacy_pack") },
+      { ref: "pack-2", version: "0.1.0", path: path.join(packsDir, "pack-2-0.1.0") },
+    ]);
+    expect(await storage.isInstalled("legacy_pack")).toBe(true);
+    expect(await storage.resolveContentDir("legacy_pack")).toBe(path.join(packsDir, "legacy_pack"));
+    expect(storage.getPackPath("legacy_pack")).toBe(path.join(packsDir, "legacy_pack"));
+    expect(await storage.isInstalled("ghost", "1.0.0")).toBe(false);
+    expect((await rejection(storage.resolveContentDir("etc", "1.0.0"))).code).toBe("ENOTFOUND");
+  });
+
+  it("never lists staging, trash or store internals, even mid-install", async () => {
+    const { storage, stage } = await setup();
+    await stage({ f: "staged but not installed" });
+    expect(await storage.listInstalled()).toEqual([]);
+    expect(await storage.isInstalled("core")).toBe(false);
+  });
+
+  it("uninstalls one version, or every version plus legacy", async () => {
+    const { storage, stage, packsDir } = await setup();
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    await storage.installPack(await stage({ v: "2" }), "core", "2.0.0");
+    await storage.installPack(await stage({ v: "o" }), "other", "1.0.0");
+    writeTree(path.join(packsDir, "core"), { legacy: "x" });
+    expect(await storage.uninstallPack("core", "1.0.0")).toBe(true);
+    expect(await storage.uninstallPack("core", "1.0.0")).toBe(false);
+    expect(await storage.isInstalled("core", "2.0.0")).toBe(true);
+    expect(await storage.uninstallPack("core")).toBe(true);
+    expect((await storage.listInstalled()).map((p) => p.ref)).toEqual(["other"]);
+    expect(internals(packsDir, ".store-v1")).toHaveLength(1);
+    expect(await storage.uninstallPack("core")).toBe(false);
+    expect((await rejection(storage.resolveContentDir("core", "2.0.0"))).code).toBe("ENOTFOUND");
+  });
+
+  it("rejects a staged path that is missing, a file or a symlink", async () => {
+    const { storage, root } = await setup();
+    expect((await rejection(storage.installPack(path.join(root, "nope"), "core", "1.0.0"))).code).toBe(
+      "ENOENT",
+    );
+    fs.writeFileSync(path.join(root, "file"), "x");
+    expect((await rejection(storage.installPack(path.join(root, "file"), "core", "1.0.0"))).code).toBe(
+      "EINVALID_INPUT",
+    );
+    writeTree(path.join(root, "real"), { f: "x" });
+    fs.symlinkSync(path.join(root, "real"), path.join(root, "link"));
+    expect((await rejection(storage.installPack(path.join(root, "link"), "core", "1.0.0"))).code).toBe(
+      "ESYMLINK",
+    );
+    expect(await storage.isInstalled("core")).toBe(false);
+  });
+
+  it("replaces a hand-made real directory at a versioned path", async () => {
+    const { storage, stage, packsDir } = await setup();
+    writeTree(path.join(packsDir, "core-1.0.0"), { v: "manual" });
+    expect((await rejection(storage.installPack(await stage({ v: "1" }), "core", "1.0.0"))).code).toBe(
+      "ECONFLICT",
+    );
+    await storage.installPack(await stage({ v: "new" }), "core", "1.0.0", { replace: true });
+    expect(fs.readFileSync(path.join(packsDir, "core-1.0.0/v"), "utf8")).toBe("new");
+    expect(fs.lstatSync(path.join(packsDir, "core-1.0.0")).isSymbolicLink()).toBe(true);
+  });
+
+  it("copies a tree staged on another filesystem", async () => {
+    const shm = "/dev/shm";
+    const { storage, packsDir } = await setup();
+    if (!fs.existsSync(shm) || fs.statSync(shm).dev === fs.statSync(packsDir).dev) return; // no second filesystem
+    const t = fs.mkdtempSync(path.join(shm, "attune-ps-"));
+    cleanups.push(() => fs.rmSync(t, { recursive: true, force: true }));
+    const staged = writeTree(path.join(t, "pack"), { "a/b.txt": "b" });
+    const sum = await calculateDirectoryChecksum(staged);
+    await storage.installPack(staged, "core", "1.0.0");
+    expect(await calculateDirectoryChecksum(await storage.resolveContentDir("core", "1.0.0"))).toBe(sum);
+    expect(internals(packsDir, ".staging")).toHaveLength(0);
+  });
+});
+
+describe("init() cleans what crashed processes left", () => {
+  it("removes staging, trash and unlinked store dirs of dead owners, keeps live ones and installs", async () => {
+    const { storage, stage, packsDir } = await setup();
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    const live = await stage({ f: "mine, still in use" }); // owned by this (live) process
+    const dead = spawnSync(process.execPath, [
+      "-e",
+      "process.stdout.write(String(process.pid))",
+    ]).stdout.toString();
+    const host = fs.readdirSync(path.join(packsDir, ".store-v1"))[0].split("~")[1].split("@")[1];
+    const tag = `${dead}@${host}~0123456789ab`;
+    writeTree(path.join(packsDir, ".staging", tag), { f: "x" });
+    fs.symlinkSync(".store-v1/x", path.join(packsDir, ".staging", `link~${tag}`));
+    writeTree(path.join(packsDir, ".trash", `core-0.9.0~${tag}`), { f: "x" });
+    writeTree(path.join(packsDir, ".store-v1", `core-3.0.0~${tag}`), { f: "x" });
+    await new PackStorage({ packsDir }).init();
+    expect(internals(packsDir, ".staging")).toEqual([path.basename(live)]);
+    expect(internals(packsDir, ".trash")).toEqual([]);
+    expect(internals(packsDir, ".store-v1")).toHaveLength(1);
+    expect(await storage.isInstalled("core", "1.0.0")).toBe(true);
+  });
+});
