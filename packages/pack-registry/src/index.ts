@@ -6,3 +6,5 @@ export * from "./policy/outbound-policy";
 export * from "./registry-index/client";
 export * from "./extract";
 export * from "./manifest";
+export * from "./sources/local-directory";
+export * from "./sources/local-archive";

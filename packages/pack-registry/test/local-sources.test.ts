@@ -1,0 +1,220 @@
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import * as tar from "tar";
+import yazl from "yazl";
+import { createWriteStream } from "node:fs";
+import { calculateDirectoryChecksum, calculateFileChecksum } from "@attune/pack-storage";
+import { tmpDir, writeTree } from "@attune/test-utils";
+import { localArchiveSource } from "../src/sources/local-archive";
+import { localDirectorySource } from "../src/sources/local-directory";
+import type { FetchContext } from "../src/sources/types";
+
+let work: ReturnType<typeof tmpDir>;
+let src: string;
+let staging: string;
+beforeEach(() => {
+  work = tmpDir("attune-local-");
+  src = join(work.dir, "src");
+  staging = join(work.dir, "staging");
+  mkdirSync(staging, { mode: 0o700 });
+  writeTree(src, {
+    "pack.yaml": "ref: local_pack\nversion: 1.0.0\n",
+    "actions/run.sh": "#!/bin/sh\necho hi\n",
+    ".hidden": "dot",
+    "lib/nested/.git/HEAD": "nested repo content is kept",
+    ".git/HEAD": "ref: refs/heads/main\n",
+  });
+  chmodSync(join(src, "actions/run.sh"), 0o755);
+});
+afterEach(() => work.cleanup());
+
+// Local sources never touch the network policy or the registries; only these fields matter.
+function ctx(extra: Partial<FetchContext> = {}): FetchContext {
+  return { ...extra } as FetchContext;
+}
+
+function list(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" }).sort();
+}
+
+describe("localDirectorySource", () => {
+  it("copies regular files and directories, keeps the executable bit and leaves out the top-level .git", async () => {
+    const progress: number[] = [];
+    const result = await localDirectorySource(src).fetch(
+      staging,
+      ctx({ onProgress: (p) => progress.push(p.files ?? 0) }),
+    );
+    expect(result).toMatchObject({
+      sourceType: "local_directory",
+      sourceUrl: src,
+      sourceRef: null,
+      resolvedCommit: null,
+      archiveChecksum: null,
+      expectedChecksum: null,
+      registryName: null,
+    });
+    expect(list(staging)).toEqual([
+      ".hidden",
+      "actions",
+      "actions/run.sh",
+      "lib",
+      "lib/nested",
+      "lib/nested/.git",
+      "lib/nested/.git/HEAD",
+      "pack.yaml",
+    ]);
+    expect(statSync(join(staging, "actions/run.sh")).mode & 0o777).toBe(0o755);
+    expect(statSync(join(staging, "pack.yaml")).mode & 0o777).toBe(0o644);
+    expect(statSync(staging).mode & 0o777).toBe(0o700); // the staging dir's own mode is kept
+    expect(await calculateDirectoryChecksum(staging)).toBe(await calculateDirectoryChecksum(src));
+    expect(progress).toEqual([1, 2, 3, 4]);
+  });
+
+  it("drops setuid, sticky and world-writable bits", async () => {
+    chmodSync(join(src, "actions/run.sh"), 0o4777);
+    chmodSync(join(src, ".hidden"), 0o666);
+    await localDirectorySource(src).fetch(staging, ctx());
+    expect(statSync(join(staging, "actions/run.sh")).mode & 0o7777).toBe(0o755);
+    expect(statSync(join(staging, ".hidden")).mode & 0o7777).toBe(0o644);
+  });
+
+  it("refuses a symbolic link anywhere, naming it, and leaves staging empty", async () => {
+    symlinkSync("../pack.yaml", join(src, "lib", "link.yaml"));
+    const attempt = localDirectorySource(src).fetch(staging, ctx());
+    await expect(attempt).rejects.toMatchObject({ code: "ESYMLINK", details: { entry: "lib/link.yaml" } });
+    await expect(attempt).rejects.toThrow(/lib\/link\.yaml is a symbolic link/);
+    expect(readdirSync(staging)).toEqual([]);
+    expect(readdirSync(work.dir).sort()).toEqual(["src", "staging"]);
+  });
+
+  it("refuses a FIFO, naming it", async () => {
+    execFileSync("mkfifo", [join(src, "actions", "pipe")]);
+    await expect(localDirectorySource(src).fetch(staging, ctx())).rejects.toMatchObject({
+      code: "ESPECIAL_FILE",
+      details: { entry: "actions/pipe" },
+    });
+    expect(readdirSync(staging)).toEqual([]);
+  });
+
+  it("applies the local source roots on the real path", async () => {
+    await expect(
+      localDirectorySource(src).fetch(staging, ctx({ localSourceRoots: [] })),
+    ).rejects.toMatchObject({ code: "EPOLICY" });
+    await expect(
+      localDirectorySource(src).fetch(staging, ctx({ localSourceRoots: [join(work.dir, "elsewhere")] })),
+    ).rejects.toMatchObject({ code: "EPOLICY", details: { field: "source" } });
+    // a link inside an allowed root that points outside it does not get through
+    const allowed = join(work.dir, "allowed");
+    mkdirSync(allowed);
+    symlinkSync(src, join(allowed, "sneaky"));
+    await expect(
+      localDirectorySource(join(allowed, "sneaky")).fetch(staging, ctx({ localSourceRoots: [allowed] })),
+    ).rejects.toMatchObject({
+      code: "EPOLICY",
+    });
+    const ok = await localDirectorySource(src).fetch(staging, ctx({ localSourceRoots: [work.dir] }));
+    expect(ok.sourceType).toBe("local_directory");
+  });
+
+  it("refuses a missing path, a file, a non-empty staging directory and exceeded caps", async () => {
+    await expect(localDirectorySource(join(work.dir, "nope")).fetch(staging, ctx())).rejects.toMatchObject({
+      code: "ENOENT",
+    });
+    await expect(localDirectorySource(join(src, "pack.yaml")).fetch(staging, ctx())).rejects.toMatchObject({
+      code: "EINVALID_INPUT",
+    });
+    await expect(localDirectorySource(src, { maxEntries: 3 }).fetch(staging, ctx())).rejects.toMatchObject({
+      code: "ETOO_LARGE",
+      details: { limit: "maxEntries" },
+    });
+    await expect(
+      localDirectorySource(src, { maxTotalBytes: 40 }).fetch(staging, ctx()),
+    ).rejects.toMatchObject({ code: "ETOO_LARGE", details: { limit: "maxTotalBytes" } });
+    await expect(
+      localDirectorySource(src, { maxEntryBytes: 10 }).fetch(staging, ctx()),
+    ).rejects.toMatchObject({ code: "ETOO_LARGE", details: { entry: "actions/run.sh" } });
+    await expect(localDirectorySource(src, { maxDepth: 2 }).fetch(staging, ctx())).rejects.toMatchObject({
+      code: "ETOO_LARGE",
+      details: { limit: "maxDepth" },
+    });
+    expect(readdirSync(staging)).toEqual([]);
+    writeFileSync(join(staging, "leftover"), "x");
+    await expect(localDirectorySource(src).fetch(staging, ctx())).rejects.toMatchObject({
+      code: "EINVALID_INPUT",
+    });
+  });
+});
+
+function leftovers(): string[] {
+  return readdirSync(tmpdir()).filter((n) => n.startsWith("attune-local-archive-"));
+}
+
+describe("localArchiveSource", () => {
+  it("extracts a .tar.gz built by node-tar and reports the checksum of the archive bytes", async () => {
+    const file = join(work.dir, "pack.tar.gz");
+    await tar.c({ gzip: true, file, cwd: src, portable: true }, ["pack.yaml", "actions", ".hidden"]);
+    const before = leftovers();
+    const result = await localArchiveSource(file).fetch(staging, ctx());
+    expect(result).toMatchObject({
+      sourceType: "local_archive",
+      sourceUrl: file,
+      archiveChecksum: await calculateFileChecksum(file),
+    });
+    expect(result.archiveChecksum).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(list(staging)).toEqual([".hidden", "actions", "actions/run.sh", "pack.yaml"]);
+    expect(statSync(join(staging, "actions/run.sh")).mode & 0o777).toBe(0o755);
+    expect(leftovers()).toEqual(before);
+  });
+
+  it("extracts a .zip built by yazl", async () => {
+    const file = join(work.dir, "pack.zip");
+    const zip = new yazl.ZipFile();
+    zip.addBuffer(Buffer.from("ref: z\nversion: 1.0.0\n"), "pack.yaml");
+    zip.addEmptyDirectory("actions");
+    zip.addBuffer(Buffer.from("#!/bin/sh\n"), "actions/run.sh", { mode: 0o100755 });
+    zip.end();
+    await new Promise<void>((resolve) =>
+      zip.outputStream.pipe(createWriteStream(file)).on("close", () => resolve()),
+    );
+    const result = await localArchiveSource(file).fetch(staging, ctx());
+    expect(result.archiveChecksum).toBe(await calculateFileChecksum(file));
+    expect(list(staging)).toEqual(["actions", "actions/run.sh", "pack.yaml"]);
+    expect(statSync(join(staging, "actions/run.sh")).mode & 0o777).toBe(0o755);
+  });
+
+  it("refuses an archive holding a link, leaving staging empty and no temp copy behind", async () => {
+    symlinkSync("pack.yaml", join(src, "alias.yaml"));
+    const file = join(work.dir, "linked.tgz");
+    await tar.c({ gzip: true, file, cwd: src }, ["pack.yaml", "alias.yaml"]);
+    const before = leftovers();
+    await expect(localArchiveSource(file).fetch(staging, ctx())).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      details: { entry: "alias.yaml" },
+    });
+    expect(readdirSync(staging)).toEqual([]);
+    expect(leftovers()).toEqual(before);
+  });
+
+  it("refuses text named like an archive, an oversized archive, and paths outside the roots", async () => {
+    const fake = join(work.dir, "fake.tar.gz");
+    writeFileSync(fake, "not an archive at all\n");
+    await expect(localArchiveSource(fake).fetch(staging, ctx())).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+    });
+    const file = join(work.dir, "pack.tar");
+    await tar.c({ file, cwd: src }, ["pack.yaml"]);
+    await expect(
+      localArchiveSource(file, { maxTotalBytes: 1024 }).fetch(staging, ctx()),
+    ).rejects.toMatchObject({ code: "ETOO_LARGE" });
+    await expect(
+      localArchiveSource(file).fetch(staging, ctx({ localSourceRoots: [] })),
+    ).rejects.toMatchObject({ code: "EPOLICY" });
+    await expect(localArchiveSource(src).fetch(staging, ctx())).rejects.toMatchObject({
+      code: "EINVALID_INPUT",
+    });
+    expect(readdirSync(staging)).toEqual([]);
+  });
+});
