@@ -30,9 +30,10 @@ export async function startServer(deps: ServerDeps, opts: ListenOptions = {}): P
   let draining = false;
   const lifecycle: Lifecycle = { signal: abort.signal, draining: () => draining };
   const server = http.createServer(createServer({ ...deps, logger }, lifecycle));
-  // A slow or idle client must not hold a worker forever (slowloris); installs are not bounded by these.
+  // A client that trickles its request must not hold a connection forever (slowloris). These
+  // bound receiving the request only, never the time an install takes to answer.
   server.headersTimeout = 20_000;
-  server.requestTimeout = 0;
+  server.requestTimeout = 60_000;
 
   let inFlight = 0;
   server.on("request", (_req, res: http.ServerResponse) => {

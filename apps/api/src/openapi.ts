@@ -76,6 +76,7 @@ const authErrors = {
   "401": problem("missing, unknown, revoked or expired token"),
   "403": problem("the token lacks the required scope"),
   "500": problem("server error (no internal details)"),
+  "503": problem("the server is shutting down; an interrupted install was rolled back"),
 };
 const secured = (scope: string) => ({ security: [{ bearer: [scope] }] });
 

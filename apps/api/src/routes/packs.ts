@@ -29,20 +29,33 @@ export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): 
       }
       parseOr400(EmptyQuery, req.query, "query");
       const body = parseOr400(InstallBody, req.body, "body");
-      const result = await installer.install(
-        {
-          source: body.source,
-          refSpec: body.ref_spec,
-          force: body.force,
-          checksum: body.checksum,
-          skipDeps: body.skip_deps,
-          skipTests: body.skip_tests,
-          registry: body.registry,
-          method: "api",
-        },
-        actorOf(res),
-        { signal: shutdownSignal },
-      );
+      const result = await installer
+        .install(
+          {
+            source: body.source,
+            refSpec: body.ref_spec,
+            force: body.force,
+            checksum: body.checksum,
+            skipDeps: body.skip_deps,
+            skipTests: body.skip_tests,
+            registry: body.registry,
+            method: "api",
+          },
+          actorOf(res),
+          { signal: shutdownSignal },
+        )
+        .catch((e: unknown) => {
+          // Aborted by the shutdown deadline: the installer rolled back, the client may retry elsewhere.
+          if (!shutdownSignal.aborted) throw e;
+          throw new HttpProblem(
+            503,
+            "ESHUTTING_DOWN",
+            "the server shut down during the install; nothing was installed, retry",
+            {
+              headers: { Connection: "close" },
+            },
+          );
+        });
       res
         .status(result.created ? 201 : 200)
         .json({ data: { pack: result.pack, installation: result.installation } });
