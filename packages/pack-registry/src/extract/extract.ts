@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { mkdir, open } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ioError } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import { detectArchiveType, type ArchiveType } from "./detect";
 import { EntryChecker, tooLarge, unsafe } from "./entry-checker";
 import { intoFreshDir } from "./fresh-dir";
@@ -83,6 +83,7 @@ async function writeEntries(
   let files = 0;
   let directories = 0;
   for await (const { entry, body } of items) {
+    throwIfAborted(opts.signal);
     const rel = checker.check(entry);
     if (rel === null) continue;
     // root is fresh and private and nothing here ever creates a link, so mkdir -p cannot be redirected
@@ -108,6 +109,10 @@ async function writeEntries(
   return { files, directories, bytes: budget.total };
 }
 
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new AttuneError(ErrorCodes.EIO, "extraction aborted", { cause: signal.reason });
+}
+
 async function* emptyBody(): AsyncGenerator<Buffer> {}
 
 function reader(type: ArchiveType): (file: string, signal?: AbortSignal) => AsyncGenerator<ReaderItem> {
@@ -128,6 +133,7 @@ export async function extractArchive(
   opts: ExtractOptions = {},
 ): Promise<ExtractResult> {
   const caps = resolveLimits(limits);
+  throwIfAborted(opts.signal);
   const type = await detectArchiveType(file, { name: opts.name });
   const read = reader(type);
   const scan = new EntryChecker(caps);

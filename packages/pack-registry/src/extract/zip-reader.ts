@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import yauzl, { type Entry, type ZipFile } from "yauzl";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { ArchiveEntry } from "./entry-checker";
 import { unsafe } from "./entry-checker";
 import type { ReaderItem } from "./tar-reader";
@@ -53,8 +53,12 @@ const OPTIONS = {
 const IN_MEMORY_MAX = 64 * 1024 * 1024;
 
 async function openZip(file: string): Promise<ZipFile> {
-  const size = (await stat(file)).size;
-  const data = size <= IN_MEMORY_MAX ? await readFile(file) : null;
+  let data: Buffer | null;
+  try {
+    data = (await stat(file)).size <= IN_MEMORY_MAX ? await readFile(file) : null;
+  } catch (err) {
+    throw ioError(err, file, "cannot read archive");
+  }
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, zip?: ZipFile) =>
       err || !zip ? reject(corrupt(file, err)) : resolve(zip);

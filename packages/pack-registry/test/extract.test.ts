@@ -1,0 +1,216 @@
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  createWriteStream,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import * as tar from "tar";
+import yazl from "yazl";
+import { tmpDir, writeTree } from "@attune/test-utils";
+import { DEFAULT_EXTRACT_LIMITS, detectArchiveType, extractArchive, resolveLimits } from "../src/extract";
+
+let work: ReturnType<typeof tmpDir>;
+beforeEach(() => {
+  work = tmpDir("attune-extract-");
+});
+afterEach(() => work.cleanup());
+
+const list = (dir: string) => readdirSync(dir, { recursive: true, encoding: "utf8" }).sort();
+
+function makeZip(file: string, add: (zip: yazl.ZipFile) => void): Promise<string> {
+  const zip = new yazl.ZipFile();
+  add(zip);
+  zip.end();
+  return new Promise((resolve) =>
+    zip.outputStream.pipe(createWriteStream(file)).on("close", () => resolve(file)),
+  );
+}
+
+/** A source tree with an executable, a setuid file, a world-writable file and a long path. */
+function sourceTree(): string {
+  const src = join(work.dir, "src");
+  const long = `${"long-directory-name/".repeat(6)}file.txt`; // > 100 bytes: needs a pax/GNU long name
+  writeTree(src, {
+    "pack.yaml": "ref: x\nversion: 1.0.0\n",
+    "bin/run": "#!/bin/sh\n",
+    suid: "s",
+    shared: "w",
+    [long]: "deep",
+  });
+  chmodSync(join(src, "bin/run"), 0o755);
+  chmodSync(join(src, "suid"), 0o4755);
+  chmodSync(join(src, "shared"), 0o666);
+  return src;
+}
+
+describe("extractArchive", () => {
+  it("extracts a tar.gz written by GNU tar (with its ./ root entry) and normalises modes", async () => {
+    const src = sourceTree();
+    const file = join(work.dir, "gnu.tar.gz");
+    execFileSync("tar", ["-czf", file, "-C", src, "."]);
+    const dest = join(work.dir, "out");
+    const result = await extractArchive(file, dest);
+    expect(result).toMatchObject({ type: "tar.gz", files: 5 });
+    expect(list(dest)).toEqual(list(src));
+    expect(readFileSync(join(dest, "long-directory-name/".repeat(6), "file.txt"), "utf8")).toBe("deep");
+    expect(statSync(join(dest, "bin/run")).mode & 0o7777).toBe(0o755);
+    expect(statSync(join(dest, "suid")).mode & 0o7777).toBe(0o755);
+    expect(statSync(join(dest, "shared")).mode & 0o7777).toBe(0o644);
+    expect(statSync(dest).mode & 0o777).toBe(0o755);
+  });
+
+  it("extracts a plain tar and a zip (directory entries after their files are fine)", async () => {
+    const src = sourceTree();
+    const plain = join(work.dir, "p.tar");
+    await tar.c({ file: plain, cwd: src }, ["pack.yaml", "bin"]);
+    expect(await extractArchive(plain, join(work.dir, "t"))).toMatchObject({
+      type: "tar",
+      files: 2,
+      directories: 1,
+    });
+    const zip = await makeZip(join(work.dir, "p.zip"), (z) => {
+      z.addBuffer(Buffer.from("#!/bin/sh\n"), "bin/run", { mode: 0o100755 });
+      z.addEmptyDirectory("bin");
+      z.addBuffer(Buffer.from("abc"), "pack.yaml", { compress: false });
+    });
+    const dest = join(work.dir, "z");
+    expect(await extractArchive(zip, dest)).toEqual({ type: "zip", files: 2, directories: 1, bytes: 13 });
+    expect(statSync(join(dest, "bin/run")).mode & 0o777).toBe(0o755);
+  });
+
+  it("keeps an existing empty destination's mode and refuses a non-empty one or a file", async () => {
+    const src = sourceTree();
+    const file = join(work.dir, "a.tgz");
+    await tar.c({ gzip: true, file, cwd: src }, ["pack.yaml"]);
+    const staging = join(work.dir, "staging");
+    mkdirSync(staging, { mode: 0o700 });
+    await extractArchive(file, staging);
+    expect(statSync(staging).mode & 0o777).toBe(0o700);
+    expect(list(staging)).toEqual(["pack.yaml"]);
+    await expect(extractArchive(file, staging)).rejects.toMatchObject({
+      code: "EINVALID_INPUT",
+      details: { field: "dest" },
+    });
+    await expect(extractArchive(file, join(src, "pack.yaml"))).rejects.toMatchObject({
+      code: "EINVALID_INPUT",
+    });
+    await expect(extractArchive(join(work.dir, "missing.tgz"), join(work.dir, "m"))).rejects.toMatchObject({
+      code: "ENOENT",
+    });
+  });
+
+  it("enforces every cap, naming the entry, and leaves nothing behind", async () => {
+    const src = sourceTree();
+    const file = join(work.dir, "caps.tar.gz");
+    execFileSync("tar", ["-czf", file, "-C", src, "pack.yaml", "bin", "long-directory-name"]);
+    const cases: Array<[Record<string, number>, string]> = [
+      [{ maxEntries: 2 }, "maxEntries"],
+      [{ maxEntryBytes: 15 }, "maxEntryBytes"],
+      [{ maxTotalBytes: 30 }, "maxTotalBytes"],
+      [{ maxDepth: 3 }, "maxDepth"],
+      [{ maxPathBytes: 50 }, "maxPathBytes"],
+    ];
+    for (const [limits, limit] of cases) {
+      const dest = join(work.dir, "capped", limit);
+      mkdirSync(join(work.dir, "capped"), { recursive: true });
+      const attempt = extractArchive(file, dest, limits);
+      await expect(attempt).rejects.toMatchObject({ code: "ETOO_LARGE", details: { limit } });
+      const err = (await attempt.catch((e) => e)) as { details: { entry: string } };
+      expect(typeof err.details.entry).toBe("string");
+    }
+    expect(readdirSync(join(work.dir, "capped"))).toEqual([]);
+  });
+
+  it("counts real bytes: a zip whose header under-states its size is refused at the first extra byte", async () => {
+    // 64 KiB declared as 64 bytes: patch the uncompressed size yazl wrote in both headers
+    const lie = async (name: string, compress: boolean) => {
+      const file = await makeZip(join(work.dir, name), (z) =>
+        z.addBuffer(Buffer.alloc(65536, 7), "data.bin", { compress }),
+      );
+      const bytes = readFileSync(file);
+      bytes.writeUInt32LE(64, 22);
+      bytes.writeUInt32LE(64, bytes.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 24);
+      writeFileSync(file, bytes);
+      return file;
+    };
+    await expect(
+      extractArchive(await lie("deflated.zip", true), join(work.dir, "out")),
+    ).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      details: { entry: "data.bin" },
+      message: expect.stringMatching(/size header lies/),
+    });
+    // a stored entry's sizes are cross-checked by yauzl before any byte is read
+    await expect(extractArchive(await lie("stored.zip", false), join(work.dir, "out"))).rejects.toMatchObject(
+      {
+        code: "EUNSAFE_ARCHIVE",
+      },
+    );
+    expect(readdirSync(work.dir).sort()).toEqual(["deflated.zip", "stored.zip"]);
+  });
+
+  it("refuses a gzip stream that is cut short without hanging", async () => {
+    const data = gzipSync(Buffer.alloc(10));
+    const file = join(work.dir, "short.tar.gz");
+    writeFileSync(file, data.subarray(0, data.length - 6));
+    await expect(extractArchive(file, join(work.dir, "short"))).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+    });
+  });
+
+  it("reports progress and stops on abort, cleaning up", async () => {
+    const src = sourceTree();
+    const file = join(work.dir, "p.tgz");
+    execFileSync("tar", ["-czf", file, "-C", src, "."]);
+    const seen: number[] = [];
+    await extractArchive(file, join(work.dir, "p1"), {}, { onProgress: (p) => seen.push(p.files) });
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(
+      extractArchive(file, join(work.dir, "p2"), {}, { signal: controller.signal }),
+    ).rejects.toMatchObject({ code: "EIO" });
+    expect(readdirSync(work.dir).sort()).toEqual(["p.tgz", "p1", "src"]);
+  });
+});
+
+describe("resolveLimits", () => {
+  it("defaults to caps sized for real packs and refuses nonsense", () => {
+    expect(resolveLimits()).toEqual(DEFAULT_EXTRACT_LIMITS);
+    expect(resolveLimits({ maxDepth: 4 }).maxDepth).toBe(4);
+    expect(() => resolveLimits({ maxDepth: 0 })).toThrow(/positive integer/);
+    expect(() => resolveLimits({ maxEntries: 1.5 })).toThrow(
+      expect.objectContaining({ code: "EINVALID_INPUT" }),
+    );
+    expect(() => resolveLimits({ maxBogus: 1 } as never)).toThrow(/unknown extraction limit "maxBogus"/);
+  });
+});
+
+describe("detectArchiveType", () => {
+  it("needs the extension and the magic bytes to agree", async () => {
+    const tgz = join(work.dir, "a.tgz");
+    writeFileSync(tgz, gzipSync(Buffer.alloc(1024)));
+    expect(await detectArchiveType(tgz)).toBe("tar.gz");
+    const zip = await makeZip(join(work.dir, "a.zip"), (z) => z.addBuffer(Buffer.from("x"), "x"));
+    expect(await detectArchiveType(zip)).toBe("zip");
+    expect(await detectArchiveType(zip, { name: "download" })).toBe("zip"); // no extension: magic decides
+    await expect(detectArchiveType(zip, { name: "pack.tar.gz" })).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      message: /named like a tar\.gz archive but its bytes are zip/,
+    });
+    const plain = join(work.dir, "a.tar");
+    await tar.c({ file: plain, cwd: work.dir }, ["a.tgz"]);
+    expect(await detectArchiveType(plain)).toBe("tar");
+    const empty = join(work.dir, "empty.zip");
+    writeFileSync(empty, "");
+    await expect(detectArchiveType(empty)).rejects.toMatchObject({ code: "EUNSAFE_ARCHIVE" });
+    await expect(detectArchiveType(join(work.dir, "nope.zip"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+});
