@@ -155,6 +155,17 @@ describe("hostile trees", () => {
     expect(err.code).toBe("EBAD_FILENAME");
     expect(err.message).toContain(`${d}/bad-`);
   });
+  it("file checksum: follows a link to a file, refuses a FIFO without blocking", async () => {
+    const d = dir({ "h.txt": "Hello, world!" });
+    fs.symlinkSync("h.txt", path.join(d, "link"));
+    expect(await calculateFileChecksum(path.join(d, "link"))).toBe(
+      await calculateFileChecksum(path.join(d, "h.txt")),
+    );
+    const { execFileSync } = await import("node:child_process");
+    execFileSync("mkfifo", [path.join(d, "pipe")]);
+    expect((await rejection(calculateFileChecksum(path.join(d, "pipe")))).code).toBe("ESPECIAL_FILE");
+    expect((await rejection(verifyChecksum(path.join(d, "pipe"), EMPTY))).code).toBe("ESPECIAL_FILE");
+  });
   it("a missing root is ENOENT, a file root is EINVALID_INPUT", async () => {
     const d = dir({ f: "x" });
     expect((await rejection(calculateDirectoryChecksum(path.join(d, "nope")))).code).toBe("ENOENT");

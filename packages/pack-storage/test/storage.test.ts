@@ -174,6 +174,17 @@ describe("install, list, resolve, uninstall", () => {
     expect(await storage.isInstalled("core")).toBe(false);
   });
 
+  it("refuses to move an installed tree or the store itself as a staged pack", async () => {
+    const { storage, stage, packsDir } = await setup();
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    const live = await storage.resolveContentDir("core", "1.0.0");
+    for (const bad of [live, packsDir, path.join(packsDir, ".staging"), path.join(packsDir, ".store-v1")]) {
+      expect((await rejection(storage.installPack(bad, "other", "1.0.0"))).code).toBe("EINVALID_INPUT");
+    }
+    expect(fs.readFileSync(path.join(packsDir, "core-1.0.0/v"), "utf8")).toBe("1");
+    expect(await storage.isInstalled("other")).toBe(false);
+  });
+
   it("replaces a hand-made real directory at a versioned path", async () => {
     const { storage, stage, packsDir } = await setup();
     writeTree(path.join(packsDir, "core-1.0.0"), { v: "manual" });

@@ -1,6 +1,7 @@
 // The two steps of an install: move the staged tree into an immutable store dir, then point the
 // stable path at it. Each step is a single rename/symlink, which is what makes an install atomic.
 import fs from "node:fs";
+import path from "node:path";
 import { AttuneError, ErrorCodes, ioError } from "../errors";
 import type { Layout } from "./layout";
 import { ownedSuffix } from "./owner";
@@ -8,6 +9,7 @@ import { ownedSuffix } from "./owner";
 /** Move `stagedDir` to `.store-v1/<name>~<owner>` (copying first if it is on another filesystem). */
 export async function moveIntoStore(layout: Layout, stagedDir: string, name: string): Promise<string> {
   await assertStagedDir(stagedDir);
+  assertNotLive(layout, stagedDir);
   const storeName = `${name}~${ownedSuffix()}`;
   const dest = layout.store(storeName);
   try {
@@ -38,6 +40,24 @@ async function assertStagedDir(stagedDir: string): Promise<void> {
       st.isSymbolicLink() ? ErrorCodes.ESYMLINK : ErrorCodes.EINVALID_INPUT,
       `staged pack ${stagedDir} must be a real directory`,
       { path: stagedDir, details: { field: "stagedDir" } },
+    );
+  }
+}
+
+// Moving an installed tree (e.g. a resolveContentDir() result) would pull it out from under its
+// link; inside packsDir only our own staging area may be a source.
+function assertNotLive(layout: Layout, stagedDir: string): void {
+  const abs = path.resolve(stagedDir);
+  const within = (dir: string) => abs === dir || abs.startsWith(dir + path.sep);
+  if (within(layout.root) && !(within(layout.staging()) && abs !== layout.staging())) {
+    throw new AttuneError(
+      ErrorCodes.EINVALID_INPUT,
+      `${stagedDir} is part of the pack store, not a staged pack`,
+      {
+        path: stagedDir,
+        hint: "stage the pack in a directory from createStagingDir() or outside the packs directory",
+        details: { field: "stagedDir" },
+      },
     );
   }
 }
