@@ -1,0 +1,176 @@
+import { statSync } from "node:fs";
+import { realpath, stat } from "node:fs/promises";
+import path from "node:path";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { archiveTypeFromName } from "../extract";
+import { validateGitRef } from "../policy/git-ref";
+import { parsePackSpec } from "../registry-index/versions";
+import { archiveUrlSource } from "./archive-url";
+import { gitSource } from "./git";
+import { localArchiveSource } from "./local-archive";
+import { localDirectorySource } from "./local-directory";
+import { registrySource } from "./registry";
+import type { FetchContext, FetchResult, Source, SourceSpec, SourceType } from "./types";
+
+const ACCEPTED =
+  "accepted: an https URL to a git repository or to a .tar.gz/.tgz/.tar/.zip, a local directory or archive path, or a registry ref (ref, ref@1.2.3, ref@latest, ref@^1.2)";
+const SCHEME_RE = /^([a-z][a-z0-9+.-]*):\/\//i;
+const SCP_RE = /^[\w.-]+@[\w.-]+:/; // git@host:owner/repo.git
+const PACK_SPEC_RE = /^[a-z][a-z0-9_-]+(@.*)?$/;
+
+function invalid(message: string, field = "source", hint = ACCEPTED): AttuneError {
+  return new AttuneError(ErrorCodes.EINVALID_INPUT, message, { details: { field }, hint });
+}
+
+function looksLikePath(s: string): boolean {
+  return (
+    s === "." ||
+    s === ".." ||
+    s.includes("/") ||
+    s.includes(path.sep) ||
+    s.startsWith("~") ||
+    archiveTypeFromName(s) !== null
+  );
+}
+
+function localType(s: string): SourceType {
+  return archiveTypeFromName(s) !== null ? "local_archive" : "local_directory";
+}
+
+/**
+ * Classify user input. Purely syntactic except for bare names that are not pack refs, so an API
+ * caller cannot probe the server's disk through the classification:
+ *  - http(s) URL: archive when the path ends in .tar.gz/.tgz/.tar/.zip, else git;
+ *  - a bare pack ref (`demo`, `demo@^1.2`): registry (like npm; write `./demo` for a directory);
+ *  - a path (has a slash, starts with . or ~, or has an archive extension): local archive/directory;
+ *  - any other existing name in the working directory: local; else EINVALID_INPUT.
+ */
+export function classifySource(spec: SourceSpec): SourceType {
+  const s = spec.source?.trim() ?? "";
+  if (s === "") throw invalid("source: is empty");
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(s)) throw invalid("source: holds control characters");
+  const scheme = SCHEME_RE.exec(s)?.[1]?.toLowerCase();
+  if (scheme === "http" || scheme === "https") {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch (cause) {
+      throw new AttuneError(ErrorCodes.EINVALID_INPUT, `source: "${s}" is not a valid URL`, {
+        cause,
+        details: { field: "source" },
+      });
+    }
+    return archiveTypeFromName(decodeURIComponent(u.pathname)) !== null ? "archive" : "git";
+  }
+  if (scheme !== undefined)
+    throw invalid(`source: the ${scheme}:// scheme is not supported`, "source", `use https; ${ACCEPTED}`);
+  if (SCP_RE.test(s) && !looksLikePath(s.split(":")[0]))
+    throw invalid(`source: "${s}" is an ssh git address`, "source", "use the repository's https URL");
+  if (PACK_SPEC_RE.test(s)) return "registry";
+  if (looksLikePath(s)) return localType(s);
+  try {
+    statSync(s);
+    return localType(s);
+  } catch {
+    throw invalid(`source: "${s}" is not a URL, a pack ref or an existing path`);
+  }
+}
+
+function within(p: string, root: string): boolean {
+  return p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+}
+
+/**
+ * When local roots are configured, refuse a path outside them before touching the filesystem
+ * (no existence oracle); the local sources re-check with links resolved.
+ */
+async function checkLocalRoots(input: string, roots: string[] | undefined): Promise<void> {
+  if (roots === undefined) return;
+  const p = path.resolve(input);
+  const candidates = [
+    ...roots.map((r) => path.resolve(r)),
+    ...(await Promise.all(roots.map((r) => realpath(r).catch(() => null)))),
+  ];
+  if (candidates.some((r) => r !== null && within(p, r))) return;
+  throw new AttuneError(
+    ErrorCodes.EPOLICY,
+    `source: local path ${p} is outside the allowed local source roots`,
+    {
+      details: { field: "source", rule: "local-source-roots" },
+      hint:
+        roots.length === 0
+          ? "local paths are disabled here; use a URL or a registry ref"
+          : `allowed roots: ${roots.join(", ")}`,
+    },
+  );
+}
+
+/** Pick the source for a spec, applying the outbound policy and the local-roots rule once, here. */
+export async function createSource(spec: SourceSpec, ctx: FetchContext): Promise<Source> {
+  const type = classifySource(spec);
+  const s = spec.source.trim();
+  if (spec.registry !== undefined && type !== "registry") {
+    throw invalid(
+      `registry: only applies to a registry ref, not to a ${type} source`,
+      "registry",
+      "drop --registry",
+    );
+  }
+  if (spec.ref !== undefined && type !== "git" && type !== "registry") {
+    throw invalid(
+      `ref: only applies to git or registry sources, not to a ${type} source`,
+      "ref",
+      "drop --ref",
+    );
+  }
+  switch (type) {
+    case "git":
+      if (spec.ref !== undefined) validateGitRef(spec.ref);
+      ctx.policy.checkUrl(s, "source");
+      return gitSource(s, spec.ref);
+    case "archive":
+      ctx.policy.checkUrl(s, "source");
+      return archiveUrlSource(s);
+    case "registry": {
+      const parsed = parsePackSpec(s);
+      if (spec.ref !== undefined && parsed.versionSpec !== undefined) {
+        throw invalid(
+          "ref: give the version either as ref@version or as ref, not both",
+          "ref",
+          "use ref@version",
+        );
+      }
+      return registrySource(
+        spec.ref !== undefined ? parsePackSpec(`${parsed.ref}@${spec.ref}`, "ref") : parsed,
+        { registry: spec.registry },
+      );
+    }
+    default: {
+      await checkLocalRoots(s, ctx.localSourceRoots);
+      // a directory whose name ends like an archive is still a directory
+      const isDir = await stat(s).then(
+        (st) => st.isDirectory(),
+        () => false,
+      );
+      return isDir
+        ? localDirectorySource(s)
+        : type === "local_archive"
+          ? localArchiveSource(s)
+          : localDirectorySource(s);
+    }
+  }
+}
+
+/** Classify, apply policy, and fetch into `stagingDir` (which the caller owns and cleans). */
+export async function fetchSource(
+  spec: SourceSpec,
+  stagingDir: string,
+  ctx: FetchContext,
+): Promise<FetchResult> {
+  return (await createSource(spec, ctx)).fetch(stagingDir, ctx);
+}
+
+export { gitSource } from "./git";
+export { archiveUrlSource, type ArchiveUrlOptions } from "./archive-url";
+export { registrySource } from "./registry";

@@ -1,0 +1,153 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { serveRoutes, tmpDir, writeTree, type RouteServer } from "@attune/test-utils";
+import { OutboundPolicy } from "../src/policy/outbound-policy";
+import { RegistryClient } from "../src/registry-index/client";
+import { classifySource, fetchSource } from "../src/sources";
+import type { FetchContext } from "../src/sources/types";
+
+async function rejection(
+  p: Promise<unknown> | (() => unknown),
+): Promise<{ code?: string; details?: Record<string, unknown>; message: string; hint?: string }> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    return e as { code: string; message: string };
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("classifySource", () => {
+  it.each([
+    ["https://github.com/acme/pack.git", "git"],
+    ["https://github.com/acme/pack", "git"],
+    ["http://127.0.0.1:8080/repo.git", "git"],
+    ["https://dl.example.com/pack-1.0.0.tar.gz?token=x", "archive"],
+    ["HTTPS://DL.EXAMPLE.COM/PACK.ZIP", "archive"],
+    ["https://dl.example.com/p.tgz", "archive"],
+    ["https://dl.example.com/p.tar", "archive"],
+    ["demo", "registry"],
+    ["demo@1.2.3", "registry"],
+    ["demo@^1.2", "registry"],
+    ["demo@latest", "registry"],
+    ["./demo", "local_directory"],
+    ["/srv/packs/demo", "local_directory"],
+    ["../demo.tgz", "local_archive"],
+    ["demo-1.0.0.tar.gz", "local_archive"],
+    ["C.zip", "local_archive"],
+  ])("%s -> %s", (source, type) => {
+    expect(classifySource({ source })).toBe(type);
+  });
+
+  it.each([
+    "",
+    "   ",
+    "ftp://example.com/p.tgz",
+    "file:///etc/passwd",
+    "git@github.com:acme/pack.git",
+    "Not A Pack!",
+    "de\u0007mo",
+  ])("rejects %j with EINVALID_INPUT naming the field and listing accepted forms", async (source) => {
+    const e = await rejection(() => classifySource({ source }));
+    expect(e.code).toBe("EINVALID_INPUT");
+    expect(e.details?.field).toBe("source");
+    expect(e.hint).toBeTruthy();
+  });
+});
+
+describe("fetchSource: policy and local roots applied once, in the factory", () => {
+  const root = tmpDir("attune-factory-");
+  const allowed = path.join(root.dir, "allowed");
+  const outside = path.join(root.dir, "outside");
+  let web: RouteServer;
+  let stage: string;
+  let n = 0;
+  const newStage = () => {
+    stage = path.join(root.dir, `stage-${n++}`);
+    fs.mkdirSync(stage);
+    return stage;
+  };
+  const policy = new OutboundPolicy({ allowedPrivateHosts: ["127.0.0.1"] });
+  const ctx = (localSourceRoots?: string[]): FetchContext => ({
+    policy,
+    registries: new RegistryClient({ registries: [], policy }),
+    localSourceRoots,
+  });
+
+  beforeAll(async () => {
+    writeTree(allowed, { "demo/pack.yaml": "ref: demo\nversion: 1.0.0\n" });
+    writeTree(outside, { "secret/pack.yaml": "ref: secret\nversion: 1.0.0\n" });
+    fs.symlinkSync(path.join(outside, "secret"), path.join(allowed, "escape"));
+    web = await serveRoutes();
+  });
+  afterAll(async () => {
+    await web.close();
+    root.cleanup();
+  });
+
+  it("refuses URLs the policy forbids before any request", async () => {
+    for (const source of [
+      `${web.url}/repo.git`,
+      `${web.url}/p.tar.gz`,
+      "https://user:pw@example.com/p.git",
+      "https://169.254.169.254/p.tgz",
+    ]) {
+      const e = await rejection(fetchSource({ source }, newStage(), ctx()));
+      expect(e.code).toBe("EPOLICY");
+      expect(e.details?.field).toBe("source");
+    }
+    expect(web.requests).toEqual([]);
+  });
+
+  it("validates a git ref before any request", async () => {
+    const e = await rejection(
+      fetchSource({ source: `${web.url}/repo.git`, ref: "--upload-pack=x" }, newStage(), ctx()),
+    );
+    expect(e.code).toBe("EINVALID_INPUT");
+    expect(e.details?.field).toBe("ref");
+  });
+
+  it("copies a local directory when no roots are configured (CLI)", async () => {
+    const r = await fetchSource({ source: path.join(allowed, "demo") }, newStage(), ctx());
+    expect(r.sourceType).toBe("local_directory");
+    expect(fs.existsSync(path.join(stage, "pack.yaml"))).toBe(true);
+  });
+
+  it("allows local paths only inside the configured roots, links resolved", async () => {
+    const ok = await fetchSource({ source: path.join(allowed, "demo") }, newStage(), ctx([allowed]));
+    expect(ok.sourceType).toBe("local_directory");
+    for (const source of [
+      path.join(outside, "secret"),
+      path.join(allowed, "escape"),
+      path.join(allowed, "..", "outside", "secret"),
+    ]) {
+      const e = await rejection(fetchSource({ source }, newStage(), ctx([allowed])));
+      expect(e.code).toBe("EPOLICY");
+      expect(e.details?.field).toBe("source");
+      expect(fs.readdirSync(stage)).toEqual([]);
+    }
+  });
+
+  it("gives the same answer for existing and missing paths when local paths are disabled (API)", async () => {
+    const a = await rejection(fetchSource({ source: path.join(allowed, "demo") }, newStage(), ctx([])));
+    const b = await rejection(fetchSource({ source: path.join(allowed, "missing") }, newStage(), ctx([])));
+    const c = await rejection(fetchSource({ source: "/etc/passwd.tar.gz" }, newStage(), ctx([])));
+    expect([a.code, b.code, c.code]).toEqual(["EPOLICY", "EPOLICY", "EPOLICY"]);
+  });
+
+  it("rejects options that do not apply to the source", async () => {
+    const r = await rejection(
+      fetchSource({ source: `https://example.com/p.git`, registry: "main" }, newStage(), ctx()),
+    );
+    expect(r.details?.field).toBe("registry");
+    const f = await rejection(
+      fetchSource({ source: path.join(allowed, "demo"), ref: "v1" }, newStage(), ctx()),
+    );
+    expect(f.details?.field).toBe("ref");
+    const both = await rejection(fetchSource({ source: "demo@1.0.0", ref: "1.0.0" }, newStage(), ctx()));
+    expect(both).toMatchObject({ code: "EINVALID_INPUT", details: { field: "ref" } });
+    const badSpec = await rejection(fetchSource({ source: "demo@not a range!" }, newStage(), ctx()));
+    expect(badSpec.code).toBe("EINVALID_INPUT");
+  });
+});

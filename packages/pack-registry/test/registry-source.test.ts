@@ -1,0 +1,159 @@
+import fs from "node:fs";
+import path from "node:path";
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import * as tar from "tar";
+import {
+  makeBareRepo,
+  serveGit,
+  serveRoutes,
+  tmpDir,
+  writeTree,
+  type RouteServer,
+  type TestServer,
+} from "@attune/test-utils";
+import { OutboundPolicy } from "../src/policy/outbound-policy";
+import { RegistryClient } from "../src/registry-index/client";
+import { fetchSource } from "../src/sources";
+import type { FetchContext } from "../src/sources/types";
+import { entry } from "./index-fixtures";
+
+async function rejection(
+  p: Promise<unknown>,
+): Promise<{
+  code?: string;
+  details?: Record<string, unknown>;
+  message: string;
+  expected?: string;
+  found?: string;
+}> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code: string; message: string };
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("registry source (index + git http-backend + archive server)", () => {
+  const root = tmpDir("attune-regsrc-");
+  let git: TestServer;
+  let web: RouteServer;
+  let ctx: FetchContext;
+  let sha: string;
+  let tgzSum: string;
+  let stage: string;
+  let n = 0;
+  const newStage = () => {
+    stage = path.join(root.dir, `stage-${n++}`);
+    fs.mkdirSync(stage);
+    return stage;
+  };
+  const DIR_SUM = `sha256:${"d".repeat(64)}`;
+
+  beforeAll(async () => {
+    const repos = path.join(root.dir, "repos");
+    fs.mkdirSync(repos);
+    [sha] = makeBareRepo(repos, "demo", [
+      { files: { "pack.yaml": "ref: demo\nversion: 1.0.0\n" }, tag: "v1.0.0" },
+    ]);
+    git = await serveGit(repos);
+    const src = path.join(root.dir, "src");
+    writeTree(src, { "demo/pack.yaml": "ref: demo\nversion: 1.0.0\n" });
+    const file = path.join(root.dir, "demo.tar.gz");
+    await tar.c({ gzip: true, cwd: src, file, portable: true }, ["demo"]);
+    const tgz = fs.readFileSync(file);
+    tgzSum = `sha256:${createHash("sha256").update(tgz).digest("hex")}`;
+    web = await serveRoutes();
+    web.file("/demo-1.0.0.tar.gz", tgz, "application/gzip");
+    const gitOk = { type: "git", url: `${git.url}/demo.git`, ref: "v1.0.0", checksum: DIR_SUM };
+    const gitBad = { type: "git", url: `${git.url}/demo.git`, ref: "v9.9.9", checksum: DIR_SUM };
+    const archive = (checksum: string, p = "/demo-1.0.0.tar.gz") => ({
+      type: "archive",
+      url: `${web.url}${p}`,
+      checksum,
+    });
+    const idx = {
+      registry_name: "test",
+      registry_url: web.url,
+      version: "1.0",
+      last_updated: "2026-01-01T00:00:00Z",
+      packs: [
+        entry({ ref: "demo", install_sources: [archive(tgzSum), gitOk] }),
+        entry({ ref: "fallback", install_sources: [gitBad, archive(tgzSum)] }),
+        entry({ ref: "tampered", install_sources: [gitBad, archive(`sha256:${"0".repeat(64)}`)] }),
+        entry({ ref: "dead", install_sources: [gitBad, archive(tgzSum, "/gone.tar.gz")] }),
+      ],
+    };
+    web.file("/index.json", JSON.stringify(idx), "application/json");
+    const policy = new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1"] });
+    ctx = {
+      policy,
+      registries: new RegistryClient({
+        registries: [{ name: "test", url: `${web.url}/index.json`, priority: 1, enabled: true }],
+        policy,
+      }),
+    };
+  });
+  afterAll(async () => {
+    await git.close();
+    await web.close();
+    root.cleanup();
+  });
+
+  it("uses the git source first and promises the index's directory checksum", async () => {
+    const r = await fetchSource({ source: "demo@1.0.0" }, newStage(), ctx);
+    expect(r).toMatchObject({
+      sourceType: "registry",
+      sourceUrl: `${git.url}/demo.git`,
+      sourceRef: "v1.0.0",
+      resolvedCommit: sha,
+      expectedChecksum: DIR_SUM,
+      archiveChecksum: null,
+      registryName: "test",
+      details: { installSource: "git", version: "1.0.0", failedAttempts: [] },
+    });
+    expect((r.registryEntry as { ref: string }).ref).toBe("demo");
+    expect(fs.existsSync(path.join(stage, "pack.yaml"))).toBe(true);
+  });
+
+  it("falls back to the archive, verifies its bytes, and records why git failed", async () => {
+    const r = await fetchSource({ source: "fallback" }, newStage(), ctx);
+    expect(r).toMatchObject({
+      sourceType: "registry",
+      archiveChecksum: tgzSum,
+      expectedChecksum: null,
+      details: { installSource: "archive" },
+    });
+    const failed = (r.details as { failedAttempts: Array<{ type: string; code: string }> }).failedAttempts;
+    expect(failed).toEqual([expect.objectContaining({ type: "git", code: "ENOTFOUND" })]);
+    expect(fs.existsSync(path.join(stage, "demo/pack.yaml"))).toBe(true);
+  });
+
+  it("aborts with EINTEGRITY (expected and found) when the archive bytes differ from the index", async () => {
+    const e = await rejection(fetchSource({ source: "tampered" }, newStage(), ctx));
+    expect(e).toMatchObject({ code: "EINTEGRITY", expected: `sha256:${"0".repeat(64)}`, found: tgzSum });
+    expect(fs.readdirSync(stage)).toEqual([]);
+  });
+
+  it("fails with EFETCH listing every attempt when all sources fail", async () => {
+    const e = await rejection(fetchSource({ source: "dead" }, newStage(), ctx));
+    expect(e.code).toBe("EFETCH");
+    expect((e.details?.attempts as unknown[]).length).toBe(2);
+    expect(e.message).toMatch(/git .*v9\.9\.9|archive .*gone/);
+    expect(fs.readdirSync(stage)).toEqual([]);
+  });
+
+  it("reports an unknown pack or version as ENOTFOUND", async () => {
+    expect((await rejection(fetchSource({ source: "nothere" }, newStage(), ctx))).code).toBe("ENOTFOUND");
+    expect((await rejection(fetchSource({ source: "demo@2.0.0" }, newStage(), ctx))).code).toBe("ENOTFOUND");
+    expect((await rejection(fetchSource({ source: "demo", registry: "other" }, newStage(), ctx))).code).toBe(
+      "ENOTFOUND",
+    );
+  });
+
+  it("accepts the version as spec.ref for a registry source", async () => {
+    const r = await fetchSource({ source: "demo", ref: "^1.0.0" }, newStage(), ctx);
+    expect(r.details).toMatchObject({ version: "1.0.0" });
+  });
+});
