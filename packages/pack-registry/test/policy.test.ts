@@ -37,6 +37,9 @@ describe("OutboundPolicy.checkUrl", () => {
     ["https://[fd00::1]/x", "private-address"],
     ["https://[fe80::1]/x", "private-address"],
     ["https://0.0.0.0/x", "private-address"],
+    ["https://2130706433/x", "private-address"],
+    ["https://0x7f.1/x", "private-address"],
+    ["https://localhost./x", "private-address"],
   ])("refuses %s (%s)", async (url, rule) => {
     const e = await codeOf(() => strict.checkUrl(url, "source"));
     expect(e.code).toBe("EPOLICY");

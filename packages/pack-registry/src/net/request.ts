@@ -97,6 +97,7 @@ function send(
         ),
       opts.connectTimeoutMs ?? DEFAULT_CONNECT_MS,
     );
+    connectTimer.unref();
     req.on("socket", (s) => {
       if (!s.connecting) clearTimeout(connectTimer);
       s.once("connect", () => clearTimeout(connectTimer));
@@ -171,6 +172,7 @@ export async function request(
       ),
     opts.timeoutMs ?? policy.timeoutMs,
   );
+  timer.unref(); // an abandoned response must not keep a CLI process alive; open sockets still do
   const onAbort = () =>
     ac.abort(
       new AttuneError(ErrorCodes.EFETCH, `${field}: request aborted`, {
