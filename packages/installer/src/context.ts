@@ -1,0 +1,44 @@
+import type { PackStorage } from "@attune/pack-storage";
+import type { OutboundPolicy, RegistryClient } from "@attune/pack-registry";
+import type { Journal } from "./journal";
+import type { PackLock, PackLocker } from "./locks";
+import type { ResolvedSettings } from "./settings";
+import type { RecordStore } from "./store";
+import type { ProgressEvent } from "./types";
+
+/** What every flow (install, uninstall, verify, reconcile) works with; built once by openInstaller. */
+export interface InstallerContext {
+  settings: ResolvedSettings;
+  storage: PackStorage;
+  store: RecordStore;
+  locker: PackLocker;
+  journal: Journal;
+  policy: OutboundPolicy;
+  registries: RegistryClient;
+}
+
+export async function withRefLock<T>(
+  ctx: InstallerContext,
+  ref: string,
+  signal: AbortSignal | undefined,
+  fn: (lock: PackLock) => Promise<T>,
+): Promise<T> {
+  const lock = await ctx.locker.acquire(ref, { timeoutMs: ctx.settings.lockTimeoutMs, signal });
+  try {
+    return await fn(lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** A progress callback that can never break the flow (a throwing progress bar is the caller's bug). */
+export function safeProgress(cb?: (e: ProgressEvent) => void): (e: ProgressEvent) => void {
+  if (!cb) return () => undefined;
+  return (e) => {
+    try {
+      cb(e);
+    } catch {
+      // ignored on purpose: progress reporting is best effort
+    }
+  };
+}

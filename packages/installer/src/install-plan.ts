@@ -1,0 +1,168 @@
+import { AttuneError, ErrorCodes, IntegrityError, parseChecksum, type Checksum } from "@attune/pack-storage";
+import type { FetchResult, PackManifest } from "@attune/pack-registry";
+import { formatDependencies } from "./dependencies";
+import type { InstalledRecord, PlannedRecord } from "./record";
+import type { Actor, EventAction, InstallRequest } from "./types";
+import semver from "semver";
+
+export interface InstallDecision {
+  action: Extract<EventAction, "install" | "upgrade" | "reinstall"> | "downgrade";
+  previousVersion: string | null;
+  previousStoragePath: string | null;
+  /** the target version's directory is already there and will be replaced */
+  replace: boolean;
+}
+
+/**
+ * Same ref+version present (recorded or only on disk) needs `force`; another version is an
+ * upgrade or downgrade and is allowed without it (like `npm install pkg@other-version`).
+ */
+export function decide(
+  ref: string,
+  current: InstalledRecord | null,
+  version: string,
+  targetOnDisk: boolean,
+  force: boolean,
+): InstallDecision {
+  const recorded = current?.installation ? current.pack.version : null;
+  if (recorded === version || targetOnDisk) {
+    if (!force)
+      throw new AttuneError(
+        ErrorCodes.ECONFLICT,
+        `pack '${ref}' version ${version} is already ${recorded === version ? "installed" : "present in the packs directory"}`,
+        { hint: "pass force (--force) to reinstall it", details: { field: "force", version } },
+      );
+  }
+  const previousVersion = recorded;
+  const previousStoragePath = current?.installation?.storagePath ?? null;
+  let action: InstallDecision["action"] = "install";
+  if (previousVersion === version) action = "reinstall";
+  else if (previousVersion !== null)
+    action = semver.valid(previousVersion) && semver.lt(version, previousVersion) ? "downgrade" : "upgrade";
+  return { action, previousVersion, previousStoragePath, replace: targetOnDisk };
+}
+
+export interface ChecksumCheck {
+  verified: boolean;
+  expected: Checksum | null;
+}
+
+/**
+ * The staged tree must match every expected value given: the registry index's directory checksum
+ * and the caller's. The caller's value may also be the archive's own checksum (what
+ * `attune pack checksum file.tgz` prints), which the source computed over the downloaded bytes.
+ */
+export function checkExpectedChecksum(
+  actual: Checksum,
+  fetched: FetchResult,
+  callerExpected: Checksum | null,
+): ChecksumCheck {
+  const fromIndex = fetched.expectedChecksum
+    ? parseChecksum(fetched.expectedChecksum, "registry checksum")
+    : null;
+  if (fromIndex && fromIndex !== actual)
+    throw new IntegrityError(fromIndex, actual, {
+      hint: `the pack does not match the checksum its registry (${fetched.registryName ?? "?"}) publishes; do not trust it`,
+      details: { field: "registry checksum", source: fetched.sourceUrl },
+    });
+  if (callerExpected) {
+    const archive = fetched.archiveChecksum
+      ? parseChecksum(fetched.archiveChecksum, "archive checksum")
+      : null;
+    if (callerExpected !== actual && callerExpected !== archive)
+      throw new IntegrityError(callerExpected, archive && fetched.sourceType !== "git" ? archive : actual, {
+        hint: "the fetched pack is not the one the checksum names; nothing was installed",
+        details: { field: "checksum", directoryChecksum: actual, archiveChecksum: archive },
+      });
+  }
+  // a registry archive source verified the archive bytes against the index before extracting them
+  const indexArchive =
+    fetched.sourceType === "registry" &&
+    fetched.details?.installSource === "archive" &&
+    fetched.archiveChecksum
+      ? parseChecksum(fetched.archiveChecksum, "archive checksum")
+      : null;
+  return {
+    verified: Boolean(fromIndex || callerExpected || indexArchive),
+    expected: callerExpected ?? fromIndex ?? indexArchive,
+  };
+}
+
+export interface PlanInput {
+  operationId: string;
+  req: InstallRequest;
+  actor: Actor;
+  manifest: PackManifest;
+  fetched: FetchResult;
+  checksum: Checksum;
+  check: ChecksumCheck;
+  decision: InstallDecision;
+  storagePath: string;
+}
+
+/** The rows one install writes (docs/install-flow.md lists what goes in `meta`). */
+export function planRecord(p: PlanInput): PlannedRecord {
+  const { manifest: m, fetched: f, req, decision: d } = p;
+  const packMeta: Record<string, unknown> = { ...(m.meta ?? {}) };
+  for (const k of ["author", "email", "license"] as const) if (m[k] !== undefined) packMeta[k] = m[k];
+  const eventAction = d.action === "downgrade" ? "upgrade" : d.action; // the history's vocabulary
+  return {
+    operationId: p.operationId,
+    pack: {
+      ref: m.ref,
+      label: m.label,
+      description: m.description ?? null,
+      version: m.version,
+      tags: m.tags,
+      confSchema: m.conf_schema ?? null,
+      meta: packMeta,
+      runtimeDeps: m.runtime_deps,
+      dependencies: formatDependencies(m.dependencies),
+    },
+    installation: {
+      sourceType: f.sourceType,
+      sourceUrl: f.sourceUrl,
+      sourceRef: f.sourceRef,
+      resolvedCommit: f.resolvedCommit,
+      checksum: p.checksum,
+      checksumVerified: p.check.verified,
+      installedBy: p.actor.identityId,
+      installationMethod: req.method,
+      storagePath: p.storagePath,
+      meta: {
+        force: Boolean(req.force),
+        skip_deps: Boolean(req.skipDeps),
+        skip_tests: Boolean(req.skipTests),
+        registry: f.registryName,
+        expected_checksum: p.check.expected,
+        archive_checksum: f.archiveChecksum,
+        requested_source: req.source,
+        requested_ref: req.refSpec ?? null,
+        action: d.action,
+        previous_version: d.previousVersion,
+        operation_id: p.operationId,
+        ...(f.details ? { fetch: f.details } : {}),
+      },
+    },
+    event: {
+      packRef: m.ref,
+      version: m.version,
+      action: eventAction,
+      outcome: "success",
+      sourceType: f.sourceType,
+      sourceUrl: f.sourceUrl,
+      actorId: p.actor.identityId,
+      actorName: p.actor.name,
+      method: req.method,
+      error: null,
+      details: {
+        checksum: p.checksum,
+        checksum_verified: p.check.verified,
+        previous_version: d.previousVersion,
+        resolved_commit: f.resolvedCommit,
+        operation_id: p.operationId,
+        ...(d.action === "downgrade" ? { downgrade: true } : {}),
+      },
+    },
+  };
+}

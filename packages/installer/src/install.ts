@@ -1,0 +1,241 @@
+import { randomUUID } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import {
+  AttuneError,
+  ErrorCodes,
+  calculateDirectoryManifest,
+  parseChecksum,
+  validateRef,
+  type Checksum,
+} from "@attune/pack-storage";
+import {
+  classifySource,
+  fetchSource,
+  findPackRoot,
+  loadManifest,
+  type FetchResult,
+} from "@attune/pack-registry";
+import { safeProgress, type InstallerContext } from "./context";
+import { checkDependencies } from "./dependencies";
+import { crashPoint } from "./fault";
+import { finishAfterCommit } from "./finish";
+import { resolvePending } from "./reconcile";
+import { checkExpectedChecksum, decide, planRecord, type InstallDecision } from "./install-plan";
+import type { PackLock } from "./locks";
+import type { PlannedRecord } from "./record";
+import { toInstallationJson, toPackJson } from "./serialize";
+import { validateInstallRequest } from "./validate";
+import type { Actor, InstallRequest, InstallResult, OperationOptions, ProgressEvent } from "./types";
+
+interface Attempt {
+  ref: string | null;
+  version: string | null;
+  fetched: FetchResult | null;
+}
+
+/**
+ * fetch -> validate -> dependencies -> hash/verify -> journal -> store -> ONE transaction -> clean up.
+ * See docs/install-flow.md for why the steps are in this order.
+ */
+export async function install(
+  ctx: InstallerContext,
+  req: InstallRequest,
+  actor: Actor,
+  opts: OperationOptions = {},
+): Promise<InstallResult> {
+  validateInstallRequest(req);
+  const callerExpected = req.checksum ? parseChecksum(req.checksum, "checksum") : null;
+  const progress = safeProgress(opts.onProgress);
+  const attempt: Attempt = { ref: null, version: null, fetched: null };
+  const staging = await ctx.storage.createStagingDir();
+  let lock: PackLock | null = null;
+  try {
+    // a registry ref is known before fetching: lock first so a concurrent install does not download twice
+    const spec = { source: req.source, ref: req.refSpec, registry: req.registry };
+    if (classifySource(spec) === "registry") {
+      attempt.ref = validateRef(req.source.split("@")[0]);
+      lock = await ctx.locker.acquire(attempt.ref, {
+        timeoutMs: ctx.settings.lockTimeoutMs,
+        signal: opts.signal,
+      });
+    }
+    const srcDir = path.join(staging, "src");
+    await fs.mkdir(srcDir, { mode: 0o700 });
+    const fetched = await fetchSource(spec, srcDir, {
+      policy: ctx.policy,
+      registries: ctx.registries,
+      localSourceRoots: ctx.settings.localSourceRoots,
+      signal: opts.signal,
+      onProgress: (p) =>
+        progress({ ...p, phase: p.phase === "extract" ? "extract" : "fetch", message: p.phase }),
+    });
+    attempt.fetched = fetched;
+    progress({ phase: "validate" });
+    const root = await findPackRoot(srcDir);
+    const manifest = await loadManifest(root);
+    if (attempt.ref && manifest.ref !== attempt.ref)
+      throw new AttuneError(
+        ErrorCodes.EMANIFEST,
+        `the registry entry '${attempt.ref}' delivered a pack whose pack.yaml says ref '${manifest.ref}'`,
+        { hint: "report this to the registry's maintainers", details: { field: "ref" } },
+      );
+    attempt.ref = manifest.ref;
+    attempt.version = manifest.version;
+    lock ??= await ctx.locker.acquire(manifest.ref, {
+      timeoutMs: ctx.settings.lockTimeoutMs,
+      signal: opts.signal,
+    });
+    return await installLocked(ctx, { req, actor, root, manifest, fetched, callerExpected, lock, progress });
+  } catch (e) {
+    await recordFailure(ctx, req, actor, attempt, e);
+    throw e;
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    await lock?.release();
+  }
+}
+
+interface LockedInput {
+  req: InstallRequest;
+  actor: Actor;
+  root: string;
+  manifest: Awaited<ReturnType<typeof loadManifest>>;
+  fetched: FetchResult;
+  callerExpected: Checksum | null;
+  lock: PackLock;
+  progress: (e: ProgressEvent) => void;
+}
+
+async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<InstallResult> {
+  const { manifest: m, progress } = i;
+  await resolvePending(ctx, m.ref); // a crashed earlier operation on this ref is settled first
+  const current = await ctx.store.get(m.ref);
+  const targetOnDisk = await ctx.storage.isInstalled(m.ref, m.version);
+  const decision = decide(m.ref, current, m.version, targetOnDisk, Boolean(i.req.force));
+  if (!i.req.skipDeps) {
+    progress({ phase: "dependencies", message: `${m.dependencies.length} dependencies` });
+    await checkDependencies(m.ref, m.dependencies, async (ref) => {
+      const rec = await ctx.store.get(ref);
+      return rec?.installation ? rec.pack.version : null;
+    });
+  }
+  progress({ phase: "hash", files: 0, bytes: 0 });
+  const files = await calculateDirectoryManifest(i.root, {
+    onProgress: (p) =>
+      progress({ phase: "hash", files: p.files, bytes: p.bytes, message: `${p.totalFiles} files` }),
+  });
+  const sizes = Object.values(files.files);
+  progress({ phase: "hash", files: sizes.length, bytes: sizes.reduce((a, f) => a + f.size, 0) });
+  const check = checkExpectedChecksum(files.checksum, i.fetched, i.callerExpected);
+  const planned = planRecord({
+    operationId: randomUUID(),
+    req: i.req,
+    actor: i.actor,
+    manifest: m,
+    fetched: i.fetched,
+    checksum: files.checksum,
+    check,
+    decision,
+    storagePath: ctx.storage.getPackPath(m.ref, m.version),
+  });
+  i.lock.assertHeld();
+  await journalAndStore(ctx, planned, decision, i.root, i.lock, progress);
+  const rec = await commitOrRollBack(ctx, planned, decision, files.files, i.lock, progress);
+  return {
+    pack: toPackJson(rec.pack),
+    installation: toInstallationJson(rec.installation!),
+    created: decision.previousVersion === null,
+    action: decision.action,
+    previousVersion: decision.previousVersion,
+    runtimeDeps: m.runtime_deps,
+  };
+}
+
+/** journal the intent, then move the staged tree into versioned storage */
+async function journalAndStore(
+  ctx: InstallerContext,
+  planned: PlannedRecord,
+  d: InstallDecision,
+  root: string,
+  lock: PackLock,
+  progress: (e: ProgressEvent) => void,
+): Promise<void> {
+  const ref = planned.pack.ref;
+  await ctx.journal.write(ref, {
+    operation: "install",
+    version: planned.pack.version,
+    checksum: planned.installation.checksum,
+    storagePath: planned.installation.storagePath,
+    previousVersion: d.previousVersion,
+    record: planned,
+  });
+  crashPoint("after-journal");
+  progress({ phase: "store" });
+  try {
+    lock.assertHeld();
+    const stored = await ctx.storage.installPack(root, ref, planned.pack.version, { replace: d.replace });
+    planned.installation.storagePath = stored;
+  } catch (e) {
+    // the move is atomic: on failure nothing new is in place, so the intent is void
+    await ctx.journal.remove(ref);
+    throw e;
+  }
+  crashPoint("after-store");
+}
+
+async function commitOrRollBack(
+  ctx: InstallerContext,
+  planned: PlannedRecord,
+  d: InstallDecision,
+  fileManifest: Record<string, { size: number; sha256: string }>,
+  lock: PackLock,
+  progress: (e: ProgressEvent) => void,
+) {
+  const { ref, version } = planned.pack;
+  progress({ phase: "record" });
+  let rec;
+  try {
+    lock.assertHeld();
+    rec = await ctx.store.commitInstall(planned, fileManifest);
+  } catch (e) {
+    if (d.replace && d.previousVersion === version) {
+      // a forced reinstall replaced the only copy of this version: keep the journal, so the next
+      // reconcile records the (verified) new files instead of leaving a row that no longer matches
+      throw e;
+    }
+    await ctx.storage.uninstallPack(ref, version).catch(() => undefined);
+    await ctx.journal.remove(ref);
+    throw e;
+  }
+  crashPoint("after-commit");
+  await finishAfterCommit(ctx, ref, version, d.previousVersion);
+  return rec;
+}
+
+async function recordFailure(
+  ctx: InstallerContext,
+  req: InstallRequest,
+  actor: Actor,
+  attempt: Attempt,
+  err: unknown,
+): Promise<void> {
+  // without a ref there is no history to append to (the fetch or pack.yaml failed before we knew it)
+  if (!attempt.ref) return;
+  const e = err as AttuneError;
+  await ctx.store
+    .appendEvent({
+      packRef: attempt.ref,
+      version: attempt.version,
+      action: "failed",
+      outcome: "failure",
+      sourceType: attempt.fetched?.sourceType ?? null,
+      sourceUrl: attempt.fetched?.sourceUrl ?? req.source,
+      actorId: actor.identityId,
+      actorName: actor.name,
+      method: req.method,
+      error: `${e?.code ?? "ERROR"}: ${e?.message ?? String(err)}`,
+      details: { code: e?.code ?? null, force: Boolean(req.force), requested_source: req.source },
+    })
+    .catch(() => undefined); // the original error matters more than a failed history write
+}

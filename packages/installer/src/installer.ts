@@ -1,0 +1,132 @@
+import path from "node:path";
+import { PackStorage } from "@attune/pack-storage";
+import {
+  OutboundPolicy,
+  RegistryClient,
+  readConfigFile,
+  registriesFromEnv,
+  type AttuneConfigFile,
+} from "@attune/pack-registry";
+import type { InstallerContext } from "./context";
+import { openRecordStore } from "./db-store";
+import { install } from "./install";
+import { Journal } from "./journal";
+import { FileLocker, type PackLocker } from "./locks";
+import { PostgresLocker } from "./pg-lock";
+import { history, list, show } from "./queries";
+import { reconcile } from "./reconcile";
+import { resolveSettings, type InstallerOptions, type ResolvedSettings } from "./settings";
+import { uninstall, type UninstallOptions } from "./uninstall";
+import { verify } from "./verify";
+import type {
+  Actor,
+  EventJson,
+  InstallRequest,
+  InstallResult,
+  ListFilter,
+  ListResult,
+  OperationOptions,
+  PackWithInstallation,
+  ReconcileReport,
+  UninstallResult,
+  VerifyReport,
+} from "./types";
+
+/** The install/uninstall/verify service; one per process, shared by all requests. */
+export class Installer {
+  /** what `reconcile()` did while opening (null when opened with `reconcile: false`) */
+  lastReconcile: ReconcileReport | null = null;
+
+  constructor(
+    private readonly ctx: InstallerContext,
+    readonly config: AttuneConfigFile,
+  ) {}
+
+  get settings(): ResolvedSettings {
+    return this.ctx.settings;
+  }
+  get registries(): RegistryClient {
+    return this.ctx.registries;
+  }
+  get policy(): OutboundPolicy {
+    return this.ctx.policy;
+  }
+  get storage(): PackStorage {
+    return this.ctx.storage;
+  }
+  get provider(): "sqlite" | "postgresql" {
+    return this.ctx.store.provider;
+  }
+
+  install(req: InstallRequest, actor: Actor, opts?: OperationOptions): Promise<InstallResult> {
+    return install(this.ctx, req, actor, opts);
+  }
+  uninstall(ref: string, opts: UninstallOptions): Promise<UninstallResult> {
+    return uninstall(this.ctx, ref, opts);
+  }
+  verify(ref: string, actor?: Actor): Promise<VerifyReport> {
+    return verify(this.ctx, ref, actor);
+  }
+  async verifyAll(actor?: Actor): Promise<VerifyReport[]> {
+    const reports: VerifyReport[] = [];
+    for (const rec of await this.ctx.store.all())
+      if (rec.installation) reports.push(await verify(this.ctx, rec.pack.ref, actor));
+    return reports;
+  }
+  list(filter: ListFilter = {}): Promise<ListResult> {
+    return list(this.ctx, filter);
+  }
+  show(ref: string): Promise<PackWithInstallation> {
+    return show(this.ctx, ref);
+  }
+  history(ref: string): Promise<EventJson[]> {
+    return history(this.ctx, ref);
+  }
+  async reconcile(): Promise<ReconcileReport> {
+    this.lastReconcile = await reconcile(this.ctx);
+    return this.lastReconcile;
+  }
+  close(): Promise<void> {
+    return this.ctx.store.close();
+  }
+}
+
+/**
+ * Resolve settings (options > environment > defaults), open the database (the embedded SQLite store
+ * is created and migrated), prepare storage, policy and registries, then reconcile.
+ */
+export async function openInstaller(opts: InstallerOptions = {}): Promise<Installer> {
+  const settings = resolveSettings(opts);
+  const config = await readConfigFile(settings.home);
+  const policy = OutboundPolicy.fromConfig(config, settings.env);
+  const registries = new RegistryClient({
+    registries: registriesFromEnv(settings.env) ?? config.registries ?? [],
+    policy,
+    cacheDir: path.join(settings.home, "cache", "registries"),
+    ttlSeconds: config.index_cache_ttl_seconds,
+  });
+  const storage = new PackStorage({ packsDir: settings.packsDir });
+  await storage.init();
+  const store = await openRecordStore({ home: settings.home, databaseUrl: settings.databaseUrl });
+  try {
+    const locker: PackLocker =
+      store.provider === "postgresql"
+        ? new PostgresLocker(store.url)
+        : new FileLocker(path.join(settings.packsDir, ".locks"), settings.lockStaleMs);
+    const ctx: InstallerContext = {
+      settings,
+      storage,
+      store,
+      locker,
+      journal: new Journal(path.join(settings.packsDir, ".journal")),
+      policy,
+      registries,
+    };
+    const installer = new Installer(ctx, config);
+    if (opts.reconcile !== false) await installer.reconcile();
+    return installer;
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,122 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import lockfile from "proper-lockfile";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+
+/** A held per-ref lock. `assertHeld()` throws when the lock was lost (so we never commit without it). */
+export interface PackLock {
+  release(): Promise<void>;
+  assertHeld(): void;
+}
+
+export interface AcquireOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** Serialises operations on one pack ref across processes; different refs never block each other. */
+export interface PackLocker {
+  readonly kind: "file" | "postgresql";
+  acquire(ref: string, opts: AcquireOptions): Promise<PackLock>;
+}
+
+export function lockTimeoutError(ref: string, timeoutMs: number): AttuneError {
+  return new AttuneError(
+    ErrorCodes.ELOCKED,
+    `another operation on pack '${ref}' is still running after ${Math.round(timeoutMs / 1000)} s`,
+    { hint: "retry when the other install/uninstall of this pack has finished", details: { ref } },
+  );
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const t = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }
+    function onAbort() {
+      clearTimeout(t);
+      reject(abortError(signal!));
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export function abortError(signal: AbortSignal): AttuneError {
+  return new AttuneError(ErrorCodes.EINVALID_INPUT, "the operation was aborted", {
+    cause: signal.reason,
+    details: { aborted: true },
+  });
+}
+
+/**
+ * Poll `tryOnce` until it yields a lock or `timeoutMs` elapses. Polling (not a blocking wait) keeps
+ * the wait bounded and abortable for both lock kinds.
+ */
+export async function pollLock(
+  ref: string,
+  opts: AcquireOptions,
+  tryOnce: () => Promise<PackLock | null>,
+): Promise<PackLock> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let delay = 50;
+  for (;;) {
+    const lock = await tryOnce();
+    if (lock) return lock;
+    if (Date.now() >= deadline) throw lockTimeoutError(ref, opts.timeoutMs);
+    await sleep(Math.min(delay, Math.max(1, deadline - Date.now())), opts.signal);
+    delay = Math.min(delay * 2, 1_000);
+  }
+}
+
+/**
+ * Embedded store: a proper-lockfile lock at `<packsDir>/.locks/<ref>.lock`. The holder refreshes the
+ * lock's mtime; a lock not refreshed for `staleMs` belongs to a dead process and is taken over.
+ */
+export class FileLocker implements PackLocker {
+  readonly kind = "file" as const;
+  constructor(
+    private readonly dir: string,
+    private readonly staleMs: number,
+  ) {}
+
+  async acquire(ref: string, opts: AcquireOptions): Promise<PackLock> {
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    // the ref was validated by the caller (^[a-z][a-z0-9_-]+$), so it is a safe file name
+    const target = path.join(this.dir, ref);
+    return pollLock(ref, opts, async () => {
+      let compromised: Error | null = null;
+      try {
+        const release = await lockfile.lock(target, {
+          realpath: false,
+          lockfilePath: `${target}.lock`,
+          stale: this.staleMs,
+          retries: 0,
+          onCompromised: (err) => {
+            compromised = err; // never throw from the timer: the flow checks assertHeld() before commit
+          },
+        });
+        return {
+          release: async () => {
+            if (!compromised) await release().catch(() => undefined);
+          },
+          assertHeld: () => {
+            if (compromised)
+              throw new AttuneError(ErrorCodes.ELOCKED, `the lock of pack '${ref}' was lost`, {
+                cause: compromised,
+                hint: "the packs directory is too slow or another process took the lock over; retry",
+              });
+          },
+        };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ELOCKED") return null;
+        throw new AttuneError(ErrorCodes.EIO, `cannot create the lock ${target}.lock`, {
+          cause: e,
+          path: `${target}.lock`,
+        });
+      }
+    });
+  }
+}

@@ -1,0 +1,23 @@
+import { acquirePostgresLock } from "@attune/db";
+import type { AcquireOptions, PackLock, PackLocker } from "./locks";
+import { abortError } from "./locks";
+
+/**
+ * PostgreSQL: a session advisory lock on `attune:pack:<ref>`, held on a dedicated connection.
+ * PostgreSQL releases it when the session ends, so a killed process never blocks others; the wait
+ * is bounded by `lock_timeout` (ELOCKED).
+ */
+export class PostgresLocker implements PackLocker {
+  readonly kind = "postgresql" as const;
+  constructor(private readonly url: string) {}
+
+  async acquire(ref: string, opts: AcquireOptions): Promise<PackLock> {
+    if (opts.signal?.aborted) throw abortError(opts.signal);
+    const held = await acquirePostgresLock(this.url, `pack:${ref}`, { timeoutMs: opts.timeoutMs });
+    return {
+      release: () => held.release(),
+      // the lock lives exactly as long as its connection; a lost connection surfaces as a DB error
+      assertHeld: () => undefined,
+    };
+  }
+}

@@ -1,0 +1,27 @@
+import type { EventRowLike } from "./serialize";
+import type { EventData, FileManifest, InstalledRecord, PlannedRecord } from "./record";
+import type { SourceType } from "./types";
+
+/**
+ * The installer's view of the database: exactly the reads and the transactional writes the
+ * flows need. Implemented over `@attune/db` repositories in db-store.ts.
+ */
+export interface RecordStore {
+  readonly provider: "sqlite" | "postgresql";
+  readonly url: string;
+  get(ref: string): Promise<InstalledRecord | null>;
+  /** ONE transaction: upsert Pack, upsert PackInstallation, append the event */
+  commitInstall(planned: PlannedRecord, fileManifest: FileManifest | null): Promise<InstalledRecord>;
+  /** ONE transaction: delete the Pack (its installation cascades), append the event; false if absent */
+  deletePack(ref: string, event: EventData): Promise<boolean>;
+  appendEvent(event: EventData): Promise<void>;
+  events(ref: string): Promise<EventRowLike[]>;
+  list(filter: {
+    sourceType?: SourceType;
+    page: number;
+    pageSize: number;
+  }): Promise<{ items: InstalledRecord[]; total: number }>;
+  /** every recorded pack (reconcile, verifyAll) */
+  all(): Promise<InstalledRecord[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,169 @@
+import type { Checksum } from "@attune/pack-storage";
+
+export type SourceType = "git" | "archive" | "local_directory" | "local_archive" | "registry";
+export type InstallationMethod = "api" | "cli" | "manual";
+export type EventAction =
+  "install" | "upgrade" | "downgrade" | "reinstall" | "uninstall" | "verify" | "failed";
+export type EventOutcome = "success" | "failure" | "interrupted";
+
+/** What a caller (API body, CLI flags) asks for. */
+export interface InstallRequest {
+  /** URL, local path, or `ref[@version]` to resolve in the registries */
+  source: string;
+  /** git ref (tag, branch or commit) for git sources */
+  refSpec?: string;
+  /** reinstall when the same ref+version is already present */
+  force?: boolean;
+  /** expected `sha256:` checksum (of the pack directory, or of the archive bytes for archive sources) */
+  checksum?: string;
+  skipDeps?: boolean;
+  skipTests?: boolean;
+  /** restrict registry resolution to this registry name */
+  registry?: string;
+  method: InstallationMethod;
+}
+
+/** Who acts: `identityId` is recorded as `installed_by`, `name` in the history. */
+export interface Actor {
+  identityId: number | null;
+  name: string | null;
+}
+
+export type ProgressPhase = "fetch" | "extract" | "validate" | "dependencies" | "hash" | "store" | "record";
+
+/** Emitted for progress bars (CLI) and logs (API); `bytes`/`files` are cumulative within a phase. */
+export interface ProgressEvent {
+  phase: ProgressPhase;
+  bytes?: number;
+  totalBytes?: number;
+  files?: number;
+  message?: string;
+}
+
+export interface OperationOptions {
+  onProgress?: (e: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** The snake_case JSON of a Pack row (DESIGN.md §7), emitted by both apps. */
+export interface PackJson {
+  id: number;
+  ref: string;
+  label: string;
+  description: string | null;
+  version: string;
+  tags: string[];
+  conf_schema: unknown;
+  meta: Record<string, unknown>;
+  runtime_deps: string[];
+  dependencies: string[];
+  created: string;
+  updated: string;
+}
+
+export interface InstallationJson {
+  id: number;
+  pack_id: number;
+  source_type: SourceType;
+  source_url: string | null;
+  source_ref: string | null;
+  resolved_commit: string | null;
+  checksum: string;
+  checksum_verified: boolean;
+  installed_at: string;
+  installed_by: number | null;
+  installation_method: InstallationMethod;
+  storage_path: string;
+  meta: Record<string, unknown>;
+  created: string;
+  updated: string;
+}
+
+export interface EventJson {
+  id: number;
+  pack_ref: string;
+  version: string | null;
+  action: string;
+  outcome: string;
+  source_type: string | null;
+  source_url: string | null;
+  actor_id: number | null;
+  actor_name: string | null;
+  method: string | null;
+  error: string | null;
+  details: Record<string, unknown>;
+  created: string;
+}
+
+export interface InstallResult {
+  pack: PackJson;
+  installation: InstallationJson;
+  /** true when the ref was not installed before (API: 201), false when replaced/upgraded (200) */
+  created: boolean;
+  /** install | upgrade | downgrade | reinstall */
+  action: EventAction;
+  /** the previous version when this replaced one */
+  previousVersion: string | null;
+  /** `runtime_deps` of pack.yaml: reported, never installed by us */
+  runtimeDeps: string[];
+}
+
+export interface VerifyReport {
+  ref: string;
+  version: string | null;
+  ok: boolean;
+  expected: string | null;
+  actual: Checksum | null;
+  changed: string[];
+  added: string[];
+  removed: string[];
+  /** false when the installation has no per-file manifest (file lists are then empty) */
+  fileListAvailable: boolean;
+  /** why the tree could not be hashed at all (e.g. a symlink was planted in it) */
+  error?: string;
+}
+
+export interface PackWithInstallation {
+  pack: PackJson;
+  installation: InstallationJson | null;
+}
+
+export interface ListFilter {
+  sourceType?: SourceType;
+  page?: number;
+  pageSize?: number;
+}
+
+export interface ListResult {
+  items: PackWithInstallation[];
+  page: number;
+  pageSize: number;
+  totalItems: number;
+  totalPages: number;
+}
+
+export interface UninstallResult {
+  ref: string;
+  /** versions whose files were removed */
+  removed: string[];
+  /** true when the pack's rows were deleted */
+  recordDeleted: boolean;
+}
+
+/** What `reconcile()` found and did; see docs/install-flow.md. */
+export interface ReconcileReport {
+  /** interrupted operations found in the journal, and what was done */
+  interrupted: Array<{
+    ref: string;
+    version: string;
+    operation: "install" | "uninstall";
+    resolution: "adopted" | "rolled_back" | "completed";
+    detail?: string;
+  }>;
+  /** rows whose files are missing (flagged, not deleted: reinstall with force) */
+  missingFiles: Array<{ ref: string; version: string; storagePath: string }>;
+  /** pack directories without a matching row (flagged, left in place) */
+  untracked: Array<{ ref: string; version: string | null; path: string }>;
+  /** refs skipped because another live process holds their lock */
+  busy: string[];
+}

@@ -1,0 +1,76 @@
+import { AttuneError, ErrorCodes, validateRef, validateVersion } from "@attune/pack-storage";
+import { withRefLock, type InstallerContext } from "./context";
+import { crashPoint } from "./fault";
+import { resolvePending } from "./reconcile";
+import type { EventData } from "./record";
+import type { Actor, InstallationMethod, UninstallResult } from "./types";
+
+export interface UninstallOptions {
+  version?: string;
+  actor: Actor;
+  method?: InstallationMethod;
+  signal?: AbortSignal;
+}
+
+/**
+ * Without `version` (or with the recorded one): journal -> delete the rows + append the event in one
+ * transaction -> remove the files -> drop the journal. Files go last so that a crash never leaves
+ * a row pointing at nothing. A `version` that is on disk but not recorded only removes its files.
+ */
+export async function uninstall(
+  ctx: InstallerContext,
+  ref: string,
+  opts: UninstallOptions,
+): Promise<UninstallResult> {
+  validateRef(ref);
+  if (opts.version !== undefined) validateVersion(opts.version);
+  return withRefLock(ctx, ref, opts.signal, async (lock) => {
+    await resolvePending(ctx, ref);
+    const rec = await ctx.store.get(ref);
+    const onDisk = (await ctx.storage.listInstalled()).filter((p) => p.ref === ref);
+    const recorded = rec?.installation ? rec.pack.version : null;
+    const event = (version: string | null, details: Record<string, unknown>): EventData => ({
+      packRef: ref,
+      version,
+      action: "uninstall",
+      outcome: "success",
+      sourceType: rec?.installation?.sourceType ?? null,
+      sourceUrl: rec?.installation?.sourceUrl ?? null,
+      actorId: opts.actor.identityId,
+      actorName: opts.actor.name,
+      method: opts.method ?? null,
+      error: null,
+      details,
+    });
+    if (opts.version !== undefined && opts.version !== recorded) {
+      if (!onDisk.some((p) => p.version === opts.version)) throw notInstalled(ref, opts.version);
+      await ctx.storage.uninstallPack(ref, opts.version);
+      await ctx.store.appendEvent(event(opts.version, { untracked: true }));
+      return { ref, removed: [opts.version], recordDeleted: false };
+    }
+    if (!rec && onDisk.length === 0) throw notInstalled(ref);
+    const versions = onDisk.map((p) => p.version ?? "legacy");
+    await ctx.journal.write(ref, {
+      operation: "uninstall",
+      version: recorded ?? versions[0],
+      versions,
+      actorId: opts.actor.identityId,
+      actorName: opts.actor.name,
+      method: opts.method ?? null,
+    });
+    lock.assertHeld();
+    const deleted = await ctx.store.deletePack(ref, event(recorded, { removed_versions: versions }));
+    crashPoint("uninstall-after-commit");
+    await ctx.storage.uninstallPack(ref);
+    await ctx.journal.remove(ref);
+    return { ref, removed: versions, recordDeleted: deleted };
+  });
+}
+
+function notInstalled(ref: string, version?: string): AttuneError {
+  return new AttuneError(
+    ErrorCodes.ENOTFOUND,
+    version ? `pack '${ref}' version ${version} is not installed` : `pack '${ref}' is not installed`,
+    { hint: "list installed packs with `attune pack list`", details: { ref, version: version ?? null } },
+  );
+}

@@ -1,0 +1,105 @@
+import {
+  AttuneError,
+  ErrorCodes,
+  calculateDirectoryManifest,
+  diffManifest,
+  validateRef,
+  type Checksum,
+} from "@attune/pack-storage";
+import { withRefLock, type InstallerContext } from "./context";
+import type { InstalledRecord } from "./record";
+import type { Actor, VerifyReport } from "./types";
+
+/**
+ * Re-hash an installed pack and compare with what was recorded at install time. Runs under the ref
+ * lock so that a concurrent upgrade is never reported as tampering. Appends a `verify` event.
+ */
+export async function verify(ctx: InstallerContext, ref: string, actor?: Actor): Promise<VerifyReport> {
+  validateRef(ref);
+  return withRefLock(ctx, ref, undefined, async () => {
+    const rec = await ctx.store.get(ref);
+    if (!rec?.installation)
+      throw new AttuneError(ErrorCodes.ENOTFOUND, `pack '${ref}' is not installed`, {
+        hint: "list installed packs with `attune pack list`",
+        details: { ref },
+      });
+    const report = await compare(ctx, rec);
+    await ctx.store.appendEvent({
+      packRef: ref,
+      version: rec.pack.version,
+      action: "verify",
+      outcome: report.ok ? "success" : "failure",
+      sourceType: rec.installation.sourceType,
+      sourceUrl: rec.installation.sourceUrl,
+      actorId: actor?.identityId ?? null,
+      actorName: actor?.name ?? null,
+      method: null,
+      error: report.ok
+        ? null
+        : `EINTEGRITY: expected ${report.expected}, found ${report.actual ?? "no files"}`,
+      details: {
+        expected: report.expected,
+        actual: report.actual,
+        changed: report.changed.length,
+        added: report.added.length,
+        removed: report.removed.length,
+      },
+    });
+    return report;
+  });
+}
+
+const UNHASHABLE = new Set<string>([ErrorCodes.ESYMLINK, ErrorCodes.ESPECIAL_FILE, ErrorCodes.EBAD_FILENAME]);
+
+async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<VerifyReport> {
+  const inst = rec.installation!;
+  const recorded = inst.fileManifest;
+  const base = {
+    ref: rec.pack.ref,
+    version: rec.pack.version,
+    expected: inst.checksum,
+    fileListAvailable: !!recorded,
+  };
+  let dir: string;
+  try {
+    dir = await ctx.storage.resolveContentDir(rec.pack.ref, rec.pack.version);
+  } catch (e) {
+    if ((e as AttuneError).code !== ErrorCodes.ENOENT && (e as AttuneError).code !== ErrorCodes.ENOTFOUND)
+      throw e;
+    // the whole directory is gone: every recorded file is removed
+    return {
+      ...base,
+      ok: false,
+      actual: null,
+      changed: [],
+      added: [],
+      removed: Object.keys(recorded ?? {}).sort(),
+    };
+  }
+  let current;
+  try {
+    current = await calculateDirectoryManifest(dir);
+  } catch (e) {
+    // a planted symlink, device or undecodable name is tampering too, not an operational failure
+    if (!UNHASHABLE.has((e as AttuneError).code)) throw e;
+    const err = e as AttuneError;
+    return {
+      ...base,
+      ok: false,
+      actual: null,
+      changed: [],
+      added: [],
+      removed: [],
+      error: `${err.code}: ${err.message}`,
+    };
+  }
+  const diff = recorded ? diffManifest(recorded, current.files) : { changed: [], added: [], removed: [] };
+  return {
+    ...base,
+    ok: current.checksum === (inst.checksum.toLowerCase() as Checksum),
+    actual: current.checksum,
+    changed: diff.changed,
+    added: diff.added,
+    removed: diff.removed,
+  };
+}

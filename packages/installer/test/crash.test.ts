@@ -1,0 +1,150 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import { calculateDirectoryChecksum } from "@attune/pack-storage";
+import { tmpDir } from "@attune/test-utils";
+import type { InstallerOptions } from "../src/index";
+import { writePack } from "./helpers/fixtures";
+import { makeHarness, packDirs, providers, type Harness } from "./helpers/harness";
+
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "helpers", "child.mjs");
+const actor = { identityId: null, name: "tester" };
+
+/** run one operation in a child process that SIGKILLs itself at `crashAt` (test-only hook) */
+function runChild(
+  job: { options: InstallerOptions; op: string; request?: unknown; ref?: string },
+  crashAt?: string,
+) {
+  const r = spawnSync(process.execPath, [CHILD, JSON.stringify(job)], {
+    env: { ...process.env, ATTUNE_TEST_CRASH_AT: crashAt ?? "" },
+    encoding: "utf8",
+  });
+  const last = (r.stdout ?? "").trim().split("\n").at(-1);
+  return { signal: r.signal, status: r.status, out: last ? JSON.parse(last) : null, stderr: r.stderr };
+}
+
+describe.each(await providers())("crash recovery on %s", (provider) => {
+  let h: Harness;
+  let src: ReturnType<typeof tmpDir>;
+  beforeEach(async () => {
+    h = await makeHarness(provider);
+    src = tmpDir("attune-src-");
+  });
+  afterEach(async () => {
+    src.cleanup();
+    await h.cleanup();
+  });
+  const install = (dir: string) => ({
+    options: h.options(),
+    op: "install",
+    request: { source: dir, method: "cli" },
+  });
+
+  it("a kill between the storage move and the commit is adopted on the next start", async () => {
+    const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
+    const crashed = runChild(install(dir), "after-store");
+    expect(crashed.signal).toBe("SIGKILL");
+    expect(packDirs(h.packsDir)).toEqual(["core-1.0.0"]); // files moved, no row yet
+    const inst = await h.open();
+    expect(inst.lastReconcile).toMatchObject({
+      interrupted: [{ ref: "core", version: "1.0.0", operation: "install", resolution: "adopted" }],
+      missingFiles: [],
+      untracked: [],
+      busy: [],
+    });
+    const shown = await inst.show("core");
+    expect(shown.installation).toMatchObject({
+      checksum: await calculateDirectoryChecksum(dir),
+      source_type: "local_directory",
+    });
+    expect((await inst.verify("core")).ok).toBe(true);
+    expect((await inst.history("core"))[0]).toMatchObject({
+      action: "install",
+      outcome: "interrupted",
+      details: expect.objectContaining({ resolution: "adopted" }),
+    });
+    expect(fs.readdirSync(path.join(h.packsDir, ".journal"))).toEqual([]);
+  });
+
+  it("a kill after the intent but before the move is rolled back", async () => {
+    const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
+    expect(runChild(install(dir), "after-journal").signal).toBe("SIGKILL");
+    const inst = await h.open();
+    expect(inst.lastReconcile?.interrupted).toEqual([
+      expect.objectContaining({ ref: "core", resolution: "rolled_back" }),
+    ]);
+    await expect(inst.show("core")).rejects.toMatchObject({ code: "ENOTFOUND" });
+    expect(packDirs(h.packsDir)).toEqual([]);
+    expect((await inst.history("core")).map((e) => e.outcome)).toEqual(["interrupted"]);
+    // and the ref is usable again at once
+    await inst.install({ source: dir, method: "cli" }, actor);
+  });
+
+  it("a kill after the commit of an upgrade finishes removing the old version", async () => {
+    const v1 = writePack(path.join(src.dir, "v1"), { ref: "core", version: "1.0.0" });
+    const v2 = writePack(path.join(src.dir, "v2"), { ref: "core", version: "2.0.0" });
+    expect(runChild(install(v1)).out).toMatchObject({ ok: true });
+    expect(runChild(install(v2), "after-commit").signal).toBe("SIGKILL");
+    expect(packDirs(h.packsDir)).toEqual(["core-1.0.0", "core-2.0.0"]);
+    const inst = await h.open();
+    expect(inst.lastReconcile?.interrupted).toEqual([expect.objectContaining({ resolution: "completed" })]);
+    expect(packDirs(h.packsDir)).toEqual(["core-2.0.0"]);
+    expect((await inst.show("core")).pack.version).toBe("2.0.0");
+    expect((await inst.history("core")).map((e) => `${e.action}/${e.outcome}`)).toEqual([
+      "install/success",
+      "upgrade/success",
+    ]);
+  });
+
+  it("an interrupted upgrade keeps the previous version when the new files are not the verified ones", async () => {
+    const v1 = writePack(path.join(src.dir, "v1"), { ref: "core", version: "1.0.0" });
+    const v2 = writePack(path.join(src.dir, "v2"), { ref: "core", version: "2.0.0" });
+    runChild(install(v1));
+    expect(runChild(install(v2), "after-store").signal).toBe("SIGKILL");
+    // someone alters the new, uncommitted files before the next start
+    fs.appendFileSync(path.join(h.packsDir, "core-2.0.0", "pack.yaml"), "# altered\n");
+    const inst = await h.open();
+    expect(inst.lastReconcile?.interrupted).toEqual([expect.objectContaining({ resolution: "rolled_back" })]);
+    expect((await inst.show("core")).pack.version).toBe("1.0.0");
+    expect(packDirs(h.packsDir)).toEqual(["core-1.0.0"]);
+    expect((await inst.verify("core")).ok).toBe(true);
+  });
+
+  it("a kill during uninstall after the commit removes the files on the next start", async () => {
+    const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
+    runChild(install(dir));
+    expect(
+      runChild({ options: h.options(), op: "uninstall", ref: "core" }, "uninstall-after-commit").signal,
+    ).toBe("SIGKILL");
+    expect(packDirs(h.packsDir)).toEqual(["core-1.0.0"]);
+    const inst = await h.open();
+    expect(inst.lastReconcile?.interrupted).toEqual([
+      expect.objectContaining({ operation: "uninstall", resolution: "completed" }),
+    ]);
+    expect(packDirs(h.packsDir)).toEqual([]);
+  });
+
+  it("flags rows without files and files without rows, and leaves them in place", async () => {
+    const inst0 = await h.open();
+    const a = await inst0.install(
+      { source: writePack(path.join(src.dir, "a"), { ref: "alpha", version: "1.0.0" }), method: "cli" },
+      actor,
+    );
+    await inst0.close();
+    fs.rmSync(a.installation.storage_path); // the link only: the row now points at nothing
+    const stray = writePack(path.join(h.packsDir, "stray-0.1.0"), { ref: "stray", version: "0.1.0" });
+    const inst = await h.open();
+    expect(inst.lastReconcile).toMatchObject({
+      interrupted: [],
+      missingFiles: [{ ref: "alpha", version: "1.0.0" }],
+      untracked: [{ ref: "stray", version: "0.1.0", path: stray }],
+    });
+    expect(fs.existsSync(stray)).toBe(true);
+    expect((await inst.show("alpha")).pack.version).toBe("1.0.0");
+    // the stray version can be removed explicitly
+    await inst.uninstall("stray", { actor, version: "0.1.0" });
+    expect(fs.existsSync(stray)).toBe(false);
+  });
+});

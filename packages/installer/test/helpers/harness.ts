@@ -1,0 +1,72 @@
+import fs from "node:fs";
+import path from "node:path";
+import { createTestDatabase, postgresAvailable, tmpDir } from "@attune/test-utils";
+import { migrate } from "@attune/db";
+import { openInstaller, type Installer, type InstallerOptions } from "../../src/index";
+import { loopbackEnv } from "./fixtures";
+
+export type Provider = "sqlite" | "postgresql";
+
+/** sqlite always; postgresql when a server is reachable (required in CI, see @attune/test-utils) */
+export async function providers(): Promise<Provider[]> {
+  return (await postgresAvailable()) ? ["sqlite", "postgresql"] : ["sqlite"];
+}
+
+export interface Harness {
+  root: string;
+  home: string;
+  packsDir: string;
+  databaseUrl: string | undefined;
+  options(extra?: Partial<InstallerOptions>): InstallerOptions;
+  open(extra?: Partial<InstallerOptions>): Promise<Installer>;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh ATTUNE_HOME (and a fresh PostgreSQL database for that provider). */
+export async function makeHarness(provider: Provider, env: Record<string, string> = {}): Promise<Harness> {
+  const tmp = tmpDir("attune-installer-");
+  const home = path.join(tmp.dir, "home");
+  fs.mkdirSync(home);
+  let databaseUrl: string | undefined;
+  let drop = async () => undefined as void;
+  if (provider === "postgresql") {
+    const db = await createTestDatabase("attune_installer");
+    await migrate(db.url);
+    databaseUrl = db.url;
+    drop = db.drop;
+  }
+  const opened: Installer[] = [];
+  const options = (extra: Partial<InstallerOptions> = {}): InstallerOptions => ({
+    home,
+    databaseUrl,
+    env: loopbackEnv(env),
+    lockStaleMs: 2_000,
+    lockTimeoutMs: 30_000,
+    ...extra,
+  });
+  return {
+    root: tmp.dir,
+    home,
+    packsDir: path.join(home, "packs"),
+    databaseUrl,
+    options,
+    async open(extra) {
+      const i = await openInstaller(options(extra));
+      opened.push(i);
+      return i;
+    },
+    async cleanup() {
+      for (const i of opened) await i.close().catch(() => undefined);
+      await drop();
+      tmp.cleanup();
+    },
+  };
+}
+
+/** entries of the packs directory that are packs (not our .locks/.journal nor storage internals) */
+export function packDirs(packsDir: string): string[] {
+  return fs
+    .readdirSync(packsDir)
+    .filter((n) => !n.startsWith("."))
+    .sort();
+}

@@ -1,0 +1,336 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { calculateDirectoryChecksum, calculateFileChecksum } from "@attune/pack-storage";
+import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
+import type { Installer, ProgressEvent } from "../src/index";
+import { makeTarGz, writePack } from "./helpers/fixtures";
+import { makeHarness, packDirs, providers, type Harness } from "./helpers/harness";
+
+const actor = { identityId: null, name: "tester" };
+const cli = { method: "cli" as const };
+
+describe.each(await providers())("install flow on %s", (provider) => {
+  let h: Harness;
+  let inst: Installer;
+  let src: ReturnType<typeof tmpDir>;
+  beforeEach(async () => {
+    h = await makeHarness(provider);
+    inst = await h.open();
+    src = tmpDir("attune-src-");
+  });
+  afterEach(async () => {
+    src.cleanup();
+    await h.cleanup();
+  });
+  const pack = (
+    ref: string,
+    version: string,
+    extra: Parameters<typeof writePack>[1] extends infer S ? Partial<S> : never = {},
+  ) => writePack(path.join(src.dir, `${ref}-${version}`), { ref, version, ...extra });
+
+  it("installs a local directory: files in versioned storage, rows, history, progress", async () => {
+    const dir = pack("core", "1.0.0", { runtimeDeps: ["python3"] });
+    const events: ProgressEvent[] = [];
+    const r = await inst.install({ source: dir, ...cli }, actor, { onProgress: (e) => events.push(e) });
+    expect(r.created).toBe(true);
+    expect(r.action).toBe("install");
+    expect(r.runtimeDeps).toEqual(["python3"]);
+    expect(r.pack).toMatchObject({
+      ref: "core",
+      version: "1.0.0",
+      label: "core pack",
+      tags: ["test"],
+      runtime_deps: ["python3"],
+    });
+    expect(r.installation).toMatchObject({
+      source_type: "local_directory",
+      checksum: await calculateDirectoryChecksum(dir),
+      checksum_verified: false,
+      installation_method: "cli",
+      installed_by: null,
+      meta: expect.objectContaining({ force: false, skip_deps: false, expected_checksum: null }),
+    });
+    expect(fs.readFileSync(path.join(r.installation.storage_path, "actions/hello.py"), "utf8")).toContain(
+      "core 1.0.0",
+    );
+    expect(packDirs(h.packsDir)).toEqual(["core-1.0.0"]);
+    const phases = [...new Set(events.map((e) => e.phase))];
+    expect(phases.slice(-5)).toEqual(["validate", "dependencies", "hash", "store", "record"]);
+    expect(events.find((e) => e.phase === "hash" && e.files)?.files).toBe(3);
+    expect(await inst.show("core")).toEqual({ pack: r.pack, installation: r.installation });
+    const hist = await inst.history("core");
+    expect(hist.map((e) => [e.action, e.outcome, e.actor_name])).toEqual([["install", "success", "tester"]]);
+  });
+
+  it("refuses to reinstall the same version without force, and reinstalls with it", async () => {
+    const dir = pack("core", "1.0.0");
+    await inst.install({ source: dir, ...cli }, actor);
+    await expect(inst.install({ source: dir, ...cli }, actor)).rejects.toMatchObject({
+      code: "ECONFLICT",
+      hint: expect.stringContaining("force"),
+    });
+    const r = await inst.install({ source: dir, force: true, ...cli }, actor);
+    expect(r).toMatchObject({
+      created: false,
+      action: "reinstall",
+      installation: { meta: expect.objectContaining({ force: true }) },
+    });
+    const hist = await inst.history("core");
+    expect(hist.map((e) => `${e.action}/${e.outcome}`)).toEqual([
+      "install/success",
+      "failed/failure",
+      "reinstall/success",
+    ]);
+    expect(hist[1].error).toMatch(/^ECONFLICT/);
+  });
+
+  it("upgrades and downgrades: new directory, old one removed after the commit", async () => {
+    await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    const up = await inst.install({ source: pack("core", "2.0.0"), ...cli }, actor);
+    expect(up).toMatchObject({
+      created: false,
+      action: "upgrade",
+      previousVersion: "1.0.0",
+      pack: { version: "2.0.0" },
+    });
+    expect(packDirs(h.packsDir)).toEqual(["core-2.0.0"]);
+    const down = await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    expect(down.action).toBe("downgrade");
+    const last = (await inst.history("core")).at(-1)!;
+    expect(last).toMatchObject({
+      action: "upgrade",
+      details: expect.objectContaining({ downgrade: true, previous_version: "2.0.0" }),
+    });
+  });
+
+  it("a checksum mismatch installs nothing and is recorded as failed", async () => {
+    const dir = pack("core", "1.0.0");
+    const wrong = `sha256:${"0".repeat(64)}`;
+    const err = await inst.install({ source: dir, checksum: wrong, ...cli }, actor).catch((e) => e);
+    expect(err).toMatchObject({
+      code: "EINTEGRITY",
+      expected: wrong,
+      found: await calculateDirectoryChecksum(dir),
+    });
+    await expect(inst.show("core")).rejects.toMatchObject({ code: "ENOTFOUND" });
+    expect(packDirs(h.packsDir)).toEqual([]);
+    expect((await inst.list()).totalItems).toBe(0);
+    const hist = await inst.history("core");
+    expect(hist).toEqual([
+      expect.objectContaining({
+        action: "failed",
+        outcome: "failure",
+        error: expect.stringMatching(/^EINTEGRITY/),
+      }),
+    ]);
+    // nothing left behind: no staging dir, no journal entry, no lock
+    const nonEmpty = fs
+      .readdirSync(h.packsDir)
+      .filter((n) => n !== ".locks")
+      .filter((n) => !n.startsWith(".") || fs.readdirSync(path.join(h.packsDir, n)).length > 0);
+    expect(nonEmpty).toEqual([]);
+  });
+
+  it("a failed upgrade leaves the previous version installed and recorded", async () => {
+    const v1 = await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    const bad = pack("core", "2.0.0");
+    await expect(
+      inst.install({ source: bad, checksum: `sha256:${"1".repeat(64)}`, ...cli }, actor),
+    ).rejects.toMatchObject({
+      code: "EINTEGRITY",
+    });
+    expect(await inst.show("core")).toEqual({ pack: v1.pack, installation: v1.installation });
+    expect(packDirs(h.packsDir)).toEqual(["core-1.0.0"]);
+    expect((await inst.verify("core")).ok).toBe(true);
+    expect((await inst.history("core")).map((e) => e.action)).toEqual(["install", "failed", "verify"]);
+  });
+
+  it("a verified caller checksum is recorded", async () => {
+    const dir = pack("core", "1.0.0");
+    const sum = await calculateDirectoryChecksum(dir);
+    const r = await inst.install(
+      { source: dir, checksum: sum.toUpperCase().replace("SHA256", "sha256"), ...cli },
+      actor,
+    );
+    expect(r.installation).toMatchObject({
+      checksum: sum,
+      checksum_verified: true,
+      meta: expect.objectContaining({ expected_checksum: sum }),
+    });
+  });
+
+  it("checks dependencies unless skipped", async () => {
+    const app = pack("app", "1.0.0", { dependencies: ["base@^1.2.0"] });
+    await expect(inst.install({ source: app, ...cli }, actor)).rejects.toMatchObject({
+      code: "EDEPENDENCY",
+      details: expect.objectContaining({ problems: [{ ref: "base", range: "^1.2.0", installed: null }] }),
+    });
+    await inst.install({ source: pack("base", "1.1.0"), ...cli }, actor);
+    await expect(inst.install({ source: app, ...cli }, actor)).rejects.toMatchObject({ code: "EDEPENDENCY" });
+    const skipped = await inst.install({ source: app, skipDeps: true, ...cli }, actor);
+    expect(skipped.installation.meta).toMatchObject({ skip_deps: true });
+    await inst.install({ source: pack("base", "1.3.0"), ...cli }, actor);
+    const ok = await inst.install({ source: app, force: true, ...cli }, actor);
+    expect(ok.pack.dependencies).toEqual(["base@^1.2.0"]);
+  });
+
+  it("installs a local archive in the GitHub tarball layout, verifying the archive checksum", async () => {
+    const dir = pack("core", "1.2.0");
+    const tgz = makeTarGz(dir, path.join(src.dir, "core.tgz"), "core-1.2.0");
+    const sum = await calculateFileChecksum(tgz);
+    const r = await inst.install({ source: tgz, checksum: sum, ...cli }, actor);
+    expect(r.installation).toMatchObject({
+      source_type: "local_archive",
+      checksum: await calculateDirectoryChecksum(dir),
+      checksum_verified: true,
+    });
+    expect(fs.existsSync(path.join(r.installation.storage_path, "pack.yaml"))).toBe(true);
+  });
+
+  it("verify reports changed, added and removed files, and appends to the history", async () => {
+    const r = await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    expect(await inst.verify("core", actor)).toMatchObject({ ok: true, changed: [], added: [], removed: [] });
+    const p = r.installation.storage_path;
+    fs.appendFileSync(path.join(p, "actions/hello.py"), "import os\n");
+    fs.writeFileSync(path.join(p, "actions/evil.sh"), "rm -rf /\n");
+    fs.rmSync(path.join(p, "actions/hello.yaml"));
+    const report = await inst.verify("core", actor);
+    expect(report).toMatchObject({
+      ref: "core",
+      ok: false,
+      expected: r.installation.checksum,
+      changed: ["actions/hello.py"],
+      added: ["actions/evil.sh"],
+      removed: ["actions/hello.yaml"],
+    });
+    expect(report.actual).not.toBe(r.installation.checksum);
+    expect((await inst.verifyAll()).map((v) => v.ok)).toEqual([false]);
+    const last = (await inst.history("core")).at(-1)!;
+    expect(last).toMatchObject({ action: "verify", outcome: "failure" });
+    await expect(inst.verify("nope")).rejects.toMatchObject({ code: "ENOTFOUND" });
+  });
+
+  it("verify reports a planted symlink and a deleted directory as tampering", async () => {
+    const r = await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    fs.symlinkSync("/etc/passwd", path.join(r.installation.storage_path, "link"));
+    expect(await inst.verify("core")).toMatchObject({
+      ok: false,
+      actual: null,
+      error: expect.stringMatching(/^ESYMLINK/),
+    });
+    fs.rmSync(r.installation.storage_path, { recursive: true });
+    const gone = await inst.verify("core");
+    expect(gone).toMatchObject({ ok: false, actual: null });
+    expect(gone.removed).toEqual(["actions/hello.py", "actions/hello.yaml", "pack.yaml"]);
+  });
+
+  it("uninstalls: files and rows gone, history kept", async () => {
+    await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    const res = await inst.uninstall("core", { actor, method: "cli" });
+    expect(res).toEqual({ ref: "core", removed: ["1.0.0"], recordDeleted: true });
+    expect(packDirs(h.packsDir)).toEqual([]);
+    await expect(inst.show("core")).rejects.toMatchObject({ code: "ENOTFOUND" });
+    expect((await inst.history("core")).map((e) => e.action)).toEqual(["install", "uninstall"]);
+    await expect(inst.uninstall("core", { actor })).rejects.toMatchObject({ code: "ENOTFOUND" });
+    await expect(inst.uninstall("../etc", { actor })).rejects.toMatchObject({ code: "EINVALID_REF" });
+    await expect(inst.history("never")).rejects.toMatchObject({ code: "ENOTFOUND" });
+  });
+
+  it("lists with a source-type filter and pages", async () => {
+    for (const ref of ["aa", "bb", "cc"]) await inst.install({ source: pack(ref, "1.0.0"), ...cli }, actor);
+    const page = await inst.list({ page: 2, pageSize: 2 });
+    expect(page).toMatchObject({ page: 2, pageSize: 2, totalItems: 3, totalPages: 2 });
+    expect(page.items.map((i) => i.pack.ref)).toHaveLength(1);
+    expect((await inst.list({ sourceType: "git" })).totalItems).toBe(0);
+    expect((await inst.list({ sourceType: "local_directory" })).totalItems).toBe(3);
+    await expect(inst.list({ page: 0 })).rejects.toMatchObject({
+      code: "EINVALID_INPUT",
+      details: { field: "page" },
+    });
+    await expect(inst.list({ sourceType: "ftp" as never })).rejects.toMatchObject({
+      details: { field: "source_type" },
+    });
+  });
+
+  it("serialises concurrent installs of one ref; different refs run side by side", async () => {
+    const dir = pack("core", "1.0.0");
+    const results = await Promise.allSettled([
+      inst.install({ source: dir, ...cli }, actor),
+      inst.install({ source: dir, ...cli }, actor),
+      inst.install({ source: pack("other", "1.0.0"), ...cli }, actor),
+    ]);
+    const [a, b, c] = results;
+    expect([a.status, b.status].sort()).toEqual(["fulfilled", "rejected"]);
+    const rejected = (a.status === "rejected" ? a : b) as PromiseRejectedResult;
+    expect(rejected.reason).toMatchObject({ code: "ECONFLICT" });
+    expect(c.status).toBe("fulfilled");
+    expect(packDirs(h.packsDir)).toEqual(["core-1.0.0", "other-1.0.0"]);
+    expect((await inst.list()).totalItems).toBe(2);
+  });
+
+  it("rejects bad requests before fetching anything", async () => {
+    await expect(inst.install({ source: "", ...cli }, actor)).rejects.toMatchObject({
+      details: { field: "source" },
+    });
+    await expect(inst.install({ source: "x", method: "ftp" as never }, actor)).rejects.toMatchObject({
+      details: { field: "method" },
+    });
+    await expect(
+      inst.install({ source: pack("core", "1.0.0"), checksum: "md5:1", ...cli }, actor),
+    ).rejects.toMatchObject({
+      code: "EINVALID_CHECKSUM",
+    });
+    await expect(
+      inst.install({ source: path.join(src.dir, "missing"), ...cli }, actor),
+    ).rejects.toHaveProperty("code");
+    expect(packDirs(h.packsDir)).toEqual([]);
+  });
+
+  it("refuses local paths outside the allowed roots (API mode)", async () => {
+    const api = await h.open({ localSourceRoots: [] });
+    await expect(api.install({ source: pack("core", "1.0.0"), method: "api" }, actor)).rejects.toMatchObject({
+      code: expect.stringMatching(/EPOLICY|EINVALID_INPUT|EFORBIDDEN/),
+    });
+  });
+});
+
+describe("remote sources", () => {
+  let h: Harness;
+  let inst: Installer;
+  let src: ReturnType<typeof tmpDir>;
+  let http: RouteServer;
+  beforeAll(async () => {
+    http = await serveRoutes();
+  });
+  afterAll(async () => http.close());
+  beforeEach(async () => {
+    h = await makeHarness("sqlite");
+    inst = await h.open();
+    src = tmpDir("attune-src-");
+  });
+  afterEach(async () => {
+    src.cleanup();
+    await h.cleanup();
+  });
+
+  it("installs an archive URL from a real HTTP server", async () => {
+    const dir = writePack(path.join(src.dir, "p"), { ref: "web", version: "1.0.0" });
+    const tgz = makeTarGz(dir, path.join(src.dir, "web.tgz"));
+    http.file("/web-1.0.0.tgz", fs.readFileSync(tgz), "application/gzip");
+    const r = await inst.install({ source: `${http.url}/web-1.0.0.tgz`, ...cli }, actor);
+    expect(r.installation).toMatchObject({
+      source_type: "archive",
+      source_url: `${http.url}/web-1.0.0.tgz`,
+      checksum: await calculateDirectoryChecksum(dir),
+      meta: expect.objectContaining({ archive_checksum: await calculateFileChecksum(tgz) }),
+    });
+  });
+
+  it("a 404 archive URL fails cleanly and leaves nothing", async () => {
+    await expect(inst.install({ source: `${http.url}/missing.tgz`, ...cli }, actor)).rejects.toMatchObject({
+      code: expect.stringMatching(/EFETCH|ENOTFOUND/),
+    });
+    expect(packDirs(h.packsDir)).toEqual([]);
+  });
+});

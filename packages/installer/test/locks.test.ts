@@ -1,0 +1,102 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import { tmpDir } from "@attune/test-utils";
+import { FileLocker } from "../src/locks";
+import { Journal } from "../src/journal";
+
+let tmp: ReturnType<typeof tmpDir>;
+beforeEach(() => {
+  tmp = tmpDir("attune-locks-");
+});
+afterEach(() => tmp.cleanup());
+
+describe("FileLocker", () => {
+  it("serialises one ref: the second waiter gets the lock only after release", async () => {
+    const locker = new FileLocker(path.join(tmp.dir, ".locks"), 2_000);
+    const order: string[] = [];
+    const first = await locker.acquire("core", { timeoutMs: 5_000 });
+    const second = locker.acquire("core", { timeoutMs: 10_000 }).then((l) => {
+      order.push("second acquired");
+      return l;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    order.push("first releasing");
+    await first.release();
+    await (await second).release();
+    expect(order).toEqual(["first releasing", "second acquired"]);
+  });
+
+  it("does not block different refs", async () => {
+    const locker = new FileLocker(path.join(tmp.dir, ".locks"), 2_000);
+    const a = await locker.acquire("alpha", { timeoutMs: 1_000 });
+    const b = await locker.acquire("beta", { timeoutMs: 1 });
+    await Promise.all([a.release(), b.release()]);
+  });
+
+  it("gives up with ELOCKED after the bounded wait", async () => {
+    const locker = new FileLocker(path.join(tmp.dir, ".locks"), 5_000);
+    const held = await locker.acquire("core", { timeoutMs: 1_000 });
+    await expect(locker.acquire("core", { timeoutMs: 200 })).rejects.toMatchObject({
+      code: "ELOCKED",
+      hint: expect.stringContaining("retry"),
+    });
+    await held.release();
+  });
+
+  it("takes over a lock left by a dead process once it is stale", async () => {
+    const dir = path.join(tmp.dir, ".locks");
+    fs.mkdirSync(path.join(dir, "core.lock"), { recursive: true });
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(path.join(dir, "core.lock"), old, old);
+    const lock = await new FileLocker(dir, 2_000).acquire("core", { timeoutMs: 1_000 });
+    lock.assertHeld();
+    await lock.release();
+    expect(fs.existsSync(path.join(dir, "core.lock"))).toBe(false);
+  });
+
+  it("stops waiting when aborted", async () => {
+    const locker = new FileLocker(path.join(tmp.dir, ".locks"), 5_000);
+    const held = await locker.acquire("core", { timeoutMs: 1_000 });
+    const ac = new AbortController();
+    const p = locker.acquire("core", { timeoutMs: 30_000, signal: ac.signal });
+    ac.abort();
+    await expect(p).rejects.toMatchObject({ details: { aborted: true } });
+    await held.release();
+  });
+});
+
+describe("Journal", () => {
+  it("writes, lists, reads and removes intents atomically", async () => {
+    const j = new Journal(path.join(tmp.dir, ".journal"));
+    expect(await j.refs()).toEqual([]);
+    await j.write("core", {
+      operation: "uninstall",
+      version: "1.0.0",
+      versions: ["1.0.0"],
+      actorId: null,
+      actorName: "t",
+      method: "cli",
+    });
+    expect(await j.refs()).toEqual(["core"]);
+    expect(await j.read("core")).toMatchObject({
+      v: 1,
+      ref: "core",
+      operation: "uninstall",
+      pid: process.pid,
+    });
+    expect(fs.readdirSync(path.join(tmp.dir, ".journal"))).toEqual(["core.json"]);
+    await j.remove("core");
+    expect(await j.read("core")).toBeNull();
+  });
+
+  it("sets aside an unreadable entry instead of trusting it", async () => {
+    const dir = path.join(tmp.dir, ".journal");
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, "core.json"), "{not json");
+    const j = new Journal(dir);
+    await expect(j.read("core")).rejects.toMatchObject({ code: "EIO" });
+    expect(await j.refs()).toEqual([]);
+    expect(fs.readdirSync(dir).some((n) => n.startsWith("core.json.corrupt-"))).toBe(true);
+  });
+});

@@ -1,0 +1,120 @@
+import { describe, expect, it } from "@jest/globals";
+import type { FetchResult } from "@attune/pack-registry";
+import { checkDependencies } from "../src/dependencies";
+import { checkExpectedChecksum, decide } from "../src/install-plan";
+import type { InstalledRecord } from "../src/record";
+
+const A = `sha256:${"a".repeat(64)}` as const;
+const B = `sha256:${"b".repeat(64)}` as const;
+const C = `sha256:${"c".repeat(64)}` as const;
+
+const fetched = (over: Partial<FetchResult> = {}): FetchResult => ({
+  sourceType: "archive",
+  sourceUrl: "https://example.com/p.tgz",
+  sourceRef: null,
+  resolvedCommit: null,
+  archiveChecksum: null,
+  expectedChecksum: null,
+  registryName: null,
+  ...over,
+});
+
+const recorded = (version: string): InstalledRecord =>
+  ({
+    pack: { ref: "p", version },
+    installation: { storagePath: `/x/p-${version}` },
+  }) as unknown as InstalledRecord;
+
+describe("decide", () => {
+  it("first install needs nothing", () => {
+    expect(decide("p", null, "1.0.0", false, false)).toMatchObject({
+      action: "install",
+      previousVersion: null,
+      replace: false,
+    });
+  });
+  it("the same version needs force, and names the fix", () => {
+    expect(() => decide("p", recorded("1.0.0"), "1.0.0", true, false)).toThrow(
+      expect.objectContaining({ code: "ECONFLICT", hint: expect.stringContaining("force") }),
+    );
+    expect(decide("p", recorded("1.0.0"), "1.0.0", true, true)).toMatchObject({
+      action: "reinstall",
+      replace: true,
+    });
+  });
+  it("an unrecorded directory of the target version also needs force", () => {
+    expect(() => decide("p", null, "1.0.0", true, false)).toThrow(
+      expect.objectContaining({ code: "ECONFLICT" }),
+    );
+  });
+  it("another version is an upgrade or a downgrade without force", () => {
+    expect(decide("p", recorded("1.0.0"), "2.0.0", false, false)).toMatchObject({
+      action: "upgrade",
+      previousVersion: "1.0.0",
+    });
+    expect(decide("p", recorded("2.0.0"), "1.10.0", false, false)).toMatchObject({ action: "downgrade" });
+  });
+});
+
+describe("checkExpectedChecksum", () => {
+  it("is unverified when nothing is expected", () => {
+    expect(checkExpectedChecksum(A, fetched(), null)).toEqual({ verified: false, expected: null });
+  });
+  it("accepts the caller's directory checksum (any case) or the archive checksum", () => {
+    expect(checkExpectedChecksum(A, fetched(), A)).toEqual({ verified: true, expected: A });
+    expect(checkExpectedChecksum(A, fetched({ archiveChecksum: B }), B).verified).toBe(true);
+  });
+  it("rejects a caller checksum that matches neither", () => {
+    expect(() => checkExpectedChecksum(A, fetched({ archiveChecksum: B }), C)).toThrow(
+      expect.objectContaining({ code: "EINTEGRITY", expected: C }),
+    );
+  });
+  it("rejects a registry checksum mismatch even when the caller's matches", () => {
+    expect(() => checkExpectedChecksum(A, fetched({ expectedChecksum: B, registryName: "main" }), A)).toThrow(
+      expect.objectContaining({ code: "EINTEGRITY", expected: B, found: A }),
+    );
+  });
+  it("counts a registry archive source (verified by the source before extraction) as verified", () => {
+    const f = fetched({ sourceType: "registry", archiveChecksum: B, details: { installSource: "archive" } });
+    expect(checkExpectedChecksum(A, f, null)).toEqual({ verified: true, expected: B });
+  });
+  it("treats a malformed registry checksum as an error, never a pass", () => {
+    expect(() => checkExpectedChecksum(A, fetched({ expectedChecksum: "md5:abc" }), null)).toThrow(
+      expect.objectContaining({ code: "EINVALID_CHECKSUM" }),
+    );
+  });
+});
+
+describe("checkDependencies", () => {
+  const installed: Record<string, string> = { base: "1.4.0", util: "0.9.0" };
+  const lookup = async (ref: string) => installed[ref] ?? null;
+  it("passes when every range is satisfied (a bare ref means any version)", async () => {
+    await expect(
+      checkDependencies(
+        "p",
+        [
+          { ref: "base", range: "^1.2.0" },
+          { ref: "util", range: "" },
+        ],
+        lookup,
+      ),
+    ).resolves.toBeUndefined();
+  });
+  it("reports every missing or unsatisfied dependency at once", async () => {
+    const err = await checkDependencies(
+      "p",
+      [
+        { ref: "base", range: "^2.0.0" },
+        { ref: "gone", range: "*" },
+        { ref: "util", range: ">=0.1.0" },
+      ],
+      lookup,
+    ).catch((e) => e);
+    expect(err).toMatchObject({ code: "EDEPENDENCY", details: { field: "dependencies" } });
+    expect(err.details.problems).toEqual([
+      { ref: "base", range: "^2.0.0", installed: "1.4.0" },
+      { ref: "gone", range: "*", installed: null },
+    ]);
+    expect(err.hint).toContain("skip");
+  });
+});

@@ -1,0 +1,164 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { calculateDirectoryChecksum, calculateFileChecksum } from "@attune/pack-storage";
+import {
+  makeBareRepo,
+  serveGit,
+  serveRoutes,
+  tmpDir,
+  type RouteServer,
+  type TestServer,
+} from "@attune/test-utils";
+import { makeTarGz, packFiles, writePack } from "./helpers/fixtures";
+import { makeHarness, packDirs } from "./helpers/harness";
+
+const actor = { identityId: null, name: "tester" };
+
+let tmp: ReturnType<typeof tmpDir>;
+let git: TestServer;
+let http: RouteServer;
+let shas: string[];
+let v1Checksum: string;
+let archiveChecksum: string;
+
+beforeAll(async () => {
+  tmp = tmpDir("attune-remote-");
+  const repos = path.join(tmp.dir, "repos");
+  fs.mkdirSync(repos);
+  shas = makeBareRepo(repos, "gitpack", [
+    { files: packFiles({ ref: "gitpack", version: "1.0.0" }), tag: "v1.0.0" },
+    { files: packFiles({ ref: "gitpack", version: "2.0.0" }), tag: "v2.0.0" },
+  ]);
+  makeBareRepo(repos, "liar", [{ files: packFiles({ ref: "liar", version: "1.0.0" }), tag: "v1.0.0" }]);
+  v1Checksum = await calculateDirectoryChecksum(
+    writePack(path.join(tmp.dir, "v1"), { ref: "gitpack", version: "1.0.0" }),
+  );
+  git = await serveGit(repos);
+  http = await serveRoutes();
+  const arch = writePack(path.join(tmp.dir, "arch"), { ref: "archpack", version: "3.1.0" });
+  const tgz = makeTarGz(arch, path.join(tmp.dir, "archpack.tgz"));
+  archiveChecksum = await calculateFileChecksum(tgz);
+  http.file("/archpack-3.1.0.tgz", fs.readFileSync(tgz), "application/gzip");
+  const entry = (ref: string, version: string, install_sources: unknown[]) => ({
+    ref,
+    label: ref,
+    description: "d",
+    version,
+    author: "A",
+    license: "MIT",
+    keywords: [],
+    runtime_deps: [],
+    install_sources,
+    contents: { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
+  });
+  http.file(
+    "/index.json",
+    JSON.stringify({
+      registry_name: "Test",
+      registry_url: http.url,
+      version: "1.0",
+      last_updated: "2026-01-01T00:00:00Z",
+      packs: [
+        entry("gitpack", "1.0.0", [
+          { type: "git", url: `${git.url}/gitpack.git`, ref: "v1.0.0", checksum: v1Checksum },
+        ]),
+        entry("archpack", "3.1.0", [
+          { type: "archive", url: `${http.url}/archpack-3.1.0.tgz`, checksum: archiveChecksum },
+        ]),
+        entry("liar", "1.0.0", [
+          { type: "git", url: `${git.url}/liar.git`, ref: "v1.0.0", checksum: `sha256:${"9".repeat(64)}` },
+        ]),
+        entry("impostor", "1.0.0", [
+          { type: "git", url: `${git.url}/gitpack.git`, ref: "v1.0.0", checksum: v1Checksum },
+        ]),
+      ],
+    }),
+    "application/json",
+  );
+});
+afterAll(async () => {
+  await git.close();
+  await http.close();
+  tmp.cleanup();
+});
+
+describe("git and registry sources, end to end", () => {
+  it("installs a git tag from a real git http-backend, recording the resolved commit", async () => {
+    const h = await makeHarness("sqlite");
+    try {
+      const inst = await h.open();
+      const r = await inst.install(
+        { source: `${git.url}/gitpack.git`, refSpec: "v1.0.0", method: "cli" },
+        actor,
+      );
+      expect(r.installation).toMatchObject({
+        source_type: "git",
+        source_ref: "v1.0.0",
+        resolved_commit: shas[0],
+        checksum: v1Checksum,
+      });
+      expect(fs.existsSync(path.join(r.installation.storage_path, ".git"))).toBe(false);
+      const up = await inst.install(
+        { source: `${git.url}/gitpack.git`, refSpec: "v2.0.0", method: "cli" },
+        actor,
+      );
+      expect(up).toMatchObject({ action: "upgrade", installation: { resolved_commit: shas[1] } });
+      expect(packDirs(h.packsDir)).toEqual(["gitpack-2.0.0"]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("installs from the registry index (git source) with the index checksum verified", async () => {
+    const h = await makeHarness("sqlite", { ATTUNE_REGISTRIES: `test=${http.url}/index.json` });
+    try {
+      const inst = await h.open();
+      const r = await inst.install({ source: "gitpack@1.0.0", method: "api" }, actor);
+      expect(r.installation).toMatchObject({
+        checksum: v1Checksum,
+        checksum_verified: true,
+        resolved_commit: shas[0],
+        meta: expect.objectContaining({ registry: "test", expected_checksum: v1Checksum }),
+      });
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("installs from the registry index (archive source)", async () => {
+    const h = await makeHarness("sqlite", { ATTUNE_REGISTRIES: `test=${http.url}/index.json` });
+    try {
+      const inst = await h.open();
+      const r = await inst.install({ source: "archpack", method: "api" }, actor);
+      expect(r.pack.version).toBe("3.1.0");
+      expect(r.installation).toMatchObject({ source_type: "registry", checksum_verified: true });
+      expect(r.installation.meta).toMatchObject({
+        registry: "test",
+        archive_checksum: archiveChecksum,
+        expected_checksum: archiveChecksum,
+      });
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("refuses a registry pack whose content does not match the index (nothing installed)", async () => {
+    const h = await makeHarness("sqlite", { ATTUNE_REGISTRIES: `test=${http.url}/index.json` });
+    try {
+      const inst = await h.open();
+      const err = await inst.install({ source: "liar", method: "api" }, actor).catch((e) => e);
+      expect(err).toMatchObject({ code: "EINTEGRITY", expected: `sha256:${"9".repeat(64)}` });
+      expect(packDirs(h.packsDir)).toEqual([]);
+      expect((await inst.history("liar"))[0]).toMatchObject({ action: "failed", outcome: "failure" });
+      // an entry that delivers another pack than it names is refused too
+      await expect(inst.install({ source: "impostor", method: "api" }, actor)).rejects.toMatchObject({
+        code: "EMANIFEST",
+        details: { field: "ref" },
+      });
+      expect(packDirs(h.packsDir)).toEqual([]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
