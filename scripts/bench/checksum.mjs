@@ -3,7 +3,7 @@
 // the baseline `find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum` on the small,
 // many and big corpora; medians of >= 5 interleaved runs, their ratio, an in-process throughput
 // figure for the library, and a correctness check of every digest against a reference.
-//   node scripts/bench/checksum.mjs [--corpus=small,many,big] [--runs=N] [--json]
+//   node scripts/bench/checksum.mjs [--corpus=small,many,big] [--runs=N] [--json] [--markdown]
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -116,6 +116,18 @@ const targets = [
   by.small && ["small: whole process <= 0.12 s", by.small.oursMs <= 120],
 ].filter(Boolean);
 for (const [what, ok] of targets) log(`target ${ok ? "MET " : "MISSED"}  ${what}`);
+if (process.argv.includes("--markdown")) {
+  log(
+    `\n| corpus | files | MB | attune pack checksum (median) | baseline (median) | baseline / attune | library in-process | digest |`,
+  );
+  log(`|---|---:|---:|---:|---:|---:|---:|---|`);
+  for (const r of results) {
+    log(
+      `| ${r.corpus} | ${r.files} | ${(r.bytes / 1e6).toFixed(1)} | ${r.oursMs.toFixed(0)} ms | ${r.baselineMs.toFixed(0)} ms | ` +
+        `${r.ratio.toFixed(2)}x | ${r.inProcessMs.toFixed(0)} ms (${r.inProcessGBps.toFixed(2)} GB/s) | ${r.correct ? "ok" : "WRONG"} |`,
+    );
+  }
+}
 if (asJson)
   process.stdout.write(
     `${JSON.stringify({ machine: m, subject: sub.kind, runs, nodeStartMs: nodeStart, results }, null, 2)}\n`,

@@ -154,6 +154,10 @@ describe("install, list, resolve, uninstall", () => {
     expect((await storage.listInstalled()).map((p) => p.ref)).toEqual(["other"]);
     expect(internals(packsDir, ".store-v1")).toHaveLength(1);
     expect(await storage.uninstallPack("core")).toBe(false);
+    fs.symlinkSync(".store-v1/vanished", path.join(packsDir, "core-3.0.0")); // a broken install
+    expect(await storage.isInstalled("core")).toBe(false);
+    expect(await storage.uninstallPack("core")).toBe(true);
+    expect(fs.readdirSync(packsDir)).not.toContain("core-3.0.0"); // existsSync would follow the link
     expect((await rejection(storage.resolveContentDir("core", "2.0.0"))).code).toBe("ENOTFOUND");
   });
 

@@ -89,10 +89,11 @@ export class PackStorage {
   /** Remove one version, or (no version) every version of the ref plus a legacy install. */
   async uninstallPack(ref: string, version?: string): Promise<boolean> {
     validateRef(ref);
+    // without a version, broken installs (dangling links) of the ref go too, not only listed ones
     const names =
       version !== undefined
         ? [entryName(ref, version)]
-        : (await this.listInstalled()).filter((p) => p.ref === ref).map((p) => path.basename(p.path));
+        : (await this.entryNames()).filter((n) => parseEntryName(n)?.ref === ref);
     let removed = false;
     for (const name of names) removed = (await this.removeEntry(name)) || removed;
     return removed;
@@ -107,19 +108,22 @@ export class PackStorage {
 
   /** Installed packs, sorted by ref then version; never staging, trash or store internals. */
   async listInstalled(): Promise<InstalledPack[]> {
-    let names: string[];
+    const out: InstalledPack[] = [];
+    for (const name of await this.entryNames()) {
+      const parsed = parseEntryName(name);
+      if (parsed && (await this.contentDirOf(name))) out.push({ ...parsed, path: this.layout.entry(name) });
+    }
+    return out;
+  }
+
+  /** Names in packsDir that could be installs (internal entries all start with "."), sorted. */
+  private async entryNames(): Promise<string[]> {
     try {
-      names = await fs.promises.readdir(this.packsDir);
+      return (await fs.promises.readdir(this.packsDir)).filter((n) => !n.startsWith(".")).sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw ioError(err, this.packsDir, "cannot list");
     }
-    const out: InstalledPack[] = [];
-    for (const name of names.sort()) {
-      const parsed = name.startsWith(".") ? null : parseEntryName(name);
-      if (parsed && (await this.contentDirOf(name))) out.push({ ...parsed, path: this.layout.entry(name) });
-    }
-    return out;
   }
 
   /** The real directory holding the files (follows this storage's own link); ENOTFOUND if absent. */
