@@ -257,8 +257,39 @@ describe("RegistryClient (real HTTP server)", () => {
         "beta",
       ),
     );
-    expect(e.code).toBe("ENOENT");
+    expect(e.code).toBe("EFETCH");
     expect(e.message).toContain('registry "m"');
+  });
+
+  it("fails closed on a slow, truncated or redirected-to-forbidden index", async () => {
+    srv.route("/slow.json", (_q, r) => {
+      r.writeHead(200, { "content-type": "application/json" });
+      r.write("{"); // then silence
+    });
+    srv.route("/cut.json", (_q, r) => {
+      r.writeHead(200, { "content-length": "5000" });
+      r.write('{"registry_name":');
+      setTimeout(() => r.socket?.destroy(), 20);
+    });
+    srv.route("/evil.json", (_q, r) => {
+      r.writeHead(301, { location: "http://169.254.169.254/latest/meta-data" });
+      r.end();
+    });
+    const quick = (p: string) =>
+      new RegistryClient({
+        registries: [reg("bad", p, 1), reg("second", "/second.json", 2)],
+        policy,
+        fetchTimeoutMs: 300,
+      });
+    for (const [p, code] of [
+      ["/slow.json", "ETIMEOUT"],
+      ["/cut.json", "EFETCH"],
+      ["/evil.json", "EPOLICY"],
+    ]) {
+      const e = await rejection(quick(p).resolve("beta"));
+      expect(e.code).toBe(code);
+      expect(e.details?.registry).toBe("bad");
+    }
   });
 
   it("applies the outbound policy to index URLs", async () => {

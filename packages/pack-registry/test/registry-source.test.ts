@@ -18,9 +18,7 @@ import { fetchSource } from "../src/sources";
 import type { FetchContext } from "../src/sources/types";
 import { entry } from "./index-fixtures";
 
-async function rejection(
-  p: Promise<unknown>,
-): Promise<{
+async function rejection(p: Promise<unknown>): Promise<{
   code?: string;
   details?: Record<string, unknown>;
   message: string;
@@ -39,6 +37,7 @@ describe("registry source (index + git http-backend + archive server)", () => {
   const root = tmpDir("attune-regsrc-");
   let git: TestServer;
   let web: RouteServer;
+  let other: RouteServer;
   let ctx: FetchContext;
   let sha: string;
   let tgzSum: string;
@@ -86,6 +85,29 @@ describe("registry source (index + git http-backend + archive server)", () => {
       ],
     };
     web.file("/index.json", JSON.stringify(idx), "application/json");
+    other = await serveRoutes();
+    other.file("/demo-1.0.0.tar.gz", tgz, "application/gzip");
+    web.route("/private.json", (q, r) => {
+      if (q.headers.authorization !== "Bearer reg-token") return void r.writeHead(401).end();
+      r.writeHead(200, { "content-type": "application/json" });
+      r.end(
+        JSON.stringify({
+          ...idx,
+          packs: [
+            entry({ ref: "private", install_sources: [archive(tgzSum, "/private.tar.gz")] }),
+            entry({
+              ref: "elsewhere",
+              install_sources: [{ type: "archive", url: `${other.url}/demo-1.0.0.tar.gz`, checksum: tgzSum }],
+            }),
+          ],
+        }),
+      );
+    });
+    web.route("/private.tar.gz", (q, r) => {
+      if (q.headers.authorization !== "Bearer reg-token") return void r.writeHead(401).end();
+      r.writeHead(200, { "content-type": "application/gzip" });
+      r.end(tgz);
+    });
     const policy = new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1"] });
     ctx = {
       policy,
@@ -98,6 +120,7 @@ describe("registry source (index + git http-backend + archive server)", () => {
   afterAll(async () => {
     await git.close();
     await web.close();
+    await other.close();
     root.cleanup();
   });
 
@@ -150,6 +173,25 @@ describe("registry source (index + git http-backend + archive server)", () => {
     expect((await rejection(fetchSource({ source: "demo", registry: "other" }, newStage(), ctx))).code).toBe(
       "ENOTFOUND",
     );
+  });
+
+  it("sends a private registry's headers to downloads on its own origin only", async () => {
+    const regs = new RegistryClient({
+      registries: [
+        {
+          name: "priv",
+          url: `${web.url}/private.json`,
+          priority: 1,
+          enabled: true,
+          headers: { authorization: "Bearer reg-token" },
+        },
+      ],
+      policy: ctx.policy,
+    });
+    const pctx = { ...ctx, registries: regs };
+    expect((await fetchSource({ source: "private" }, newStage(), pctx)).archiveChecksum).toBe(tgzSum);
+    await fetchSource({ source: "elsewhere" }, newStage(), pctx);
+    expect(other.requests.at(-1)!.headers.authorization).toBeUndefined();
   });
 
   it("accepts the version as spec.ref for a registry source", async () => {

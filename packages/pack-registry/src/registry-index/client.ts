@@ -15,6 +15,8 @@ export interface RegistryClientOptions {
   /** where on-disk index copies live (the apps pass `$ATTUNE_HOME/cache/indexes`) */
   cacheDir?: string;
   ttlSeconds?: number;
+  /** total timeout of one index fetch (default 60 s) */
+  fetchTimeoutMs?: number;
   /** clock, for tests of the TTL */
   now?: () => Date;
 }
@@ -106,7 +108,10 @@ export class RegistryClient {
       }
     }
     try {
-      const index = await loadIndex(reg, this.opts.policy, opts.signal);
+      const index = await loadIndex(reg, this.opts.policy, {
+        signal: opts.signal,
+        timeoutMs: this.opts.fetchTimeoutMs,
+      });
       const entry = { url: reg.url, fetchedAt: this.now(), index };
       this.memory.set(reg.name, entry);
       if (useDisk) await this.disk!.write(reg.name, entry).catch(() => undefined); // a cache write failure must not fail the read

@@ -40,7 +40,7 @@ async function readLocal(file: string): Promise<Buffer> {
 export async function loadIndex(
   reg: RegistryConfig,
   policy: OutboundPolicy,
-  signal?: AbortSignal,
+  opts: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<RegistryIndex> {
   const source = `registry "${reg.name}" (${reg.url})`;
   try {
@@ -49,9 +49,9 @@ export async function loadIndex(
       const res = await policy.fetch(reg.url, {
         headers: { accept: "application/json", ...reg.headers },
         maxBytes: MAX_INDEX_BYTES,
-        timeoutMs: INDEX_TIMEOUT_MS,
+        timeoutMs: opts.timeoutMs ?? INDEX_TIMEOUT_MS,
         field: `registries.${reg.name}.url`,
-        signal,
+        signal: opts.signal,
       });
       bytes = res.body;
     } else {
@@ -81,7 +81,9 @@ export async function loadIndex(
   } catch (e) {
     if (!(e instanceof AttuneError)) throw e;
     const message = e.code === ErrorCodes.EINDEX ? e.message : `${source} cannot be read: ${e.message}`;
-    throw new AttuneError(e.code, message, {
+    // a missing/unreadable local index is a fetch failure of the registry, not a missing user path
+    const code = e.code === ErrorCodes.ENOENT || e.code === ErrorCodes.EIO ? ErrorCodes.EFETCH : e.code;
+    throw new AttuneError(code, message, {
       cause: e,
       hint: e.hint,
       details: { ...e.details, registry: reg.name },

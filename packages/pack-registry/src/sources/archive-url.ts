@@ -34,6 +34,8 @@ function archiveName(url: URL): string | undefined {
 export interface ArchiveUrlOptions {
   /** `sha256:` of the archive bytes (from a registry index); a mismatch aborts before extraction */
   expectedArchiveChecksum?: string;
+  /** sent to the URL's origin only (a private registry's token, for its own downloads) */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -50,6 +52,7 @@ export function archiveUrlSource(url: string, opts: ArchiveUrlOptions = {}): Sou
       try {
         const dl = await downloadToFile(ctx.policy, url, file, {
           field: "source",
+          headers: opts.headers,
           signal: ctx.signal,
           check: checkContentType,
           onProgress: (p) => ctx.onProgress?.({ phase: "fetch", ...p }),

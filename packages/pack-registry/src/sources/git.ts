@@ -34,7 +34,11 @@ function gitError(e: unknown, url: string, ref: string | undefined): AttuneError
  * default), so we fetch every branch's full history and check the commit out: slower, but
  * it works against any server. `.git` is removed; the resolved commit is recorded.
  */
-export function gitSource(url: string, ref?: string): Source {
+export function gitSource(
+  url: string,
+  ref?: string,
+  opts: { headers?: Record<string, string> } = {},
+): Source {
   return {
     type: "git",
     async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
@@ -45,9 +49,10 @@ export function gitSource(url: string, ref?: string): Source {
         onBytes: (bytes) => ctx.onProgress?.({ phase: "fetch", bytes }),
       });
       const dir = stagingDir;
+      const headers = opts.headers ?? {};
       try {
         if (ref !== undefined && isCommitSha(ref)) {
-          await git.clone({ fs, http, dir, url, noCheckout: true, singleBranch: false });
+          await git.clone({ fs, http, dir, url, headers, noCheckout: true, singleBranch: false });
           try {
             await git.readCommit({ fs, dir, oid: ref.toLowerCase() });
           } catch (e) {
@@ -56,7 +61,7 @@ export function gitSource(url: string, ref?: string): Source {
           await git.checkout({ fs, dir, ref: ref.toLowerCase(), force: true });
         } else {
           // noTags must stay false: it breaks cloning a tag (see TOOLCHAIN.md)
-          await git.clone({ fs, http, dir, url, ref, singleBranch: true, depth: 1 });
+          await git.clone({ fs, http, dir, url, headers, ref, singleBranch: true, depth: 1 });
         }
         const resolvedCommit = await git.resolveRef({ fs, dir, ref: "HEAD" });
         const branch = ref ?? (await git.currentBranch({ fs, dir }).catch(() => undefined)) ?? null;

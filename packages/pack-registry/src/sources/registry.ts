@@ -1,4 +1,5 @@
 import { AttuneError, ErrorCodes, IntegrityError } from "@attune/pack-storage";
+import type { RegistryConfig } from "../config/types";
 import type { InstallSource } from "../registry-index/schema";
 import type { PackSpec } from "../registry-index/versions";
 import { archiveUrlSource } from "./archive-url";
@@ -16,6 +17,16 @@ interface Attempt {
 /** Git sources first (in index order), archives as the fallback. */
 function ordered(sources: InstallSource[]): InstallSource[] {
   return [...sources.filter((s) => s.type === "git"), ...sources.filter((s) => s.type === "archive")];
+}
+
+/** A registry's headers (tokens) also go to downloads on the registry's own origin, never elsewhere. */
+function headersFor(url: string, reg: RegistryConfig): Record<string, string> | undefined {
+  if (!reg.headers || !/^https?:\/\//i.test(reg.url)) return undefined;
+  try {
+    return new URL(url).origin === new URL(reg.url).origin ? reg.headers : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -36,13 +47,12 @@ export function registrySource(spec: PackSpec, opts: { registry?: string } = {})
       let last: unknown;
       for (const src of ordered(entry.install_sources)) {
         try {
-          const r =
+          const headers = headersFor(src.url, registry);
+          const source =
             src.type === "git"
-              ? await gitSource(src.url, src.ref).fetch(stagingDir, ctx)
-              : await archiveUrlSource(src.url, { expectedArchiveChecksum: src.checksum }).fetch(
-                  stagingDir,
-                  ctx,
-                );
+              ? gitSource(src.url, src.ref, { headers })
+              : archiveUrlSource(src.url, { expectedArchiveChecksum: src.checksum, headers });
+          const r = await source.fetch(stagingDir, ctx);
           return {
             ...r,
             sourceType: "registry",
