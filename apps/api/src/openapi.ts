@@ -110,6 +110,7 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
             "200": ok("replaced an installed pack", dataOf(ref("PackWithInstallation"))),
             "201": ok("installed", dataOf(ref("PackWithInstallation"))),
             ...authErrors,
+            "404": problem("unknown registry ref, or unknown git ref in the repository"),
             "409": problem("already installed (use force), dependency missing, or locked"),
             "413": problem("body or download too large"),
             "415": problem("body is not JSON"),

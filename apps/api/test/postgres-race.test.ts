@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { calculateDirectoryChecksum } from "@attune/pack-storage";
@@ -91,7 +92,9 @@ async function call(url: string, method: string, p: string, body?: object) {
         expect(list.body.pagination.total_items).toBe(1);
         const inst = await call(api.url, "GET", "/api/v1/packs/race/installation");
         expect(inst.body.data.checksum).toBe(dirChecksum);
-        expect(await calculateDirectoryChecksum(inst.body.data.storage_path)).toBe(dirChecksum);
+        expect(await calculateDirectoryChecksum(fs.realpathSync(inst.body.data.storage_path))).toBe(
+          dirChecksum,
+        );
         const verify = await call(api.url, "POST", "/api/v1/packs/race/verify");
         expect(verify.body.data.ok).toBe(true);
       }
