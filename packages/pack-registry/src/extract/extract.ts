@@ -1,9 +1,7 @@
-import { constants } from "node:fs";
-import { mkdir, open } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { TreeWriter } from "./writer";
 import { detectArchiveType, type ArchiveType } from "./detect";
-import { EntryChecker, tooLarge, unsafe } from "./entry-checker";
+import { EntryChecker } from "./entry-checker";
 import { intoFreshDir } from "./fresh-dir";
 import { resolveLimits, type ExtractLimits } from "./limits";
 import { readTar, scanTar, type ReaderItem } from "./tar-reader";
@@ -23,55 +21,6 @@ export interface ExtractResult {
   bytes: number;
 }
 
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
-interface Budget {
-  limits: ExtractLimits;
-  total: number;
-}
-
-/** Write one file, counting the bytes really produced (a header may lie; the inflater does not). */
-async function writeFile(
-  target: string,
-  rel: string,
-  body: AsyncIterable<Buffer>,
-  mode: number,
-  budget: Budget,
-) {
-  const { maxEntryBytes, maxTotalBytes } = budget.limits;
-  let written = 0;
-  const handle = await open(target, CREATE_FLAGS, mode).catch((err) => {
-    throw ioError(err, target, "cannot create");
-  });
-  try {
-    for await (const chunk of body) {
-      written += chunk.length;
-      budget.total += chunk.length;
-      if (written > maxEntryBytes) {
-        throw tooLarge(
-          rel,
-          `holds more than ${maxEntryBytes} bytes (cap per entry)`,
-          "maxEntryBytes",
-          written,
-        );
-      }
-      if (budget.total > maxTotalBytes) {
-        throw tooLarge(
-          rel,
-          `archive holds more than ${maxTotalBytes} bytes in total`,
-          "maxTotalBytes",
-          budget.total,
-        );
-      }
-      await handle.write(chunk);
-    }
-    await handle.chmod(mode); // exact bits whatever the umask: 0755 or 0644, never setuid/sticky/world-writable
-  } finally {
-    await handle.close();
-  }
-  return written;
-}
-
 async function writeEntries(
   items: AsyncIterable<ReaderItem>,
   root: string,
@@ -79,34 +28,22 @@ async function writeEntries(
   opts: ExtractOptions,
 ) {
   const checker = new EntryChecker(limits);
-  const budget: Budget = { limits, total: 0 };
-  let files = 0;
-  let directories = 0;
-  for await (const { entry, body } of items) {
-    throwIfAborted(opts.signal);
-    const rel = checker.check(entry);
-    if (rel === null) continue;
-    // root is fresh and private and nothing here ever creates a link, so mkdir -p cannot be redirected
-    const target = join(root, ...rel.split("/"));
-    if (entry.kind === "directory") {
-      await mkdir(target, { recursive: true, mode: 0o755 }).catch((err) => {
-        throw ioError(err, rel, "cannot create directory");
-      });
-      directories += 1;
-      continue;
+  const writer = new TreeWriter(root, limits, opts.onProgress);
+  try {
+    for await (const { entry, body } of items) {
+      throwIfAborted(opts.signal);
+      const rel = checker.check(entry);
+      if (rel === null) continue;
+      if (entry.kind === "directory") await writer.directory(rel);
+      else await writer.file(rel, body ?? emptyBody(), entry.size, (entry.mode & 0o111) !== 0);
     }
-    await mkdir(dirname(target), { recursive: true, mode: 0o755 }).catch((err) => {
-      throw ioError(err, rel, "cannot create directory for");
-    });
-    const mode = entry.mode & 0o111 ? 0o755 : 0o644;
-    const written = await writeFile(target, rel, body ?? emptyBody(), mode, budget);
-    if (written !== entry.size) {
-      throw unsafe(rel, `declares ${entry.size} bytes but holds ${written}`);
-    }
-    files += 1;
-    opts.onProgress?.({ files, bytes: budget.total });
+  } catch (err) {
+    // writes still in flight must land before the work directory is removed
+    await writer.finish().catch(() => undefined);
+    throw err;
   }
-  return { files, directories, bytes: budget.total };
+  await writer.finish();
+  return { files: writer.files, directories: writer.directories, bytes: writer.bytes };
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
