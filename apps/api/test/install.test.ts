@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -26,7 +27,15 @@ beforeAll(async () => {
   archive = makeTarGz(archiveSrc, path.join(bootstrap, "webhooks.tgz"));
   archiveDirChecksum = await calculateDirectoryChecksum(archiveSrc);
   http.file("/dl/webhooks-1.2.0.tar.gz", archive, "application/gzip");
-  http.file("/index.json", JSON.stringify(registryIndex(http.url, archiveDirChecksum)), "application/json");
+  const tampered = makePackDir(bootstrap, "tampered", "1.0.0");
+  http.file(
+    "/dl/tampered-1.0.0.tar.gz",
+    makeTarGz(tampered, path.join(bootstrap, "t.tgz")),
+    "application/gzip",
+  );
+  // an index's archive source carries the checksum of the archive bytes (DESIGN.md §6)
+  const archiveBytesChecksum = `sha256:${createHash("sha256").update(archive).digest("hex")}`;
+  http.file("/index.json", JSON.stringify(registryIndex(http.url, archiveBytesChecksum)), "application/json");
 
   api = await openTestApi({
     localSourceRoots: [path.join(bootstrap, "allowed")],
@@ -62,6 +71,21 @@ function registryIndex(base: string, checksum: string) {
         keywords: ["http"],
         runtime_deps: [],
         install_sources: [{ type: "archive", url: `${base}/dl/webhooks-1.2.0.tar.gz`, checksum }],
+        contents: { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
+      },
+      {
+        // the index promises other bytes than the server sends (a swapped or tampered archive)
+        ref: "tampered",
+        label: "Tampered",
+        description: "served bytes do not match the index",
+        version: "1.0.0",
+        author: "Attune",
+        license: "MIT",
+        keywords: [],
+        runtime_deps: [],
+        install_sources: [
+          { type: "archive", url: `${base}/dl/tampered-1.0.0.tar.gz`, checksum: `sha256:${"b".repeat(64)}` },
+        ],
         contents: { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
       },
     ],
@@ -184,6 +208,18 @@ describe("install failures", () => {
     expect(bad.status).toBe(422);
     expect((await request(api.app).get("/api/v1/packs/neverthere").set(api.auth())).status).toBe(404);
     expect(fs.readdirSync(api.packsDir).filter((n) => n.startsWith("neverthere"))).toEqual([]);
+  });
+
+  it("a registry archive whose bytes differ from the index: 422, nothing installed", async () => {
+    const res = await install({ source: "tampered" });
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe("EINTEGRITY");
+    conform(res);
+    expect((await request(api.app).get("/api/v1/packs/tampered").set(api.auth())).status).toBe(404);
+    expect(fs.readdirSync(api.packsDir).filter((n) => n.startsWith("tampered"))).toEqual([]);
+    const history = await request(api.app).get("/api/v1/packs/tampered/history").set(api.auth());
+    expect(history.status).toBe(200);
+    expect(history.body.data).toEqual([expect.objectContaining({ action: "failed", outcome: "failure" })]);
   });
 
   it("a local path outside the roots is refused naming source, and nothing is read", async () => {
