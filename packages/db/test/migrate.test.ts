@@ -175,7 +175,8 @@ describe("openDatabase", () => {
       const opened = await openDatabase({ home });
       expect(opened.provider).toBe("sqlite");
       expect(opened.url).toBe(`file:${path.join(home, "attune.db")}`);
-      expect(fs.existsSync(path.join(home, "attune.db"))).toBe(true);
+      expect(fs.statSync(path.join(home, "attune.db")).mode & 0o777).toBe(0o600);
+      expect(fs.statSync(home).mode & 0o777).toBe(0o700);
       const q = (
         opened.db as unknown as { $queryRawUnsafe(sql: string): Promise<Array<Record<string, unknown>>> }
       ).$queryRawUnsafe;

@@ -21,6 +21,9 @@ const PRISMA_MIGRATE_LOCK = 72707369;
 
 export async function connectPostgres(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
+  // An idle connection that breaks (server restart) emits 'error'; unhandled, that would crash the
+  // process. The next query on it fails and reports the problem instead.
+  client.on("error", () => undefined);
   try {
     await client.connect();
   } catch (e) {

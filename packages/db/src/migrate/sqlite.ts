@@ -23,10 +23,13 @@ const stamp = () => new Date().toISOString().replace("Z", "+00:00");
 
 /** Open (creating the file and its directory) with the pragmas every connection of the store uses. */
 export function openSqliteFile(file: string): Database.Database {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  // the store holds who installed what and token hashes: private to its owner when we create it
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const isNew = !fs.existsSync(file);
   let db: Database.Database;
   try {
     db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+    if (isNew) fs.chmodSync(file, 0o600); // SQLite gives the -wal/-shm files the same mode
   } catch (e) {
     throw new AttuneError(ErrorCodes.EDATABASE, `cannot open the SQLite database ${file}`, {
       cause: e,
