@@ -1,7 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { serveRoutes, tmpDir, writeTree, type RouteServer } from "@attune/test-utils";
+import * as tar from "tar";
+import {
+  makeBareRepo,
+  serveGit,
+  serveRoutes,
+  tmpDir,
+  writeTree,
+  type RouteServer,
+  type TestServer,
+} from "@attune/test-utils";
 import { OutboundPolicy } from "../src/policy/outbound-policy";
 import { RegistryClient } from "../src/registry-index/client";
 import { classifySource, fetchSource } from "../src/sources";
@@ -149,5 +158,60 @@ describe("fetchSource: policy and local roots applied once, in the factory", () 
     expect(both).toMatchObject({ code: "EINVALID_INPUT", details: { field: "ref" } });
     const badSpec = await rejection(fetchSource({ source: "demo@not a range!" }, newStage(), ctx()));
     expect(badSpec.code).toBe("EINVALID_INPUT");
+  });
+});
+
+describe("fetchSource end to end (git http-backend, archive server)", () => {
+  const root = tmpDir("attune-factory-e2e-");
+  let git: TestServer;
+  let web: RouteServer;
+  let sha: string;
+  const policy = new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1"] });
+  const ctx: FetchContext = { policy, registries: new RegistryClient({ registries: [], policy }) };
+  const stage = (name: string) => {
+    const d = path.join(root.dir, name);
+    fs.mkdirSync(d);
+    return d;
+  };
+
+  beforeAll(async () => {
+    const repos = path.join(root.dir, "repos");
+    fs.mkdirSync(repos);
+    [sha] = makeBareRepo(repos, "demo", [
+      { files: { "pack.yaml": "ref: demo\nversion: 1.0.0\n" }, tag: "v1.0.0" },
+    ]);
+    git = await serveGit(repos);
+    const src = path.join(root.dir, "src");
+    writeTree(src, { "pack.yaml": "ref: demo\nversion: 1.0.0\n" });
+    const chunks: Buffer[] = [];
+    for await (const c of tar.c({ gzip: true, cwd: src, portable: true }, ["pack.yaml"]))
+      chunks.push(c as Buffer);
+    web = await serveRoutes();
+    web.file("/demo.tgz", Buffer.concat(chunks), "application/gzip");
+  });
+  afterAll(async () => {
+    await git.close();
+    await web.close();
+    root.cleanup();
+  });
+
+  it("fetches a git URL with a ref", async () => {
+    const d = stage("git");
+    const r = await fetchSource({ source: `${git.url}/demo.git`, ref: "v1.0.0" }, d, ctx);
+    expect(r).toMatchObject({
+      sourceType: "git",
+      sourceUrl: `${git.url}/demo.git`,
+      sourceRef: "v1.0.0",
+      resolvedCommit: sha,
+    });
+    expect(fs.readdirSync(d)).toEqual(["pack.yaml"]);
+  });
+
+  it("fetches an archive URL", async () => {
+    const d = stage("archive");
+    const r = await fetchSource({ source: `${web.url}/demo.tgz` }, d, ctx);
+    expect(r.sourceType).toBe("archive");
+    expect(r.archiveChecksum).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(fs.readdirSync(d)).toEqual(["pack.yaml"]);
   });
 });
