@@ -222,6 +222,18 @@ describe("install failures", () => {
     expect(history.body.data).toEqual([expect.objectContaining({ action: "failed", outcome: "failure" })]);
   });
 
+  it("a pack without pack.yaml is 400 EMANIFEST, and the message reveals no server directory", async () => {
+    const dir = path.join(localRoot, "nomanifest");
+    fs.mkdirSync(path.join(dir, "actions"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "actions/a.yaml"), "name: a\n");
+    const res = await install({ source: dir });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe("EMANIFEST");
+    conform(res);
+    const body = JSON.stringify(res.body);
+    for (const secret of [api.home, api.packsDir, os.tmpdir() + "/"]) expect(body).not.toContain(secret);
+  });
+
   it("a local path outside the roots is refused naming source, and nothing is read", async () => {
     const outside = makePackDir(api.root, "outside", "1.0.0");
     const res = await install({ source: outside });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import request from "supertest";
+import { ioError } from "@attune/pack-storage";
 import { createLogger } from "../src/logger";
 import { createServer, type InstallerPort } from "../src/index";
 import { openTestApi, type TestApi } from "./support/api";
@@ -91,5 +92,37 @@ describe("unexpected errors", () => {
     const logged = records().find((r) => r.res?.statusCode === 500);
     expect(logged?.level).toBe(50);
     expect(logged?.err?.stack).toContain("boom");
+  });
+
+  it("an I/O error from a library is 500 with its code, and neither path nor cause leaks", async () => {
+    const file = `${api.packsDir}/.store-v1/secret-dir/pack.yaml`;
+    const eio = ioError(
+      Object.assign(new Error(`EACCES: permission denied, open '${file}'`), { code: "EACCES" }),
+      file,
+      "read",
+    );
+    const broken = new Proxy(api.installer as unknown as InstallerPort, {
+      get(target, prop, receiver) {
+        if (prop === "verify")
+          return async () => {
+            throw eio;
+          };
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const app = createServer({
+      installer: broken,
+      verifyToken: async () => ({ tokenId: 1, identityId: 1, name: "t", scopes: ["packs:read"] }),
+      logger,
+      privatePaths: [api.home],
+    });
+    const res = await request(app).post("/api/v1/packs/demo/verify").set("Authorization", "Bearer x");
+    expect(res.status).toBe(500);
+    conform(res);
+    expect(res.body).toMatchObject({ code: "EIO", type: "urn:attune:problem:eio" });
+    const body = JSON.stringify(res.body);
+    expect(body).not.toContain("secret-dir");
+    expect(body).not.toContain("EACCES");
+    expect(res.body.hint).toBeUndefined();
   });
 });
