@@ -228,6 +228,13 @@ describe("RegistryClient (real HTTP server)", () => {
     expect(none.registries[0]).toMatchObject({ status: "error", ageSeconds: null });
   });
 
+  it("never turns an unvalidated registry name into a cache path", async () => {
+    const cacheDir = path.join(root.dir, "cache-names", "inner");
+    await client([reg("../escape", "/first.json", 1)], cacheDir).search("alpha");
+    expect(fs.existsSync(path.join(root.dir, "cache-names", "escape.json"))).toBe(false);
+    expect(fs.existsSync(cacheDir)).toBe(false);
+  });
+
   it("ignores a tampered or foreign on-disk copy", async () => {
     const cacheDir = path.join(root.dir, "cache-tamper");
     const c = () => client([reg("first", "/first.json", 1)], cacheDir);

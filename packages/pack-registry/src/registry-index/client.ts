@@ -1,5 +1,6 @@
 import semver from "semver";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { REGISTRY_NAME_RE } from "../config/config-file";
 import type { RegistryConfig } from "../config/types";
 import type { OutboundPolicy } from "../policy/outbound-policy";
 import { IndexDiskCache, type CachedIndex } from "./cache";
@@ -98,7 +99,8 @@ export class RegistryClient {
       error,
     });
     const mem = this.memory.get(reg.name);
-    const useDisk = this.disk && isRemoteUrl(reg.url);
+    // the name becomes a file name: only names that passed config validation get a disk copy
+    const useDisk = this.disk && isRemoteUrl(reg.url) && REGISTRY_NAME_RE.test(reg.name);
     if (!opts.refresh) {
       if (this.fresh(mem, reg.url)) return { index: mem.index, state: state("cached", mem) };
       const copy = useDisk ? await this.disk!.read(reg.name, reg.url) : null;
