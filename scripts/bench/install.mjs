@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// Install benchmark (issue 7): whole-process `attune pack install` of the `many` pack from four
+// sources against the plain tool doing the same copy, medians of >= 5 interleaved runs:
+//   archive   local .tar.gz            vs  tar xzf into a fresh dir              (target <= 1.2x)
+//   dir       local directory          vs  cp -r                                 (target <= 1.2x)
+//   git       local git http-backend   vs  git clone --depth 1 of the same repo  (reported)
+//   registry  registry index (archive) vs  curl | tar xz of the same archive    (reported)
+// The install also validates pack.yaml, hashes every file (the recorded checksum), moves the tree
+// into versioned storage and records it in SQLite; the baselines only copy bytes.
+//   node scripts/bench/install.mjs [--corpus=many] [--cases=archive,dir,git,registry] [--runs=N] [--json]
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { ensurePackCorpus } from "./lib/packs.mjs";
+import { CLI, LOOPBACK_ENV, cliOk, importDist, requireBuilt, serveDir, tempDir } from "./lib/product.mjs";
+import { machine, median, runsFromEnv } from "./lib/timing.mjs";
+import { fileChecksum, printTable } from "./lib/report.mjs";
+
+const opt = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+const asJson = process.argv.includes("--json");
+const runs = Math.max(5, Number(opt("runs") ?? runsFromEnv()));
+const corpusName = opt("corpus") ?? "many";
+const cases = (opt("cases") ?? "archive,dir,git,registry").split(",");
+const log = (m) => (asJson ? process.stderr : process.stdout).write(`${m}\n`);
+const TARGETS = { archive: 1.2, dir: 1.2 };
+
+requireBuilt();
+const pack = ensurePackCorpus(corpusName, { log });
+const work = tempDir("attune-bench-install-");
+const { serveGit } = await importDist("packages/test-utils");
+const gitServer = await serveGit(pack.gitRoot);
+const files = await serveDir(path.dirname(pack.archive), {});
+const archiveUrl = `${files.url}/${path.basename(pack.archive)}`;
+const indexDir = path.join(work.dir, "registry");
+fs.mkdirSync(indexDir);
+const index = await serveDir(indexDir);
+fs.writeFileSync(
+  path.join(indexDir, "index.json"),
+  JSON.stringify({
+    registry_name: "bench",
+    registry_url: index.url,
+    version: "1.0",
+    last_updated: new Date().toISOString(),
+    packs: [
+      {
+        ref: pack.ref,
+        label: pack.ref,
+        description: "benchmark pack",
+        version: pack.version,
+        author: "bench",
+        license: "MIT",
+        keywords: [],
+        runtime_deps: [],
+        install_sources: [{ type: "archive", url: archiveUrl, checksum: fileChecksum(pack.archive) }],
+        contents: { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
+      },
+    ],
+  }),
+);
+
+const home = path.join(work.dir, "home");
+const env = { ATTUNE_HOME: home, ...LOOPBACK_ENV, ATTUNE_REGISTRIES: `bench=${index.url}/index.json` };
+const gitUrl = `${gitServer.url}/${path.basename(pack.gitRepo)}`;
+const sources = {
+  archive: {
+    args: [pack.archive],
+    baseline: (d) => ["tar", ["xzf", pack.archive, "-C", d]],
+    label: "tar xzf",
+  },
+  dir: { args: [pack.dir], baseline: (d) => ["cp", ["-r", `${pack.dir}/.`, d]], label: "cp -r" },
+  git: {
+    args: [gitUrl, "--ref", pack.gitTag],
+    baseline: (d) => ["git", ["clone", "-q", "--depth", "1", "--branch", pack.gitTag, gitUrl, d]],
+    label: "git clone --depth 1",
+  },
+  registry: {
+    args: [pack.ref],
+    baseline: (d) => ["bash", ["-c", `curl -sSf ${archiveUrl} | tar xz -C ${d}`]],
+    label: "curl | tar xz",
+  },
+};
+
+function timed(cmd, args, extra = {}) {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, ...extra });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, stdout: r.stdout };
+}
+
+function oursOnce(name) {
+  const r = timed(process.execPath, [CLI, "pack", "install", ...sources[name].args, "-o", "json", "-q"], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
+  const out = JSON.parse(r.stdout);
+  cliOk(["pack", "uninstall", pack.ref, "--yes", "-o", "json"], { env }); // not timed
+  return { ms: r.ms, checksum: out.installation.checksum };
+}
+
+function baselineOnce(name) {
+  const dest = path.join(work.dir, "baseline");
+  fs.mkdirSync(dest);
+  const [cmd, args] = sources[name].baseline(dest);
+  const r = timed(cmd, args);
+  fs.rmSync(dest, { recursive: true, force: true }); // not timed
+  return r.ms;
+}
+
+const m = machine();
+log(`machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}, load average ${m.load}`);
+log(
+  `corpus: ${corpusName} pack (${pack.files} files, ${(pack.bytes / 1e6).toFixed(1)} MB); ${runs} runs each, interleaved, after one warm-up`,
+);
+const results = [];
+try {
+  for (const name of cases) {
+    if (!sources[name]) throw new Error(`unknown case ${name}`);
+    const first = oursOnce(name); // warm-up (also migrates the store on first use)
+    baselineOnce(name);
+    const o = [];
+    const b = [];
+    for (let i = 0; i < runs; i++) {
+      o.push(oursOnce(name).ms);
+      b.push(baselineOnce(name));
+    }
+    const r = {
+      case: name,
+      baseline: sources[name].label,
+      oursMs: median(o),
+      baselineMs: median(b),
+      checksum: first.checksum,
+    };
+    r.ratio = r.oursMs / r.baselineMs;
+    r.target = TARGETS[name] ?? null;
+    r.met = r.target === null ? null : r.ratio <= r.target;
+    results.push(r);
+  }
+} finally {
+  await gitServer.close();
+  await files.close();
+  await index.close();
+  work.cleanup();
+}
+
+printTable(
+  log,
+  ["source", "attune install (ms)", "baseline", "baseline (ms)", "ours/baseline", "target", "result"],
+  results.map((r) => [
+    r.case,
+    r.oursMs.toFixed(0),
+    r.baseline,
+    r.baselineMs.toFixed(0),
+    `${r.ratio.toFixed(2)}x`,
+    r.target ? `<= ${r.target}x` : "-",
+    r.met === null ? "reported" : r.met ? "MET" : "MISSED",
+  ]),
+);
+const sums = new Set(results.map((r) => r.checksum));
+log(
+  sums.size === 1
+    ? `every source recorded the same checksum ${[...sums][0]}`
+    : `CHECKSUMS DIFFER: ${[...sums].join(", ")}`,
+);
+if (asJson)
+  process.stdout.write(`${JSON.stringify({ machine: m, corpus: corpusName, runs, results }, null, 2)}\n`);
+process.exit(sums.size === 1 ? 0 : 1);
