@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
 import { openInstaller } from "@attune/installer";
 import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
-import { startServer, tokenVerifierFromRepository } from "../src/index";
+import request from "supertest";
+import { createServer, startServer, tokenVerifierFromRepository } from "../src/index";
 import { LOOPBACK_ENV, openTestApi } from "./support/api";
 import { makePackDir, makeTarGz } from "./support/fixtures";
 import { conform } from "./support/openapi";
@@ -78,6 +79,34 @@ describe("startServer on a real port", () => {
       await api.close();
     }
     expect(await refused(running.url)).toBe(true);
+  });
+});
+
+describe("while draining", () => {
+  it("healthz says shutting_down (503) and new API requests get 503 with Connection: close", async () => {
+    const api = await openTestApi();
+    try {
+      // the lifecycle startServer hands to the app once close() has begun
+      const app = createServer(
+        {
+          installer: api.installer,
+          verifyToken: tokenVerifierFromRepository(api.repos.tokens),
+          logger: pino({ level: "silent" }),
+        },
+        { signal: new AbortController().signal, draining: () => true },
+      );
+      const health = await request(app).get("/healthz");
+      expect(health.status).toBe(503);
+      expect(health.body).toEqual({ status: "shutting_down" });
+      conform(health);
+      const list = await request(app).get("/api/v1/packs").set(api.auth());
+      expect(list.status).toBe(503);
+      expect(list.body.code).toBe("ESHUTTING_DOWN");
+      expect(list.headers.connection).toBe("close");
+      conform(list);
+    } finally {
+      await api.close();
+    }
   });
 });
 
