@@ -63,6 +63,8 @@ const DEFAULT_HINTS: Record<string, string> = {
   ECONFLICT: "pass --force to replace what is there",
   EACCES: "check the file permissions",
   EFETCH: "check the URL and your network, then retry",
+  ENOTFOUND:
+    "check the name; `attune pack list`, `attune token list` and `attune registry list` show what exists",
 };
 
 /** Render an error as `attune: <code>: <message>` and a `hint:` line (stack only with --debug). */

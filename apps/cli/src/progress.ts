@@ -41,7 +41,7 @@ export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = pr
   const draw = () => {
     if (!last || stopped) return;
     const spin = FRAMES[frame++ % FRAMES.length];
-    const text = `${color ? `\x1b[36m${spin}\x1b[39m` : spin} ${describe(last, tty.columns ?? 80)}`;
+    const text = `${color ? `\x1b[36m${spin}\x1b[39m` : spin} ${describe(last, tty.columns || 80)}`;
     stream.write(`\r\x1b[K${text}`);
   };
   const timer = setInterval(draw, 100);

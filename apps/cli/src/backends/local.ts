@@ -1,5 +1,6 @@
 import os from "node:os";
 import { openInstaller } from "@attune/installer";
+import { CliError } from "../errors";
 import type { Settings } from "../handlers/settings";
 import { storeOptions } from "../handlers/settings";
 import type { InstallArgs, Json, PackBackend, PackRecord, SearchHit, VerifyReport } from "./types";
@@ -42,7 +43,13 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
       return (await installer.show(ref)) as unknown as PackRecord;
     },
     async history(ref) {
-      return (await installer.history(ref)) as unknown as Json[];
+      const events = (await installer.history(ref)) as unknown as Json[];
+      // Same answer as the API: history outlives an uninstall, but a ref never seen is unknown.
+      if (events.length === 0)
+        throw new CliError("ENOTFOUND", `no pack ${ref} has ever been installed`, {
+          hint: "see `attune pack list`",
+        });
+      return events;
     },
     async verify(ref) {
       return (await installer.verify(ref, actor)) as unknown as VerifyReport;

@@ -3,6 +3,8 @@
  * CliErrors carrying the problem's `code`, so they render and exit exactly like local errors.
  * The token is only ever put in the Authorization header, never in a message.
  */
+import fs from "node:fs";
+import path from "node:path";
 import { CliError } from "../errors";
 import type {
   InstallArgs,
@@ -129,7 +131,8 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
     mode: "remote",
     async install(req: InstallArgs) {
       const body = {
-        source: req.source,
+        // A path that exists here is sent absolute: the server's working directory is not ours.
+        source: fs.existsSync(req.source) ? path.resolve(req.source) : req.source,
         ref_spec: req.ref,
         force: req.force,
         checksum: req.checksum,

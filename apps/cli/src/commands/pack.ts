@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
+import { CliError } from "../errors";
 import { lazy } from "../run";
 
 const SOURCE_TYPES = ["git", "archive", "local_directory", "local_archive", "registry"];
@@ -46,6 +47,8 @@ export const packCommand: CommandModule = {
         builder: (b) =>
           b
             .positional("ref", { type: "string", describe: "pack ref" })
+            // here --version is the pack's version, not the CLI's
+            .version(false)
             .option("version", { type: "string", describe: "remove only this version" })
             .option("yes", { alias: "y", type: "boolean", describe: "do not ask for confirmation" })
             .example("$0 pack uninstall hello_world --yes", "remove without asking"),
@@ -112,11 +115,18 @@ export const packCommand: CommandModule = {
             .option("git-url", { type: "string", describe: "git repository URL of the pack" })
             .option("git-ref", { type: "string", describe: "git tag/branch/commit (with --git-url)" })
             .option("archive-url", { type: "string", describe: "URL of the pack archive" })
+            .option("archive-file", {
+              type: "string",
+              describe: "the archive published at --archive-url (default: <path> when it is an archive)",
+            })
             .option("index-file", { type: "string", describe: "merge the entry into this index.json" })
             .check((a) => {
+              // a CliError, so the fail handler reports it as a usage error (exit 2)
+              const hint = "give --git-url U --git-ref R, or --archive-url U (or both)";
               if (!a["git-url"] && !a["archive-url"])
-                throw new Error("give --git-url and --git-ref, or --archive-url");
-              if (a["git-url"] && !a["git-ref"]) throw new Error("--git-url needs --git-ref");
+                throw new CliError("EUSAGE", "no source URL given", { hint });
+              if (a["git-url"] && !a["git-ref"])
+                throw new CliError("EUSAGE", "--git-url needs --git-ref", { hint });
               return true;
             })
             .example("$0 pack index-entry ./p --git-url https://g.example/p.git --git-ref v1.0.0", "")

@@ -7,6 +7,7 @@ interface IndexEntryArgv extends GlobalArgs {
   gitUrl?: string;
   gitRef?: string;
   archiveUrl?: string;
+  archiveFile?: string;
   indexFile?: string;
 }
 
@@ -15,8 +16,9 @@ export async function packIndexEntry(argv: IndexEntryArgv): Promise<CommandResul
     gitUrl: argv.gitUrl,
     gitRef: argv.gitRef,
     archiveUrl: argv.archiveUrl,
+    archiveFile: argv.archiveFile,
   });
-  if (argv.indexFile) await mergeIndexEntry(argv.indexFile, entry);
+  const merged = argv.indexFile ? await mergeIndexEntry(argv.indexFile, entry) : undefined;
   const e = entry as unknown as Record<string, unknown> & { install_sources: Array<Record<string, unknown>> };
   return {
     data: entry,
@@ -28,7 +30,7 @@ export async function packIndexEntry(argv: IndexEntryArgv): Promise<CommandResul
           `${src.type} source`,
           `${src.url}${src.ref ? ` @ ${src.ref}` : ""} ${src.checksum}`,
         ]),
-        ["merged into", argv.indexFile ?? null],
+        ["merged into", argv.indexFile ? `${argv.indexFile}${merged?.replaced ? " (replaced)" : ""}` : null],
       ]),
   };
 }

@@ -1,5 +1,5 @@
 /** API tokens live in the database the API reads (local store or DATABASE_URL), never in remote mode. */
-import { openDatabase, repositories } from "@attune/db";
+import { openDatabase, repositories, type TokenScope } from "@attune/db";
 import { SCOPES } from "../commands/token";
 import { CliError } from "../errors";
 import type { GlobalArgs } from "../globals";
@@ -20,8 +20,8 @@ async function withTokens<T>(
   }
 }
 
-function parseScopes(raw: string | undefined): string[] {
-  if (raw === undefined) return [...SCOPES];
+function parseScopes(raw: string | undefined): TokenScope[] {
+  if (raw === undefined) return [...SCOPES] as TokenScope[];
   const scopes = [
     ...new Set(
       raw
@@ -35,7 +35,7 @@ function parseScopes(raw: string | undefined): string[] {
     throw new CliError("EUSAGE", `--scopes: unknown scope ${bad.join(", ") || "(empty)"}`, {
       hint: `use a comma-separated subset of ${SCOPES.join(",")}`,
     });
-  return scopes;
+  return scopes as TokenScope[];
 }
 
 function iso(d: unknown): string | null {
@@ -47,6 +47,7 @@ function tokenJson(row: Record<string, unknown>) {
   return {
     id: row.id as number,
     name: row.name as string,
+    prefix: row.prefix as string,
     scopes: row.scopes as string[],
     created: iso(row.createdAt),
     last_used: iso(row.lastUsedAt),
@@ -89,7 +90,7 @@ export async function tokenList(argv: GlobalArgs): Promise<CommandResult> {
             list.map((t) => [
               t.id,
               t.name,
-              t.scopes.join(","),
+              t.scopes.map((x) => x.replace(/^packs:/, "")).join(","),
               shortDate(t.created),
               shortDate(t.last_used),
               t.revoked ? "revoked" : "active",

@@ -1,0 +1,128 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "@jest/globals";
+import { tmpDir } from "@attune/test-utils";
+import YAML from "yaml";
+import { baseEnv, json, runCli } from "./helpers";
+
+type Shown = Record<string, { value: unknown; source: string; from?: string }>;
+
+describe("configuration precedence and `config show`", () => {
+  const t = tmpDir("attune-cli-config-");
+  const home = path.join(t.dir, "home");
+  fs.mkdirSync(home);
+  fs.writeFileSync(
+    path.join(home, "config.yaml"),
+    YAML.stringify({
+      packs_dir: path.join(t.dir, "from-config"),
+      api_url: "https://config.example.com",
+      token: "config-secret-token",
+      database_url: "postgresql://user:dbsecret@db.example.com/attune",
+      allow_http: true,
+      registries: [
+        {
+          name: "main",
+          url: "https://r.example.com/index.json",
+          priority: 1,
+          enabled: true,
+          headers: { Authorization: "Bearer hdrsecret" },
+        },
+      ],
+    }),
+  );
+  afterAll(() => t.cleanup());
+
+  it("flags beat the environment, which beats config.yaml, which beats defaults", async () => {
+    const r = await runCli(
+      ["config", "show", "--home", home, "--packs-dir", path.join(t.dir, "from-flag"), "-o", "json"],
+      {
+        env: baseEnv({ ATTUNE_HOME: path.join(t.dir, "ignored"), ATTUNE_API_URL: "https://env.example.com" }),
+      },
+    );
+    expect(r.code).toBe(0);
+    const s = json<Shown>(r);
+    expect(s.home).toEqual({ value: home, source: "flag", from: "--home" });
+    expect(s.packs_dir).toEqual({
+      value: path.join(t.dir, "from-flag"),
+      source: "flag",
+      from: "--packs-dir",
+    });
+    expect(s.api_url).toEqual({ value: "https://env.example.com", source: "env", from: "ATTUNE_API_URL" });
+    expect(s.mode.value).toBe("remote");
+    expect(s.allow_http).toEqual({ value: true, source: "config", from: "allow_http" });
+    expect(s.registries).toEqual({ value: ["main"], source: "config", from: "registries" });
+    expect(s.output.value).toBe("json");
+  });
+
+  it("redacts secrets: token, database password, registry headers", async () => {
+    const r = await runCli(["config", "show", "-o", "yaml"], { env: baseEnv({ ATTUNE_HOME: home }) });
+    const s = YAML.parse(r.stdout) as Shown;
+    expect(s.token).toEqual({ value: "***", source: "config", from: "token" });
+    expect(s.database_url.value).toBe("postgresql://user:***@db.example.com/attune");
+    const table = await runCli(["config", "show", "-o", "table"], { env: baseEnv({ ATTUNE_HOME: home }) });
+    const regs = await runCli(["registry", "list", "-o", "json"], { env: baseEnv({ ATTUNE_HOME: home }) });
+    expect(json<Array<{ headers: string[] }>>(regs)[0].headers).toEqual(["Authorization"]);
+    for (const out of [r.stdout, table.stdout, regs.stdout])
+      for (const secret of ["config-secret-token", "dbsecret", "hdrsecret"])
+        expect(out).not.toContain(secret);
+  });
+
+  it("defaults apply when nothing is set", async () => {
+    const empty = path.join(t.dir, "empty-home");
+    const s = json<Shown>(await runCli(["config", "show"], { env: baseEnv({ ATTUNE_HOME: empty }) }));
+    expect(s.home).toEqual({ value: empty, source: "env", from: "ATTUNE_HOME" });
+    expect(s.database_url).toEqual({ value: `file:${path.join(empty, "attune.db")}`, source: "default" });
+    expect(s.packs_dir).toEqual({ value: path.join(empty, "packs"), source: "default" });
+    expect(s.mode).toMatchObject({ value: "local" });
+    expect(s.token).toEqual({ value: null, source: "default" });
+  });
+
+  it("an invalid config.yaml is one ECONFIG line naming the key (exit 1)", async () => {
+    const bad = path.join(t.dir, "bad-home");
+    fs.mkdirSync(bad);
+    fs.writeFileSync(path.join(bad, "config.yaml"), "allow_http: maybe\n");
+    const r = await runCli(["config", "show"], { env: baseEnv({ ATTUNE_HOME: bad }) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^attune: ECONFIG: .*allow_http/);
+  });
+
+  it("registry add/remove edit config.yaml and keep other keys", async () => {
+    const h = path.join(t.dir, "reg-home");
+    const env = baseEnv({ ATTUNE_HOME: h });
+    expect(
+      (await runCli(["registry", "add", "one", "https://one.example.com/index.json"], { env })).code,
+    ).toBe(0);
+    expect(
+      (
+        await runCli(["registry", "add", "two", "https://two.example.com/index.json", "--priority", "5"], {
+          env,
+        })
+      ).code,
+    ).toBe(0);
+    const list = json<Array<{ name: string; priority: number }>>(await runCli(["registry", "list"], { env }));
+    expect(list.map((x) => x.name)).toEqual(["two", "one"]);
+    const dup = await runCli(["registry", "add", "one", "https://x.example.com/i.json"], { env });
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/^attune: ECONFLICT: /);
+    const badUrl = await runCli(["registry", "add", "three", "not a url"], { env });
+    expect(badUrl.code).toBe(1);
+    expect(badUrl.stderr).toMatch(/^attune: EINVALID_INPUT: /);
+    expect((await runCli(["registry", "remove", "one"], { env })).code).toBe(0);
+    const gone = await runCli(["registry", "remove", "one"], { env });
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^attune: ENOTFOUND: /);
+    const file = YAML.parse(fs.readFileSync(path.join(h, "config.yaml"), "utf8")) as {
+      registries: Array<{ name: string }>;
+    };
+    expect(file.registries.map((x) => x.name)).toEqual(["two"]);
+    const fromEnv = json<Array<{ name: string; source: string }>>(
+      await runCli(["registry", "list"], {
+        env: { ...env, ATTUNE_REGISTRIES: "a=https://a.example/i.json,b=https://b.example/i.json" },
+      }),
+    );
+    expect(fromEnv.map((x) => [x.name, x.source])).toEqual([
+      ["a", "env"],
+      ["b", "env"],
+    ]);
+  });
+});

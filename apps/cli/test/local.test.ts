@@ -1,0 +1,160 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { tmpDir } from "@attune/test-utils";
+import YAML from "yaml";
+import { INSTALLATION_FIELDS, PACK_FIELDS, makePack } from "./fixtures";
+import { ESCAPE_RE, baseEnv, json, runCli } from "./helpers";
+
+type Rec = { pack: Record<string, unknown>; installation: Record<string, unknown> };
+
+describe("pack commands in local mode (embedded SQLite store)", () => {
+  const t = tmpDir("attune-cli-local-");
+  const home = path.join(t.dir, "home");
+  const src = makePack(path.join(t.dir, "src", "demo"), "demo_pack", "1.2.3");
+  const env = baseEnv({ ATTUNE_HOME: home });
+  const cli = (...args: string[]) => runCli(args, { env });
+  afterAll(() => t.cleanup());
+
+  let installed: Rec;
+  beforeAll(async () => {
+    const r = await cli("pack", "install", src, "-o", "json");
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    installed = json<Rec>(r);
+  });
+
+  it("install -o json prints {pack, installation} with the snake_case fields", () => {
+    expect(Object.keys(installed).sort()).toEqual(["installation", "pack"]);
+    expect(Object.keys(installed.pack).sort()).toEqual(PACK_FIELDS);
+    expect(Object.keys(installed.installation).sort()).toEqual(INSTALLATION_FIELDS);
+    expect(installed.pack).toMatchObject({ ref: "demo_pack", version: "1.2.3", label: "demo_pack label" });
+    expect(installed.installation).toMatchObject({
+      source_type: "local_directory",
+      installation_method: "cli",
+      checksum_verified: expect.any(Boolean),
+    });
+    expect(installed.installation.checksum).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(fs.existsSync(String(installed.installation.storage_path))).toBe(true);
+  });
+
+  it("the recorded checksum is the CLI's own `pack checksum` of the source", async () => {
+    const r = await cli("pack", "checksum", src);
+    expect(json<{ checksum: string }>(r).checksum).toBe(installed.installation.checksum);
+  });
+
+  it("list/show/history agree in json, yaml and table", async () => {
+    const list = json<Rec[]>(await cli("pack", "list", "-o", "json"));
+    expect(list.map((x) => x.pack.ref)).toEqual(["demo_pack"]);
+    expect(list[0].installation.checksum).toBe(installed.installation.checksum);
+    const yaml = YAML.parse((await cli("pack", "list", "-o", "yaml")).stdout) as Rec[];
+    expect(yaml).toEqual(list);
+    const table = await cli("pack", "list", "-o", "table");
+    expect(table.stdout.split("\n")[0]).toMatch(/^REF\s+VERSION\s+SOURCE\s+INSTALLED\s+CHECKSUM$/);
+    expect(table.stdout).toMatch(/^demo_pack\s+1\.2\.3\s+local_directory\s/m);
+    expect(Math.max(...table.stdout.split("\n").map((l) => l.length))).toBeLessThanOrEqual(80);
+    const byType = json<Rec[]>(await cli("pack", "list", "--source-type", "git"));
+    expect(byType).toEqual([]);
+
+    const show = json<Rec>(await cli("pack", "show", "demo_pack"));
+    expect(show.pack.ref).toBe("demo_pack");
+    expect(show.installation.id).toBe(installed.installation.id);
+    const showTable = await cli("pack", "show", "demo_pack", "-o", "table");
+    expect(showTable.stdout).toMatch(/^checksum:\s+sha256:[0-9a-f]{64}$/m);
+
+    const history = json<Array<Record<string, unknown>>>(await cli("pack", "history", "demo_pack"));
+    expect(history.length).toBeGreaterThanOrEqual(1);
+    expect(history.some((e) => e.action === "install" && e.outcome === "success")).toBe(true);
+  });
+
+  it("installing the same version again needs --force (exit 1, ECONFLICT with a hint)", async () => {
+    const r = await cli("pack", "install", src);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^attune: ECONFLICT: .+\nhint: .+/);
+    const forced = await cli("pack", "install", src, "--force", "-o", "json");
+    expect(forced.code).toBe(0);
+  });
+
+  it("a wrong --checksum aborts with exit 3 and leaves the installed version", async () => {
+    const wrong = `sha256:${"0".repeat(64)}`;
+    const r = await cli("pack", "install", src, "--force", "--checksum", wrong);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^attune: EINTEGRITY: /);
+    const show = json<Rec>(await cli("pack", "show", "demo_pack"));
+    expect(show.installation.checksum).toBe(installed.installation.checksum);
+  });
+
+  it("verify passes, then exits 3 naming the tampered, added and removed files", async () => {
+    const ok = await cli("pack", "verify", "demo_pack");
+    expect(ok.code).toBe(0);
+    expect(json<Array<{ ok: boolean }>>(ok)).toEqual([
+      expect.objectContaining({ ref: "demo_pack", ok: true }),
+    ]);
+
+    const dir = String(json<Rec>(await cli("pack", "show", "demo_pack")).installation.storage_path);
+    fs.appendFileSync(path.join(dir, "actions", "run.sh"), "echo tampered\n");
+    fs.writeFileSync(path.join(dir, "extra.txt"), "new");
+    fs.rmSync(path.join(dir, "actions", "run.yaml"));
+    const bad = await cli("pack", "verify", "demo_pack", "-o", "json");
+    expect(bad.code).toBe(3);
+    const [report] = json<Array<Record<string, unknown>>>(bad);
+    expect(report).toMatchObject({
+      ref: "demo_pack",
+      ok: false,
+      changed: ["actions/run.sh"],
+      added: ["extra.txt"],
+      removed: ["actions/run.yaml"],
+    });
+    expect(bad.stderr).toMatch(/^attune: EINTEGRITY: demo_pack differs .*actions\/run\.sh/);
+    const table = await cli("pack", "verify", "--all", "-o", "table");
+    expect(table.code).toBe(3);
+    expect(table.stdout).toMatch(/^demo_pack\s+TAMPERED/m);
+    expect(table.stdout).toMatch(/^\s+changed\s+actions\/run\.sh$/m);
+    expect(ESCAPE_RE.test(table.stdout + table.stderr)).toBe(false);
+    await cli("pack", "install", src, "--force");
+  });
+
+  it("verify with no refs and no --all is a usage error", async () => {
+    const r = await cli("pack", "verify");
+    expect(r.code).toBe(2);
+  });
+
+  it("unknown refs are ENOTFOUND (exit 1) for show, history, verify and uninstall", async () => {
+    for (const args of [
+      ["show", "nope_pack"],
+      ["history", "nope_pack"],
+      ["verify", "nope_pack"],
+      ["uninstall", "nope_pack", "--yes"],
+    ]) {
+      const r = await cli("pack", ...args);
+      expect({ args, code: r.code }).toEqual({ args, code: 1 });
+      expect(r.stderr).toMatch(/^attune: ENOTFOUND: /);
+    }
+  });
+
+  it("an invalid source fails with one line: missing path, invalid pack.yaml", async () => {
+    const missing = await cli("pack", "install", path.join(t.dir, "does-not-exist"));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.split("\n")[0]).toMatch(/^attune: E[A-Z_]+: /);
+    const broken = path.join(t.dir, "broken");
+    fs.mkdirSync(broken);
+    fs.writeFileSync(path.join(broken, "pack.yaml"), "ref: Bad Ref\nversion: 1\n");
+    const r = await cli("pack", "install", broken);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^attune: EMANIFEST: .*ref/);
+    expect(r.stdout).toBe("");
+  });
+
+  it("uninstall refuses without --yes when stdin is not a TTY, then removes with --yes", async () => {
+    const refused = await cli("pack", "uninstall", "demo_pack");
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("--yes");
+    expect(json<Rec[]>(await cli("pack", "list"))).toHaveLength(1);
+    const r = await cli("pack", "uninstall", "demo_pack", "--yes", "-o", "json");
+    expect(r.code).toBe(0);
+    expect(json<{ ref: string }>(r).ref).toBe("demo_pack");
+    expect(json<Rec[]>(await cli("pack", "list"))).toEqual([]);
+    expect((await cli("pack", "show", "demo_pack")).code).toBe(1);
+    const history = json<Array<{ action: string }>>(await cli("pack", "history", "demo_pack"));
+    expect(history.map((e) => e.action)).toContain("uninstall");
+  });
+});

@@ -1,0 +1,152 @@
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { tmpDir } from "@attune/test-utils";
+import YAML from "yaml";
+import { startApi, type RunningApi } from "./api-server";
+import { INSTALLATION_FIELDS, PACK_FIELDS, makePack } from "./fixtures";
+import { baseEnv, json, runCli } from "./helpers";
+
+type Rec = { pack: Record<string, unknown>; installation: Record<string, unknown> };
+
+describe("pack commands in remote mode (through a running API)", () => {
+  const t = tmpDir("attune-cli-remote-");
+  const home = path.join(t.dir, "home");
+  const src = makePack(path.join(t.dir, "src", "remote"), "remote_pack", "2.0.0");
+  let api: RunningApi;
+  let token: string;
+  let readOnly: string;
+  const local = (...args: string[]) => runCli(args, { env: baseEnv({ ATTUNE_HOME: home }) });
+  // The CLI's own home is elsewhere: in remote mode nothing local may be used.
+  const remote = (...args: string[]) =>
+    runCli(args, {
+      env: baseEnv({
+        ATTUNE_HOME: path.join(t.dir, "client-home"),
+        ATTUNE_API_URL: api.url,
+        ATTUNE_TOKEN: token,
+      }),
+    });
+
+  beforeAll(async () => {
+    const created = await local("token", "create", "--name", "ci", "-o", "json");
+    expect(created.code).toBe(0);
+    token = json<{ token: string }>(created).token;
+    readOnly = json<{ token: string }>(
+      await local("token", "create", "--name", "ro", "--scopes", "packs:read"),
+    ).token;
+    api = await startApi({ ATTUNE_HOME: home, ATTUNE_LOCAL_SOURCE_ROOTS: t.dir });
+  });
+  afterAll(async () => {
+    await api?.stop();
+    t.cleanup();
+  });
+
+  it("installs through the API with the same {pack, installation} shape as local mode", async () => {
+    const r = await remote("pack", "install", src, "-o", "json");
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    const rec = json<Rec>(r);
+    expect(Object.keys(rec.pack).sort()).toEqual(PACK_FIELDS);
+    expect(Object.keys(rec.installation).sort()).toEqual(INSTALLATION_FIELDS);
+    expect(rec.installation).toMatchObject({ source_type: "local_directory", installation_method: "api" });
+    expect(rec.installation.installed_by).not.toBeNull();
+    expect(fs.existsSync(path.join(t.dir, "client-home", "attune.db"))).toBe(false);
+  });
+
+  it("list, show and history print what local mode prints for the same store", async () => {
+    for (const cmd of [
+      ["pack", "list"],
+      ["pack", "show", "remote_pack"],
+      ["pack", "history", "remote_pack"],
+    ]) {
+      const viaApi = await remote(...cmd, "-o", "json");
+      const direct = await local(...cmd, "-o", "json");
+      expect({ cmd, code: viaApi.code }).toEqual({ cmd, code: 0 });
+      expect(json(viaApi)).toEqual(json(direct));
+    }
+    const yaml = YAML.parse((await remote("pack", "show", "remote_pack", "-o", "yaml")).stdout) as Rec;
+    expect(yaml.pack.ref).toBe("remote_pack");
+    const table = await remote("pack", "list", "-o", "table");
+    expect(table.stdout).toMatch(/^remote_pack\s+2\.0\.0\s+local_directory/m);
+  });
+
+  it("flags work as well as the environment", async () => {
+    const r = await runCli(["pack", "list", "--api-url", api.url, "--token", token, "-o", "json"], {
+      env: baseEnv({ ATTUNE_HOME: path.join(t.dir, "client-home") }),
+    });
+    expect(r.code).toBe(0);
+    expect(json<Rec[]>(r).map((x) => x.pack.ref)).toEqual(["remote_pack"]);
+  });
+
+  it("verify exits 3 after tampering and names the file, as in local mode", async () => {
+    expect((await remote("pack", "verify", "remote_pack")).code).toBe(0);
+    const dir = String(json<Rec>(await remote("pack", "show", "remote_pack")).installation.storage_path);
+    fs.appendFileSync(path.join(dir, "pack.yaml"), "# tampered\n");
+    const r = await remote("pack", "verify", "remote_pack", "-o", "json");
+    expect(r.code).toBe(3);
+    expect(json<Array<Record<string, unknown>>>(r)[0]).toMatchObject({
+      ref: "remote_pack",
+      ok: false,
+      changed: ["pack.yaml"],
+    });
+    expect(r.stderr).toMatch(/^attune: EINTEGRITY: .*pack\.yaml/);
+    const all = await remote("pack", "verify", "--all", "-o", "json");
+    expect(all.code).toBe(3);
+  });
+
+  it("API problems render like local errors, with the same exit codes, and never show the token", async () => {
+    const missing = await remote("pack", "show", "no_such_pack");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^attune: ENOTFOUND: /);
+
+    const wrong = "att_wrongwrongwrongwrongwrongwrongwrongwrongwro";
+    const unauth = await runCli(["pack", "list", "--api-url", api.url, "--token", wrong], { env: baseEnv() });
+    expect(unauth.code).toBe(1);
+    expect(unauth.stderr).toMatch(/^attune: EUNAUTHORIZED: .+\nhint: .+/);
+    expect(unauth.stderr + unauth.stdout).not.toContain(wrong);
+
+    const forbidden = await runCli(["pack", "install", src, "--api-url", api.url, "--token", readOnly], {
+      env: baseEnv(),
+    });
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.stderr).toMatch(/^attune: EFORBIDDEN: /);
+    expect(forbidden.stderr).not.toContain(readOnly);
+
+    const conflict = await remote("pack", "install", src);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toMatch(/^attune: ECONFLICT: /);
+
+    const integrity = await remote(
+      "pack",
+      "install",
+      src,
+      "--force",
+      "--checksum",
+      `sha256:${"1".repeat(64)}`,
+    );
+    expect(integrity.code).toBe(3);
+    expect(integrity.stderr).toMatch(/^attune: EINTEGRITY: /);
+  });
+
+  it("an unreachable API is one EFETCH line (exit 1)", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const r = await runCli(["pack", "list", "--api-url", `http://127.0.0.1:${port}`, "--token", token], {
+      env: baseEnv(),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^attune: EFETCH: .*cannot reach the Attune API/);
+    expect(r.stderr).not.toContain(token);
+  });
+
+  it("uninstalls through the API", async () => {
+    const r = await remote("pack", "uninstall", "remote_pack", "--yes", "-o", "json");
+    expect(r.code).toBe(0);
+    expect(json<{ ref: string }>(r).ref).toBe("remote_pack");
+    expect(json<Rec[]>(await local("pack", "list"))).toEqual([]);
+  });
+});

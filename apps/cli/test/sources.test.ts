@@ -1,0 +1,143 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { makeBareRepo, serveGit, serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
+import { makePack, makeTarGz } from "./fixtures";
+import { baseEnv, json, runCli } from "./helpers";
+
+type Rec = { pack: Record<string, unknown>; installation: Record<string, unknown> };
+
+const PACK_YAML = (ref: string, version: string) =>
+  `ref: ${ref}\nlabel: ${ref}\nversion: ${version}\ndescription: a ${ref} pack for source tests\n`;
+
+describe("pack install from every source type", () => {
+  const t = tmpDir("attune-cli-sources-");
+  const home = path.join(t.dir, "home");
+  let git: Awaited<ReturnType<typeof serveGit>>;
+  let http: RouteServer;
+  let shas: string[];
+  const env = () =>
+    baseEnv({
+      ATTUNE_HOME: home,
+      ATTUNE_ALLOW_HTTP: "true",
+      ATTUNE_ALLOWED_PRIVATE_HOSTS: "127.0.0.1,localhost",
+      ATTUNE_REGISTRIES: `test=${http.url}/index.json`,
+    });
+  const cli = (...args: string[]) => runCli(args, { env: env() });
+
+  beforeAll(async () => {
+    const repos = path.join(t.dir, "repos");
+    fs.mkdirSync(repos);
+    shas = makeBareRepo(repos, "gitpack", [
+      { files: { "pack.yaml": PACK_YAML("git_pack", "1.0.0"), "actions/a.sh": "echo 1\n" }, tag: "v1.0.0" },
+      { files: { "pack.yaml": PACK_YAML("git_pack", "1.1.0"), "actions/a.sh": "echo 2\n" }, tag: "v1.1.0" },
+    ]);
+    git = await serveGit(repos);
+    http = await serveRoutes();
+  });
+  afterAll(async () => {
+    await git?.close();
+    await http?.close();
+    t.cleanup();
+  });
+
+  it("local_archive: a .tar.gz on disk", async () => {
+    const dir = makePack(path.join(t.dir, "arch"), "archive_pack", "1.0.0");
+    const file = makeTarGz(dir, path.join(t.dir, "archive_pack-1.0.0.tar.gz"));
+    const r = await cli("pack", "install", file, "-o", "json");
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(json<Rec>(r).installation).toMatchObject({ source_type: "local_archive" });
+    expect(json<Rec>(r).installation.checksum).toBe(
+      json<{ checksum: string }>(await cli("pack", "checksum", dir)).checksum,
+    );
+  });
+
+  it("git: a tag over http, recording the resolved commit", async () => {
+    const r = await cli("pack", "install", `${git.url}/gitpack.git`, "--ref", "v1.0.0", "-o", "json");
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    const rec = json<Rec>(r);
+    expect(rec.pack.version).toBe("1.0.0");
+    expect(rec.installation).toMatchObject({
+      source_type: "git",
+      source_ref: "v1.0.0",
+      resolved_commit: shas[0],
+    });
+  });
+
+  it("archive: an archive URL", async () => {
+    const dir = makePack(path.join(t.dir, "url"), "url_pack", "3.0.0");
+    http.file(
+      "/url_pack-3.0.0.tgz",
+      fs.readFileSync(makeTarGz(dir, path.join(t.dir, "url_pack.tgz"))),
+      "application/gzip",
+    );
+    const r = await cli("pack", "install", `${http.url}/url_pack-3.0.0.tgz`, "-o", "json");
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(json<Rec>(r).installation).toMatchObject({ source_type: "archive" });
+  });
+
+  it("http sources are refused without the outbound policy opt-in (EPOLICY, exit 1)", async () => {
+    const r = await runCli(["pack", "install", `${http.url}/url_pack-3.0.0.tgz`, "--force"], {
+      env: baseEnv({ ATTUNE_HOME: home }),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^attune: EPOLICY: /);
+  });
+
+  it("registry: index-entry builds the entry, search finds it, install resolves ref@version", async () => {
+    const work = path.join(t.dir, "git-checkout");
+    fs.mkdirSync(work);
+    fs.writeFileSync(path.join(work, "pack.yaml"), PACK_YAML("git_pack", "1.1.0"));
+    fs.mkdirSync(path.join(work, "actions"));
+    fs.writeFileSync(path.join(work, "actions", "a.sh"), "echo 2\n");
+    const indexFile = path.join(t.dir, "index.json");
+    fs.writeFileSync(
+      indexFile,
+      JSON.stringify({
+        registry_name: "Test",
+        registry_url: http.url,
+        version: "1.0",
+        last_updated: "2026-01-01T00:00:00Z",
+        packs: [],
+      }),
+    );
+    const entry = await cli(
+      "pack",
+      "index-entry",
+      work,
+      "--git-url",
+      `${git.url}/gitpack.git`,
+      "--git-ref",
+      "v1.1.0",
+      "--index-file",
+      indexFile,
+      "-o",
+      "json",
+    );
+    expect({ code: entry.code, stderr: entry.stderr }).toEqual({ code: 0, stderr: "" });
+    const e = json<{ ref: string; install_sources: Array<Record<string, unknown>> }>(entry);
+    expect(e.ref).toBe("git_pack");
+    expect(e.install_sources[0]).toMatchObject({ type: "git", ref: "v1.1.0" });
+    const index = JSON.parse(fs.readFileSync(indexFile, "utf8")) as { packs: Array<{ ref: string }> };
+    expect(index.packs.map((p) => p.ref)).toEqual(["git_pack"]);
+    http.file("/index.json", JSON.stringify(index), "application/json");
+
+    const found = await cli("pack", "search", "GIT_PACK", "-o", "json");
+    expect(found.code).toBe(0);
+    expect(json<Array<Record<string, unknown>>>(found)).toEqual([
+      expect.objectContaining({ ref: "git_pack", registry: "test" }),
+    ]);
+    expect(json<unknown[]>(await cli("pack", "search", "nothing-like-this"))).toEqual([]);
+
+    const r = await cli("pack", "install", "git_pack@1.1.0", "--force", "-o", "json");
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(json<Rec>(r).pack.version).toBe("1.1.0");
+    expect(json<Rec>(r).installation).toMatchObject({ source_type: "registry", resolved_commit: shas[1] });
+  });
+
+  it("index-entry without a source URL is a usage error", async () => {
+    const r = await cli("pack", "index-entry", path.join(t.dir, "git-checkout"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--git-url");
+  });
+});

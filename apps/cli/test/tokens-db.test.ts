@@ -1,0 +1,83 @@
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { createTestDatabase, postgresAvailable, tmpDir } from "@attune/test-utils";
+import { makePack } from "./fixtures";
+import { baseEnv, json, runCli } from "./helpers";
+
+type TokenJson = { id: number; name: string; scopes: string[]; token?: string; revoked?: string | null };
+
+async function tokenLifecycle(env: NodeJS.ProcessEnv) {
+  const created = await runCli(
+    ["token", "create", "--name", "ci", "--scopes", "packs:read,packs:install", "-o", "json"],
+    { env },
+  );
+  expect({ code: created.code, stderr: created.stderr }).toEqual({ code: 0, stderr: "" });
+  const tok = json<TokenJson>(created);
+  expect(Object.keys(tok).sort()).toEqual(["id", "name", "scopes", "token"]);
+  expect(tok.scopes).toEqual(["packs:read", "packs:install"]);
+  expect(tok.token).toMatch(/^att_/);
+  const all = json<TokenJson>(await runCli(["token", "create", "--name", "all", "-o", "json"], { env }));
+  expect(all.scopes.sort()).toEqual(["packs:delete", "packs:install", "packs:read"]);
+
+  const list = await runCli(["token", "list", "-o", "json"], { env });
+  expect(list.stdout).not.toContain(tok.token);
+  expect(json<TokenJson[]>(list).map((x) => x.name)).toEqual(expect.arrayContaining(["ci", "all"]));
+  const revoked = await runCli(["token", "revoke", String(tok.id), "-o", "json"], { env });
+  expect(revoked.code).toBe(0);
+  const after = json<TokenJson[]>(await runCli(["token", "list"], { env }));
+  expect(after.find((x) => x.id === tok.id)?.revoked).toEqual(expect.any(String));
+  const missing = await runCli(["token", "revoke", "99999"], { env });
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toMatch(/^attune: ENOTFOUND: /);
+  const badScope = await runCli(["token", "create", "--name", "x", "--scopes", "packs:everything"], { env });
+  expect(badScope.code).toBe(2);
+}
+
+describe("db migrate and tokens on the embedded SQLite store", () => {
+  const t = tmpDir("attune-cli-tokens-");
+  const env = baseEnv({ ATTUNE_HOME: path.join(t.dir, "home") });
+  afterAll(() => t.cleanup());
+
+  it("db migrate applies once and then reports nothing to do", async () => {
+    const first = await runCli(["db", "migrate", "-o", "json"], { env });
+    expect(first.code).toBe(0);
+    const applied = json<{ applied: string[]; database_url: string }>(first);
+    expect(applied.applied.length).toBeGreaterThan(0);
+    expect(applied.database_url).toBe(`file:${path.join(t.dir, "home", "attune.db")}`);
+    expect(json<{ applied: string[] }>(await runCli(["db", "migrate"], { env })).applied).toEqual([]);
+  });
+
+  it("token create/list/revoke", () => tokenLifecycle(env));
+
+  it("a bad DATABASE_URL is one clear line (exit 1)", async () => {
+    const r = await runCli(["db", "migrate"], { env: { ...env, DATABASE_URL: "mysql://nope/db" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^attune: ECONFIG: /);
+  });
+});
+
+describe("the same commands on PostgreSQL (DATABASE_URL)", () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+  const t = tmpDir("attune-cli-pg-");
+  beforeAll(async () => {
+    if (await postgresAvailable()) db = await createTestDatabase("attune_cli");
+  });
+  afterAll(async () => {
+    await db?.drop();
+    t.cleanup();
+  });
+  const env = () => baseEnv({ ATTUNE_HOME: path.join(t.dir, "home"), DATABASE_URL: db!.url });
+
+  it("db migrate, tokens, and a pack install recorded in PostgreSQL", async () => {
+    if (!db) return; // PostgreSQL unreachable and not required (postgresRequired() would have thrown)
+    const m = await runCli(["db", "migrate", "-o", "json"], { env: env() });
+    expect({ code: m.code, stderr: m.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(json<{ applied: string[] }>(m).applied.length).toBeGreaterThan(0);
+    await tokenLifecycle(env());
+    const src = makePack(path.join(t.dir, "pg-pack"), "pg_pack", "1.0.0");
+    const r = await runCli(["pack", "install", src, "-o", "json"], { env: env() });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    const list = json<Array<{ pack: { ref: string } }>>(await runCli(["pack", "list"], { env: env() }));
+    expect(list.map((x) => x.pack.ref)).toEqual(["pg_pack"]);
+  });
+});
