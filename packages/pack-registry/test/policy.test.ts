@@ -1,5 +1,10 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { serveRoutes, type RouteServer } from "@attune/test-utils";
+import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
 import { OutboundPolicy } from "../src/policy/outbound-policy";
 
 async function codeOf(
@@ -216,5 +221,67 @@ describe("policy-checked requests (real server on 127.0.0.1)", () => {
     const e = await codeOf(policy.fetch(`http://rebind.test:${srv.port}/ok`));
     expect(e.code).toBe("EPOLICY");
     expect((await policy.fetch(`http://trusted.test:${srv.port}/ok`)).body.toString()).toBe("hello");
+  });
+});
+
+describe("https (real TLS server on 127.0.0.1)", () => {
+  const dir = tmpDir("attune-tls-");
+  let server: https.Server;
+  let port: number;
+  let cert: string;
+  beforeAll(async () => {
+    // a throwaway self-signed certificate for localhost / 127.0.0.1
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        path.join(dir.dir, "key.pem"),
+        "-out",
+        path.join(dir.dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
+    cert = fs.readFileSync(path.join(dir.dir, "cert.pem"), "utf8");
+    server = https.createServer({ key: fs.readFileSync(path.join(dir.dir, "key.pem")), cert }, (req, res) => {
+      if (req.url === "/to-http") {
+        res.writeHead(302, { location: `http://localhost:${port}/ok` });
+        return void res.end();
+      }
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("secure");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    dir.cleanup();
+  });
+
+  it("fetches over https through the policy's own DNS lookup, trusting an extra CA", async () => {
+    const p = new OutboundPolicy({ allowedPrivateHosts: ["localhost"], extraCa: [cert] });
+    expect((await p.fetch(`https://localhost:${port}/x`)).body.toString()).toBe("secure");
+  });
+  it("refuses an untrusted certificate and an https -> http downgrade", async () => {
+    const untrusted = new OutboundPolicy({ allowedPrivateHosts: ["localhost"] });
+    const e = await codeOf(untrusted.fetch(`https://localhost:${port}/x`));
+    expect(e.code).toBe("EFETCH");
+    expect(e.message).toMatch(/certificate/i);
+    const p = new OutboundPolicy({ allowedPrivateHosts: ["localhost"], extraCa: [cert] });
+    const d = await codeOf(p.fetch(`https://localhost:${port}/to-http`));
+    expect(d.code).toBe("EPOLICY");
+    expect(d.details).toMatchObject({ rule: "https-only" });
   });
 });

@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import tls from "node:tls";
 import type { LookupFunction } from "node:net";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type { OutboundPolicy } from "../policy/outbound-policy";
@@ -85,6 +86,7 @@ function send(
       headers,
       signal,
       agent: false,
+      ...(policy.extraCa ? { ca: [...tls.rootCertificates, ...policy.extraCa] } : {}),
       lookup: policyLookup(policy, field),
       timeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_MS,
     });

@@ -22,6 +22,8 @@ export interface OutboundPolicyOptions {
   maxDownloadBytes?: number;
   /** default total timeout of a request, in ms */
   timeoutMs?: number;
+  /** extra trusted CA certificates (PEM) for https, e.g. an internal registry's CA; the system store is kept */
+  extraCa?: string[];
 }
 
 export const DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
@@ -53,6 +55,7 @@ export class OutboundPolicy {
   readonly allowedPrivateHosts: ReadonlySet<string>;
   readonly maxDownloadBytes: number;
   readonly timeoutMs: number;
+  readonly extraCa?: string[];
   private readonly resolver: Resolver;
 
   constructor(opts: OutboundPolicyOptions = {}) {
@@ -63,6 +66,7 @@ export class OutboundPolicy {
     this.resolver = opts.resolver ?? systemResolver;
     this.maxDownloadBytes = opts.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.extraCa = opts.extraCa;
   }
 
   /** Environment values, when set, win over the config file's. */
