@@ -209,7 +209,7 @@ export class RegistryClient {
       `pack "${ref}" is in none of the registries: ${regs.map((r) => r.name).join(", ")}`,
       {
         details: { field: "source", registries: regs.map((r) => r.name) },
-        hint: "check the ref with `attune pack search`",
+        hint: `check the ref with \`attune pack search\`; for a local directory named ${ref}, write ./${ref}`,
       },
     );
   }
