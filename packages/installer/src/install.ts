@@ -223,19 +223,24 @@ async function recordFailure(
   // without a ref there is no history to append to (the fetch or pack.yaml failed before we knew it)
   if (!attempt.ref) return;
   const e = err as AttuneError;
-  await ctx.store
-    .appendEvent({
-      packRef: attempt.ref,
-      version: attempt.version,
-      action: "failed",
-      outcome: "failure",
-      sourceType: attempt.fetched?.sourceType ?? null,
-      sourceUrl: attempt.fetched?.sourceUrl ?? req.source,
-      actorId: actor.identityId,
-      actorName: actor.name,
-      method: req.method,
-      error: `${e?.code ?? "ERROR"}: ${e?.message ?? String(err)}`,
-      details: { code: e?.code ?? null, force: Boolean(req.force), requested_source: req.source },
-    })
-    .catch(() => undefined); // the original error matters more than a failed history write
+  const event = {
+    packRef: attempt.ref,
+    version: attempt.version,
+    action: "failed" as const,
+    outcome: "failure" as const,
+    sourceType: attempt.fetched?.sourceType ?? null,
+    sourceUrl: attempt.fetched?.sourceUrl ?? req.source,
+    actorId: actor.identityId,
+    actorName: actor.name,
+    method: req.method,
+    error: `${e?.code ?? "ERROR"}: ${e?.message ?? String(err)}`,
+    details: { code: e?.code ?? null, force: Boolean(req.force), requested_source: req.source },
+  };
+  try {
+    await ctx.store.appendEvent(event);
+  } catch {
+    // the identity may be gone (or be why the commit failed): keep the name, drop the reference
+    if (event.actorId !== null)
+      await ctx.store.appendEvent({ ...event, actorId: null }).catch(() => undefined);
+  }
 }

@@ -146,6 +146,27 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect((await inst.history("core")).map((e) => e.action)).toEqual(["install", "failed", "verify"]);
   });
 
+  it("a database failure after the move rolls the upgrade back and keeps the previous version", async () => {
+    const v1 = await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    // an identity that does not exist violates installed_by's foreign key inside the transaction
+    const ghost = { identityId: 999_999, name: "ghost" };
+    await expect(inst.install({ source: pack("core", "2.0.0"), ...cli }, ghost)).rejects.toMatchObject({
+      code: "ENOTFOUND", // @attune/db maps a foreign-key violation to ENOTFOUND
+    });
+    expect(await inst.show("core")).toEqual({ pack: v1.pack, installation: v1.installation });
+    expect(packDirs(h.packsDir)).toEqual(["core-1.0.0"]);
+    expect((await inst.verify("core")).ok).toBe(true);
+    const failed = (await inst.history("core")).find((e) => e.action === "failed");
+    expect(failed).toMatchObject({
+      outcome: "failure",
+      version: "2.0.0",
+      actor_name: "ghost",
+      actor_id: null,
+    });
+    expect(inst.lastReconcile).toEqual({ interrupted: [], missingFiles: [], untracked: [], busy: [] });
+    expect((await inst.reconcile()).interrupted).toEqual([]);
+  });
+
   it("a verified caller checksum is recorded", async () => {
     const dir = pack("core", "1.0.0");
     const sum = await calculateDirectoryChecksum(dir);
