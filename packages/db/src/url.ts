@@ -26,7 +26,7 @@ export function providerOf(url: string): Provider {
 export function resolveDatabaseUrl(opts: { home: string; databaseUrl?: string }): string {
   const given = opts.databaseUrl?.trim();
   if (given) {
-    providerOf(given);
+    if (providerOf(given) === "postgresql") rejectSchemaParam(given);
     return given;
   }
   return `file:${path.resolve(opts.home, "attune.db")}`;
@@ -53,4 +53,23 @@ export function redactUrl(url: string): string {
   } catch {
     return url.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
   }
+}
+
+/** Prisma's `?schema=` is not honoured by the pg driver: refuse it rather than silently use "public". */
+function rejectSchemaParam(url: string): void {
+  let schema: string | null = null;
+  try {
+    schema = new URL(url).searchParams.get("schema");
+  } catch {
+    return; // pg reports malformed URLs when connecting
+  }
+  if (schema !== null && schema !== "public")
+    throw new AttuneError(
+      ErrorCodes.ECONFIG,
+      `DATABASE_URL selects schema "${schema}", which is not supported`,
+      {
+        hint: "use a database of its own for attune (tables live in its public schema) and drop ?schema=",
+        details: { field: "DATABASE_URL" },
+      },
+    );
 }

@@ -36,6 +36,13 @@ eachProvider("IdentityRepository and TokenRepository", (ctx) => {
     expect(ok?.token.id).toBe(row.id);
     expect(ok?.identity.name).toBe(name); // default identity: named like the token
     expect(ok?.token.lastUsedAt).toBeInstanceOf(Date);
+    // last use is recorded at most once a minute
+    const t0 = ok!.token.lastUsedAt!;
+    expect(
+      (await ctx.repos.tokens.verify(secret, new Date(t0.getTime() + 30_000)))?.token.lastUsedAt,
+    ).toEqual(t0);
+    const later = new Date(t0.getTime() + 61_000);
+    expect((await ctx.repos.tokens.verify(secret, later))?.token.lastUsedAt).toEqual(later);
   });
 
   it("rejects unknown, malformed, revoked and expired secrets", async () => {

@@ -32,6 +32,15 @@ describe("resolveDatabaseUrl", () => {
     expect(err.message).not.toContain("hunter2");
   });
 
+  it("refuses a PostgreSQL schema other than public (the driver would ignore it)", () => {
+    expect(() =>
+      resolveDatabaseUrl({ home: "/h", databaseUrl: "postgresql://u@h/db?schema=tenant1" }),
+    ).toThrow(expect.objectContaining({ code: "ECONFIG" }));
+    expect(resolveDatabaseUrl({ home: "/h", databaseUrl: "postgresql://u@h/db?schema=public" })).toContain(
+      "schema=public",
+    );
+  });
+
   it("tells the providers apart and redacts passwords", () => {
     expect(providerOf("file:/x.db")).toBe("sqlite");
     expect(providerOf("postgresql://x/y")).toBe("postgresql");

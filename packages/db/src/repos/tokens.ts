@@ -12,6 +12,7 @@ type TokenRecord = Awaited<ReturnType<DbTx["apiToken"]["create"]>>;
 /** `att_` + 43 base64url characters (32 random bytes). The prefix makes leaked tokens greppable. */
 const SECRET = /^att_[A-Za-z0-9_-]{43}$/;
 const PREFIX_LENGTH = 10;
+const LAST_USED_GRANULARITY_MS = 60_000;
 
 function hashSecret(secret: string): string {
   return createHash("sha256").update(secret, "utf8").digest("hex");
@@ -81,9 +82,13 @@ export class TokenRepository {
     );
     if (!r || !timingSafeEqual(Buffer.from(r.tokenHash, "hex"), Buffer.from(hash, "hex"))) return null;
     if (r.revokedAt || (r.expiresAt && r.expiresAt.getTime() <= now.getTime())) return null;
-    const used = await guard("record token use", () =>
-      this.db.apiToken.update({ where: { id: r.id }, data: { lastUsedAt: now } }),
-    );
+    // last use is recorded at most once a minute: every API request verifies a token, and a write
+    // per request would contend for the embedded store's single writer
+    let used: TokenRecord = r;
+    if (!r.lastUsedAt || now.getTime() - r.lastUsedAt.getTime() >= LAST_USED_GRANULARITY_MS)
+      used = await guard("record token use", () =>
+        this.db.apiToken.update({ where: { id: r.id }, data: { lastUsedAt: now } }),
+      );
     return { token: toTokenRow(used), identity: r.identity };
   }
 
