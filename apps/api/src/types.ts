@@ -52,7 +52,7 @@ export interface InstallerPort {
   ): Promise<{ pack: Json; installation: Json; created: boolean }>;
   uninstall(
     ref: string,
-    opts: { version?: string; actor: Actor },
+    opts: { version?: string; actor: Actor; method?: "api" | "cli" | "manual" },
   ): Promise<{ ref: string; removed: string[] }>;
   verify(ref: string, actor?: Actor): Promise<VerifyReport>;
   list(filter: { sourceType?: SourceType; page?: number; pageSize?: number }): Promise<{

@@ -186,7 +186,14 @@ describe("DELETE /packs/{ref}", () => {
     expect((await get("/api/v1/packs?page_size=100")).body.pagination.total_items).toBe(2);
     const history = await get("/api/v1/packs/alpha/history");
     expect(history.status).toBe(200);
-    expect(history.body.data.map((e: { action: string }) => e.action)).toContain("uninstall");
+    const uninstall = history.body.data.find((e: { action: string }) => e.action === "uninstall");
+    const deleter = (await api.repos.tokens.list()).find((t) => t.name === "deleter")!;
+    expect(uninstall).toMatchObject({
+      method: "api",
+      actor_id: deleter.identityId,
+      actor_name: "deleter",
+      outcome: "success",
+    });
     const again = await request(api.app).delete("/api/v1/packs/alpha").set(api.auth(api.tokens.delete));
     expect(again.status).toBe(404);
   });
