@@ -44,7 +44,7 @@ export async function downloadToFile(
     for await (const chunk of res.body) {
       hash.update(chunk);
       bytes += chunk.length;
-      await fh.write(chunk);
+      for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten; // short writes are legal
       opts.onProgress?.({ bytes, totalBytes: Number.isFinite(total) ? total : undefined });
     }
     await fh.close();
