@@ -103,6 +103,20 @@ describe("archive URL source (real HTTP server)", () => {
     expect(fs.readdirSync(privateTmp)).toEqual([]);
   });
 
+  it("reports download and extraction progress", async () => {
+    const phases = new Set<string>();
+    let last = 0;
+    await archiveUrlSource(`${srv.url}/demo-1.0.0.tar.gz`).fetch(newStage(), {
+      ...ctx,
+      onProgress: (p) => {
+        phases.add(p.phase);
+        if (p.phase === "fetch") last = p.bytes ?? 0;
+      },
+    });
+    expect(phases.has("fetch")).toBe(true);
+    expect(last).toBe(tgz.length);
+  });
+
   it("extracts a zip", async () => {
     await archiveUrlSource(`${srv.url}/demo.zip`).fetch(newStage(), ctx);
     expect(fs.existsSync(path.join(stage, "pack.yaml"))).toBe(true);

@@ -159,6 +159,24 @@ describe("git source (real git http-backend)", () => {
     expect(fs.readdirSync(stage)).toEqual([]);
   });
 
+  it("stops on the caller's AbortSignal, reports progress, and leaves staging empty", async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const e = await rejection(
+      gitSource(`${server.url}/pack.git`, "v3.0.0").fetch(newStage(), { ...ctx, signal: ac.signal }),
+    );
+    expect(e.code).toBe("EFETCH");
+    expect(e.details).toMatchObject({ aborted: true });
+    expect(fs.readdirSync(stage)).toEqual([]);
+    const seen: number[] = [];
+    await gitSource(`${server.url}/pack.git`, "v1.0.0").fetch(newStage(), {
+      ...ctx,
+      onProgress: (p) => seen.push(p.bytes ?? 0),
+    });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.at(-1)).toBeGreaterThan(0);
+  });
+
   it("reports a missing repository as EFETCH", async () => {
     expect((await rejection(gitSource(`${server.url}/nope.git`, "v1.0.0").fetch(newStage(), ctx))).code).toBe(
       "EFETCH",
