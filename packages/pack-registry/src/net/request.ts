@@ -154,6 +154,35 @@ async function* cappedBody(
   }
 }
 
+/** One AbortSignal for the total timeout and the caller's signal; the reason is the AttuneError to throw. */
+function deadline(ms: number, outer: AbortSignal | undefined, url: string, field: string) {
+  const ac = new AbortController();
+  const timer = setTimeout(
+    () =>
+      ac.abort(
+        new AttuneError(ErrorCodes.ETIMEOUT, `${field}: ${url} took longer than ${ms} ms`, {
+          details: { field },
+        }),
+      ),
+    ms,
+  );
+  timer.unref(); // an abandoned response must not keep a CLI process alive; open sockets still do
+  const onAbort = () =>
+    ac.abort(
+      new AttuneError(ErrorCodes.EFETCH, `${field}: request aborted`, {
+        cause: outer?.reason,
+        details: { field, aborted: true },
+      }),
+    );
+  if (outer?.aborted) onAbort();
+  outer?.addEventListener("abort", onAbort, { once: true });
+  const cleanup = () => {
+    clearTimeout(timer);
+    outer?.removeEventListener("abort", onAbort);
+  };
+  return { signal: ac.signal, cleanup };
+}
+
 /** One policy-checked HTTP exchange: DNS checked per connection, redirects re-checked hop by hop. */
 export async function request(
   policy: OutboundPolicy,
@@ -162,46 +191,20 @@ export async function request(
 ): Promise<PolicyResponse> {
   const field = opts.field ?? "url";
   const maxBytes = opts.maxBytes ?? policy.maxDownloadBytes;
-  const ac = new AbortController();
-  const timer = setTimeout(
-    () =>
-      ac.abort(
-        new AttuneError(
-          ErrorCodes.ETIMEOUT,
-          `${field}: ${url} took longer than ${opts.timeoutMs ?? policy.timeoutMs} ms`,
-          { details: { field } },
-        ),
-      ),
-    opts.timeoutMs ?? policy.timeoutMs,
-  );
-  timer.unref(); // an abandoned response must not keep a CLI process alive; open sockets still do
-  const onAbort = () =>
-    ac.abort(
-      new AttuneError(ErrorCodes.EFETCH, `${field}: request aborted`, {
-        cause: opts.signal?.reason,
-        details: { field, aborted: true },
-      }),
-    );
-  if (opts.signal?.aborted) onAbort();
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
-  const cleanup = () => {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener("abort", onAbort);
-  };
-
   let current = policy.checkUrl(url, field);
+  const { signal, cleanup } = deadline(opts.timeoutMs ?? policy.timeoutMs, opts.signal, url, field);
   const firstOrigin = current.origin;
   let method = opts.method ?? "GET";
   let body = opts.body;
   try {
     for (let hop = 0; ; hop++) {
-      if (ac.signal.aborted) throw ac.signal.reason;
+      if (signal.aborted) throw signal.reason;
       const headers = Object.fromEntries(
         Object.entries(opts.headers ?? {}).filter(
           ([k]) => current.origin === firstOrigin || SAFE_HEADERS.has(k.toLowerCase()),
         ),
       );
-      const res = await send(policy, current, method, headers, body, ac.signal, opts, field);
+      const res = await send(policy, current, method, headers, body, signal, opts, field);
       const status = res.statusCode ?? 0;
       if (REDIRECTS.has(status) && res.headers.location) {
         res.destroy();
@@ -234,7 +237,7 @@ export async function request(
         status,
         statusMessage: res.statusMessage ?? "",
         headers: res.headers,
-        body: cappedBody(res, maxBytes, field, (e) => fetchError(field, final, e, ac.signal), cleanup),
+        body: cappedBody(res, maxBytes, field, (e) => fetchError(field, final, e, signal), cleanup),
         dispose: () => {
           cleanup();
           res.destroy();
@@ -243,6 +246,6 @@ export async function request(
     }
   } catch (e) {
     cleanup();
-    throw fetchError(field, current, e, ac.signal);
+    throw fetchError(field, current, e, signal);
   }
 }
