@@ -156,6 +156,25 @@ describe("extractArchive", () => {
     expect(readdirSync(work.dir).sort()).toEqual(["deflated.zip", "stored.zip"]);
   });
 
+  it("refuses an archive cut short between the scan and the write, without hanging", async () => {
+    const src = join(work.dir, "src");
+    writeTree(src, { "a.txt": "first", "big.bin": Buffer.alloc(4 * 1024 * 1024, 1) });
+    const file = join(work.dir, "changing.tar");
+    await tar.c({ file, cwd: src }, ["a.txt", "big.bin"]);
+    const whole = readFileSync(file);
+    const attempt = extractArchive(
+      file,
+      join(work.dir, "out"),
+      {},
+      {
+        // runs during the write pass, after a.txt: the reader is still far from big.bin's end
+        onProgress: () => writeFileSync(file, whole.subarray(0, 2 * 1024 * 1024)),
+      },
+    );
+    await expect(attempt).rejects.toMatchObject({ code: "EUNSAFE_ARCHIVE" });
+    expect(readdirSync(work.dir).sort()).toEqual(["changing.tar", "src"]);
+  });
+
   it("refuses a gzip stream that is cut short without hanging", async () => {
     const data = gzipSync(Buffer.alloc(10));
     const file = join(work.dir, "short.tar.gz");

@@ -106,7 +106,9 @@ export async function* readTar(file: string, signal?: AbortSignal): AsyncGenerat
   const fail = (err: unknown) => {
     failure ??= err;
     // a body that will never end must not leave the writer waiting forever
-    if (current && current.listenerCount("error") > 0) current.emit("error", translate(failure, file));
+    // Minipass remembers an emitted error and hands it to any later reader, so the no-op listener
+    // only keeps EventEmitter from throwing when nobody is reading at this instant
+    if (current) current.on("error", () => undefined).emit("error", translate(failure, file));
     wake();
   };
   parser.on("entry", (e: ReadEntry) => {
