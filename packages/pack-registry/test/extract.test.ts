@@ -13,7 +13,8 @@ import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import * as tar from "tar";
 import yazl from "yazl";
-import { tmpDir, writeTree } from "@attune/test-utils";
+import { git, tmpDir, writeTree } from "@attune/test-utils";
+import { findPackRoot, loadManifest } from "../src/manifest";
 import { DEFAULT_EXTRACT_LIMITS, detectArchiveType, extractArchive, resolveLimits } from "../src/extract";
 
 let work: ReturnType<typeof tmpDir>;
@@ -64,6 +65,34 @@ describe("extractArchive", () => {
     expect(statSync(join(dest, "suid")).mode & 0o7777).toBe(0o755);
     expect(statSync(join(dest, "shared")).mode & 0o7777).toBe(0o644);
     expect(statSync(dest).mode & 0o777).toBe(0o755);
+  });
+
+  it("extracts a GitHub-style tarball and zipball (git archive: global pax header, one top directory)", async () => {
+    const repo = join(work.dir, "repo");
+    writeTree(repo, { "pack.yaml": "ref: gh_pack\nversion: 2.0.0\n", "actions/a.sh": "#!/bin/sh\n" });
+    chmodSync(join(repo, "actions/a.sh"), 0o755);
+    git(repo, "init", "-q", "-b", "main");
+    git(repo, "add", "-A");
+    git(repo, "commit", "-q", "-m", "c");
+    const sha = git(repo, "rev-parse", "HEAD");
+    for (const format of ["tar.gz", "zip"]) {
+      const file = join(work.dir, `gh.${format}`);
+      git(
+        repo,
+        "archive",
+        `--format=${format}`,
+        `--prefix=owner-repo-${sha.slice(0, 7)}/`,
+        "-o",
+        file,
+        "HEAD",
+      );
+      const dest = join(work.dir, `gh-${format}`);
+      expect(await extractArchive(file, dest)).toMatchObject({ files: 2 });
+      const root = await findPackRoot(dest);
+      expect(root).toBe(join(dest, `owner-repo-${sha.slice(0, 7)}`));
+      expect((await loadManifest(root)).ref).toBe("gh_pack");
+      expect(statSync(join(root, "actions/a.sh")).mode & 0o777).toBe(0o755);
+    }
   });
 
   it("extracts a plain tar and a zip (directory entries after their files are fine)", async () => {
