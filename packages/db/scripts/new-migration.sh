@@ -12,7 +12,7 @@ if ! [[ $name =~ ^[a-z0-9_]+$ ]]; then echo "name must match ^[a-z0-9_]+$" >&2; 
 ts=$(date -u +%Y%m%d%H%M%S)
 for p in sqlite postgres; do
   out=../../prisma/$p/migrations/${ts}_${name}
-  sql=$(SQLITE_URL=file::memory: pnpm exec prisma migrate diff --config prisma.$p.config.ts \
+  sql=$(SQLITE_URL=file::memory: ./node_modules/.bin/prisma migrate diff --config prisma.$p.config.ts \
     --from-migrations ../../prisma/$p/migrations --to-schema-datamodel ../../prisma/$p --script)
   if [ -z "$(printf '%s' "$sql" | grep -v '^-- This is an empty migration.' | tr -d '[:space:]')" ]; then
     echo "$p: no changes"

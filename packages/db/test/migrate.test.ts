@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "@jest/globals";
-import { migrate, migrationStatus, openDatabase, type Provider } from "../src";
+import { migrate, migrationStatus, openDatabase, repositories, type Provider } from "../src";
 import { migrationsOf } from "../src/migrate";
 import { migratePostgres } from "../src/migrate/postgres";
 import { migrateSqliteFile } from "../src/migrate/sqlite";
@@ -163,6 +163,59 @@ describe.each(PROVIDERS)("runtime migrator [$name]", ({ name: provider, availabl
           `INSERT INTO "install_event" (pack_ref, action, outcome) VALUES ('p', 'install', 'meh')`,
         ),
       ).rejects.toThrow(/outcome/);
+    });
+  });
+});
+
+// What `prisma migrate diff` writes on SQLite when a column of "pack" changes (e.g. description made required).
+const REDEFINE_PACK = `-- RedefineTables
+PRAGMA defer_foreign_keys=ON;
+PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_pack" (
+    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "ref" TEXT NOT NULL,
+    "label" TEXT NOT NULL,
+    "description" TEXT NOT NULL DEFAULT '',
+    "version" TEXT NOT NULL,
+    "tags" TEXT NOT NULL DEFAULT '[]',
+    "conf_schema" TEXT,
+    "meta" TEXT NOT NULL DEFAULT '{}',
+    "runtime_deps" TEXT NOT NULL DEFAULT '[]',
+    "dependencies" TEXT NOT NULL DEFAULT '[]',
+    "created" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updated" DATETIME NOT NULL
+);
+INSERT INTO "new_pack" ("conf_schema", "created", "dependencies", "description", "id", "label", "meta", "ref", "runtime_deps", "tags", "updated", "version") SELECT "conf_schema", "created", "dependencies", coalesce("description", '') AS "description", "id", "label", "meta", "ref", "runtime_deps", "tags", "updated", "version" FROM "pack";
+DROP TABLE "pack";
+ALTER TABLE "new_pack" RENAME TO "pack";
+CREATE UNIQUE INDEX "pack_ref_key" ON "pack"("ref");
+PRAGMA foreign_keys=ON;
+PRAGMA defer_foreign_keys=OFF;
+`;
+
+describe("SQLite table redefinition", () => {
+  it("does not cascade-delete child rows when Prisma redefines a parent table", async () => {
+    await withScratch("sqlite", async ({ url, home }) => {
+      const opened = await openDatabase({ home, databaseUrl: url });
+      const repos = repositories(opened.db);
+      const pack = await repos.packs.create({ ref: "core", label: "Core", version: "1.0.0" });
+      await repos.installations.create({
+        packId: pack.id,
+        sourceType: "git",
+        checksum: `sha256:${"a".repeat(64)}`,
+        installationMethod: "cli",
+        storagePath: "/p",
+      });
+      await opened.close();
+      const redefine = { name: "29990101000000_redefine_pack", sql: REDEFINE_PACK, checksum: "r" };
+      expect(migrateSqliteFile(url.slice(5), [...migrationsOf("sqlite"), redefine])).toEqual([redefine.name]);
+      const rows = await raw(
+        "sqlite",
+        url,
+        `SELECT p.description, i.pack_id FROM pack_installation i JOIN pack p ON p.id = i.pack_id`,
+      );
+      expect(rows).toEqual([{ description: "", pack_id: pack.id }]);
+      expect(await raw("sqlite", url, "PRAGMA foreign_key_check")).toEqual([]);
     });
   });
 });
