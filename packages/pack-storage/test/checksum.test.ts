@@ -62,6 +62,27 @@ describe("tree rules", () => {
     const m = await calculateDirectoryManifest(d);
     expect(Object.keys(m.files)).toEqual(["B", "a/x", "a/x0/y", "a-b", "a.c", "é"]);
   });
+  it("orders non-BMP names by UTF-8 bytes, not UTF-16 code units", async () => {
+    // U+1F600 (surrogates in UTF-16) sorts after U+E000 and U+FFFD in UTF-8 byte order
+    const d = dir({
+      "\u{1F600}.txt": "1",
+      "\uE000.txt": "2",
+      "\uFFFD.txt": "3",
+      "z.txt": "4",
+      "d/\u{10400}": "5",
+      "d/\uFB01": "6",
+    });
+    expect(await calculateDirectoryChecksum(d)).toBe(referenceChecksum(d));
+    const m = await calculateDirectoryManifest(d);
+    expect(Object.keys(m.files)).toEqual([
+      "d/\uFB01",
+      "d/\u{10400}",
+      "z.txt",
+      "\uE000.txt",
+      "\uFFFD.txt",
+      "\u{1F600}.txt",
+    ]);
+  });
   it("skips .git at any depth, file or directory, but hashes other dotfiles", async () => {
     const base = { "x.txt": "x" };
     const plain = await calculateDirectoryChecksum(dir(base));

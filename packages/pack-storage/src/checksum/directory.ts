@@ -1,7 +1,7 @@
 // "framed v1" directory checksum (DESIGN.md §3), compatible with Attune's `attune pack checksum`.
 import crypto from "node:crypto";
 import { toChecksum, type Checksum } from "./format";
-import { BlockBuffers, loadTreeFileSync, Slicer, streamFd, WHOLE_FILE_MAX } from "./read";
+import { BlockBuffers, frameScratch, loadTreeFileSync, Slicer, streamFd } from "./read";
 import { assertRealDirectory, listTreeFiles } from "./walk";
 
 /** Reported every 256 files, after each block of a large file, and once at the end. */
@@ -25,18 +25,7 @@ export interface ManifestEntry {
 }
 export type FileManifest = Record<string, ManifestEntry>;
 
-const MAGIC = Buffer.from("attune-pack-file-v1", "ascii");
 const PROGRESS_EVERY_FILES = 256;
-
-function frameHeader(rel: string, size: number): Buffer {
-  const path = Buffer.from(rel, "utf8");
-  const header = Buffer.allocUnsafe(MAGIC.length + 8 + path.length + 8);
-  MAGIC.copy(header, 0);
-  header.writeBigUInt64BE(BigInt(path.length), MAGIC.length);
-  path.copy(header, MAGIC.length + 8);
-  header.writeBigUInt64BE(BigInt(size), MAGIC.length + 8 + path.length);
-  return header;
-}
 
 /** The directory checksum of `dir`, `sha256:<hex>`. */
 export async function calculateDirectoryChecksum(
@@ -61,19 +50,20 @@ async function hashTree(dir: string, withManifest: boolean, opts: DirectoryCheck
   const list = await listTreeFiles(root, slicer);
   const total = crypto.createHash("sha256");
   const files: FileManifest | undefined = withManifest ? Object.create(null) : undefined;
-  const scratch = Buffer.allocUnsafe(WHOLE_FILE_MAX + 1);
+  const scratch = frameScratch();
   let buffers: BlockBuffers | undefined;
   let bytes = 0;
   for (let i = 0; i < list.length; i++) {
     const file = list[i];
-    const loaded = loadTreeFileSync(file.abs, scratch);
-    total.update(frameHeader(file.rel, loaded.size));
+    const loaded = loadTreeFileSync(file.abs, file.rel, scratch);
     const own = files ? crypto.createHash("sha256") : undefined;
     if (loaded.kind === "whole") {
-      if (loaded.size > 0) total.update(loaded.data);
-      own?.update(loaded.data);
-      await slicer.maybeYield();
+      total.update(scratch.subarray(0, loaded.headerLength + loaded.size));
+      own?.update(scratch.subarray(loaded.headerLength, loaded.headerLength + loaded.size));
+      const pause = slicer.tick();
+      if (pause) await pause;
     } else {
+      total.update(scratch.subarray(0, loaded.headerLength));
       buffers ??= new BlockBuffers();
       let streamed = 0;
       const sink = (block: Buffer) => {

@@ -18,6 +18,7 @@ import {
   readSyncChecked,
 } from "./fs-io";
 import fs from "node:fs";
+import { AttuneError, ErrorCodes } from "../errors";
 
 /** Files up to this size are read whole and synchronously; larger ones are streamed. */
 export const WHOLE_FILE_MAX = 1024 * 1024;
@@ -25,34 +26,65 @@ export const WHOLE_FILE_MAX = 1024 * 1024;
 export const BLOCK_SIZE = 4 * 1024 * 1024;
 
 export type LoadedFile =
-  { kind: "whole"; size: number; data: Buffer } | { kind: "stream"; size: number; fd: number };
+  | { kind: "whole"; size: number; headerLength: number }
+  | { kind: "stream"; size: number; headerLength: number; fd: number };
+
+const MAGIC = Buffer.from("attune-pack-file-v1", "ascii");
+/** Room for the frame header: magic, two u64 lengths and a path (Linux caps paths at 4 KiB). */
+const HEADER_ROOM = 64 * 1024;
+
+/** A buffer for one file's frame header followed by its content (plus the 1-byte growth probe). */
+export function frameScratch(): Buffer {
+  const scratch = Buffer.allocUnsafe(HEADER_ROOM + WHOLE_FILE_MAX + 1);
+  MAGIC.copy(scratch, 0); // every frame starts at 0, so the magic is written once
+  return scratch;
+}
+
+function writeU64(buf: Buffer, value: number, offset: number): void {
+  buf.writeUInt32BE(Math.floor(value / 0x100000000), offset);
+  buf.writeUInt32BE(value >>> 0, offset + 4);
+}
+
+/** Write the framed-v1 header for `rel` and `size` at the start of `scratch`; returns its length. */
+function writeFrameHeader(scratch: Buffer, rel: string, size: number, path: string): number {
+  const pathAt = MAGIC.length + 8;
+  const pathLength = Buffer.byteLength(rel, "utf8");
+  if (pathAt + pathLength + 8 > HEADER_ROOM) {
+    throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${path}: path too long to hash`, { path });
+  }
+  scratch.write(rel, pathAt, "utf8");
+  writeU64(scratch, pathLength, MAGIC.length);
+  writeU64(scratch, size, pathAt + pathLength);
+  return pathAt + pathLength + 8;
+}
 
 /**
- * Open a tree file without following links, check it is a regular file, and read it whole if small
- * (into `scratch`, valid until the next call). The size comes from fstat on the very fd that is
- * read, so a file swapped between walk and read is caught; one byte more than the size is asked
- * for, so growth is seen without another syscall.
+ * Open a tree file without following links, check it is a regular file, write its frame header
+ * into `scratch` and, if small, its content right after (so header + content hash in one call).
+ * The size comes from fstat on the very fd that is read, so a file swapped between walk and read
+ * is caught; one byte more than the size is asked for, so growth is seen without another syscall.
  */
-export function loadTreeFileSync(path: string, scratch: Buffer): LoadedFile {
+export function loadTreeFileSync(path: string, rel: string, scratch: Buffer): LoadedFile {
   const fd = openTreeFileSync(path);
   let keepOpen = false;
   try {
     const st = fstatSyncChecked(fd, path);
     assertRegular(st, path);
     const size = st.size;
-    if (size > WHOLE_FILE_MAX || size + 1 > scratch.length) {
+    const headerLength = writeFrameHeader(scratch, rel, size, path);
+    if (size > WHOLE_FILE_MAX) {
       keepOpen = true;
-      return { kind: "stream", size, fd };
+      return { kind: "stream", size, headerLength, fd };
     }
     let got = 0;
     for (;;) {
-      const n = readSyncChecked(fd, scratch, got, size + 1 - got, got, path);
+      const n = readSyncChecked(fd, scratch, headerLength + got, size + 1 - got, got, path);
       got += n;
       // a short read landing exactly on the stat size is end-of-file on a regular file
       if (n === 0 || got >= size) break;
     }
     if (got !== size) throw changedError(path, size, got > size ? "it grew" : `read ${got} bytes`);
-    return { kind: "whole", size, data: scratch.subarray(0, size) };
+    return { kind: "whole", size, headerLength };
   } finally {
     if (!keepOpen) fs.closeSync(fd);
   }
@@ -114,13 +146,19 @@ export async function openUserFile(path: string): Promise<{ fd: number; size: nu
   }
 }
 
-/** Tracks time spent in synchronous work so callers can yield to the event loop every few ms. */
+/**
+ * Tracks time spent in synchronous work so callers can yield to the event loop every few ms.
+ * `tick()` is called per unit of work and returns a promise only when a yield is due, so the
+ * common path costs no await.
+ */
 export class Slicer {
   private last = performance.now();
+  private count = 0;
   constructor(private readonly budgetMs = 8) {}
-  async maybeYield(): Promise<void> {
-    if (performance.now() - this.last < this.budgetMs) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    this.last = performance.now();
+  tick(): Promise<void> | undefined {
+    if (++this.count % 16 !== 0 || performance.now() - this.last < this.budgetMs) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.last = performance.now();
+    });
   }
 }

@@ -15,8 +15,6 @@ export interface TreeFile {
   rel: string;
 }
 
-const GIT = Buffer.from(".git");
-
 /** Check that `root` is a real directory (not a link, not a file) and return its absolute path. */
 export async function assertRealDirectory(root: string): Promise<string> {
   const abs = nodePath.resolve(root);
@@ -56,20 +54,16 @@ export async function listTreeFiles(root: string, slicer: Slicer): Promise<TreeF
 // (`a/x` before `a-b`, since component `a` < `a-b`). readdir is synchronous for speed (see read.ts),
 // with a yield to the event loop whenever a time slice is used up.
 async function walkDir(absDir: string, relDir: string, out: TreeFile[], slicer: Slicer): Promise<void> {
-  let entries: fs.Dirent<Buffer>[];
-  try {
-    entries = fs.readdirSync(absDir, { withFileTypes: true, encoding: "buffer" });
-  } catch (err) {
-    throw ioError(err, absDir, "cannot read directory");
-  }
-  entries.sort((a, b) => Buffer.compare(a.name, b.name));
+  const entries = readEntries(absDir);
   for (const entry of entries) {
-    if (entry.name.equals(GIT)) continue;
-    const rel = relDir + checkedName(entry.name, absDir);
-    const abs = nodePath.join(absDir, entry.name.toString("utf8"));
+    const name = entry.name;
+    if (name === ".git") continue;
+    const abs = `${absDir}/${name}`; // absDir is absolute and normalised; names hold no "/"
+    const rel = relDir + name;
     if (entry.isFile()) out.push({ abs, rel });
     else if (entry.isDirectory()) {
-      await slicer.maybeYield();
+      const pause = slicer.tick();
+      if (pause) await pause;
       await walkDir(abs, `${rel}/`, out, slicer);
     } else if (entry.isSymbolicLink()) {
       throw new AttuneError(ErrorCodes.ESYMLINK, `${abs} is a symbolic link; packs may not contain links`, {
@@ -80,12 +74,49 @@ async function walkDir(absDir: string, relDir: string, out: TreeFile[], slicer: 
   }
 }
 
-function checkedName(name: Buffer, absDir: string): string {
-  if (isUtf8(name)) return name.toString("utf8");
-  const shown = nodePath.join(absDir, name.toString("latin1"));
-  throw new AttuneError(ErrorCodes.EBAD_FILENAME, `${shown} has a name that is not valid UTF-8`, {
-    path: shown,
-    hint: "rename the file so its name is UTF-8",
-    details: { nameHex: name.toString("hex") },
-  });
+/** The entries of a directory, names checked for UTF-8 and sorted bytewise. */
+function readEntries(absDir: string): fs.Dirent[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(absDir, { withFileTypes: true });
+  } catch (err) {
+    throw ioError(err, absDir, "cannot read directory");
+  }
+  let exotic = false;
+  for (const e of entries) {
+    // invalid UTF-8 decodes to U+FFFD; only then look at the raw bytes (U+FFFD may also be genuine)
+    if (e.name.includes("\uFFFD")) checkRawNames(absDir);
+    if (!exotic && /[\uD800-\uDFFF\uE000-\uFFFF]/.test(e.name)) exotic = true;
+  }
+  // UTF-16 order equals UTF-8 byte order except between surrogates and U+E000..U+FFFF
+  return entries.sort(exotic ? (a, b) => compareUtf8(a.name, b.name) : (a, b) => (a.name < b.name ? -1 : 1));
+}
+
+function checkRawNames(absDir: string): void {
+  for (const raw of fs.readdirSync(absDir, { encoding: "buffer" })) {
+    if (isUtf8(raw)) continue;
+    const shown = nodePath.join(absDir, raw.toString("latin1"));
+    throw new AttuneError(ErrorCodes.EBAD_FILENAME, `${shown} has a name that is not valid UTF-8`, {
+      path: shown,
+      hint: "rename the file so its name is UTF-8",
+      details: { nameHex: raw.toString("hex") },
+    });
+  }
+}
+
+/** Compare two strings in the order of their UTF-8 bytes (= code point order). */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+// surrogates encode code points above U+FFFF, so they must rank above U+E000..U+FFFF
+function codePointRank(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
+  return unit >= 0xe000 ? unit - 0x800 : unit;
 }
