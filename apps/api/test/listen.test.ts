@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -104,6 +105,35 @@ describe("while draining", () => {
       expect(list.body.code).toBe("ESHUTTING_DOWN");
       expect(list.headers.connection).toBe("close");
       conform(list);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe("the shutdown signal", () => {
+  it("does not accumulate listeners across installs (one per in-flight install at most)", async () => {
+    const roots = path.join(tmp.dir, "roots-signal");
+    const api = await openTestApi({ localSourceRoots: [roots] });
+    try {
+      const shutdown = new AbortController();
+      const app = createServer(
+        {
+          installer: api.installer,
+          verifyToken: tokenVerifierFromRepository(api.repos.tokens),
+          logger: pino({ level: "silent" }),
+        },
+        { signal: shutdown.signal, draining: () => false },
+      );
+      const dir = makePackDir(roots, "sigpack", "1.0.0");
+      for (let i = 0; i < 12; i++) {
+        const res = await request(app)
+          .post("/api/v1/packs/install")
+          .set(api.auth())
+          .send({ source: dir, force: true });
+        expect(res.status).toBe(i === 0 ? 201 : 200);
+      }
+      expect(getEventListeners(shutdown.signal, "abort")).toHaveLength(0);
     } finally {
       await api.close();
     }

@@ -1,15 +1,66 @@
 import { Router, type Request } from "express";
+import type { z } from "zod";
 import { actorOf, requireScope } from "../http/auth";
 import { methodNotAllowed } from "../http/error-handler";
 import { HttpProblem } from "../http/problem";
 import { parseOr400 } from "../http/validate";
 import { DeleteQuery, EmptyQuery, InstallBody, ListQuery, RefParam } from "../schemas";
-import { Scopes, type InstallerPort } from "../types";
+import { Scopes, type Actor, type InstallerPort, type InstallRequest } from "../types";
 
 export interface PacksRouterOptions {
   installer: InstallerPort;
   /** aborted when the server gives up waiting for in-flight work at shutdown */
   shutdownSignal: AbortSignal;
+}
+
+function linkedAbort(parent: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+  const ctl = new AbortController();
+  const onAbort = () => ctl.abort(parent.reason);
+  if (parent.aborted) onAbort();
+  else parent.addEventListener("abort", onAbort, { once: true });
+  return { signal: ctl.signal, dispose: () => parent.removeEventListener("abort", onAbort) };
+}
+
+function toInstallRequest(body: z.output<typeof InstallBody>): InstallRequest {
+  return {
+    source: body.source,
+    refSpec: body.ref_spec,
+    force: body.force,
+    checksum: body.checksum,
+    skipDeps: body.skip_deps,
+    skipTests: body.skip_tests,
+    registry: body.registry,
+    method: "api",
+  };
+}
+
+/**
+ * Install with a per-request signal linked to the shutdown signal, so listeners the installer
+ * adds die with the request instead of piling up on the server-wide signal.
+ */
+async function runInstall(
+  installer: InstallerPort,
+  req: InstallRequest,
+  actor: Actor,
+  shutdown: AbortSignal,
+) {
+  const linked = linkedAbort(shutdown);
+  try {
+    return await installer.install(req, actor, { signal: linked.signal });
+  } catch (e) {
+    // Aborted by the shutdown deadline: the installer rolled back; the client may retry elsewhere.
+    if (!shutdown.aborted) throw e;
+    throw new HttpProblem(
+      503,
+      "ESHUTTING_DOWN",
+      "the server shut down during the install; nothing was installed, retry",
+      {
+        headers: { Connection: "close" },
+      },
+    );
+  } finally {
+    linked.dispose();
+  }
 }
 
 function refOf(req: Request): string {
@@ -29,33 +80,7 @@ export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): 
       }
       parseOr400(EmptyQuery, req.query, "query");
       const body = parseOr400(InstallBody, req.body, "body");
-      const result = await installer
-        .install(
-          {
-            source: body.source,
-            refSpec: body.ref_spec,
-            force: body.force,
-            checksum: body.checksum,
-            skipDeps: body.skip_deps,
-            skipTests: body.skip_tests,
-            registry: body.registry,
-            method: "api",
-          },
-          actorOf(res),
-          { signal: shutdownSignal },
-        )
-        .catch((e: unknown) => {
-          // Aborted by the shutdown deadline: the installer rolled back, the client may retry elsewhere.
-          if (!shutdownSignal.aborted) throw e;
-          throw new HttpProblem(
-            503,
-            "ESHUTTING_DOWN",
-            "the server shut down during the install; nothing was installed, retry",
-            {
-              headers: { Connection: "close" },
-            },
-          );
-        });
+      const result = await runInstall(installer, toInstallRequest(body), actorOf(res), shutdownSignal);
       res
         .status(result.created ? 201 : 200)
         .json({ data: { pack: result.pack, installation: result.installation } });
