@@ -1,5 +1,6 @@
 import type { GlobalArgs } from "./globals";
-import { formatResult, pickFormat, type CommandResult } from "./output";
+import { CliError } from "./errors";
+import { OUTPUT_FORMATS, formatResult, pickFormat, type CommandResult } from "./output";
 
 export type Handler<A> = (argv: A) => Promise<CommandResult | void>;
 
@@ -8,7 +9,12 @@ export const runState = { exitCode: 0 };
 
 /** The effective output format: -o flag, else ATTUNE_OUTPUT, else table on a TTY and json otherwise. */
 export function outputFormat(argv: GlobalArgs, env: NodeJS.ProcessEnv = process.env) {
-  return pickFormat(argv.output ?? env.ATTUNE_OUTPUT, Boolean(process.stdout.isTTY));
+  const fromEnv = env.ATTUNE_OUTPUT?.trim() || undefined;
+  if (!argv.output && fromEnv && !(OUTPUT_FORMATS as readonly string[]).includes(fromEnv))
+    throw new CliError("EUSAGE", `ATTUNE_OUTPUT must be table, json or yaml, not "${fromEnv}"`, {
+      hint: "fix or unset ATTUNE_OUTPUT, or pass -o",
+    });
+  return pickFormat(argv.output ?? fromEnv, Boolean(process.stdout.isTTY));
 }
 
 /**
@@ -18,10 +24,11 @@ export function outputFormat(argv: GlobalArgs, env: NodeJS.ProcessEnv = process.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs types positionals as optional; the handler's own type is the contract
 export function lazy<A extends GlobalArgs>(load: () => Promise<Handler<A>>): (argv: any) => Promise<void> {
   return async (argv: A) => {
+    const format = outputFormat(argv); // before the handler: a bad ATTUNE_OUTPUT must not follow side effects
     const handler = await load();
     const result = await handler(argv);
     if (!result) return;
-    const text = await formatResult(result, result.format ?? outputFormat(argv));
+    const text = await formatResult(result, result.format ?? format);
     if (text) process.stdout.write(text);
     if (result.exitCode) runState.exitCode = result.exitCode;
   };

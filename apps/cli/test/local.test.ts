@@ -151,7 +151,7 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     expect(json<Rec[]>(await cli("pack", "list"))).toHaveLength(1);
     const r = await cli("pack", "uninstall", "demo_pack", "--yes", "-o", "json");
     expect(r.code).toBe(0);
-    expect(json<{ ref: string }>(r).ref).toBe("demo_pack");
+    expect(json(r)).toEqual({ ref: "demo_pack", removed: ["1.2.3"] });
     expect(json<Rec[]>(await cli("pack", "list"))).toEqual([]);
     expect((await cli("pack", "show", "demo_pack")).code).toBe(1);
     const history = json<Array<{ action: string }>>(await cli("pack", "history", "demo_pack"));

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { tmpDir } from "@attune/test-utils";
+import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
 import YAML from "yaml";
 import { startApi, type RunningApi } from "./api-server";
 import { INSTALLATION_FIELDS, PACK_FIELDS, makePack } from "./fixtures";
@@ -10,11 +10,40 @@ import { baseEnv, json, runCli } from "./helpers";
 
 type Rec = { pack: Record<string, unknown>; installation: Record<string, unknown> };
 
+const INDEX = {
+  registry_name: "Remote test",
+  registry_url: "https://registry.example.com",
+  version: "1.0",
+  last_updated: "2026-01-01T00:00:00Z",
+  packs: [
+    {
+      ref: "weather",
+      label: "Weather",
+      description: "Forecast actions",
+      version: "1.0.0",
+      author: "A",
+      license: "MIT",
+      keywords: ["climate"],
+      runtime_deps: [],
+      install_sources: [
+        {
+          type: "git",
+          url: "https://git.example.com/weather.git",
+          ref: "v1.0.0",
+          checksum: `sha256:${"a".repeat(64)}`,
+        },
+      ],
+      contents: { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
+    },
+  ],
+};
+
 describe("pack commands in remote mode (through a running API)", () => {
   const t = tmpDir("attune-cli-remote-");
   const home = path.join(t.dir, "home");
   const src = makePack(path.join(t.dir, "src", "remote"), "remote_pack", "2.0.0");
   let api: RunningApi;
+  let registry: RouteServer;
   let token: string;
   let readOnly: string;
   const local = (...args: string[]) => runCli(args, { env: baseEnv({ ATTUNE_HOME: home }) });
@@ -35,10 +64,19 @@ describe("pack commands in remote mode (through a running API)", () => {
     readOnly = json<{ token: string }>(
       await local("token", "create", "--name", "ro", "--scopes", "packs:read"),
     ).token;
-    api = await startApi({ ATTUNE_HOME: home, ATTUNE_LOCAL_SOURCE_ROOTS: t.dir });
+    registry = await serveRoutes();
+    registry.file("/index.json", JSON.stringify(INDEX), "application/json");
+    api = await startApi({
+      ATTUNE_HOME: home,
+      ATTUNE_LOCAL_SOURCE_ROOTS: t.dir,
+      ATTUNE_REGISTRIES: `reg=${registry.url}/index.json`,
+      ATTUNE_ALLOW_HTTP: "true",
+      ATTUNE_ALLOWED_PRIVATE_HOSTS: "127.0.0.1,localhost",
+    });
   });
   afterAll(async () => {
     await api?.stop();
+    await registry?.close();
     t.cleanup();
   });
 
@@ -68,6 +106,16 @@ describe("pack commands in remote mode (through a running API)", () => {
     expect(yaml.pack.ref).toBe("remote_pack");
     const table = await remote("pack", "list", "-o", "table");
     expect(table.stdout).toMatch(/^remote_pack\s+2\.0\.0\s+local_directory/m);
+  });
+
+  it("search goes through the API's registries", async () => {
+    const r = await remote("pack", "search", "CLIMATE", "-o", "json");
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(json<Array<Record<string, unknown>>>(r)).toEqual([
+      expect.objectContaining({ ref: "weather", registry: "reg" }),
+    ]);
+    const table = await remote("pack", "search", "weather", "-o", "table");
+    expect(table.stdout).toMatch(/^weather\s+1\.0\.0\s+reg\s+Forecast actions$/m);
   });
 
   it("flags work as well as the environment", async () => {
@@ -146,7 +194,7 @@ describe("pack commands in remote mode (through a running API)", () => {
   it("uninstalls through the API", async () => {
     const r = await remote("pack", "uninstall", "remote_pack", "--yes", "-o", "json");
     expect(r.code).toBe(0);
-    expect(json<{ ref: string }>(r).ref).toBe("remote_pack");
+    expect(json(r)).toEqual({ ref: "remote_pack", removed: ["2.0.0"] });
     expect(json<Rec[]>(await local("pack", "list"))).toEqual([]);
   });
 });

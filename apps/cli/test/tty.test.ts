@@ -1,7 +1,8 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import path from "node:path";
-import { describe, expect, it } from "@jest/globals";
-import { BIN, REPO_ROOT, baseEnv } from "./helpers";
+import { afterAll, describe, expect, it } from "@jest/globals";
+import { tmpDir } from "@attune/test-utils";
+import { BIN, REPO_ROOT, baseEnv, runCli } from "./helpers";
 
 // `script` (util-linux) runs the CLI on a pseudo-terminal, so stdout and stderr are TTYs.
 const hasScript = spawnSync("script", ["--version"]).status === 0;
@@ -32,5 +33,48 @@ function onTty(args: string, env: Record<string, string> = {}): string {
     const quiet = onTty(`pack checksum ${example} --quiet`);
     expect(quiet).not.toContain("\x1b[");
     expect(quiet).toMatch(/^checksum:\s+sha256:[0-9a-f]{64}\r?$/m);
+  });
+});
+
+/** Run on a pseudo-terminal and type `answer` once the confirmation prompt is shown. */
+function answerPrompt(
+  args: string,
+  answer: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", `${process.execPath} ${BIN} ${args}`, "/dev/null"], {
+      env: baseEnv({ TERM: "xterm", ...env }),
+    });
+    let out = "";
+    let typed = false;
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      if (!typed && out.includes("[y/N]")) {
+        typed = true;
+        child.stdin.write(`${answer}\n`);
+      }
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, out }));
+  });
+}
+
+(hasScript ? describe : describe.skip)("uninstall confirmation on a terminal", () => {
+  const t = tmpDir("attune-cli-confirm-");
+  const env = { ATTUNE_HOME: t.dir };
+  afterAll(() => t.cleanup());
+
+  it("answering no keeps the pack (exit 1), yes removes it", async () => {
+    expect((await runCli(["pack", "install", example, "-q"], { env: baseEnv(env) })).code).toBe(0);
+    const no = await answerPrompt("pack uninstall hello_world", "n", env);
+    expect(no.code).toBe(1);
+    expect(no.out).toContain("Remove pack hello_world (every version)? [y/N]");
+    expect(no.out).toContain("attune: ECANCELLED: uninstall cancelled");
+    expect((await runCli(["pack", "show", "hello_world"], { env: baseEnv(env) })).code).toBe(0);
+    const yes = await answerPrompt("pack uninstall hello_world", "y", env);
+    expect(yes.code).toBe(0);
+    expect(yes.out).toContain("Removed hello_world");
+    expect((await runCli(["pack", "show", "hello_world"], { env: baseEnv(env) })).code).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "@jest/globals";
-import { CLI_DIR, runCli } from "./helpers";
+import { CLI_DIR, baseEnv, runCli } from "./helpers";
 
 describe("usage errors, help and version", () => {
   it("an unknown command exits 2 and suggests the closest one", async () => {
@@ -34,6 +34,20 @@ describe("usage errors, help and version", () => {
       expect(r.stderr).toMatch(/^attune: EUSAGE: .+\nhint: .+\n$/);
       expect(r.stdout).toBe("");
     }
+  });
+
+  it("an invalid ATTUNE_OUTPUT is a usage error; -o overrides it", async () => {
+    const r = await runCli(["config", "show"], { env: baseEnv({ ATTUNE_OUTPUT: "xml" }) });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^attune: EUSAGE: ATTUNE_OUTPUT must be table, json or yaml/);
+    const ok = await runCli(["pack", "checksum", "examples/packs/hello-world", "-o", "json"], {
+      env: baseEnv({ ATTUNE_OUTPUT: "xml" }),
+    });
+    expect(ok.code).toBe(0);
+    const yaml = await runCli(["pack", "checksum", "examples/packs/hello-world"], {
+      env: baseEnv({ ATTUNE_OUTPUT: "yaml" }),
+    });
+    expect(yaml.stdout).toMatch(/^checksum: sha256:[0-9a-f]{64}$/m);
   });
 
   it("--version prints the package version", async () => {

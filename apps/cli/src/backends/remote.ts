@@ -129,7 +129,8 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
   const api = new ApiClient(apiBase(apiUrl), token);
   const backend: PackBackend = {
     mode: "remote",
-    async install(req: InstallArgs) {
+    async install(req: InstallArgs, onProgress) {
+      onProgress({ phase: "install", message: `on ${new URL(api.base).host}` });
       const body = {
         // A path that exists here is sent absolute: the server's working directory is not ours.
         source: fs.existsSync(req.source) ? path.resolve(req.source) : req.source,

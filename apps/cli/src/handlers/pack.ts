@@ -67,9 +67,10 @@ export async function packUninstall(argv: UninstallArgv): Promise<CommandResult>
   if (!argv.yes)
     await confirm(`Remove pack ${argv.ref}${argv.version ? ` ${argv.version}` : " (every version)"}?`);
   const r = await withBackend(argv, (b) => b.uninstall(argv.ref, argv.version));
+  // only the documented fields, so local and remote output are identical
   return {
-    data: r,
-    table: () => `Removed ${r.ref}\n` + (r.removed.length ? r.removed.map((p) => `  ${p}\n`).join("") : ""),
+    data: { ref: r.ref, removed: r.removed },
+    table: () => `Removed ${r.ref}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}\n`,
   };
 }
 
