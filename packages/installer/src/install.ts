@@ -22,7 +22,7 @@ import { crashPoint } from "./fault";
 import { finishAfterCommit } from "./finish";
 import { resolvePending } from "./reconcile";
 import { checkExpectedChecksum, decide, planRecord, type InstallDecision } from "./install-plan";
-import type { PackLock } from "./locks";
+import { abortError, type PackLock } from "./locks";
 import type { PlannedRecord } from "./record";
 import { toInstallationJson, toPackJson } from "./serialize";
 import { validateInstallRequest } from "./validate";
@@ -45,6 +45,7 @@ export async function install(
   opts: OperationOptions = {},
 ): Promise<InstallResult> {
   validateInstallRequest(req);
+  if (opts.signal?.aborted) throw abortError(opts.signal);
   const callerExpected = req.checksum ? parseChecksum(req.checksum, "checksum") : null;
   const progress = safeProgress(opts.onProgress);
   const attempt: Attempt = { ref: null, version: null, fetched: null };
@@ -54,7 +55,7 @@ export async function install(
     // a registry ref is known before fetching: lock first so a concurrent install does not download twice
     const spec = { source: req.source, ref: req.refSpec, registry: req.registry };
     if (classifySource(spec) === "registry") {
-      attempt.ref = validateRef(req.source.split("@")[0]);
+      attempt.ref = validateRef(req.source.trim().split("@")[0]);
       lock = await ctx.locker.acquire(attempt.ref, {
         timeoutMs: ctx.settings.lockTimeoutMs,
         signal: opts.signal,
@@ -86,7 +87,17 @@ export async function install(
       timeoutMs: ctx.settings.lockTimeoutMs,
       signal: opts.signal,
     });
-    return await installLocked(ctx, { req, actor, root, manifest, fetched, callerExpected, lock, progress });
+    return await installLocked(ctx, {
+      req,
+      actor,
+      root,
+      manifest,
+      fetched,
+      callerExpected,
+      lock,
+      progress,
+      signal: opts.signal,
+    });
   } catch (e) {
     await recordFailure(ctx, req, actor, attempt, e);
     throw e;
@@ -105,6 +116,7 @@ interface LockedInput {
   callerExpected: Checksum | null;
   lock: PackLock;
   progress: (e: ProgressEvent) => void;
+  signal?: AbortSignal;
 }
 
 async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<InstallResult> {
@@ -139,6 +151,8 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
     decision,
     storagePath: ctx.storage.getPackPath(m.ref, m.version),
   });
+  // the last point where an abort is honoured: from the journal on, the operation runs to its end
+  if (i.signal?.aborted) throw abortError(i.signal);
   i.lock.assertHeld();
   await journalAndStore(ctx, planned, decision, i.root, i.lock, progress);
   const rec = await commitOrRollBack(ctx, planned, decision, files.files, i.lock, progress);

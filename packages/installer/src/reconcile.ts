@@ -30,36 +30,33 @@ async function resolveInstall(ctx: InstallerContext, intent: InstallIntent): Pro
     return { ...base, resolution: "completed" };
   }
   const stored = await storedManifest(ctx, ref, version);
+  let why = stored ? "the stored files differ from the verified ones" : "nothing was stored";
   if (stored && stored.checksum === intent.checksum) {
     // every check passed before the move and the files are still exactly what was verified: roll forward
-    await ctx.store.commitInstall(
-      {
-        ...record,
-        event: {
-          ...record.event,
-          outcome: "interrupted",
-          details: { ...record.event.details, resolution: "adopted" },
-        },
-      },
-      stored.files,
-    );
-    await finishAfterCommit(ctx, ref, version, intent.previousVersion);
-    return { ...base, resolution: "adopted" };
+    try {
+      const details = { ...record.event.details, resolution: "adopted" };
+      await ctx.store.commitInstall(
+        { ...record, event: { ...record.event, outcome: "interrupted", details } },
+        stored.files,
+      );
+      await finishAfterCommit(ctx, ref, version, intent.previousVersion);
+      return { ...base, resolution: "adopted" };
+    } catch (e) {
+      // e.g. the installing identity was deleted meanwhile: undo rather than retry forever
+      why = `the rows could not be written (${(e as AttuneError).code ?? "ERROR"})`;
+    }
   }
-  // the move did not happen (or its result cannot be trusted): undo it unless those files are the recorded ones
+  // undo the move unless those files are the recorded version's own
   const recordedHere = rec?.installation && rec.pack.version === version;
   if (stored && !recordedHere) await ctx.storage.uninstallPack(ref, version);
   await ctx.store.appendEvent({
     ...record.event,
+    actorId: null, // kept by name: the identity may be why adoption failed
     outcome: "interrupted",
-    error: "interrupted before the database commit; rolled back",
+    error: `interrupted before the database commit; rolled back: ${why}`,
     details: { ...record.event.details, resolution: "rolled_back" },
   });
-  return {
-    ...base,
-    resolution: "rolled_back",
-    detail: stored ? "stored files removed" : "nothing was stored",
-  };
+  return { ...base, resolution: "rolled_back", detail: why };
 }
 
 async function storedManifest(ctx: InstallerContext, ref: string, version: string) {
@@ -104,7 +101,7 @@ async function resolveUninstall(ctx: InstallerContext, intent: UninstallIntent):
  * live install in another process is never mistaken for a crash (it shows up as `busy`).
  */
 export async function reconcile(ctx: InstallerContext): Promise<ReconcileReport> {
-  const report: ReconcileReport = { interrupted: [], missingFiles: [], untracked: [], busy: [] };
+  const report: ReconcileReport = { interrupted: [], missingFiles: [], untracked: [], busy: [], failed: [] };
   const suspects = await findSuspects(ctx);
   // a dead holder's file lock turns stale after lockStaleMs; a PostgreSQL lock dies with its session
   const timeoutMs = ctx.locker.kind === "file" ? ctx.settings.lockStaleMs + 2_000 : 2_000;
@@ -123,6 +120,10 @@ export async function reconcile(ctx: InstallerContext): Promise<ReconcileReport>
       const done = await resolvePending(ctx, ref);
       if (done) report.interrupted.push(done);
       await inspect(ctx, ref, report);
+    } catch (e) {
+      // one broken ref must not make the installer unusable for every other pack
+      const err = e as AttuneError;
+      report.failed.push({ ref, code: String(err.code ?? "ERROR"), message: err.message ?? String(e) });
     } finally {
       await lock.release();
     }

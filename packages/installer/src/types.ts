@@ -166,4 +166,6 @@ export interface ReconcileReport {
   untracked: Array<{ ref: string; version: string | null; path: string }>;
   /** refs skipped because another live process holds their lock */
   busy: string[];
+  /** refs whose repair failed (their journal entry is kept; the next start retries) */
+  failed: Array<{ ref: string; code: string; message: string }>;
 }

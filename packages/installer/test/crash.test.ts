@@ -14,7 +14,7 @@ const actor = { identityId: null, name: "tester" };
 
 /** run one operation in a child process that SIGKILLs itself at `crashAt` (test-only hook) */
 function runChild(
-  job: { options: InstallerOptions; op: string; request?: unknown; ref?: string },
+  job: { options: InstallerOptions; op: string; request?: unknown; ref?: string; actorId?: number },
   crashAt?: string,
 ) {
   const r = spawnSync(process.execPath, [CHILD, JSON.stringify(job)], {
@@ -53,6 +53,7 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
       missingFiles: [],
       untracked: [],
       busy: [],
+      failed: [],
     });
     const shown = await inst.show("core");
     expect(shown.installation).toMatchObject({
@@ -110,6 +111,26 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
     expect((await inst.show("core")).pack.version).toBe("1.0.0");
     expect(packDirs(h.packsDir)).toEqual(["core-1.0.0"]);
     expect((await inst.verify("core")).ok).toBe(true);
+  });
+
+  it("an interrupted install whose rows cannot be written is rolled back, not retried forever", async () => {
+    const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
+    // the installing identity does not exist, so the adoption's insert violates a foreign key
+    expect(runChild({ ...install(dir), actorId: 999_999 }, "after-store").signal).toBe("SIGKILL");
+    const inst = await h.open();
+    expect(inst.lastReconcile).toMatchObject({
+      interrupted: [
+        { ref: "core", resolution: "rolled_back", detail: expect.stringContaining("could not be written") },
+      ],
+      failed: [],
+    });
+    expect(packDirs(h.packsDir)).toEqual([]);
+    expect((await inst.history("core"))[0]).toMatchObject({
+      outcome: "interrupted",
+      actor_id: null,
+      actor_name: "child",
+    });
+    expect((await inst.reconcile()).interrupted).toEqual([]);
   });
 
   it("a kill during uninstall after the commit removes the files on the next start", async () => {

@@ -5,7 +5,7 @@ import { calculateDirectoryChecksum, calculateFileChecksum } from "@attune/pack-
 import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
 import type { Installer, ProgressEvent } from "../src/index";
 import { makeTarGz, writePack } from "./helpers/fixtures";
-import { makeHarness, packDirs, providers, type Harness } from "./helpers/harness";
+import { holdRefLock, makeHarness, packDirs, providers, type Harness } from "./helpers/harness";
 
 const actor = { identityId: null, name: "tester" };
 const cli = { method: "cli" as const };
@@ -163,7 +163,13 @@ describe.each(await providers())("install flow on %s", (provider) => {
       actor_name: "ghost",
       actor_id: null,
     });
-    expect(inst.lastReconcile).toEqual({ interrupted: [], missingFiles: [], untracked: [], busy: [] });
+    expect(inst.lastReconcile).toEqual({
+      interrupted: [],
+      missingFiles: [],
+      untracked: [],
+      busy: [],
+      failed: [],
+    });
     expect((await inst.reconcile()).interrupted).toEqual([]);
   });
 
@@ -288,6 +294,51 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect(c.status).toBe("fulfilled");
     expect(packDirs(h.packsDir)).toEqual(["core-1.0.0", "other-1.0.0"]);
     expect((await inst.list()).totalItems).toBe(2);
+  });
+
+  it("waits for another process's lock on the ref, then gives up with ELOCKED and installs nothing", async () => {
+    const other = await holdRefLock(h, "core");
+    try {
+      const impatient = await h.open({ lockTimeoutMs: 1_500 });
+      const err = await impatient.install({ source: pack("core", "1.0.0"), ...cli }, actor).catch((e) => e);
+      expect(err).toMatchObject({ code: "ELOCKED" });
+      expect(packDirs(h.packsDir)).toEqual([]);
+      expect((await impatient.history("core")).map((e) => e.error)).toEqual([
+        expect.stringMatching(/^ELOCKED/),
+      ]);
+      // another ref is not blocked
+      await impatient.install({ source: pack("free", "1.0.0"), ...cli }, actor);
+    } finally {
+      await other.release();
+    }
+    await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+  });
+
+  it("reconcile leaves a ref alone while a live process holds its lock (busy)", async () => {
+    writePack(path.join(h.packsDir, "core-9.9.9"), { ref: "core", version: "9.9.9" });
+    const other = await holdRefLock(h, "core");
+    try {
+      const r = await (await h.open()).reconcile();
+      expect(r).toMatchObject({ busy: ["core"], untracked: [] });
+    } finally {
+      await other.release();
+    }
+    expect((await inst.reconcile()).untracked).toEqual([
+      expect.objectContaining({ ref: "core", version: "9.9.9" }),
+    ]);
+  });
+
+  it("honours an abort until the storage move, and installs nothing", async () => {
+    const ac = new AbortController();
+    const abortAtHash = (e: ProgressEvent) => e.phase === "hash" && ac.abort();
+    await expect(
+      inst.install({ source: pack("core", "1.0.0"), ...cli }, actor, {
+        signal: ac.signal,
+        onProgress: abortAtHash,
+      }),
+    ).rejects.toMatchObject({ details: { aborted: true } });
+    expect(packDirs(h.packsDir)).toEqual([]);
+    await expect(inst.show("core")).rejects.toMatchObject({ code: "ENOTFOUND" });
   });
 
   it("rejects bad requests before fetching anything", async () => {

@@ -77,7 +77,13 @@ describe.each(await providers())("two processes on one %s store", (provider) => 
     expect(packDirs(h.packsDir)).toEqual([`core-${pack.version}`]);
     expect(installation!.storage_path).toBe(path.join(h.packsDir, `core-${pack.version}`));
     expect((await inst.verify("core")).ok).toBe(true);
-    expect(inst.lastReconcile).toEqual({ interrupted: [], missingFiles: [], untracked: [], busy: [] });
+    expect(inst.lastReconcile).toEqual({
+      interrupted: [],
+      missingFiles: [],
+      untracked: [],
+      busy: [],
+      failed: [],
+    });
     expect(fs.readdirSync(path.join(h.packsDir, ".journal"))).toEqual([]);
   });
 

@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createTestDatabase, postgresAvailable, tmpDir } from "@attune/test-utils";
-import { migrate } from "@attune/db";
+import { acquirePostgresLock, migrate } from "@attune/db";
 import { openInstaller, type Installer, type InstallerOptions } from "../../src/index";
+import { FileLocker } from "../../src/locks";
 import { loopbackEnv } from "./fixtures";
 
 export type Provider = "sqlite" | "postgresql";
@@ -69,4 +70,10 @@ export function packDirs(packsDir: string): string[] {
     .readdirSync(packsDir)
     .filter((n) => !n.startsWith("."))
     .sort();
+}
+
+/** hold a ref's lock the way another live installer process would (file lock or advisory lock) */
+export async function holdRefLock(h: Harness, ref: string): Promise<{ release(): Promise<void> }> {
+  if (h.databaseUrl) return acquirePostgresLock(h.databaseUrl, `pack:${ref}`);
+  return new FileLocker(path.join(h.packsDir, ".locks"), 2_000).acquire(ref, { timeoutMs: 1_000 });
 }
