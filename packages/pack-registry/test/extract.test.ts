@@ -44,6 +44,7 @@ function sourceTree(): string {
     suid: "s",
     shared: "w",
     [long]: "deep",
+    empty: "",
   });
   chmodSync(join(src, "bin/run"), 0o755);
   chmodSync(join(src, "suid"), 0o4755);
@@ -58,7 +59,8 @@ describe("extractArchive", () => {
     execFileSync("tar", ["-czf", file, "-C", src, "."]);
     const dest = join(work.dir, "out");
     const result = await extractArchive(file, dest);
-    expect(result).toMatchObject({ type: "tar.gz", files: 5 });
+    expect(result).toMatchObject({ type: "tar.gz", files: 6 });
+    expect(readFileSync(join(dest, "empty"))).toHaveLength(0);
     expect(list(dest)).toEqual(list(src));
     expect(readFileSync(join(dest, "long-directory-name/".repeat(6), "file.txt"), "utf8")).toBe("deep");
     expect(statSync(join(dest, "bin/run")).mode & 0o7777).toBe(0o755);
@@ -219,7 +221,7 @@ describe("extractArchive", () => {
     execFileSync("tar", ["-czf", file, "-C", src, "."]);
     const seen: number[] = [];
     await extractArchive(file, join(work.dir, "p1"), {}, { onProgress: (p) => seen.push(p.files) });
-    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
     const controller = new AbortController();
     controller.abort();
     await expect(
