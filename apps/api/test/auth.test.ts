@@ -58,6 +58,11 @@ describe("authentication", () => {
     conform(res);
   });
 
+  it("an unknown /api/v1 path is 401 without a token (routes are not revealed), 404 with one", async () => {
+    expect((await request(api.app).get("/api/v1/secret-admin")).status).toBe(401);
+    expect((await request(api.app).get("/api/v1/secret-admin").set(api.auth())).status).toBe(404);
+  });
+
   it("a revoked token is 401, a valid one is 200", async () => {
     const { row, secret } = await api.repos.tokens.create({ name: "short-lived", scopes: ["packs:read"] });
     expect(

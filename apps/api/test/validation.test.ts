@@ -41,6 +41,7 @@ describe("install body validation", () => {
       { source: "demo", sourceType: "git", extra: 1 },
       ["extra", "sourceType"],
     ],
+    ["installed_by cannot be chosen by the caller", { source: "demo", installed_by: 99 }, ["installed_by"]],
     ["camelCase instead of snake_case", { source: "demo", skipDeps: true }, ["skipDeps"]],
     [
       "non-boolean flags",
