@@ -99,6 +99,21 @@ describe("localDirectorySource", () => {
     expect(readdirSync(staging)).toEqual([]);
   });
 
+  it("refuses a file name that is not valid UTF-8", async () => {
+    writeFileSync(
+      Buffer.concat([
+        Buffer.from(join(src, "lib") + "/bad-"),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from(".txt"),
+      ]),
+      "x",
+    );
+    await expect(localDirectorySource(src).fetch(staging, ctx())).rejects.toMatchObject({
+      code: "EBAD_FILENAME",
+    });
+    expect(readdirSync(staging)).toEqual([]);
+  });
+
   it("applies the local source roots on the real path", async () => {
     await expect(
       localDirectorySource(src).fetch(staging, ctx({ localSourceRoots: [] })),

@@ -20,7 +20,13 @@ async function inspect(dest: string): Promise<Stats | null> {
 export async function intoFreshDir<T>(destination: string, fill: (dir: string) => Promise<T>): Promise<T> {
   const dest = resolve(destination);
   const existing = await inspect(dest);
-  if (existing && (!existing.isDirectory() || (await readdir(dest)).length > 0)) {
+  const occupied = async () =>
+    (
+      await readdir(dest).catch((err) => {
+        throw ioError(err, dest, "cannot list destination");
+      })
+    ).length > 0;
+  if (existing && (!existing.isDirectory() || (await occupied()))) {
     throw new AttuneError(
       ErrorCodes.EINVALID_INPUT,
       `destination ${dest} must be absent or an empty directory`,

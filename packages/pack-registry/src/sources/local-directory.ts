@@ -119,6 +119,14 @@ async function copyEntry(
   state: CopyState,
 ) {
   const from = join(fromDir, e.name);
+  if (e.name.includes("\ufffd")) {
+    // Node decodes names as UTF-8; an invalid one cannot even be opened again by that name
+    throw new AttuneError(ErrorCodes.EBAD_FILENAME, `${rel} has a file name that is not valid UTF-8`, {
+      path: from,
+      details: { entry: rel },
+      hint: "rename the file; pack checksums need UTF-8 names",
+    });
+  }
   if (e.isSymbolicLink()) {
     throw new AttuneError(
       ErrorCodes.ESYMLINK,
