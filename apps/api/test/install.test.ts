@@ -244,6 +244,19 @@ describe("install failures", () => {
     expect((await request(api.app).get("/api/v1/packs/outside").set(api.auth())).status).toBe(404);
   });
 
+  it("a symlink inside the roots that points outside them is refused", async () => {
+    const outside = makePackDir(api.root, "escapee", "1.0.0");
+    const link = path.join(localRoot, "escapee-link");
+    fs.symlinkSync(outside, link);
+    for (const source of [link, path.join(localRoot, "..", path.basename(api.root), "escapee-1.0.0-src")]) {
+      const res = await install({ source });
+      expect(res.status).toBe(400);
+      expect(["EPOLICY", "ESYMLINK"]).toContain(res.body.code);
+      conform(res);
+    }
+    expect((await request(api.app).get("/api/v1/packs/escapee").set(api.auth())).status).toBe(404);
+  });
+
   it("a missing local path inside the roots is 400 naming source", async () => {
     const res = await install({ source: path.join(localRoot, "does-not-exist") });
     expect(res.status).toBe(400);

@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 async function waitFor(cond: () => boolean | Promise<boolean>, what: string) {
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < 1600; i++) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 25));
   }
