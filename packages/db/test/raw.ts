@@ -16,6 +16,10 @@ export async function raw(
       return stmt.reader
         ? (stmt.all(...params) as Array<Record<string, unknown>>)
         : (stmt.run(...params), []);
+    } catch (e) {
+      // better-sqlite3's native addon may hold the SqliteError class of another test file's realm in
+      // this Jest worker; such an error is no Error here and `rejects.toThrow` would not recognise it
+      throw new Error(String((e as { message?: string }).message), { cause: e });
     } finally {
       db.close();
     }
