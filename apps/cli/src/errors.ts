@@ -36,7 +36,8 @@ function asCoded(err: unknown): CodedError | undefined {
   if (err instanceof Error && typeof (err as { code?: unknown }).code === "string") {
     const code = (err as unknown as { code: string }).code;
     // Node system errors also carry a string code (ENOENT, EACCES...); keep them, they are actionable.
-    if (/^E[A-Z0-9_]+$/.test(code)) return err as unknown as CodedError;
+    // Node's own ERR_* codes (module not found, ...) are bugs or broken installs, not user errors.
+    if (/^E[A-Z0-9_]+$/.test(code) && !code.startsWith("ERR_")) return err as unknown as CodedError;
   }
   return undefined;
 }

@@ -50,6 +50,26 @@ describe("usage errors, help and version", () => {
     expect(yaml.stdout).toMatch(/^checksum: sha256:[0-9a-f]{64}$/m);
   });
 
+  it("a bad --api-url is refused before any request", async () => {
+    const notUrl = await runCli(["pack", "list", "--api-url", "nope"]);
+    expect(notUrl.code).toBe(2);
+    expect(notUrl.stderr).toMatch(/^attune: EUSAGE: --api-url "nope" is not a URL/);
+    const creds = await runCli(["pack", "list", "--api-url", "https://u:p@api.example.com"]);
+    expect(creds.code).toBe(2);
+    expect(creds.stderr).not.toContain("u:p");
+    const clear = await runCli([
+      "pack",
+      "list",
+      "--api-url",
+      "http://api.example.com",
+      "--token",
+      "att_secret",
+    ]);
+    expect(clear.code).toBe(1);
+    expect(clear.stderr).toMatch(/^attune: EPOLICY: refusing to send the API token over plain http/);
+    expect(clear.stderr).not.toContain("att_secret");
+  });
+
   it("--version prints the package version", async () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(CLI_DIR, "package.json"), "utf8")) as {
       version: string;

@@ -28,7 +28,9 @@ const STATUS_CODES: Record<number, string> = {
   504: "ETIMEOUT",
 };
 
-export function apiBase(apiUrl: string): string {
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+export function apiBase(apiUrl: string, env: NodeJS.ProcessEnv = process.env): string {
   let u: URL;
   try {
     u = new URL(apiUrl);
@@ -44,6 +46,11 @@ export function apiBase(apiUrl: string): string {
   if (u.username || u.password)
     throw new CliError("EUSAGE", "--api-url must not contain credentials", {
       hint: "pass the token with --token or ATTUNE_TOKEN",
+    });
+  // The token would cross the network in clear: plain http only to this machine, or when allowed.
+  if (u.protocol === "http:" && !LOOPBACK.has(u.hostname) && env.ATTUNE_ALLOW_HTTP !== "true")
+    throw new CliError("EPOLICY", `refusing to send the API token over plain http to ${u.host}`, {
+      hint: "use an https:// API URL (or set ATTUNE_ALLOW_HTTP=true on a trusted network)",
     });
   return u.origin + u.pathname.replace(/\/+$/, "").replace(/\/api\/v1$/, "");
 }
