@@ -72,7 +72,10 @@ describe.each(providers)("parallel installs through the API on %s", (provider) =
     const shown = await call("GET", "/api/v1/packs/same");
     expect(shown.body.data.version).toBe("1.0.0");
     expect((await call("POST", "/api/v1/packs/same/verify")).body.data.ok).toBe(true);
-    const history = (await call("GET", "/api/v1/packs/same/history")).body.data as Array<{ outcome: string; action: string }>;
+    const history = (await call("GET", "/api/v1/packs/same/history")).body.data as Array<{
+      outcome: string;
+      action: string;
+    }>;
     const successes = history.filter((e) => e.outcome === "success" && e.action !== "verify");
     expect(successes).toHaveLength(statuses.filter((s) => s === 200 || s === 201).length);
     expect(fs.readdirSync(api.packsDir).filter((n) => n.startsWith("same"))).toEqual(["same-1.0.0"]);

@@ -13,15 +13,21 @@ import { openTestApi, type TestApi } from "./support/api";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const corpus = tmpDir("attune-api-hostile-");
-execFileSync(process.execPath, [path.join(REPO, "packages/pack-registry/scripts/make-hostile-corpus.mjs"), corpus.dir], {
-  stdio: "ignore",
-});
+execFileSync(
+  process.execPath,
+  [path.join(REPO, "packages/pack-registry/scripts/make-hostile-corpus.mjs"), corpus.dir],
+  {
+    stdio: "ignore",
+  },
+);
 interface Case {
   name: string;
   file: string;
   expect: string | null;
 }
-const cases = (JSON.parse(fs.readFileSync(path.join(corpus.dir, "manifest.json"), "utf8")) as { cases: Case[] }).cases;
+const cases = (
+  JSON.parse(fs.readFileSync(path.join(corpus.dir, "manifest.json"), "utf8")) as { cases: Case[] }
+).cases;
 
 let api: TestApi;
 let base: string;
@@ -54,7 +60,10 @@ function leftovers(): string[] {
   const found: string[] = [];
   for (const n of fs.readdirSync(api.packsDir)) {
     if (!n.startsWith(".")) found.push(n);
-    else if ([".staging", ".journal", ".trash"].includes(n) && fs.readdirSync(path.join(api.packsDir, n)).length)
+    else if (
+      [".staging", ".journal", ".trash"].includes(n) &&
+      fs.readdirSync(path.join(api.packsDir, n)).length
+    )
       found.push(`${n}/*`);
   }
   return found;
@@ -80,7 +89,10 @@ describe("hostile-archive corpus through the API", () => {
   it.each(cases.filter((c) => !c.expect).map((c) => [c.file]))("installs the control %s", async (file) => {
     const r = await install(path.join(corpus.dir, file));
     expect(r.status).toBe(201);
-    const del = await fetch(`${base}/api/v1/packs/${r.body.data.pack.ref}`, { method: "DELETE", headers: api.auth() });
+    const del = await fetch(`${base}/api/v1/packs/${r.body.data.pack.ref}`, {
+      method: "DELETE",
+      headers: api.auth(),
+    });
     expect(del.status).toBe(200);
     expect(leftovers()).toEqual([]);
   });

@@ -98,11 +98,29 @@ async function call(url: string, method: string, p: string, body?: object) {
         const verify = await call(api.url, "POST", "/api/v1/packs/race/verify");
         expect(verify.body.data.ok).toBe(true);
       }
+      // one visible version directory in the shared packs dir (the store's own entries are hidden)
+      const visible = fs.readdirSync(path.join(tmp.dir, "packs")).filter((n) => !n.startsWith("."));
+      expect(visible).toEqual(["race-1.0.0"]);
       const history = await call(apis[0].url, "GET", "/api/v1/packs/race/history");
       const successes = history.body.data.filter(
         (e: { outcome: string; action: string }) => e.outcome === "success" && e.action !== "verify",
       );
       expect(successes).toHaveLength(7); // 1 install + 6 reinstalls, each recorded once
+    });
+
+    it("refuses to start on an unmigrated database and says how to migrate", async () => {
+      const fresh = await createTestDatabase("attune_api_unmigrated");
+      try {
+        await expect(
+          spawnApi({
+            ...LOOPBACK_ENV,
+            ATTUNE_HOME: path.join(tmp.dir, "home-unmigrated"),
+            DATABASE_URL: fresh.url,
+          }),
+        ).rejects.toThrow(/db migrate/);
+      } finally {
+        await fresh.drop();
+      }
     });
   },
 );
