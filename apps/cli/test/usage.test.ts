@@ -113,5 +113,9 @@ describe("usage errors, help and version", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("complete");
     expect(r.stdout).toContain("--get-yargs-completions");
+    const words = await runCli(["--get-yargs-completions", "pack", ""]);
+    expect(words.stdout.split("\n")).toEqual(expect.arrayContaining(["install", "verify", "checksum"]));
+    const flags = await runCli(["--get-yargs-completions", "pack", "install", "--"]);
+    expect(flags.stdout.split("\n")).toEqual(expect.arrayContaining(["--force", "--checksum", "--api-url"]));
   });
 });
