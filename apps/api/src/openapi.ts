@@ -30,6 +30,8 @@ const COMPONENTS: Record<string, z.ZodType> = {
   UninstallResult: S.UninstallResult,
   Registry: S.Registry,
   SearchHit: S.SearchHit,
+  RegistryState: S.RegistryState,
+  SearchResults: S.SearchResults,
   Pagination: S.Pagination,
   PackPage: S.PackPage,
   Problem: S.Problem,
@@ -198,9 +200,11 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
           ...secured("packs:read"),
           parameters: queryParams(S.SearchQuery),
           responses: {
-            "200": ok("matches", dataOf({ type: "array", items: ref("SearchHit") })),
+            "200": ok(
+              "matches; `registries` reports each registry's state (an unreadable one is skipped, not fatal)",
+              ref("SearchResults"),
+            ),
             ...authErrors,
-            "502": problem("a registry index could not be fetched"),
           },
         },
       },

@@ -144,6 +144,18 @@ export const Registry = z.object({
 
 export const SearchHit = z.looseObject({ ref: z.string(), version: z.string(), registry: z.string() });
 
+export const RegistryState = z.object({
+  name: z.string(),
+  status: z
+    .enum(["fresh", "cached", "stale", "error"])
+    .describe("stale: an older copy was used because the fetch failed"),
+  fetched_at: z.string().nullable(),
+  age_seconds: z.number().nullable(),
+  error: z.object({ code: z.string(), detail: z.string() }).nullable(),
+});
+
+export const SearchResults = z.object({ data: z.array(SearchHit), registries: z.array(RegistryState) });
+
 export const Pagination = z.object({
   page: z.number().int(),
   page_size: z.number().int(),

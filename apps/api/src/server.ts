@@ -59,7 +59,7 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
   api.use(authenticate(deps.verifyToken));
   api.use(express.json({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, strict: true }));
   api.use(packsRouter({ installer: deps.installer, shutdownSignal: lifecycle.signal }));
-  api.use(registriesRouter(deps.installer));
+  api.use(registriesRouter(deps.installer, deps.privatePaths ?? []));
   app.use("/api/v1", api);
 
   app.use(notFound);

@@ -66,7 +66,17 @@ export interface InstallerPort {
   history(ref: string): Promise<Json[]>;
   registries: {
     list(): RegistrySummary[];
-    search(text: string): Promise<Array<Json & { registry: string }>>;
+    /** partial results plus each registry's state: an unreadable registry does not fail a search */
+    searchDetailed(text: string): Promise<{
+      results: Array<Json & { registry: string }>;
+      registries: Array<{
+        registry: string;
+        status: "fresh" | "cached" | "stale" | "error";
+        fetchedAt: string | null;
+        ageSeconds: number | null;
+        error?: { code: string; message: string };
+      }>;
+    }>;
   };
 }
 

@@ -222,4 +222,34 @@ describe("registries", () => {
     const none = await get("/api/v1/registries/search?q=zzz");
     expect(none.body.data).toEqual([]);
   });
+
+  it("an unreadable registry does not fail search but is reported; install fails closed (502)", async () => {
+    const broken = await openTestApi({
+      env: { ATTUNE_REGISTRIES: `down=${http.url}/missing.json,fixtures=${http.url}/index.json` },
+    });
+    try {
+      const res = await request(broken.app).get("/api/v1/registries/search?q=slack").set(broken.auth());
+      expect(res.status).toBe(200);
+      conform(res);
+      expect(res.body.data.map((h: { ref: string }) => h.ref)).toEqual(["slack"]);
+      expect(res.body.registries).toEqual([
+        expect.objectContaining({
+          name: "down",
+          status: "error",
+          error: expect.objectContaining({ code: "EFETCH" }),
+        }),
+        expect.objectContaining({ name: "fixtures", status: "fresh", error: null }),
+      ]);
+      // the higher-priority registry cannot be read: installing must not silently pick the next one
+      const inst = await request(broken.app)
+        .post("/api/v1/packs/install")
+        .set(broken.auth())
+        .send({ source: "slack" });
+      expect(inst.status).toBe(502);
+      expect(inst.body.code).toBe("EFETCH");
+      conform(inst);
+    } finally {
+      await broken.close();
+    }
+  });
 });

@@ -1,11 +1,12 @@
 import { Router } from "express";
 import { requireScope } from "../http/auth";
 import { methodNotAllowed } from "../http/error-handler";
+import { scrubPaths } from "../http/problem";
 import { parseOr400 } from "../http/validate";
 import { EmptyQuery, SearchQuery } from "../schemas";
 import { Scopes, type InstallerPort } from "../types";
 
-export function registriesRouter(installer: InstallerPort): Router {
+export function registriesRouter(installer: InstallerPort, privatePaths: string[]): Router {
   const r = Router();
   const read = requireScope(Scopes.read);
 
@@ -23,7 +24,19 @@ export function registriesRouter(installer: InstallerPort): Router {
   r.route("/registries/search")
     .get(read, async (req, res) => {
       const { q } = parseOr400(SearchQuery, req.query, "query");
-      res.json({ data: await installer.registries.search(q) });
+      const found = await installer.registries.searchDetailed(q);
+      // Say which registries answered from a stale copy or not at all, so a short result list
+      // is not mistaken for "no such pack".
+      const registries = found.registries.map((st) => ({
+        name: st.registry,
+        status: st.status,
+        fetched_at: st.fetchedAt,
+        age_seconds: st.ageSeconds,
+        error: st.error
+          ? { code: String(st.error.code), detail: scrubPaths(st.error.message, privatePaths) }
+          : null,
+      }));
+      res.json({ data: found.results, registries });
     })
     .all(methodNotAllowed(["GET"]));
 
