@@ -206,6 +206,21 @@ describe("extractArchive", () => {
     expect(readdirSync(work.dir).sort()).toEqual(["changing.tar", "src"]);
   });
 
+  it("refuses a zip entry whose bytes do not match its CRC-32", async () => {
+    const file = await makeZip(join(work.dir, "crc.zip"), (z) =>
+      z.addBuffer(Buffer.from("hello pack"), "a.txt", { compress: false }),
+    );
+    const bytes = readFileSync(file);
+    bytes[bytes.indexOf("hello pack")] ^= 0x20; // "Hello pack": same size, different CRC
+    writeFileSync(file, bytes);
+    await expect(extractArchive(file, join(work.dir, "out"))).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      details: { entry: "a.txt" },
+      message: expect.stringMatching(/CRC-32 mismatch/),
+    });
+    expect(readdirSync(work.dir)).toEqual(["crc.zip"]);
+  });
+
   it("refuses a gzip stream that is cut short without hanging", async () => {
     const data = gzipSync(Buffer.alloc(10));
     const file = join(work.dir, "short.tar.gz");

@@ -1,5 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
+import { crc32 } from "node:zlib";
 import yauzl, { type Entry, type ZipFile } from "yauzl";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { ArchiveEntry } from "./entry-checker";
@@ -86,13 +87,20 @@ function body(zip: ZipFile, e: Entry, file: string): AsyncIterable<Buffer> {
       const stream = await new Promise<Readable>((resolve, reject) =>
         zip.openReadStream(e, (err, s) => (err || !s ? reject(corrupt(file, err, e.fileName)) : resolve(s))),
       );
+      // yauzl does not check CRC-32; without this a damaged stored entry would pass silently
+      let crc = 0;
       try {
-        for await (const chunk of stream) yield chunk as Buffer;
+        for await (const chunk of stream) {
+          crc = crc32(chunk as Buffer, crc);
+          yield chunk as Buffer;
+        }
       } catch (err) {
         throw corrupt(file, err, e.fileName);
       } finally {
         stream.destroy();
       }
+      if (crc >>> 0 !== e.crc32 >>> 0)
+        throw unsafe(e.fileName, "CRC-32 mismatch: the entry's data is damaged");
     },
   };
 }
