@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { calculateDirectoryChecksum, PackStorage, validateRef, validateVersion } from "../src/index";
@@ -215,6 +215,24 @@ describe("install, list, resolve, uninstall", () => {
 });
 
 describe("init() cleans what crashed processes left", () => {
+  it("keeps a live process's staging dir and removes it once that process is gone", async () => {
+    const { storage, packsDir } = await setup();
+    const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+    const host = path
+      .basename(await storage.createStagingDir())
+      .split("~")[0]
+      .split("@")[1];
+    const name = `${child.pid}@${host}~abcdef012345`;
+    writeTree(path.join(packsDir, ".staging", name), { f: "in progress" });
+    await new PackStorage({ packsDir }).init();
+    expect(internals(packsDir, ".staging")).toContain(name);
+    const gone = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await gone;
+    await new PackStorage({ packsDir }).init();
+    expect(internals(packsDir, ".staging")).not.toContain(name);
+  });
+
   it("removes staging, trash and unlinked store dirs of dead owners, keeps live ones and installs", async () => {
     const { storage, stage, packsDir } = await setup();
     await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
