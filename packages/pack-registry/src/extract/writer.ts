@@ -15,6 +15,14 @@ const PARALLEL_WRITES = 16;
 const UMASK = process.umask();
 const exact = (mode: number) => (mode & ~UMASK) === mode;
 
+/** write(2) may write less than asked (a full disk, a signal); loop until all is written. */
+export async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  for (let offset = 0; offset < data.length;) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    offset += bytesWritten;
+  }
+}
+
 /**
  * Writes a validated entry stream into a fresh private root. Counts the bytes really produced (a
  * header may lie; the inflater does not) against the caps. The root is fresh and nothing here ever
@@ -47,13 +55,13 @@ export class TreeWriter {
     const mode = executable ? 0o755 : 0o644;
     if (declared <= SMALL_FILE) {
       const chunks: Buffer[] = [];
-      const size = await this.count(rel, body, (c) => void chunks.push(c));
+      const size = await this.count(rel, declared, body, (c) => void chunks.push(c));
       this.checkSize(rel, declared, size);
       await this.schedule(() => this.writeWhole(target, Buffer.concat(chunks), mode));
     } else {
       const handle = await this.create(target, mode);
       try {
-        const size = await this.count(rel, body, (c) => handle.write(c));
+        const size = await this.count(rel, declared, body, (c) => writeAll(handle, c));
         this.checkSize(rel, declared, size);
         if (!exact(mode)) await handle.chmod(mode);
       } finally {
@@ -76,6 +84,7 @@ export class TreeWriter {
 
   private async count(
     rel: string,
+    declared: number,
     body: AsyncIterable<Buffer>,
     sink: (c: Buffer) => unknown,
   ): Promise<number> {
@@ -84,6 +93,8 @@ export class TreeWriter {
     for await (const chunk of body) {
       size += chunk.length;
       this.bytes += chunk.length;
+      // the readers already stop a lying header; this keeps a buffered "small" file small regardless
+      if (size > declared) throw unsafe(rel, `holds more than the ${declared} bytes it declares`);
       if (size > maxEntryBytes) {
         throw tooLarge(rel, `holds more than ${maxEntryBytes} bytes (cap per entry)`, "maxEntryBytes", size);
       }

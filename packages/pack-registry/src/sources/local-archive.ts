@@ -7,6 +7,7 @@ import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import { extractArchive } from "../extract/extract";
 import { resolveLimits, type ExtractLimits } from "../extract/limits";
 import { checkLocalPath } from "./local-directory";
+import { writeAll } from "../extract/writer";
 import type { FetchContext, FetchResult, Source } from "./types";
 
 /**
@@ -34,7 +35,7 @@ async function snapshot(from: string, to: string, maxBytes: number): Promise<str
           });
         }
         hash.update(buffer.subarray(0, bytesRead));
-        await dst.write(buffer, 0, bytesRead);
+        await writeAll(dst, buffer.subarray(0, bytesRead));
       }
     } finally {
       await dst.close();

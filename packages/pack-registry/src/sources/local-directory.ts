@@ -4,6 +4,7 @@ import { join, resolve, sep } from "node:path";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import { intoFreshDir } from "../extract/fresh-dir";
 import { resolveLimits, type ExtractLimits } from "../extract/limits";
+import { writeAll } from "../extract/writer";
 import type { FetchContext, FetchResult, Source } from "./types";
 
 /**
@@ -97,7 +98,7 @@ async function copyFile(from: string, to: string, rel: string, state: CopyState)
             state.bytes,
           );
         }
-        await dst.write(buffer, 0, bytesRead);
+        await writeAll(dst, buffer.subarray(0, bytesRead));
       }
       await dst.chmod(mode);
     } finally {
