@@ -49,6 +49,9 @@ export function openSqliteFile(file: string): Database.Database {
 export function migrateSqliteFile(file: string, all: Migration[] = migrationsOf("sqlite")): string[] {
   const db = openSqliteFile(file);
   try {
+    // every CLI run opens the store: when it is up to date, answer from a plain read instead of
+    // taking the write lock that other processes may be waiting for
+    if (pendingMigrations(all, appliedRows(db)).length === 0) return [];
     db.pragma("foreign_keys = OFF");
     db.exec("BEGIN IMMEDIATE");
     try {
@@ -89,17 +92,20 @@ export function migrateSqliteFile(file: string, all: Migration[] = migrationsOf(
   }
 }
 
+function appliedRows(db: Database.Database): AppliedRow[] {
+  const has = db
+    .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'`)
+    .get();
+  return has ? (db.prepare(`SELECT * FROM "_prisma_migrations"`).all() as AppliedRow[]) : [];
+}
+
 /** Applied and pending migration names, without changing anything. */
 export function sqliteStatus(file: string): { applied: string[]; pending: string[] } {
   const all = migrationsOf("sqlite");
   if (!fs.existsSync(file)) return { applied: [], pending: all.map((m) => m.name) };
   const db = new Database(file, { readonly: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
   try {
-    const has = db
-      .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'`)
-      .get();
-    const rows = has ? (db.prepare(`SELECT * FROM "_prisma_migrations"`).all() as AppliedRow[]) : [];
-    const pending = pendingMigrations(all, rows).map((m) => m.name);
+    const pending = pendingMigrations(all, appliedRows(db)).map((m) => m.name);
     return { applied: all.map((m) => m.name).filter((n) => !pending.includes(n)), pending };
   } finally {
     db.close();
