@@ -35,7 +35,9 @@ export function buildParser(argv: string[]): Argv {
     .alias("h", "help")
     .help()
     .epilogue(EPILOGUE)
-    .wrap(Math.min(100, process.stdout.columns || 80))
+    // yargs renders (and caches) the help text of every command it runs; wrapping that text is
+    // most of the cost, so wrap only when help is actually printed.
+    .wrap(wantsHelp(argv) ? Math.min(100, process.stdout.columns || 80) : null)
     .exitProcess(false)
     .locale("en")
     .fail((msg, err) => {
@@ -44,6 +46,10 @@ export function buildParser(argv: string[]): Argv {
       throw usageError(msg ?? "invalid usage", argv, y as unknown as Argv);
     });
   return y as unknown as Argv;
+}
+
+function wantsHelp(argv: string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
 }
 
 function usageError(msg: string, argv: string[], parser: Argv): CliError {
