@@ -173,6 +173,8 @@ export const Problem = z.object({
   request_id: z.string().optional(),
   hint: z.string().optional(),
   errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  expected: checksum.optional().describe("EINTEGRITY: the checksum that was expected"),
+  actual: checksum.optional().describe("EINTEGRITY: the checksum found"),
 });
 
 export const Health = z.object({ status: z.enum(["ok", "shutting_down"]) });

@@ -198,6 +198,8 @@ describe("install failures", () => {
     expect(res.status).toBe(422);
     expect(res.body.code).toBe("EINTEGRITY");
     conform(res);
+    expect(res.body.expected).toBe(`sha256:${"0".repeat(64)}`);
+    expect(res.body.actual).toMatch(/^sha256:[0-9a-f]{64}$/);
     // chatops stays at 2.0.0, exactly as before the failed attempt
     const show = await request(api.app).get("/api/v1/packs/chatops").set(api.auth());
     expect(show.body.data.version).toBe("2.0.0");

@@ -40,6 +40,16 @@ function fromBodyParser(err: BodyParserError): HttpProblem | undefined {
   }
 }
 
+const CHECKSUM = /^sha256:[0-9a-f]{64}$/;
+
+/** A checksum mismatch names both values, so a client can tell a stale pin from a tampered source. */
+function integrityOf(details: Record<string, unknown> | undefined): Pick<Problem, "expected" | "actual"> {
+  const { expected, found } = details ?? {};
+  if (typeof expected !== "string" || typeof found !== "string") return {};
+  if (!CHECKSUM.test(expected) || !CHECKSUM.test(found)) return {};
+  return { expected, actual: found };
+}
+
 /**
  * The only place an error becomes an HTTP response. Library errors keep their code and a
  * path-scrubbed message when they are the caller's fault (4xx) or an upstream's (502/504);
@@ -83,6 +93,7 @@ export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
         ...base,
         ...(clientVisible && err.hint ? { hint: scrubPaths(err.hint, privatePaths) } : {}),
         ...(field ? { errors: [{ field, message: detail }] } : {}),
+        ...integrityOf(err.details),
       };
       const headers: Record<string, string> = status === 401 ? { "WWW-Authenticate": "Bearer" } : {};
       return sendProblem(res, body, headers);

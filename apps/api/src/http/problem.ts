@@ -12,6 +12,9 @@ export interface Problem {
   request_id?: string;
   hint?: string;
   errors?: Array<{ field: string; message: string }>;
+  /** EINTEGRITY: the checksum that was expected and the one found */
+  expected?: string;
+  actual?: string;
 }
 
 /** A problem the HTTP layer raises itself (validation, auth, routing); the error middleware renders it. */
