@@ -7,6 +7,7 @@ import {
   calculateDirectoryManifest,
   parseChecksum,
   validateRef,
+  validateVersion,
   type Checksum,
 } from "@attune/pack-storage";
 import {
@@ -81,8 +82,9 @@ export async function install(
         `the registry entry '${attempt.ref}' delivered a pack whose pack.yaml says ref '${manifest.ref}'`,
         { hint: "report this to the registry's maintainers", details: { field: "ref" } },
       );
-    attempt.ref = manifest.ref;
-    attempt.version = manifest.version;
+    // pack.yaml is untrusted input that becomes paths and lock names: validate here too
+    attempt.ref = validateRef(manifest.ref);
+    attempt.version = validateVersion(manifest.version);
     lock ??= await ctx.locker.acquire(manifest.ref, {
       timeoutMs: ctx.settings.lockTimeoutMs,
       signal: opts.signal,

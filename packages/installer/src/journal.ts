@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, validateRef } from "@attune/pack-storage";
 import type { PlannedRecord } from "./record";
 
 /**
@@ -49,7 +49,7 @@ export class Journal {
   constructor(readonly dir: string) {}
 
   private file(ref: string): string {
-    return path.join(this.dir, `${ref}.json`);
+    return path.join(this.dir, `${validateRef(ref)}.json`); // the ref is a file name here: no traversal
   }
 
   async write(ref: string, intent: NewIntent): Promise<Intent> {
@@ -137,7 +137,8 @@ export class Journal {
     }
     const refs: string[] = [];
     for (const n of names) {
-      if (n.endsWith(".json")) refs.push(n.slice(0, -5));
+      // names that are not valid refs are not ours (and must never reach a path join)
+      if (n.endsWith(".json") && isRef(n.slice(0, -5))) refs.push(n.slice(0, -5));
     }
     return refs.sort();
   }
@@ -149,5 +150,14 @@ async function syncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+function isRef(name: string): boolean {
+  try {
+    validateRef(name);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -55,6 +55,14 @@ describe("FileLocker", () => {
     expect(fs.existsSync(path.join(dir, "core.lock"))).toBe(false);
   });
 
+  it("refuses a ref that would escape the lock directory", async () => {
+    const locker = new FileLocker(path.join(tmp.dir, ".locks"), 2_000);
+    await expect(locker.acquire("../evil", { timeoutMs: 100 })).rejects.toMatchObject({
+      code: "EINVALID_REF",
+    });
+    expect(fs.existsSync(path.join(tmp.dir, "evil.lock"))).toBe(false);
+  });
+
   it("stops waiting when aborted", async () => {
     const locker = new FileLocker(path.join(tmp.dir, ".locks"), 5_000);
     const held = await locker.acquire("core", { timeoutMs: 1_000 });
@@ -88,6 +96,16 @@ describe("Journal", () => {
     expect(fs.readdirSync(path.join(tmp.dir, ".journal"))).toEqual(["core.json"]);
     await j.remove("core");
     expect(await j.read("core")).toBeNull();
+  });
+
+  it("ignores files whose names are not refs and refuses traversal", async () => {
+    const dir = path.join(tmp.dir, ".journal");
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, "..json"), "{}");
+    fs.writeFileSync(path.join(dir, "Bad Name.json"), "{}");
+    const j = new Journal(dir);
+    expect(await j.refs()).toEqual([]);
+    await expect(j.read("../x")).rejects.toMatchObject({ code: "EINVALID_REF" });
   });
 
   it("sets aside an unreadable entry instead of trusting it", async () => {
