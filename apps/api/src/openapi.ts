@@ -96,15 +96,21 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
     paths: {
       "/healthz": {
         get: {
+          operationId: "health",
           summary: "liveness",
           responses: { "200": ok("up", ref("Health")), "503": ok("draining", ref("Health")) },
         },
       },
       "/api/v1/openapi.json": {
-        get: { summary: "this document", responses: { "200": { description: "OpenAPI 3.1" } } },
+        get: {
+          operationId: "getOpenApi",
+          summary: "this document",
+          responses: { "200": { description: "OpenAPI 3.1" } },
+        },
       },
       "/api/v1/packs/install": {
         post: {
+          operationId: "installPack",
           summary: "install a pack from a git URL, archive URL, local path or registry ref",
           ...secured("packs:install"),
           requestBody: { required: true, content: json(ref("InstallBody")) },
@@ -124,6 +130,7 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
       },
       "/api/v1/packs": {
         get: {
+          operationId: "listPacks",
           summary: "list installed packs",
           ...secured("packs:read"),
           parameters: queryParams(S.ListQuery),
@@ -133,11 +140,13 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
       "/api/v1/packs/{ref}": {
         parameters: [refParam],
         get: {
+          operationId: "getPack",
           summary: "the pack record",
           ...secured("packs:read"),
           responses: { "200": ok("pack", dataOf(ref("Pack"))), ...authErrors, "404": problem("unknown ref") },
         },
         delete: {
+          operationId: "uninstallPack",
           summary: "uninstall: files and rows are removed",
           ...secured("packs:delete"),
           parameters: queryParams(S.DeleteQuery),
@@ -151,6 +160,7 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
       "/api/v1/packs/{ref}/installation": {
         parameters: [refParam],
         get: {
+          operationId: "getInstallation",
           summary: "how and by whom the pack was installed",
           ...secured("packs:read"),
           responses: {
@@ -163,6 +173,7 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
       "/api/v1/packs/{ref}/history": {
         parameters: [refParam],
         get: {
+          operationId: "getHistory",
           summary: "install, upgrade, uninstall, verify and failed events, oldest first",
           ...secured("packs:read"),
           responses: {
@@ -175,6 +186,7 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
       "/api/v1/packs/{ref}/verify": {
         parameters: [refParam],
         post: {
+          operationId: "verifyPack",
           summary: "re-compute the checksum of the installed files",
           ...secured("packs:read"),
           responses: {
@@ -186,6 +198,7 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
       },
       "/api/v1/registries": {
         get: {
+          operationId: "listRegistries",
           summary: "configured registries, by priority",
           ...secured("packs:read"),
           responses: {
@@ -196,6 +209,7 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
       },
       "/api/v1/registries/search": {
         get: {
+          operationId: "searchRegistries",
           summary: "search the registry indexes (ref, label, description, keywords)",
           ...secured("packs:read"),
           parameters: queryParams(S.SearchQuery),

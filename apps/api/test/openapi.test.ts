@@ -37,6 +37,17 @@ describe("OpenAPI document", () => {
     expect(open.sort()).toEqual(["/api/v1/openapi.json", "/healthz"]);
   });
 
+  it("gives every operation a unique operationId (for client generators)", () => {
+    const doc = buildOpenApiDocument() as { paths: Record<string, Record<string, { operationId?: string }>> };
+    const ids = Object.values(doc.paths).flatMap((item) =>
+      Object.entries(item)
+        .filter(([k]) => k !== "parameters")
+        .map(([, op]) => op.operationId),
+    );
+    expect(ids.every((id) => typeof id === "string" && id.length > 0)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it("compiles: every $ref resolves and every component is a valid JSON Schema 2020-12", () => {
     const ajv = makeAjv();
     ajv.addSchema(document as object, "doc.json");
