@@ -8,11 +8,20 @@
 // The install also validates pack.yaml, hashes every file (the recorded checksum), moves the tree
 // into versioned storage and records it in SQLite; the baselines only copy bytes.
 //   node scripts/bench/install.mjs [--corpus=many] [--cases=archive,dir,git,registry] [--runs=N] [--json]
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { ensurePackCorpus } from "./lib/packs.mjs";
-import { CLI, LOOPBACK_ENV, cliOk, importDist, requireBuilt, serveDir, tempDir } from "./lib/product.mjs";
+import {
+  CLI,
+  LOOPBACK_ENV,
+  baseEnv,
+  cliOk,
+  importDist,
+  requireBuilt,
+  runAsync,
+  serveDir,
+  tempDir,
+} from "./lib/product.mjs";
 import { machine, median, runsFromEnv } from "./lib/timing.mjs";
 import { fileChecksum, printTable } from "./lib/report.mjs";
 
@@ -80,27 +89,31 @@ const sources = {
   },
 };
 
-function timed(cmd, args, extra = {}) {
-  const start = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, ...extra });
+// async: the git, file and index servers live in this process and must keep serving
+async function timed(cmd, args, opts = {}) {
+  const r = await runAsync(cmd, args, opts);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return { ms: Number(process.hrtime.bigint() - start) / 1e6, stdout: r.stdout };
+  return r;
 }
 
-function oursOnce(name) {
-  const r = timed(process.execPath, [CLI, "pack", "install", ...sources[name].args, "-o", "json", "-q"], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-  });
+async function oursOnce(name) {
+  const r = await timed(
+    process.execPath,
+    [CLI, "pack", "install", ...sources[name].args, "-o", "json", "-q"],
+    {
+      env: baseEnv(env),
+    },
+  );
   const out = JSON.parse(r.stdout);
   cliOk(["pack", "uninstall", pack.ref, "--yes", "-o", "json"], { env }); // not timed
   return { ms: r.ms, checksum: out.installation.checksum };
 }
 
-function baselineOnce(name) {
+async function baselineOnce(name) {
   const dest = path.join(work.dir, "baseline");
   fs.mkdirSync(dest);
   const [cmd, args] = sources[name].baseline(dest);
-  const r = timed(cmd, args);
+  const r = await timed(cmd, args);
   fs.rmSync(dest, { recursive: true, force: true }); // not timed
   return r.ms;
 }
@@ -114,13 +127,13 @@ const results = [];
 try {
   for (const name of cases) {
     if (!sources[name]) throw new Error(`unknown case ${name}`);
-    const first = oursOnce(name); // warm-up (also migrates the store on first use)
-    baselineOnce(name);
+    const first = await oursOnce(name); // warm-up (also migrates the store on first use)
+    await baselineOnce(name);
     const o = [];
     const b = [];
     for (let i = 0; i < runs; i++) {
-      o.push(oursOnce(name).ms);
-      b.push(baselineOnce(name));
+      o.push((await oursOnce(name)).ms);
+      b.push(await baselineOnce(name));
     }
     const r = {
       case: name,

@@ -41,7 +41,7 @@ async function recover() {
     if (version) {
       const onDisk = await calculateDirectoryChecksum(fs.realpathSync(path.join(packsDir, entries[0]!)));
       expect(onDisk).toBe(sums[version]);
-      expect(rows[0]!.installation.checksum).toBe(sums[version]);
+      expect(rows[0]!.installation?.checksum).toBe(sums[version]);
       expect((await inst.verify("crash_proof")).ok).toBe(true);
     }
     const events = (await inst.history("crash_proof")).filter((e) => e.action !== "verify");

@@ -55,6 +55,41 @@ export function cli(args, { env = {}, nodeArgs = [], cwd = repoRoot, timeoutMs =
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms, json };
 }
 
+/** Run a command without blocking this process: { status, signal, stdout, stderr, ms }. */
+export function runAsync(cmd, args, { env, cwd, timeoutMs = 600_000, killAfterMs } = {}) {
+  return new Promise((resolve) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += String(c)));
+    child.stderr.on("data", (c) => (stderr += String(c)));
+    const kill = setTimeout(() => child.kill("SIGKILL"), killAfterMs ?? timeoutMs);
+    child.on("close", (status, signal) => {
+      clearTimeout(kill);
+      resolve({ status, signal, stdout, stderr, ms: Number(process.hrtime.bigint() - start) / 1e6 });
+    });
+  });
+}
+
+/**
+ * cli() without blocking this process, for runs that talk to servers living in this process
+ * (a blocked event loop would starve them). `killAfterMs` SIGKILLs the child.
+ */
+export async function cliAsync(args, { env = {}, nodeArgs = [], cwd = repoRoot, ...rest } = {}) {
+  const r = await runAsync(process.execPath, [...nodeArgs, CLI, ...args], {
+    cwd,
+    env: baseEnv(env),
+    ...rest,
+  });
+  try {
+    r.json = JSON.parse(r.stdout);
+  } catch {
+    r.json = undefined;
+  }
+  return r;
+}
+
 /** Same as cli() but throws with the CLI's stderr on a non-zero exit. */
 export function cliOk(args, opts) {
   const r = cli(args, opts);
@@ -119,26 +154,43 @@ export function createToken(env, scopes = "packs:read,packs:install,packs:delete
   return cliOk(["token", "create", "--name", name, "--scopes", scopes, "-o", "json"], { env }).json;
 }
 
-/** JSON request to the API: { status, body, ms }. */
-export async function request(base, method, p, { token, body, headers = {}, raw } = {}) {
+/**
+ * JSON request to the API: { status, body, text, ms }. One fresh connection per request (no
+ * keep-alive pool), so a socket the server closed while this process was busy is never reused.
+ */
+export function request(base, method, p, { token, body, headers = {}, raw, timeoutMs = 300_000 } = {}) {
   const start = performance.now();
   const h = { ...headers };
   if (token) h.authorization = `Bearer ${token}`;
-  if (body !== undefined && !h["content-type"]) h["content-type"] = "application/json";
-  const res = await fetch(`${base}${p}`, {
-    method,
-    headers: h,
-    body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
-    signal: AbortSignal.timeout(300_000),
-  });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
+  const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
+  if (payload !== undefined) {
+    h["content-type"] ??= "application/json";
+    h["content-length"] = Buffer.byteLength(payload);
   }
-  return { status: res.status, body: json, text, ms: performance.now() - start };
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${base}${p}`,
+      { method, headers: h, agent: false, timeout: timeoutMs },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode, body: json, text, ms: performance.now() - start });
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+    req.on("error", reject); // a no-op once an answer (e.g. an early 413) has resolved the promise
+    req.end(payload);
+  });
 }
 
 /** Serve a directory's files over http on 127.0.0.1 (with an optional per-path override). */
