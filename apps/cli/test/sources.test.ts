@@ -128,6 +128,12 @@ describe("pack install from every source type", () => {
       expect.objectContaining({ ref: "git_pack", registry: "test" }),
     ]);
     expect(json<unknown[]>(await cli("pack", "search", "nothing-like-this"))).toEqual([]);
+    const partial = await runCli(["pack", "search", "git_pack"], {
+      env: { ...env(), ATTUNE_REGISTRIES: `test=${http.url}/index.json,down=${http.url}/missing.json` },
+    });
+    expect(partial.code).toBe(0);
+    expect(json<Array<{ ref: string }>>(partial).map((x) => x.ref)).toEqual(["git_pack"]);
+    expect(partial.stderr).toMatch(/^attune: warning: registry down could not be read/m);
 
     const r = await cli("pack", "install", "git_pack@1.1.0", "--force", "-o", "json");
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });

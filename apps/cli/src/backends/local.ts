@@ -58,7 +58,15 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
       return (await installer.verifyAll()) as unknown as VerifyReport[];
     },
     async search(text) {
-      return (await installer.registries.search(text)) as unknown as SearchHit[];
+      const r = await installer.registries.searchDetailed(text);
+      const problems = r.registries
+        .filter((st) => st.status === "stale" || st.status === "error")
+        .map((st) => ({
+          registry: st.registry,
+          status: st.status as "stale" | "error",
+          detail: st.error ? `${st.error.code}: ${st.error.message}` : null,
+        }));
+      return { hits: r.results as unknown as SearchHit[], problems };
     },
     close: () => installer.close(),
   };

@@ -183,7 +183,22 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
       for (const p of packs) out.push(await backend.verify(String(p.pack.ref)));
       return out;
     },
-    search: (text) => api.request<SearchHit[]>("GET", `/registries/search?q=${enc(text)}`),
+    async search(text) {
+      const body = await api.envelope<SearchHit[]>("GET", `/registries/search?q=${enc(text)}`);
+      const states = ((body as { registries?: unknown }).registries ?? []) as Array<{
+        name: string;
+        status: string;
+        error: { code: string; detail: string } | null;
+      }>;
+      const problems = states
+        .filter((st) => st.status === "stale" || st.status === "error")
+        .map((st) => ({
+          registry: st.name,
+          status: st.status as "stale" | "error",
+          detail: st.error ? `${st.error.code}: ${st.error.detail}` : null,
+        }));
+      return { hits: body.data, problems };
+    },
     close: async () => undefined,
   };
   return backend;

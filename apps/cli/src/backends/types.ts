@@ -31,6 +31,18 @@ export interface SearchHit extends Json {
   registry: string;
 }
 
+/** A registry that could not be read fresh during a search (results may be missing or old). */
+export interface RegistryProblem {
+  registry: string;
+  status: "stale" | "error";
+  detail: string | null;
+}
+
+export interface SearchOutcome {
+  hits: SearchHit[];
+  problems: RegistryProblem[];
+}
+
 export interface InstallArgs {
   source: string;
   ref?: string;
@@ -50,6 +62,6 @@ export interface PackBackend {
   history(ref: string): Promise<Json[]>;
   verify(ref: string): Promise<VerifyReport>;
   verifyAll(): Promise<VerifyReport[]>;
-  search(text: string): Promise<SearchHit[]>;
+  search(text: string): Promise<SearchOutcome>;
   close(): Promise<void>;
 }

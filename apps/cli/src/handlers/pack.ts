@@ -145,6 +145,13 @@ export async function packVerify(
 }
 
 export async function packSearch(argv: GlobalArgs & { text: string }): Promise<CommandResult> {
-  const hits = await withBackend(argv, (b) => b.search(argv.text));
+  const { hits, problems } = await withBackend(argv, (b) => b.search(argv.text));
+  // Say which registries could not be read, so a short list is not mistaken for "no such pack".
+  if (!argv.quiet)
+    for (const p of problems)
+      process.stderr.write(
+        `attune: warning: registry ${p.registry} ${p.status === "stale" ? "is unreachable; using an older copy" : "could not be read"}` +
+          `${p.detail ? ` (${p.detail})` : ""}\n`,
+      );
   return { data: hits, table: () => searchTable(hits) };
 }
