@@ -36,6 +36,16 @@ export async function scratchDatabase(provider: Provider): Promise<Scratch> {
   };
 }
 
+/** Run `fn` with a fresh scratch database, dropped afterwards. */
+export async function withScratch<T>(provider: Provider, fn: (s: Scratch) => Promise<T>): Promise<T> {
+  const s = await scratchDatabase(provider);
+  try {
+    return await fn(s);
+  } finally {
+    await s.cleanup();
+  }
+}
+
 export interface ProviderContext {
   provider: Provider;
   url: string;

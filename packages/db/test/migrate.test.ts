@@ -1,12 +1,11 @@
 import { spawnSync } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "@jest/globals";
-import { migrate, migrationStatus, openDatabase, repositories, type Provider } from "../src";
+import { migrate, migrationStatus, type Provider } from "../src";
 import { migrationsOf } from "../src/migrate";
 import { migratePostgres } from "../src/migrate/postgres";
 import { migrateSqliteFile } from "../src/migrate/sqlite";
-import { PACKAGE_DIR, PROVIDERS, rejectsWith, scratchDatabase, type Scratch } from "./helpers";
+import { PACKAGE_DIR, PROVIDERS, rejectsWith, withScratch } from "./helpers";
 import { raw } from "./raw";
 
 const INIT = migrationsOf("sqlite").map((m) => m.name);
@@ -25,15 +24,6 @@ function prismaCli(provider: Provider, url: string, ...args: string[]) {
     },
   });
   return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
-
-async function withScratch<T>(provider: Provider, fn: (s: Scratch) => Promise<T>): Promise<T> {
-  const s = await scratchDatabase(provider);
-  try {
-    return await fn(s);
-  } finally {
-    await s.cleanup();
-  }
 }
 
 describe.each(PROVIDERS)("runtime migrator [$name]", ({ name: provider, available }) => {
@@ -163,111 +153,6 @@ describe.each(PROVIDERS)("runtime migrator [$name]", ({ name: provider, availabl
           `INSERT INTO "install_event" (pack_ref, action, outcome) VALUES ('p', 'install', 'meh')`,
         ),
       ).rejects.toThrow(/outcome/);
-    });
-  });
-});
-
-// What `prisma migrate diff` writes on SQLite when a column of "pack" changes (e.g. description made required).
-const REDEFINE_PACK = `-- RedefineTables
-PRAGMA defer_foreign_keys=ON;
-PRAGMA foreign_keys=OFF;
-CREATE TABLE "new_pack" (
-    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    "ref" TEXT NOT NULL,
-    "label" TEXT NOT NULL,
-    "description" TEXT NOT NULL DEFAULT '',
-    "version" TEXT NOT NULL,
-    "tags" TEXT NOT NULL DEFAULT '[]',
-    "conf_schema" TEXT,
-    "meta" TEXT NOT NULL DEFAULT '{}',
-    "runtime_deps" TEXT NOT NULL DEFAULT '[]',
-    "dependencies" TEXT NOT NULL DEFAULT '[]',
-    "created" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "updated" DATETIME NOT NULL
-);
-INSERT INTO "new_pack" ("conf_schema", "created", "dependencies", "description", "id", "label", "meta", "ref", "runtime_deps", "tags", "updated", "version") SELECT "conf_schema", "created", "dependencies", coalesce("description", '') AS "description", "id", "label", "meta", "ref", "runtime_deps", "tags", "updated", "version" FROM "pack";
-DROP TABLE "pack";
-ALTER TABLE "new_pack" RENAME TO "pack";
-CREATE UNIQUE INDEX "pack_ref_key" ON "pack"("ref");
-PRAGMA foreign_keys=ON;
-PRAGMA defer_foreign_keys=OFF;
-`;
-
-describe("SQLite table redefinition", () => {
-  it("does not cascade-delete child rows when Prisma redefines a parent table", async () => {
-    await withScratch("sqlite", async ({ url, home }) => {
-      const opened = await openDatabase({ home, databaseUrl: url });
-      const repos = repositories(opened.db);
-      const pack = await repos.packs.create({ ref: "core", label: "Core", version: "1.0.0" });
-      await repos.installations.create({
-        packId: pack.id,
-        sourceType: "git",
-        checksum: `sha256:${"a".repeat(64)}`,
-        installationMethod: "cli",
-        storagePath: "/p",
-      });
-      await opened.close();
-      const redefine = { name: "29990101000000_redefine_pack", sql: REDEFINE_PACK, checksum: "r" };
-      expect(migrateSqliteFile(url.slice(5), [...migrationsOf("sqlite"), redefine])).toEqual([redefine.name]);
-      const rows = await raw(
-        "sqlite",
-        url,
-        `SELECT p.description, i.pack_id FROM pack_installation i JOIN pack p ON p.id = i.pack_id`,
-      );
-      expect(rows).toEqual([{ description: "", pack_id: pack.id }]);
-      expect(await raw("sqlite", url, "PRAGMA foreign_key_check")).toEqual([]);
-    });
-  });
-});
-
-describe("openDatabase", () => {
-  it("creates and migrates the embedded store on first use, with WAL, foreign keys and a busy timeout", async () => {
-    const s = await scratchDatabase("sqlite");
-    const home = path.join(s.home, "nested", "home");
-    try {
-      const opened = await openDatabase({ home });
-      expect(opened.provider).toBe("sqlite");
-      expect(opened.url).toBe(`file:${path.join(home, "attune.db")}`);
-      expect(fs.statSync(path.join(home, "attune.db")).mode & 0o777).toBe(0o600);
-      expect(fs.statSync(home).mode & 0o777).toBe(0o700);
-      const q = (
-        opened.db as unknown as { $queryRawUnsafe(sql: string): Promise<Array<Record<string, unknown>>> }
-      ).$queryRawUnsafe;
-      const pragma = async (p: string) => Object.values((await q.call(opened.db, `PRAGMA ${p}`))[0])[0];
-      expect(pragma).toBeDefined();
-      expect(await pragma("journal_mode")).toBe("wal");
-      expect(Number(await pragma("foreign_keys"))).toBe(1);
-      expect(Number(await pragma("busy_timeout"))).toBeGreaterThanOrEqual(5000);
-      expect(await opened.db.pack.count()).toBe(0);
-      await opened.close();
-      // second open: nothing left to apply
-      expect(await migrate(opened.url)).toEqual({ applied: [] });
-    } finally {
-      await s.cleanup();
-    }
-  });
-
-  it("rejects an unsupported DATABASE_URL with ECONFIG", async () => {
-    const err = await rejectsWith(
-      openDatabase({ home: "/tmp", databaseUrl: "mysql://root@localhost/x" }),
-      "ECONFIG",
-    );
-    expect(err.details).toEqual({ field: "DATABASE_URL" });
-  });
-});
-
-describe.each(PROVIDERS.filter((p) => p.name === "postgresql"))("openDatabase [$name]", ({ available }) => {
-  (available ? it : it.skip)("does not migrate PostgreSQL implicitly and says how to", async () => {
-    await withScratch("postgresql", async ({ url, home }) => {
-      const err = await rejectsWith(openDatabase({ home, databaseUrl: url }), "EDATABASE");
-      expect(err.message).toContain("not migrated");
-      expect((err as { hint?: string }).hint).toContain("attune db migrate");
-      const opened = await openDatabase({ home, databaseUrl: url, migrate: true });
-      expect(opened.provider).toBe("postgresql");
-      await opened.close();
-      const again = await openDatabase({ home, databaseUrl: url });
-      expect(await again.db.pack.count()).toBe(0);
-      await again.close();
     });
   });
 });
