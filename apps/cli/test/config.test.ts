@@ -60,7 +60,15 @@ describe("configuration precedence and `config show`", () => {
     expect(s.token).toEqual({ value: "***", source: "config", from: "token" });
     expect(s.database_url.value).toBe("postgresql://user:***@db.example.com/attune");
     const table = await runCli(["config", "show", "-o", "table"], { env: baseEnv({ ATTUNE_HOME: home }) });
-    const regs = await runCli(["registry", "list", "-o", "json"], { env: baseEnv({ ATTUNE_HOME: home }) });
+    // registry list of a local-mode home with the same header (this home's api_url makes it remote)
+    const local = path.join(t.dir, "headers-home");
+    fs.mkdirSync(local);
+    const cfg = YAML.parse(fs.readFileSync(path.join(home, "config.yaml"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    fs.writeFileSync(path.join(local, "config.yaml"), YAML.stringify({ registries: cfg.registries }));
+    const regs = await runCli(["registry", "list", "-o", "json"], { env: baseEnv({ ATTUNE_HOME: local }) });
     expect(json<Array<{ headers: string[] }>>(regs)[0].headers).toEqual(["Authorization"]);
     for (const out of [r.stdout, table.stdout, regs.stdout])
       for (const secret of ["config-secret-token", "dbsecret", "hdrsecret"])

@@ -118,6 +118,21 @@ describe("pack commands in remote mode (through a running API)", () => {
     expect(table.stdout).toMatch(/^weather\s+1\.0\.0\s+reg\s+Forecast actions$/m);
   });
 
+  it("registry list shows the API server's registries (never their headers)", async () => {
+    const r = await remote("registry", "list", "-o", "json");
+    expect(r.code).toBe(0);
+    expect(json(r)).toEqual([
+      {
+        name: "reg",
+        url: `${registry.url}/index.json`,
+        priority: 1,
+        enabled: true,
+        headers: [],
+        source: "api",
+      },
+    ]);
+  });
+
   it("flags work as well as the environment", async () => {
     const r = await runCli(["pack", "list", "--api-url", api.url, "--token", token, "-o", "json"], {
       env: baseEnv({ ATTUNE_HOME: path.join(t.dir, "client-home") }),

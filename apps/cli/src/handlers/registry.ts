@@ -16,7 +16,7 @@ interface RegistryRow {
   enabled: boolean;
   /** header names only: values may be credentials */
   headers: string[];
-  source: "env" | "config";
+  source: "env" | "config" | "api";
 }
 
 function rows(list: RegistryConfig[], source: RegistryRow["source"]): RegistryRow[] {
@@ -42,6 +42,13 @@ function registryTable(list: RegistryRow[]): string {
 
 export async function registryList(argv: GlobalArgs): Promise<CommandResult> {
   const settings = await loadSettings(argv);
+  if (settings.apiUrl.value) {
+    // remote mode: the registries the API server searches and installs from
+    const { ApiClient, apiBase } = await import("../backends/remote");
+    const api = new ApiClient(apiBase(settings.apiUrl.value, settings.env), settings.token.value);
+    const list = rows(await api.request<RegistryConfig[]>("GET", "/registries"), "api");
+    return { data: list, table: () => registryTable(list) };
+  }
   const fromEnv = registriesFromEnv(settings.env);
   // ATTUNE_REGISTRIES replaces the file's list (environment beats config.yaml).
   const list = fromEnv ? rows(fromEnv, "env") : rows(settings.file.registries ?? [], "config");
@@ -67,8 +74,16 @@ function checkUrl(url: string): void {
     });
 }
 
+function remoteNote(settings: Awaited<ReturnType<typeof loadSettings>>, quiet?: boolean): void {
+  if (settings.apiUrl.value && !quiet)
+    process.stderr.write(
+      "attune: note: this edits the local config.yaml; the API server's registries are configured on the server\n",
+    );
+}
+
 export async function registryAdd(argv: GlobalArgs & { name: string; url: string; priority?: number }) {
   const settings = await loadSettings(argv);
+  remoteNote(settings, argv.quiet);
   checkUrl(argv.url);
   const file = await readConfigFile(settings.home.value);
   const list = file.registries ?? [];
@@ -91,6 +106,7 @@ export async function registryAdd(argv: GlobalArgs & { name: string; url: string
 
 export async function registryRemove(argv: GlobalArgs & { name: string }) {
   const settings = await loadSettings(argv);
+  remoteNote(settings, argv.quiet);
   const file = await readConfigFile(settings.home.value);
   const list = file.registries ?? [];
   const found = list.find((r) => r.name === argv.name);
