@@ -236,6 +236,20 @@ describe("hostile trees", () => {
   });
 });
 
+describe("callbacks", () => {
+  it("an onProgress that throws mid-file rejects with that error; hashing still works after", async () => {
+    const d = dir({ "big.bin": bytes(3 * BLOCK_SIZE) });
+    const boom = new Error("progress callback failed");
+    const failing = calculateDirectoryChecksum(d, {
+      onProgress: () => {
+        throw boom;
+      },
+    });
+    await expect(failing).rejects.toBe(boom);
+    expect(await calculateDirectoryChecksum(d)).toBe(referenceChecksum(d));
+  });
+});
+
 describe("verify and parse", () => {
   it("verifies a directory and a file, case-insensitively", async () => {
     const d = dir({ "nested/file.txt": "fixture\n" });

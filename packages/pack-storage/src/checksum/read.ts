@@ -6,6 +6,8 @@
 // synchronously, and reader worker threads lost to contention; for a 20,000-file tree that is
 // ~2 s against ~0.4 s. Large files are streamed asynchronously in big blocks, the next read in
 // flight while the current block is hashed, so hashing never waits for the disk.
+import fs from "node:fs";
+import { AttuneError, ErrorCodes } from "../errors";
 import {
   assertRegular,
   changedError,
@@ -17,8 +19,6 @@ import {
   readFd,
   readSyncChecked,
 } from "./fs-io";
-import fs from "node:fs";
-import { AttuneError, ErrorCodes } from "../errors";
 
 /** Files up to this size are read whole and synchronously; larger ones are streamed. */
 export const WHOLE_FILE_MAX = 1024 * 1024;
@@ -110,18 +110,20 @@ export async function streamFd(
   sink: (block: Buffer) => void,
   expectedSize?: number,
 ): Promise<number> {
+  let inFlight: Promise<number> | undefined;
   try {
     let pos = 0;
     let i = 0;
-    let pending = readFd(fd, buffers.get(i), 0, BLOCK_SIZE, pos, path);
+    inFlight = readFd(fd, buffers.get(i), 0, BLOCK_SIZE, pos, path);
     for (;;) {
-      const n = await pending;
+      const n = await inFlight;
+      inFlight = undefined;
       if (n === 0) break;
       const block = buffers.get(i);
       pos += n;
       if (expectedSize !== undefined && pos > expectedSize) throw changedError(path, expectedSize, "it grew");
       i++;
-      pending = readFd(fd, buffers.get(i), 0, BLOCK_SIZE, pos, path);
+      inFlight = readFd(fd, buffers.get(i), 0, BLOCK_SIZE, pos, path);
       sink(n === BLOCK_SIZE ? block : block.subarray(0, n));
     }
     if (expectedSize !== undefined && pos !== expectedSize) {
@@ -129,6 +131,9 @@ export async function streamFd(
     }
     return pos;
   } finally {
+    // if the sink threw, a read is still running on the thread pool: closing its fd now could
+    // let it read from a reused descriptor, so wait for it first
+    if (inFlight) await inFlight.catch(() => 0);
     closeFd(fd);
   }
 }
