@@ -73,6 +73,7 @@ const tok = { strict: createToken(strictEnv).token, loop: createToken(loopEnv).t
 const readOnly = createToken(strictEnv, "packs:read").token;
 const revoked = createToken(strictEnv);
 cli(["token", "revoke", String(revoked.id), "-o", "json"], { env: strictEnv });
+cli(["pack", "list", "-o", "json"], { env: cliEnv }); // creates the CLI's store before the first snapshot
 const strict = await startApi(strictEnv); // default outbound policy: https only, no private hosts
 const loop = await startApi(loopEnv); // loopback allowed, so archives and indexes can be served here
 const h = createHarness({

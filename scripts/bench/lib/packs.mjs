@@ -20,7 +20,7 @@ export function ensurePackCorpus(name, { git = true, log = (m) => process.stderr
   const gitRoot = path.join(root, "git");
   const gitRepo = path.join(gitRoot, `${name}-pack.git`);
   const marker = path.join(root, `${name}-pack.json`);
-  const want = JSON.stringify({ format: FORMAT, files: corpus.files, bytes: corpus.bytes, git });
+  const want = JSON.stringify({ format: FORMAT, files: corpus.files, bytes: corpus.bytes });
   const info = {
     files: corpus.files,
     bytes: corpus.bytes,
@@ -32,7 +32,11 @@ export function ensurePackCorpus(name, { git = true, log = (m) => process.stderr
     gitRepo,
     gitTag: "v1.0.0",
   };
-  if (fs.existsSync(marker) && fs.readFileSync(marker, "utf8") === want) return info;
+  const withGit = () => {
+    if (git && !fs.existsSync(gitRepo)) makeGitRepo(dir, gitRoot, `${name}-pack`, info.gitTag);
+    return info;
+  };
+  if (fs.existsSync(marker) && fs.readFileSync(marker, "utf8") === want) return withGit();
 
   log(`building pack inputs for "${name}" in ${root} ...`);
   fs.mkdirSync(gitRoot, { recursive: true });
@@ -41,7 +45,7 @@ export function ensurePackCorpus(name, { git = true, log = (m) => process.stderr
   fs.writeFileSync(path.join(dir, "pack.yaml"), packYaml(ref, version));
   // `big` stays uncompressed: gzip would dominate both sides with the same compressor work
   execFileSync("tar", [name === "big" ? "-cf" : "-czf", archive, "-C", dir, "."]);
-  if (git) makeGitRepo(dir, gitRoot, `${name}-pack`, info.gitTag);
+  fs.rmSync(gitRepo, { recursive: true, force: true });
   fs.writeFileSync(marker, want);
-  return info;
+  return withGit();
 }

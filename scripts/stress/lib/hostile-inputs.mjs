@@ -119,7 +119,10 @@ export function makeBadIndexes(dir, { good, other, serverUrl }) {
     ]),
   };
   for (const [name, body] of Object.entries(cases)) write(path.join(dir, slug(name), "index.json"), body);
-  return Object.keys(cases).map((name) => ({ name, url: `${serverUrl}/${slug(name)}/index.json` }));
+  return Object.keys(cases).map((name) => ({
+    name,
+    url: `${serverUrl}/${path.basename(dir)}/${slug(name)}/index.json`,
+  }));
 }
 
 export const slug = (s) => s.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "");
