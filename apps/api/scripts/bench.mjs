@@ -4,6 +4,7 @@
 // Starts the real server in process on a temp SQLite store and reports medians of --runs runs.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { pino } from "pino";
@@ -64,22 +65,37 @@ try {
   });
   await fetch(`${running.url}/api/v1/packs/install`, installBody(false)).then((r) => r.arrayBuffer());
 
-  const rows = { healthz: [], list: [], install: [] };
+  // Baseline in the same run: a bare node:http server, so load on the machine cancels out in the ratio.
+  const bare = http.createServer((_q, s) => s.end('{"status":"ok"}'));
+  await new Promise((r) => bare.listen(0, "127.0.0.1", r));
+  const bareUrl = `http://127.0.0.1:${bare.address().port}/`;
+
+  const rows = { "bare node:http": [], healthz: [], list: [], install: [] };
   for (let r = 0; r < runs; r++) {
+    rows["bare node:http"].push(await load(bareUrl, {}, 2000, 20));
     rows.healthz.push(await load(`${running.url}/healthz`, {}, 2000, 20));
     rows.list.push(await load(`${running.url}/api/v1/packs`, { headers: auth }, 500, 10));
     rows.install.push(await load(`${running.url}/api/v1/packs/install`, installBody(true), 10, 1));
   }
   console.log(`runs: ${runs}, node ${process.version}, ${os.cpus().length} cpus, SQLite store`);
+  console.log(
+    `load average at the end: ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")}`,
+  );
   for (const [name, rs] of Object.entries(rows)) {
     console.log(
-      `${name.padEnd(8)} ${median(rs.map((x) => x.rps))
+      `${name.padEnd(15)} ${median(rs.map((x) => x.rps))
         .toFixed(0)
         .padStart(
           6,
         )} req/s  p50 ${median(rs.map((x) => x.p50)).toFixed(1)} ms  p99 ${median(rs.map((x) => x.p99)).toFixed(1)} ms`,
     );
   }
+  const ratio = median(rows.healthz.map((x) => x.rps)) / median(rows["bare node:http"].map((x) => x.rps));
+  console.log(`healthz / bare node:http throughput: ${(ratio * 100).toFixed(0)}%`);
+  bare.close();
   await running.close();
   await installer.close();
   await database.close();
