@@ -22,6 +22,7 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
   return {
     provider: opened.provider,
     url: opened.url,
+    db,
     get: (ref) => readRecord(repos, ref),
     async commitInstall(planned: PlannedRecord, fileManifest: FileManifest | null) {
       return withTransaction(db, async (tx) => {

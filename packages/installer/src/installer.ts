@@ -1,4 +1,5 @@
 import path from "node:path";
+import type { Db } from "@attune/db";
 import { PackStorage } from "@attune/pack-storage";
 import {
   OutboundPolicy,
@@ -56,6 +57,13 @@ export class Installer {
   }
   get provider(): "sqlite" | "postgresql" {
     return this.ctx.store.provider;
+  }
+  /**
+   * The installer's open database, for callers that need other repositories on the same pool
+   * (the API's token store: `repositories(installer.database.db).tokens`). Closed by `close()`.
+   */
+  get database(): { db: Db; provider: "sqlite" | "postgresql"; url: string } {
+    return { db: this.ctx.store.db, provider: this.ctx.store.provider, url: this.ctx.store.url };
   }
 
   install(req: InstallRequest, actor: Actor, opts?: OperationOptions): Promise<InstallResult> {

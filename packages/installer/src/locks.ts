@@ -44,8 +44,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** `EABORTED` (not in pack-storage's ErrorCodes yet; apps treat unknown codes as failures) */
+export const EABORTED = "EABORTED";
+
 export function abortError(signal: AbortSignal): AttuneError {
-  return new AttuneError(ErrorCodes.EINVALID_INPUT, "the operation was aborted", {
+  return new AttuneError(EABORTED, "the operation was aborted", {
     cause: signal.reason,
     details: { aborted: true },
   });

@@ -1,3 +1,4 @@
+import type { Db } from "@attune/db";
 import type { EventRowLike } from "./serialize";
 import type { EventData, FileManifest, InstalledRecord, PlannedRecord } from "./record";
 import type { SourceType } from "./types";
@@ -9,6 +10,8 @@ import type { SourceType } from "./types";
 export interface RecordStore {
   readonly provider: "sqlite" | "postgresql";
   readonly url: string;
+  /** the open Prisma client, shared with callers that need other repositories (API tokens) */
+  readonly db: Db;
   get(ref: string): Promise<InstalledRecord | null>;
   /** ONE transaction: upsert Pack, upsert PackInstallation, append the event */
   commitInstall(planned: PlannedRecord, fileManifest: FileManifest | null): Promise<InstalledRecord>;

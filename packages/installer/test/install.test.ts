@@ -336,9 +336,16 @@ describe.each(await providers())("install flow on %s", (provider) => {
         signal: ac.signal,
         onProgress: abortAtHash,
       }),
-    ).rejects.toMatchObject({ details: { aborted: true } });
+    ).rejects.toMatchObject({ code: "EABORTED", details: { aborted: true } });
     expect(packDirs(h.packsDir)).toEqual([]);
     await expect(inst.show("core")).rejects.toMatchObject({ code: "ENOTFOUND" });
+  });
+
+  it("shares its open database with the caller", async () => {
+    expect(inst.database.provider).toBe(provider);
+    const { repositories } = await import("@attune/db");
+    await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    expect((await repositories(inst.database.db).packs.findByRef("core"))?.version).toBe("1.0.0");
   });
 
   it("rejects bad requests before fetching anything", async () => {

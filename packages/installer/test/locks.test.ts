@@ -69,7 +69,7 @@ describe("FileLocker", () => {
     const ac = new AbortController();
     const p = locker.acquire("core", { timeoutMs: 30_000, signal: ac.signal });
     ac.abort();
-    await expect(p).rejects.toMatchObject({ details: { aborted: true } });
+    await expect(p).rejects.toMatchObject({ code: "EABORTED", details: { aborted: true } });
     await held.release();
   });
 });
