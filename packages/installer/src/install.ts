@@ -82,6 +82,13 @@ export async function install(
         `the registry entry '${attempt.ref}' delivered a pack whose pack.yaml says ref '${manifest.ref}'`,
         { hint: "report this to the registry's maintainers", details: { field: "ref" } },
       );
+    const promised = fetched.sourceType === "registry" ? fetched.details?.version : undefined;
+    if (typeof promised === "string" && promised !== manifest.version)
+      throw new AttuneError(
+        ErrorCodes.EMANIFEST,
+        `the registry entry '${manifest.ref}@${promised}' delivered a pack.yaml with version ${manifest.version}`,
+        { hint: "report this to the registry's maintainers", details: { field: "version" } },
+      );
     // pack.yaml is untrusted input that becomes paths and lock names: validate here too
     attempt.ref = validateRef(manifest.ref);
     attempt.version = validateVersion(manifest.version);

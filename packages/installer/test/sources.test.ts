@@ -69,6 +69,9 @@ beforeAll(async () => {
         entry("liar", "1.0.0", [
           { type: "git", url: `${git.url}/liar.git`, ref: "v1.0.0", checksum: `sha256:${"9".repeat(64)}` },
         ]),
+        entry("gitpack", "9.9.9", [
+          { type: "git", url: `${git.url}/gitpack.git`, ref: "v1.0.0", checksum: v1Checksum },
+        ]),
         entry("impostor", "1.0.0", [
           { type: "git", url: `${git.url}/gitpack.git`, ref: "v1.0.0", checksum: v1Checksum },
         ]),
@@ -155,6 +158,12 @@ describe("git and registry sources, end to end", () => {
       await expect(inst.install({ source: "impostor", method: "api" }, actor)).rejects.toMatchObject({
         code: "EMANIFEST",
         details: { field: "ref" },
+      });
+      expect(packDirs(h.packsDir)).toEqual([]);
+      // and one that delivers another version than it promises
+      await expect(inst.install({ source: "gitpack@9.9.9", method: "api" }, actor)).rejects.toMatchObject({
+        code: "EMANIFEST",
+        details: { field: "version" },
       });
       expect(packDirs(h.packsDir)).toEqual([]);
     } finally {
