@@ -85,6 +85,24 @@ describe("configuration precedence and `config show`", () => {
     expect(s.token).toEqual({ value: null, source: "default" });
   });
 
+  it("the outbound policy shows what the product will use, env over config.yaml", async () => {
+    const env = baseEnv({
+      ATTUNE_HOME: home,
+      ATTUNE_ALLOW_HTTP: "no",
+      ATTUNE_ALLOWED_PRIVATE_HOSTS: "127.0.0.1, localhost",
+    });
+    const s = json<Shown>(await runCli(["config", "show"], { env }));
+    expect(s.allow_http).toEqual({ value: false, source: "env", from: "ATTUNE_ALLOW_HTTP" });
+    expect(s.allowed_private_hosts).toEqual({
+      value: ["127.0.0.1", "localhost"],
+      source: "env",
+      from: "ATTUNE_ALLOWED_PRIVATE_HOSTS",
+    });
+    const bad = await runCli(["config", "show"], { env: { ...env, ATTUNE_ALLOW_HTTP: "maybe" } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^attune: ECONFIG: ATTUNE_ALLOW_HTTP must be true or false/);
+  });
+
   it("an invalid config.yaml is one ECONFIG line naming the key (exit 1)", async () => {
     const bad = path.join(t.dir, "bad-home");
     fs.mkdirSync(bad);

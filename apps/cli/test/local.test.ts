@@ -150,7 +150,7 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     expect(refused.stderr).toContain("--yes");
     expect(json<Rec[]>(await cli("pack", "list"))).toHaveLength(1);
     const r = await cli("pack", "uninstall", "demo_pack", "--yes", "-o", "json");
-    expect(r.code).toBe(0);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
     expect(json(r)).toEqual({ ref: "demo_pack", removed: ["1.2.3"] });
     expect(json<Rec[]>(await cli("pack", "list"))).toEqual([]);
     expect((await cli("pack", "show", "demo_pack")).code).toBe(1);

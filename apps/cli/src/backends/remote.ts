@@ -48,7 +48,8 @@ export function apiBase(apiUrl: string, env: NodeJS.ProcessEnv = process.env): s
       hint: "pass the token with --token or ATTUNE_TOKEN",
     });
   // The token would cross the network in clear: plain http only to this machine, or when allowed.
-  if (u.protocol === "http:" && !LOOPBACK.has(u.hostname) && env.ATTUNE_ALLOW_HTTP !== "true")
+  const allowHttp = ["1", "true", "yes", "on"].includes(env.ATTUNE_ALLOW_HTTP?.trim().toLowerCase() ?? "");
+  if (u.protocol === "http:" && !LOOPBACK.has(u.hostname) && !allowHttp)
     throw new CliError("EPOLICY", `refusing to send the API token over plain http to ${u.host}`, {
       hint: "use an https:// API URL (or set ATTUNE_ALLOW_HTTP=true on a trusted network)",
     });

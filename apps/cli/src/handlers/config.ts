@@ -1,4 +1,4 @@
-import { registriesFromEnv } from "@attune/pack-registry";
+import { OutboundPolicy, registriesFromEnv } from "@attune/pack-registry";
 import type { GlobalArgs } from "../globals";
 import { table, type CommandResult } from "../output";
 import { outputFormat } from "../run";
@@ -37,6 +37,8 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
       ? { value: process.env.ATTUNE_OUTPUT, source: "env" as const, from: "ATTUNE_OUTPUT" }
       : { value: outputFormat(argv), source: "default" as const };
   const regsEnv = registriesFromEnv(s.env);
+  // the values the product will actually use (and ECONFIG for a malformed variable)
+  const policy = OutboundPolicy.fromConfig(f, s.env);
   const data: Record<string, Shown> = {
     home: plain(s.home),
     database_url: { ...s.databaseUrl, value: redactUrl(s.databaseUrl.value) },
@@ -45,22 +47,21 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
     api_url: plain(s.apiUrl),
     token: { ...s.token, value: s.token.value ? "***" : undefined },
     output: fmtFlag,
-    allow_http: envOr(
-      s.env,
-      "ATTUNE_ALLOW_HTTP",
-      f.allow_http,
-      "allow_http",
-      (v) => v === "true" || v === "1",
-      false,
-    ),
-    allowed_private_hosts: envOr(
-      s.env,
-      "ATTUNE_ALLOWED_PRIVATE_HOSTS",
-      f.allowed_private_hosts,
-      "allowed_private_hosts",
-      list,
-      [],
-    ),
+    allow_http: {
+      ...envOr(s.env, "ATTUNE_ALLOW_HTTP", f.allow_http, "allow_http", list, false),
+      value: policy.allowHttp,
+    },
+    allowed_private_hosts: {
+      ...envOr(
+        s.env,
+        "ATTUNE_ALLOWED_PRIVATE_HOSTS",
+        f.allowed_private_hosts,
+        "allowed_private_hosts",
+        list,
+        [],
+      ),
+      value: [...policy.allowedPrivateHosts],
+    },
     local_source_roots: envOr(
       s.env,
       "ATTUNE_LOCAL_SOURCE_ROOTS",
