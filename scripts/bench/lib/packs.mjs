@@ -49,3 +49,53 @@ export function ensurePackCorpus(name, { git = true, log = (m) => process.stderr
   fs.writeFileSync(marker, want);
   return withGit();
 }
+
+/**
+ * A pack cut from the `big` corpus's 512 MiB file: `parts` files of `partBytes` each (the default
+ * per-file cap of safe extraction is 256 MiB, so the whole file cannot be installed as one).
+ * Returns `{ ref, dir, archive (.tar), bytes }`.
+ */
+export function ensureBigSlicePack(
+  name,
+  parts,
+  partBytes,
+  { log = (m) => process.stderr.write(`${m}\n`) } = {},
+) {
+  const big = ensureCorpus("big", log);
+  const ref = `bench_${name.replace(/-/g, "_")}`;
+  const root = path.join(benchDir(), "packs");
+  const dir = path.join(root, `${name}-pack`);
+  const archive = path.join(root, `${name}-pack.tar`);
+  const marker = path.join(root, `${name}-pack.json`);
+  const want = JSON.stringify({ format: FORMAT, parts, partBytes });
+  const info = { ref, version: "1.0.0", dir, archive, bytes: parts * partBytes, files: parts };
+  if (fs.existsSync(marker) && fs.readFileSync(marker, "utf8") === want) return info;
+  log(`building pack "${name}" (${parts} x ${partBytes / 2 ** 20} MiB) in ${root} ...`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const src = fs.openSync(path.join(big.dir, "big.bin"), "r");
+  const buf = Buffer.alloc(4 << 20);
+  try {
+    for (let p = 0; p < parts; p++) {
+      const out = fs.openSync(path.join(dir, `part-${p}.bin`), "w");
+      for (let done = 0; done < partBytes;) {
+        const n = fs.readSync(
+          src,
+          buf,
+          0,
+          Math.min(buf.length, partBytes - done),
+          (p * partBytes + done) % big.bytes,
+        );
+        fs.writeSync(out, buf, 0, n);
+        done += n;
+      }
+      fs.closeSync(out);
+    }
+  } finally {
+    fs.closeSync(src);
+  }
+  fs.writeFileSync(path.join(dir, "pack.yaml"), packYaml(ref, "1.0.0"));
+  execFileSync("tar", ["-cf", archive, "-C", dir, "."]);
+  fs.writeFileSync(marker, want);
+  return info;
+}
