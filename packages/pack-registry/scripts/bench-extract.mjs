@@ -1,60 +1,92 @@
 #!/usr/bin/env node
-// Extraction benchmark: `node packages/pack-registry/scripts/bench-extract.mjs [--files N] [--runs N]`
-// (needs `pnpm --filter @attune/pack-registry... build`). Builds a "many" corpus (DESIGN.md §9:
-// 20,000 files, ~100 MB, 1-4 levels deep) as .tar.gz and .zip, then extracts each with
-// extractArchive and with GNU tar / unzip, alternating, and prints medians and the ratio.
+// Extraction benchmark (issue 7): `node packages/pack-registry/scripts/bench-extract.mjs [--runs N]
+// [--corpus many] [--impl path/to/index.js] [--only tar.gz|zip]` (needs
+// `pnpm --filter @attune/pack-registry... build`). Packs the deterministic corpus of
+// scripts/bench/corpus.mjs (DESIGN.md §9) as .tar.gz and .zip, then extracts each with extractArchive
+// and with GNU tar / unzip, alternating, each in its own child process into a fresh directory.
+// Reports medians of wall time AND of CPU time (user+sys, from /usr/bin/time), because the machine
+// may be shared: wall time then measures the neighbours as much as the code.
 import { execFileSync, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { extractArchive } from "../dist/index.js";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
-const arg = (name, fallback) => {
+const here = dirname(fileURLToPath(import.meta.url));
+
+// child mode: extract once and print in-process figures (the parent also times the whole process)
+if (process.argv[2] === "--child") {
+  const [, , , impl, file, dest] = process.argv;
+  const { extractArchive } = await import(pathToFileURL(impl).href);
+  const cpu = process.cpuUsage();
+  const t = process.hrtime.bigint();
+  const result = await extractArchive(file, dest);
+  const used = process.cpuUsage(cpu);
+  const wallMs = Number(process.hrtime.bigint() - t) / 1e6;
+  process.stdout.write(JSON.stringify({ wallMs, cpuMs: (used.user + used.system) / 1000, result }));
+  process.exit(0);
+}
+
+const opt = (name, fallback) => {
   const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+  return i > 0 ? process.argv[i + 1] : fallback;
 };
-const FILES = arg("--files", 20_000);
-const RUNS = arg("--runs", 5);
+const RUNS = Number(opt("--runs", 5));
+const CORPUS = opt("--corpus", "many");
+const IMPL = resolve(opt("--impl", join(here, "../dist/index.js")));
+const ONLY = opt("--only", null);
 const has = (cmd) => spawnSync(cmd, ["-v"], { stdio: "ignore" }).error === undefined;
+if (!existsSync("/usr/bin/time")) throw new Error("this benchmark needs /usr/bin/time (GNU time)");
+
+const { ensureCorpus } = await import(pathToFileURL(join(here, "../../../scripts/bench/corpus.mjs")).href);
+const corpus = ensureCorpus(CORPUS);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Run `cmd args` under GNU time into a fresh `dest`; wall and user+sys CPU in ms. */
+function timed(cmd, args, dest) {
+  mkdirSync(dest);
+  const r = spawnSync("/usr/bin/time", ["-f", "@@ %e %U %S", cmd, ...args], { encoding: "utf8" });
+  rmSync(dest, { recursive: true, force: true });
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+  const [, e, u, s] = /@@ ([\d.]+) ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  return { wall: Number(e) * 1000, cpu: (Number(u) + Number(s)) * 1000, out: r.stdout };
+}
 
 const work = mkdtempSync(join(tmpdir(), "attune-bench-extract-"));
 try {
-  const src = join(work, "src");
-  for (let i = 0; i < FILES; i++) {
-    const dir = join(src, ...[`d${i % 40}`, `e${i % 7}`, `f${i % 3}`].slice(0, i % 3));
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `file${i}.txt`), randomBytes(2500).toString("hex")); // 5 KB, compresses ~2x
-  }
   const tgz = join(work, "many.tar.gz");
-  execFileSync("tar", ["-czf", tgz, "-C", src, "."]);
-  const archives = [["tar.gz", tgz, (dest) => execFileSync("tar", ["-xzf", tgz, "-C", dest]), "tar -xzf"]];
+  execFileSync("tar", ["-czf", tgz, "-C", corpus.dir, "."]);
+  const archives = [["tar.gz", tgz, ["tar", ["-xzf", tgz, "-C"]]]];
   if (has("zip") && has("unzip")) {
     const zip = join(work, "many.zip");
-    execFileSync("zip", ["-qr", zip, "."], { cwd: src });
-    archives.push(["zip", zip, (dest) => execFileSync("unzip", ["-q", zip, "-d", dest]), "unzip -q"]);
+    execFileSync("zip", ["-qr", zip, "."], { cwd: corpus.dir });
+    archives.push(["zip", zip, ["unzip", ["-q", zip, "-d"]]]);
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const time = async (fn) => {
-    const dest = join(work, "out");
-    mkdirSync(dest);
-    const t = process.hrtime.bigint();
-    await fn(dest);
-    const ms = Number(process.hrtime.bigint() - t) / 1e6;
-    rmSync(dest, { recursive: true, force: true });
-    return ms;
-  };
-  for (const [type, file, baseline, baselineName] of archives) {
+  const dest = join(work, "out");
+  for (const [type, file, [tool, toolArgs]] of archives) {
+    if (ONLY && ONLY !== type) continue;
     const ours = [];
+    const inProcess = [];
     const theirs = [];
     for (let r = 0; r < RUNS; r++) {
-      ours.push(await time((dest) => extractArchive(file, dest)));
-      theirs.push(await time(async (dest) => baseline(dest)));
+      const run = timed(
+        process.execPath,
+        [fileURLToPath(import.meta.url), "--child", IMPL, file, dest],
+        dest,
+      );
+      ours.push(run);
+      inProcess.push(JSON.parse(run.out));
+      theirs.push(timed(tool, [...toolArgs, dest], dest));
     }
-    const m = median(ours);
-    const b = median(theirs);
+    const m = (xs, k) => median(xs.map((x) => x[k]));
+    const f = (x) => x.toFixed(0);
     console.log(
-      `${type}: ${FILES} files, extractArchive median ${m.toFixed(0)} ms, ${baselineName} median ${b.toFixed(0)} ms, ratio ${(m / b).toFixed(2)}x (runs: ${ours.map((x) => x.toFixed(0)).join(" ")})`,
+      `${type}: ${corpus.files} files, ${(corpus.bytes / 1e6).toFixed(0)} MB, ${RUNS} runs, medians:\n` +
+        `  extractArchive  wall ${f(m(ours, "wall"))} ms  cpu ${f(m(ours, "cpu"))} ms (whole process)` +
+        `  | in process: wall ${f(m(inProcess, "wallMs"))} ms  cpu ${f(m(inProcess, "cpuMs"))} ms\n` +
+        `  ${tool.padEnd(14)}  wall ${f(m(theirs, "wall"))} ms  cpu ${f(m(theirs, "cpu"))} ms\n` +
+        `  ratio           wall ${(m(ours, "wall") / m(theirs, "wall")).toFixed(2)}x  cpu ${(m(ours, "cpu") / m(theirs, "cpu")).toFixed(2)}x` +
+        `  (in-process cpu vs ${tool}: ${(m(inProcess, "cpuMs") / m(theirs, "cpu")).toFixed(2)}x)`,
     );
   }
 } finally {

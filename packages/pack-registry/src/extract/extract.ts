@@ -4,7 +4,7 @@ import { detectArchiveType, type ArchiveType } from "./detect";
 import { EntryChecker } from "./entry-checker";
 import { intoFreshDir } from "./fresh-dir";
 import { resolveLimits, type ExtractLimits } from "./limits";
-import { readTar, scanTar, type ReaderItem } from "./tar-reader";
+import { readTar, type ReaderItem } from "./tar-reader";
 import { readZip } from "./zip-reader";
 
 export interface ExtractOptions {
@@ -26,6 +26,7 @@ async function writeEntries(
   root: string,
   limits: ExtractLimits,
   opts: ExtractOptions,
+  independentBodies: boolean,
 ) {
   const checker = new EntryChecker(limits);
   const writer = new TreeWriter(root, limits, opts.onProgress);
@@ -35,7 +36,10 @@ async function writeEntries(
       const rel = checker.check(entry);
       if (rel === null) continue;
       if (entry.kind === "directory") await writer.directory(rel);
-      else await writer.file(rel, body ?? emptyBody(), entry.size, (entry.mode & 0o111) !== 0);
+      else {
+        const executable = (entry.mode & 0o111) !== 0;
+        await writer.file(rel, body ?? emptyBody(), entry.size, executable, independentBodies);
+      }
     }
   } catch (err) {
     // writes still in flight must land before the work directory is removed
@@ -57,10 +61,12 @@ function reader(type: ArchiveType): (file: string, signal?: AbortSignal) => Asyn
 }
 
 /**
- * Safely extract a .tar.gz/.tgz/.tar/.zip into `dest` (absent or empty). Two passes: the first reads
- * every header and refuses the archive before anything is written (unsafe names, links, devices,
- * duplicates, collisions, caps); the second writes into a fresh private directory, re-checking every
- * entry and counting real bytes, and renames it onto `dest` only when all went well.
+ * Safely extract a .tar.gz/.tgz/.tar/.zip into `dest` (absent or empty), in ONE pass: each entry is
+ * checked as it streams (names, types, duplicates and collisions, declared and real sizes) and written
+ * into a fresh private directory, which is renamed onto `dest` only when every entry passed and removed
+ * entirely on any failure. So a refused archive leaves nothing behind, without a separate pre-scan that
+ * would decompress everything twice. Zip entries are independent, so their bodies are read with bounded
+ * concurrency; tar is a stream, read in order.
  * Throws EUNSAFE_ARCHIVE or ETOO_LARGE with `details.entry` naming the entry.
  */
 export async function extractArchive(
@@ -73,12 +79,8 @@ export async function extractArchive(
   throwIfAborted(opts.signal);
   const type = await detectArchiveType(file, { name: opts.name });
   const read = reader(type);
-  const scan = new EntryChecker(caps);
-  if (type === "zip") {
-    for await (const { entry } of readZip(file, opts.signal)) scan.check(entry);
-  } else {
-    await scanTar(file, (entry) => void scan.check(entry), opts.signal);
-  }
-  const counts = await intoFreshDir(dest, (root) => writeEntries(read(file, opts.signal), root, caps, opts));
+  const counts = await intoFreshDir(dest, (root) =>
+    writeEntries(read(file, opts.signal), root, caps, opts, type === "zip"),
+  );
   return { type, ...counts };
 }

@@ -47,51 +47,6 @@ function translate(err: unknown, file: string): AttuneError {
 }
 
 /**
- * Header-only pass: every entry is described to `visit` synchronously and its body skipped, so node-tar
- * never queues entries (its queue is an array shifted per entry: quadratic on 50,000 tiny entries).
- * A throw from `visit` stops the parse and rejects.
- */
-export function scanTar(
-  file: string,
-  visit: (entry: ArchiveEntry) => void,
-  signal?: AbortSignal,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const parser = new Parser({ strict: true });
-    const input = createReadStream(file, { highWaterMark: 64 * 1024 });
-    let settled = false;
-    const fail = (err: unknown) => {
-      if (settled) return;
-      settled = true;
-      input.destroy();
-      parser.abort(err as Error);
-      reject(translate(err, file));
-    };
-    parser.on("entry", (e: ReadEntry) => {
-      if (settled) return void e.resume();
-      try {
-        visit(describe(e));
-      } catch (err) {
-        fail(err);
-      }
-      e.resume();
-    });
-    parser.on("ignoredEntry", (e: ReadEntry) =>
-      fail(unsafe(e.path, `unsupported tar entry type "${e.type}"`)),
-    );
-    parser.on("error", fail);
-    parser.on("end", () => {
-      if (!settled) ((settled = true), resolve());
-    });
-    input.on("error", fail);
-    signal?.addEventListener("abort", () => fail(new AttuneError(ErrorCodes.EIO, "extraction aborted")), {
-      once: true,
-    });
-    input.pipe(parser as unknown as NodeJS.WritableStream);
-  });
-}
-
-/**
  * Stream a tar (or gzipped tar: node-tar sniffs the gzip magic) entry by entry, in archive order.
  * strict mode turns node-tar's warnings (bad checksum, truncation) into errors, and entries of an
  * unknown type, which node-tar would silently skip, are refused.
@@ -108,9 +63,10 @@ export async function* readTar(file: string, signal?: AbortSignal): AsyncGenerat
     // a body that will never end must not leave the writer waiting forever
     // Minipass remembers an emitted error and hands it to any later reader, so the no-op listener
     // only keeps EventEmitter from throwing when nobody is reading at this instant
-    if (current) current.on("error", () => undefined).emit("error", translate(failure, file));
+    if (current) poison(current);
     wake();
   };
+  const poison = (e: ReadEntry) => e.on("error", () => undefined).emit("error", translate(failure, file));
   parser.on("entry", (e: ReadEntry) => {
     pending.push(e);
     wake();
@@ -129,9 +85,11 @@ export async function* readTar(file: string, signal?: AbortSignal): AsyncGenerat
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
     for (;;) {
-      if (failure) throw translate(failure, file);
       const next = pending.shift();
       if (next) {
+        // headers parsed before a failure are still checked first, in archive order: a bomb is then
+        // named by the entry whose declared size gives it away. Its body fails with the failure.
+        if (failure) poison(next);
         current = next;
         const entry = describe(next);
         yield { entry, body: entry.kind === "file" ? next : null };
@@ -139,6 +97,7 @@ export async function* readTar(file: string, signal?: AbortSignal): AsyncGenerat
         current = null;
         continue;
       }
+      if (failure) throw translate(failure, file);
       if (finished) return;
       await new Promise<void>((resolve) => (wake = resolve));
     }

@@ -1,4 +1,4 @@
-import { constants } from "node:fs";
+import { constants, writeFile } from "node:fs";
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ioError } from "@attune/pack-storage";
@@ -10,6 +10,8 @@ const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
 const SMALL_FILE = 1024 * 1024;
 /** parallel writes keep the libuv pool busy: one-at-a-time open/write/close was 5x slower than GNU tar */
 const PARALLEL_WRITES = 16;
+/** bytes of buffered small files allowed in flight, so memory stays bounded whatever the archive */
+const BUFFERED_BYTES = 16 * 1024 * 1024;
 // Read once: when the umask keeps 0755/0644 intact (the usual 022), open(mode) is exact and the
 // fchmod per file (a syscall and a thread-pool round trip each) can be skipped.
 const UMASK = process.umask();
@@ -34,6 +36,7 @@ export class TreeWriter {
   bytes = 0;
   private readonly made = new Set<string>([""]);
   private readonly pending = new Set<Promise<void>>();
+  private inFlightBytes = 0;
   private failure: unknown = null;
 
   constructor(
@@ -47,27 +50,47 @@ export class TreeWriter {
     this.directories += 1;
   }
 
-  async file(rel: string, body: AsyncIterable<Buffer>, declared: number, executable: boolean): Promise<void> {
+  /**
+   * Write one file. Small files are buffered and written by one open/write/close in the background
+   * (bounded in number and bytes); bigger ones stream in order. With `detached`, the body is read in
+   * the background too: only for readers whose bodies are independent of each other (zip).
+   */
+  async file(
+    rel: string,
+    body: AsyncIterable<Buffer>,
+    declared: number,
+    executable: boolean,
+    detached = false,
+  ): Promise<void> {
     this.rethrow();
     await this.ensureDir(dirname(rel) === "." ? "" : dirname(rel));
     const target = join(this.root, ...rel.split("/"));
     // exact bits whatever the umask: 0755 or 0644, never setuid/sticky/world-writable
     const mode = executable ? 0o755 : 0o644;
     if (declared <= SMALL_FILE) {
-      const chunks: Buffer[] = [];
-      const size = await this.count(rel, declared, body, (c) => void chunks.push(c));
-      this.checkSize(rel, declared, size);
-      await this.schedule(() => this.writeWhole(target, Buffer.concat(chunks), mode));
-    } else {
-      const handle = await this.create(target, mode);
-      try {
-        const size = await this.count(rel, declared, body, (c) => writeAll(handle, c));
+      const collect = async () => {
+        const chunks: Buffer[] = [];
+        const size = await this.count(rel, declared, body, (c) => void chunks.push(c));
         this.checkSize(rel, declared, size);
-        if (!exact(mode)) await handle.chmod(mode);
-      } finally {
-        await handle.close();
-      }
+        return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      };
+      const write = (data: Buffer) => this.writeWhole(target, data, mode).then(() => this.done());
+      if (detached) return this.schedule(async () => write(await collect()), declared);
+      const data = await collect();
+      return this.schedule(() => write(data), data.length);
     }
+    const handle = await this.create(target, mode);
+    try {
+      const size = await this.count(rel, declared, body, (c) => writeAll(handle, c));
+      this.checkSize(rel, declared, size);
+      if (!exact(mode)) await handle.chmod(mode);
+    } finally {
+      await handle.close();
+    }
+    this.done();
+  }
+
+  private done(): void {
     this.files += 1;
     this.onProgress?.({ files: this.files, bytes: this.bytes });
   }
@@ -129,24 +152,47 @@ export class TreeWriter {
     });
   }
 
+  /**
+   * One open(O_EXCL|O_NOFOLLOW, mode)/write/close through fs.writeFile's callback API: the cheapest
+   * route through the thread pool. fchmod only when the umask would have cut the mode.
+   */
   private async writeWhole(target: string, data: Buffer, mode: number): Promise<void> {
+    if (exact(mode)) {
+      await new Promise<void>((resolve, reject) =>
+        // node passes a numeric flag straight to open(2); the typings only admit strings
+        writeFile(target, data, { flag: CREATE_FLAGS as unknown as string, mode }, (err) =>
+          err ? reject(ioError(err, target, "cannot create")) : resolve(),
+        ),
+      );
+      return;
+    }
     const handle = await this.create(target, mode);
     try {
       await handle.writeFile(data);
-      if (!exact(mode)) await handle.chmod(mode);
+      await handle.chmod(mode);
     } finally {
       await handle.close();
     }
   }
 
-  private async schedule(task: () => Promise<void>): Promise<void> {
-    while (this.pending.size >= PARALLEL_WRITES) await Promise.race(this.pending);
+  /** Run `task` in the background once fewer than PARALLEL_WRITES tasks and BUFFERED_BYTES are in flight. */
+  private async schedule(task: () => Promise<void>, bytes: number): Promise<void> {
+    while (
+      this.pending.size >= PARALLEL_WRITES ||
+      (this.pending.size > 0 && this.inFlightBytes + bytes > BUFFERED_BYTES)
+    ) {
+      await Promise.race(this.pending);
+    }
     this.rethrow();
+    this.inFlightBytes += bytes;
     const p: Promise<void> = task()
       .catch((err) => {
         this.failure ??= err;
       })
-      .finally(() => this.pending.delete(p));
+      .finally(() => {
+        this.inFlightBytes -= bytes;
+        this.pending.delete(p);
+      });
     this.pending.add(p);
   }
 }
