@@ -139,6 +139,9 @@ describe("pack commands in remote mode (through a running API)", () => {
     });
     expect(r.code).toBe(0);
     expect(json<Rec[]>(r).map((x) => x.pack.ref)).toEqual(["remote_pack"]);
+    expect(json(await remote("pack", "list", "--source-type", "git"))).toEqual([]);
+    const dirs = json<Rec[]>(await remote("pack", "list", "--source-type", "local_directory"));
+    expect(dirs.map((x) => x.pack.ref)).toEqual(["remote_pack"]);
   });
 
   it("verify exits 3 after tampering and names the file, as in local mode", async () => {
