@@ -1,0 +1,87 @@
+import type { Dirent } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
+import type { ExtractLimits } from "../../extract/limits";
+
+/** What one walk of a local directory found: relative paths, parents before children, sorted. */
+export interface WalkedTree {
+  dirs: string[];
+  files: string[];
+}
+
+export function tooLarge(path: string, message: string, limit: string, value: number): AttuneError {
+  return new AttuneError(ErrorCodes.ETOO_LARGE, `${path}: ${message}`, {
+    path,
+    details: { entry: path, limit, value },
+    hint: "the directory exceeds a safety cap; is this really the pack's directory?",
+  });
+}
+
+export function symlinkError(rel: string, from: string): AttuneError {
+  return new AttuneError(
+    ErrorCodes.ESYMLINK,
+    `${rel} is a symbolic link; packs may hold only regular files and directories`,
+    { path: from, details: { entry: rel }, hint: "replace the link with the file it points to" },
+  );
+}
+
+export function specialFileError(rel: string, from: string): AttuneError {
+  return new AttuneError(
+    ErrorCodes.ESPECIAL_FILE,
+    `${rel} is a socket, FIFO or device; packs may hold only regular files and directories`,
+    { path: from, details: { entry: rel } },
+  );
+}
+
+/** Refuse what a pack may not hold; the checks run before anything is written. */
+function checkEntry(e: Dirent, from: string, rel: string): void {
+  if (e.name.includes("\ufffd")) {
+    // Node decodes names as UTF-8; an invalid one cannot even be opened again by that name
+    throw new AttuneError(ErrorCodes.EBAD_FILENAME, `${rel} has a file name that is not valid UTF-8`, {
+      path: from,
+      details: { entry: rel },
+      hint: "rename the file; pack checksums need UTF-8 names",
+    });
+  }
+  if (e.isSymbolicLink()) throw symlinkError(rel, from);
+  if (!e.isFile() && !e.isDirectory()) throw specialFileError(rel, from);
+}
+
+/**
+ * Walk `root` once with `readdir(withFileTypes)` (no per-entry stat), depth first in sorted order so
+ * the first offending entry named is the same on every run, applying the entry and depth caps.
+ * The top-level `.git` is history, not pack content (nested ones are kept; the checksum skips them).
+ */
+export async function walkTree(root: string, limits: ExtractLimits): Promise<WalkedTree> {
+  const tree: WalkedTree = { dirs: [], files: [] };
+  let entries = 0;
+  const visit = async (relDir: string, depth: number): Promise<void> => {
+    const dir = relDir ? join(root, relDir) : root;
+    let list: Dirent[];
+    try {
+      list = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      throw ioError(err, dir, "cannot list");
+    }
+    list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of list) {
+      if (depth === 0 && e.name === ".git") continue;
+      const rel = relDir ? `${relDir}/${e.name}` : e.name;
+      checkEntry(e, join(dir, e.name), rel);
+      entries += 1;
+      if (entries > limits.maxEntries) {
+        throw tooLarge(rel, `more than ${limits.maxEntries} entries`, "maxEntries", entries);
+      }
+      if (depth + 1 > limits.maxDepth) throw tooLarge(rel, `${depth + 1} levels deep`, "maxDepth", depth + 1);
+      if (e.isDirectory()) {
+        tree.dirs.push(rel);
+        await visit(rel, depth + 1);
+      } else {
+        tree.files.push(rel);
+      }
+    }
+  };
+  await visit("", 0);
+  return tree;
+}
