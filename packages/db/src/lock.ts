@@ -5,6 +5,11 @@ import { connectPostgres } from "./migrate/postgres";
 export interface HeldLock {
   /** Releases the lock and closes its connection. Safe to call twice. */
   release(): Promise<void>;
+  /**
+   * True once the lock's connection errored or ended before `release()`: PostgreSQL then released
+   * the lock with the session, so the holder must not commit as if it still held it.
+   */
+  lost(): boolean;
 }
 
 /** A signed 64-bit advisory-lock key from a string (namespaced so other users of the DB don't collide). */
@@ -42,12 +47,20 @@ export async function acquirePostgresLock(
     });
   }
   let released = false;
+  let lostCause: unknown = null;
+  const onLost = (e?: unknown) => {
+    if (!released && lostCause === null) lostCause = e ?? new Error("connection ended");
+  };
+  client.on("error", onLost);
+  client.on("end", () => onLost());
   return {
+    lost: () => lostCause !== null,
     async release() {
       if (released) return;
       released = true;
       try {
-        await client.query("SELECT pg_advisory_unlock($1::bigint)", [k]);
+        // a lost session took its lock with it: nothing to unlock
+        if (lostCause === null) await client.query("SELECT pg_advisory_unlock($1::bigint)", [k]);
       } finally {
         await client.end().catch(() => undefined);
       }

@@ -67,6 +67,32 @@ async function waitUntilSomeoneWaits(url: string, key: string): Promise<void> {
     await again.release();
   });
 
+  it("says the lock is lost once its session is terminated, and frees it for others", async () => {
+    const held = await acquirePostgresLock(s.url, "install:lost");
+    expect(held.lost()).toBe(false);
+    const k = advisoryKey("install:lost");
+    const hi = Number(BigInt.asUintN(64, k) >> 32n);
+    const lo = Number(BigInt.asUintN(64, k) & 0xffffffffn);
+    const admin = new pg.Client({ connectionString: s.url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::bigint::oid AND objid = $2::bigint::oid`,
+        [hi, lo],
+      );
+      expect(rows).toHaveLength(1);
+    } finally {
+      await admin.end();
+    }
+    for (let i = 0; i < 500 && !held.lost(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(held.lost()).toBe(true);
+    const next = await acquirePostgresLock(s.url, "install:lost", { timeoutMs: 5000 });
+    expect(next.lost()).toBe(false);
+    await next.release();
+    expect(next.lost()).toBe(false); // a release is not a loss
+    await held.release(); // releasing a lost lock does not throw
+  });
+
   it("reports an unreachable server as EDATABASE without the password", async () => {
     const err = await rejectsWith(
       acquirePostgresLock("postgresql://u:secret@127.0.0.1:1/x", "k"),

@@ -44,8 +44,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** `EABORTED` (not in pack-storage's ErrorCodes yet; apps treat unknown codes as failures) */
-export const EABORTED = "EABORTED";
+export const EABORTED = ErrorCodes.EABORTED;
 
 export function abortError(signal: AbortSignal): AttuneError {
   return new AttuneError(EABORTED, "the operation was aborted", {

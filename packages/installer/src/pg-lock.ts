@@ -1,4 +1,5 @@
 import { acquirePostgresLock } from "@attune/db";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type { AcquireOptions, PackLock, PackLocker } from "./locks";
 import { abortError } from "./locks";
 
@@ -16,8 +17,14 @@ export class PostgresLocker implements PackLocker {
     const held = await acquirePostgresLock(this.url, `pack:${ref}`, { timeoutMs: opts.timeoutMs });
     return {
       release: () => held.release(),
-      // the lock lives exactly as long as its connection; a lost connection surfaces as a DB error
-      assertHeld: () => undefined,
+      // the lock lives exactly as long as its connection: once that is gone, so is the lock
+      assertHeld: () => {
+        if (held.lost())
+          throw new AttuneError(ErrorCodes.ELOCKED, `the lock of pack '${ref}' was lost`, {
+            hint: "the connection holding the PostgreSQL advisory lock went away; retry",
+            details: { ref },
+          });
+      },
     };
   }
 }

@@ -45,8 +45,10 @@ export const ErrorCodes = {
   ECONFLICT: "ECONFLICT",
   /** a dependency of a pack is not satisfied */
   EDEPENDENCY: "EDEPENDENCY",
-  /** a lock could not be taken */
+  /** a lock could not be taken, or a held lock was lost */
   ELOCKED: "ELOCKED",
+  /** the operation was cancelled by its caller (AbortSignal) */
+  EABORTED: "EABORTED",
   /** authentication required / failed */
   EUNAUTHORIZED: "EUNAUTHORIZED",
   /** authenticated but missing a scope */
