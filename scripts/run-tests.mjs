@@ -24,20 +24,13 @@ let failedSteps = [];
 if (run("pnpm", ["exec", "prettier", "--check", "--log-level", "warn", "."]) !== 0)
   failedSteps.push("format check (run `pnpm format`)");
 const extra = process.argv.slice(2);
-if (
-  run("pnpm", [
-    "exec",
-    "turbo",
-    "run",
-    "typecheck",
-    "build",
-    "test",
-    "--continue",
-    "--output-logs=errors-only",
-    ...extra,
-  ]) !== 0
-)
-  failedSteps.push("turbo typecheck/build/test");
+const turbo = (...args) =>
+  run("pnpm", ["exec", "turbo", "run", ...args, "--continue", "--output-logs=errors-only", ...extra]);
+if (turbo("typecheck", "build") !== 0) failedSteps.push("turbo typecheck/build");
+// Test suites spawn real servers and CLI processes; two packages at a time keeps a 2-core machine
+// from starving their timeouts (TEST_CONCURRENCY overrides).
+if (turbo("test", `--concurrency=${process.env.TEST_CONCURRENCY ?? "2"}`) !== 0)
+  failedSteps.push("turbo test");
 
 let passed = 0,
   failed = 0,
