@@ -187,7 +187,7 @@ describe("extractArchive", () => {
     expect(readdirSync(work.dir).sort()).toEqual(["deflated.zip", "stored.zip"]);
   });
 
-  it("refuses an archive cut short between the scan and the write, without hanging", async () => {
+  it("refuses an archive cut short while it is being extracted, without hanging", async () => {
     const src = join(work.dir, "src");
     writeTree(src, { "a.txt": "first", "big.bin": Buffer.alloc(4 * 1024 * 1024, 1) });
     const file = join(work.dir, "changing.tar");
@@ -198,7 +198,7 @@ describe("extractArchive", () => {
       join(work.dir, "out"),
       {},
       {
-        // runs during the write pass, after a.txt: the reader is still far from big.bin's end
+        // runs once a.txt is written: the reader is still far from big.bin's end
         onProgress: () => writeFileSync(file, whole.subarray(0, 2 * 1024 * 1024)),
       },
     );

@@ -52,8 +52,8 @@ function foldKey(path: string): string {
 
 /**
  * Validates entries one by one, in archive order: path shape, type, declared sizes, count, depth and
- * collisions. The same checker runs on the pre-scan and again while writing, so an archive that
- * changes between the two passes is still checked on what is written.
+ * collisions, as the entries stream in during the single extraction pass (so what is checked is
+ * exactly what is written).
  * Returns the normalised relative path (components joined by "/"), or null for the root entry "./".
  */
 export class EntryChecker {
