@@ -49,7 +49,13 @@ function timed(cmd, args, dest) {
   rmSync(dest, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
   const [, e, u, s] = /@@ ([\d.]+) ([\d.]+) ([\d.]+)/.exec(r.stderr);
-  return { wall: Number(e) * 1000, cpu: (Number(u) + Number(s)) * 1000, out: r.stdout };
+  return {
+    wall: Number(e) * 1000,
+    cpu: (Number(u) + Number(s)) * 1000,
+    user: Number(u) * 1000,
+    sys: Number(s) * 1000,
+    out: r.stdout,
+  };
 }
 
 const work = mkdtempSync(join(tmpdir(), "attune-bench-extract-"));
@@ -82,9 +88,9 @@ try {
     const f = (x) => x.toFixed(0);
     console.log(
       `${type}: ${corpus.files} files, ${(corpus.bytes / 1e6).toFixed(0)} MB, ${RUNS} runs, medians:\n` +
-        `  extractArchive  wall ${f(m(ours, "wall"))} ms  cpu ${f(m(ours, "cpu"))} ms (whole process)` +
+        `  extractArchive  wall ${f(m(ours, "wall"))} ms  cpu ${f(m(ours, "cpu"))} ms (user ${f(m(ours, "user"))} sys ${f(m(ours, "sys"))}, whole process)` +
         `  | in process: wall ${f(m(inProcess, "wallMs"))} ms  cpu ${f(m(inProcess, "cpuMs"))} ms\n` +
-        `  ${tool.padEnd(14)}  wall ${f(m(theirs, "wall"))} ms  cpu ${f(m(theirs, "cpu"))} ms\n` +
+        `  ${tool.padEnd(14)}  wall ${f(m(theirs, "wall"))} ms  cpu ${f(m(theirs, "cpu"))} ms (user ${f(m(theirs, "user"))} sys ${f(m(theirs, "sys"))})\n` +
         `  ratio           wall ${(m(ours, "wall") / m(theirs, "wall")).toFixed(2)}x  cpu ${(m(ours, "cpu") / m(theirs, "cpu")).toFixed(2)}x` +
         `  (in-process cpu vs ${tool}: ${(m(inProcess, "cpuMs") / m(theirs, "cpu")).toFixed(2)}x)`,
     );
