@@ -146,6 +146,10 @@ try {
     r.target = TARGETS[name] ?? null;
     r.met = r.target === null ? null : r.ratio <= r.target;
     results.push(r);
+    // a line per case as it completes, so a long run that is cut short still reports
+    log(
+      `${name}: attune ${r.oursMs.toFixed(0)} ms, ${r.baseline} ${r.baselineMs.toFixed(0)} ms, ${r.ratio.toFixed(2)}x (load ${machine().load})`,
+    );
   }
 } finally {
   await gitServer.close();

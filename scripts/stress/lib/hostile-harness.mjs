@@ -78,7 +78,8 @@ export function createHarness({ root, homes, privatePaths }) {
       if (r.status === 0 || r.signal) row.problems.push("not refused");
       else if (!code) row.problems.push(`no error code in: ${r.stderr.slice(0, 200)}`);
       if (/\n\s+at .+:\d+:\d+/.test(r.stderr)) row.problems.push("stack trace printed");
-      if (code === "EUNEXPECTED") row.problems.push("EUNEXPECTED (a bug, not a refusal)");
+      if (code === "EUNEXPECTED")
+        row.problems.push(`EUNEXPECTED (a bug, not a refusal): ${r.stderr.trim().split("\n")[0]}`);
     }
     return judge(row, before);
   }
