@@ -31,14 +31,15 @@ afterEach(() => work.cleanup());
 /** A context whose first progress report runs `swap` once, while the copy is under way. */
 function swapping(swap: () => void): FetchContext {
   let done = false;
-  return {
+  const ctx: Partial<FetchContext> = {
     onProgress: () => {
       if (!done) {
         done = true;
         swap();
       }
     },
-  } as FetchContext;
+  };
+  return ctx as FetchContext;
 }
 
 describe("localDirectorySource: files changed between the walk and the copy", () => {
