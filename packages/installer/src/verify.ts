@@ -1,6 +1,7 @@
 import {
   AttuneError,
   ErrorCodes,
+  calculateDirectoryChecksum,
   calculateDirectoryManifest,
   diffManifest,
   validateRef,
@@ -76,8 +77,13 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
       removed: Object.keys(recorded ?? {}).sort(),
     };
   }
+  const expected = inst.checksum.toLowerCase() as Checksum;
   let current;
   try {
+    // The framed checksum alone settles the common case (untouched) in one pass; the per-file
+    // manifest, which hashes every byte a second time, is only needed to name what differs.
+    const actual = await calculateDirectoryChecksum(dir);
+    if (actual === expected) return { ...base, ok: true, actual, changed: [], added: [], removed: [] };
     current = await calculateDirectoryManifest(dir);
   } catch (e) {
     // a planted symlink, device or undecodable name is tampering too, not an operational failure
@@ -96,7 +102,7 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
   const diff = recorded ? diffManifest(recorded, current.files) : { changed: [], added: [], removed: [] };
   return {
     ...base,
-    ok: current.checksum === (inst.checksum.toLowerCase() as Checksum),
+    ok: current.checksum === expected,
     actual: current.checksum,
     changed: diff.changed,
     added: diff.added,
