@@ -32,6 +32,7 @@ describe("error code -> HTTP status", () => {
       EFORBIDDEN: 403,
       ECONFIG: 400,
       EDATABASE: 500,
+      EABORTED: 503,
     };
     // a code added to the library without a decision here fails this test
     expect(Object.keys(ErrorCodes).sort()).toEqual(Object.keys(expected).sort());

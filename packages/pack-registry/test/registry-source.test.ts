@@ -82,6 +82,17 @@ describe("registry source (index + git http-backend + archive server)", () => {
         entry({ ref: "fallback", install_sources: [gitBad, archive(tgzSum)] }),
         entry({ ref: "tampered", install_sources: [gitBad, archive(`sha256:${"0".repeat(64)}`)] }),
         entry({ ref: "dead", install_sources: [gitBad, archive(tgzSum, "/gone.tar.gz")] }),
+        entry({
+          ref: "forbidden",
+          install_sources: [
+            { type: "archive", url: "http://169.254.169.254/latest/p.tar.gz", checksum: tgzSum },
+            {
+              type: "archive",
+              url: `http://user:pw@127.0.0.1:${web.port}/demo-1.0.0.tar.gz`,
+              checksum: tgzSum,
+            },
+          ],
+        }),
       ],
     };
     web.file("/index.json", JSON.stringify(idx), "application/json");
@@ -164,6 +175,17 @@ describe("registry source (index + git http-backend + archive server)", () => {
     expect(e.code).toBe("EFETCH");
     expect((e.details?.attempts as unknown[]).length).toBe(2);
     expect(e.message).toMatch(/git .*v9\.9\.9|archive .*gone/);
+    expect(fs.readdirSync(stage)).toEqual([]);
+  });
+
+  it("stays EPOLICY when every source is refused by the outbound policy (not a network failure)", async () => {
+    const e = await rejection(fetchSource({ source: "forbidden" }, newStage(), ctx));
+    expect(e.code).toBe("EPOLICY");
+    expect((e.details?.attempts as Array<{ code: string }>).map((a) => a.code)).toEqual([
+      "EPOLICY",
+      "EPOLICY",
+    ]);
+    expect(web.requests.some((r) => r.path === "/latest/p.tar.gz")).toBe(false);
     expect(fs.readdirSync(stage)).toEqual([]);
   });
 

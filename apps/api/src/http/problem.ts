@@ -74,6 +74,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   ETIMEOUT: 504,
   EUNAUTHORIZED: 401,
   EFORBIDDEN: 403,
+  // the operation was cancelled (the server is shutting down): retry later, not the caller's fault
+  EABORTED: 503,
 };
 
 export function statusForCode(code: string, field?: string): number {

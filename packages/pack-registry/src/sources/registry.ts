@@ -76,8 +76,10 @@ export function registrySource(spec: PackSpec, opts: { registry?: string } = {})
           await emptyDir(stagingDir);
         }
       }
+      // Refused by policy everywhere is a refusal (the index points somewhere forbidden), not a network failure.
+      const allRefused = attempts.length > 0 && attempts.every((a) => a.code === ErrorCodes.EPOLICY);
       throw new AttuneError(
-        ErrorCodes.EFETCH,
+        allRefused ? ErrorCodes.EPOLICY : ErrorCodes.EFETCH,
         `pack ${entry.ref}@${entry.version} (registry "${registry.name}"): every install source failed: ${attempts
           .map((a) => `${a.type} ${a.url}: ${a.message}`)
           .join("; ")}`,
