@@ -12,6 +12,8 @@ export interface ApiConfig {
   localSourceRoots: string[];
   bodyLimit: number;
   drainTimeoutMs: number;
+  /** how long a verified token is trusted before the database is asked again (0: always ask) */
+  tokenCacheMs: number;
   logLevel: string;
 }
 
@@ -29,6 +31,7 @@ const Env = z.object({
     .max(16 * 1024 * 1024)
     .default(64 * 1024),
   ATTUNE_API_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  ATTUNE_API_TOKEN_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -54,6 +57,7 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     localSourceRoots: roots,
     bodyLimit: e.ATTUNE_API_BODY_LIMIT,
     drainTimeoutMs: e.ATTUNE_API_DRAIN_TIMEOUT_MS,
+    tokenCacheMs: e.ATTUNE_API_TOKEN_CACHE_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -3,6 +3,11 @@ export { startServer, type ListenOptions, type RunningServer } from "./listen";
 export { buildOpenApiDocument } from "./openapi";
 export { createLogger, REDACT_PATHS } from "./logger";
 export { statusForCode, problemType, type Problem } from "./http/problem";
-export { tokenVerifierFromRepository, type TokenRepositoryLike } from "./token-verifier";
+export {
+  DEFAULT_TOKEN_CACHE_TTL_MS,
+  tokenVerifierFromRepository,
+  type TokenCacheOptions,
+  type TokenRepositoryLike,
+} from "./token-verifier";
 export { readApiConfig, type ApiConfig } from "./config";
 export * from "./types";

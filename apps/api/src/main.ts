@@ -31,7 +31,9 @@ async function main(): Promise<void> {
   const running = await startServer(
     {
       installer,
-      verifyToken: tokenVerifierFromRepository(repositories(database.db).tokens),
+      verifyToken: tokenVerifierFromRepository(repositories(database.db).tokens, {
+        ttlMs: config.tokenCacheMs,
+      }),
       logger,
       bodyLimit: config.bodyLimit,
       privatePaths: [config.home, packsDir],

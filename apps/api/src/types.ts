@@ -62,6 +62,11 @@ export interface InstallerPort {
     totalItems: number;
     totalPages: number;
   }>;
+  /**
+   * Changes whenever a write may have changed what `list` returns; null when the store cannot tell.
+   * While it is unchanged the API answers a repeated list from the body it built before.
+   */
+  listVersion?(): Promise<string | null>;
   show(ref: string): Promise<{ pack: Json; installation: Json | null }>;
   history(ref: string): Promise<Json[]>;
   registries: {

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { pino } from "pino";
 import request from "supertest";
+import { createServer, DEFAULT_TOKEN_CACHE_TTL_MS, tokenVerifierFromRepository } from "../src/index";
 import { openTestApi, type TestApi } from "./support/api";
 import { conform } from "./support/openapi";
 
@@ -63,15 +65,36 @@ describe("authentication", () => {
     expect((await request(api.app).get("/api/v1/secret-admin").set(api.auth())).status).toBe(404);
   });
 
-  it("a revoked token is 401, a valid one is 200", async () => {
+  it("a revoked token is 401 once its cached verification lapses (5 s by default), a valid one is 200", async () => {
+    let clock = Date.now();
+    const app = createServer({
+      installer: api.installer,
+      verifyToken: tokenVerifierFromRepository(api.repos.tokens, { now: () => clock }),
+      logger: pino({ level: "silent" }),
+    });
     const { row, secret } = await api.repos.tokens.create({ name: "short-lived", scopes: ["packs:read"] });
-    expect(
-      (await request(api.app).get("/api/v1/packs").set("Authorization", `Bearer ${secret}`)).status,
-    ).toBe(200);
+    const list = () => request(app).get("/api/v1/packs").set("Authorization", `Bearer ${secret}`);
+    expect((await list()).status).toBe(200);
     await api.repos.tokens.revoke(row.id);
-    const res = await request(api.app).get("/api/v1/packs").set("Authorization", `Bearer ${secret}`);
+    clock += DEFAULT_TOKEN_CACHE_TTL_MS - 1;
+    expect((await list()).status).toBe(200); // still inside the documented window
+    clock += 1;
+    const res = await list();
     expect(res.status).toBe(401);
     expect(res.body.detail).toMatch(/unknown, revoked or expired/);
+  });
+
+  it("with the cache off (ttlMs 0) a revoked token is 401 on the next request", async () => {
+    const app = createServer({
+      installer: api.installer,
+      verifyToken: tokenVerifierFromRepository(api.repos.tokens, { ttlMs: 0 }),
+      logger: pino({ level: "silent" }),
+    });
+    const { row, secret } = await api.repos.tokens.create({ name: "uncached", scopes: ["packs:read"] });
+    const list = () => request(app).get("/api/v1/packs").set("Authorization", `Bearer ${secret}`);
+    expect((await list()).status).toBe(200);
+    await api.repos.tokens.revoke(row.id);
+    expect((await list()).status).toBe(401);
   });
 
   it("an expired token is 401", async () => {

@@ -16,3 +16,9 @@ export {
   type Repositories,
 } from "./repos";
 export * from "./types";
+export {
+  openInstallationLister,
+  type InstallationLister,
+  type ListedInstallation,
+  type ListedPack,
+} from "./read/installation-lister";

@@ -1,4 +1,12 @@
-import { openDatabase, repositories, withTransaction, type Db, type Repositories } from "@attune/db";
+import {
+  openDatabase,
+  openInstallationLister,
+  repositories,
+  withTransaction,
+  type Db,
+  type InstallationLister,
+  type Repositories,
+} from "@attune/db";
 import type { EventData, FileManifest, InstalledRecord, PlannedRecord } from "./record";
 import type { EventRowLike } from "./serialize";
 import type { RecordStore } from "./store";
@@ -19,6 +27,8 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
   const opened = await openDatabase(opts);
   const db: Db = opened.db;
   const repos = repositories(db);
+  // the list's own read connection, opened on first use (most commands never list)
+  let lister: InstallationLister | null = null;
   return {
     provider: opened.provider,
     url: opened.url,
@@ -54,9 +64,10 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
       return (await repos.events.listByRef(ref)).reverse(); // oldest first: a history reads top-down
     },
     async list(filter: { sourceType?: SourceType; page: number; pageSize: number }) {
-      const page = await repos.installations.list(filter);
+      const page = await (lister ??= openInstallationLister(opened.url)).list(filter);
       return { items: page.items, total: page.totalItems };
     },
+    listVersion: () => (lister ??= openInstallationLister(opened.url)).dataVersion(),
     async all() {
       const out: InstalledRecord[] = [];
       for (let page = 1; ; page++) {
@@ -65,6 +76,9 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
         if (page >= p.totalPages) return out;
       }
     },
-    close: () => opened.close(),
+    async close() {
+      await lister?.close().catch(() => undefined);
+      await opened.close();
+    },
   };
 }

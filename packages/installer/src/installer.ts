@@ -84,6 +84,14 @@ export class Installer {
   list(filter: ListFilter = {}): Promise<ListResult> {
     return list(this.ctx, filter);
   }
+  /**
+   * An opaque tag that changes whenever a write (by any process) may have changed what `list`
+   * returns, so a caller can reuse a list it built while the tag is the same. Null when the store
+   * cannot tell (PostgreSQL): then never reuse.
+   */
+  listVersion(): Promise<string | null> {
+    return this.ctx.store.listVersion();
+  }
   show(ref: string): Promise<PackWithInstallation> {
     return show(this.ctx, ref);
   }

@@ -1,13 +1,13 @@
 import { AttuneError, ErrorCodes, validateRef } from "@attune/pack-storage";
 import type { InstallerContext } from "./context";
-import type { InstalledRecord } from "./record";
+import type { ListedRecord } from "./record";
 import { toEventJson, toInstallationJson, toPackJson } from "./serialize";
 import type { EventJson, ListFilter, ListResult, PackWithInstallation, SourceType } from "./types";
 
 const SOURCE_TYPES = new Set<SourceType>(["git", "archive", "local_directory", "local_archive", "registry"]);
 export const MAX_PAGE_SIZE = 500;
 
-export function toJsonPair(rec: InstalledRecord): PackWithInstallation {
+export function toJsonPair(rec: ListedRecord): PackWithInstallation {
   return {
     pack: toPackJson(rec.pack),
     installation: rec.installation ? toInstallationJson(rec.installation) : null,

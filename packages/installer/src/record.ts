@@ -32,3 +32,9 @@ export interface InstalledRecord {
   pack: PackRowLike;
   installation: (InstallationRowLike & { fileManifest: FileManifest | null }) | null;
 }
+
+/** A record as listed: the installation without its per-file manifest (only verify reads that). */
+export interface ListedRecord {
+  pack: PackRowLike;
+  installation: InstallationRowLike | null;
+}

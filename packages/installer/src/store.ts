@@ -1,6 +1,6 @@
 import type { Db } from "@attune/db";
 import type { EventRowLike } from "./serialize";
-import type { EventData, FileManifest, InstalledRecord, PlannedRecord } from "./record";
+import type { EventData, FileManifest, InstalledRecord, ListedRecord, PlannedRecord } from "./record";
 import type { SourceType } from "./types";
 
 /**
@@ -23,7 +23,9 @@ export interface RecordStore {
     sourceType?: SourceType;
     page: number;
     pageSize: number;
-  }): Promise<{ items: InstalledRecord[]; total: number }>;
+  }): Promise<{ items: ListedRecord[]; total: number }>;
+  /** changes whenever the listed data may have changed; null when the store cannot tell */
+  listVersion(): Promise<string | null>;
   /** every recorded pack (reconcile, verifyAll) */
   all(): Promise<InstalledRecord[]>;
   close(): Promise<void>;

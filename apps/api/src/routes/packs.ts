@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Router, type Request } from "express";
 import type { z } from "zod";
 import { actorOf, requireScope } from "../http/auth";
@@ -63,6 +64,42 @@ async function runInstall(
   }
 }
 
+const LIST_BODIES = 64;
+
+/**
+ * The last bodies of `GET /packs`, by query, each with the store's data version it was built at.
+ * Dashboards poll the same page; while nothing was written (by this process or any other) the
+ * answer is the same bytes, so they are not queried, mapped and serialised again. Nothing is kept
+ * when the store cannot tell its version (PostgreSQL).
+ */
+interface ListBody {
+  bytes: Buffer;
+  etag: string;
+}
+
+function listBody(json: string): ListBody {
+  const bytes = Buffer.from(json, "utf8");
+  const hash = createHash("sha1").update(bytes).digest("base64").slice(0, 27);
+  return { bytes, etag: `W/"${bytes.length.toString(16)}-${hash}"` };
+}
+
+class ListBodyCache {
+  private readonly bodies = new Map<string, { version: string; body: ListBody }>();
+
+  get(key: string, version: string | null): ListBody | undefined {
+    if (version === null) return undefined;
+    const hit = this.bodies.get(key);
+    return hit && hit.version === version ? hit.body : undefined;
+  }
+
+  set(key: string, version: string | null, body: ListBody): void {
+    if (version === null) return;
+    this.bodies.delete(key);
+    if (this.bodies.size >= LIST_BODIES) this.bodies.delete(this.bodies.keys().next().value as string);
+    this.bodies.set(key, { version, body });
+  }
+}
+
 function refOf(req: Request): string {
   return parseOr400(RefParam, req.params.ref, "ref");
 }
@@ -92,19 +129,32 @@ export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): 
         : methodNotAllowed(["POST"])(req, res, next),
     );
 
+  const listBodies = new ListBodyCache();
   r.route("/packs")
     .get(read, async (req, res) => {
       const q = parseOr400(ListQuery, req.query, "query");
-      const page = await installer.list({ sourceType: q.source_type, page: q.page, pageSize: q.page_size });
-      res.json({
-        data: page.items,
-        pagination: {
-          page: page.page,
-          page_size: page.pageSize,
-          total_items: page.totalItems,
-          total_pages: page.totalPages,
-        },
-      });
+      const key = `${q.source_type ?? ""}|${q.page ?? ""}|${q.page_size ?? ""}`;
+      // read before the list: a write landing in between only makes the next request rebuild
+      const version = (await installer.listVersion?.()) ?? null;
+      let body = listBodies.get(key, version);
+      if (!body) {
+        const page = await installer.list({ sourceType: q.source_type, page: q.page, pageSize: q.page_size });
+        body = listBody(
+          JSON.stringify({
+            data: page.items,
+            pagination: {
+              page: page.page,
+              page_size: page.pageSize,
+              total_items: page.totalItems,
+              total_pages: page.totalPages,
+            },
+          }),
+        );
+        listBodies.set(key, version, body);
+      }
+      // the same weak ETag express would compute, made once per body (If-None-Match still gets 304)
+      res.type("application/json").setHeader("ETag", body.etag);
+      res.send(body.bytes);
     })
     .all(methodNotAllowed(["GET"]));
 

@@ -1,0 +1,202 @@
+import Database from "better-sqlite3";
+import pg from "pg";
+import { guard } from "../errors";
+import { toInstallationRow } from "../repos/installations";
+import type { PackFilter } from "../repos/packs";
+import { toPackRow } from "../repos/packs";
+import { providerOf, sqliteFilePath } from "../url";
+import { SOURCE_TYPES, type Page, type PackInstallationRow, type PackRow } from "../types";
+import { SQLITE_BUSY_TIMEOUT_MS } from "../client";
+import * as v from "../validate";
+
+/** An installation as listed: every column but the per-file manifest, which only verify reads. */
+export type ListedInstallation = Omit<PackInstallationRow, "fileManifest">;
+export interface ListedPack {
+  pack: PackRow;
+  installation: ListedInstallation;
+}
+
+/**
+ * The read path of `pack list` (`GET /api/v1/packs`): one SQL statement per page, straight on the
+ * driver. Through Prisma the same page took two queries at ~1 ms of client-side work each, which
+ * capped the API at a few hundred requests per second; here a page costs tens of microseconds on
+ * SQLite. It returns exactly what `PackInstallationRepository.list` returns, minus `fileManifest`
+ * (the tests compare the two on both providers).
+ */
+export interface InstallationLister {
+  list(filter?: PackFilter): Promise<Page<ListedPack>>;
+  /**
+   * A tag that changes whenever any connection (this process's or another's) has committed a write
+   * since it was last read, so a caller may reuse what it built from an earlier list while the tag
+   * is unchanged. SQLite: its `data_version`; PostgreSQL: null (cannot tell cheaply, never reuse).
+   */
+  dataVersion(): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+// Both providers' tables and columns have the same names (@map in the model source). The total is an
+// uncorrelated subquery, computed once, in the same statement (so page and total are one consistent
+// read) without keeping the page from walking the unique index on pack.ref and stopping at LIMIT
+// (a window count(*) OVER () would sort every row first).
+const COLUMNS = `
+  i.id AS i_id, i.pack_id AS i_pack_id, i.source_type AS i_source_type, i.source_url AS i_source_url,
+  i.source_ref AS i_source_ref, i.resolved_commit AS i_resolved_commit, i.checksum AS i_checksum,
+  i.checksum_verified AS i_checksum_verified, i.installed_at AS i_installed_at,
+  i.installed_by AS i_installed_by, i.installation_method AS i_installation_method,
+  i.storage_path AS i_storage_path, i.meta AS i_meta, i.created AS i_created, i.updated AS i_updated,
+  p.id AS p_id, p.ref AS p_ref, p.label AS p_label, p.description AS p_description,
+  p.version AS p_version, p.tags AS p_tags, p.conf_schema AS p_conf_schema, p.meta AS p_meta,
+  p.runtime_deps AS p_runtime_deps, p.dependencies AS p_dependencies, p.created AS p_created,
+  p.updated AS p_updated`;
+const FROM = `FROM pack p JOIN pack_installation i ON i.pack_id = p.id`;
+const total = (where: string) => `(SELECT count(*) FROM pack_installation ${where}) AS total`;
+// Prisma orders strings by the database's collation on both providers; so does this.
+const ORDER = `ORDER BY p.ref ASC`;
+
+type Raw = Record<string, unknown>;
+type DateOf = (value: unknown) => Date;
+
+function toListed(r: Raw, date: DateOf): ListedPack {
+  const pack = toPackRow({
+    id: Number(r.p_id),
+    ref: r.p_ref as string,
+    label: r.p_label as string,
+    description: r.p_description as string | null,
+    version: r.p_version as string,
+    tags: r.p_tags as string,
+    confSchema: r.p_conf_schema as string | null,
+    meta: r.p_meta as string,
+    runtimeDeps: r.p_runtime_deps as string,
+    dependencies: r.p_dependencies as string,
+    createdAt: date(r.p_created),
+    updatedAt: date(r.p_updated),
+  });
+  const { fileManifest: _unread, ...installation } = toInstallationRow({
+    id: Number(r.i_id),
+    packId: Number(r.i_pack_id),
+    sourceType: r.i_source_type as string,
+    sourceUrl: r.i_source_url as string | null,
+    sourceRef: r.i_source_ref as string | null,
+    resolvedCommit: r.i_resolved_commit as string | null,
+    checksum: r.i_checksum as string,
+    checksumVerified: Boolean(r.i_checksum_verified),
+    installedAt: date(r.i_installed_at),
+    installedBy: r.i_installed_by === null ? null : Number(r.i_installed_by),
+    installationMethod: r.i_installation_method as string,
+    storagePath: r.i_storage_path as string,
+    meta: r.i_meta as string,
+    fileManifest: null,
+    createdAt: date(r.i_created),
+    updatedAt: date(r.i_updated),
+  });
+  return { pack, installation };
+}
+
+function request(filter: PackFilter) {
+  const { page, pageSize, skip } = v.pageOf(filter);
+  const sourceType =
+    filter.sourceType === undefined ? undefined : v.oneOf(filter.sourceType, SOURCE_TYPES, "source_type");
+  return { page, pageSize, skip, sourceType };
+}
+
+/** Rows past the last page carry no window count; the total then needs its own query. */
+async function page(
+  rows: Raw[],
+  req: ReturnType<typeof request>,
+  date: DateOf,
+  countAll: () => Promise<number>,
+): Promise<Page<ListedPack>> {
+  const total = rows.length > 0 ? Number(rows[0].total) : req.skip === 0 ? 0 : await countAll();
+  return v.toPage(
+    rows.map((r) => toListed(r, date)),
+    total,
+    req.page,
+    req.pageSize,
+  );
+}
+
+/** SQLite stores Prisma DateTimes as ISO-8601 text. */
+const sqliteDate: DateOf = (value) => new Date(value as string);
+
+function sqliteLister(url: string): InstallationLister {
+  // A second, read-only connection: WAL readers never block the writer (Prisma's connection) or wait
+  // for it, and a read-only handle cannot write by mistake.
+  const db = new Database(sqliteFilePath(url), { readonly: true, fileMustExist: true });
+  db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  const all = db.prepare(`SELECT ${COLUMNS}, ${total("")} ${FROM} ${ORDER} LIMIT ? OFFSET ?`);
+  const byType = db.prepare(
+    `SELECT ${COLUMNS}, ${total("WHERE source_type = ?")} ${FROM} WHERE i.source_type = ? ${ORDER} LIMIT ? OFFSET ?`,
+  );
+  const countAll = db.prepare(`SELECT count(*) AS n FROM pack_installation`).pluck();
+  const countByType = db.prepare(`SELECT count(*) AS n FROM pack_installation WHERE source_type = ?`).pluck();
+  // this connection never writes, so every commit to the file changes its data_version
+  const version = db.prepare("PRAGMA data_version").pluck();
+  return {
+    dataVersion: () => guard("read the data version", async () => String(version.get())),
+    list: (filter = {}) =>
+      guard("list installations", async () => {
+        const req = request(filter);
+        const rows = (
+          req.sourceType === undefined
+            ? all.all(req.pageSize, req.skip)
+            : byType.all(req.sourceType, req.sourceType, req.pageSize, req.skip)
+        ) as Raw[];
+        return page(rows, req, sqliteDate, async () =>
+          Number(req.sourceType === undefined ? countAll.get() : countByType.get(req.sourceType)),
+        );
+      }),
+    close: async () => void db.close(),
+  };
+}
+
+/** Prisma writes UTC into PostgreSQL `timestamp(3)` (no zone); pg would read it as local time. */
+const postgresDate: DateOf = (value) => new Date(`${(value as string).replace(" ", "T")}Z`);
+const TIMESTAMP_OID = 1114;
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === TIMESTAMP_OID
+      ? (s: string) => s
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+function postgresLister(url: string): InstallationLister {
+  const pool = new pg.Pool({ connectionString: url, max: 4, types });
+  // an idle connection that breaks must not crash the process; the next query reports it
+  pool.on("error", () => undefined);
+  const listSql = (where: string, at: number) =>
+    `SELECT ${COLUMNS}, ${total(where.replace("i.", ""))} ${FROM} ${where} ${ORDER} LIMIT $${at} OFFSET $${at + 1}`;
+  return {
+    dataVersion: async () => null,
+    list: (filter = {}) =>
+      guard("list installations", async () => {
+        const req = request(filter);
+        const { rows } =
+          req.sourceType === undefined
+            ? await pool.query({
+                name: "attune_list_all",
+                text: listSql("", 1),
+                values: [req.pageSize, req.skip],
+              })
+            : await pool.query({
+                name: "attune_list_by_type",
+                text: listSql("WHERE i.source_type = $1", 2),
+                values: [req.sourceType, req.pageSize, req.skip],
+              });
+        return page(rows as Raw[], req, postgresDate, async () => {
+          const r =
+            req.sourceType === undefined
+              ? await pool.query("SELECT count(*) AS n FROM pack_installation")
+              : await pool.query("SELECT count(*) AS n FROM pack_installation WHERE source_type = $1", [
+                  req.sourceType,
+                ]);
+          return Number(r.rows[0].n);
+        });
+      }),
+    close: () => pool.end(),
+  };
+}
+
+/** A lister over the database at `url` (already migrated: open it after `openDatabase`). */
+export function openInstallationLister(url: string): InstallationLister {
+  return providerOf(url) === "postgresql" ? postgresLister(url) : sqliteLister(url);
+}

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, expect, it } from "@jest/globals";
+import { openInstallationLister, type InstallationLister, type PackInstallationRow } from "../src";
+import { eachProvider, rejectsWith, SUM_A, SUM_B, uniqueRef, type ProviderContext } from "./helpers";
+
+const without = ({ fileManifest: _m, ...rest }: PackInstallationRow) => rest;
+
+/** What the Prisma repository lists, minus the manifest: the lister must return exactly this. */
+async function viaPrisma(ctx: ProviderContext, filter: Parameters<InstallationLister["list"]>[0]) {
+  const p = await ctx.repos.installations.list(filter);
+  return { ...p, items: p.items.map((i) => ({ pack: i.pack, installation: without(i.installation) })) };
+}
+
+eachProvider("openInstallationLister", (ctx) => {
+  let lister: InstallationLister;
+  const prefix = uniqueRef("lst");
+
+  beforeAll(async () => {
+    const who = await ctx.repos.identities.create({ name: uniqueRef("lister-alice") });
+    // varied rows: every nullable column both ways, JSON columns, all source types, and refs whose
+    // order depends on the collation (digits, underscores, dashes)
+    const types = ["git", "archive", "local_directory", "local_archive", "registry"] as const;
+    for (let i = 0; i < 23; i++) {
+      const pack = await ctx.repos.packs.create({
+        ref: `${prefix}${["_", "-", ""][i % 3]}${String(i).padStart(2, "0")}`,
+        label: `Pack ${i}`,
+        description: i % 2 ? `description ${i} with "quotes" and ünïcode` : null,
+        version: `1.${i}.0`,
+        tags: i % 4 ? ["a", `t${i}`] : [],
+        confSchema: i % 5 ? null : { type: "object", properties: { n: { type: "integer" } } },
+        meta: { order: i, nested: { ok: i % 2 === 0 } },
+        runtimeDeps: i % 3 ? ["python3"] : [],
+        dependencies: i % 6 ? [] : ["core@>=1.0.0"],
+      });
+      await ctx.repos.installations.create({
+        packId: pack.id,
+        sourceType: types[i % types.length],
+        sourceUrl: i % 2 ? `https://example.com/${i}.tar.gz` : null,
+        sourceRef: i % 3 ? `v1.${i}.0` : null,
+        resolvedCommit: i % 5 === 0 ? "0123456789abcdef0123456789abcdef01234567" : null,
+        checksum: i % 2 ? SUM_A : SUM_B,
+        checksumVerified: i % 2 === 0,
+        installedAt: new Date(Date.UTC(2026, 0, 1 + i, 3, 4, 5, 678)),
+        installedBy: i % 2 ? who.id : null,
+        installationMethod: i % 2 ? "api" : "cli",
+        storagePath: `/packs/p${i}`,
+        meta: { force: i % 2 === 1 },
+        fileManifest: { "pack.yaml": { size: i, sha256: "c".repeat(64) } },
+      });
+    }
+    lister = openInstallationLister(ctx.url);
+  });
+  afterAll(async () => {
+    await lister?.close();
+  });
+
+  it("returns exactly what the repository lists, page by page, without the file manifest", async () => {
+    const everything = await viaPrisma(ctx, { page: 1, pageSize: 500 });
+    expect(everything.totalItems).toBeGreaterThanOrEqual(23);
+    for (const pageSize of [1, 7, 20, 500]) {
+      for (let page = 1; page <= Math.ceil(everything.totalItems / pageSize) + 1; page++) {
+        const got = await lister.list({ page, pageSize });
+        expect(got).toEqual(await viaPrisma(ctx, { page, pageSize }));
+        for (const item of got.items) expect(item.installation).not.toHaveProperty("fileManifest");
+      }
+    }
+    // dates are real instants (not shifted by the server's zone), booleans real booleans
+    const first = (await lister.list({ page: 1, pageSize: 500 })).items.find(
+      (i) => i.pack.ref === `${prefix}_00`,
+    );
+    expect(first?.installation.installedAt.toISOString()).toBe("2026-01-01T03:04:05.678Z");
+    expect(first?.installation.checksumVerified).toBe(true);
+  });
+
+  it("filters by source type, with the total of that type (also on a page past the end)", async () => {
+    for (const sourceType of ["git", "registry", "local_archive"] as const) {
+      const expected = await viaPrisma(ctx, { sourceType, page: 1, pageSize: 3 });
+      expect(await lister.list({ sourceType, page: 1, pageSize: 3 })).toEqual(expected);
+      expect(expected.items.every((i) => i.installation.sourceType === sourceType)).toBe(true);
+      const past = await lister.list({ sourceType, page: 99, pageSize: 3 });
+      expect(past).toEqual({ ...expected, items: [], page: 99 });
+      expect(past.totalItems).toBeGreaterThan(0);
+    }
+  });
+
+  it("sees a write committed through Prisma after it was opened (no stale snapshot)", async () => {
+    const before = (await lister.list({ page: 1, pageSize: 1 })).totalItems;
+    const pack = await ctx.repos.packs.create({ ref: `${prefix}zz_late`, label: "late", version: "9.9.9" });
+    await ctx.repos.installations.create({
+      packId: pack.id,
+      sourceType: "git",
+      checksum: SUM_A,
+      installationMethod: "cli",
+      storagePath: "/packs/late",
+    });
+    const after = await lister.list({ page: 1, pageSize: 500 });
+    expect(after.totalItems).toBe(before + 1);
+    expect(after.items.map((i) => i.pack.ref)).toContain(`${prefix}zz_late`);
+  });
+
+  it("refuses a bad page, page size or source type with EINVALID_INPUT naming the field", async () => {
+    expect((await rejectsWith(lister.list({ page: 0 }), "EINVALID_INPUT")).details).toEqual({
+      field: "page",
+    });
+    expect((await rejectsWith(lister.list({ pageSize: 501 }), "EINVALID_INPUT")).details).toEqual({
+      field: "page_size",
+    });
+    const bad = await rejectsWith(lister.list({ sourceType: "ftp" as never }), "EINVALID_INPUT");
+    expect(bad.details).toEqual({ field: "source_type" });
+  });
+});
+
+it("reports an unreachable store as EDATABASE when listing, not a crash", async () => {
+  const lister = openInstallationLister("postgresql://postgres@127.0.0.1:1/none");
+  try {
+    await rejectsWith(lister.list({}), "EDATABASE");
+  } finally {
+    await lister.close();
+  }
+});
