@@ -77,7 +77,14 @@ export function terminalWidth(): number {
 /** A short checksum for tables: "sha256:1234abcd…". Full values are in json/yaml. */
 export function shortChecksum(c: string | null | undefined): string {
   if (!c) return "-";
-  return c.length > 19 ? c.slice(0, 19) + "…" : c;
+  return c.length > 18 ? c.slice(0, 18) + "…" : c;
+}
+
+/** A table cell's time, to the minute in UTC ("2026-11-26 00:58Z"): fits an 80-column row uncut. */
+export function minuteDate(iso: string | null | undefined): string {
+  if (!iso) return "-";
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(iso);
+  return m ? `${m[1]} ${m[2]}Z` : iso;
 }
 
 export function shortDate(iso: string | null | undefined): string {

@@ -51,6 +51,10 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     const table = await cli("pack", "list", "-o", "table");
     expect(table.stdout.split("\n")[0]).toMatch(/^REF\s+VERSION\s+SOURCE\s+INSTALLED\s+CHECKSUM$/);
     expect(table.stdout).toMatch(/^demo_pack\s+1\.2\.3\s+local_directory\s/m);
+    // the install time fits uncut, to the minute, and is the recorded one
+    const at = String(installed.installation.installed_at);
+    const minute = `${at.slice(0, 10)} ${at.slice(11, 16)}Z`;
+    expect(table.stdout).toContain(`  ${minute}  sha256:`);
     expect(Math.max(...table.stdout.split("\n").map((l) => l.length))).toBeLessThanOrEqual(80);
     const byType = json<Rec[]>(await cli("pack", "list", "--source-type", "git"));
     expect(byType).toEqual([]);

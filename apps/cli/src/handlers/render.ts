@@ -1,6 +1,6 @@
 /** Table renderings of the pack JSON shapes (json/yaml print the shapes themselves). */
 import type { Json, PackRecord, SearchHit, VerifyReport } from "../backends/types";
-import { keyValues, shortChecksum, shortDate, table, type Cell } from "../output";
+import { keyValues, minuteDate, shortChecksum, shortDate, table, type Cell } from "../output";
 
 const s = (v: unknown): Cell =>
   v === null || v === undefined ? undefined : typeof v === "object" ? JSON.stringify(v) : (v as Cell);
@@ -36,7 +36,7 @@ export function packTable(rows: PackRecord[]): string {
       s(r.pack.ref),
       s(r.pack.version),
       s(r.installation?.source_type),
-      shortDate(r.installation?.installed_at as string),
+      minuteDate(r.installation?.installed_at as string),
       shortChecksum(r.installation?.checksum as string),
     ]),
   );
@@ -47,7 +47,7 @@ export function historyTable(events: Json[]): string {
   return table(
     ["time", "action", "outcome", "version", "by", "source", "error"],
     events.map((e) => [
-      shortDate(e.created as string),
+      minuteDate(e.created as string),
       s(e.action),
       s(e.outcome),
       s(e.version),
