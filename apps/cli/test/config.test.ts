@@ -103,6 +103,18 @@ describe("configuration precedence and `config show`", () => {
     expect(bad.stderr).toMatch(/^attune: ECONFIG: ATTUNE_ALLOW_HTTP must be true or false/);
   });
 
+  it("size caps show the value in force and where it came from; a bad one is ECONFIG", async () => {
+    const env = baseEnv({ ATTUNE_HOME: home, ATTUNE_MAX_FILE_BYTES: "600000000" });
+    const s = json<Shown>(await runCli(["config", "show"], { env }));
+    expect(s.max_file_bytes).toEqual({ value: 600000000, source: "env", from: "ATTUNE_MAX_FILE_BYTES" });
+    expect(s.max_pack_bytes).toEqual({ value: 1024 * 1024 * 1024, source: "default" });
+    expect(s.max_pack_files).toEqual({ value: 50000, source: "default" });
+    expect(s.max_download_bytes).toEqual({ value: 512 * 1024 * 1024, source: "default" });
+    const bad = await runCli(["config", "show"], { env: { ...env, ATTUNE_MAX_PACK_FILES: "many" } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^attune: ECONFIG: ATTUNE_MAX_PACK_FILES must be a positive whole number/);
+  });
+
   it("an invalid config.yaml is one ECONFIG line naming the key (exit 1)", async () => {
     const bad = path.join(t.dir, "bad-home");
     fs.mkdirSync(bad);

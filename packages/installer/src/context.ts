@@ -1,5 +1,5 @@
 import type { PackStorage } from "@attune/pack-storage";
-import type { OutboundPolicy, RegistryClient } from "@attune/pack-registry";
+import type { ExtractLimits, OutboundPolicy, RegistryClient } from "@attune/pack-registry";
 import type { Journal } from "./journal";
 import type { PackLock, PackLocker } from "./locks";
 import type { ResolvedSettings } from "./settings";
@@ -15,6 +15,8 @@ export interface InstallerContext {
   journal: Journal;
   policy: OutboundPolicy;
   registries: RegistryClient;
+  /** extraction/copy size caps over the defaults (ATTUNE_MAX_FILE_BYTES, … or config.yaml) */
+  limits: Partial<ExtractLimits>;
 }
 
 export async function withRefLock<T>(

@@ -68,6 +68,7 @@ export async function install(
       policy: ctx.policy,
       registries: ctx.registries,
       localSourceRoots: ctx.settings.localSourceRoots,
+      limits: ctx.limits,
       signal: opts.signal,
       onProgress: (p) =>
         progress({ ...p, phase: p.phase === "extract" ? "extract" : "fetch", message: p.phase }),

@@ -3,6 +3,7 @@ import type { Db } from "@attune/db";
 import { PackStorage } from "@attune/pack-storage";
 import {
   OutboundPolicy,
+  limitsFromConfig,
   RegistryClient,
   readConfigFile,
   registriesFromEnv,
@@ -137,6 +138,7 @@ export async function openInstaller(opts: InstallerOptions = {}): Promise<Instal
       journal: new Journal(path.join(settings.packsDir, ".journal")),
       policy,
       registries,
+      limits: { ...limitsFromConfig(config, settings.env), ...opts.limits },
     };
     const installer = new Installer(ctx, config);
     if (opts.reconcile !== false) await installer.reconcile();

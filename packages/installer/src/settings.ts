@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import type { ExtractLimits } from "@attune/pack-registry";
 
 export interface InstallerOptions {
   /** ATTUNE_HOME; default `$ATTUNE_HOME`, else `~/.attune` */
@@ -19,6 +20,8 @@ export interface InstallerOptions {
   lockTimeoutMs?: number;
   /** file lock staleness: a lock not refreshed for this long belongs to a dead process (default 10 s, min 2 s) */
   lockStaleMs?: number;
+  /** size caps over the environment/config.yaml values (maxEntryBytes, maxTotalBytes, maxEntries) */
+  limits?: Partial<ExtractLimits>;
 }
 
 export interface ResolvedSettings {

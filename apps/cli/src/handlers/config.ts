@@ -1,4 +1,10 @@
-import { OutboundPolicy, registriesFromEnv } from "@attune/pack-registry";
+import {
+  CONFIGURABLE_LIMITS,
+  DEFAULT_EXTRACT_LIMITS,
+  OutboundPolicy,
+  limitsFromConfig,
+  registriesFromEnv,
+} from "@attune/pack-registry";
 import type { GlobalArgs } from "../globals";
 import { table, type CommandResult } from "../output";
 import { outputFormat } from "../run";
@@ -39,6 +45,13 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
   const regsEnv = registriesFromEnv(s.env);
   // the values the product will actually use (and ECONFIG for a malformed variable)
   const policy = OutboundPolicy.fromConfig(f, s.env);
+  const limits = limitsFromConfig(f, s.env);
+  const caps: Record<string, Shown> = {};
+  for (const c of CONFIGURABLE_LIMITS)
+    caps[c.config] = {
+      ...envOr(s.env, c.env, f[c.config], c.config, Number, DEFAULT_EXTRACT_LIMITS[c.key]),
+      value: limits[c.key] ?? DEFAULT_EXTRACT_LIMITS[c.key],
+    };
   const data: Record<string, Shown> = {
     home: plain(s.home),
     database_url: { ...s.databaseUrl, value: redactUrl(s.databaseUrl.value) },
@@ -78,6 +91,11 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
       Number,
       null,
     ),
+    ...caps,
+    max_download_bytes: {
+      ...envOr(s.env, "ATTUNE_MAX_DOWNLOAD_BYTES", f.max_download_bytes, "max_download_bytes", Number, null),
+      value: policy.maxDownloadBytes,
+    },
     registries: regsEnv
       ? { value: regsEnv.map((r) => r.name), source: "env", from: "ATTUNE_REGISTRIES" }
       : f.registries

@@ -1,4 +1,5 @@
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { positiveSetting } from "../config/settings";
 
 /**
  * Caps applied while extracting an archive (or copying a local directory). They are sized for real
@@ -27,6 +28,33 @@ export const DEFAULT_EXTRACT_LIMITS: Readonly<ExtractLimits> = Object.freeze({
   maxDepth: 32,
   maxPathBytes: 4096,
 });
+
+/**
+ * The size caps an operator may raise (or lower) for packs that vendor large assets: each from its
+ * environment variable, else from `config.yaml`, else the default. The other caps (depth, path
+ * length) protect the extractor itself and are fixed. A value that is not a positive integer is
+ * ECONFIG naming the variable or key.
+ */
+export const CONFIGURABLE_LIMITS = [
+  { key: "maxEntryBytes", env: "ATTUNE_MAX_FILE_BYTES", config: "max_file_bytes" },
+  { key: "maxTotalBytes", env: "ATTUNE_MAX_PACK_BYTES", config: "max_pack_bytes" },
+  { key: "maxEntries", env: "ATTUNE_MAX_PACK_FILES", config: "max_pack_files" },
+] as const;
+
+export function limitsFromConfig(
+  cfg: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Partial<ExtractLimits> {
+  const out: Partial<ExtractLimits> = {};
+  for (const { key, env: name, config } of CONFIGURABLE_LIMITS) {
+    const value = positiveSetting(env, name, cfg, config, {
+      unit: key === "maxEntries" ? "files" : "bytes",
+      fallback: DEFAULT_EXTRACT_LIMITS[key],
+    });
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
 
 /** Merge caller overrides onto the defaults; a cap that is not a positive integer is a caller bug. */
 export function resolveLimits(overrides: Partial<ExtractLimits> = {}): ExtractLimits {

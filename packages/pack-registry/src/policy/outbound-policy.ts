@@ -1,6 +1,7 @@
 import dns from "node:dns";
 import net from "node:net";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { positiveSetting } from "../config/settings";
 import { disallowedReason, isLocalHostname, unbracket } from "./address";
 import type { AttuneConfigFile } from "../config/types";
 import { request, type PolicyRequestOptions, type PolicyResponse } from "../net/request";
@@ -78,6 +79,10 @@ export class OutboundPolicy {
         envHosts !== undefined && envHosts.trim() !== ""
           ? envHosts.split(",")
           : (cfg.allowed_private_hosts ?? []),
+      maxDownloadBytes: positiveSetting(env, "ATTUNE_MAX_DOWNLOAD_BYTES", cfg, "max_download_bytes", {
+        unit: "bytes",
+        fallback: DEFAULT_MAX_DOWNLOAD_BYTES,
+      }),
     });
   }
 

@@ -61,16 +61,11 @@ export function archiveUrlSource(url: string, opts: ArchiveUrlOptions = {}): Sou
         if (expected !== undefined && dl.checksum !== expected) {
           throw new IntegrityError(expected, dl.checksum, { details: { field: "checksum", url } });
         }
-        await extractArchive(
-          file,
-          stagingDir,
-          {},
-          {
-            name: archiveName(u),
-            signal: ctx.signal,
-            onProgress: (p) => ctx.onProgress?.({ phase: "extract", ...p }),
-          },
-        );
+        await extractArchive(file, stagingDir, ctx.limits ?? {}, {
+          name: archiveName(u),
+          signal: ctx.signal,
+          onProgress: (p) => ctx.onProgress?.({ phase: "extract", ...p }),
+        });
         return {
           sourceType: "archive",
           sourceUrl: url,

@@ -54,7 +54,7 @@ export function localArchiveSource(path: string, limits: Partial<ExtractLimits> 
   return {
     type: "local_archive",
     async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
-      const caps = resolveLimits(limits);
+      const caps = resolveLimits({ ...ctx.limits, ...limits });
       const { absolute, real } = await checkLocalPath(path, ctx.localSourceRoots, "file");
       const tmp = await mkdtemp(join(tmpdir(), "attune-local-archive-"));
       try {

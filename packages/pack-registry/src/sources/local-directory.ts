@@ -57,7 +57,7 @@ export function localDirectorySource(path: string, limits: Partial<ExtractLimits
     type: "local_directory",
     async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
       const { absolute, real } = await checkLocalPath(path, ctx.localSourceRoots, "directory");
-      const caps = resolveLimits(limits);
+      const caps = resolveLimits({ ...ctx.limits, ...limits });
       const onProgress =
         ctx.onProgress &&
         ((p: { files: number; bytes: number }) => ctx.onProgress?.({ phase: "copy", ...p }));

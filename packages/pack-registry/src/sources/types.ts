@@ -1,3 +1,4 @@
+import type { ExtractLimits } from "../extract/limits";
 import type { OutboundPolicy } from "../policy/outbound-policy";
 import type { RegistryClient } from "../registry-index/client";
 
@@ -23,6 +24,8 @@ export interface FetchContext {
   registries: RegistryClient;
   /** undefined = any local path (CLI); [] = no local paths at all (API) */
   localSourceRoots?: string[];
+  /** size caps for extraction and local copies, over the defaults (see limitsFromConfig) */
+  limits?: Partial<ExtractLimits>;
   onProgress?: (p: FetchProgress) => void;
   signal?: AbortSignal;
 }
