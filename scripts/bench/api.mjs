@@ -3,6 +3,8 @@
 // installed) on the embedded SQLite store and on PostgreSQL, driven by autocannon over loopback.
 // Baseline in the same run: `GET /healthz` of the same process (no auth, no database), the HTTP
 // stack's ceiling. Medians of >= 5 runs. Target: >= 3,000 req/s with p99 < 20 ms on SQLite.
+// Then the event loop's responsiveness: GET /healthz latency while the same process installs the
+// `many` pack (20,000 files) through the API (skip with --no-install-probe).
 //   node scripts/bench/api.mjs [--db=sqlite,postgres] [--duration=5] [--connections=10] [--runs=N] [--json]
 // PostgreSQL: TEST_DATABASE_URL (admin URL, default postgresql://postgres@127.0.0.1:5432/postgres);
 // a database is created and dropped by the run. Skipped with a note when unreachable.
@@ -18,6 +20,7 @@ import {
   startApi,
   tempDir,
 } from "./lib/product.mjs";
+import { ensurePackCorpus } from "./lib/packs.mjs";
 import { printTable } from "./lib/report.mjs";
 import { machine, median, runsFromEnv } from "./lib/timing.mjs";
 
@@ -102,6 +105,55 @@ async function measure(db) {
   }
 }
 
+/**
+ * Responsiveness while the same process installs: extraction and copies use synchronous file
+ * system calls in time slices, so the event loop must keep answering. One install of the `many`
+ * pack (20,000 files) from a local directory through POST /api/v1/packs/install, while GET /healthz
+ * is requested back to back on another connection; prints that latency's median, p99 and maximum.
+ */
+async function duringInstall() {
+  const many = ensurePackCorpus("many", { git: false, log });
+  const work = tempDir("attune-bench-api-install-");
+  try {
+    const env = { ATTUNE_HOME: work.dir, ...LOOPBACK_ENV, ATTUNE_LOCAL_SOURCE_ROOTS: path.dirname(many.dir) };
+    const token = createToken(env, "packs:install").token;
+    const api = await startApi(env);
+    try {
+      const started = performance.now();
+      let done = false;
+      const install = fetch(`${api.url}/api/v1/packs/install`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ source: many.dir }),
+      }).then(async (r) => {
+        done = true;
+        if (r.status !== 201) throw new Error(`install answered ${r.status}: ${await r.text()}`);
+        return performance.now() - started;
+      });
+      const lat = [];
+      while (!done) {
+        const t = performance.now();
+        const r = await fetch(`${api.url}/healthz`);
+        await r.arrayBuffer();
+        if (!done) lat.push(performance.now() - t);
+      }
+      const installMs = await install;
+      lat.sort((a, b) => a - b);
+      return {
+        installMs,
+        probes: lat.length,
+        p50: lat[Math.floor(lat.length / 2)] ?? NaN,
+        p99: lat[Math.floor(lat.length * 0.99)] ?? NaN,
+        max: lat[lat.length - 1] ?? NaN,
+      };
+    } finally {
+      await api.stop();
+    }
+  } finally {
+    work.cleanup();
+  }
+}
+
 const m = machine();
 log(`machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}, load average ${m.load}`);
 log(
@@ -138,6 +190,16 @@ printTable(
     r.db === "sqlite" ? (r.rps >= 3000 && r.p99 < 20 ? "MET" : "MISSED") : "-",
   ]),
 );
+let responsiveness = null;
+if (!process.argv.includes("--no-install-probe")) {
+  responsiveness = await duringInstall();
+  log(
+    `GET /healthz during an API install of the many pack (${(responsiveness.installMs / 1000).toFixed(1)} s, ${responsiveness.probes} probes): ` +
+      `p50 ${responsiveness.p50.toFixed(1)} ms, p99 ${responsiveness.p99.toFixed(1)} ms, max ${responsiveness.max.toFixed(1)} ms`,
+  );
+}
 if (asJson)
-  process.stdout.write(`${JSON.stringify({ machine: m, runs, duration, connections, results }, null, 2)}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ machine: m, runs, duration, connections, results, responsiveness }, null, 2)}\n`,
+  );
 process.exit(results.some((r) => r.failedRequests > 0) ? 1 : 0);
