@@ -7,8 +7,8 @@ import { tmpDir } from "@attune/test-utils";
 import { localDirectorySource } from "../src/sources/local-directory";
 import type { FetchContext } from "../src/sources/types";
 
-// More files than the copy keeps in flight (32): when the first one is reported done, the last
-// ones (sorted order) have not been opened yet, so a progress callback can swap them deterministically.
+// Files are copied in sorted order: when the first one is reported done, the last ones have not
+// been opened yet, so a progress callback can swap them deterministically.
 const FILES = 80;
 const last = `f${FILES - 1}.txt`; // "f79.txt", sorted after f00..f78
 
@@ -43,7 +43,7 @@ function swapping(swap: () => void): FetchContext {
 }
 
 describe("localDirectorySource: files changed between the walk and the copy", () => {
-  it("copies many files concurrently, byte for byte, with 0755/0644 modes", async () => {
+  it("copies many files, byte for byte, with 0755/0644 modes", async () => {
     const result = await localDirectorySource(src).fetch(staging, {} as FetchContext);
     expect(result.details).toMatchObject({ files: FILES + 1 });
     expect(readdirSync(staging).length).toBe(FILES + 1);

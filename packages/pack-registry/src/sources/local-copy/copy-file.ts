@@ -1,20 +1,23 @@
-import { close, constants, fchmod, fstat, open, read, write, type Stats } from "node:fs";
-import { promisify } from "node:util";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  openSync,
+  readSync,
+  writeSync,
+  type Stats,
+} from "node:fs";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
 import { specialFileError, symlinkError, tooLarge } from "./walk";
 
-// raw fds and callbacks: about half the per-call overhead of FileHandle promises, and a copy of
-// 20,000 small files is nothing but per-call overhead
-const openFd = promisify(open);
-const fstatFd = promisify(fstat);
-const readFd = promisify(read);
-const writeFd = promisify(write);
-const closeFd = promisify(close);
-const fchmodFd = promisify(fchmod);
+// Synchronous calls on raw descriptors, one file after the other: a copy of 20,000 small files is
+// nothing but per-call overhead, and the synchronous calls have the least of it (no request object,
+// no callback, no trip through the thread pool). See copy-tree.ts for why not concurrent.
 
 const CHUNK = 1024 * 1024;
-// O_NONBLOCK: a file swapped for a FIFO after the walk must not hang a thread-pool thread in open()
+// O_NONBLOCK: a file swapped for a FIFO after the walk must not hang the process in open()
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -25,11 +28,13 @@ export interface CopyState {
   files: number;
   bytes: number;
   onProgress?: (p: { files: number; bytes: number }) => void;
+  /** one buffer reused by every file; grown on demand up to CHUNK */
+  buffer?: Buffer;
 }
 
-async function openSource(from: string, rel: string): Promise<number> {
+function openSource(from: string, rel: string): number {
   try {
-    return await openFd(from, READ_FLAGS);
+    return openSync(from, READ_FLAGS);
   } catch (err) {
     // the walk saw a regular file: ELOOP means it was replaced by a link since
     if ((err as NodeJS.ErrnoException).code === "ELOOP") throw symlinkError(rel, from);
@@ -62,27 +67,38 @@ function admit(info: Stats, from: string, rel: string, state: CopyState): void {
   }
 }
 
-async function writeAll(fd: number, buf: Buffer, to: string): Promise<void> {
-  for (let off = 0; off < buf.length;) {
-    const { bytesWritten } = await writeFd(fd, buf, off, buf.length - off, null).catch((err) => {
-      throw ioError(err, to, "cannot write");
-    });
-    off += bytesWritten;
+function writeAll(fd: number, buf: Buffer, length: number, to: string): void {
+  try {
+    for (let off = 0; off < length;) off += writeSync(fd, buf, off, length - off);
+  } catch (err) {
+    throw ioError(err, to, "cannot write");
   }
+}
+
+function bufferFor(state: CopyState, size: number): Buffer {
+  const want = Math.min(size, CHUNK);
+  if (!state.buffer || state.buffer.length < want) {
+    state.buffer = Buffer.allocUnsafe(Math.max(want, Math.min(CHUNK, 2 * (state.buffer?.length ?? 0))));
+  }
+  return state.buffer;
 }
 
 /**
  * Copy `size` bytes (the size admitted against the caps; a file that grows meanwhile is cut there, one
  * that shrinks ends early: the staged tree is what gets hashed, so the result is always consistent).
+ * A small file is one read and one write.
  */
-async function copyBytes(src: number, dst: number, size: number, from: string, to: string): Promise<void> {
-  const buf = Buffer.allocUnsafe(Math.min(size, CHUNK));
+function copyBytes(src: number, dst: number, size: number, from: string, to: string, state: CopyState): void {
+  const buf = bufferFor(state, size);
   for (let done = 0; done < size;) {
-    const { bytesRead } = await readFd(src, buf, 0, Math.min(buf.length, size - done), null).catch((err) => {
+    let bytesRead: number;
+    try {
+      bytesRead = readSync(src, buf, 0, Math.min(buf.length, size - done), null);
+    } catch (err) {
       throw ioError(err, from, "cannot read");
-    });
+    }
     if (bytesRead === 0) break;
-    await writeAll(dst, buf.subarray(0, bytesRead), to);
+    writeAll(dst, buf, bytesRead, to);
     done += bytesRead;
   }
 }
@@ -92,28 +108,26 @@ async function copyBytes(src: number, dst: number, size: number, from: string, t
  * fstat the open descriptor (what is read is what was checked), create the copy with
  * O_CREAT|O_EXCL|O_NOFOLLOW in the fresh work directory, mode exactly 0755 or 0644.
  */
-export async function copyRegularFile(
-  from: string,
-  to: string,
-  rel: string,
-  state: CopyState,
-): Promise<void> {
-  const src = await openSource(from, rel);
+export function copyRegularFile(from: string, to: string, rel: string, state: CopyState): void {
+  const src = openSource(from, rel);
   try {
-    const info = await fstatFd(src);
+    const info = fstatSync(src);
     admit(info, from, rel, state);
     const mode = info.mode & 0o111 ? 0o755 : 0o644;
-    const dst = await openFd(to, WRITE_FLAGS, mode).catch((err) => {
-      throw ioError(err, to, "cannot create");
-    });
+    let dst: number;
     try {
-      if (info.size > 0) await copyBytes(src, dst, info.size, from, to);
-      if (mode & state.umask) await fchmodFd(dst, mode);
+      dst = openSync(to, WRITE_FLAGS, mode);
+    } catch (err) {
+      throw ioError(err, to, "cannot create");
+    }
+    try {
+      if (info.size > 0) copyBytes(src, dst, info.size, from, to, state);
+      if (mode & state.umask) fchmodSync(dst, mode);
     } finally {
-      await closeFd(dst);
+      closeSync(dst);
     }
   } finally {
-    await closeFd(src);
+    closeSync(src);
   }
   state.files += 1;
   state.onProgress?.({ files: state.files, bytes: state.bytes });

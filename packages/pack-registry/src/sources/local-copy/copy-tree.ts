@@ -1,15 +1,16 @@
-import { mkdir } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { ioError } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
 import { copyRegularFile, type CopyState } from "./copy-file";
 import { walkTree } from "./walk";
 
 /**
- * Files in flight at once. The thread pool has 4 threads; more requests queued keep it busy while the
- * main thread runs callbacks, and past ~32 a profile shows only more memory, no more speed.
+ * Milliseconds of copying between two returns to the event loop: the copy is synchronous, and a
+ * server (the API) must keep answering other requests while it runs.
  */
-const CONCURRENCY = 32;
+const SLICE_MS = 20;
 
 function processUmask(): number {
   try {
@@ -20,35 +21,17 @@ function processUmask(): number {
 }
 
 /**
- * Run `task` over `items` with at most `limit` in flight. On failure no new item starts, the ones
- * running finish (so nothing is still writing when the caller removes the work directory), and the
- * error of the earliest failed item is thrown: the same one a one-at-a-time copy would have hit.
- */
-async function forEachBounded<T>(items: T[], limit: number, task: (item: T) => Promise<void>) {
-  let next = 0;
-  let failedAt = Infinity;
-  let error: unknown;
-  const runner = async () => {
-    while (next < items.length && failedAt === Infinity) {
-      const index = next++;
-      try {
-        await task(items[index] as T);
-      } catch (err) {
-        if (index < failedAt) {
-          failedAt = index;
-          error = err;
-        }
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
-  if (failedAt !== Infinity) throw error;
-}
-
-/**
  * Copy the directory `root` into the fresh, empty directory `dest`: one walk that refuses links,
  * special files, bad names and exceeded caps before anything is written; each directory created
- * once (parents first); then the files, `CONCURRENCY` at a time.
+ * once (parents first); then the files, one after the other, in sorted order.
+ *
+ * The files are copied synchronously, like `cp -r` does, not concurrently through the thread pool.
+ * Creating files in one directory from several pool threads contends on the directory's lock in the
+ * kernel: for the `many` corpus (20,000 files, 100 MB) the earlier copy with 32 files in flight on
+ * the 4 default pool threads took a median 5.1 s wall, 1.1 s user and 5.7 s system time against
+ * 3.1 s, 0.4 s and 2.6 s one file at a time (`cp -r`: 5.0 s; 7 interleaved runs, 2-core VM).
+ * Being in order, the first failing file (sorted) is always the one reported.
+ * The copy returns to the event loop every SLICE_MS so a server stays responsive.
  */
 export async function copyLocalTree(
   root: string,
@@ -58,13 +41,20 @@ export async function copyLocalTree(
 ): Promise<{ files: number; bytes: number }> {
   const tree = await walkTree(root, limits);
   for (const rel of tree.dirs) {
-    await mkdir(join(dest, rel), { mode: 0o755 }).catch((err) => {
+    try {
+      mkdirSync(join(dest, rel), { mode: 0o755 });
+    } catch (err) {
       throw ioError(err, join(dest, rel), "cannot create directory");
-    });
+    }
   }
   const state: CopyState = { limits, umask: processUmask(), files: 0, bytes: 0, onProgress };
-  await forEachBounded(tree.files, CONCURRENCY, (rel) =>
-    copyRegularFile(join(root, rel), join(dest, rel), rel, state),
-  );
+  let slice = performance.now();
+  for (const rel of tree.files) {
+    copyRegularFile(join(root, rel), join(dest, rel), rel, state);
+    if (performance.now() - slice >= SLICE_MS) {
+      await nextTurn();
+      slice = performance.now();
+    }
+  }
   return { files: state.files, bytes: state.bytes };
 }
