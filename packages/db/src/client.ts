@@ -1,7 +1,7 @@
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
-import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient, type Prisma as SqlitePrisma } from "./generated/sqlite/client";
 import { PrismaClient as PostgresClient } from "./generated/postgres/client";
+import { loadPrismaPg } from "./drivers";
 import { providerOf, sqliteFilePath } from "./url";
 
 type CrudOps =
@@ -68,6 +68,7 @@ class AttuneSqliteAdapter extends PrismaBetterSQLite3 {
 /** A Prisma client for `url` (file:… → SQLite, postgres(ql)://… → PostgreSQL). Does not migrate. */
 export function createClient(url: string): Db {
   if (providerOf(url) === "postgresql") {
+    const PrismaPg = loadPrismaPg();
     return new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) });
   }
   // better-sqlite3 option `timeout` is its busy timeout; the pragma in connect() repeats it

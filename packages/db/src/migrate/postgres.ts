@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { loadPg } from "../drivers";
 import { redactUrl } from "../url";
 import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow, type Migration } from "./plan";
 
@@ -20,7 +21,7 @@ const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
 const PRISMA_MIGRATE_LOCK = 72707369;
 
 export async function connectPostgres(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new (loadPg().Client)({ connectionString: url });
   // An idle connection that breaks (server restart) emits 'error'; unhandled, that would crash the
   // process. The next query on it fails and reports the problem instead.
   client.on("error", () => undefined);

@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
-import pg from "pg";
+import type pg from "pg";
+import { loadPg } from "../drivers";
 import { guard } from "../errors";
 import { toInstallationRow } from "../repos/installations";
 import type { PackFilter } from "../repos/packs";
@@ -156,11 +157,11 @@ const types = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
     oid === TIMESTAMP_OID
       ? (s: string) => s
-      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      : loadPg().types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
 function postgresLister(url: string): InstallationLister {
-  const pool = new pg.Pool({ connectionString: url, max: 4, types });
+  const pool = new (loadPg().Pool)({ connectionString: url, max: 4, types });
   // an idle connection that breaks must not crash the process; the next query reports it
   pool.on("error", () => undefined);
   const listSql = (where: string, at: number) =>
