@@ -1,10 +1,10 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import YAML from "yaml";
 import { z } from "zod";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { AttuneConfigFile, RegistryConfig } from "./types";
+import { loadYaml } from "../lazy-yaml";
 
 export const CONFIG_FILE_NAME = "config.yaml";
 /** Registry names become cache file names: keep them to a safe alphabet. */
@@ -63,7 +63,7 @@ export async function readConfigFile(home: string): Promise<AttuneConfigFile> {
   }
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    doc = loadYaml().parse(text);
   } catch (cause) {
     throw new AttuneError(ErrorCodes.ECONFIG, `${file}: not valid YAML: ${(cause as Error).message}`, {
       path: file,
@@ -83,7 +83,7 @@ export async function writeConfigFile(home: string, cfg: AttuneConfigFile): Prom
   await fs.mkdir(home, { recursive: true, mode: 0o700 });
   const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
   try {
-    await fs.writeFile(tmp, YAML.stringify(valid), { mode: 0o600, flag: "wx" });
+    await fs.writeFile(tmp, loadYaml().stringify(valid), { mode: 0o600, flag: "wx" });
     await fs.rename(tmp, file);
   } catch (e) {
     await fs.rm(tmp, { force: true });

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { crc32 } from "node:zlib";
-import yauzl, { type Entry, type ZipFile } from "yauzl";
+import type { Entry, ZipFile } from "yauzl";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { ArchiveEntry } from "./entry-checker";
 import { unsafe } from "./entry-checker";
@@ -60,6 +60,8 @@ async function openZip(file: string): Promise<ZipFile> {
   } catch (err) {
     throw ioError(err, file, "cannot read archive");
   }
+  // loaded here, not at import: only zip archives need it (~0.1 s of start-up)
+  const { default: yauzl } = await import("yauzl");
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, zip?: ZipFile) =>
       err || !zip ? reject(corrupt(file, err)) : resolve(zip);

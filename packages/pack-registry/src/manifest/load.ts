@@ -1,10 +1,10 @@
 import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { isMap, parseDocument } from "yaml";
 import { ioError } from "@attune/pack-storage";
 import { MANIFEST_FILE, manifestError } from "./errors";
 import { validateManifest } from "./schema";
 import type { PackManifest } from "./types";
+import { loadYaml } from "../lazy-yaml";
 
 /** A pack.yaml is a few KB; a bigger one is a mistake or an attack on the parser. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -26,6 +26,7 @@ export function parseManifest(source: string | Buffer, path?: string): PackManif
       details: { limit: MAX_MANIFEST_BYTES },
     });
   }
+  const { isMap, parseDocument } = loadYaml();
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const problem = doc.errors[0];
   if (problem) {

@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import path from "node:path";
-import git from "isomorphic-git";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { policyGitHttp } from "../net/git-http";
 import { isCommitSha, validateGitRef } from "../policy/git-ref";
@@ -50,6 +49,8 @@ export function gitSource(
       });
       const dir = stagingDir;
       const headers = opts.headers ?? {};
+      // loaded here, not at import: only git installs need it, and it is ~0.15 s of start-up
+      const { default: git } = await import("isomorphic-git");
       try {
         if (ref !== undefined && isCommitSha(ref)) {
           await git.clone({ fs, http, dir, url, headers, noCheckout: true, singleBranch: false });
