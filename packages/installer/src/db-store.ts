@@ -7,7 +7,7 @@ import {
   type InstallationLister,
   type Repositories,
 } from "@attune/db";
-import type { EventData, FileManifest, InstalledRecord, PlannedRecord } from "./record";
+import type { EventData, FileManifest, InstalledRecord, ListedRecord, PlannedRecord } from "./record";
 import type { EventRowLike } from "./serialize";
 import type { RecordStore } from "./store";
 import type { SourceType } from "./types";
@@ -69,9 +69,11 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
     },
     listVersion: () => (lister ??= openInstallationLister(opened.url)).dataVersion(),
     async all() {
-      const out: InstalledRecord[] = [];
+      // the list's read path: every record without its per-file manifest (callers that need one,
+      // verify, read the full record by ref)
+      const out: ListedRecord[] = [];
       for (let page = 1; ; page++) {
-        const p = await repos.installations.list({ page, pageSize: 500 });
+        const p = await (lister ??= openInstallationLister(opened.url)).list({ page, pageSize: 500 });
         out.push(...p.items);
         if (page >= p.totalPages) return out;
       }

@@ -26,7 +26,7 @@ export interface RecordStore {
   }): Promise<{ items: ListedRecord[]; total: number }>;
   /** changes whenever the listed data may have changed; null when the store cannot tell */
   listVersion(): Promise<string | null>;
-  /** every recorded pack (reconcile, verifyAll) */
-  all(): Promise<InstalledRecord[]>;
+  /** every recorded pack, without per-file manifests (reconcile, verifyAll) */
+  all(): Promise<ListedRecord[]>;
   close(): Promise<void>;
 }
