@@ -230,6 +230,37 @@ describe("extractArchive", () => {
     });
   });
 
+  it("refuses a gzip stream that inflates to more than 1000x its size, even under the size caps", async () => {
+    const src = join(work.dir, "src");
+    writeTree(src, { "pack.yaml": "ref: x\nversion: 1.0.0\n" });
+    writeFileSync(join(src, "zeros.bin"), Buffer.alloc(8 * 1024 * 1024)); // deflates ~1026:1
+    const plain = join(work.dir, "zeros.tar");
+    await tar.c({ file: plain, cwd: src }, ["pack.yaml", "zeros.bin"]);
+    const file = join(work.dir, "zeros.tar.gz");
+    writeFileSync(file, gzipSync(readFileSync(plain), { level: 9 }));
+    await expect(extractArchive(file, join(work.dir, "out"))).rejects.toMatchObject({
+      code: "ETOO_LARGE",
+      details: { entry: "(archive)", limit: "ratio", value: 1000 },
+    });
+    // the same bytes uncompressed are fine: only the ratio was refused
+    await expect(extractArchive(plain, join(work.dir, "plain"))).resolves.toMatchObject({ files: 2 });
+    expect(readdirSync(work.dir).sort()).toEqual(["plain", "src", "zeros.tar", "zeros.tar.gz"]);
+  });
+
+  it("refuses a gzip stream holding another gzip stream instead of a tar", async () => {
+    const src = join(work.dir, "src");
+    writeTree(src, { "pack.yaml": "ref: x\nversion: 1.0.0\n" });
+    const inner = join(work.dir, "inner.tar.gz");
+    await tar.c({ file: inner, cwd: src, gzip: true }, ["pack.yaml"]);
+    const file = join(work.dir, "double.tar.gz");
+    writeFileSync(file, gzipSync(readFileSync(inner)));
+    await expect(extractArchive(file, join(work.dir, "out"))).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      details: { entry: null },
+    });
+    expect(readdirSync(work.dir).sort()).toEqual(["double.tar.gz", "inner.tar.gz", "src"]);
+  });
+
   it("reports progress and stops on abort, cleaning up", async () => {
     const src = sourceTree();
     const file = join(work.dir, "p.tgz");

@@ -1,6 +1,8 @@
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { createGunzip, type ZlibOptions } from "node:zlib";
 import { Parser, type ReadEntry } from "tar";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { ArchiveEntry } from "./entry-checker";
 import { tooLarge, unsafe } from "./entry-checker";
 
@@ -12,6 +14,17 @@ export interface ReaderItem {
 
 const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile"]);
 
+/** Refuse a gzip stream that inflates to more than this many times the compressed bytes read so far. */
+const MAX_RATIO = 1000;
+/**
+ * Bytes per read of the archive and per inflated chunk. Every chunk is a round trip through the
+ * thread pool, which costs the main thread ~0.1 ms here: with zlib's default 16 KiB, the main
+ * thread spent more time handing chunks over than node-tar's synchronous inflation took.
+ */
+const CHUNK = 256 * 1024;
+/** Inflated bytes zlib may keep ready while the parser waits for the writer. */
+const READ_AHEAD = 1024 * 1024;
+
 function describe(e: ReadEntry): ArchiveEntry {
   const base = { name: e.path, mode: e.mode ?? 0, size: e.size ?? 0, rawType: e.type };
   if (FILE_TYPES.has(e.type)) return { ...base, kind: "file" };
@@ -21,19 +34,21 @@ function describe(e: ReadEntry): ArchiveEntry {
   return { ...base, kind: "special" };
 }
 
+function ratioTooLarge(): AttuneError {
+  return tooLarge(
+    "(archive)",
+    `decompresses to more than ${MAX_RATIO}x its size (a compression bomb)`,
+    "ratio",
+    MAX_RATIO,
+  );
+}
+
 /** node-tar reports failures as plain errors with a `tarCode`; turn them into our codes. */
 function translate(err: unknown, file: string): AttuneError {
   if (err instanceof AttuneError) return err;
   const e = err as Error & { tarCode?: string; code?: string };
   const message = e?.message ?? String(err);
-  if (/decompression ratio/.test(message)) {
-    return tooLarge(
-      "(archive)",
-      `decompresses to more than 1000x its size (a compression bomb)`,
-      "ratio",
-      1000,
-    );
-  }
+  if (/decompression ratio/.test(message)) return ratioTooLarge();
   const what =
     e?.code?.startsWith("Z_") || /zlib|unexpected end/i.test(message)
       ? "corrupt or truncated gzip data"
@@ -46,13 +61,79 @@ function translate(err: unknown, file: string): AttuneError {
   });
 }
 
+/** Open the archive; true when it starts with the gzip magic bytes 1f 8b. */
+function openArchive(file: string): { fd: number; gzip: boolean } {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (err) {
+    throw ioError(err, file, "cannot read archive");
+  }
+  try {
+    const head = Buffer.alloc(2);
+    const n = readSync(fd, head, 0, 2, 0);
+    return { fd, gzip: n === 2 && head[0] === 0x1f && head[1] === 0x8b };
+  } catch (err) {
+    closeSync(fd);
+    throw ioError(err, file, "cannot read archive");
+  }
+}
+
 /**
- * Stream a tar (or gzipped tar: node-tar sniffs the gzip magic) entry by entry, in archive order.
- * strict mode turns node-tar's warnings (bad checksum, truncation) into errors, and entries of an
- * unknown type, which node-tar would silently skip, are refused.
+ * Inflate a gzip stream into `parser` with node:zlib's asynchronous gunzip, which runs on the thread
+ * pool: inflating the next entries overlaps with writing this one on the main thread (node-tar's own
+ * gunzip is synchronous, on the main thread). Its decompression-ratio guard is replaced by the same
+ * one here: compressed bytes are counted as they are handed to the gunzip (it takes one chunk at a
+ * time: its buffer is smaller than a chunk), inflated bytes as they come out, checked before they
+ * reach the parser. A gzip inside the gzip is refused, as node-tar would have refused it before (it
+ * only looks for compression at the very start of the stream it is given).
+ */
+function inflateInto(input: Readable, parser: Parser, fail: (err: unknown) => void): Readable {
+  // zlib passes stream options on to its Transform; its typings only list the zlib ones
+  const gunzip = createGunzip({ chunkSize: CHUNK, readableHighWaterMark: READ_AHEAD } as ZlibOptions);
+  let compressed = 0;
+  let inflated = 0;
+  let head: Buffer | null = Buffer.alloc(0); // the first inflated bytes, until there are 2
+  const stop = (err: unknown) => {
+    fail(err);
+    input.destroy();
+    gunzip.destroy();
+  };
+  input.on("data", (chunk: Buffer) => (compressed += chunk.length));
+  input.pipe(gunzip);
+  gunzip.on("error", fail);
+  gunzip.on("data", (chunk: Buffer) => {
+    inflated += chunk.length;
+    if (inflated > MAX_RATIO * compressed) return stop(ratioTooLarge());
+    if (head) {
+      chunk = head.length ? Buffer.concat([head, chunk]) : chunk;
+      if (chunk.length < 2) {
+        head = chunk;
+        return;
+      }
+      head = null;
+      if (chunk[0] === 0x1f && chunk[1] === 0x8b) {
+        return stop(new Error("the gzip stream holds another gzip stream, not a tar archive"));
+      }
+    }
+    if (!parser.write(chunk)) gunzip.pause();
+  });
+  parser.on("drain", () => gunzip.resume());
+  gunzip.on("end", () => {
+    if (head?.length) parser.write(head);
+    parser.end();
+  });
+  return gunzip;
+}
+
+/**
+ * Stream a tar or gzipped tar (gzip magic 1f 8b) entry by entry, in archive order. strict mode turns
+ * node-tar's warnings (bad checksum, truncation) into errors, and entries of an unknown type, which
+ * node-tar would silently skip, are refused. node-tar is given plain tar only, and told not to look
+ * for zstd or brotli in it.
  */
 export async function* readTar(file: string, signal?: AbortSignal): AsyncGenerator<ReaderItem> {
-  const parser = new Parser({ strict: true });
+  const parser = new Parser({ strict: true, zstd: false, brotli: false });
   const pending: ReadEntry[] = [];
   let failure: unknown = null;
   let finished = false;
@@ -77,9 +158,11 @@ export async function* readTar(file: string, signal?: AbortSignal): AsyncGenerat
     finished = true;
     wake();
   });
-  const input = createReadStream(file, { highWaterMark: 64 * 1024 });
+  const { fd, gzip } = openArchive(file);
+  const input = createReadStream(file, { fd, start: 0, highWaterMark: CHUNK });
   input.on("error", fail);
-  input.pipe(parser as unknown as NodeJS.WritableStream);
+  const gunzip = gzip ? inflateInto(input, parser, fail) : null;
+  if (!gunzip) input.pipe(parser as unknown as NodeJS.WritableStream);
   const onAbort = () =>
     fail(new AttuneError(ErrorCodes.EIO, "extraction aborted", { cause: signal?.reason }));
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -103,6 +186,7 @@ export async function* readTar(file: string, signal?: AbortSignal): AsyncGenerat
     }
   } finally {
     signal?.removeEventListener("abort", onAbort);
+    gunzip?.destroy();
     input.destroy();
   }
 }
