@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import * as tar from "tar";
 import yazl from "yazl";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { git, tmpDir, writeTree } from "@attune/test-utils";
 import { findPackRoot, loadManifest } from "../src/manifest";
 import { DEFAULT_EXTRACT_LIMITS, detectArchiveType, extractArchive, resolveLimits } from "../src/extract";
@@ -259,6 +261,59 @@ describe("extractArchive", () => {
       details: { entry: null },
     });
     expect(readdirSync(work.dir).sort()).toEqual(["double.tar.gz", "inner.tar.gz", "src"]);
+  });
+
+  it("hands every byte of a tar or tar.gz to onRead, once, in order; a throw refuses the archive", async () => {
+    const src = sourceTree();
+    for (const [name, flags] of [
+      ["a.tar.gz", "-czf"],
+      ["a.tar", "-cf"],
+    ]) {
+      const file = join(work.dir, name);
+      execFileSync("tar", [flags, file, "-C", src, "."]);
+      const seen: Buffer[] = [];
+      await extractArchive(file, join(work.dir, `${name}.out`), {}, { onRead: (c) => seen.push(c) });
+      expect(Buffer.concat(seen).equals(readFileSync(file))).toBe(true);
+      const stop = new AttuneError(ErrorCodes.ETOO_LARGE, "enough");
+      await expect(
+        extractArchive(
+          file,
+          join(work.dir, `${name}.refused`),
+          {},
+          {
+            onRead: () => {
+              throw stop;
+            },
+          },
+        ),
+      ).rejects.toBe(stop);
+    }
+    const zip = await makeZip(join(work.dir, "a.zip"), (z) => z.addBuffer(Buffer.from("x"), "x"));
+    await expect(
+      extractArchive(zip, join(work.dir, "zip.out"), {}, { onRead: () => undefined }),
+    ).rejects.toMatchObject({ code: "EINVALID_INPUT" });
+    expect(readdirSync(work.dir).sort()).toEqual([
+      "a.tar",
+      "a.tar.gz",
+      "a.tar.gz.out",
+      "a.tar.out",
+      "a.zip",
+      "src",
+    ]);
+  });
+
+  it("with noFollow, refuses an archive that is a symbolic link", async () => {
+    const src = sourceTree();
+    const file = join(work.dir, "a.tgz");
+    execFileSync("tar", ["-czf", file, "-C", src, "."]);
+    symlinkSync(file, join(work.dir, "link.tgz"));
+    await expect(
+      extractArchive(join(work.dir, "link.tgz"), join(work.dir, "out"), {}, { noFollow: true }),
+    ).rejects.toMatchObject({ code: expect.any(String) });
+    expect(readdirSync(work.dir).sort()).toEqual(["a.tgz", "link.tgz", "src"]);
+    await expect(extractArchive(join(work.dir, "link.tgz"), join(work.dir, "out"))).resolves.toMatchObject({
+      type: "tar.gz",
+    });
   });
 
   it("reports progress and stops on abort, cleaning up", async () => {

@@ -1,3 +1,4 @@
+import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename } from "node:path";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
@@ -27,18 +28,33 @@ function typeFromMagic(head: Buffer): ArchiveType | null {
   return null;
 }
 
+/** open(2) flags for an archive the caller does not own: no link followed, a FIFO cannot block. */
+export const NO_FOLLOW_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+export function notARegularFile(file: string): AttuneError {
+  return new AttuneError(ErrorCodes.EINVALID_INPUT, `${file} is not a regular file`, {
+    path: file,
+    details: { field: "source" },
+  });
+}
+
 /**
  * Detect an archive's type by its extension AND its magic bytes (gzip 1f8b, zip PK\x03\x04, "ustar"
  * at offset 257). A file whose bytes contradict its name is refused rather than guessed at. `name`
  * (default: the file's own name) lets a download stored under a temp name use the URL's name; when
- * it has no known extension, the magic bytes decide alone.
+ * it has no known extension, the magic bytes decide alone. `noFollow` opens without following a
+ * link and refuses anything but a regular file (for a file the caller does not own).
  */
-export async function detectArchiveType(file: string, opts: { name?: string } = {}): Promise<ArchiveType> {
+export async function detectArchiveType(
+  file: string,
+  opts: { name?: string; noFollow?: boolean } = {},
+): Promise<ArchiveType> {
   const head = Buffer.alloc(512);
   let length = 0;
   try {
-    const handle = await open(file, "r");
+    const handle = await open(file, opts.noFollow ? NO_FOLLOW_FLAGS : "r");
     try {
+      if (opts.noFollow && !(await handle.stat()).isFile()) throw notARegularFile(file);
       ({ bytesRead: length } = await handle.read(head, 0, head.length, 0));
     } finally {
       await handle.close();

@@ -12,6 +12,15 @@ export interface ExtractOptions {
   name?: string;
   signal?: AbortSignal;
   onProgress?: (p: { files: number; bytes: number }) => void;
+  /**
+   * tar and tar.gz only: called with every byte of the archive file, in order, exactly once, as it
+   * is read to be extracted (the whole file is read, to its end), e.g. to hash exactly the bytes
+   * that were extracted without copying the file first. Throwing an AttuneError refuses the archive
+   * with that error. A zip is read out of order (central directory first), so it is refused here.
+   */
+  onRead?: (chunk: Buffer) => void;
+  /** open the archive without following a link, and only if it is a regular file */
+  noFollow?: boolean;
 }
 
 export interface ExtractResult {
@@ -56,8 +65,14 @@ function throwIfAborted(signal?: AbortSignal): void {
 
 async function* emptyBody(): AsyncGenerator<Buffer> {}
 
-function reader(type: ArchiveType): (file: string, signal?: AbortSignal) => AsyncGenerator<ReaderItem> {
-  return type === "zip" ? readZip : readTar;
+function reader(type: ArchiveType, opts: ExtractOptions): (file: string) => AsyncGenerator<ReaderItem> {
+  if (type !== "zip") return (file) => readTar(file, opts.signal, opts);
+  if (opts.onRead) {
+    throw new AttuneError(ErrorCodes.EINVALID_INPUT, "onRead is supported for tar archives only", {
+      details: { field: "onRead" },
+    });
+  }
+  return (file) => readZip(file, opts.signal);
 }
 
 /**
@@ -77,10 +92,10 @@ export async function extractArchive(
 ): Promise<ExtractResult> {
   const caps = resolveLimits(limits);
   throwIfAborted(opts.signal);
-  const type = await detectArchiveType(file, { name: opts.name });
-  const read = reader(type);
+  const type = await detectArchiveType(file, { name: opts.name, noFollow: opts.noFollow });
+  const read = reader(type, opts);
   const counts = await intoFreshDir(dest, (root) =>
-    writeEntries(read(file, opts.signal), root, caps, opts, type === "zip"),
+    writeEntries(read(file), root, caps, opts, type === "zip"),
   );
   return { type, ...counts };
 }

@@ -1,10 +1,11 @@
-import { closeSync, createReadStream, openSync, readSync } from "node:fs";
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { createGunzip, type ZlibOptions } from "node:zlib";
 import { Parser, type ReadEntry } from "tar";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { ArchiveEntry } from "./entry-checker";
 import { tooLarge, unsafe } from "./entry-checker";
+import { NO_FOLLOW_FLAGS, notARegularFile } from "./detect";
 
 export interface ReaderItem {
   entry: ArchiveEntry;
@@ -61,15 +62,16 @@ function translate(err: unknown, file: string): AttuneError {
   });
 }
 
-/** Open the archive; true when it starts with the gzip magic bytes 1f 8b. */
-function openArchive(file: string): { fd: number; gzip: boolean } {
+/** Open the archive; `gzip` when it starts with the gzip magic bytes 1f 8b. */
+function openArchive(file: string, noFollow: boolean): { fd: number; gzip: boolean } {
   let fd: number;
   try {
-    fd = openSync(file, "r");
+    fd = openSync(file, noFollow ? NO_FOLLOW_FLAGS : "r");
   } catch (err) {
     throw ioError(err, file, "cannot read archive");
   }
   try {
+    if (noFollow && !fstatSync(fd).isFile()) throw notARegularFile(file);
     const head = Buffer.alloc(2);
     const n = readSync(fd, head, 0, 2, 0);
     return { fd, gzip: n === 2 && head[0] === 0x1f && head[1] === 0x8b };
@@ -132,7 +134,11 @@ function inflateInto(input: Readable, parser: Parser, fail: (err: unknown) => vo
  * node-tar would silently skip, are refused. node-tar is given plain tar only, and told not to look
  * for zstd or brotli in it.
  */
-export async function* readTar(file: string, signal?: AbortSignal): AsyncGenerator<ReaderItem> {
+export async function* readTar(
+  file: string,
+  signal?: AbortSignal,
+  opts: { onRead?: (chunk: Buffer) => void; noFollow?: boolean } = {},
+): AsyncGenerator<ReaderItem> {
   const parser = new Parser({ strict: true, zstd: false, brotli: false });
   const pending: ReadEntry[] = [];
   let failure: unknown = null;
@@ -158,9 +164,21 @@ export async function* readTar(file: string, signal?: AbortSignal): AsyncGenerat
     finished = true;
     wake();
   });
-  const { fd, gzip } = openArchive(file);
+  const { fd, gzip } = openArchive(file, Boolean(opts.noFollow));
   const input = createReadStream(file, { fd, start: 0, highWaterMark: CHUNK });
   input.on("error", fail);
+  const { onRead } = opts;
+  if (onRead) {
+    // registered first: sees each chunk before it is passed on
+    input.on("data", (chunk: string | Buffer) => {
+      try {
+        onRead(chunk as Buffer); // no encoding set: always a Buffer
+      } catch (err) {
+        fail(err);
+        input.destroy();
+      }
+    });
+  }
   const gunzip = gzip ? inflateInto(input, parser, fail) : null;
   if (!gunzip) input.pipe(parser as unknown as NodeJS.WritableStream);
   const onAbort = () =>
