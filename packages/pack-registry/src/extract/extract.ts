@@ -4,7 +4,7 @@ import { detectArchiveType, type ArchiveType } from "./detect";
 import { EntryChecker } from "./entry-checker";
 import { intoFreshDir } from "./fresh-dir";
 import { resolveLimits, type ExtractLimits } from "./limits";
-import { readTar, type ReaderItem } from "./tar-reader";
+import { abortedError, extractTar, type ReaderItem } from "./tar-reader";
 import { readZip } from "./zip-reader";
 
 export interface ExtractOptions {
@@ -30,12 +30,12 @@ export interface ExtractResult {
   bytes: number;
 }
 
+/** Check and write the entries the zip reader yields (bodies independent of each other). */
 async function writeEntries(
   items: AsyncIterable<ReaderItem>,
   root: string,
   limits: ExtractLimits,
   opts: ExtractOptions,
-  independentBodies: boolean,
 ) {
   const checker = new EntryChecker(limits);
   const writer = new TreeWriter(root, limits, opts.onProgress);
@@ -47,7 +47,7 @@ async function writeEntries(
       if (entry.kind === "directory") await writer.directory(rel);
       else {
         const executable = (entry.mode & 0o111) !== 0;
-        await writer.file(rel, body ?? emptyBody(), entry.size, executable, independentBodies);
+        await writer.file(rel, body ?? emptyBody(), entry.size, executable, true);
       }
     }
   } catch (err) {
@@ -60,20 +60,10 @@ async function writeEntries(
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new AttuneError(ErrorCodes.EIO, "extraction aborted", { cause: signal.reason });
+  if (signal?.aborted) throw abortedError(signal);
 }
 
 async function* emptyBody(): AsyncGenerator<Buffer> {}
-
-function reader(type: ArchiveType, opts: ExtractOptions): (file: string) => AsyncGenerator<ReaderItem> {
-  if (type !== "zip") return (file) => readTar(file, opts.signal, opts);
-  if (opts.onRead) {
-    throw new AttuneError(ErrorCodes.EINVALID_INPUT, "onRead is supported for tar archives only", {
-      details: { field: "onRead" },
-    });
-  }
-  return (file) => readZip(file, opts.signal);
-}
 
 /**
  * Safely extract a .tar.gz/.tgz/.tar/.zip into `dest` (absent or empty), in ONE pass: each entry is
@@ -81,7 +71,7 @@ function reader(type: ArchiveType, opts: ExtractOptions): (file: string) => Asyn
  * into a fresh private directory, which is renamed onto `dest` only when every entry passed and removed
  * entirely on any failure. So a refused archive leaves nothing behind, without a separate pre-scan that
  * would decompress everything twice. Zip entries are independent, so their bodies are read with bounded
- * concurrency; tar is a stream, read in order.
+ * concurrency; tar is a stream, extracted in order from inside the parser's events (tar-reader.ts).
  * Throws EUNSAFE_ARCHIVE or ETOO_LARGE with `details.entry` naming the entry.
  */
 export async function extractArchive(
@@ -93,9 +83,15 @@ export async function extractArchive(
   const caps = resolveLimits(limits);
   throwIfAborted(opts.signal);
   const type = await detectArchiveType(file, { name: opts.name, noFollow: opts.noFollow });
-  const read = reader(type, opts);
+  if (type === "zip" && opts.onRead) {
+    throw new AttuneError(ErrorCodes.EINVALID_INPUT, "onRead is supported for tar archives only", {
+      details: { field: "onRead" },
+    });
+  }
   const counts = await intoFreshDir(dest, (root) =>
-    writeEntries(read(file), root, caps, opts, type === "zip"),
+    type === "zip"
+      ? writeEntries(readZip(file, opts.signal), root, caps, opts)
+      : extractTar(file, root, caps, opts),
   );
   return { type, ...counts };
 }

@@ -17,6 +17,15 @@ const BUFFERED_BYTES = 16 * 1024 * 1024;
 const UMASK = process.umask();
 const exact = (mode: number) => (mode & ~UMASK) === mode;
 
+/** A file whose bytes arrive synchronously, chunk by chunk (see TreeWriter.begin). */
+export interface FileSink {
+  write(chunk: Buffer): void;
+  /** all bytes arrived: check the size, write a small file, close */
+  end(): void;
+  /** stop without finishing (closes what is open; the work directory is removed by the caller) */
+  abort(): void;
+}
+
 /** write(2) may write less than asked (a full disk, a signal); loop until all is written. */
 export async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
   for (let offset = 0; offset < data.length;) {
@@ -60,8 +69,60 @@ export class TreeWriter {
   ) {}
 
   async directory(rel: string): Promise<void> {
+    this.directorySync(rel);
+  }
+
+  directorySync(rel: string): void {
     this.ensureDir(rel);
     this.directories += 1;
+  }
+
+  /**
+   * Start a file whose bytes will be handed over synchronously (the tar extractor, which writes from
+   * inside the parser's events). Small files are collected and written by one open/write/close at
+   * end(); bigger ones are created now and written chunk by chunk. Same checks as file().
+   */
+  begin(rel: string, declared: number, executable: boolean): FileSink {
+    this.rethrow();
+    this.ensureDir(dirname(rel) === "." ? "" : dirname(rel));
+    const target = join(this.root, ...rel.split("/"));
+    const mode = executable ? 0o755 : 0o644;
+    let size = 0;
+    if (declared <= SMALL_FILE) {
+      const chunks: Buffer[] = [];
+      return {
+        write: (chunk) => {
+          size = this.accept(rel, declared, size, chunk.length);
+          chunks.push(chunk);
+        },
+        end: () => {
+          this.checkSize(rel, declared, size);
+          this.writeWhole(target, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size), mode);
+        },
+        abort: () => undefined,
+      };
+    }
+    let fd: number | null = this.create(target, mode);
+    const close = () => {
+      if (fd !== null) closeSync(fd);
+      fd = null;
+    };
+    return {
+      write: (chunk) => {
+        size = this.accept(rel, declared, size, chunk.length);
+        writeAllSync(fd!, chunk, target);
+      },
+      end: () => {
+        try {
+          this.checkSize(rel, declared, size);
+          if (!exact(mode)) fchmodSync(fd!, mode);
+        } finally {
+          close();
+        }
+        this.done();
+      },
+      abort: close,
+    };
   }
 
   /**
@@ -124,25 +185,31 @@ export class TreeWriter {
     body: AsyncIterable<Buffer>,
     sink: (c: Buffer) => unknown,
   ): Promise<number> {
-    const { maxEntryBytes, maxTotalBytes } = this.limits;
     let size = 0;
     for await (const chunk of body) {
-      size += chunk.length;
-      this.bytes += chunk.length;
-      // the readers already stop a lying header; this keeps a buffered "small" file small regardless
-      if (size > declared) throw unsafe(rel, `holds more than the ${declared} bytes it declares`);
-      if (size > maxEntryBytes) {
-        throw tooLarge(rel, `holds more than ${maxEntryBytes} bytes (cap per entry)`, "maxEntryBytes", size);
-      }
-      if (this.bytes > maxTotalBytes) {
-        throw tooLarge(
-          rel,
-          `archive holds more than ${maxTotalBytes} bytes in total`,
-          "maxTotalBytes",
-          this.bytes,
-        );
-      }
+      size = this.accept(rel, declared, size, chunk.length);
       sink(chunk);
+    }
+    return size;
+  }
+
+  /** Count `length` more real bytes of `rel` (which had `size`) against the caps; the new size. */
+  private accept(rel: string, declared: number, size: number, length: number): number {
+    const { maxEntryBytes, maxTotalBytes } = this.limits;
+    size += length;
+    this.bytes += length;
+    // the readers already stop a lying header; this keeps a buffered "small" file small regardless
+    if (size > declared) throw unsafe(rel, `holds more than the ${declared} bytes it declares`);
+    if (size > maxEntryBytes) {
+      throw tooLarge(rel, `holds more than ${maxEntryBytes} bytes (cap per entry)`, "maxEntryBytes", size);
+    }
+    if (this.bytes > maxTotalBytes) {
+      throw tooLarge(
+        rel,
+        `archive holds more than ${maxTotalBytes} bytes in total`,
+        "maxTotalBytes",
+        this.bytes,
+      );
     }
     return size;
   }
