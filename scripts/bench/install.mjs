@@ -7,7 +7,24 @@
 //   registry  registry index (archive) vs  curl | tar xz of the same archive    (reported)
 // The install also validates pack.yaml, hashes every file (the recorded checksum), moves the tree
 // into versioned storage and records it in SQLite; the baselines only copy bytes.
-//   node scripts/bench/install.mjs [--corpus=many] [--cases=archive,dir,git,registry] [--runs=N] [--json]
+//
+// Every timed run, ours and the baseline's (warm-ups included), is preceded by an untimed `sync`, so
+// neither pays for writing back what the previous run left dirty in the page cache.
+//
+// `sync` does not remove the other cost a previous run leaves behind: on ext4 WITHOUT a journal (this
+// VM's root file system: /proc/fs/jbd2 is empty), the kernel will not reuse an inode freed less than
+// 60 s ago (360 s while its inode-table block is still dirty; `sync` brings it back to 60 s), and
+// ext4_new_inode checks every such free inode it passes (recently_deleted() in perf). Each run
+// deletes 20,000 files (the uninstall, the baseline's rm) and the next one creates 20,000 next to
+// them, so by default both sides pay several seconds of system time for it: `tar xzf` of the `many`
+// pack took 2-7 s here instead of 0.8 s. With --defer-cleanup nothing is deleted until the end: each
+// of our runs (warm-up included) installs into a fresh copy (untimed) of an empty, migrated store
+// instead of uninstalling, and each baseline run extracts into its own new directory; figures are
+// then those of a file system with no recent deletions (needs ~2 GB free per case for `many` at
+// --runs=5; the registry case then also starts each run with an empty index cache).
+//   node scripts/bench/install.mjs [--corpus=many] [--cases=archive,dir,git,registry] [--runs=N]
+//                                  [--defer-cleanup] [--json]
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { ensurePackCorpus } from "./lib/packs.mjs";
@@ -30,7 +47,10 @@ const asJson = process.argv.includes("--json");
 const runs = Math.max(5, Number(opt("runs") ?? runsFromEnv()));
 const corpusName = opt("corpus") ?? "many";
 const cases = (opt("cases") ?? "archive,dir,git,registry").split(",");
+const deferCleanup = process.argv.includes("--defer-cleanup");
 const log = (m) => (asJson ? process.stderr : process.stdout).write(`${m}\n`);
+// untimed, before every timed run: write back what the previous run left dirty
+const syncDisk = () => spawnSync("sync", { stdio: "ignore" });
 const TARGETS = { archive: 1.2, dir: 1.2 };
 
 requireBuilt();
@@ -96,34 +116,45 @@ async function timed(cmd, args, opts = {}) {
   return r;
 }
 
+let runNo = 0;
+
 async function oursOnce(name) {
+  // --defer-cleanup: a fresh copy of the (migrated, empty) store for every run, warm-up included
+  const runEnv = { ...env };
+  if (deferCleanup) {
+    runEnv.ATTUNE_HOME = path.join(work.dir, `home-${++runNo}`);
+    fs.cpSync(home, runEnv.ATTUNE_HOME, { recursive: true }); // not timed
+  }
+  syncDisk();
   const r = await timed(
     process.execPath,
     [CLI, "pack", "install", ...sources[name].args, "-o", "json", "-q"],
     {
-      env: baseEnv(env),
+      env: baseEnv(runEnv),
     },
   );
   const out = JSON.parse(r.stdout);
-  cliOk(["pack", "uninstall", pack.ref, "--yes", "-o", "json"], { env }); // not timed
+  if (!deferCleanup) cliOk(["pack", "uninstall", pack.ref, "--yes", "-o", "json"], { env }); // not timed
   return { ms: r.ms, checksum: out.installation.checksum };
 }
 
 async function baselineOnce(name) {
-  const dest = path.join(work.dir, "baseline");
+  const dest = path.join(work.dir, deferCleanup ? `baseline-${++runNo}` : "baseline");
   fs.mkdirSync(dest);
   const [cmd, args] = sources[name].baseline(dest);
+  syncDisk();
   const r = await timed(cmd, args);
-  fs.rmSync(dest, { recursive: true, force: true }); // not timed
+  if (!deferCleanup) fs.rmSync(dest, { recursive: true, force: true }); // not timed
   return r.ms;
 }
 
 const m = machine();
 log(`machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}, load average ${m.load}`);
 log(
-  `corpus: ${corpusName} pack (${pack.files} files, ${(pack.bytes / 1e6).toFixed(1)} MB); ${runs} runs each, interleaved, after one warm-up`,
+  `corpus: ${corpusName} pack (${pack.files} files, ${(pack.bytes / 1e6).toFixed(1)} MB); ${runs} runs each, interleaved, after one warm-up; sync before each; ${deferCleanup ? "nothing deleted until the end (--defer-cleanup)" : "uninstall / rm after each (untimed)"}`,
 );
 const results = [];
+if (deferCleanup) cliOk(["pack", "list", "-o", "json"], { env }); // creates and migrates the store to copy
 try {
   for (const name of cases) {
     if (!sources[name]) throw new Error(`unknown case ${name}`);
