@@ -27,6 +27,11 @@ const MAX_RATIO = 1000;
  */
 const CHUNK = 256 * 1024;
 /**
+ * Bytes of the archive parsed and written per turn of the event loop: ~50 small files, a few ms, so
+ * a server sharing the loop (the API) keeps answering.
+ */
+const SLICE = 256 * 1024;
+/**
  * Inflated bytes per zlib output buffer (one 256 KiB input chunk fits: one pool trip per chunk), and
  * at most this many bytes wait for the parser before the source is paused.
  */
@@ -136,12 +141,16 @@ function feed(source: Readable, parser: Parser, stopped: () => boolean): void {
   let ended = false;
   let parserFull = false;
   let closed = false;
-  // one chunk per turn of the event loop, so a server sharing it (the API) keeps answering
+  // one SLICE per turn of the event loop
   const drain = () => {
     scheduled = false;
     if (stopped()) return;
-    const chunk = parserFull ? undefined : queue.shift();
-    if (chunk) {
+    const head = parserFull ? undefined : queue[0];
+    if (head) {
+      // at most SLICE bytes per turn (zlib hands over up to READ_AHEAD at once)
+      const chunk = head.length > SLICE ? head.subarray(0, SLICE) : head;
+      if (chunk === head) queue.shift();
+      else queue[0] = head.subarray(SLICE);
       queued -= chunk.length;
       parserFull = !parser.write(chunk);
       if (stopped()) return;

@@ -40,21 +40,24 @@ export async function copyLocalTree(
   onProgress?: CopyState["onProgress"],
 ): Promise<{ files: number; bytes: number }> {
   const tree = await walkTree(root, limits);
+  let slice = performance.now();
+  const pause = async () => {
+    if (performance.now() - slice < SLICE_MS) return;
+    await nextTurn();
+    slice = performance.now();
+  };
   for (const rel of tree.dirs) {
     try {
       mkdirSync(join(dest, rel), { mode: 0o755 });
     } catch (err) {
       throw ioError(err, join(dest, rel), "cannot create directory");
     }
+    await pause();
   }
   const state: CopyState = { limits, umask: processUmask(), files: 0, bytes: 0, onProgress };
-  let slice = performance.now();
   for (const rel of tree.files) {
     copyRegularFile(join(root, rel), join(dest, rel), rel, state);
-    if (performance.now() - slice >= SLICE_MS) {
-      await nextTurn();
-      slice = performance.now();
-    }
+    await pause();
   }
   return { files: state.files, bytes: state.bytes };
 }
