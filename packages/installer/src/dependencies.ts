@@ -1,4 +1,4 @@
-import semver from "semver";
+import { loadSemver } from "./lazy";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 
 export interface DependencyProblem {
@@ -21,7 +21,7 @@ export async function checkDependencies(
     if (dep.ref === packRef) continue; // a self-reference is satisfied by the pack being installed
     const installed = await installedVersion(dep.ref);
     const range = dep.range && dep.range.trim() !== "" ? dep.range : "*";
-    if (installed === null || !semver.satisfies(installed, range, { includePrerelease: true }))
+    if (installed === null || !loadSemver().satisfies(installed, range, { includePrerelease: true }))
       problems.push({ ref: dep.ref, range, installed });
   }
   if (problems.length === 0) return;

@@ -3,7 +3,7 @@ import type { FetchResult, PackManifest } from "@attune/pack-registry";
 import { formatDependencies } from "./dependencies";
 import type { InstalledRecord, PlannedRecord } from "./record";
 import type { Actor, EventAction, InstallRequest } from "./types";
-import semver from "semver";
+import { loadSemver } from "./lazy";
 
 export interface InstallDecision {
   action: Extract<EventAction, "install" | "upgrade" | "reinstall"> | "downgrade";
@@ -38,7 +38,7 @@ export function decide(
   let action: InstallDecision["action"] = "install";
   if (previousVersion === version) action = "reinstall";
   else if (previousVersion !== null)
-    action = semver.valid(previousVersion) && semver.lt(version, previousVersion) ? "downgrade" : "upgrade";
+    action = loadSemver().valid(previousVersion) && loadSemver().lt(version, previousVersion) ? "downgrade" : "upgrade";
   return { action, previousVersion, previousStoragePath, replace: targetOnDisk };
 }
 

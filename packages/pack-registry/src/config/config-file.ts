@@ -1,35 +1,36 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { z } from "zod";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { AttuneConfigFile, RegistryConfig } from "./types";
-import { loadYaml } from "../lazy-yaml";
+import { loadYaml, loadZod, once } from "../lazy";
 
 export const CONFIG_FILE_NAME = "config.yaml";
 /** Registry names become cache file names: keep them to a safe alphabet. */
 export const REGISTRY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-const registrySchema = z.strictObject({
-  name: z.string().regex(REGISTRY_NAME_RE, "must match [A-Za-z0-9][A-Za-z0-9_.-]* (max 64)"),
-  url: z.string().min(1),
-  priority: z.number().int().min(0).default(100),
-  enabled: z.boolean().default(true),
-  headers: z.record(z.string(), z.string()).optional(),
-});
-
-const configSchema = z.looseObject({
-  registries: z
-    .array(registrySchema)
-    .optional()
-    .refine(
-      (rs) => !rs || new Set(rs.map((r) => r.name)).size === rs.length,
-      "registry names must be unique",
-    ),
-  allow_http: z.boolean().optional(),
-  allowed_private_hosts: z.array(z.string().min(1)).optional(),
-  local_source_roots: z.array(z.string().min(1)).optional(),
-  index_cache_ttl_seconds: z.number().int().min(0).optional(),
+const configSchema = once(() => {
+  const { z } = loadZod();
+  const registrySchema = z.strictObject({
+    name: z.string().regex(REGISTRY_NAME_RE, "must match [A-Za-z0-9][A-Za-z0-9_.-]* (max 64)"),
+    url: z.string().min(1),
+    priority: z.number().int().min(0).default(100),
+    enabled: z.boolean().default(true),
+    headers: z.record(z.string(), z.string()).optional(),
+  });
+  return z.looseObject({
+    registries: z
+      .array(registrySchema)
+      .optional()
+      .refine(
+        (rs) => !rs || new Set(rs.map((r) => r.name)).size === rs.length,
+        "registry names must be unique",
+      ),
+    allow_http: z.boolean().optional(),
+    allowed_private_hosts: z.array(z.string().min(1)).optional(),
+    local_source_roots: z.array(z.string().min(1)).optional(),
+    index_cache_ttl_seconds: z.number().int().min(0).optional(),
+  });
 });
 
 function keyPath(p: PropertyKey[]): string {
@@ -38,7 +39,7 @@ function keyPath(p: PropertyKey[]): string {
 
 /** Validate a parsed config object; ECONFIG names the first offending key. */
 export function parseConfig(value: unknown, file = CONFIG_FILE_NAME): AttuneConfigFile {
-  const r = configSchema.safeParse(value ?? {});
+  const r = configSchema().safeParse(value ?? {});
   if (r.success) return r.data as AttuneConfigFile;
   const issue = r.error.issues[0];
   const key = keyPath(issue.path) || "(root)";

@@ -1,7 +1,8 @@
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { createGunzip, type ZlibOptions } from "node:zlib";
-import { Parser, type ReadEntry } from "tar";
+import type { Parser, ReadEntry } from "tar";
+import { loadTar } from "../lazy";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { ArchiveEntry } from "./entry-checker";
 import { EntryChecker, tooLarge, unsafe } from "./entry-checker";
@@ -221,7 +222,7 @@ export async function extractTar(
   return new Promise((resolve, reject) => {
     const checker = new EntryChecker(limits);
     const writer = new TreeWriter(root, limits, opts.onProgress);
-    const parser = new Parser({ strict: true, zstd: false, brotli: false });
+    const parser = new (loadTar().Parser)({ strict: true, zstd: false, brotli: false });
     const input = createReadStream(file, { fd, start: 0, highWaterMark: CHUNK });
     let gunzip: Readable | null = null;
     let sink: FileSink | null = null; // the file being written

@@ -1,4 +1,4 @@
-import semver from "semver";
+import { loadSemver } from "../lazy";
 import { isAttuneError, validateRef } from "@attune/pack-storage";
 import { manifestError, show } from "./errors";
 import type { PackDependency } from "./types";
@@ -16,7 +16,7 @@ export function parseDependency(spec: string, field = "dependencies"): PackDepen
       hint: 'write "other_ref" or "other_ref@<semver range>", e.g. "core@^1.2.0"',
     });
   }
-  if (range === "" || semver.validRange(range) === null) {
+  if (range === "" || loadSemver().validRange(range) === null) {
     throw manifestError(field, `${show(spec)} has an invalid semver range ${show(range)}`, {
       hint: 'use a range such as "^1.2.0", ">=1.0.0 <2.0.0" or "1.x"',
     });

@@ -4,7 +4,7 @@ import { ioError } from "@attune/pack-storage";
 import { MANIFEST_FILE, manifestError } from "./errors";
 import { validateManifest } from "./schema";
 import type { PackManifest } from "./types";
-import { loadYaml } from "../lazy-yaml";
+import { loadYaml } from "../lazy";
 
 /** A pack.yaml is a few KB; a bigger one is a mistake or an attack on the parser. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;

@@ -1,28 +1,30 @@
-import { z } from "zod";
 import { isAttuneError, validateRef, validateVersion } from "@attune/pack-storage";
 import { parseDependencies } from "./dependencies";
 import { manifestError, show } from "./errors";
 import type { PackManifest } from "./types";
-
-const text = z.string().max(64 * 1024);
-const list = z.array(z.string().max(1024)).max(1000);
+import { loadZod, once } from "../lazy";
 
 /** The fields Attune reads; unknown keys are ignored (other tools put their own keys in pack.yaml). */
-export const packManifestSchema = z.object({
-  ref: z.string(),
-  version: z.string(),
-  label: text.optional(),
-  name: text.optional(), // legacy spelling of label
-  description: text.optional(),
-  author: text.optional(),
-  email: text.optional(),
-  license: text.optional(),
-  tags: list.optional(),
-  keywords: list.optional(), // legacy spelling of tags
-  conf_schema: z.unknown().optional(),
-  meta: z.record(z.string(), z.unknown()).optional(),
-  runtime_deps: list.optional(),
-  dependencies: list.optional(),
+export const packManifestSchema = once(() => {
+  const { z } = loadZod();
+  const text = z.string().max(64 * 1024);
+  const list = z.array(z.string().max(1024)).max(1000);
+  return z.object({
+    ref: z.string(),
+    version: z.string(),
+    label: text.optional(),
+    name: text.optional(), // legacy spelling of label
+    description: text.optional(),
+    author: text.optional(),
+    email: text.optional(),
+    license: text.optional(),
+    tags: list.optional(),
+    keywords: list.optional(), // legacy spelling of tags
+    conf_schema: z.unknown().optional(),
+    meta: z.record(z.string(), z.unknown()).optional(),
+    runtime_deps: list.optional(),
+    dependencies: list.optional(),
+  });
 });
 
 function typeName(value: unknown): string {
@@ -63,7 +65,7 @@ export function validateManifest(input: Record<string, unknown>): PackManifest {
   // an empty YAML key (`description:`) is null: treat it as absent rather than as a type error
   const raw = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null));
   checkIdentity(raw);
-  const parsed = packManifestSchema.safeParse(raw);
+  const parsed = packManifestSchema().safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.map(String).join(".");

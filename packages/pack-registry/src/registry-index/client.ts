@@ -1,4 +1,4 @@
-import semver from "semver";
+import { loadSemver } from "../lazy";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { REGISTRY_NAME_RE } from "../config/config-file";
 import type { RegistryConfig } from "../config/types";
@@ -160,7 +160,7 @@ export class RegistryClient {
         if (needle === "" || hay.includes(needle)) byRef.set(p.ref, [...(byRef.get(p.ref) ?? []), p]);
       }
       for (const entries of byRef.values()) {
-        const versions = entries.map((e) => e.version).sort(semver.rcompare);
+        const versions = entries.map((e) => e.version).sort(loadSemver().rcompare);
         const best = entries.find((e) => e.version === pickVersion(versions)) ?? entries[0];
         results.push({ ...best, registry: reg.name, versions });
       }

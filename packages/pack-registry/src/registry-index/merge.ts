@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import semver from "semver";
+import { loadSemver } from "../lazy";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import { parseIndex, parseIndexEntry, type IndexEntry, type RegistryIndex } from "./schema";
 
@@ -51,7 +51,7 @@ export async function mergeIndexEntry(
   const index = await readIndexFile(indexFile, opts);
   const at = index.packs.findIndex((p) => p.ref === valid.ref && p.version === valid.version);
   const packs = at >= 0 ? index.packs.map((p, i) => (i === at ? valid : p)) : [...index.packs, valid];
-  packs.sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : semver.compare(a.version, b.version)));
+  packs.sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : loadSemver().compare(a.version, b.version)));
   const now = (opts.now ?? (() => new Date()))();
   const next: RegistryIndex = { ...index, last_updated: now.toISOString().replace(/\.\d{3}Z$/, "Z"), packs };
   parseIndex(next, indexFile);

@@ -1,70 +1,78 @@
-import semver from "semver";
-import { z } from "zod";
+import type { z } from "zod";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { validateGitRef } from "../policy/git-ref";
+import { loadSemver, loadZod, once } from "../lazy";
 
 export const PACK_REF_RE = /^[a-z][a-z0-9_-]+$/;
 const CHECKSUM_RE = /^sha256:[0-9a-fA-F]{64}$/;
 
-const checksum = z
-  .string()
-  .regex(CHECKSUM_RE, "must be sha256: followed by 64 hex digits")
-  .transform((s) => s.toLowerCase());
-const httpUrl = z
-  .string()
-  .refine((s) => /^https?:\/\/[^\s]+$/i.test(s) && URL.canParse(s), "must be an http(s) URL");
-const gitRef = z.string().refine((r) => {
-  try {
-    validateGitRef(r);
-    return true;
-  } catch {
-    return false;
-  }
-}, "is not a safe git ref");
+function buildSchemas() {
+  const { z } = loadZod();
+  const checksum = z
+    .string()
+    .regex(CHECKSUM_RE, "must be sha256: followed by 64 hex digits")
+    .transform((s) => s.toLowerCase());
+  const httpUrl = z
+    .string()
+    .refine((s) => /^https?:\/\/[^\s]+$/i.test(s) && URL.canParse(s), "must be an http(s) URL");
+  const gitRef = z.string().refine((r) => {
+    try {
+      validateGitRef(r);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "is not a safe git ref");
 
-const gitSource = z.strictObject({ type: z.literal("git"), url: httpUrl, ref: gitRef, checksum });
-const archiveSource = z.strictObject({ type: z.literal("archive"), url: httpUrl, checksum });
-const contentItem = z.union([z.string().min(1), z.looseObject({ name: z.string().min(1) })]);
-const contentList = z.array(contentItem).default([]);
+  const gitSource = z.strictObject({ type: z.literal("git"), url: httpUrl, ref: gitRef, checksum });
+  const archiveSource = z.strictObject({ type: z.literal("archive"), url: httpUrl, checksum });
+  const contentItem = z.union([z.string().min(1), z.looseObject({ name: z.string().min(1) })]);
+  const contentList = z.array(contentItem).default([]);
 
-export const indexEntrySchema = z.strictObject({
-  ref: z.string().regex(PACK_REF_RE, "must match ^[a-z][a-z0-9_-]+$"),
-  label: z.string().optional(),
-  description: z.string().default(""),
-  version: z.string().refine((v) => semver.valid(v) === v, "must be a strict semver version (1.2.3)"),
-  author: z.string().default(""),
-  email: z.string().optional(),
-  license: z.string().default(""),
-  homepage: z.string().optional(),
-  keywords: z.array(z.string()).default([]),
-  runtime_deps: z.array(z.string()).default([]),
-  dependencies: z.array(z.string()).optional(),
-  install_sources: z
-    .array(z.discriminatedUnion("type", [gitSource, archiveSource]))
-    .min(1, "needs at least one source"),
-  contents: z
-    .strictObject({
-      actions: contentList,
-      sensors: contentList,
-      triggers: contentList,
-      rules: contentList,
-      workflows: contentList,
-    })
-    .default({ actions: [], sensors: [], triggers: [], rules: [], workflows: [] }),
-});
+  const indexEntrySchema = z.strictObject({
+    ref: z.string().regex(PACK_REF_RE, "must match ^[a-z][a-z0-9_-]+$"),
+    label: z.string().optional(),
+    description: z.string().default(""),
+    version: z.string().refine((v) => loadSemver().valid(v) === v, "must be a strict semver version (1.2.3)"),
+    author: z.string().default(""),
+    email: z.string().optional(),
+    license: z.string().default(""),
+    homepage: z.string().optional(),
+    keywords: z.array(z.string()).default([]),
+    runtime_deps: z.array(z.string()).default([]),
+    dependencies: z.array(z.string()).optional(),
+    install_sources: z
+      .array(z.discriminatedUnion("type", [gitSource, archiveSource]))
+      .min(1, "needs at least one source"),
+    contents: z
+      .strictObject({
+        actions: contentList,
+        sensors: contentList,
+        triggers: contentList,
+        rules: contentList,
+        workflows: contentList,
+      })
+      .default({ actions: [], sensors: [], triggers: [], rules: [], workflows: [] }),
+  });
 
-const indexHeadSchema = z.strictObject({
-  registry_name: z.string().min(1),
-  registry_url: z.string(),
-  version: z.literal("1.0", { error: 'must be "1.0" (the only index format supported)' }),
-  last_updated: z.string().refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO-8601 date"),
-  packs: z.array(z.unknown()),
-});
+  const indexHeadSchema = z.strictObject({
+    registry_name: z.string().min(1),
+    registry_url: z.string(),
+    version: z.literal("1.0", { error: 'must be "1.0" (the only index format supported)' }),
+    last_updated: z.string().refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO-8601 date"),
+    packs: z.array(z.unknown()),
+  });
+  return { gitSource, archiveSource, indexEntrySchema, indexHeadSchema };
+}
 
-export type GitInstallSource = z.output<typeof gitSource>;
-export type ArchiveInstallSource = z.output<typeof archiveSource>;
+/** Built on first use: zod loads only when an index is actually parsed. */
+const schemas = once(buildSchemas);
+type Schemas = ReturnType<typeof buildSchemas>;
+
+export type GitInstallSource = z.output<Schemas["gitSource"]>;
+export type ArchiveInstallSource = z.output<Schemas["archiveSource"]>;
 export type InstallSource = GitInstallSource | ArchiveInstallSource;
-export type IndexEntry = Omit<z.output<typeof indexEntrySchema>, "label"> & { label: string };
+export type IndexEntry = Omit<z.output<Schemas["indexEntrySchema"]>, "label"> & { label: string };
 export interface RegistryIndex {
   registry_name: string;
   registry_url: string;
@@ -95,7 +103,7 @@ function indexError(
 
 /** Validate one entry on its own (used by `mergeIndexEntry` and `parseIndex`). */
 export function parseIndexEntry(value: unknown, source = "entry", position?: number): IndexEntry {
-  const r = indexEntrySchema.safeParse(value);
+  const r = schemas().indexEntrySchema.safeParse(value);
   const raw = (value ?? {}) as { ref?: unknown; version?: unknown };
   const label = position === undefined ? "" : `packs[${position}]`;
   const who =
@@ -113,7 +121,7 @@ export function parseIndexEntry(value: unknown, source = "entry", position?: num
 
 /** Parse an index document (already JSON-decoded); EINDEX names the entry (position + ref) and the field. */
 export function parseIndex(json: unknown, source = "index"): RegistryIndex {
-  const head = indexHeadSchema.safeParse(json);
+  const head = schemas().indexHeadSchema.safeParse(json);
   if (!head.success) throw indexError(source, "", head.error.issues[0], {});
   const seen = new Set<string>();
   const packs = head.data.packs.map((p, i) => {

@@ -1,4 +1,4 @@
-import semver from "semver";
+import { loadSemver } from "../lazy";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { PACK_REF_RE } from "./schema";
 
@@ -27,7 +27,7 @@ export function parsePackSpec(input: string, field = "source"): PackSpec {
 }
 
 export function checkVersionSpec(spec: string, field = "version"): void {
-  if (spec === "latest" || semver.valid(spec) === spec || semver.validRange(spec) !== null) {
+  if (spec === "latest" || loadSemver().valid(spec) === spec || loadSemver().validRange(spec) !== null) {
     if (spec.trim() !== "") return;
   }
   throw new AttuneError(
@@ -45,10 +45,10 @@ export function checkVersionSpec(spec: string, field = "version"): void {
  * `latest` (or no spec) = the highest release, or the highest prerelease when there is no release.
  */
 export function pickVersion(versions: string[], spec?: string): string | null {
-  const sorted = [...versions].sort(semver.rcompare);
+  const sorted = [...versions].sort(loadSemver().rcompare);
   if (spec === undefined || spec === "latest") {
-    return sorted.find((v) => semver.prerelease(v) === null) ?? sorted[0] ?? null;
+    return sorted.find((v) => loadSemver().prerelease(v) === null) ?? sorted[0] ?? null;
   }
-  if (semver.valid(spec) === spec) return sorted.find((v) => v === spec) ?? null;
-  return semver.maxSatisfying(sorted, spec);
+  if (loadSemver().valid(spec) === spec) return sorted.find((v) => v === spec) ?? null;
+  return loadSemver().maxSatisfying(sorted, spec);
 }
