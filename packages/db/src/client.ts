@@ -2,7 +2,7 @@ import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient as SqliteClient, type Prisma as SqlitePrisma } from "./generated/sqlite/client";
 import { PrismaClient as PostgresClient } from "./generated/postgres/client";
 import { loadPrismaPg } from "./drivers";
-import { providerOf, sqliteFilePath } from "./url";
+import { providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "./url";
 
 type CrudOps =
   | "findUnique"
@@ -38,9 +38,6 @@ export type Db = DbTx &
     $transaction<R>(fn: (tx: DbTx) => Promise<R>, options?: TransactionOptions): Promise<R>;
   };
 
-/** busy_timeout of every SQLite connection: how long a writer waits for another process's write. */
-export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
-
 type SqliteDriver = Awaited<ReturnType<PrismaBetterSQLite3["connect"]>>;
 interface BetterSqliteHandle {
   pragma(sql: string): unknown;
@@ -65,8 +62,8 @@ class AttuneSqliteAdapter extends PrismaBetterSQLite3 {
   }
 }
 
-/** A Prisma client for `url` (file:… → SQLite, postgres(ql)://… → PostgreSQL). Does not migrate. */
-export function createClient(url: string): Db {
+/** A Prisma client for `url`; callers use `createClient` (open.ts), which loads this module lazily. */
+export function createPrismaClient(url: string): Db {
   if (providerOf(url) === "postgresql") {
     const PrismaPg = loadPrismaPg();
     return new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) });

@@ -16,13 +16,24 @@ function conflictFields(e: PrismaLikeError): string[] {
 }
 
 /**
+ * The direct paths (better-sqlite3, pg) report the driver's own codes; fold the few that mean the
+ * same as a Prisma code into one name so both paths give the same typed error.
+ */
+function driverCode(code: unknown): unknown {
+  if (typeof code !== "string") return code;
+  if (code === "SQLITE_CONSTRAINT_FOREIGNKEY" || code === "23503") return "FOREIGN_KEY";
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return "BUSY";
+  return code;
+}
+
+/**
  * Turn a Prisma/driver error into the product's typed error. Branches on Prisma's stable codes:
  * with driver adapters, P2002 is the only reliable sign of a unique violation (no meta.target).
  */
 export function toDbError(e: unknown, action: string): AttuneError {
   if (e instanceof AttuneError) return e;
   const err = (e ?? {}) as PrismaLikeError;
-  switch (err.code) {
+  switch (driverCode(err.code)) {
     case "P2002": {
       const fields = conflictFields(err);
       const what = fields.length ? ` (${fields.join(", ")})` : "";
@@ -38,11 +49,13 @@ export function toDbError(e: unknown, action: string): AttuneError {
     case "P2025":
       return new AttuneError(ErrorCodes.ENOTFOUND, `${action}: no such row`, { cause: e });
     case "P2003":
+    case "FOREIGN_KEY":
       return new AttuneError(ErrorCodes.ENOTFOUND, `${action}: a referenced row does not exist`, {
         cause: e,
       });
     case "P1008":
     case "P2028":
+    case "BUSY":
       return new AttuneError(
         ErrorCodes.ELOCKED,
         `${action}: the database is busy (another writer holds it)`,

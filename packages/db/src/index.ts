@@ -1,7 +1,14 @@
 // Public surface of @attune/db (see README.md and docs/CONTRACTS.md).
-export { createClient, SQLITE_BUSY_TIMEOUT_MS, type Db, type DbTx, type TransactionOptions } from "./client";
-export { openDatabase, type OpenedDatabase } from "./open";
-export { resolveDatabaseUrl, providerOf, redactUrl, type Provider } from "./url";
+export type { Db, DbTx, TransactionOptions } from "./client";
+export {
+  connectDatabase,
+  createClient,
+  openDatabase,
+  prepareDatabase,
+  type OpenedDatabase,
+  type PreparedDatabase,
+} from "./open";
+export { resolveDatabaseUrl, providerOf, redactUrl, SQLITE_BUSY_TIMEOUT_MS, type Provider } from "./url";
 export { migrate, migrationStatus } from "./migrate";
 export { withTransaction } from "./transaction";
 export { acquirePostgresLock, advisoryKey, type HeldLock } from "./lock";
@@ -21,4 +28,6 @@ export {
   type InstallationLister,
   type ListedInstallation,
   type ListedPack,
-} from "./read/installation-lister";
+  type FoundPack,
+} from "./direct/installation-lister";
+export { openEventWriter, type EventWriter } from "./direct/event-writer";

@@ -73,3 +73,6 @@ function rejectSchemaParam(url: string): void {
       },
     );
 }
+
+/** busy_timeout of every SQLite connection: how long a writer waits for another process's write. */
+export const SQLITE_BUSY_TIMEOUT_MS = 10_000;

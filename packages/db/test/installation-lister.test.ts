@@ -117,3 +117,85 @@ it("reports an unreachable store as EDATABASE when listing, not a crash", async 
     await lister.close();
   }
 });
+
+eachProvider("openInstallationLister: one pack by ref", (ctx) => {
+  let lister: InstallationLister;
+  const prefix = uniqueRef("one");
+  const manifest = {
+    "pack.yaml": { size: 12, sha256: "d".repeat(64) },
+    "actions/a.py": { size: 0, sha256: "e".repeat(64) },
+  };
+
+  beforeAll(async () => {
+    lister = openInstallationLister(ctx.url);
+  });
+  afterAll(async () => {
+    await lister?.close();
+  });
+
+  /** What the Prisma repositories read for a ref: the lister must return exactly this, minus the manifest. */
+  async function viaPrismaByRef(ref: string) {
+    const pack = await ctx.repos.packs.findByRef(ref);
+    if (!pack) return null;
+    const installation = await ctx.repos.installations.findByPackId(pack.id);
+    return {
+      pack,
+      installation: installation && without(installation),
+      hasFileManifest: installation?.fileManifest != null,
+    };
+  }
+
+  it("returns what the repositories return, with and without an installation or a manifest", async () => {
+    const full = await ctx.repos.packs.create({
+      ref: `${prefix}_full`,
+      label: "Full",
+      description: "ünïcode",
+      version: "2.0.0",
+      tags: ["x"],
+      confSchema: { type: "object" },
+      meta: { a: 1 },
+      runtimeDeps: ["python3"],
+      dependencies: ["core@^1"],
+    });
+    const inst = await ctx.repos.installations.create({
+      packId: full.id,
+      sourceType: "registry",
+      sourceUrl: "https://example.com/x.tar.gz",
+      checksum: SUM_A,
+      checksumVerified: true,
+      installedAt: new Date(Date.UTC(2026, 5, 7, 8, 9, 10, 111)),
+      installationMethod: "api",
+      storagePath: "/packs/full",
+      meta: { force: true },
+      fileManifest: manifest,
+    });
+    const bare = await ctx.repos.packs.create({ ref: `${prefix}_bare`, label: "Bare", version: "1.0.0" });
+    await ctx.repos.installations.create({
+      packId: bare.id,
+      sourceType: "git",
+      checksum: SUM_B,
+      installationMethod: "cli",
+      storagePath: "/packs/bare",
+    });
+    await ctx.repos.packs.create({ ref: `${prefix}_none`, label: "None", version: "1.0.0" });
+
+    for (const ref of [`${prefix}_full`, `${prefix}_bare`, `${prefix}_none`, `${prefix}_missing`])
+      expect(await lister.findByRef(ref)).toEqual(await viaPrismaByRef(ref));
+    const found = await lister.findByRef(`${prefix}_full`);
+    expect(found?.hasFileManifest).toBe(true);
+    expect(found?.installation).not.toHaveProperty("fileManifest");
+    expect(found?.installation?.installedAt.toISOString()).toBe("2026-06-07T08:09:10.111Z");
+    expect((await lister.findByRef(`${prefix}_bare`))?.hasFileManifest).toBe(false);
+    expect((await lister.findByRef(`${prefix}_none`))?.installation).toBeNull();
+    expect(await lister.findByRef(`${prefix}_missing`)).toBeNull();
+
+    // the manifest on demand: exactly what was stored; null when none was, or the row is gone
+    expect(await lister.fileManifest(inst.id)).toEqual(manifest);
+    expect(
+      await lister.fileManifest((await lister.findByRef(`${prefix}_bare`))!.installation!.id),
+    ).toBeNull();
+    await ctx.repos.packs.delete(full.id);
+    expect(await lister.fileManifest(inst.id)).toBeNull();
+    expect(await lister.findByRef(`${prefix}_full`)).toBeNull();
+  });
+});

@@ -1,41 +1,65 @@
 import {
-  openDatabase,
+  connectDatabase,
+  openEventWriter,
   openInstallationLister,
+  prepareDatabase,
   repositories,
   withTransaction,
   type Db,
+  type EventWriter,
   type InstallationLister,
+  type OpenedDatabase,
   type Repositories,
 } from "@attune/db";
 import type { EventData, FileManifest, InstalledRecord, ListedRecord, PlannedRecord } from "./record";
 import type { EventRowLike } from "./serialize";
 import type { RecordStore } from "./store";
-import type { SourceType } from "./types";
 
 // The installer's vocabulary is a superset of the db's only in documentation; cast at this boundary.
 type EventInput = Parameters<Repositories["events"]["append"]>[0];
 type InstallationInput = Parameters<Repositories["installations"]["upsert"]>[0];
 
-async function readRecord(repos: Repositories, ref: string): Promise<InstalledRecord | null> {
-  const pack = await repos.packs.findByRef(ref);
-  if (!pack) return null;
-  return { pack, installation: await repos.installations.findByPackId(pack.id) };
-}
-
-/** RecordStore over `@attune/db`: the SQLite store is created and migrated on open. */
+/**
+ * RecordStore over `@attune/db`: the SQLite store is created and migrated on open. Reads (by ref,
+ * lists) and lone event appends use the direct driver paths, each one SQL statement; the writes
+ * that change several rows (install commit, uninstall) and the history query use Prisma, which is
+ * started on the first of them.
+ */
 export async function openRecordStore(opts: { home: string; databaseUrl?: string }): Promise<RecordStore> {
-  const opened = await openDatabase(opts);
-  const db: Db = opened.db;
-  const repos = repositories(db);
-  // the list's own read connection, opened on first use (most commands never list)
+  const prepared = await prepareDatabase(opts);
+  const { url } = prepared;
+  // each opened on first use: most commands need only one or two of them
   let lister: InstallationLister | null = null;
+  let writer: EventWriter | null = null;
+  let opened: Promise<OpenedDatabase> | null = null;
+  const reader = () => (lister ??= openInstallationLister(url));
+  const events = () => (writer ??= openEventWriter(url));
+  const database = async (): Promise<Db> => {
+    opened ??= connectDatabase(prepared).catch((e: unknown) => {
+      opened = null; // a failed start is retried by the next call, not remembered
+      throw e;
+    });
+    return (await opened).db;
+  };
   return {
-    provider: opened.provider,
-    url: opened.url,
-    db,
-    get: (ref) => readRecord(repos, ref),
-    async commitInstall(planned: PlannedRecord, fileManifest: FileManifest | null) {
-      return withTransaction(db, async (tx) => {
+    provider: prepared.provider,
+    url,
+    database,
+    async get(ref) {
+      const found = await reader().findByRef(ref);
+      return (
+        found && {
+          pack: found.pack,
+          installation: found.installation,
+          hasFileManifest: found.hasFileManifest,
+        }
+      );
+    },
+    async fileManifest(rec: InstalledRecord) {
+      return rec.installation && rec.hasFileManifest ? reader().fileManifest(rec.installation.id) : null;
+    },
+    async commitInstall(planned: PlannedRecord, fileManifest: FileManifest | null): Promise<InstalledRecord> {
+      return withTransaction(await database(), async (tx) => {
         const { row: pack } = await tx.packs.upsert(planned.pack);
         const installation: InstallationInput = {
           ...(planned.installation as Omit<InstallationInput, "packId">),
@@ -46,11 +70,12 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
         };
         const { row } = await tx.installations.upsert(installation);
         await tx.events.append(planned.event as EventInput);
-        return { pack, installation: row };
+        const { fileManifest: _recorded, ...written } = row;
+        return { pack, installation: written, hasFileManifest: fileManifest !== null };
       });
     },
     async deletePack(ref: string, event: EventData) {
-      return withTransaction(db, async (tx) => {
+      return withTransaction(await database(), async (tx) => {
         const pack = await tx.packs.findByRef(ref);
         if (pack) await tx.packs.delete(pack.id);
         await tx.events.append(event as EventInput);
@@ -58,29 +83,30 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
       });
     },
     async appendEvent(event: EventData) {
-      await repos.events.append(event as EventInput);
+      await events().append(event as EventInput);
     },
     async events(ref: string): Promise<EventRowLike[]> {
-      return (await repos.events.listByRef(ref)).reverse(); // oldest first: a history reads top-down
+      return (await repositories(await database()).events.listByRef(ref)).reverse(); // oldest first
     },
-    async list(filter: { sourceType?: SourceType; page: number; pageSize: number }) {
-      const page = await (lister ??= openInstallationLister(opened.url)).list(filter);
+    async list(filter) {
+      const page = await reader().list(filter);
       return { items: page.items, total: page.totalItems };
     },
-    listVersion: () => (lister ??= openInstallationLister(opened.url)).dataVersion(),
+    listVersion: () => reader().dataVersion(),
     async all() {
-      // the list's read path: every record without its per-file manifest (callers that need one,
-      // verify, read the full record by ref)
+      // the list's read path: every record without its per-file manifest (verify reads one by ref)
       const out: ListedRecord[] = [];
       for (let page = 1; ; page++) {
-        const p = await (lister ??= openInstallationLister(opened.url)).list({ page, pageSize: 500 });
+        const p = await reader().list({ page, pageSize: 500 });
         out.push(...p.items);
         if (page >= p.totalPages) return out;
       }
     },
     async close() {
       await lister?.close().catch(() => undefined);
-      await opened.close();
+      await writer?.close().catch(() => undefined);
+      const db = opened && (await opened.catch(() => null));
+      await db?.close();
     },
   };
 }

@@ -38,7 +38,10 @@ export function decide(
   let action: InstallDecision["action"] = "install";
   if (previousVersion === version) action = "reinstall";
   else if (previousVersion !== null)
-    action = loadSemver().valid(previousVersion) && loadSemver().lt(version, previousVersion) ? "downgrade" : "upgrade";
+    action =
+      loadSemver().valid(previousVersion) && loadSemver().lt(version, previousVersion)
+        ? "downgrade"
+        : "upgrade";
   return { action, previousVersion, previousStoragePath, replace: targetOnDisk };
 }
 

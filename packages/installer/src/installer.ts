@@ -60,11 +60,16 @@ export class Installer {
     return this.ctx.store.provider;
   }
   /**
-   * The installer's open database, for callers that need other repositories on the same pool
-   * (the API's token store: `repositories(installer.database.db).tokens`). Closed by `close()`.
+   * The installer's database, for callers that need other repositories on the same client (the
+   * API's token store: `repositories((await installer.database()).db).tokens`). Starts Prisma if
+   * no operation has yet; closed by `close()`.
    */
-  get database(): { db: Db; provider: "sqlite" | "postgresql"; url: string } {
-    return { db: this.ctx.store.db, provider: this.ctx.store.provider, url: this.ctx.store.url };
+  async database(): Promise<{ db: Db; provider: "sqlite" | "postgresql"; url: string }> {
+    return {
+      db: await this.ctx.store.database(),
+      provider: this.ctx.store.provider,
+      url: this.ctx.store.url,
+    };
   }
 
   install(req: InstallRequest, actor: Actor, opts?: OperationOptions): Promise<InstallResult> {

@@ -28,13 +28,17 @@ export interface PlannedRecord {
   event: EventData;
 }
 
-export interface InstalledRecord {
-  pack: PackRowLike;
-  installation: (InstallationRowLike & { fileManifest: FileManifest | null }) | null;
-}
-
 /** A record as listed: the installation without its per-file manifest (only verify reads that). */
 export interface ListedRecord {
   pack: PackRowLike;
   installation: InstallationRowLike | null;
+}
+
+/**
+ * A record read by ref. The per-file manifest (20,000 entries for a large pack) is not part of it:
+ * `RecordStore.fileManifest` reads it on demand, when verify must name what differs.
+ */
+export interface InstalledRecord extends ListedRecord {
+  /** whether a per-file manifest is stored for the installation */
+  hasFileManifest: boolean;
 }

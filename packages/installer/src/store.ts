@@ -10,9 +10,14 @@ import type { SourceType } from "./types";
 export interface RecordStore {
   readonly provider: "sqlite" | "postgresql";
   readonly url: string;
-  /** the open Prisma client, shared with callers that need other repositories (API tokens) */
-  readonly db: Db;
+  /**
+   * The Prisma client, started on first use: reads and single-event appends go straight to the
+   * driver, so commands that write nothing else (list, show, verify) never load Prisma.
+   */
+  database(): Promise<Db>;
   get(ref: string): Promise<InstalledRecord | null>;
+  /** the per-file manifest recorded for the pack's installation (null when none is stored) */
+  fileManifest(rec: InstalledRecord): Promise<FileManifest | null>;
   /** ONE transaction: upsert Pack, upsert PackInstallation, append the event */
   commitInstall(planned: PlannedRecord, fileManifest: FileManifest | null): Promise<InstalledRecord>;
   /** ONE transaction: delete the Pack (its installation cascades), append the event; false if absent */

@@ -54,12 +54,11 @@ const UNHASHABLE = new Set<string>([ErrorCodes.ESYMLINK, ErrorCodes.ESPECIAL_FIL
 
 async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<VerifyReport> {
   const inst = rec.installation!;
-  const recorded = inst.fileManifest;
   const base = {
     ref: rec.pack.ref,
     version: rec.pack.version,
     expected: inst.checksum,
-    fileListAvailable: !!recorded,
+    fileListAvailable: rec.hasFileManifest,
   };
   let dir: string;
   try {
@@ -68,6 +67,7 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
     if ((e as AttuneError).code !== ErrorCodes.ENOENT && (e as AttuneError).code !== ErrorCodes.ENOTFOUND)
       throw e;
     // the whole directory is gone: every recorded file is removed
+    const recorded = await ctx.store.fileManifest(rec);
     return {
       ...base,
       ok: false,
@@ -99,6 +99,8 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
       error: `${err.code}: ${err.message}`,
     };
   }
+  // read only now: a 20,000-entry manifest costs more to load than an untouched pack takes to hash
+  const recorded = await ctx.store.fileManifest(rec);
   const diff = recorded ? diffManifest(recorded, current.files) : { changed: [], added: [], removed: [] };
   return {
     ...base,

@@ -217,7 +217,13 @@ describe.each(await providers())("install flow on %s", (provider) => {
 
   it("verify reports changed, added and removed files, and appends to the history", async () => {
     const r = await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
-    expect(await inst.verify("core", actor)).toMatchObject({ ok: true, changed: [], added: [], removed: [] });
+    expect(await inst.verify("core", actor)).toMatchObject({
+      ok: true,
+      fileListAvailable: true,
+      changed: [],
+      added: [],
+      removed: [],
+    });
     const p = r.installation.storage_path;
     fs.appendFileSync(path.join(p, "actions/hello.py"), "import os\n");
     fs.writeFileSync(path.join(p, "actions/evil.sh"), "rm -rf /\n");
@@ -236,6 +242,28 @@ describe.each(await providers())("install flow on %s", (provider) => {
     const last = (await inst.history("core")).at(-1)!;
     expect(last).toMatchObject({ action: "verify", outcome: "failure" });
     await expect(inst.verify("nope")).rejects.toMatchObject({ code: "ENOTFOUND" });
+  });
+
+  it("verify reads and records through the direct paths alone (never starts the ORM)", async () => {
+    await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    const fresh = await h.open();
+    try {
+      const store = (Reflect.get(fresh, "ctx") as { store: { database: () => Promise<unknown> } }).store;
+      store.database = () => Promise.reject(new Error("verify must not start Prisma"));
+      expect(await fresh.verify("core", actor)).toMatchObject({ ok: true, fileListAvailable: true });
+      fs.appendFileSync(
+        path.join((await fresh.show("core")).installation.storage_path, "pack.yaml"),
+        "# x\n",
+      );
+      expect(await fresh.verify("core", actor)).toMatchObject({ ok: false, changed: ["pack.yaml"] });
+    } finally {
+      await fresh.close();
+    }
+    expect((await inst.history("core")).map((e) => `${e.action}:${e.outcome}`)).toEqual([
+      "install:success",
+      "verify:success",
+      "verify:failure",
+    ]);
   });
 
   it("verify reports a planted symlink and a deleted directory as tampering", async () => {
@@ -341,11 +369,13 @@ describe.each(await providers())("install flow on %s", (provider) => {
     await expect(inst.show("core")).rejects.toMatchObject({ code: "ENOTFOUND" });
   });
 
-  it("shares its open database with the caller", async () => {
-    expect(inst.database.provider).toBe(provider);
+  it("shares its database with the caller (the same client its writes go through)", async () => {
     const { repositories } = await import("@attune/db");
     await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
-    expect((await repositories(inst.database.db).packs.findByRef("core"))?.version).toBe("1.0.0");
+    const database = await inst.database();
+    expect(database.provider).toBe(provider);
+    expect((await inst.database()).db).toBe(database.db); // one client, not one per call
+    expect((await repositories(database.db).packs.findByRef("core"))?.version).toBe("1.0.0");
   });
 
   it("rejects bad requests before fetching anything", async () => {

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
-import { SQLITE_BUSY_TIMEOUT_MS } from "../client";
+import { SQLITE_BUSY_TIMEOUT_MS } from "../url";
 import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow, type Migration } from "./plan";
 
 // Exactly the table `prisma migrate deploy` creates on SQLite.

@@ -13,8 +13,10 @@ import { EVENT_ACTIONS, EVENT_OUTCOMES, INSTALLATION_METHODS, SOURCE_TYPES } fro
 import * as v from "../validate";
 
 type EventRecord = Awaited<ReturnType<DbTx["installEvent"]["create"]>>;
+/** The columns of one event, validated and encoded (shared with the direct writer). */
+export type EventColumns = ReturnType<typeof eventColumns>;
 
-function toEventRow(r: EventRecord): InstallEventRow {
+export function toEventRow(r: EventRecord): InstallEventRow {
   return {
     id: r.id,
     packRef: r.packRef,
@@ -32,24 +34,28 @@ function toEventRow(r: EventRecord): InstallEventRow {
   };
 }
 
+export function eventColumns(input: InstallEventInput) {
+  return {
+    packRef: v.nonEmpty(input.packRef, "pack_ref"),
+    version: input.version ?? null,
+    action: v.oneOf(input.action, EVENT_ACTIONS, "action"),
+    outcome: v.oneOf(input.outcome, EVENT_OUTCOMES, "outcome"),
+    sourceType: v.optionalOneOf(input.sourceType, SOURCE_TYPES, "source_type"),
+    sourceUrl: input.sourceUrl ?? null,
+    actorId: input.actorId ?? null,
+    actorName: input.actorName ?? null,
+    method: v.optionalOneOf(input.method, INSTALLATION_METHODS, "method"),
+    error: input.error ?? null,
+    details: encodeJson(v.plainObject(input.details, "details"), "details"),
+  };
+}
+
 /** Append-only history: there is deliberately no update or delete. */
 export class InstallEventRepository {
   constructor(private readonly db: DbTx) {}
 
   async append(input: InstallEventInput): Promise<InstallEventRow> {
-    const data = {
-      packRef: v.nonEmpty(input.packRef, "pack_ref"),
-      version: input.version ?? null,
-      action: v.oneOf(input.action, EVENT_ACTIONS, "action"),
-      outcome: v.oneOf(input.outcome, EVENT_OUTCOMES, "outcome"),
-      sourceType: v.optionalOneOf(input.sourceType, SOURCE_TYPES, "source_type"),
-      sourceUrl: input.sourceUrl ?? null,
-      actorId: input.actorId ?? null,
-      actorName: input.actorName ?? null,
-      method: v.optionalOneOf(input.method, INSTALLATION_METHODS, "method"),
-      error: input.error ?? null,
-      details: encodeJson(v.plainObject(input.details, "details"), "details"),
-    };
+    const data = eventColumns(input);
     return toEventRow(
       await guard(`record ${data.action} event of ${data.packRef}`, () =>
         this.db.installEvent.create({ data }),

@@ -1,20 +1,26 @@
 import Database from "better-sqlite3";
-import type pg from "pg";
 import { loadPg } from "../drivers";
 import { guard } from "../errors";
 import { toInstallationRow } from "../repos/installations";
 import type { PackFilter } from "../repos/packs";
 import { toPackRow } from "../repos/packs";
-import { providerOf, sqliteFilePath } from "../url";
-import { SOURCE_TYPES, type Page, type PackInstallationRow, type PackRow } from "../types";
-import { SQLITE_BUSY_TIMEOUT_MS } from "../client";
+import { providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
+import { decodeJson } from "../json";
+import { SOURCE_TYPES, type FileManifest, type Page, type PackInstallationRow, type PackRow } from "../types";
 import * as v from "../validate";
+import { postgresDate, postgresTypes, sqliteDate, type DateOf } from "./values";
 
 /** An installation as listed: every column but the per-file manifest, which only verify reads. */
 export type ListedInstallation = Omit<PackInstallationRow, "fileManifest">;
 export interface ListedPack {
   pack: PackRow;
   installation: ListedInstallation;
+}
+/** A pack read by ref: its installation (null if it has none) and whether a file manifest is stored. */
+export interface FoundPack {
+  pack: PackRow;
+  installation: ListedInstallation | null;
+  hasFileManifest: boolean;
 }
 
 /**
@@ -26,6 +32,10 @@ export interface ListedPack {
  */
 export interface InstallationLister {
   list(filter?: PackFilter): Promise<Page<ListedPack>>;
+  /** One pack by ref, as `PackRepository.findByRef` + `PackInstallationRepository.findByPackId` return it, minus the manifest. */
+  findByRef(ref: string): Promise<FoundPack | null>;
+  /** The per-file manifest recorded for an installation (null when none is stored or the row is gone). */
+  fileManifest(installationId: number): Promise<FileManifest | null>;
   /**
    * A tag that changes whenever any connection (this process's or another's) has committed a write
    * since it was last read, so a caller may reuse what it built from an earlier list while the tag
@@ -50,15 +60,35 @@ const COLUMNS = `
   p.runtime_deps AS p_runtime_deps, p.dependencies AS p_dependencies, p.created AS p_created,
   p.updated AS p_updated`;
 const FROM = `FROM pack p JOIN pack_installation i ON i.pack_id = p.id`;
+const BY_REF = (param: string) =>
+  `SELECT ${COLUMNS}, i.file_manifest IS NOT NULL AS has_file_manifest
+   FROM pack p LEFT JOIN pack_installation i ON i.pack_id = p.id WHERE p.ref = ${param}`;
+const MANIFEST = (param: string) => `SELECT file_manifest FROM pack_installation WHERE id = ${param}`;
 const total = (where: string) => `(SELECT count(*) FROM pack_installation ${where}) AS total`;
 // Prisma orders strings by the database's collation on both providers; so does this.
 const ORDER = `ORDER BY p.ref ASC`;
 
 type Raw = Record<string, unknown>;
-type DateOf = (value: unknown) => Date;
 
 function toListed(r: Raw, date: DateOf): ListedPack {
-  const pack = toPackRow({
+  return { pack: packOf(r, date), installation: installationOf(r, date) };
+}
+
+function toFound(r: Raw | undefined, date: DateOf): FoundPack | null {
+  if (r === undefined) return null;
+  return {
+    pack: packOf(r, date),
+    installation: r.i_id === null ? null : installationOf(r, date),
+    hasFileManifest: Boolean(r.has_file_manifest),
+  };
+}
+
+function manifestOf(r: Raw | undefined): FileManifest | null {
+  return decodeJson<FileManifest | null>((r?.file_manifest as string | null | undefined) ?? null, null);
+}
+
+function packOf(r: Raw, date: DateOf): PackRow {
+  return toPackRow({
     id: Number(r.p_id),
     ref: r.p_ref as string,
     label: r.p_label as string,
@@ -72,6 +102,9 @@ function toListed(r: Raw, date: DateOf): ListedPack {
     createdAt: date(r.p_created),
     updatedAt: date(r.p_updated),
   });
+}
+
+function installationOf(r: Raw, date: DateOf): ListedInstallation {
   const { fileManifest: _unread, ...installation } = toInstallationRow({
     id: Number(r.i_id),
     packId: Number(r.i_pack_id),
@@ -90,7 +123,7 @@ function toListed(r: Raw, date: DateOf): ListedPack {
     createdAt: date(r.i_created),
     updatedAt: date(r.i_updated),
   });
-  return { pack, installation };
+  return installation;
 }
 
 function request(filter: PackFilter) {
@@ -116,9 +149,6 @@ async function page(
   );
 }
 
-/** SQLite stores Prisma DateTimes as ISO-8601 text. */
-const sqliteDate: DateOf = (value) => new Date(value as string);
-
 function sqliteLister(url: string): InstallationLister {
   // A second, read-only connection: WAL readers never block the writer (Prisma's connection) or wait
   // for it, and a read-only handle cannot write by mistake.
@@ -132,7 +162,15 @@ function sqliteLister(url: string): InstallationLister {
   const countByType = db.prepare(`SELECT count(*) AS n FROM pack_installation WHERE source_type = ?`).pluck();
   // this connection never writes, so every commit to the file changes its data_version
   const version = db.prepare("PRAGMA data_version").pluck();
+  const byRef = db.prepare(BY_REF("?"));
+  const manifest = db.prepare(MANIFEST("?"));
   return {
+    findByRef: (ref) =>
+      guard(`read pack ${ref}`, async () => toFound(byRef.get(ref) as Raw | undefined, sqliteDate)),
+    fileManifest: (id) =>
+      guard(`read the file manifest of installation ${id}`, async () =>
+        manifestOf(manifest.get(id) as Raw | undefined),
+      ),
     dataVersion: () => guard("read the data version", async () => String(version.get())),
     list: (filter = {}) =>
       guard("list installations", async () => {
@@ -150,24 +188,28 @@ function sqliteLister(url: string): InstallationLister {
   };
 }
 
-/** Prisma writes UTC into PostgreSQL `timestamp(3)` (no zone); pg would read it as local time. */
-const postgresDate: DateOf = (value) => new Date(`${(value as string).replace(" ", "T")}Z`);
-const TIMESTAMP_OID = 1114;
-const types = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === TIMESTAMP_OID
-      ? (s: string) => s
-      : loadPg().types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
-
 function postgresLister(url: string): InstallationLister {
-  const pool = new (loadPg().Pool)({ connectionString: url, max: 4, types });
+  const pool = new (loadPg().Pool)({ connectionString: url, max: 4, types: postgresTypes });
   // an idle connection that breaks must not crash the process; the next query reports it
   pool.on("error", () => undefined);
   const listSql = (where: string, at: number) =>
     `SELECT ${COLUMNS}, ${total(where.replace("i.", ""))} ${FROM} ${where} ${ORDER} LIMIT $${at} OFFSET $${at + 1}`;
   return {
     dataVersion: async () => null,
+    findByRef: (ref) =>
+      guard(`read pack ${ref}`, async () => {
+        const { rows } = await pool.query({ name: "attune_pack_by_ref", text: BY_REF("$1"), values: [ref] });
+        return toFound(rows[0] as Raw | undefined, postgresDate);
+      }),
+    fileManifest: (id) =>
+      guard(`read the file manifest of installation ${id}`, async () => {
+        const { rows } = await pool.query({
+          name: "attune_file_manifest",
+          text: MANIFEST("$1"),
+          values: [id],
+        });
+        return manifestOf(rows[0] as Raw | undefined);
+      }),
     list: (filter = {}) =>
       guard("list installations", async () => {
         const req = request(filter);
