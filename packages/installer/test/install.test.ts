@@ -252,7 +252,7 @@ describe.each(await providers())("install flow on %s", (provider) => {
       store.database = () => Promise.reject(new Error("verify must not start Prisma"));
       expect(await fresh.verify("core", actor)).toMatchObject({ ok: true, fileListAvailable: true });
       fs.appendFileSync(
-        path.join((await fresh.show("core")).installation.storage_path, "pack.yaml"),
+        path.join((await fresh.show("core")).installation!.storage_path, "pack.yaml"),
         "# x\n",
       );
       expect(await fresh.verify("core", actor)).toMatchObject({ ok: false, changed: ["pack.yaml"] });
