@@ -6,7 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import * as tar from "tar";
 import yazl from "yazl";
 import { createWriteStream } from "node:fs";
-import { calculateDirectoryChecksum, calculateFileChecksum } from "@attune/pack-storage";
+import {
+  calculateDirectoryChecksum,
+  calculateDirectoryManifest,
+  calculateFileChecksum,
+} from "@attune/pack-storage";
 import { tmpDir, writeTree } from "@attune/test-utils";
 import { localArchiveSource } from "../src/sources/local-archive";
 import { localDirectorySource } from "../src/sources/local-directory";
@@ -71,6 +75,30 @@ describe("localDirectorySource", () => {
     expect(statSync(staging).mode & 0o777).toBe(0o700); // the staging dir's own mode is kept
     expect(await calculateDirectoryChecksum(staging)).toBe(await calculateDirectoryChecksum(src));
     expect(progress).toEqual([1, 2, 3, 4]);
+  });
+
+  it("hashes the copy while writing it: the staged pack root's checksum and manifest, as read back", async () => {
+    const layouts: Array<[string, Record<string, string>, string]> = [
+      [
+        "at the top",
+        { "pack.yaml": "ref: a\n", "a/x": "1", "a-b": "2", "é/f": "3", "\uE000": "4", "😀": "5" },
+        "",
+      ],
+      ["in pack/", { "pack/pack.yaml": "ref: b\n", "pack/actions/a.py": "x", README: "outside" }, "pack"],
+      [
+        "in the one subdirectory",
+        { "repo-1a2b/pack.yaml": "ref: c\n", "repo-1a2b/lib/.git/HEAD": "x" },
+        "repo-1a2b",
+      ],
+    ];
+    for (const [what, files, root] of layouts) {
+      const from = join(work.dir, `layout-${root || "top"}`);
+      const into = join(work.dir, `staged-${root || "top"}`);
+      writeTree(from, files);
+      const result = await localDirectorySource(from).fetch(into, ctx());
+      const onDisk = await calculateDirectoryManifest(join(into, root));
+      expect({ what, ...result.treeHash }).toEqual({ what, root, ...onDisk });
+    }
   });
 
   it("drops setuid, sticky and world-writable bits", async () => {

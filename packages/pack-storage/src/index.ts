@@ -10,5 +10,6 @@ export {
   type ManifestEntry,
 } from "./checksum/directory";
 export { calculateFileChecksum, verifyChecksum } from "./checksum/file";
+export { StreamingTreeHasher, compareTreePaths, type TreeHash } from "./checksum/streaming";
 export { validateRef, validateVersion } from "./storage/validate";
 export { PackStorage, type InstalledPack, type PackStorageOptions } from "./storage/pack-storage";

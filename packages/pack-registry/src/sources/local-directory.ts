@@ -70,6 +70,7 @@ export function localDirectorySource(path: string, limits: Partial<ExtractLimits
         archiveChecksum: null,
         expectedChecksum: null,
         registryName: null,
+        ...(copied.treeHash ? { treeHash: copied.treeHash } : {}),
         details: {
           files: copied.files,
           bytes: copied.bytes,

@@ -1,3 +1,4 @@
+import type { Checksum, FileManifest } from "@attune/pack-storage";
 import type { ExtractLimits } from "../extract/limits";
 import type { OutboundPolicy } from "../policy/outbound-policy";
 import type { RegistryClient } from "../registry-index/client";
@@ -50,6 +51,13 @@ export interface FetchResult {
   expectedChecksum: string | null;
   registryName: string | null;
   registryEntry?: unknown;
+  /**
+   * The directory checksum and per-file manifest of the staged subtree `root` (relative to the
+   * staging directory, "" = all of it), computed from the bytes as they were written. Set when the
+   * source could hash while writing (files written in checksum order); the installer then skips
+   * reading the tree back, if the pack root it finds is this subtree.
+   */
+  treeHash?: { root: string; checksum: Checksum; files: FileManifest };
   /** free-form facts about the fetch (e.g. which registry install source was used and why another failed) */
   details?: Record<string, unknown>;
 }

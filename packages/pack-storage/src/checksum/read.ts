@@ -40,13 +40,20 @@ export function frameScratch(): Buffer {
   return scratch;
 }
 
+/** A buffer for frame headers alone (no content). */
+export function headerScratch(): Buffer {
+  const scratch = Buffer.allocUnsafe(HEADER_ROOM);
+  MAGIC.copy(scratch, 0);
+  return scratch;
+}
+
 function writeU64(buf: Buffer, value: number, offset: number): void {
   buf.writeUInt32BE(Math.floor(value / 0x100000000), offset);
   buf.writeUInt32BE(value >>> 0, offset + 4);
 }
 
 /** Write the framed-v1 header for `rel` and `size` at the start of `scratch`; returns its length. */
-function writeFrameHeader(scratch: Buffer, rel: string, size: number, path: string): number {
+export function writeFrameHeader(scratch: Buffer, rel: string, size: number, path: string): number {
   const pathAt = MAGIC.length + 8;
   const pathLength = Buffer.byteLength(rel, "utf8");
   if (pathAt + pathLength + 8 > HEADER_ROOM) {

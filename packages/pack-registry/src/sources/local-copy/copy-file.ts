@@ -8,7 +8,7 @@ import {
   writeSync,
   type Stats,
 } from "node:fs";
-import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, ioError, type StreamingTreeHasher } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
 import { specialFileError, symlinkError, tooLarge } from "./walk";
 
@@ -30,6 +30,8 @@ export interface CopyState {
   onProgress?: (p: { files: number; bytes: number }) => void;
   /** one buffer reused by every file; grown on demand up to CHUNK */
   buffer?: Buffer;
+  /** hashes the bytes as they are written (files come in checksum order) */
+  hasher?: StreamingTreeHasher;
 }
 
 function openSource(from: string, rel: string): number {
@@ -99,6 +101,7 @@ function copyBytes(src: number, dst: number, size: number, from: string, to: str
     }
     if (bytesRead === 0) break;
     writeAll(dst, buf, bytesRead, to);
+    state.hasher?.update(buf.subarray(0, bytesRead));
     done += bytesRead;
   }
 }
@@ -121,7 +124,9 @@ export function copyRegularFile(from: string, to: string, rel: string, state: Co
       throw ioError(err, to, "cannot create");
     }
     try {
+      state.hasher?.beginFile(rel, info.size);
       if (info.size > 0) copyBytes(src, dst, info.size, from, to, state);
+      state.hasher?.endFile(); // a file that shrank meanwhile voids the hash: the tree is hashed on disk
       if (mode & state.umask) fchmodSync(dst, mode);
     } finally {
       closeSync(dst);

@@ -1,10 +1,15 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { ioError } from "@attune/pack-storage";
+import { StreamingTreeHasher, ioError, type TreeHash } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
 import { copyRegularFile, type CopyState } from "./copy-file";
 import { walkTree } from "./walk";
+
+/** The checksum and per-file manifest of the staged subtree `root` ("" = all), hashed while written. */
+export interface StagedTreeHash extends TreeHash {
+  root: string;
+}
 
 /**
  * Milliseconds of copying between two returns to the event loop: the copy is synchronous, and a
@@ -38,8 +43,9 @@ export async function copyLocalTree(
   dest: string,
   limits: ExtractLimits,
   onProgress?: CopyState["onProgress"],
-): Promise<{ files: number; bytes: number }> {
+): Promise<{ files: number; bytes: number; treeHash: StagedTreeHash | null }> {
   const tree = await walkTree(root, limits);
+  const hasher = new StreamingTreeHasher(likelyPackRoot(tree.files));
   let slice = performance.now();
   const pause = async () => {
     if (performance.now() - slice < SLICE_MS) return;
@@ -54,10 +60,27 @@ export async function copyLocalTree(
     }
     await pause();
   }
-  const state: CopyState = { limits, umask: processUmask(), files: 0, bytes: 0, onProgress };
+  const state: CopyState = { limits, umask: processUmask(), files: 0, bytes: 0, onProgress, hasher };
   for (const rel of tree.files) {
     copyRegularFile(join(root, rel), join(dest, rel), rel, state);
     await pause();
   }
-  return { files: state.files, bytes: state.bytes };
+  const hash = hasher.result();
+  return {
+    files: state.files,
+    bytes: state.bytes,
+    treeHash: hash && { root: hasher.root, checksum: hash.checksum, files: hash.files },
+  };
+}
+
+/**
+ * Where `findPackRoot` will find the pack in a tree of these files (pack.yaml at the top, else in
+ * pack/, else in the one subdirectory that has one), so that subtree is the one hashed during the
+ * copy. Only a guess: the installer uses the hash only if the root it finds is this one.
+ */
+function likelyPackRoot(files: string[]): string {
+  if (files.includes("pack.yaml")) return "";
+  if (files.includes("pack/pack.yaml")) return "pack";
+  const holders = files.filter((f) => /^[^/]+\/pack\.yaml$/.test(f) && !f.startsWith(".git/"));
+  return holders.length === 1 ? holders[0].slice(0, -"/pack.yaml".length) : "";
 }

@@ -1,7 +1,7 @@
 import type { Dirent } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, compareTreePaths, ioError } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
 
 /** What one walk of a local directory found: relative paths, parents before children, sorted. */
@@ -49,8 +49,9 @@ function checkEntry(e: Dirent, from: string, rel: string): void {
 }
 
 /**
- * Walk `root` once with `readdir(withFileTypes)` (no per-entry stat), depth first in sorted order so
- * the first offending entry named is the same on every run, applying the entry and depth caps.
+ * Walk `root` once with `readdir(withFileTypes)` (no per-entry stat), depth first in the checksum's
+ * order (siblings bytewise), so the first offending entry named is the same on every run and the
+ * files come out in the order the directory checksum hashes them; applies the entry and depth caps.
  * The top-level `.git` is history, not pack content (nested ones are kept; the checksum skips them).
  */
 export async function walkTree(root: string, limits: ExtractLimits): Promise<WalkedTree> {
@@ -64,7 +65,8 @@ export async function walkTree(root: string, limits: ExtractLimits): Promise<Wal
     } catch (err) {
       throw ioError(err, dir, "cannot list");
     }
-    list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // the checksum's order (bytewise, not UTF-16), so the copy can be hashed as it is written
+    list.sort((a, b) => compareTreePaths(a.name, b.name));
     for (const e of list) {
       if (depth === 0 && e.name === ".git") continue;
       const rel = relDir ? `${relDir}/${e.name}` : e.name;

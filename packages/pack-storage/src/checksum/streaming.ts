@@ -1,0 +1,102 @@
+// The framed-v1 checksum (DESIGN.md §3) of a tree computed from bytes as they are written, so a
+// copy or an extraction does not have to read the whole tree back to hash it.
+import crypto from "node:crypto";
+import type { FileManifest } from "./directory";
+import { toChecksum, type Checksum } from "./format";
+import { headerScratch, writeFrameHeader } from "./read";
+import { compareUtf8 } from "./walk";
+
+/** Order of two relative paths in the checksum: component by component, each bytewise (UTF-8). */
+export function compareTreePaths(a: string, b: string): number {
+  const x = a.split("/");
+  const y = b.split("/");
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    if (x[i] !== y[i]) return compareUtf8(x[i], y[i]);
+  }
+  return x.length - y.length;
+}
+
+/** A tree's checksum and per-file manifest, as `calculateDirectoryManifest` returns them. */
+export interface TreeHash {
+  checksum: Checksum;
+  files: FileManifest;
+}
+
+/**
+ * Hashes the files of one tree as a writer hands them over: `beginFile`, its bytes through `update`,
+ * `endFile`. The result equals `calculateDirectoryManifest` of the written tree when every file
+ * came exactly once, in checksum order, with exactly its declared size. Anything else (a file out
+ * of order, a byte count that differs from the size) does not throw: it makes `result()` null, and
+ * the caller hashes the tree on disk as before. Paths are relative to the tree written; `root`
+ * (a relative directory, "" for the whole tree) selects the subtree whose checksum is wanted.
+ * Files outside it, and files under a `.git` directory at any depth, are not hashed (the checksum
+ * skips `.git`).
+ */
+export class StreamingTreeHasher {
+  private readonly prefix: string;
+  private readonly total = crypto.createHash("sha256");
+  private readonly files: FileManifest = Object.create(null) as FileManifest;
+  private readonly scratch = headerScratch();
+  private previous: string | null = null;
+  private current: { rel: string; size: number; seen: number; own: crypto.Hash } | null = null;
+  private invalid: string | null = null;
+  private done: TreeHash | null = null;
+
+  constructor(readonly root = "") {
+    this.prefix = root === "" ? "" : `${root.replace(/\/+$/, "")}/`;
+  }
+
+  /** Why the result is unusable, or null while it is still good. */
+  get invalidReason(): string | null {
+    return this.invalid;
+  }
+
+  /** Give up: the tree will be hashed on disk (`result()` returns null). */
+  invalidate(reason: string): void {
+    this.invalid ??= reason;
+    this.current = null;
+  }
+
+  /** Start the file at `path` (relative to the written tree) of `size` bytes. */
+  beginFile(path: string, size: number): void {
+    if (this.invalid !== null) return;
+    if (this.done) return this.invalidate(`${path}: the result was already taken`);
+    if (this.current) return this.invalidate(`${this.current.rel}: not ended before ${path}`);
+    if (!path.startsWith(this.prefix)) return;
+    const rel = path.slice(this.prefix.length);
+    if (rel === "" || rel.split("/").includes(".git")) return;
+    if (this.previous !== null && compareTreePaths(this.previous, rel) >= 0)
+      return this.invalidate(`${rel} came after ${this.previous}`);
+    this.previous = rel;
+    const headerLength = writeFrameHeader(this.scratch, rel, size, rel);
+    this.total.update(this.scratch.subarray(0, headerLength));
+    this.current = { rel, size, seen: 0, own: crypto.createHash("sha256") };
+  }
+
+  /** The next bytes of the current file (ignored for a file that is not hashed). */
+  update(chunk: Buffer): void {
+    const file = this.current;
+    if (!file) return;
+    file.seen += chunk.length;
+    if (file.seen > file.size) return this.invalidate(`${file.rel}: more bytes than its size ${file.size}`);
+    this.total.update(chunk);
+    file.own.update(chunk);
+  }
+
+  endFile(): void {
+    const file = this.current;
+    if (!file) return;
+    this.current = null;
+    if (file.seen !== file.size)
+      return this.invalidate(`${file.rel}: ${file.seen} bytes written, ${file.size} declared`);
+    this.files[file.rel] = { size: file.size, sha256: file.own.digest("hex") };
+  }
+
+  /** The checksum and manifest of the `root` subtree, or null when the stream could not give them. */
+  result(): TreeHash | null {
+    if (this.invalid !== null || this.current !== null) return null;
+    this.done ??= { checksum: toChecksum(this.total.digest("hex")), files: this.files };
+    return this.done;
+  }
+}
