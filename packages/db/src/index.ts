@@ -30,4 +30,4 @@ export {
   type ListedPack,
   type FoundPack,
 } from "./direct/installation-lister";
-export { openEventWriter, type EventWriter } from "./direct/event-writer";
+export { openDirectWriter, type DirectWriter, type InstallCommit } from "./direct/writer";

@@ -1,12 +1,11 @@
 import {
   connectDatabase,
-  openEventWriter,
+  openDirectWriter,
   openInstallationLister,
   prepareDatabase,
   repositories,
-  withTransaction,
   type Db,
-  type EventWriter,
+  type DirectWriter,
   type InstallationLister,
   type OpenedDatabase,
   type Repositories,
@@ -18,22 +17,23 @@ import type { RecordStore } from "./store";
 // The installer's vocabulary is a superset of the db's only in documentation; cast at this boundary.
 type EventInput = Parameters<Repositories["events"]["append"]>[0];
 type InstallationInput = Parameters<Repositories["installations"]["upsert"]>[0];
+type InstallCommit = Parameters<DirectWriter["commitInstall"]>[0];
 
 /**
- * RecordStore over `@attune/db`: the SQLite store is created and migrated on open. Reads (by ref,
- * lists) and lone event appends use the direct driver paths, each one SQL statement; the writes
- * that change several rows (install commit, uninstall) and the history query use Prisma, which is
- * started on the first of them.
+ * RecordStore over `@attune/db`: the SQLite store is created and migrated on open. The install flow's
+ * reads and writes (by ref, lists, the install commit, uninstall, lone events) use the direct driver
+ * paths, which store and return exactly what the repositories do; Prisma is started only for the
+ * history query and for callers of `database()` (the API's tokens).
  */
 export async function openRecordStore(opts: { home: string; databaseUrl?: string }): Promise<RecordStore> {
   const prepared = await prepareDatabase(opts);
   const { url } = prepared;
   // each opened on first use: most commands need only one or two of them
   let lister: InstallationLister | null = null;
-  let writer: EventWriter | null = null;
+  let writer: DirectWriter | null = null;
   let opened: Promise<OpenedDatabase> | null = null;
   const reader = () => (lister ??= openInstallationLister(url));
-  const events = () => (writer ??= openEventWriter(url));
+  const direct = () => (writer ??= openDirectWriter(url));
   const database = async (): Promise<Db> => {
     opened ??= connectDatabase(prepared).catch((e: unknown) => {
       opened = null; // a failed start is retried by the next call, not remembered
@@ -59,31 +59,24 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
       return rec.installation && rec.hasFileManifest ? reader().fileManifest(rec.installation.id) : null;
     },
     async commitInstall(planned: PlannedRecord, fileManifest: FileManifest | null): Promise<InstalledRecord> {
-      return withTransaction(await database(), async (tx) => {
-        const { row: pack } = await tx.packs.upsert(planned.pack);
-        const installation: InstallationInput = {
-          ...(planned.installation as Omit<InstallationInput, "packId">),
-          packId: pack.id,
-          installedAt: new Date(),
-          fileManifest,
-          meta: { ...planned.installation.meta, operation_id: planned.operationId },
-        };
-        const { row } = await tx.installations.upsert(installation);
-        await tx.events.append(planned.event as EventInput);
-        const { fileManifest: _recorded, ...written } = row;
-        return { pack, installation: written, hasFileManifest: fileManifest !== null };
+      const installation: Omit<InstallationInput, "packId"> = {
+        ...(planned.installation as Omit<InstallationInput, "packId">),
+        installedAt: new Date(),
+        fileManifest,
+        meta: { ...planned.installation.meta, operation_id: planned.operationId },
+      };
+      const row = await direct().commitInstall({
+        pack: planned.pack as InstallCommit["pack"],
+        installation,
+        event: planned.event as EventInput,
       });
+      return { ...row, hasFileManifest: fileManifest !== null };
     },
     async deletePack(ref: string, event: EventData) {
-      return withTransaction(await database(), async (tx) => {
-        const pack = await tx.packs.findByRef(ref);
-        if (pack) await tx.packs.delete(pack.id);
-        await tx.events.append(event as EventInput);
-        return pack !== null;
-      });
+      return direct().deletePack(ref, event as EventInput);
     },
     async appendEvent(event: EventData) {
-      await events().append(event as EventInput);
+      await direct().appendEvent(event as EventInput);
     },
     async events(ref: string): Promise<EventRowLike[]> {
       return (await repositories(await database()).events.listByRef(ref)).reverse(); // oldest first

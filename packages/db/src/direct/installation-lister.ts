@@ -1,17 +1,22 @@
 import Database from "better-sqlite3";
 import { loadPg } from "../drivers";
 import { guard } from "../errors";
-import { toInstallationRow } from "../repos/installations";
 import type { PackFilter } from "../repos/packs";
-import { toPackRow } from "../repos/packs";
 import { providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
 import { decodeJson } from "../json";
-import { SOURCE_TYPES, type FileManifest, type Page, type PackInstallationRow, type PackRow } from "../types";
+import { SOURCE_TYPES, type FileManifest, type Page, type PackRow } from "../types";
 import * as v from "../validate";
+import {
+  installationColumns,
+  installationOf,
+  packColumns,
+  packOf,
+  type ListedInstallation,
+  type Raw,
+} from "./rows";
 import { postgresDate, postgresTypes, sqliteDate, type DateOf } from "./values";
 
-/** An installation as listed: every column but the per-file manifest, which only verify reads. */
-export type ListedInstallation = Omit<PackInstallationRow, "fileManifest">;
+export type { ListedInstallation } from "./rows";
 export interface ListedPack {
   pack: PackRow;
   installation: ListedInstallation;
@@ -49,16 +54,7 @@ export interface InstallationLister {
 // uncorrelated subquery, computed once, in the same statement (so page and total are one consistent
 // read) without keeping the page from walking the unique index on pack.ref and stopping at LIMIT
 // (a window count(*) OVER () would sort every row first).
-const COLUMNS = `
-  i.id AS i_id, i.pack_id AS i_pack_id, i.source_type AS i_source_type, i.source_url AS i_source_url,
-  i.source_ref AS i_source_ref, i.resolved_commit AS i_resolved_commit, i.checksum AS i_checksum,
-  i.checksum_verified AS i_checksum_verified, i.installed_at AS i_installed_at,
-  i.installed_by AS i_installed_by, i.installation_method AS i_installation_method,
-  i.storage_path AS i_storage_path, i.meta AS i_meta, i.created AS i_created, i.updated AS i_updated,
-  p.id AS p_id, p.ref AS p_ref, p.label AS p_label, p.description AS p_description,
-  p.version AS p_version, p.tags AS p_tags, p.conf_schema AS p_conf_schema, p.meta AS p_meta,
-  p.runtime_deps AS p_runtime_deps, p.dependencies AS p_dependencies, p.created AS p_created,
-  p.updated AS p_updated`;
+const COLUMNS = `${installationColumns("i", "i_")}, ${packColumns("p", "p_")}`;
 const FROM = `FROM pack p JOIN pack_installation i ON i.pack_id = p.id`;
 const BY_REF = (param: string) =>
   `SELECT ${COLUMNS}, i.file_manifest IS NOT NULL AS has_file_manifest
@@ -67,8 +63,6 @@ const MANIFEST = (param: string) => `SELECT file_manifest FROM pack_installation
 const total = (where: string) => `(SELECT count(*) FROM pack_installation ${where}) AS total`;
 // Prisma orders strings by the database's collation on both providers; so does this.
 const ORDER = `ORDER BY p.ref ASC`;
-
-type Raw = Record<string, unknown>;
 
 function toListed(r: Raw, date: DateOf): ListedPack {
   return { pack: packOf(r, date), installation: installationOf(r, date) };
@@ -85,45 +79,6 @@ function toFound(r: Raw | undefined, date: DateOf): FoundPack | null {
 
 function manifestOf(r: Raw | undefined): FileManifest | null {
   return decodeJson<FileManifest | null>((r?.file_manifest as string | null | undefined) ?? null, null);
-}
-
-function packOf(r: Raw, date: DateOf): PackRow {
-  return toPackRow({
-    id: Number(r.p_id),
-    ref: r.p_ref as string,
-    label: r.p_label as string,
-    description: r.p_description as string | null,
-    version: r.p_version as string,
-    tags: r.p_tags as string,
-    confSchema: r.p_conf_schema as string | null,
-    meta: r.p_meta as string,
-    runtimeDeps: r.p_runtime_deps as string,
-    dependencies: r.p_dependencies as string,
-    createdAt: date(r.p_created),
-    updatedAt: date(r.p_updated),
-  });
-}
-
-function installationOf(r: Raw, date: DateOf): ListedInstallation {
-  const { fileManifest: _unread, ...installation } = toInstallationRow({
-    id: Number(r.i_id),
-    packId: Number(r.i_pack_id),
-    sourceType: r.i_source_type as string,
-    sourceUrl: r.i_source_url as string | null,
-    sourceRef: r.i_source_ref as string | null,
-    resolvedCommit: r.i_resolved_commit as string | null,
-    checksum: r.i_checksum as string,
-    checksumVerified: Boolean(r.i_checksum_verified),
-    installedAt: date(r.i_installed_at),
-    installedBy: r.i_installed_by === null ? null : Number(r.i_installed_by),
-    installationMethod: r.i_installation_method as string,
-    storagePath: r.i_storage_path as string,
-    meta: r.i_meta as string,
-    fileManifest: null,
-    createdAt: date(r.i_created),
-    updatedAt: date(r.i_updated),
-  });
-  return installation;
 }
 
 function request(filter: PackFilter) {

@@ -43,7 +43,8 @@ function manifest(value: FileManifest | null | undefined): string | null {
     : encodeJson(v.plainObject(value, "file_manifest"), "file_manifest");
 }
 
-function columns(input: PackInstallationInput) {
+/** The validated, encoded column values of an installation (every column: create and replace alike). */
+export function installationColumnValues(input: PackInstallationInput) {
   return {
     packId: v.id(input.packId, "pack_id"),
     sourceType: v.oneOf(input.sourceType, SOURCE_TYPES, "source_type"),
@@ -66,7 +67,7 @@ export class PackInstallationRepository {
 
   /** ECONFLICT when the pack already has an installation (one per pack). */
   async create(input: PackInstallationInput): Promise<PackInstallationRow> {
-    const data = columns(input);
+    const data = installationColumnValues(input);
     return toInstallationRow(
       await guard(`record installation of pack ${data.packId}`, () =>
         this.db.packInstallation.create({ data }),
@@ -76,7 +77,7 @@ export class PackInstallationRepository {
 
   /** Create the pack's installation, or replace every field of the existing one. */
   async upsert(input: PackInstallationInput): Promise<{ row: PackInstallationRow; created: boolean }> {
-    const data = columns(input);
+    const data = installationColumnValues(input);
     const existing = await this.findByPackId(data.packId);
     if (!existing) return { row: await this.create(input), created: true };
     const r = await guard(`replace installation of pack ${data.packId}`, () =>

@@ -25,7 +25,7 @@ export function toPackRow(r: PackRecord): PackRow {
 }
 
 /** Column values of the fields present in `input` (validated); absent fields are left out. */
-function columns(input: PackUpdate) {
+export function packColumnValues(input: PackUpdate) {
   const c: {
     label?: string;
     description?: string | null;
@@ -55,17 +55,22 @@ export interface PackFilter extends PageRequest {
   sourceType?: SourceType;
 }
 
+/** The column values of a new pack (ref, label and version required). */
+export function newPackValues(input: PackInput) {
+  return {
+    ...packColumnValues(input),
+    ref: v.nonEmpty(input.ref, "ref"),
+    label: v.nonEmpty(input.label, "label"),
+    version: v.nonEmpty(input.version, "version"),
+  };
+}
+
 export class PackRepository {
   constructor(private readonly db: DbTx) {}
 
   async create(input: PackInput): Promise<PackRow> {
-    const ref = v.nonEmpty(input.ref, "ref");
-    const data = {
-      ...columns(input),
-      ref,
-      label: v.nonEmpty(input.label, "label"),
-      version: v.nonEmpty(input.version, "version"),
-    };
+    const data = newPackValues(input);
+    const { ref } = data;
     return toPackRow(await guard(`create pack ${ref}`, () => this.db.pack.create({ data })));
   }
 
@@ -114,7 +119,7 @@ export class PackRepository {
   }
 
   async updateMetadata(id: number, patch: PackUpdate): Promise<PackRow> {
-    const data = columns(patch);
+    const data = packColumnValues(patch);
     return toPackRow(
       await guard(`update pack ${id}`, () => this.db.pack.update({ where: { id: v.id(id) }, data })),
     );
