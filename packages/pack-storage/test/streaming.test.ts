@@ -136,6 +136,30 @@ describe("StreamingTreeHasher", () => {
     expect(late.result()).toBeNull();
   });
 
+  it("orders paths exactly as a component-by-component, bytewise comparison does", () => {
+    const utf8 = (s: string) => Buffer.from(s, "utf8");
+    const reference = (a: string, b: string) => {
+      const x = a.split("/");
+      const y = b.split("/");
+      for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        const c = Buffer.compare(utf8(x[i]), utf8(y[i]));
+        if (c !== 0) return c;
+      }
+      return x.length - y.length;
+    };
+    const alphabet = ["a", "b", "-", ".", "/", "\u0001", "é", "\uE000", "😀", "Z"];
+    const word = () =>
+      Array.from({ length: 1 + crypto.randomInt(6) }, () => alphabet[crypto.randomInt(alphabet.length)])
+        .join("")
+        .replace(/^\/+|\/+$/g, "")
+        .replace(/\/+/g, "/") || "a";
+    for (let i = 0; i < 5000; i++) {
+      const a = word();
+      const b = word();
+      expect([a, b, Math.sign(compareTreePaths(a, b))]).toEqual([a, b, Math.sign(reference(a, b))]);
+    }
+  });
+
   it("orders paths component by component, bytewise", () => {
     expect(["a-b", "a/x", "a", "😀", "\uE000", "Z"].sort(compareTreePaths)).toEqual([
       "Z",

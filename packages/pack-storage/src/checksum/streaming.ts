@@ -6,16 +6,31 @@ import { toChecksum, type Checksum } from "./format";
 import { headerScratch, writeFrameHeader } from "./read";
 import { compareUtf8 } from "./walk";
 
-/** Order of two relative paths in the checksum: component by component, each bytewise (UTF-8). */
+const SLASH = 0x2f;
+
+/**
+ * Order of two relative paths in the checksum: component by component, each bytewise (UTF-8).
+ * Equivalent to comparing the strings with "/" ranked below every other character (a shorter
+ * component sorts first), which needs no splitting; a fast path for the per-file order check.
+ */
 export function compareTreePaths(a: string, b: string): number {
-  const x = a.split("/");
-  const y = b.split("/");
-  const n = Math.min(x.length, y.length);
+  const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
-    if (x[i] !== y[i]) return compareUtf8(x[i], y[i]);
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === SLASH) return -1;
+    if (y === SLASH) return 1;
+    return compareUtf8(a.slice(i, i + 2), b.slice(i, i + 2));
   }
-  return x.length - y.length;
+  return a.length - b.length;
 }
+
+const EMPTY_SHA256 = crypto.createHash("sha256").digest("hex");
+const oneShot: (data: Buffer) => string =
+  typeof crypto.hash === "function"
+    ? (data) => crypto.hash("sha256", data, "hex")
+    : (data) => crypto.createHash("sha256").update(data).digest("hex");
 
 /** A tree's checksum and per-file manifest, as `calculateDirectoryManifest` returns them. */
 export interface TreeHash {
@@ -39,7 +54,13 @@ export class StreamingTreeHasher {
   private readonly files: FileManifest = Object.create(null) as FileManifest;
   private readonly scratch = headerScratch();
   private previous: string | null = null;
-  private current: { rel: string; size: number; seen: number; own: crypto.Hash } | null = null;
+  private current: {
+    rel: string;
+    size: number;
+    seen: number;
+    own: crypto.Hash | null;
+    digest: string | null;
+  } | null = null;
   private invalid: string | null = null;
   private done: TreeHash | null = null;
 
@@ -71,17 +92,20 @@ export class StreamingTreeHasher {
     this.previous = rel;
     const headerLength = writeFrameHeader(this.scratch, rel, size, rel);
     this.total.update(this.scratch.subarray(0, headerLength));
-    this.current = { rel, size, seen: 0, own: crypto.createHash("sha256") };
+    this.current = { rel, size, seen: 0, own: null, digest: null };
   }
 
   /** The next bytes of the current file (ignored for a file that is not hashed). */
   update(chunk: Buffer): void {
     const file = this.current;
     if (!file) return;
+    const whole = file.seen === 0 && chunk.length === file.size;
     file.seen += chunk.length;
     if (file.seen > file.size) return this.invalidate(`${file.rel}: more bytes than its size ${file.size}`);
     this.total.update(chunk);
-    file.own.update(chunk);
+    // most files arrive in one chunk: a one-shot digest costs less than a Hash object per file
+    if (whole) file.digest = oneShot(chunk);
+    else (file.own ??= crypto.createHash("sha256")).update(chunk);
   }
 
   endFile(): void {
@@ -90,7 +114,8 @@ export class StreamingTreeHasher {
     this.current = null;
     if (file.seen !== file.size)
       return this.invalidate(`${file.rel}: ${file.seen} bytes written, ${file.size} declared`);
-    this.files[file.rel] = { size: file.size, sha256: file.own.digest("hex") };
+    const sha256 = file.digest ?? file.own?.digest("hex") ?? EMPTY_SHA256;
+    this.files[file.rel] = { size: file.size, sha256 };
   }
 
   /** The checksum and manifest of the `root` subtree, or null when the stream could not give them. */
