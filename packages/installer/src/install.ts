@@ -152,6 +152,7 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
     (await calculateDirectoryManifest(i.root, {
       onProgress: (p) =>
         progress({ phase: "hash", files: p.files, bytes: p.bytes, message: `${p.totalFiles} files` }),
+      contents: stagedContents(i),
     }));
   const sizes = Object.values(files.files);
   progress({ phase: "hash", files: sizes.length, bytes: sizes.reduce((a, f) => a + f.size, 0) });
@@ -191,6 +192,14 @@ function hashedWhileStaged(i: LockedInput): { checksum: Checksum; files: FileMan
   const staged = i.fetched.treeHash;
   if (!staged) return null;
   return path.relative(i.srcDir, i.root) === staged.root ? staged : null;
+}
+
+/** The bytes the source kept of the files it wrote, looked up by path relative to the pack root. */
+function stagedContents(i: LockedInput): ((rel: string) => Buffer | undefined) | undefined {
+  const kept = i.fetched.stagedContents;
+  if (!kept) return undefined;
+  const prefix = path.relative(i.srcDir, i.root);
+  return prefix === "" ? (rel) => kept.get(rel) : (rel) => kept.get(`${prefix}/${rel}`);
 }
 
 /** journal the intent, then move the staged tree into versioned storage */

@@ -1,5 +1,13 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
@@ -12,6 +20,7 @@ import {
   calculateFileChecksum,
 } from "@attune/pack-storage";
 import { tmpDir, writeTree } from "@attune/test-utils";
+import { KeptContents } from "../src/extract/kept";
 import { localArchiveSource } from "../src/sources/local-archive";
 import { localDirectorySource } from "../src/sources/local-directory";
 import type { FetchContext } from "../src/sources/types";
@@ -196,6 +205,51 @@ function leftovers(): string[] {
 }
 
 describe("localArchiveSource", () => {
+  it("keeps the bytes of the files it wrote, so the tree can be hashed without reading them back", async () => {
+    for (const [name, make] of [
+      [
+        "pack.tar.gz",
+        (file: string) =>
+          tar.c({ gzip: true, file, cwd: src, portable: true }, ["pack.yaml", "actions", ".hidden"]),
+      ],
+      [
+        "pack.tar",
+        (file: string) => tar.c({ file, cwd: src, portable: true }, ["pack.yaml", "actions", ".hidden"]),
+      ],
+    ] as const) {
+      const file = join(work.dir, name);
+      await make(file);
+      const into = join(work.dir, `staged-${name}`);
+      const result = await localArchiveSource(file).fetch(into, ctx());
+      const kept = result.stagedContents!;
+      for (const rel of ["pack.yaml", "actions/run.sh", ".hidden"])
+        expect(kept.get(rel)?.toString()).toBe(readFileSync(join(into, rel), "utf8"));
+      expect(kept.get("missing")).toBeUndefined();
+      // hashed from those bytes: the same result as reading the tree back
+      const known = await calculateDirectoryManifest(into, { contents: (rel) => kept.get(rel) });
+      expect(known).toEqual(await calculateDirectoryManifest(into));
+    }
+  });
+
+  it("keeps no more than its byte budget", () => {
+    const kept = new KeptContents(10);
+    kept.keep("a", Buffer.from("123456"));
+    kept.keep("b", Buffer.from("123456")); // over the budget: not kept
+    kept.keep("c", Buffer.from("1234"));
+    expect([kept.get("a")?.toString(), kept.get("b"), kept.get("c")?.toString(), kept.size]).toEqual([
+      "123456",
+      undefined,
+      "1234",
+      2,
+    ]);
+    // a copy: the writer's buffer may be reused or larger than the file
+    const source = Buffer.from("xyz");
+    const own = new KeptContents(100);
+    own.keep("x", source.subarray(0, 2));
+    source.fill(0);
+    expect(own.get("x")?.toString()).toBe("xy");
+  });
+
   it("extracts a .tar.gz built by node-tar and reports the checksum of the archive bytes", async () => {
     const file = join(work.dir, "pack.tar.gz");
     await tar.c({ gzip: true, file, cwd: src, portable: true }, ["pack.yaml", "actions", ".hidden"]);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import crypto from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import { calculateDirectoryManifest, compareTreePaths, StreamingTreeHasher } from "../src/index";
 import { bytes, tmp, writeTree } from "./helpers";
@@ -169,5 +170,32 @@ describe("StreamingTreeHasher", () => {
       "\uE000",
       "😀",
     ]);
+  });
+});
+
+describe("calculateDirectoryManifest with known contents", () => {
+  it("hashes the given bytes instead of reading those files, and reads the rest", async () => {
+    const dir = onDisk(tricky);
+    const fromDisk = await calculateDirectoryManifest(dir);
+    const asked: string[] = [];
+    const known = (rel: string) => {
+      asked.push(rel);
+      return rel.startsWith("a") ? tricky[rel] : undefined;
+    };
+    expect(await calculateDirectoryManifest(dir, { contents: known })).toEqual(fromDisk);
+    expect(asked).toContain("a/x");
+    expect(asked).not.toContain(".git/config"); // the walk decides what is in the tree
+  });
+
+  it("trusts the given bytes (the caller's own tree), and still refuses a link in the tree", async () => {
+    const dir = onDisk({ "pack.yaml": Buffer.from("ref: t\n") });
+    const other = await calculateDirectoryManifest(dir, { contents: () => Buffer.from("other") });
+    expect(other.files["pack.yaml"].size).toBe(5);
+    fs.symlinkSync("/etc/passwd", path.join(dir, "link"));
+    await expect(calculateDirectoryManifest(dir, { contents: () => Buffer.from("x") })).rejects.toMatchObject(
+      {
+        code: "ESYMLINK",
+      },
+    );
   });
 });

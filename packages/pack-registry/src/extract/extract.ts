@@ -1,4 +1,5 @@
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import type { KeptContents } from "./kept";
 import { TreeWriter } from "./writer";
 import { detectArchiveType, type ArchiveType } from "./detect";
 import { EntryChecker } from "./entry-checker";
@@ -21,6 +22,8 @@ export interface ExtractOptions {
   onRead?: (chunk: Buffer) => void;
   /** open the archive without following a link, and only if it is a regular file */
   noFollow?: boolean;
+  /** keep the bytes of the files written (paths relative to `dest`), within its budget */
+  kept?: KeptContents;
 }
 
 export interface ExtractResult {
@@ -38,7 +41,7 @@ async function writeEntries(
   opts: ExtractOptions,
 ) {
   const checker = new EntryChecker(limits);
-  const writer = new TreeWriter(root, limits, opts.onProgress);
+  const writer = new TreeWriter(root, limits, opts.onProgress, opts.kept);
   try {
     for await (const { entry, body } of items) {
       throwIfAborted(opts.signal);

@@ -8,3 +8,4 @@ export {
 } from "./limits";
 export { detectArchiveType, archiveTypeFromName, ARCHIVE_EXTENSIONS, type ArchiveType } from "./detect";
 export { intoFreshDir } from "./fresh-dir";
+export { KeptContents, KEPT_BYTES } from "./kept";

@@ -3,6 +3,7 @@ import type { Readable } from "node:stream";
 import { createGunzip, type ZlibOptions } from "node:zlib";
 import type { Parser, ReadEntry } from "tar";
 import { loadTar } from "../lazy";
+import type { KeptContents } from "./kept";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { ArchiveEntry } from "./entry-checker";
 import { EntryChecker, tooLarge, unsafe } from "./entry-checker";
@@ -187,6 +188,7 @@ function feed(source: Readable, parser: Parser, stopped: () => boolean): void {
 
 export interface TarOptions {
   signal?: AbortSignal;
+  kept?: KeptContents;
   onProgress?: (p: { files: number; bytes: number }) => void;
   onRead?: (chunk: Buffer) => void;
   noFollow?: boolean;
@@ -221,7 +223,7 @@ export async function extractTar(
   const { fd, gzip } = openArchive(file, Boolean(opts.noFollow));
   return new Promise((resolve, reject) => {
     const checker = new EntryChecker(limits);
-    const writer = new TreeWriter(root, limits, opts.onProgress);
+    const writer = new TreeWriter(root, limits, opts.onProgress, opts.kept);
     const parser = new (loadTar().Parser)({ strict: true, zstd: false, brotli: false });
     const input = createReadStream(file, { fd, start: 0, highWaterMark: CHUNK });
     let gunzip: Readable | null = null;

@@ -3,6 +3,7 @@ import type { FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ioError } from "@attune/pack-storage";
 import { tooLarge, unsafe } from "./entry-checker";
+import type { KeptContents } from "./kept";
 import type { ExtractLimits } from "./limits";
 
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -66,6 +67,8 @@ export class TreeWriter {
     private readonly root: string,
     private readonly limits: ExtractLimits,
     private readonly onProgress?: (p: { files: number; bytes: number }) => void,
+    /** keeps the bytes of the files written whole, for hashing without reading them back */
+    private readonly kept?: KeptContents,
   ) {}
 
   async directory(rel: string): Promise<void> {
@@ -97,7 +100,7 @@ export class TreeWriter {
         },
         end: () => {
           this.checkSize(rel, declared, size);
-          this.writeWhole(target, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size), mode);
+          this.writeWhole(target, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size), mode, rel);
         },
         abort: () => undefined,
       };
@@ -150,8 +153,8 @@ export class TreeWriter {
         return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
       };
       if (detached)
-        return this.schedule(async () => this.writeWhole(target, await collect(), mode), declared);
-      return this.writeWhole(target, await collect(), mode);
+        return this.schedule(async () => this.writeWhole(target, await collect(), mode, rel), declared);
+      return this.writeWhole(target, await collect(), mode, rel);
     }
     const fd = this.create(target, mode);
     try {
@@ -237,7 +240,7 @@ export class TreeWriter {
   }
 
   /** One open(O_EXCL|O_NOFOLLOW, mode)/write/close; fchmod only when the umask would have cut the mode. */
-  private writeWhole(target: string, data: Buffer, mode: number): void {
+  private writeWhole(target: string, data: Buffer, mode: number, rel: string): void {
     const fd = this.create(target, mode);
     try {
       writeAllSync(fd, data, target);
@@ -245,6 +248,7 @@ export class TreeWriter {
     } finally {
       closeSync(fd);
     }
+    this.kept?.keep(rel, data);
     this.done();
   }
 

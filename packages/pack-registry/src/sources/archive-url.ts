@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { AttuneError, ErrorCodes, IntegrityError } from "@attune/pack-storage";
 import { archiveTypeFromName, extractArchive } from "../extract";
+import { KeptContents } from "../extract/kept";
 import { downloadToFile } from "../net/download";
 import { emptyDir } from "./staging";
 import type { FetchContext, FetchResult, Source } from "./types";
@@ -61,10 +62,12 @@ export function archiveUrlSource(url: string, opts: ArchiveUrlOptions = {}): Sou
         if (expected !== undefined && dl.checksum !== expected) {
           throw new IntegrityError(expected, dl.checksum, { details: { field: "checksum", url } });
         }
+        const kept = new KeptContents();
         await extractArchive(file, stagingDir, ctx.limits ?? {}, {
           name: archiveName(u),
           signal: ctx.signal,
           onProgress: (p) => ctx.onProgress?.({ phase: "extract", ...p }),
+          kept,
         });
         return {
           sourceType: "archive",
@@ -74,6 +77,7 @@ export function archiveUrlSource(url: string, opts: ArchiveUrlOptions = {}): Sou
           archiveChecksum: dl.checksum,
           expectedChecksum: null,
           registryName: null,
+          stagedContents: kept,
           details: { finalUrl: dl.url, bytes: dl.bytes, contentType: dl.contentType },
         };
       } catch (e) {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import { detectArchiveType } from "../extract/detect";
 import { extractArchive, type ExtractOptions } from "../extract/extract";
+import { KeptContents } from "../extract/kept";
 import { resolveLimits, type ExtractLimits } from "../extract/limits";
 import { checkLocalPath } from "./local-directory";
 import { writeAll } from "../extract/writer";
@@ -87,10 +88,12 @@ export function localArchiveSource(path: string, limits: Partial<ExtractLimits> 
     async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
       const caps = resolveLimits({ ...ctx.limits, ...limits });
       const { absolute, real } = await checkLocalPath(path, ctx.localSourceRoots, "file");
+      const kept = new KeptContents();
       const opts: ExtractOptions = {
         name: absolute,
         signal: ctx.signal,
         onProgress: ctx.onProgress && ((p) => ctx.onProgress?.({ phase: "extract", ...p })),
+        kept,
       };
       const extracted =
         (await detectArchiveType(real, { name: absolute, noFollow: true })) === "zip"
@@ -104,6 +107,7 @@ export function localArchiveSource(path: string, limits: Partial<ExtractLimits> 
         archiveChecksum: extracted.archiveChecksum,
         expectedChecksum: null,
         registryName: null,
+        stagedContents: kept,
         details: { archiveType: extracted.type, files: extracted.files, bytes: extracted.bytes },
       };
     },

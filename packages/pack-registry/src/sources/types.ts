@@ -58,6 +58,12 @@ export interface FetchResult {
    * reading the tree back, if the pack root it finds is this subtree.
    */
   treeHash?: { root: string; checksum: Checksum; files: FileManifest };
+  /**
+   * The bytes of (some of) the staged files as they were written, paths relative to the staging
+   * directory: the installer hashes these from memory instead of reading them back. Set by the
+   * archive sources (an archive's order is not the checksum's, so they cannot hash while writing).
+   */
+  stagedContents?: { get(rel: string): Buffer | undefined };
   /** free-form facts about the fetch (e.g. which registry install source was used and why another failed) */
   details?: Record<string, unknown>;
 }

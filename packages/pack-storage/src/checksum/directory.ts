@@ -1,7 +1,8 @@
 // "framed v1" directory checksum (DESIGN.md §3), compatible with Attune's `attune pack checksum`.
 import crypto from "node:crypto";
 import { toChecksum, type Checksum } from "./format";
-import { BlockBuffers, frameScratch, loadTreeFileSync, Slicer, streamFd } from "./read";
+import { BlockBuffers, frameScratch, loadTreeFileSync, Slicer, streamFd, writeFrameHeader } from "./read";
+import { sha256Hex } from "./streaming";
 import { assertRealDirectory, listTreeFiles } from "./walk";
 
 /** Reported every 256 files, after each block of a large file, and once at the end. */
@@ -16,6 +17,13 @@ export interface ChecksumProgress {
 
 export interface DirectoryChecksumOptions {
   onProgress?: (p: ChecksumProgress) => void;
+  /**
+   * The current bytes of some files of the tree (path relative to `dir`), e.g. kept by the caller
+   * that has just written them: hashed from memory instead of opening and reading the file. The walk
+   * still lists the tree (so links, special files and bad names are still refused); a file without
+   * known bytes is read from disk. Only for trees the caller owns: bytes given here are trusted.
+   */
+  contents?: (rel: string) => Buffer | undefined;
 }
 
 export interface ManifestEntry {
@@ -55,6 +63,18 @@ async function hashTree(dir: string, withManifest: boolean, opts: DirectoryCheck
   let bytes = 0;
   for (let i = 0; i < list.length; i++) {
     const file = list[i];
+    const known = opts.contents?.(file.rel);
+    if (known) {
+      total.update(scratch.subarray(0, writeFrameHeader(scratch, file.rel, known.length, file.abs)));
+      total.update(known);
+      if (files) files[file.rel] = { size: known.length, sha256: sha256Hex(known) };
+      bytes += known.length;
+      const pause = slicer.tick();
+      if (pause) await pause;
+      if (opts.onProgress && (i + 1) % PROGRESS_EVERY_FILES === 0)
+        opts.onProgress({ files: i + 1, bytes, totalFiles: list.length });
+      continue;
+    }
     const loaded = loadTreeFileSync(file.abs, file.rel, scratch);
     const own = files ? crypto.createHash("sha256") : undefined;
     if (loaded.kind === "whole") {

@@ -27,7 +27,8 @@ export function compareTreePaths(a: string, b: string): number {
 }
 
 const EMPTY_SHA256 = crypto.createHash("sha256").digest("hex");
-const oneShot: (data: Buffer) => string =
+/** SHA-256 of `data`, lowercase hex, in one call. */
+export const sha256Hex: (data: Buffer) => string =
   typeof crypto.hash === "function"
     ? (data) => crypto.hash("sha256", data, "hex")
     : (data) => crypto.createHash("sha256").update(data).digest("hex");
@@ -104,7 +105,7 @@ export class StreamingTreeHasher {
     if (file.seen > file.size) return this.invalidate(`${file.rel}: more bytes than its size ${file.size}`);
     this.total.update(chunk);
     // most files arrive in one chunk: a one-shot digest costs less than a Hash object per file
-    if (whole) file.digest = oneShot(chunk);
+    if (whole) file.digest = sha256Hex(chunk);
     else (file.own ??= crypto.createHash("sha256")).update(chunk);
   }
 
