@@ -198,4 +198,27 @@ eachProvider("openInstallationLister: one pack by ref", (ctx) => {
     expect(await lister.fileManifest(inst.id)).toBeNull();
     expect(await lister.findByRef(`${prefix}_full`)).toBeNull();
   });
+
+  it("reads a ref's history as the repository does: newest first, ties by id, after the pack is gone", async () => {
+    const ref = `${prefix}_hist`;
+    const who = await ctx.repos.identities.create({ name: uniqueRef("lister-hist") });
+    for (let n = 0; n < 5; n++)
+      await ctx.repos.events.append({
+        packRef: ref,
+        version: n % 2 ? `1.${n}.0` : null,
+        action: (["install", "verify", "upgrade", "failed", "uninstall"] as const)[n],
+        outcome: n === 3 ? "failure" : "success",
+        sourceType: n % 2 ? "git" : null,
+        sourceUrl: n % 2 ? "https://example.com/r.git" : null,
+        actorId: n === 2 ? who.id : null,
+        actorName: n === 2 ? "alice" : null,
+        method: n % 2 ? "api" : null,
+        error: n === 3 ? 'EINTEGRITY: "quoted" ünïcode' : null,
+        details: { n, nested: { list: [n] } },
+      });
+    const history = await lister.events(ref);
+    expect(history).toEqual(await ctx.repos.events.listByRef(ref));
+    expect(history.map((e) => e.action)).toEqual(["uninstall", "failed", "upgrade", "verify", "install"]);
+    expect(await lister.events(`${prefix}_never`)).toEqual([]);
+  });
 });

@@ -3,7 +3,6 @@ import {
   openDirectWriter,
   openInstallationLister,
   prepareDatabase,
-  repositories,
   type Db,
   type DirectWriter,
   type InstallationLister,
@@ -22,8 +21,8 @@ type InstallCommit = Parameters<DirectWriter["commitInstall"]>[0];
 /**
  * RecordStore over `@attune/db`: the SQLite store is created and migrated on open. The install flow's
  * reads and writes (by ref, lists, the install commit, uninstall, lone events) use the direct driver
- * paths, which store and return exactly what the repositories do; Prisma is started only for the
- * history query and for callers of `database()` (the API's tokens).
+ * paths, which store and return exactly what the repositories do; Prisma is started only for
+ * callers of `database()` (the API's tokens).
  */
 export async function openRecordStore(opts: { home: string; databaseUrl?: string }): Promise<RecordStore> {
   const prepared = await prepareDatabase(opts);
@@ -79,7 +78,7 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
       await direct().appendEvent(event as EventInput);
     },
     async events(ref: string): Promise<EventRowLike[]> {
-      return (await repositories(await database()).events.listByRef(ref)).reverse(); // oldest first
+      return (await reader().events(ref)).reverse(); // oldest first: a history reads top-down
     },
     async list(filter) {
       const page = await reader().list(filter);

@@ -4,9 +4,11 @@ import { guard } from "../errors";
 import type { PackFilter } from "../repos/packs";
 import { providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
 import { decodeJson } from "../json";
-import { SOURCE_TYPES, type FileManifest, type Page, type PackRow } from "../types";
+import { SOURCE_TYPES, type FileManifest, type InstallEventRow, type Page, type PackRow } from "../types";
 import * as v from "../validate";
 import {
+  eventOf,
+  EVENT_COLUMNS,
   installationColumns,
   installationOf,
   packColumns,
@@ -41,6 +43,8 @@ export interface InstallationLister {
   findByRef(ref: string): Promise<FoundPack | null>;
   /** The per-file manifest recorded for an installation (null when none is stored or the row is gone). */
   fileManifest(installationId: number): Promise<FileManifest | null>;
+  /** The history of a ref, newest first: what `InstallEventRepository.listByRef` returns. */
+  events(ref: string): Promise<InstallEventRow[]>;
   /**
    * A tag that changes whenever any connection (this process's or another's) has committed a write
    * since it was last read, so a caller may reuse what it built from an earlier list while the tag
@@ -60,6 +64,9 @@ const BY_REF = (param: string) =>
   `SELECT ${COLUMNS}, i.file_manifest IS NOT NULL AS has_file_manifest
    FROM pack p LEFT JOIN pack_installation i ON i.pack_id = p.id WHERE p.ref = ${param}`;
 const MANIFEST = (param: string) => `SELECT file_manifest FROM pack_installation WHERE id = ${param}`;
+// the order of InstallEventRepository.listByRef (ties broken by id)
+const EVENTS = (param: string) =>
+  `SELECT ${EVENT_COLUMNS} FROM install_event WHERE pack_ref = ${param} ORDER BY created DESC, id DESC`;
 const total = (where: string) => `(SELECT count(*) FROM pack_installation ${where}) AS total`;
 // Prisma orders strings by the database's collation on both providers; so does this.
 const ORDER = `ORDER BY p.ref ASC`;
@@ -119,7 +126,12 @@ function sqliteLister(url: string): InstallationLister {
   const version = db.prepare("PRAGMA data_version").pluck();
   const byRef = db.prepare(BY_REF("?"));
   const manifest = db.prepare(MANIFEST("?"));
+  const history = db.prepare(EVENTS("?"));
   return {
+    events: (ref) =>
+      guard(`list events of ${ref}`, async () =>
+        (history.all(ref) as Raw[]).map((r) => eventOf(r, sqliteDate)),
+      ),
     findByRef: (ref) =>
       guard(`read pack ${ref}`, async () => toFound(byRef.get(ref) as Raw | undefined, sqliteDate)),
     fileManifest: (id) =>
@@ -151,6 +163,15 @@ function postgresLister(url: string): InstallationLister {
     `SELECT ${COLUMNS}, ${total(where.replace("i.", ""))} ${FROM} ${where} ${ORDER} LIMIT $${at} OFFSET $${at + 1}`;
   return {
     dataVersion: async () => null,
+    events: (ref) =>
+      guard(`list events of ${ref}`, async () => {
+        const { rows } = await pool.query({
+          name: "attune_events_by_ref",
+          text: EVENTS("$1"),
+          values: [ref],
+        });
+        return (rows as Raw[]).map((r) => eventOf(r, postgresDate));
+      }),
     findByRef: (ref) =>
       guard(`read pack ${ref}`, async () => {
         const { rows } = await pool.query({ name: "attune_pack_by_ref", text: BY_REF("$1"), values: [ref] });

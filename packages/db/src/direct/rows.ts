@@ -1,6 +1,7 @@
+import { toEventRow } from "../repos/events";
 import { toInstallationRow } from "../repos/installations";
 import { toPackRow } from "../repos/packs";
-import type { PackInstallationRow, PackRow } from "../types";
+import type { InstallEventRow, PackInstallationRow, PackRow } from "../types";
 import type { DateOf } from "./values";
 
 /** A row as the driver returns it. */
@@ -88,4 +89,27 @@ export function installationOf(r: Raw, date: DateOf): ListedInstallation {
     updatedAt: date(r.i_updated),
   });
   return installation;
+}
+
+/** The event columns read by `eventOf` (unprefixed). */
+export const EVENT_COLUMNS =
+  "id, pack_ref, version, action, outcome, source_type, source_url, actor_id, actor_name, method, error, details, created";
+
+/** An event row from `EVENT_COLUMNS`. */
+export function eventOf(r: Raw, date: DateOf): InstallEventRow {
+  return toEventRow({
+    id: Number(r.id),
+    packRef: r.pack_ref as string,
+    version: r.version as string | null,
+    action: r.action as string,
+    outcome: r.outcome as string,
+    sourceType: r.source_type as string | null,
+    sourceUrl: r.source_url as string | null,
+    actorId: r.actor_id === null ? null : Number(r.actor_id),
+    actorName: r.actor_name as string | null,
+    method: r.method as string | null,
+    error: r.error as string | null,
+    details: r.details as string,
+    createdAt: date(r.created),
+  });
 }

@@ -2,12 +2,14 @@ import Database from "better-sqlite3";
 import type pg from "pg";
 import { loadPg } from "../drivers";
 import { guard } from "../errors";
-import { eventColumns, toEventRow } from "../repos/events";
+import { eventColumns } from "../repos/events";
 import { installationColumnValues } from "../repos/installations";
 import { newPackValues } from "../repos/packs";
 import type { InstallEventInput, InstallEventRow, PackInput, PackInstallationInput, PackRow } from "../types";
 import { providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
 import {
+  eventOf,
+  EVENT_COLUMNS,
   installationColumns,
   installationOf,
   packColumns,
@@ -68,7 +70,7 @@ class Sql {
   }
 }
 
-const EVENT_RETURNING = `RETURNING id, pack_ref, version, action, outcome, source_type, source_url, actor_id, actor_name, method, error, details, created`;
+const EVENT_RETURNING = `RETURNING ${EVENT_COLUMNS}`;
 
 /** column name → value, in the models' @map names */
 type Values = Record<string, unknown>;
@@ -208,24 +210,6 @@ function writer(dialect: Dialect, run: Run, date: DateOf, close: () => Promise<v
     },
     close,
   };
-}
-
-function eventOf(r: Raw, date: DateOf): InstallEventRow {
-  return toEventRow({
-    id: Number(r.id),
-    packRef: r.pack_ref as string,
-    version: r.version as string | null,
-    action: r.action as string,
-    outcome: r.outcome as string,
-    sourceType: r.source_type as string | null,
-    sourceUrl: r.source_url as string | null,
-    actorId: r.actor_id === null ? null : Number(r.actor_id),
-    actorName: r.actor_name as string | null,
-    method: r.method as string | null,
-    error: r.error as string | null,
-    details: r.details as string,
-    createdAt: date(r.created),
-  });
 }
 
 /** SQLITE_BUSY and friends: another connection holds the write lock. */
