@@ -10,6 +10,9 @@ export default defineConfig({
   target: "node20",
   // Each command's handler is a separate chunk, loaded only when that command runs.
   splitting: true,
+  // minified, the start-up chunk (yargs included) parses ~7 ms faster: `pack checksum` of the
+  // `small` corpus 117 -> 110 ms whole-process, against a 120 ms target (source maps stay)
+  minify: true,
   // yargs and its helpers are bundled into the start-up chunk: resolving and loading ~40 small
   // files cost more than parsing one. string-width is swapped for a small ASCII-level version
   // (src/vendor/string-width.ts) because its Unicode tables dominated `--help` start-up.
