@@ -1,8 +1,11 @@
-import type { Dirent } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdirSync, type Dirent } from "node:fs";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { join } from "node:path";
 import { AttuneError, ErrorCodes, compareTreePaths, ioError } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
+
+/** Milliseconds of synchronous listing between two returns to the event loop. */
+const SLICE_MS = 20;
 
 /** What one walk of a local directory found: relative paths, parents before children, sorted. */
 export interface WalkedTree {
@@ -57,11 +60,18 @@ function checkEntry(e: Dirent, from: string, rel: string): void {
 export async function walkTree(root: string, limits: ExtractLimits): Promise<WalkedTree> {
   const tree: WalkedTree = { dirs: [], files: [] };
   let entries = 0;
+  let slice = performance.now();
   const visit = async (relDir: string, depth: number): Promise<void> => {
     const dir = relDir ? join(root, relDir) : root;
+    // synchronous, like the copy: an async readdir per directory cost 3x (72 ms against 24 ms for
+    // the 585 directories of the `many` corpus), with a return to the event loop every SLICE_MS
+    if (performance.now() - slice >= SLICE_MS) {
+      await nextTurn();
+      slice = performance.now();
+    }
     let list: Dirent[];
     try {
-      list = await readdir(dir, { withFileTypes: true });
+      list = readdirSync(dir, { withFileTypes: true });
     } catch (err) {
       throw ioError(err, dir, "cannot list");
     }
