@@ -7,4 +7,7 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   process.exit(process.exitCode ?? 0);
 });
 
+// the build is minified: --debug stack traces name the source through its maps
+if (process.argv.includes("--debug")) process.setSourceMapsEnabled(true);
+
 process.exitCode = await main(process.argv.slice(2));

@@ -307,3 +307,14 @@ eachProvider("openDirectWriter: a write lock held by this process's Prisma clien
     }
   });
 });
+
+eachProvider("openDirectWriter: closed", (ctx) => {
+  it("refuses to write after close with EDATABASE, and opens nothing again", async () => {
+    const writer = openDirectWriter(ctx.url);
+    const ref = uniqueRef("dw-closed");
+    await writer.appendEvent(base(ref, 1));
+    await writer.close();
+    await rejectsWith(writer.appendEvent(base(ref, 2)), "EDATABASE");
+    expect(await ctx.repos.events.listByRef(ref)).toHaveLength(1);
+  });
+});

@@ -222,3 +222,14 @@ eachProvider("openInstallationLister: one pack by ref", (ctx) => {
     expect(await lister.events(`${prefix}_never`)).toEqual([]);
   });
 });
+
+it("reports a SQLite store it cannot open as EDATABASE (on the first read, not a raw driver error)", async () => {
+  const lister = openInstallationLister("file:/nonexistent-dir/attune.db");
+  try {
+    await rejectsWith(lister.findByRef("x"), "EDATABASE");
+    await rejectsWith(lister.list({}), "EDATABASE");
+  } finally {
+    await lister.close();
+  }
+  await rejectsWith(lister.events("x"), "EDATABASE"); // closed: refused, no connection reopened
+});

@@ -114,6 +114,7 @@ export async function install(
     await recordFailure(ctx, req, actor, attempt, e);
     throw e;
   } finally {
+    attempt.fetched?.stagedContents?.release();
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     await lock?.release();
   }
@@ -154,6 +155,7 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
         progress({ phase: "hash", files: p.files, bytes: p.bytes, message: `${p.totalFiles} files` }),
       contents: stagedContents(i),
     }));
+  i.fetched.stagedContents?.release(); // hashed: the kept bytes are not needed any more
   const sizes = Object.values(files.files);
   progress({ phase: "hash", files: sizes.length, bytes: sizes.reduce((a, f) => a + f.size, 0) });
   const check = checkExpectedChecksum(files.checksum, i.fetched, i.callerExpected);
@@ -288,9 +290,10 @@ async function recordFailure(
   };
   try {
     await ctx.store.appendEvent(event);
-  } catch {
-    // the identity may be gone (or be why the commit failed): keep the name, drop the reference
-    if (event.actorId !== null)
+  } catch (appendError) {
+    // the identity may be gone (or be why the commit failed): keep the name, drop the reference.
+    // Any other failure (a busy or unreachable database) would fail again: do not wait twice.
+    if (event.actorId !== null && (appendError as AttuneError).code === ErrorCodes.ENOTFOUND)
       await ctx.store.appendEvent({ ...event, actorId: null }).catch(() => undefined);
   }
 }

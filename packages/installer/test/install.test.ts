@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { calculateDirectoryChecksum, calculateFileChecksum } from "@attune/pack-storage";
+import { KeptContents } from "@attune/pack-registry";
 import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
 import type { Installer, ProgressEvent } from "../src/index";
 import { makeTarGz, writePack } from "./helpers/fixtures";
@@ -206,6 +207,7 @@ describe.each(await providers())("install flow on %s", (provider) => {
     const dir = pack("core", "1.2.0");
     const tgz = makeTarGz(dir, path.join(src.dir, "core.tgz"), "core-1.2.0");
     const sum = await calculateFileChecksum(tgz);
+    const kept = KeptContents.processBytes();
     const r = await inst.install({ source: tgz, checksum: sum, ...cli }, actor);
     expect(r.installation).toMatchObject({
       source_type: "local_archive",
@@ -213,6 +215,16 @@ describe.each(await providers())("install flow on %s", (provider) => {
       checksum_verified: true,
     });
     expect(fs.existsSync(path.join(r.installation.storage_path, "pack.yaml"))).toBe(true);
+    // the bytes kept for hashing are given back, after success and after failures before or after hashing
+    expect(KeptContents.processBytes()).toBe(kept);
+    await expect(inst.install({ source: tgz, ...cli }, actor)).rejects.toMatchObject({ code: "ECONFLICT" });
+    const wrong = `sha256:${"0".repeat(64)}`;
+    await expect(
+      inst.install({ source: tgz, checksum: wrong, force: true, ...cli }, actor),
+    ).rejects.toMatchObject({
+      code: "EINTEGRITY",
+    });
+    expect(KeptContents.processBytes()).toBe(kept);
   });
 
   it("verify reports changed, added and removed files, and appends to the history", async () => {

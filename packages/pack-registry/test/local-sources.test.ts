@@ -20,7 +20,7 @@ import {
   calculateFileChecksum,
 } from "@attune/pack-storage";
 import { tmpDir, writeTree } from "@attune/test-utils";
-import { KeptContents } from "../src/extract/kept";
+import { KEPT_BYTES, KeptContents, PROCESS_KEPT_BYTES } from "../src/extract/kept";
 import { localArchiveSource } from "../src/sources/local-archive";
 import { localDirectorySource } from "../src/sources/local-directory";
 import type { FetchContext } from "../src/sources/types";
@@ -228,6 +228,7 @@ describe("localArchiveSource", () => {
       // hashed from those bytes: the same result as reading the tree back
       const known = await calculateDirectoryManifest(into, { contents: (rel) => kept.get(rel) });
       expect(known).toEqual(await calculateDirectoryManifest(into));
+      kept.release();
     }
   });
 
@@ -242,12 +243,30 @@ describe("localArchiveSource", () => {
       "1234",
       2,
     ]);
+    // released: nothing kept, and the bytes go back to the process budget
+    const before = KeptContents.processBytes();
+    kept.release();
+    kept.release(); // idempotent
+    expect([kept.get("a"), kept.size, KeptContents.processBytes()]).toEqual([undefined, 0, before - 10]);
     // a copy: the writer's buffer may be reused or larger than the file
     const source = Buffer.from("xyz");
     const own = new KeptContents(100);
     own.keep("x", source.subarray(0, 2));
     source.fill(0);
     expect(own.get("x")?.toString()).toBe("xy");
+    own.release();
+  });
+
+  it("shares one budget between the fetches of a process (concurrent installs)", () => {
+    const start = KeptContents.processBytes();
+    const room = PROCESS_KEPT_BYTES - start;
+    const mib = Buffer.alloc(1024 * 1024);
+    const holders = Array.from({ length: Math.ceil(room / KEPT_BYTES) + 1 }, () => new KeptContents());
+    for (const h of holders) for (let i = 0; i < KEPT_BYTES / mib.length; i++) h.keep(`f${i}`, mib);
+    expect(KeptContents.processBytes()).toBeLessThanOrEqual(PROCESS_KEPT_BYTES);
+    expect(holders.at(-1)!.size).toBe(0); // the last one found the process budget used up
+    for (const h of holders) h.release();
+    expect(KeptContents.processBytes()).toBe(start);
   });
 
   it("extracts a .tar.gz built by node-tar and reports the checksum of the archive bytes", async () => {

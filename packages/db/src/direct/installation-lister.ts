@@ -1,3 +1,4 @@
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import Database from "better-sqlite3";
 import { loadPg } from "../drivers";
 import { guard } from "../errors";
@@ -111,47 +112,71 @@ async function page(
   );
 }
 
-function sqliteLister(url: string): InstallationLister {
+function openSqliteStatements(url: string) {
   // A second, read-only connection: WAL readers never block the writer (Prisma's connection) or wait
   // for it, and a read-only handle cannot write by mistake.
   const db = new Database(sqliteFilePath(url), { readonly: true, fileMustExist: true });
-  db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  const all = db.prepare(`SELECT ${COLUMNS}, ${total("")} ${FROM} ${ORDER} LIMIT ? OFFSET ?`);
-  const byType = db.prepare(
-    `SELECT ${COLUMNS}, ${total("WHERE source_type = ?")} ${FROM} WHERE i.source_type = ? ${ORDER} LIMIT ? OFFSET ?`,
-  );
-  const countAll = db.prepare(`SELECT count(*) AS n FROM pack_installation`).pluck();
-  const countByType = db.prepare(`SELECT count(*) AS n FROM pack_installation WHERE source_type = ?`).pluck();
-  // this connection never writes, so every commit to the file changes its data_version
-  const version = db.prepare("PRAGMA data_version").pluck();
-  const byRef = db.prepare(BY_REF("?"));
-  const manifest = db.prepare(MANIFEST("?"));
-  const history = db.prepare(EVENTS("?"));
+  try {
+    db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    return {
+      db,
+      all: db.prepare(`SELECT ${COLUMNS}, ${total("")} ${FROM} ${ORDER} LIMIT ? OFFSET ?`),
+      byType: db.prepare(
+        `SELECT ${COLUMNS}, ${total("WHERE source_type = ?")} ${FROM} WHERE i.source_type = ? ${ORDER} LIMIT ? OFFSET ?`,
+      ),
+      countAll: db.prepare(`SELECT count(*) AS n FROM pack_installation`).pluck(),
+      countByType: db.prepare(`SELECT count(*) AS n FROM pack_installation WHERE source_type = ?`).pluck(),
+      // this connection never writes, so every commit to the file changes its data_version
+      version: db.prepare("PRAGMA data_version").pluck(),
+      byRef: db.prepare(BY_REF("?")),
+      manifest: db.prepare(MANIFEST("?")),
+      history: db.prepare(EVENTS("?")),
+    };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+function sqliteLister(url: string): InstallationLister {
+  // opened by the first call, inside its guard: a file that cannot be opened (permissions, a schema
+  // this build cannot read) is an EDATABASE like any other database failure
+  let s: ReturnType<typeof openSqliteStatements> | null = null;
+  let closed = false;
+  const open = () => {
+    if (closed) throw new AttuneError(ErrorCodes.EDATABASE, "the installation reader is closed");
+    return (s ??= openSqliteStatements(url));
+  };
   return {
     events: (ref) =>
       guard(`list events of ${ref}`, async () =>
-        (history.all(ref) as Raw[]).map((r) => eventOf(r, sqliteDate)),
+        (open().history.all(ref) as Raw[]).map((r) => eventOf(r, sqliteDate)),
       ),
     findByRef: (ref) =>
-      guard(`read pack ${ref}`, async () => toFound(byRef.get(ref) as Raw | undefined, sqliteDate)),
+      guard(`read pack ${ref}`, async () => toFound(open().byRef.get(ref) as Raw | undefined, sqliteDate)),
     fileManifest: (id) =>
       guard(`read the file manifest of installation ${id}`, async () =>
-        manifestOf(manifest.get(id) as Raw | undefined),
+        manifestOf(open().manifest.get(id) as Raw | undefined),
       ),
-    dataVersion: () => guard("read the data version", async () => String(version.get())),
+    dataVersion: () => guard("read the data version", async () => String(open().version.get())),
     list: (filter = {}) =>
       guard("list installations", async () => {
         const req = request(filter);
+        const q = open();
         const rows = (
           req.sourceType === undefined
-            ? all.all(req.pageSize, req.skip)
-            : byType.all(req.sourceType, req.sourceType, req.pageSize, req.skip)
+            ? q.all.all(req.pageSize, req.skip)
+            : q.byType.all(req.sourceType, req.sourceType, req.pageSize, req.skip)
         ) as Raw[];
         return page(rows, req, sqliteDate, async () =>
-          Number(req.sourceType === undefined ? countAll.get() : countByType.get(req.sourceType)),
+          Number(req.sourceType === undefined ? q.countAll.get() : q.countByType.get(req.sourceType)),
         );
       }),
-    close: async () => void db.close(),
+    close: async () => {
+      closed = true;
+      s?.db.close();
+      s = null;
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type pg from "pg";
 import { loadPg } from "../drivers";
 import { guard } from "../errors";
@@ -177,16 +178,20 @@ function deleteByRef(dialect: Dialect, ref: string): Statement {
   return { sql: `DELETE FROM pack WHERE ref = ${q.value(ref)} RETURNING id`, params: q.params };
 }
 
-/** Runs statements in one transaction and returns each one's first row. */
-type Run = (statements: Statement[]) => Promise<Array<Raw | undefined>>;
+/**
+ * Runs statements in one transaction and gives each one's first row to `finish`, whose result it
+ * returns. With several statements `finish` runs before the commit: if it throws (a row missing
+ * or unreadable), nothing is committed, so a caller's "the commit failed" is always true (a lone
+ * statement, an event, is its own transaction on PostgreSQL).
+ */
+type Run = <T>(statements: Statement[], finish: (rows: Array<Raw | undefined>) => T) => Promise<T>;
 
 function writer(dialect: Dialect, run: Run, date: DateOf, close: () => Promise<void>): DirectWriter {
   return {
     appendEvent: async (input) => {
       const statement = insertEvent(dialect, input, new Date());
       return guard(`record ${input.action} event of ${input.packRef}`, async () => {
-        const [row] = await run([statement]);
-        return eventOf(row!, date);
+        return run([statement], ([row]) => eventOf(row!, date));
       });
     },
     commitInstall: async ({ pack, installation, event }) => {
@@ -197,15 +202,16 @@ function writer(dialect: Dialect, run: Run, date: DateOf, close: () => Promise<v
         insertEvent(dialect, event, now),
       ];
       return guard(`record the installation of ${pack.ref}`, async () => {
-        const [p, i] = await run(statements);
-        return { pack: packOf(p!, date), installation: installationOf(i!, date) };
+        return run(statements, ([p, i]) => ({
+          pack: packOf(p!, date),
+          installation: installationOf(i!, date),
+        }));
       });
     },
     deletePack: async (ref, event) => {
       const statements = [deleteByRef(dialect, ref), insertEvent(dialect, event, new Date())];
       return guard(`delete pack ${ref}`, async () => {
-        const [deleted] = await run(statements);
-        return deleted !== undefined;
+        return run(statements, ([deleted]) => deleted !== undefined);
       });
     },
     close,
@@ -217,7 +223,9 @@ const isBusy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?
 
 function sqliteWriter(url: string): DirectWriter {
   let db: Database.Database | null = null;
+  let closed = false;
   const open = () => {
+    if (closed) throw new AttuneError(ErrorCodes.EDATABASE, "the record writer is closed");
     if (db) return db;
     // no busy wait inside SQLite (it would block this thread): waits happen below, between turns
     db = new Database(sqliteFilePath(url), { fileMustExist: true, timeout: 0 });
@@ -229,10 +237,10 @@ function sqliteWriter(url: string): DirectWriter {
   // When another connection holds the write lock, possibly Prisma's in this very process in the
   // middle of its own transaction, waiting inside SQLite would block the event loop that transaction
   // needs to finish: so the wait is here, between event-loop turns, up to the same busy timeout.
-  const run: Run = async (statements) => {
+  const run: Run = async (statements, finish) => {
     const handle = open();
     const body = handle.transaction(() =>
-      statements.map((s) => handle.prepare(s.sql).get(...s.params) as Raw | undefined),
+      finish(statements.map((s) => handle.prepare(s.sql).get(...s.params) as Raw | undefined)),
     );
     const deadline = Date.now() + SQLITE_BUSY_TIMEOUT_MS;
     for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
@@ -244,29 +252,38 @@ function sqliteWriter(url: string): DirectWriter {
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   };
-  return writer("sqlite", run, sqliteDate, async () => void db?.close());
+  return writer("sqlite", run, sqliteDate, async () => {
+    closed = true;
+    db?.close();
+    db = null;
+  });
 }
 
 function postgresWriter(url: string): DirectWriter {
   const pool: pg.Pool = new (loadPg().Pool)({ connectionString: url, max: 2, types: postgresTypes });
   pool.on("error", () => undefined);
-  const run: Run = async (statements) => {
+  const run: Run = async (statements, finish) => {
     if (statements.length === 1) {
       const { rows } = await pool.query(statements[0].sql, statements[0].params);
-      return [rows[0] as Raw | undefined];
+      return finish([rows[0] as Raw | undefined]);
     }
     const client = await pool.connect();
+    let broken: Error | undefined;
     try {
       await client.query("BEGIN");
       const out: Array<Raw | undefined> = [];
       for (const s of statements) out.push((await client.query(s.sql, s.params)).rows[0] as Raw | undefined);
+      const result = finish(out);
       await client.query("COMMIT");
-      return out;
+      return result;
     } catch (e) {
-      await client.query("ROLLBACK").catch(() => undefined);
+      // a connection that cannot even roll back is dropped, not handed to the next caller mid-transaction
+      await client.query("ROLLBACK").catch((err: Error) => {
+        broken = err;
+      });
       throw e;
     } finally {
-      client.release();
+      client.release(broken);
     }
   };
   return writer("postgresql", run, postgresDate, () => pool.end());

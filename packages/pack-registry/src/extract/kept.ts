@@ -1,23 +1,36 @@
-/** Bytes of written files kept for hashing by default: the `many` corpus (100 MB) keeps ~2/3. */
+/** Bytes of written files one fetch keeps for hashing: the `many` corpus (100 MB) keeps ~2/3. */
 export const KEPT_BYTES = 64 * 1024 * 1024;
+/** Bytes kept by all fetches of this process together (concurrent API installs share them). */
+export const PROCESS_KEPT_BYTES = 128 * 1024 * 1024;
+
+let processKept = 0;
+// a fetch whose caller never called release() gives its share back when it is collected
+const unreleased = new FinalizationRegistry<{ bytes: number }>((share) => {
+  processKept -= share.bytes;
+});
 
 /**
- * The bytes of small files as they were written into a staging tree, kept (up to a byte budget) so
- * the installer can hash them without reading them back: an archive's order is not the checksum's,
- * so hashing cannot happen while extracting, and reading 20,000 files again costs ~0.3 s of system
- * calls. Paths are relative to the tree written. Memory stays bounded by the budget whatever the
- * archive (each kept file is copied, so no larger decompression buffer is held through it).
+ * The bytes of small files as they were written into a staging tree, kept (up to a byte budget per
+ * fetch and one per process) so the installer can hash them without reading them back: an
+ * archive's order is not the checksum's, so hashing cannot happen while extracting, and reading
+ * 20,000 files again costs ~0.3 s of system calls. Paths are relative to the tree written. Each kept
+ * file is copied, so no larger decompression buffer is held through it. Call `release()` once the
+ * tree is hashed (or the install failed).
  */
 export class KeptContents {
   private readonly files = new Map<string, Buffer>();
-  private bytes = 0;
+  private readonly share = { bytes: 0 };
 
-  constructor(readonly budget = KEPT_BYTES) {}
+  constructor(readonly budget = KEPT_BYTES) {
+    unreleased.register(this, this.share, this);
+  }
 
-  /** Keep a copy of `data` as the content of `rel`, if the budget allows. */
+  /** Keep a copy of `data` as the content of `rel`, if both budgets allow. */
   keep(rel: string, data: Buffer): void {
-    if (this.bytes + data.length > this.budget) return;
-    this.bytes += data.length;
+    if (this.share.bytes + data.length > this.budget) return;
+    if (processKept + data.length > PROCESS_KEPT_BYTES) return;
+    this.share.bytes += data.length;
+    processKept += data.length;
     this.files.set(rel, Buffer.from(data));
   }
 
@@ -27,5 +40,18 @@ export class KeptContents {
 
   get size(): number {
     return this.files.size;
+  }
+
+  /** Drop everything kept and give the bytes back to the process budget (idempotent). */
+  release(): void {
+    processKept -= this.share.bytes;
+    this.share.bytes = 0;
+    this.files.clear();
+    unreleased.unregister(this);
+  }
+
+  /** Bytes kept by all live fetches of this process (for tests and diagnostics). */
+  static processBytes(): number {
+    return processKept;
   }
 }
