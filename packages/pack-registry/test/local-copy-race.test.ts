@@ -64,6 +64,21 @@ describe("localDirectorySource: files changed between the walk and the copy", ()
     expect(readdirSync(work.dir).sort()).toEqual(["src", "staging"]);
   });
 
+  it("with local source roots, refuses a directory swapped for a link to outside after the walk", async () => {
+    const outside = join(work.dir, "outside");
+    mkdirSync(outside);
+    writeFileSync(join(outside, "run.sh"), "secret from outside the root\n");
+    const swap = () => {
+      rmSync(join(src, "sub"), { recursive: true });
+      symlinkSync(outside, join(src, "sub"));
+    };
+    const confined = { ...swapping(swap), localSourceRoots: [work.dir] } as FetchContext;
+    const attempt = localDirectorySource(src).fetch(staging, confined);
+    await expect(attempt).rejects.toMatchObject({ code: "ESYMLINK", details: { entry: "sub/run.sh" } });
+    await expect(attempt).rejects.toThrow(/resolves outside the source directory/);
+    expect(readdirSync(staging)).toEqual([]);
+  });
+
   it("refuses a file replaced by a FIFO after the walk without hanging", async () => {
     const ctx = swapping(() => {
       rmSync(join(src, last));

@@ -61,7 +61,11 @@ export function localDirectorySource(path: string, limits: Partial<ExtractLimits
       const onProgress =
         ctx.onProgress &&
         ((p: { files: number; bytes: number }) => ctx.onProgress?.({ phase: "copy", ...p }));
-      const copied = await intoFreshDir(stagingDir, (work) => copyLocalTree(real, work, caps, onProgress));
+      // with local source roots enforced (the API), every file read is proven to be inside the source
+      const confine = ctx.localSourceRoots !== undefined;
+      const copied = await intoFreshDir(stagingDir, (work) =>
+        copyLocalTree(real, work, caps, onProgress, { confine }),
+      );
       return {
         sourceType: "local_directory",
         sourceUrl: absolute,

@@ -4,10 +4,13 @@ import {
   fchmodSync,
   fstatSync,
   openSync,
+  readlinkSync,
   readSync,
+  realpathSync,
   writeSync,
   type Stats,
 } from "node:fs";
+import { sep } from "node:path";
 import { AttuneError, ErrorCodes, ioError, type StreamingTreeHasher } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
 import { specialFileError, symlinkError, tooLarge } from "./walk";
@@ -32,6 +35,12 @@ export interface CopyState {
   buffer?: Buffer;
   /** hashes the bytes as they are written (files come in checksum order) */
   hasher?: StreamingTreeHasher;
+  /**
+   * The real path of the source directory when reads must provably stay inside it (local source
+   * roots enforced: the API). O_NOFOLLOW guards only the last component of a path; this also
+   * catches a directory on the path swapped for a link between the walk and the copy.
+   */
+  confine?: string;
 }
 
 function openSource(from: string, rel: string): number {
@@ -42,6 +51,29 @@ function openSource(from: string, rel: string): number {
     if ((err as NodeJS.ErrnoException).code === "ELOOP") throw symlinkError(rel, from);
     throw ioError(err, from, "cannot read");
   }
+}
+
+/** Where the open descriptor really is (Linux: /proc/self/fd; elsewhere the path resolved now). */
+function openedPath(fd: number, from: string): string {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return realpathSync(from);
+  }
+}
+
+function assertConfined(fd: number, from: string, rel: string, root: string): void {
+  const real = openedPath(fd, from);
+  if (real.startsWith(root.endsWith(sep) ? root : root + sep)) return;
+  throw new AttuneError(
+    ErrorCodes.ESYMLINK,
+    `${rel} resolves outside the source directory (${real}): a directory on its path was replaced by a link during the copy`,
+    {
+      path: from,
+      details: { entry: rel },
+      hint: "do not modify the directory while it is being installed",
+    },
+  );
 }
 
 /** Check the opened source against the walk (still a regular file) and the caps; reserve its bytes. */
@@ -114,6 +146,7 @@ function copyBytes(src: number, dst: number, size: number, from: string, to: str
 export function copyRegularFile(from: string, to: string, rel: string, state: CopyState): void {
   const src = openSource(from, rel);
   try {
+    if (state.confine !== undefined) assertConfined(src, from, rel, state.confine);
     const info = fstatSync(src);
     admit(info, from, rel, state);
     const mode = info.mode & 0o111 ? 0o755 : 0o644;

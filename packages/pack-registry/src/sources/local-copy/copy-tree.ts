@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { StreamingTreeHasher, ioError, type TreeHash } from "@attune/pack-storage";
@@ -43,6 +43,7 @@ export async function copyLocalTree(
   dest: string,
   limits: ExtractLimits,
   onProgress?: CopyState["onProgress"],
+  opts: { confine?: boolean } = {},
 ): Promise<{ files: number; bytes: number; treeHash: StagedTreeHash | null }> {
   const tree = await walkTree(root, limits);
   const hasher = new StreamingTreeHasher(likelyPackRoot(tree.files));
@@ -60,7 +61,15 @@ export async function copyLocalTree(
     }
     await pause();
   }
-  const state: CopyState = { limits, umask: processUmask(), files: 0, bytes: 0, onProgress, hasher };
+  const state: CopyState = {
+    limits,
+    umask: processUmask(),
+    files: 0,
+    bytes: 0,
+    onProgress,
+    hasher,
+    confine: opts.confine ? realpathSync(root) : undefined,
+  };
   for (const rel of tree.files) {
     copyRegularFile(join(root, rel), join(dest, rel), rel, state);
     await pause();
