@@ -14,12 +14,18 @@ const unreleased = new FinalizationRegistry<{ bytes: number }>((share) => {
  * fetch and one per process) so the installer can hash them without reading them back: an
  * archive's order is not the checksum's, so hashing cannot happen while extracting, and reading
  * 20,000 files again costs ~0.3 s of system calls. Paths are relative to the tree written. Each kept
- * file is copied, so no larger decompression buffer is held through it. Call `release()` once the
- * tree is hashed (or the install failed).
+ * file is copied (into 4 MiB slabs, so a few hundred files share one allocation), so no larger
+ * decompression buffer is held through it. Call `release()` once the tree is hashed (or the install
+ * failed).
  */
+/** Kept bytes are copied into slabs of this size (one allocation per few hundred small files). */
+const SLAB_BYTES = 4 * 1024 * 1024;
+
 export class KeptContents {
   private readonly files = new Map<string, Buffer>();
   private readonly share = { bytes: 0 };
+  private slab: Buffer | null = null;
+  private used = 0;
 
   constructor(readonly budget = KEPT_BYTES) {
     unreleased.register(this, this.share, this);
@@ -31,7 +37,19 @@ export class KeptContents {
     if (processKept + data.length > PROCESS_KEPT_BYTES) return;
     this.share.bytes += data.length;
     processKept += data.length;
-    this.files.set(rel, Buffer.from(data));
+    this.files.set(rel, this.copy(data));
+  }
+
+  /** A private copy of `data`, carved out of the current slab (a new one when it is full). */
+  private copy(data: Buffer): Buffer {
+    if (!this.slab || this.slab.length - this.used < data.length) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, data.length));
+      this.used = 0;
+    }
+    const at = this.used;
+    data.copy(this.slab, at);
+    this.used += data.length;
+    return this.slab.subarray(at, at + data.length);
   }
 
   get(rel: string): Buffer | undefined {
@@ -47,6 +65,7 @@ export class KeptContents {
     processKept -= this.share.bytes;
     this.share.bytes = 0;
     this.files.clear();
+    this.slab = null;
     unreleased.unregister(this);
   }
 
