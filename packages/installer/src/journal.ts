@@ -126,7 +126,11 @@ export class Journal {
         await fs.rm(path.join(this.dir, n), { force: true });
   }
 
-  /** refs with a journal entry */
+  /**
+   * Refs with a journal entry, or with only a temporary one: a process killed while writing its
+   * intent (before the rename) leaves `<ref>.json.<hex>.tmp`, which the ref's next resolution
+   * (under its lock, so never a live writer's) removes.
+   */
   async refs(): Promise<string[]> {
     let names: string[];
     try {
@@ -135,14 +139,18 @@ export class Journal {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw e;
     }
-    const refs: string[] = [];
+    const refs = new Set<string>();
     for (const n of names) {
       // names that are not valid refs are not ours (and must never reach a path join)
-      if (n.endsWith(".json") && isRef(n.slice(0, -5))) refs.push(n.slice(0, -5));
+      const ref = n.endsWith(".json") ? n.slice(0, -5) : TEMP_NAME.exec(n)?.[1];
+      if (ref !== undefined && isRef(ref)) refs.add(ref);
     }
-    return refs.sort();
+    return [...refs].sort();
   }
 }
+
+/** `<ref>.json.<12 hex>.tmp`, as `write` names its temporary file */
+const TEMP_NAME = /^(.+)\.json\.[0-9a-f]{12}\.tmp$/;
 
 async function syncDir(dir: string): Promise<void> {
   const fh = await fs.open(dir, "r");

@@ -89,6 +89,20 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
     await inst.install({ source: dir, method: "cli" }, actor);
   });
 
+  it("a kill while the intent was being written leaves a temporary file that the next start removes", async () => {
+    // what a SIGKILL between creating the journal's temporary file and renaming it leaves behind
+    const journal = path.join(h.packsDir, ".journal");
+    fs.mkdirSync(journal, { recursive: true });
+    fs.writeFileSync(path.join(journal, "core.json.0123456789ab.tmp"), '{"v":1,"ref":"co');
+    fs.writeFileSync(path.join(journal, "not a ref.json.0123456789ab.tmp"), "not ours: left alone");
+    const inst = await h.open();
+    expect(fs.readdirSync(journal)).toEqual(["not a ref.json.0123456789ab.tmp"]);
+    expect(inst.lastReconcile?.interrupted).toEqual([]); // nothing had happened yet: nothing to record
+    const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
+    await inst.install({ source: dir, method: "cli" }, actor);
+    await inst.close();
+  });
+
   it("a kill after the commit of an upgrade finishes removing the old version", async () => {
     const v1 = writePack(path.join(src.dir, "v1"), { ref: "core", version: "1.0.0" });
     const v2 = writePack(path.join(src.dir, "v2"), { ref: "core", version: "2.0.0" });
