@@ -64,39 +64,39 @@ async function hashTree(dir: string, withManifest: boolean, opts: DirectoryCheck
   for (let i = 0; i < list.length; i++) {
     const file = list[i];
     const known = opts.contents?.(file.rel);
+    let size: number;
+    let sha256: string | undefined;
     if (known) {
       total.update(scratch.subarray(0, writeFrameHeader(scratch, file.rel, known.length, file.abs)));
       total.update(known);
-      if (files) files[file.rel] = { size: known.length, sha256: sha256Hex(known) };
-      bytes += known.length;
-      const pause = slicer.tick();
-      if (pause) await pause;
-      if (opts.onProgress && (i + 1) % PROGRESS_EVERY_FILES === 0)
-        opts.onProgress({ files: i + 1, bytes, totalFiles: list.length });
-      continue;
-    }
-    const loaded = loadTreeFileSync(file.abs, file.rel, scratch);
-    const own = files ? crypto.createHash("sha256") : undefined;
-    if (loaded.kind === "whole") {
-      total.update(scratch.subarray(0, loaded.headerLength + loaded.size));
-      own?.update(scratch.subarray(loaded.headerLength, loaded.headerLength + loaded.size));
-      const pause = slicer.tick();
-      if (pause) await pause;
+      size = known.length;
+      sha256 = files && sha256Hex(known);
     } else {
-      total.update(scratch.subarray(0, loaded.headerLength));
-      buffers ??= new BlockBuffers();
-      let streamed = 0;
-      const sink = (block: Buffer) => {
-        total.update(block);
-        own?.update(block);
-        streamed += block.length;
-        // large files report each block, so a progress bar moves during a 512 MiB file
-        opts.onProgress?.({ files: i, bytes: bytes + streamed, totalFiles: list.length });
-      };
-      await streamFd(loaded.fd, file.abs, buffers, sink, loaded.size);
+      const loaded = loadTreeFileSync(file.abs, file.rel, scratch);
+      size = loaded.size;
+      if (loaded.kind === "whole") {
+        total.update(scratch.subarray(0, loaded.headerLength + loaded.size));
+        sha256 = files && sha256Hex(scratch.subarray(loaded.headerLength, loaded.headerLength + loaded.size));
+      } else {
+        total.update(scratch.subarray(0, loaded.headerLength));
+        const own = files ? crypto.createHash("sha256") : undefined;
+        buffers ??= new BlockBuffers();
+        let streamed = 0;
+        const sink = (block: Buffer) => {
+          total.update(block);
+          own?.update(block);
+          streamed += block.length;
+          // large files report each block, so a progress bar moves during a 512 MiB file
+          opts.onProgress?.({ files: i, bytes: bytes + streamed, totalFiles: list.length });
+        };
+        await streamFd(loaded.fd, file.abs, buffers, sink, loaded.size);
+        sha256 = own?.digest("hex");
+      }
     }
-    if (files && own) files[file.rel] = { size: loaded.size, sha256: own.digest("hex") };
-    bytes += loaded.size;
+    if (files && sha256 !== undefined) files[file.rel] = { size, sha256 };
+    bytes += size;
+    const pause = slicer.tick(); // synchronous reads: yield to the event loop every few ms
+    if (pause) await pause;
     if (opts.onProgress && (i + 1) % PROGRESS_EVERY_FILES === 0) {
       opts.onProgress({ files: i + 1, bytes, totalFiles: list.length });
     }
