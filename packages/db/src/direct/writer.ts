@@ -65,6 +65,11 @@ class Sql {
     this.params.push(this.dialect === "sqlite" && typeof v === "boolean" ? Number(v) : v);
     return this.dialect === "sqlite" ? "?" : `$${this.params.length}`;
   }
+  /** The column names of `values` and their placeholders, in the same order. */
+  columns(values: Values): { names: string[]; placeholders: string } {
+    const names = Object.keys(values);
+    return { names, placeholders: names.map((n) => this.value(values[n])).join(", ") };
+  }
   time(d: Date): string {
     if (this.dialect === "sqlite") return this.value(sqliteTimestamp(d));
     return `${this.value(postgresTimestamp(d))}::timestamp(3)`;
@@ -75,6 +80,9 @@ const EVENT_RETURNING = `RETURNING ${EVENT_COLUMNS}`;
 
 /** column name → value, in the models' @map names */
 type Values = Record<string, unknown>;
+
+/** `ON CONFLICT … DO UPDATE SET` assignments taking each column from the row that conflicted. */
+const fromExcluded = (names: string[]) => names.map((n) => `${n} = excluded.${n}`).join(", ");
 
 function insertEvent(dialect: Dialect, input: InstallEventInput, now: Date): Statement {
   const c = eventColumns(input);
@@ -92,10 +100,9 @@ function insertEvent(dialect: Dialect, input: InstallEventInput, now: Date): Sta
     error: c.error,
     details: c.details,
   };
-  const names = Object.keys(values);
-  const list = names.map((n) => q.value(values[n])).join(", ");
+  const cols = q.columns(values);
   return {
-    sql: `INSERT INTO install_event (${names.join(", ")}, created) VALUES (${list}, ${q.time(now)}) ${EVENT_RETURNING}`,
+    sql: `INSERT INTO install_event (${cols.names.join(", ")}, created) VALUES (${cols.placeholders}, ${q.time(now)}) ${EVENT_RETURNING}`,
     params: q.params,
   };
 }
@@ -119,15 +126,15 @@ function upsertPack(dialect: Dialect, input: PackInput, now: Date): Statement {
   };
   // placeholders are taken in text order: SQLite's `?` are positional and never reused
   const q = new Sql(dialect);
-  const names = Object.keys(values);
-  const list = names.map((n) => q.value(values[n])).join(", ");
+  const cols = q.columns(values);
   const created = q.time(now);
   const updated = q.time(now);
-  const set = names.filter((n) => n !== "ref").map((n) => `${n} = excluded.${n}`);
+  const set = fromExcluded([...cols.names.filter((n) => n !== "ref"), "updated"]);
   return {
     sql:
-      `INSERT INTO pack (${names.join(", ")}, created, updated) VALUES (${list}, ${created}, ${updated}) ` +
-      `ON CONFLICT (ref) DO UPDATE SET ${[...set, "updated = excluded.updated"].join(", ")} ` +
+      `INSERT INTO pack (${cols.names.join(", ")}, created, updated) ` +
+      `VALUES (${cols.placeholders}, ${created}, ${updated}) ` +
+      `ON CONFLICT (ref) DO UPDATE SET ${set} ` +
       `RETURNING ${packColumns("", "p_")}`,
     params: q.params,
   };
@@ -156,18 +163,17 @@ function upsertInstallation(
     meta: c.meta,
     file_manifest: c.fileManifest,
   };
-  const names = Object.keys(values);
   const packId = `(SELECT id FROM pack WHERE ref = ${q.value(ref)})`;
-  const list = names.map((n) => q.value(values[n]));
+  const cols = q.columns(values);
   const installedAt = q.time(c.installedAt);
   const created = q.time(now);
   const updated = q.time(now);
-  const set = [...names, "installed_at", "updated"].map((n) => `${n} = excluded.${n}`);
+  const set = fromExcluded([...cols.names, "installed_at", "updated"]);
   return {
     sql:
-      `INSERT INTO pack_installation (pack_id, ${names.join(", ")}, installed_at, created, updated) ` +
-      `VALUES (${packId}, ${list.join(", ")}, ${installedAt}, ${created}, ${updated}) ` +
-      `ON CONFLICT (pack_id) DO UPDATE SET ${set.join(", ")} ` +
+      `INSERT INTO pack_installation (pack_id, ${cols.names.join(", ")}, installed_at, created, updated) ` +
+      `VALUES (${packId}, ${cols.placeholders}, ${installedAt}, ${created}, ${updated}) ` +
+      `ON CONFLICT (pack_id) DO UPDATE SET ${set} ` +
       `RETURNING ${installationColumns("", "i_")}`,
     params: q.params,
   };
