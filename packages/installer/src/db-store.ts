@@ -44,16 +44,7 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
     provider: prepared.provider,
     url,
     database,
-    async get(ref) {
-      const found = await reader().findByRef(ref);
-      return (
-        found && {
-          pack: found.pack,
-          installation: found.installation,
-          hasFileManifest: found.hasFileManifest,
-        }
-      );
-    },
+    get: (ref) => reader().findByRef(ref),
     async fileManifest(rec: InstalledRecord) {
       return rec.installation && rec.hasFileManifest ? reader().fileManifest(rec.installation.id) : null;
     },

@@ -101,8 +101,8 @@ export async function install(
     return await installLocked(ctx, {
       req,
       actor,
-      srcDir,
       root,
+      rootInStaging: path.relative(srcDir, root),
       manifest,
       fetched,
       callerExpected,
@@ -123,9 +123,9 @@ export async function install(
 interface LockedInput {
   req: InstallRequest;
   actor: Actor;
-  /** the staging directory the source filled, and the pack root found in it */
-  srcDir: string;
   root: string;
+  /** where the pack root is in the staging directory the source filled ("" = at its top) */
+  rootInStaging: string;
   manifest: Awaited<ReturnType<typeof loadManifest>>;
   fetched: FetchResult;
   callerExpected: Checksum | null;
@@ -193,14 +193,14 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
 function hashedWhileStaged(i: LockedInput): { checksum: Checksum; files: FileManifest } | null {
   const staged = i.fetched.treeHash;
   if (!staged) return null;
-  return path.relative(i.srcDir, i.root) === staged.root ? staged : null;
+  return i.rootInStaging === staged.root ? staged : null;
 }
 
 /** The bytes the source kept of the files it wrote, looked up by path relative to the pack root. */
 function stagedContents(i: LockedInput): ((rel: string) => Buffer | undefined) | undefined {
   const kept = i.fetched.stagedContents;
   if (!kept) return undefined;
-  const prefix = path.relative(i.srcDir, i.root);
+  const prefix = i.rootInStaging;
   return prefix === "" ? (rel) => kept.get(rel) : (rel) => kept.get(`${prefix}/${rel}`);
 }
 

@@ -90,6 +90,6 @@ export async function copyLocalTree(
 function likelyPackRoot(files: string[]): string {
   if (files.includes("pack.yaml")) return "";
   if (files.includes("pack/pack.yaml")) return "pack";
-  const holders = files.filter((f) => /^[^/]+\/pack\.yaml$/.test(f) && !f.startsWith(".git/"));
+  const holders = files.filter((f) => /^[^/]+\/pack\.yaml$/.test(f)); // the walk left out .git
   return holders.length === 1 ? holders[0].slice(0, -"/pack.yaml".length) : "";
 }
