@@ -3,7 +3,9 @@ import crypto from "node:crypto";
 import { toChecksum, type Checksum } from "./format";
 import { BlockBuffers, frameScratch, loadTreeFileSync, Slicer, streamFd, writeFrameHeader } from "./read";
 import { sha256Hex } from "./streaming";
-import { assertRealDirectory, listTreeFiles } from "./walk";
+import { ParallelReads } from "./parallel-reads";
+import { HELPER_MIN_FILES, ReaderThread } from "./reader-thread";
+import { assertRealDirectory, listTreeFiles, type TreeFile } from "./walk";
 
 /** Reported every 256 files, after each block of a large file, and once at the end. */
 export interface ChecksumProgress {
@@ -55,22 +57,53 @@ export async function calculateDirectoryManifest(
 async function hashTree(dir: string, withManifest: boolean, opts: DirectoryChecksumOptions) {
   const root = await assertRealDirectory(dir);
   const slicer = new Slicer();
-  const list = await listTreeFiles(root, slicer);
+  const list = await listTreeFiles(root, slicer, { files: HELPER_MIN_FILES, run: ReaderThread.prestart });
+  const known = opts.contents ? list.map((f) => opts.contents!(f.rel)) : undefined;
+  // the files to read from disk, in order: by a helper thread and this one when there are many
+  const unknown = known ? list.filter((_, i) => !known[i]) : list;
+  const reads = ParallelReads.open(
+    unknown.map((f) => f.abs),
+    withManifest,
+  );
+  try {
+    return await hashFiles(list, known, reads, withManifest, slicer, opts);
+  } finally {
+    reads?.close();
+  }
+}
+
+async function hashFiles(
+  list: TreeFile[],
+  known: (Buffer | undefined)[] | undefined,
+  reads: ParallelReads | null,
+  withManifest: boolean,
+  slicer: Slicer,
+  opts: DirectoryChecksumOptions,
+) {
   const total = crypto.createHash("sha256");
   const files: FileManifest | undefined = withManifest ? Object.create(null) : undefined;
   const scratch = frameScratch();
   let buffers: BlockBuffers | undefined;
   let bytes = 0;
+  let nextRead = 0;
   for (let i = 0; i < list.length; i++) {
     const file = list[i];
-    const known = opts.contents?.(file.rel);
-    let size: number;
+    let content = known?.[i];
     let sha256: string | undefined;
-    if (known) {
-      total.update(scratch.subarray(0, writeFrameHeader(scratch, file.rel, known.length, file.abs)));
-      total.update(known);
-      size = known.length;
-      sha256 = files && sha256Hex(known);
+    if (!content && reads) {
+      const got = reads.get(nextRead++);
+      const read = got instanceof Promise ? await got : got;
+      if (read) {
+        content = read.bytes;
+        sha256 = read.sha256;
+      }
+    }
+    let size: number;
+    if (content) {
+      total.update(scratch.subarray(0, writeFrameHeader(scratch, file.rel, content.length, file.abs)));
+      total.update(content);
+      size = content.length;
+      if (files) sha256 ??= sha256Hex(content);
     } else {
       const loaded = loadTreeFileSync(file.abs, file.rel, scratch);
       size = loaded.size;

@@ -43,28 +43,42 @@ export async function assertRealDirectory(root: string): Promise<string> {
   return abs;
 }
 
-/** All files of the tree under `root` (already checked by assertRealDirectory), in checksum order. */
-export async function listTreeFiles(root: string, slicer: Slicer): Promise<TreeFile[]> {
+/**
+ * All files of the tree under `root` (already checked by assertRealDirectory), in checksum order.
+ * `onMany` runs once, when the walk has found `many.files` files (to start a reader thread early).
+ */
+export async function listTreeFiles(
+  root: string,
+  slicer: Slicer,
+  many?: { files: number; run: () => void },
+): Promise<TreeFile[]> {
   const out: TreeFile[] = [];
-  await walkDir(root, "", out, slicer);
+  await walkDir(root, "", out, slicer, many);
   return out;
 }
 
 // Siblings sorted bytewise + depth-first descent = component-by-component order
 // (`a/x` before `a-b`, since component `a` < `a-b`). readdir is synchronous for speed (see read.ts),
 // with a yield to the event loop whenever a time slice is used up.
-async function walkDir(absDir: string, relDir: string, out: TreeFile[], slicer: Slicer): Promise<void> {
+async function walkDir(
+  absDir: string,
+  relDir: string,
+  out: TreeFile[],
+  slicer: Slicer,
+  many: { files: number; run: () => void } | undefined,
+): Promise<void> {
   const entries = readEntries(absDir);
   for (const entry of entries) {
     const name = entry.name;
     if (name === ".git") continue;
     const abs = `${absDir}/${name}`; // absDir is absolute and normalised; names hold no "/"
     const rel = relDir + name;
-    if (entry.isFile()) out.push({ abs, rel });
-    else if (entry.isDirectory()) {
+    if (entry.isFile()) {
+      if (out.push({ abs, rel }) === many?.files) many.run();
+    } else if (entry.isDirectory()) {
       const pause = slicer.tick();
       if (pause) await pause;
-      await walkDir(abs, `${rel}/`, out, slicer);
+      await walkDir(abs, `${rel}/`, out, slicer, many);
     } else if (entry.isSymbolicLink()) {
       throw new AttuneError(ErrorCodes.ESYMLINK, `${abs} is a symbolic link; packs may not contain links`, {
         path: abs,

@@ -1,0 +1,158 @@
+// The main thread's side of the reader thread (reader-thread.ts): the files to read are consumed
+// strictly in order; each chunk is read by whichever thread claimed it, and while the chunk the
+// hasher needs next is still being read by the helper, the main thread claims and reads a later one.
+import fs from "node:fs";
+import crypto from "node:crypto";
+import { WHOLE_FILE_MAX } from "./read";
+import {
+  claimChunk,
+  CHUNK_STATE_OFFSET,
+  DONE,
+  HELPER_MIN_FILES,
+  layoutBytes,
+  layoutViews,
+  readChunk,
+  ReaderThread,
+  type Layout,
+  type LayoutSpec,
+} from "./reader-thread";
+
+const SLOTS = 16;
+const SLOT_BYTES = 2 * 1024 * 1024;
+const CHUNK_FILES = 64;
+// Atomics.waitAsync is in Node 20 (V8) but in TypeScript's lib only from es2024
+type WaitAsync = (
+  typed: Int32Array,
+  index: number,
+  value: number,
+  timeoutMs: number,
+) => { async: false; value: string } | { async: true; value: Promise<string> };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
+/** How long one wait for the helper lasts before the main thread looks again (ms). */
+const WAIT_MS = 50;
+
+/** One file's bytes as read by either thread, and its SHA-256 when digests were asked for. */
+export interface ReadFile {
+  bytes: Buffer;
+  sha256: string | undefined;
+}
+
+export class ParallelReads {
+  private readonly L: Layout;
+  private readonly spec: LayoutSpec;
+  private current = -1;
+  private offset = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly paths: string[],
+    private readonly withDigests: boolean,
+    private readonly helper: ReaderThread,
+  ) {
+    this.spec = {
+      slots: SLOTS,
+      slotBytes: SLOT_BYTES,
+      chunkFiles: CHUNK_FILES,
+      wholeMax: WHOLE_FILE_MAX,
+      chunks: Math.ceil(paths.length / CHUNK_FILES),
+    };
+    const sab = new SharedArrayBuffer(layoutBytes(this.spec));
+    this.L = layoutViews(sab, this.spec);
+    helper.start({ sab, spec: this.spec, paths: paths.join("\0"), withDigests });
+  }
+
+  /**
+   * Reads with a helper thread for these files (absolute paths, in hashing order), or null when
+   * it is not worth it (too few files) or no helper is available: then read serially.
+   */
+  static open(paths: string[], withDigests: boolean): ParallelReads | null {
+    if (paths.length < HELPER_MIN_FILES) return null;
+    const helper = ReaderThread.acquire();
+    return helper ? new ParallelReads(paths, withDigests, helper) : null;
+  }
+
+  /**
+   * File `j` (an index into the paths, taken in increasing order, each once): its bytes, or null
+   * when neither thread read it cleanly and the caller must read it the serial way. A promise only
+   * when the chunk holding it is still being read by the helper.
+   */
+  get(j: number): ReadFile | null | Promise<ReadFile | null> {
+    const c = Math.floor(j / CHUNK_FILES);
+    if (c !== this.current) {
+      const pending = this.advance(c);
+      if (pending) return pending.then(() => this.take(j));
+    }
+    return this.take(j);
+  }
+
+  /** Stop the helper's part of this job (it finishes the file at hand and goes idle). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.L.ctl, 2, 1);
+    Atomics.notify(this.L.ctl, 1);
+  }
+
+  private take(j: number): ReadFile | null {
+    const k = (this.current % SLOTS) * CHUNK_FILES + (j - this.current * CHUNK_FILES);
+    const size = this.L.sizes[k];
+    if (size < 0) return null;
+    const at = (this.current % SLOTS) * SLOT_BYTES + this.offset;
+    this.offset += size;
+    return {
+      bytes: this.L.data.subarray(at, at + size),
+      sha256: this.withDigests ? this.L.digests.toString("hex", k * 32, k * 32 + 32) : undefined,
+    };
+  }
+
+  /** Release the chunk in hand (its slot may be reused) and make chunk `c` the current one. */
+  private advance(c: number): Promise<void> | undefined {
+    if (this.current >= 0) {
+      Atomics.store(this.L.ctl, 1, this.current + 1);
+      Atomics.notify(this.L.ctl, 1);
+    }
+    this.current = c;
+    this.offset = 0;
+    return this.untilDone(c);
+  }
+
+  /** Make chunk `c` done; a promise only when the helper still has it in hand. */
+  private untilDone(c: number): Promise<void> | undefined {
+    return this.step(c) ? undefined : this.waitFor(c);
+  }
+
+  /**
+   * True once chunk `c` is done. Meanwhile this thread reads every chunk it can claim; a chunk
+   * left in the hands of a dead helper is handed whole to the serial path.
+   */
+  private step(c: number): boolean {
+    const state = CHUNK_STATE_OFFSET + c;
+    for (;;) {
+      if (Atomics.load(this.L.ctl, state) === DONE) return true;
+      const mine = claimChunk(this.L, this.spec.chunks);
+      if (mine >= 0) {
+        readChunk(fs, crypto, this.L, mine, this.paths, this.withDigests);
+        continue;
+      }
+      if (this.helper.alive) return false;
+      this.L.sizes.fill(-1, (c % SLOTS) * CHUNK_FILES, ((c % SLOTS) + 1) * CHUNK_FILES);
+      Atomics.store(this.L.ctl, state, DONE);
+      return true;
+    }
+  }
+
+  private async waitFor(c: number): Promise<void> {
+    const state = CHUNK_STATE_OFFSET + c;
+    for (;;) {
+      const seen = Atomics.load(this.L.ctl, state);
+      if (seen !== DONE) {
+        const w = waitAsync(this.L.ctl, state, seen, WAIT_MS);
+        // awaiting also lets the helper's exit event arrive, should it have died
+        if (w.async) await w.value;
+        else await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (this.step(c)) return;
+    }
+  }
+}

@@ -1,0 +1,283 @@
+// A second thread that reads a tree's small files while the main thread hashes them.
+//
+// Hashing a tree of many small files is bound by system calls (open, fstat, read, close: ~14 µs per
+// file here), not by SHA-256. The framed-v1 checksum is one hash over every file in order, so the
+// hashing itself stays on one thread; the reading is what can run on a second core. The files to
+// read are cut into chunks of CHUNK_FILES consecutive files; the helper thread and the main thread
+// both claim chunks (an atomic counter) and read them into a ring of SLOTS shared buffers; the main
+// thread hashes the chunks in order as they complete, and claims the next chunk itself whenever the
+// one it needs is still being read. The helper also computes each file's own SHA-256 (the manifest).
+//
+// The helper is an optimisation and nothing depends on it. It skips any file it cannot read
+// cleanly (an error, a size that changed, a link or special file, a file too big for the slot) and
+// leaves it to the main thread, which reads it again with every check and error of the serial path.
+// If the helper cannot start or dies, the main thread reads everything itself.
+//
+// The functions run on both threads: the helper's source is their text (Function#toString), so
+// they must use only their parameters and globals (no imports, no module-level constants).
+import type fs from "node:fs";
+import type crypto from "node:crypto";
+import { Worker } from "node:worker_threads";
+
+/** Shared-memory layout of one job: the ring of slots, per-file results and the control words. */
+export interface Layout {
+  slots: number;
+  slotBytes: number;
+  chunkFiles: number;
+  wholeMax: number;
+  /** SLOTS × slotBytes of file contents */
+  data: Buffer;
+  /** per slot, per file: bytes read into the slot, or -1 = not read (the main thread reads it) */
+  sizes: Int32Array;
+  /** per slot, per file: its SHA-256 (32 bytes) when digests were asked for */
+  digests: Buffer;
+  /** [0] next chunk to claim, [1] chunks consumed by the hasher, [2] stop, [4 + c] state of chunk c */
+  ctl: Int32Array;
+}
+
+export const CHUNK_STATE_OFFSET = 4;
+const CLAIMED = 1;
+export const DONE = 2;
+/** claim(): every chunk is taken */
+export const NO_MORE = -1;
+/** claim(): the next chunk's slot is still in use (the hasher is behind) */
+export const RING_FULL = -2;
+
+export interface LayoutSpec {
+  slots: number;
+  slotBytes: number;
+  chunkFiles: number;
+  wholeMax: number;
+  chunks: number;
+}
+
+export function layoutBytes(s: LayoutSpec): number {
+  return s.slots * s.slotBytes + s.slots * s.chunkFiles * (4 + 32) + 4 * (4 + s.chunks);
+}
+
+/** Views over a job's shared buffer (both threads build the same ones). */
+export function layoutViews(sab: SharedArrayBuffer, s: LayoutSpec): Layout {
+  const dataBytes = s.slots * s.slotBytes;
+  const perFile = s.slots * s.chunkFiles;
+  return {
+    slots: s.slots,
+    slotBytes: s.slotBytes,
+    chunkFiles: s.chunkFiles,
+    wholeMax: s.wholeMax,
+    data: Buffer.from(sab, 0, dataBytes),
+    sizes: new Int32Array(sab, dataBytes, perFile),
+    digests: Buffer.from(sab, dataBytes + perFile * 4, perFile * 32),
+    ctl: new Int32Array(sab, dataBytes + perFile * 36, 4 + s.chunks),
+  };
+}
+
+/** Claim the next chunk: its index, NO_MORE, or RING_FULL (its slot still holds an unhashed chunk). */
+export function claimChunk(L: Layout, chunks: number): number {
+  for (;;) {
+    const n = Atomics.load(L.ctl, 0);
+    if (n >= chunks || Atomics.load(L.ctl, 2) !== 0) return -1;
+    if (n >= Atomics.load(L.ctl, 1) + L.slots) return -2;
+    if (Atomics.compareExchange(L.ctl, 0, n, n + 1) === n) {
+      Atomics.store(L.ctl, 4 + n, 1);
+      return n;
+    }
+  }
+}
+
+/**
+ * Read chunk `c` of `paths` into its slot: each file opened without following links, checked to be
+ * a regular file no bigger than wholeMax that fits in what is left of the slot, read whole (one
+ * byte more is asked for, so growth is seen), and its size recorded; anything else is left to the
+ * main thread (size -1). Marks the chunk done.
+ */
+export function readChunk(
+  fsm: typeof fs,
+  cryptom: typeof crypto,
+  L: Layout,
+  c: number,
+  paths: string[],
+  withDigests: boolean,
+): void {
+  const slot = c % L.slots;
+  const base = slot * L.slotBytes;
+  const first = slot * L.chunkFiles;
+  const start = c * L.chunkFiles;
+  const end = Math.min(paths.length, start + L.chunkFiles);
+  const flags = fsm.constants.O_RDONLY | fsm.constants.O_NOFOLLOW | fsm.constants.O_NONBLOCK;
+  let off = 0;
+  for (let i = start; i < end; i++) {
+    const k = first + (i - start);
+    L.sizes[k] = -1;
+    if (Atomics.load(L.ctl, 2) !== 0) continue;
+    let fd = -1;
+    try {
+      fd = fsm.openSync(paths[i], flags);
+      const st = fsm.fstatSync(fd);
+      const size = st.size;
+      if (!st.isFile() || size > L.wholeMax || size + 1 > L.slotBytes - off) continue;
+      let got = 0;
+      for (;;) {
+        const n = fsm.readSync(fd, L.data, base + off + got, size + 1 - got, got);
+        got += n;
+        if (n === 0 || got >= size) break;
+      }
+      if (got !== size) continue;
+      if (withDigests) {
+        cryptom
+          .createHash("sha256")
+          .update(L.data.subarray(base + off, base + off + size))
+          .digest()
+          .copy(L.digests, k * 32);
+      }
+      L.sizes[k] = size;
+      off += size;
+    } catch {
+      // left to the main thread, which reports the error properly
+    } finally {
+      if (fd >= 0) {
+        try {
+          fsm.closeSync(fd);
+        } catch {
+          // a read-only descriptor: nothing to do
+        }
+      }
+    }
+  }
+  Atomics.store(L.ctl, 4 + c, 2);
+  Atomics.notify(L.ctl, 4 + c);
+}
+
+export interface Job {
+  sab: SharedArrayBuffer;
+  spec: LayoutSpec;
+  /** the absolute paths, joined by NUL (one string is cloned to the thread far faster than an array) */
+  paths: string;
+  withDigests: boolean;
+}
+
+/** The helper thread's loop: for each job posted, claim and read chunks until none is left. */
+function serve(
+  port: { on(ev: "message", f: (job: Job) => void): void; postMessage(m: unknown): void },
+  fsm: typeof fs,
+  cryptom: typeof crypto,
+  views: typeof layoutViews,
+  claim: typeof claimChunk,
+  read: typeof readChunk,
+): void {
+  port.on("message", (job) => {
+    const L = views(job.sab, job.spec);
+    const paths = job.paths.split("\0");
+    let chunks = 0;
+    for (;;) {
+      const c = claim(L, job.spec.chunks);
+      if (c === -1) break;
+      if (c === -2) {
+        // wait for the hasher to free a slot (it notifies word 1 after each chunk)
+        Atomics.wait(L.ctl, 1, Atomics.load(L.ctl, 1), 20);
+        continue;
+      }
+      read(fsm, cryptom, L, c, paths, job.withDigests);
+      chunks++;
+    }
+    port.postMessage({ idle: chunks });
+  });
+}
+
+// process.getBuiltinModule, not require: an eval'd worker is an ES module when the process runs
+// with --input-type=module, and then has no require
+const SOURCE = `"use strict";
+const fs = process.getBuiltinModule("node:fs");
+const crypto = process.getBuiltinModule("node:crypto");
+const { parentPort } = process.getBuiltinModule("node:worker_threads");
+(${serve.toString()})(parentPort, fs, crypto, ${layoutViews.toString()}, ${claimChunk.toString()}, ${readChunk.toString()});
+`;
+
+/** Trees with fewer files to read than this are read on the main thread alone. */
+export const HELPER_MIN_FILES = 1000;
+
+/** One helper thread per process, started on first need and kept (unreferenced) for the next job. */
+export class ReaderThread {
+  private worker: Worker | null;
+  private dead = false;
+  private busy = false;
+  private onIdle: (() => void)[] = [];
+  /** chunks the helper has read over its life (for tests and diagnostics) */
+  chunksRead = 0;
+
+  private constructor() {
+    this.worker = new Worker(SOURCE, { eval: true, stdout: false, stderr: false });
+    this.worker.unref();
+    this.worker.on("message", (m: { idle: number }) => {
+      this.chunksRead += m.idle;
+      this.busy = false;
+      this.worker?.unref();
+      const idle = this.onIdle;
+      this.onIdle = [];
+      idle.forEach((f) => f());
+    });
+    const die = () => {
+      this.dead = true;
+      this.busy = false;
+      this.worker = null;
+      const idle = this.onIdle;
+      this.onIdle = [];
+      idle.forEach((f) => f());
+    };
+    this.worker.on("error", die);
+    this.worker.on("exit", die);
+  }
+
+  private static shared: ReaderThread | null | undefined;
+
+  /** Whether a helper may be used at all: `ATTUNE_IO_THREADS=0` turns it off. */
+  static enabled(): boolean {
+    return process.env.ATTUNE_IO_THREADS !== "0";
+  }
+
+  /** Start the helper now (if enabled and not running), so it has booted by the time it is needed. */
+  static prestart(): void {
+    if (!ReaderThread.enabled()) return;
+    if (ReaderThread.shared && !ReaderThread.shared.dead) return;
+    try {
+      ReaderThread.shared = new ReaderThread();
+    } catch {
+      ReaderThread.shared = null; // no threads here: everything stays on the main thread
+    }
+  }
+
+  /** The idle helper, or null (disabled, unavailable, dead, or busy with another job). */
+  static acquire(): ReaderThread | null {
+    ReaderThread.prestart();
+    const h = ReaderThread.shared;
+    if (!h || h.dead || h.busy || !h.worker) return null;
+    h.busy = true;
+    return h;
+  }
+
+  /** The process's helper, if one was started (tests and diagnostics). */
+  static current(): ReaderThread | null {
+    return ReaderThread.shared ?? null;
+  }
+
+  /** Resolves when the helper has finished its job at hand (or at once when it has none). */
+  idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.onIdle.push(resolve));
+  }
+
+  /** Stop the helper thread (a later job starts a new one). */
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  /** Hand the helper a job (it claims chunks until none is left, then becomes idle again). */
+  start(job: Job): void {
+    if (!this.worker) return;
+    this.worker.ref(); // keep the process alive while the main thread waits for its chunks
+    this.worker.postMessage(job);
+  }
+}

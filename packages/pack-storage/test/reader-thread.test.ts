@@ -1,0 +1,212 @@
+// The reader thread: a second thread reads small files while the main thread hashes them in order.
+// Whatever it does (helps, skips files, dies mid-job, is disabled), the checksum and the manifest
+// must be exactly those of the serial path and of the independent reference.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
+import crypto from "node:crypto";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { calculateDirectoryChecksum, calculateDirectoryManifest, type FileManifest } from "../src/index";
+import { WHOLE_FILE_MAX } from "../src/checksum/read";
+import {
+  HELPER_MIN_FILES,
+  layoutBytes,
+  layoutViews,
+  readChunk,
+  ReaderThread,
+  type LayoutSpec,
+} from "../src/checksum/reader-thread";
+import { bytes, referenceChecksum, tmp } from "./helpers";
+
+let root: string;
+let cleanup: () => void;
+let serial: { checksum: string; files: FileManifest };
+
+/** A tree over the helper's threshold: 2,400 files in 24 directories, sizes 0..12 KB, two over 1 MiB. */
+function buildTree(dir: string): void {
+  for (let i = 0; i < 2400; i++) {
+    const sub = path.join(dir, `d${i % 24}`, i % 3 === 0 ? "deep" : "");
+    fs.mkdirSync(sub, { recursive: true });
+    fs.writeFileSync(path.join(sub, `f-${i}.txt`), bytes((i * 37) % 12_000, i + 1));
+  }
+  fs.writeFileSync(path.join(dir, "d3", "large-a.bin"), bytes(WHOLE_FILE_MAX + 1, 7));
+  fs.writeFileSync(path.join(dir, "d18", "deep", "large-b.bin"), bytes(3 * WHOLE_FILE_MAX + 5, 9));
+}
+
+async function withThreads<T>(value: string | undefined, f: () => Promise<T>): Promise<T> {
+  const before = process.env.ATTUNE_IO_THREADS;
+  if (value === undefined) delete process.env.ATTUNE_IO_THREADS;
+  else process.env.ATTUNE_IO_THREADS = value;
+  try {
+    return await f();
+  } finally {
+    if (before === undefined) delete process.env.ATTUNE_IO_THREADS;
+    else process.env.ATTUNE_IO_THREADS = before;
+  }
+}
+
+beforeAll(async () => {
+  const t = tmp();
+  cleanup = t.cleanup;
+  root = path.join(t.dir, "pack");
+  buildTree(root);
+  serial = await withThreads("0", () => calculateDirectoryManifest(root));
+});
+afterAll(async () => {
+  await ReaderThread.current()?.terminate();
+  cleanup();
+});
+afterEach(async () => {
+  await ReaderThread.current()?.idle();
+});
+
+describe("reader thread", () => {
+  it("the serial path agrees with the reference, and no helper was started for it", () => {
+    expect(ReaderThread.current()).toBeNull();
+    expect(serial.checksum).toBe(referenceChecksum(root));
+    expect(Object.keys(serial.files)).toHaveLength(2402);
+    expect(serial.files["d3/large-a.bin"].sha256).toBe(
+      crypto
+        .createHash("sha256")
+        .update(bytes(WHOLE_FILE_MAX + 1, 7))
+        .digest("hex"),
+    );
+  });
+
+  it("with the helper: the same checksum and manifest, and the helper did read chunks", async () => {
+    // the first run starts the helper; by the second it has booted and must take a share
+    expect(await calculateDirectoryChecksum(root)).toBe(serial.checksum);
+    const helper = ReaderThread.current();
+    expect(helper).not.toBeNull();
+    await helper!.idle();
+    const before = helper!.chunksRead;
+    const m = await calculateDirectoryManifest(root);
+    await helper!.idle();
+    expect(helper!.chunksRead).toBeGreaterThan(before);
+    expect(m.checksum).toBe(serial.checksum);
+    expect(m.files).toEqual(serial.files);
+  });
+
+  it("a tree below the threshold is read on the main thread alone", async () => {
+    const t = tmp();
+    try {
+      for (let i = 0; i < HELPER_MIN_FILES - 1; i++) fs.writeFileSync(path.join(t.dir, `f${i}`), `${i}\n`);
+      await ReaderThread.current()?.idle();
+      const before = ReaderThread.current()?.chunksRead ?? 0;
+      expect(await calculateDirectoryChecksum(t.dir)).toBe(referenceChecksum(t.dir));
+      await ReaderThread.current()?.idle();
+      expect(ReaderThread.current()?.chunksRead ?? 0).toBe(before);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("the helper dying mid-job changes nothing: the main thread reads the rest", async () => {
+    await calculateDirectoryChecksum(root); // a booted helper
+    const helper = ReaderThread.current()!;
+    await helper.idle();
+    let killed: Promise<void> | undefined;
+    const m = await calculateDirectoryManifest(root, {
+      onProgress: (p) => {
+        if (p.files >= 256 && !killed) killed = helper.terminate();
+      },
+    });
+    await killed;
+    expect(killed).toBeDefined();
+    expect(helper.alive).toBe(false);
+    expect(m.checksum).toBe(serial.checksum);
+    expect(m.files).toEqual(serial.files);
+    // the next job starts a new helper
+    expect(await calculateDirectoryChecksum(root)).toBe(serial.checksum);
+    expect(ReaderThread.current()).not.toBe(helper);
+  });
+
+  it("two checksums at once: one gets the helper, the other reads alone; both right", async () => {
+    const [a, b] = await Promise.all([calculateDirectoryManifest(root), calculateDirectoryChecksum(root)]);
+    expect(a.checksum).toBe(serial.checksum);
+    expect(a.files).toEqual(serial.files);
+    expect(b).toBe(serial.checksum);
+  });
+
+  it("bytes the caller knows are used, the others read with the helper", async () => {
+    const replaced = "d5/f-5.txt";
+    const contents = (rel: string) =>
+      rel === replaced
+        ? Buffer.from("known\n")
+        : rel.endsWith("0.txt")
+          ? fs.readFileSync(path.join(root, rel))
+          : undefined;
+    const m = await calculateDirectoryManifest(root, { contents });
+    // the known bytes of d5/f-5.txt win over the file's: only its entry differs
+    expect(m.files[replaced]).toEqual({
+      size: 6,
+      sha256: crypto.createHash("sha256").update("known\n").digest("hex"),
+    });
+    expect({ ...m.files, [replaced]: serial.files[replaced] }).toEqual(serial.files);
+    expect(m.checksum).not.toBe(serial.checksum);
+  });
+
+  it("ATTUNE_IO_THREADS=0 starts no helper", async () => {
+    const current = ReaderThread.current();
+    await current?.terminate();
+    await withThreads("0", async () => {
+      expect(await calculateDirectoryChecksum(root)).toBe(serial.checksum);
+      expect(ReaderThread.acquire()).toBeNull();
+    });
+    expect(ReaderThread.current()).toBe(current); // nothing new was started
+  });
+});
+
+describe("readChunk (what the helper reads and what it leaves to the main thread)", () => {
+  const spec: LayoutSpec = { slots: 2, slotBytes: 64 * 1024, chunkFiles: 16, wholeMax: 32 * 1024, chunks: 1 };
+
+  it("reads regular files whole and skips links, FIFOs, directories, missing, too big and overflowing files", () => {
+    const t = tmp();
+    try {
+      const p = (name: string) => path.join(t.dir, name);
+      fs.writeFileSync(p("a"), "alpha\n");
+      fs.writeFileSync(p("empty"), "");
+      fs.symlinkSync(p("a"), p("link"));
+      execFileSync("mkfifo", [p("fifo")]);
+      fs.mkdirSync(p("dir"));
+      fs.writeFileSync(p("big"), bytes(32 * 1024 + 1, 3)); // over wholeMax
+      fs.writeFileSync(p("fill1"), bytes(30 * 1024, 4));
+      fs.writeFileSync(p("fill2"), bytes(30 * 1024, 5)); // still fits: 6 + 30 KiB + 30 KiB + 1 probe byte
+      fs.writeFileSync(p("over"), bytes(5 * 1024, 6)); // does not fit in what is left of the slot
+      fs.writeFileSync(p("tail"), "z");
+      const names = ["a", "empty", "link", "fifo", "dir", "missing", "big", "fill1", "fill2", "over", "tail"];
+      const L = layoutViews(new SharedArrayBuffer(layoutBytes(spec)), spec);
+      readChunk(fs, crypto, L, 0, names.map(p), true);
+      const sizes = Array.from(L.sizes.subarray(0, names.length));
+      expect(sizes).toEqual([6, 0, -1, -1, -1, -1, -1, 30 * 1024, 30 * 1024, -1, 1]);
+      expect(L.ctl[4]).toBe(2); // chunk 0 done
+      // contents are packed in order, and each digest is the file's own SHA-256
+      let at = 0;
+      names.forEach((name, k) => {
+        if (sizes[k] < 0) return;
+        const want = fs.readFileSync(p(name));
+        expect(L.data.subarray(at, at + sizes[k]).equals(want)).toBe(true);
+        expect(L.digests.toString("hex", k * 32, k * 32 + 32)).toBe(
+          crypto.createHash("sha256").update(want).digest("hex"),
+        );
+        at += sizes[k];
+      });
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("a stopped job reads nothing more", () => {
+    const t = tmp();
+    try {
+      fs.writeFileSync(path.join(t.dir, "a"), "alpha\n");
+      const L = layoutViews(new SharedArrayBuffer(layoutBytes(spec)), spec);
+      Atomics.store(L.ctl, 2, 1);
+      readChunk(fs, crypto, L, 0, [path.join(t.dir, "a")], false);
+      expect(L.sizes[0]).toBe(-1);
+      expect(L.ctl[4]).toBe(2);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
