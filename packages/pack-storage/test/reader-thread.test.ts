@@ -176,7 +176,7 @@ describe("readChunk (what the helper reads and what it leaves to the main thread
       fs.writeFileSync(p("tail"), "z");
       const names = ["a", "empty", "link", "fifo", "dir", "missing", "big", "fill1", "fill2", "over", "tail"];
       const L = layoutViews(new SharedArrayBuffer(layoutBytes(spec)), spec);
-      readChunk(fs, crypto, L, 0, names.map(p), true);
+      readChunk(fs, crypto, L, 0, { paths: names.map(p), withDigests: true, copy: null });
       const sizes = Array.from(L.sizes.subarray(0, names.length));
       expect(sizes).toEqual([6, 0, -1, -1, -1, -1, -1, 30 * 1024, 30 * 1024, -1, 1]);
       expect(L.ctl[4]).toBe(2); // chunk 0 done
@@ -202,9 +202,48 @@ describe("readChunk (what the helper reads and what it leaves to the main thread
       fs.writeFileSync(path.join(t.dir, "a"), "alpha\n");
       const L = layoutViews(new SharedArrayBuffer(layoutBytes(spec)), spec);
       Atomics.store(L.ctl, 2, 1);
-      readChunk(fs, crypto, L, 0, [path.join(t.dir, "a")], false);
+      readChunk(fs, crypto, L, 0, { paths: [path.join(t.dir, "a")], withDigests: false, copy: null });
       expect(L.sizes[0]).toBe(-1);
       expect(L.ctl[4]).toBe(2);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("a copy writes each file read to its destination (mode 0755/0644) and leaves the rest, creating nothing for them", () => {
+    const t = tmp();
+    try {
+      const src = path.join(t.dir, "src");
+      const dst = path.join(t.dir, "dst");
+      const outside = path.join(t.dir, "outside");
+      fs.mkdirSync(src);
+      fs.mkdirSync(dst);
+      fs.mkdirSync(outside);
+      fs.writeFileSync(path.join(src, "a"), "alpha\n");
+      fs.writeFileSync(path.join(src, "run"), "#!/bin/sh\n", { mode: 0o750 });
+      fs.writeFileSync(path.join(src, "huge"), bytes(2048, 2)); // over maxEntryBytes below
+      fs.writeFileSync(path.join(src, "taken"), "mine\n");
+      fs.writeFileSync(path.join(dst, "taken"), "already there\n"); // O_EXCL: not overwritten
+      fs.writeFileSync(path.join(outside, "secret"), "outside\n");
+      const names = ["a", "run", "huge", "taken"];
+      const paths = [...names.map((n) => path.join(src, n)), path.join(outside, "secret")];
+      const dests = [...names, "secret"].map((n) => path.join(dst, n));
+      const L = layoutViews(new SharedArrayBuffer(layoutBytes(spec)), spec);
+      readChunk(fs, crypto, L, 0, {
+        paths,
+        withDigests: true,
+        copy: { dests, umask: 0o022, confine: `${src}/`, maxEntryBytes: 1024 },
+      });
+      expect(Array.from(L.sizes.subarray(0, 5))).toEqual([6, 10, -1, -1, -1]);
+      expect(fs.readFileSync(path.join(dst, "a"), "utf8")).toBe("alpha\n");
+      expect(fs.statSync(path.join(dst, "a")).mode & 0o777).toBe(0o644);
+      expect(fs.statSync(path.join(dst, "run")).mode & 0o777).toBe(0o755);
+      expect(fs.readFileSync(path.join(dst, "taken"), "utf8")).toBe("already there\n");
+      expect(fs.existsSync(path.join(dst, "huge"))).toBe(false);
+      expect(fs.existsSync(path.join(dst, "secret"))).toBe(false); // its real path is outside `confine`
+      expect(L.digests.toString("hex", 32, 64)).toBe(
+        crypto.createHash("sha256").update("#!/bin/sh\n").digest("hex"),
+      );
     } finally {
       t.cleanup();
     }

@@ -13,6 +13,8 @@ import {
   layoutViews,
   readChunk,
   ReaderThread,
+  type ChunkTask,
+  type CopyTask,
   type Layout,
   type LayoutSpec,
 } from "./reader-thread";
@@ -46,10 +48,10 @@ export class ParallelReads {
   private closed = false;
 
   private constructor(
-    private readonly paths: string[],
-    private readonly withDigests: boolean,
+    private readonly task: ChunkTask,
     private readonly helper: ReaderThread,
   ) {
+    const { paths, withDigests, copy } = task;
     this.spec = {
       slots: SLOTS,
       slotBytes: SLOT_BYTES,
@@ -59,17 +61,34 @@ export class ParallelReads {
     };
     const sab = new SharedArrayBuffer(layoutBytes(this.spec));
     this.L = layoutViews(sab, this.spec);
-    helper.start({ sab, spec: this.spec, paths: paths.join("\0"), withDigests });
+    helper.start({
+      sab,
+      spec: this.spec,
+      paths: paths.join("\0"),
+      withDigests,
+      copy: copy && { ...copy, dests: copy.dests.join("\0") },
+    });
   }
 
   /**
    * Reads with a helper thread for these files (absolute paths, in hashing order), or null when
-   * it is not worth it (too few files) or no helper is available: then read serially.
+   * it is not worth it (too few files) or no helper is available: then read serially. With
+   * `copy`, each file read is also written to its destination (see CopyTask).
    */
-  static open(paths: string[], withDigests: boolean): ParallelReads | null {
+  static open(paths: string[], withDigests: boolean, copy: CopyTask | null = null): ParallelReads | null {
     if (paths.length < HELPER_MIN_FILES) return null;
+    if (copy && copy.dests.length !== paths.length)
+      throw new Error("ParallelReads: one destination per path");
     const helper = ReaderThread.acquire();
-    return helper ? new ParallelReads(paths, withDigests, helper) : null;
+    return helper ? new ParallelReads({ paths, withDigests, copy }, helper) : null;
+  }
+
+  /**
+   * Resolves once the helper has stopped touching this job's files (after close(), it finishes the
+   * file in hand): a caller that removes the destination tree on failure waits for this first.
+   */
+  settled(): Promise<void> {
+    return this.helper.idle();
   }
 
   /**
@@ -102,7 +121,7 @@ export class ParallelReads {
     this.offset += size;
     return {
       bytes: this.L.data.subarray(at, at + size),
-      sha256: this.withDigests ? this.L.digests.toString("hex", k * 32, k * 32 + 32) : undefined,
+      sha256: this.task.withDigests ? this.L.digests.toString("hex", k * 32, k * 32 + 32) : undefined,
     };
   }
 
@@ -132,7 +151,7 @@ export class ParallelReads {
       if (Atomics.load(this.L.ctl, state) === DONE) return true;
       const mine = claimChunk(this.L, this.spec.chunks);
       if (mine >= 0) {
-        readChunk(fs, crypto, this.L, mine, this.paths, this.withDigests);
+        readChunk(fs, crypto, this.L, mine, this.task);
         continue;
       }
       if (this.helper.alive) return false;

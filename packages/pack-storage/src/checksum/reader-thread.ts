@@ -84,48 +84,88 @@ export function claimChunk(L: Layout, chunks: number): number {
   }
 }
 
+/** What the threads do with the files of a job. */
+export interface ChunkTask {
+  /** absolute paths of the files, in hashing order */
+  paths: string[];
+  /** compute each file's SHA-256 too */
+  withDigests: boolean;
+  /** also write each file read to its destination (a copy that is hashed as it is made) */
+  copy: CopyTask | null;
+}
+
+export interface CopyTask {
+  /** where each file goes: created with O_EXCL, mode 0755 if any x bit is set, else 0644 */
+  dests: string[];
+  /** the process umask (a worker cannot read it): a mode it touches needs an explicit fchmod */
+  umask: number;
+  /** when set (a directory path ending in "/"), a source whose real path is elsewhere is left alone */
+  confine: string;
+  /** a file larger than this is left to the main thread (which refuses it) */
+  maxEntryBytes: number;
+}
+
 /**
- * Read chunk `c` of `paths` into its slot: each file opened without following links, checked to be
- * a regular file no bigger than wholeMax that fits in what is left of the slot, read whole (one
- * byte more is asked for, so growth is seen), and its size recorded; anything else is left to the
- * main thread (size -1). Marks the chunk done.
+ * Read chunk `c` of the task's files into its slot: each file opened without following links,
+ * checked to be a regular file no bigger than wholeMax that fits in what is left of the slot,
+ * read whole (one byte more is asked for, so growth is seen), copied to its destination when the
+ * task is a copy, and its size recorded. Anything else is left to the main thread (size -1); a
+ * destination created for a file that then failed is removed, so the main thread can create it.
+ * Marks the chunk done.
  */
 export function readChunk(
   fsm: typeof fs,
   cryptom: typeof crypto,
   L: Layout,
   c: number,
-  paths: string[],
-  withDigests: boolean,
+  task: ChunkTask,
 ): void {
   const slot = c % L.slots;
   const base = slot * L.slotBytes;
   const first = slot * L.chunkFiles;
   const start = c * L.chunkFiles;
-  const end = Math.min(paths.length, start + L.chunkFiles);
-  const flags = fsm.constants.O_RDONLY | fsm.constants.O_NOFOLLOW | fsm.constants.O_NONBLOCK;
+  const end = Math.min(task.paths.length, start + L.chunkFiles);
+  const k0 = fsm.constants;
+  const readFlags = k0.O_RDONLY | k0.O_NOFOLLOW | k0.O_NONBLOCK;
+  const writeFlags = k0.O_WRONLY | k0.O_CREAT | k0.O_EXCL | k0.O_NOFOLLOW;
+  const copy = task.copy;
   let off = 0;
   for (let i = start; i < end; i++) {
     const k = first + (i - start);
     L.sizes[k] = -1;
     if (Atomics.load(L.ctl, 2) !== 0) continue;
     let fd = -1;
+    let out = -1;
+    let created = false;
     try {
-      fd = fsm.openSync(paths[i], flags);
+      fd = fsm.openSync(task.paths[i], readFlags);
+      if (copy && copy.confine !== "" && !fsm.readlinkSync(`/proc/self/fd/${fd}`).startsWith(copy.confine))
+        continue;
       const st = fsm.fstatSync(fd);
       const size = st.size;
       if (!st.isFile() || size > L.wholeMax || size + 1 > L.slotBytes - off) continue;
+      if (copy && size > copy.maxEntryBytes) continue;
+      const at = base + off;
       let got = 0;
       for (;;) {
-        const n = fsm.readSync(fd, L.data, base + off + got, size + 1 - got, got);
+        const n = fsm.readSync(fd, L.data, at + got, size + 1 - got, got);
         got += n;
         if (n === 0 || got >= size) break;
       }
       if (got !== size) continue;
-      if (withDigests) {
+      if (copy) {
+        const mode = st.mode & 0o111 ? 0o755 : 0o644;
+        out = fsm.openSync(copy.dests[i], writeFlags, mode);
+        created = true;
+        for (let w = 0; w < size;) w += fsm.writeSync(out, L.data, at + w, size - w);
+        if (mode & copy.umask) fsm.fchmodSync(out, mode);
+        fsm.closeSync(out);
+        out = -1;
+      }
+      if (task.withDigests) {
         cryptom
           .createHash("sha256")
-          .update(L.data.subarray(base + off, base + off + size))
+          .update(L.data.subarray(at, at + size))
           .digest()
           .copy(L.digests, k * 32);
       }
@@ -133,6 +173,20 @@ export function readChunk(
       off += size;
     } catch {
       // left to the main thread, which reports the error properly
+      if (out >= 0) {
+        try {
+          fsm.closeSync(out);
+        } catch {
+          // nothing more to do
+        }
+      }
+      if (created && copy) {
+        try {
+          fsm.unlinkSync(copy.dests[i]);
+        } catch {
+          // the main thread's O_EXCL create will then fail and say so
+        }
+      }
     } finally {
       if (fd >= 0) {
         try {
@@ -150,9 +204,10 @@ export function readChunk(
 export interface Job {
   sab: SharedArrayBuffer;
   spec: LayoutSpec;
-  /** the absolute paths, joined by NUL (one string is cloned to the thread far faster than an array) */
+  /** the task, its path lists joined by NUL (one string is cloned to the thread far faster than an array) */
   paths: string;
   withDigests: boolean;
+  copy: (Omit<CopyTask, "dests"> & { dests: string }) | null;
 }
 
 /** The helper thread's loop: for each job posted, claim and read chunks until none is left. */
@@ -166,7 +221,11 @@ function serve(
 ): void {
   port.on("message", (job) => {
     const L = views(job.sab, job.spec);
-    const paths = job.paths.split("\0");
+    const task = {
+      paths: job.paths.split("\0"),
+      withDigests: job.withDigests,
+      copy: job.copy && { ...job.copy, dests: job.copy.dests.split("\0") },
+    };
     let chunks = 0;
     for (;;) {
       const c = claim(L, job.spec.chunks);
@@ -176,7 +235,7 @@ function serve(
         Atomics.wait(L.ctl, 1, Atomics.load(L.ctl, 1), 20);
         continue;
       }
-      read(fsm, cryptom, L, c, paths, job.withDigests);
+      read(fsm, cryptom, L, c, task);
       chunks++;
     }
     port.postMessage({ idle: chunks });
@@ -280,4 +339,13 @@ export class ReaderThread {
     this.worker.ref(); // keep the process alive while the main thread waits for its chunks
     this.worker.postMessage(job);
   }
+}
+
+/**
+ * Diagnostics of the process's reader thread: whether one is running, chunks it has read so far,
+ * and a promise that resolves once it is idle (counts are final only then).
+ */
+export function readerThreadStats(): { running: boolean; chunksRead: number; idle: Promise<void> } {
+  const h = ReaderThread.current();
+  return { running: !!h && h.alive, chunksRead: h?.chunksRead ?? 0, idle: h ? h.idle() : Promise.resolve() };
 }

@@ -109,6 +109,17 @@ export class StreamingTreeHasher {
     else (file.own ??= crypto.createHash("sha256")).update(chunk);
   }
 
+  /** A whole file at once (`sha256`: its digest, when the caller already has it). */
+  addFile(path: string, bytes: Buffer, sha256?: string): void {
+    this.beginFile(path, bytes.length);
+    const file = this.current;
+    if (!file) return;
+    this.total.update(bytes);
+    file.seen = bytes.length;
+    file.digest = sha256 ?? sha256Hex(bytes);
+    this.endFile();
+  }
+
   endFile(): void {
     const file = this.current;
     if (!file) return;

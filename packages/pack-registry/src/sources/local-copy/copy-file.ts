@@ -92,10 +92,14 @@ function admit(info: Stats, from: string, rel: string, state: CopyState): void {
     }
     throw specialFileError(rel, from);
   }
+  reserve(info.size, rel, state);
+}
+
+/** Count a file's bytes against the caps (per entry and for the whole tree). */
+export function reserve(size: number, rel: string, state: CopyState): void {
   const { maxEntryBytes, maxTotalBytes } = state.limits;
-  if (info.size > maxEntryBytes)
-    throw tooLarge(rel, `larger than ${maxEntryBytes} bytes`, "maxEntryBytes", info.size);
-  state.bytes += info.size;
+  if (size > maxEntryBytes) throw tooLarge(rel, `larger than ${maxEntryBytes} bytes`, "maxEntryBytes", size);
+  state.bytes += size;
   if (state.bytes > maxTotalBytes) {
     throw tooLarge(rel, `the directory holds more than ${maxTotalBytes} bytes`, "maxTotalBytes", state.bytes);
   }

@@ -1,9 +1,9 @@
 import { mkdirSync, realpathSync } from "node:fs";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { StreamingTreeHasher, ioError, type TreeHash } from "@attune/pack-storage";
+import { ParallelReads, StreamingTreeHasher, ioError, type TreeHash } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
-import { copyRegularFile, type CopyState } from "./copy-file";
+import { copyRegularFile, reserve, type CopyState } from "./copy-file";
 import { walkTree } from "./walk";
 
 /** The checksum and per-file manifest of the staged subtree `root` ("" = all), hashed while written. */
@@ -70,9 +70,37 @@ export async function copyLocalTree(
     hasher,
     confine: opts.confine ? realpathSync(root) : undefined,
   };
-  for (const rel of tree.files) {
-    copyRegularFile(join(root, rel), join(dest, rel), rel, state);
-    await pause();
+  // names come from readdir (no "/", no "." or ".."), so plain concatenation is a join
+  const from = (rel: string) => `${root}/${rel}`;
+  const to = (rel: string) => `${dest}/${rel}`;
+  // many files: a helper thread copies chunks of them too (see ParallelReads); the files come back
+  // here in order, each with its bytes and digest, to be counted against the caps and hashed
+  const reads = ParallelReads.open(tree.files.map(from), true, {
+    dests: tree.files.map(to),
+    umask: state.umask,
+    confine:
+      state.confine === undefined ? "" : state.confine.endsWith(sep) ? state.confine : state.confine + sep,
+    maxEntryBytes: limits.maxEntryBytes,
+  });
+  try {
+    for (let j = 0; j < tree.files.length; j++) {
+      const rel = tree.files[j];
+      const got = reads?.get(j);
+      const copied = got instanceof Promise ? await got : got;
+      if (copied) {
+        reserve(copied.bytes.length, rel, state);
+        hasher.addFile(rel, copied.bytes, copied.sha256);
+        state.files += 1;
+        onProgress?.({ files: state.files, bytes: state.bytes });
+      } else {
+        copyRegularFile(from(rel), to(rel), rel, state);
+      }
+      await pause();
+    }
+  } finally {
+    // on failure the caller removes `dest`: the helper must have stopped writing into it first
+    reads?.close();
+    await reads?.settled();
   }
   const hash = hasher.result();
   return {
