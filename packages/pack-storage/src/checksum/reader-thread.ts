@@ -163,11 +163,12 @@ export function readChunk(
         out = -1;
       }
       if (task.withDigests) {
-        cryptom
-          .createHash("sha256")
-          .update(L.data.subarray(at, at + size))
-          .digest()
-          .copy(L.digests, k * 32);
+        // one-shot crypto.hash (Node >= 20.12) costs ~20% less than a Hash object per small file
+        const view = L.data.subarray(at, at + size);
+        const digest = cryptom.hash
+          ? cryptom.hash("sha256", view, "buffer")
+          : cryptom.createHash("sha256").update(view).digest();
+        digest.copy(L.digests, k * 32);
       }
       L.sizes[k] = size;
       off += size;

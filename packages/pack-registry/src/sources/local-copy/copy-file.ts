@@ -30,7 +30,6 @@ export interface CopyState {
   umask: number;
   files: number;
   bytes: number;
-  onProgress?: (p: { files: number; bytes: number }) => void;
   /** one buffer reused by every file; grown on demand up to CHUNK */
   buffer?: Buffer;
   /** hashes the bytes as they are written (files come in checksum order) */
@@ -172,5 +171,4 @@ export function copyRegularFile(from: string, to: string, rel: string, state: Co
     closeSync(src);
   }
   state.files += 1;
-  state.onProgress?.({ files: state.files, bytes: state.bytes });
 }

@@ -16,6 +16,8 @@ export interface StagedTreeHash extends TreeHash {
  * server (the API) must keep answering other requests while it runs.
  */
 const SLICE_MS = 20;
+/** Files copied between two progress reports. */
+const PROGRESS_EVERY = 64;
 
 function processUmask(): number {
   try {
@@ -42,7 +44,7 @@ export async function copyLocalTree(
   root: string,
   dest: string,
   limits: ExtractLimits,
-  onProgress?: CopyState["onProgress"],
+  onProgress?: (p: { files: number; bytes: number }) => void,
   opts: { confine?: boolean } = {},
 ): Promise<{ files: number; bytes: number; treeHash: StagedTreeHash | null }> {
   const tree = await walkTree(root, limits);
@@ -66,7 +68,6 @@ export async function copyLocalTree(
     umask: processUmask(),
     files: 0,
     bytes: 0,
-    onProgress,
     hasher,
     confine: opts.confine ? realpathSync(root) : undefined,
   };
@@ -91,10 +92,16 @@ export async function copyLocalTree(
         reserve(copied.bytes.length, rel, state);
         hasher.addFile(rel, copied.bytes, copied.sha256);
         state.files += 1;
-        onProgress?.({ files: state.files, bytes: state.bytes });
       } else {
         copyRegularFile(from(rel), to(rel), rel, state);
       }
+      // after the first file, then every PROGRESS_EVERY files and at the end: a report per file cost
+      // ~25 ms of the 20,000-file copy (three objects spread along the chain up to the CLI)
+      if (
+        onProgress &&
+        (state.files === 1 || state.files % PROGRESS_EVERY === 0 || j === tree.files.length - 1)
+      )
+        onProgress({ files: state.files, bytes: state.bytes });
       await pause();
     }
   } finally {
