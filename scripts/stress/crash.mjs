@@ -33,11 +33,12 @@ const { openInstaller } = await importDist("packages/installer");
 const work = tempDir("attune-stress-crash-");
 const home = path.join(work.dir, "home");
 const env = { ATTUNE_HOME: home };
-// ~300 files per version so a random kill can land inside the copy, the hash or the move
+// 1,200 files per version so a random kill can land inside the copy, the hash or the move, and the
+// copy and the hash run on two threads (over @attune/pack-storage's HELPER_MIN_FILES = 1,000)
 const sources = Object.fromEntries(
   VERSIONS.map((v) => {
     const files = Object.fromEntries(
-      Array.from({ length: 300 }, (_, i) => [`data/d${i % 7}/f${i}.txt`, `${v}:${i}:`.repeat(200)]),
+      Array.from({ length: 1200 }, (_, i) => [`data/d${i % 7}/f${i}.txt`, `${v}:${i}:`.repeat(50)]),
     );
     return [v, makePack(path.join(work.dir, "src"), REF, v, files)];
   }),
