@@ -7,6 +7,7 @@ import {
   calculateDirectoryChecksum,
   calculateDirectoryManifest,
   readerThreadStats,
+  stopReaderThread,
 } from "@attune/pack-storage";
 import { tmpDir } from "@attune/test-utils";
 import { localDirectorySource } from "../src/sources/local-directory";
@@ -15,7 +16,7 @@ import type { FetchContext } from "../src/sources/types";
 // Files are copied in sorted order: when the first one is reported done, the last ones have not
 // been opened yet, so a progress callback can swap them deterministically. Run with 80 files (the
 // main thread copies alone) and with 1,500 (over HELPER_MIN_FILES: a helper thread copies chunks
-// too, but at most 8 chunks of 128 files ahead of the file in hand, so files from index 1,024 on
+// too, but at most 16 chunks of 64 files ahead of the file in hand, so files from index 1,024 on
 // are still untouched at the first progress report).
 const name = (i: number) => `f${String(i).padStart(4, "0")}.txt`;
 
@@ -58,12 +59,12 @@ describe.each([{ FILES: 80 }, { FILES: 1500 }])(
     it("copies many files, byte for byte, with 0755/0644 modes, hashed as they are copied", async () => {
       const sourceChecksum = await calculateDirectoryChecksum(src); // over the threshold: boots the helper
       await readerThreadStats().idle;
-      const before = readerThreadStats().chunksRead;
+      const before = readerThreadStats().filesRead;
       const result = await localDirectorySource(src).fetch(staging, {} as FetchContext);
       await readerThreadStats().idle;
       // over the threshold the (booted) helper thread copied a share; under it, none
-      if (FILES >= HELPER_MIN_FILES) expect(readerThreadStats().chunksRead).toBeGreaterThan(before);
-      else expect(readerThreadStats().chunksRead).toBe(before);
+      if (FILES >= HELPER_MIN_FILES) expect(readerThreadStats().filesRead).toBeGreaterThan(before);
+      else expect(readerThreadStats().filesRead).toBe(before);
       expect(result.details).toMatchObject({ files: FILES + 1 });
       expect(readdirSync(staging).length).toBe(FILES + 1);
       expect(statSync(join(staging, "sub", "run.sh")).mode & 0o777).toBe(0o755);
@@ -150,3 +151,33 @@ describe.each([{ FILES: 80 }, { FILES: 1500 }])(
     });
   },
 );
+
+describe("localDirectorySource over the helper threshold: the helper's failures", () => {
+  beforeEach(() => makeTree(1500));
+
+  it("the helper thread stopped mid-copy changes nothing: same files, same hash", async () => {
+    await calculateDirectoryChecksum(src); // a booted helper
+    await readerThreadStats().idle;
+    let stopping: Promise<void> | undefined;
+    const ctx = { onProgress: () => void (stopping ??= stopReaderThread()) } as unknown as FetchContext;
+    const result = await localDirectorySource(src).fetch(staging, ctx);
+    await stopping;
+    expect(stopping).toBeDefined();
+    expect(readerThreadStats().running).toBe(false);
+    const onDisk = await calculateDirectoryManifest(staging);
+    expect(onDisk.checksum).toBe(await calculateDirectoryChecksum(src));
+    expect(result.treeHash).toEqual({ root: "", checksum: onDisk.checksum, files: onDisk.files });
+  });
+
+  it("refuses a tree over maxTotalBytes with ETOO_LARGE and leaves staging empty", async () => {
+    await calculateDirectoryChecksum(src);
+    await readerThreadStats().idle;
+    await expect(
+      localDirectorySource(src, { maxTotalBytes: 4000 }).fetch(staging, {} as FetchContext),
+    ).rejects.toMatchObject({
+      code: "ETOO_LARGE",
+      details: { limit: "maxTotalBytes" },
+    });
+    expect(readdirSync(staging)).toEqual([]);
+  });
+});

@@ -11,7 +11,12 @@ export {
 } from "./checksum/directory";
 export { calculateFileChecksum, verifyChecksum } from "./checksum/file";
 export { ParallelReads, type ReadFile } from "./checksum/parallel-reads";
-export { HELPER_MIN_FILES, readerThreadStats, type CopyTask } from "./checksum/reader-thread";
+export {
+  HELPER_MIN_FILES,
+  readerThreadStats,
+  stopReaderThread,
+  type CopyTask,
+} from "./checksum/reader-thread";
 export { StreamingTreeHasher, compareTreePaths, type TreeHash } from "./checksum/streaming";
 export { validateRef, validateVersion } from "./storage/validate";
 export { PackStorage, type InstalledPack, type PackStorageOptions } from "./storage/pack-storage";

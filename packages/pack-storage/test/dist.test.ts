@@ -24,6 +24,33 @@ describe("dist", () => {
     );
     expect(out).toEqual({ missing: [], code: "EINTEGRITY", isAttune: true });
   });
+  it("runs the reader thread from the built package, and exits cleanly when it dies mid-job", () => {
+    // 1,500 files: over the helper's threshold; the helper is killed while the checksum runs, and
+    // the process must still finish and print the right checksum (a pending Atomics.waitAsync does
+    // not keep Node alive: a bare wait would end the process with the await unsettled)
+    const script = `
+      import fs from "node:fs"; import os from "node:os"; import path from "node:path";
+      import * as m from "@attune/pack-storage";
+      const d = fs.mkdtempSync(path.join(os.tmpdir(), "attune-dist-helper-"));
+      for (let i = 0; i < 1500; i++) fs.writeFileSync(path.join(d, "f" + i), "file " + i + "\\n");
+      try {
+        const serial = await m.calculateDirectoryChecksum(d); // starts and boots the helper
+        await m.readerThreadStats().idle;
+        const before = m.readerThreadStats().filesRead;
+        const again = await m.calculateDirectoryChecksum(d);
+        await m.readerThreadStats().idle;
+        const helped = m.readerThreadStats().filesRead - before;
+        let kill;
+        const killed = await m.calculateDirectoryChecksum(d, { onProgress: (p) => {
+          if (p.files >= 256 && !kill) kill = m.stopReaderThread();
+        } });
+        await kill;
+        console.log(JSON.stringify({ same: serial === again && again === killed, helped: helped > 0 }));
+      } finally { fs.rmSync(d, { recursive: true }); }`;
+    const out = JSON.parse(run(["--input-type=module", "-e", script]));
+    expect(out).toEqual({ same: true, helped: true });
+  });
+
   it("computes the DESIGN.md test vector from the CommonJS build", () => {
     const script = `
       const fs = require("fs"), os = require("os"), path = require("path");

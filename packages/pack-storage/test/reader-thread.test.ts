@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { calculateDirectoryChecksum, calculateDirectoryManifest, type FileManifest } from "../src/index";
 import { WHOLE_FILE_MAX } from "../src/checksum/read";
+import { ParallelReads } from "../src/checksum/parallel-reads";
 import {
   HELPER_MIN_FILES,
   layoutBytes,
@@ -60,6 +61,29 @@ afterEach(async () => {
   await ReaderThread.current()?.idle();
 });
 
+/** A source tree of `n` flat files (content by index), an empty destination, and a copy job over them. */
+function copyJob(t: { dir: string }, n: number, content: (i: number) => string) {
+  const src = path.join(t.dir, "src");
+  const dst = path.join(t.dir, "dst");
+  fs.mkdirSync(src);
+  fs.mkdirSync(dst);
+  const names = Array.from({ length: n }, (_, i) => `f${String(i).padStart(4, "0")}`);
+  names.forEach((name, i) => fs.writeFileSync(path.join(src, name), content(i)));
+  const open = (maxTotalBytes: number) =>
+    ParallelReads.open(
+      names.map((name) => path.join(src, name)),
+      true,
+      {
+        dests: names.map((name) => path.join(dst, name)),
+        umask: 0o022,
+        confine: "",
+        maxEntryBytes: 1 << 20,
+        maxTotalBytes,
+      },
+    )!;
+  return { src, dst, names, open };
+}
+
 describe("reader thread", () => {
   it("the serial path agrees with the reference, and no helper was started for it", () => {
     expect(ReaderThread.current()).toBeNull();
@@ -79,10 +103,10 @@ describe("reader thread", () => {
     const helper = ReaderThread.current();
     expect(helper).not.toBeNull();
     await helper!.idle();
-    const before = helper!.chunksRead;
+    const before = helper!.filesRead;
     const m = await calculateDirectoryManifest(root);
     await helper!.idle();
-    expect(helper!.chunksRead).toBeGreaterThan(before);
+    expect(helper!.filesRead).toBeGreaterThan(before);
     expect(m.checksum).toBe(serial.checksum);
     expect(m.files).toEqual(serial.files);
   });
@@ -92,10 +116,10 @@ describe("reader thread", () => {
     try {
       for (let i = 0; i < HELPER_MIN_FILES - 1; i++) fs.writeFileSync(path.join(t.dir, `f${i}`), `${i}\n`);
       await ReaderThread.current()?.idle();
-      const before = ReaderThread.current()?.chunksRead ?? 0;
+      const before = ReaderThread.current()?.filesRead ?? 0;
       expect(await calculateDirectoryChecksum(t.dir)).toBe(referenceChecksum(t.dir));
       await ReaderThread.current()?.idle();
-      expect(ReaderThread.current()?.chunksRead ?? 0).toBe(before);
+      expect(ReaderThread.current()?.filesRead ?? 0).toBe(before);
     } finally {
       t.cleanup();
     }
@@ -119,6 +143,64 @@ describe("reader thread", () => {
     // the next job starts a new helper
     expect(await calculateDirectoryChecksum(root)).toBe(serial.checksum);
     expect(ReaderThread.current()).not.toBe(helper);
+  });
+
+  it("a helper that dies holding a chunk of a copy: what it created is removed and the main thread copies it all", async () => {
+    const t = tmp();
+    try {
+      const { dst, names, open } = copyJob(t, 1200, (i) => `${i}\n`);
+      // a fresh helper: it takes ~30 ms to boot, so this test acts on the job before it can
+      await ReaderThread.current()?.terminate();
+      const reads = open(1 << 30);
+      expect(reads).not.toBeNull();
+      const helper = ReaderThread.current()!;
+      // as if the helper had claimed chunk 0 and written its first file, half, before dying
+      const L = (reads as unknown as { L: { ctl: Int32Array } }).L;
+      Atomics.store(L.ctl, 0, 1);
+      Atomics.store(L.ctl, 4, 1);
+      fs.writeFileSync(path.join(dst, names[0]), "half");
+      await helper.terminate();
+      expect(helper.alive).toBe(false);
+      const got: (string | null)[] = [];
+      for (let j = 0; j < names.length; j++) {
+        const r = await reads.get(j);
+        got.push(r && r.bytes.toString());
+      }
+      reads.close();
+      await reads.settled();
+      // chunk 0 (files 0..63) went to the serial path, its half-written file removed first; the rest
+      // (read by this thread alone) came back with their bytes and were written
+      expect(got.slice(0, 64).every((g) => g === null)).toBe(true);
+      expect(got.slice(64)).toEqual(names.slice(64).map((_, i) => `${i + 64}\n`));
+      expect(fs.existsSync(path.join(dst, names[0]))).toBe(false);
+      expect(fs.readdirSync(dst)).toHaveLength(1200 - 64);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("a copy never writes past maxTotalBytes, whichever thread writes", async () => {
+    const t = tmp();
+    try {
+      const { src, dst, names, open } = copyJob(t, 1500, () => "x".repeat(100));
+      await calculateDirectoryChecksum(src); // a booted helper, so both threads copy
+      await ReaderThread.current()!.idle();
+      const cap = 30_000; // 300 of the 1,500 files
+      const reads = open(cap);
+      let copied = 0;
+      for (let j = 0; j < names.length; j++) if (await reads.get(j)) copied++;
+      reads.close();
+      await reads.settled();
+      const onDisk = fs.readdirSync(dst).reduce((n, f) => n + fs.statSync(path.join(dst, f)).size, 0);
+      expect(copied).toBe(300);
+      expect(onDisk).toBe(cap);
+      expect(reads.writtenBytes).toBe(cap);
+      // the serial path asks before writing, and is told no once the cap is reached
+      expect(reads.reserveWrite(1)).toBe(false);
+      expect(reads.writtenBytes).toBe(cap);
+    } finally {
+      t.cleanup();
+    }
   });
 
   it("two checksums at once: one gets the helper, the other reads alone; both right", async () => {
@@ -232,7 +314,7 @@ describe("readChunk (what the helper reads and what it leaves to the main thread
       readChunk(fs, crypto, L, 0, {
         paths,
         withDigests: true,
-        copy: { dests, umask: 0o022, confine: `${src}/`, maxEntryBytes: 1024 },
+        copy: { dests, umask: 0o022, confine: `${src}/`, maxEntryBytes: 1024, maxTotalBytes: 1 << 20 },
       });
       expect(Array.from(L.sizes.subarray(0, 5))).toEqual([6, 10, -1, -1, -1]);
       expect(fs.readFileSync(path.join(dst, "a"), "utf8")).toBe("alpha\n");

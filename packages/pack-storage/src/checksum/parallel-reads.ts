@@ -33,6 +33,15 @@ const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 /** How long one wait for the helper lasts before the main thread looks again (ms). */
 const WAIT_MS = 50;
+/** Synchronous reading of chunks by the main thread before it returns to the event loop (ms). */
+const SLICE_MS = 8;
+
+/** Whether this system shows open descriptors' paths (the copy's confinement check needs it). */
+let procFd: boolean | undefined;
+function hasProcFd(): boolean {
+  procFd ??= fs.existsSync("/proc/self/fd");
+  return procFd;
+}
 
 /** One file's bytes as read by either thread, and its SHA-256 when digests were asked for. */
 export interface ReadFile {
@@ -45,7 +54,9 @@ export class ParallelReads {
   private readonly spec: LayoutSpec;
   private current = -1;
   private offset = 0;
+  private last = -1;
   private closed = false;
+  private sliceStart = 0;
 
   private constructor(
     private readonly task: ChunkTask,
@@ -77,10 +88,21 @@ export class ParallelReads {
    */
   static open(paths: string[], withDigests: boolean, copy: CopyTask | null = null): ParallelReads | null {
     if (paths.length < HELPER_MIN_FILES) return null;
-    if (copy && copy.dests.length !== paths.length)
-      throw new Error("ParallelReads: one destination per path");
+    if (copy) {
+      if (copy.dests.length !== paths.length) throw new Error("ParallelReads: one destination per path");
+      if (copy.confine !== "" && !copy.confine.endsWith("/"))
+        throw new Error("ParallelReads: confine must end with /");
+      // without /proc the helper could not check confinement and would leave every file to us
+      if (copy.confine !== "" && !hasProcFd()) return null;
+    }
     const helper = ReaderThread.acquire();
-    return helper ? new ParallelReads({ paths, withDigests, copy }, helper) : null;
+    if (!helper) return null;
+    try {
+      return new ParallelReads({ paths, withDigests, copy }, helper);
+    } catch {
+      helper.release(); // e.g. no memory for the ring: read serially, and keep the helper usable
+      return null;
+    }
   }
 
   /**
@@ -92,11 +114,33 @@ export class ParallelReads {
   }
 
   /**
+   * Count `size` bytes the caller is about to write itself (the serial path of a copy) against
+   * the copy's maxTotalBytes, together with what both threads have written; false (nothing
+   * counted) when that would pass the cap.
+   */
+  reserveWrite(size: number): boolean {
+    const cap = this.task.copy?.maxTotalBytes;
+    const big = BigInt(size);
+    const total = Atomics.add(this.L.written, 0, big) + big;
+    if (cap === undefined || total <= BigInt(cap)) return true;
+    Atomics.sub(this.L.written, 0, big);
+    return false;
+  }
+
+  /** Bytes written to destinations so far by both threads and the serial path (copies only). */
+  get writtenBytes(): number {
+    return Number(Atomics.load(this.L.written, 0));
+  }
+
+  /**
    * File `j` (an index into the paths, taken in increasing order, each once): its bytes, or null
    * when neither thread read it cleanly and the caller must read it the serial way. A promise only
-   * when the chunk holding it is still being read by the helper.
+   * when the chunk holding it is still being read by the helper (or this thread must yield).
    */
   get(j: number): ReadFile | null | Promise<ReadFile | null> {
+    // offsets within a chunk are a running sum: every index must come once, in order
+    if (j !== this.last + 1) throw new Error(`ParallelReads: file ${j} asked for after ${this.last}`);
+    this.last = j;
     const c = Math.floor(j / CHUNK_FILES);
     if (c !== this.current) {
       const pending = this.advance(c);
@@ -133,32 +177,50 @@ export class ParallelReads {
     }
     this.current = c;
     this.offset = 0;
-    return this.untilDone(c);
-  }
-
-  /** Make chunk `c` done; a promise only when the helper still has it in hand. */
-  private untilDone(c: number): Promise<void> | undefined {
+    this.sliceStart = performance.now();
     return this.step(c) ? undefined : this.waitFor(c);
   }
 
   /**
-   * True once chunk `c` is done. Meanwhile this thread reads every chunk it can claim; a chunk
-   * left in the hands of a dead helper is handed whole to the serial path.
+   * True once chunk `c` is done. Meanwhile this thread reads the chunks it can claim, for at most
+   * SLICE_MS (then it returns false, so the caller yields to the event loop: a server stays
+   * responsive); a chunk left in the hands of a dead helper is handed to the serial path.
    */
   private step(c: number): boolean {
     const state = CHUNK_STATE_OFFSET + c;
     for (;;) {
       if (Atomics.load(this.L.ctl, state) === DONE) return true;
+      if (performance.now() - this.sliceStart >= SLICE_MS) return false;
       const mine = claimChunk(this.L, this.spec.chunks);
       if (mine >= 0) {
         readChunk(fs, crypto, this.L, mine, this.task);
         continue;
       }
       if (this.helper.alive) return false;
-      this.L.sizes.fill(-1, (c % SLOTS) * CHUNK_FILES, ((c % SLOTS) + 1) * CHUNK_FILES);
-      Atomics.store(this.L.ctl, state, DONE);
+      this.takeOver(c);
       return true;
     }
+  }
+
+  /**
+   * The helper died with chunk `c` in hand: every file of it goes to the serial path. Whatever the
+   * helper may have created for it (whole or half written) is removed first, so the serial copy's
+   * O_EXCL create finds the place free; only the helper could have created those files.
+   */
+  private takeOver(c: number): void {
+    const first = c * CHUNK_FILES;
+    const copy = this.task.copy;
+    if (copy) {
+      for (let i = first; i < Math.min(first + CHUNK_FILES, copy.dests.length); i++) {
+        try {
+          fs.unlinkSync(copy.dests[i]);
+        } catch {
+          // not created (ENOENT), or the serial copy's create will fail and say why
+        }
+      }
+    }
+    this.L.sizes.fill(-1, (c % SLOTS) * CHUNK_FILES, ((c % SLOTS) + 1) * CHUNK_FILES);
+    Atomics.store(this.L.ctl, CHUNK_STATE_OFFSET + c, DONE);
   }
 
   private async waitFor(c: number): Promise<void> {
@@ -166,12 +228,32 @@ export class ParallelReads {
     for (;;) {
       const seen = Atomics.load(this.L.ctl, state);
       if (seen !== DONE) {
-        const w = waitAsync(this.L.ctl, state, seen, WAIT_MS);
-        // awaiting also lets the helper's exit event arrive, should it have died
-        if (w.async) await w.value;
-        else await new Promise<void>((resolve) => setImmediate(resolve));
+        if (performance.now() - this.sliceStart >= SLICE_MS) await yieldTurn();
+        else await this.waitChange(state, seen);
+        this.sliceStart = performance.now();
       }
       if (this.step(c)) return;
     }
   }
+
+  /**
+   * Wait until word `state` changes from `seen`, at most WAIT_MS. A pending waitAsync does not
+   * keep Node's event loop alive, so a timer does: should the helper die meanwhile, the process
+   * must not exit with this wait unsettled (its exit event arrives while we wait).
+   */
+  private waitChange(state: number, seen: number): Promise<void> {
+    const w = waitAsync(this.L.ctl, state, seen, WAIT_MS);
+    if (!w.async) return yieldTurn();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, WAIT_MS);
+      void w.value.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+function yieldTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
 }

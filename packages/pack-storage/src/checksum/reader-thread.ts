@@ -33,6 +33,8 @@ export interface Layout {
   digests: Buffer;
   /** [0] next chunk to claim, [1] chunks consumed by the hasher, [2] stop, [4 + c] state of chunk c */
   ctl: Int32Array;
+  /** [0] bytes written to destinations so far, by either thread (copies only; see CopyTask) */
+  written: BigInt64Array;
 }
 
 export const CHUNK_STATE_OFFSET = 4;
@@ -52,22 +54,24 @@ export interface LayoutSpec {
 }
 
 export function layoutBytes(s: LayoutSpec): number {
-  return s.slots * s.slotBytes + s.slots * s.chunkFiles * (4 + 32) + 4 * (4 + s.chunks);
+  return 8 + s.slots * s.slotBytes + s.slots * s.chunkFiles * (4 + 32) + 4 * (4 + s.chunks);
 }
 
 /** Views over a job's shared buffer (both threads build the same ones). */
 export function layoutViews(sab: SharedArrayBuffer, s: LayoutSpec): Layout {
+  // the 8-byte counter first (aligned), then the data (slot sizes are multiples of 8)
   const dataBytes = s.slots * s.slotBytes;
   const perFile = s.slots * s.chunkFiles;
   return {
+    written: new BigInt64Array(sab, 0, 1),
     slots: s.slots,
     slotBytes: s.slotBytes,
     chunkFiles: s.chunkFiles,
     wholeMax: s.wholeMax,
-    data: Buffer.from(sab, 0, dataBytes),
-    sizes: new Int32Array(sab, dataBytes, perFile),
-    digests: Buffer.from(sab, dataBytes + perFile * 4, perFile * 32),
-    ctl: new Int32Array(sab, dataBytes + perFile * 36, 4 + s.chunks),
+    data: Buffer.from(sab, 8, dataBytes),
+    sizes: new Int32Array(sab, 8 + dataBytes, perFile),
+    digests: Buffer.from(sab, 8 + dataBytes + perFile * 4, perFile * 32),
+    ctl: new Int32Array(sab, 8 + dataBytes + perFile * 36, 4 + s.chunks),
   };
 }
 
@@ -103,6 +107,12 @@ export interface CopyTask {
   confine: string;
   /** a file larger than this is left to the main thread (which refuses it) */
   maxEntryBytes: number;
+  /**
+   * Cap on the bytes written to destinations by both threads together (`written`): a file that
+   * would pass it is left to the main thread, whose serial copies count against the same counter
+   * (ParallelReads.reserveWrite), so nothing is ever written past the cap.
+   */
+  maxTotalBytes: number;
 }
 
 /**
@@ -154,13 +164,25 @@ export function readChunk(
       }
       if (got !== size) continue;
       if (copy) {
+        const big = BigInt(size);
+        if (Atomics.add(L.written, 0, big) + big > BigInt(copy.maxTotalBytes)) {
+          Atomics.sub(L.written, 0, big);
+          continue;
+        }
         const mode = st.mode & 0o111 ? 0o755 : 0o644;
-        out = fsm.openSync(copy.dests[i], writeFlags, mode);
+        try {
+          out = fsm.openSync(copy.dests[i], writeFlags, mode);
+        } catch (err) {
+          Atomics.sub(L.written, 0, big);
+          throw err;
+        }
         created = true;
         for (let w = 0; w < size;) w += fsm.writeSync(out, L.data, at + w, size - w);
         if (mode & copy.umask) fsm.fchmodSync(out, mode);
-        fsm.closeSync(out);
+        // the descriptor is released even when close fails: never close that number twice
+        const o = out;
         out = -1;
+        fsm.closeSync(o);
       }
       if (task.withDigests) {
         // one-shot crypto.hash (Node >= 20.12) costs ~20% less than a Hash object per small file
@@ -175,10 +197,12 @@ export function readChunk(
     } catch {
       // left to the main thread, which reports the error properly
       if (out >= 0) {
+        const o = out;
+        out = -1;
         try {
-          fsm.closeSync(out);
+          fsm.closeSync(o);
         } catch {
-          // nothing more to do
+          // released anyway
         }
       }
       if (created && copy) {
@@ -190,10 +214,12 @@ export function readChunk(
       }
     } finally {
       if (fd >= 0) {
+        const f = fd;
+        fd = -1;
         try {
-          fsm.closeSync(fd);
+          fsm.closeSync(f);
         } catch {
-          // a read-only descriptor: nothing to do
+          // a read-only descriptor: released anyway
         }
       }
     }
@@ -222,12 +248,20 @@ function serve(
 ): void {
   port.on("message", (job) => {
     const L = views(job.sab, job.spec);
+    // no object spread here: a lower build target would emit a helper the worker does not have
+    const c0 = job.copy;
     const task = {
       paths: job.paths.split("\0"),
       withDigests: job.withDigests,
-      copy: job.copy && { ...job.copy, dests: job.copy.dests.split("\0") },
+      copy: c0 && {
+        dests: c0.dests.split("\0"),
+        umask: c0.umask,
+        confine: c0.confine,
+        maxEntryBytes: c0.maxEntryBytes,
+        maxTotalBytes: c0.maxTotalBytes,
+      },
     };
-    let chunks = 0;
+    let files = 0;
     for (;;) {
       const c = claim(L, job.spec.chunks);
       if (c === -1) break;
@@ -237,9 +271,11 @@ function serve(
         continue;
       }
       read(fsm, cryptom, L, c, task);
-      chunks++;
+      const first = (c % L.slots) * L.chunkFiles;
+      const count = Math.min(L.chunkFiles, task.paths.length - c * L.chunkFiles);
+      for (let k = first; k < first + count; k++) if (L.sizes[k] >= 0) files++;
     }
-    port.postMessage({ idle: chunks });
+    port.postMessage({ idle: files });
   });
 }
 
@@ -261,31 +297,39 @@ export class ReaderThread {
   private dead = false;
   private busy = false;
   private onIdle: (() => void)[] = [];
-  /** chunks the helper has read over its life (for tests and diagnostics) */
-  chunksRead = 0;
+  private stopping = false;
+  /** files the helper has read (or copied) cleanly over its life (for tests and diagnostics) */
+  filesRead = 0;
 
   private constructor() {
     this.worker = new Worker(SOURCE, { eval: true, stdout: false, stderr: false });
     this.worker.unref();
     this.worker.on("message", (m: { idle: number }) => {
-      this.chunksRead += m.idle;
-      this.busy = false;
+      this.filesRead += m.idle;
       this.worker?.unref();
-      const idle = this.onIdle;
-      this.onIdle = [];
-      idle.forEach((f) => f());
+      this.release();
     });
     const die = () => {
+      // a helper that fails by itself (not stopped by terminate()) is not started again in this
+      // process: whatever broke it (say, instrumented code) would break the next one too
+      if (!this.stopping) ReaderThread.broken = true;
       this.dead = true;
-      this.busy = false;
       this.worker = null;
-      const idle = this.onIdle;
-      this.onIdle = [];
-      idle.forEach((f) => f());
+      this.release();
     };
     this.worker.on("error", die);
     this.worker.on("exit", die);
   }
+
+  /** Not busy any more: wake whoever waits for idle(). */
+  release(): void {
+    this.busy = false;
+    const idle = this.onIdle;
+    this.onIdle = [];
+    idle.forEach((f) => f());
+  }
+
+  private static broken = false;
 
   private static shared: ReaderThread | null | undefined;
 
@@ -296,7 +340,7 @@ export class ReaderThread {
 
   /** Start the helper now (if enabled and not running), so it has booted by the time it is needed. */
   static prestart(): void {
-    if (!ReaderThread.enabled()) return;
+    if (!ReaderThread.enabled() || ReaderThread.broken) return;
     if (ReaderThread.shared && !ReaderThread.shared.dead) return;
     try {
       ReaderThread.shared = new ReaderThread();
@@ -327,6 +371,7 @@ export class ReaderThread {
 
   /** Stop the helper thread (a later job starts a new one). */
   async terminate(): Promise<void> {
+    this.stopping = true;
     await this.worker?.terminate();
   }
 
@@ -343,10 +388,15 @@ export class ReaderThread {
 }
 
 /**
- * Diagnostics of the process's reader thread: whether one is running, chunks it has read so far,
- * and a promise that resolves once it is idle (counts are final only then).
+ * Diagnostics of the process's reader thread: whether one is running, the files it has read (or
+ * copied) cleanly so far, and a promise that resolves once it is idle (counts are final only then).
  */
-export function readerThreadStats(): { running: boolean; chunksRead: number; idle: Promise<void> } {
+export function readerThreadStats(): { running: boolean; filesRead: number; idle: Promise<void> } {
   const h = ReaderThread.current();
-  return { running: !!h && h.alive, chunksRead: h?.chunksRead ?? 0, idle: h ? h.idle() : Promise.resolve() };
+  return { running: !!h && h.alive, filesRead: h?.filesRead ?? 0, idle: h ? h.idle() : Promise.resolve() };
+}
+
+/** Stop the process's reader thread, if one runs (a clean shutdown; a later job starts a new one). */
+export async function stopReaderThread(): Promise<void> {
+  await ReaderThread.current()?.terminate();
 }

@@ -40,6 +40,12 @@ export interface CopyState {
    * catches a directory on the path swapped for a link between the walk and the copy.
    */
   confine?: string;
+  /**
+   * Bytes written by every thread of a two-thread copy (ParallelReads): the total cap is checked
+   * against it before a file is created, so nothing is written past maxTotalBytes whichever
+   * thread writes.
+   */
+  written?: { reserveWrite(size: number): boolean; readonly writtenBytes: number };
 }
 
 function openSource(from: string, rel: string): number {
@@ -92,6 +98,11 @@ function admit(info: Stats, from: string, rel: string, state: CopyState): void {
     throw specialFileError(rel, from);
   }
   reserve(info.size, rel, state);
+  if (state.written && !state.written.reserveWrite(info.size)) {
+    const { maxTotalBytes } = state.limits;
+    const value = state.written.writtenBytes + info.size;
+    throw tooLarge(rel, `the directory holds more than ${maxTotalBytes} bytes`, "maxTotalBytes", value);
+  }
 }
 
 /** Count a file's bytes against the caps (per entry and for the whole tree). */

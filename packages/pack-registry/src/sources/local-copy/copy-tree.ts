@@ -1,5 +1,5 @@
 import { mkdirSync, realpathSync } from "node:fs";
-import { join, sep } from "node:path";
+import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { ParallelReads, StreamingTreeHasher, ioError, type TreeHash } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
@@ -79,10 +79,12 @@ export async function copyLocalTree(
   const reads = ParallelReads.open(tree.files.map(from), true, {
     dests: tree.files.map(to),
     umask: state.umask,
-    confine:
-      state.confine === undefined ? "" : state.confine.endsWith(sep) ? state.confine : state.confine + sep,
+    // the helper compares with the descriptor's path from /proc (Linux: "/"-separated)
+    confine: state.confine === undefined ? "" : state.confine.replace(/\/*$/, "/"),
     maxEntryBytes: limits.maxEntryBytes,
+    maxTotalBytes: limits.maxTotalBytes,
   });
+  if (reads) state.written = reads;
   try {
     for (let j = 0; j < tree.files.length; j++) {
       const rel = tree.files[j];
