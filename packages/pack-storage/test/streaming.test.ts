@@ -52,6 +52,8 @@ const tricky: Tree = {
   ".git/config": Buffer.from("[core]\n"),
   "lib/.git/HEAD": Buffer.from("ref: refs/heads/main\n"),
   "lib/.gitignore": Buffer.from("*.pyc\n"),
+  "lib/x.git": Buffer.from("not a .git component\n"),
+  "y.git/.gitx/z": Buffer.from("nor these\n"),
 };
 
 describe("StreamingTreeHasher", () => {
@@ -60,6 +62,9 @@ describe("StreamingTreeHasher", () => {
     expect(result).toEqual(await calculateDirectoryManifest(onDisk(tricky)));
     expect(Object.keys(result!.files)).not.toContain(".git/config");
     expect(Object.keys(result!.files)).not.toContain("lib/.git/HEAD");
+    expect(Object.keys(result!.files)).toEqual(
+      expect.arrayContaining(["lib/x.git", "y.git/.gitx/z", "lib/.gitignore"]),
+    );
   });
 
   it("matches the DESIGN.md test vector", () => {

@@ -26,6 +26,19 @@ export function compareTreePaths(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** Whether a component of the relative path is exactly `.git` (without splitting it). */
+function hasGitComponent(rel: string): boolean {
+  for (let at = rel.indexOf(".git"); at !== -1; at = rel.indexOf(".git", at + 1)) {
+    const end = at + 4;
+    if (
+      (at === 0 || rel.charCodeAt(at - 1) === SLASH) &&
+      (end === rel.length || rel.charCodeAt(end) === SLASH)
+    )
+      return true;
+  }
+  return false;
+}
+
 const EMPTY_SHA256 = crypto.createHash("sha256").digest("hex");
 /** SHA-256 of `data`, lowercase hex, in one call. */
 export const sha256Hex: (data: Buffer) => string =
@@ -87,7 +100,7 @@ export class StreamingTreeHasher {
     if (this.current) return this.invalidate(`${this.current.rel}: not ended before ${path}`);
     if (!path.startsWith(this.prefix)) return;
     const rel = path.slice(this.prefix.length);
-    if (rel === "" || rel.split("/").includes(".git")) return;
+    if (rel === "" || hasGitComponent(rel)) return;
     if (this.previous !== null && compareTreePaths(this.previous, rel) >= 0)
       return this.invalidate(`${rel} came after ${this.previous}`);
     this.previous = rel;
