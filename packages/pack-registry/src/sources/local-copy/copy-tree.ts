@@ -15,7 +15,7 @@ export interface StagedTreeHash extends TreeHash {
  * Milliseconds of copying between two returns to the event loop: the copy is synchronous, and a
  * server (the API) must keep answering other requests while it runs.
  */
-const SLICE_MS = 20;
+const SLICE_MS = 8;
 /** Files copied between two progress reports. */
 const PROGRESS_EVERY = 64;
 

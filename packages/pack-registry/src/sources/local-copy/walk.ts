@@ -5,7 +5,7 @@ import { AttuneError, ErrorCodes, compareTreePaths, ioError } from "@attune/pack
 import type { ExtractLimits } from "../../extract/limits";
 
 /** Milliseconds of synchronous listing between two returns to the event loop. */
-const SLICE_MS = 20;
+const SLICE_MS = 8;
 
 /** What one walk of a local directory found: relative paths, parents before children, sorted. */
 export interface WalkedTree {
