@@ -17,7 +17,7 @@
 // they must use only their parameters and globals (no imports, no module-level constants).
 import type fs from "node:fs";
 import type crypto from "node:crypto";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 
 /** Shared-memory layout of one job: the ring of slots, per-file results and the control words. */
 export interface Layout {
@@ -302,7 +302,9 @@ export class ReaderThread {
   filesRead = 0;
 
   private constructor() {
-    this.worker = new Worker(SOURCE, { eval: true, stdout: false, stderr: false });
+    // loaded here, not imported: most commands never start a helper (worker_threads costs ~2 ms)
+    const { Worker: WorkerClass } = process.getBuiltinModule("node:worker_threads");
+    this.worker = new WorkerClass(SOURCE, { eval: true, stdout: false, stderr: false });
     this.worker.unref();
     this.worker.on("message", (m: { idle: number }) => {
       this.filesRead += m.idle;
