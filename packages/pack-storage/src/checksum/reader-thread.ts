@@ -263,11 +263,13 @@ function serve(
     };
     let files = 0;
     for (;;) {
+      // read before claiming: if the hasher frees a slot in between, the wait below returns at once
+      const consumed = Atomics.load(L.ctl, 1);
       const c = claim(L, job.spec.chunks);
       if (c === -1) break;
       if (c === -2) {
         // wait for the hasher to free a slot (it notifies word 1 after each chunk)
-        Atomics.wait(L.ctl, 1, Atomics.load(L.ctl, 1), 20);
+        Atomics.wait(L.ctl, 1, consumed, 20);
         continue;
       }
       read(fsm, cryptom, L, c, task);
