@@ -3,6 +3,7 @@ import type SemverModule from "semver";
 import type * as TarModule from "tar";
 import type * as YamlModule from "yaml";
 import type * as ZodModule from "zod";
+import type * as ZodMini from "zod/mini";
 
 const require = createRequire(import.meta.url);
 
@@ -17,8 +18,33 @@ function lazyRequire<T>(id: string): () => T {
   return () => (mod ??= require(id) as T);
 }
 
-export const loadYaml = lazyRequire<typeof YamlModule>("yaml");
 export const loadZod = lazyRequire<typeof ZodModule>("zod");
+
+type Parsers = typeof import("./vendor/parsers");
+
+/**
+ * yaml and zod/mini (with its English messages): from the bundled `parsers.cjs` next to the built
+ * package (one file: see vendor/parsers.ts), else, running from source, from the installed modules.
+ */
+export const loadParsers = (() => {
+  let parsers: Parsers | undefined;
+  return (): Parsers => (parsers ??= requireParsers());
+})();
+
+function requireParsers(): Parsers {
+  try {
+    return require("./parsers.cjs") as Parsers;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw err;
+  }
+  // the installed modules expose everything the bundle exports (and more)
+  const zm = require("zod/mini") as typeof ZodMini;
+  const { en } = require("zod/v4/locales") as { en: () => Parameters<typeof zm.config>[0] };
+  zm.config(en());
+  return { YAML: require("yaml") as typeof YamlModule, zm };
+}
+
+export const loadYaml = (): Parsers["YAML"] => loadParsers().YAML;
 export const loadSemver = lazyRequire<typeof SemverModule>("semver");
 export const loadTar = lazyRequire<typeof TarModule>("tar");
 

@@ -2,28 +2,32 @@ import { isAttuneError, validateRef, validateVersion } from "@attune/pack-storag
 import { parseDependencies } from "./dependencies";
 import { manifestError, show } from "./errors";
 import type { PackManifest } from "./types";
-import { loadZod, once } from "../lazy";
+import { loadParsers, once } from "../lazy";
 
-/** The fields Attune reads; unknown keys are ignored (other tools put their own keys in pack.yaml). */
+/**
+ * The fields Attune reads; unknown keys are ignored (other tools put their own keys in pack.yaml).
+ * zod/mini (bundled with yaml, see vendor/parsers.ts): every install validates a pack.yaml, and
+ * the full zod took ~50 ms more to load.
+ */
 export const packManifestSchema = once(() => {
-  const { z } = loadZod();
-  const text = z.string().max(64 * 1024);
-  const list = z.array(z.string().max(1024)).max(1000);
+  const { zm: z } = loadParsers();
+  const text = z.optional(z.string().check(z.maxLength(64 * 1024)));
+  const list = z.optional(z.array(z.string().check(z.maxLength(1024))).check(z.maxLength(1000)));
   return z.object({
     ref: z.string(),
     version: z.string(),
-    label: text.optional(),
-    name: text.optional(), // legacy spelling of label
-    description: text.optional(),
-    author: text.optional(),
-    email: text.optional(),
-    license: text.optional(),
-    tags: list.optional(),
-    keywords: list.optional(), // legacy spelling of tags
-    conf_schema: z.unknown().optional(),
-    meta: z.record(z.string(), z.unknown()).optional(),
-    runtime_deps: list.optional(),
-    dependencies: list.optional(),
+    label: text,
+    name: text, // legacy spelling of label
+    description: text,
+    author: text,
+    email: text,
+    license: text,
+    tags: list,
+    keywords: list, // legacy spelling of tags
+    conf_schema: z.optional(z.unknown()),
+    meta: z.optional(z.record(z.string(), z.unknown())),
+    runtime_deps: list,
+    dependencies: list,
   });
 });
 

@@ -1,0 +1,42 @@
+// The built package: pack.yaml is validated by the bundled parsers (dist/parsers.cjs: yaml and
+// zod/mini in one file), with the same messages as the installed modules give when running from
+// source (the rest of this suite).
+import { describe, expect, it } from "@jest/globals";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+describe("dist", () => {
+  it("validates pack.yaml with the bundled parsers, one file, same messages", () => {
+    const script = `
+      import { createRequire } from "node:module";
+      import { parseManifest } from "@attune/pack-registry";
+      const ok = parseManifest("ref: demo\\nversion: 1.0.0\\nkeywords: [a]\\n");
+      let bad = null;
+      try { parseManifest("ref: demo\\nversion: 1.0.0\\ntags: 5\\n"); } catch (e) { bad = { code: e.code, message: e.message }; }
+      const loaded = Object.keys(createRequire(import.meta.url).cache);
+      console.log(JSON.stringify({
+        ok: [ok.ref, ok.label, ok.tags],
+        bad,
+        bundled: loaded.some((f) => f.endsWith("/dist/parsers.cjs")),
+        installed: loaded.filter((f) => /node_modules\\/(zod|yaml)\\//.test(f)).length,
+      }));`;
+    const out = JSON.parse(
+      execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: pkgDir,
+        encoding: "utf8",
+      }),
+    );
+    expect(out).toEqual({
+      ok: ["demo", "demo", ["a"]],
+      bad: {
+        code: "EMANIFEST",
+        message: expect.stringContaining('"tags": Invalid input: expected array, received number'),
+      },
+      bundled: true,
+      installed: 0,
+    });
+  });
+});
