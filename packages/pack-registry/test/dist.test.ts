@@ -9,17 +9,22 @@ import { fileURLToPath } from "node:url";
 const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 describe("dist", () => {
-  it("validates pack.yaml with the bundled parsers, one file, same messages", () => {
+  it("validates pack.yaml and config.yaml with the bundled parsers, one file, same messages", () => {
     const script = `
       import { createRequire } from "node:module";
-      import { parseManifest } from "@attune/pack-registry";
+      import { parseConfig, parseManifest } from "@attune/pack-registry";
       const ok = parseManifest("ref: demo\\nversion: 1.0.0\\nkeywords: [a]\\n");
       let bad = null;
       try { parseManifest("ref: demo\\nversion: 1.0.0\\ntags: 5\\n"); } catch (e) { bad = { code: e.code, message: e.message }; }
+      const cfg = parseConfig({ registries: [{ name: "main", url: "https://example.com/i.json" }] });
+      let badCfg = null;
+      try { parseConfig({ registries: [{ name: "a", url: "u", priority: -1 }] }); } catch (e) { badCfg = e.message; }
       const loaded = Object.keys(createRequire(import.meta.url).cache);
       console.log(JSON.stringify({
         ok: [ok.ref, ok.label, ok.tags],
         bad,
+        cfg: cfg.registries,
+        badCfg,
         bundled: loaded.some((f) => f.endsWith("/dist/parsers.cjs")),
         installed: loaded.filter((f) => /node_modules\\/(zod|yaml)\\//.test(f)).length,
       }));`;
@@ -35,6 +40,8 @@ describe("dist", () => {
         code: "EMANIFEST",
         message: expect.stringContaining('"tags": Invalid input: expected array, received number'),
       },
+      cfg: [{ name: "main", url: "https://example.com/i.json", priority: 100, enabled: true }],
+      badCfg: "config.yaml: registries[0].priority: Too small: expected number to be >=0",
       bundled: true,
       installed: 0,
     });

@@ -3,33 +3,37 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { AttuneConfigFile, RegistryConfig } from "./types";
-import { loadYaml, loadZod, once } from "../lazy";
+import { loadParsers, loadYaml, once } from "../lazy";
 
 export const CONFIG_FILE_NAME = "config.yaml";
 /** Registry names become cache file names: keep them to a safe alphabet. */
 export const REGISTRY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
+// zod/mini from the bundled parsers (see vendor/parsers.ts): every command reads config.yaml when
+// there is one, and loading the full zod for it cost ~60 ms of each
 const configSchema = once(() => {
-  const { z } = loadZod();
+  const { zm: z } = loadParsers();
+  const nonEmpty = z.string().check(z.minLength(1));
   const registrySchema = z.strictObject({
-    name: z.string().regex(REGISTRY_NAME_RE, "must match [A-Za-z0-9][A-Za-z0-9_.-]* (max 64)"),
-    url: z.string().min(1),
-    priority: z.number().int().min(0).default(100),
-    enabled: z.boolean().default(true),
-    headers: z.record(z.string(), z.string()).optional(),
+    name: z.string().check(z.regex(REGISTRY_NAME_RE, "must match [A-Za-z0-9][A-Za-z0-9_.-]* (max 64)")),
+    url: nonEmpty,
+    priority: z._default(z.int().check(z.minimum(0)), 100),
+    enabled: z._default(z.boolean(), true),
+    headers: z.optional(z.record(z.string(), z.string())),
   });
   return z.looseObject({
     registries: z
-      .array(registrySchema)
-      .optional()
-      .refine(
-        (rs) => !rs || new Set(rs.map((r) => r.name)).size === rs.length,
-        "registry names must be unique",
+      .optional(z.array(registrySchema))
+      .check(
+        z.refine(
+          (rs) => !rs || new Set(rs.map((r) => r.name)).size === rs.length,
+          "registry names must be unique",
+        ),
       ),
-    allow_http: z.boolean().optional(),
-    allowed_private_hosts: z.array(z.string().min(1)).optional(),
-    local_source_roots: z.array(z.string().min(1)).optional(),
-    index_cache_ttl_seconds: z.number().int().min(0).optional(),
+    allow_http: z.optional(z.boolean()),
+    allowed_private_hosts: z.optional(z.array(nonEmpty)),
+    local_source_roots: z.optional(z.array(nonEmpty)),
+    index_cache_ttl_seconds: z.optional(z.int().check(z.minimum(0))),
   });
 });
 

@@ -4,7 +4,25 @@
 // and compiling a few hundred small CommonJS files (docs/benchmarks.md). Loaded on first use by
 // lazy.ts, which falls back to the installed modules when running from source.
 import { isMap, parse, parseDocument, stringify } from "yaml";
-import { array, config, maxLength, object, optional, record, string, unknown } from "zod/mini";
+import {
+  _default,
+  array,
+  boolean,
+  config,
+  int,
+  looseObject,
+  maxLength,
+  minimum,
+  minLength,
+  object,
+  optional,
+  record,
+  refine,
+  regex,
+  strictObject,
+  string,
+  unknown,
+} from "zod/mini";
 import { en } from "zod/v4/locales";
 
 // zod/mini ships no messages: without this every issue would read "Invalid input"
@@ -12,5 +30,22 @@ config(en());
 
 /** The yaml functions used here. */
 export const YAML = { isMap, parse, parseDocument, stringify };
-/** The zod/mini functions used here (pack.yaml's schema). */
-export const zm = { array, maxLength, object, optional, record, string, unknown };
+/** The zod/mini functions used here (the schemas of pack.yaml and config.yaml). */
+export const zm = {
+  _default,
+  array,
+  boolean,
+  int,
+  looseObject,
+  maxLength,
+  minimum,
+  minLength,
+  object,
+  optional,
+  record,
+  refine,
+  regex,
+  strictObject,
+  string,
+  unknown,
+};
