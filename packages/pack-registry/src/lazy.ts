@@ -2,7 +2,6 @@ import { createRequire } from "node:module";
 import type SemverModule from "semver";
 import type * as TarModule from "tar";
 import type * as YamlModule from "yaml";
-import type * as ZodModule from "zod";
 import type * as ZodMini from "zod/mini";
 
 const require = createRequire(import.meta.url);
@@ -17,8 +16,6 @@ function lazyRequire<T>(id: string): () => T {
   let mod: T | undefined;
   return () => (mod ??= require(id) as T);
 }
-
-export const loadZod = lazyRequire<typeof ZodModule>("zod");
 
 type Parsers = typeof import("./vendor/parsers");
 

@@ -9,22 +9,28 @@ import { fileURLToPath } from "node:url";
 const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 describe("dist", () => {
-  it("validates pack.yaml and config.yaml with the bundled parsers, one file, same messages", () => {
+  it("validates pack.yaml, config.yaml and index entries with the bundled parsers, one file, same messages", () => {
     const script = `
       import { createRequire } from "node:module";
-      import { parseConfig, parseManifest } from "@attune/pack-registry";
+      import { parseConfig, parseIndexEntry, parseManifest } from "@attune/pack-registry";
       const ok = parseManifest("ref: demo\\nversion: 1.0.0\\nkeywords: [a]\\n");
       let bad = null;
       try { parseManifest("ref: demo\\nversion: 1.0.0\\ntags: 5\\n"); } catch (e) { bad = { code: e.code, message: e.message }; }
       const cfg = parseConfig({ registries: [{ name: "main", url: "https://example.com/i.json" }] });
       let badCfg = null;
       try { parseConfig({ registries: [{ name: "a", url: "u", priority: -1 }] }); } catch (e) { badCfg = e.message; }
+      const sha = "sha256:" + "AB".repeat(32);
+      const entry = parseIndexEntry({ ref: "demo", version: "1.0.0", install_sources: [{ type: "archive", url: "https://x.test/d.tgz", checksum: sha }] });
+      let badEntry = null;
+      try { parseIndexEntry({ ref: "demo", version: "1.0.0", install_sources: [{ type: "svn", url: "u" }] }); } catch (e) { badEntry = e.message; }
       const loaded = Object.keys(createRequire(import.meta.url).cache);
       console.log(JSON.stringify({
         ok: [ok.ref, ok.label, ok.tags],
         bad,
         cfg: cfg.registries,
         badCfg,
+        entry: [entry.label, entry.install_sources[0].checksum.slice(7, 11), entry.contents.actions],
+        badEntry,
         bundled: loaded.some((f) => f.endsWith("/dist/parsers.cjs")),
         installed: loaded.filter((f) => /node_modules\\/(zod|yaml)\\//.test(f)).length,
       }));`;
@@ -42,6 +48,10 @@ describe("dist", () => {
       },
       cfg: [{ name: "main", url: "https://example.com/i.json", priority: 100, enabled: true }],
       badCfg: "config.yaml: registries[0].priority: Too small: expected number to be >=0",
+      entry: ["demo", "abab", []],
+      badEntry: expect.stringContaining(
+        "install_sources[0].type: Invalid discriminator value. Expected 'git' | 'archive'",
+      ),
       bundled: true,
       installed: 0,
     });

@@ -1,78 +1,85 @@
-import type { z } from "zod";
+import type { output } from "zod/mini";
+import type { $ZodIssue } from "zod/v4/core";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { validateGitRef } from "../policy/git-ref";
-import { loadSemver, loadZod, once } from "../lazy";
+import { loadParsers, loadSemver, once } from "../lazy";
 
 export const PACK_REF_RE = /^[a-z][a-z0-9_-]+$/;
 const CHECKSUM_RE = /^sha256:[0-9a-fA-F]{64}$/;
 
 function buildSchemas() {
-  const { z } = loadZod();
-  const checksum = z
-    .string()
-    .regex(CHECKSUM_RE, "must be sha256: followed by 64 hex digits")
-    .transform((s) => s.toLowerCase());
+  const { zm: z } = loadParsers();
+  const checksum = z.pipe(
+    z.string().check(z.regex(CHECKSUM_RE, "must be sha256: followed by 64 hex digits")),
+    z.transform((s: string) => s.toLowerCase()),
+  );
   const httpUrl = z
     .string()
-    .refine((s) => /^https?:\/\/[^\s]+$/i.test(s) && URL.canParse(s), "must be an http(s) URL");
-  const gitRef = z.string().refine((r) => {
-    try {
-      validateGitRef(r);
-      return true;
-    } catch {
-      return false;
-    }
-  }, "is not a safe git ref");
+    .check(z.refine((s) => /^https?:\/\/[^\s]+$/i.test(s) && URL.canParse(s), "must be an http(s) URL"));
+  const gitRef = z.string().check(
+    z.refine((r) => {
+      try {
+        validateGitRef(r);
+        return true;
+      } catch {
+        return false;
+      }
+    }, "is not a safe git ref"),
+  );
 
   const gitSource = z.strictObject({ type: z.literal("git"), url: httpUrl, ref: gitRef, checksum });
   const archiveSource = z.strictObject({ type: z.literal("archive"), url: httpUrl, checksum });
-  const contentItem = z.union([z.string().min(1), z.looseObject({ name: z.string().min(1) })]);
-  const contentList = z.array(contentItem).default([]);
+  const nonEmpty = z.string().check(z.minLength(1));
+  const contentItem = z.union([nonEmpty, z.looseObject({ name: nonEmpty })]);
+  const contentList = z._default(z.array(contentItem), []);
 
   const indexEntrySchema = z.strictObject({
-    ref: z.string().regex(PACK_REF_RE, "must match ^[a-z][a-z0-9_-]+$"),
-    label: z.string().optional(),
-    description: z.string().default(""),
-    version: z.string().refine((v) => loadSemver().valid(v) === v, "must be a strict semver version (1.2.3)"),
-    author: z.string().default(""),
-    email: z.string().optional(),
-    license: z.string().default(""),
-    homepage: z.string().optional(),
-    keywords: z.array(z.string()).default([]),
-    runtime_deps: z.array(z.string()).default([]),
-    dependencies: z.array(z.string()).optional(),
+    ref: z.string().check(z.regex(PACK_REF_RE, "must match ^[a-z][a-z0-9_-]+$")),
+    label: z.optional(z.string()),
+    description: z._default(z.string(), ""),
+    version: z
+      .string()
+      .check(z.refine((v) => loadSemver().valid(v) === v, "must be a strict semver version (1.2.3)")),
+    author: z._default(z.string(), ""),
+    email: z.optional(z.string()),
+    license: z._default(z.string(), ""),
+    homepage: z.optional(z.string()),
+    keywords: z._default(z.array(z.string()), []),
+    runtime_deps: z._default(z.array(z.string()), []),
+    dependencies: z.optional(z.array(z.string())),
     install_sources: z
       .array(z.discriminatedUnion("type", [gitSource, archiveSource]))
-      .min(1, "needs at least one source"),
-    contents: z
-      .strictObject({
+      .check(z.minLength(1, "needs at least one source")),
+    contents: z._default(
+      z.strictObject({
         actions: contentList,
         sensors: contentList,
         triggers: contentList,
         rules: contentList,
         workflows: contentList,
-      })
-      .default({ actions: [], sensors: [], triggers: [], rules: [], workflows: [] }),
+      }),
+      { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
+    ),
   });
 
   const indexHeadSchema = z.strictObject({
-    registry_name: z.string().min(1),
+    registry_name: nonEmpty,
     registry_url: z.string(),
     version: z.literal("1.0", { error: 'must be "1.0" (the only index format supported)' }),
-    last_updated: z.string().refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO-8601 date"),
+    last_updated: z.string().check(z.refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO-8601 date")),
     packs: z.array(z.unknown()),
   });
   return { gitSource, archiveSource, indexEntrySchema, indexHeadSchema };
 }
 
-/** Built on first use: zod loads only when an index is actually parsed. */
+/** Built on first use, from the bundled zod/mini (vendor/parsers.ts), when an index is first parsed. */
 const schemas = once(buildSchemas);
 type Schemas = ReturnType<typeof buildSchemas>;
 
-export type GitInstallSource = z.output<Schemas["gitSource"]>;
-export type ArchiveInstallSource = z.output<Schemas["archiveSource"]>;
+export type GitInstallSource = output<Schemas["gitSource"]>;
+export type ArchiveInstallSource = output<Schemas["archiveSource"]>;
 export type InstallSource = GitInstallSource | ArchiveInstallSource;
-export type IndexEntry = Omit<z.output<Schemas["indexEntrySchema"]>, "label"> & { label: string };
+export type IndexEntry = Omit<output<Schemas["indexEntrySchema"]>, "label"> & { label: string };
 export interface RegistryIndex {
   registry_name: string;
   registry_url: string;
@@ -91,7 +98,7 @@ function fieldOf(path: PropertyKey[]): string {
 function indexError(
   source: string,
   where: string,
-  issue: z.core.$ZodIssue,
+  issue: $ZodIssue,
   extra: Record<string, unknown>,
 ): AttuneError {
   const field = fieldOf(issue.path);

@@ -9,18 +9,23 @@ import {
   array,
   boolean,
   config,
+  discriminatedUnion,
   int,
   looseObject,
   maxLength,
   minimum,
   minLength,
   object,
+  literal,
   optional,
+  pipe,
   record,
   refine,
   regex,
   strictObject,
   string,
+  transform,
+  union,
   unknown,
 } from "zod/mini";
 import { en } from "zod/v4/locales";
@@ -30,12 +35,17 @@ config(en());
 
 /** The yaml functions used here. */
 export const YAML = { isMap, parse, parseDocument, stringify };
-/** The zod/mini functions used here (the schemas of pack.yaml and config.yaml). */
+/** The zod/mini functions used here (the schemas of pack.yaml, config.yaml and registry indexes). */
 export const zm = {
   _default,
   array,
   boolean,
+  discriminatedUnion,
   int,
+  literal,
+  pipe,
+  transform,
+  union,
   looseObject,
   maxLength,
   minimum,
