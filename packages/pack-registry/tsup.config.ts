@@ -11,11 +11,12 @@ export default defineConfig([
     splitting: false,
   },
   {
-    // yaml and zod/mini in one CommonJS file, required on first use (src/vendor/parsers.ts, lazy.ts)
-    entry: { parsers: "src/vendor/parsers.ts" },
+    // yaml and zod/mini, node-tar, semver: each in one CommonJS file, required on first use
+    // (src/vendor/*.ts, src/lazy.ts)
+    entry: { parsers: "src/vendor/parsers.ts", tar: "src/vendor/tar.ts", semver: "src/vendor/semver.ts" },
     format: ["cjs"],
     outExtension: () => ({ js: ".cjs" }),
-    noExternal: ["yaml", "zod"],
+    noExternal: [/.*/],
     // bundle their ES module builds, so the parts of zod that are not used are left out
     esbuildOptions(options) {
       options.conditions = ["import", "module", "default"];

@@ -1,49 +1,46 @@
 import { createRequire } from "node:module";
-import type SemverModule from "semver";
-import type * as TarModule from "tar";
 import type * as YamlModule from "yaml";
 import type * as ZodMini from "zod/mini";
 
 const require = createRequire(import.meta.url);
 
-/**
- * A dependency loaded on first use. Most commands need none of these (list/show/verify parse no
- * YAML, validate no schema, compare no versions, read no tar), and importing them all eagerly cost
- * every CLI command ~0.15 s of start-up (zod alone ~70 ms). `require` keeps the callers
- * synchronous; every package here ships CommonJS.
- */
-function lazyRequire<T>(id: string): () => T {
-  let mod: T | undefined;
-  return () => (mod ??= require(id) as T);
-}
+// Dependencies load on first use. Most commands need none of these (list/show/verify parse no YAML,
+// validate no schema, compare no versions, read no tar), and importing them all eagerly cost every
+// CLI command ~0.15 s of start-up (zod alone ~70 ms). `require` keeps the callers synchronous.
 
 type Parsers = typeof import("./vendor/parsers");
 
 /**
- * yaml and zod/mini (with its English messages): from the bundled `parsers.cjs` next to the built
- * package (one file: see vendor/parsers.ts), else, running from source, from the installed modules.
+ * A dependency from its bundle next to the built package (`<name>.cjs`: one file instead of the
+ * dozens to hundreds the installed module is made of; see vendor/parsers.ts), else, running from
+ * source, from the installed modules (`fallback`). Loaded on first use.
  */
-export const loadParsers = (() => {
-  let parsers: Parsers | undefined;
-  return (): Parsers => (parsers ??= requireParsers());
-})();
+function bundled<T>(name: string, fallback: () => T): () => T {
+  let mod: T | undefined;
+  return () => {
+    if (mod) return mod;
+    try {
+      mod = require(`./${name}.cjs`) as T;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw err;
+      mod = fallback();
+    }
+    return mod;
+  };
+}
 
-function requireParsers(): Parsers {
-  try {
-    return require("./parsers.cjs") as Parsers;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw err;
-  }
+/** yaml and zod/mini, with zod's English messages. */
+export const loadParsers = bundled<Parsers>("parsers", () => {
   // the installed modules expose everything the bundle exports (and more)
   const zm = require("zod/mini") as typeof ZodMini;
   const { en } = require("zod/v4/locales") as { en: () => Parameters<typeof zm.config>[0] };
   zm.config(en());
   return { YAML: require("yaml") as typeof YamlModule, zm };
-}
+});
 
 export const loadYaml = (): Parsers["YAML"] => loadParsers().YAML;
-export const loadSemver = lazyRequire<typeof SemverModule>("semver");
-export const loadTar = lazyRequire<typeof TarModule>("tar");
+export const loadSemver = bundled<typeof import("./vendor/semver")>("semver", () => require("semver"));
+export const loadTar = bundled<typeof import("./vendor/tar")>("tar", () => require("tar"));
 
 /** A value built on first use and then kept (schemas built from a lazily loaded zod). */
 export function once<T>(build: () => T): () => T {
