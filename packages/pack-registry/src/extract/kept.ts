@@ -9,6 +9,9 @@ const unreleased = new FinalizationRegistry<{ bytes: number }>((share) => {
   processKept -= share.bytes;
 });
 
+/** Kept bytes are copied into slabs of this size (one allocation per few hundred small files). */
+const SLAB_BYTES = 4 * 1024 * 1024;
+
 /**
  * The bytes of small files as they were written into a staging tree, kept (up to a byte budget per
  * fetch and one per process) so the installer can hash them without reading them back: an
@@ -18,9 +21,6 @@ const unreleased = new FinalizationRegistry<{ bytes: number }>((share) => {
  * decompression buffer is held through it. Call `release()` once the tree is hashed (or the install
  * failed).
  */
-/** Kept bytes are copied into slabs of this size (one allocation per few hundred small files). */
-const SLAB_BYTES = 4 * 1024 * 1024;
-
 export class KeptContents {
   private readonly files = new Map<string, Buffer>();
   private readonly share = { bytes: 0 };

@@ -38,12 +38,8 @@ export interface Layout {
 }
 
 export const CHUNK_STATE_OFFSET = 4;
-const CLAIMED = 1;
+/** chunk state: 0 pending, 1 claimed, DONE read (the shared functions write the literals) */
 export const DONE = 2;
-/** claim(): every chunk is taken */
-export const NO_MORE = -1;
-/** claim(): the next chunk's slot is still in use (the hasher is behind) */
-export const RING_FULL = -2;
 
 export interface LayoutSpec {
   slots: number;
@@ -75,7 +71,10 @@ export function layoutViews(sab: SharedArrayBuffer, s: LayoutSpec): Layout {
   };
 }
 
-/** Claim the next chunk: its index, NO_MORE, or RING_FULL (its slot still holds an unhashed chunk). */
+/**
+ * Claim the next chunk: its index; -1 when every chunk is taken or the job was stopped; -2 when
+ * its slot still holds a chunk the hasher has not consumed.
+ */
 export function claimChunk(L: Layout, chunks: number): number {
   for (;;) {
     const n = Atomics.load(L.ctl, 0);
@@ -139,6 +138,14 @@ export function readChunk(
   const readFlags = k0.O_RDONLY | k0.O_NOFOLLOW | k0.O_NONBLOCK;
   const writeFlags = k0.O_WRONLY | k0.O_CREAT | k0.O_EXCL | k0.O_NOFOLLOW;
   const copy = task.copy;
+  // a descriptor is released even when close fails: callers forget it before closing
+  const closeQuietly = (d: number) => {
+    try {
+      fsm.closeSync(d);
+    } catch {
+      // released anyway
+    }
+  };
   let off = 0;
   for (let i = start; i < end; i++) {
     const k = first + (i - start);
@@ -179,7 +186,7 @@ export function readChunk(
         created = true;
         for (let w = 0; w < size;) w += fsm.writeSync(out, L.data, at + w, size - w);
         if (mode & copy.umask) fsm.fchmodSync(out, mode);
-        // the descriptor is released even when close fails: never close that number twice
+        // never close that number twice (see closeQuietly): this close's error is a failure
         const o = out;
         out = -1;
         fsm.closeSync(o);
@@ -196,15 +203,7 @@ export function readChunk(
       off += size;
     } catch {
       // left to the main thread, which reports the error properly
-      if (out >= 0) {
-        const o = out;
-        out = -1;
-        try {
-          fsm.closeSync(o);
-        } catch {
-          // released anyway
-        }
-      }
+      if (out >= 0) closeQuietly(out);
       if (created && copy) {
         try {
           fsm.unlinkSync(copy.dests[i]);
@@ -213,15 +212,7 @@ export function readChunk(
         }
       }
     } finally {
-      if (fd >= 0) {
-        const f = fd;
-        fd = -1;
-        try {
-          fsm.closeSync(f);
-        } catch {
-          // a read-only descriptor: released anyway
-        }
-      }
+      if (fd >= 0) closeQuietly(fd);
     }
   }
   Atomics.store(L.ctl, 4 + c, 2);

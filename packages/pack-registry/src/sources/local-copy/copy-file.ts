@@ -98,11 +98,13 @@ function admit(info: Stats, from: string, rel: string, state: CopyState): void {
     throw specialFileError(rel, from);
   }
   reserve(info.size, rel, state);
-  if (state.written && !state.written.reserveWrite(info.size)) {
-    const { maxTotalBytes } = state.limits;
-    const value = state.written.writtenBytes + info.size;
-    throw tooLarge(rel, `the directory holds more than ${maxTotalBytes} bytes`, "maxTotalBytes", value);
-  }
+  if (state.written && !state.written.reserveWrite(info.size))
+    throw totalTooLarge(rel, state, state.written.writtenBytes + info.size);
+}
+
+function totalTooLarge(rel: string, state: CopyState, value: number) {
+  const { maxTotalBytes } = state.limits;
+  return tooLarge(rel, `the directory holds more than ${maxTotalBytes} bytes`, "maxTotalBytes", value);
 }
 
 /** Count a file's bytes against the caps (per entry and for the whole tree). */
@@ -110,9 +112,7 @@ export function reserve(size: number, rel: string, state: CopyState): void {
   const { maxEntryBytes, maxTotalBytes } = state.limits;
   if (size > maxEntryBytes) throw tooLarge(rel, `larger than ${maxEntryBytes} bytes`, "maxEntryBytes", size);
   state.bytes += size;
-  if (state.bytes > maxTotalBytes) {
-    throw tooLarge(rel, `the directory holds more than ${maxTotalBytes} bytes`, "maxTotalBytes", state.bytes);
-  }
+  if (state.bytes > maxTotalBytes) throw totalTooLarge(rel, state, state.bytes);
 }
 
 function writeAll(fd: number, buf: Buffer, length: number, to: string): void {
