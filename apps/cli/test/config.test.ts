@@ -124,6 +124,30 @@ describe("configuration precedence and `config show`", () => {
     expect(r.stderr).toMatch(/^attune: ECONFIG: .*allow_http/);
   });
 
+  it("a home that cannot be created fails at once, naming it (no endless mkdir under /proc)", async () => {
+    fs.writeFileSync(path.join(t.dir, "home-file"), "a file, not a directory\n");
+    const cases: Array<[string, RegExp]> = [
+      [path.join(t.dir, "home-file", "sub"), /^attune: EIO: .*home-file\/sub/],
+    ];
+    // procfs answers ENOENT to mkdir: Node's recursive mkdir retried it for ever at full CPU
+    if (fs.existsSync("/proc/self"))
+      cases.push([
+        "/proc/attune-cli-test",
+        /^attune: ENOENT: cannot create the (Attune home|packs directory) \/proc\/attune-cli-test/,
+      ]);
+    for (const [h, message] of cases) {
+      for (const args of [
+        ["db", "migrate"],
+        ["pack", "install", "examples/packs/hello-world"],
+      ]) {
+        const r = await runCli(args, { env: baseEnv({ ATTUNE_HOME: h }), timeoutMs: 30_000 });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(message);
+        expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      }
+    }
+  });
+
   it("registry add/remove edit config.yaml and keep other keys", async () => {
     const h = path.join(t.dir, "reg-home");
     const env = baseEnv({ ATTUNE_HOME: h });

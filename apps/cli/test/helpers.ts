@@ -26,13 +26,21 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.
 /** Run the built CLI as a subprocess (stdin closed, stdout/stderr pipes: never a TTY). */
 export function runCli(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; nodeArgs?: string[]; input?: string } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    nodeArgs?: string[];
+    input?: string;
+    timeoutMs?: number;
+  } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
       env: opts.env ?? baseEnv(),
       cwd: opts.cwd ?? REPO_ROOT,
       stdio: ["pipe", "pipe", "pipe"],
+      // a run that must not hang: killed (code null) when it takes longer
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: "SIGKILL" as const } : {}),
     });
     let stdout = "";
     let stderr = "";

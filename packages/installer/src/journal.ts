@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { AttuneError, ErrorCodes, validateRef } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, makeDirs, validateRef } from "@attune/pack-storage";
 import type { PlannedRecord } from "./record";
 
 /**
@@ -64,7 +64,7 @@ export class Journal {
     const target = this.file(ref);
     const tmp = `${target}.${randomBytes(6).toString("hex")}.tmp`;
     try {
-      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await makeDirs(this.dir, 0o700);
       const fh = await fs.open(tmp, "w", 0o600);
       try {
         await fh.writeFile(JSON.stringify(full));

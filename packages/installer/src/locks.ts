@@ -1,7 +1,6 @@
-import fs from "node:fs/promises";
 import path from "node:path";
 import lockfile from "proper-lockfile";
-import { AttuneError, ErrorCodes, validateRef } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, makeDirs, validateRef } from "@attune/pack-storage";
 
 /** A held per-ref lock. `assertHeld()` throws when the lock was lost (so we never commit without it). */
 export interface PackLock {
@@ -85,7 +84,7 @@ export class FileLocker implements PackLocker {
   ) {}
 
   async acquire(ref: string, opts: AcquireOptions): Promise<PackLock> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await makeDirs(this.dir, 0o700);
     // validated again here because the ref becomes a file name (^[a-z][a-z0-9_-]+$: no traversal)
     const target = path.join(this.dir, validateRef(ref));
     return pollLock(ref, opts, async () => {

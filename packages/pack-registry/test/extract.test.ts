@@ -114,7 +114,13 @@ describe("extractArchive", () => {
       z.addBuffer(Buffer.from("abc"), "pack.yaml", { compress: false });
     });
     const dest = join(work.dir, "z");
-    expect(await extractArchive(zip, dest)).toEqual({ type: "zip", files: 2, directories: 1, bytes: 13 });
+    expect(await extractArchive(zip, dest)).toEqual({
+      type: "zip",
+      files: 2,
+      directories: 1,
+      bytes: 13,
+      trailingBytes: 0,
+    });
     expect(statSync(join(dest, "bin/run")).mode & 0o777).toBe(0o755);
   });
 
@@ -247,6 +253,40 @@ describe("extractArchive", () => {
     // the same bytes uncompressed are fine: only the ratio was refused
     await expect(extractArchive(plain, join(work.dir, "plain"))).resolves.toMatchObject({ files: 2 });
     expect(readdirSync(work.dir).sort()).toEqual(["plain", "src", "zeros.tar", "zeros.tar.gz"]);
+  });
+
+  it("reads what follows the end-of-archive marker to the end but extracts none of it (as tar does)", async () => {
+    const src = join(work.dir, "src");
+    writeTree(src, { "pack.yaml": "ref: x\nversion: 1.0.0\n", "a.txt": "a" });
+    const plain = join(work.dir, "p.tar");
+    await tar.c({ file: plain, cwd: src }, ["pack.yaml", "a.txt"]);
+    // another archive after this one's end marker, then 8 MiB of zeros: node-tar kept all of it,
+    // concatenating chunk after chunk (minutes of CPU for a few MB of gzipped zeros)
+    const other = join(work.dir, "other");
+    writeTree(other, { "extra.txt": "must not appear" });
+    const second = join(work.dir, "second.tar");
+    await tar.c({ file: second, cwd: other }, ["extra.txt"]);
+    const trailing = Buffer.concat([readFileSync(second), Buffer.alloc(8 * 1024 * 1024)]);
+    const file = join(work.dir, "trailing.tar.gz");
+    writeFileSync(file, gzipSync(Buffer.concat([readFileSync(plain), trailing]), { level: 1 }));
+    const seen: Buffer[] = [];
+    const r = await extractArchive(file, join(work.dir, "out"), {}, { onRead: (c) => seen.push(c) });
+    expect(r).toMatchObject({ type: "tar.gz", files: 2 });
+    expect(list(join(work.dir, "out"))).toEqual(["a.txt", "pack.yaml"]);
+    // all of it but what the parser already held when it saw the marker (one slice at most)
+    expect(r.trailingBytes).toBeGreaterThan(trailing.length - 512 * 1024);
+    expect(r.trailingBytes).toBeLessThanOrEqual(trailing.length);
+    expect(Buffer.concat(seen).equals(readFileSync(file))).toBe(true); // the checksum sees every byte
+  });
+
+  it("refuses a stream of nothing but zero blocks as no archive, leaving nothing behind", async () => {
+    const file = join(work.dir, "zeros.tar.gz");
+    writeFileSync(file, gzipSync(Buffer.alloc(16 * 1024 * 1024), { level: 1 }));
+    await expect(extractArchive(file, join(work.dir, "out"))).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      message: expect.stringMatching(/Unrecognized archive format/),
+    });
+    expect(readdirSync(work.dir)).toEqual(["zeros.tar.gz"]);
   });
 
   it("refuses a gzip stream holding another gzip stream instead of a tar", async () => {

@@ -20,3 +20,4 @@ export {
 export { StreamingTreeHasher, compareTreePaths, type TreeHash } from "./checksum/streaming";
 export { validateRef, validateVersion } from "./storage/validate";
 export { PackStorage, type InstalledPack, type PackStorageOptions } from "./storage/pack-storage";
+export { makeDirs, makeDirsSync } from "./make-dirs";

@@ -1,6 +1,7 @@
 // The published shape: the built package loads from a plain CommonJS script and from an ES module.
 import { describe, expect, it } from "@jest/globals";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -64,4 +65,24 @@ describe("dist", () => {
       "sha256:e9837162383488cb9b187ea585ce8963634d7d04f75abeb0c43d5456de0d6b13",
     );
   });
+
+  // procfs answers ENOENT to mkdir under an existing directory: Node's recursive mkdir then loops
+  // for ever at full CPU (ATTUNE_HOME=/proc/attune hung the CLI). A child process with a time
+  // limit, so a regression fails here instead of hanging the suite.
+  it.each(["makeDirsSync", "makeDirs"])(
+    "%s fails at once with ENOENT where /proc refuses a directory",
+    (fn) => {
+      if (!fs.existsSync("/proc/self")) return; // not Linux: nothing to check
+      const script = `import * as m from "@attune/pack-storage";
+      try { await m.${fn}("/proc/attune-make-dirs-test/x", 0o700); console.log("created"); }
+      catch (e) { console.log(e.code); }`;
+      const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: pkgDir,
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect(r.signal).toBeNull(); // SIGTERM from the time limit: the endless loop is back
+      expect(r.stdout.trim()).toBe("ENOENT");
+    },
+  );
 });

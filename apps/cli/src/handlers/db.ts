@@ -1,5 +1,5 @@
-import fs from "node:fs/promises";
 import { migrate, resolveDatabaseUrl } from "@attune/db";
+import { ioError, makeDirs } from "@attune/pack-storage";
 import type { GlobalArgs } from "../globals";
 import { type CommandResult } from "../output";
 import { loadSettings, redactUrl, storeOptions } from "./settings";
@@ -8,7 +8,9 @@ export async function dbMigrate(argv: GlobalArgs): Promise<CommandResult> {
   const settings = await loadSettings(argv);
   const opts = storeOptions(settings);
   // The embedded SQLite file lives in the home directory, which may not exist yet.
-  await fs.mkdir(opts.home, { recursive: true, mode: 0o700 });
+  await makeDirs(opts.home, 0o700).catch((err: unknown) => {
+    throw ioError(err, opts.home, "cannot create the Attune home");
+  });
   const url = resolveDatabaseUrl({ home: opts.home, databaseUrl: opts.databaseUrl });
   const { applied } = await migrate(url);
   const shown = redactUrl(url);

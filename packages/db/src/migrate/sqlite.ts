@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, ioError, makeDirsSync } from "@attune/pack-storage";
 import { SQLITE_BUSY_TIMEOUT_MS } from "../url";
 import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow, type Migration } from "./plan";
 
@@ -24,7 +24,11 @@ const stamp = () => new Date().toISOString().replace("Z", "+00:00");
 /** Open (creating the file and its directory) with the pragmas every connection of the store uses. */
 export function openSqliteFile(file: string): Database.Database {
   // the store holds who installed what and token hashes: private to its owner when we create it
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    makeDirsSync(path.dirname(file), 0o700);
+  } catch (err) {
+    throw ioError(err, path.dirname(file), "cannot create the database directory");
+  }
   const isNew = !fs.existsSync(file);
   let db: Database.Database;
   try {

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, ioError, makeDirs } from "@attune/pack-storage";
 import type { AttuneConfigFile, RegistryConfig } from "./types";
 import { loadParsers, loadYaml, once } from "../lazy";
 
@@ -85,7 +85,7 @@ export async function readConfigFile(home: string): Promise<AttuneConfigFile> {
 export async function writeConfigFile(home: string, cfg: AttuneConfigFile): Promise<void> {
   const valid = parseConfig(cfg);
   const file = path.join(home, CONFIG_FILE_NAME);
-  await fs.mkdir(home, { recursive: true, mode: 0o700 });
+  await makeDirs(home, 0o700);
   const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     await fs.writeFile(tmp, loadYaml().stringify(valid), { mode: 0o600, flag: "wx" });

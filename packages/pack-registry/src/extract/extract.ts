@@ -31,6 +31,8 @@ export interface ExtractResult {
   files: number;
   directories: number;
   bytes: number;
+  /** tar: bytes after the end-of-archive marker, read and ignored (as tar does); zip: 0 */
+  trailingBytes: number;
 }
 
 /** Check and write the entries the zip reader yields (bodies independent of each other). */
@@ -59,7 +61,7 @@ async function writeEntries(
     throw err;
   }
   await writer.finish();
-  return { files: writer.files, directories: writer.directories, bytes: writer.bytes };
+  return { files: writer.files, directories: writer.directories, bytes: writer.bytes, trailingBytes: 0 };
 }
 
 function throwIfAborted(signal?: AbortSignal): void {

@@ -135,18 +135,35 @@ function inflate(input: Readable, stop: (err: unknown) => void): Readable {
  * writing a chunk inside the event, or in a nextTick queued before those, made inflating the next
  * chunk wait for it: the main thread sat idle ~25% of the time waiting for zlib. Deferred to the
  * check phase, the two overlap. At most READ_AHEAD bytes wait here (then the source is paused).
+ *
+ * Once the parser has seen the end-of-archive marker (two zero blocks), whatever follows is read to
+ * the end (an archive's checksum covers the whole file) but no longer handed to the parser: like
+ * tar, node-tar ignores it, yet it would keep it, concatenating each chunk onto all the ones before,
+ * so a few MB of gzipped zeros cost minutes of CPU. Returns the count of bytes so ignored.
  */
-function feed(source: Readable, parser: Parser, stopped: () => boolean): void {
+function feed(source: Readable, parser: Parser, stopped: () => boolean): { trailing: number } {
   const queue: Buffer[] = [];
+  const ignored = { trailing: 0 };
   let queued = 0;
   let scheduled = false;
   let ended = false;
   let parserFull = false;
   let closed = false;
+  let eof = false;
+  parser.on("eof", () => {
+    eof = true;
+    parserFull = false;
+    schedule();
+  });
   // one SLICE per turn of the event loop
   const drain = () => {
     scheduled = false;
     if (stopped()) return;
+    if (eof) {
+      for (const chunk of queue) ignored.trailing += chunk.length;
+      queue.length = 0;
+      queued = 0;
+    }
     const head = parserFull ? undefined : queue[0];
     if (head) {
       // at most SLICE bytes per turn (zlib hands over up to READ_AHEAD at once)
@@ -184,6 +201,7 @@ function feed(source: Readable, parser: Parser, stopped: () => boolean): void {
     parserFull = false;
     schedule();
   });
+  return ignored;
 }
 
 export interface TarOptions {
@@ -217,7 +235,7 @@ export async function extractTar(
   root: string,
   limits: ExtractLimits,
   opts: TarOptions = {},
-): Promise<{ files: number; directories: number; bytes: number }> {
+): Promise<{ files: number; directories: number; bytes: number; trailingBytes: number }> {
   const { signal, onRead } = opts;
   if (signal?.aborted) throw abortedError(signal);
   const { fd, gzip } = openArchive(file, Boolean(opts.noFollow));
@@ -287,7 +305,12 @@ export async function extractTar(
         if (sink) throw unsafe("(archive)", "the archive ends in the middle of a file");
         settled = true;
         signal?.removeEventListener("abort", onAbort);
-        resolve({ files: writer.files, directories: writer.directories, bytes: writer.bytes });
+        resolve({
+          files: writer.files,
+          directories: writer.directories,
+          bytes: writer.bytes,
+          trailingBytes: fed.trailing,
+        });
       }),
     );
     input.on("error", fail);
@@ -300,6 +323,6 @@ export async function extractTar(
     }
     signal?.addEventListener("abort", onAbort, { once: true });
     if (gzip) gunzip = inflate(input, fail);
-    feed(gunzip ?? input, parser, () => settled);
+    const fed = feed(gunzip ?? input, parser, () => settled);
   });
 }

@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { makeDirs } from "@attune/pack-storage";
 import { parseIndex, type RegistryIndex } from "./schema";
 
 /** Bump when the on-disk shape changes; older copies are then ignored, never misread. */
@@ -51,7 +52,7 @@ export class IndexDiskCache {
 
   /** Atomic write (temp + rename), so a reader never sees half a copy. */
   async write(name: string, entry: CachedIndex): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await makeDirs(this.dir, 0o700);
     const doc: CacheFile = {
       format: INDEX_CACHE_FORMAT,
       registry: name,

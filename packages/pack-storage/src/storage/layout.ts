@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ioError } from "../errors";
+import { makeDirsSync } from "../make-dirs";
 import { ownedSuffix } from "./owner";
 
 export const STORE_DIR = ".store-v1";
@@ -45,11 +46,9 @@ export class Layout {
 
   async ensure(): Promise<void> {
     try {
-      await fs.promises.mkdir(this.root, { recursive: true });
-      await fs.promises.mkdir(this.store(), { recursive: true });
-      for (const dir of [this.staging(), this.trash()]) {
-        await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-      }
+      makeDirsSync(this.root);
+      makeDirsSync(this.store());
+      for (const dir of [this.staging(), this.trash()]) makeDirsSync(dir, 0o700);
     } catch (err) {
       throw ioError(err, this.root, "cannot create the packs directory");
     }
