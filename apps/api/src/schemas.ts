@@ -47,11 +47,22 @@ export const RefParam = z
   .regex(REF_PATTERN, "must match ^[a-z][a-z0-9_-]+$")
   .describe("pack ref");
 
+/** A query number in plain decimal digits, 1..max ("1e3" and "0x10" are not page numbers). */
+function wholeNumber(max: number, byDefault: number) {
+  return z
+    .string()
+    .regex(/^[0-9]+$/, "must be a whole number in decimal digits")
+    .describe(`a whole number from 1 to ${max}, in decimal digits (default ${byDefault})`)
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max))
+    .default(byDefault);
+}
+
 export const ListQuery = z
   .object({
     source_type: z.enum(SOURCE_TYPES).optional(),
-    page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-    page_size: z.coerce.number().int().min(1).max(100).default(20),
+    page: wholeNumber(1_000_000, 1),
+    page_size: wholeNumber(100, 20),
   })
   .strict();
 

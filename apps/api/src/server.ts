@@ -1,6 +1,6 @@
 import express, { type Express } from "express";
 import { authenticate } from "./http/auth";
-import { errorHandler, methodNotAllowed, notFound } from "./http/error-handler";
+import { errorHandler, methodNotAllowed, notFound, refuseDeclaredOversize } from "./http/error-handler";
 import { HttpProblem } from "./http/problem";
 import { createLogger, requestLogger } from "./logger";
 import { buildOpenApiDocument } from "./openapi";
@@ -57,7 +57,9 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
     next(new HttpProblem(503, "ESHUTTING_DOWN", "the server is shutting down; retry on another instance"));
   });
   api.use(authenticate(deps.verifyToken));
-  api.use(express.json({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, strict: true }));
+  const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  api.use(refuseDeclaredOversize(bodyLimit));
+  api.use(express.json({ limit: bodyLimit, strict: true }));
   api.use(packsRouter({ installer: deps.installer, shutdownSignal: lifecycle.signal }));
   api.use(registriesRouter(deps.installer, deps.privatePaths ?? []));
   app.use("/api/v1", api);

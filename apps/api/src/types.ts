@@ -108,8 +108,8 @@ export interface ServerDeps {
   verifyToken: TokenVerifier;
   /** pino logger; default: JSON to stdout at `info`. Tests pass `pino({ level: "silent" })`. */
   logger?: Logger;
-  /** max JSON body size (bytes or an express size string); default 64 KiB */
-  bodyLimit?: number | string;
+  /** max JSON body size in bytes; default 64 KiB */
+  bodyLimit?: number;
   /** absolute server directories whose names must not appear in error bodies (home, packs dir, tmp) */
   privatePaths?: string[];
 }

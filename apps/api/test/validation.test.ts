@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import http from "node:http";
+import net from "node:net";
+import { gzipSync } from "node:zlib";
 import request from "supertest";
 import { openTestApi, type TestApi } from "./support/api";
 import { conform } from "./support/openapi";
@@ -59,6 +62,17 @@ describe("install body validation", () => {
     expectProblem(res, 400, "EINVALID_INPUT", fields);
   });
 
+  it.each([
+    ["a ref_spec for a local directory", { source: "./some-pack", ref_spec: "v1" }, /ref_spec/],
+    ["a ref_spec next to ref@version", { source: "demo@1.0.0", ref_spec: "1.0.0" }, /ref@version/],
+    ["a git ref_spec with '..'", { source: "https://git.example.com/p.git", ref_spec: "a..b" }, undefined],
+  ])("%s -> 400 naming ref_spec, not the pack's ref", async (_name, body, hint) => {
+    const res = await install(body);
+    expectProblem(res, 400, "EINVALID_INPUT", ["ref_spec"]);
+    expect(res.body.detail).not.toMatch(/^ref: /);
+    if (hint) expect(res.body.hint).toMatch(hint);
+  });
+
   it("the message of a missing field says it is required", async () => {
     const res = await install({});
     expect(res.body.errors).toEqual([{ field: "source", message: "required" }]);
@@ -76,6 +90,55 @@ describe("install body validation", () => {
   it("a body over 64 KiB -> 413", async () => {
     const res = await install({ source: "x".repeat(70 * 1024) });
     expectProblem(res, 413, "ETOO_LARGE", ["body"]);
+  });
+
+  it("a compressed body that does not inflate -> 400 EINVALID_JSON, not a 500", async () => {
+    const whole = gzipSync(Buffer.from('{"source":"demo"}'));
+    for (const [encoding, body] of [
+      ["gzip", Buffer.from("xx")],
+      ["deflate", Buffer.from("not deflate")],
+      ["gzip", whole.subarray(0, whole.length - 4)],
+    ] as const) {
+      const res = await request(api.app)
+        .post("/api/v1/packs/install")
+        .set(api.auth())
+        .set("Content-Type", "application/json")
+        .set("Content-Encoding", encoding)
+        .send(body);
+      expectProblem(res, 400, "EINVALID_JSON", ["body"]);
+      expect(res.body.detail).toMatch(/^the request body could not be read: /);
+    }
+  });
+
+  it("a declared Content-Length over the limit -> 413 at once, on a real socket, connection closed", async () => {
+    // body-parser drained a refused body before answering: 14 bytes sent of a declared 10^12 kept
+    // the request open until the server's request timeout, which then answered a bare 408
+    const server = http.createServer(api.app);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = server.address() as net.AddressInfo;
+      const socket = net.connect(port, "127.0.0.1");
+      let raw = "";
+      socket.setEncoding("utf8").on("data", (d: string) => (raw += d));
+      const closed = new Promise<void>((r) => socket.on("close", () => r()));
+      socket.write(
+        "POST /api/v1/packs/install HTTP/1.1\r\nHost: x\r\n" +
+          `Authorization: Bearer ${api.tokens.all}\r\nContent-Type: application/json\r\n` +
+          'Content-Length: 1000000000000\r\n\r\n{"source":"x"}',
+      );
+      await closed; // the server closes it: the rest of the body is never waited for
+      const [head, body] = raw.split("\r\n\r\n");
+      expect(head).toMatch(/^HTTP\/1\.1 413 /);
+      expect(head).toMatch(/\r\nconnection: close/i);
+      expect(JSON.parse(body)).toMatchObject({
+        status: 413,
+        code: "ETOO_LARGE",
+        errors: [{ field: "body" }],
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it("a non-JSON body -> 415 naming Content-Type", async () => {
@@ -104,6 +167,9 @@ describe("query and path validation", () => {
     ["page not a number", "/api/v1/packs?page=two", ["page"]],
     ["page 0", "/api/v1/packs?page=0", ["page"]],
     ["fractional page", "/api/v1/packs?page=1.5", ["page"]],
+    ["page in exponent notation", "/api/v1/packs?page=1e3", ["page"]],
+    ["page in hexadecimal", "/api/v1/packs?page=0x10", ["page"]],
+    ["page_size with a sign", "/api/v1/packs?page_size=+5", ["page_size"]],
     ["repeated page", "/api/v1/packs?page=1&page=2", ["page"]],
     ["unknown source_type", "/api/v1/packs?source_type=ftp", ["source_type"]],
     ["unknown parameter", "/api/v1/packs?sort=ref", ["sort"]],
@@ -117,6 +183,20 @@ describe("query and path validation", () => {
   ];
   it.each(cases)("%s -> 400 naming it", async (_name, path, fields) => {
     expectProblem(await get(path), 400, "EINVALID_INPUT", fields);
+  });
+
+  it.each([
+    ["GET", "/api/v1/packs/%ZZ"],
+    ["GET", "/api/v1/packs/%E0%A4%A/history"],
+    ["GET", "/api/v1/packs/%FF/installation"],
+    ["DELETE", "/api/v1/packs/%ZZ"],
+    ["POST", "/api/v1/packs/%ZZ/verify"],
+  ])("%s %s: a path that is not valid percent-encoding -> 400, not a 500", async (method, url) => {
+    const res = await request(api.app)
+      [method.toLowerCase() as "get" | "delete" | "post"](url)
+      .set(api.auth());
+    expectProblem(res, 400, "EINVALID_INPUT", ["path"]);
+    expect(res.body.detail).toMatch(/not valid percent-encoding/);
   });
 
   it("DELETE with an unknown parameter -> 400", async () => {

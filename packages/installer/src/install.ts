@@ -73,6 +73,8 @@ export async function install(
       signal: opts.signal,
       onProgress: (p) =>
         progress({ ...p, phase: p.phase === "extract" ? "extract" : "fetch", message: p.phase }),
+    }).catch((err: unknown) => {
+      throw asRequestField(err);
     });
     attempt.fetched = fetched;
     progress({ phase: "validate" });
@@ -296,4 +298,18 @@ async function recordFailure(
     if (event.actorId !== null && (appendError as AttuneError).code === ErrorCodes.ENOTFOUND)
       await ctx.store.appendEvent({ ...event, actorId: null }).catch(() => undefined);
   }
+}
+
+/**
+ * The sources name a spec's git ref or registry version `ref`; the request calls it refSpec (the
+ * API's ref_spec), and `ref` is the pack's own ref there: errors about it are renamed accordingly.
+ */
+function asRequestField(err: unknown): unknown {
+  if (!(err instanceof AttuneError) || err.details?.field !== "ref") return err;
+  return new AttuneError(err.code, err.message.replace(/^ref: /, ""), {
+    hint: err.hint,
+    path: err.path,
+    cause: err,
+    details: { ...err.details, field: "refSpec" },
+  });
 }

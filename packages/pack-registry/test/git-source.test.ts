@@ -59,6 +59,19 @@ describe("git source (real git http-backend)", () => {
     server = await serveGit(repos);
     dying = await serveGit(repos, { dieAfterBytes: 300 });
     routes = await serveRoutes();
+    routes.route("/binary.git/info/refs", (_q, r) => {
+      // not a git server: a gzip body where the smart-HTTP advertisement should be
+      r.writeHead(200, { "content-type": "application/x-git-upload-pack-advertisement" });
+      // a first pkt-line of binary bytes ("received: \u001f\ufffd\b..." was quoted as is)
+      const line = Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x07, 0x1b, 0x0d]), randomBytes(500)]);
+      r.end(
+        Buffer.concat([
+          Buffer.from((line.length + 4).toString(16).padStart(4, "0")),
+          line,
+          Buffer.from("0000"),
+        ]),
+      );
+    });
     routes.route("/evil.git/info/refs", (_q, r) => {
       r.writeHead(302, { location: "http://169.254.169.254/repo.git/info/refs" });
       r.end();
@@ -175,6 +188,14 @@ describe("git source (real git http-backend)", () => {
     });
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.at(-1)).toBeGreaterThan(0);
+  });
+
+  it("quotes what a broken remote sent only as printable text, and briefly", async () => {
+    const e = await rejection(gitSource(`${routes.url}/binary.git`, "v1.0.0").fetch(newStage(), ctx));
+    expect(e.code).toBe("EFETCH");
+    // eslint-disable-next-line no-control-regex -- the point is that there are none
+    expect(e.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\ufffd]/);
+    expect(e.message.length).toBeLessThan(500);
   });
 
   it("reports a missing repository as EFETCH", async () => {

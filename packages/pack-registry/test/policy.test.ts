@@ -143,6 +143,10 @@ describe("policy-checked requests (real server on 127.0.0.1)", () => {
       setTimeout(() => r.socket?.destroy(), 20);
     });
     srv.route("/silent", () => undefined);
+    srv.route("/stalls-mid-body", (_q, r) => {
+      r.writeHead(200, { "content-length": "1000" });
+      r.write(Buffer.alloc(10)); // and nothing more: the client's idle timeout must say so
+    });
     srv.route("/to-metadata", (_q, r) => {
       r.writeHead(302, { location: "http://169.254.169.254/latest/meta-data" });
       r.end();
@@ -192,6 +196,11 @@ describe("policy-checked requests (real server on 127.0.0.1)", () => {
   it("times out on a silent server (total and idle)", async () => {
     expect((await codeOf(policy.fetch(`${srv.url}/silent`, { timeoutMs: 300 }))).code).toBe("ETIMEOUT");
     expect((await codeOf(policy.fetch(`${srv.url}/silent`, { idleTimeoutMs: 300 }))).code).toBe("ETIMEOUT");
+  });
+  it("times out (ETIMEOUT, not a failed fetch) on a server that stalls in the middle of the body", async () => {
+    const e = await codeOf(policy.fetch(`${srv.url}/stalls-mid-body`, { idleTimeoutMs: 300 }));
+    expect(e.code).toBe("ETIMEOUT");
+    expect(e.message).toMatch(/sent nothing for too long/);
   });
   it("honours an AbortSignal", async () => {
     const ac = new AbortController();

@@ -21,6 +21,25 @@ interface BodyParserError extends Error {
   limit?: number;
 }
 
+function bodyTooLarge(limit: number | undefined): HttpProblem {
+  return new HttpProblem(413, "ETOO_LARGE", `the request body exceeds the limit of ${limit} bytes`, {
+    errors: [{ field: "body", message: `larger than ${limit} bytes` }],
+  });
+}
+
+/**
+ * A body whose declared Content-Length is over the limit is refused before any of it is read, and
+ * the connection closed: body-parser drains a refused body before it answers, so a client that
+ * declared a huge length and sent a few bytes held the request open until the server's timeout.
+ */
+export function refuseDeclaredOversize(limit: number): RequestHandler {
+  return (req, res, next) => {
+    if (!(Number(req.headers["content-length"]) > limit)) return next();
+    res.setHeader("Connection", "close");
+    next(bodyTooLarge(limit));
+  };
+}
+
 function fromBodyParser(err: BodyParserError): HttpProblem | undefined {
   switch (err.type) {
     case "entity.parse.failed":
@@ -29,15 +48,38 @@ function fromBodyParser(err: BodyParserError): HttpProblem | undefined {
         hint: "send a JSON object with Content-Type: application/json",
       });
     case "entity.too.large":
-      return new HttpProblem(413, "ETOO_LARGE", `the request body exceeds the limit of ${err.limit} bytes`, {
-        errors: [{ field: "body", message: `larger than ${err.limit} bytes` }],
-      });
+      return bodyTooLarge(err.limit);
     case "charset.unsupported":
     case "encoding.unsupported":
       return new HttpProblem(415, "EUNSUPPORTED_MEDIA_TYPE", err.message);
     default:
-      return undefined;
+      return fromClientError(err);
   }
+}
+
+/**
+ * Other errors that Express's router and body-parser mark as the client's (status 4xx): a path
+ * parameter that is not valid percent-encoding, a compressed body that does not inflate, a body
+ * shorter than its Content-Length. Anything else stays a 500.
+ */
+function fromClientError(err: BodyParserError): HttpProblem | undefined {
+  const status = err?.status;
+  if (typeof status !== "number" || status < 400 || status > 499) return undefined;
+  if (err instanceof URIError) {
+    return new HttpProblem(
+      400,
+      "EINVALID_INPUT",
+      `the URL path is not valid percent-encoding: ${err.message}`,
+      {
+        errors: [{ field: "path", message: "malformed percent-encoding" }],
+        hint: "percent-encode each path segment (encodeURIComponent), e.g. %25 for %",
+      },
+    );
+  }
+  return new HttpProblem(400, "EINVALID_JSON", `the request body could not be read: ${err.message}`, {
+    errors: [{ field: "body", message: err.message }],
+    hint: "send the JSON body whole, uncompressed or with the Content-Encoding it was compressed with",
+  });
 }
 
 const CHECKSUM = /^sha256:[0-9a-f]{64}$/;

@@ -104,13 +104,16 @@ function send(
       if (!s.connecting) clearTimeout(connectTimer);
       s.once("connect", () => clearTimeout(connectTimer));
     });
-    req.on("timeout", () =>
-      req.destroy(
-        new AttuneError(ErrorCodes.ETIMEOUT, `${field}: ${u.host} sent nothing for too long`, {
-          details: { field },
-        }),
-      ),
-    );
+    req.on("timeout", () => {
+      const err = new AttuneError(ErrorCodes.ETIMEOUT, `${field}: ${u.host} sent nothing for too long`, {
+        details: { field },
+      });
+      // in the middle of the body the response carries the error to its reader; destroying only
+      // the request would make it fail with a bare "aborted"
+      const res = (req as { res?: http.IncomingMessage | null }).res;
+      if (res && !res.complete) res.destroy(err);
+      req.destroy(err);
+    });
     req.on("response", (res) => {
       clearTimeout(connectTimer);
       resolve(res);

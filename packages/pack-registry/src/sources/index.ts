@@ -114,14 +114,14 @@ export async function createSource(spec: SourceSpec, ctx: FetchContext): Promise
     throw invalid(
       `registry: only applies to a registry ref, not to a ${type} source`,
       "registry",
-      "drop --registry",
+      "drop registry (--registry)",
     );
   }
   if (spec.ref !== undefined && type !== "git" && type !== "registry") {
     throw invalid(
       `ref: only applies to git or registry sources, not to a ${type} source`,
       "ref",
-      "drop --ref",
+      "drop the ref (ref_spec, --ref)",
     );
   }
   switch (type) {
