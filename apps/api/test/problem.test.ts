@@ -1,3 +1,4 @@
+import os from "node:os";
 import { describe, expect, it } from "@jest/globals";
 import { ErrorCodes } from "@attune/pack-storage";
 import { scrubPaths, statusForCode } from "../src/http/problem";
@@ -49,6 +50,14 @@ describe("error code -> HTTP status", () => {
     const msg = "pack.yaml missing in /srv/attune/home/packs/.staging-1/x and /srv/attune/home/config.yaml";
     expect(scrubPaths(msg, ["/srv/attune/home", "/srv/attune/home/packs"])).toBe(
       "pack.yaml missing in <server>/.staging-1/x and <server>/config.yaml",
+    );
+  });
+
+  it("leaves the client's own paths alone: whole components only, and only our temp entries", () => {
+    const tmp = os.tmpdir();
+    const msg = `source ${tmp}/mine/pack: no such file; /srv/attune/homework/x; ${tmp}/attune-download-1/p.tgz`;
+    expect(scrubPaths(msg, ["/srv/attune/home"])).toBe(
+      `source ${tmp}/mine/pack: no such file; /srv/attune/homework/x; <server>/attune-download-1/p.tgz`,
     );
   });
 });

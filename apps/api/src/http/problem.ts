@@ -1,4 +1,5 @@
 import os from "node:os";
+import path from "node:path";
 import type { Response } from "express";
 
 /** RFC 9457 problem details, plus the product's stable `code` and per-field `errors`. */
@@ -93,16 +94,23 @@ export function titleFor(status: number): string {
 }
 
 /**
- * Replace server-private directories (home, packs dir, temp) in a message, so a 4xx detail can
- * name the offending entry without revealing the server's layout.
+ * Replace server-private directories (home, packs dir, this product's temp dirs) in a message, so
+ * a 4xx detail can name the offending entry without revealing the server's layout. Only whole
+ * path components match, and of the temp dir only the product's own `attune-*` entries: a path
+ * the client sent itself (say, under /tmp) comes back as it was sent.
  */
 export function scrubPaths(text: string, privatePaths: string[]): string {
-  const roots = [...privatePaths, os.tmpdir()]
-    .filter((p) => p && p.length > 1)
-    .sort((a, b) => b.length - a.length);
+  const roots = privatePaths.filter((p) => p && p.length > 1).sort((a, b) => b.length - a.length);
   let out = text;
-  for (const root of roots) out = out.split(root).join("<server>");
-  return out;
+  for (const root of roots) out = out.replace(componentPrefix(root), "<server>");
+  return out.replace(componentPrefix(path.join(os.tmpdir(), "attune-"), false), "<server>/attune-");
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** `dir` where it starts a path component in a text; `whole`: and ends one (not /home in /homework). */
+function componentPrefix(dir: string, whole = true): RegExp {
+  return new RegExp(`(?<![\\w.-])${escapeRegExp(dir)}${whole ? "(?![\\w.-])" : ""}`, "g");
 }
 
 export function sendProblem(res: Response, problem: Problem, headers: Record<string, string> = {}): void {
