@@ -36,6 +36,35 @@ describe("usage errors, help and version", () => {
     }
   });
 
+  it("an option given without a value is a usage error, not an option left out", async () => {
+    for (const args of [
+      ["pack", "install", "./x", "--checksum", ""],
+      ["pack", "install", "./x", "--checksum"],
+      ["pack", "install", "./x", "--ref", " "],
+      ["pack", "uninstall", "x", "--yes", "--version", ""],
+    ]) {
+      const r = await runCli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^attune: EUSAGE: --(checksum|ref|version) needs a value\n/);
+    }
+    const twice = await runCli(["pack", "install", "./x", "--checksum", "a", "--checksum", "b"]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/--checksum was given more than once/);
+  });
+
+  it("--version below the top level is an unknown argument (exit 2), not the CLI's version", async () => {
+    for (const args of [
+      ["pack", "install", "./x", "--version", "1.0.0", "-o", "json"],
+      ["pack", "show", "x", "--version"],
+      ["registry", "list", "--version"],
+    ]) {
+      const r = await runCli(args);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(/^attune: EUSAGE: Unknown argument: version/);
+    }
+  });
+
   it("an invalid ATTUNE_OUTPUT is a usage error; -o overrides it", async () => {
     const r = await runCli(["config", "show"], { env: baseEnv({ ATTUNE_OUTPUT: "xml" }) });
     expect(r.code).toBe(2);

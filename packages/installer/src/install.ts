@@ -48,7 +48,9 @@ export async function install(
 ): Promise<InstallResult> {
   validateInstallRequest(req);
   if (opts.signal?.aborted) throw abortError(opts.signal);
-  const callerExpected = req.checksum ? parseChecksum(req.checksum, "checksum") : null;
+  // an empty expected checksum is an error, not "none": a script passing an unset variable must not
+  // install unverified
+  const callerExpected = req.checksum !== undefined ? parseChecksum(req.checksum, "checksum") : null;
   const progress = safeProgress(opts.onProgress);
   const attempt: Attempt = { ref: null, version: null, fetched: null };
   const staging = await ctx.storage.createStagingDir();

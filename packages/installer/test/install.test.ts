@@ -402,6 +402,10 @@ describe.each(await providers())("install flow on %s", (provider) => {
     ).rejects.toMatchObject({
       code: "EINVALID_CHECKSUM",
     });
+    // an empty expected checksum (an unset variable in a script) is refused, not "no checksum"
+    await expect(
+      inst.install({ source: pack("core", "1.0.0"), checksum: "", ...cli }, actor),
+    ).rejects.toMatchObject({ code: "EINVALID_CHECKSUM" });
     await expect(
       inst.install({ source: path.join(src.dir, "missing"), ...cli }, actor),
     ).rejects.toHaveProperty("code");

@@ -6,6 +6,8 @@ export const configCommand: CommandModule = {
   describe: "inspect the effective configuration",
   builder: (y: Argv) =>
     y
+      // --version is the CLI's only at the top level (`pack uninstall --version` is the pack's)
+      .version(false)
       .command({
         command: "show",
         describe: "print every setting, its value and where it came from (secrets redacted)",

@@ -6,6 +6,8 @@ export const dbCommand: CommandModule = {
   describe: "database maintenance",
   builder: (y: Argv) =>
     y
+      // --version is the CLI's only at the top level (`pack uninstall --version` is the pack's)
+      .version(false)
       .command({
         command: "migrate",
         describe: "apply pending migrations (SQLite or PostgreSQL)",

@@ -4,11 +4,32 @@ import { lazy } from "../run";
 
 const SOURCE_TYPES = ["git", "archive", "local_directory", "local_archive", "registry"];
 
+/**
+ * Options that take a value refuse an empty one (`--checksum ""`, or `--checksum` at the end):
+ * a script passing an unset variable must not run as if the option had not been given.
+ */
+function nonEmpty(...names: string[]) {
+  return (a: Record<string, unknown>) => {
+    for (const name of names) {
+      const v = a[name];
+      if (Array.isArray(v))
+        throw new CliError("EUSAGE", `--${name} was given more than once`, { hint: `give --${name} once` });
+      if (v !== undefined && (typeof v !== "string" || v.trim() === ""))
+        throw new CliError("EUSAGE", `--${name} needs a value`, {
+          hint: `give --${name} <value>, or leave the option out`,
+        });
+    }
+    return true;
+  };
+}
+
 export const packCommand: CommandModule = {
   command: "pack <command>",
   describe: "install, inspect, verify and checksum packs",
   builder: (y: Argv) =>
     y
+      // --version is the CLI's only at the top level (`pack uninstall --version` is the pack's)
+      .version(false)
       .command({
         command: "checksum <path>",
         describe: "print the checksum of a pack directory or archive file",
@@ -36,6 +57,7 @@ export const packCommand: CommandModule = {
             .option("skip-deps", { type: "boolean", describe: "do not check pack dependencies" })
             .option("skip-tests", { type: "boolean", describe: "do not run the pack's tests" })
             .option("registry", { type: "string", describe: "look the ref up only in this registry" })
+            .check(nonEmpty("ref", "checksum", "registry"))
             .example("$0 pack install ./examples/packs/hello-world", "from a local directory")
             .example("$0 pack install https://git.example.com/p.git --ref v1.0.0", "from git")
             .example("$0 pack install hello_world@1.0.0", "from the configured registries"),
@@ -51,6 +73,7 @@ export const packCommand: CommandModule = {
             .version(false)
             .option("version", { type: "string", describe: "remove only this version" })
             .option("yes", { alias: "y", type: "boolean", describe: "do not ask for confirmation" })
+            .check(nonEmpty("version"))
             .example("$0 pack uninstall hello_world --yes", "remove without asking"),
         handler: lazy(async () => (await import("../handlers/pack")).packUninstall),
       })

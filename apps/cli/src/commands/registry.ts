@@ -6,6 +6,8 @@ export const registryCommand: CommandModule = {
   describe: "manage the pack registries (kept in $ATTUNE_HOME/config.yaml)",
   builder: (y: Argv) =>
     y
+      // --version is the CLI's only at the top level (`pack uninstall --version` is the pack's)
+      .version(false)
       .command({
         command: "list",
         describe: "list registries in search order (config.yaml, or ATTUNE_REGISTRIES when set)",

@@ -8,6 +8,8 @@ export const tokenCommand: CommandModule = {
   describe: "manage API tokens (stored as hashes in the database)",
   builder: (y: Argv) =>
     y
+      // --version is the CLI's only at the top level (`pack uninstall --version` is the pack's)
+      .version(false)
       .command({
         command: "create",
         describe: "create a token; its secret is printed once",
