@@ -124,6 +124,22 @@ describe("configuration precedence and `config show`", () => {
     expect(r.stderr).toMatch(/^attune: ECONFIG: .*allow_http/);
   });
 
+  it("relative paths in config.yaml are anchored at the home, in flags and env at the working directory", async () => {
+    const h = path.join(t.dir, "rel-home");
+    fs.mkdirSync(h);
+    fs.writeFileSync(path.join(h, "config.yaml"), "packs_dir: packs-rel\ndatabase_url: file:db/store.db\n");
+    const env = baseEnv({ ATTUNE_HOME: h });
+    for (const cwd of [t.dir, h]) {
+      const s = json<Shown>(await runCli(["config", "show", "-o", "json"], { env, cwd }));
+      expect(s.packs_dir).toMatchObject({ value: path.join(h, "packs-rel"), source: "config" });
+      expect(s.database_url).toMatchObject({ value: `file:${path.join(h, "db", "store.db")}` });
+    }
+    const flag = json<Shown>(
+      await runCli(["config", "show", "-o", "json", "--packs-dir", "here"], { env, cwd: t.dir }),
+    );
+    expect(flag.packs_dir).toMatchObject({ value: path.join(t.dir, "here"), source: "flag" });
+  });
+
   it("a home that cannot be created fails at once, naming it (no endless mkdir under /proc)", async () => {
     fs.writeFileSync(path.join(t.dir, "home-file"), "a file, not a directory\n");
     const cases: Array<[string, RegExp]> = [

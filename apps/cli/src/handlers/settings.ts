@@ -29,8 +29,27 @@ export interface Settings {
 const nonEmpty = (v: unknown): string | undefined =>
   typeof v === "string" && v.trim() !== "" ? v : undefined;
 
-function expandHome(p: string): string {
-  return path.resolve(p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p);
+/** `~` expanded, then made absolute against `base` (the working directory unless given). */
+function expandHome(p: string, base?: string): string {
+  const expanded = p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p;
+  return base ? path.resolve(base, expanded) : path.resolve(expanded);
+}
+
+/**
+ * Where a relative path setting is anchored: flags and environment variables at the working
+ * directory, as usual; config.yaml at its own directory, the home, so that one store's settings
+ * mean the same from wherever the CLI runs (packs_dir: packs-rel once put packs under the working
+ * directory, and `pack verify` from elsewhere reported every file removed).
+ */
+const baseOf = (s: Setting<string | undefined>, home: string) => (s.source === "config" ? home : undefined);
+
+/** A `file:` database URL from config.yaml with a relative path, anchored at the home. */
+function anchorDatabaseUrl(s: Setting<string>, home: string): Setting<string> {
+  if (s.source !== "config" || !s.value.startsWith("file:")) return s;
+  const file = s.value.slice("file:".length);
+  return file && !path.isAbsolute(file) && file !== ":memory:"
+    ? { ...s, value: `file:${expandHome(file, home)}` }
+    : s;
 }
 
 function pick(
@@ -70,11 +89,11 @@ export async function loadSettings(
     home,
     databaseUrl:
       db.value !== undefined
-        ? (db as Setting<string>)
+        ? anchorDatabaseUrl(db as Setting<string>, home.value)
         : { value: `file:${path.join(home.value, "attune.db")}`, source: "default" },
     packsDir:
       packs.value !== undefined
-        ? { ...packs, value: expandHome(packs.value) }
+        ? { ...packs, value: expandHome(packs.value, baseOf(packs, home.value)) }
         : { value: path.join(home.value, "packs"), source: "default" },
     apiUrl,
     token,
