@@ -42,7 +42,9 @@ export function decide(
       loadSemver().valid(previousVersion) && loadSemver().lt(version, previousVersion)
         ? "downgrade"
         : "upgrade";
-  return { action, previousVersion, previousStoragePath, replace: targetOnDisk };
+  // with force, whatever is at the version's path is replaced, even when it is not a whole install
+  // (a link whose stored files are gone, a stray file): that is how a damaged install is repaired
+  return { action, previousVersion, previousStoragePath, replace: targetOnDisk || force };
 }
 
 export interface ChecksumCheck {

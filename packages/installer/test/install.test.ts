@@ -86,6 +86,21 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect(hist[1].error).toMatch(/^ECONFLICT/);
   });
 
+  it("a forced reinstall repairs an install whose stored files are gone, or a stray file in its place", async () => {
+    const dir = pack("core", "1.0.0");
+    await inst.install({ source: dir, ...cli }, actor);
+    const entry = path.join(h.packsDir, "core-1.0.0");
+    fs.rmSync(fs.realpathSync(entry), { recursive: true }); // the link now dangles
+    await expect(inst.install({ source: dir, ...cli }, actor)).rejects.toMatchObject({ code: "ECONFLICT" });
+    await inst.install({ source: dir, force: true, ...cli }, actor);
+    expect((await inst.verify("core")).ok).toBe(true);
+    fs.rmSync(entry); // the link itself replaced by a plain file
+    fs.writeFileSync(entry, "not a pack");
+    await inst.install({ source: dir, force: true, ...cli }, actor);
+    expect(fs.readdirSync(entry).sort()).toEqual(fs.readdirSync(dir).sort());
+    expect((await inst.verify("core")).ok).toBe(true);
+  });
+
   it("upgrades and downgrades: new directory, old one removed after the commit", async () => {
     await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
     const up = await inst.install({ source: pack("core", "2.0.0"), ...cli }, actor);

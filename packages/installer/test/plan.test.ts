@@ -42,6 +42,13 @@ describe("decide", () => {
       replace: true,
     });
   });
+  it("force replaces whatever is at the path, even a damaged install no longer seen as one", () => {
+    expect(decide("p", recorded("1.0.0"), "1.0.0", false, true)).toMatchObject({
+      action: "reinstall",
+      replace: true,
+    });
+    expect(decide("p", null, "1.0.0", false, true)).toMatchObject({ action: "install", replace: true });
+  });
   it("an unrecorded directory of the target version also needs force", () => {
     expect(() => decide("p", null, "1.0.0", true, false)).toThrow(
       expect.objectContaining({ code: "ECONFLICT" }),
