@@ -4,6 +4,8 @@
  * one line plus a hint. Duck-typed on `code` so that it loads nothing at start-up.
  */
 
+import { printable } from "./printable";
+
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2, INTEGRITY: 3 } as const;
 
 /** An error raised by the CLI itself (usage problems, remote API problems, refusals). */
@@ -92,5 +94,5 @@ export function renderError(err: unknown, debug: boolean): string {
 }
 
 function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, " ").trim();
+  return printable(s).trim();
 }

@@ -31,11 +31,15 @@ export async function formatResult(result: CommandResult, format: OutputFormat):
   return text.endsWith("\n") || text === "" ? text : text + "\n";
 }
 
+import { printable } from "./printable";
+
+export { printable };
+
 export type Cell = string | number | boolean | null | undefined;
 
 function cellText(c: Cell): string {
   if (c === null || c === undefined || c === "") return "-";
-  return String(c).replace(/\s*\n\s*/g, " ");
+  return printable(String(c));
 }
 
 /**

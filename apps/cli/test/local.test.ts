@@ -117,6 +117,31 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     await cli("pack", "install", src, "--force");
   });
 
+  it("never passes escape sequences from a pack or its files to the terminal", async () => {
+    const hostile = path.join(t.dir, "src", "inj");
+    fs.mkdirSync(hostile, { recursive: true });
+    fs.writeFileSync(
+      path.join(hostile, "pack.yaml"),
+      'ref: inj_pack\nversion: 1.0.0\nlabel: "\\e[31mRED\\e[0m\\rOVERWRITE"\ndescription: "x\\e]0;title\\a \\u202egnp.exe"\n',
+    );
+    const shown = await cli("pack", "install", hostile, "-o", "table");
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain("\\x1b[31mRED\\x1b[0m\\x0dOVERWRITE");
+    const dir = String(json<Rec>(await cli("pack", "show", "inj_pack")).installation.storage_path);
+    fs.writeFileSync(path.join(dir, "evil\x1b[2K\rname"), "planted");
+    const verify = await cli("pack", "verify", "inj_pack", "-o", "table");
+    expect(verify.code).toBe(3);
+    expect(verify.stdout).toMatch(/^\s+added\s+evil\\x1b\[2K\\x0dname$/m);
+    for (const r of [shown, verify, await cli("pack", "show", "inj_pack", "-o", "table")])
+      // eslint-disable-next-line no-control-regex -- the point is that there are none
+      expect(r.stdout + r.stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+    // JSON keeps the exact values (escaped by JSON itself)
+    expect(json<Rec>(await cli("pack", "show", "inj_pack", "-o", "json")).pack.label).toBe(
+      "\x1b[31mRED\x1b[0m\rOVERWRITE",
+    );
+    await cli("pack", "uninstall", "inj_pack", "--yes");
+  });
+
   it("verify with no refs and no --all is a usage error", async () => {
     const r = await cli("pack", "verify");
     expect(r.code).toBe(2);

@@ -1,6 +1,6 @@
 /** Table renderings of the pack JSON shapes (json/yaml print the shapes themselves). */
 import type { Json, PackRecord, SearchHit, VerifyReport } from "../backends/types";
-import { keyValues, minuteDate, shortChecksum, shortDate, table, type Cell } from "../output";
+import { keyValues, minuteDate, printable, shortChecksum, shortDate, table, type Cell } from "../output";
 
 const s = (v: unknown): Cell =>
   v === null || v === undefined ? undefined : typeof v === "object" ? JSON.stringify(v) : (v as Cell);
@@ -67,10 +67,12 @@ export function verifyTable(reports: VerifyReport[]): string {
     ).trimEnd(),
   ];
   for (const r of reports.filter((x) => !x.ok)) {
-    lines.push("", `${r.ref}: expected ${r.expected}`, `${" ".repeat(r.ref.length)}  found    ${r.actual}`);
-    for (const f of r.changed) lines.push(`  changed  ${f}`);
-    for (const f of r.added) lines.push(`  added    ${f}`);
-    for (const f of r.removed) lines.push(`  removed  ${f}`);
+    const found = r.actual ?? "(no files: the pack's directory is gone)";
+    lines.push("", `${r.ref}: expected ${r.expected}`, `${" ".repeat(r.ref.length)}  found    ${found}`);
+    // file names are whatever was planted in the pack's directory: never obeyed as escapes
+    for (const f of r.changed) lines.push(`  changed  ${printable(f)}`);
+    for (const f of r.added) lines.push(`  added    ${printable(f)}`);
+    for (const f of r.removed) lines.push(`  removed  ${printable(f)}`);
   }
   return lines.join("\n") + "\n";
 }
