@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { migrate, openDatabase, repositories } from "../src";
@@ -84,6 +85,20 @@ describe("openDatabase", () => {
       expect(await migrate(opened.url)).toEqual({ applied: [] });
     } finally {
       await s.cleanup();
+    }
+  });
+
+  it("a file that is not an SQLite database is EDATABASE naming it, with a hint, and is left alone", async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "attune-db-notdb-"));
+    try {
+      const file = path.join(home, "attune.db");
+      fs.writeFileSync(file, "x".repeat(4096));
+      const err = await rejectsWith(openDatabase({ home }), "EDATABASE");
+      expect(err.message).toBe(`cannot open the SQLite database ${file}: file is not a database`);
+      expect((err as { hint?: string }).hint).toMatch(/DATABASE_URL/);
+      expect(fs.readFileSync(file, "utf8")).toBe("x".repeat(4096));
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
     }
   });
 

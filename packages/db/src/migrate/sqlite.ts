@@ -33,15 +33,30 @@ export function openSqliteFile(file: string): Database.Database {
   let db: Database.Database;
   try {
     db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
-    if (isNew) fs.chmodSync(file, 0o600); // SQLite gives the -wal/-shm files the same mode
   } catch (e) {
-    throw new AttuneError(ErrorCodes.EDATABASE, `cannot open the SQLite database ${file}`, {
+    throw cannotOpen(file, e);
+  }
+  try {
+    if (isNew) fs.chmodSync(file, 0o600); // SQLite gives the -wal/-shm files the same mode
+    // the first statement reads the file: a file that is not a database fails here
+    db.pragma("journal_mode = WAL"); // persistent: readers never block the writer, other processes included
+  } catch (e) {
+    db.close();
+    throw cannotOpen(file, e);
+  }
+  return db;
+}
+
+function cannotOpen(file: string, e: unknown): AttuneError {
+  return new AttuneError(
+    ErrorCodes.EDATABASE,
+    `cannot open the SQLite database ${file}: ${(e as Error)?.message ?? String(e)}`,
+    {
       cause: e,
       path: file,
-    });
-  }
-  db.pragma("journal_mode = WAL"); // persistent: readers never block the writer, other processes included
-  return db;
+      hint: "check --database-url / DATABASE_URL; a file that is not an SQLite database (or is damaged) must be moved away, then run `attune db migrate`",
+    },
+  );
 }
 
 /**
