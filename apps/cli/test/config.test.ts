@@ -164,6 +164,20 @@ describe("configuration precedence and `config show`", () => {
     }
   });
 
+  it("registry add refuses a bad name as a usage error about the argument, leaving config.yaml alone", async () => {
+    const h = path.join(t.dir, "badname-home");
+    fs.mkdirSync(h);
+    fs.writeFileSync(path.join(h, "config.yaml"), "allow_http: false\n");
+    for (const name of ["", "a b", "x/y"]) {
+      const r = await runCli(["registry", "add", name, "https://one.example.com/index.json"], {
+        env: baseEnv({ ATTUNE_HOME: h }),
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^attune: EUSAGE: registry name ".*" is not valid\nhint: use letters/);
+    }
+    expect(fs.readFileSync(path.join(h, "config.yaml"), "utf8")).toBe("allow_http: false\n");
+  });
+
   it("registry add/remove edit config.yaml and keep other keys", async () => {
     const h = path.join(t.dir, "reg-home");
     const env = baseEnv({ ATTUNE_HOME: h });

@@ -1,4 +1,5 @@
 import {
+  REGISTRY_NAME_RE,
   readConfigFile,
   registriesFromEnv,
   writeConfigFile,
@@ -84,6 +85,10 @@ function remoteNote(settings: Awaited<ReturnType<typeof loadSettings>>, quiet?: 
 export async function registryAdd(argv: GlobalArgs & { name: string; url: string; priority?: number }) {
   const settings = await loadSettings(argv);
   remoteNote(settings, argv.quiet);
+  if (!REGISTRY_NAME_RE.test(argv.name))
+    throw new CliError("EUSAGE", `registry name ${JSON.stringify(argv.name)} is not valid`, {
+      hint: "use letters, digits, '_', '.' or '-' (starting with a letter or digit, at most 64), e.g. main",
+    });
   checkUrl(argv.url);
   const file = await readConfigFile(settings.home.value);
   const list = file.registries ?? [];
