@@ -29,6 +29,11 @@ async function tokenLifecycle(env: NodeJS.ProcessEnv) {
   const missing = await runCli(["token", "revoke", "99999"], { env });
   expect(missing.code).toBe(1);
   expect(missing.stderr).toMatch(/^attune: ENOTFOUND: /);
+  for (const id of ["abc", "0", "1.5", "1e3"]) {
+    const bad = await runCli(["token", "revoke", id], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`token id must be a positive whole number, not "${id}"`);
+  }
   const badScope = await runCli(["token", "create", "--name", "x", "--scopes", "packs:everything"], { env });
   expect(badScope.code).toBe(2);
 }

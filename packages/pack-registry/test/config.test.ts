@@ -82,6 +82,13 @@ describe("config.yaml", () => {
     expect(e.message).toContain(key);
   });
 
+  it("says a missing key is required, not that it 'received undefined'", async () => {
+    const h = home();
+    fs.writeFileSync(path.join(h, "config.yaml"), "registries:\n  - name: a\n");
+    const e = await rejection(readConfigFile(h));
+    expect(e.message).toBe(`${path.join(h, "config.yaml")}: registries[0].url: is required (a string)`);
+  });
+
   it("rejects YAML that does not parse or is not a mapping", async () => {
     const h = home();
     fs.writeFileSync(path.join(h, "config.yaml"), "registries: [\n");

@@ -38,7 +38,8 @@ export const tokenCommand: CommandModule = {
         describe: "revoke a token",
         builder: (b) =>
           b
-            .positional("id", { type: "number", describe: "token id (see token list)" })
+            // a string: yargs would turn "abc" into NaN before the handler could name it
+            .positional("id", { type: "string", describe: "token id (see token list)" })
             .example("$0 token revoke 3", ""),
         handler: lazy(async () => (await import("../handlers/token")).tokenRevoke),
       })

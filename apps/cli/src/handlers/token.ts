@@ -99,11 +99,16 @@ export async function tokenList(argv: GlobalArgs): Promise<CommandResult> {
   };
 }
 
-export async function tokenRevoke(argv: GlobalArgs & { id: number }): Promise<CommandResult> {
-  if (!Number.isInteger(argv.id) || argv.id <= 0)
-    throw new CliError("EUSAGE", `token id must be a positive integer, got ${argv.id}`, {
-      hint: "see `attune token list`",
-    });
-  await withTokens(argv, (t) => t.revoke(argv.id));
-  return { data: { id: argv.id, revoked: true }, table: () => `Revoked token ${argv.id}\n` };
+export async function tokenRevoke(argv: GlobalArgs & { id: string }): Promise<CommandResult> {
+  const id = /^[1-9][0-9]{0,14}$/.test(String(argv.id).trim()) ? Number(String(argv.id).trim()) : NaN;
+  if (Number.isNaN(id))
+    throw new CliError(
+      "EUSAGE",
+      `token id must be a positive whole number, not ${JSON.stringify(String(argv.id))}`,
+      {
+        hint: "see `attune token list` for the ids",
+      },
+    );
+  await withTokens(argv, (t) => t.revoke(id));
+  return { data: { id, revoked: true }, table: () => `Revoked token ${id}\n` };
 }

@@ -1,3 +1,4 @@
+import { issueText } from "../issue-text";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -47,11 +48,11 @@ export function parseConfig(value: unknown, file = CONFIG_FILE_NAME): AttuneConf
   if (r.success) return r.data as AttuneConfigFile;
   const issue = r.error.issues[0];
   const key = keyPath(issue.path) || "(root)";
-  throw new AttuneError(ErrorCodes.ECONFIG, `${file}: ${key}: ${issue.message}`, {
+  throw new AttuneError(ErrorCodes.ECONFIG, `${file}: ${key}: ${issueText(issue)}`, {
     path: file,
     details: {
       field: key,
-      issues: r.error.issues.map((i) => ({ key: keyPath(i.path), message: i.message })),
+      issues: r.error.issues.map((i) => ({ key: keyPath(i.path), message: issueText(i) })),
     },
     hint: `fix ${key} in ${file}`,
   });

@@ -1,3 +1,4 @@
+import { issueText } from "../issue-text";
 import { isAttuneError, validateRef, validateVersion } from "@attune/pack-storage";
 import { parseDependencies } from "./dependencies";
 import { manifestError, show } from "./errors";
@@ -73,7 +74,7 @@ export function validateManifest(input: Record<string, unknown>): PackManifest {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.map(String).join(".");
-    throw manifestError(field, issue.message, { details: { issues: parsed.error.issues.length } });
+    throw manifestError(field, issueText(issue), { details: { issues: parsed.error.issues.length } });
   }
   const m = parsed.data;
   const manifest: PackManifest = {

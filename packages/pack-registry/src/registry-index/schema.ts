@@ -1,3 +1,4 @@
+import { issueText } from "../issue-text";
 import type { output } from "zod/mini";
 import type { $ZodIssue } from "zod/v4/core";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
@@ -102,7 +103,7 @@ function indexError(
   extra: Record<string, unknown>,
 ): AttuneError {
   const field = fieldOf(issue.path);
-  return new AttuneError(ErrorCodes.EINDEX, `index ${source}: ${where}${field}: ${issue.message}`, {
+  return new AttuneError(ErrorCodes.EINDEX, `index ${source}: ${where}${field}: ${issueText(issue)}`, {
     details: { source, field, ...extra },
     hint: "fix the registry index (or ask its maintainer to)",
   });
