@@ -62,6 +62,11 @@ describe("attune pack checksum", () => {
     expect(lines[0]).toMatch(/^attune: ENOENT: .*nope: no such file or directory$/);
     expect(lines[1]).toMatch(/^hint: /);
     expect(lines).toHaveLength(2);
+    const empty = await runCli(["pack", "checksum", ""]);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(
+      /^attune: EUSAGE: the path is empty\nhint: give the path of a pack directory/,
+    );
   });
 
   it("a symlink inside the pack exits 1 and names the link", async () => {

@@ -284,7 +284,7 @@ describe("extractArchive", () => {
     writeFileSync(file, gzipSync(Buffer.alloc(16 * 1024 * 1024), { level: 1 }));
     await expect(extractArchive(file, join(work.dir, "out"))).rejects.toMatchObject({
       code: "EUNSAFE_ARCHIVE",
-      message: expect.stringMatching(/Unrecognized archive format/),
+      message: "the archive holds no files (it is empty or not a tar archive)",
     });
     expect(readdirSync(work.dir)).toEqual(["zeros.tar.gz"]);
   });

@@ -124,9 +124,13 @@ describe("parseManifest / loadManifest", () => {
     [
       "duplicate keys",
       "ref: abc\nversion: 1.0.0\nref: def\n",
-      /invalid YAML \(line 3, column 1\): Map keys must be unique/,
+      /invalid YAML \(line 3, column 1\): a key is given twice; give each key once$/,
     ],
-    ["several documents", "ref: abc\nversion: 1.0.0\n---\nref: def\n", /invalid YAML/],
+    [
+      "several documents",
+      "ref: abc\nversion: 1.0.0\n---\nref: def\n",
+      /invalid YAML \(line 3, column 1\): more than one YAML document .*; pack\.yaml holds one mapping$/,
+    ],
     ["broken YAML", "ref: abc\nversion: [1.0.0\n", /invalid YAML/],
     ["invalid UTF-8", Buffer.from([0x72, 0x65, 0x66, 0x3a, 0x20, 0xff, 0xfe, 0x0a]), /not valid UTF-8/],
     [

@@ -18,6 +18,10 @@ export interface ChecksumArgs extends GlobalArgs {
 
 export async function packChecksum(argv: ChecksumArgs): Promise<CommandResult> {
   const target = argv.path;
+  if (typeof target !== "string" || target.trim() === "")
+    throw new CliError("EUSAGE", "the path is empty", {
+      hint: "give the path of a pack directory or of a .tar.gz/.tgz/.tar/.zip archive",
+    });
   let stat;
   try {
     // lstat: a symlinked root is refused (the checksum is of real files only).

@@ -63,6 +63,18 @@ function translate(err: unknown, file: string): AttuneError {
   const e = err as Error & { tarCode?: string; code?: string };
   const message = e?.message ?? String(err);
   if (/decompression ratio/.test(message)) return ratioTooLarge();
+  // node-tar's word for an archive that ended (two zero blocks) before any entry: empty, or zeros
+  if (e?.code === "TAR_BAD_ARCHIVE" && /Unrecognized archive format/.test(message))
+    return new AttuneError(
+      ErrorCodes.EUNSAFE_ARCHIVE,
+      "the archive holds no files (it is empty or not a tar archive)",
+      {
+        path: file,
+        cause: err,
+        details: { entry: null },
+        hint: "build the archive from the pack's directory, e.g. tar czf pack.tgz -C my-pack .",
+      },
+    );
   const what =
     e?.code?.startsWith("Z_") || /zlib|unexpected end/i.test(message)
       ? "corrupt or truncated gzip data"

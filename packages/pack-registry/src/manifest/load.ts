@@ -32,9 +32,10 @@ export function parseManifest(source: string | Buffer, path?: string): PackManif
   if (problem) {
     const line = problem.linePos?.[0];
     const at = line ? ` (line ${line.line}, column ${line.col})` : "";
-    throw manifestError(null, `invalid YAML${at}: ${problem.message.split("\n")[0]}`, {
+    throw manifestError(null, `invalid YAML${at}: ${yamlProblem(problem.message)}`, {
       path,
       cause: problem,
+      hint: line ? `fix line ${line.line} of pack.yaml` : "fix the YAML of pack.yaml",
     });
   }
   if (!isMap(doc.contents)) {
@@ -82,4 +83,16 @@ export async function loadManifest(packRoot: string): Promise<PackManifest> {
     throw ioError(err, file, "cannot read");
   });
   return parseManifest(bytes, file);
+}
+
+/**
+ * The yaml library's message, first line, without its own position (given separately) and in
+ * this product's words where it advises calling one of its functions.
+ */
+function yamlProblem(message: string): string {
+  const first = message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+  if (/^Source contains multiple documents/.test(first))
+    return "more than one YAML document (a '---' line after the first key); pack.yaml holds one mapping";
+  if (/^Map keys must be unique/.test(first)) return "a key is given twice; give each key once";
+  return first;
 }
