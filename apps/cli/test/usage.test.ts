@@ -95,7 +95,9 @@ describe("usage errors, help and version", () => {
       "att_secret",
     ]);
     expect(clear.code).toBe(1);
-    expect(clear.stderr).toMatch(/^attune: EPOLICY: refusing to send the API token over plain http/);
+    expect(clear.stderr).toMatch(
+      /^attune: EPOLICY: refusing plain http to .*: the API token and the answers/,
+    );
     expect(clear.stderr).not.toContain("att_secret");
   });
 

@@ -50,9 +50,13 @@ export function apiBase(apiUrl: string, env: NodeJS.ProcessEnv = process.env): s
   // The token would cross the network in clear: plain http only to this machine, or when allowed.
   const allowHttp = ["1", "true", "yes", "on"].includes(env.ATTUNE_ALLOW_HTTP?.trim().toLowerCase() ?? "");
   if (u.protocol === "http:" && !LOOPBACK.has(u.hostname) && !allowHttp)
-    throw new CliError("EPOLICY", `refusing to send the API token over plain http to ${u.host}`, {
-      hint: "use an https:// API URL (or set ATTUNE_ALLOW_HTTP=true on a trusted network)",
-    });
+    throw new CliError(
+      "EPOLICY",
+      `refusing plain http to ${u.host}: the API token and the answers would cross the network in clear`,
+      {
+        hint: "use an https:// API URL (or set ATTUNE_ALLOW_HTTP=true on a trusted network)",
+      },
+    );
   return u.origin + u.pathname.replace(/\/+$/, "").replace(/\/api\/v1$/, "");
 }
 
