@@ -49,7 +49,9 @@ export async function uninstall(
       return { ref, removed: [opts.version], recordDeleted: false };
     }
     if (!rec && onDisk.length === 0) throw notInstalled(ref);
+    // what goes: the versions on disk and the recorded one (also when its files were already gone)
     const versions = onDisk.map((p) => p.version ?? "legacy");
+    if (recorded && !versions.includes(recorded)) versions.push(recorded);
     await ctx.journal.write(ref, {
       operation: "uninstall",
       version: recorded ?? versions[0],

@@ -316,6 +316,15 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect((await inst.history("core")).map((e) => e.action)).toEqual(["install", "uninstall"]);
     await expect(inst.uninstall("core", { actor })).rejects.toMatchObject({ code: "ENOTFOUND" });
     await expect(inst.uninstall("../etc", { actor })).rejects.toMatchObject({ code: "EINVALID_REF" });
+    // a recorded version whose files were already gone is still reported as removed
+    await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    fs.rmSync(fs.realpathSync(path.join(h.packsDir, "core-1.0.0")), { recursive: true });
+    expect(await inst.uninstall("core", { actor })).toEqual({
+      ref: "core",
+      removed: ["1.0.0"],
+      recordDeleted: true,
+    });
+    expect(packDirs(h.packsDir)).toEqual([]);
     await expect(inst.history("never")).rejects.toMatchObject({ code: "ENOTFOUND" });
   });
 
