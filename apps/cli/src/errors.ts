@@ -74,7 +74,9 @@ const DEFAULT_HINTS: Record<string, string> = {
 export function renderError(err: unknown, debug: boolean): string {
   const coded = asCoded(err);
   const code = coded?.code ?? "EUNEXPECTED";
-  const message = oneLine(err instanceof Error ? err.message : String(err));
+  // a Node system error's message starts with its code already ("EPERM: operation not permitted")
+  const raw = err instanceof Error ? err.message : String(err);
+  const message = oneLine(raw.startsWith(`${code}: `) ? raw.slice(code.length + 2) : raw);
   const hint =
     coded?.hint ??
     DEFAULT_HINTS[code] ??
