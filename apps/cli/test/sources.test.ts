@@ -146,4 +146,19 @@ describe("pack install from every source type", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--git-url");
   });
+
+  it("index-entry errors name the flags the user typed, not the library's option names", async () => {
+    const r = await cli(
+      "pack",
+      "index-entry",
+      path.join(t.dir, "git-checkout"),
+      "--git-url",
+      "https://git.example.com/p.git",
+      "--git-ref",
+      "a..b",
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^attune: EINVALID_INPUT: --git-ref: git ref "a\.\.b" is refused/);
+    expect(r.stderr).not.toMatch(/gitRef/);
+  });
 });

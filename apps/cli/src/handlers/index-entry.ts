@@ -1,4 +1,5 @@
 import { buildIndexEntry, mergeIndexEntry } from "@attune/pack-registry";
+import { AttuneError } from "@attune/pack-storage";
 import type { GlobalArgs } from "../globals";
 import { keyValues, type CommandResult } from "../output";
 
@@ -17,6 +18,8 @@ export async function packIndexEntry(argv: IndexEntryArgv): Promise<CommandResul
     gitRef: argv.gitRef,
     archiveUrl: argv.archiveUrl,
     archiveFile: argv.archiveFile,
+  }).catch((err: unknown) => {
+    throw inFlagTerms(err);
   });
   const merged = argv.indexFile ? await mergeIndexEntry(argv.indexFile, entry) : undefined;
   const e = entry as unknown as Record<string, unknown> & { install_sources: Array<Record<string, unknown>> };
@@ -33,4 +36,25 @@ export async function packIndexEntry(argv: IndexEntryArgv): Promise<CommandResul
         ["merged into", argv.indexFile ? `${argv.indexFile}${merged?.replaced ? " (replaced)" : ""}` : null],
       ]),
   };
+}
+
+const FLAGS: Record<string, string> = {
+  gitUrl: "--git-url",
+  gitRef: "--git-ref",
+  archiveUrl: "--archive-url",
+  archiveFile: "--archive-file",
+};
+
+/** The library names its options (gitRef); the user typed flags (--git-ref). */
+function inFlagTerms(err: unknown): unknown {
+  const field = err instanceof AttuneError ? err.details?.field : undefined;
+  if (!(err instanceof AttuneError) || typeof field !== "string" || !FLAGS[field]) return err;
+  const rename = (text: string) =>
+    text.replace(/\b(gitUrl|gitRef|archiveUrl|archiveFile)\b/g, (k) => FLAGS[k]);
+  return new AttuneError(err.code, rename(err.message), {
+    hint: err.hint && rename(err.hint),
+    path: err.path,
+    cause: err,
+    details: { ...err.details, field: FLAGS[field] },
+  });
 }
