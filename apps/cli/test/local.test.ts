@@ -67,6 +67,10 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
 
     const history = json<Array<Record<string, unknown>>>(await cli("pack", "history", "demo_pack"));
     expect(history.length).toBeGreaterThanOrEqual(1);
+    // show names who installed it as history does (a local user has no API identity id)
+    const installer = history.find((e) => e.action === "install")?.actor_name;
+    expect(typeof installer).toBe("string");
+    expect(showTable.stdout).toMatch(new RegExp(`^installed by:\\s+${String(installer)}$`, "m"));
     expect(history.some((e) => e.action === "install" && e.outcome === "success")).toBe(true);
   });
 

@@ -146,6 +146,8 @@ export function planRecord(p: PlanInput): PlannedRecord {
         action: d.action,
         previous_version: d.previousVersion,
         operation_id: p.operationId,
+        // who, by name: installed_by is an API identity's id, null for a local user
+        actor_name: p.actor.name,
         ...(f.details ? { fetch: f.details } : {}),
       },
     },

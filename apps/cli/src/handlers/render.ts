@@ -21,7 +21,7 @@ export function packDetails(r: PackRecord): string {
     ["checksum", s(i.checksum)],
     ["checksum verified", s(i.checksum_verified)],
     ["installed at", shortDate(i.installed_at as string)],
-    ["installed by", s(i.installed_by)],
+    ["installed by", installedBy(i)],
     ["method", s(i.installation_method)],
     ["storage path", s(i.storage_path)],
   ];
@@ -83,4 +83,12 @@ export function searchTable(hits: SearchHit[]): string {
     ["ref", "version", "registry", "description"],
     hits.map((h) => [h.ref, s(h.version), h.registry, s(h.description)]),
   );
+}
+
+/** The identity id (API installs) and the actor's name (recorded in meta), as far as known. */
+function installedBy(i: Json): Cell {
+  const meta = (i.meta && typeof i.meta === "object" ? i.meta : {}) as Json;
+  const name = typeof meta.actor_name === "string" ? meta.actor_name : null;
+  if (i.installed_by === null || i.installed_by === undefined) return name;
+  return name ? `${name} (identity ${String(i.installed_by)})` : `identity ${String(i.installed_by)}`;
 }
