@@ -73,6 +73,18 @@ describe("configuration precedence and `config show`", () => {
     for (const out of [r.stdout, table.stdout, regs.stdout])
       for (const secret of ["config-secret-token", "dbsecret", "hdrsecret"])
         expect(out).not.toContain(secret);
+    // libpq's ?password= form, in config show, db migrate's output and a connection error
+    const queryUrl = "postgresql://127.0.0.1:1/attune?user=u&password=QuerySecret";
+    const shown = json<Shown>(
+      await runCli(["config", "show", "--database-url", queryUrl], { env: baseEnv() }),
+    );
+    expect(shown.database_url.value).toBe("postgresql://127.0.0.1:1/attune?user=u&password=***");
+    const failed = await runCli(["pack", "list", "--database-url", queryUrl], {
+      env: baseEnv({ ATTUNE_HOME: path.join(t.dir, "pw-home") }),
+    });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/^attune: EDATABASE: /);
+    expect(failed.stdout + failed.stderr).not.toContain("QuerySecret");
   });
 
   it("defaults apply when nothing is set", async () => {

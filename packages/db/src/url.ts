@@ -1,5 +1,5 @@
 import path from "node:path";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
 
 export type Provider = "sqlite" | "postgresql";
 
@@ -26,7 +26,7 @@ export function providerOf(url: string): Provider {
 export function resolveDatabaseUrl(opts: { home: string; databaseUrl?: string }): string {
   const given = opts.databaseUrl?.trim();
   if (given) {
-    if (providerOf(given) === "postgresql") rejectSchemaParam(given);
+    if (providerOf(given) === "postgresql") rejectSchemaParam(parsePostgresUrl(given));
     return given;
   }
   return `file:${path.resolve(opts.home, "attune.db")}`;
@@ -44,25 +44,30 @@ export function sqliteFilePath(url: string): string {
   return p;
 }
 
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
+/** The URL without its secrets, for messages (one implementation, in @attune/pack-storage). */
+export { redactUrl };
+
+/** A PostgreSQL URL that parses and names a host; else ECONFIG (the pg driver would throw a bare "Invalid URL"). */
+function parsePostgresUrl(url: string): URL {
+  const bad = (why: string) =>
+    new AttuneError(ErrorCodes.ECONFIG, `DATABASE_URL "${redactUrl(url)}" ${why}`, {
+      hint: "use postgresql://user[:password]@host[:port]/database (port 1-65535; percent-encode special characters in the password)",
+      details: { field: "DATABASE_URL" },
+    });
+  let u: URL;
   try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
+    u = new URL(url);
   } catch {
-    return url.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
+    throw bad("is not a valid URL");
   }
+  // a Unix socket is given as ?host=/run/postgresql with an empty host part
+  if (u.hostname === "" && !u.searchParams.get("host")) throw bad("names no host");
+  return u;
 }
 
 /** Prisma's `?schema=` is not honoured by the pg driver: refuse it rather than silently use "public". */
-function rejectSchemaParam(url: string): void {
-  let schema: string | null = null;
-  try {
-    schema = new URL(url).searchParams.get("schema");
-  } catch {
-    return; // pg reports malformed URLs when connecting
-  }
+function rejectSchemaParam(u: URL): void {
+  const schema = u.searchParams.get("schema");
   if (schema !== null && schema !== "public")
     throw new AttuneError(
       ErrorCodes.ECONFIG,

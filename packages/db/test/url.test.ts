@@ -46,5 +46,39 @@ describe("resolveDatabaseUrl", () => {
     expect(providerOf("postgresql://x/y")).toBe("postgresql");
     expect(redactUrl("postgresql://u:p%40ss@h:5432/db")).toBe("postgresql://u:***@h:5432/db");
     expect(redactUrl("postgresql://u@h/db")).toBe("postgresql://u@h/db");
+    // libpq's query-parameter forms of a password are secrets too
+    expect(redactUrl("postgresql://h:5432/db?user=u&password=QuerySecret")).toBe(
+      "postgresql://h:5432/db?user=u&password=***",
+    );
+    expect(redactUrl("postgresql://h/db?sslpassword=k&sslmode=require")).toBe(
+      "postgresql://h/db?sslpassword=***&sslmode=require",
+    );
+    // and a URL that does not parse keeps its shape, secrets hidden
+    expect(redactUrl("postgresql://u:pw@h:abc/x?password=zz")).toBe(
+      "postgresql://u:***@h:abc/x?password=***",
+    );
+  });
+
+  it.each([
+    ["postgresql://u:secret@127.0.0.1:abc/x", "is not a valid URL"],
+    ["postgresql://u:secret@127.0.0.1:99999/x", "is not a valid URL"],
+    ["postgresql://:5432/x", "is not a valid URL"],
+    ["postgresql:///x", "names no host"],
+  ])("refuses the malformed PostgreSQL URL %s with ECONFIG, password hidden", (url, why) => {
+    let err: { code?: string; message?: string; details?: unknown } = {};
+    try {
+      resolveDatabaseUrl({ home: "/h", databaseUrl: url });
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err).toMatchObject({ code: "ECONFIG", details: { field: "DATABASE_URL" } });
+    expect(err.message).toContain(why);
+    expect(err.message).not.toContain("secret");
+  });
+
+  it("accepts a Unix-socket URL (empty host, ?host=)", () => {
+    expect(resolveDatabaseUrl({ home: "/h", databaseUrl: "postgresql:///db?host=/run/postgresql" })).toBe(
+      "postgresql:///db?host=/run/postgresql",
+    );
   });
 });

@@ -21,3 +21,4 @@ export { StreamingTreeHasher, compareTreePaths, type TreeHash } from "./checksum
 export { validateRef, validateVersion } from "./storage/validate";
 export { PackStorage, type InstalledPack, type PackStorageOptions } from "./storage/pack-storage";
 export { makeDirs, makeDirsSync } from "./make-dirs";
+export { redactUrl } from "./redact";

@@ -112,16 +112,5 @@ export function storeOptions(s: Settings) {
   };
 }
 
-/** Hide a password in a URL (postgresql://user:secret@host → postgresql://user:***@host). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) {
-      u.password = "***";
-      return u.toString();
-    }
-    return url;
-  } catch {
-    return url;
-  }
-}
+/** Hide the secrets of a URL (password, ?password=) for display. */
+export { redactUrl } from "@attune/pack-storage";

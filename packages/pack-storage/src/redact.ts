@@ -1,0 +1,30 @@
+/** Query parameters whose values are secrets (libpq's password and sslpassword, tokens, keys). */
+const SECRET_PARAM = /pass|secret|token|key|credential|signature/i;
+
+/**
+ * A URL fit to print: the password of its user-info part and the values of secret-looking query
+ * parameters (`?password=`, `?sslpassword=`, `?token=`, …) become `***`. Text that does not parse
+ * as a URL keeps its shape with anything that looks like a password hidden.
+ */
+export function redactUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url
+      .replace(/\/\/([^:/@\s]*):[^@/\s]*@/, "//$1:***@")
+      .replace(/([?&][^=&#\s]*(?:pass|secret|token|key|credential|signature)[^=&#\s]*=)[^&#\s]*/gi, "$1***");
+  }
+  let changed = false;
+  if (u.password) {
+    u.password = "***";
+    changed = true;
+  }
+  for (const [name, value] of [...u.searchParams]) {
+    if (SECRET_PARAM.test(name) && value !== "") {
+      u.searchParams.set(name, "***");
+      changed = true;
+    }
+  }
+  return changed ? u.toString().replace(/%2A%2A%2A/g, "***") : url;
+}
