@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
@@ -120,6 +121,26 @@ describe("ATTUNE_REGISTRIES", () => {
       { name: "main", url: "https://r.example/i.json?a=b", priority: 1, enabled: true },
       { name: "local", url: "/srv/index.json", priority: 2, enabled: true },
     ]);
+  });
+  it("refuses credentials in a registry URL without echoing them (env and config.yaml)", async () => {
+    const e = await rejection(() =>
+      registriesFromEnv({ ATTUNE_REGISTRIES: "a=https://u:hunter2@r.example/i.json" }),
+    );
+    expect(e).toMatchObject({ code: "ECONFIG", details: { field: "ATTUNE_REGISTRIES" } });
+    expect(e.message).toMatch(/must not contain a user name or password/);
+    expect(e.message).not.toContain("hunter2");
+    const h = fs.mkdtempSync(path.join(os.tmpdir(), "attune-cfg-cred-"));
+    fs.writeFileSync(
+      path.join(h, "config.yaml"),
+      "registries:\n  - name: a\n    url: https://u:hunter2@r.example/i.json\n",
+    );
+    const c = await rejection(readConfigFile(h));
+    expect(c).toMatchObject({ code: "ECONFIG", details: { field: "registries[0].url" } });
+    expect(c.message).not.toContain("hunter2");
+    // a plain path is still fine
+    fs.writeFileSync(path.join(h, "config.yaml"), "allowed_private_hosts: [127.0.0.1]\n");
+    expect(await readConfigFile(h)).toMatchObject({ allowed_private_hosts: ["127.0.0.1"] });
+    fs.rmSync(h, { recursive: true, force: true });
   });
   it.each(["justaurl", "=https://x", "a=", "a=x,a=y", "bad name=x"])("rejects %j as ECONFIG", async (v) => {
     const e = await rejection(() => registriesFromEnv({ ATTUNE_REGISTRIES: v }));

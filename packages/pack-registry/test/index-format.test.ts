@@ -92,6 +92,21 @@ describe("parseIndex", () => {
     expect(e.message).toContain(where);
   });
 
+  it("refuses an install source URL with credentials, without echoing them", () => {
+    const e = failure(
+      index([
+        entry({
+          install_sources: [
+            { type: "archive", url: "https://u:hunter2@e.example/p.tgz", checksum: `sha256:${H}` },
+          ],
+        }),
+      ]),
+    );
+    expect(e.code).toBe("EINDEX");
+    expect(e.message).toMatch(/install_sources.*must not contain a user name or password/);
+    expect(e.message).not.toContain("hunter2");
+  });
+
   it("rejects a duplicate ref+version", () => {
     const e = failure(index([entry(), entry({ label: "again" })]));
     expect(e.code).toBe("EINDEX");

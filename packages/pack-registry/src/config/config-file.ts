@@ -1,3 +1,4 @@
+import { NO_CREDENTIALS_MESSAGE, urlHasCredentials } from "../policy/url-credentials";
 import { issueText } from "../issue-text";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -17,7 +18,7 @@ const configSchema = once(() => {
   const nonEmpty = z.string().check(z.minLength(1));
   const registrySchema = z.strictObject({
     name: z.string().check(z.regex(REGISTRY_NAME_RE, "must match [A-Za-z0-9][A-Za-z0-9_.-]* (max 64)")),
-    url: nonEmpty,
+    url: nonEmpty.check(z.refine((s) => !urlHasCredentials(s), NO_CREDENTIALS_MESSAGE)),
     priority: z._default(z.int().check(z.minimum(0)), 100),
     enabled: z._default(z.boolean(), true),
     headers: z.optional(z.record(z.string(), z.string())),
@@ -113,6 +114,17 @@ export function registriesFromEnv(env: NodeJS.ProcessEnv = process.env): Registr
         {
           details: { field: "ATTUNE_REGISTRIES" },
           hint: "use ATTUNE_REGISTRIES=name=https://host/index.json,name2=...",
+        },
+      );
+    }
+    if (urlHasCredentials(url)) {
+      // the item is not echoed: it holds the secret
+      throw new AttuneError(
+        ErrorCodes.ECONFIG,
+        `ATTUNE_REGISTRIES: the URL of registry "${name}" ${NO_CREDENTIALS_MESSAGE}`,
+        {
+          details: { field: "ATTUNE_REGISTRIES" },
+          hint: "set the registry's headers in config.yaml instead",
         },
       );
     }

@@ -1,3 +1,4 @@
+import { NO_CREDENTIALS_MESSAGE, urlHasCredentials } from "../policy/url-credentials";
 import { issueText } from "../issue-text";
 import type { output } from "zod/mini";
 import type { $ZodIssue } from "zod/v4/core";
@@ -14,9 +15,10 @@ function buildSchemas() {
     z.string().check(z.regex(CHECKSUM_RE, "must be sha256: followed by 64 hex digits")),
     z.transform((s: string) => s.toLowerCase()),
   );
-  const httpUrl = z
-    .string()
-    .check(z.refine((s) => /^https?:\/\/[^\s]+$/i.test(s) && URL.canParse(s), "must be an http(s) URL"));
+  const httpUrl = z.string().check(
+    z.refine((s) => /^https?:\/\/[^\s]+$/i.test(s) && URL.canParse(s), "must be an http(s) URL"),
+    z.refine((s) => !urlHasCredentials(s), NO_CREDENTIALS_MESSAGE),
+  );
   const gitRef = z.string().check(
     z.refine((r) => {
       try {

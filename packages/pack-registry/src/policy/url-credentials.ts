@@ -1,0 +1,16 @@
+/**
+ * Whether a URL carries a user name or password (`https://user:token@host/...`). Registries and
+ * indexes refuse such URLs when they are read, so a secret never reaches a listing, a message or
+ * the install history; credentials for a registry go in its `headers`.
+ */
+export function urlHasCredentials(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.username !== "" || u.password !== "";
+  } catch {
+    return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url);
+  }
+}
+
+export const NO_CREDENTIALS_MESSAGE =
+  "must not contain a user name or password (give a registry's credentials as headers)";
