@@ -72,6 +72,13 @@ describe("git source (real git http-backend)", () => {
         ]),
       );
     });
+    // a moved repository, answered the way GitHub answers a renamed one: 301 for every request
+    for (const sub of ["/info/refs", "/git-upload-pack"])
+      routes.route(`/moved.git${sub}`, (q, r) => {
+        const query = (q.url ?? "").includes("?") ? (q.url ?? "").slice((q.url ?? "").indexOf("?")) : "";
+        r.writeHead(301, { location: `${server.url}/pack.git${sub}${query}` });
+        r.end();
+      });
     routes.route("/evil.git/info/refs", (_q, r) => {
       r.writeHead(302, { location: "http://169.254.169.254/repo.git/info/refs" });
       r.end();
@@ -196,6 +203,12 @@ describe("git source (real git http-backend)", () => {
     // eslint-disable-next-line no-control-regex -- the point is that there are none
     expect(e.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\ufffd]/);
     expect(e.message.length).toBeLessThan(500);
+  });
+
+  it("follows a repository that moved (301 on info/refs and on upload-pack), as git does", async () => {
+    const r = await gitSource(`${routes.url}/moved.git`, "v1.0.0").fetch(newStage(), ctx);
+    expect(r).toMatchObject({ sourceType: "git", resolvedCommit: shas[0] });
+    expect(read("v.txt")).toBe("one");
   });
 
   it("reports a missing repository as EFETCH", async () => {

@@ -28,6 +28,8 @@ export function policyGitHttp(policy: OutboundPolicy, opts: GitHttpOptions = {})
   const maxBytes = opts.maxBytes ?? policy.maxDownloadBytes;
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS);
   let total = 0;
+  // where the repository really is, once its info/refs was redirected (see below)
+  let moved: { from: string; to: string } | null = null;
   return {
     async request(req: GitHttpRequest): Promise<GitHttpResponse> {
       const remaining = deadline - Date.now();
@@ -38,7 +40,11 @@ export function policyGitHttp(policy: OutboundPolicy, opts: GitHttpOptions = {})
       }
       // upload-pack request bodies are small (want/have lines), buffering them allows redirects
       const body = await collect(req.body);
-      const res = await policy.request(req.url, {
+      // Like git, the rest of the clone goes where info/refs was redirected: isomorphic-git would
+      // POST git-upload-pack to the old URL, and a 301/302 turns that POST into a bodiless GET.
+      const url =
+        moved && req.url.startsWith(moved.from) ? moved.to + req.url.slice(moved.from.length) : req.url;
+      const res = await policy.request(url, {
         method: req.method ?? "GET",
         headers: req.headers,
         body,
@@ -54,6 +60,9 @@ export function policyGitHttp(policy: OutboundPolicy, opts: GitHttpOptions = {})
           yield chunk;
         }
       }
+      const from = repoBase(url);
+      const to = res.url !== url ? repoBase(res.url) : null;
+      if (from && to && from !== to) moved = { from, to };
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers))
         if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
@@ -67,4 +76,10 @@ export function policyGitHttp(policy: OutboundPolicy, opts: GitHttpOptions = {})
       };
     },
   };
+}
+
+/** The repository URL of a smart-HTTP discovery request (`<repo>/info/refs?service=…`), else null. */
+function repoBase(url: string): string | null {
+  const i = url.indexOf("/info/refs");
+  return i > 0 && /^\/info\/refs(\?|$)/.test(url.slice(i)) ? url.slice(0, i) : null;
 }
