@@ -44,11 +44,24 @@ function asCoded(err: unknown): CodedError | undefined {
   return undefined;
 }
 
+/**
+ * Fields that are what the user typed on the command line (library and API spellings): an invalid
+ * value there is a usage error (exit 2) like a bad -o value, whichever layer noticed it.
+ */
+const TYPED_FIELDS = new Set(["checksum", "refSpec", "ref_spec", "registry", "version", "ref", "source"]);
+
+function typedField(err: CodedError): string | undefined {
+  const d = (err as { details?: { field?: unknown; errors?: Array<{ field?: unknown }> } }).details;
+  const field = d?.field ?? d?.errors?.[0]?.field;
+  return typeof field === "string" ? field : undefined;
+}
+
 export function exitCodeFor(err: unknown): number {
   const coded = asCoded(err);
   if (!coded) return ExitCode.FAILURE;
   if (coded.code === "EINTEGRITY") return ExitCode.INTEGRITY;
   if (coded.code === "EUSAGE") return ExitCode.USAGE;
+  if (coded.code.startsWith("EINVALID_") && TYPED_FIELDS.has(typedField(coded) ?? "")) return ExitCode.USAGE;
   return ExitCode.FAILURE;
 }
 
