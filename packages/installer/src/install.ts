@@ -76,7 +76,7 @@ export async function install(
       onProgress: (p) =>
         progress({ ...p, phase: p.phase === "extract" ? "extract" : "fetch", message: p.phase }),
     }).catch((err: unknown) => {
-      throw asRequestField(err);
+      throw asRequestField(err, req.refSpec !== undefined);
     });
     attempt.fetched = fetched;
     progress({ phase: "validate" });
@@ -303,15 +303,19 @@ async function recordFailure(
 }
 
 /**
- * The sources name a spec's git ref or registry version `ref`; the request calls it refSpec (the
- * API's ref_spec), and `ref` is the pack's own ref there: errors about it are renamed accordingly.
+ * The sources name a spec's git ref or registry version `ref`, and the version a registry lookup
+ * wanted `version`; the request calls them refSpec (the API's ref_spec) or part of `source`
+ * (ref@version), and `ref` is the pack's own ref there: errors are renamed accordingly.
  */
-function asRequestField(err: unknown): unknown {
-  if (!(err instanceof AttuneError) || err.details?.field !== "ref") return err;
-  return new AttuneError(err.code, err.message.replace(/^ref: /, ""), {
+function asRequestField(err: unknown, refSpecGiven: boolean): unknown {
+  const field = err instanceof AttuneError ? err.details?.field : undefined;
+  if (!(err instanceof AttuneError) || (field !== "ref" && field !== "version")) return err;
+  // a version range without refSpec came with the source (ref@range)
+  const renamed = field === "ref" || refSpecGiven ? "refSpec" : "source";
+  return new AttuneError(err.code, err.message.replace(/^(ref|version): /, ""), {
     hint: err.hint,
     path: err.path,
     cause: err,
-    details: { ...err.details, field: "refSpec" },
+    details: { ...err.details, field: renamed },
   });
 }

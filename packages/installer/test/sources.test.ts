@@ -117,6 +117,14 @@ describe("git and registry sources, end to end", () => {
     const h = await makeHarness("sqlite", { ATTUNE_REGISTRIES: `test=${http.url}/index.json` });
     try {
       const inst = await h.open();
+      // a version (range) no entry matches names the field it came from: the source, or refSpec
+      await expect(inst.install({ source: "gitpack@~7.1", method: "api" }, actor)).rejects.toMatchObject({
+        code: "ENOTFOUND",
+        details: { field: "source" },
+      });
+      await expect(
+        inst.install({ source: "gitpack", refSpec: "~7.1", method: "api" }, actor),
+      ).rejects.toMatchObject({ code: "ENOTFOUND", details: { field: "refSpec" } });
       const r = await inst.install({ source: "gitpack@1.0.0", method: "api" }, actor);
       expect(r.installation).toMatchObject({
         checksum: v1Checksum,

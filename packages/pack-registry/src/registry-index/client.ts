@@ -199,7 +199,10 @@ export class RegistryClient {
         throw new AttuneError(
           ErrorCodes.ENOTFOUND,
           `pack "${ref}": registry "${reg.name}" has no version matching ${versionSpec} (has ${entries.map((e) => e.version).join(", ")})`,
-          { details: { field: "version", registry: reg.name } },
+          {
+            details: { field: "version", registry: reg.name },
+            hint: `pick one of the versions it has, or a range that matches one (\`attune pack search ${ref}\` lists them)`,
+          },
         );
       }
       return { registry: { ...reg }, entry: entries.find((e) => e.version === version)! };
