@@ -134,6 +134,20 @@ describe("pack install from every source type", () => {
     expect(partial.code).toBe(0);
     expect(json<Array<{ ref: string }>>(partial).map((x) => x.ref)).toEqual(["git_pack"]);
     expect(partial.stderr).toMatch(/^attune: warning: registry down could not be read/m);
+    // a registry read before and unreachable now: its older copy is used, and the warning says how old
+    const staleHome = path.join(t.dir, "stale-home");
+    fs.mkdirSync(staleHome);
+    fs.writeFileSync(path.join(staleHome, "config.yaml"), "index_cache_ttl_seconds: 0\n");
+    const flaky = { ...env(), ATTUNE_HOME: staleHome, ATTUNE_REGISTRIES: `flaky=${http.url}/flaky.json` };
+    http.file("/flaky.json", JSON.stringify(index), "application/json");
+    expect((await runCli(["pack", "search", "git_pack"], { env: flaky })).stderr).toBe("");
+    http.route("/flaky.json", (_q, res) => {
+      res.writeHead(503);
+      res.end();
+    });
+    const stale = await runCli(["pack", "search", "git_pack"], { env: flaky });
+    expect(json<Array<{ ref: string }>>(stale).map((x) => x.ref)).toEqual(["git_pack"]);
+    expect(stale.stderr).toMatch(/^attune: warning: registry flaky is unreachable; using a copy \d+ s old/m);
 
     const r = await cli("pack", "install", "git_pack@1.1.0", "--force", "-o", "json");
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });

@@ -65,6 +65,7 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
           registry: st.registry,
           status: st.status as "stale" | "error",
           detail: st.error ? `${st.error.code}: ${st.error.message}` : null,
+          ageSeconds: st.ageSeconds,
         }));
       return { hits: r.results as unknown as SearchHit[], problems };
     },

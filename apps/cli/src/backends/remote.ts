@@ -194,6 +194,7 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
         name: string;
         status: string;
         error: { code: string; detail: string } | null;
+        age_seconds?: number | null;
       }>;
       const problems = states
         .filter((st) => st.status === "stale" || st.status === "error")
@@ -201,6 +202,7 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
           registry: st.name,
           status: st.status as "stale" | "error",
           detail: st.error ? `${st.error.code}: ${st.error.detail}` : null,
+          ageSeconds: st.age_seconds ?? null,
         }));
       return { hits: body.data, problems };
     },

@@ -36,6 +36,8 @@ export interface RegistryProblem {
   registry: string;
   status: "stale" | "error";
   detail: string | null;
+  /** how old the copy used is (stale), in seconds */
+  ageSeconds: number | null;
 }
 
 export interface SearchOutcome {

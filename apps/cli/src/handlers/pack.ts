@@ -150,8 +150,17 @@ export async function packSearch(argv: GlobalArgs & { text: string }): Promise<C
   if (!argv.quiet)
     for (const p of problems)
       process.stderr.write(
-        `attune: warning: registry ${p.registry} ${p.status === "stale" ? "is unreachable; using an older copy" : "could not be read"}` +
+        `attune: warning: registry ${p.registry} ${p.status === "stale" ? `is unreachable; using a copy ${age(p.ageSeconds)}` : "could not be read"}` +
           `${p.detail ? ` (${p.detail})` : ""}\n`,
       );
   return { data: hits, table: () => searchTable(hits) };
+}
+
+/** "3 h old", "2 days old": the age of a registry copy, for the stale warning. */
+function age(seconds: number | null): string {
+  if (seconds === null) return "of unknown age";
+  if (seconds < 120) return `${seconds} s old`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min old`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} h old`;
+  return `${Math.round(seconds / 86400)} days old`;
 }
