@@ -142,9 +142,12 @@ describe("ATTUNE_REGISTRIES", () => {
     expect(await readConfigFile(h)).toMatchObject({ allowed_private_hosts: ["127.0.0.1"] });
     fs.rmSync(h, { recursive: true, force: true });
   });
-  it.each(["justaurl", "=https://x", "a=", "a=x,a=y", "bad name=x"])("rejects %j as ECONFIG", async (v) => {
-    const e = await rejection(() => registriesFromEnv({ ATTUNE_REGISTRIES: v }));
-    expect(e.code).toBe("ECONFIG");
-    expect(e.details?.field).toBe("ATTUNE_REGISTRIES");
-  });
+  it.each(["justaurl", "=https://x", "a=", "a=x,a=y", "bad name=x", "a=https://h/i.json?x=1,y=2"])(
+    "rejects %j as ECONFIG",
+    async (v) => {
+      const e = await rejection(() => registriesFromEnv({ ATTUNE_REGISTRIES: v }));
+      expect(e.code).toBe("ECONFIG");
+      expect(e.details?.field).toBe("ATTUNE_REGISTRIES");
+    },
+  );
 });

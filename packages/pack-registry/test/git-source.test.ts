@@ -127,6 +127,11 @@ describe("git source (real git http-backend)", () => {
     const c = await rejection(gitSource(`${server.url}/pack.git`, "a".repeat(40)).fetch(newStage(), ctx));
     expect(c.code).toBe("ENOTFOUND");
     expect(fs.readdirSync(stage)).toEqual([]);
+    // an abbreviated SHA is named as such, with the fix
+    const short = await rejection(
+      gitSource(`${server.url}/pack.git`, shas[0].slice(0, 7)).fetch(newStage(), ctx),
+    );
+    expect(short).toMatchObject({ code: "ENOTFOUND", hint: expect.stringMatching(/all 40 hex digits/) });
   });
 
   it.each([
@@ -141,6 +146,7 @@ describe("git source (real git http-backend)", () => {
     "a:b",
     "*",
     "a\\b",
+    "@",
   ])("rejects the ref %j before any network call", async (ref) => {
     const before = routes.requests.length;
     const e = await rejection(gitSource(`${routes.url}/x.git`, ref).fetch(newStage(), ctx));

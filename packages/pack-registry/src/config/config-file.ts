@@ -117,6 +117,17 @@ export function registriesFromEnv(env: NodeJS.ProcessEnv = process.env): Registr
         },
       );
     }
+    if (!/^(https?:\/\/|file:|\/)/i.test(url)) {
+      // "a=https://h/i.json?x=1,y=2" would otherwise make a registry "y" at the relative path "2"
+      throw new AttuneError(
+        ErrorCodes.ECONFIG,
+        `ATTUNE_REGISTRIES: the URL of registry "${name}" is neither an http(s) URL nor an absolute path`,
+        {
+          details: { field: "ATTUNE_REGISTRIES" },
+          hint: "commas separate registries: write a comma inside a URL as %2C",
+        },
+      );
+    }
     if (urlHasCredentials(url)) {
       // the item is not echoed: it holds the secret
       throw new AttuneError(

@@ -22,7 +22,8 @@ export function validateGitRef(ref: string, field = "ref"): string {
   if (/[\x00-\x1f\x7f]/.test(ref)) throw fail("it holds control characters");
   if (ref.includes("..")) throw fail("it holds '..'");
   if (/[ ~^:?*[\\]/.test(ref)) throw fail("it holds one of: space ~ ^ : ? * [ \\");
-  if (ref.includes("@{") || ref === "@") throw fail("it holds '@{'");
+  if (ref === "@") throw fail("'@' alone is git's name for HEAD, not a ref");
+  if (ref.includes("@{")) throw fail("it holds '@{'");
   if (ref.endsWith(".lock") || ref.endsWith(".") || ref.endsWith("/"))
     throw fail("it ends with '.lock', '.' or '/'");
   if (ref.startsWith("/") || ref.includes("//") || ref.split("/").some((c) => c.startsWith("."))) {

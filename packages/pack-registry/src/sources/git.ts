@@ -16,7 +16,9 @@ function gitError(e: unknown, url: string, ref: string | undefined): AttuneError
     return new AttuneError(ErrorCodes.ENOTFOUND, `git ref "${ref}" was not found in ${url}`, {
       cause: e,
       details: { field: "ref", ref },
-      hint: "check the tag, branch or commit SHA (git ls-remote lists them)",
+      hint: /^[0-9a-f]{4,39}$/i.test(ref)
+        ? "an abbreviated commit SHA is not accepted (it could name a branch too): give all 40 hex digits"
+        : "check the tag, branch or commit SHA (git ls-remote lists them)",
     });
   }
   const status = err.data?.statusCode;
