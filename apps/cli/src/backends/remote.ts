@@ -78,26 +78,45 @@ export class ApiClient {
     timeoutMs = 60_000,
   ): Promise<{ data: T; pagination?: { total_pages?: number } }> {
     const headers: Record<string, string> = { accept: "application/json" };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (this.token) headers.authorization = `Bearer ${checkToken(this.token)}`;
     if (body !== undefined) headers["content-type"] = "application/json";
+    const where = `${method} ${this.base}/api/v1${path}`;
+    const failed = (err: unknown, reading: boolean) => {
+      const timeout = (err as Error).name === "TimeoutError";
+      return new CliError(
+        timeout ? "ETIMEOUT" : "EFETCH",
+        `${where}: ${timeout ? `no complete answer within ${timeoutMs / 1000} s` : reading ? "the answer was cut off" : "cannot reach the Attune API"} (${this.hide(causeText(err))})`,
+        { hint: "check --api-url / ATTUNE_API_URL and that the API is running", cause: err },
+      );
+    };
     let res: Response;
+    let text: string;
+    // one deadline for the answer and its body; redirects are refused below ("manual": with
+    // "error", Node 20's fetch stopped honouring the abort once the body had begun)
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
       res = await fetch(`${this.base}/api/v1${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: "error",
+        signal,
+        redirect: "manual",
       });
     } catch (err) {
-      const timeout = (err as Error).name === "TimeoutError";
-      throw new CliError(
-        timeout ? "ETIMEOUT" : "EFETCH",
-        `${method} ${this.base}/api/v1${path}: ${timeout ? "timed out" : "cannot reach the Attune API"} (${causeText(err)})`,
-        { hint: "check --api-url / ATTUNE_API_URL and that the API is running", cause: err },
-      );
+      throw failed(err, false);
     }
-    const text = await res.text();
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new CliError("EFETCH", `${where}: the API answered with a redirect (${res.status})`, {
+        hint: `give its final URL as --api-url${res.headers.get("location") ? ` (it points at ${res.headers.get("location")})` : ""}`,
+      });
+    }
+    try {
+      text = await readCapped(res, MAX_ANSWER_BYTES, signal);
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      throw failed(err, true);
+    }
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
@@ -105,12 +124,59 @@ export class ApiClient {
       json = undefined;
     }
     if (!res.ok) throw problemError(res.status, json, text);
-    if (!json || typeof json !== "object" || !("data" in json))
-      throw new CliError("EFETCH", `${method} /api/v1${path}: the API answered without a "data" member`, {
+    const data = json && typeof json === "object" ? (json as { data?: unknown }).data : undefined;
+    if (data === undefined || data === null)
+      throw new CliError("EFETCH", `${where}: the API answered without a "data" member`, {
         hint: "check that --api-url points at an Attune API",
       });
     return json as { data: T; pagination?: { total_pages?: number } };
   }
+
+  /** The token never appears in a message, whatever a library quoted back. */
+  private hide(text: string): string {
+    return this.token ? text.split(this.token).join("***") : text;
+  }
+}
+
+/** Answers are small JSON documents: a body past this is refused, not buffered without end. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The body as text, at most `max` bytes. `signal` is the request's deadline: held here until the
+ * body is read (an AbortSignal.timeout nothing references any more can be collected before it
+ * fires, and a stalled body then waits for ever).
+ */
+async function readCapped(res: Response, max: number, signal: AbortSignal): Promise<string> {
+  if (!res.body) return "";
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    signal.throwIfAborted();
+    n += chunk.length;
+    if (n > max) {
+      await res.body.cancel().catch(() => undefined);
+      throw new CliError("ETOO_LARGE", `the API's answer is larger than ${max} bytes`, {
+        hint: "check that --api-url points at an Attune API",
+      });
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts).toString("utf8");
+}
+
+/**
+ * An HTTP header carries visible ASCII only: a token with a line break, a space or a non-ASCII
+ * character (a bad paste) is refused here, naming where it came from but never echoing it
+ * (fetch's own error quoted the whole header value).
+ */
+function checkToken(token: string): string {
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw new CliError(
+      "EUSAGE",
+      "the API token (--token, ATTUNE_TOKEN or config.yaml token) holds a character an HTTP header cannot carry",
+      { hint: "copy the token again: it is one word of letters, digits and _ (no spaces or line breaks)" },
+    );
+  return token;
 }
 
 function causeText(err: unknown): string {
