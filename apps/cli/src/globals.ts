@@ -1,4 +1,5 @@
 import type { Argv } from "yargs";
+import { CliError } from "./errors";
 
 /** Options every command accepts. Values are undefined unless given as flags (precedence is resolved later). */
 export interface GlobalArgs {
@@ -10,6 +11,25 @@ export interface GlobalArgs {
   token?: string;
   quiet?: boolean;
   debug?: boolean;
+}
+
+/**
+ * Options that take a value refuse an empty one (`--checksum ""`, or `--checksum` at the end):
+ * a script passing an unset variable must not run as if the option had not been given.
+ */
+export function nonEmpty(...names: string[]) {
+  return (a: Record<string, unknown>) => {
+    for (const name of names) {
+      const v = a[name];
+      if (Array.isArray(v))
+        throw new CliError("EUSAGE", `--${name} was given more than once`, { hint: `give --${name} once` });
+      if (v !== undefined && (typeof v !== "string" || v.trim() === ""))
+        throw new CliError("EUSAGE", `--${name} needs a value`, {
+          hint: `give --${name} <value>, or leave the option out`,
+        });
+    }
+    return true;
+  };
 }
 
 export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
@@ -54,6 +74,8 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
         global: true,
       })
       .option("debug", { type: "boolean", describe: "print stack traces of errors", global: true })
+      // `--home "$H"` with H unset must not fall back to ~/.attune (nor `--api-url ""` to local mode)
+      .check(nonEmpty("home", "database-url", "packs-dir", "api-url", "token"))
       // "version" stays out of the group: `pack uninstall --version` is the pack's version.
       .group(
         ["home", "database-url", "packs-dir", "output", "api-url", "token", "quiet", "debug", "help"],

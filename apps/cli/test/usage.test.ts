@@ -42,10 +42,16 @@ describe("usage errors, help and version", () => {
       ["pack", "install", "./x", "--checksum"],
       ["pack", "install", "./x", "--ref", " "],
       ["pack", "uninstall", "x", "--yes", "--version", ""],
+      // global options too: `--home "$H"` with H unset must not act on ~/.attune
+      ["pack", "list", "--home", ""],
+      ["pack", "list", "--api-url"],
+      ["pack", "list", "--database-url", " "],
+      ["config", "show", "--packs-dir", ""],
+      ["pack", "list", "--token", ""],
     ]) {
       const r = await runCli(args);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/^attune: EUSAGE: --(checksum|ref|version) needs a value\n/);
+      expect(r.stderr).toMatch(/^attune: EUSAGE: --[a-z-]+ needs a value\n/);
     }
     const twice = await runCli(["pack", "install", "./x", "--checksum", "a", "--checksum", "b"]);
     expect(twice.code).toBe(2);

@@ -1,27 +1,9 @@
 import type { Argv, CommandModule } from "yargs";
 import { CliError } from "../errors";
+import { nonEmpty } from "../globals";
 import { lazy } from "../run";
 
 const SOURCE_TYPES = ["git", "archive", "local_directory", "local_archive", "registry"];
-
-/**
- * Options that take a value refuse an empty one (`--checksum ""`, or `--checksum` at the end):
- * a script passing an unset variable must not run as if the option had not been given.
- */
-function nonEmpty(...names: string[]) {
-  return (a: Record<string, unknown>) => {
-    for (const name of names) {
-      const v = a[name];
-      if (Array.isArray(v))
-        throw new CliError("EUSAGE", `--${name} was given more than once`, { hint: `give --${name} once` });
-      if (v !== undefined && (typeof v !== "string" || v.trim() === ""))
-        throw new CliError("EUSAGE", `--${name} needs a value`, {
-          hint: `give --${name} <value>, or leave the option out`,
-        });
-    }
-    return true;
-  };
-}
 
 export const packCommand: CommandModule = {
   command: "pack <command>",
