@@ -192,6 +192,13 @@ describe("pack commands in remote mode (through a running API)", () => {
     );
     expect(integrity.code).toBe(3);
     expect(integrity.stderr).toMatch(/^attune: EINTEGRITY: /);
+
+    // a relative path that is not here would be resolved by the API in its own working directory
+    const elsewhere = await remote("pack", "install", "./not-here/pack");
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toMatch(
+      /^attune: ENOENT: \.\/not-here\/pack: no such file or directory here\nhint: .*absolute path/,
+    );
   });
 
   it("an unreachable API is one EFETCH line (exit 1)", async () => {

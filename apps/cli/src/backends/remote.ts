@@ -211,7 +211,7 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
       onProgress({ phase: "install", message: `on ${new URL(api.base).host}` });
       const body = {
         // A path that exists here is sent absolute: the server's working directory is not ours.
-        source: fs.existsSync(req.source) ? path.resolve(req.source) : req.source,
+        source: remoteSource(req.source),
         ref_spec: req.ref,
         force: req.force,
         checksum: req.checksum,
@@ -281,4 +281,20 @@ async function fetchPage(api: ApiClient, path: string): Promise<{ data: Json[]; 
   const body = await api.envelope<Json[]>("GET", path);
   if (!Array.isArray(body.data)) throw new CliError("EFETCH", `GET /api/v1${path}: "data" is not a list`);
   return { data: body.data, totalPages: Number(body.pagination?.total_pages ?? 1) };
+}
+
+/**
+ * The source as the API must see it. A path that exists here is sent absolute (the API reads it on
+ * its own machine, which is this one when the API runs here). A relative path that does not exist
+ * here is refused: the API would resolve it against its own working directory, and could install
+ * another directory than the one meant. URLs, registry refs and absolute paths pass through.
+ */
+function remoteSource(source: string): string {
+  if (fs.existsSync(source)) return path.resolve(source);
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
+  if (!url && !path.isAbsolute(source) && (source.startsWith(".") || source.includes("/")))
+    throw new CliError("ENOENT", `${source}: no such file or directory here`, {
+      hint: "in remote mode the API reads local paths on its own machine: give the absolute path there",
+    });
+  return source;
 }
