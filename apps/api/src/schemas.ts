@@ -133,12 +133,17 @@ export const InstallEvent = z.object({
 });
 
 export const VerifyResult = z.object({
+  version: z.string().nullable().describe("the installed version that was verified"),
   ok: z.boolean(),
   expected: checksum.nullable(),
   actual: checksum.nullable(),
   changed: z.array(z.string()),
   added: z.array(z.string()),
   removed: z.array(z.string()),
+  error: z
+    .string()
+    .nullable()
+    .describe("why the tree could not be hashed at all (a planted symbolic link, a special file, a bad name)"),
 });
 
 export const UninstallResult = z.object({

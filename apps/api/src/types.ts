@@ -28,12 +28,15 @@ export type Json = object;
 
 export interface VerifyReport {
   ref: string;
+  version: string | null;
   ok: boolean;
   expected: string | null;
   actual: string | null;
   changed: string[];
   added: string[];
   removed: string[];
+  /** why the tree could not be hashed at all (a planted symbolic link, a special file) */
+  error?: string;
 }
 
 export interface RegistrySummary {

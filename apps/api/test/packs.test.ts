@@ -151,10 +151,13 @@ describe("POST /packs/{ref}/verify", () => {
       "actual",
       "added",
       "changed",
+      "error",
       "expected",
       "ok",
       "removed",
+      "version",
     ]);
+    expect(ok.body.data.error).toBeNull();
 
     const dir = (await get("/api/v1/packs/gamma/installation")).body.data.storage_path as string;
     fs.appendFileSync(path.join(dir, "actions/hello.sh"), "rm -rf /\n");

@@ -158,6 +158,24 @@ describe("pack commands in remote mode (through a running API)", () => {
     expect(r.stderr).toMatch(/^attune: EINTEGRITY: .*pack\.yaml/);
     const all = await remote("pack", "verify", "--all", "-o", "json");
     expect(all.code).toBe(3);
+    // a planted link: the tree cannot be hashed; both modes print the same report, saying why
+    fs.symlinkSync("/etc/passwd", path.join(dir, "evil"));
+    const viaApi = await remote("pack", "verify", "remote_pack", "-o", "json");
+    const inLocalMode = await local("pack", "verify", "remote_pack", "-o", "json");
+    for (const v of [viaApi, inLocalMode]) {
+      expect(v.code).toBe(3);
+      const [report] = json<Array<Record<string, unknown>>>(v);
+      expect(Object.keys(report).sort()).toEqual(
+        ["actual", "added", "changed", "error", "expected", "ok", "ref", "removed", "version"].sort(),
+      );
+      expect(report).toMatchObject({
+        ok: false,
+        version: "2.0.0",
+        error: expect.stringMatching(/^ESYMLINK: .*evil/),
+      });
+      expect(v.stderr).toMatch(/^attune: EINTEGRITY: remote_pack differs .*remote_pack: ESYMLINK: .*evil/);
+    }
+    fs.rmSync(path.join(dir, "evil"));
   });
 
   it("API problems render like local errors, with the same exit codes, and never show the token", async () => {

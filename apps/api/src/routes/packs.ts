@@ -201,12 +201,14 @@ export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): 
       const v = await installer.verify(ref, actorOf(res));
       res.json({
         data: {
+          version: v.version,
           ok: v.ok,
           expected: v.expected,
           actual: v.actual,
           changed: v.changed,
           added: v.added,
           removed: v.removed,
+          error: v.error ?? null,
         },
       });
     })

@@ -3,7 +3,15 @@ import { openInstaller } from "@attune/installer";
 import { CliError } from "../errors";
 import type { Settings } from "../handlers/settings";
 import { storeOptions } from "../handlers/settings";
-import type { InstallArgs, Json, PackBackend, PackRecord, SearchHit, VerifyReport } from "./types";
+import {
+  verifyReport,
+  type InstallArgs,
+  type Json,
+  type PackBackend,
+  type PackRecord,
+  type SearchHit,
+  type VerifyReport,
+} from "./types";
 
 /** Local mode: the embedded (or DATABASE_URL) store, through the same installer the API uses. */
 export async function openLocalBackend(settings: Settings): Promise<PackBackend> {
@@ -52,10 +60,10 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
       return events;
     },
     async verify(ref) {
-      return (await installer.verify(ref, actor)) as unknown as VerifyReport;
+      return verifyReport((await installer.verify(ref, actor)) as unknown as VerifyReport);
     },
     async verifyAll() {
-      return (await installer.verifyAll()) as unknown as VerifyReport[];
+      return ((await installer.verifyAll()) as unknown as VerifyReport[]).map(verifyReport);
     },
     async search(text) {
       const r = await installer.registries.searchDetailed(text);

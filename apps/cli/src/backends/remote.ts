@@ -6,14 +6,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { CliError } from "../errors";
-import type {
-  InstallArgs,
-  InstallResult,
-  Json,
-  PackBackend,
-  PackRecord,
-  SearchHit,
-  VerifyReport,
+import {
+  verifyReport,
+  type InstallArgs,
+  type InstallResult,
+  type Json,
+  type PackBackend,
+  type PackRecord,
+  type SearchHit,
+  type VerifyReport,
 } from "./types";
 
 const STATUS_CODES: Record<number, string> = {
@@ -246,7 +247,7 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
     history: (ref) => api.request<Json[]>("GET", `/packs/${enc(ref)}/history`),
     async verify(ref) {
       const data = await api.request<VerifyReport>("POST", `/packs/${enc(ref)}/verify`, {}, 30 * 60_000);
-      return { ...data, ref };
+      return verifyReport({ ...data, ref });
     },
     async verifyAll() {
       const packs = await backend.list();

@@ -18,12 +18,30 @@ export interface InstallResult extends PackRecord {
 
 export interface VerifyReport {
   ref: string;
+  version: string | null;
   ok: boolean;
   expected: string | null;
   actual: string | null;
   changed: string[];
   added: string[];
   removed: string[];
+  /** why the tree could not be hashed at all (a planted link, a special file), else null */
+  error: string | null;
+}
+
+/** The one shape both modes print (the installer's report carries more). */
+export function verifyReport(r: VerifyReport): VerifyReport {
+  return {
+    ref: r.ref,
+    version: r.version,
+    ok: r.ok,
+    expected: r.expected,
+    actual: r.actual,
+    changed: r.changed,
+    added: r.added,
+    removed: r.removed,
+    error: r.error ?? null,
+  };
 }
 
 export interface SearchHit extends Json {

@@ -128,7 +128,11 @@ export async function packVerify(
   const bad = reports.filter((r) => !r.ok);
   if (bad.length > 0) {
     // The report goes to stdout; the failure line goes to stderr like any error, so scripts see both.
-    const files = bad.flatMap((r) => [...r.changed, ...r.added, ...r.removed].map((f) => `${r.ref}/${f}`));
+    // what differs: the files, or why the tree could not be hashed at all (a planted link)
+    const files = bad.flatMap((r) => [
+      ...[...r.changed, ...r.added, ...r.removed].map((f) => `${r.ref}/${f}`),
+      ...(r.error ? [`${r.ref}: ${r.error}`] : []),
+    ]);
     const err = new CliError(
       "EINTEGRITY",
       `${bad.map((r) => r.ref).join(", ")} differ${bad.length === 1 ? "s" : ""} from the recorded checksum` +

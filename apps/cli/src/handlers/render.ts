@@ -73,6 +73,7 @@ export function verifyTable(reports: VerifyReport[]): string {
     for (const f of r.changed) lines.push(`  changed  ${printable(f)}`);
     for (const f of r.added) lines.push(`  added    ${printable(f)}`);
     for (const f of r.removed) lines.push(`  removed  ${printable(f)}`);
+    if (r.error) lines.push(`  error    ${printable(r.error)}`);
   }
   return lines.join("\n") + "\n";
 }
