@@ -35,6 +35,8 @@ export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = pr
   if (!enabled) return NOOP;
   const tty = stream as WriteStream;
   const color = colorEnabled(stream);
+  const dumb = process.env.TERM === "dumb";
+  const width = Math.max(10, (tty.columns || 80) - 1);
   let last: ProgressUpdate | undefined;
   let frame = 0;
   let stopped = false;
@@ -42,7 +44,8 @@ export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = pr
     if (!last || stopped) return;
     const spin = FRAMES[frame++ % FRAMES.length];
     const text = `${color ? `\x1b[36m${spin}\x1b[39m` : spin} ${describe(last, tty.columns || 80)}`;
-    stream.write(`\r\x1b[K${text}`);
+    // a dumb terminal gets no cursor escape: the line is padded over instead
+    stream.write(dumb ? `\r${text.padEnd(width)}` : `\r\x1b[K${text}`);
   };
   const timer = setInterval(draw, 100);
   timer.unref();
@@ -55,7 +58,7 @@ export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = pr
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
-      if (last) stream.write("\r\x1b[K");
+      if (last) stream.write(dumb ? `\r${" ".repeat(width)}\r` : "\r\x1b[K");
     },
   };
 }

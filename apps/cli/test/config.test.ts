@@ -79,6 +79,10 @@ describe("configuration precedence and `config show`", () => {
       await runCli(["config", "show", "--database-url", queryUrl], { env: baseEnv() }),
     );
     expect(shown.database_url.value).toBe("postgresql://127.0.0.1:1/attune?user=u&password=***");
+    const api = json<Shown>(
+      await runCli(["config", "show", "--api-url", "https://u:secretpw@a.example.com"], { env: baseEnv() }),
+    );
+    expect(api.api_url.value).toBe("https://u:***@a.example.com/");
     const failed = await runCli(["pack", "list", "--database-url", queryUrl], {
       env: baseEnv({ ATTUNE_HOME: path.join(t.dir, "pw-home") }),
     });

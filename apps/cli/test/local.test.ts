@@ -187,7 +187,10 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     expect(json(r)).toEqual({ ref: "demo_pack", removed: ["1.2.3"] });
     expect(json<Rec[]>(await cli("pack", "list"))).toEqual([]);
     expect((await cli("pack", "show", "demo_pack")).code).toBe(1);
-    const history = json<Array<{ action: string }>>(await cli("pack", "history", "demo_pack"));
-    expect(history.map((e) => e.action)).toContain("uninstall");
+    const history = json<Array<{ action: string; method: string | null }>>(
+      await cli("pack", "history", "demo_pack"),
+    );
+    // recorded as done through the CLI, like the installs
+    expect(history.find((e) => e.action === "uninstall")?.method).toBe("cli");
   });
 });

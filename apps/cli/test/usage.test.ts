@@ -58,6 +58,12 @@ describe("usage errors, help and version", () => {
     expect(twice.stderr).toMatch(/--checksum was given more than once/);
   });
 
+  it("verify with refs and --all is a usage error (the refs were ignored)", async () => {
+    const r = await runCli(["pack", "verify", "--all", "nope"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^attune: EUSAGE: give refs or --all, not both/);
+  });
+
   it("--version below the top level is an unknown argument (exit 2), not the CLI's version", async () => {
     for (const args of [
       ["pack", "install", "./x", "--version", "1.0.0", "-o", "json"],

@@ -37,7 +37,7 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
       return r as unknown as PackRecord & { created: boolean };
     },
     async uninstall(ref, version) {
-      return installer.uninstall(ref, { version, actor });
+      return installer.uninstall(ref, { version, actor, method: "cli" });
     },
     async list(sourceType) {
       const out: PackRecord[] = [];

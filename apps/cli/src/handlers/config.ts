@@ -57,7 +57,7 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
     database_url: { ...s.databaseUrl, value: redactUrl(s.databaseUrl.value) },
     packs_dir: plain(s.packsDir),
     mode: { value: s.apiUrl.value ? "remote" : "local", source: s.apiUrl.source, from: s.apiUrl.from },
-    api_url: plain(s.apiUrl),
+    api_url: s.apiUrl.value ? { ...s.apiUrl, value: redactUrl(s.apiUrl.value) } : plain(s.apiUrl),
     token: { ...s.token, value: s.token.value ? "***" : undefined },
     output: fmtFlag,
     allow_http: {

@@ -112,6 +112,10 @@ export async function packVerify(
     throw new CliError("EUSAGE", "give the refs of the packs to verify, or --all", {
       hint: "e.g. `attune pack verify hello_world` or `attune pack verify --all`",
     });
+  if (refs.length > 0 && argv.all)
+    throw new CliError("EUSAGE", "give refs or --all, not both", {
+      hint: "`attune pack verify --all` verifies every installed pack",
+    });
   const progress = createProgress(progressEnabled(Boolean(argv.quiet)));
   const reports: VerifyReport[] = await withBackend(argv, async (b) => {
     if (argv.all) {

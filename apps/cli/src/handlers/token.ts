@@ -93,7 +93,7 @@ export async function tokenList(argv: GlobalArgs): Promise<CommandResult> {
               t.scopes.map((x) => x.replace(/^packs:/, "")).join(","),
               shortDate(t.created),
               shortDate(t.last_used),
-              t.revoked ? "revoked" : "active",
+              t.revoked ? "revoked" : t.expires && Date.parse(t.expires) <= Date.now() ? "expired" : "active",
             ]),
           ),
   };
