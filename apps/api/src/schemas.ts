@@ -143,7 +143,9 @@ export const VerifyResult = z.object({
   error: z
     .string()
     .nullable()
-    .describe("why the tree could not be hashed at all (a planted symbolic link, a special file, a bad name)"),
+    .describe(
+      "why the tree could not be hashed at all (a planted symbolic link, a special file, a bad name)",
+    ),
 });
 
 export const UninstallResult = z.object({
