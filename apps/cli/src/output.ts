@@ -3,6 +3,8 @@
  * `-o table` prints aligned, width-aware text. Without `-o`, a TTY gets a table and a pipe
  * gets JSON, so scripts never parse tables by accident.
  */
+import { printable } from "./printable";
+
 export type OutputFormat = "table" | "json" | "yaml";
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ["table", "json", "yaml"];
 
@@ -30,10 +32,6 @@ export async function formatResult(result: CommandResult, format: OutputFormat):
   const text = result.table();
   return text.endsWith("\n") || text === "" ? text : text + "\n";
 }
-
-import { printable } from "./printable";
-
-export { printable };
 
 export type Cell = string | number | boolean | null | undefined;
 

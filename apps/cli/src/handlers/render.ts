@@ -1,6 +1,7 @@
 /** Table renderings of the pack JSON shapes (json/yaml print the shapes themselves). */
 import type { Json, PackRecord, SearchHit, VerifyReport } from "../backends/types";
-import { keyValues, minuteDate, printable, shortChecksum, shortDate, table, type Cell } from "../output";
+import { keyValues, minuteDate, shortChecksum, shortDate, table, type Cell } from "../output";
+import { printable } from "../printable";
 
 const s = (v: unknown): Cell =>
   v === null || v === undefined ? undefined : typeof v === "object" ? JSON.stringify(v) : (v as Cell);

@@ -100,8 +100,8 @@ export async function tokenList(argv: GlobalArgs): Promise<CommandResult> {
 }
 
 export async function tokenRevoke(argv: GlobalArgs & { id: string }): Promise<CommandResult> {
-  const id = /^[1-9][0-9]{0,14}$/.test(String(argv.id).trim()) ? Number(String(argv.id).trim()) : NaN;
-  if (Number.isNaN(id))
+  const given = String(argv.id).trim();
+  if (!/^[1-9][0-9]{0,14}$/.test(given))
     throw new CliError(
       "EUSAGE",
       `token id must be a positive whole number, not ${JSON.stringify(String(argv.id))}`,
@@ -109,6 +109,7 @@ export async function tokenRevoke(argv: GlobalArgs & { id: string }): Promise<Co
         hint: "see `attune token list` for the ids",
       },
     );
+  const id = Number(given);
   await withTokens(argv, (t) => t.revoke(id));
   return { data: { id, revoked: true }, table: () => `Revoked token ${id}\n` };
 }

@@ -1,11 +1,11 @@
-import { NO_CREDENTIALS_MESSAGE, urlHasCredentials } from "../policy/url-credentials";
-import { issueText } from "../issue-text";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { AttuneError, ErrorCodes, ioError, makeDirs } from "@attune/pack-storage";
 import type { AttuneConfigFile, RegistryConfig } from "./types";
 import { loadParsers, loadYaml, once } from "../lazy";
+import { NO_CREDENTIALS_MESSAGE, urlHasCredentials } from "../policy/url-credentials";
+import { issueText } from "../issue-text";
 
 export const CONFIG_FILE_NAME = "config.yaml";
 /** Registry names become cache file names: keep them to a safe alphabet. */

@@ -1,7 +1,7 @@
-import { issueText } from "../issue-text";
 import { isAttuneError, validateRef, validateVersion } from "@attune/pack-storage";
 import { parseDependencies } from "./dependencies";
 import { manifestError, show } from "./errors";
+import { issueText } from "../issue-text";
 import type { PackManifest } from "./types";
 import { loadParsers, once } from "../lazy";
 

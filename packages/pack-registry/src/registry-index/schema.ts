@@ -1,10 +1,10 @@
-import { NO_CREDENTIALS_MESSAGE, urlHasCredentials } from "../policy/url-credentials";
-import { issueText } from "../issue-text";
 import type { output } from "zod/mini";
 import type { $ZodIssue } from "zod/v4/core";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { validateGitRef } from "../policy/git-ref";
 import { loadParsers, loadSemver, once } from "../lazy";
+import { NO_CREDENTIALS_MESSAGE, urlHasCredentials } from "../policy/url-credentials";
+import { issueText } from "../issue-text";
 
 export const PACK_REF_RE = /^[a-z][a-z0-9_-]+$/;
 const CHECKSUM_RE = /^sha256:[0-9a-fA-F]{64}$/;
