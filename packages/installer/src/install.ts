@@ -6,6 +6,7 @@ import {
   ErrorCodes,
   calculateDirectoryManifest,
   parseChecksum,
+  renameField,
   validateRef,
   validateVersion,
   type Checksum,
@@ -312,10 +313,5 @@ function asRequestField(err: unknown, refSpecGiven: boolean): unknown {
   if (!(err instanceof AttuneError) || (field !== "ref" && field !== "version")) return err;
   // a version range without refSpec came with the source (ref@range)
   const renamed = field === "ref" || refSpecGiven ? "refSpec" : "source";
-  return new AttuneError(err.code, err.message.replace(/^(ref|version): /, ""), {
-    hint: err.hint,
-    path: err.path,
-    cause: err,
-    details: { ...err.details, field: renamed },
-  });
+  return renameField(err, renamed, (text) => text.replace(/^(ref|version): /, ""));
 }

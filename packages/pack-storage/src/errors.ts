@@ -107,6 +107,24 @@ export function isAttuneError(err: unknown): err is AttuneError {
   return err instanceof Error && typeof (err as { code?: unknown }).code === "string" && "hint" in err;
 }
 
+/**
+ * The same error in a caller's terms: a layer that names an input differently from the layer below
+ * (a request's `refSpec` for a source's `ref`, a CLI flag `--git-ref` for an option `gitRef`) renames
+ * `details.field` and rewrites the message and hint with `rewrite`. Same code; the original is the cause.
+ */
+export function renameField(
+  err: AttuneError,
+  field: string,
+  rewrite: (text: string) => string = (text) => text,
+): AttuneError {
+  return new AttuneError(err.code, rewrite(err.message), {
+    hint: err.hint && rewrite(err.hint),
+    path: err.path,
+    cause: err,
+    details: { ...err.details, field },
+  });
+}
+
 /** Wrap a Node system error as EIO naming the path; AttuneErrors pass through unchanged. */
 export function ioError(err: unknown, path: string, action: string): AttuneError {
   if (err instanceof AttuneError) return err;

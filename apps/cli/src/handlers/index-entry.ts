@@ -1,5 +1,5 @@
 import { buildIndexEntry, mergeIndexEntry } from "@attune/pack-registry";
-import { AttuneError } from "@attune/pack-storage";
+import { AttuneError, renameField } from "@attune/pack-storage";
 import type { GlobalArgs } from "../globals";
 import { keyValues, type CommandResult } from "../output";
 
@@ -51,10 +51,5 @@ function inFlagTerms(err: unknown): unknown {
   if (!(err instanceof AttuneError) || typeof field !== "string" || !FLAGS[field]) return err;
   const rename = (text: string) =>
     text.replace(/\b(gitUrl|gitRef|archiveUrl|archiveFile)\b/g, (k) => FLAGS[k]);
-  return new AttuneError(err.code, rename(err.message), {
-    hint: err.hint && rename(err.hint),
-    path: err.path,
-    cause: err,
-    details: { ...err.details, field: FLAGS[field] },
-  });
+  return renameField(err, FLAGS[field], rename);
 }

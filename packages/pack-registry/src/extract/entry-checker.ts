@@ -1,5 +1,6 @@
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type { ExtractLimits } from "./limits";
+import { quoteName } from "../quote";
 
 /** One archive member, as the tar and zip readers describe it before any byte is written. */
 export interface ArchiveEntry {
@@ -27,22 +28,17 @@ interface Seen {
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function unsafe(entry: string, message: string, hint?: string): AttuneError {
-  return new AttuneError(ErrorCodes.EUNSAFE_ARCHIVE, `archive entry "${printable(entry)}": ${message}`, {
+  return new AttuneError(ErrorCodes.EUNSAFE_ARCHIVE, `archive entry "${quoteName(entry)}": ${message}`, {
     details: { entry },
     hint: hint ?? "the archive is refused as a whole; rebuild it without this entry",
   });
 }
 
 export function tooLarge(entry: string, message: string, limit: string, value: number): AttuneError {
-  return new AttuneError(ErrorCodes.ETOO_LARGE, `archive entry "${printable(entry)}": ${message}`, {
+  return new AttuneError(ErrorCodes.ETOO_LARGE, `archive entry "${quoteName(entry)}": ${message}`, {
     details: { entry, limit, value },
     hint: "the archive exceeds a safety cap; if it is a genuine pack, raise the cap or slim the pack",
   });
-}
-
-/** Names in messages must not carry control characters into a terminal. */
-export function printable(name: string): string {
-  return name.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** Key under which two names collide on a case-insensitive or normalising filesystem (macOS, Windows). */
@@ -115,10 +111,10 @@ export class EntryChecker {
 
   private checkKind(entry: ArchiveEntry, path: string): void {
     if (entry.kind === "symlink") {
-      throw unsafe(path, `symbolic link (-> ${printable(entry.linkTarget ?? "?")}) refused`);
+      throw unsafe(path, `symbolic link (-> ${quoteName(entry.linkTarget ?? "?")}) refused`);
     }
     if (entry.kind === "hardlink") {
-      throw unsafe(path, `hard link (-> ${printable(entry.linkTarget ?? "?")}) refused`);
+      throw unsafe(path, `hard link (-> ${quoteName(entry.linkTarget ?? "?")}) refused`);
     }
     if (entry.kind === "special") {
       throw unsafe(path, `${entry.rawType ?? "special file"} refused: only regular files and directories`);
@@ -156,11 +152,11 @@ export class EntryChecker {
       if (prior.name !== path) {
         throw unsafe(
           full,
-          `"${printable(path)}" collides with "${printable(prior.name)}" after Unicode normalisation or case folding`,
+          `"${quoteName(path)}" collides with "${quoteName(prior.name)}" after Unicode normalisation or case folding`,
         );
       }
       if (!last) {
-        if (!prior.directory) throw unsafe(full, `"${printable(path)}" is a file but is used as a directory`);
+        if (!prior.directory) throw unsafe(full, `"${quoteName(path)}" is a file but is used as a directory`);
         continue;
       }
       if (directory && prior.directory && !prior.explicit) {

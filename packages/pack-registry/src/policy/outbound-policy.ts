@@ -6,6 +6,7 @@ import { disallowedReason, isLocalHostname, unbracket } from "./address";
 import type { AttuneConfigFile } from "../config/types";
 import { request, type PolicyRequestOptions, type PolicyResponse } from "../net/request";
 import { fetchBuffer, type BufferedResponse } from "../net/fetch-buffer";
+import { carriesCredentials } from "./url-credentials";
 
 export interface LookupAddress {
   address: string;
@@ -112,7 +113,7 @@ export class OutboundPolicy {
         "set allow_http: true in config.yaml or ATTUNE_ALLOW_HTTP=true to allow plain http",
       );
     }
-    if (u.username !== "" || u.password !== "") {
+    if (carriesCredentials(u)) {
       throw policyError(
         "credentials",
         `${field}: credentials in URLs are refused (${u.protocol}//***@${u.host})`,

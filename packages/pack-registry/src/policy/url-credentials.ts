@@ -5,11 +5,15 @@
  */
 export function urlHasCredentials(url: string): boolean {
   try {
-    const u = new URL(url);
-    return u.username !== "" || u.password !== "";
+    return carriesCredentials(new URL(url));
   } catch {
     return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url);
   }
+}
+
+/** Whether a parsed URL carries a user name or password. */
+export function carriesCredentials(u: URL): boolean {
+  return u.username !== "" || u.password !== "";
 }
 
 export const NO_CREDENTIALS_MESSAGE =

@@ -11,6 +11,7 @@ import {
 import { archiveTypeFromName, extractArchive } from "../extract";
 import { findPackRoot, loadManifest } from "../manifest";
 import { validateGitRef } from "../policy/git-ref";
+import { carriesCredentials } from "../policy/url-credentials";
 import { parseIndexEntry, type IndexEntry, type InstallSource } from "./schema";
 
 export interface IndexEntryOptions {
@@ -30,7 +31,7 @@ function publicUrl(url: string, field: string): string {
   } catch {
     /* handled below */
   }
-  if (!u || (u.protocol !== "https:" && u.protocol !== "http:") || u.username || u.password) {
+  if (!u || (u.protocol !== "https:" && u.protocol !== "http:") || carriesCredentials(u)) {
     throw new AttuneError(
       ErrorCodes.EINVALID_INPUT,
       `${field}: "${url}" must be an http(s) URL without credentials`,

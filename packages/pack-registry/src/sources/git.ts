@@ -5,6 +5,7 @@ import { policyGitHttp } from "../net/git-http";
 import { isCommitSha, validateGitRef } from "../policy/git-ref";
 import { emptyDir } from "./staging";
 import type { FetchContext, FetchResult, Source } from "./types";
+import { quoteRemote } from "../quote";
 
 function gitError(e: unknown, url: string, ref: string | undefined): AttuneError {
   if (e instanceof AttuneError) return e;
@@ -24,23 +25,13 @@ function gitError(e: unknown, url: string, ref: string | undefined): AttuneError
   const status = err.data?.statusCode;
   return new AttuneError(
     ErrorCodes.EFETCH,
-    `git clone of ${url} failed: ${printable(err.message ?? String(e))}`,
+    `git clone of ${url} failed: ${quoteRemote(err.message ?? String(e))}`,
     {
       cause: e,
       details: { field: "source", url, ...(status ? { status } : {}) },
       hint: "check the repository URL and that the server is reachable",
     },
   );
-}
-
-/**
- * A message that may quote what a remote sent (isomorphic-git's "Expected ... but received ..."):
- * control characters and undecodable bytes shown as "?", and at most 300 characters of it.
- */
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- the point is to replace them
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, "?");
-  return clean.length > 300 ? `${clean.slice(0, 300)}…` : clean;
 }
 
 /**
