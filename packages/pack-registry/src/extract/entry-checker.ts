@@ -43,8 +43,11 @@ export function tooLarge(entry: string, message: string, limit: string, value: n
 
 /** Key under which two names collide on a case-insensitive or normalising filesystem (macOS, Windows). */
 function foldKey(path: string): string {
-  return path.normalize("NFC").toLowerCase();
+  // NFC leaves ASCII as it is: skip the normalisation for the common case
+  return (ASCII.test(path) ? path : path.normalize("NFC")).toLowerCase();
 }
+// eslint-disable-next-line no-control-regex -- the whole ASCII range
+const ASCII = /^[\u0000-\u007f]*$/;
 
 /**
  * Validates entries one by one, in archive order: path shape, type, declared sizes, count, depth and
@@ -137,8 +140,42 @@ export class EntryChecker {
     }
   }
 
-  /** Duplicates, case/Unicode collisions, and a file used as a directory are refused. */
+  /**
+   * Duplicates, case/Unicode collisions, and a file used as a directory are refused. The common case
+   * (a new entry whose closest recorded ancestor is a directory of exactly that name) is settled
+   * from the bottom up: an entry's ancestors are recorded with it and never change, so nothing above
+   * that ancestor needs another look. Anything else takes the full check from the top down.
+   */
   private record(parts: string[], directory: boolean): void {
+    const full = parts.join("/");
+    const key = foldKey(full);
+    if (!this.seen.has(key)) {
+      const missing: [string, string][] = []; // new ancestors and their keys, deepest first
+      let end = full.length;
+      let clean = true;
+      for (let i = parts.length - 1; i >= 1; i--) {
+        end -= parts[i].length + 1;
+        const path = full.slice(0, end);
+        const pathKey = foldKey(path);
+        const prior = this.seen.get(pathKey);
+        if (!prior) {
+          missing.push([path, pathKey]);
+          continue;
+        }
+        clean = prior.name === path && prior.directory;
+        break;
+      }
+      if (clean) {
+        for (const [path, pathKey] of missing)
+          this.seen.set(pathKey, { name: path, directory: true, explicit: false });
+        this.seen.set(key, { name: full, directory, explicit: true });
+        return;
+      }
+    }
+    this.recordFromTop(parts, directory);
+  }
+
+  private recordFromTop(parts: string[], directory: boolean): void {
     for (let i = 1; i <= parts.length; i++) {
       const path = parts.slice(0, i).join("/");
       const last = i === parts.length;

@@ -1,0 +1,55 @@
+import { describe, expect, it } from "@jest/globals";
+import { EntryChecker, type ArchiveEntry } from "../src/extract/entry-checker";
+import { resolveLimits } from "../src/extract/limits";
+
+const file = (name: string): ArchiveEntry => ({ name, kind: "file", mode: 0o644, size: 1 });
+const dir = (name: string): ArchiveEntry => ({ name, kind: "directory", mode: 0o755, size: 0 });
+
+/** Feed the entries in order; the message of the first refusal, or null when all pass. */
+function refusal(...entries: ArchiveEntry[]): string | null {
+  const checker = new EntryChecker(resolveLimits());
+  try {
+    for (const e of entries) checker.check(e);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+describe("EntryChecker: duplicates and collisions, whatever the depth and order", () => {
+  it("accepts a tree listed parents first, children first, or without directory entries", () => {
+    expect(refusal(dir("a/"), dir("a/b/"), file("a/b/c.txt"), file("a/b/d.txt"), file("a/e"))).toBeNull();
+    // an explicit directory entry after its children (some archivers write them last)
+    expect(refusal(file("a/b/c.txt"), dir("a/b/"), dir("a/"), file("a/x"))).toBeNull();
+    expect(refusal(file("x/y/z/1"), file("x/y/z/2"), file("x/y/3"), file("x/4"), file("5"))).toBeNull();
+  });
+
+  it("refuses the same name twice, as a file or as an explicit directory", () => {
+    expect(refusal(file("a/b.txt"), file("a/b.txt"))).toMatch(/"a\/b.txt": duplicate entry/);
+    expect(refusal(dir("a/"), file("a/x"), dir("a/"))).toMatch(/"a": duplicate entry/);
+    expect(refusal(file("a/x"), dir("a/x/"))).toMatch(/"a\/x": duplicate entry/);
+  });
+
+  it("refuses a file used as a directory, naming the file, at any depth", () => {
+    expect(refusal(file("a"), file("a/b"))).toMatch(/"a" is a file but is used as a directory/);
+    expect(refusal(file("p/q/r"), file("p/q/r/s/t"))).toMatch(
+      /"p\/q\/r" is a file but is used as a directory/,
+    );
+  });
+
+  it("names the highest colliding component, as a case-insensitive filesystem would see it", () => {
+    // the collision is at the top ("Docs" vs "docs"), even though the parent "docs/guide" is new
+    expect(refusal(file("Docs/a.md"), file("docs/guide/b.md"))).toMatch(
+      /"docs" collides with "Docs" after Unicode normalisation or case folding/,
+    );
+    expect(refusal(dir("x/Y/"), file("x/y/z"))).toMatch(/"x\/y" collides with "x\/Y"/);
+    expect(refusal(file("README.md"), file("readme.md"))).toMatch(/"readme.md" collides with "README.md"/);
+  });
+
+  it("folds Unicode too: NFC and NFD spellings and non-ASCII case collide", () => {
+    expect(refusal(file("caf\u00e9/a"), file("cafe\u0301/b"))).toMatch(/collides with "caf\u00e9"/);
+    expect(refusal(file("\u00c9t\u00e9.txt"), file("\u00e9t\u00e9.txt"))).toMatch(/collides/);
+    // distinct non-ASCII names pass
+    expect(refusal(file("\u00e9t\u00e9/a"), file("\u00e9t\u00e9/b"), file("hiver/c"))).toBeNull();
+  });
+});
