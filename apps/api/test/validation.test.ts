@@ -51,8 +51,7 @@ describe("install body validation", () => {
       { source: "demo", force: "yes", skip_deps: 1, skip_tests: null },
       ["force", "skip_deps", "skip_tests"],
     ],
-    ["malformed checksum", { source: "demo", checksum: "md5:abc" }, ["checksum"]],
-    ["short checksum", { source: "demo", checksum: "sha256:abc" }, ["checksum"]],
+    ["non-string checksum", { source: "demo", checksum: 5 }, ["checksum"]],
     ["ref_spec that looks like an option", { source: "demo", ref_spec: "--upload-pack=x" }, ["ref_spec"]],
     ["non-string registry", { source: "demo", registry: 5 }, ["registry"]],
     ["an array instead of an object", [{ source: "demo" }], ["body"]],
@@ -71,6 +70,23 @@ describe("install body validation", () => {
     expectProblem(res, 400, "EINVALID_INPUT", ["ref_spec"]);
     expect(res.body.detail).not.toMatch(/^ref: /);
     if (hint) expect(res.body.hint).toMatch(hint);
+  });
+
+  // the same code, message and hint as the CLI's local mode gives for the same input
+  it.each([
+    ["malformed checksum", "md5:abc"],
+    ["short checksum", "sha256:abc"],
+    ["empty checksum", ""],
+  ])("%s -> 400 EINVALID_CHECKSUM with the form in the hint", async (_name, checksum) => {
+    const res = await install({ source: "demo", checksum });
+    expectProblem(res, 400, "EINVALID_CHECKSUM", ["checksum"]);
+    expect(res.body.hint).toMatch(/"sha256:" followed by 64 hexadecimal characters/);
+  });
+
+  it("a checksum in capitals (prefix and digits) is accepted, as the library compares lower-cased", async () => {
+    const res = await install({ source: "demo", checksum: `SHA256:${"AB".repeat(32)}` });
+    expect(res.body.code).not.toBe("EINVALID_CHECKSUM");
+    expect(res.status).not.toBe(400);
   });
 
   it("the message of a missing field says it is required", async () => {
@@ -187,9 +203,6 @@ describe("query and path validation", () => {
     ["search without q", "/api/v1/registries/search", ["q"]],
     ["search with an empty q", "/api/v1/registries/search?q=", ["q"]],
     ["search with a 201-character q", `/api/v1/registries/search?q=${"a".repeat(201)}`, ["q"]],
-    ["a ref with capitals", "/api/v1/packs/Demo", ["ref"]],
-    ["a ref with a dot-dot", "/api/v1/packs/..%2Fetc", ["ref"]],
-    ["a one-letter ref", "/api/v1/packs/a/installation", ["ref"]],
     ["an unknown parameter on show", "/api/v1/packs/demo?verbose=1", ["verbose"]],
   ];
   it.each(cases)("%s -> 400 naming it", async (_name, path, fields) => {
@@ -215,10 +228,24 @@ describe("query and path validation", () => {
     expectProblem(res, 400, "EINVALID_INPUT", ["all"]);
   });
 
-  it("POST verify with a bad ref -> 400", async () => {
-    const res = await request(api.app).post("/api/v1/packs/-x/verify").set(api.auth());
-    expectProblem(res, 400, "EINVALID_INPUT", ["ref"]);
-  });
+  it.each([
+    ["POST", "/api/v1/packs/-x/verify"],
+    ["GET", "/api/v1/packs/Bad"],
+    ["GET", "/api/v1/packs/Bad/history"],
+    ["GET", "/api/v1/packs/a/installation"],
+    ["DELETE", "/api/v1/packs/x%20y"],
+    ["GET", "/api/v1/packs/..%2Fetc"],
+  ])(
+    "%s %s: a bad ref -> 400 EINVALID_REF with the rule in the hint, as in local mode",
+    async (method, url) => {
+      const res = await request(api.app)
+        [method.toLowerCase() as "get" | "delete" | "post"](url)
+        .set(api.auth());
+      expectProblem(res, 400, "EINVALID_REF", ["ref"]);
+      expect(res.body.detail).toMatch(/is not a valid pack ref/);
+      expect(res.body.hint).toMatch(/starts with a lower-case letter/);
+    },
+  );
 });
 
 describe("routing", () => {

@@ -167,6 +167,9 @@ export function planRecord(p: PlanInput): PlannedRecord {
         checksum_verified: p.check.verified,
         previous_version: d.previousVersion,
         resolved_commit: f.resolvedCommit,
+        // from where, beyond the URL: the git ref asked for, the registry that resolved the pack
+        source_ref: f.sourceRef,
+        ...(f.registryName ? { registry: f.registryName } : {}),
         operation_id: p.operationId,
         ...(d.action === "downgrade" ? { downgrade: true } : {}),
       },

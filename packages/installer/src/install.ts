@@ -29,11 +29,20 @@ import { abortError, type PackLock } from "./locks";
 import type { PlannedRecord } from "./record";
 import { toInstallationJson, toPackJson } from "./serialize";
 import { validateInstallRequest } from "./validate";
-import type { Actor, InstallRequest, InstallResult, OperationOptions, ProgressEvent } from "./types";
+import type {
+  Actor,
+  InstallRequest,
+  InstallResult,
+  OperationOptions,
+  ProgressEvent,
+  SourceType,
+} from "./types";
 
 interface Attempt {
   ref: string | null;
   version: string | null;
+  /** the kind of source asked for, known before anything is fetched */
+  kind: SourceType | null;
   fetched: FetchResult | null;
 }
 
@@ -53,14 +62,18 @@ export async function install(
   // install unverified
   const callerExpected = req.checksum !== undefined ? parseChecksum(req.checksum, "checksum") : null;
   const progress = safeProgress(opts.onProgress);
-  const attempt: Attempt = { ref: null, version: null, fetched: null };
+  const attempt: Attempt = { ref: null, version: null, kind: null, fetched: null };
   const staging = await ctx.storage.createStagingDir();
   let lock: PackLock | null = null;
   try {
     // a registry ref is known before fetching: lock first so a concurrent install does not download twice
     const spec = { source: req.source, ref: req.refSpec, registry: req.registry };
-    if (classifySource(spec) === "registry") {
-      attempt.ref = validateRef(req.source.trim().split("@")[0]);
+    attempt.kind = classifySource(spec);
+    if (attempt.kind === "registry") {
+      const [ref, wanted] = req.source.trim().split("@");
+      attempt.ref = validateRef(ref);
+      // an exact version asked for is the version the attempt is about (a range is not)
+      if (wanted !== undefined && isExactVersion(wanted)) attempt.version = wanted;
       lock = await ctx.locker.acquire(attempt.ref, {
         timeoutMs: ctx.settings.lockTimeoutMs,
         signal: opts.signal,
@@ -82,7 +95,12 @@ export async function install(
     attempt.fetched = fetched;
     progress({ phase: "validate" });
     const root = await findPackRoot(srcDir);
-    const manifest = await loadManifest(root);
+    const manifest = await loadManifest(root).catch((err: unknown) => {
+      // pack.yaml is invalid but names a valid ref: the failure goes into that pack's history
+      const named = err instanceof AttuneError ? err.details?.packRef : undefined;
+      if (!attempt.ref && typeof named === "string") attempt.ref = named;
+      throw err;
+    });
     if (attempt.ref && manifest.ref !== attempt.ref)
       throw new AttuneError(
         ErrorCodes.EMANIFEST,
@@ -280,18 +298,30 @@ async function recordFailure(
   // without a ref there is no history to append to (the fetch or pack.yaml failed before we knew it)
   if (!attempt.ref) return;
   const e = err as AttuneError;
+  // from where: what was fetched; else what the error names (a registry's archive URL and the
+  // entry's version, the registry); else what was asked for (a registry ref is not a URL)
+  const said = e instanceof AttuneError ? (e.details ?? {}) : {};
+  const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
+  const registry = attempt.fetched?.registryName ?? text(said.registry) ?? req.registry ?? null;
   const event = {
     packRef: attempt.ref,
-    version: attempt.version,
+    version: attempt.version ?? (attempt.kind === "registry" ? text(said.version) : null),
     action: "failed" as const,
     outcome: "failure" as const,
-    sourceType: attempt.fetched?.sourceType ?? null,
-    sourceUrl: attempt.fetched?.sourceUrl ?? req.source,
+    sourceType: attempt.fetched?.sourceType ?? attempt.kind,
+    sourceUrl:
+      attempt.fetched?.sourceUrl ?? text(said.url) ?? (attempt.kind === "registry" ? null : req.source),
     actorId: actor.identityId,
     actorName: actor.name,
     method: req.method,
     error: `${e?.code ?? "ERROR"}: ${e?.message ?? String(err)}`,
-    details: { code: e?.code ?? null, force: Boolean(req.force), requested_source: req.source },
+    details: {
+      code: e?.code ?? null,
+      force: Boolean(req.force),
+      requested_source: req.source,
+      ...(req.refSpec !== undefined ? { requested_ref: req.refSpec } : {}),
+      ...(registry ? { registry } : {}),
+    },
   };
   try {
     await ctx.store.appendEvent(event);
@@ -314,4 +344,13 @@ function asRequestField(err: unknown, refSpecGiven: boolean): unknown {
   // a version range without refSpec came with the source (ref@range)
   const renamed = field === "ref" || refSpecGiven ? "refSpec" : "source";
   return renameField(err, renamed, (text) => text.replace(/^(ref|version): /, ""));
+}
+
+function isExactVersion(text: string): boolean {
+  try {
+    validateVersion(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

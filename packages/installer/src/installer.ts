@@ -24,6 +24,7 @@ import type {
   Actor,
   EventJson,
   InstallRequest,
+  InstallationMethod,
   InstallResult,
   ListFilter,
   ListResult,
@@ -78,13 +79,14 @@ export class Installer {
   uninstall(ref: string, opts: UninstallOptions): Promise<UninstallResult> {
     return uninstall(this.ctx, ref, opts);
   }
-  verify(ref: string, actor?: Actor): Promise<VerifyReport> {
-    return verify(this.ctx, ref, actor);
+  /** Re-hash an installed pack; the `verify` event records `actor` and `method` (who and how). */
+  verify(ref: string, actor?: Actor, method?: InstallationMethod): Promise<VerifyReport> {
+    return verify(this.ctx, ref, actor, method);
   }
-  async verifyAll(actor?: Actor): Promise<VerifyReport[]> {
+  async verifyAll(actor?: Actor, method?: InstallationMethod): Promise<VerifyReport[]> {
     const reports: VerifyReport[] = [];
     for (const rec of await this.ctx.store.all())
-      if (rec.installation) reports.push(await verify(this.ctx, rec.pack.ref, actor));
+      if (rec.installation) reports.push(await verify(this.ctx, rec.pack.ref, actor, method));
     return reports;
   }
   list(filter: ListFilter = {}): Promise<ListResult> {

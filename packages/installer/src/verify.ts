@@ -9,13 +9,18 @@ import {
 } from "@attune/pack-storage";
 import { withRefLock, type InstallerContext } from "./context";
 import type { InstalledRecord } from "./record";
-import type { Actor, VerifyReport } from "./types";
+import type { Actor, InstallationMethod, VerifyReport } from "./types";
 
 /**
  * Re-hash an installed pack and compare with what was recorded at install time. Runs under the ref
  * lock so that a concurrent upgrade is never reported as tampering. Appends a `verify` event.
  */
-export async function verify(ctx: InstallerContext, ref: string, actor?: Actor): Promise<VerifyReport> {
+export async function verify(
+  ctx: InstallerContext,
+  ref: string,
+  actor?: Actor,
+  method?: InstallationMethod,
+): Promise<VerifyReport> {
   validateRef(ref);
   return withRefLock(ctx, ref, undefined, async () => {
     const rec = await ctx.store.get(ref);
@@ -34,7 +39,7 @@ export async function verify(ctx: InstallerContext, ref: string, actor?: Actor):
       sourceUrl: rec.installation.sourceUrl,
       actorId: actor?.identityId ?? null,
       actorName: actor?.name ?? null,
-      method: null,
+      method: method ?? null,
       error: report.ok
         ? null
         : `EINTEGRITY: expected ${report.expected}, found ${report.actual ?? "no files"}`,

@@ -242,6 +242,25 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect(KeptContents.processBytes()).toBe(kept);
   });
 
+  it("a pack.yaml that is invalid but names a valid ref files the failure under that ref", async () => {
+    const dir = pack("broken", "1.0.0");
+    fs.writeFileSync(path.join(dir, "pack.yaml"), "ref: broken\nversion: 1.0\nname: Broken\n");
+    await expect(inst.install({ source: dir, ...cli }, actor)).rejects.toMatchObject({ code: "EMANIFEST" });
+    expect(await inst.history("broken")).toEqual([
+      expect.objectContaining({
+        action: "failed",
+        source_type: "local_directory",
+        source_url: dir,
+        version: null,
+        error: expect.stringMatching(/^EMANIFEST/),
+      }),
+    ]);
+    // a ref that is itself invalid has no history to go to
+    fs.writeFileSync(path.join(dir, "pack.yaml"), "ref: Not A Ref\nversion: 1.0.0\n");
+    await expect(inst.install({ source: dir, ...cli }, actor)).rejects.toMatchObject({ code: "EMANIFEST" });
+    expect(packDirs(h.packsDir)).toEqual([]);
+  });
+
   it("verify reports changed, added and removed files, and appends to the history", async () => {
     const r = await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
     expect(await inst.verify("core", actor)).toMatchObject({
@@ -265,9 +284,16 @@ describe.each(await providers())("install flow on %s", (provider) => {
       removed: ["actions/hello.yaml"],
     });
     expect(report.actual).not.toBe(r.installation.checksum);
-    expect((await inst.verifyAll()).map((v) => v.ok)).toEqual([false]);
-    const last = (await inst.history("core")).at(-1)!;
-    expect(last).toMatchObject({ action: "verify", outcome: "failure" });
+    expect((await inst.verifyAll(actor, "cli")).map((v) => v.ok)).toEqual([false]);
+    const events = await inst.history("core");
+    // who verified and how: named and --all alike
+    expect(events.at(-2)).toMatchObject({ action: "verify", outcome: "failure", actor_name: actor.name });
+    expect(events.at(-1)).toMatchObject({
+      action: "verify",
+      outcome: "failure",
+      actor_name: actor.name,
+      method: "cli",
+    });
     await expect(inst.verify("nope")).rejects.toMatchObject({ code: "ENOTFOUND" });
   });
 

@@ -72,6 +72,12 @@ beforeAll(async () => {
         entry("gitpack", "9.9.9", [
           { type: "git", url: `${git.url}/gitpack.git`, ref: "v1.0.0", checksum: v1Checksum },
         ]),
+        entry("badarch", "2.0.0", [
+          { type: "archive", url: `${http.url}/archpack-3.1.0.tgz`, checksum: `sha256:${"8".repeat(64)}` },
+        ]),
+        entry("gone", "1.2.0", [
+          { type: "archive", url: `${http.url}/no-such.tgz`, checksum: archiveChecksum },
+        ]),
         entry("impostor", "1.0.0", [
           { type: "git", url: `${git.url}/gitpack.git`, ref: "v1.0.0", checksum: v1Checksum },
         ]),
@@ -149,6 +155,51 @@ describe("git and registry sources, end to end", () => {
         archive_checksum: archiveChecksum,
         expected_checksum: archiveChecksum,
       });
+      // the history keeps the registry too: the installation's meta goes with an uninstall
+      await inst.uninstall("archpack", { actor, method: "api" });
+      expect((await inst.history("archpack"))[0]).toMatchObject({
+        action: "install",
+        source_type: "registry",
+        source_url: `${http.url}/archpack-3.1.0.tgz`,
+        details: expect.objectContaining({ registry: "test", source_ref: null }),
+      });
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("a registry install that fails while fetching records from where: registry, URL, version", async () => {
+    const h = await makeHarness("sqlite", { ATTUNE_REGISTRIES: `test=${http.url}/index.json` });
+    try {
+      const inst = await h.open();
+      // the archive's bytes do not match the index's checksum
+      await expect(inst.install({ source: "badarch", method: "cli" }, actor)).rejects.toMatchObject({
+        code: "EINTEGRITY",
+      });
+      expect(await inst.history("badarch")).toEqual([
+        expect.objectContaining({
+          action: "failed",
+          source_type: "registry",
+          source_url: `${http.url}/archpack-3.1.0.tgz`,
+          version: "2.0.0",
+          method: "cli",
+          details: expect.objectContaining({ registry: "test", requested_source: "badarch" }),
+        }),
+      ]);
+      // every install source failed (the archive is not there)
+      await expect(inst.install({ source: "gone@1.2.0", method: "api" }, actor)).rejects.toMatchObject({
+        code: "EFETCH",
+      });
+      expect(await inst.history("gone")).toEqual([
+        expect.objectContaining({
+          action: "failed",
+          source_type: "registry",
+          source_url: null,
+          version: "1.2.0",
+          details: expect.objectContaining({ registry: "test", requested_source: "gone@1.2.0" }),
+        }),
+      ]);
+      expect(packDirs(h.packsDir)).toEqual([]);
     } finally {
       await h.cleanup();
     }

@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
+import { validateRef } from "@attune/pack-storage";
 import { Router, type Request } from "express";
 import type { z } from "zod";
 import { actorOf, requireScope } from "../http/auth";
 import { methodNotAllowed } from "../http/error-handler";
 import { HttpProblem } from "../http/problem";
 import { parseOr400 } from "../http/validate";
-import { DeleteQuery, EmptyQuery, InstallBody, ListQuery, RefParam } from "../schemas";
+import { DeleteQuery, EmptyQuery, InstallBody, ListQuery } from "../schemas";
 import { Scopes, type Actor, type InstallerPort, type InstallRequest } from "../types";
 
 export interface PacksRouterOptions {
@@ -100,8 +101,12 @@ class ListBodyCache {
   }
 }
 
+/**
+ * The pack ref of the path, checked by the library's own rule, so a bad one is refused with the
+ * same code, message and hint as in local mode (EINVALID_REF). The OpenAPI document states it as REF_PATTERN.
+ */
 function refOf(req: Request): string {
-  return parseOr400(RefParam, req.params.ref, "ref");
+  return validateRef(String(req.params.ref));
 }
 
 export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): Router {
@@ -198,7 +203,7 @@ export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): 
     .post(read, async (req, res) => {
       const ref = refOf(req);
       parseOr400(EmptyQuery, req.query, "query");
-      const v = await installer.verify(ref, actorOf(res));
+      const v = await installer.verify(ref, actorOf(res), "api");
       res.json({
         data: {
           version: v.version,

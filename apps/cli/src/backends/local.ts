@@ -60,10 +60,10 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
       return events;
     },
     async verify(ref) {
-      return verifyReport((await installer.verify(ref, actor)) as unknown as VerifyReport);
+      return verifyReport((await installer.verify(ref, actor, "cli")) as unknown as VerifyReport);
     },
     async verifyAll() {
-      return ((await installer.verifyAll()) as unknown as VerifyReport[]).map(verifyReport);
+      return ((await installer.verifyAll(actor, "cli")) as unknown as VerifyReport[]).map(verifyReport);
     },
     async search(text) {
       const r = await installer.registries.searchDetailed(text);

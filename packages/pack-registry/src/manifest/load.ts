@@ -1,6 +1,6 @@
 import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ioError } from "@attune/pack-storage";
+import { AttuneError, ioError, validateRef } from "@attune/pack-storage";
 import { MANIFEST_FILE, manifestError } from "./errors";
 import { validateManifest } from "./schema";
 import type { PackManifest } from "./types";
@@ -51,6 +51,10 @@ export function parseManifest(source: string | Buffer, path?: string): PackManif
     return validateManifest(data as Record<string, unknown>);
   } catch (err) {
     if (path && err instanceof Error && "code" in err) Object.assign(err, { path });
+    // the pack this file names, when that much is valid: an installer files the failure under it
+    const named = (data as Record<string, unknown>).ref;
+    if (err instanceof AttuneError && typeof named === "string" && isValidRef(named))
+      Object.assign(err, { details: { ...err.details, packRef: named } });
     throw err;
   }
 }
@@ -95,4 +99,13 @@ function yamlProblem(message: string): string {
     return "more than one YAML document (a '---' line after the first key); pack.yaml holds one mapping";
   if (/^Map keys must be unique/.test(first)) return "a key is given twice; give each key once";
   return first;
+}
+
+function isValidRef(ref: string): boolean {
+  try {
+    validateRef(ref);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -70,7 +70,14 @@ export function registrySource(spec: PackSpec, opts: { registry?: string } = {})
             },
           };
         } catch (e) {
-          if (e instanceof IntegrityError || ctx.signal?.aborted || !(e instanceof AttuneError)) throw e;
+          // a mismatch is never retried elsewhere; it names the registry and the entry's version
+          if (e instanceof IntegrityError)
+            throw new IntegrityError(e.expected, e.found, {
+              hint: e.hint,
+              cause: e,
+              details: { ...e.details, registry: registry.name, version: entry.version },
+            });
+          if (ctx.signal?.aborted || !(e instanceof AttuneError)) throw e;
           attempts.push({ type: src.type, url: src.url, code: String(e.code), message: e.message });
           last = e;
           await emptyDir(stagingDir);
@@ -83,7 +90,10 @@ export function registrySource(spec: PackSpec, opts: { registry?: string } = {})
         `pack ${entry.ref}@${entry.version} (registry "${registry.name}"): every install source failed: ${attempts
           .map((a) => `${a.type} ${a.url}: ${a.message}`)
           .join("; ")}`,
-        { cause: last, details: { field: "source", registry: registry.name, attempts } },
+        {
+          cause: last,
+          details: { field: "source", registry: registry.name, version: entry.version, attempts },
+        },
       );
     },
   };
