@@ -52,6 +52,13 @@ describe("configuration precedence and `config show`", () => {
     expect(s.allow_http).toEqual({ value: true, source: "config", from: "allow_http" });
     expect(s.registries).toEqual({ value: ["main"], source: "config", from: "registries" });
     expect(s.output.value).toBe("json");
+    // defaults are the values in effect, and a setting only the API applies says so
+    expect(s.index_cache_ttl_seconds).toEqual({ value: 300, source: "default" });
+    expect(s.local_source_roots).toMatchObject({
+      value: [],
+      source: "default",
+      note: expect.stringMatching(/^API only/),
+    });
   });
 
   it("redacts secrets: token, database password, registry headers", async () => {

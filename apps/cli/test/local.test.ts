@@ -118,6 +118,15 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     expect(table.stdout).toMatch(/^demo_pack\s+TAMPERED/m);
     expect(table.stdout).toMatch(/^\s+changed\s+actions\/run\.sh$/m);
     expect(ESCAPE_RE.test(table.stdout + table.stderr)).toBe(false);
+    // a planted link cannot be hashed: the table says so, not that the directory is gone
+    await cli("pack", "install", src, "--force");
+    fs.symlinkSync("/etc/passwd", path.join(dir, "evil"));
+    const linked = await cli("pack", "verify", "demo_pack", "-o", "table");
+    expect(linked.code).toBe(3);
+    expect(linked.stdout).toMatch(/^\s+found\s+\(cannot be hashed: see the error below\)$/m);
+    expect(linked.stdout).toMatch(/^\s+error\s+ESYMLINK: /m);
+    expect(linked.stdout).not.toMatch(/directory is gone/);
+    fs.rmSync(path.join(dir, "evil"));
     await cli("pack", "install", src, "--force");
   });
 

@@ -21,6 +21,7 @@ import {
 } from "@attune/pack-registry";
 import { safeProgress, type InstallerContext } from "./context";
 import { checkDependencies } from "./dependencies";
+import { appendEventKeepingActor } from "./events";
 import { crashPoint } from "./fault";
 import { finishAfterCommit } from "./finish";
 import { resolvePending } from "./reconcile";
@@ -323,14 +324,8 @@ async function recordFailure(
       ...(registry ? { registry } : {}),
     },
   };
-  try {
-    await ctx.store.appendEvent(event);
-  } catch (appendError) {
-    // the identity may be gone (or be why the commit failed): keep the name, drop the reference.
-    // Any other failure (a busy or unreachable database) would fail again: do not wait twice.
-    if (event.actorId !== null && (appendError as AttuneError).code === ErrorCodes.ENOTFOUND)
-      await ctx.store.appendEvent({ ...event, actorId: null }).catch(() => undefined);
-  }
+  // the install's own error is what the caller sees: a history that cannot be written stays silent
+  await appendEventKeepingActor(ctx, event).catch(() => undefined);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { calculateDirectoryManifest, ErrorCodes, type AttuneError } from "@attune/pack-storage";
 import type { InstallerContext } from "./context";
 import { finishAfterCommit } from "./finish";
+import { appendEventKeepingActor } from "./events";
 import type { InstallIntent, UninstallIntent } from "./journal";
 import type { ReconcileReport } from "./types";
 
@@ -49,9 +50,8 @@ async function resolveInstall(ctx: InstallerContext, intent: InstallIntent): Pro
   // undo the move unless those files are the recorded version's own
   const recordedHere = rec?.installation && rec.pack.version === version;
   if (stored && !recordedHere) await ctx.storage.uninstallPack(ref, version);
-  await ctx.store.appendEvent({
+  await appendEventKeepingActor(ctx, {
     ...record.event,
-    actorId: null, // kept by name: the identity may be why adoption failed
     outcome: "interrupted",
     error: `interrupted before the database commit; rolled back: ${why}`,
     details: { ...record.event.details, resolution: "rolled_back" },

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import { repositories } from "@attune/db";
 import { calculateDirectoryChecksum } from "@attune/pack-storage";
 import { tmpDir } from "@attune/test-utils";
 import type { InstallerOptions } from "../src/index";
@@ -87,6 +88,21 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
     expect((await inst.history("core")).map((e) => e.outcome)).toEqual(["interrupted"]);
     // and the ref is usable again at once
     await inst.install({ source: dir, method: "cli" }, actor);
+  });
+
+  it("a rolled-back install keeps who started it: the identity, not only the name", async () => {
+    const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
+    const first = await h.open();
+    const alice = await repositories((await first.database()).db).identities.create({ name: "alice" });
+    await first.close();
+    expect(runChild({ ...install(dir), actorId: alice.id, actor: "alice" }, "after-journal").signal).toBe(
+      "SIGKILL",
+    );
+    const inst = await h.open();
+    expect(inst.lastReconcile?.interrupted).toEqual([expect.objectContaining({ resolution: "rolled_back" })]);
+    expect(await inst.history("core")).toEqual([
+      expect.objectContaining({ outcome: "interrupted", actor_id: alice.id, actor_name: "alice" }),
+    ]);
   });
 
   it("a kill while the intent was being written leaves a temporary file that the next start removes", async () => {

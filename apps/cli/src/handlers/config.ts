@@ -1,6 +1,7 @@
 import {
   CONFIGURABLE_LIMITS,
   DEFAULT_EXTRACT_LIMITS,
+  DEFAULT_INDEX_TTL_SECONDS,
   OutboundPolicy,
   limitsFromConfig,
   registriesFromEnv,
@@ -10,7 +11,8 @@ import { table, type CommandResult } from "../output";
 import { outputFormat } from "../run";
 import { loadSettings, redactUrl, type Setting, type SettingSource } from "./settings";
 
-type Shown = { value: unknown; source: SettingSource; from?: string };
+/** `note`: what a user could misread, e.g. a setting only the API applies. */
+type Shown = { value: unknown; source: SettingSource; from?: string; note?: string };
 
 function envOr(
   env: NodeJS.ProcessEnv,
@@ -75,21 +77,17 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
       ),
       value: [...policy.allowedPrivateHosts],
     },
-    local_source_roots: envOr(
-      s.env,
-      "ATTUNE_LOCAL_SOURCE_ROOTS",
-      f.local_source_roots,
-      "local_source_roots",
-      list,
-      [],
-    ),
+    local_source_roots: {
+      ...envOr(s.env, "ATTUNE_LOCAL_SOURCE_ROOTS", f.local_source_roots, "local_source_roots", list, []),
+      note: "API only: the CLI installs any local path its user can read",
+    },
     index_cache_ttl_seconds: envOr(
       {},
       "",
       f.index_cache_ttl_seconds,
       "index_cache_ttl_seconds",
       Number,
-      null,
+      DEFAULT_INDEX_TTL_SECONDS,
     ),
     ...caps,
     max_download_bytes: {
@@ -111,7 +109,7 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
         Object.entries(data).map(([k, v]) => [
           k,
           Array.isArray(v.value) ? v.value.join(",") || "-" : (v.value as string),
-          v.from ? `${v.source} (${v.from})` : v.source,
+          (v.from ? `${v.source} (${v.from})` : v.source) + (v.note ? `; ${v.note}` : ""),
         ]),
       ),
   };

@@ -68,7 +68,10 @@ export function verifyTable(reports: VerifyReport[]): string {
     ).trimEnd(),
   ];
   for (const r of reports.filter((x) => !x.ok)) {
-    const found = r.actual ?? "(no files: the pack's directory is gone)";
+    // no checksum: either the directory is gone, or something in it cannot be hashed (the error says what)
+    const found =
+      r.actual ??
+      (r.error ? "(cannot be hashed: see the error below)" : "(no files: the pack's directory is gone)");
     lines.push("", `${r.ref}: expected ${r.expected}`, `${" ".repeat(r.ref.length)}  found    ${found}`);
     // file names are whatever was planted in the pack's directory: never obeyed as escapes
     for (const f of r.changed) lines.push(`  changed  ${printable(f)}`);
