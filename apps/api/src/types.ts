@@ -57,7 +57,7 @@ export interface InstallerPort {
     ref: string,
     opts: { version?: string; actor: Actor; method?: "api" | "cli" | "manual" },
   ): Promise<{ ref: string; removed: string[] }>;
-  verify(ref: string, actor?: Actor): Promise<VerifyReport>;
+  verify(ref: string, actor?: Actor, method?: "api"): Promise<VerifyReport>;
   list(filter: { sourceType?: SourceType; page?: number; pageSize?: number }): Promise<{
     items: Array<{ pack: Json; installation: Json | null }>;
     page: number;

@@ -15,7 +15,14 @@ const actor = { identityId: null, name: "tester" };
 
 /** run one operation in a child process that SIGKILLs itself at `crashAt` (test-only hook) */
 function runChild(
-  job: { options: InstallerOptions; op: string; request?: unknown; ref?: string; actorId?: number },
+  job: {
+    options: InstallerOptions;
+    op: string;
+    request?: unknown;
+    ref?: string;
+    actorId?: number;
+    actor?: string;
+  },
   crashAt?: string,
 ) {
   const r = spawnSync(process.execPath, [CHILD, JSON.stringify(job)], {
