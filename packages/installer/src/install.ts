@@ -6,6 +6,7 @@ import {
   ErrorCodes,
   calculateDirectoryManifest,
   parseChecksum,
+  redactUrl,
   renameField,
   validateRef,
   validateVersion,
@@ -311,7 +312,9 @@ async function recordFailure(
     outcome: "failure" as const,
     sourceType: attempt.fetched?.sourceType ?? attempt.kind,
     sourceUrl:
-      attempt.fetched?.sourceUrl ?? text(said.url) ?? (attempt.kind === "registry" ? null : req.source),
+      attempt.fetched?.sourceUrl ??
+      redactOrNull(text(said.url)) ??
+      (attempt.kind === "registry" ? null : req.source),
     actorId: actor.identityId,
     actorName: actor.name,
     method: req.method,
@@ -339,6 +342,11 @@ function asRequestField(err: unknown, refSpecGiven: boolean): unknown {
   // a version range without refSpec came with the source (ref@range)
   const renamed = field === "ref" || refSpecGiven ? "refSpec" : "source";
   return renameField(err, renamed, (text) => text.replace(/^(ref|version): /, ""));
+}
+
+/** A URL from an error's details, never with a secret in it (policy refusals quote what was given). */
+function redactOrNull(url: string | null): string | null {
+  return url === null ? null : redactUrl(url);
 }
 
 function isExactVersion(text: string): boolean {
