@@ -65,10 +65,80 @@ export function toDbError(e: unknown, action: string): AttuneError {
         },
       );
   }
-  return new AttuneError(ErrorCodes.EDATABASE, `${action}: database error`, {
+  const problem = sqliteProblem(e);
+  if (problem)
+    return new AttuneError(ErrorCodes.EDATABASE, `${action}: ${problem.what}`, {
+      cause: e,
+      hint: problem.hint,
+    });
+  return new AttuneError(ErrorCodes.EDATABASE, `${action}: database error (${causeLine(e)})`, {
     cause: e,
-    hint: "see the cause; run `attune db migrate` if the schema may be out of date",
+    hint: "run `attune db migrate` if the schema may be out of date; `--debug` shows the whole cause",
   });
+}
+
+/** Every code and message an error and its driver cause carry, for matching. */
+function causeText(e: unknown): string {
+  const err = (e ?? {}) as PrismaLikeError & {
+    meta?: { driverAdapterError?: { cause?: Record<string, unknown> } };
+  };
+  const cause = err.meta?.driverAdapterError?.cause ?? {};
+  return [err.code, err.message, cause.originalCode, cause.originalMessage, cause.kind]
+    .filter((x) => typeof x === "string")
+    .join(" ");
+}
+
+/**
+ * The gist of the cause's message for a one-line error: its last non-empty line (Prisma puts the
+ * driver's own words last, after the call it was making), at most 200 characters.
+ */
+export function causeLine(e: unknown): string {
+  const lines = String((e as Error | null)?.message ?? e)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const last = lines.at(-1) ?? "unknown cause";
+  return last.length > 200 ? `${last.slice(0, 200)}…` : last;
+}
+
+/**
+ * What went wrong with an SQLite database file, in an operator's terms, with what to do: a full
+ * disk or a permission problem is not a damaged database (moving the file away would lose it).
+ * Null when the error says nothing about the file.
+ */
+export function sqliteProblem(e: unknown): { what: string; hint: string } | null {
+  const text = causeText(e);
+  if (/SQLITE_FULL|database or disk is full|ENOSPC/i.test(text))
+    return {
+      what: "the disk holding the database is full",
+      hint: "free space on that filesystem, then retry (the database itself is fine; nothing was changed)",
+    };
+  if (/SQLITE_READONLY|readonly database|EROFS/i.test(text))
+    return {
+      what: "the database is read-only for this process",
+      hint: "make the database file, its -wal and -shm files and their directory writable by this user (chmod/chown, chattr -i, a read-only mount)",
+    };
+  if (/SQLITE_PERM|SQLITE_AUTH|EACCES|EPERM|permission denied/i.test(text))
+    return {
+      what: "permission denied on the database",
+      hint: "let this user read and write the database file and its directory",
+    };
+  if (/SQLITE_CANTOPEN|unable to open database file/i.test(text))
+    return {
+      what: "the database file cannot be opened",
+      hint: "check that its directory exists and that this user may read and write there (and free space)",
+    };
+  if (/SQLITE_NOTADB|file is not a database|SQLITE_CORRUPT|disk image is malformed/i.test(text))
+    return {
+      what: "the file is not an SQLite database, or it is damaged",
+      hint: "check --database-url / DATABASE_URL; a damaged file must be moved away (keep it for recovery), then run `attune db migrate`",
+    };
+  if (/SQLITE_IOERR|disk I\/O error|EIO\b/i.test(text))
+    return {
+      what: "a disk I/O error on the database",
+      hint: "check free space and permissions of the filesystem holding the database, and the system log; the file is usually fine once that is mended",
+    };
+  return null;
 }
 
 export function notFound(what: string, key: string | number): AttuneError {

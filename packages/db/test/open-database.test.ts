@@ -4,6 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { migrate, openDatabase, repositories } from "../src";
 import { migrationsOf } from "../src/migrate";
+import { sqliteProblem, toDbError } from "../src/errors";
 import { migrateSqliteFile } from "../src/migrate/sqlite";
 import { PROVIDERS, rejectsWith, scratchDatabase, withScratch } from "./helpers";
 import { raw } from "./raw";
@@ -94,8 +95,10 @@ describe("openDatabase", () => {
       const file = path.join(home, "attune.db");
       fs.writeFileSync(file, "x".repeat(4096));
       const err = await rejectsWith(openDatabase({ home }), "EDATABASE");
-      expect(err.message).toBe(`cannot open the SQLite database ${file}: file is not a database`);
-      expect((err as { hint?: string }).hint).toMatch(/DATABASE_URL/);
+      expect(err.message).toBe(
+        `cannot open the SQLite database ${file}: the file is not an SQLite database, or it is damaged`,
+      );
+      expect((err as { hint?: string }).hint).toMatch(/DATABASE_URL.*moved away/);
       expect(fs.readFileSync(file, "utf8")).toBe("x".repeat(4096));
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
@@ -111,7 +114,62 @@ describe("openDatabase", () => {
   });
 });
 
+describe("what an SQLite failure is, in an operator's terms", () => {
+  // the driver's words for each case (better-sqlite3 codes, SQLite messages, Prisma's adapter cause)
+  const fail = (code: string | undefined, message: string, originalCode?: string) =>
+    Object.assign(new Error(message), {
+      code,
+      meta: originalCode ? { driverAdapterError: { cause: { originalCode } } } : undefined,
+    });
+  it.each([
+    ["a full disk", fail("SQLITE_FULL", "database or disk is full"), /disk .* is full/, /free space/],
+    ["a full disk via Prisma", fail("P2010", "Raw query failed", "SQLITE_FULL"), /is full/, /free space/],
+    [
+      "a read-only file",
+      fail("SQLITE_READONLY", "attempt to write a readonly database"),
+      /read-only/,
+      /chattr -i/,
+    ],
+    ["no permission", fail(undefined, "EACCES: permission denied"), /permission denied/, /read and write/],
+    [
+      "cannot open",
+      fail("SQLITE_CANTOPEN", "unable to open database file"),
+      /cannot be opened/,
+      /directory exists/,
+    ],
+    ["an I/O error", fail("SQLITE_IOERR_WRITE", "disk I/O error"), /disk I\/O error/, /usually fine/],
+    ["a damaged file", fail("SQLITE_CORRUPT", "database disk image is malformed"), /damaged/, /moved away/],
+  ])("%s", (_name, err, what, hint) => {
+    const p = sqliteProblem(err)!;
+    expect(p.what).toMatch(what);
+    expect(p.hint).toMatch(hint);
+    // only a damaged file is ever to be moved away: that would lose a healthy database
+    if (!/damaged/.test(p.what)) expect(p.hint).not.toMatch(/move/);
+    expect(toDbError(err, "record x").message).toBe(`record x: ${p.what}`);
+  });
+
+  it("anything else names the cause's own last line", () => {
+    const err = new Error("Invalid `prisma.pack.create()` invocation:\n\n\nno such table: Pack");
+    expect(sqliteProblem(err)).toBeNull();
+    expect(toDbError(err, "record x").message).toBe("record x: database error (no such table: Pack)");
+  });
+});
+
 describe.each(PROVIDERS.filter((p) => p.name === "postgresql"))("openDatabase [$name]", ({ available }) => {
+  (available ? it : it.skip)("a connection that fails says why and what to fix", async () => {
+    const base = new URL(process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres");
+    const missing = new URL(base);
+    missing.pathname = "/attune_no_such_database_x";
+    let err = await rejectsWith(openDatabase({ home: "/tmp", databaseUrl: missing.href }), "EDATABASE");
+    expect(err.message).toMatch(/database "attune_no_such_database_x" does not exist/);
+    expect((err as { hint?: string }).hint).toMatch(/createdb/);
+    const closed = new URL(base);
+    closed.port = "1";
+    err = await rejectsWith(openDatabase({ home: "/tmp", databaseUrl: closed.href }), "EDATABASE");
+    expect(err.message).toMatch(/ECONNREFUSED/);
+    expect((err as { hint?: string }).hint).toMatch(/start the server/);
+  });
+
   (available ? it : it.skip)("does not migrate PostgreSQL implicitly and says how to", async () => {
     await withScratch("postgresql", async ({ url, home }) => {
       const err = await rejectsWith(openDatabase({ home, databaseUrl: url }), "EDATABASE");

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import lockfile from "proper-lockfile";
 import { AttuneError, ErrorCodes, makeDirs, validateRef } from "@attune/pack-storage";
@@ -112,12 +113,26 @@ export class FileLocker implements PackLocker {
           },
         };
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ELOCKED") return null;
+        if ((e as NodeJS.ErrnoException).code === "ELOCKED") {
+          await this.dropIfFromTheFuture(`${target}.lock`);
+          return null;
+        }
         throw new AttuneError(ErrorCodes.EIO, `cannot create the lock ${target}.lock`, {
           cause: e,
           path: `${target}.lock`,
         });
       }
     });
+  }
+
+  /**
+   * A lock is stale when not refreshed for staleMs; one whose time lies further ahead than that was
+   * left by a process that died before the clock stepped back (or was touched by hand): it would
+   * look fresh for hours. No live holder can have set it (a holder refreshes it to its own "now"
+   * every staleMs / 2), so it is removed and the next attempt takes the lock.
+   */
+  private async dropIfFromTheFuture(lockDir: string): Promise<void> {
+    const st = await fs.promises.stat(lockDir).catch(() => null);
+    if (st && st.mtimeMs > Date.now() + this.staleMs) await fs.promises.rmdir(lockDir).catch(() => undefined);
   }
 }

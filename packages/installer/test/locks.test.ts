@@ -55,6 +55,19 @@ describe("FileLocker", () => {
     expect(fs.existsSync(path.join(dir, "core.lock"))).toBe(false);
   });
 
+  it("takes over a lock dated in the future (left before the clock stepped back), but not a live one", async () => {
+    const dir = path.join(tmp.dir, ".locks");
+    fs.mkdirSync(path.join(dir, "core.lock"), { recursive: true });
+    const ahead = new Date(Date.now() + 3_600_000);
+    fs.utimesSync(path.join(dir, "core.lock"), ahead, ahead);
+    const locker = new FileLocker(dir, 2_000);
+    const lock = await locker.acquire("core", { timeoutMs: 1_000 });
+    lock.assertHeld();
+    // the lock it now holds is dated now: another process waits for it as usual
+    await expect(locker.acquire("core", { timeoutMs: 300 })).rejects.toMatchObject({ code: "ELOCKED" });
+    await lock.release();
+  });
+
   it("refuses a ref that would escape the lock directory", async () => {
     const locker = new FileLocker(path.join(tmp.dir, ".locks"), 2_000);
     await expect(locker.acquire("../evil", { timeoutMs: 100 })).rejects.toMatchObject({

@@ -138,6 +138,17 @@ export function ioError(err: unknown, path: string, action: string): AttuneError
   return new AttuneError(ErrorCodes.EIO, `${action} ${path}: ${sys?.message ?? String(err)}`, {
     path,
     cause: err,
+    hint: sys?.code ? IO_HINTS[sys.code] : undefined,
     details: sys?.code ? { syscallCode: sys.code } : undefined,
   });
 }
+
+/** What an operator can do about the system errors that are theirs to mend. */
+const IO_HINTS: Record<string, string> = {
+  ENOSPC: "the filesystem is full: free space there, then retry (nothing half-done is kept)",
+  EDQUOT: "the disk quota is used up: free space or raise the quota, then retry",
+  EROFS: "the filesystem is mounted read-only: use a writable location (ATTUNE_HOME / --packs-dir)",
+  EACCES: "this user may not write there: fix the permissions or owner, or use another ATTUNE_HOME",
+  EPERM: "the operation is not permitted there (permissions, or an immutable file: chattr -i)",
+  EMFILE: "too many open files: raise the limit (ulimit -n) and retry",
+};

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { AttuneError, ErrorCodes, IntegrityError, renameField } from "../src/index";
+import { AttuneError, ErrorCodes, IntegrityError, ioError, renameField } from "../src/index";
 
 describe("renameField", () => {
   it("renames details.field, rewrites message and hint, keeps code, path, other details and the cause", () => {
@@ -29,5 +29,21 @@ describe("renameField", () => {
     const bare = renameField(new AttuneError(ErrorCodes.ENOTFOUND, "no such ref"), "refSpec");
     expect(bare.hint).toBeUndefined();
     expect(bare.details).toEqual({ field: "refSpec" });
+  });
+});
+
+describe("ioError", () => {
+  const sys = (code: string) => Object.assign(new Error(`${code}: some system message`), { code });
+  it("gives the mend for a full disk, a read-only mount or a permission problem", () => {
+    expect(ioError(sys("ENOSPC"), "/x/.journal/a.json", "cannot write").hint).toMatch(/full: free space/);
+    expect(ioError(sys("EROFS"), "/x", "cannot write").hint).toMatch(/read-only/);
+    expect(ioError(sys("EACCES"), "/x", "cannot write").hint).toMatch(/permissions/);
+    const e = ioError(sys("ENOSPC"), "/x", "cannot write");
+    expect(e.code).toBe(ErrorCodes.EIO);
+    expect(e.details).toEqual({ syscallCode: "ENOSPC" });
+  });
+  it("adds no hint it does not have, and ENOENT stays ENOENT", () => {
+    expect(ioError(sys("EBADF"), "/x", "cannot read").hint).toBeUndefined();
+    expect(ioError(sys("ENOENT"), "/x", "cannot read").code).toBe(ErrorCodes.ENOENT);
   });
 });

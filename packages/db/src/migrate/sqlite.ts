@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { AttuneError, ErrorCodes, ioError, makeDirsSync } from "@attune/pack-storage";
+import { causeLine, sqliteProblem } from "../errors";
 import { SQLITE_BUSY_TIMEOUT_MS } from "../url";
 import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow, type Migration } from "./plan";
 
@@ -48,13 +49,14 @@ export function openSqliteFile(file: string): Database.Database {
 }
 
 function cannotOpen(file: string, e: unknown): AttuneError {
+  const problem = sqliteProblem(e);
   return new AttuneError(
     ErrorCodes.EDATABASE,
-    `cannot open the SQLite database ${file}: ${(e as Error)?.message ?? String(e)}`,
+    `cannot open the SQLite database ${file}: ${problem?.what ?? causeLine(e)}`,
     {
       cause: e,
       path: file,
-      hint: "check --database-url / DATABASE_URL; a file that is not an SQLite database (or is damaged) must be moved away, then run `attune db migrate`",
+      hint: problem?.hint ?? "check --database-url / DATABASE_URL and the file's permissions",
     },
   );
 }
