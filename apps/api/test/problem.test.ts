@@ -43,6 +43,9 @@ describe("error code -> HTTP status", () => {
 
   it("ENOENT about a request field is the caller's mistake (400); unknown codes are 500", () => {
     expect(statusForCode("ENOENT", "source")).toBe(400);
+    // a source path the server may not read (the library names the field) is too; any other EIO is not
+    expect(statusForCode("EIO", "source")).toBe(400);
+    expect(statusForCode("EIO")).toBe(500);
     expect(statusForCode("ESOMETHING_NEW")).toBe(500);
   });
 

@@ -15,6 +15,8 @@ import * as tar from "tar";
 import yazl from "yazl";
 import { createWriteStream } from "node:fs";
 import {
+  AttuneError,
+  ErrorCodes,
   calculateDirectoryChecksum,
   calculateDirectoryManifest,
   calculateFileChecksum,
@@ -22,7 +24,7 @@ import {
 import { tmpDir, writeTree } from "@attune/test-utils";
 import { KEPT_BYTES, KeptContents, PROCESS_KEPT_BYTES } from "../src/extract/kept";
 import { localArchiveSource } from "../src/sources/local-archive";
-import { localDirectorySource } from "../src/sources/local-directory";
+import { asSourceError, localDirectorySource } from "../src/sources/local-directory";
 import type { FetchContext } from "../src/sources/types";
 
 let work: ReturnType<typeof tmpDir>;
@@ -332,5 +334,32 @@ describe("localArchiveSource", () => {
       code: "EINVALID_INPUT",
     });
     expect(readdirSync(staging)).toEqual([]);
+  });
+});
+
+describe("asSourceError: a source the process may not read is the caller's to mend", () => {
+  const denied = (path: string, syscallCode = "EACCES") =>
+    new AttuneError(ErrorCodes.EIO, `cannot read directory ${path}: EACCES: permission denied`, {
+      path,
+      details: { syscallCode },
+    });
+  it("names the source field, with a hint, for a refusal inside the source", () => {
+    const e = asSourceError(denied("/srv/packs/p/secret"), ["/srv/packs/p"]) as AttuneError;
+    expect(e.code).toBe(ErrorCodes.EIO);
+    expect(e.details).toMatchObject({ field: "source", syscallCode: "EACCES" });
+    expect(e.hint).toMatch(/readable by the user/);
+    expect(
+      (asSourceError(denied("/srv/packs/p", "EPERM"), ["/srv/packs/p"]) as AttuneError).details,
+    ).toMatchObject({
+      field: "source",
+    });
+  });
+  it("leaves errors elsewhere (staging) and other system errors as they are", () => {
+    const staging = denied("/home/x/.attune/packs/.staging/1@a~b/src");
+    expect(asSourceError(staging, ["/srv/packs/p"])).toBe(staging);
+    const sibling = denied("/srv/packs/p2/file");
+    expect(asSourceError(sibling, ["/srv/packs/p"])).toBe(sibling);
+    const full = denied("/srv/packs/p/f", "ENOSPC");
+    expect(asSourceError(full, ["/srv/packs/p"])).toBe(full);
   });
 });

@@ -80,8 +80,9 @@ const STATUS_BY_CODE: Record<string, number> = {
 };
 
 export function statusForCode(code: string, field?: string): number {
-  // ENOENT about a request field (the `source` path) is the caller's mistake, not a missing resource.
-  if (code === "ENOENT" && field) return 400;
+  // ENOENT about a request field (the `source` path) is the caller's mistake, not a missing resource;
+  // so is an EIO the library attributes to it (a source path the server may not read)
+  if ((code === "ENOENT" || code === "EIO") && field) return 400;
   return STATUS_BY_CODE[code] ?? 500;
 }
 

@@ -8,7 +8,7 @@ import { detectArchiveType } from "../extract/detect";
 import { extractArchive, type ExtractOptions } from "../extract/extract";
 import { KeptContents } from "../extract/kept";
 import { resolveLimits, type ExtractLimits } from "../extract/limits";
-import { checkLocalPath } from "./local-directory";
+import { asSourceError, checkLocalPath } from "./local-directory";
 import { writeAll } from "../extract/writer";
 import type { FetchContext, FetchResult, Source } from "./types";
 
@@ -95,10 +95,13 @@ export function localArchiveSource(path: string, limits: Partial<ExtractLimits> 
         onProgress: ctx.onProgress && ((p) => ctx.onProgress?.({ phase: "extract", ...p })),
         kept,
       };
-      const extracted =
+      const extract = async () =>
         (await detectArchiveType(real, { name: absolute, noFollow: true })) === "zip"
-          ? await viaPrivateCopy(real, stagingDir, caps, opts)
-          : await extractHashing(real, stagingDir, caps, opts);
+          ? viaPrivateCopy(real, stagingDir, caps, opts)
+          : extractHashing(real, stagingDir, caps, opts);
+      const extracted = await extract().catch((err: unknown) => {
+        throw asSourceError(err, [real, absolute]);
+      });
       return {
         sourceType: "local_archive",
         sourceUrl: absolute,

@@ -48,6 +48,25 @@ export async function checkLocalPath(input: string, roots: string[] | undefined,
 }
 
 /**
+ * A read refused by the system (EACCES, EPERM) on the source the caller named is the caller's to
+ * mend, not a server fault: the error names the `source` field and says so. Errors elsewhere (the
+ * staging side) pass unchanged.
+ */
+export function asSourceError(err: unknown, sourcePaths: string[]): unknown {
+  if (!(err instanceof AttuneError) || err.code !== ErrorCodes.EIO || !err.path) return err;
+  const sys = err.details?.syscallCode;
+  if (sys !== "EACCES" && sys !== "EPERM") return err;
+  const at = err.path;
+  if (!sourcePaths.some((p) => at === p || at.startsWith(p.endsWith(sep) ? p : p + sep))) return err;
+  return new AttuneError(err.code, err.message, {
+    path: at,
+    cause: err,
+    hint: "this process may not read it: make the source readable by the user the CLI or API runs as",
+    details: { ...err.details, field: "source" },
+  });
+}
+
+/**
  * `local_directory`: copy a directory into staging. Only regular files and directories (a link or
  * special file anywhere is an error naming it), the executable bit kept (0755/0644), the top-level
  * `.git` left out, the extraction caps applied. All or nothing: staging stays empty on failure.
@@ -65,7 +84,9 @@ export function localDirectorySource(path: string, limits: Partial<ExtractLimits
       const confine = ctx.localSourceRoots !== undefined;
       const copied = await intoFreshDir(stagingDir, (work) =>
         copyLocalTree(real, work, caps, onProgress, { confine }),
-      );
+      ).catch((err: unknown) => {
+        throw asSourceError(err, [real, absolute]);
+      });
       return {
         sourceType: "local_directory",
         sourceUrl: absolute,
