@@ -32,10 +32,14 @@ export function resolveDatabaseUrl(opts: { home: string; databaseUrl?: string })
   return `file:${path.resolve(opts.home, "attune.db")}`;
 }
 
-/** The file path of a `file:` URL (the adapter takes the rest of the URL verbatim as a path). */
+/**
+ * The file path of a `file:` URL (the adapter takes the rest of the URL verbatim as a path). Query
+ * parameters (`file:x.db?mode=ro`, as other tools write them) are refused rather than becoming part
+ * of a file name; a `?` that starts no `key=` (a directory named `q?x` in ATTUNE_HOME) is a path.
+ */
 export function sqliteFilePath(url: string): string {
   const p = url.slice("file:".length);
-  if (!p || p.includes("?") || p === ":memory:") {
+  if (!p || /\?[\w.-]+=/.test(p) || p === ":memory:") {
     throw new AttuneError(ErrorCodes.ECONFIG, `unsupported SQLite URL "${url}"`, {
       hint: "use file:<path to a database file> without query parameters",
       details: { field: "DATABASE_URL" },

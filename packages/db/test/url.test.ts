@@ -1,6 +1,23 @@
 import path from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { providerOf, redactUrl, resolveDatabaseUrl } from "../src";
+import { sqliteFilePath } from "../src/url";
+
+describe("sqliteFilePath", () => {
+  it("takes the rest of the URL as the path, a ? in a directory name included", () => {
+    expect(sqliteFilePath("file:/var/lib/attune/attune.db")).toBe("/var/lib/attune/attune.db");
+    expect(sqliteFilePath(resolveDatabaseUrl({ home: "/tmp/q?x" }))).toBe("/tmp/q?x/attune.db");
+    expect(sqliteFilePath("file:/tmp/why?/a.db")).toBe("/tmp/why?/a.db");
+  });
+  it.each(["file:a.db?mode=ro", "file:/x/a.db?connection_limit=1", "file:", "file::memory:"])(
+    "refuses %s with ECONFIG naming DATABASE_URL",
+    (url) => {
+      expect(() => sqliteFilePath(url)).toThrow(
+        expect.objectContaining({ code: "ECONFIG", details: { field: "DATABASE_URL" } }),
+      );
+    },
+  );
+});
 
 describe("resolveDatabaseUrl", () => {
   it("defaults to <home>/attune.db as an absolute file: URL", () => {
