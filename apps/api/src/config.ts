@@ -1,4 +1,4 @@
-import os from "node:os";
+import { userHomeDir } from "@attune/pack-storage";
 import path from "node:path";
 import { z } from "zod";
 
@@ -51,7 +51,7 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   return {
     port: e.PORT,
     host: e.HOST,
-    home: path.resolve(e.ATTUNE_HOME ?? path.join(os.homedir(), ".attune")),
+    home: path.resolve(e.ATTUNE_HOME || path.join(userHomeDir(), ".attune")),
     databaseUrl: e.DATABASE_URL,
     packsDir: e.ATTUNE_PACKS_DIR ? path.resolve(e.ATTUNE_PACKS_DIR) : undefined,
     localSourceRoots: roots,

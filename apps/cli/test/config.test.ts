@@ -61,6 +61,24 @@ describe("configuration precedence and `config show`", () => {
     });
   });
 
+  it("an empty or relative HOME without ATTUNE_HOME is ECONFIG, and nothing is created where it runs", async () => {
+    const cwd = path.join(t.dir, "cwd-for-home");
+    fs.mkdirSync(cwd);
+    for (const HOME of ["", "rel"]) {
+      const r = await runCli(["pack", "list"], { env: baseEnv({ HOME }), cwd });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^attune: ECONFIG: the home directory is unknown/);
+      expect(r.stderr).toMatch(/hint: set ATTUNE_HOME/);
+    }
+    expect(fs.readdirSync(cwd)).toEqual([]);
+    // ATTUNE_HOME alone is enough
+    const ok = await runCli(["pack", "list", "-o", "json"], {
+      env: baseEnv({ HOME: "", ATTUNE_HOME: path.join(t.dir, "home-without-HOME") }),
+      cwd,
+    });
+    expect(ok.code).toBe(0);
+  });
+
   it("redacts secrets: token, database password, registry headers", async () => {
     const r = await runCli(["config", "show", "-o", "yaml"], { env: baseEnv({ ATTUNE_HOME: home }) });
     const s = YAML.parse(r.stdout) as Shown;

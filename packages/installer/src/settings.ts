@@ -1,6 +1,5 @@
-import os from "node:os";
 import path from "node:path";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, userHomeDir } from "@attune/pack-storage";
 import type { ExtractLimits } from "@attune/pack-registry";
 
 export interface InstallerOptions {
@@ -40,7 +39,7 @@ const DEFAULT_LOCK_STALE_MS = 10_000;
 function absolute(value: string, field: string): string {
   if (value.includes("\0"))
     throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${field} contains a NUL byte`, { details: { field } });
-  const expanded = value === "~" || value.startsWith("~/") ? path.join(os.homedir(), value.slice(1)) : value;
+  const expanded = value === "~" || value.startsWith("~/") ? path.join(userHomeDir(), value.slice(1)) : value;
   return path.resolve(expanded);
 }
 
@@ -48,7 +47,10 @@ function absolute(value: string, field: string): string {
 export function resolveSettings(opts: InstallerOptions = {}): ResolvedSettings {
   const env = opts.env ?? process.env;
   const nonEmpty = (v: string | undefined) => (v && v.trim() !== "" ? v : undefined);
-  const home = absolute(opts.home ?? nonEmpty(env.ATTUNE_HOME) ?? path.join(os.homedir(), ".attune"), "home");
+  const home = absolute(
+    opts.home ?? nonEmpty(env.ATTUNE_HOME) ?? path.join(userHomeDir(), ".attune"),
+    "home",
+  );
   const packsDir = absolute(
     opts.packsDir ?? nonEmpty(env.ATTUNE_PACKS_DIR) ?? path.join(home, "packs"),
     "packsDir",

@@ -1,4 +1,5 @@
 export * from "./errors";
+export { userHomeDir } from "./home";
 export { parseChecksum, type Checksum } from "./checksum/format";
 export {
   calculateDirectoryChecksum,

@@ -2,9 +2,9 @@
  * Effective settings with their origin. Precedence: flags > environment > $ATTUNE_HOME/config.yaml
  * > defaults. `home` itself cannot come from config.yaml (the file lives in it).
  */
-import os from "node:os";
 import path from "node:path";
 import { readConfigFile, type AttuneConfigFile } from "@attune/pack-registry";
+import { userHomeDir } from "@attune/pack-storage";
 import { CliError } from "../errors";
 import type { GlobalArgs } from "../globals";
 
@@ -31,7 +31,7 @@ const nonEmpty = (v: unknown): string | undefined =>
 
 /** `~` expanded, then made absolute against `base` (the working directory unless given). */
 function expandHome(p: string, base?: string): string {
-  const expanded = p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p;
+  const expanded = p === "~" || p.startsWith("~/") ? path.join(userHomeDir(), p.slice(1)) : p;
   return base ? path.resolve(base, expanded) : path.resolve(expanded);
 }
 
@@ -79,7 +79,7 @@ export async function loadSettings(
     ? { value: expandHome(argv.home!), source: "flag", from: "--home" }
     : nonEmpty(env.ATTUNE_HOME)
       ? { value: expandHome(env.ATTUNE_HOME!), source: "env", from: "ATTUNE_HOME" }
-      : { value: path.join(os.homedir(), ".attune"), source: "default" };
+      : { value: path.join(userHomeDir(), ".attune"), source: "default" };
   const file = await readConfigFile(home.value);
   const db = pick(argv.databaseUrl, "database-url", env, "DATABASE_URL", file, "database_url");
   const packs = pick(argv.packsDir, "packs-dir", env, "ATTUNE_PACKS_DIR", file, "packs_dir");
