@@ -25,7 +25,13 @@ async function main(): Promise<void> {
     databaseUrl: config.databaseUrl,
     packsDir,
     localSourceRoots: config.localSourceRoots,
+    reconcile: false, // below, with a log line: after a crash it can wait for a dead holder's lock
   });
+  logger.info("checking the store for interrupted operations");
+  const report = await installer.reconcile();
+  const unclean =
+    report.interrupted.length + report.failed.length + report.missingFiles.length + report.untracked.length;
+  if (unclean > 0) logger.warn({ reconcile: report }, "the store needed repair after an unclean stop");
   // Tokens are read from the same database as the installer's records.
   const database = await openDatabase({ home: config.home, databaseUrl: config.databaseUrl });
   const running = await startServer(

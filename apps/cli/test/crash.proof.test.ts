@@ -89,4 +89,19 @@ describe("SIGKILL at each crash point, then reconcile (built CLI, SQLite)", () =
     expect(s.report.interrupted).toMatchObject([{ operation: "uninstall", resolution: "completed" }]);
     expect(s.events.at(-1)).toMatchObject({ action: "uninstall", outcome: "success" });
   }, 600_000);
+
+  it("the next command says what the repair did", async () => {
+    await crash(["pack", "install", src("1.0.0")], "after-journal");
+    // as if the dead process's lock had gone stale (10 s) meanwhile
+    const lock = path.join(home, "packs", ".locks", "crash_proof.lock");
+    const past = new Date(Date.now() - 60_000);
+    fs.utimesSync(lock, past, past);
+    const r = await runCli(["pack", "list", "-o", "json"], { env });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /^attune: notice: an interrupted install of crash_proof 1\.0\.0 was rolled back .*`attune pack history crash_proof`$/m,
+    );
+    // once repaired, nothing more is said
+    expect((await runCli(["pack", "list", "-o", "json"], { env })).stderr).toBe("");
+  }, 120_000);
 });

@@ -1,5 +1,5 @@
 import os from "node:os";
-import { openInstaller } from "@attune/installer";
+import { openInstaller, type Installer } from "@attune/installer";
 import { CliError } from "../errors";
 import type { Settings } from "../handlers/settings";
 import { storeOptions } from "../handlers/settings";
@@ -16,6 +16,7 @@ import {
 /** Local mode: the embedded (or DATABASE_URL) store, through the same installer the API uses. */
 export async function openLocalBackend(settings: Settings): Promise<PackBackend> {
   const installer = await openInstaller(storeOptions(settings));
+  reportRecovery(installer.lastReconcile);
   const actor = { identityId: null, name: localUser() };
   return {
     mode: "local",
@@ -87,4 +88,22 @@ function localUser(): string | null {
   } catch {
     return null;
   }
+}
+
+/** Say what the start-up repair did about operations a crash interrupted (stderr, one line each). */
+function reportRecovery(report: Installer["lastReconcile"]): void {
+  const done = {
+    adopted: "completed from its verified files",
+    rolled_back: "rolled back",
+    completed: "finished",
+  };
+  for (const r of report?.interrupted ?? [])
+    process.stderr.write(
+      `attune: notice: an interrupted ${r.operation} of ${r.ref} ${r.version} was ${done[r.resolution]}` +
+        `${r.detail ? ` (${r.detail})` : ""}; see \`attune pack history ${r.ref}\`\n`,
+    );
+  for (const f of report?.failed ?? [])
+    process.stderr.write(
+      `attune: warning: could not repair an interrupted operation on ${f.ref} (${f.code}: ${f.message}); it is retried next time\n`,
+    );
 }
