@@ -20,7 +20,7 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
   const actor = { identityId: null, name: localUser() };
   return {
     mode: "local",
-    async install(req: InstallArgs, onProgress) {
+    async install(req: InstallArgs, onProgress, signal) {
       const r = await installer.install(
         {
           source: req.source,
@@ -33,7 +33,7 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
           method: "cli",
         },
         actor,
-        { onProgress: (e) => onProgress({ ...e }) },
+        { onProgress: (e) => onProgress({ ...e }), signal },
       );
       return r as unknown as PackRecord & { created: boolean };
     },

@@ -75,7 +75,12 @@ export interface InstallArgs {
 
 export interface PackBackend {
   readonly mode: "local" | "remote";
-  install(req: InstallArgs, onProgress: (u: ProgressUpdate) => void): Promise<InstallResult>;
+  /** `signal`: Ctrl-C; honoured until the install commits to finishing (see docs/install-flow.md) */
+  install(
+    req: InstallArgs,
+    onProgress: (u: ProgressUpdate) => void,
+    signal?: AbortSignal,
+  ): Promise<InstallResult>;
   uninstall(ref: string, version?: string): Promise<{ ref: string; removed: string[] }>;
   list(sourceType?: string): Promise<PackRecord[]>;
   show(ref: string): Promise<PackRecord>;

@@ -39,22 +39,51 @@ interface InstallArgv extends GlobalArgs {
 
 export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
   const progress = createProgress(progressEnabled(Boolean(argv.quiet)));
-  const r = await withBackend(argv, (b) =>
-    b.install(
-      {
-        source: argv.source,
-        ref: argv.ref,
-        force: argv.force,
-        checksum: argv.checksum,
-        skipDeps: argv.skipDeps,
-        skipTests: argv.skipTests,
-        registry: argv.registry,
-      },
-      (u) => progress.update(u),
-    ),
-  ).finally(() => progress.done());
+  const r = await withBackend(argv, async (b) => {
+    const interrupt = b.mode === "local" ? onInterrupt(progress) : null;
+    try {
+      return await b.install(
+        {
+          source: argv.source,
+          ref: argv.ref,
+          force: argv.force,
+          checksum: argv.checksum,
+          skipDeps: argv.skipDeps,
+          skipTests: argv.skipTests,
+          registry: argv.registry,
+        },
+        (u) => progress.update(u),
+        interrupt?.signal,
+      );
+    } catch (err) {
+      if (interrupt?.signal.aborted && (err as { code?: unknown }).code === "EABORTED")
+        throw new CliError("EABORTED", "the install was stopped (Ctrl-C); nothing was installed", {
+          hint: "run the same command again to install",
+        });
+      throw err;
+    } finally {
+      interrupt?.dispose();
+    }
+  }).finally(() => progress.done());
   const data = { pack: r.pack, installation: r.installation };
   return { data, table: () => `Installed ${r.pack.ref} ${r.pack.version}\n` + packDetails(data) };
+}
+
+/**
+ * Ctrl-C during a local install: the first stops it and lets it clean up (nothing is left; once
+ * the install has committed to finishing, it finishes), the second quits at once. In remote mode
+ * the signal is not used: Ctrl-C ends the CLI as usual and the server finishes on its own.
+ */
+function onInterrupt(progress: { done(): void }): { signal: AbortSignal; dispose(): void } {
+  const ctl = new AbortController();
+  const handler = () => {
+    if (ctl.signal.aborted) process.exit(ExitCode.INTERRUPTED);
+    progress.done();
+    process.stderr.write("attune: interrupted: stopping and cleaning up (Ctrl-C again to quit at once)\n");
+    ctl.abort(new Error("interrupted (Ctrl-C)"));
+  };
+  process.on("SIGINT", handler);
+  return { signal: ctl.signal, dispose: () => process.off("SIGINT", handler) };
 }
 
 interface UninstallArgv extends GlobalArgs {
