@@ -1,3 +1,4 @@
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type { InstallerContext } from "./context";
 
 /** after the commit: drop the previous version's files, then the journal (reconcile redoes both) */
@@ -14,4 +15,22 @@ export async function finishAfterCommit(
   } catch {
     // the install is committed; the journal stays and the next reconcile removes the old files
   }
+}
+
+/**
+ * The rows are gone (the uninstall is recorded) but the files could not be removed: say so, and
+ * that the journal finishes the job once the cause is mended (any next command on this store).
+ */
+export function filesLeft(ref: string, err: unknown): AttuneError {
+  const cause = err as AttuneError;
+  return new AttuneError(
+    cause.code ?? ErrorCodes.EIO,
+    `pack '${ref}' is uninstalled in the database, but its files could not be removed: ${cause.message ?? String(err)}`,
+    {
+      cause: err,
+      path: cause.path,
+      hint: `${cause.hint ? `${cause.hint}; ` : ""}the next attune command removes them once that is mended`,
+      details: { ...cause.details, ref, filesLeft: true },
+    },
+  );
 }

@@ -1,6 +1,6 @@
 import { calculateDirectoryManifest, ErrorCodes, type AttuneError } from "@attune/pack-storage";
 import type { InstallerContext } from "./context";
-import { finishAfterCommit } from "./finish";
+import { filesLeft, finishAfterCommit } from "./finish";
 import { appendEventKeepingActor } from "./events";
 import type { InstallIntent, UninstallIntent } from "./journal";
 import type { ReconcileReport } from "./types";
@@ -76,7 +76,9 @@ async function resolveUninstall(ctx: InstallerContext, intent: UninstallIntent):
   const rec = await ctx.store.get(intent.ref);
   if (!rec) {
     // rows are gone: the commit happened, finish removing the files
-    await ctx.storage.uninstallPack(intent.ref);
+    await ctx.storage.uninstallPack(intent.ref).catch((err: unknown) => {
+      throw filesLeft(intent.ref, err);
+    });
     return { ...base, resolution: "completed" };
   }
   await ctx.store.appendEvent({

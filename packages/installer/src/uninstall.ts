@@ -1,6 +1,7 @@
 import { AttuneError, ErrorCodes, validateRef, validateVersion } from "@attune/pack-storage";
 import { withRefLock, type InstallerContext } from "./context";
 import { crashPoint } from "./fault";
+import { filesLeft } from "./finish";
 import { resolvePending } from "./reconcile";
 import type { EventData } from "./record";
 import type { Actor, InstallationMethod, UninstallResult } from "./types";
@@ -63,7 +64,9 @@ export async function uninstall(
     lock.assertHeld();
     const deleted = await ctx.store.deletePack(ref, event(recorded, { removed_versions: versions }));
     crashPoint("uninstall-after-commit");
-    await ctx.storage.uninstallPack(ref);
+    await ctx.storage.uninstallPack(ref).catch((err: unknown) => {
+      throw filesLeft(ref, err);
+    });
     await ctx.journal.remove(ref);
     return { ref, removed: versions, recordDeleted: deleted };
   });
