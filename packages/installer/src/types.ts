@@ -121,6 +121,11 @@ export interface VerifyReport {
   fileListAvailable: boolean;
   /** why the tree could not be hashed at all (e.g. a symlink was planted in it) */
   error?: string;
+  /**
+   * Why the `verify` event could not be written to the history (a locked or read-only database):
+   * the result above stands; only its record is missing.
+   */
+  historyError?: string;
 }
 
 export interface PackWithInstallation {

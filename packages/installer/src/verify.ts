@@ -8,6 +8,7 @@ import {
   type Checksum,
 } from "@attune/pack-storage";
 import { withRefLock, type InstallerContext } from "./context";
+import { appendEventKeepingActor } from "./events";
 import type { InstalledRecord } from "./record";
 import type { Actor, InstallationMethod, VerifyReport } from "./types";
 
@@ -30,7 +31,7 @@ export async function verify(
         details: { ref },
       });
     const report = await compare(ctx, rec);
-    await ctx.store.appendEvent({
+    const recorded = appendEventKeepingActor(ctx, {
       packRef: ref,
       version: rec.pack.version,
       action: "verify",
@@ -50,6 +51,11 @@ export async function verify(
         added: report.added.length,
         removed: report.removed.length,
       },
+    });
+    // the check's result stands even when its record cannot be written (a locked database)
+    await recorded.catch((err: unknown) => {
+      const e = err as AttuneError;
+      report.historyError = `${e.code ?? "ERROR"}: ${e.message ?? String(err)}`;
     });
     return report;
   });

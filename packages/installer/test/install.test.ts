@@ -1,5 +1,7 @@
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { calculateDirectoryChecksum, calculateFileChecksum } from "@attune/pack-storage";
 import { KeptContents } from "@attune/pack-registry";
@@ -296,6 +298,35 @@ describe.each(await providers())("install flow on %s", (provider) => {
     });
     await expect(inst.verify("nope")).rejects.toMatchObject({ code: "ENOTFOUND" });
   });
+
+  // a held SQLite write lock (PostgreSQL does not block appends that way)
+  (provider === "sqlite" ? it : it.skip)(
+    "verify still reports when its history event cannot be written (a locked database)",
+    async () => {
+      await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+      // another process holds the write lock for longer than the busy timeout (10 s)
+      const dbPkg = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../db/package.json");
+      const holder = spawn(
+        process.execPath,
+        [
+          "-e",
+          `const D = require(require("node:module").createRequire(${JSON.stringify(dbPkg)}).resolve("better-sqlite3"));
+         const db = new D(${JSON.stringify(path.join(h.home, "attune.db"))}); db.exec("BEGIN IMMEDIATE");
+         process.stdout.write("held\\n"); setTimeout(() => {}, 60000);`,
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      try {
+        await new Promise((r) => holder.stdout!.once("data", r));
+        const report = await inst.verify("core", actor, "cli");
+        expect(report).toMatchObject({ ok: true, historyError: expect.stringMatching(/^ELOCKED: /) });
+      } finally {
+        holder.kill("SIGKILL");
+      }
+      expect((await inst.history("core")).map((e) => e.action)).toEqual(["install"]);
+    },
+    60_000,
+  );
 
   it("verify reads and records through the direct paths alone (never starts the ORM)", async () => {
     await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);

@@ -61,10 +61,12 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
       return events;
     },
     async verify(ref) {
-      return verifyReport((await installer.verify(ref, actor, "cli")) as unknown as VerifyReport);
+      return verifyReport(unrecorded(await installer.verify(ref, actor, "cli")) as unknown as VerifyReport);
     },
     async verifyAll() {
-      return ((await installer.verifyAll(actor, "cli")) as unknown as VerifyReport[]).map(verifyReport);
+      return (await installer.verifyAll(actor, "cli")).map((r) =>
+        verifyReport(unrecorded(r) as unknown as VerifyReport),
+      );
     },
     async search(text) {
       const r = await installer.registries.searchDetailed(text);
@@ -106,4 +108,13 @@ function reportRecovery(report: Installer["lastReconcile"]): void {
     process.stderr.write(
       `attune: warning: could not repair an interrupted operation on ${f.ref} (${f.code}: ${f.message}); it is retried next time\n`,
     );
+}
+
+/** A verify whose history event could not be written still reports its result, with a warning. */
+function unrecorded<R extends { ref: string; historyError?: string }>(r: R): R {
+  if (r.historyError)
+    process.stderr.write(
+      `attune: warning: the verify of ${r.ref} is not in its history (${r.historyError}); the result below stands\n`,
+    );
+  return r;
 }
