@@ -29,9 +29,16 @@ async function main(): Promise<void> {
   });
   logger.info("checking the store for interrupted operations");
   const report = await installer.reconcile();
-  const unclean =
-    report.interrupted.length + report.failed.length + report.missingFiles.length + report.untracked.length;
-  if (unclean > 0) logger.warn({ reconcile: report }, "the store needed repair after an unclean stop");
+  if (report.interrupted.length + report.failed.length > 0)
+    logger.warn(
+      { interrupted: report.interrupted, failed: report.failed },
+      "repaired operations an unclean stop interrupted",
+    );
+  if (report.missingFiles.length + report.untracked.length > 0)
+    logger.warn(
+      { missingFiles: report.missingFiles, untracked: report.untracked },
+      "the store has packs without files or files without a record (left as they are; see `attune pack verify`)",
+    );
   // Tokens are read from the same database as the installer's records.
   const database = await openDatabase({ home: config.home, databaseUrl: config.databaseUrl });
   const running = await startServer(

@@ -6,7 +6,7 @@
 
 import { printable } from "./printable";
 
-/** INTERRUPTED: Ctrl-C stopped the operation (128 + SIGINT, as shells report it). */
+/** INTERRUPTED: Ctrl-C stopped the operation (EINTERRUPTED; 128 + SIGINT, as shells report it). */
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2, INTEGRITY: 3, INTERRUPTED: 130 } as const;
 
 /** An error raised by the CLI itself (usage problems, remote API problems, refusals). */
@@ -62,7 +62,7 @@ export function exitCodeFor(err: unknown): number {
   if (!coded) return ExitCode.FAILURE;
   if (coded.code === "EINTEGRITY") return ExitCode.INTEGRITY;
   if (coded.code === "EUSAGE") return ExitCode.USAGE;
-  if (coded.code === "EABORTED") return ExitCode.INTERRUPTED;
+  if (coded.code === "EINTERRUPTED") return ExitCode.INTERRUPTED;
   if (coded.code.startsWith("EINVALID_") && TYPED_FIELDS.has(typedField(coded) ?? "")) return ExitCode.USAGE;
   return ExitCode.FAILURE;
 }

@@ -107,33 +107,35 @@ export function causeLine(e: unknown): string {
  * Null when the error says nothing about the file.
  */
 export function sqliteProblem(e: unknown): { what: string; hint: string } | null {
+  // SQLite's own codes and words only (case-sensitive): PostgreSQL's "permission denied for table"
+  // or a file name in a Prisma message must not read as a problem with a database file
   const text = causeText(e);
-  if (/SQLITE_FULL|database or disk is full|ENOSPC/i.test(text))
+  if (/\bSQLITE_FULL\b|database or disk is full/.test(text))
     return {
       what: "the disk holding the database is full",
       hint: "free space on that filesystem, then retry (the database itself is fine; nothing was changed)",
     };
-  if (/SQLITE_READONLY|readonly database|EROFS/i.test(text))
+  if (/\bSQLITE_READONLY\w*|attempt to write a readonly database/.test(text))
     return {
       what: "the database is read-only for this process",
       hint: "make the database file, its -wal and -shm files and their directory writable by this user (chmod/chown, chattr -i, a read-only mount)",
     };
-  if (/SQLITE_PERM|SQLITE_AUTH|EACCES|EPERM|permission denied/i.test(text))
+  if (/\bSQLITE_(PERM|AUTH)\b|access permission denied/.test(text))
     return {
       what: "permission denied on the database",
       hint: "let this user read and write the database file and its directory",
     };
-  if (/SQLITE_CANTOPEN|unable to open database file/i.test(text))
+  if (/\bSQLITE_CANTOPEN\w*|unable to open database file/.test(text))
     return {
       what: "the database file cannot be opened",
       hint: "check that its directory exists and that this user may read and write there (and free space)",
     };
-  if (/SQLITE_NOTADB|file is not a database|SQLITE_CORRUPT|disk image is malformed/i.test(text))
+  if (/\bSQLITE_(NOTADB|CORRUPT)\w*|file is not a database|database disk image is malformed/.test(text))
     return {
       what: "the file is not an SQLite database, or it is damaged",
       hint: "check --database-url / DATABASE_URL; a damaged file must be moved away (keep it for recovery), then run `attune db migrate`",
     };
-  if (/SQLITE_IOERR|disk I\/O error|EIO\b/i.test(text))
+  if (/\bSQLITE_IOERR\w*|disk I\/O error/.test(text))
     return {
       what: "a disk I/O error on the database",
       hint: "check free space and permissions of the filesystem holding the database, and the system log; the file is usually fine once that is mended",

@@ -130,7 +130,7 @@ describe("what an SQLite failure is, in an operator's terms", () => {
       /read-only/,
       /chattr -i/,
     ],
-    ["no permission", fail(undefined, "EACCES: permission denied"), /permission denied/, /read and write/],
+    ["no permission", fail("SQLITE_PERM", "access permission denied"), /permission denied/, /read and write/],
     [
       "cannot open",
       fail("SQLITE_CANTOPEN", "unable to open database file"),
@@ -146,6 +146,14 @@ describe("what an SQLite failure is, in an operator's terms", () => {
     // only a damaged file is ever to be moved away: that would lose a healthy database
     if (!/damaged/.test(p.what)) expect(p.hint).not.toMatch(/move/);
     expect(toDbError(err, "record x").message).toBe(`record x: ${p.what}`);
+  });
+
+  it("PostgreSQL's words and file names in a message are not read as an SQLite file problem", () => {
+    for (const err of [
+      Object.assign(new Error("permission denied for table Pack"), { code: "42501" }),
+      new Error('Invalid `prisma.pack.create()` invocation: data { name: "eio-enospc-eperm" }'),
+    ])
+      expect(sqliteProblem(err)).toBeNull();
   });
 
   it("anything else names the cause's own last line", () => {

@@ -1,4 +1,4 @@
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ioError } from "@attune/pack-storage";
 import type { InstallerContext } from "./context";
 
 /** after the commit: drop the previous version's files, then the journal (reconcile redoes both) */
@@ -22,14 +22,14 @@ export async function finishAfterCommit(
  * that the journal finishes the job once the cause is mended (any next command on this store).
  */
 export function filesLeft(ref: string, err: unknown): AttuneError {
-  const cause = err as AttuneError;
+  const cause = err instanceof AttuneError ? err : ioError(err, ref, "cannot remove the files of");
   return new AttuneError(
-    cause.code ?? ErrorCodes.EIO,
-    `pack '${ref}' is uninstalled in the database, but its files could not be removed: ${cause.message ?? String(err)}`,
+    cause.code,
+    `pack '${ref}' is uninstalled in the database, but its files could not be removed: ${cause.message}`,
     {
       cause: err,
       path: cause.path,
-      hint: `${cause.hint ? `${cause.hint}; ` : ""}the next attune command removes them once that is mended`,
+      hint: `${cause.hint ? `${cause.hint}; ` : ""}the next operation on this store removes them once that is mended`,
       details: { ...cause.details, ref, filesLeft: true },
     },
   );

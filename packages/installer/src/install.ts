@@ -5,6 +5,7 @@ import {
   AttuneError,
   ErrorCodes,
   calculateDirectoryManifest,
+  isValidVersion,
   parseChecksum,
   redactUrl,
   renameField,
@@ -46,6 +47,8 @@ interface Attempt {
   /** the kind of source asked for, known before anything is fetched */
   kind: SourceType | null;
   fetched: FetchResult | null;
+  /** the journal is written: from here on the install runs to its end, whatever the signal says */
+  journaled: boolean;
 }
 
 /**
@@ -64,7 +67,7 @@ export async function install(
   // install unverified
   const callerExpected = req.checksum !== undefined ? parseChecksum(req.checksum, "checksum") : null;
   const progress = safeProgress(opts.onProgress);
-  const attempt: Attempt = { ref: null, version: null, kind: null, fetched: null };
+  const attempt: Attempt = { ref: null, version: null, kind: null, fetched: null, journaled: false };
   const staging = await ctx.storage.createStagingDir();
   let lock: PackLock | null = null;
   try {
@@ -75,7 +78,7 @@ export async function install(
       const [ref, wanted] = req.source.trim().split("@");
       attempt.ref = validateRef(ref);
       // an exact version asked for is the version the attempt is about (a range is not)
-      if (wanted !== undefined && isExactVersion(wanted)) attempt.version = wanted;
+      if (wanted !== undefined && isValidVersion(wanted)) attempt.version = wanted;
       lock = await ctx.locker.acquire(attempt.ref, {
         timeoutMs: ctx.settings.lockTimeoutMs,
         signal: opts.signal,
@@ -134,10 +137,14 @@ export async function install(
       lock,
       progress,
       signal: opts.signal,
+      attempt,
     });
   } catch (e) {
-    await recordFailure(ctx, req, actor, attempt, e);
-    throw e;
+    // a stop asked for shows as whatever the step it cut short said ("extraction aborted", a
+    // cancelled download): the caller is told it was the abort, EABORTED, as it honoured it
+    const err = opts.signal?.aborted && !attempt.journaled ? abortError(opts.signal) : e;
+    await recordFailure(ctx, req, actor, attempt, err);
+    throw err;
   } finally {
     attempt.fetched?.stagedContents?.release();
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
@@ -157,6 +164,7 @@ interface LockedInput {
   lock: PackLock;
   progress: (e: ProgressEvent) => void;
   signal?: AbortSignal;
+  attempt: Attempt;
 }
 
 async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<InstallResult> {
@@ -198,6 +206,7 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
   // the last point where an abort is honoured: from the journal on, the operation runs to its end
   if (i.signal?.aborted) throw abortError(i.signal);
   i.lock.assertHeld();
+  i.attempt.journaled = true;
   await journalAndStore(ctx, planned, decision, i.root, i.lock, progress);
   const rec = await commitOrRollBack(ctx, planned, decision, files.files, i.lock, progress);
   return {
@@ -347,13 +356,4 @@ function asRequestField(err: unknown, refSpecGiven: boolean): unknown {
 /** A URL from an error's details, never with a secret in it (policy refusals quote what was given). */
 function redactOrNull(url: string | null): string | null {
   return url === null ? null : redactUrl(url);
-}
-
-function isExactVersion(text: string): boolean {
-  try {
-    validateVersion(text);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -132,7 +132,23 @@ export class FileLocker implements PackLocker {
    * every staleMs / 2), so it is removed and the next attempt takes the lock.
    */
   private async dropIfFromTheFuture(lockDir: string): Promise<void> {
+    const ahead = (mtimeMs: number) => mtimeMs > Date.now() + this.staleMs;
     const st = await fs.promises.stat(lockDir).catch(() => null);
-    if (st && st.mtimeMs > Date.now() + this.staleMs) await fs.promises.rmdir(lockDir).catch(() => undefined);
+    if (!st || !ahead(st.mtimeMs)) return;
+    // Moved aside first (atomic), then looked at again: another process may have removed the old
+    // lock and taken a fresh one since the stat above. Only a lock still in the future is dropped;
+    // a fresh one is put back (should a third process have made one meanwhile, the one put aside
+    // loses its lock and notices: assertHeld before any commit).
+    const aside = `${lockDir}.future-${process.pid}-${Date.now()}`;
+    if (
+      !(await fs.promises.rename(lockDir, aside).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
+    const moved = await fs.promises.stat(aside).catch(() => null);
+    if (moved && !ahead(moved.mtimeMs)) await fs.promises.rename(aside, lockDir).catch(() => undefined);
+    await fs.promises.rm(aside, { recursive: true, force: true }).catch(() => undefined);
   }
 }

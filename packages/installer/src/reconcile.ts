@@ -81,7 +81,7 @@ async function resolveUninstall(ctx: InstallerContext, intent: UninstallIntent):
     });
     return { ...base, resolution: "completed" };
   }
-  await ctx.store.appendEvent({
+  await appendEventKeepingActor(ctx, {
     packRef: intent.ref,
     version: intent.version,
     action: "uninstall",

@@ -8,6 +8,7 @@ import {
   serveRoutes,
   tmpDir,
   type RouteServer,
+  type GitTestServer,
   type TestServer,
 } from "@attune/test-utils";
 import { OutboundPolicy } from "../src/policy/outbound-policy";
@@ -31,7 +32,7 @@ async function rejection(
 
 describe("git source (real git http-backend)", () => {
   const root = tmpDir("attune-git-");
-  let server: TestServer;
+  let server: GitTestServer;
   let dying: TestServer;
   let routes: RouteServer;
   let shas: string[];
@@ -215,6 +216,24 @@ describe("git source (real git http-backend)", () => {
     const r = await gitSource(`${routes.url}/moved.git`, "v1.0.0").fetch(newStage(), ctx);
     expect(r).toMatchObject({ sourceType: "git", resolvedCommit: shas[0] });
     expect(read("v.txt")).toBe("one");
+  });
+
+  it("never sends a registry's token to the host a moved repository went to", async () => {
+    const seen = server.requests.length;
+    const token = "Bearer registry-secret-123";
+    await gitSource(`${routes.url}/moved.git`, "v1.0.0", { headers: { Authorization: token } }).fetch(
+      newStage(),
+      ctx,
+    );
+    // the first origin got it; the other one (info/refs by redirect, upload-pack by the rebase) did not
+    expect(
+      routes.requests.some((q) => q.path.startsWith("/moved.git") && q.headers.authorization === token),
+    ).toBe(true);
+    const there = server.requests.slice(seen);
+    expect(there.map((q) => q.path)).toEqual(
+      expect.arrayContaining(["/pack.git/info/refs", "/pack.git/git-upload-pack"]),
+    );
+    for (const q of there) expect(q.headers.authorization).toBeUndefined();
   });
 
   it("reports a missing repository as EFETCH", async () => {

@@ -19,7 +19,7 @@ export {
   type CopyTask,
 } from "./checksum/reader-thread";
 export { StreamingTreeHasher, compareTreePaths, type TreeHash } from "./checksum/streaming";
-export { validateRef, validateVersion } from "./storage/validate";
+export { isValidRef, isValidVersion, MAX_REF, validateRef, validateVersion } from "./storage/validate";
 export { PackStorage, type InstalledPack, type PackStorageOptions } from "./storage/pack-storage";
 export { makeDirs, makeDirsSync } from "./make-dirs";
 export { redactUrl } from "./redact";

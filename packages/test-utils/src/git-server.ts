@@ -8,6 +8,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** A git server also tells which requests it saw, with their headers. */
+export interface GitTestServer extends TestServer {
+  requests: Array<{ method: string; path: string; headers: http.IncomingHttpHeaders }>;
+}
+
 /**
  * Serve every bare repository under `projectRoot` with the real `git http-backend` (as CGI) on 127.0.0.1.
  * Clone URL: `${url}/<repo>.git`. `dieAfterBytes` cuts the connection mid-response (a server that dies mid-clone).
@@ -15,9 +20,11 @@ export interface TestServer {
 export async function serveGit(
   projectRoot: string,
   opts: { dieAfterBytes?: number } = {},
-): Promise<TestServer> {
+): Promise<GitTestServer> {
+  const requests: GitTestServer["requests"] = [];
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? "/", "http://127.0.0.1");
+    requests.push({ method: req.method ?? "GET", path: u.pathname, headers: req.headers });
     const cgi = spawn("git", ["http-backend"], {
       env: {
         PATH: process.env.PATH,
@@ -73,7 +80,7 @@ export async function serveGit(
       res.end(String(e));
     });
   });
-  return listen(server);
+  return { ...(await listen(server)), requests };
 }
 
 export async function listen(server: http.Server): Promise<TestServer> {

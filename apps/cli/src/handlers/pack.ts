@@ -57,7 +57,7 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
       );
     } catch (err) {
       if (interrupt?.signal.aborted && (err as { code?: unknown }).code === "EABORTED")
-        throw new CliError("EABORTED", "the install was stopped (Ctrl-C); nothing was installed", {
+        throw new CliError("EINTERRUPTED", "the install was stopped (Ctrl-C); nothing was installed", {
           hint: "run the same command again to install",
         });
       throw err;
@@ -77,7 +77,12 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
 function onInterrupt(progress: { done(): void }): { signal: AbortSignal; dispose(): void } {
   const ctl = new AbortController();
   const handler = () => {
-    if (ctl.signal.aborted) process.exit(ExitCode.INTERRUPTED);
+    if (ctl.signal.aborted) {
+      // the second Ctrl-C: Node's own handling, which ends the process as a SIGINT does
+      process.off("SIGINT", handler);
+      process.kill(process.pid, "SIGINT");
+      return;
+    }
     progress.done();
     process.stderr.write("attune: interrupted: stopping and cleaning up (Ctrl-C again to quit at once)\n");
     ctl.abort(new Error("interrupted (Ctrl-C)"));

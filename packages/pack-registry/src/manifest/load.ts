@@ -1,6 +1,6 @@
 import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { AttuneError, ioError, validateRef } from "@attune/pack-storage";
+import { AttuneError, ioError, isValidRef } from "@attune/pack-storage";
 import { MANIFEST_FILE, manifestError } from "./errors";
 import { validateManifest } from "./schema";
 import type { PackManifest } from "./types";
@@ -99,13 +99,4 @@ function yamlProblem(message: string): string {
     return "more than one YAML document (a '---' line after the first key); pack.yaml holds one mapping";
   if (/^Map keys must be unique/.test(first)) return "a key is given twice; give each key once";
   return first;
-}
-
-function isValidRef(ref: string): boolean {
-  try {
-    validateRef(ref);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,6 +1,7 @@
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type { OutboundPolicy } from "../policy/outbound-policy";
+import { scopedHeaders } from "./request";
 
 export const DEFAULT_GIT_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -44,9 +45,13 @@ export function policyGitHttp(policy: OutboundPolicy, opts: GitHttpOptions = {})
       // POST git-upload-pack to the old URL, and a 301/302 turns that POST into a bodiless GET.
       const url =
         moved && req.url.startsWith(moved.from) ? moved.to + req.url.slice(moved.from.length) : req.url;
+      // the caller's headers (a registry's token) were meant for the repository's first origin: a
+      // moved repository on another host gets only the harmless ones, as a redirect would
+      const sent =
+        url === req.url ? req.headers : scopedHeaders(req.headers, originOf(req.url), new URL(url));
       const res = await policy.request(url, {
         method: req.method ?? "GET",
-        headers: req.headers,
+        headers: sent,
         body,
         maxBytes: maxBytes - total,
         timeoutMs: remaining,
@@ -82,4 +87,12 @@ export function policyGitHttp(policy: OutboundPolicy, opts: GitHttpOptions = {})
 function repoBase(url: string): string | null {
   const i = url.indexOf("/info/refs");
   return i > 0 && /^\/info\/refs(\?|$)/.test(url.slice(i)) ? url.slice(0, i) : null;
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "";
+  }
 }

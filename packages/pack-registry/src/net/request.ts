@@ -37,6 +37,22 @@ export interface PolicyResponse {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const SAFE_HEADERS = new Set(["accept", "accept-encoding", "content-type", "user-agent", "git-protocol"]);
+
+/**
+ * The headers that may go to `target` when they were given for `firstOrigin`: all of them on that
+ * origin, elsewhere only SAFE_HEADERS (a registry's token never follows a redirect to another host).
+ */
+export function scopedHeaders(
+  headers: Record<string, string> | undefined,
+  firstOrigin: string,
+  target: URL,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers ?? {}).filter(
+      ([k]) => target.origin === firstOrigin || SAFE_HEADERS.has(k.toLowerCase()),
+    ),
+  );
+}
 const DEFAULT_IDLE_MS = 30_000;
 const DEFAULT_CONNECT_MS = 15_000;
 
@@ -202,11 +218,7 @@ export async function request(
   try {
     for (let hop = 0; ; hop++) {
       if (signal.aborted) throw signal.reason;
-      const headers = Object.fromEntries(
-        Object.entries(opts.headers ?? {}).filter(
-          ([k]) => current.origin === firstOrigin || SAFE_HEADERS.has(k.toLowerCase()),
-        ),
-      );
+      const headers = scopedHeaders(opts.headers, firstOrigin, current);
       const res = await send(policy, current, method, headers, body, signal, opts, field);
       const status = res.statusCode ?? 0;
       if (REDIRECTS.has(status) && res.headers.location) {

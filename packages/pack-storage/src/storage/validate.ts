@@ -5,7 +5,7 @@ const REF_RE = /^[a-z][a-z0-9_-]+$/;
 const SEMVER_RE =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 // `<ref>-<version>` must fit in one file name (255 bytes) with room for internal suffixes
-const MAX_REF = 64;
+export const MAX_REF = 64;
 const MAX_VERSION = 128;
 
 /** A pack ref: `^[a-z][a-z0-9_-]+$`, at most 64 characters. Returns it unchanged. */
@@ -34,8 +34,14 @@ export function validateVersion(version: string, field = "version"): string {
   return version;
 }
 
+/** Whether `ref` passes validateRef (for callers that only need to know). */
 export function isValidRef(ref: string): boolean {
-  return ref.length <= MAX_REF && REF_RE.test(ref);
+  return typeof ref === "string" && ref.length <= MAX_REF && REF_RE.test(ref);
+}
+
+/** Whether `version` passes validateVersion (a strict semantic version). */
+export function isValidVersion(version: string): boolean {
+  return typeof version === "string" && version.length <= MAX_VERSION && SEMVER_RE.test(version);
 }
 
 /**
