@@ -57,6 +57,8 @@ describe("classifySource", () => {
     "git@github.com:acme/pack.git",
     "Not A Pack!",
     "de\u0007mo",
+    "https://example.com/a%E0.tgz",
+    "https://example.com/%",
   ])("rejects %j with EINVALID_INPUT naming the field and listing accepted forms", async (source) => {
     const e = await rejection(() => classifySource({ source }));
     expect(e.code).toBe("EINVALID_INPUT");

@@ -5,6 +5,7 @@ import { AttuneError, ErrorCodes, IntegrityError } from "@attune/pack-storage";
 import { archiveTypeFromName, extractArchive } from "../extract";
 import { KeptContents } from "../extract/kept";
 import { downloadToFile } from "../net/download";
+import { decodedPath } from "./url-path";
 import { emptyDir } from "./staging";
 import type { FetchContext, FetchResult, Source } from "./types";
 
@@ -28,7 +29,7 @@ function checkContentType(headers: Record<string, string | string[] | undefined>
 
 /** The archive name the URL promises (drives the extension/magic cross-check), if it has one. */
 function archiveName(url: URL): string | undefined {
-  const base = decodeURIComponent(url.pathname.split("/").pop() ?? "");
+  const base = decodedPath(url).split("/").pop() ?? "";
   return archiveTypeFromName(base) ? base : undefined;
 }
 

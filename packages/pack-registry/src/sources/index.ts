@@ -11,6 +11,7 @@ import { localArchiveSource } from "./local-archive";
 import { localDirectorySource } from "./local-directory";
 import { registrySource } from "./registry";
 import type { FetchContext, FetchResult, Source, SourceSpec, SourceType } from "./types";
+import { decodedPath } from "./url-path";
 
 const ACCEPTED =
   "accepted: an https URL to a git repository or to a .tar.gz/.tgz/.tar/.zip, a local directory or archive path, or a registry ref (ref, ref@1.2.3, ref@latest, ref@^1.2)";
@@ -61,7 +62,7 @@ export function classifySource(spec: SourceSpec): SourceType {
         details: { field: "source" },
       });
     }
-    return archiveTypeFromName(decodeURIComponent(u.pathname)) !== null ? "archive" : "git";
+    return archiveTypeFromName(decodedPath(u)) !== null ? "archive" : "git";
   }
   if (scheme !== undefined)
     throw invalid(`source: the ${scheme}:// scheme is not supported`, "source", `use https; ${ACCEPTED}`);
