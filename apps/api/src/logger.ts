@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { redactUrl } from "@attune/pack-storage";
 import { pino, type DestinationStream, type Logger } from "pino";
 import { pinoHttp, type HttpLogger } from "pino-http";
 
@@ -41,7 +42,8 @@ export function requestLogger(logger: Logger): HttpLogger {
     },
     customLogLevel: (_req, res, err) =>
       err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info",
-    // The query string may hold search text but never credentials; tokens only travel in the header.
+    // Tokens only travel in the header; one a client put in the URL anyway (refused, 401) is not
+    // logged either: secret-looking parameters and anything shaped like an API token are hidden.
     serializers: {
       req: (req: {
         id: unknown;
@@ -52,10 +54,15 @@ export function requestLogger(logger: Logger): HttpLogger {
       }) => ({
         id: req.id,
         method: req.method,
-        url: req.url,
+        url: scrubUrl(req.url),
         headers: { ...req.headers, authorization: req.headers.authorization ? "[redacted]" : undefined },
         remoteAddress: req.remoteAddress,
       }),
     },
   });
+}
+
+/** A request path fit for the log: no token value, by parameter name or by its `att_` shape. */
+export function scrubUrl(url: string): string {
+  return redactUrl(url).replace(/\batt_[A-Za-z0-9_-]{8,}/g, "att_***");
 }

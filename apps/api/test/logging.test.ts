@@ -56,6 +56,22 @@ describe("request logs", () => {
     expect(records().find((r) => r.req?.id === "trace-42")?.level).toBe(40);
   });
 
+  it("a token a client put in the URL (refused) is not logged, by name or by shape", async () => {
+    lines.length = 0;
+    const secret = api.tokens.all;
+    for (const q of [`access_token=${secret}`, `t=${secret}`, `api_key=x${secret}`]) {
+      const res = await request(api.app).get(`/api/v1/packs?${q}`);
+      expect(res.status).toBe(401);
+    }
+    const all = lines.join("\n");
+    expect(all).not.toContain(secret.slice(4));
+    expect(
+      records()
+        .filter((r) => r.msg === "request completed")
+        .map((r) => r.req.url),
+    ).toEqual(["/api/v1/packs?access_token=***", "/api/v1/packs?t=att_***", "/api/v1/packs?api_key=***"]);
+  });
+
   it("an X-Request-Id that could forge log content is replaced", async () => {
     const res = await request(api.app).get("/healthz").set("X-Request-Id", 'a b" level=60 msg=fake');
     expect(res.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
