@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import {
   makeBareRepo,
@@ -57,6 +58,28 @@ describe("git source (real git http-backend)", () => {
       ],
       { feature: [{ files: { "v.txt": "feature" } }] },
     );
+    // one 8 MiB blob of zeros under five names: ~8 KB on the wire, 40 MiB checked out
+    const zeros = Buffer.alloc(8 * 1024 * 1024);
+    makeBareRepo(repos, "bomb", [
+      {
+        files: {
+          "pack.yaml": "ref: bomb\nversion: 1.0.0\n",
+          ...Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`z${i}.bin`, zeros])),
+        },
+        tag: "v1.0.0",
+      },
+    ]);
+    // a later commit changes a file by a little: the blob travels as a delta of the first one
+    makeBareRepo(repos, "delta", [
+      { files: { "pack.yaml": "ref: delta\nversion: 1.0.0\n", "d.bin": zeros } },
+      { files: { "d.bin": Buffer.concat([zeros, Buffer.from("tail")]) }, tag: "v2.0.0" },
+    ]);
+    makeBareRepo(repos, "clash", [
+      {
+        files: { "pack.yaml": "ref: clash\nversion: 1.0.0\n", "README.md": "a", "readme.md": "b" },
+        tag: "v1.0.0",
+      },
+    ]);
     server = await serveGit(repos);
     dying = await serveGit(repos, { dieAfterBytes: 300 });
     routes = await serveRoutes();
@@ -216,6 +239,48 @@ describe("git source (real git http-backend)", () => {
     const r = await gitSource(`${routes.url}/moved.git`, "v1.0.0").fetch(newStage(), ctx);
     expect(r).toMatchObject({ sourceType: "git", resolvedCommit: shas[0] });
     expect(read("v.txt")).toBe("one");
+  });
+
+  it("refuses a tree over the caps before checking anything out (sizes from the pack headers)", async () => {
+    const capped = { ...ctx, limits: { maxTotalBytes: 20 * 1024 * 1024 } };
+    const e = await rejection(gitSource(`${server.url}/bomb.git`, "v1.0.0").fetch(newStage(), capped));
+    expect(e.code).toBe("ETOO_LARGE");
+    expect(e.message).toMatch(
+      /^file in the repository "z\d\.bin": archive declares more than 20971520 bytes/,
+    );
+    expect(fs.readdirSync(stage)).toEqual([]); // nothing was written, and the clone is gone
+    const perFile = { ...ctx, limits: { maxEntryBytes: 1024 * 1024 } };
+    expect(
+      (await rejection(gitSource(`${server.url}/bomb.git`, "v1.0.0").fetch(newStage(), perFile))).code,
+    ).toBe("ETOO_LARGE");
+    const few = { ...ctx, limits: { maxEntries: 3 } };
+    expect(
+      (await rejection(gitSource(`${server.url}/bomb.git`, "v1.0.0").fetch(newStage(), few))).details,
+    ).toMatchObject({
+      limit: "maxEntries",
+    });
+    // within the caps, the same repository checks out whole
+    await gitSource(`${server.url}/bomb.git`, "v1.0.0").fetch(newStage(), ctx);
+    expect(fs.statSync(path.join(stage, "z5.bin")).size).toBe(8 * 1024 * 1024);
+  });
+
+  it("reads the size of a blob stored as a delta (a commit SHA fetches the whole history)", async () => {
+    const head = execFileSync("git", ["rev-parse", "v2.0.0^{commit}"], {
+      cwd: path.join(root.dir, "repos", "delta.git"),
+    })
+      .toString()
+      .trim();
+    const capped = { ...ctx, limits: { maxEntryBytes: 8 * 1024 * 1024 } };
+    const e = await rejection(gitSource(`${server.url}/delta.git`, head).fetch(newStage(), capped));
+    expect(e.code).toBe("ETOO_LARGE");
+    expect(e.details).toMatchObject({ entry: "d.bin", value: 8 * 1024 * 1024 + 4 });
+  });
+
+  it("applies the archive name rules to a repository's files (a case collision is refused)", async () => {
+    const e = await rejection(gitSource(`${server.url}/clash.git`, "v1.0.0").fetch(newStage(), ctx));
+    expect(e.code).toBe("EUNSAFE_ARCHIVE");
+    expect(e.message).toMatch(/collides/);
+    expect(e.details).toMatchObject({ field: "source" });
   });
 
   it("never sends a registry's token to the host a moved repository went to", async () => {

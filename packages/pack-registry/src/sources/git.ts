@@ -3,6 +3,9 @@ import path from "node:path";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { policyGitHttp } from "../net/git-http";
 import { isCommitSha, validateGitRef } from "../policy/git-ref";
+import { EntryChecker } from "../extract/entry-checker";
+import { resolveLimits, type ExtractLimits } from "../extract/limits";
+import { GitBlobSizes } from "./git-sizes";
 import { emptyDir } from "./staging";
 import type { FetchContext, FetchResult, Source } from "./types";
 import { quoteRemote } from "../quote";
@@ -35,6 +38,57 @@ function gitError(e: unknown, url: string, ref: string | undefined): AttuneError
 }
 
 /**
+ * Every entry of the commit's tree through the same checks as an archive's entries (names,
+ * collisions, count, depth, per-file and total size), before a byte is checked out: blob sizes
+ * come from the pack headers (GitBlobSizes), so a 200 MiB blob of zeros that crossed the wire in
+ * a few KB is refused without being inflated. Links and submodules are left to the checks that
+ * follow the checkout (a link is ESYMLINK there; a submodule is an empty directory).
+ */
+async function checkTree(git: IsoGit, dir: string, commit: string, limits: ExtractLimits): Promise<void> {
+  const checker = new EntryChecker(limits);
+  const sizes = new GitBlobSizes(path.join(dir, ".git"));
+  const known = new Map<string, number>();
+  try {
+    await git.walk({
+      fs,
+      dir,
+      trees: [git.TREE({ ref: commit })],
+      map: async (filepath, [entry]) => {
+        if (!entry || filepath === ".") return true;
+        const type = await entry.type();
+        const mode = (await entry.mode()) ?? 0;
+        if (type === "tree") {
+          checker.check({ name: `${filepath}/`, kind: "directory", mode, size: 0 });
+          return true;
+        }
+        if (type !== "blob" || (mode & 0o170000) === 0o120000) return null;
+        const oid = await entry.oid();
+        let size = known.get(oid);
+        if (size === undefined) {
+          size = sizes.size(oid);
+          known.set(oid, size);
+        }
+        checker.check({ name: filepath, kind: "file", mode, size });
+        return true;
+      },
+    });
+  } catch (e) {
+    // the checker speaks of archive entries; here they are the repository's files
+    if (e instanceof AttuneError && /^archive entry /.test(e.message))
+      throw new AttuneError(e.code, e.message.replace(/^archive entry /, "file in the repository "), {
+        cause: e,
+        hint: e.hint,
+        details: { ...e.details, field: "source" },
+      });
+    throw e;
+  } finally {
+    sizes.close();
+  }
+}
+
+type IsoGit = (typeof import("isomorphic-git"))["default"];
+
+/**
  * Tags and branches: a shallow single-branch clone (depth 1) — one commit's objects only.
  * A 40-hex commit SHA cannot be asked for directly (servers refuse unadvertised wants by
  * default), so we fetch every branch's full history and check the commit out: slower, but
@@ -59,6 +113,8 @@ export function gitSource(
       // loaded here, not at import: only git installs need it, and it is ~0.15 s of start-up
       const { default: git } = await import("isomorphic-git");
       try {
+        // fetched without checking out: the tree is checked against the caps first (below)
+        let commit: string;
         if (ref !== undefined && isCommitSha(ref)) {
           await git.clone({ fs, http, dir, url, headers, noCheckout: true, singleBranch: false });
           try {
@@ -66,11 +122,30 @@ export function gitSource(
           } catch (e) {
             throw Object.assign(new Error(`commit ${ref} not found`), { code: "NotFoundError", cause: e });
           }
-          await git.checkout({ fs, dir, ref: ref.toLowerCase(), force: true });
+          commit = ref.toLowerCase();
         } else {
           // noTags must stay false: it breaks cloning a tag (see TOOLCHAIN.md)
-          await git.clone({ fs, http, dir, url, headers, ref, singleBranch: true, depth: 1 });
+          await git.clone({
+            fs,
+            http,
+            dir,
+            url,
+            headers,
+            ref,
+            singleBranch: true,
+            depth: 1,
+            noCheckout: true,
+          });
+          commit = await git.resolveRef({ fs, dir, ref: "HEAD" });
         }
+        await checkTree(git, dir, commit, resolveLimits(ctx.limits));
+        await git.checkout({
+          fs,
+          dir,
+          ref: commit,
+          force: true,
+          noUpdateHead: ref === undefined || !isCommitSha(ref),
+        });
         const resolvedCommit = await git.resolveRef({ fs, dir, ref: "HEAD" });
         const branch = ref ?? (await git.currentBranch({ fs, dir }).catch(() => undefined)) ?? null;
         await fs.promises.rm(path.join(dir, ".git"), { recursive: true, force: true });

@@ -1,0 +1,133 @@
+// The size of a git blob from the repository's own bookkeeping, without inflating its content:
+// a clone that checks out a 200 MiB blob of zeros (224 KB on the wire) must be refused before a
+// byte of it is written or held in memory. Packed objects carry their size in the pack entry's
+// header; a delta's result size is the second number at the start of its (inflated) delta data, so
+// only a few bytes of it are inflated. Loose objects start with "blob <size>\0" once inflated.
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
+
+const OBJ_OFS_DELTA = 6;
+const OBJ_REF_DELTA = 7;
+/**
+ * Compressed bytes inflated to read a delta's or a loose object's header: enough for a deflate
+ * block header and the first bytes, and at most ~0.5 MB out even for a run of zeros.
+ */
+const HEAD_BYTES = 512;
+
+interface PackIndex {
+  pack: string;
+  offsets: Map<string, number>;
+}
+
+/** Object id -> offset in its pack, for every pack of the repository at `gitdir`. */
+function readIndexes(gitdir: string): PackIndex[] {
+  const dir = path.join(gitdir, "objects", "pack");
+  const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith(".idx")) : [];
+  return names.map((name) => {
+    const idx = fs.readFileSync(path.join(dir, name));
+    // version 2: ff 74 4f 63, 00 00 00 02, fan-out[256], ids, CRCs, 4-byte offsets, 8-byte offsets
+    if (idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2)
+      throw new Error(`${name}: not a version 2 pack index`);
+    const count = idx.readUInt32BE(8 + 255 * 4);
+    const ids = 8 + 256 * 4;
+    const small = ids + count * 20 + count * 4;
+    const large = small + count * 4;
+    const offsets = new Map<string, number>();
+    for (let i = 0; i < count; i++) {
+      const v = idx.readUInt32BE(small + i * 4);
+      const offset = v & 0x80000000 ? Number(idx.readBigUInt64BE(large + (v & 0x7fffffff) * 8)) : v;
+      offsets.set(idx.toString("hex", ids + i * 20, ids + i * 20 + 20), offset);
+    }
+    return { pack: path.join(dir, name.replace(/\.idx$/, ".pack")), offsets };
+  });
+}
+
+/** What the first bytes of a zlib stream inflate to (a truncated stream is fine here). */
+function inflateHead(compressed: Buffer): Buffer {
+  return zlib.inflateSync(compressed, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+}
+
+function varint(buf: Buffer, at: number): { value: number; next: number } {
+  let value = 0;
+  let shift = 0;
+  let i = at;
+  for (;;) {
+    const c = buf[i++];
+    value += (c & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (!(c & 0x80)) return { value, next: i };
+  }
+}
+
+function readAt(fd: number, offset: number, length: number): Buffer {
+  const buf = Buffer.alloc(length);
+  const n = fs.readSync(fd, buf, 0, length, offset);
+  return buf.subarray(0, n);
+}
+
+/**
+ * Sizes of blobs by object id, read from the repository's packs and loose objects without
+ * inflating their contents. Throws when an object cannot be found or read (the caller refuses).
+ */
+export class GitBlobSizes {
+  private readonly indexes: PackIndex[];
+  private readonly fds = new Map<string, number>();
+
+  constructor(private readonly gitdir: string) {
+    this.indexes = readIndexes(gitdir);
+  }
+
+  size(oid: string): number {
+    for (const { pack, offsets } of this.indexes) {
+      const offset = offsets.get(oid);
+      if (offset !== undefined) return this.packedSize(pack, offset);
+    }
+    return this.looseSize(oid);
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) fs.closeSync(fd);
+    this.fds.clear();
+  }
+
+  private packedSize(pack: string, offset: number): number {
+    let fd = this.fds.get(pack);
+    if (fd === undefined) {
+      fd = fs.openSync(pack, "r");
+      this.fds.set(pack, fd);
+    }
+    const head = readAt(fd, offset, 32 + HEAD_BYTES);
+    // type and size: 3 bits and 4 bits in the first byte, then 7 bits per byte while the top bit is set
+    let c = head[0];
+    const type = (c >> 4) & 7;
+    let size = c & 15;
+    let shift = 4;
+    let i = 1;
+    while (c & 0x80) {
+      c = head[i++];
+      size += (c & 0x7f) * 2 ** shift;
+      shift += 7;
+    }
+    if (type !== OBJ_OFS_DELTA && type !== OBJ_REF_DELTA) return size;
+    // the base: a backwards offset (its own varint form) or the base's 20-byte id, then the delta
+    if (type === OBJ_OFS_DELTA) while (head[i++] & 0x80);
+    else i += 20;
+    const delta = inflateHead(head.subarray(i));
+    const base = varint(delta, 0);
+    return varint(delta, base.next).value;
+  }
+
+  private looseSize(oid: string): number {
+    const file = path.join(this.gitdir, "objects", oid.slice(0, 2), oid.slice(2));
+    const fd = fs.openSync(file, "r");
+    try {
+      const head = inflateHead(readAt(fd, 0, HEAD_BYTES)).toString("latin1");
+      const m = /^[a-z]+ (\d+)\0/.exec(head);
+      if (!m) throw new Error(`object ${oid}: unreadable header`);
+      return Number(m[1]);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
