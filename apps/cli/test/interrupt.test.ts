@@ -35,7 +35,9 @@ describe("Ctrl-C during a local install", () => {
 
     expect(code).toBe(130);
     expect(stderr).toMatch(/^attune: interrupted: stopping and cleaning up/m);
-    expect(stderr).toMatch(/^attune: EINTERRUPTED: the install was stopped \(Ctrl-C\); nothing was installed$/m);
+    expect(stderr).toMatch(
+      /^attune: EINTERRUPTED: the install was stopped \(Ctrl-C\); nothing was installed$/m,
+    );
     expect(fs.readdirSync(staging)).toEqual([]);
     expect(json<unknown[]>(await runCli(["pack", "list", "-o", "json"], { env }))).toEqual([]);
     expect(fs.readdirSync(path.join(home, "packs")).filter((n) => !n.startsWith("."))).toEqual([]);
