@@ -312,9 +312,9 @@ async function cases() {
     ],
     [
       "too-many-entries",
-      "50,001 empty files (default cap 50,000)",
+      "50,001 empty files in f/ (default cap 50,000 entries, the implied directory f/ included)",
       "ETOO_LARGE",
-      "f/050000",
+      "f/049999",
       { "tar.gz": gzip(tar(manyEntries(50_001))), zip: zip(manyEntries(50_001)) },
     ],
     [

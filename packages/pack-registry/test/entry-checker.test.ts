@@ -40,7 +40,7 @@ describe("EntryChecker: duplicates and collisions, whatever the depth and order"
   it("names the highest colliding component, as a case-insensitive filesystem would see it", () => {
     // the collision is at the top ("Docs" vs "docs"), even though the parent "docs/guide" is new
     expect(refusal(file("Docs/a.md"), file("docs/guide/b.md"))).toMatch(
-      /"docs" collides with "Docs" after Unicode normalisation or case folding/,
+      /"docs" collides with "Docs" after Unicode normalisation, case folding or the trailing dots/,
     );
     expect(refusal(dir("x/Y/"), file("x/y/z"))).toMatch(/"x\/y" collides with "x\/Y"/);
     expect(refusal(file("README.md"), file("readme.md"))).toMatch(/"readme.md" collides with "README.md"/);
@@ -51,5 +51,46 @@ describe("EntryChecker: duplicates and collisions, whatever the depth and order"
     expect(refusal(file("\u00c9t\u00e9.txt"), file("\u00e9t\u00e9.txt"))).toMatch(/collides/);
     // distinct non-ASCII names pass
     expect(refusal(file("\u00e9t\u00e9/a"), file("\u00e9t\u00e9/b"), file("hiver/c"))).toBeNull();
+  });
+  it("folds case the way those filesystems do: σ/ς, µ/μ and ſ/s meet; ß and ss stay apart", () => {
+    expect(refusal(file("\u03c3.txt"), file("\u03c2.txt"))).toMatch(/collides/);
+    expect(refusal(file("\u00b5.txt"), file("\u03bc.txt"))).toMatch(/collides/);
+    expect(refusal(file("\u017f.txt"), file("s.txt"))).toMatch(/collides/);
+    expect(refusal(file("stra\u00dfe.txt"), file("strasse.txt"))).toBeNull();
+  });
+
+  it("treats the trailing dots and spaces Windows drops as absent", () => {
+    expect(refusal(file("a.txt"), file("a.txt."))).toMatch(/"a.txt." collides with "a.txt"/);
+    expect(refusal(file("dir /x"), file("dir/y"))).toMatch(/collides/);
+    expect(refusal(file("a.txt"), file("a.txt.bak"), file(".hidden"), file("x/..y"))).toBeNull();
+  });
+});
+
+describe("EntryChecker: names and counts", () => {
+  it("refuses C1 control characters (U+0080..U+009F) like C0 ones", () => {
+    expect(refusal(file("a\u009b2Jb.txt"))).toMatch(/control character/);
+    expect(refusal(file("caf\u00e9 \u00a0.txt"))).toBeNull(); // U+00A0 is not a control character
+  });
+
+  it("counts the directories an entry implies against maxEntries, and an explicit one only once", () => {
+    const checker = new EntryChecker(resolveLimits({ maxEntries: 10 }));
+    // 2 files under one 4-level path: 4 implied directories + 2 files = 6
+    checker.check(file("a/b/c/d/1"));
+    checker.check(file("a/b/c/d/2"));
+    checker.check(dir("a/b/")); // already implied: still 6
+    checker.check(file("a/x")); // 7
+    checker.check(file("e/f/g")); // e, f, g: 10
+    expect(() => checker.check(file("h"))).toThrow(
+      expect.objectContaining({
+        code: "ETOO_LARGE",
+        details: expect.objectContaining({ limit: "maxEntries", value: 11 }),
+      }),
+    );
+    // deep paths cannot hide entries: 5 files each under its own 31-level path
+    const deep = new EntryChecker(resolveLimits({ maxEntries: 10 }));
+    expect(() => {
+      for (let i = 0; i < 5; i++)
+        deep.check(file(`${Array.from({ length: 30 }, (_, k) => `d${i}_${k}`).join("/")}/f`));
+    }).toThrow(expect.objectContaining({ code: "ETOO_LARGE" }));
   });
 });

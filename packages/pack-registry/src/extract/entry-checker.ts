@@ -23,9 +23,9 @@ interface Seen {
   explicit: boolean;
 }
 
-// C0 controls and DEL: NUL truncates names in C tools, and the others only serve to confuse
-// terminals and logs; no real pack needs them.
-const CONTROL = /[\u0000-\u001f\u007f]/;
+// C0 controls, DEL and C1 controls (U+0080..U+009F, e.g. CSI): NUL truncates names in C tools, and
+// the others only serve to confuse terminals and logs; no real pack needs them.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export function unsafe(entry: string, message: string, hint?: string): AttuneError {
   return new AttuneError(ErrorCodes.EUNSAFE_ARCHIVE, `archive entry "${quoteName(entry)}": ${message}`, {
@@ -41,13 +41,28 @@ export function tooLarge(entry: string, message: string, limit: string, value: n
   });
 }
 
-/** Key under which two names collide on a case-insensitive or normalising filesystem (macOS, Windows). */
+/**
+ * Key under which two names collide on a case-insensitive or normalising filesystem (macOS,
+ * Windows): NFC, then each character's simple case fold (upper, then lower: σ/ς, µ/μ and ſ/s meet;
+ * ß keeps its own key, as those filesystems map one character to one), and without the trailing
+ * dots and spaces Windows drops from every component ("a.txt." is "a.txt" there).
+ */
 function foldKey(path: string): string {
-  // NFC leaves ASCII as it is: skip the normalisation for the common case
-  return (ASCII.test(path) ? path : path.normalize("NFC")).toLowerCase();
+  // NFC leaves ASCII as it is and plain lower-casing is its case fold: the common case stays cheap
+  let key: string;
+  if (ASCII.test(path)) key = path.toLowerCase();
+  else {
+    key = "";
+    for (const ch of path.normalize("NFC")) {
+      const upper = ch.toUpperCase();
+      key += (upper.length === ch.length ? upper : ch).toLowerCase();
+    }
+  }
+  return TRAILING.test(key) ? key.replace(/[. ]+(?=\/|$)/g, "") : key;
 }
 // eslint-disable-next-line no-control-regex -- the whole ASCII range
 const ASCII = /^[\u0000-\u007f]*$/;
+const TRAILING = /[. ](?:\/|$)/;
 
 /**
  * Validates entries one by one, in archive order: path shape, type, declared sizes, count, depth and
@@ -67,12 +82,17 @@ export class EntryChecker {
     if (parts === null) return null;
     const path = parts.join("/");
     this.checkKind(entry, path);
-    this.count += 1;
-    if (this.count > this.limits.maxEntries) {
-      throw tooLarge(path, `more than ${this.limits.maxEntries} entries`, "maxEntries", this.count);
-    }
     if (entry.kind === "file") this.checkDeclaredSize(entry.size, path);
-    this.record(parts, entry.kind === "directory");
+    // the entry and the directories it implies (a.b/c/d.txt alone creates a, a/b and a/b/c too)
+    this.count += 1 + this.record(parts, entry.kind === "directory");
+    if (this.count > this.limits.maxEntries) {
+      throw tooLarge(
+        path,
+        `more than ${this.limits.maxEntries} entries (files and directories, implied ones included)`,
+        "maxEntries",
+        this.count,
+      );
+    }
     return path;
   }
 
@@ -146,7 +166,7 @@ export class EntryChecker {
    * from the bottom up: an entry's ancestors are recorded with it and never change, so nothing above
    * that ancestor needs another look. Anything else takes the full check from the top down.
    */
-  private record(parts: string[], directory: boolean): void {
+  private record(parts: string[], directory: boolean): number {
     const full = parts.join("/");
     const key = foldKey(full);
     if (!this.seen.has(key)) {
@@ -169,13 +189,15 @@ export class EntryChecker {
         for (const [path, pathKey] of missing)
           this.seen.set(pathKey, { name: path, directory: true, explicit: false });
         this.seen.set(key, { name: full, directory, explicit: true });
-        return;
+        return missing.length;
       }
     }
-    this.recordFromTop(parts, directory);
+    return this.recordFromTop(parts, directory);
   }
 
-  private recordFromTop(parts: string[], directory: boolean): void {
+  /** The same checks from the top down; the count of directories it newly implied. */
+  private recordFromTop(parts: string[], directory: boolean): number {
+    let implied = 0;
     for (let i = 1; i <= parts.length; i++) {
       const path = parts.slice(0, i).join("/");
       const last = i === parts.length;
@@ -183,13 +205,14 @@ export class EntryChecker {
       const prior = this.seen.get(key);
       if (!prior) {
         this.seen.set(key, { name: path, directory: !last || directory, explicit: last });
+        if (!last) implied += 1;
         continue;
       }
       const full = parts.join("/");
       if (prior.name !== path) {
         throw unsafe(
           full,
-          `"${quoteName(path)}" collides with "${quoteName(prior.name)}" after Unicode normalisation or case folding`,
+          `"${quoteName(path)}" collides with "${quoteName(prior.name)}" after Unicode normalisation, case folding or the trailing dots and spaces Windows drops`,
         );
       }
       if (!last) {
@@ -198,9 +221,11 @@ export class EntryChecker {
       }
       if (directory && prior.directory && !prior.explicit) {
         prior.explicit = true; // an explicit directory entry after its children is fine
+        implied -= 1; // counted when it was implied; counted now as the entry itself
         continue;
       }
       throw unsafe(full, "duplicate entry");
     }
+    return implied;
   }
 }
