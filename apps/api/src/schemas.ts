@@ -144,6 +144,12 @@ export const VerifyResult = z.object({
     .describe(
       "why the tree could not be hashed at all (a planted symbolic link, a special file, a bad name)",
     ),
+  history_error: z
+    .string()
+    .nullable()
+    .describe(
+      "why this verify is not in the pack's history (a locked or read-only database); the result stands",
+    ),
 });
 
 export const UninstallResult = z.object({

@@ -37,6 +37,8 @@ export interface VerifyReport {
   removed: string[];
   /** why the tree could not be hashed at all (a planted symbolic link, a special file) */
   error?: string;
+  /** why the verify event could not be written (the result stands) */
+  historyError?: string;
 }
 
 export interface RegistrySummary {

@@ -153,11 +153,13 @@ describe("POST /packs/{ref}/verify", () => {
       "changed",
       "error",
       "expected",
+      "history_error",
       "ok",
       "removed",
       "version",
     ]);
     expect(ok.body.data.error).toBeNull();
+    expect(ok.body.data.history_error).toBeNull();
 
     const dir = (await get("/api/v1/packs/gamma/installation")).body.data.storage_path as string;
     fs.appendFileSync(path.join(dir, "actions/hello.sh"), "rm -rf /\n");

@@ -204,6 +204,8 @@ export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): 
       const ref = refOf(req);
       parseOr400(EmptyQuery, req.query, "query");
       const v = await installer.verify(ref, actorOf(res), "api");
+      if (v.historyError)
+        req.log?.warn({ ref, historyError: v.historyError }, "verify not recorded in the history");
       res.json({
         data: {
           version: v.version,
@@ -214,6 +216,7 @@ export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): 
           added: v.added,
           removed: v.removed,
           error: v.error ?? null,
+          history_error: v.historyError ?? null,
         },
       });
     })

@@ -5,6 +5,7 @@ import type { Settings } from "../handlers/settings";
 import { storeOptions } from "../handlers/settings";
 import {
   verifyReport,
+  warnIfUnrecorded,
   type InstallArgs,
   type Json,
   type PackBackend,
@@ -110,11 +111,7 @@ function reportRecovery(report: Installer["lastReconcile"]): void {
     );
 }
 
-/** A verify whose history event could not be written still reports its result, with a warning. */
 function unrecorded<R extends { ref: string; historyError?: string }>(r: R): R {
-  if (r.historyError)
-    process.stderr.write(
-      `attune: warning: the verify of ${r.ref} is not in its history (${r.historyError}); the result below stands\n`,
-    );
+  warnIfUnrecorded(r.ref, r.historyError);
   return r;
 }

@@ -8,6 +8,7 @@ import path from "node:path";
 import { CliError } from "../errors";
 import {
   verifyReport,
+  warnIfUnrecorded,
   type InstallArgs,
   type InstallResult,
   type Json,
@@ -246,7 +247,13 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
     },
     history: (ref) => api.request<Json[]>("GET", `/packs/${enc(ref)}/history`),
     async verify(ref) {
-      const data = await api.request<VerifyReport>("POST", `/packs/${enc(ref)}/verify`, {}, 30 * 60_000);
+      const data = await api.request<VerifyReport & { history_error?: string | null }>(
+        "POST",
+        `/packs/${enc(ref)}/verify`,
+        {},
+        30 * 60_000,
+      );
+      warnIfUnrecorded(ref, data.history_error);
       return verifyReport({ ...data, ref });
     },
     async verifyAll() {

@@ -29,6 +29,14 @@ export interface VerifyReport {
   error: string | null;
 }
 
+/** A verify whose history event could not be written still reports its result, with a warning. */
+export function warnIfUnrecorded(ref: string, historyError: string | null | undefined): void {
+  if (historyError)
+    process.stderr.write(
+      `attune: warning: the verify of ${ref} is not in its history (${historyError}); the result below stands\n`,
+    );
+}
+
 /** The one shape both modes print (the installer's report carries more). */
 export function verifyReport(r: VerifyReport): VerifyReport {
   return {
