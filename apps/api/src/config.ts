@@ -8,8 +8,13 @@ export interface ApiConfig {
   home: string;
   databaseUrl?: string;
   packsDir?: string;
-  /** directories a local-path `source` must be inside; empty = local paths refused */
+  /**
+   * directories a local-path `source` must be inside; empty = local paths refused. From
+   * ATTUNE_LOCAL_SOURCE_ROOTS; when that is unset, effectiveLocalSourceRoots() takes config.yaml's
+   */
   localSourceRoots: string[];
+  /** whether ATTUNE_LOCAL_SOURCE_ROOTS was set (it then wins over config.yaml) */
+  localSourceRootsFromEnv: boolean;
   bodyLimit: number;
   drainTimeoutMs: number;
   /** how long a verified token is trusted before the database is asked again (0: always ask) */
@@ -55,9 +60,22 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     databaseUrl: e.DATABASE_URL,
     packsDir: e.ATTUNE_PACKS_DIR ? path.resolve(e.ATTUNE_PACKS_DIR) : undefined,
     localSourceRoots: roots,
+    localSourceRootsFromEnv: e.ATTUNE_LOCAL_SOURCE_ROOTS !== undefined,
     bodyLimit: e.ATTUNE_API_BODY_LIMIT,
     drainTimeoutMs: e.ATTUNE_API_DRAIN_TIMEOUT_MS,
     tokenCacheMs: e.ATTUNE_API_TOKEN_CACHE_MS,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/**
+ * The roots in effect: the environment's when ATTUNE_LOCAL_SOURCE_ROOTS is set, else config.yaml's
+ * `local_source_roots` (relative ones anchored at the home, where the file lives), else none.
+ */
+export function effectiveLocalSourceRoots(
+  config: ApiConfig,
+  file: { local_source_roots?: string[] },
+): string[] {
+  if (config.localSourceRootsFromEnv) return config.localSourceRoots;
+  return (file.local_source_roots ?? []).map((p) => path.resolve(config.home, p));
 }

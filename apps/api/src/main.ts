@@ -1,7 +1,8 @@
 import path from "node:path";
 import { openDatabase, repositories } from "@attune/db";
 import { openInstaller } from "@attune/installer";
-import { readApiConfig, type ApiConfig } from "./config";
+import { readConfigFile } from "@attune/pack-registry";
+import { effectiveLocalSourceRoots, readApiConfig, type ApiConfig } from "./config";
 import { startServer } from "./listen";
 import { createLogger } from "./logger";
 import { tokenVerifierFromRepository } from "./token-verifier";
@@ -11,20 +12,15 @@ import { tokenVerifierFromRepository } from "./token-verifier";
  * down gracefully on SIGTERM/SIGINT. Everything else lives in createServer/startServer.
  */
 async function main(): Promise<void> {
-  let config: ApiConfig;
-  try {
-    config = readApiConfig();
-  } catch (e) {
-    process.stderr.write(`attune-api: ${(e as Error).message}\n`);
-    process.exit(1);
-  }
+  // a bad variable or an unknown home: reported by the start-up handler below, with its hint
+  const config: ApiConfig = readApiConfig();
   const logger = createLogger(config.logLevel);
   const packsDir = config.packsDir ?? path.join(config.home, "packs");
   const installer = await openInstaller({
     home: config.home,
     databaseUrl: config.databaseUrl,
     packsDir,
-    localSourceRoots: config.localSourceRoots,
+    localSourceRoots: effectiveLocalSourceRoots(config, await readConfigFile(config.home)),
     reconcile: false, // below, with a log line: after a crash it can wait for a dead holder's lock
   });
   logger.info("checking the store for interrupted operations");

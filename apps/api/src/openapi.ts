@@ -1,3 +1,4 @@
+import { MAX_REF } from "@attune/pack-storage";
 import { z } from "zod";
 import * as S from "./schemas";
 
@@ -71,7 +72,7 @@ const refParam = {
   name: "ref",
   in: "path",
   required: true,
-  schema: { type: "string", pattern: S.REF_PATTERN.source, maxLength: 128 },
+  schema: { type: "string", pattern: S.REF_PATTERN.source, maxLength: MAX_REF },
 };
 const authErrors = {
   "400": problem("invalid input; `errors` names each field"),

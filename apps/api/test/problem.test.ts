@@ -2,7 +2,7 @@ import os from "node:os";
 import { describe, expect, it } from "@jest/globals";
 import { ErrorCodes } from "@attune/pack-storage";
 import { scrubPaths, statusForCode } from "../src/http/problem";
-import { readApiConfig } from "../src/config";
+import { effectiveLocalSourceRoots, readApiConfig } from "../src/config";
 
 describe("error code -> HTTP status", () => {
   it("maps every library code as docs/CONTRACTS.md says", () => {
@@ -80,6 +80,17 @@ describe("readApiConfig", () => {
   it("splits ATTUNE_LOCAL_SOURCE_ROOTS on the path delimiter and resolves each", () => {
     const c = readApiConfig({ ATTUNE_HOME: "/h", ATTUNE_LOCAL_SOURCE_ROOTS: "/a/b::/c/../d" });
     expect(c.localSourceRoots).toEqual(["/a/b", "/d"]);
+  });
+
+  it("local source roots: the environment's when set (even empty), else config.yaml's, anchored at the home", () => {
+    const fromFile = { local_source_roots: ["packs-in", "/srv/abs"] };
+    const unset = readApiConfig({ ATTUNE_HOME: "/h" });
+    expect(effectiveLocalSourceRoots(unset, fromFile)).toEqual(["/h/packs-in", "/srv/abs"]);
+    expect(effectiveLocalSourceRoots(unset, {})).toEqual([]);
+    const set = readApiConfig({ ATTUNE_HOME: "/h", ATTUNE_LOCAL_SOURCE_ROOTS: "/only" });
+    expect(effectiveLocalSourceRoots(set, fromFile)).toEqual(["/only"]);
+    const empty = readApiConfig({ ATTUNE_HOME: "/h", ATTUNE_LOCAL_SOURCE_ROOTS: "" });
+    expect(effectiveLocalSourceRoots(empty, fromFile)).toEqual([]);
   });
 
   it("names the bad variable", () => {

@@ -57,7 +57,7 @@ describe("configuration precedence and `config show`", () => {
     expect(s.local_source_roots).toMatchObject({
       value: [],
       source: "default",
-      note: expect.stringMatching(/^API only/),
+      note: expect.stringMatching(/^applied by the API/),
     });
   });
 
