@@ -23,7 +23,7 @@ import {
 } from "@attune/pack-storage";
 import { tmpDir, writeTree } from "@attune/test-utils";
 import { KEPT_BYTES, KeptContents, PROCESS_KEPT_BYTES } from "../src/extract/kept";
-import { localArchiveSource } from "../src/sources/local-archive";
+import { assertOpenedInside, localArchiveSource } from "../src/sources/local-archive";
 import { asSourceError, localDirectorySource } from "../src/sources/local-directory";
 import type { FetchContext } from "../src/sources/types";
 
@@ -361,5 +361,35 @@ describe("asSourceError: a source the process may not read is the caller's to me
     expect(asSourceError(sibling, ["/srv/packs/p"])).toBe(sibling);
     const full = denied("/srv/packs/p/f", "ENOSPC");
     expect(asSourceError(full, ["/srv/packs/p"])).toBe(full);
+  });
+});
+
+describe("assertOpenedInside: a descriptor is judged by where it really is", () => {
+  it("accepts a file inside a root and refuses one reached through a directory swapped for a link", async () => {
+    const t = tmpDir("attune-opened-");
+    try {
+      const root = join(t.dir, "root");
+      const outside = join(t.dir, "outside");
+      writeTree(root, { "pack/x.tgz": "inside" });
+      writeTree(outside, { "x.tgz": "outside" });
+      // what a swap between the roots check and the open leaves: a link where a directory was
+      symlinkSync(outside, join(root, "swapped"));
+      const { open } = await import("node:fs/promises");
+      for (const [file, ok] of [
+        [join(root, "pack", "x.tgz"), true],
+        [join(root, "swapped", "x.tgz"), false],
+      ] as const) {
+        const h = await open(file, "r");
+        try {
+          const check = assertOpenedInside(h.fd, file, [root]);
+          if (ok) await expect(check).resolves.toBeUndefined();
+          else await expect(check).rejects.toMatchObject({ code: "ESYMLINK", details: { field: "source" } });
+        } finally {
+          await h.close();
+        }
+      }
+    } finally {
+      t.cleanup();
+    }
   });
 });

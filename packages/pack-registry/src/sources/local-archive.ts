@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdtemp, open, rm, stat } from "node:fs/promises";
+import { mkdtemp, open, readlink, realpath, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import { detectArchiveType } from "../extract/detect";
 import { extractArchive, type ExtractOptions } from "../extract/extract";
@@ -24,12 +24,13 @@ function tooBig(from: string, maxBytes: number, total: number): AttuneError {
  * the bytes that get extracted (the user's file may change under us). Needed for zip only, which is
  * read out of order.
  */
-async function snapshot(from: string, to: string, maxBytes: number): Promise<string> {
+async function snapshot(from: string, to: string, maxBytes: number, roots?: string[]): Promise<string> {
   const hash = createHash("sha256");
   const src = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err) => {
     throw ioError(err, from, "cannot read");
   });
   try {
+    if (roots) await assertOpenedInside(src.fd, from, roots);
     const dst = await open(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
       const buffer = Buffer.allocUnsafe(1024 * 1024);
@@ -49,6 +50,26 @@ async function snapshot(from: string, to: string, maxBytes: number): Promise<str
     await src.close();
   }
   return `sha256:${hash.digest("hex")}`;
+}
+
+/**
+ * Where an open descriptor really is must lie inside one of the roots: the path was checked before,
+ * but a directory on it may have been swapped for a link since (the descriptor cannot change).
+ */
+export async function assertOpenedInside(fd: number, from: string, roots: string[]): Promise<void> {
+  let real: string;
+  try {
+    real = await readlink(`/proc/self/fd/${fd}`);
+  } catch {
+    real = await realpath(from).catch(() => "");
+  }
+  const allowed = await Promise.all(roots.map((r) => realpath(r).catch(() => null)));
+  if (allowed.some((r) => r !== null && real.startsWith(r.endsWith(sep) ? r : r + sep))) return;
+  throw new AttuneError(
+    ErrorCodes.ESYMLINK,
+    `source: ${from} resolves outside the allowed local source roots now (a directory on its path was replaced by a link)`,
+    { path: from, details: { field: "source" } },
+  );
 }
 
 /**
@@ -95,10 +116,15 @@ export function localArchiveSource(path: string, limits: Partial<ExtractLimits> 
         onProgress: ctx.onProgress && ((p) => ctx.onProgress?.({ phase: "extract", ...p })),
         kept,
       };
+      // Under local source roots (the API) every archive is read through a private copy made from
+      // a descriptor proven to be inside them: no later open by path can be redirected elsewhere.
+      const roots = ctx.localSourceRoots;
       const extract = async () =>
-        (await detectArchiveType(real, { name: absolute, noFollow: true })) === "zip"
-          ? viaPrivateCopy(real, stagingDir, caps, opts)
-          : extractHashing(real, stagingDir, caps, opts);
+        roots !== undefined
+          ? viaPrivateCopy(real, stagingDir, caps, opts, roots)
+          : (await detectArchiveType(real, { name: absolute, noFollow: true })) === "zip"
+            ? viaPrivateCopy(real, stagingDir, caps, opts)
+            : extractHashing(real, stagingDir, caps, opts);
       const extracted = await extract().catch((err: unknown) => {
         throw asSourceError(err, [real, absolute]);
       });
@@ -117,17 +143,18 @@ export function localArchiveSource(path: string, limits: Partial<ExtractLimits> 
   };
 }
 
-/** zip: hash a private copy while making it, then extract the copy (always removed). */
+/** zip (and any archive under local source roots): hash a private copy while making it, then extract the copy (always removed). */
 async function viaPrivateCopy(
   from: string,
   stagingDir: string,
   caps: ExtractLimits,
   opts: ExtractOptions,
+  roots?: string[],
 ): Promise<{ archiveChecksum: string; type: string; files: number; bytes: number }> {
   const tmp = await mkdtemp(join(tmpdir(), "attune-local-archive-"));
   try {
     const copy = join(tmp, "archive");
-    const archiveChecksum = await snapshot(from, copy, caps.maxTotalBytes);
+    const archiveChecksum = await snapshot(from, copy, caps.maxTotalBytes, roots);
     return { archiveChecksum, ...(await extractArchive(copy, stagingDir, caps, opts)) };
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -81,7 +81,7 @@ export function localDirectorySource(path: string, limits: Partial<ExtractLimits
         ctx.onProgress &&
         ((p: { files: number; bytes: number }) => ctx.onProgress?.({ phase: "copy", ...p }));
       // with local source roots enforced (the API), every file read is proven to be inside the source
-      const confine = ctx.localSourceRoots !== undefined;
+      const confine = ctx.localSourceRoots !== undefined ? real : undefined;
       const copied = await intoFreshDir(stagingDir, (work) =>
         copyLocalTree(real, work, caps, onProgress, { confine }),
       ).catch((err: unknown) => {

@@ -63,7 +63,11 @@ function openedPath(fd: number, from: string): string {
   try {
     return readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
-    return realpathSync(from);
+    try {
+      return realpathSync(from);
+    } catch {
+      return "(a path that changed while it was resolved)"; // a race on the way: not confined
+    }
   }
 }
 

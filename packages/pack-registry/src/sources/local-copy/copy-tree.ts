@@ -1,4 +1,4 @@
-import { mkdirSync, realpathSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { ParallelReads, StreamingTreeHasher, ioError, type TreeHash } from "@attune/pack-storage";
@@ -45,7 +45,12 @@ export async function copyLocalTree(
   dest: string,
   limits: ExtractLimits,
   onProgress?: (p: { files: number; bytes: number }) => void,
-  opts: { confine?: boolean } = {},
+  /**
+   * `confine`: the already resolved real path of the source that every file read must be under
+   * (the one the local-roots check approved; resolving it again here would follow a link swapped in
+   * since)
+   */
+  opts: { confine?: string } = {},
 ): Promise<{ files: number; bytes: number; treeHash: StagedTreeHash | null }> {
   const tree = await walkTree(root, limits);
   const hasher = new StreamingTreeHasher(likelyPackRoot(tree.files));
@@ -69,7 +74,7 @@ export async function copyLocalTree(
     files: 0,
     bytes: 0,
     hasher,
-    confine: opts.confine ? realpathSync(root) : undefined,
+    confine: opts.confine,
   };
   // names come from readdir (no "/", no "." or ".."), so plain concatenation is a join
   const from = (rel: string) => `${root}/${rel}`;
