@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import zlib from "node:zlib";
 import { afterAll, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
 import { GitBlobSizes } from "../src/sources/git-sizes";
@@ -45,6 +46,42 @@ describe("GitBlobSizes: blob sizes from the repository's bookkeeping", () => {
         expect([oid, sizes.size(oid)]).toEqual([oid, Number(git(repo, "cat-file", "-s", oid))]);
       expect(sizes.size(loose)).toBe(300_000);
       expect(() => sizes.size("0".repeat(40))).toThrow();
+    } finally {
+      sizes.close();
+    }
+  });
+
+  it("reads through empty deflate blocks put first to hide a size, and refuses megabytes of them", () => {
+    // zlib header, N empty stored blocks (00 00 00 ff ff each: valid deflate, no output), the data
+    const stuffed = (content: Buffer, blocks: number) => {
+      let a = 1;
+      let b = 0;
+      for (const byte of content) {
+        a = (a + byte) % 65521;
+        b = (b + a) % 65521;
+      }
+      const adler = Buffer.alloc(4);
+      adler.writeUInt32BE(((b << 16) | a) >>> 0);
+      const empty = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
+      return Buffer.concat([
+        Buffer.from([0x78, 0x01]),
+        ...Array(blocks).fill(empty),
+        zlib.deflateRawSync(content),
+        adler,
+      ]);
+    };
+    const write = (oid: string, data: Buffer) => {
+      fs.mkdirSync(path.join(repo, ".git", "objects", oid.slice(0, 2)), { recursive: true });
+      fs.writeFileSync(path.join(repo, ".git", "objects", oid.slice(0, 2), oid.slice(2)), data);
+    };
+    const content = Buffer.concat([Buffer.from("blob 5000000\0"), Buffer.alloc(5_000_000)]);
+    expect(zlib.inflateSync(stuffed(content, 1000)).length).toBe(content.length); // a valid stream
+    write("ab" + "1".repeat(38), stuffed(content, 1000)); // 5 KB of stuffing: read through
+    write("ab" + "2".repeat(38), stuffed(content, 300_000)); // 1.5 MB of it: refused
+    const sizes = new GitBlobSizes(path.join(repo, ".git"));
+    try {
+      expect(sizes.size("ab" + "1".repeat(38))).toBe(5_000_000);
+      expect(() => sizes.size("ab" + "2".repeat(38))).toThrow(/unreadable header/);
     } finally {
       sizes.close();
     }

@@ -80,6 +80,19 @@ describe("git source (real git http-backend)", () => {
         tag: "v1.0.0",
       },
     ]);
+    // a repository holding a symbolic link (and a submodule entry: a gitlink)
+    const lw = path.join(root.dir, "linked-work");
+    fs.mkdirSync(lw);
+    const g = (...args: string[]) => execFileSync("git", args, { cwd: lw });
+    g("init", "-q", "-b", "main");
+    g("config", "user.email", "t@example.com");
+    g("config", "user.name", "t");
+    fs.writeFileSync(path.join(lw, "pack.yaml"), "ref: linked\nversion: 1.0.0\n");
+    fs.symlinkSync("/etc/passwd", path.join(lw, "evil"));
+    g("add", "-A");
+    g("commit", "-qm", "c");
+    g("tag", "v1.0.0");
+    execFileSync("git", ["clone", "-q", "--bare", lw, path.join(repos, "linked.git")]);
     server = await serveGit(repos);
     dying = await serveGit(repos, { dieAfterBytes: 300 });
     routes = await serveRoutes();
@@ -274,6 +287,13 @@ describe("git source (real git http-backend)", () => {
     const e = await rejection(gitSource(`${server.url}/delta.git`, head).fetch(newStage(), capped));
     expect(e.code).toBe("ETOO_LARGE");
     expect(e.details).toMatchObject({ entry: "d.bin", value: 8 * 1024 * 1024 + 4 });
+  });
+
+  it("refuses a symbolic link in the tree before anything is checked out", async () => {
+    const e = await rejection(gitSource(`${server.url}/linked.git`, "v1.0.0").fetch(newStage(), ctx));
+    expect(e.code).toBe("ESYMLINK");
+    expect(e.message).toMatch(/^file in the repository "evil" is a symbolic link/);
+    expect(fs.readdirSync(stage)).toEqual([]);
   });
 
   it("applies the archive name rules to a repository's files (a case collision is refused)", async () => {

@@ -354,6 +354,19 @@ describe("asSourceError: a source the process may not read is the caller's to me
       field: "source",
     });
   });
+  it("a source file gone since the check (ENOENT) names the source field too", () => {
+    const gone = new AttuneError(
+      ErrorCodes.ENOENT,
+      "cannot read /srv/packs/p/x.tgz: no such file or directory",
+      {
+        path: "/srv/packs/p/x.tgz",
+      },
+    );
+    const e = asSourceError(gone, ["/srv/packs/p/x.tgz"]) as AttuneError;
+    expect(e.details).toMatchObject({ field: "source" });
+    expect(e.hint).toMatch(/changed while it was being read/);
+  });
+
   it("leaves errors elsewhere (staging) and other system errors as they are", () => {
     const staging = denied("/home/x/.attune/packs/.staging/1@a~b/src");
     expect(asSourceError(staging, ["/srv/packs/p"])).toBe(staging);

@@ -43,21 +43,53 @@ function readIndexes(gitdir: string): PackIndex[] {
   });
 }
 
-/** What the first bytes of a zlib stream inflate to (a truncated stream is fine here). */
-function inflateHead(compressed: Buffer): Buffer {
-  return zlib.inflateSync(compressed, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+/** Output kept from one partial inflate: far more than two size varints need. */
+const MAX_HEAD_OUT = 64 * 1024;
+/** A delta whose first bytes do not come out of this much compressed data is not one git writes. */
+const MAX_HEAD_IN = 1024 * 1024;
+
+/**
+ * The first output bytes of the zlib stream at the start of `data` (read by `more(n)`, n bytes
+ * from there), enough for `enough` (or all there is when the file ends first). Deflate can put any number of empty blocks first, so the
+ * window of compressed bytes grows until they come out; the output is capped (a window that gives
+ * too much is halved back), so nothing large is ever inflated. Null when they never come.
+ */
+function inflateHead(more: (n: number) => Buffer, enough: (out: Buffer) => boolean): Buffer | null {
+  let lo = 0; // a window known to give too little
+  let n = HEAD_BYTES;
+  for (let step = 0; step < 64; step++) {
+    const input = more(n);
+    let out: Buffer | null;
+    try {
+      out = zlib.inflateSync(input, {
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+        maxOutputLength: MAX_HEAD_OUT,
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ERR_BUFFER_TOO_LARGE") return null; // corrupt
+      out = null; // too much at once: look at a smaller window
+    }
+    if (out && (enough(out) || input.length < n)) return out; // the caller judges a short one
+    if (out) {
+      if (n >= MAX_HEAD_IN) return null; // megabytes of nothing: not a stream git writes
+      lo = n;
+      n = Math.min(n * 4, MAX_HEAD_IN);
+    } else n = lo + Math.max(1, (n - lo) >> 1);
+  }
+  return null;
 }
 
-function varint(buf: Buffer, at: number): { value: number; next: number } {
+/** A size varint of a delta header; null when the bytes end first. */
+function varint(buf: Buffer, at: number): { value: number; next: number } | null {
   let value = 0;
   let shift = 0;
-  let i = at;
-  for (;;) {
+  for (let i = at; i < buf.length && shift < 64;) {
     const c = buf[i++];
     value += (c & 0x7f) * 2 ** shift;
     shift += 7;
     if (!(c & 0x80)) return { value, next: i };
   }
+  return null;
 }
 
 function readAt(fd: number, offset: number, length: number): Buffer {
@@ -113,16 +145,29 @@ export class GitBlobSizes {
     // the base: a backwards offset (its own varint form) or the base's 20-byte id, then the delta
     if (type === OBJ_OFS_DELTA) while (head[i++] & 0x80);
     else i += 20;
-    const delta = inflateHead(head.subarray(i));
-    const base = varint(delta, 0);
-    return varint(delta, base.next).value;
+    const start = offset + i;
+    const sizes = (out: Buffer) => {
+      const base = varint(out, 0);
+      return base && varint(out, base.next);
+    };
+    const delta = inflateHead(
+      (n) => readAt(fd, start, n),
+      (out) => sizes(out) !== null,
+    );
+    const result = delta && sizes(delta);
+    if (!result) throw new Error(`object at ${offset} in ${path.basename(pack)}: unreadable delta header`);
+    return result.value;
   }
 
   private looseSize(oid: string): number {
     const file = path.join(this.gitdir, "objects", oid.slice(0, 2), oid.slice(2));
     const fd = fs.openSync(file, "r");
     try {
-      const head = inflateHead(readAt(fd, 0, HEAD_BYTES)).toString("latin1");
+      const out = inflateHead(
+        (n) => readAt(fd, 0, n),
+        (o) => o.includes(0),
+      );
+      const head = out ? out.toString("latin1") : "";
       const m = /^[a-z]+ (\d+)\0/.exec(head);
       if (!m) throw new Error(`object ${oid}: unreadable header`);
       return Number(m[1]);

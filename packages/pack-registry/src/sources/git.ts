@@ -8,7 +8,7 @@ import { resolveLimits, type ExtractLimits } from "../extract/limits";
 import { GitBlobSizes } from "./git-sizes";
 import { emptyDir } from "./staging";
 import type { FetchContext, FetchResult, Source } from "./types";
-import { quoteRemote } from "../quote";
+import { quoteName, quoteRemote } from "../quote";
 
 function gitError(e: unknown, url: string, ref: string | undefined): AttuneError {
   if (e instanceof AttuneError) return e;
@@ -41,8 +41,8 @@ function gitError(e: unknown, url: string, ref: string | undefined): AttuneError
  * Every entry of the commit's tree through the same checks as an archive's entries (names,
  * collisions, count, depth, per-file and total size), before a byte is checked out: blob sizes
  * come from the pack headers (GitBlobSizes), so a 200 MiB blob of zeros that crossed the wire in
- * a few KB is refused without being inflated. Links and submodules are left to the checks that
- * follow the checkout (a link is ESYMLINK there; a submodule is an empty directory).
+ * a few KB is refused without being inflated. A link is ESYMLINK at once (nothing checked out);
+ * a submodule counts as the empty directory it becomes.
  */
 async function checkTree(git: IsoGit, dir: string, commit: string, limits: ExtractLimits): Promise<void> {
   const checker = new EntryChecker(limits);
@@ -61,7 +61,18 @@ async function checkTree(git: IsoGit, dir: string, commit: string, limits: Extra
           checker.check({ name: `${filepath}/`, kind: "directory", mode, size: 0 });
           return true;
         }
-        if (type !== "blob" || (mode & 0o170000) === 0o120000) return null;
+        if ((mode & 0o170000) === 0o120000)
+          throw new AttuneError(
+            ErrorCodes.ESYMLINK,
+            `file in the repository "${quoteName(filepath)}" is a symbolic link; packs may not contain links`,
+            { path: filepath, details: { field: "source", entry: filepath } },
+          );
+        if (type === "commit") {
+          // a submodule: checked out as an empty directory, counted like one
+          checker.check({ name: `${filepath}/`, kind: "directory", mode, size: 0 });
+          return null;
+        }
+        if (type !== "blob") return null;
         const oid = await entry.oid();
         let size = known.get(oid);
         if (size === undefined) {

@@ -27,6 +27,13 @@ function tooBig(from: string, maxBytes: number, total: number): AttuneError {
 async function snapshot(from: string, to: string, maxBytes: number, roots?: string[]): Promise<string> {
   const hash = createHash("sha256");
   const src = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err) => {
+    // checked as a regular file a moment ago: a link now means it was swapped
+    if ((err as NodeJS.ErrnoException).code === "ELOOP")
+      throw new AttuneError(ErrorCodes.ESYMLINK, `source: ${from} was replaced by a symbolic link`, {
+        path: from,
+        cause: err,
+        details: { field: "source" },
+      });
     throw ioError(err, from, "cannot read");
   });
   try {

@@ -53,15 +53,19 @@ export async function checkLocalPath(input: string, roots: string[] | undefined,
  * staging side) pass unchanged.
  */
 export function asSourceError(err: unknown, sourcePaths: string[]): unknown {
-  if (!(err instanceof AttuneError) || err.code !== ErrorCodes.EIO || !err.path) return err;
+  if (!(err instanceof AttuneError) || !err.path || err.details?.field !== undefined) return err;
   const sys = err.details?.syscallCode;
-  if (sys !== "EACCES" && sys !== "EPERM") return err;
+  const denied = err.code === ErrorCodes.EIO && (sys === "EACCES" || sys === "EPERM");
+  // gone since it was checked (moved or swapped meanwhile): still the caller's path, not a server fault
+  if (!denied && err.code !== ErrorCodes.ENOENT) return err;
   const at = err.path;
   if (!sourcePaths.some((p) => at === p || at.startsWith(p.endsWith(sep) ? p : p + sep))) return err;
   return new AttuneError(err.code, err.message, {
     path: at,
     cause: err,
-    hint: "this process may not read it: make the source readable by the user the CLI or API runs as",
+    hint: denied
+      ? "this process may not read it: make the source readable by the user the CLI or API runs as"
+      : (err.hint ?? "the source changed while it was being read; retry once it is stable"),
     details: { ...err.details, field: "source" },
   });
 }
