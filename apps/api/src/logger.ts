@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { redactUrl } from "@attune/pack-storage";
 import { pino, type DestinationStream, type Logger } from "pino";
 import { pinoHttp, type HttpLogger } from "pino-http";
 
@@ -24,11 +23,20 @@ export function createLogger(
     level,
     base: { service: "attune-api" },
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    serializers: { err: scrubbedErr },
   };
   return destination ? pino(options, destination) : pino(options);
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** pino's error serializer, with token values removed from the message and the stack. */
+function scrubbedErr(err: Error): Record<string, unknown> {
+  const out = pino.stdSerializers.err(err) as Record<string, unknown>;
+  for (const k of ["message", "stack"] as const)
+    if (typeof out[k] === "string") out[k] = scrubText(out[k] as string);
+  return out;
+}
 
 export function requestLogger(logger: Logger): HttpLogger {
   return pinoHttp({
@@ -45,6 +53,7 @@ export function requestLogger(logger: Logger): HttpLogger {
     // Tokens only travel in the header; one a client put in the URL anyway (refused, 401) is not
     // logged either: secret-looking parameters and anything shaped like an API token are hidden.
     serializers: {
+      err: scrubbedErr,
       req: (req: {
         id: unknown;
         method: string;
@@ -62,7 +71,22 @@ export function requestLogger(logger: Logger): HttpLogger {
   });
 }
 
-/** A request path fit for the log: no token value, by parameter name or by its `att_` shape. */
+/** Anything shaped like an API token, however it was written into a URL or a message. */
+const TOKEN_SHAPE = /att_[A-Za-z0-9_-]{8,}/g;
+const SECRET_PARAM = /([?&][^=&#]*(?:pass|secret|token|key|credential|signature|auth)[^=&#]*=)[^&#]*/gi;
+
+/** Text (an error message, a stack) without token values in it. */
+export function scrubText(text: string): string {
+  return text.replace(TOKEN_SHAPE, "att_***");
+}
+
+/**
+ * A request URL fit for the log: when it holds a secret-named parameter or anything shaped like a
+ * token, written plainly or percent-encoded (`%61tt_…`, `Bearer%20att_…`), it is logged decoded
+ * with those values hidden; any other URL is logged exactly as it came.
+ */
 export function scrubUrl(url: string): string {
-  return redactUrl(url).replace(/\batt_[A-Za-z0-9_-]{8,}/g, "att_***");
+  const lenient = url.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  const hidden = lenient.replace(TOKEN_SHAPE, "att_***").replace(SECRET_PARAM, "$1***");
+  return hidden === lenient ? url : hidden;
 }

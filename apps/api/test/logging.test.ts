@@ -59,17 +59,38 @@ describe("request logs", () => {
   it("a token a client put in the URL (refused) is not logged, by name or by shape", async () => {
     lines.length = 0;
     const secret = api.tokens.all;
-    for (const q of [`access_token=${secret}`, `t=${secret}`, `api_key=x${secret}`]) {
+    const encoded = [...secret].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`).join("");
+    for (const q of [
+      `access_token=${secret}`,
+      `t=${secret}`,
+      `api_key=x${secret}`,
+      `authorization=Bearer%20${secret}`,
+      `x=%0a${secret}`,
+      `x=att%5F${secret.slice(4)}`,
+      `x=${encoded}`,
+    ]) {
       const res = await request(api.app).get(`/api/v1/packs?${q}`);
       expect(res.status).toBe(401);
     }
+    // in the path too: a 400 whose message quotes the ref
+    expect((await request(api.app).get(`/api/v1/packs/${secret}`).set(api.auth())).status).toBe(400);
     const all = lines.join("\n");
     expect(all).not.toContain(secret.slice(4));
+    expect(all).not.toContain(encoded.slice(12));
     expect(
       records()
-        .filter((r) => r.msg === "request completed")
+        .filter((r) => r.msg === "request completed" || r.msg === "request errored")
         .map((r) => r.req.url),
-    ).toEqual(["/api/v1/packs?access_token=***", "/api/v1/packs?t=att_***", "/api/v1/packs?api_key=***"]);
+    ).toEqual([
+      "/api/v1/packs?access_token=***",
+      "/api/v1/packs?t=att_***",
+      "/api/v1/packs?api_key=***",
+      "/api/v1/packs?authorization=***",
+      "/api/v1/packs?x=\natt_***",
+      "/api/v1/packs?x=att_***",
+      "/api/v1/packs?x=att_***",
+      "/api/v1/packs/att_***",
+    ]);
   });
 
   it("an X-Request-Id that could forge log content is replaced", async () => {
