@@ -4,7 +4,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { afterAll, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
-import { GitBlobSizes } from "../src/sources/git-sizes";
+import { GitBlobSizes, PackObjectTooLarge, packOfUploadPack, scanPack } from "../src/sources/git-sizes";
 
 const tmp = tmpDir("attune-git-sizes-");
 afterAll(() => tmp.cleanup());
@@ -85,5 +85,44 @@ describe("GitBlobSizes: blob sizes from the repository's bookkeeping", () => {
     } finally {
       sizes.close();
     }
+  });
+
+  it("scanPack walks a real pack, and refuses an object over the cap whatever its header says", () => {
+    const objects = git(repo, "rev-list", "--objects", "--all")
+      .split("\n")
+      .map((l) => l.split(" ")[0])
+      .filter(Boolean)
+      .join("\n");
+    const pack = execFileSync("git", ["pack-objects", "--stdout"], { cwd: repo, input: objects });
+    expect(() => scanPack(pack, 1024 * 1024)).not.toThrow();
+    expect(() => scanPack(pack, 100)).toThrow(PackObjectTooLarge);
+    // one blob whose header says 10 bytes while its data inflates to 2 MB
+    const lie = Buffer.concat([
+      Buffer.from("PACK"),
+      Buffer.from([0, 0, 0, 2, 0, 0, 0, 1]),
+      Buffer.from([(3 << 4) | 10]),
+      zlib.deflateSync(Buffer.alloc(2_000_000)),
+    ]);
+    expect(() => scanPack(lie, 1024 * 1024)).toThrow(PackObjectTooLarge);
+    expect(() => scanPack(Buffer.from("not a pack at all"), 1024)).toThrow(/not a git pack/);
+  });
+
+  it("packOfUploadPack takes side-band channel 1 of an upload-pack answer", () => {
+    const line = (payload: Buffer) =>
+      Buffer.concat([Buffer.from((payload.length + 4).toString(16).padStart(4, "0")), payload]);
+    const answer = Buffer.concat([
+      line(Buffer.from("shallow " + "a".repeat(40) + "\n")),
+      Buffer.from("0000"),
+      line(Buffer.from("NAK\n")),
+      line(Buffer.concat([Buffer.from([1]), Buffer.from("PACK1")])),
+      line(Buffer.concat([Buffer.from([2]), Buffer.from("Counting objects\r")])),
+      line(Buffer.concat([Buffer.from([1]), Buffer.from("23")])),
+      Buffer.from("0000"),
+    ]);
+    expect(packOfUploadPack(answer)?.toString()).toBe("PACK123");
+    expect(
+      packOfUploadPack(Buffer.concat([line(Buffer.from("NAK\n")), Buffer.from("PACKraw")]))?.toString(),
+    ).toBe("PACKraw");
+    expect(packOfUploadPack(Buffer.from("zzzz"))).toBeNull();
   });
 });

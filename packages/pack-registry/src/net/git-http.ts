@@ -2,6 +2,7 @@ import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type { OutboundPolicy } from "../policy/outbound-policy";
 import { scopedHeaders } from "./request";
+import { packOfUploadPack, PackObjectTooLarge, scanPack } from "../sources/git-sizes";
 
 export const DEFAULT_GIT_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -12,6 +13,11 @@ export interface GitHttpOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   onBytes?: (total: number) => void;
+  /**
+   * Cap on every object of the packs received (the per-file cap): each pack is walked before
+   * isomorphic-git sees it, which would otherwise inflate every object whole in memory, however big
+   */
+  maxObjectBytes?: number;
 }
 
 async function collect(body?: AsyncIterableIterator<Uint8Array>): Promise<Buffer | undefined> {
@@ -71,13 +77,26 @@ export function policyGitHttp(policy: OutboundPolicy, opts: GitHttpOptions = {})
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers))
         if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
+      let answer: AsyncIterableIterator<Uint8Array> = counted();
+      if (
+        opts.maxObjectBytes !== undefined &&
+        res.status === 200 &&
+        /\/git-upload-pack$/.test(new URL(res.url).pathname)
+      ) {
+        // isomorphic-git collects the whole answer anyway: collect it here, walk its pack, pass it on
+        const whole = (await collect(answer)) ?? Buffer.alloc(0);
+        checkPack(whole, opts.maxObjectBytes, url);
+        answer = (async function* () {
+          yield whole;
+        })();
+      }
       return {
         url: res.url,
         method: req.method,
         statusCode: res.status,
         statusMessage: res.statusMessage,
         headers,
-        body: counted(),
+        body: answer,
       };
     },
   };
@@ -94,5 +113,28 @@ function originOf(url: string): string {
     return new URL(url).origin;
   } catch {
     return "";
+  }
+}
+
+/** Walk the pack of an upload-pack answer (see scanPack); ETOO_LARGE or EFETCH naming the source. */
+function checkPack(answer: Buffer, maxObjectBytes: number, url: string): void {
+  const pack = packOfUploadPack(answer);
+  if (!pack) return; // no pack in it (an error answer): isomorphic-git reports that
+  try {
+    scanPack(pack, maxObjectBytes);
+  } catch (e) {
+    if (e instanceof PackObjectTooLarge)
+      throw new AttuneError(
+        ErrorCodes.ETOO_LARGE,
+        `source: ${e.message}, over the cap of ${maxObjectBytes} bytes per file (a repository that unpacks to more than it sends is refused before it is unpacked)`,
+        {
+          details: { field: "source", limit: "maxEntryBytes", value: e.size },
+          hint: "if the repository is genuine, raise ATTUNE_MAX_FILE_BYTES (max_file_bytes); a commit SHA fetches the whole history, a tag or branch only its own files",
+        },
+      );
+    throw new AttuneError(ErrorCodes.EFETCH, `source: git clone of ${url}: ${(e as Error).message}`, {
+      cause: e,
+      details: { field: "source" },
+    });
   }
 }

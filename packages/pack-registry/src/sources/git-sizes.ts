@@ -176,3 +176,82 @@ export class GitBlobSizes {
     }
   }
 }
+
+/**
+ * The pack carried by a smart-HTTP `git-upload-pack` response: side-band channel 1 of its
+ * pkt-lines (or, without side-band, everything from the "PACK" signature on). Null when there is
+ * none (e.g. an error answer).
+ */
+export function packOfUploadPack(body: Buffer): Buffer | null {
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i + 4 <= body.length) {
+    const head = body.toString("latin1", i, i + 4);
+    if (head === "PACK") return Buffer.concat([...parts, body.subarray(i)]);
+    if (!/^[0-9a-f]{4}$/.test(head)) return null;
+    const len = parseInt(head, 16);
+    if (len < 4) {
+      i += 4; // flush, delimiter, response end
+      continue;
+    }
+    const payload = body.subarray(i + 4, i + len);
+    if (payload[0] === 1) parts.push(payload.subarray(1));
+    i += len;
+  }
+  return parts.length > 0 ? Buffer.concat(parts) : null;
+}
+
+/** Thrown by scanPack for an object over the cap: how big it claims or turned out to be. */
+export class PackObjectTooLarge extends Error {
+  constructor(readonly size: number) {
+    super(`the repository holds an object of more than ${size} bytes`);
+  }
+}
+
+/**
+ * Walk every object of a received pack before anything else inflates it: an object (or the result
+ * of a delta) larger than `maxObjectBytes` throws PackObjectTooLarge, and no inflation here ever
+ * produces more than that many bytes, whatever the headers say. A pack that cannot be walked
+ * throws a plain Error.
+ */
+export function scanPack(pack: Buffer, maxObjectBytes: number): void {
+  if (pack.length < 12 || pack.toString("latin1", 0, 4) !== "PACK") throw new Error("not a git pack");
+  const count = pack.readUInt32BE(8);
+  let pos = 12;
+  for (let n = 0; n < count; n++) {
+    if (pos >= pack.length) throw new Error("the pack ends early");
+    let c = pack[pos++];
+    const type = (c >> 4) & 7;
+    let size = c & 15;
+    let shift = 4;
+    while (c & 0x80) {
+      c = pack[pos++];
+      size += (c & 0x7f) * 2 ** shift;
+      shift += 7;
+    }
+    const delta = type === OBJ_OFS_DELTA || type === OBJ_REF_DELTA;
+    if (type === OBJ_OFS_DELTA) while (pack[pos++] & 0x80);
+    else if (type === OBJ_REF_DELTA) pos += 20;
+    if (!delta && size > maxObjectBytes) throw new PackObjectTooLarge(size);
+    let inflated: { buffer: Buffer; engine: { bytesWritten: number } };
+    try {
+      // a delta's instructions are about as long as what they insert: bounded the same way
+      inflated = zlib.inflateSync(pack.subarray(pos), {
+        info: true,
+        maxOutputLength: delta ? 2 * maxObjectBytes + 64 : Math.max(size, 1),
+      }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
+        throw new PackObjectTooLarge(maxObjectBytes);
+      throw new Error(`object ${n} of the pack is not valid zlib data`);
+    }
+    if (delta) {
+      const base = varint(inflated.buffer, 0);
+      const result = base && varint(inflated.buffer, base.next);
+      if (!result) throw new Error(`object ${n} of the pack: unreadable delta header`);
+      if (result.value > maxObjectBytes) throw new PackObjectTooLarge(result.value);
+    } else if (inflated.buffer.length !== size)
+      throw new Error(`object ${n} of the pack: its size is not the one declared`);
+    pos += inflated.engine.bytesWritten;
+  }
+}

@@ -115,7 +115,9 @@ export function gitSource(
     async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
       if (ref !== undefined) validateGitRef(ref);
       ctx.policy.checkUrl(url, "source");
+      const limits = resolveLimits(ctx.limits);
       const http = policyGitHttp(ctx.policy, {
+        maxObjectBytes: limits.maxEntryBytes,
         signal: ctx.signal,
         onBytes: (bytes) => ctx.onProgress?.({ phase: "fetch", bytes }),
       });
@@ -149,7 +151,7 @@ export function gitSource(
           });
           commit = await git.resolveRef({ fs, dir, ref: "HEAD" });
         }
-        await checkTree(git, dir, commit, resolveLimits(ctx.limits));
+        await checkTree(git, dir, commit, limits);
         await git.checkout({
           fs,
           dir,
