@@ -97,6 +97,34 @@ async function checkTree(git: IsoGit, dir: string, commit: string, limits: Extra
   }
 }
 
+/**
+ * isomorphic-git prints each failed checkout task's stack to the console before it throws; the
+ * error it throws is reported (EFETCH, with the cause), so those lines are only noise on a user's
+ * terminal or in the API's output. Nothing else of ours writes to console.error meanwhile.
+ */
+let quieted = 0;
+let consoleError: typeof console.error | null = null;
+
+async function withoutCheckoutNoise<T>(run: () => Promise<T>): Promise<T> {
+  // counted, so that overlapping checkouts (API requests) restore the console exactly once
+  if (quieted++ === 0) {
+    const original = console.error;
+    consoleError = original;
+    console.error = (...args: unknown[]) => {
+      if (typeof args[0] === "string" && args[0].startsWith("[isomorphic-git checkout]")) return;
+      original(...args);
+    };
+  }
+  try {
+    return await run();
+  } finally {
+    if (--quieted === 0 && consoleError) {
+      console.error = consoleError;
+      consoleError = null;
+    }
+  }
+}
+
 type IsoGit = (typeof import("isomorphic-git"))["default"];
 
 /**
@@ -152,13 +180,15 @@ export function gitSource(
           commit = await git.resolveRef({ fs, dir, ref: "HEAD" });
         }
         await checkTree(git, dir, commit, limits);
-        await git.checkout({
-          fs,
-          dir,
-          ref: commit,
-          force: true,
-          noUpdateHead: ref === undefined || !isCommitSha(ref),
-        });
+        await withoutCheckoutNoise(() =>
+          git.checkout({
+            fs,
+            dir,
+            ref: commit,
+            force: true,
+            noUpdateHead: ref === undefined || !isCommitSha(ref),
+          }),
+        );
         const resolvedCommit = await git.resolveRef({ fs, dir, ref: "HEAD" });
         const branch = ref ?? (await git.currentBranch({ fs, dir }).catch(() => undefined)) ?? null;
         await fs.promises.rm(path.join(dir, ".git"), { recursive: true, force: true });
