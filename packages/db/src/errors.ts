@@ -128,12 +128,12 @@ export function sqliteProblem(e: unknown): { what: string; hint: string } | null
   if (/\bSQLITE_CANTOPEN\w*|unable to open database file/.test(text))
     return {
       what: "the database file cannot be opened",
-      hint: "check that its directory exists and that this user may read and write there (and free space)",
+      hint: "check that its directory exists, that this user may read and write there (not a read-only mount), and free space",
     };
   if (/\bSQLITE_(NOTADB|CORRUPT)\w*|file is not a database|database disk image is malformed/.test(text))
     return {
       what: "the file is not an SQLite database, or it is damaged",
-      hint: "check --database-url / DATABASE_URL; a damaged file must be moved away (keep it for recovery), then run `attune db migrate`",
+      hint: "check that DATABASE_URL (the CLI: --database-url) names the right file; a damaged file must be moved away (keep it for recovery), then run `attune db migrate`",
     };
   if (/\bSQLITE_IOERR\w*|disk I\/O error/.test(text))
     return {

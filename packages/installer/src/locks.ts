@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import lockfile from "proper-lockfile";
-import { AttuneError, ErrorCodes, makeDirs, validateRef } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, ioError, makeDirs, validateRef } from "@attune/pack-storage";
 
 /** A held per-ref lock. `assertHeld()` throws when the lock was lost (so we never commit without it). */
 export interface PackLock {
@@ -85,7 +85,9 @@ export class FileLocker implements PackLocker {
   ) {}
 
   async acquire(ref: string, opts: AcquireOptions): Promise<PackLock> {
-    await makeDirs(this.dir, 0o700);
+    await makeDirs(this.dir, 0o700).catch((err: unknown) => {
+      throw ioError(err, this.dir, "cannot create the lock directory");
+    });
     // validated again here because the ref becomes a file name (^[a-z][a-z0-9_-]+$: no traversal)
     const target = path.join(this.dir, validateRef(ref));
     return pollLock(ref, opts, async () => {
@@ -117,10 +119,7 @@ export class FileLocker implements PackLocker {
           await this.dropIfFromTheFuture(`${target}.lock`);
           return null;
         }
-        throw new AttuneError(ErrorCodes.EIO, `cannot create the lock ${target}.lock`, {
-          cause: e,
-          path: `${target}.lock`,
-        });
+        throw ioError(e, `${target}.lock`, "cannot create the lock");
       }
     });
   }

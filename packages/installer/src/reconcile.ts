@@ -116,7 +116,11 @@ export async function reconcile(ctx: InstallerContext): Promise<ReconcileReport>
         report.busy.push(ref);
         continue;
       }
-      throw e;
+      // the lock cannot even be made (a read-only or full packs filesystem): this ref waits, the
+      // others go on, and the command at hand reports the cause if it needs this ref
+      const err = e as AttuneError;
+      report.failed.push({ ref, code: String(err.code ?? "ERROR"), message: err.message ?? String(e) });
+      continue;
     }
     try {
       const done = await resolvePending(ctx, ref);

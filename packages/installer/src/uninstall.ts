@@ -62,7 +62,15 @@ export async function uninstall(
       method: opts.method ?? null,
     });
     lock.assertHeld();
-    const deleted = await ctx.store.deletePack(ref, event(recorded, { removed_versions: versions }));
+    const deleted = await ctx.store
+      .deletePack(ref, event(recorded, { removed_versions: versions }))
+      .catch(async (err: unknown) => {
+        // the rows are still there (a locked or read-only database refused the commit): nothing
+        // happened, so nothing is left for a later repair to "roll back"; the error says it all
+        if ((await ctx.store.get(ref).catch(() => null)) !== null)
+          await ctx.journal.remove(ref).catch(() => undefined);
+        throw err;
+      });
     crashPoint("uninstall-after-commit");
     await ctx.storage.uninstallPack(ref).catch((err: unknown) => {
       throw filesLeft(ref, err);

@@ -112,6 +112,27 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
     ]);
   });
 
+  // file locks (PostgreSQL's are advisory locks in the server)
+  (provider === "sqlite" ? it : it.skip)(
+    "a ref whose lock cannot even be made waits for its repair; the installer still opens",
+    async () => {
+      const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
+      expect(runChild(install(dir), "after-journal").signal).toBe("SIGKILL");
+      // the lock directory cannot be created (what a read-only or full packs filesystem does)
+      const locks = path.join(h.packsDir, ".locks");
+      fs.rmSync(locks, { recursive: true, force: true });
+      fs.writeFileSync(locks, "not a directory");
+      const inst = await h.open();
+      expect(inst.lastReconcile?.failed).toEqual([expect.objectContaining({ ref: "core", code: "EIO" })]);
+      expect((await inst.list()).totalItems).toBe(0); // the rest works
+      fs.rmSync(locks);
+      const again = await h.open();
+      expect(again.lastReconcile?.interrupted).toEqual([
+        expect.objectContaining({ ref: "core", resolution: "rolled_back" }),
+      ]);
+    },
+  );
+
   it("a kill while the intent was being written leaves a temporary file that the next start removes", async () => {
     // what a SIGKILL between creating the journal's temporary file and renaming it leaves behind
     const journal = path.join(h.packsDir, ".journal");

@@ -328,6 +328,38 @@ describe.each(await providers())("install flow on %s", (provider) => {
     60_000,
   );
 
+  (provider === "sqlite" ? it : it.skip)(
+    "an uninstall the database refuses (locked) leaves no journal to 'repair' later",
+    async () => {
+      await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+      const dbPkg = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../db/package.json");
+      const holder = spawn(
+        process.execPath,
+        [
+          "-e",
+          `const D = require(require("node:module").createRequire(${JSON.stringify(dbPkg)}).resolve("better-sqlite3"));
+           const db = new D(${JSON.stringify(path.join(h.home, "attune.db"))}); db.exec("BEGIN IMMEDIATE");
+           process.stdout.write("held\\n"); setTimeout(() => {}, 60000);`,
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      try {
+        await new Promise((r) => holder.stdout!.once("data", r));
+        await expect(inst.uninstall("core", { actor, method: "cli" })).rejects.toMatchObject({
+          code: "ELOCKED",
+        });
+      } finally {
+        holder.kill("SIGKILL");
+      }
+      expect(fs.readdirSync(path.join(h.packsDir, ".journal"))).toEqual([]);
+      const fresh = await h.open();
+      expect(fresh.lastReconcile?.interrupted).toEqual([]);
+      expect((await fresh.show("core")).pack.version).toBe("1.0.0");
+      expect((await fresh.history("core")).map((e) => e.action)).toEqual(["install"]);
+    },
+    60_000,
+  );
+
   it("verify reads and records through the direct paths alone (never starts the ORM)", async () => {
     await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
     const fresh = await h.open();

@@ -194,7 +194,7 @@ describe("git and registry sources, end to end", () => {
         expect.objectContaining({
           action: "failed",
           source_type: "registry",
-          source_url: null,
+          source_url: `${http.url}/no-such.tgz`,
           version: "1.2.0",
           details: expect.objectContaining({ registry: "test", requested_source: "gone@1.2.0" }),
         }),

@@ -79,7 +79,7 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
     },
     local_source_roots: {
       ...envOr(s.env, "ATTUNE_LOCAL_SOURCE_ROOTS", f.local_source_roots, "local_source_roots", list, []),
-      note: "applied by the API (when ATTUNE_LOCAL_SOURCE_ROOTS is unset there); the CLI installs any local path its user can read",
+      note: "applied by the API only (its env wins); the CLI installs any local path",
     },
     index_cache_ttl_seconds: envOr(
       {},

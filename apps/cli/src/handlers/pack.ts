@@ -84,7 +84,9 @@ function onInterrupt(progress: { done(): void }): { signal: AbortSignal; dispose
       return;
     }
     progress.done();
-    process.stderr.write("attune: interrupted: stopping and cleaning up (Ctrl-C again to quit at once)\n");
+    process.stderr.write(
+      "attune: interrupted: stopping and cleaning up; an install already storing its files finishes first (Ctrl-C again to quit at once)\n",
+    );
     ctl.abort(new Error("interrupted (Ctrl-C)"));
   };
   process.on("SIGINT", handler);

@@ -92,7 +92,13 @@ export function registrySource(spec: PackSpec, opts: { registry?: string } = {})
           .join("; ")}`,
         {
           cause: last,
-          details: { field: "source", registry: registry.name, version: entry.version, attempts },
+          details: {
+            field: "source",
+            registry: registry.name,
+            version: entry.version,
+            url: attempts.at(-1)?.url,
+            attempts,
+          },
         },
       );
     },
