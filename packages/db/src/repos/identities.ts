@@ -9,13 +9,13 @@ export class IdentityRepository {
   /** ECONFLICT when the name is taken. */
   async create(input: { name: string }): Promise<IdentityRow> {
     const name = v.nonEmpty(input.name, "name");
-    return guard(`create identity ${name}`, () => this.db.identity.create({ data: { name } }));
+    return guard(`create the identity "${name}"`, () => this.db.identity.create({ data: { name } }));
   }
 
   /** The identity with this name, created if missing. */
   async ensure(name: string): Promise<IdentityRow> {
     const n = v.nonEmpty(name, "name");
-    return guard(`ensure identity ${n}`, () =>
+    return guard(`record the identity "${n}"`, () =>
       this.db.identity.upsert({ where: { name: n }, create: { name: n }, update: {} }),
     );
   }
