@@ -115,6 +115,8 @@ describe("parseManifest / loadManifest", () => {
     expect(err.details?.field).toBe(field);
     expect(err.message).toMatch(/^pack\.yaml: /);
     expect(err.message).toMatch(message);
+    // every refusal says what to do
+    expect(err.hint).toBeTruthy();
   });
 
   it.each([

@@ -29,8 +29,14 @@ export function parseDependencies(specs: string[], selfRef: string): PackDepende
   return specs.map((spec, i) => {
     const field = `dependencies.${i}`;
     const dep = parseDependency(spec, field);
-    if (dep.ref === selfRef) throw manifestError(field, `the pack ${show(selfRef)} cannot depend on itself`);
-    if (seen.has(dep.ref)) throw manifestError(field, `${show(dep.ref)} is listed twice; keep one entry`);
+    if (dep.ref === selfRef)
+      throw manifestError(field, `the pack ${show(selfRef)} cannot depend on itself`, {
+        hint: `remove ${show(selfRef)} from "dependencies" in pack.yaml`,
+      });
+    if (seen.has(dep.ref))
+      throw manifestError(field, `${show(dep.ref)} is listed twice; keep one entry`, {
+        hint: `keep one entry for ${show(dep.ref)} in "dependencies"`,
+      });
     seen.add(dep.ref);
     return dep;
   });

@@ -74,7 +74,10 @@ export function validateManifest(input: Record<string, unknown>): PackManifest {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.map(String).join(".");
-    throw manifestError(field, issueText(issue), { details: { issues: parsed.error.issues.length } });
+    throw manifestError(field, issueText(issue), {
+      hint: `fix "${field}" in pack.yaml`,
+      details: { issues: parsed.error.issues.length },
+    });
   }
   const m = parsed.data;
   const manifest: PackManifest = {
