@@ -17,7 +17,12 @@ function pack(dir: string, yaml: string | Buffer): string {
 }
 
 /** The EMANIFEST error a manifest text produces. */
-function failure(yaml: string | Buffer): { code: string; message: string; details?: { field?: unknown } } {
+function failure(yaml: string | Buffer): {
+  code: string;
+  message: string;
+  hint?: string;
+  details?: { field?: unknown };
+} {
   try {
     parseManifest(yaml);
   } catch (err) {
