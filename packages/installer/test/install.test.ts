@@ -1,14 +1,19 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { calculateDirectoryChecksum, calculateFileChecksum } from "@attune/pack-storage";
 import { KeptContents } from "@attune/pack-registry";
 import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
 import type { Installer, ProgressEvent } from "../src/index";
 import { makeTarGz, writePack } from "./helpers/fixtures";
-import { holdRefLock, makeHarness, packDirs, providers, type Harness } from "./helpers/harness";
+import {
+  holdRefLock,
+  holdSqliteWriteLock,
+  makeHarness,
+  packDirs,
+  providers,
+  type Harness,
+} from "./helpers/harness";
 
 const actor = { identityId: null, name: "tester" };
 const cli = { method: "cli" as const };
@@ -305,23 +310,12 @@ describe.each(await providers())("install flow on %s", (provider) => {
     async () => {
       await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
       // another process holds the write lock for longer than the busy timeout (10 s)
-      const dbPkg = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../db/package.json");
-      const holder = spawn(
-        process.execPath,
-        [
-          "-e",
-          `const D = require(require("node:module").createRequire(${JSON.stringify(dbPkg)}).resolve("better-sqlite3"));
-         const db = new D(${JSON.stringify(path.join(h.home, "attune.db"))}); db.exec("BEGIN IMMEDIATE");
-         process.stdout.write("held\\n"); setTimeout(() => {}, 60000);`,
-        ],
-        { stdio: ["ignore", "pipe", "inherit"] },
-      );
+      const lock = await holdSqliteWriteLock(h);
       try {
-        await new Promise((r) => holder.stdout!.once("data", r));
         const report = await inst.verify("core", actor, "cli");
         expect(report).toMatchObject({ ok: true, historyError: expect.stringMatching(/^ELOCKED: /) });
       } finally {
-        holder.kill("SIGKILL");
+        lock.release();
       }
       expect((await inst.history("core")).map((e) => e.action)).toEqual(["install"]);
     },
@@ -332,24 +326,13 @@ describe.each(await providers())("install flow on %s", (provider) => {
     "an uninstall the database refuses (locked) leaves no journal to 'repair' later",
     async () => {
       await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
-      const dbPkg = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../db/package.json");
-      const holder = spawn(
-        process.execPath,
-        [
-          "-e",
-          `const D = require(require("node:module").createRequire(${JSON.stringify(dbPkg)}).resolve("better-sqlite3"));
-           const db = new D(${JSON.stringify(path.join(h.home, "attune.db"))}); db.exec("BEGIN IMMEDIATE");
-           process.stdout.write("held\\n"); setTimeout(() => {}, 60000);`,
-        ],
-        { stdio: ["ignore", "pipe", "inherit"] },
-      );
+      const lock = await holdSqliteWriteLock(h);
       try {
-        await new Promise((r) => holder.stdout!.once("data", r));
         await expect(inst.uninstall("core", { actor, method: "cli" })).rejects.toMatchObject({
           code: "ELOCKED",
         });
       } finally {
-        holder.kill("SIGKILL");
+        lock.release();
       }
       expect(fs.readdirSync(path.join(h.packsDir, ".journal"))).toEqual([]);
       const fresh = await h.open();

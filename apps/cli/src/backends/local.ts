@@ -62,12 +62,10 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
       return events;
     },
     async verify(ref) {
-      return verifyReport(unrecorded(await installer.verify(ref, actor, "cli")) as unknown as VerifyReport);
+      return printed(await installer.verify(ref, actor, "cli"));
     },
     async verifyAll() {
-      return (await installer.verifyAll(actor, "cli")).map((r) =>
-        verifyReport(unrecorded(r) as unknown as VerifyReport),
-      );
+      return (await installer.verifyAll(actor, "cli")).map(printed);
     },
     async search(text) {
       const r = await installer.registries.searchDetailed(text);
@@ -111,7 +109,8 @@ function reportRecovery(report: Installer["lastReconcile"]): void {
     );
 }
 
-function unrecorded<R extends { ref: string; historyError?: string }>(r: R): R {
+/** A report in the shape both modes print, warning when its verify is not in the history. */
+function printed(r: { ref: string; historyError?: string }): VerifyReport {
   warnIfUnrecorded(r.ref, r.historyError);
-  return r;
+  return verifyReport(r as unknown as VerifyReport);
 }

@@ -1,5 +1,7 @@
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { createTestDatabase, postgresAvailable, tmpDir } from "@attune/test-utils";
 import { acquirePostgresLock, migrate } from "@attune/db";
 import { openInstaller, type Installer, type InstallerOptions } from "../../src/index";
@@ -76,4 +78,24 @@ export function packDirs(packsDir: string): string[] {
 export async function holdRefLock(h: Harness, ref: string): Promise<{ release(): Promise<void> }> {
   if (h.databaseUrl) return acquirePostgresLock(h.databaseUrl, `pack:${ref}`);
   return new FileLocker(path.join(h.packsDir, ".locks"), 2_000).acquire(ref, { timeoutMs: 1_000 });
+}
+
+/**
+ * Hold the embedded store's write lock from another process (`BEGIN IMMEDIATE`), as a stuck
+ * writer would, until release(); SQLite harnesses only.
+ */
+export async function holdSqliteWriteLock(h: Harness): Promise<{ release(): void }> {
+  const dbPkg = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../../db/package.json");
+  const holder = spawn(
+    process.execPath,
+    [
+      "-e",
+      `const D = require(require("node:module").createRequire(${JSON.stringify(dbPkg)}).resolve("better-sqlite3"));
+       const db = new D(${JSON.stringify(path.join(h.home, "attune.db"))}); db.exec("BEGIN IMMEDIATE");
+       process.stdout.write("held\\n"); setTimeout(() => {}, 60000);`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await new Promise((r) => holder.stdout!.once("data", r));
+  return { release: () => void holder.kill("SIGKILL") };
 }

@@ -27,16 +27,32 @@ interface Seen {
 // the others only serve to confuse terminals and logs; no real pack needs them.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-export function unsafe(entry: string, message: string, hint?: string): AttuneError {
-  return new AttuneError(ErrorCodes.EUNSAFE_ARCHIVE, `archive entry "${quoteName(entry)}": ${message}`, {
-    details: { entry },
+/**
+ * What the checked entries are, for messages: an archive's entries by default; a repository's files
+ * for git (whose errors also name the request's `source` field).
+ */
+export interface EntrySubject {
+  noun: string;
+  field?: string;
+}
+const ARCHIVE_ENTRY: EntrySubject = { noun: "archive entry" };
+
+export function unsafe(entry: string, message: string, hint?: string, subject = ARCHIVE_ENTRY): AttuneError {
+  return new AttuneError(ErrorCodes.EUNSAFE_ARCHIVE, `${subject.noun} "${quoteName(entry)}": ${message}`, {
+    details: { entry, ...(subject.field ? { field: subject.field } : {}) },
     hint: hint ?? "the archive is refused as a whole; rebuild it without this entry",
   });
 }
 
-export function tooLarge(entry: string, message: string, limit: string, value: number): AttuneError {
-  return new AttuneError(ErrorCodes.ETOO_LARGE, `archive entry "${quoteName(entry)}": ${message}`, {
-    details: { entry, limit, value },
+export function tooLarge(
+  entry: string,
+  message: string,
+  limit: string,
+  value: number,
+  subject = ARCHIVE_ENTRY,
+): AttuneError {
+  return new AttuneError(ErrorCodes.ETOO_LARGE, `${subject.noun} "${quoteName(entry)}": ${message}`, {
+    details: { entry, limit, value, ...(subject.field ? { field: subject.field } : {}) },
     hint: "the archive exceeds a safety cap; if it is a genuine pack, raise the cap or slim the pack",
   });
 }
@@ -75,7 +91,18 @@ export class EntryChecker {
   private count = 0;
   private declaredTotal = 0;
 
-  constructor(private readonly limits: ExtractLimits) {}
+  constructor(
+    private readonly limits: ExtractLimits,
+    private readonly subject: EntrySubject = ARCHIVE_ENTRY,
+  ) {}
+
+  private unsafe(entry: string, message: string): AttuneError {
+    return unsafe(entry, message, undefined, this.subject);
+  }
+
+  private tooLarge(entry: string, message: string, limit: string, value: number): AttuneError {
+    return tooLarge(entry, message, limit, value, this.subject);
+  }
 
   check(entry: ArchiveEntry): string | null {
     const parts = this.checkName(entry.name);
@@ -86,7 +113,7 @@ export class EntryChecker {
     // the entry and the directories it implies (a.b/c/d.txt alone creates a, a/b and a/b/c too)
     this.count += 1 + this.record(parts, entry.kind === "directory");
     if (this.count > this.limits.maxEntries) {
-      throw tooLarge(
+      throw this.tooLarge(
         path,
         `more than ${this.limits.maxEntries} entries (files and directories, implied ones included)`,
         "maxEntries",
@@ -97,23 +124,23 @@ export class EntryChecker {
   }
 
   private checkName(name: string): string[] | null {
-    if (name === "") throw unsafe(name, "empty name");
-    if (CONTROL.test(name)) throw unsafe(name, "name holds a NUL or control character");
-    if (name.includes("\ufffd")) throw unsafe(name, "name is not valid UTF-8");
-    if (name.includes("\\")) throw unsafe(name, "name holds a backslash (a Windows path separator)");
-    if (name.startsWith("/") || /^[A-Za-z]:/.test(name)) throw unsafe(name, "absolute path");
+    if (name === "") throw this.unsafe(name, "empty name");
+    if (CONTROL.test(name)) throw this.unsafe(name, "name holds a NUL or control character");
+    if (name.includes("\ufffd")) throw this.unsafe(name, "name is not valid UTF-8");
+    if (name.includes("\\")) throw this.unsafe(name, "name holds a backslash (a Windows path separator)");
+    if (name.startsWith("/") || /^[A-Za-z]:/.test(name)) throw this.unsafe(name, "absolute path");
     let rest = name;
     while (rest.startsWith("./")) rest = rest.slice(2);
     if (rest.endsWith("/")) rest = rest.slice(0, -1);
     if (rest === "" || rest === ".") return null; // the archive's own root, as `tar -C dir .` writes it
     const parts = rest.split("/");
     for (const part of parts) {
-      if (part === "..") throw unsafe(name, 'path holds a ".." component (zip-slip)');
-      if (part === "" || part === ".") throw unsafe(name, 'path holds an empty or "." component');
-      if (Buffer.byteLength(part) > 255) throw unsafe(name, "a path component is longer than 255 bytes");
+      if (part === "..") throw this.unsafe(name, 'path holds a ".." component (zip-slip)');
+      if (part === "" || part === ".") throw this.unsafe(name, 'path holds an empty or "." component');
+      if (Buffer.byteLength(part) > 255) throw this.unsafe(name, "a path component is longer than 255 bytes");
     }
     if (parts.length > this.limits.maxDepth) {
-      throw tooLarge(
+      throw this.tooLarge(
         name,
         `path is ${parts.length} levels deep (cap ${this.limits.maxDepth})`,
         "maxDepth",
@@ -122,7 +149,7 @@ export class EntryChecker {
     }
     const bytes = Buffer.byteLength(rest);
     if (bytes > this.limits.maxPathBytes) {
-      throw tooLarge(
+      throw this.tooLarge(
         name,
         `path is ${bytes} bytes long (cap ${this.limits.maxPathBytes})`,
         "maxPathBytes",
@@ -134,24 +161,32 @@ export class EntryChecker {
 
   private checkKind(entry: ArchiveEntry, path: string): void {
     if (entry.kind === "symlink") {
-      throw unsafe(path, `symbolic link (-> ${quoteName(entry.linkTarget ?? "?")}) refused`);
+      throw this.unsafe(path, `symbolic link (-> ${quoteName(entry.linkTarget ?? "?")}) refused`);
     }
     if (entry.kind === "hardlink") {
-      throw unsafe(path, `hard link (-> ${quoteName(entry.linkTarget ?? "?")}) refused`);
+      throw this.unsafe(path, `hard link (-> ${quoteName(entry.linkTarget ?? "?")}) refused`);
     }
     if (entry.kind === "special") {
-      throw unsafe(path, `${entry.rawType ?? "special file"} refused: only regular files and directories`);
+      throw this.unsafe(
+        path,
+        `${entry.rawType ?? "special file"} refused: only regular files and directories`,
+      );
     }
   }
 
   private checkDeclaredSize(size: number, path: string): void {
     const { maxEntryBytes, maxTotalBytes } = this.limits;
     if (size > maxEntryBytes) {
-      throw tooLarge(path, `declares ${size} bytes (cap ${maxEntryBytes} per entry)`, "maxEntryBytes", size);
+      throw this.tooLarge(
+        path,
+        `declares ${size} bytes (cap ${maxEntryBytes} per entry)`,
+        "maxEntryBytes",
+        size,
+      );
     }
     this.declaredTotal += size;
     if (this.declaredTotal > maxTotalBytes) {
-      throw tooLarge(
+      throw this.tooLarge(
         path,
         `archive declares more than ${maxTotalBytes} bytes in total`,
         "maxTotalBytes",
@@ -210,13 +245,14 @@ export class EntryChecker {
       }
       const full = parts.join("/");
       if (prior.name !== path) {
-        throw unsafe(
+        throw this.unsafe(
           full,
           `"${quoteName(path)}" collides with "${quoteName(prior.name)}" after Unicode normalisation, case folding or the trailing dots and spaces Windows drops`,
         );
       }
       if (!last) {
-        if (!prior.directory) throw unsafe(full, `"${quoteName(path)}" is a file but is used as a directory`);
+        if (!prior.directory)
+          throw this.unsafe(full, `"${quoteName(path)}" is a file but is used as a directory`);
         continue;
       }
       if (directory && prior.directory && !prior.explicit) {
@@ -224,7 +260,7 @@ export class EntryChecker {
         implied -= 1; // counted when it was implied; counted now as the entry itself
         continue;
       }
-      throw unsafe(full, "duplicate entry");
+      throw this.unsafe(full, "duplicate entry");
     }
     return implied;
   }

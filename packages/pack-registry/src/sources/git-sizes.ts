@@ -50,9 +50,10 @@ const MAX_HEAD_IN = 1024 * 1024;
 
 /**
  * The first output bytes of the zlib stream at the start of `data` (read by `more(n)`, n bytes
- * from there), enough for `enough` (or all there is when the file ends first). Deflate can put any number of empty blocks first, so the
- * window of compressed bytes grows until they come out; the output is capped (a window that gives
- * too much is halved back), so nothing large is ever inflated. Null when they never come.
+ * from there), enough for `enough` (or all there is when the file ends first). Deflate can put any
+ * number of empty blocks first, so the window of compressed bytes grows until they come out; the
+ * output is capped (a window that gives too much is halved back), so nothing large is ever
+ * inflated. Null when they never come.
  */
 function inflateHead(more: (n: number) => Buffer, enough: (out: Buffer) => boolean): Buffer | null {
   let lo = 0; // a window known to give too little
@@ -92,6 +93,36 @@ function varint(buf: Buffer, at: number): { value: number; next: number } | null
   return null;
 }
 
+/** The two sizes at the start of a delta's data: its base's, then its result's; null when cut short. */
+function deltaResultSize(delta: Buffer): number | null {
+  const base = varint(delta, 0);
+  return (base && varint(delta, base.next)?.value) ?? null;
+}
+
+/**
+ * A pack entry's header at `at`: the object type, the size it declares (a delta's: of its delta
+ * data) and where its zlib data starts (after a delta's base: a backwards offset in its own varint
+ * form, or the base's 20-byte id).
+ */
+function entryHeader(buf: Buffer, at: number): { type: number; size: number; data: number } {
+  let i = at;
+  // type and size: 3 bits and 4 bits in the first byte, then 7 bits per byte while the top bit is set
+  let c = buf[i++];
+  const type = (c >> 4) & 7;
+  let size = c & 15;
+  let shift = 4;
+  while (c & 0x80) {
+    c = buf[i++];
+    size += (c & 0x7f) * 2 ** shift;
+    shift += 7;
+  }
+  if (type === OBJ_OFS_DELTA) while (buf[i++] & 0x80);
+  else if (type === OBJ_REF_DELTA) i += 20;
+  return { type, size, data: i };
+}
+
+const isDelta = (type: number) => type === OBJ_OFS_DELTA || type === OBJ_REF_DELTA;
+
 function readAt(fd: number, offset: number, length: number): Buffer {
   const buf = Buffer.alloc(length);
   const n = fs.readSync(fd, buf, 0, length, offset);
@@ -129,34 +160,16 @@ export class GitBlobSizes {
       fd = fs.openSync(pack, "r");
       this.fds.set(pack, fd);
     }
-    const head = readAt(fd, offset, 32 + HEAD_BYTES);
-    // type and size: 3 bits and 4 bits in the first byte, then 7 bits per byte while the top bit is set
-    let c = head[0];
-    const type = (c >> 4) & 7;
-    let size = c & 15;
-    let shift = 4;
-    let i = 1;
-    while (c & 0x80) {
-      c = head[i++];
-      size += (c & 0x7f) * 2 ** shift;
-      shift += 7;
-    }
-    if (type !== OBJ_OFS_DELTA && type !== OBJ_REF_DELTA) return size;
-    // the base: a backwards offset (its own varint form) or the base's 20-byte id, then the delta
-    if (type === OBJ_OFS_DELTA) while (head[i++] & 0x80);
-    else i += 20;
-    const start = offset + i;
-    const sizes = (out: Buffer) => {
-      const base = varint(out, 0);
-      return base && varint(out, base.next);
-    };
+    const { type, size, data } = entryHeader(readAt(fd, offset, 64), 0);
+    if (!isDelta(type)) return size;
     const delta = inflateHead(
-      (n) => readAt(fd, start, n),
-      (out) => sizes(out) !== null,
+      (n) => readAt(fd, offset + data, n),
+      (out) => deltaResultSize(out) !== null,
     );
-    const result = delta && sizes(delta);
-    if (!result) throw new Error(`object at ${offset} in ${path.basename(pack)}: unreadable delta header`);
-    return result.value;
+    const result = delta && deltaResultSize(delta);
+    if (result === null)
+      throw new Error(`object at ${offset} in ${path.basename(pack)}: unreadable delta header`);
+    return result;
   }
 
   private looseSize(oid: string): number {
@@ -220,18 +233,9 @@ export function scanPack(pack: Buffer, maxObjectBytes: number): void {
   let pos = 12;
   for (let n = 0; n < count; n++) {
     if (pos >= pack.length) throw new Error("the pack ends early");
-    let c = pack[pos++];
-    const type = (c >> 4) & 7;
-    let size = c & 15;
-    let shift = 4;
-    while (c & 0x80) {
-      c = pack[pos++];
-      size += (c & 0x7f) * 2 ** shift;
-      shift += 7;
-    }
-    const delta = type === OBJ_OFS_DELTA || type === OBJ_REF_DELTA;
-    if (type === OBJ_OFS_DELTA) while (pack[pos++] & 0x80);
-    else if (type === OBJ_REF_DELTA) pos += 20;
+    const { type, size, data } = entryHeader(pack, pos);
+    pos = data;
+    const delta = isDelta(type);
     if (!delta && size > maxObjectBytes) throw new PackObjectTooLarge(size);
     let inflated: { buffer: Buffer; engine: { bytesWritten: number } };
     try {
@@ -246,10 +250,9 @@ export function scanPack(pack: Buffer, maxObjectBytes: number): void {
       throw new Error(`object ${n} of the pack is not valid zlib data`);
     }
     if (delta) {
-      const base = varint(inflated.buffer, 0);
-      const result = base && varint(inflated.buffer, base.next);
-      if (!result) throw new Error(`object ${n} of the pack: unreadable delta header`);
-      if (result.value > maxObjectBytes) throw new PackObjectTooLarge(result.value);
+      const result = deltaResultSize(inflated.buffer);
+      if (result === null) throw new Error(`object ${n} of the pack: unreadable delta header`);
+      if (result > maxObjectBytes) throw new PackObjectTooLarge(result);
     } else if (inflated.buffer.length !== size)
       throw new Error(`object ${n} of the pack: its size is not the one declared`);
     pos += inflated.engine.bytesWritten;

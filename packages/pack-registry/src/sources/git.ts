@@ -45,7 +45,8 @@ function gitError(e: unknown, url: string, ref: string | undefined): AttuneError
  * a submodule counts as the empty directory it becomes.
  */
 async function checkTree(git: IsoGit, dir: string, commit: string, limits: ExtractLimits): Promise<void> {
-  const checker = new EntryChecker(limits);
+  // its messages name the repository's files, and the request's source
+  const checker = new EntryChecker(limits, { noun: "file in the repository", field: "source" });
   const sizes = new GitBlobSizes(path.join(dir, ".git"));
   const known = new Map<string, number>();
   try {
@@ -83,15 +84,6 @@ async function checkTree(git: IsoGit, dir: string, commit: string, limits: Extra
         return true;
       },
     });
-  } catch (e) {
-    // the checker speaks of archive entries; here they are the repository's files
-    if (e instanceof AttuneError && /^archive entry /.test(e.message))
-      throw new AttuneError(e.code, e.message.replace(/^archive entry /, "file in the repository "), {
-        cause: e,
-        hint: e.hint,
-        details: { ...e.details, field: "source" },
-      });
-    throw e;
   } finally {
     sizes.close();
   }
