@@ -37,6 +37,7 @@ const COMPONENTS: Record<string, z.ZodType> = {
   PackPage: S.PackPage,
   Problem: S.Problem,
   Health: S.Health,
+  Readiness: S.Readiness,
 };
 
 function componentSchemas(): Record<string, object> {
@@ -100,6 +101,16 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
           operationId: "health",
           summary: "liveness",
           responses: { "200": ok("up", ref("Health")), "503": ok("draining", ref("Health")) },
+        },
+      },
+      "/readyz": {
+        get: {
+          operationId: "ready",
+          summary: "readiness: the database answers and the packs directory is there",
+          responses: {
+            "200": ok("ready to serve", ref("Readiness")),
+            "503": ok("not ready (the code says why; the log has the details) or draining", ref("Readiness")),
+          },
         },
       },
       "/api/v1/openapi.json": {

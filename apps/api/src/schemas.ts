@@ -200,6 +200,11 @@ export const Problem = z.object({
 });
 
 export const Health = z.object({ status: z.enum(["ok", "shutting_down"]) });
+export const Readiness = z.object({
+  status: z.enum(["ready", "not_ready", "shutting_down"]),
+  /** why not ready: the error's code (EDATABASE, ETIMEOUT, ENOENT, EIO); details are in the log */
+  code: z.string().optional(),
+});
 
 export const data = <T extends z.ZodType>(inner: T) => z.object({ data: inner });
 export const PackPage = z.object({ data: z.array(PackListItem), pagination: Pagination });

@@ -43,6 +43,25 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
     })
     .all(methodNotAllowed(["GET"]));
 
+  // Readiness, unlike liveness above, asks the installer: a 503 tells a load balancer to stop
+  // sending requests here. The body names only the error's code (no auth here, so no paths); the
+  // log has the whole error and its hint.
+  app
+    .route("/readyz")
+    .get(async (_req, res) => {
+      if (lifecycle.draining()) return void res.status(503).json({ status: "shutting_down" });
+      try {
+        await deps.installer.ready?.();
+        res.json({ status: "ready" });
+      } catch (e) {
+        const err = e as { code?: unknown; message?: unknown; hint?: unknown };
+        const code = typeof err.code === "string" ? err.code : "EINTERNAL";
+        logger.error({ code, error: String(err.message ?? e), hint: err.hint }, "readiness check failed");
+        res.status(503).json({ status: "not_ready", code });
+      }
+    })
+    .all(methodNotAllowed(["GET"]));
+
   const openapi = JSON.stringify(buildOpenApiDocument());
   app
     .route("/api/v1/openapi.json")

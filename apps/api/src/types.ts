@@ -72,6 +72,11 @@ export interface InstallerPort {
    * While it is unchanged the API answers a repeated list from the body it built before.
    */
   listVersion?(): Promise<string | null>;
+  /**
+   * Rejects (with a typed error) when requests cannot be served now: the database does not answer,
+   * its SQLite file was deleted or replaced, the packs directory is gone. `GET /readyz` calls it.
+   */
+  ready?(): Promise<void>;
   show(ref: string): Promise<{ pack: Json; installation: Json | null }>;
   history(ref: string): Promise<Json[]>;
   registries: {

@@ -27,11 +27,15 @@ const OPS: Array<[method: "get" | "post" | "delete", path: string, scope: string
 ];
 
 describe("authentication", () => {
-  it("leaves only /healthz and the OpenAPI document open", async () => {
+  it("leaves only /healthz, /readyz and the OpenAPI document open", async () => {
     const h = await request(api.app).get("/healthz");
     expect(h.status).toBe(200);
     expect(h.body).toEqual({ status: "ok" });
     conform(h);
+    const r = await request(api.app).get("/readyz");
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ status: "ready" });
+    conform(r);
     const o = await request(api.app).get("/api/v1/openapi.json");
     expect(o.status).toBe(200);
     expect(o.body.openapi).toBe("3.1.0");

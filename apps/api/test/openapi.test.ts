@@ -25,6 +25,7 @@ describe("OpenAPI document", () => {
         "GET /api/v1/registries",
         "GET /api/v1/registries/search",
         "GET /healthz",
+        "GET /readyz",
         "POST /api/v1/packs/install",
         "POST /api/v1/packs/{ref}/verify",
       ].sort(),
@@ -34,7 +35,7 @@ describe("OpenAPI document", () => {
         .filter(([k, op]) => k !== "parameters" && !op.security)
         .map(() => p),
     );
-    expect(open.sort()).toEqual(["/api/v1/openapi.json", "/healthz"]);
+    expect(open.sort()).toEqual(["/api/v1/openapi.json", "/healthz", "/readyz"]);
   });
 
   it("gives every operation a unique operationId (for client generators)", () => {

@@ -2,6 +2,7 @@ import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient as SqliteClient, type Prisma as SqlitePrisma } from "./generated/sqlite/client";
 import { PrismaClient as PostgresClient } from "./generated/postgres/client";
 import { loadPrismaPg } from "./drivers";
+import { watchSqliteFile } from "./sqlite-file";
 import { providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "./url";
 
 type CrudOps =
@@ -51,13 +52,24 @@ interface BetterSqliteHandle {
  * the write lock up front and waits up to busy_timeout for it instead.
  */
 class AttuneSqliteAdapter extends PrismaBetterSQLite3 {
+  constructor(private readonly file: string) {
+    // better-sqlite3 option `timeout` is its busy timeout; the pragma in connect() repeats it
+    // so the value is visible and tested.
+    super({ url: file, timeout: SQLITE_BUSY_TIMEOUT_MS });
+  }
+
   override async connect(): Promise<SqliteDriver> {
     const driver = await super.connect();
     const handle = (driver as unknown as { client: BetterSqliteHandle }).client;
     handle.pragma("foreign_keys = ON");
     handle.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    // as on the direct paths: a file deleted or replaced under this process fails every statement
+    const watch = watchSqliteFile(this.file);
     const prepare = handle.prepare.bind(handle);
-    handle.prepare = (sql: string) => prepare(sql === "BEGIN" ? "BEGIN IMMEDIATE" : sql);
+    handle.prepare = (sql: string) => {
+      watch.check();
+      return prepare(sql === "BEGIN" ? "BEGIN IMMEDIATE" : sql);
+    };
     return driver;
   }
 }
@@ -68,11 +80,5 @@ export function createPrismaClient(url: string): Db {
     const PrismaPg = loadPrismaPg();
     return new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) });
   }
-  // better-sqlite3 option `timeout` is its busy timeout; the pragma in connect() repeats it
-  // so the value is visible and tested.
-  const adapter = new AttuneSqliteAdapter({
-    url: sqliteFilePath(url),
-    timeout: SQLITE_BUSY_TIMEOUT_MS,
-  });
-  return new SqliteClient({ adapter });
+  return new SqliteClient({ adapter: new AttuneSqliteAdapter(sqliteFilePath(url)) });
 }

@@ -76,6 +76,7 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
       return { items: page.items, total: page.totalItems };
     },
     listVersion: () => reader().dataVersion(),
+    ping: () => reader().ping(),
     async all() {
       // the list's read path: every record without its per-file manifest (verify reads one by ref)
       const out: ListedRecord[] = [];

@@ -1,6 +1,7 @@
+import fs from "node:fs";
 import path from "node:path";
 import type { Db } from "@attune/db";
-import { PackStorage } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, ioError, PackStorage } from "@attune/pack-storage";
 import {
   OutboundPolicy,
   limitsFromConfig,
@@ -34,6 +35,9 @@ import type {
   UninstallResult,
   VerifyReport,
 } from "./types";
+
+/** How long `ready()` waits for the database by default (ms). */
+export const READY_TIMEOUT_MS = 2_000;
 
 /** The install/uninstall/verify service; one per process, shared by all requests. */
 export class Installer {
@@ -105,6 +109,43 @@ export class Installer {
   }
   history(ref: string): Promise<EventJson[]> {
     return history(this.ctx, ref);
+  }
+  /**
+   * Whether this installer can serve requests now (the API's readiness probe): the database answers
+   * a trivial query within `timeoutMs` (an SQLite file deleted or replaced under the process fails
+   * it), and the packs directory is still a directory. Rejects with the typed error otherwise:
+   * EDATABASE, ETIMEOUT, ENOENT or EIO.
+   */
+  async ready(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new AttuneError(ErrorCodes.ETIMEOUT, `the database did not answer within ${timeoutMs} ms`, {
+              hint: "check that the database server is up and reachable, and not overloaded",
+            }),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.ctx.store.ping(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    const dir = this.ctx.settings.packsDir;
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.stat(dir);
+    } catch (e) {
+      throw ioError(e, dir, "cannot read the packs directory");
+    }
+    if (!st.isDirectory())
+      throw new AttuneError(ErrorCodes.EIO, `the packs directory ${dir} is not a directory`, {
+        path: dir,
+        hint: "restore the packs directory (or point packs_dir at it) and restart this process",
+      });
   }
   async reconcile(): Promise<ReconcileReport> {
     this.lastReconcile = await reconcile(this.ctx);

@@ -31,6 +31,8 @@ export interface RecordStore {
   }): Promise<{ items: ListedRecord[]; total: number }>;
   /** changes whenever the listed data may have changed; null when the store cannot tell */
   listVersion(): Promise<string | null>;
+  /** rejects when the database cannot answer a trivial query (readiness checks) */
+  ping(): Promise<void>;
   /** every recorded pack, without per-file manifests (reconcile, verifyAll) */
   all(): Promise<ListedRecord[]>;
   close(): Promise<void>;

@@ -5,6 +5,7 @@ import { guard } from "../errors";
 import type { PackFilter } from "../repos/packs";
 import { providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
 import { decodeJson } from "../json";
+import { watchSqliteFile } from "../sqlite-file";
 import { SOURCE_TYPES, type FileManifest, type InstallEventRow, type Page, type PackRow } from "../types";
 import * as v from "../validate";
 import {
@@ -52,6 +53,11 @@ export interface InstallationLister {
    * is unchanged. SQLite: its `data_version`; PostgreSQL: null (cannot tell cheaply, never reuse).
    */
   dataVersion(): Promise<string | null>;
+  /**
+   * One trivial query, for readiness checks: rejects (EDATABASE) when the database cannot answer,
+   * including an SQLite file deleted or replaced since this lister opened it.
+   */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -120,6 +126,7 @@ function openSqliteStatements(url: string) {
     db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     return {
       db,
+      watch: watchSqliteFile(sqliteFilePath(url)),
       all: db.prepare(`SELECT ${COLUMNS}, ${total("")} ${FROM} ${ORDER} LIMIT ? OFFSET ?`),
       byType: db.prepare(
         `SELECT ${COLUMNS}, ${total("WHERE source_type = ?")} ${FROM} WHERE i.source_type = ? ${ORDER} LIMIT ? OFFSET ?`,
@@ -145,7 +152,9 @@ function sqliteLister(url: string): InstallationLister {
   let closed = false;
   const open = () => {
     if (closed) throw new AttuneError(ErrorCodes.EDATABASE, "the installation reader is closed");
-    return (s ??= openSqliteStatements(url));
+    s ??= openSqliteStatements(url);
+    s.watch.check(); // a file deleted or replaced under a long-running process is an error, not stale data
+    return s;
   };
   return {
     events: (ref) =>
@@ -159,6 +168,10 @@ function sqliteLister(url: string): InstallationLister {
         manifestOf(open().manifest.get(id) as Raw | undefined),
       ),
     dataVersion: () => guard("read the data version", async () => String(open().version.get())),
+    ping: () =>
+      guard("check the database", async () => {
+        open().version.get();
+      }),
     list: (filter = {}) =>
       guard("list installations", async () => {
         const req = request(filter);
@@ -188,6 +201,10 @@ function postgresLister(url: string): InstallationLister {
     `SELECT ${COLUMNS}, ${total(where.replace("i.", ""))} ${FROM} ${where} ${ORDER} LIMIT $${at} OFFSET $${at + 1}`;
   return {
     dataVersion: async () => null,
+    ping: () =>
+      guard("check the database", async () => {
+        await pool.query("SELECT 1");
+      }),
     events: (ref) =>
       guard(`list events of ${ref}`, async () => {
         const { rows } = await pool.query({

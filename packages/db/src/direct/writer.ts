@@ -7,6 +7,7 @@ import { eventColumns } from "../repos/events";
 import { installationColumnValues } from "../repos/installations";
 import { newPackValues } from "../repos/packs";
 import type { InstallEventInput, InstallEventRow, PackInput, PackInstallationInput, PackRow } from "../types";
+import { watchSqliteFile, type SqliteFileWatch } from "../sqlite-file";
 import { providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
 import {
   eventOf,
@@ -229,13 +230,17 @@ const isBusy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?
 
 function sqliteWriter(url: string): DirectWriter {
   let db: Database.Database | null = null;
+  let watch: SqliteFileWatch | null = null;
   let closed = false;
   const open = () => {
     if (closed) throw new AttuneError(ErrorCodes.EDATABASE, "the record writer is closed");
-    if (db) return db;
-    // no busy wait inside SQLite (it would block this thread): waits happen below, between turns
-    db = new Database(sqliteFilePath(url), { fileMustExist: true, timeout: 0 });
-    db.pragma("foreign_keys = ON"); // the cascade from pack to its installation, and the actor check
+    if (!db) {
+      // no busy wait inside SQLite (it would block this thread): waits happen below, between turns
+      db = new Database(sqliteFilePath(url), { fileMustExist: true, timeout: 0 });
+      db.pragma("foreign_keys = ON"); // the cascade from pack to its installation, and the actor check
+      watch = watchSqliteFile(sqliteFilePath(url));
+    }
+    watch!.check(); // never write to a file that was deleted or replaced: the records would be lost
     return db;
   };
   // The transaction runs synchronously from BEGIN IMMEDIATE to COMMIT, so nothing else in this process

@@ -1,0 +1,83 @@
+import fs from "node:fs";
+import { describe, expect, it } from "@jest/globals";
+import { openDatabase, openDirectWriter, openInstallationLister, repositories } from "../src";
+import { sqliteFilePath } from "../src/url";
+import { rejectsWith, uniqueRef, withScratch } from "./helpers";
+
+const event = (ref: string) => ({
+  packRef: ref,
+  version: "1.0.0",
+  action: "install" as const,
+  outcome: "success" as const,
+});
+
+/** Remove the database file and its WAL companions, as `rm attune.db*` would under a running API. */
+function removeDatabase(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+}
+
+describe("an SQLite file deleted or replaced under a long-running process", () => {
+  it("every path refuses to read or write the orphaned file, naming it and what to do", async () => {
+    await withScratch("sqlite", async ({ url, home }) => {
+      const opened = await openDatabase({ home, databaseUrl: url, migrate: true });
+      const writer = openDirectWriter(url);
+      const lister = openInstallationLister(url);
+      try {
+        const ref = uniqueRef("gone");
+        // all three connections open and working
+        await writer.appendEvent(event(ref));
+        expect((await lister.events(ref)).length).toBe(1);
+        await repositories(opened.db).identities.create({ name: uniqueRef("who") });
+
+        removeDatabase(sqliteFilePath(url));
+
+        const w = await rejectsWith(writer.appendEvent(event(ref)), "EDATABASE");
+        expect(w.message).toContain(`${sqliteFilePath(url)} was deleted while this process had it open`);
+        expect((w as { hint?: string }).hint).toMatch(/restart this process/);
+        await rejectsWith(lister.events(ref), "EDATABASE");
+        await rejectsWith(lister.list(), "EDATABASE");
+        await rejectsWith(lister.dataVersion(), "EDATABASE");
+        // Prisma's connection (the API's tokens) fails the same way, reads and writes alike
+        await expect(repositories(opened.db).identities.create({ name: uniqueRef("who") })).rejects.toThrow(
+          /was deleted while this process had it open/,
+        );
+        // nothing was written anywhere: the path is still empty
+        expect(fs.existsSync(sqliteFilePath(url))).toBe(false);
+      } finally {
+        await writer.close();
+        await lister.close();
+        await opened.close();
+      }
+    });
+  });
+
+  it("a file moved into its place (a restore under a running process) is refused too", async () => {
+    await withScratch("sqlite", async ({ url, home }) => {
+      await openDatabase({ home, databaseUrl: url, migrate: true }).then((o) => o.close());
+      const writer = openDirectWriter(url);
+      const lister = openInstallationLister(url);
+      try {
+        const ref = uniqueRef("swap");
+        await writer.appendEvent(event(ref));
+        expect(await lister.findByRef(ref)).toBeNull(); // opened before the swap
+        const file = sqliteFilePath(url);
+        fs.copyFileSync(file, `${file}.restored`);
+        fs.renameSync(`${file}.restored`, file);
+
+        const w = await rejectsWith(writer.appendEvent(event(ref)), "EDATABASE");
+        expect(w.message).toContain("was replaced by another file");
+        await rejectsWith(lister.findByRef(ref), "EDATABASE");
+      } finally {
+        await writer.close();
+        await lister.close();
+      }
+      // a fresh process (a new writer) uses the file now at the path
+      const fresh = openDirectWriter(url);
+      try {
+        await fresh.appendEvent(event(uniqueRef("after")));
+      } finally {
+        await fresh.close();
+      }
+    });
+  });
+});
