@@ -42,6 +42,12 @@ export const InstallBody = z
     skip_deps: z.boolean().optional(),
     skip_tests: z.boolean().optional(),
     registry: z.string().min(1).max(200).optional().describe("only look the ref up in this registry"),
+    refresh: z
+      .boolean()
+      .optional()
+      .describe(
+        "read the registry indexes again instead of using cached copies, so latest is the newest published (a missing version is always looked up again)",
+      ),
   })
   .strict();
 
@@ -69,7 +75,13 @@ export const DeleteQuery = z
   .strict();
 
 export const SearchQuery = z
-  .object({ q: z.string().min(1).max(200).describe("text to search for") })
+  .object({
+    q: z.string().min(1).max(200).describe("text to search for"),
+    refresh: z
+      .enum(["true", "false"])
+      .optional()
+      .describe("true: read every registry index again instead of using copies younger than the cache TTL"),
+  })
   .strict();
 
 export const EmptyQuery = z.object({}).strict();

@@ -15,6 +15,7 @@ export interface InstallRequest {
   skipDeps?: boolean;
   skipTests?: boolean;
   registry?: string;
+  refresh?: boolean;
   method: "api" | "cli" | "manual";
 }
 
@@ -82,7 +83,10 @@ export interface InstallerPort {
   registries: {
     list(): RegistrySummary[];
     /** partial results plus each registry's state: an unreadable registry does not fail a search */
-    searchDetailed(text: string): Promise<{
+    searchDetailed(
+      text: string,
+      opts?: { refresh?: boolean },
+    ): Promise<{
       results: Array<Json & { registry: string }>;
       registries: Array<{
         registry: string;

@@ -226,6 +226,16 @@ describe("registries", () => {
     }
     const none = await get("/api/v1/registries/search?q=zzz");
     expect(none.body.data).toEqual([]);
+    // refresh=true reads the index again (the copy is younger than the TTL)
+    const fetches = () => http.requests.filter((r) => r.path === "/index.json").length;
+    const before = fetches();
+    expect((await get("/api/v1/registries/search?q=slack")).status).toBe(200);
+    expect(fetches()).toBe(before);
+    const fresh = await get("/api/v1/registries/search?q=slack&refresh=true");
+    expect(fresh.status).toBe(200);
+    conform(fresh);
+    expect(fresh.body.registries[0]).toMatchObject({ name: "fixtures", status: "fresh" });
+    expect(fetches()).toBe(before + 1);
   });
 
   it("an unreadable registry does not fail search but is reported; install fails closed (502)", async () => {

@@ -48,8 +48,8 @@ describe("install body validation", () => {
     ["camelCase instead of snake_case", { source: "demo", skipDeps: true }, ["skipDeps"]],
     [
       "non-boolean flags",
-      { source: "demo", force: "yes", skip_deps: 1, skip_tests: null },
-      ["force", "skip_deps", "skip_tests"],
+      { source: "demo", force: "yes", skip_deps: 1, skip_tests: null, refresh: "true" },
+      ["force", "refresh", "skip_deps", "skip_tests"],
     ],
     ["non-string checksum", { source: "demo", checksum: 5 }, ["checksum"]],
     ["ref_spec that looks like an option", { source: "demo", ref_spec: "--upload-pack=x" }, ["ref_spec"]],
@@ -203,6 +203,7 @@ describe("query and path validation", () => {
     ["search without q", "/api/v1/registries/search", ["q"]],
     ["search with an empty q", "/api/v1/registries/search?q=", ["q"]],
     ["search with a 201-character q", `/api/v1/registries/search?q=${"a".repeat(201)}`, ["q"]],
+    ["search with refresh not true/false", "/api/v1/registries/search?q=x&refresh=1", ["refresh"]],
     ["an unknown parameter on show", "/api/v1/packs/demo?verbose=1", ["verbose"]],
   ];
   it.each(cases)("%s -> 400 naming it", async (_name, path, fields) => {

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -147,12 +148,76 @@ describe("pack install from every source type", () => {
     });
     const stale = await runCli(["pack", "search", "git_pack"], { env: flaky });
     expect(json<Array<{ ref: string }>>(stale).map((x) => x.ref)).toEqual(["git_pack"]);
-    expect(stale.stderr).toMatch(/^attune: warning: registry flaky is unreachable; using a copy \d+ s old/m);
+    expect(stale.stderr).toMatch(
+      /^attune: warning: registry flaky could not be read now; using a copy \d+ s old/m,
+    );
 
     const r = await cli("pack", "install", "git_pack@1.1.0", "--force", "-o", "json");
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
     expect(json<Rec>(r).pack.version).toBe("1.1.0");
     expect(json<Rec>(r).installation).toMatchObject({ source_type: "registry", resolved_commit: shas[1] });
+  });
+
+  it("registry: a version published after the index was cached is found; --refresh reads the index now", async () => {
+    const publish = (versions: string[]) => {
+      const packs = versions.map((v) => {
+        const tgz = fs.readFileSync(
+          makeTarGz(
+            makePack(path.join(t.dir, `fresh-${v}`), "fresh_pack", v),
+            path.join(t.dir, `fresh-${v}.tgz`),
+          ),
+        );
+        http.file(`/fresh-${v}.tgz`, tgz, "application/gzip");
+        const sum = crypto.createHash("sha256").update(tgz).digest("hex");
+        return {
+          ref: "fresh_pack",
+          label: "Fresh",
+          description: "published in steps",
+          version: v,
+          author: "Attune",
+          license: "MIT",
+          keywords: [],
+          runtime_deps: [],
+          install_sources: [
+            { type: "archive", url: `${http.url}/fresh-${v}.tgz`, checksum: `sha256:${sum}` },
+          ],
+          contents: { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
+        };
+      });
+      const index = {
+        registry_name: "Pub",
+        registry_url: http.url,
+        version: "1.0",
+        last_updated: "2026-01-01T00:00:00Z",
+        packs,
+      };
+      http.file("/pub.json", JSON.stringify(index), "application/json");
+    };
+    const pubHome = path.join(t.dir, "pub-home");
+    const pub = (...args: string[]) =>
+      runCli(args, {
+        env: { ...env(), ATTUNE_HOME: pubHome, ATTUNE_REGISTRIES: `pub=${http.url}/pub.json` },
+      });
+    const version = async (r: Awaited<ReturnType<typeof pub>>) => {
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+      return json<Rec>(r).pack.version;
+    };
+    publish(["1.0.0"]);
+    expect(await version(await pub("pack", "install", "fresh_pack", "-o", "json"))).toBe("1.0.0");
+    publish(["1.0.0", "1.1.0"]);
+    // the cached index (default TTL 300 s) lacks 1.1.0: it is read again before "no such version"
+    expect(await version(await pub("pack", "install", "fresh_pack@1.1.0", "-o", "json"))).toBe("1.1.0");
+    publish(["1.0.0", "1.1.0", "1.2.0"]);
+    // within the TTL, search and latest answer from the copy; --refresh reads the index now
+    const cached = json<Array<{ version: string }>>(await pub("pack", "search", "fresh", "-o", "json"));
+    expect(cached[0].version).toBe("1.1.0");
+    const now = json<Array<{ version: string }>>(
+      await pub("pack", "search", "fresh", "--refresh", "-o", "json"),
+    );
+    expect(now[0].version).toBe("1.2.0");
+    expect(await version(await pub("pack", "install", "fresh_pack", "--refresh", "-o", "json"))).toBe(
+      "1.2.0",
+    );
   });
 
   it("index-entry without a source URL is a usage error", async () => {

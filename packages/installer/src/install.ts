@@ -72,7 +72,7 @@ export async function install(
   let lock: PackLock | null = null;
   try {
     // a registry ref is known before fetching: lock first so a concurrent install does not download twice
-    const spec = { source: req.source, ref: req.refSpec, registry: req.registry };
+    const spec = { source: req.source, ref: req.refSpec, registry: req.registry, refresh: req.refresh };
     attempt.kind = classifySource(spec);
     if (attempt.kind === "registry") {
       const [ref, wanted] = req.source.trim().split("@");

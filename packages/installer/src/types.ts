@@ -20,6 +20,8 @@ export interface InstallRequest {
   skipTests?: boolean;
   /** restrict registry resolution to this registry name */
   registry?: string;
+  /** read the registry indexes again instead of using copies younger than the cache TTL */
+  refresh?: boolean;
   method: InstallationMethod;
 }
 

@@ -15,6 +15,6 @@ export function validateInstallRequest(req: InstallRequest): void {
   if (!METHODS.has(req.method)) throw bad("method", "must be one of api, cli, manual");
   for (const k of ["refSpec", "checksum", "registry"] as const)
     if (req[k] !== undefined && typeof req[k] !== "string") throw bad(k, "must be a string");
-  for (const k of ["force", "skipDeps", "skipTests"] as const)
+  for (const k of ["force", "skipDeps", "skipTests", "refresh"] as const)
     if (req[k] !== undefined && typeof req[k] !== "boolean") throw bad(k, "must be a boolean");
 }

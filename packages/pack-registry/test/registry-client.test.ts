@@ -208,6 +208,44 @@ describe("RegistryClient (real HTTP server)", () => {
     expect(hits("/first.json")).toBe(before + 3);
   });
 
+  it("reads a cached index again before saying a ref or version is missing (a version just published)", async () => {
+    const cacheDir = path.join(root.dir, "cache-publish");
+    let packs = [entry({ ref: "fresh", version: "1.0.0" })];
+    srv.route("/publish.json", (_q, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(index("publish", packs)));
+    });
+    const regs = [reg("publish", "/publish.json", 1), reg("second", "/second.json", 2)];
+    const c = client(regs, cacheDir);
+    const served = () => hits("/publish.json");
+    expect((await c.resolve("fresh")).entry.version).toBe("1.0.0");
+    const start = served();
+    // within the TTL a hit is answered from the cache
+    expect((await c.resolve("fresh", "1.0.0")).entry.version).toBe("1.0.0");
+    expect(served()).toBe(start);
+    // 1.1.0 is published: the cached copy lacks it, so the index is read again once, and it is found
+    packs = [...packs, entry({ ref: "fresh", version: "1.1.0" })];
+    expect((await c.resolve("fresh", "1.1.0")).entry.version).toBe("1.1.0");
+    expect(served()).toBe(start + 1);
+    // ... by another process too (the disk copy is refreshed with it)
+    expect((await client(regs, cacheDir).resolve("fresh", "^1.1")).entry.version).toBe("1.1.0");
+    expect(served()).toBe(start + 1);
+    // a new ref likewise; a lower-priority registry's copy is not what decides
+    packs = [...packs, entry({ ref: "newcomer" })];
+    expect((await c.resolve("newcomer")).registry.name).toBe("publish");
+    expect(served()).toBe(start + 2);
+    // a version that really is missing: one re-read, then the answer names what the registry has
+    const e = await rejection(c.resolve("fresh", "9.9.9"));
+    expect(e.message).toBe(
+      'pack "fresh": registry "publish" has no version matching 9.9.9 (has 1.0.0, 1.1.0)',
+    );
+    expect(served()).toBe(start + 3);
+    // "latest" within the TTL is the cached latest; refresh reads the index first
+    packs = [...packs, entry({ ref: "fresh", version: "1.2.0" })];
+    expect((await c.resolve("fresh")).entry.version).toBe("1.1.0");
+    expect((await c.resolve("fresh", undefined, { refresh: true })).entry.version).toBe("1.2.0");
+  });
+
   it("searches offline with a stale copy and says how old it is, but never resolves from it", async () => {
     const cacheDir = path.join(root.dir, "cache-offline");
     const r = reg("flaky", "/flaky.json", 1);

@@ -32,6 +32,7 @@ function toInstallRequest(body: z.output<typeof InstallBody>): InstallRequest {
     skipDeps: body.skip_deps,
     skipTests: body.skip_tests,
     registry: body.registry,
+    refresh: body.refresh,
     method: "api",
   };
 }

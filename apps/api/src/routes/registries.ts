@@ -23,8 +23,8 @@ export function registriesRouter(installer: InstallerPort, privatePaths: string[
 
   r.route("/registries/search")
     .get(read, async (req, res) => {
-      const { q } = parseOr400(SearchQuery, req.query, "query");
-      const found = await installer.registries.searchDetailed(q);
+      const { q, refresh } = parseOr400(SearchQuery, req.query, "query");
+      const found = await installer.registries.searchDetailed(q, { refresh: refresh === "true" });
       // Say which registries answered from a stale copy or not at all, so a short result list
       // is not mistaken for "no such pack".
       const registries = found.registries.map((st) => ({

@@ -31,6 +31,7 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
           skipDeps: req.skipDeps,
           skipTests: req.skipTests,
           registry: req.registry,
+          refresh: req.refresh,
           method: "cli",
         },
         actor,
@@ -67,8 +68,8 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
     async verifyAll() {
       return (await installer.verifyAll(actor, "cli")).map(printed);
     },
-    async search(text) {
-      const r = await installer.registries.searchDetailed(text);
+    async search(text, refresh) {
+      const r = await installer.registries.searchDetailed(text, { refresh });
       const problems = r.registries
         .filter((st) => st.status === "stale" || st.status === "error")
         .map((st) => ({

@@ -220,6 +220,7 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
         skip_deps: req.skipDeps,
         skip_tests: req.skipTests,
         registry: req.registry,
+        refresh: req.refresh,
       };
       return api.request<InstallResult>("POST", "/packs/install", body, 30 * 60_000);
     },
@@ -262,8 +263,9 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
       for (const p of packs) out.push(await backend.verify(String(p.pack.ref)));
       return out;
     },
-    async search(text) {
-      const body = await api.envelope<SearchHit[]>("GET", `/registries/search?q=${enc(text)}`);
+    async search(text, refresh) {
+      const q = refresh ? "&refresh=true" : "";
+      const body = await api.envelope<SearchHit[]>("GET", `/registries/search?q=${enc(text)}${q}`);
       const states = ((body as { registries?: unknown }).registries ?? []) as Array<{
         name: string;
         status: string;

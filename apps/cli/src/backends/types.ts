@@ -79,6 +79,7 @@ export interface InstallArgs {
   skipDeps?: boolean;
   skipTests?: boolean;
   registry?: string;
+  refresh?: boolean;
 }
 
 export interface PackBackend {
@@ -95,6 +96,7 @@ export interface PackBackend {
   history(ref: string): Promise<Json[]>;
   verify(ref: string): Promise<VerifyReport>;
   verifyAll(): Promise<VerifyReport[]>;
-  search(text: string): Promise<SearchOutcome>;
+  /** `refresh`: read every index again instead of using cached copies */
+  search(text: string, refresh?: boolean): Promise<SearchOutcome>;
   close(): Promise<void>;
 }

@@ -39,6 +39,11 @@ export const packCommand: CommandModule = {
             .option("skip-deps", { type: "boolean", describe: "do not check pack dependencies" })
             .option("skip-tests", { type: "boolean", describe: "do not run the pack's tests" })
             .option("registry", { type: "string", describe: "look the ref up only in this registry" })
+            .option("refresh", {
+              type: "boolean",
+              describe:
+                "read the registry indexes again now (not the cached copies), so latest is the newest published",
+            })
             .check(nonEmpty("ref", "checksum", "registry"))
             .example("$0 pack install ./examples/packs/hello-world", "from a local directory")
             .example("$0 pack install https://git.example.com/p.git --ref v1.0.0", "from git")
@@ -108,7 +113,12 @@ export const packCommand: CommandModule = {
         builder: (b) =>
           b
             .positional("text", { type: "string", describe: "matched on ref, label, description, keywords" })
-            .example("$0 pack search hello", ""),
+            .option("refresh", {
+              type: "boolean",
+              describe: "read the registry indexes again now instead of using cached copies",
+            })
+            .example("$0 pack search hello", "")
+            .example("$0 pack search hello --refresh", "see what was published a minute ago"),
         handler: lazy(async () => (await import("../handlers/pack")).packSearch),
       })
       .command({

@@ -35,6 +35,7 @@ interface InstallArgv extends GlobalArgs {
   skipDeps?: boolean;
   skipTests?: boolean;
   registry?: string;
+  refresh?: boolean;
 }
 
 export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
@@ -51,6 +52,7 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
           skipDeps: argv.skipDeps,
           skipTests: argv.skipTests,
           registry: argv.registry,
+          refresh: argv.refresh,
         },
         (u) => progress.update(u),
         interrupt?.signal,
@@ -188,13 +190,15 @@ export async function packVerify(
   };
 }
 
-export async function packSearch(argv: GlobalArgs & { text: string }): Promise<CommandResult> {
-  const { hits, problems } = await withBackend(argv, (b) => b.search(argv.text));
+export async function packSearch(
+  argv: GlobalArgs & { text: string; refresh?: boolean },
+): Promise<CommandResult> {
+  const { hits, problems } = await withBackend(argv, (b) => b.search(argv.text, argv.refresh));
   // Say which registries could not be read, so a short list is not mistaken for "no such pack".
   if (!argv.quiet)
     for (const p of problems)
       process.stderr.write(
-        `attune: warning: registry ${p.registry} ${p.status === "stale" ? `is unreachable; using a copy ${age(p.ageSeconds)}` : "could not be read"}` +
+        `attune: warning: registry ${p.registry} ${p.status === "stale" ? `could not be read now; using a copy ${age(p.ageSeconds)}` : "could not be read"}` +
           `${p.detail ? ` (${p.detail})` : ""}\n`,
       );
   return { data: hits, table: () => searchTable(hits) };

@@ -172,7 +172,13 @@ export class RegistryClient {
     return (await this.searchDetailed(text, opts)).results;
   }
 
-  /** `versionSpec`: undefined/"latest", an exact version, or a semver range (highest match wins). */
+  /**
+   * `versionSpec`: undefined/"latest", an exact version, or a semver range (highest match wins).
+   * Indexes younger than the TTL are used as cached; but before answering "not found" (no registry
+   * has the ref, or the first that has it has no matching version) every index that came from the
+   * cache is read again once: a version published a minute ago must not read as missing. With
+   * `refresh`, every index is read again first (so "latest" is the newest published).
+   */
   async resolve(
     ref: string,
     versionSpec?: string,
@@ -186,26 +192,20 @@ export class RegistryClient {
         hint: "add one with `attune registry add <name> <url>` or ATTUNE_REGISTRIES",
       });
     }
-    for (const reg of regs) {
-      // no allowStale: installing from an index we could not read now would not be fail-closed
-      const { index } = await this.getIndex(reg, { refresh: opts.refresh, signal: opts.signal });
-      const entries = index.packs.filter((p) => p.ref === ref);
-      if (entries.length === 0) continue;
-      const version = pickVersion(
-        entries.map((e) => e.version),
-        versionSpec,
+    const first = await this.lookup(regs, ref, versionSpec, opts.refresh === true, opts.signal);
+    if ("found" in first) return first.found;
+    const missed = first.cached ? await this.lookup(regs, ref, versionSpec, true, opts.signal) : first;
+    if ("found" in missed) return missed.found;
+    if (missed.versions) {
+      const { registry, versions } = missed.versions;
+      throw new AttuneError(
+        ErrorCodes.ENOTFOUND,
+        `pack "${ref}": registry "${registry}" has no version matching ${versionSpec} (has ${versions.join(", ")})`,
+        {
+          details: { field: "version", registry },
+          hint: `pick one of the versions it has, or a range that matches one (\`attune pack search ${ref}\` lists them)`,
+        },
       );
-      if (version === null) {
-        throw new AttuneError(
-          ErrorCodes.ENOTFOUND,
-          `pack "${ref}": registry "${reg.name}" has no version matching ${versionSpec} (has ${entries.map((e) => e.version).join(", ")})`,
-          {
-            details: { field: "version", registry: reg.name },
-            hint: `pick one of the versions it has, or a range that matches one (\`attune pack search ${ref}\` lists them)`,
-          },
-        );
-      }
-      return { registry: { ...reg }, entry: entries.find((e) => e.version === version)! };
     }
     throw new AttuneError(
       ErrorCodes.ENOTFOUND,
@@ -215,5 +215,33 @@ export class RegistryClient {
         hint: `check the ref with \`attune pack search\`; for a local directory named ${ref}, write ./${ref}`,
       },
     );
+  }
+
+  /**
+   * The first registry (by priority) that has `ref` decides: its best match, or a miss that names
+   * its versions. `cached`: some index read came from the cache (a re-read might answer otherwise).
+   */
+  private async lookup(
+    regs: RegistryConfig[],
+    ref: string,
+    versionSpec: string | undefined,
+    refresh: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<
+    { found: ResolvedPack } | { cached: boolean; versions: { registry: string; versions: string[] } | null }
+  > {
+    let cached = false;
+    for (const reg of regs) {
+      // no allowStale: installing from an index we could not read now would not be fail-closed
+      const { index, state } = await this.getIndex(reg, { refresh, signal });
+      if (state.status === "cached") cached = true;
+      const entries = index.packs.filter((p) => p.ref === ref);
+      if (entries.length === 0) continue;
+      const versions = entries.map((e) => e.version);
+      const version = pickVersion(versions, versionSpec);
+      if (version === null) return { cached, versions: { registry: reg.name, versions } };
+      return { found: { registry: { ...reg }, entry: entries.find((e) => e.version === version)! } };
+    }
+    return { cached, versions: null };
   }
 }

@@ -144,7 +144,7 @@ export async function createSource(spec: SourceSpec, ctx: FetchContext): Promise
       }
       return registrySource(
         spec.ref !== undefined ? parsePackSpec(`${parsed.ref}@${spec.ref}`, "ref") : parsed,
-        { registry: spec.registry },
+        { registry: spec.registry, refresh: spec.refresh },
       );
     }
     default: {

@@ -35,12 +35,13 @@ function headersFor(url: string, reg: RegistryConfig): Record<string, string> | 
  * (`expectedChecksum`); an archive source's checksum is of the archive bytes and is verified here,
  * before extraction. A checksum mismatch aborts: it never falls through to another source.
  */
-export function registrySource(spec: PackSpec, opts: { registry?: string } = {}): Source {
+export function registrySource(spec: PackSpec, opts: { registry?: string; refresh?: boolean } = {}): Source {
   return {
     type: "registry",
     async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
       const { registry, entry } = await ctx.registries.resolve(spec.ref, spec.versionSpec, {
         registry: opts.registry,
+        refresh: opts.refresh,
         signal: ctx.signal,
       });
       const attempts: Attempt[] = [];

@@ -38,6 +38,8 @@ export interface SourceSpec {
   ref?: string;
   /** restrict a registry lookup to this registry name */
   registry?: string;
+  /** read registry indexes again instead of using cached copies (registry refs only; else ignored) */
+  refresh?: boolean;
 }
 
 export interface FetchResult {
