@@ -316,7 +316,10 @@ async function recordFailure(
   const registry = attempt.fetched?.registryName ?? text(said.registry) ?? req.registry ?? null;
   const event = {
     packRef: attempt.ref,
-    version: attempt.version ?? (attempt.kind === "registry" ? text(said.version) : null),
+    // a registry install that failed after resolving: the entry's version (what was being installed)
+    version:
+      attempt.version ??
+      (attempt.kind === "registry" ? (text(attempt.fetched?.details?.version) ?? text(said.version)) : null),
     action: "failed" as const,
     outcome: "failure" as const,
     sourceType: attempt.fetched?.sourceType ?? attempt.kind,

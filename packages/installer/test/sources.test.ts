@@ -225,6 +225,18 @@ describe("git and registry sources, end to end", () => {
         details: { field: "version" },
       });
       expect(packDirs(h.packsDir)).toEqual([]);
+      // asked for without a version (latest = 9.9.9): the history names the entry's version and source
+      await expect(inst.install({ source: "gitpack", method: "api" }, actor)).rejects.toMatchObject({
+        code: "EMANIFEST",
+      });
+      expect((await inst.history("gitpack")).at(-1)).toMatchObject({
+        action: "failed",
+        version: "9.9.9",
+        source_type: "registry",
+        source_url: `${git.url}/gitpack.git`,
+        details: expect.objectContaining({ registry: "test", requested_source: "gitpack" }),
+      });
+      expect((await inst.history("impostor")).at(-1)).toMatchObject({ action: "failed", version: "1.0.0" });
     } finally {
       await h.cleanup();
     }
