@@ -71,7 +71,13 @@ export const ListQuery = z
   .strict();
 
 export const DeleteQuery = z
-  .object({ version: z.string().min(1).max(256).optional().describe("remove only this version") })
+  .object({
+    version: z.string().min(1).max(256).optional().describe("remove only this version"),
+    skip_deps: z
+      .enum(["true", "false"])
+      .optional()
+      .describe("true: uninstall even if installed packs depend on it (else 409 EDEPENDENCY naming them)"),
+  })
   .strict();
 
 export const SearchQuery = z

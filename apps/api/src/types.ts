@@ -58,7 +58,7 @@ export interface InstallerPort {
   ): Promise<{ pack: Json; installation: Json; created: boolean }>;
   uninstall(
     ref: string,
-    opts: { version?: string; actor: Actor; method?: "api" | "cli" | "manual" },
+    opts: { version?: string; skipDeps?: boolean; actor: Actor; method?: "api" | "cli" | "manual" },
   ): Promise<{ ref: string; removed: string[] }>;
   verify(ref: string, actor?: Actor, method?: "api"): Promise<VerifyReport>;
   list(filter: { sourceType?: SourceType; page?: number; pageSize?: number }): Promise<{

@@ -234,6 +234,25 @@ describe("pack commands in remote mode (through a running API)", () => {
     expect(r.stderr).not.toContain(token);
   });
 
+  it("uninstall of a pack others depend on: refused through the API (exit 1, naming them), --skip-deps passes", async () => {
+    const base = makePack(path.join(t.dir, "src", "base"), "dep_base", "1.0.0");
+    const user = makePack(path.join(t.dir, "src", "user"), "dep_user", "1.0.0", {
+      "pack.yaml":
+        "ref: dep_user\nlabel: user\nversion: 1.0.0\ndescription: needs dep_base\ndependencies:\n  - dep_base@^1\n",
+    });
+    expect((await remote("pack", "install", base)).code).toBe(0);
+    expect((await remote("pack", "install", user)).code).toBe(0);
+    const refused = await remote("pack", "uninstall", "dep_base", "--yes");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^attune: EDEPENDENCY: pack 'dep_base' is needed by installed packs: dep_user 1\.0\.0 \(needs dep_base@\^1\)/,
+    );
+    const forced = await remote("pack", "uninstall", "dep_base", "--yes", "--skip-deps", "-o", "json");
+    expect(forced.code).toBe(0);
+    expect(json(forced)).toEqual({ ref: "dep_base", removed: ["1.0.0"] });
+    expect((await remote("pack", "uninstall", "dep_user", "--yes")).code).toBe(0);
+  });
+
   it("uninstalls through the API", async () => {
     const r = await remote("pack", "uninstall", "remote_pack", "--yes", "-o", "json");
     expect(r.code).toBe(0);

@@ -1,5 +1,7 @@
-import { loadSemver } from "./lazy";
+import { parseDependency } from "@attune/pack-registry";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { loadSemver } from "./lazy";
+import type { ListedRecord } from "./record";
 
 export interface DependencyProblem {
   ref: string;
@@ -31,6 +33,65 @@ export async function checkDependencies(
   throw new AttuneError(ErrorCodes.EDEPENDENCY, `pack '${packRef}' needs ${list}`, {
     hint: "install the missing packs first, or pass skip_deps (--skip-deps) to install anyway",
     details: { field: "dependencies", problems },
+  });
+}
+
+/** An installed pack that needs `ref` in a range the change would leave unsatisfied. */
+export interface Dependent {
+  ref: string;
+  version: string;
+  /** what it needs of the changed pack */
+  range: string;
+}
+
+/**
+ * The installed packs (other than `ref` itself) whose recorded dependencies name `ref` and would
+ * not be satisfied by `version` (null: `ref` is being removed). Same rule as checkDependencies:
+ * a prerelease inside the range counts.
+ */
+export function brokenDependents(
+  ref: string,
+  version: string | null,
+  installed: ListedRecord[],
+): Dependent[] {
+  const out: Dependent[] = [];
+  for (const rec of installed) {
+    if (!rec.installation || rec.pack.ref === ref) continue;
+    for (const spec of rec.pack.dependencies ?? []) {
+      let dep: { ref: string; range: string };
+      try {
+        dep = parseDependency(String(spec));
+      } catch {
+        continue; // validated when that pack was installed; a row edited by hand is not ours to judge
+      }
+      if (dep.ref !== ref) continue;
+      if (version === null || !loadSemver().satisfies(version, dep.range, { includePrerelease: true }))
+        out.push({ ref: rec.pack.ref, version: rec.pack.version, range: dep.range });
+    }
+  }
+  return out.sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+}
+
+/**
+ * Refuse to install `version` of `ref` (or, with null, to uninstall it) when installed packs depend
+ * on it in a range it would leave unsatisfied: a dependency checked only when the dependent was
+ * installed would otherwise break silently from the other side.
+ */
+export function checkDependents(ref: string, version: string | null, installed: ListedRecord[]): void {
+  const broken = brokenDependents(ref, version, installed);
+  if (broken.length === 0) return;
+  const list = broken.map((d) => `${d.ref} ${d.version} (needs ${ref}@${d.range})`).join(", ");
+  const message =
+    version === null
+      ? `pack '${ref}' is needed by installed packs: ${list}`
+      : `installing ${ref} ${version} would break installed packs that depend on it: ${list}`;
+  const hint =
+    version === null
+      ? "uninstall those packs first, or pass skip_deps (--skip-deps) to uninstall anyway"
+      : `install a version of ${ref} they accept, upgrade or uninstall them first, or pass skip_deps (--skip-deps) to install anyway`;
+  throw new AttuneError(ErrorCodes.EDEPENDENCY, message, {
+    hint,
+    details: { field: "dependencies", dependents: broken },
   });
 }
 

@@ -22,7 +22,7 @@ import {
   type FetchResult,
 } from "@attune/pack-registry";
 import { safeProgress, type InstallerContext } from "./context";
-import { checkDependencies } from "./dependencies";
+import { checkDependencies, checkDependents } from "./dependencies";
 import { appendEventKeepingActor } from "./events";
 import { crashPoint } from "./fault";
 import { finishAfterCommit } from "./finish";
@@ -179,6 +179,9 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
       const rec = await ctx.store.get(ref);
       return rec?.installation ? rec.pack.version : null;
     });
+    // a version change must not break what depends on this pack (a reinstall changes nothing)
+    if (current?.installation && current.pack.version !== m.version)
+      checkDependents(m.ref, m.version, await ctx.store.all());
   }
   progress({ phase: "hash", files: 0, bytes: 0 });
   const files =

@@ -1,5 +1,6 @@
 import { AttuneError, ErrorCodes, validateRef, validateVersion } from "@attune/pack-storage";
 import { withRefLock, type InstallerContext } from "./context";
+import { checkDependents } from "./dependencies";
 import { crashPoint } from "./fault";
 import { filesLeft } from "./finish";
 import { resolvePending } from "./reconcile";
@@ -8,6 +9,8 @@ import type { Actor, InstallationMethod, UninstallResult } from "./types";
 
 export interface UninstallOptions {
   version?: string;
+  /** uninstall even when installed packs depend on this one */
+  skipDeps?: boolean;
   actor: Actor;
   method?: InstallationMethod;
   signal?: AbortSignal;
@@ -50,6 +53,7 @@ export async function uninstall(
       return { ref, removed: [opts.version], recordDeleted: false };
     }
     if (!rec && onDisk.length === 0) throw notInstalled(ref);
+    if (recorded && !opts.skipDeps) checkDependents(ref, null, await ctx.store.all());
     // what goes: the versions on disk and the recorded one (also when its files were already gone)
     const versions = onDisk.map((p) => p.version ?? "legacy");
     if (recorded && !versions.includes(recorded)) versions.push(recorded);

@@ -225,6 +225,46 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect(ok.pack.dependencies).toEqual(["base@^1.2.0"]);
   });
 
+  it("refuses an upgrade, downgrade or uninstall that would break an installed dependent, unless skipped", async () => {
+    await inst.install({ source: pack("base", "1.3.0"), ...cli }, actor);
+    await inst.install({ source: pack("app", "1.0.0", { dependencies: ["base@^1.2.0"] }), ...cli }, actor);
+    await inst.install({ source: pack("tool", "2.0.0", { dependencies: ["base"] }), ...cli }, actor);
+    // a version the dependent accepts, and a forced reinstall, are fine
+    await inst.install({ source: pack("base", "1.4.0"), ...cli }, actor);
+    await inst.install({ source: pack("base", "1.4.0"), force: true, ...cli }, actor);
+    // an upgrade out of app's range is refused, naming app and what it needs; nothing changes
+    const up = await inst.install({ source: pack("base", "2.0.0"), ...cli }, actor).catch((e: unknown) => e);
+    expect(up).toMatchObject({
+      code: "EDEPENDENCY",
+      message:
+        "installing base 2.0.0 would break installed packs that depend on it: app 1.0.0 (needs base@^1.2.0)",
+      hint: expect.stringMatching(/--skip-deps\) to install anyway$/),
+      details: { field: "dependencies", dependents: [{ ref: "app", version: "1.0.0", range: "^1.2.0" }] },
+    });
+    expect((await inst.show("base")).pack.version).toBe("1.4.0");
+    expect((await inst.history("base")).at(-1)).toMatchObject({ action: "failed", version: "2.0.0" });
+    // a downgrade likewise
+    await expect(inst.install({ source: pack("base", "1.0.0"), ...cli }, actor)).rejects.toMatchObject({
+      code: "EDEPENDENCY",
+    });
+    // uninstall names every dependent (a bare dependency counts) and keeps everything
+    await expect(inst.uninstall("base", { actor, method: "cli" })).rejects.toMatchObject({
+      code: "EDEPENDENCY",
+      message:
+        "pack 'base' is needed by installed packs: app 1.0.0 (needs base@^1.2.0), tool 2.0.0 (needs base@*)",
+    });
+    expect(packDirs(h.packsDir).sort()).toEqual(["app-1.0.0", "base-1.4.0", "tool-2.0.0"]);
+    expect((await inst.show("base")).installation).not.toBeNull();
+    // once app is gone, an upgrade is fine (tool takes any version); skip_deps overrides the rest
+    await inst.uninstall("app", { actor, method: "cli" });
+    await inst.install({ source: pack("base", "2.0.0"), ...cli }, actor);
+    await expect(inst.uninstall("base", { actor, method: "cli" })).rejects.toMatchObject({
+      code: "EDEPENDENCY",
+    });
+    await inst.uninstall("base", { actor, method: "cli", skipDeps: true });
+    expect(packDirs(h.packsDir)).toEqual(["tool-2.0.0"]);
+  });
+
   it("installs a local archive in the GitHub tarball layout, verifying the archive checksum", async () => {
     const dir = pack("core", "1.2.0");
     const tgz = makeTarGz(dir, path.join(src.dir, "core.tgz"), "core-1.2.0");

@@ -173,7 +173,12 @@ export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): 
     .delete(requireScope(Scopes.delete), async (req, res) => {
       const ref = refOf(req);
       const q = parseOr400(DeleteQuery, req.query, "query");
-      const out = await installer.uninstall(ref, { version: q.version, actor: actorOf(res), method: "api" });
+      const out = await installer.uninstall(ref, {
+        version: q.version,
+        skipDeps: q.skip_deps === "true",
+        actor: actorOf(res),
+        method: "api",
+      });
       res.json({ data: { ref: out.ref, removed: out.removed } });
     })
     .all(methodNotAllowed(["GET", "DELETE"]));

@@ -39,8 +39,8 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
       );
       return r as unknown as PackRecord & { created: boolean };
     },
-    async uninstall(ref, version) {
-      return installer.uninstall(ref, { version, actor, method: "cli" });
+    async uninstall(ref, version, skipDeps) {
+      return installer.uninstall(ref, { version, skipDeps, actor, method: "cli" });
     },
     async list(sourceType) {
       const out: PackRecord[] = [];

@@ -224,9 +224,12 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
       };
       return api.request<InstallResult>("POST", "/packs/install", body, 30 * 60_000);
     },
-    async uninstall(ref, version) {
-      const q = version ? `?version=${enc(version)}` : "";
-      const data = await api.request<Json>("DELETE", `/packs/${enc(ref)}${q}`);
+    async uninstall(ref, version, skipDeps) {
+      const q = new URLSearchParams();
+      if (version) q.set("version", version);
+      if (skipDeps) q.set("skip_deps", "true");
+      const qs = q.size > 0 ? `?${q}` : "";
+      const data = await api.request<Json>("DELETE", `/packs/${enc(ref)}${qs}`);
       return { ref, removed: [], ...data } as { ref: string; removed: string[] };
     },
     async list(sourceType) {

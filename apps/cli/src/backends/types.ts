@@ -90,7 +90,8 @@ export interface PackBackend {
     onProgress: (u: ProgressUpdate) => void,
     signal?: AbortSignal,
   ): Promise<InstallResult>;
-  uninstall(ref: string, version?: string): Promise<{ ref: string; removed: string[] }>;
+  /** `skipDeps`: even when installed packs depend on it */
+  uninstall(ref: string, version?: string, skipDeps?: boolean): Promise<{ ref: string; removed: string[] }>;
   list(sourceType?: string): Promise<PackRecord[]>;
   show(ref: string): Promise<PackRecord>;
   history(ref: string): Promise<Json[]>;

@@ -60,6 +60,10 @@ export const packCommand: CommandModule = {
             .version(false)
             .option("version", { type: "string", describe: "remove only this version" })
             .option("yes", { alias: "y", type: "boolean", describe: "do not ask for confirmation" })
+            .option("skip-deps", {
+              type: "boolean",
+              describe: "uninstall even if installed packs depend on it",
+            })
             .check(nonEmpty("version"))
             .example("$0 pack uninstall hello_world --yes", "remove without asking"),
         handler: lazy(async () => (await import("../handlers/pack")).packUninstall),

@@ -99,12 +99,13 @@ interface UninstallArgv extends GlobalArgs {
   ref: string;
   version?: string;
   yes?: boolean;
+  skipDeps?: boolean;
 }
 
 export async function packUninstall(argv: UninstallArgv): Promise<CommandResult> {
   if (!argv.yes)
     await confirm(`Remove pack ${argv.ref}${argv.version ? ` ${argv.version}` : " (every version)"}?`);
-  const r = await withBackend(argv, (b) => b.uninstall(argv.ref, argv.version));
+  const r = await withBackend(argv, (b) => b.uninstall(argv.ref, argv.version, argv.skipDeps));
   // only the documented fields, so local and remote output are identical
   return {
     data: { ref: r.ref, removed: r.removed },
