@@ -166,7 +166,9 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
             "200": ok("removed", dataOf(ref("UninstallResult"))),
             ...authErrors,
             "404": problem("unknown ref"),
-            "409": problem("installed packs depend on it (EDEPENDENCY names them; skip_deps=true overrides), or the ref is locked"),
+            "409": problem(
+              "installed packs depend on it (EDEPENDENCY names them; skip_deps=true overrides), or the ref is locked",
+            ),
           },
         },
       },
