@@ -49,7 +49,16 @@ function asCoded(err: unknown): CodedError | undefined {
  * Fields that are what the user typed on the command line (library and API spellings): an invalid
  * value there is a usage error (exit 2) like a bad -o value, whichever layer noticed it.
  */
-const TYPED_FIELDS = new Set(["checksum", "refSpec", "ref_spec", "registry", "version", "ref", "source"]);
+const TYPED_FIELDS = new Set([
+  "checksum",
+  "refSpec",
+  "ref_spec",
+  "registry",
+  "version",
+  "ref",
+  "source",
+  "url",
+]);
 
 function typedField(err: CodedError): string | undefined {
   const d = (err as { details?: { field?: unknown; errors?: Array<{ field?: unknown }> } }).details;

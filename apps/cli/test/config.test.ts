@@ -237,9 +237,23 @@ describe("configuration precedence and `config show`", () => {
     const dup = await runCli(["registry", "add", "one", "https://x.example.com/i.json"], { env });
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/^attune: ECONFLICT: /);
-    const badUrl = await runCli(["registry", "add", "three", "not a url"], { env });
-    expect(badUrl.code).toBe(1);
-    expect(badUrl.stderr).toMatch(/^attune: EINVALID_INPUT: /);
+    // a bad URL is a usage error about the argument (exit 2), like a bad name; nothing is written
+    for (const [url, said] of [
+      ["not a url", /is neither a URL nor an absolute path/],
+      ["relative/index.json", /is neither a URL nor an absolute path/],
+      ["ftp://x.example/i.json", /must be https \(or http, file: or an absolute path\), got ftp:/],
+      ["https://u:p@x.example/i.json", /must not contain credentials/],
+    ] as const) {
+      const badUrl = await runCli(["registry", "add", "three", url], { env });
+      expect(badUrl.code).toBe(2);
+      expect(badUrl.stderr).toMatch(/^attune: EINVALID_INPUT: registry url /);
+      expect(badUrl.stderr).toMatch(said);
+    }
+    // an absolute path to a local index is accepted, as in config.yaml and ATTUNE_REGISTRIES
+    const local = await runCli(["registry", "add", "three", "/srv/attune/index.json", "-o", "json"], { env });
+    expect(local.code).toBe(0);
+    expect(json<{ url: string }>(local).url).toBe("/srv/attune/index.json");
+    expect((await runCli(["registry", "remove", "three"], { env })).code).toBe(0);
     expect((await runCli(["registry", "remove", "one"], { env })).code).toBe(0);
     const gone = await runCli(["registry", "remove", "one"], { env });
     expect(gone.code).toBe(1);

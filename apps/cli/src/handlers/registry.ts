@@ -56,23 +56,33 @@ export async function registryList(argv: GlobalArgs): Promise<CommandResult> {
   return { data: list, table: () => registryTable(list) };
 }
 
+/**
+ * What config.yaml and ATTUNE_REGISTRIES accept: an http(s) or file: URL, or an absolute path, without
+ * credentials. A bad value is a usage error (exit 2), like a bad name.
+ */
 function checkUrl(url: string): void {
+  const bad = (message: string, hint: string) =>
+    new CliError("EINVALID_INPUT", message, { hint, details: { field: "url" } });
+  if (url.startsWith("/")) return;
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new CliError("EINVALID_INPUT", `registry url "${url}" is not a URL`, {
-      hint: "give the URL of the registry's index.json, e.g. https://registry.example.com/index.json",
-    });
+    throw bad(
+      `registry url "${url}" is neither a URL nor an absolute path`,
+      "give the URL of the registry's index.json (https://registry.example.com/index.json) or the absolute path of a local one",
+    );
   }
   if (u.protocol !== "https:" && u.protocol !== "http:" && u.protocol !== "file:")
-    throw new CliError("EINVALID_INPUT", `registry url must be https (or http/file), got ${u.protocol}`, {
-      hint: "give the URL of the registry's index.json",
-    });
+    throw bad(
+      `registry url must be https (or http, file: or an absolute path), got ${u.protocol}`,
+      "give the URL of the registry's index.json",
+    );
   if (u.username || u.password)
-    throw new CliError("EINVALID_INPUT", "registry url must not contain credentials", {
-      hint: "put credentials in the registry's headers in config.yaml",
-    });
+    throw bad(
+      "registry url must not contain credentials",
+      "put credentials in the registry's headers in config.yaml",
+    );
 }
 
 function remoteNote(settings: Awaited<ReturnType<typeof loadSettings>>, quiet?: boolean): void {
