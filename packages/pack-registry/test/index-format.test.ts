@@ -31,6 +31,15 @@ describe("parseIndex", () => {
     expect(idx.packs[2].label).toBe("other");
   });
 
+  it("accepts every version pack.yaml accepts (prerelease, build metadata), and no other", () => {
+    const idx = parseIndex(
+      index([entry({ version: "1.0.0+b1" }), entry({ version: "2.0.0-rc.1+sha.5114f85" })]),
+    );
+    expect(idx.packs.map((p) => p.version)).toEqual(["1.0.0+b1", "2.0.0-rc.1+sha.5114f85"]);
+    for (const version of ["v1.0.0", "1.0", "01.0.0", "1.0.0+", "1.0.0 "])
+      expect(failure(index([entry({ version })])).details?.field).toBe("version");
+  });
+
   it.each([
     [index([], { version: "2.0" }), "version", ""],
     [index([], { last_updated: "yesterday" }), "last_updated", ""],

@@ -1,8 +1,8 @@
 import type { output } from "zod/mini";
 import type { $ZodIssue } from "zod/v4/core";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, isValidVersion } from "@attune/pack-storage";
 import { validateGitRef } from "../policy/git-ref";
-import { loadParsers, loadSemver, once } from "../lazy";
+import { loadParsers, once } from "../lazy";
 import { NO_CREDENTIALS_MESSAGE, urlHasCredentials } from "../policy/url-credentials";
 import { issueText } from "../issue-text";
 
@@ -42,7 +42,9 @@ function buildSchemas() {
     description: z._default(z.string(), ""),
     version: z
       .string()
-      .check(z.refine((v) => loadSemver().valid(v) === v, "must be a strict semver version (1.2.3)")),
+      // the rule of pack.yaml and of storage (build metadata such as 1.0.0+b1 included), so every
+      // pack that installs from a directory can also be published in an index
+      .check(z.refine((v) => isValidVersion(v), "must be a strict semver version (1.2.3)")),
     author: z._default(z.string(), ""),
     email: z.optional(z.string()),
     license: z._default(z.string(), ""),
@@ -121,7 +123,8 @@ export function parseIndexEntry(value: unknown, source = "entry", position?: num
       ? ` (ref "${raw.ref}"${typeof raw.version === "string" ? ` ${raw.version}` : ""})`
       : "";
   if (!r.success) {
-    throw indexError(source, `${label}${who}: `, r.error.issues[0], {
+    const where = `${label}${who}`.trim();
+    throw indexError(source, where ? `${where}: ` : "", r.error.issues[0], {
       entry: position ?? null,
       ref: typeof raw.ref === "string" ? raw.ref : null,
     });
