@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pino, type DestinationStream, type Logger } from "pino";
 import { pinoHttp, type HttpLogger } from "pino-http";
+import { stdoutDestination } from "./stdout-destination";
 
 /** Anything that could carry a credential is removed from every log line. */
 export const REDACT_PATHS = [
@@ -25,7 +26,7 @@ export function createLogger(
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     serializers: { err: scrubbedErr },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? stdoutDestination());
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;

@@ -199,6 +199,24 @@ describe("graceful shutdown of the entry point (pnpm api)", () => {
     expect(leftovers).toEqual([]);
   });
 
+  it("SIGTERM still stops it (exit 0) after the reader of its stdout has gone away", async () => {
+    const home = path.join(tmp.dir, "home-epipe");
+    const api = await spawnApi({ ATTUNE_HOME: home, ...LOOPBACK_ENV });
+    // the log shipper dies: our end of the pipe closes, every later log line meets EPIPE
+    api.proc.stdout!.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await fetch(`${api.url}/healthz`)).status).toBe(200); // still serving, logging nowhere
+    api.proc.kill("SIGTERM");
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      api.exited,
+      new Promise((r) => (timer = setTimeout(() => r("still running 10 s after SIGTERM"), 10_000))),
+    ]);
+    clearTimeout(timer);
+    if (code !== 0) api.proc.kill("SIGKILL");
+    expect(code).toBe(0);
+  });
+
   it("refuses to start with a bad PORT, naming it", async () => {
     await expect(spawnApi({ ATTUNE_HOME: path.join(tmp.dir, "home-bad"), PORT: "eighty" })).rejects.toThrow(
       /PORT/,
