@@ -79,7 +79,13 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   api.use(refuseDeclaredOversize(bodyLimit));
   api.use(express.json({ limit: bodyLimit, strict: true }));
-  api.use(packsRouter({ installer: deps.installer, shutdownSignal: lifecycle.signal }));
+  api.use(
+    packsRouter({
+      installer: deps.installer,
+      shutdownSignal: lifecycle.signal,
+      privatePaths: deps.privatePaths ?? [],
+    }),
+  );
   api.use(registriesRouter(deps.installer, deps.privatePaths ?? []));
   app.use("/api/v1", api);
 

@@ -175,6 +175,23 @@ describe("POST /packs/{ref}/verify", () => {
       removed: ["actions/hello.yaml"],
     });
     expect(bad.body.data.actual).not.toBe(bad.body.data.expected);
+
+    // a planted link: named inside the pack, no server path in the body, the same reason in the history
+    fs.symlinkSync("/etc/passwd", path.join(dir, "actions/evil"));
+    const linked = await request(api.app).post("/api/v1/packs/gamma/verify").set(api.auth(api.tokens.read));
+    expect(linked.status).toBe(200);
+    conform(linked);
+    expect(linked.body.data).toMatchObject({
+      ok: false,
+      actual: null,
+      error: "ESYMLINK: actions/evil is a symbolic link; packs may not contain links",
+    });
+    expect(JSON.stringify(linked.body)).not.toContain(api.home);
+    const events = (await get("/api/v1/packs/gamma/history")).body.data as Array<{
+      action: string;
+      error: string;
+    }>;
+    expect(events.at(-1)).toMatchObject({ action: "verify", error: linked.body.data.error });
   });
 });
 

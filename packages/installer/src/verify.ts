@@ -41,9 +41,13 @@ export async function verify(
       actorId: actor?.identityId ?? null,
       actorName: actor?.name ?? null,
       method: method ?? null,
+      // why the tree could not be hashed (a planted link) is the finding; else what differs
       error: report.ok
         ? null
-        : `EINTEGRITY: expected ${report.expected}, found ${report.actual ?? "no files"}`,
+        : (report.error ??
+          (report.actual === null
+            ? `EINTEGRITY: expected ${report.expected}, but the pack's directory is gone`
+            : `EINTEGRITY: expected ${report.expected}, found ${report.actual}`)),
       details: {
         expected: report.expected,
         actual: report.actual,
@@ -100,6 +104,9 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
     // a planted symlink, device or undecodable name is tampering too, not an operational failure
     if (!UNHASHABLE.has((e as AttuneError).code)) throw e;
     const err = e as AttuneError;
+    // named inside the pack ("actions/x is a symbolic link"), as an install names an entry: the
+    // storage path is the server's own business (and the API would have to hide it)
+    const message = err.message.split(`${dir}/`).join("");
     return {
       ...base,
       ok: false,
@@ -107,7 +114,7 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
       changed: [],
       added: [],
       removed: [],
-      error: `${err.code}: ${err.message}`,
+      error: `${err.code}: ${message}`,
     };
   }
   // read only now: a 20,000-entry manifest costs more to load than an untouched pack takes to hash

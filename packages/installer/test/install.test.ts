@@ -407,16 +407,23 @@ describe.each(await providers())("install flow on %s", (provider) => {
 
   it("verify reports a planted symlink and a deleted directory as tampering", async () => {
     const r = await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
-    fs.symlinkSync("/etc/passwd", path.join(r.installation.storage_path, "link"));
-    expect(await inst.verify("core")).toMatchObject({
-      ok: false,
-      actual: null,
-      error: expect.stringMatching(/^ESYMLINK/),
+    fs.symlinkSync("/etc/passwd", path.join(r.installation.storage_path, "actions", "link"));
+    // named inside the pack, not by its storage path; the history gives the same reason
+    const linked = "ESYMLINK: actions/link is a symbolic link; packs may not contain links";
+    expect(await inst.verify("core")).toMatchObject({ ok: false, actual: null, error: linked });
+    expect((await inst.history("core")).at(-1)).toMatchObject({
+      action: "verify",
+      outcome: "failure",
+      error: linked,
     });
     fs.rmSync(r.installation.storage_path, { recursive: true });
     const gone = await inst.verify("core");
     expect(gone).toMatchObject({ ok: false, actual: null });
     expect(gone.removed).toEqual(["actions/hello.py", "actions/hello.yaml", "pack.yaml"]);
+    expect((await inst.history("core")).at(-1)).toMatchObject({
+      action: "verify",
+      error: `EINTEGRITY: expected ${r.installation.checksum}, but the pack's directory is gone`,
+    });
   });
 
   it("uninstalls: files and rows gone, history kept", async () => {

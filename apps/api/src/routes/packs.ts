@@ -4,7 +4,7 @@ import { Router, type Request } from "express";
 import type { z } from "zod";
 import { actorOf, requireScope } from "../http/auth";
 import { methodNotAllowed } from "../http/error-handler";
-import { HttpProblem } from "../http/problem";
+import { HttpProblem, scrubPaths } from "../http/problem";
 import { parseOr400 } from "../http/validate";
 import { DeleteQuery, EmptyQuery, InstallBody, ListQuery } from "../schemas";
 import { Scopes, type Actor, type InstallerPort, type InstallRequest } from "../types";
@@ -13,6 +13,8 @@ export interface PacksRouterOptions {
   installer: InstallerPort;
   /** aborted when the server gives up waiting for in-flight work at shutdown */
   shutdownSignal: AbortSignal;
+  /** the server's own directories, hidden in messages that reach the client */
+  privatePaths?: string[];
 }
 
 function linkedAbort(parent: AbortSignal): { signal: AbortSignal; dispose: () => void } {
@@ -110,7 +112,7 @@ function refOf(req: Request): string {
   return validateRef(String(req.params.ref));
 }
 
-export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): Router {
+export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: PacksRouterOptions): Router {
   const r = Router();
   const read = requireScope(Scopes.read);
 
@@ -221,8 +223,9 @@ export function packsRouter({ installer, shutdownSignal }: PacksRouterOptions): 
           changed: v.changed,
           added: v.added,
           removed: v.removed,
-          error: v.error ?? null,
-          history_error: v.historyError ?? null,
+          // the library names a planted entry inside the pack; any server path left is hidden
+          error: v.error ? scrubPaths(v.error, privatePaths) : null,
+          history_error: v.historyError ? scrubPaths(v.historyError, privatePaths) : null,
         },
       });
     })
