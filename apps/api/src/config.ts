@@ -22,12 +22,15 @@ export interface ApiConfig {
   logLevel: string;
 }
 
+/** An empty variable means unset, as in the CLI (`DATABASE_URL= attune …` uses the embedded store). */
+const optionalPath = z.preprocess((v) => (v === "" ? undefined : v), z.string().min(1).optional());
+
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default("127.0.0.1"),
-  ATTUNE_HOME: z.string().min(1).optional(),
-  DATABASE_URL: z.string().min(1).optional(),
-  ATTUNE_PACKS_DIR: z.string().min(1).optional(),
+  ATTUNE_HOME: optionalPath,
+  DATABASE_URL: optionalPath,
+  ATTUNE_PACKS_DIR: optionalPath,
   ATTUNE_LOCAL_SOURCE_ROOTS: z.string().optional(),
   ATTUNE_API_BODY_LIMIT: z.coerce
     .number()

@@ -1,3 +1,4 @@
+import path from "node:path";
 import os from "node:os";
 import { describe, expect, it } from "@jest/globals";
 import { ErrorCodes } from "@attune/pack-storage";
@@ -91,6 +92,15 @@ describe("readApiConfig", () => {
     expect(effectiveLocalSourceRoots(set, fromFile)).toEqual(["/only"]);
     const empty = readApiConfig({ ATTUNE_HOME: "/h", ATTUNE_LOCAL_SOURCE_ROOTS: "" });
     expect(effectiveLocalSourceRoots(empty, fromFile)).toEqual([]);
+  });
+
+  it("an empty DATABASE_URL, ATTUNE_HOME or ATTUNE_PACKS_DIR means unset, as in the CLI", () => {
+    const c = readApiConfig({ ATTUNE_HOME: "", DATABASE_URL: "", ATTUNE_PACKS_DIR: "" });
+    expect(c).toMatchObject({
+      home: path.join(os.homedir(), ".attune"),
+      databaseUrl: undefined,
+      packsDir: undefined,
+    });
   });
 
   it("names the bad variable", () => {

@@ -94,6 +94,24 @@ describe("install body validation", () => {
     expect(res.body.errors).toEqual([{ field: "source", message: "required" }]);
   });
 
+  it.each([
+    ["null", "null"],
+    ['"x"', "string"],
+    ["42", "number"],
+    ["true", "boolean"],
+  ])(
+    "valid JSON that is not an object (%s) -> 400 EINVALID_INPUT naming the body's type",
+    async (body, type) => {
+      const res = await request(api.app)
+        .post("/api/v1/packs/install")
+        .set(api.auth())
+        .set("Content-Type", "application/json")
+        .send(body);
+      expectProblem(res, 400, "EINVALID_INPUT", ["body"]);
+      expect(res.body.detail).toBe(`the request body must be a JSON object, not ${type}`);
+    },
+  );
+
   it("malformed JSON -> 400 EINVALID_JSON", async () => {
     const res = await request(api.app)
       .post("/api/v1/packs/install")
@@ -264,7 +282,7 @@ describe("routing", () => {
     ["put", "/api/v1/packs", "GET"],
     ["get", "/api/v1/packs/demo/verify", "POST"],
     ["patch", "/api/v1/packs/demo", "GET, DELETE"],
-    ["put", "/api/v1/packs/install", "POST"],
+    ["put", "/api/v1/packs/install", "GET, POST, DELETE"],
     ["post", "/api/v1/registries", "GET"],
     ["delete", "/healthz", "GET"],
   ];

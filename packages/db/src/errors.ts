@@ -65,6 +65,12 @@ export function toDbError(e: unknown, action: string): AttuneError {
         },
       );
   }
+  // PostgreSQL gone or refusing us at run time (dropped database, server stopped, password changed)
+  if (PG_UNREACHABLE.has(String((e as { code?: unknown } | null)?.code ?? "")))
+    return new AttuneError(ErrorCodes.EDATABASE, `${action}: cannot use the database (${causeLine(e)})`, {
+      cause: e,
+      hint: postgresConnectHint(e),
+    });
   const problem = sqliteProblem(e);
   if (problem)
     return new AttuneError(ErrorCodes.EDATABASE, `${action}: ${problem.what}`, {
@@ -75,6 +81,36 @@ export function toDbError(e: unknown, action: string): AttuneError {
     cause: e,
     hint: "run `attune db migrate` if the schema may be out of date; `--debug` shows the whole cause",
   });
+}
+
+/** SQLSTATEs and socket errors that mean the PostgreSQL database cannot be used at all. */
+const PG_UNREACHABLE = new Set([
+  "3D000", // database does not exist
+  "28000", // invalid authorization
+  "28P01", // invalid password
+  "57P01", // admin shutdown (terminated, e.g. by DROP DATABASE ... WITH (FORCE))
+  "57P02", // crash shutdown
+  "57P03", // cannot connect now (starting up, shutting down)
+  "08000", // connection exceptions
+  "08001",
+  "08003",
+  "08006",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+]);
+
+/** What to do about a failed connection, from the server's SQLSTATE or the socket's error. */
+export function postgresConnectHint(e: unknown): string {
+  const code = String((e as { code?: unknown } | null)?.code ?? "");
+  if (code === "3D000") return "create that database (createdb), or fix the database name in DATABASE_URL";
+  if (code === "28000" || code === "28P01")
+    return "fix the user name or password in DATABASE_URL, or the server's pg_hba.conf";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "fix the host name in DATABASE_URL";
+  if (code === "ECONNREFUSED") return "start the server, or fix the host and port in DATABASE_URL";
+  return "check DATABASE_URL and that the server is running and reachable";
 }
 
 /** Every code and message an error and its driver cause carry, for matching. */

@@ -19,6 +19,19 @@ interface BodyParserError extends Error {
   type?: string;
   status?: number;
   limit?: number;
+  /** the raw body that failed to parse (body-parser sets it) */
+  body?: unknown;
+}
+
+/** The JSON type of a body that parses but is not an object or array (null, a string, a number). */
+function scalarJsonType(raw: unknown): string | null {
+  if (typeof raw !== "string") return null;
+  try {
+    const v: unknown = JSON.parse(raw);
+    return v === null ? "null" : typeof v === "object" ? null : typeof v;
+  } catch {
+    return null;
+  }
 }
 
 function bodyTooLarge(limit: number | undefined): HttpProblem {
@@ -43,11 +56,24 @@ export function refuseDeclaredOversize(limit: number): RequestHandler {
 
 function fromBodyParser(err: BodyParserError): HttpProblem | undefined {
   switch (err.type) {
-    case "entity.parse.failed":
+    case "entity.parse.failed": {
+      // valid JSON, but a bare null, string or number: the body's shape is wrong, not its syntax
+      const scalar = scalarJsonType(err.body);
+      if (scalar)
+        return new HttpProblem(
+          400,
+          "EINVALID_INPUT",
+          `the request body must be a JSON object, not ${scalar}`,
+          {
+            errors: [{ field: "body", message: `expected object, received ${scalar}` }],
+            hint: 'send a JSON object, e.g. {"source": "…"}',
+          },
+        );
       return new HttpProblem(400, "EINVALID_JSON", "the request body is not valid JSON", {
         errors: [{ field: "body", message: "malformed JSON" }],
         hint: "send a JSON object with Content-Type: application/json",
       });
+    }
     case "entity.too.large":
       return bodyTooLarge(err.limit);
     case "charset.unsupported":

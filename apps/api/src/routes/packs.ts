@@ -134,7 +134,8 @@ export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: Pa
     .all((req, res, next) =>
       req.method === "GET" || req.method === "HEAD" || req.method === "DELETE"
         ? next()
-        : methodNotAllowed(["POST"])(req, res, next),
+        : // the URL serves all three: installing (POST) and the pack named "install" (GET, DELETE)
+          methodNotAllowed(["GET", "POST", "DELETE"])(req, res, next),
     );
 
   const listBodies = new ListBodyCache();

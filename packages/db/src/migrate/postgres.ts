@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { loadPg } from "../drivers";
-import { causeLine } from "../errors";
+import { causeLine, postgresConnectHint } from "../errors";
 import { redactUrl } from "../url";
 import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow, type Migration } from "./plan";
 
@@ -97,15 +97,4 @@ export async function postgresStatus(url: string): Promise<{ applied: string[]; 
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-/** What to do about a failed connection, from the server's SQLSTATE or the socket's error. */
-function postgresConnectHint(e: unknown): string {
-  const code = String((e as { code?: unknown } | null)?.code ?? "");
-  if (code === "3D000") return "create that database (createdb), or fix the database name in DATABASE_URL";
-  if (code === "28000" || code === "28P01")
-    return "fix the user name or password in DATABASE_URL, or the server's pg_hba.conf";
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "fix the host name in DATABASE_URL";
-  if (code === "ECONNREFUSED") return "start the server, or fix the host and port in DATABASE_URL";
-  return "check DATABASE_URL and that the server is running and reachable";
 }

@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import { describe, expect, it } from "@jest/globals";
-import { openDatabase, openDirectWriter, openInstallationLister, repositories } from "../src";
+import { createTestDatabase } from "@attune/test-utils";
+import { migrate, openDatabase, openDirectWriter, openInstallationLister, repositories } from "../src";
 import { sqliteFilePath } from "../src/url";
-import { rejectsWith, uniqueRef, withScratch } from "./helpers";
+import { POSTGRES, rejectsWith, uniqueRef, withScratch } from "./helpers";
 
 const event = (ref: string) => ({
   packRef: ref,
@@ -80,4 +81,31 @@ describe("an SQLite file deleted or replaced under a long-running process", () =
       }
     });
   });
+});
+
+describe("a PostgreSQL database dropped under a running process", () => {
+  (POSTGRES ? it : it.skip)(
+    "fails with EDATABASE saying it cannot use the database, with a hint that fits",
+    async () => {
+      const pg = await createTestDatabase("attune_db_dropped");
+      await migrate(pg.url);
+      const lister = openInstallationLister(pg.url);
+      try {
+        await lister.list();
+        await pg.drop(); // DROP DATABASE ... WITH (FORCE): our connections are terminated
+        for (let i = 0; i < 2; i++) {
+          // the first call meets the terminated connection, the next a database that does not exist
+          const e = (await lister.list().then(
+            () => null,
+            (err: unknown) => err,
+          )) as { code?: string; message?: string; hint?: string } | null;
+          expect(e).toMatchObject({ code: "EDATABASE" });
+          expect(e!.message).toMatch(/^list installations: cannot use the database \(/);
+          expect(e!.hint).not.toMatch(/migrate/);
+        }
+      } finally {
+        await lister.close();
+      }
+    },
+  );
 });
