@@ -140,6 +140,23 @@ describe("fetchSource: policy and local roots applied once, in the factory", () 
     }
   });
 
+  it("refuses a relative path where roots apply (a server's working directory means nothing to its caller)", async () => {
+    const cwd = process.cwd();
+    process.chdir(path.dirname(allowed));
+    try {
+      const e = await rejection(
+        fetchSource({ source: `./${path.basename(allowed)}/demo` }, newStage(), ctx([allowed])),
+      );
+      expect(e).toMatchObject({ code: "EINVALID_INPUT", details: { field: "source" } });
+      expect(e.message).toBe(
+        `source: local path "./${path.basename(allowed)}/demo" is relative; give the absolute path on the server`,
+      );
+      expect(fs.readdirSync(stage)).toEqual([]);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it("gives the same answer for existing and missing paths when local paths are disabled (API)", async () => {
     const a = await rejection(fetchSource({ source: path.join(allowed, "demo") }, newStage(), ctx([])));
     const b = await rejection(fetchSource({ source: path.join(allowed, "missing") }, newStage(), ctx([])));

@@ -88,6 +88,13 @@ function within(p: string, root: string): boolean {
  */
 async function checkLocalRoots(input: string, roots: string[] | undefined): Promise<void> {
   if (roots === undefined) return;
+  // where roots apply (a server), the process's working directory means nothing to the caller
+  if (!path.isAbsolute(input) && roots.length > 0)
+    throw invalid(
+      `source: local path "${input}" is relative; give the absolute path on the server`,
+      "source",
+      `give a path under one of the allowed roots: ${roots.join(", ")}`,
+    );
   const p = path.resolve(input);
   const candidates = [
     ...roots.map((r) => path.resolve(r)),
