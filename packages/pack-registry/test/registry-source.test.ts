@@ -65,6 +65,7 @@ describe("registry source (index + git http-backend + archive server)", () => {
     tgzSum = `sha256:${createHash("sha256").update(tgz).digest("hex")}`;
     web = await serveRoutes();
     web.file("/demo-1.0.0.tar.gz", tgz, "application/gzip");
+    web.file("/demo-1.0.0.zip", tgz, "application/zip");
     const gitOk = { type: "git", url: `${git.url}/demo.git`, ref: "v1.0.0", checksum: DIR_SUM };
     const gitBad = { type: "git", url: `${git.url}/demo.git`, ref: "v9.9.9", checksum: DIR_SUM };
     const archive = (checksum: string, p = "/demo-1.0.0.tar.gz") => ({
@@ -82,6 +83,8 @@ describe("registry source (index + git http-backend + archive server)", () => {
         entry({ ref: "fallback", install_sources: [gitBad, archive(tgzSum)] }),
         entry({ ref: "tampered", install_sources: [gitBad, archive(`sha256:${"0".repeat(64)}`)] }),
         entry({ ref: "dead", install_sources: [gitBad, archive(tgzSum, "/gone.tar.gz")] }),
+        // a tar.gz published under a .zip name
+        entry({ ref: "mislabeled", install_sources: [archive(tgzSum, "/demo-1.0.0.zip")] }),
         entry({
           ref: "forbidden",
           install_sources: [
@@ -172,6 +175,16 @@ describe("registry source (index + git http-backend + archive server)", () => {
     expect(e.code).toBe("EFETCH");
     expect((e.details?.attempts as unknown[]).length).toBe(2);
     expect(e.message).toMatch(/git .*v9\.9\.9|archive .*gone/);
+    expect(fs.readdirSync(stage)).toEqual([]);
+  });
+
+  it("keeps the code and hint of a content problem (a mislabeled archive), instead of calling it a network failure", async () => {
+    const e = (await rejection(fetchSource({ source: "mislabeled" }, newStage(), ctx))) as Awaited<
+      ReturnType<typeof rejection>
+    > & { hint?: string };
+    expect(e.code).toBe("EUNSAFE_ARCHIVE");
+    expect(e.message).toMatch(/demo-1\.0\.0\.zip is named like a zip archive but its bytes are tar\.gz/);
+    expect(e.hint).toBe("rename the file to match its content, or rebuild it");
     expect(fs.readdirSync(stage)).toEqual([]);
   });
 

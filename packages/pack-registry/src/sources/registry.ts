@@ -84,15 +84,18 @@ export function registrySource(spec: PackSpec, opts: { registry?: string; refres
           await emptyDir(stagingDir);
         }
       }
-      // Refused by policy everywhere is a refusal (the index points somewhere forbidden), not a network failure.
-      const allRefused = attempts.length > 0 && attempts.every((a) => a.code === ErrorCodes.EPOLICY);
+      // Sources that all failed the same way keep that code and its hint: refused by policy everywhere
+      // is a refusal (the index points somewhere forbidden), a broken archive is not a network failure.
+      const codes = new Set(attempts.map((a) => a.code));
+      const same = codes.size === 1 ? [...codes][0] : null;
       throw new AttuneError(
-        allRefused ? ErrorCodes.EPOLICY : ErrorCodes.EFETCH,
+        same ?? ErrorCodes.EFETCH,
         `pack ${entry.ref}@${entry.version} (registry "${registry.name}"): every install source failed: ${attempts
           .map((a) => `${a.type} ${a.url}: ${a.message}`)
           .join("; ")}`,
         {
           cause: last,
+          hint: same ? (last as AttuneError).hint : undefined,
           details: {
             field: "source",
             registry: registry.name,
