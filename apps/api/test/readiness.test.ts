@@ -41,7 +41,7 @@ describe("GET /readyz", () => {
       .find((l) => l.msg === "readiness check failed");
     expect(logged).toMatchObject({ code: "EDATABASE" });
     expect(String(logged!.error)).toContain("was deleted while this process had it open");
-    expect(String(logged!.hint)).toMatch(/restart this process/);
+    expect(String(logged!.hint)).toMatch(/^stop every attune process using this database/);
 
     // an install now fails with the same clear error instead of writing into the deleted file
     const src = path.join(api.root, "src");

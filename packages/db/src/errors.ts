@@ -169,7 +169,7 @@ export function sqliteProblem(e: unknown): { what: string; hint: string } | null
   if (/\bSQLITE_(NOTADB|CORRUPT)\w*|file is not a database|database disk image is malformed/.test(text))
     return {
       what: "the file is not an SQLite database, or it is damaged",
-      hint: "check that DATABASE_URL (the CLI: --database-url) names the right file; a damaged file must be moved away (keep it for recovery), then run `attune db migrate`",
+      hint: "check that DATABASE_URL (the CLI: --database-url) names the right file; if a backup was just copied over it while a process had it open, stop every attune process and delete the -wal and -shm files next to it (they belong to the old content), then retry; a damaged file must be moved away (keep it for recovery), then run `attune db migrate`",
     };
   if (/\bSQLITE_IOERR\w*|disk I\/O error/.test(text))
     return {

@@ -13,19 +13,39 @@ export interface SqliteFileWatch {
   check(): void;
 }
 
-/** Watch `file` (the path a connection was just opened on). */
+/**
+ * Watch `file` (the path a connection was just opened on), and its `-wal` and `-shm` companions:
+ * once a statement has run, the connection holds them open and SQLite never removes or recreates
+ * them while any connection is open, so a change means someone deleted them (a `rm attune.db*`):
+ * the WAL holds the latest commits, and the next statements would write into an orphan.
+ */
 export function watchSqliteFile(file: string): SqliteFileWatch {
   const first = identity(file);
   const opened = first === "gone" ? null : first;
+  const seen = new Map<string, { dev: number; ino: number }>();
+  let checks = 0;
   return {
     check() {
+      // before the first statement the connection may not hold the companions yet (another
+      // process closing last may still remove them): they are recorded from the second check on
+      const record = checks++ > 0;
       const now = identity(file);
       if (now === "gone") throw moved(file, "was deleted");
-      if (opened && now && (now.dev !== opened.dev || now.ino !== opened.ino))
-        throw moved(file, "was replaced by another file");
+      if (opened && now && !same(now, opened)) throw moved(file, "was replaced by another file");
+      for (const companion of [`${file}-wal`, `${file}-shm`]) {
+        const id = identity(companion);
+        const before = seen.get(companion);
+        if (before && id === "gone") throw moved(companion, "was deleted");
+        if (before && id && !same(id, before)) throw moved(companion, "was replaced by another file");
+        // seen after a statement has run: from now on the connection holds it open
+        if (record && id && id !== "gone" && !before) seen.set(companion, id);
+      }
     },
   };
 }
+
+const same = (a: { dev: number; ino: number }, b: { dev: number; ino: number }) =>
+  a.dev === b.dev && a.ino === b.ino;
 
 /** The file's identity; "gone" when nothing is at the path; null when it cannot be told. */
 function identity(file: string): { dev: number; ino: number } | "gone" | null {
@@ -43,7 +63,7 @@ function moved(file: string, what: string): AttuneError {
     ErrorCodes.EDATABASE,
     `the database file ${file} ${what} while this process had it open; records written now would be lost`,
     {
-      hint: "restart this process so it opens the file now at that path (restore the database from a backup first if it was removed by mistake)",
+      hint: "stop every attune process using this database; if a backup was restored on purpose, delete the -wal and -shm files next to it first (they belong to the old file and would be replayed into the restored one); then start again",
       details: { path: file },
     },
   );

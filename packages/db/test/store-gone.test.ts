@@ -34,7 +34,9 @@ describe("an SQLite file deleted or replaced under a long-running process", () =
 
         const w = await rejectsWith(writer.appendEvent(event(ref)), "EDATABASE");
         expect(w.message).toContain(`${sqliteFilePath(url)} was deleted while this process had it open`);
-        expect((w as { hint?: string }).hint).toMatch(/restart this process/);
+        expect((w as { hint?: string }).hint).toMatch(
+          /^stop every attune process using this database; .*delete the -wal and -shm files/,
+        );
         await rejectsWith(lister.events(ref), "EDATABASE");
         await rejectsWith(lister.list(), "EDATABASE");
         await rejectsWith(lister.dataVersion(), "EDATABASE");
@@ -48,6 +50,51 @@ describe("an SQLite file deleted or replaced under a long-running process", () =
         await writer.close();
         await lister.close();
         await opened.close();
+      }
+    });
+  });
+
+  it("its -wal and -shm deleted (rm attune.db-*) are refused too: the WAL holds the latest commits", async () => {
+    await withScratch("sqlite", async ({ url, home }) => {
+      await openDatabase({ home, databaseUrl: url, migrate: true }).then((o) => o.close());
+      const writer = openDirectWriter(url);
+      const lister = openInstallationLister(url);
+      try {
+        const ref = uniqueRef("wal");
+        // two statements each: from then on the connections hold the companions open
+        for (let i = 0; i < 2; i++) {
+          await writer.appendEvent(event(ref));
+          expect((await lister.events(ref)).length).toBe(i + 1);
+        }
+        const file = sqliteFilePath(url);
+        expect(fs.existsSync(`${file}-wal`)).toBe(true);
+        fs.rmSync(`${file}-wal`);
+        fs.rmSync(`${file}-shm`);
+        const w = await rejectsWith(writer.appendEvent(event(ref)), "EDATABASE");
+        expect(w.message).toContain(`${file}-wal was deleted while this process had it open`);
+        await rejectsWith(lister.events(ref), "EDATABASE");
+      } finally {
+        await writer.close();
+        await lister.close();
+      }
+    });
+  });
+
+  it("another process opening and closing the database does not read as a deleted WAL", async () => {
+    await withScratch("sqlite", async ({ url, home }) => {
+      await openDatabase({ home, databaseUrl: url, migrate: true }).then((o) => o.close());
+      const writer = openDirectWriter(url);
+      try {
+        const ref = uniqueRef("churn");
+        for (let i = 0; i < 5; i++) {
+          // a short-lived second connection (another CLI run) writes and closes
+          const other = openDirectWriter(url);
+          await other.appendEvent(event(ref));
+          await other.close();
+          await writer.appendEvent(event(ref));
+        }
+      } finally {
+        await writer.close();
       }
     });
   });
