@@ -142,6 +142,25 @@ describe("RegistryClient (real HTTP server)", () => {
     );
   });
 
+  it("an exact version with build metadata is that entry, not another build of the same version", async () => {
+    srv.route("/builds.json", (_q, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify(
+          index("builds", [
+            entry({ ref: "bm", version: "1.0.0+b1" }),
+            entry({ ref: "bm", version: "1.0.0+b2" }),
+            entry({ ref: "bm", version: "1.0.0" }),
+          ]),
+        ),
+      );
+    });
+    const c = client([reg("builds", "/builds.json", 1)]);
+    for (const v of ["1.0.0+b1", "1.0.0+b2", "1.0.0"])
+      expect((await c.resolve("bm", v)).entry.version).toBe(v);
+    expect((await rejection(c.resolve("bm", "1.0.0+b3"))).code).toBe("ENOTFOUND");
+  });
+
   it("takes the first registry by priority that holds the ref", async () => {
     const c = client([reg("second", "/second.json", 5), reg("first", "/first.json", 1)]);
     expect((await c.resolve("shared")).entry.label).toBe("Shared from first");

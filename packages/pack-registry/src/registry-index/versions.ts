@@ -1,5 +1,5 @@
 import { loadSemver } from "../lazy";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, isValidVersion } from "@attune/pack-storage";
 import { PACK_REF_RE } from "./schema";
 
 export interface PackSpec {
@@ -49,6 +49,9 @@ export function pickVersion(versions: string[], spec?: string): string | null {
   if (spec === undefined || spec === "latest") {
     return sorted.find((v) => loadSemver().prerelease(v) === null) ?? sorted[0] ?? null;
   }
-  if (loadSemver().valid(spec) === spec) return sorted.find((v) => v === spec) ?? null;
+  // an exact version is that very string: build metadata (1.0.0+b2) names one entry, though
+  // semver ranks it equal to 1.0.0+b1 and a range would take either
+  if (loadSemver().valid(spec) === spec || isValidVersion(spec))
+    return sorted.find((v) => v === spec) ?? null;
   return loadSemver().maxSatisfying(sorted, spec);
 }
