@@ -239,10 +239,12 @@ describe("configuration precedence and `config show`", () => {
     expect(dup.stderr).toMatch(/^attune: ECONFLICT: /);
     // a bad URL is a usage error about the argument (exit 2), like a bad name; nothing is written
     for (const [url, said] of [
-      ["not a url", /is neither a URL nor an absolute path/],
-      ["relative/index.json", /is neither a URL nor an absolute path/],
-      ["ftp://x.example/i.json", /must be https \(or http, file: or an absolute path\), got ftp:/],
-      ["https://u:p@x.example/i.json", /must not contain credentials/],
+      ["not a url", /is neither an http\(s\) URL, a file: URL nor an absolute path/],
+      ["relative/index.json", /is neither an http\(s\) URL, a file: URL nor an absolute path/],
+      ["ftp://x.example/i.json", /is neither an http\(s\) URL, a file: URL nor an absolute path/],
+      ["https://u:p@x.example/i.json", /must not contain a user name or password/],
+      ["file://otherhost/tmp/x.json", /is a file: URL naming another host/],
+      ["file:rel.json", /is a relative file: URL/],
     ] as const) {
       const badUrl = await runCli(["registry", "add", "three", url], { env });
       expect(badUrl.code).toBe(2);
@@ -250,10 +252,16 @@ describe("configuration precedence and `config show`", () => {
       expect(badUrl.stderr).toMatch(said);
     }
     // an absolute path to a local index is accepted, as in config.yaml and ATTUNE_REGISTRIES
-    const local = await runCli(["registry", "add", "three", "/srv/attune/index.json", "-o", "json"], { env });
-    expect(local.code).toBe(0);
-    expect(json<{ url: string }>(local).url).toBe("/srv/attune/index.json");
-    expect((await runCli(["registry", "remove", "three"], { env })).code).toBe(0);
+    for (const url of [
+      "/srv/attune/index.json",
+      "file:///srv/attune/index.json",
+      "file:/srv/attune/index.json",
+    ]) {
+      const local = await runCli(["registry", "add", "three", url, "-o", "json"], { env });
+      expect(local.code).toBe(0);
+      expect(json<{ url: string }>(local).url).toBe(url);
+      expect((await runCli(["registry", "remove", "three"], { env })).code).toBe(0);
+    }
     expect((await runCli(["registry", "remove", "one"], { env })).code).toBe(0);
     const gone = await runCli(["registry", "remove", "one"], { env });
     expect(gone.code).toBe(1);

@@ -2,6 +2,8 @@ export const placeholder = true;
 export * from "./sources/types";
 export * from "./config/types";
 export * from "./config/config-file";
+export { registryUrlProblem } from "./config/registry-url";
+export { urlHasCredentials } from "./policy/url-credentials";
 export * from "./policy/outbound-policy";
 export * from "./registry-index/client";
 export * from "./extract";

@@ -323,6 +323,22 @@ describe("RegistryClient (real HTTP server)", () => {
     );
     expect(e.code).toBe("EFETCH");
     expect(e.message).toContain('registry "m"');
+    // file:/abs (one slash) is this machine's file too
+    const one = `file:${file}`;
+    expect(
+      (await client([{ name: "o", url: one, priority: 1, enabled: true }]).resolve("beta")).entry.version,
+    ).toBe("2.0.0");
+    // another host's file, or a relative file: URL, is a configuration error: search reports it, install refuses it
+    for (const url of ["file://otherhost/tmp/x.json", "file:rel.json"]) {
+      const c = client([{ name: "h", url, priority: 1, enabled: true }]);
+      const bad = await rejection(c.resolve("beta"));
+      expect(bad.code).toBe("ECONFIG");
+      expect(bad.message).toMatch(
+        /^registry "h" \(file:.*\) cannot be read: url is a (file: URL naming another host|relative file: URL)/,
+      );
+      const found = await c.searchDetailed("beta");
+      expect(found.registries[0]).toMatchObject({ registry: "h", status: "error" });
+    }
   });
 
   it("fails closed on a slow, truncated or redirected-to-forbidden index", async () => {

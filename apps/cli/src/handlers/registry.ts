@@ -1,10 +1,13 @@
 import {
   REGISTRY_NAME_RE,
+  registryUrlProblem,
+  urlHasCredentials,
   readConfigFile,
   registriesFromEnv,
   writeConfigFile,
   type RegistryConfig,
 } from "@attune/pack-registry";
+import { redactUrl } from "@attune/pack-storage";
 import { CliError } from "../errors";
 import type { GlobalArgs } from "../globals";
 import { table, type CommandResult } from "../output";
@@ -56,33 +59,16 @@ export async function registryList(argv: GlobalArgs): Promise<CommandResult> {
   return { data: list, table: () => registryTable(list) };
 }
 
-/**
- * What config.yaml and ATTUNE_REGISTRIES accept: an http(s) or file: URL, or an absolute path, without
- * credentials. A bad value is a usage error (exit 2), like a bad name.
- */
+/** The rule of config.yaml and ATTUNE_REGISTRIES (registryUrlProblem); a bad value is a usage error (exit 2). */
 function checkUrl(url: string): void {
-  const bad = (message: string, hint: string) =>
-    new CliError("EINVALID_INPUT", message, { hint, details: { field: "url" } });
-  if (url.startsWith("/")) return;
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw bad(
-      `registry url "${url}" is neither a URL nor an absolute path`,
-      "give the URL of the registry's index.json (https://registry.example.com/index.json) or the absolute path of a local one",
-    );
-  }
-  if (u.protocol !== "https:" && u.protocol !== "http:" && u.protocol !== "file:")
-    throw bad(
-      `registry url must be https (or http, file: or an absolute path), got ${u.protocol}`,
-      "give the URL of the registry's index.json",
-    );
-  if (u.username || u.password)
-    throw bad(
-      "registry url must not contain credentials",
-      "put credentials in the registry's headers in config.yaml",
-    );
+  const problem = registryUrlProblem(url);
+  if (problem)
+    throw new CliError("EINVALID_INPUT", `registry url "${redactUrl(url)}" ${problem}`, {
+      hint: urlHasCredentials(url)
+        ? "put credentials in the registry's headers in config.yaml"
+        : "give the URL of the registry's index.json (https://registry.example.com/index.json), or the absolute path of a local one",
+      details: { field: "url" },
+    });
 }
 
 function remoteNote(settings: Awaited<ReturnType<typeof loadSettings>>, quiet?: boolean): void {

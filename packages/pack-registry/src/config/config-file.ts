@@ -4,7 +4,8 @@ import { randomBytes } from "node:crypto";
 import { AttuneError, ErrorCodes, ioError, makeDirs } from "@attune/pack-storage";
 import type { AttuneConfigFile, RegistryConfig } from "./types";
 import { loadParsers, loadYaml, once } from "../lazy";
-import { NO_CREDENTIALS_MESSAGE, urlHasCredentials } from "../policy/url-credentials";
+import { urlHasCredentials } from "../policy/url-credentials";
+import { registryUrlProblem } from "./registry-url";
 import { issueText } from "../issue-text";
 
 export const CONFIG_FILE_NAME = "config.yaml";
@@ -18,7 +19,12 @@ const configSchema = once(() => {
   const nonEmpty = z.string().check(z.minLength(1));
   const registrySchema = z.strictObject({
     name: z.string().check(z.regex(REGISTRY_NAME_RE, "must match [A-Za-z0-9][A-Za-z0-9_.-]* (max 64)")),
-    url: nonEmpty.check(z.refine((s) => !urlHasCredentials(s), NO_CREDENTIALS_MESSAGE)),
+    url: nonEmpty.check(
+      z.refine((s: string) => registryUrlProblem(s, { allowRelativePath: true }) === null, {
+        error: (issue: { input?: unknown }) =>
+          registryUrlProblem(String(issue.input), { allowRelativePath: true }) ?? "is not a registry URL",
+      }),
+    ),
     priority: z._default(z.int().check(z.minimum(0)), 100),
     enabled: z._default(z.boolean(), true),
     headers: z.optional(z.record(z.string(), z.string())),
@@ -117,25 +123,18 @@ export function registriesFromEnv(env: NodeJS.ProcessEnv = process.env): Registr
         },
       );
     }
-    if (!/^(https?:\/\/|file:|\/)/i.test(url)) {
-      // "a=https://h/i.json?x=1,y=2" would otherwise make a registry "y" at the relative path "2"
+    // "a=https://h/i.json?x=1,y=2" would otherwise make a registry "y" at the relative path "2"
+    const problem = registryUrlProblem(url);
+    if (problem) {
+      // the item is not echoed: it may hold a secret
       throw new AttuneError(
         ErrorCodes.ECONFIG,
-        `ATTUNE_REGISTRIES: the URL of registry "${name}" is neither an http(s) URL nor an absolute path`,
+        `ATTUNE_REGISTRIES: the URL of registry "${name}" ${problem}`,
         {
           details: { field: "ATTUNE_REGISTRIES" },
-          hint: "commas separate registries: write a comma inside a URL as %2C",
-        },
-      );
-    }
-    if (urlHasCredentials(url)) {
-      // the item is not echoed: it holds the secret
-      throw new AttuneError(
-        ErrorCodes.ECONFIG,
-        `ATTUNE_REGISTRIES: the URL of registry "${name}" ${NO_CREDENTIALS_MESSAGE}`,
-        {
-          details: { field: "ATTUNE_REGISTRIES" },
-          hint: "set the registry's headers in config.yaml instead",
+          hint: urlHasCredentials(url)
+            ? "set the registry's headers in config.yaml instead"
+            : "commas separate registries: write a comma inside a URL as %2C",
         },
       );
     }

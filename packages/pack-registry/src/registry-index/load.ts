@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { RegistryConfig } from "../config/types";
 import type { OutboundPolicy } from "../policy/outbound-policy";
+import { registryUrlProblem } from "../config/registry-url";
 import { parseIndex, type RegistryIndex } from "./schema";
 
 export const MAX_INDEX_BYTES = 16 * 1024 * 1024;
@@ -13,10 +14,13 @@ export function isRemoteUrl(url: string): boolean {
   return /^https?:\/\//i.test(url);
 }
 
-/** `file://` URLs and plain paths name a local index.json. */
+/** `file:` URLs of this machine and plain paths name a local index.json; null: neither. */
 function localPath(url: string): string | null {
-  if (/^file:\/\//i.test(url)) return fileURLToPath(url);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return null;
+  if (/^file:/i.test(url)) {
+    if (registryUrlProblem(url) !== null) return null;
+    return fileURLToPath(url);
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(url)) return null;
   return path.resolve(url);
 }
 
@@ -59,7 +63,7 @@ export async function loadIndex(
       if (file === null) {
         throw new AttuneError(
           ErrorCodes.ECONFIG,
-          `registry "${reg.name}": url must be http(s), file:// or a path`,
+          `url ${registryUrlProblem(reg.url) ?? "must be http(s), file:/// or a path"}`,
           {
             details: { field: `registries.${reg.name}.url` },
           },
