@@ -33,6 +33,25 @@ export async function withRefLock<T>(
   }
 }
 
+/**
+ * Run `fn` holding the store's dependency lock when `needed` (see PackLocker.acquireDependencies);
+ * taken after the ref's own lock, so the order is always ref, then dependencies.
+ */
+export async function withDependencyLock<T>(
+  ctx: InstallerContext,
+  needed: boolean,
+  signal: AbortSignal | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!needed) return fn();
+  const lock = await ctx.locker.acquireDependencies({ timeoutMs: ctx.settings.lockTimeoutMs, signal });
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
 /** A progress callback that can never break the flow (a throwing progress bar is the caller's bug). */
 export function safeProgress(cb?: (e: ProgressEvent) => void): (e: ProgressEvent) => void {
   if (!cb) return () => undefined;

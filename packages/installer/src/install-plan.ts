@@ -172,6 +172,8 @@ export function planRecord(p: PlanInput): PlannedRecord {
         ...(f.registryName ? { registry: f.registryName } : {}),
         operation_id: p.operationId,
         ...(d.action === "downgrade" ? { downgrade: true } : {}),
+        // dependencies were not checked: the history says so, as the installation's meta does
+        ...(req.skipDeps ? { skip_deps: true } : {}),
       },
     },
   };

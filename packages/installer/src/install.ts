@@ -21,7 +21,7 @@ import {
   loadManifest,
   type FetchResult,
 } from "@attune/pack-registry";
-import { safeProgress, type InstallerContext } from "./context";
+import { safeProgress, withDependencyLock, type InstallerContext } from "./context";
 import { checkDependencies, checkDependents } from "./dependencies";
 import { appendEventKeepingActor } from "./events";
 import { crashPoint } from "./fault";
@@ -173,15 +173,20 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
   const current = await ctx.store.get(m.ref);
   const targetOnDisk = await ctx.storage.isInstalled(m.ref, m.version);
   const decision = decide(m.ref, current, m.version, targetOnDisk, Boolean(i.req.force));
-  if (!i.req.skipDeps) {
-    progress({ phase: "dependencies", message: `${m.dependencies.length} dependencies` });
+  // a version change must not break what depends on this pack (a reinstall changes nothing)
+  const versionChanges = Boolean(current?.installation) && current!.pack.version !== m.version;
+  const checkGraph = async () => {
     await checkDependencies(m.ref, m.dependencies, async (ref) => {
       const rec = await ctx.store.get(ref);
       return rec?.installation ? rec.pack.version : null;
     });
-    // a version change must not break what depends on this pack (a reinstall changes nothing)
-    if (current?.installation && current.pack.version !== m.version)
-      checkDependents(m.ref, m.version, await ctx.store.all());
+    if (versionChanges) checkDependents(m.ref, m.version, await ctx.store.all());
+  };
+  // checked now, to fail before hashing, and again under the dependency lock right before the commit
+  const graphMatters = !i.req.skipDeps && (m.dependencies.length > 0 || versionChanges);
+  if (!i.req.skipDeps) {
+    progress({ phase: "dependencies", message: `${m.dependencies.length} dependencies` });
+    await checkGraph();
   }
   progress({ phase: "hash", files: 0, bytes: 0 });
   const files =
@@ -206,12 +211,16 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
     decision,
     storagePath: ctx.storage.getPackPath(m.ref, m.version),
   });
-  // the last point where an abort is honoured: from the journal on, the operation runs to its end
-  if (i.signal?.aborted) throw abortError(i.signal);
-  i.lock.assertHeld();
-  i.attempt.journaled = true;
-  await journalAndStore(ctx, planned, decision, i.root, i.lock, progress);
-  const rec = await commitOrRollBack(ctx, planned, decision, files.files, i.lock, progress);
+  const rec = await withDependencyLock(ctx, graphMatters, i.signal, async () => {
+    // an uninstall of a dependency (another ref, so another lock) may have committed meanwhile
+    if (graphMatters) await checkGraph();
+    // the last point where an abort is honoured: from the journal on, the operation runs to its end
+    if (i.signal?.aborted) throw abortError(i.signal);
+    i.lock.assertHeld();
+    i.attempt.journaled = true;
+    await journalAndStore(ctx, planned, decision, i.root, i.lock, progress);
+    return commitOrRollBack(ctx, planned, decision, files.files, i.lock, progress);
+  });
   return {
     pack: toPackJson(rec.pack),
     installation: toInstallationJson(rec.installation!),

@@ -18,13 +18,33 @@ export interface AcquireOptions {
 export interface PackLocker {
   readonly kind: "file" | "postgresql";
   acquire(ref: string, opts: AcquireOptions): Promise<PackLock>;
+  /**
+   * The store-wide lock of dependency checks, taken (after the ref's own lock, never before) by an
+   * install that has dependencies or changes a version, and by an uninstall, from their last check
+   * of the dependency graph through their commit: operations on different refs cannot both pass
+   * their checks and together break a dependency. Held for a commit's length; a name no ref can take.
+   */
+  acquireDependencies(opts: AcquireOptions): Promise<PackLock>;
 }
 
-export function lockTimeoutError(ref: string, timeoutMs: number): AttuneError {
+/** What a lock guards, for messages: a pack ref, or the dependency checks (ref null). */
+function lockSubject(ref: string | null): string {
+  return ref === null
+    ? "the dependency check of another install or uninstall"
+    : `another operation on pack '${ref}'`;
+}
+
+export function lockTimeoutError(ref: string | null, timeoutMs: number): AttuneError {
   return new AttuneError(
     ErrorCodes.ELOCKED,
-    `another operation on pack '${ref}' is still running after ${Math.round(timeoutMs / 1000)} s`,
-    { hint: "retry when the other install/uninstall of this pack has finished", details: { ref } },
+    `${lockSubject(ref)} is still running after ${Math.round(timeoutMs / 1000)} s`,
+    {
+      hint:
+        ref === null
+          ? "retry when the other install/uninstall has finished"
+          : "retry when the other install/uninstall of this pack has finished",
+      details: { ref },
+    },
   );
 }
 
@@ -58,7 +78,7 @@ export function abortError(signal: AbortSignal): AttuneError {
  * the wait bounded and abortable for both lock kinds.
  */
 export async function pollLock(
-  ref: string,
+  ref: string | null,
   opts: AcquireOptions,
   tryOnce: () => Promise<PackLock | null>,
 ): Promise<PackLock> {
@@ -73,6 +93,9 @@ export async function pollLock(
   }
 }
 
+/** The dependency checks' lock file: "~" starts no ref, so no pack's lock can take this name. */
+const DEPENDENCIES_LOCK_FILE = "~dependencies";
+
 /**
  * Embedded store: a proper-lockfile lock at `<packsDir>/.locks/<ref>.lock`. The holder refreshes the
  * lock's mtime; a lock not refreshed for `staleMs` belongs to a dead process and is taken over.
@@ -85,11 +108,19 @@ export class FileLocker implements PackLocker {
   ) {}
 
   async acquire(ref: string, opts: AcquireOptions): Promise<PackLock> {
+    // validated again here because the ref becomes a file name (^[a-z][a-z0-9_-]+$: no traversal)
+    return this.lockAt(validateRef(ref), ref, opts);
+  }
+
+  acquireDependencies(opts: AcquireOptions): Promise<PackLock> {
+    return this.lockAt(DEPENDENCIES_LOCK_FILE, null, opts);
+  }
+
+  private async lockAt(name: string, ref: string | null, opts: AcquireOptions): Promise<PackLock> {
     await makeDirs(this.dir, 0o700).catch((err: unknown) => {
       throw ioError(err, this.dir, "cannot create the lock directory");
     });
-    // validated again here because the ref becomes a file name (^[a-z][a-z0-9_-]+$: no traversal)
-    const target = path.join(this.dir, validateRef(ref));
+    const target = path.join(this.dir, name);
     return pollLock(ref, opts, async () => {
       let compromised: Error | null = null;
       try {
@@ -108,10 +139,14 @@ export class FileLocker implements PackLocker {
           },
           assertHeld: () => {
             if (compromised)
-              throw new AttuneError(ErrorCodes.ELOCKED, `the lock of pack '${ref}' was lost`, {
-                cause: compromised,
-                hint: "the packs directory is too slow or another process took the lock over; retry",
-              });
+              throw new AttuneError(
+                ErrorCodes.ELOCKED,
+                `the lock of ${ref === null ? "the dependency checks" : `pack '${ref}'`} was lost`,
+                {
+                  cause: compromised,
+                  hint: "the packs directory is too slow or another process took the lock over; retry",
+                },
+              );
           },
         };
       } catch (e) {

@@ -12,15 +12,29 @@ export class PostgresLocker implements PackLocker {
   readonly kind = "postgresql" as const;
   constructor(private readonly url: string) {}
 
-  async acquire(ref: string, opts: AcquireOptions): Promise<PackLock> {
+  acquire(ref: string, opts: AcquireOptions): Promise<PackLock> {
+    return this.lockKey(`pack:${ref}`, `pack '${ref}'`, ref, opts);
+  }
+
+  /** `store:dependencies`: the pack locks' keys all start with `pack:` */
+  acquireDependencies(opts: AcquireOptions): Promise<PackLock> {
+    return this.lockKey("store:dependencies", "the dependency checks", null, opts);
+  }
+
+  private async lockKey(
+    key: string,
+    what: string,
+    ref: string | null,
+    opts: AcquireOptions,
+  ): Promise<PackLock> {
     if (opts.signal?.aborted) throw abortError(opts.signal);
-    const held = await acquirePostgresLock(this.url, `pack:${ref}`, { timeoutMs: opts.timeoutMs });
+    const held = await acquirePostgresLock(this.url, key, { timeoutMs: opts.timeoutMs });
     return {
       release: () => held.release(),
       // the lock lives exactly as long as its connection: once that is gone, so is the lock
       assertHeld: () => {
         if (held.lost())
-          throw new AttuneError(ErrorCodes.ELOCKED, `the lock of pack '${ref}' was lost`, {
+          throw new AttuneError(ErrorCodes.ELOCKED, `the lock of ${what} was lost`, {
             hint: "the connection holding the PostgreSQL advisory lock went away; retry",
             details: { ref },
           });

@@ -1,10 +1,11 @@
 import { AttuneError, ErrorCodes, validateRef, validateVersion } from "@attune/pack-storage";
-import { withRefLock, type InstallerContext } from "./context";
+import { withDependencyLock, withRefLock, type InstallerContext } from "./context";
 import { checkDependents } from "./dependencies";
 import { crashPoint } from "./fault";
 import { filesLeft } from "./finish";
 import { resolvePending } from "./reconcile";
 import type { EventData } from "./record";
+import type { PackLock } from "./locks";
 import type { Actor, InstallationMethod, UninstallResult } from "./types";
 
 export interface UninstallOptions {
@@ -53,35 +54,72 @@ export async function uninstall(
       return { ref, removed: [opts.version], recordDeleted: false };
     }
     if (!rec && onDisk.length === 0) throw notInstalled(ref);
-    if (recorded && !opts.skipDeps) checkDependents(ref, null, await ctx.store.all());
-    // what goes: the versions on disk and the recorded one (also when its files were already gone)
-    const versions = onDisk.map((p) => p.version ?? "legacy");
-    if (recorded && !versions.includes(recorded)) versions.push(recorded);
-    await ctx.journal.write(ref, {
-      operation: "uninstall",
-      version: recorded ?? versions[0],
-      versions,
-      actorId: opts.actor.identityId,
-      actorName: opts.actor.name,
-      method: opts.method ?? null,
+    // checked and committed under the dependency lock: an install of a dependent (another ref)
+    // cannot pass its own check meanwhile and commit next to this removal
+    const graphMatters = recorded !== null && !opts.skipDeps;
+    return withDependencyLock(ctx, graphMatters, opts.signal, async () => {
+      if (graphMatters) {
+        try {
+          checkDependents(ref, null, await ctx.store.all());
+        } catch (e) {
+          // a refused uninstall is in the history too, as a refused install is
+          const err = e as AttuneError;
+          await ctx.store
+            .appendEvent({
+              ...event(recorded, { operation: "uninstall", dependents: err.details?.dependents ?? [] }),
+              action: "failed",
+              outcome: "failure",
+              error: `${err.code}: ${err.message}`,
+            })
+            .catch(() => undefined);
+          throw e;
+        }
+      }
+      return removeRecorded(ctx, ref, opts, lock, onDisk, recorded, event);
     });
-    lock.assertHeld();
-    const deleted = await ctx.store
-      .deletePack(ref, event(recorded, { removed_versions: versions }))
-      .catch(async (err: unknown) => {
-        // the rows are still there (a locked or read-only database refused the commit): nothing
-        // happened, so nothing is left for a later repair to "roll back"; the error says it all
-        if ((await ctx.store.get(ref).catch(() => null)) !== null)
-          await ctx.journal.remove(ref).catch(() => undefined);
-        throw err;
-      });
-    crashPoint("uninstall-after-commit");
-    await ctx.storage.uninstallPack(ref).catch((err: unknown) => {
-      throw filesLeft(ref, err);
-    });
-    await ctx.journal.remove(ref);
-    return { ref, removed: versions, recordDeleted: deleted };
   });
+}
+
+/** journal -> delete the rows + event in one transaction -> remove the files -> drop the journal */
+async function removeRecorded(
+  ctx: InstallerContext,
+  ref: string,
+  opts: UninstallOptions,
+  lock: PackLock,
+  onDisk: Array<{ version: string | null }>,
+  recorded: string | null,
+  event: (version: string | null, details: Record<string, unknown>) => EventData,
+): Promise<UninstallResult> {
+  // what goes: the versions on disk and the recorded one (also when its files were already gone)
+  const versions = onDisk.map((p) => p.version ?? "legacy");
+  if (recorded && !versions.includes(recorded)) versions.push(recorded);
+  await ctx.journal.write(ref, {
+    operation: "uninstall",
+    version: recorded ?? versions[0],
+    versions,
+    actorId: opts.actor.identityId,
+    actorName: opts.actor.name,
+    method: opts.method ?? null,
+  });
+  lock.assertHeld();
+  const deleted = await ctx.store
+    .deletePack(
+      ref,
+      event(recorded, { removed_versions: versions, ...(opts.skipDeps ? { skip_deps: true } : {}) }),
+    )
+    .catch(async (err: unknown) => {
+      // the rows are still there (a locked or read-only database refused the commit): nothing
+      // happened, so nothing is left for a later repair to "roll back"; the error says it all
+      if ((await ctx.store.get(ref).catch(() => null)) !== null)
+        await ctx.journal.remove(ref).catch(() => undefined);
+      throw err;
+    });
+  crashPoint("uninstall-after-commit");
+  await ctx.storage.uninstallPack(ref).catch((err: unknown) => {
+    throw filesLeft(ref, err);
+  });
+  await ctx.journal.remove(ref);
+  return { ref, removed: versions, recordDeleted: deleted };
 }
 
 function notInstalled(ref: string, version?: string): AttuneError {

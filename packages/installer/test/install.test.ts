@@ -7,6 +7,7 @@ import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
 import type { Installer, ProgressEvent } from "../src/index";
 import { makeTarGz, writePack } from "./helpers/fixtures";
 import {
+  holdDependencyLock,
   holdRefLock,
   holdSqliteWriteLock,
   makeHarness,
@@ -263,6 +264,44 @@ describe.each(await providers())("install flow on %s", (provider) => {
     });
     await inst.uninstall("base", { actor, method: "cli", skipDeps: true });
     expect(packDirs(h.packsDir)).toEqual(["tool-2.0.0"]);
+  });
+
+  it("checks dependencies again under the store's dependency lock, right before the commit", async () => {
+    await inst.install({ source: pack("base", "1.0.0"), ...cli }, actor);
+    const held = await holdDependencyLock(h);
+    let settled = false;
+    // app passes its first check (base is there), then waits for the dependency lock
+    const app = inst.install({ source: pack("app", "1.0.0", { dependencies: ["base@^1"] }), ...cli }, actor);
+    void app.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // an install without dependencies that changes no version does not need that lock
+    await inst.install({ source: pack("solo", "1.0.0"), ...cli }, actor);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled).toBe(false);
+    // meanwhile base goes (skip_deps: no check, no lock), as a racing uninstall would have
+    await inst.uninstall("base", { actor, method: "cli", skipDeps: true });
+    await held.release();
+    await expect(app).rejects.toMatchObject({ code: "EDEPENDENCY" });
+    expect(packDirs(h.packsDir).sort()).toEqual(["solo-1.0.0"]);
+    // a refused uninstall is in the history; a skip_deps one says so
+    await inst.install({ source: pack("base", "1.0.0"), ...cli }, actor);
+    await inst.install({ source: pack("app", "1.0.0", { dependencies: ["base@^1"] }), ...cli }, actor);
+    await expect(inst.uninstall("base", { actor, method: "cli" })).rejects.toMatchObject({
+      code: "EDEPENDENCY",
+    });
+    expect((await inst.history("base")).at(-1)).toMatchObject({
+      action: "failed",
+      outcome: "failure",
+      error: expect.stringMatching(/^EDEPENDENCY: pack 'base' is needed by installed packs: app 1\.0\.0/),
+      details: expect.objectContaining({ operation: "uninstall" }),
+    });
+    await inst.uninstall("base", { actor, method: "cli", skipDeps: true });
+    expect((await inst.history("base")).at(-1)).toMatchObject({
+      action: "uninstall",
+      details: expect.objectContaining({ skip_deps: true }),
+    });
   });
 
   it("installs a local archive in the GitHub tarball layout, verifying the archive checksum", async () => {

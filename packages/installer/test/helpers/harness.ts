@@ -80,6 +80,12 @@ export async function holdRefLock(h: Harness, ref: string): Promise<{ release():
   return new FileLocker(path.join(h.packsDir, ".locks"), 2_000).acquire(ref, { timeoutMs: 1_000 });
 }
 
+/** Hold the store's dependency lock (PackLocker.acquireDependencies) as another process would. */
+export async function holdDependencyLock(h: Harness): Promise<{ release(): Promise<void> }> {
+  if (h.databaseUrl) return acquirePostgresLock(h.databaseUrl, "store:dependencies");
+  return new FileLocker(path.join(h.packsDir, ".locks"), 2_000).acquireDependencies({ timeoutMs: 1_000 });
+}
+
 /**
  * Hold the embedded store's write lock from another process (`BEGIN IMMEDIATE`), as a stuck
  * writer would, until release(); SQLite harnesses only.
