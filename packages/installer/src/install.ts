@@ -73,7 +73,7 @@ export async function install(
   try {
     // a registry ref is known before fetching: lock first so a concurrent install does not download twice
     const spec = { source: req.source, ref: req.refSpec, registry: req.registry, refresh: req.refresh };
-    attempt.kind = classifySource(spec);
+    attempt.kind = classifySource(spec, ctx.settings.localSourceRoots);
     if (attempt.kind === "registry") {
       const [ref, wanted] = req.source.trim().split("@");
       attempt.ref = validateRef(ref);

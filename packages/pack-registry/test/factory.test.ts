@@ -157,6 +157,29 @@ describe("fetchSource: policy and local roots applied once, in the factory", () 
     }
   });
 
+  it("a server never looks a bare word up in its working directory, nor shows that directory", async () => {
+    const cwd = process.cwd();
+    fs.mkdirSync(path.join(allowed, "Here.d"), { recursive: true });
+    process.chdir(allowed); // "Here.d" exists here (not a pack ref: no registry lookup)
+    try {
+      for (const roots of [[allowed], []]) {
+        const exists = await rejection(fetchSource({ source: "Here.d" }, newStage(), ctx(roots)));
+        const missing = await rejection(fetchSource({ source: "Gone.d" }, newStage(), ctx(roots)));
+        expect([exists.code, missing.code]).toEqual(["EINVALID_INPUT", "EINVALID_INPUT"]);
+        expect(exists.message).toBe('source: "Here.d" is not a URL, a pack ref or an absolute path');
+        expect(exists.message).not.toContain(allowed);
+      }
+      // with local paths disabled, a relative path is refused without being resolved
+      const rel = await rejection(fetchSource({ source: "./demo" }, newStage(), ctx([])));
+      expect(rel).toMatchObject({
+        code: "EPOLICY",
+        message: 'source: local paths are not accepted here ("./demo")',
+      });
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it("gives the same answer for existing and missing paths when local paths are disabled (API)", async () => {
     const a = await rejection(fetchSource({ source: path.join(allowed, "demo") }, newStage(), ctx([])));
     const b = await rejection(fetchSource({ source: path.join(allowed, "missing") }, newStage(), ctx([])));

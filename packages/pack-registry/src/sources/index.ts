@@ -46,7 +46,11 @@ function localType(s: string): SourceType {
  *  - a path (has a slash, starts with . or ~, or has an archive extension): local archive/directory;
  *  - any other existing name in the working directory: local; else EINVALID_INPUT.
  */
-export function classifySource(spec: SourceSpec): SourceType {
+/**
+ * `localSourceRoots` set (a server): a bare word is never looked up in the process's working
+ * directory, which means nothing to the caller (and would tell which files exist there).
+ */
+export function classifySource(spec: SourceSpec, localSourceRoots?: string[]): SourceType {
   const s = spec.source?.trim() ?? "";
   if (s === "") throw invalid("source: is empty");
   // eslint-disable-next-line no-control-regex
@@ -70,6 +74,8 @@ export function classifySource(spec: SourceSpec): SourceType {
     throw invalid(`source: "${s}" is an ssh git address`, "source", "use the repository's https URL");
   if (PACK_SPEC_RE.test(s)) return "registry";
   if (looksLikePath(s)) return localType(s);
+  if (localSourceRoots !== undefined)
+    throw invalid(`source: "${s}" is not a URL, a pack ref or an absolute path`);
   try {
     statSync(s);
     return localType(s);
@@ -95,6 +101,11 @@ async function checkLocalRoots(input: string, roots: string[] | undefined): Prom
       "source",
       `give a path under one of the allowed roots: ${roots.join(", ")}`,
     );
+  if (roots.length === 0)
+    throw new AttuneError(ErrorCodes.EPOLICY, `source: local paths are not accepted here ("${input}")`, {
+      details: { field: "source", rule: "local-source-roots" },
+      hint: "local paths are disabled here; use a URL or a registry ref",
+    });
   const p = path.resolve(input);
   const candidates = [
     ...roots.map((r) => path.resolve(r)),
@@ -106,17 +117,14 @@ async function checkLocalRoots(input: string, roots: string[] | undefined): Prom
     `source: local path ${p} is outside the allowed local source roots`,
     {
       details: { field: "source", rule: "local-source-roots" },
-      hint:
-        roots.length === 0
-          ? "local paths are disabled here; use a URL or a registry ref"
-          : `allowed roots: ${roots.join(", ")}`,
+      hint: `allowed roots: ${roots.join(", ")}`,
     },
   );
 }
 
 /** Pick the source for a spec, applying the outbound policy and the local-roots rule once, here. */
 export async function createSource(spec: SourceSpec, ctx: FetchContext): Promise<Source> {
-  const type = classifySource(spec);
+  const type = classifySource(spec, ctx.localSourceRoots);
   const s = spec.source.trim();
   if (spec.registry !== undefined && type !== "registry") {
     throw invalid(
