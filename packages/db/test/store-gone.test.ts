@@ -1,9 +1,10 @@
 import fs from "node:fs";
 import { describe, expect, it } from "@jest/globals";
-import { createTestDatabase } from "@attune/test-utils";
+import { createTestDatabase, postgresAdminUrl } from "@attune/test-utils";
 import { migrate, openDatabase, openDirectWriter, openInstallationLister, repositories } from "../src";
 import { sqliteFilePath } from "../src/url";
 import { POSTGRES, rejectsWith, uniqueRef, withScratch } from "./helpers";
+import { raw } from "./raw";
 
 const event = (ref: string) => ({
   packRef: ref,
@@ -149,6 +150,20 @@ describe("a PostgreSQL database dropped under a running process", () => {
           expect(e).toMatchObject({ code: "EDATABASE" });
           expect(e!.message).toMatch(/^list installations: cannot use the database \(/);
           expect(e!.hint).not.toMatch(/migrate/);
+        }
+        // created again but empty (not migrated): readiness still fails, now pointing at the migration
+        await raw("postgresql", postgresAdminUrl(), `CREATE DATABASE "${pg.name}"`);
+        const fresh = openInstallationLister(pg.url);
+        try {
+          await expect(fresh.ping()).rejects.toMatchObject({
+            code: "EDATABASE",
+            hint: expect.stringMatching(/attune db migrate/),
+          });
+          await migrate(pg.url);
+          await expect(fresh.ping()).resolves.toBeUndefined();
+        } finally {
+          await fresh.close();
+          await pg.drop();
         }
       } finally {
         await lister.close();

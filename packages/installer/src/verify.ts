@@ -1,3 +1,5 @@
+import fs from "node:fs/promises";
+import path from "node:path";
 import {
   AttuneError,
   ErrorCodes,
@@ -81,6 +83,20 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
   } catch (e) {
     if ((e as AttuneError).code !== ErrorCodes.ENOENT && (e as AttuneError).code !== ErrorCodes.ENOTFOUND)
       throw e;
+    // something else at the pack's path (a link to another place, a file): the tree there is not
+    // the store's, so it is not hashed, and it is not "gone" either
+    const at = ctx.storage.getPackPath(rec.pack.ref, rec.pack.version);
+    const there = await fs.lstat(at).catch(() => null);
+    if (there)
+      return {
+        ...base,
+        ok: false,
+        actual: null,
+        changed: [],
+        added: [],
+        removed: [],
+        error: `ESYMLINK: ${path.basename(at)} is not the directory the store made (${there.isSymbolicLink() ? "a symbolic link to another place" : "something else"} is in its place)`,
+      };
     // the whole directory is gone: every recorded file is removed
     const recorded = await ctx.store.fileManifest(rec);
     return {

@@ -455,7 +455,20 @@ describe.each(await providers())("install flow on %s", (provider) => {
       outcome: "failure",
       error: linked,
     });
-    fs.rmSync(r.installation.storage_path, { recursive: true });
+    // the pack's directory swapped for a link to a look-alike elsewhere: not hashed, not "gone"
+    const real = fs.realpathSync(r.installation.storage_path);
+    const lookAlike = pack("core", "1.0.0");
+    fs.rmSync(real, { recursive: true });
+    fs.symlinkSync(lookAlike, real);
+    expect(await inst.verify("core")).toMatchObject({
+      ok: false,
+      actual: null,
+      removed: [],
+      error:
+        "ESYMLINK: core-1.0.0 is not the directory the store made (a symbolic link to another place is in its place)",
+    });
+    fs.rmSync(real);
+    fs.rmSync(r.installation.storage_path, { recursive: true, force: true });
     const gone = await inst.verify("core");
     expect(gone).toMatchObject({ ok: false, actual: null });
     expect(gone.removed).toEqual(["actions/hello.py", "actions/hello.yaml", "pack.yaml"]);

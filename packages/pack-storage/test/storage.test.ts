@@ -161,6 +161,31 @@ describe("install, list, resolve, uninstall", () => {
     expect((await rejection(storage.resolveContentDir("core", "2.0.0"))).code).toBe("ENOTFOUND");
   });
 
+  it("a link copied to another version's name is not that version, and removing or replacing it spares the real one", async () => {
+    const { storage, stage, packsDir } = await setup();
+    const real = await storage.installPack(
+      await stage({ "pack.yaml": "ref: core\nversion: 1.5.0\n" }),
+      "core",
+      "1.5.0",
+    );
+    const stray = path.join(packsDir, "core-1.0.0");
+    fs.symlinkSync(fs.readlinkSync(path.join(packsDir, "core-1.5.0")), stray); // what `cp -a` makes
+    expect(await storage.isInstalled("core", "1.0.0")).toBe(false);
+    expect((await storage.listInstalled()).map((p) => p.version)).toEqual(["1.5.0"]);
+    // replacing it (a forced install of 1.0.0) and removing it leave 1.5.0's files alone
+    await storage.installPack(await stage({ "pack.yaml": "ref: core\nversion: 1.0.0\n" }), "core", "1.0.0", {
+      replace: true,
+    });
+    expect(fs.readFileSync(path.join(real, "pack.yaml"), "utf8")).toContain("1.5.0");
+    fs.rmSync(stray);
+    fs.symlinkSync(fs.readlinkSync(path.join(packsDir, "core-1.5.0")), stray);
+    expect(await storage.uninstallPack("core", "1.0.0")).toBe(true);
+    expect(fs.existsSync(stray)).toBe(false);
+    expect(
+      fs.readFileSync(path.join(await storage.resolveContentDir("core", "1.5.0"), "pack.yaml"), "utf8"),
+    ).toContain("1.5.0");
+  });
+
   it("rejects a staged path that is missing, a file or a symlink", async () => {
     const { storage, root } = await setup();
     expect((await rejection(storage.installPack(path.join(root, "nope"), "core", "1.0.0"))).code).toBe(

@@ -54,7 +54,7 @@ export interface InstallationLister {
    */
   dataVersion(): Promise<string | null>;
   /**
-   * One trivial query, for readiness checks: rejects (EDATABASE) when the database cannot answer,
+   * One query on the schema's pack table, for readiness checks: rejects (EDATABASE) when the database (or its schema) cannot answer,
    * including an SQLite file deleted or replaced since this lister opened it.
    */
   ping(): Promise<void>;
@@ -102,6 +102,9 @@ function request(filter: PackFilter) {
   return { page, pageSize, skip, sourceType };
 }
 
+/** Readiness: a table of this schema answers (an empty database, not migrated, does not). */
+const PING = "SELECT 1 FROM pack LIMIT 1";
+
 /** Rows past the last page carry no window count; the total then needs its own query. */
 async function page(
   rows: Raw[],
@@ -135,6 +138,7 @@ function openSqliteStatements(url: string) {
       countByType: db.prepare(`SELECT count(*) AS n FROM pack_installation WHERE source_type = ?`).pluck(),
       // this connection never writes, so every commit to the file changes its data_version
       version: db.prepare("PRAGMA data_version").pluck(),
+      ping: db.prepare(PING),
       byRef: db.prepare(BY_REF("?")),
       manifest: db.prepare(MANIFEST("?")),
       history: db.prepare(EVENTS("?")),
@@ -170,7 +174,7 @@ function sqliteLister(url: string): InstallationLister {
     dataVersion: () => guard("read the data version", async () => String(open().version.get())),
     ping: () =>
       guard("check the database", async () => {
-        open().version.get();
+        open().ping.get();
       }),
     list: (filter = {}) =>
       guard("list installations", async () => {
@@ -203,7 +207,7 @@ function postgresLister(url: string): InstallationLister {
     dataVersion: async () => null,
     ping: () =>
       guard("check the database", async () => {
-        await pool.query("SELECT 1");
+        await pool.query(PING);
       }),
     events: (ref) =>
       guard(`list events of ${ref}`, async () => {

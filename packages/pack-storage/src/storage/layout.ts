@@ -36,12 +36,17 @@ export class Layout {
   linkTarget(storeName: string): string {
     return `${STORE_DIR}/${storeName}`;
   }
-  /** The store dir a link target names, or null when the link is not one of ours. */
-  storeNameOf(target: string): string | null {
+  /**
+   * The store dir a link target names, or null when the link is not one of ours. With `entry`,
+   * only that entry's own store dirs (`<entry>~<owner>`) count: a link copied to another version's
+   * name (`cp -a`) must not make that version's files look like, or be removed as, this one's.
+   */
+  storeNameOf(target: string, entry?: string): string | null {
     const prefix = `${STORE_DIR}/`;
     if (!target.startsWith(prefix)) return null;
     const name = target.slice(prefix.length);
-    return name.length > 0 && !name.includes("/") && !name.startsWith(".") ? name : null;
+    if (name.length === 0 || name.includes("/") || name.startsWith(".")) return null;
+    return entry === undefined || name.startsWith(`${entry}~`) ? name : null;
   }
 
   async ensure(): Promise<void> {

@@ -149,8 +149,8 @@ export class PackStorage {
     if (!st) return null;
     if (st.isDirectory()) return abs;
     if (!st.isSymbolicLink()) return null;
-    const storeName = this.layout.storeNameOf(await fs.promises.readlink(abs).catch(() => ""));
-    if (!storeName) return null; // a link we did not make: not an install
+    const storeName = this.layout.storeNameOf(await fs.promises.readlink(abs).catch(() => ""), name);
+    if (!storeName) return null; // a link we did not make (or made for another version): not an install
     const target = this.layout.store(storeName);
     const tst = await lstatOrNull(target);
     return tst?.isDirectory() ? target : null;
@@ -161,7 +161,8 @@ export class PackStorage {
     const st = await lstatOrNull(abs);
     if (!st) return false;
     if (st.isSymbolicLink()) {
-      const storeName = this.layout.storeNameOf(await fs.promises.readlink(abs).catch(() => ""));
+      // only this entry's own store dir goes with it; a stray link's target belongs to another version
+      const storeName = this.layout.storeNameOf(await fs.promises.readlink(abs).catch(() => ""), name);
       try {
         await fs.promises.unlink(abs); // the install disappears atomically here
       } catch (err) {

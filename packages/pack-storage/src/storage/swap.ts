@@ -100,7 +100,10 @@ export async function swapLink(
   let oldStore: string | null = null;
   const st = await fs.promises.lstat(finalPath).catch(() => null);
   if (st?.isSymbolicLink()) {
-    oldStore = layout.storeNameOf(await fs.promises.readlink(finalPath).catch(() => ""));
+    oldStore = layout.storeNameOf(
+      await fs.promises.readlink(finalPath).catch(() => ""),
+      path.basename(finalPath),
+    );
   } else if (st) {
     // a real directory at a versioned path (made by hand or by an older Attune) cannot be swapped
     // atomically; it is moved aside first, so readers briefly see no tree (documented in README)
