@@ -36,7 +36,8 @@ export function watchSqliteFile(file: string): SqliteFileWatch {
         const id = identity(companion);
         const before = seen.get(companion);
         if (before && id === "gone") throw moved(companion, "was deleted");
-        if (before && id && !same(id, before)) throw moved(companion, "was replaced by another file");
+        if (before && id && id !== "gone" && !same(id, before))
+          throw moved(companion, "was replaced by another file");
         // seen after a statement has run: from now on the connection holds it open
         if (record && id && id !== "gone" && !before) seen.set(companion, id);
       }
