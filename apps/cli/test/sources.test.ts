@@ -53,6 +53,18 @@ describe("pack install from every source type", () => {
     );
   });
 
+  it("local_archive of 1,200 files: the process exits once installed (the reader thread never holds it)", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 1200; i++) files[`actions/f${i}.txt`] = `${i}\n`;
+    const dir = makePack(path.join(t.dir, "many-arch"), "many_archive", "1.0.0", files);
+    const file = makeTarGz(dir, path.join(t.dir, "many_archive-1.0.0.tar.gz"));
+    const started = Date.now();
+    const r = await runCli(["pack", "install", file, "-o", "json"], { env: env(), timeoutMs: 30_000 });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(json<Rec>(r).pack.ref).toBe("many_archive");
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
   it("git: a tag over http, recording the resolved commit", async () => {
     const r = await cli("pack", "install", `${git.url}/gitpack.git`, "--ref", "v1.0.0", "-o", "json");
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });

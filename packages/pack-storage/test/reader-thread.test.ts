@@ -6,6 +6,7 @@ import crypto from "node:crypto";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { calculateDirectoryChecksum, calculateDirectoryManifest, type FileManifest } from "../src/index";
 import { WHOLE_FILE_MAX } from "../src/checksum/read";
 import { ParallelReads } from "../src/checksum/parallel-reads";
@@ -18,6 +19,9 @@ import {
   type LayoutSpec,
 } from "../src/checksum/reader-thread";
 import { bytes, referenceChecksum, tmp } from "./helpers";
+
+const __dirname_of = (url: string) => path.dirname(fileURLToPath(url));
+const pathToFileUrl = (p: string) => pathToFileURL(p).href;
 
 let root: string;
 let cleanup: () => void;
@@ -226,6 +230,23 @@ describe("reader thread", () => {
     });
     expect({ ...m.files, [replaced]: serial.files[replaced] }).toEqual(serial.files);
     expect(m.checksum).not.toBe(serial.checksum);
+  });
+
+  it("a process whose helper was started but got no job (every file's bytes known) still exits", () => {
+    // what `pack install` of a 1,000-file archive does: the walk starts the helper, the bytes kept
+    // while extracting leave it nothing to read; the process must end when its work is done
+    const dist = path.resolve(__dirname_of(import.meta.url), "../dist/index.js");
+    const script = `
+      const fs = require("node:fs"), path = require("node:path");
+      import(${JSON.stringify(pathToFileUrl(dist))}).then(async (m) => {
+        const dir = ${JSON.stringify(root)};
+        const sum = await m.calculateDirectoryChecksum(dir, { contents: (rel) => fs.readFileSync(path.join(dir, rel)) });
+        process.stdout.write(sum);
+      });`;
+    const started = Date.now();
+    const out = execFileSync(process.execPath, ["-e", script], { timeout: 20_000, encoding: "utf8" });
+    expect(out).toBe(serial.checksum);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it("ATTUNE_IO_THREADS=0 starts no helper", async () => {
