@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "@jest/globals";
-import { migrate, openDatabase, repositories } from "../src";
+import { migrate, migrationStatus, openDatabase, repositories } from "../src";
 import { migrationsOf } from "../src/migrate";
 import { sqliteProblem, toDbError } from "../src/errors";
 import { migrateSqliteFile } from "../src/migrate/sqlite";
@@ -103,6 +103,22 @@ describe("openDatabase", () => {
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
     }
+  });
+
+  it("a database damaged inside (a valid header, garbage pages) is EDATABASE too, not an unexpected error", async () => {
+    await withScratch("sqlite", async ({ url, home }) => {
+      await openDatabase({ home, databaseUrl: url }).then((o) => o.close());
+      const file = url.slice("file:".length);
+      for (const f of [`${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+      const fd = fs.openSync(file, "r+");
+      fs.writeSync(fd, Buffer.alloc(6000, 0xde), 0, 6000, 4096); // the pages after the header
+      fs.closeSync(fd);
+      for (const open of [() => openDatabase({ home, databaseUrl: url }), () => migrationStatus(url)]) {
+        const err = await rejectsWith(open(), "EDATABASE");
+        expect(err.message).toMatch(/the file is not an SQLite database, or it is damaged$/);
+        expect((err as { hint?: string }).hint).toMatch(/moved away/);
+      }
+    });
   });
 
   it("rejects an unsupported DATABASE_URL with ECONFIG", async () => {

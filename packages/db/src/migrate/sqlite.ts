@@ -72,7 +72,7 @@ export function migrateSqliteFile(file: string, all: Migration[] = migrationsOf(
   try {
     // every CLI run opens the store: when it is up to date, answer from a plain read instead of
     // taking the write lock that other processes may be waiting for
-    if (pendingMigrations(all, appliedRows(db)).length === 0) return [];
+    if (pendingMigrations(all, appliedRows(db, file)).length === 0) return [];
     db.pragma("foreign_keys = OFF");
     db.exec("BEGIN IMMEDIATE");
     try {
@@ -113,20 +113,30 @@ export function migrateSqliteFile(file: string, all: Migration[] = migrationsOf(
   }
 }
 
-function appliedRows(db: Database.Database): AppliedRow[] {
-  const has = db
-    .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'`)
-    .get();
-  return has ? (db.prepare(`SELECT * FROM "_prisma_migrations"`).all() as AppliedRow[]) : [];
+/** The migrations recorded in the file; a damaged file (or one that is no database) is EDATABASE. */
+function appliedRows(db: Database.Database, file: string): AppliedRow[] {
+  try {
+    const has = db
+      .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'`)
+      .get();
+    return has ? (db.prepare(`SELECT * FROM "_prisma_migrations"`).all() as AppliedRow[]) : [];
+  } catch (e) {
+    throw cannotOpen(file, e);
+  }
 }
 
 /** Applied and pending migration names, without changing anything. */
 export function sqliteStatus(file: string): { applied: string[]; pending: string[] } {
   const all = migrationsOf("sqlite");
   if (!fs.existsSync(file)) return { applied: [], pending: all.map((m) => m.name) };
-  const db = new Database(file, { readonly: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
+  let db: Database.Database;
   try {
-    const pending = pendingMigrations(all, appliedRows(db)).map((m) => m.name);
+    db = new Database(file, { readonly: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
+  } catch (e) {
+    throw cannotOpen(file, e);
+  }
+  try {
+    const pending = pendingMigrations(all, appliedRows(db, file)).map((m) => m.name);
     return { applied: all.map((m) => m.name).filter((n) => !pending.includes(n)), pending };
   } finally {
     db.close();
