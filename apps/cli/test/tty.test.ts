@@ -52,7 +52,8 @@ function answerPrompt(
       out += d;
       if (!typed && out.includes("[y/N]")) {
         typed = true;
-        child.stdin.write(`${answer}\n`);
+        // a keystroke (Ctrl-C, Ctrl-D) is sent as it is; an answer is a line
+        child.stdin.write(/^[\x00-\x1f]$/.test(answer) ? answer : `${answer}\n`);
       }
     });
     child.on("error", reject);
@@ -76,5 +77,17 @@ function answerPrompt(
     expect(yes.code).toBe(0);
     expect(yes.out).toContain("Removed hello_world");
     expect((await runCli(["pack", "show", "hello_world"], { env: baseEnv(env) })).code).toBe(1);
+  });
+
+  it("Ctrl-C at the prompt cancels (exit 130), Ctrl-D answers no (exit 1); neither is a bug report", async () => {
+    expect((await runCli(["pack", "install", example, "-q"], { env: baseEnv(env) })).code).toBe(0);
+    const c = await answerPrompt("pack uninstall hello_world", "\x03", env);
+    expect(c.code).toBe(130);
+    expect(c.out).toContain("attune: EINTERRUPTED: uninstall cancelled (Ctrl-C)");
+    const d = await answerPrompt("pack uninstall hello_world", "\x04", env);
+    expect(d.code).toBe(1);
+    expect(d.out).toContain("attune: ECANCELLED: uninstall cancelled");
+    for (const out of [c.out, d.out]) expect(out).not.toContain("EUNEXPECTED");
+    expect((await runCli(["pack", "show", "hello_world"], { env: baseEnv(env) })).code).toBe(0);
   });
 });

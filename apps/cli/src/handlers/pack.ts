@@ -120,7 +120,13 @@ async function confirm(question: string): Promise<void> {
     });
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`${question} [y/N] `);
+    const answer = await rl.question(`${question} [y/N] `).catch((e: unknown) => {
+      // readline rejects on Ctrl-C ("Aborted with Ctrl+C") and Ctrl-D: the user's "no", not a bug
+      process.stderr.write("\n");
+      if (/Ctrl\+C/.test(String((e as Error)?.message)))
+        throw new CliError("EINTERRUPTED", "uninstall cancelled (Ctrl-C)", { hint: "nothing was removed" });
+      return "";
+    });
     if (!/^y(es)?$/i.test(answer.trim()))
       throw new CliError("ECANCELLED", "uninstall cancelled", { hint: "nothing was removed" });
   } finally {
