@@ -28,6 +28,15 @@ export function buildParser(argv: string[]): Argv {
     .example("$0 pack install ./my-pack", "install a pack from a local directory")
     .example("$0 pack list -o json", "list installed packs as JSON")
     .example("$0 pack list --api-url https://a.example", "list the packs of a remote Attune")
+    // every option takes one value (yargs would make a repeated one an array, which handlers and
+    // checks do not expect); `pack verify`'s refs are the only list
+    .middleware((a) => {
+      for (const [key, value] of Object.entries(a)) {
+        if (!Array.isArray(value) || key === "_" || key === "refs" || key.length === 1 || /[A-Z]/.test(key))
+          continue;
+        throw new CliError("EUSAGE", `--${key} was given more than once`, { hint: `give --${key} once` });
+      }
+    }, true)
     .demandCommand(1, "give a command, e.g. `attune pack list`")
     .recommendCommands()
     .strict()
@@ -48,6 +57,8 @@ export function buildParser(argv: string[]): Argv {
   return y as unknown as Argv;
 }
 
+const COMMANDS = new Set(["pack", "registry", "token", "db", "config", "completion"]);
+
 function wantsHelp(argv: string[]): boolean {
   return argv.includes("--help") || argv.includes("-h");
 }
@@ -62,7 +73,9 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
     });
   }
   const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
-  const words = argv.filter((a) => !a.startsWith("-")).slice(0, 2);
+  // the command words, not the values of options given before them (`-o json pack checksum`)
+  const top = argv.findIndex((a) => COMMANDS.has(a));
+  const words = top < 0 ? [] : [argv[top], ...argv.slice(top + 1).filter((a) => !a.startsWith("-")).slice(0, 1)];
   let hint = `run \`attune ${words.length ? words.join(" ") + " " : ""}--help\` to see the usage`;
   if (unknown) {
     const opts = (parser as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();

@@ -56,6 +56,48 @@ describe("usage errors, help and version", () => {
     const twice = await runCli(["pack", "install", "./x", "--checksum", "a", "--checksum", "b"]);
     expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/--checksum was given more than once/);
+    // on every command, for every option (handlers never see a list where they expect one value)
+    for (const [args, name] of [
+      [["token", "create", "--name", "a", "--name", "b"], "name"],
+      [["token", "create", "--name", "a", "--scopes", "packs:read", "--scopes", "packs:install"], "scopes"],
+      [
+        [
+          "pack",
+          "index-entry",
+          ".",
+          "--git-url",
+          "https://g.example/x.git",
+          "--git-ref",
+          "v1",
+          "--git-ref",
+          "v2",
+        ],
+        "git-ref",
+      ],
+      [["pack", "list", "--source-type", "git", "--source-type", "registry"], "source-type"],
+      [
+        ["registry", "add", "x", "https://x.example.com/i.json", "--priority", "1", "--priority", "2"],
+        "priority",
+      ],
+      [["pack", "checksum", ".", "-o", "table", "-o", "yaml"], "output"],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toBe(
+        `attune: EUSAGE: --${name} was given more than once\nhint: give --${name} once\n`,
+      );
+    }
+  });
+
+  it("the usage hint names the command, not the value of an option given before it", async () => {
+    for (const args of [
+      ["-o", "json", "pack", "checksum"],
+      ["--home", "/tmp/x", "pack", "checksum"],
+    ]) {
+      const r = await runCli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/hint: run `attune pack checksum --help` to see the usage/);
+    }
   });
 
   it("verify with refs and --all is a usage error (the refs were ignored)", async () => {
