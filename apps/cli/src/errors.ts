@@ -58,6 +58,11 @@ const TYPED_FIELDS = new Set([
   "ref",
   "source",
   "url",
+  // pack index-entry's flags (the library's gitUrl... renamed to what the user typed)
+  "--git-url",
+  "--git-ref",
+  "--archive-url",
+  "--archive-file",
 ]);
 
 function typedField(err: CodedError): string | undefined {

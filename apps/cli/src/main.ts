@@ -75,7 +75,16 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
   const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
   // the command words, not the values of options given before them (`-o json pack checksum`)
   const top = argv.findIndex((a) => COMMANDS.has(a));
-  const words = top < 0 ? [] : [argv[top], ...argv.slice(top + 1).filter((a) => !a.startsWith("-")).slice(0, 1)];
+  const words =
+    top < 0
+      ? []
+      : [
+          argv[top],
+          ...argv
+            .slice(top + 1)
+            .filter((a) => !a.startsWith("-"))
+            .slice(0, 1),
+        ];
   let hint = `run \`attune ${words.length ? words.join(" ") + " " : ""}--help\` to see the usage`;
   if (unknown) {
     const opts = (parser as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();

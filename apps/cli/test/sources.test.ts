@@ -248,8 +248,24 @@ describe("pack install from every source type", () => {
       "--git-ref",
       "a..b",
     );
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(2); // a bad value of a flag, as cli.md says
     expect(r.stderr).toMatch(/^attune: EINVALID_INPUT: --git-ref: git ref "a\.\.b" is refused/);
     expect(r.stderr).not.toMatch(/gitRef/);
+    // a URL with credentials is refused without printing the password back, with a hint
+    for (const flag of ["--archive-url", "--git-url"]) {
+      const c = await cli(
+        "pack",
+        "index-entry",
+        path.join(t.dir, "git-checkout"),
+        flag,
+        "https://u:secretpw@e.example/p.tgz",
+        ...(flag === "--git-url" ? ["--git-ref", "v1"] : ["--archive-file", path.join(t.dir, "none.tgz")]),
+      );
+      expect(c.code).toBe(2);
+      expect(c.stderr).toMatch(
+        new RegExp(`^attune: EINVALID_INPUT: ${flag}: ".*" must not contain a user name or password\nhint: `),
+      );
+      expect(c.stderr).not.toContain("secretpw");
+    }
   });
 });

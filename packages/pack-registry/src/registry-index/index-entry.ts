@@ -7,6 +7,7 @@ import {
   calculateDirectoryChecksum,
   calculateFileChecksum,
   ioError,
+  redactUrl,
 } from "@attune/pack-storage";
 import { archiveTypeFromName, extractArchive } from "../extract";
 import { findPackRoot, loadManifest } from "../manifest";
@@ -31,15 +32,21 @@ function publicUrl(url: string, field: string): string {
   } catch {
     /* handled below */
   }
-  if (!u || (u.protocol !== "https:" && u.protocol !== "http:") || carriesCredentials(u)) {
+  // never echoed as given: a URL with a password would print the secret back
+  if (u && carriesCredentials(u))
     throw new AttuneError(
       ErrorCodes.EINVALID_INPUT,
-      `${field}: "${url}" must be an http(s) URL without credentials`,
+      `${field}: "${redactUrl(url)}" must not contain a user name or password`,
       {
         details: { field },
+        hint: "publish the URL anyone allowed can fetch; a registry's credentials go in its headers (config.yaml)",
       },
     );
-  }
+  if (!u || (u.protocol !== "https:" && u.protocol !== "http:"))
+    throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${field}: "${redactUrl(url)}" is not an http(s) URL`, {
+      details: { field },
+      hint: "give the https URL it is published at",
+    });
   return url;
 }
 
