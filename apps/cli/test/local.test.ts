@@ -113,6 +113,14 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
       removed: ["actions/run.yaml"],
     });
     expect(bad.stderr).toMatch(/^attune: EINTEGRITY: demo_pack differs .*actions\/run\.sh/);
+    // a ref that is not installed, next to it, does not hide the tampering: both are reported, exit 3
+    const mixed = await cli("pack", "verify", "demo_pack", "nope_pack", "-o", "json");
+    expect(mixed.code).toBe(3);
+    expect(json<Array<{ ref: string; ok: boolean }>>(mixed)).toEqual([
+      expect.objectContaining({ ref: "demo_pack", ok: false }),
+    ]);
+    expect(mixed.stderr).toMatch(/^attune: ENOTFOUND: pack 'nope_pack' is not installed$/m);
+    expect(mixed.stderr).toMatch(/^attune: EINTEGRITY: demo_pack differs/m);
     const table = await cli("pack", "verify", "--all", "-o", "table");
     expect(table.code).toBe(3);
     expect(table.stdout).toMatch(/^demo_pack\s+TAMPERED/m);

@@ -162,6 +162,7 @@ export async function packVerify(
       hint: "`attune pack verify --all` verifies every installed pack",
     });
   const progress = createProgress(progressEnabled(Boolean(argv.quiet)));
+  const missing: unknown[] = [];
   const reports: VerifyReport[] = await withBackend(argv, async (b) => {
     if (argv.all) {
       progress.update({ phase: "hash", message: "all packs" });
@@ -170,10 +171,23 @@ export async function packVerify(
     const out: VerifyReport[] = [];
     for (const ref of refs) {
       progress.update({ phase: "hash", message: ref });
-      out.push(await b.verify(ref));
+      // an unknown ref is reported, and the others are still verified: one typo must not hide a
+      // tampered pack (its report and exit 3)
+      const report = await b.verify(ref).catch((e: unknown) => {
+        if ((e as { code?: unknown }).code !== "ENOTFOUND") throw e;
+        missing.push(e);
+        return null;
+      });
+      if (report) out.push(report);
     }
     return out;
   }).finally(() => progress.done());
+  // nothing verified at all: an error like any other (stdout stays empty)
+  if (reports.length === 0 && missing.length > 0) {
+    for (const e of missing.slice(0, -1)) process.stderr.write(renderError(e, false));
+    throw missing[missing.length - 1];
+  }
+  for (const e of missing) process.stderr.write(renderError(e, false));
   const bad = reports.filter((r) => !r.ok);
   if (bad.length > 0) {
     // The report goes to stdout; the failure line goes to stderr like any error, so scripts see both.
@@ -193,7 +207,8 @@ export async function packVerify(
   return {
     data: reports,
     table: () => verifyTable(reports),
-    exitCode: bad.length > 0 ? ExitCode.INTEGRITY : undefined,
+    // tampering outranks a ref that is not installed
+    exitCode: bad.length > 0 ? ExitCode.INTEGRITY : missing.length > 0 ? ExitCode.FAILURE : undefined,
   };
 }
 
