@@ -52,6 +52,15 @@ describe("attune pack checksum", () => {
     );
     expect(Object.keys(g)).toEqual(["type", "url", "ref", "checksum"]);
     expect(g).toMatchObject({ type: "git", checksum: NESTED });
+    // a plain file has no source template: no source could ever deliver that checksum
+    const plain = path.join(t.dir, "notes.txt");
+    fs.writeFileSync(plain, "Hello, world!");
+    const p = await runCli(["pack", "checksum", plain, "--json"]);
+    expect(p.code).toBe(2);
+    expect(p.stdout).toBe("");
+    expect(p.stderr).toMatch(
+      /^attune: EUSAGE: --json: .*notes\.txt is neither a pack directory nor a \.tar\.gz/,
+    );
   });
 
   it("a missing path exits 1 with one ENOENT line and a hint, nothing on stdout", async () => {

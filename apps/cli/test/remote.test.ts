@@ -234,6 +234,28 @@ describe("pack commands in remote mode (through a running API)", () => {
     expect(r.stderr).not.toContain(token);
   });
 
+  it("a wrong API URL says so: a path prefix, or a server that is not an Attune API", async () => {
+    const prefixed = await runCli(["pack", "list", "--api-url", `${api.url}/prefix`, "--token", token], {
+      env: baseEnv(),
+    });
+    expect(prefixed.code).toBe(1);
+    expect(prefixed.stderr).toMatch(
+      /^attune: ENOTFOUND: no route GET \/prefix\/api\/v1\/packs.*\nhint: check that --api-url/,
+    );
+    const other = await serveRoutes(); // answers 404 with a plain page
+    try {
+      const r = await runCli(["pack", "show", "x_pack", "--api-url", other.url, "--token", token], {
+        env: baseEnv(),
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /^attune: ENOTFOUND: the server answered HTTP 404 without an Attune error body \(is it an Attune API\?\)\nhint: check that --api-url/,
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
   it("uninstall of a pack others depend on: refused through the API (exit 1, naming them), --skip-deps passes", async () => {
     const base = makePack(path.join(t.dir, "src", "base"), "dep_base", "1.0.0");
     const user = makePack(path.join(t.dir, "src", "user"), "dep_user", "1.0.0", {

@@ -151,4 +151,6 @@ const IO_HINTS: Record<string, string> = {
   EACCES: "this user may not write there: fix the permissions or owner, or use another ATTUNE_HOME",
   EPERM: "the operation is not permitted there (permissions, or an immutable file: chattr -i)",
   EMFILE: "too many open files: raise the limit (ulimit -n) and retry",
+  ENOTDIR:
+    "a part of that path is a file, not a directory: check the path (ATTUNE_HOME, --home, --packs-dir) names a directory",
 };

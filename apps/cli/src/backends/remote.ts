@@ -186,13 +186,28 @@ function causeText(err: unknown): string {
   return cause?.code ?? cause?.message ?? (err as Error).message;
 }
 
+const CHECK_API_URL =
+  "check that --api-url (ATTUNE_API_URL) is the Attune API's base URL, the part before /api/v1";
+
 function problemError(status: number, json: unknown, text: string): CliError {
   const p = (json && typeof json === "object" ? json : {}) as Record<string, unknown>;
-  const code = typeof p.code === "string" ? p.code : (STATUS_CODES[status] ?? "EFETCH");
+  // not an Attune problem body (an HTML error page of another server): say so, never quote the page
+  if (typeof p.code !== "string")
+    return new CliError(
+      STATUS_CODES[status] ?? "EFETCH",
+      `the server answered HTTP ${status} without an Attune error body (is it an Attune API?)`,
+      { hint: CHECK_API_URL, details: { status, body: text.slice(0, 200) } },
+    );
   const detail =
-    typeof p.detail === "string" ? p.detail : typeof p.title === "string" ? p.title : text.slice(0, 200);
-  const hint = typeof p.hint === "string" ? p.hint : undefined;
-  return new CliError(code, `${detail || `HTTP ${status}`} (API status ${status})`, { hint, details: p });
+    typeof p.detail === "string" ? p.detail : typeof p.title === "string" ? p.title : `HTTP ${status}`;
+  // an Attune API that has no such route: the URL's path is wrong, not the pack
+  const hint =
+    p.code === "ENOTFOUND" && /^no route /.test(detail)
+      ? CHECK_API_URL
+      : typeof p.hint === "string"
+        ? p.hint
+        : undefined;
+  return new CliError(p.code, `${detail} (API status ${status})`, { hint, details: p });
 }
 
 /** Normalise a list item: `{pack, installation}` or a pack carrying its `installation`. */

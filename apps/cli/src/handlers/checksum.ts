@@ -49,6 +49,15 @@ export async function packChecksum(argv: ChecksumArgs): Promise<CommandResult> {
       progress.done();
     }
   } else if (stat.isFile()) {
+    // a template for a file that is no archive would carry a checksum no source can ever match
+    if (argv.json && !ARCHIVE_RE.test(target))
+      throw new CliError(
+        "EUSAGE",
+        `--json: ${target} is neither a pack directory nor a .tar.gz/.tgz/.tar/.zip archive`,
+        {
+          hint: "give the pack directory (git source template) or its archive (archive source template)",
+        },
+      );
     checksum = await calculateFileChecksum(target);
   } else {
     throw new CliError("ESPECIAL_FILE", `${target} is neither a directory nor a regular file`, {

@@ -81,10 +81,14 @@ export async function readConfigFile(home: string): Promise<AttuneConfigFile> {
     throw new AttuneError(ErrorCodes.ECONFIG, `${file}: not valid YAML: ${(cause as Error).message}`, {
       path: file,
       cause,
+      hint: "fix the YAML at the line shown (`attune config show` reads it back), or move the file away to start from the defaults",
     });
   }
   if (doc !== null && doc !== undefined && (typeof doc !== "object" || Array.isArray(doc))) {
-    throw new AttuneError(ErrorCodes.ECONFIG, `${file}: must be a mapping of keys`, { path: file });
+    throw new AttuneError(ErrorCodes.ECONFIG, `${file}: must be a mapping of keys`, {
+      path: file,
+      hint: "write config.yaml as `key: value` lines (see `attune config show` for the keys)",
+    });
   }
   return parseConfig(doc, file);
 }
