@@ -302,7 +302,10 @@ export class ReaderThread {
     // Node refs the worker's port again when it comes online: a helper started early (at 1,000 files
     // into a walk) that then got no job, because every file's bytes were known, kept the process
     // alive for ever after its work was done (`pack install` of a 1,000-file archive never exited)
-    this.worker.once("online", () => this.worker?.unref());
+    // (unless a job is running by then: start() refs it for the job, and the job's end unrefs it)
+    this.worker.once("online", () => {
+      if (!this.busy) this.worker?.unref();
+    });
     this.worker.on("message", (m: { idle: number }) => {
       this.filesRead += m.idle;
       this.worker?.unref();
