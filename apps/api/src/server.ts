@@ -25,6 +25,7 @@ const IDLE: Lifecycle = { signal: new AbortController().signal, draining: () => 
  */
 export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Express {
   const logger = deps.logger ?? createLogger();
+  const privatePaths = deps.privatePaths ?? [];
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
@@ -83,13 +84,13 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
     packsRouter({
       installer: deps.installer,
       shutdownSignal: lifecycle.signal,
-      privatePaths: deps.privatePaths ?? [],
+      privatePaths,
     }),
   );
-  api.use(registriesRouter(deps.installer, deps.privatePaths ?? []));
+  api.use(registriesRouter(deps.installer, privatePaths));
   app.use("/api/v1", api);
 
   app.use(notFound);
-  app.use(errorHandler(deps.privatePaths ?? []));
+  app.use(errorHandler(privatePaths));
   return app;
 }

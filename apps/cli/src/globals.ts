@@ -20,9 +20,7 @@ export interface GlobalArgs {
 export function nonEmpty(...names: string[]) {
   return (a: Record<string, unknown>) => {
     for (const name of names) {
-      const v = a[name];
-      if (Array.isArray(v))
-        throw new CliError("EUSAGE", `--${name} was given more than once`, { hint: `give --${name} once` });
+      const v = a[name]; // a repeated option never gets here: main.ts refuses it for every command
       if (v !== undefined && (typeof v !== "string" || v.trim() === ""))
         throw new CliError("EUSAGE", `--${name} needs a value`, {
           hint: `give --${name} <value>, or leave the option out`,

@@ -34,6 +34,11 @@ function lockSubject(ref: string | null): string {
     : `another operation on pack '${ref}'`;
 }
 
+/** The lock's own name in messages: `pack 'core'`, or the dependency checks (ref null). */
+export function lockName(ref: string | null): string {
+  return ref === null ? "the dependency checks" : `pack '${ref}'`;
+}
+
 export function lockTimeoutError(ref: string | null, timeoutMs: number): AttuneError {
   return new AttuneError(
     ErrorCodes.ELOCKED,
@@ -139,14 +144,10 @@ export class FileLocker implements PackLocker {
           },
           assertHeld: () => {
             if (compromised)
-              throw new AttuneError(
-                ErrorCodes.ELOCKED,
-                `the lock of ${ref === null ? "the dependency checks" : `pack '${ref}'`} was lost`,
-                {
-                  cause: compromised,
-                  hint: "the packs directory is too slow or another process took the lock over; retry",
-                },
-              );
+              throw new AttuneError(ErrorCodes.ELOCKED, `the lock of ${lockName(ref)} was lost`, {
+                cause: compromised,
+                hint: "the packs directory is too slow or another process took the lock over; retry",
+              });
           },
         };
       } catch (e) {

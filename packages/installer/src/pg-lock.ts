@@ -1,7 +1,7 @@
 import { acquirePostgresLock } from "@attune/db";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type { AcquireOptions, PackLock, PackLocker } from "./locks";
-import { abortError } from "./locks";
+import { abortError, lockName } from "./locks";
 
 /**
  * PostgreSQL: a session advisory lock on `attune:pack:<ref>`, held on a dedicated connection.
@@ -13,20 +13,15 @@ export class PostgresLocker implements PackLocker {
   constructor(private readonly url: string) {}
 
   acquire(ref: string, opts: AcquireOptions): Promise<PackLock> {
-    return this.lockKey(`pack:${ref}`, `pack '${ref}'`, ref, opts);
+    return this.lockKey(`pack:${ref}`, ref, opts);
   }
 
   /** `store:dependencies`: the pack locks' keys all start with `pack:` */
   acquireDependencies(opts: AcquireOptions): Promise<PackLock> {
-    return this.lockKey("store:dependencies", "the dependency checks", null, opts);
+    return this.lockKey("store:dependencies", null, opts);
   }
 
-  private async lockKey(
-    key: string,
-    what: string,
-    ref: string | null,
-    opts: AcquireOptions,
-  ): Promise<PackLock> {
+  private async lockKey(key: string, ref: string | null, opts: AcquireOptions): Promise<PackLock> {
     if (opts.signal?.aborted) throw abortError(opts.signal);
     const held = await acquirePostgresLock(this.url, key, { timeoutMs: opts.timeoutMs });
     return {
@@ -34,7 +29,7 @@ export class PostgresLocker implements PackLocker {
       // the lock lives exactly as long as its connection: once that is gone, so is the lock
       assertHeld: () => {
         if (held.lost())
-          throw new AttuneError(ErrorCodes.ELOCKED, `the lock of ${what} was lost`, {
+          throw new AttuneError(ErrorCodes.ELOCKED, `the lock of ${lockName(ref)} was lost`, {
             hint: "the connection holding the PostgreSQL advisory lock went away; retry",
             details: { ref },
           });

@@ -77,6 +77,16 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
     expected: inst.checksum,
     fileListAvailable: rec.hasFileManifest,
   };
+  // the tree could not be hashed at all: `error` says why, and no file is named as changed
+  const unhashable = (error: string): VerifyReport => ({
+    ...base,
+    ok: false,
+    actual: null,
+    changed: [],
+    added: [],
+    removed: [],
+    error,
+  });
   let dir: string;
   try {
     dir = await ctx.storage.resolveContentDir(rec.pack.ref, rec.pack.version);
@@ -88,15 +98,9 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
     const at = ctx.storage.getPackPath(rec.pack.ref, rec.pack.version);
     const there = await fs.lstat(at).catch(() => null);
     if (there)
-      return {
-        ...base,
-        ok: false,
-        actual: null,
-        changed: [],
-        added: [],
-        removed: [],
-        error: `ESYMLINK: ${path.basename(at)} is not the directory the store made (${there.isSymbolicLink() ? "a symbolic link to another place" : "something else"} is in its place)`,
-      };
+      return unhashable(
+        `ESYMLINK: ${path.basename(at)} is not the directory the store made (${there.isSymbolicLink() ? "a symbolic link to another place" : "something else"} is in its place)`,
+      );
     // the whole directory is gone: every recorded file is removed
     const recorded = await ctx.store.fileManifest(rec);
     return {
@@ -122,16 +126,7 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
     const err = e as AttuneError;
     // named inside the pack ("actions/x is a symbolic link"), as an install names an entry: the
     // storage path is the server's own business (and the API would have to hide it)
-    const message = err.message.split(`${dir}/`).join("");
-    return {
-      ...base,
-      ok: false,
-      actual: null,
-      changed: [],
-      added: [],
-      removed: [],
-      error: `${err.code}: ${message}`,
-    };
+    return unhashable(`${err.code}: ${err.message.split(`${dir}/`).join("")}`);
   }
   // read only now: a 20,000-entry manifest costs more to load than an untouched pack takes to hash
   const recorded = await ctx.store.fileManifest(rec);

@@ -94,18 +94,18 @@ function within(p: string, root: string): boolean {
  */
 async function checkLocalRoots(input: string, roots: string[] | undefined): Promise<void> {
   if (roots === undefined) return;
-  // where roots apply (a server), the process's working directory means nothing to the caller
-  if (!path.isAbsolute(input) && roots.length > 0)
-    throw invalid(
-      `source: local path "${input}" is relative; give the absolute path on the server`,
-      "source",
-      `give a path under one of the allowed roots: ${roots.join(", ")}`,
-    );
   if (roots.length === 0)
     throw new AttuneError(ErrorCodes.EPOLICY, `source: local paths are not accepted here ("${input}")`, {
       details: { field: "source", rule: "local-source-roots" },
       hint: "local paths are disabled here; use a URL or a registry ref",
     });
+  // where roots apply (a server), the process's working directory means nothing to the caller
+  if (!path.isAbsolute(input))
+    throw invalid(
+      `source: local path "${input}" is relative; give the absolute path on the server`,
+      "source",
+      `give a path under one of the allowed roots: ${roots.join(", ")}`,
+    );
   const p = path.resolve(input);
   const candidates = [
     ...roots.map((r) => path.resolve(r)),
