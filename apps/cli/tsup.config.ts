@@ -15,11 +15,13 @@ export default defineConfig({
   minify: true,
   // yargs and its helpers are bundled into the start-up chunk: resolving and loading ~40 small
   // files cost more than parsing one. string-width is swapped for a small ASCII-level version
-  // (src/vendor/string-width.ts) because its Unicode tables dominated `--help` start-up.
+  // (src/vendor/string-width.ts) because its Unicode tables dominated `--help` start-up, and
+  // yargs' `assert` for two strict-equality checks (src/vendor/assert.ts), to skip loading Node's.
   noExternal: [/^yargs/, "cliui", "y18n", "escalade", "get-caller-file", /^strip-ansi|^ansi-|^wrap-ansi/],
   esbuildOptions(options) {
     options.alias = {
       "string-width": fileURLToPath(new URL("./src/vendor/string-width.ts", import.meta.url)),
+      assert: fileURLToPath(new URL("./src/vendor/assert.ts", import.meta.url)),
     };
   },
 });

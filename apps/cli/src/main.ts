@@ -54,10 +54,25 @@ export function buildParser(argv: string[]): Argv {
       if (err) throw err;
       throw usageError(msg ?? "invalid usage", argv, y as unknown as Argv);
     });
+  if (!wantsHelp(argv)) skipHelpCache(y);
   return y as unknown as Argv;
 }
 
 const COMMANDS = new Set(["pack", "registry", "token", "db", "config", "completion"]);
+
+/**
+ * yargs renders the help of every command it runs (even unwrapped, ~10 ms here), to show it should
+ * that command fail later; our .fail() prints its own errors and never that text, so outside
+ * `--help` the rendering is skipped. Reaches into yargs' internals (pinned version): if they change
+ * shape, nothing is patched and yargs behaves as before.
+ */
+function skipHelpCache(y: unknown): void {
+  const internals = (y as { getInternalMethods?: () => { getUsageInstance?: () => unknown } })
+    .getInternalMethods;
+  const usage = typeof internals === "function" ? internals.call(y).getUsageInstance?.() : undefined;
+  if (usage && typeof (usage as { cacheHelpMessage?: unknown }).cacheHelpMessage === "function")
+    (usage as { cacheHelpMessage: () => void }).cacheHelpMessage = () => undefined;
+}
 
 function wantsHelp(argv: string[]): boolean {
   return argv.includes("--help") || argv.includes("-h");

@@ -92,8 +92,10 @@ export async function install(
       localSourceRoots: ctx.settings.localSourceRoots,
       limits: ctx.limits,
       signal: opts.signal,
-      onProgress: (p) =>
-        progress({ ...p, phase: p.phase === "extract" ? "extract" : "fetch", message: p.phase }),
+      // no listener, no reports: the sources skip the work of building them
+      onProgress:
+        opts.onProgress &&
+        ((p) => progress({ ...p, phase: p.phase === "extract" ? "extract" : "fetch", message: p.phase })),
     }).catch((err: unknown) => {
       throw asRequestField(err, req.refSpec !== undefined);
     });

@@ -362,7 +362,7 @@ describe("extractArchive", () => {
     execFileSync("tar", ["-czf", file, "-C", src, "."]);
     const seen: number[] = [];
     await extractArchive(file, join(work.dir, "p1"), {}, { onProgress: (p) => seen.push(p.files) });
-    expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(seen).toEqual([1, 6]); // the first file, then every 64 files and the last
     const controller = new AbortController();
     controller.abort();
     await expect(

@@ -35,7 +35,7 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
           method: "cli",
         },
         actor,
-        { onProgress: (e) => onProgress({ ...e }), signal },
+        { onProgress: onProgress && ((e) => onProgress({ ...e })), signal },
       );
       return r as unknown as PackRecord & { created: boolean };
     },

@@ -225,7 +225,7 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
   const backend: PackBackend = {
     mode: "remote",
     async install(req: InstallArgs, onProgress) {
-      onProgress({ phase: "install", message: `on ${new URL(api.base).host}` });
+      onProgress?.({ phase: "install", message: `on ${new URL(api.base).host}` });
       const body = {
         // A path that exists here is sent absolute: the server's working directory is not ours.
         source: remoteSource(req.source),

@@ -87,7 +87,8 @@ export interface PackBackend {
   /** `signal`: Ctrl-C; honoured until the install commits to finishing (see docs/install-flow.md) */
   install(
     req: InstallArgs,
-    onProgress: (u: ProgressUpdate) => void,
+    /** undefined when nothing is drawn (quiet, or stderr is no terminal): no reports are built */
+    onProgress: ((u: ProgressUpdate) => void) | undefined,
     signal?: AbortSignal,
   ): Promise<InstallResult>;
   /** `skipDeps`: even when installed packs depend on it */

@@ -39,7 +39,8 @@ interface InstallArgv extends GlobalArgs {
 }
 
 export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
-  const progress = createProgress(progressEnabled(Boolean(argv.quiet)));
+  const drawn = progressEnabled(Boolean(argv.quiet));
+  const progress = createProgress(drawn);
   const r = await withBackend(argv, async (b) => {
     const interrupt = b.mode === "local" ? onInterrupt(progress) : null;
     try {
@@ -54,7 +55,7 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
           registry: argv.registry,
           refresh: argv.refresh,
         },
-        (u) => progress.update(u),
+        drawn ? (u) => progress.update(u) : undefined,
         interrupt?.signal,
       );
     } catch (err) {

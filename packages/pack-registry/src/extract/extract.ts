@@ -61,6 +61,7 @@ async function writeEntries(
     throw err;
   }
   await writer.finish();
+  writer.complete();
   return { files: writer.files, directories: writer.directories, bytes: writer.bytes, trailingBytes: 0 };
 }
 

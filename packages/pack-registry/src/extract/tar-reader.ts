@@ -317,6 +317,7 @@ export async function extractTar(
         if (sink) throw unsafe("(archive)", "the archive ends in the middle of a file");
         settled = true;
         signal?.removeEventListener("abort", onAbort);
+        writer.complete();
         resolve({
           files: writer.files,
           directories: writer.directories,

@@ -5,6 +5,7 @@ import { ioError } from "@attune/pack-storage";
 import { tooLarge, unsafe } from "./entry-checker";
 import type { KeptContents } from "./kept";
 import type { ExtractLimits } from "./limits";
+import { PROGRESS_EVERY_FILES } from "../progress";
 
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 /** files up to this size are collected and written by one open/write/close; bigger ones stream */
@@ -62,6 +63,8 @@ export class TreeWriter {
   private readonly pending = new Set<Promise<void>>();
   private inFlightBytes = 0;
   private failure: unknown = null;
+  /** files counted in the last progress report */
+  private reported = 0;
 
   constructor(
     private readonly root: string,
@@ -169,6 +172,17 @@ export class TreeWriter {
 
   private done(): void {
     this.files += 1;
+    // after the first file, every PROGRESS_EVERY_FILES files, and once more at the end (complete())
+    if (this.files === 1 || this.files % PROGRESS_EVERY_FILES === 0) this.report();
+  }
+
+  /** The extraction succeeded: report the final count, if the last report did not have it. */
+  complete(): void {
+    if (this.reported !== this.files) this.report();
+  }
+
+  private report(): void {
+    this.reported = this.files;
     this.onProgress?.({ files: this.files, bytes: this.bytes });
   }
 

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { ParallelReads, StreamingTreeHasher, ioError, type TreeHash } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
+import { PROGRESS_EVERY_FILES } from "../../progress";
 import { copyRegularFile, reserve, type CopyState } from "./copy-file";
 import { walkTree } from "./walk";
 
@@ -16,8 +17,6 @@ export interface StagedTreeHash extends TreeHash {
  * server (the API) must keep answering other requests while it runs.
  */
 const SLICE_MS = 8;
-/** Files copied between two progress reports. */
-const PROGRESS_EVERY = 64;
 
 function processUmask(): number {
   try {
@@ -102,11 +101,10 @@ export async function copyLocalTree(
       } else {
         copyRegularFile(from(rel), to(rel), rel, state);
       }
-      // after the first file, then every PROGRESS_EVERY files and at the end: a report per file cost
-      // ~25 ms of the 20,000-file copy (three objects spread along the chain up to the CLI)
+      // after the first file, then every PROGRESS_EVERY_FILES files and at the end
       if (
         onProgress &&
-        (state.files === 1 || state.files % PROGRESS_EVERY === 0 || j === tree.files.length - 1)
+        (state.files === 1 || state.files % PROGRESS_EVERY_FILES === 0 || j === tree.files.length - 1)
       )
         onProgress({ files: state.files, bytes: state.bytes });
       await pause();
