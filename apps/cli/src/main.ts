@@ -36,6 +36,7 @@ export function buildParser(argv: string[]): Argv {
           continue;
         throw new CliError("EUSAGE", `--${key} was given more than once`, { hint: `give --${key} once` });
       }
+      refuseFlagValues(argv, (y as unknown as { getOptions(): { boolean: string[] } }).getOptions().boolean);
     }, true)
     .demandCommand(1, "give a command, e.g. `attune pack list`")
     .recommendCommands()
@@ -58,7 +59,80 @@ export function buildParser(argv: string[]): Argv {
   return y as unknown as Argv;
 }
 
-const COMMANDS = new Set(["pack", "registry", "token", "db", "config", "completion"]);
+/** Every command and its subcommands (usage.test.ts checks this against each command's --help). */
+export const COMMAND_TREE: Record<string, readonly string[]> = {
+  pack: ["checksum", "install", "uninstall", "list", "show", "history", "verify", "search", "index-entry"],
+  registry: ["list", "add", "remove"],
+  token: ["create", "list", "revoke"],
+  db: ["migrate"],
+  config: ["show"],
+  completion: [],
+};
+const COMMANDS = new Set(Object.keys(COMMAND_TREE));
+
+/**
+ * A flag given a value other than true/false (`--quiet=maybe`): yargs would take it as set and
+ * drop the value; a typo there must not pass unnoticed.
+ */
+function refuseFlagValues(argv: string[], flags: string[]): void {
+  const known = new Set(flags);
+  for (const a of argv) {
+    if (a === "--") return;
+    const m = /^--([a-z][a-z0-9-]*)=(.*)$/s.exec(a);
+    if (!m || !known.has(m[1]) || m[2] === "true" || m[2] === "false") continue;
+    throw new CliError("EUSAGE", `--${m[1]} is a flag and takes no value (got "${m[2]}")`, {
+      hint: `give --${m[1]} alone (or --${m[1]}=true / --${m[1]}=false)`,
+    });
+  }
+}
+/** Global options that take a value as the next word (`-o json`, `--home /x`). */
+const VALUE_OPTIONS = new Set([
+  "--home",
+  "--database-url",
+  "--packs-dir",
+  "-o",
+  "--output",
+  "--api-url",
+  "--token",
+]);
+
+/** The command words given, in order, skipping options and the values of the global ones. */
+function commandWords(argv: string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const a = argv[i];
+    if (a === "--") break;
+    if (VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith("-")) words.push(a);
+    else if (words.length > 0) break; // the command's own options: its values are not commands
+  }
+  return words;
+}
+
+/**
+ * `attune nonsense --help` (or `attune pack nonsense --help`): yargs would print the parent's help
+ * and exit 0, as if the command existed; say it does not, like the same line without --help.
+ */
+function unknownCommandForHelp(argv: string[]): CliError | null {
+  const [top, sub] = commandWords(argv);
+  if (top === undefined) return null;
+  if (!COMMANDS.has(top)) return unknownCommand(top, [...COMMANDS], "attune");
+  const subs = COMMAND_TREE[top];
+  if (sub === undefined || subs.length === 0 || subs.includes(sub)) return null;
+  return unknownCommand(`${top} ${sub}`, subs, `attune ${top}`, sub);
+}
+
+function unknownCommand(
+  shown: string,
+  candidates: readonly string[],
+  parent: string,
+  word = shown,
+): CliError {
+  const guess = closest(word, [...candidates]);
+  return new CliError("EUSAGE", `unknown command "${shown}"`, {
+    hint: guess ? `did you mean \`${parent} ${guess}\`?` : `run \`${parent} --help\` to see the commands`,
+  });
+}
 
 /**
  * yargs renders the help of every command it runs (even unwrapped, ~10 ms here), to show it should
@@ -87,6 +161,9 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
       hint: `did you mean \`${didYouMean[1]}\`?`,
     });
   }
+  const [first, second] = commandWords(argv);
+  if (/^give an? \w+ command/.test(msg) && first !== undefined && second !== undefined && COMMAND_TREE[first])
+    return unknownCommand(`${first} ${second}`, COMMAND_TREE[first], `attune ${first}`, second);
   const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
   // the command words, not the values of options given before them (`-o json pack checksum`)
   const top = argv.findIndex((a) => COMMANDS.has(a));
@@ -116,6 +193,8 @@ export async function main(argv: string[]): Promise<number> {
   runState.exitCode = 0;
   const debug = argv.includes("--debug");
   try {
+    const unknownForHelp = wantsHelp(argv) ? unknownCommandForHelp(argv) : null;
+    if (unknownForHelp) throw unknownForHelp;
     await buildParser(argv).parseAsync();
     return runState.exitCode;
   } catch (err) {

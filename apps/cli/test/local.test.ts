@@ -194,6 +194,20 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("--ref or --registry with a local directory is a usage error naming the option", async () => {
+    const dir = path.join(t.dir, "broken"); // never read: the options are refused first
+    const ref = await cli("pack", "install", dir, "--ref", "v1");
+    expect(ref.code).toBe(2);
+    expect(ref.stderr).toMatch(
+      /^attune: EINVALID_INPUT: a ref only applies to git or registry sources, not to a local directory source\nhint: .*--ref/,
+    );
+    const reg = await cli("pack", "install", dir, "--registry", "main");
+    expect(reg.code).toBe(2);
+    expect(reg.stderr).toMatch(
+      /^attune: EINVALID_INPUT: registry: .*not to a local directory source\nhint: .*--registry/,
+    );
+  });
+
   it("uninstall refuses without --yes when stdin is not a TTY, then removes with --yes", async () => {
     const refused = await cli("pack", "uninstall", "demo_pack");
     expect(refused.code).toBe(2);

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "@jest/globals";
+import { COMMAND_TREE } from "../src/main";
 import { CLI_DIR, baseEnv, runCli } from "./helpers";
 
 describe("usage errors, help and version", () => {
@@ -13,6 +14,63 @@ describe("usage errors, help and version", () => {
     expect(sub.code).toBe(2);
     expect(sub.stderr).toContain('unknown command "lsit"');
     expect(sub.stderr).toContain("did you mean `list`?");
+  });
+
+  it("an unknown command with --help, or a subcommand no close to any, is refused like one without", async () => {
+    for (const [args, message, hint] of [
+      [["nonsense", "--help"], 'unknown command "nonsense"', "run `attune --help` to see the commands"],
+      [["-o", "json", "pakc", "--help"], 'unknown command "pakc"', "did you mean `attune pack`?"],
+      [
+        ["pack", "nonsense", "--help"],
+        'unknown command "pack nonsense"',
+        "run `attune pack --help` to see the commands",
+      ],
+      [
+        ["pack", "nonsense"],
+        'unknown command "pack nonsense"',
+        "run `attune pack --help` to see the commands",
+      ],
+      [["token", "lst", "-h"], 'unknown command "token lst"', "did you mean `attune token list`?"],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(`attune: EUSAGE: ${message}\nhint: ${hint}\n`);
+    }
+    // the real ones still print their help
+    const ok = await runCli(["-o", "json", "pack", "install", "--help"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("attune pack install <source>");
+  });
+
+  it("the command tree the help check uses is the one each command's --help lists", async () => {
+    const top = await runCli(["--help"]);
+    // the "Commands:" section only (the examples below it name commands too)
+    const listed = (out: string, prefix: string) =>
+      [
+        ...(/^Commands:\n([\s\S]*?)\n\n/m.exec(out)?.[1] ?? "").matchAll(
+          new RegExp(`^  ${prefix} ([a-z-]+)`, "gm"),
+        ),
+      ].map((m) => m[1]);
+    expect(listed(top.stdout, "attune").sort()).toEqual(Object.keys(COMMAND_TREE).sort());
+    for (const [command, subs] of Object.entries(COMMAND_TREE)) {
+      if (subs.length === 0) continue;
+      const r = await runCli([command, "--help"]);
+      expect({ command, subs: listed(r.stdout, `attune ${command}`).sort() }).toEqual({
+        command,
+        subs: [...subs].sort(),
+      });
+    }
+  });
+
+  it("a flag given a value other than true/false is a usage error", async () => {
+    const r = await runCli(["pack", "--quiet=maybe", "list"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'attune: EUSAGE: --quiet is a flag and takes no value (got "maybe")\nhint: give --quiet alone (or --quiet=true / --quiet=false)\n',
+    );
+    const y = await runCli(["pack", "uninstall", "x", "--yes=no"]);
+    expect(y.code).toBe(2);
+    expect(y.stderr).toMatch(/^attune: EUSAGE: --yes is a flag and takes no value/);
   });
 
   it("an unknown flag exits 2 and suggests the closest flag", async () => {

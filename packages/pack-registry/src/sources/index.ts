@@ -128,14 +128,15 @@ export async function createSource(spec: SourceSpec, ctx: FetchContext): Promise
   const s = spec.source.trim();
   if (spec.registry !== undefined && type !== "registry") {
     throw invalid(
-      `registry: only applies to a registry ref, not to a ${type} source`,
+      `registry: a registry name only applies to a registry ref, not to a ${type.replace("_", " ")} source`,
       "registry",
       "drop registry (--registry)",
     );
   }
   if (spec.ref !== undefined && type !== "git" && type !== "registry") {
     throw invalid(
-      `ref: only applies to git or registry sources, not to a ${type} source`,
+      // no "ref: " prefix: the installer renames the field (refSpec) and would strip it
+      `a ref only applies to git or registry sources, not to a ${type.replace("_", " ")} source`,
       "ref",
       "drop the ref (ref_spec, --ref)",
     );
