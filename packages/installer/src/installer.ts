@@ -1,7 +1,6 @@
-import fs from "node:fs";
 import path from "node:path";
 import type { Db } from "@attune/db";
-import { AttuneError, ErrorCodes, ioError, PackStorage } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, PackStorage } from "@attune/pack-storage";
 import {
   OutboundPolicy,
   limitsFromConfig,
@@ -113,7 +112,7 @@ export class Installer {
   /**
    * Whether this installer can serve requests now (the API's readiness probe): the database answers
    * a trivial query within `timeoutMs` (an SQLite file deleted or replaced under the process fails
-   * it), and the packs directory is still a directory. Rejects with the typed error otherwise:
+   * it), and the packs directory is still the store (PackStorage.checkIntact). Rejects with the typed error otherwise:
    * EDATABASE, ETIMEOUT, ENOENT or EIO.
    */
   async ready(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
@@ -134,18 +133,7 @@ export class Installer {
     } finally {
       clearTimeout(timer);
     }
-    const dir = this.ctx.settings.packsDir;
-    let st: fs.Stats;
-    try {
-      st = await fs.promises.stat(dir);
-    } catch (e) {
-      throw ioError(e, dir, "cannot read the packs directory");
-    }
-    if (!st.isDirectory())
-      throw new AttuneError(ErrorCodes.EIO, `the packs directory ${dir} is not a directory`, {
-        path: dir,
-        hint: "restore the packs directory (or point packs_dir at it) and restart this process",
-      });
+    await this.ctx.storage.checkIntact();
   }
   async reconcile(): Promise<ReconcileReport> {
     this.lastReconcile = await reconcile(this.ctx);

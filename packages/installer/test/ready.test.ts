@@ -7,7 +7,7 @@ import { makeHarness, providers } from "./helpers/harness";
 const PROVIDERS = await providers();
 
 describe.each(PROVIDERS)("Installer.ready [%s]", (provider) => {
-  it("resolves on a working store, and names the packs directory once it is gone or not a directory", async () => {
+  it("resolves on a working store, and names the packs directory once it is gone, not a directory, or emptied", async () => {
     const h = await makeHarness(provider);
     try {
       const installer = await h.open();
@@ -20,6 +20,14 @@ describe.each(PROVIDERS)("Installer.ready [%s]", (provider) => {
         message: `the packs directory ${h.packsDir} is not a directory`,
       });
       fs.rmSync(h.packsDir);
+      // emptied or recreated under the process: the installed packs' files are gone with the store
+      fs.mkdirSync(h.packsDir);
+      await expect(installer.ready()).rejects.toMatchObject({
+        code: ErrorCodes.EIO,
+        message: `the packs directory ${h.packsDir} has lost its store (.store-v1): it was emptied or replaced`,
+        hint: expect.stringContaining("restore the whole packs directory from a backup"),
+      });
+      fs.rmdirSync(h.packsDir);
       fs.renameSync(`${h.packsDir}.away`, h.packsDir);
       await expect(installer.ready()).resolves.toBeUndefined();
     } finally {

@@ -43,6 +43,41 @@ export class PackStorage {
     await cleanLeftovers(this.layout);
   }
 
+  /**
+   * Whether the packs directory is still this store (for readiness probes): a directory holding the
+   * store of content directories. ENOENT when it is gone; EIO when it is not a directory, or when
+   * it was emptied or replaced under the process (the store directory is missing: the installed
+   * packs' files went with it, though the next install would create a new, empty one).
+   */
+  async checkIntact(): Promise<void> {
+    const dir = this.packsDir;
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.stat(dir);
+    } catch (e) {
+      throw ioError(e, dir, "cannot read the packs directory");
+    }
+    if (!st.isDirectory())
+      throw new AttuneError(ErrorCodes.EIO, `the packs directory ${dir} is not a directory`, {
+        path: dir,
+        hint: "restore the packs directory (or point packs_dir at it) and restart this process",
+      });
+    const store = this.layout.store();
+    const inner = await fs.promises.stat(store).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return null;
+      throw ioError(e, store, "cannot read the store");
+    });
+    if (!inner?.isDirectory())
+      throw new AttuneError(
+        ErrorCodes.EIO,
+        `the packs directory ${dir} has lost its store (${path.basename(store)}): it was emptied or replaced`,
+        {
+          path: dir,
+          hint: "restore the whole packs directory from a backup and run `attune pack verify --all`, or reinstall the packs",
+        },
+      );
+  }
+
   /** A private (0700) directory under packsDir, on the same filesystem, to stage a pack in. */
   async createStagingDir(): Promise<string> {
     await this.layout.ensure();
