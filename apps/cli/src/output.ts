@@ -41,20 +41,30 @@ function cellText(c: Cell): string {
 }
 
 /**
- * Aligned columns. When the table is wider than `width`, the widest columns are shrunk
- * (values end with "…") so each row stays on one line of an 80-column terminal.
+ * Aligned columns. When the table is wider than `width`, the widest columns are shrunk (values end
+ * with "…") so each row stays on one line of an 80-column terminal; except the `keep` columns
+ * (what a user types next: a ref, a version, an error code), which are never cut: when the others
+ * are at their minimum the row is left longer than the terminal instead.
  */
-export function table(headers: string[], rows: Cell[][], width = terminalWidth()): string {
+export function table(
+  headers: string[],
+  rows: Cell[][],
+  width = terminalWidth(),
+  keep: readonly string[] = [],
+): string {
   if (rows.length === 0) return "";
   const text = rows.map((r) => headers.map((_, i) => cellText(r[i])));
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => r[i].length)));
   const gap = 2;
   const total = () => widths.reduce((a, b) => a + b, 0) + gap * (widths.length - 1);
+  const minimum = (i: number) => (keep.includes(headers[i]) ? widths[i] : Math.max(headers[i].length, 8));
   while (total() > width) {
-    const widest = widths.indexOf(Math.max(...widths));
-    const min = Math.max(headers[widest].length, 8);
-    if (widths[widest] <= min) break;
-    widths[widest] = Math.max(min, widths[widest] - (total() - width));
+    // the widest column that can still give room
+    let widest = -1;
+    for (let i = 0; i < widths.length; i++)
+      if (widths[i] > minimum(i) && (widest < 0 || widths[i] > widths[widest])) widest = i;
+    if (widest < 0) break;
+    widths[widest] = Math.max(minimum(widest), widths[widest] - (total() - width));
   }
   const fit = (s: string, w: number) => (s.length > w ? s.slice(0, w - 1) + "…" : s.padEnd(w));
   const line = (cells: string[]) =>

@@ -28,7 +28,16 @@ async function tokenLifecycle(env: NodeJS.ProcessEnv) {
   expect(after.find((x) => x.id === tok.id)?.revoked).toEqual(expect.any(String));
   const missing = await runCli(["token", "revoke", "99999"], { env });
   expect(missing.code).toBe(1);
-  expect(missing.stderr).toMatch(/^attune: ENOTFOUND: /);
+  expect(missing.stderr).toBe(
+    "attune: ENOTFOUND: no token has id 99999\nhint: see `attune token list` for the ids\n",
+  );
+  // the table shows each token's prefix, what a leaked secret starts with
+  const table = await runCli(["token", "list", "-o", "table"], { env });
+  expect(table.stdout).toContain(tok.token!.slice(0, 10));
+  expect(table.stdout.split("\n")[0]).toMatch(/^ID +NAME +PREFIX +SCOPES/);
+  const long = await runCli(["token", "create", "--name", "x".repeat(101)], { env });
+  expect(long.code).toBe(2);
+  expect(long.stderr).toMatch(/^attune: EUSAGE: --name is longer than 100 characters/);
   for (const id of ["abc", "0", "1.5", "1e3"]) {
     const bad = await runCli(["token", "revoke", id], { env });
     expect(bad.code).toBe(2);

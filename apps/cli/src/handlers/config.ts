@@ -111,6 +111,8 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
           Array.isArray(v.value) ? v.value.join(",") || "-" : (v.value as string),
           (v.from ? `${v.source} (${v.from})` : v.source) + (v.note ? `; ${v.note}` : ""),
         ]),
+        undefined,
+        ["setting"],
       ),
   };
 }

@@ -41,6 +41,8 @@ function registryTable(list: RegistryRow[]): string {
   return table(
     ["name", "priority", "enabled", "source", "url"],
     list.map((r) => [r.name, r.priority, r.enabled ? "yes" : "no", r.source, r.url]),
+    undefined,
+    ["name", "priority", "enabled"],
   );
 }
 

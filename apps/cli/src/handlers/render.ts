@@ -40,6 +40,8 @@ export function packTable(rows: PackRecord[]): string {
       minuteDate(r.installation?.installed_at as string),
       shortChecksum(r.installation?.checksum as string),
     ]),
+    undefined,
+    ["ref", "version"],
   );
 }
 
@@ -49,14 +51,23 @@ export function historyTable(events: Json[]): string {
     ["time", "action", "outcome", "version", "by", "source", "error"],
     events.map((e) => [
       minuteDate(e.created as string),
-      s(e.action),
+      historyAction(e),
       s(e.outcome),
       s(e.version),
       s(e.actor_name ?? e.actor_id),
       s(e.source_type),
-      s(e.error),
+      // the code (the whole message is in -o json/yaml): never cut, it is what to look up
+      typeof e.error === "string" ? (/^[A-Z][A-Z0-9_]+(?=: )/.exec(e.error)?.[0] ?? e.error) : undefined,
     ]),
+    undefined,
+    ["action", "outcome", "version", "error"],
   );
+}
+
+/** A downgrade is recorded as an upgrade with `details.downgrade` (docs/install-flow.md): say which. */
+function historyAction(e: Json): Cell {
+  const d = e.details && typeof e.details === "object" ? (e.details as Json) : {};
+  return e.action === "upgrade" && d.downgrade === true ? "downgrade" : s(e.action);
 }
 
 export function verifyTable(reports: VerifyReport[]): string {
@@ -65,6 +76,8 @@ export function verifyTable(reports: VerifyReport[]): string {
     table(
       ["ref", "status", "checksum"],
       reports.map((r) => [r.ref, r.ok ? "ok" : "TAMPERED", shortChecksum(r.actual)]),
+      undefined,
+      ["ref", "status"],
     ).trimEnd(),
   ];
   for (const r of reports.filter((x) => !x.ok)) {
@@ -87,6 +100,8 @@ export function searchTable(hits: SearchHit[]): string {
   return table(
     ["ref", "version", "registry", "description"],
     hits.map((h) => [h.ref, s(h.version), h.registry, s(h.description)]),
+    undefined,
+    ["ref", "version", "registry"],
   );
 }
 

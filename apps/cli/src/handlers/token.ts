@@ -20,6 +20,9 @@ async function withTokens<T>(
   }
 }
 
+/** Token names are labels shown in tables and recorded as the actor of what a token does. */
+const TOKEN_NAME_MAX = 100;
+
 function parseScopes(raw: string | undefined): TokenScope[] {
   if (raw === undefined) return [...SCOPES] as TokenScope[];
   const scopes = [
@@ -61,6 +64,10 @@ export async function tokenCreate(
 ): Promise<CommandResult> {
   const scopes = parseScopes(argv.scopes);
   if (!argv.name.trim()) throw new CliError("EUSAGE", "--name must not be empty", { hint: "e.g. --name ci" });
+  if (argv.name.length > TOKEN_NAME_MAX)
+    throw new CliError("EUSAGE", `--name is longer than ${TOKEN_NAME_MAX} characters`, {
+      hint: "give a short name to recognise the token by, e.g. --name ci-deploy",
+    });
   const { row, secret } = await withTokens(argv, (t) => t.create({ name: argv.name, scopes }));
   const r = row as unknown as Record<string, unknown>;
   const data = { id: r.id as number, name: r.name as string, scopes: r.scopes as string[], token: secret };
@@ -86,15 +93,19 @@ export async function tokenList(argv: GlobalArgs): Promise<CommandResult> {
       list.length === 0
         ? "No tokens (attune token create --name <name>).\n"
         : table(
-            ["id", "name", "scopes", "created", "last used", "status"],
+            ["id", "name", "prefix", "scopes", "created", "last used", "status"],
             list.map((t) => [
               t.id,
               t.name,
+              // what a leaked `att_…` secret starts with: find its id here
+              t.prefix,
               t.scopes.map((x) => x.replace(/^packs:/, "")).join(","),
               shortDate(t.created),
               shortDate(t.last_used),
               t.revoked ? "revoked" : t.expires && Date.parse(t.expires) <= Date.now() ? "expired" : "active",
             ]),
+            undefined,
+            ["id", "name", "prefix", "status"],
           ),
   };
 }
@@ -110,6 +121,9 @@ export async function tokenRevoke(argv: GlobalArgs & { id: string }): Promise<Co
       },
     );
   const id = Number(given);
-  await withTokens(argv, (t) => t.revoke(id));
+  await withTokens(argv, (t) => t.revoke(id)).catch((err: unknown) => {
+    if ((err as { code?: unknown }).code !== "ENOTFOUND") throw err;
+    throw new CliError("ENOTFOUND", `no token has id ${id}`, { hint: "see `attune token list` for the ids" });
+  });
   return { data: { id, revoked: true }, table: () => `Revoked token ${id}\n` };
 }

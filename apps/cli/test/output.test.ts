@@ -1,0 +1,78 @@
+import { describe, expect, it } from "@jest/globals";
+import { table } from "../src/output";
+import { historyTable, packTable } from "../src/handlers/render";
+import type { PackRecord } from "../src/backends/types";
+
+const LONG_REF = "enterprise_monitoring_integration_suite";
+const LONG_VERSION = "12.345.6789-beta.10";
+
+describe("tables at 80 columns", () => {
+  it("shrink the other columns first and never cut a kept one", () => {
+    const out = table(
+      ["ref", "note"],
+      [[LONG_REF, "a long note that can be cut without losing anything a user types next"]],
+      60,
+      ["ref"],
+    );
+    const [head, row] = out.split("\n");
+    expect(row.startsWith(`${LONG_REF}  `)).toBe(true);
+    expect(row).toContain("…");
+    expect(row.length).toBeLessThanOrEqual(60);
+    expect(head.startsWith("REF")).toBe(true);
+  });
+
+  it("leave a row longer than the terminal rather than cut a kept value", () => {
+    const out = table(["ref", "version", "x"], [[LONG_REF, LONG_VERSION, "some other value"]], 40, [
+      "ref",
+      "version",
+    ]);
+    const row = out.split("\n")[1];
+    expect(row).toContain(LONG_REF);
+    expect(row).toContain(LONG_VERSION);
+    expect(row).toMatch(/ some ot…$/); // the other column at its minimum: 8 characters, "…" included
+  });
+
+  it("pack list keeps refs and versions whole at 80 columns", () => {
+    const rec = (ref: string): PackRecord =>
+      ({
+        pack: { ref, version: LONG_VERSION },
+        installation: {
+          source_type: "local_directory",
+          installed_at: "2026-11-26T23:59:00.000Z",
+          checksum: `sha256:${"ab".repeat(32)}`,
+        },
+      }) as unknown as PackRecord;
+    const lines = packTable([rec(LONG_REF), rec("hello_world")]).split("\n");
+    expect(lines[1]).toContain(`${LONG_REF}  ${LONG_VERSION}`);
+    expect(lines[2]).toMatch(new RegExp(`^hello_world +${LONG_VERSION.replace(/\./g, "\\.")}  `));
+  });
+
+  it("history shows the error code whole, and a downgrade as one", () => {
+    const out = historyTable([
+      {
+        created: "2026-11-26T23:59:00.000Z",
+        action: "upgrade",
+        outcome: "success",
+        version: "1.0.0",
+        actor_name: "someone-with-a-long-name",
+        source_type: "local_directory",
+        error: null,
+        details: { downgrade: true },
+      },
+      {
+        created: "2026-11-26T23:59:30.000Z",
+        action: "failed",
+        outcome: "failure",
+        version: LONG_VERSION,
+        actor_name: "someone-with-a-long-name",
+        source_type: "local_directory",
+        error: "ECONFLICT: pack 'x' version 1.0.0 is already installed",
+        details: { code: "ECONFLICT" },
+      },
+    ]);
+    const [, down, failed] = out.split("\n");
+    expect(down).toMatch(/ downgrade +success +1\.0\.0 /);
+    expect(failed).toContain(LONG_VERSION);
+    expect(failed).toMatch(/ ECONFLICT$/);
+  });
+});
