@@ -194,6 +194,30 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("the table's first line says whether the install upgraded, downgraded or reinstalled", async () => {
+    const first = (r: { stdout: string }) => r.stdout.split("\n")[0];
+    const v1 = makePack(path.join(t.dir, "src", "moves-1"), "moves_pack", "1.0.0");
+    const v2 = makePack(path.join(t.dir, "src", "moves-2"), "moves_pack", "2.0.0");
+    expect(first(await cli("pack", "install", v1, "-o", "table"))).toBe("Installed moves_pack 1.0.0");
+    expect(first(await cli("pack", "install", v2, "-o", "table"))).toBe(
+      "Upgraded moves_pack from 1.0.0 to 2.0.0",
+    );
+    expect(first(await cli("pack", "install", v1, "-o", "table"))).toBe(
+      "Downgraded moves_pack from 2.0.0 to 1.0.0",
+    );
+    expect(first(await cli("pack", "install", v1, "--force", "-o", "table"))).toBe(
+      "Reinstalled moves_pack 1.0.0",
+    );
+    const history = await cli("pack", "history", "moves_pack", "-o", "table");
+    expect(
+      history.stdout
+        .split("\n")
+        .slice(1, 5)
+        .map((l) => l.split(/ +/)[2]),
+    ).toEqual(["install", "upgrade", "downgrade", "reinstall"]);
+    await cli("pack", "uninstall", "moves_pack", "--yes");
+  });
+
   it("--ref or --registry with a local directory is a usage error naming the option", async () => {
     const dir = path.join(t.dir, "broken"); // never read: the options are refused first
     const ref = await cli("pack", "install", dir, "--ref", "v1");

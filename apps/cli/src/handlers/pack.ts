@@ -1,5 +1,5 @@
 import readline from "node:readline/promises";
-import type { PackBackend, VerifyReport } from "../backends/types";
+import type { InstallResult, PackBackend, VerifyReport } from "../backends/types";
 import { CliError, ExitCode, renderError } from "../errors";
 import type { GlobalArgs } from "../globals";
 import type { CommandResult } from "../output";
@@ -69,7 +69,16 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
     }
   }).finally(() => progress.done());
   const data = { pack: r.pack, installation: r.installation };
-  return { data, table: () => `Installed ${r.pack.ref} ${r.pack.version}\n` + packDetails(data) };
+  return { data, table: () => installedLine(r) + packDetails(data) };
+}
+
+/** What the install did, as the table's first line (local mode knows the action; the API does not say). */
+function installedLine(r: InstallResult & { action?: unknown; previousVersion?: unknown }): string {
+  const { ref, version } = r.pack;
+  const previous = typeof r.previousVersion === "string" ? r.previousVersion : null;
+  if (previous !== null && previous !== version && (r.action === "upgrade" || r.action === "downgrade"))
+    return `${r.action === "upgrade" ? "Upgraded" : "Downgraded"} ${ref} from ${previous} to ${version}\n`;
+  return `${r.action === "reinstall" ? "Reinstalled" : "Installed"} ${ref} ${version}\n`;
 }
 
 /**
