@@ -14,6 +14,9 @@ import { appendEventKeepingActor } from "./events";
 import type { InstalledRecord } from "./record";
 import type { Actor, InstallationMethod, VerifyReport } from "./types";
 
+/** The start of a report's `error` when the pack's whole directory is gone. */
+const GONE = "ENOENT: ";
+
 /**
  * Re-hash an installed pack and compare with what was recorded at install time. Runs under the ref
  * lock so that a concurrent upgrade is never reported as tampering. Appends a `verify` event.
@@ -46,10 +49,9 @@ export async function verify(
       // why the tree could not be hashed (a planted link) is the finding; else what differs
       error: report.ok
         ? null
-        : (report.error ??
-          (report.actual === null
-            ? `EINTEGRITY: expected ${report.expected}, but the pack's directory is gone`
-            : `EINTEGRITY: expected ${report.expected}, found ${report.actual}`)),
+        : report.error?.startsWith(GONE)
+          ? `EINTEGRITY: expected ${report.expected}, but the pack's directory is gone`
+          : (report.error ?? `EINTEGRITY: expected ${report.expected}, found ${report.actual}`),
       details: {
         expected: report.expected,
         actual: report.actual,
@@ -101,7 +103,7 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
       return unhashable(
         `ESYMLINK: ${path.basename(at)} is not the directory the store made (${there.isSymbolicLink() ? "a symbolic link to another place" : "something else"} is in its place)`,
       );
-    // the whole directory is gone: every recorded file is removed
+    // the whole directory is gone: every recorded file is removed, and the error says why
     const recorded = await ctx.store.fileManifest(rec);
     return {
       ...base,
@@ -110,6 +112,7 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
       changed: [],
       added: [],
       removed: Object.keys(recorded ?? {}).sort(),
+      error: `${GONE}${path.basename(at)} is gone from the packs directory`,
     };
   }
   const expected = inst.checksum.toLowerCase() as Checksum;

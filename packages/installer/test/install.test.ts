@@ -470,7 +470,11 @@ describe.each(await providers())("install flow on %s", (provider) => {
     fs.rmSync(real);
     fs.rmSync(r.installation.storage_path, { recursive: true, force: true });
     const gone = await inst.verify("core");
-    expect(gone).toMatchObject({ ok: false, actual: null });
+    expect(gone).toMatchObject({
+      ok: false,
+      actual: null,
+      error: "ENOENT: core-1.0.0 is gone from the packs directory",
+    });
     expect(gone.removed).toEqual(["actions/hello.py", "actions/hello.yaml", "pack.yaml"]);
     expect((await inst.history("core")).at(-1)).toMatchObject({
       action: "verify",

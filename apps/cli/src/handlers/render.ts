@@ -82,9 +82,10 @@ export function verifyTable(reports: VerifyReport[]): string {
   ];
   for (const r of reports.filter((x) => !x.ok)) {
     // no checksum: either the directory is gone, or something in it cannot be hashed (the error says what)
+    const gone = r.actual === null && (!r.error || r.error.startsWith("ENOENT: "));
     const found =
       r.actual ??
-      (r.error ? "(cannot be hashed: see the error below)" : "(no files: the pack's directory is gone)");
+      (gone ? "(no files: the pack's directory is gone)" : "(cannot be hashed: see the error below)");
     lines.push("", `${r.ref}: expected ${r.expected}`, `${" ".repeat(r.ref.length)}  found    ${found}`);
     // file names are whatever was planted in the pack's directory: never obeyed as escapes
     for (const f of r.changed) lines.push(`  changed  ${printable(f)}`);
