@@ -173,6 +173,12 @@ export const VerifyResult = z.object({
 export const UninstallResult = z.object({
   ref: z.string(),
   removed: z.array(z.string()).describe("versions whose files were removed"),
+  files_error: z
+    .string()
+    .optional()
+    .describe(
+      "only when the uninstall is recorded but its files could not be removed (e.g. a read-only disk): why; the next write on the store removes them",
+    ),
 });
 
 export const Registry = z.object({

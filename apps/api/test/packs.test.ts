@@ -219,6 +219,32 @@ describe("DELETE /packs/{ref}", () => {
     const again = await request(api.app).delete("/api/v1/packs/alpha").set(api.auth(api.tokens.delete));
     expect(again.status).toBe(404);
   });
+
+  it("is 200 with files_error when the uninstall is recorded but its files cannot be removed", async () => {
+    const link = (await get("/api/v1/packs/beta/installation")).body.data.storage_path as string;
+    const dir = fs.realpathSync(link); // the content directory behind the version's link
+    // files are removed by moving them into .trash first: a file there fails that (even for root)
+    const trash = path.join(api.packsDir, ".trash");
+    fs.rmSync(trash, { recursive: true });
+    fs.writeFileSync(trash, "in the way");
+    try {
+      const res = await request(api.app).delete("/api/v1/packs/beta").set(api.auth(api.tokens.delete));
+      expect(res.status).toBe(200);
+      conform(res);
+      expect(res.body.data).toEqual({ ref: "beta", removed: ["2.1.0"], files_error: expect.any(String) });
+      expect(res.body.data.files_error).toMatch(
+        /^E[A-Z]+: pack 'beta' is uninstalled in the database, but its files could not be removed: /,
+      );
+      expect(res.body.data.files_error).not.toContain(api.packsDir); // the server's layout stays private
+      expect((await get("/api/v1/packs/beta")).status).toBe(404);
+      expect(fs.existsSync(dir)).toBe(true); // left behind, for now
+    } finally {
+      fs.rmSync(trash);
+    }
+    // mended: the next write on the store finishes the job
+    await api.installer.reconcile();
+    expect(fs.existsSync(dir)).toBe(false);
+  });
 });
 
 describe("registries", () => {

@@ -21,7 +21,7 @@ export async function finishAfterCommit(
  * The rows are gone (the uninstall is recorded) but the files could not be removed: say so, and
  * that the journal finishes the job once the cause is mended (any next command on this store).
  */
-export function filesLeft(ref: string, err: unknown): AttuneError {
+export function filesLeft(ref: string, err: unknown, removed?: string[]): AttuneError {
   const cause = err instanceof AttuneError ? err : ioError(err, ref, "cannot remove the files of");
   return new AttuneError(
     cause.code,
@@ -30,7 +30,8 @@ export function filesLeft(ref: string, err: unknown): AttuneError {
       cause: err,
       path: cause.path,
       hint: `${cause.hint ? `${cause.hint}; ` : ""}the next operation on this store removes them once that is mended`,
-      details: { ...cause.details, ref, filesLeft: true },
+      // `removed`: the versions the uninstall removed from the database (the API still answers 200)
+      details: { ...cause.details, ref, filesLeft: true, ...(removed ? { removed } : {}) },
     },
   );
 }

@@ -116,7 +116,7 @@ async function removeRecorded(
     });
   crashPoint("uninstall-after-commit");
   await ctx.storage.uninstallPack(ref).catch((err: unknown) => {
-    throw filesLeft(ref, err);
+    throw filesLeft(ref, err, versions);
   });
   await ctx.journal.remove(ref);
   return { ref, removed: versions, recordDeleted: deleted };

@@ -161,6 +161,21 @@ describe("install, list, resolve, uninstall", () => {
     expect((await rejection(storage.resolveContentDir("core", "2.0.0"))).code).toBe("ENOTFOUND");
   });
 
+  it("an uninstall that cannot move the files away changes nothing, and a retry removes them all", async () => {
+    const { storage, stage, packsDir } = await setup();
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    const trash = path.join(packsDir, ".trash");
+    fs.rmSync(trash, { recursive: true });
+    fs.writeFileSync(trash, "in the way"); // the move into the trash fails, even for root
+    expect((await rejection(storage.uninstallPack("core"))).code).toBe("EIO");
+    expect(await storage.isInstalled("core", "1.0.0")).toBe(true); // whole, not half removed
+    fs.rmSync(trash); // mended by removing it: the trash directory is made again when needed
+    expect(await storage.uninstallPack("core")).toBe(true);
+    expect(await storage.isInstalled("core")).toBe(false);
+    expect(internals(packsDir, ".store-v1")).toEqual([]); // no store dir left without its link
+    expect(fs.readdirSync(packsDir).filter((n) => !n.startsWith("."))).toEqual([]);
+  });
+
   it("a link copied to another version's name is not that version, and removing or replacing it spares the real one", async () => {
     const { storage, stage, packsDir } = await setup();
     const real = await storage.installPack(

@@ -176,13 +176,33 @@ export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: Pa
     .delete(requireScope(Scopes.delete), async (req, res) => {
       const ref = refOf(req);
       const q = parseOr400(DeleteQuery, req.query, "query");
-      const out = await installer.uninstall(ref, {
-        version: q.version,
-        skipDeps: q.skip_deps === "true",
-        actor: actorOf(res),
-        method: "api",
+      const out = await installer
+        .uninstall(ref, {
+          version: q.version,
+          skipDeps: q.skip_deps === "true",
+          actor: actorOf(res),
+          method: "api",
+        })
+        .catch((err: unknown) => {
+          // uninstalled in the database, files left behind (say, a read-only disk): the uninstall
+          // stands (a retry would be 404), so 200, with what went wrong; the next write cleans up
+          const d = (err as { details?: { filesLeft?: unknown; removed?: unknown } }).details;
+          if (d?.filesLeft !== true || !Array.isArray(d.removed)) throw err;
+          const e = err as Error & { code: string };
+          req.log?.warn({ err }, "uninstalled, but files were left behind");
+          return {
+            ref,
+            removed: d.removed as string[],
+            filesError: `${e.code}: ${scrubPaths(e.message, privatePaths)}`,
+          };
+        });
+      res.json({
+        data: {
+          ref: out.ref,
+          removed: out.removed,
+          ...("filesError" in out ? { files_error: out.filesError } : {}),
+        },
       });
-      res.json({ data: { ref: out.ref, removed: out.removed } });
     })
     .all(methodNotAllowed(["GET", "DELETE"]));
 

@@ -245,6 +245,13 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined): Pa
       if (skipDeps) q.set("skip_deps", "true");
       const qs = q.size > 0 ? `?${q}` : "";
       const data = await api.request<Json>("DELETE", `/packs/${enc(ref)}${qs}`);
+      // uninstalled, files left on the server: the same failure (exit 1) as in local mode
+      if (typeof data.files_error === "string") {
+        const m = /^(E[A-Z0-9_]+): ([\s\S]*)$/.exec(data.files_error);
+        throw new CliError(m?.[1] ?? "EIO", m?.[2] ?? data.files_error, {
+          hint: "the server removes them on its next write on the store, once the cause is mended",
+        });
+      }
       return { ref, removed: [], ...data } as { ref: string; removed: string[] };
     },
     async list(sourceType) {

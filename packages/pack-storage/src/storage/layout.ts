@@ -65,8 +65,17 @@ export class Layout {
     try {
       await fs.promises.rename(abs, dest);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw ioError(err, abs, "cannot remove");
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(err, abs, "cannot remove");
+      // ENOENT is also a missing trash directory (removed under the process): then make it again
+      // and retry, rather than take the entry for gone and leave it behind
+      if (!(await fs.promises.lstat(abs).catch(() => null))) return;
+      await this.ensure();
+      try {
+        await fs.promises.rename(abs, dest);
+      } catch (again) {
+        if ((again as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw ioError(again, abs, "cannot remove");
+      }
     }
     await fs.promises.rm(dest, { recursive: true, force: true }).catch(() => {
       // left in the trash: the next init() removes it

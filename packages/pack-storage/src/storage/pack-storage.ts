@@ -198,13 +198,17 @@ export class PackStorage {
     if (st.isSymbolicLink()) {
       // only this entry's own store dir goes with it; a stray link's target belongs to another version
       const storeName = this.layout.storeNameOf(await fs.promises.readlink(abs).catch(() => ""), name);
+      // The content goes first, in one rename into the trash (the install disappears atomically
+      // there): should that fail, nothing changed and a retry (the journal's) finds the install
+      // whole, instead of a store dir no link names any more. The link, dangling now, goes next;
+      // if that fails, a later uninstall of the ref removes it (dangling links count as installs).
+      if (storeName) await this.layout.discard(this.layout.store(storeName));
       try {
-        await fs.promises.unlink(abs); // the install disappears atomically here
+        await fs.promises.unlink(abs);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return storeName !== null;
         throw ioError(err, abs, "cannot uninstall");
       }
-      if (storeName) await this.layout.discard(this.layout.store(storeName));
       return true;
     }
     await this.layout.discard(abs);
