@@ -138,6 +138,18 @@ describe("archive URL source (real HTTP server)", () => {
     expect(fs.readdirSync(privateTmp)).toEqual([]);
   });
 
+  it("an https URL of a plain-http port says so, without OpenSSL's internals", async () => {
+    const e = (await rejection(
+      archiveUrlSource(`${srv.url.replace(/^http:/, "https:")}/demo.tar.gz`).fetch(newStage(), ctx),
+    )) as { code?: string; message: string; hint?: string };
+    expect(e.code).toBe("EFETCH");
+    expect(e.message).toMatch(/failed: TLS handshake failed: wrong version number$/);
+    expect(e.message).not.toMatch(/deps\/openssl|ssl3_/);
+    expect(e.hint).toBe(
+      "the server does not speak TLS on that port: check https:// against http:// and the port",
+    );
+  });
+
   it("enforces the size cap and the timeout", async () => {
     const small = {
       ...ctx,

@@ -59,11 +59,18 @@ const DEFAULT_CONNECT_MS = 15_000;
 function fetchError(field: string, url: URL, cause: unknown, signal: AbortSignal): AttuneError {
   if (signal.aborted && signal.reason instanceof AttuneError) return signal.reason;
   if (cause instanceof AttuneError) return cause;
-  const msg = (cause as Error)?.message ?? String(cause);
+  const raw = (cause as Error)?.message ?? String(cause);
+  // OpenSSL's messages carry its internals ("…:SSL routines:ssl3_get_record:wrong version
+  // number:../deps/openssl/…"): keep the reason, and say what it usually means
+  const ssl = /SSL routines:[^:]*:([^:]+)/.exec(raw);
+  const msg = ssl ? `TLS handshake failed: ${ssl[1].trim()}` : raw;
+  const hint = /wrong version number|packet length too long|http request/i.test(ssl?.[1] ?? "")
+    ? "the server does not speak TLS on that port: check https:// against http:// and the port"
+    : "check the URL and that the server is reachable, then retry";
   return new AttuneError(ErrorCodes.EFETCH, `${field}: fetching ${url.href} failed: ${msg}`, {
     cause,
     details: { field, url: url.href },
-    hint: "check the URL and that the server is reachable, then retry",
+    hint,
   });
 }
 
