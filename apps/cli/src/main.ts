@@ -59,15 +59,29 @@ export function buildParser(argv: string[]): Argv {
   return y as unknown as Argv;
 }
 
-/** Every command and its subcommands (usage.test.ts checks this against each command's --help). */
+/**
+ * Every command and its subcommands with their arguments, as each command's --help lists them
+ * (usage.test.ts checks that).
+ */
 export const COMMAND_TREE: Record<string, readonly string[]> = {
-  pack: ["checksum", "install", "uninstall", "list", "show", "history", "verify", "search", "index-entry"],
-  registry: ["list", "add", "remove"],
-  token: ["create", "list", "revoke"],
+  pack: [
+    "checksum <path>",
+    "install <source>",
+    "uninstall <ref>",
+    "list",
+    "show <ref>",
+    "history <ref>",
+    "verify [refs..]",
+    "search <text>",
+    "index-entry <path>",
+  ],
+  registry: ["list", "add <name> <url>", "remove <name>"],
+  token: ["create", "list", "revoke <id>"],
   db: ["migrate"],
   config: ["show"],
   completion: [],
 };
+const subcommands = (top: string): string[] => (COMMAND_TREE[top] ?? []).map((u) => u.split(" ")[0]);
 const COMMANDS = new Set(Object.keys(COMMAND_TREE));
 
 /**
@@ -78,10 +92,11 @@ function refuseFlagValues(argv: string[], flags: string[]): void {
   const known = new Set(flags);
   for (const a of argv) {
     if (a === "--") return;
-    const m = /^--([a-z][a-z0-9-]*)=(.*)$/s.exec(a);
+    const m = /^--?([a-z][a-z0-9-]*)=(.*)$/s.exec(a);
     if (!m || !known.has(m[1]) || m[2] === "true" || m[2] === "false") continue;
-    throw new CliError("EUSAGE", `--${m[1]} is a flag and takes no value (got "${m[2]}")`, {
-      hint: `give --${m[1]} alone (or --${m[1]}=true / --${m[1]}=false)`,
+    const flag = `${m[1].length === 1 ? "-" : "--"}${m[1]}`;
+    throw new CliError("EUSAGE", `${flag} is a flag and takes no value (got "${m[2]}")`, {
+      hint: `give ${flag} alone (or ${flag}=true / ${flag}=false)`,
     });
   }
 }
@@ -117,7 +132,7 @@ function unknownCommandForHelp(argv: string[]): CliError | null {
   const [top, sub] = commandWords(argv);
   if (top === undefined) return null;
   if (!COMMANDS.has(top)) return unknownCommand(top, [...COMMANDS], "attune");
-  const subs = COMMAND_TREE[top];
+  const subs = subcommands(top);
   if (sub === undefined || subs.length === 0 || subs.includes(sub)) return null;
   return unknownCommand(`${top} ${sub}`, subs, `attune ${top}`, sub);
 }
@@ -163,7 +178,19 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
   }
   const [first, second] = commandWords(argv);
   if (/^give an? \w+ command/.test(msg) && first !== undefined && second !== undefined && COMMAND_TREE[first])
-    return unknownCommand(`${first} ${second}`, COMMAND_TREE[first], `attune ${first}`, second);
+    return unknownCommand(`${first} ${second}`, subcommands(first), `attune ${first}`, second);
+  // yargs counts what is missing; name it, from the command's usage
+  const few = /^Not enough non-option arguments: got (\d+)/.exec(msg);
+  const usage =
+    few && first !== undefined ? COMMAND_TREE[first]?.find((u) => u.split(" ")[0] === second) : undefined;
+  const missing = usage?.match(/<[^>]+>/g)?.slice(Number(few?.[1] ?? 0)) ?? [];
+  if (usage && missing.length > 0)
+    return new CliError("EUSAGE", `missing ${missing.join(" ")}: attune ${first} ${usage}`, {
+      hint: `run \`attune ${first} ${second} --help\` to see the usage`,
+    });
+  // `attune nonsense`: yargs calls an unknown first word an unknown argument
+  if (first !== undefined && !COMMANDS.has(first) && /^Unknown argument/.test(msg))
+    return unknownCommand(first, [...COMMANDS], "attune");
   const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
   // the command words, not the values of options given before them (`-o json pack checksum`)
   const top = argv.findIndex((a) => COMMANDS.has(a));
@@ -178,14 +205,17 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
             .slice(0, 1),
         ];
   let hint = `run \`attune ${words.length ? words.join(" ") + " " : ""}--help\` to see the usage`;
+  let text = msg;
   if (unknown) {
+    // yargs also lists the camelCase twin of a dashed name (`sourc-type, sourcType`): not typed
+    const names = unknown[1].split(", ").filter((n) => !/[A-Z]/.test(n));
+    if (names.length > 0) text = `Unknown argument${names.length > 1 ? "s" : ""}: ${names.join(", ")}`;
     const opts = (parser as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();
     const known = Object.keys(opts.key).filter((k) => k.length > 1 && !/[A-Z]/.test(k));
-    const first = unknown[1].split(", ")[0];
-    const guess = closest(first.replace(/^-+/, ""), known);
+    const guess = closest((names[0] ?? unknown[1]).replace(/^-+/, ""), known);
     if (guess) hint = `did you mean --${guess}? (run with --help to see the options)`;
   }
-  return new CliError("EUSAGE", msg, { hint });
+  return new CliError("EUSAGE", text, { hint });
 }
 
 /** Run the CLI; resolves to the process exit code. Never calls process.exit, so stdout drains. */

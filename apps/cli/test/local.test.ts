@@ -218,6 +218,15 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     await cli("pack", "uninstall", "moves_pack", "--yes");
   });
 
+  it("a bare name that is also a local directory: the registry miss hints at ./name", async () => {
+    const r = await runCli(["pack", "install", "demo"], { env, cwd: path.join(t.dir, "src") });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^attune: ENOTFOUND: /);
+    expect(r.stderr).toContain(
+      "hint: a bare name is a registry ref; for the local directory give a path: attune pack install ./demo\n",
+    );
+  });
+
   it("--ref or --registry with a local directory is a usage error naming the option", async () => {
     const dir = path.join(t.dir, "broken"); // never read: the options are refused first
     const ref = await cli("pack", "install", dir, "--ref", "v1");

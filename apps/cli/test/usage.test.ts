@@ -31,6 +31,7 @@ describe("usage errors, help and version", () => {
         "run `attune pack --help` to see the commands",
       ],
       [["token", "lst", "-h"], 'unknown command "token lst"', "did you mean `attune token list`?"],
+      [["nonsense"], 'unknown command "nonsense"', "run `attune --help` to see the commands"],
     ] as const) {
       const r = await runCli([...args]);
       expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
@@ -48,10 +49,11 @@ describe("usage errors, help and version", () => {
     const listed = (out: string, prefix: string) =>
       [
         ...(/^Commands:\n([\s\S]*?)\n\n/m.exec(out)?.[1] ?? "").matchAll(
-          new RegExp(`^  ${prefix} ([a-z-]+)`, "gm"),
+          new RegExp(`^  ${prefix} ([a-z-]+(?: [<[][^ ]+)*)`, "gm"),
         ),
       ].map((m) => m[1]);
-    expect(listed(top.stdout, "attune").sort()).toEqual(Object.keys(COMMAND_TREE).sort());
+    const names = (usages: string[]) => usages.map((u) => u.split(" ")[0]).sort();
+    expect(names(listed(top.stdout, "attune"))).toEqual(Object.keys(COMMAND_TREE).sort());
     for (const [command, subs] of Object.entries(COMMAND_TREE)) {
       if (subs.length === 0) continue;
       const r = await runCli([command, "--help"]);
@@ -68,15 +70,38 @@ describe("usage errors, help and version", () => {
     expect(r.stderr).toBe(
       'attune: EUSAGE: --quiet is a flag and takes no value (got "maybe")\nhint: give --quiet alone (or --quiet=true / --quiet=false)\n',
     );
+    const q = await runCli(["pack", "list", "-q=maybe"]);
+    expect(q.code).toBe(2);
+    expect(q.stderr).toMatch(/^attune: EUSAGE: -q is a flag and takes no value \(got "maybe"\)/);
     const y = await runCli(["pack", "uninstall", "x", "--yes=no"]);
     expect(y.code).toBe(2);
     expect(y.stderr).toMatch(/^attune: EUSAGE: --yes is a flag and takes no value/);
+  });
+
+  it("an unknown dashed flag is named as typed, not also in camelCase", async () => {
+    const r = await runCli(["pack", "list", "--sourc-type", "git"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "attune: EUSAGE: Unknown argument: sourc-type\nhint: did you mean --source-type? (run with --help to see the options)\n",
+    );
   });
 
   it("an unknown flag exits 2 and suggests the closest flag", async () => {
     const r = await runCli(["pack", "install", "./x", "--forse"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^attune: EUSAGE: Unknown argument: forse\nhint: did you mean --force\?/);
+  });
+
+  it("a missing argument is named, from the command's usage", async () => {
+    for (const [args, message] of [
+      [["pack", "show"], "missing <ref>: attune pack show <ref>"],
+      [["registry", "add", "main"], "missing <url>: attune registry add <name> <url>"],
+      [["-o", "json", "token", "revoke"], "missing <id>: attune token revoke <id>"],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr.split("\n")[0]).toBe(`attune: EUSAGE: ${message}`);
+    }
   });
 
   it("a missing argument, a bad -o value and no command are usage errors (exit 2)", async () => {

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import readline from "node:readline/promises";
 import type { InstallResult, PackBackend, VerifyReport } from "../backends/types";
 import { CliError, ExitCode, renderError } from "../errors";
@@ -63,13 +64,27 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
         throw new CliError("EINTERRUPTED", "the install was stopped (Ctrl-C); nothing was installed", {
           hint: "run the same command again to install",
         });
-      throw err;
+      throw b.mode === "local" ? withLocalPathHint(err, argv.source) : err;
     } finally {
       interrupt?.dispose();
     }
   }).finally(() => progress.done());
   const data = { pack: r.pack, installation: r.installation };
   return { data, table: () => installedLine(r) + packDetails(data) };
+}
+
+/**
+ * `attune pack install my-pack` in the directory holding `my-pack/`: a bare name is a registry ref
+ * (DESIGN.md §4), so say how to mean the local one when the registry lookup fails.
+ */
+function withLocalPathHint(err: unknown, source: string): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (code !== "ENOTFOUND" || /[/\\]/.test(source) || !fs.existsSync(source)) return err;
+  const e = err as Error & { hint?: string };
+  return new CliError("ENOTFOUND", e.message, {
+    hint: `a bare name is a registry ref; for the local ${fs.statSync(source).isDirectory() ? "directory" : "file"} give a path: attune pack install ./${source}`,
+    cause: err,
+  });
 }
 
 /** What the install did, as the table's first line (local mode knows the action; the API does not say). */
