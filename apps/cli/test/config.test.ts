@@ -237,6 +237,19 @@ describe("configuration precedence and `config show`", () => {
     const dup = await runCli(["registry", "add", "one", "https://x.example.com/i.json"], { env });
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/^attune: ECONFLICT: /);
+    // --priority takes a plain whole number (not 0x10, 1e3, an empty value or one config.yaml cannot hold)
+    for (const p of ["0x10", "1e3", "", "-1", "1.5", "99999999999999999999"]) {
+      const bad = await runCli(
+        ["registry", "add", "three", "https://x.example.com/i.json", `--priority=${p}`],
+        {
+          env,
+        },
+      );
+      expect({ p, code: bad.code }).toEqual({ p, code: 2 });
+      expect(bad.stderr).toContain(
+        `--priority must be a whole number from 0 to 999999999, not ${JSON.stringify(p)}`,
+      );
+    }
     // a bad URL is a usage error about the argument (exit 2), like a bad name; nothing is written
     for (const [url, said] of [
       ["not a url", /is neither an http\(s\) URL, a file: URL nor an absolute path/],

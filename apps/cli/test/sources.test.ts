@@ -232,6 +232,33 @@ describe("pack install from every source type", () => {
     );
   });
 
+  it("index-entry's archive example from --help works: the entry carries the archive's checksum", async () => {
+    const help = await cli("pack", "index-entry", "--help");
+    // the examples wrap at the terminal's width: read them as one run of words
+    const examples = help.stdout.slice(help.stdout.indexOf("Examples:")).split(/\s+/);
+    const at = examples.findIndex((w, i) => w === "index-entry" && examples[i + 2] === "--archive-url");
+    const words = examples.slice(at + 1, at + 6);
+    expect(words).toEqual([
+      "p-1.0.0.tgz",
+      "--archive-url",
+      "https://e.example/p-1.0.0.tgz",
+      "--index-file",
+      "index.json",
+    ]);
+    const cwd = path.join(t.dir, "example");
+    makeTarGz(makePack(path.join(cwd, "p"), "example_pack", "1.0.0"), path.join(cwd, "p-1.0.0.tgz"));
+    const r = await runCli(["pack", "index-entry", ...words, "-o", "json"], { env: env(), cwd });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    const sha = crypto
+      .createHash("sha256")
+      .update(fs.readFileSync(path.join(cwd, "p-1.0.0.tgz")))
+      .digest("hex");
+    expect(json<{ install_sources: unknown[] }>(r).install_sources).toEqual([
+      { type: "archive", url: "https://e.example/p-1.0.0.tgz", checksum: `sha256:${sha}` },
+    ]);
+    expect(fs.existsSync(path.join(cwd, "index.json"))).toBe(true);
+  });
+
   it("index-entry without a source URL is a usage error", async () => {
     const r = await cli("pack", "index-entry", path.join(t.dir, "git-checkout"));
     expect(r.code).toBe(2);

@@ -150,7 +150,7 @@ export const packCommand: CommandModule = {
             })
             .example("$0 pack index-entry ./p --git-url https://g.example/p.git --git-ref v1.0.0", "")
             .example(
-              "$0 pack index-entry ./p --archive-url https://e.example/p.tgz --index-file index.json",
+              "$0 pack index-entry p-1.0.0.tgz --archive-url https://e.example/p-1.0.0.tgz --index-file index.json",
               "",
             ),
         handler: lazy(async () => (await import("../handlers/index-entry")).packIndexEntry),

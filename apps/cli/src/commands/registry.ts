@@ -22,7 +22,8 @@ export const registryCommand: CommandModule = {
             .positional("name", { type: "string", describe: "registry name" })
             .positional("url", { type: "string", describe: "https URL of the index.json" })
             .option("priority", {
-              type: "number",
+              // a string: yargs would take 0x10, 1e3 or an empty value as numbers
+              type: "string",
               describe: "lower is searched first (default: after the others)",
             })
             .example("$0 registry add main https://registry.example.com/index.json --priority 10", ""),

@@ -80,7 +80,7 @@ function remoteNote(settings: Awaited<ReturnType<typeof loadSettings>>, quiet?: 
     );
 }
 
-export async function registryAdd(argv: GlobalArgs & { name: string; url: string; priority?: number }) {
+export async function registryAdd(argv: GlobalArgs & { name: string; url: string; priority?: string }) {
   const settings = await loadSettings(argv);
   remoteNote(settings, argv.quiet);
   if (!REGISTRY_NAME_RE.test(argv.name))
@@ -94,9 +94,15 @@ export async function registryAdd(argv: GlobalArgs & { name: string; url: string
     throw new CliError("ECONFLICT", `registry "${argv.name}" already exists`, {
       hint: `remove it first: attune registry remove ${argv.name}`,
     });
-  if (argv.priority !== undefined && (!Number.isInteger(argv.priority) || argv.priority < 0))
-    throw new CliError("EUSAGE", "--priority must be a non-negative integer", { hint: "e.g. --priority 10" });
-  const priority = argv.priority ?? list.reduce((m, r) => Math.max(m, r.priority + 10), 10);
+  const given = argv.priority === undefined ? undefined : String(argv.priority).trim();
+  if (given !== undefined && !/^[0-9]{1,9}$/.test(given))
+    throw new CliError(
+      "EUSAGE",
+      `--priority must be a whole number from 0 to 999999999, not ${JSON.stringify(String(argv.priority))}`,
+      { hint: "e.g. --priority 10 (lower is searched first)" },
+    );
+  const priority =
+    given !== undefined ? Number(given) : list.reduce((m, r) => Math.max(m, r.priority + 10), 10);
   const added: RegistryConfig = { name: argv.name, url: argv.url, priority, enabled: true };
   await writeConfigFile(settings.home.value, { ...file, registries: [...list, added] });
   if (settings.env.ATTUNE_REGISTRIES && !argv.quiet)
