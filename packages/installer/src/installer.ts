@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import type { Db } from "@attune/db";
 import { AttuneError, ErrorCodes, PackStorage } from "@attune/pack-storage";
@@ -11,6 +12,7 @@ import {
 } from "@attune/pack-registry";
 import type { InstallerContext } from "./context";
 import { openRecordStore } from "./db-store";
+import type { RecordStore } from "./store";
 import { install } from "./install";
 import { Journal } from "./journal";
 import { FileLocker, type PackLocker } from "./locks";
@@ -145,6 +147,25 @@ export class Installer {
 }
 
 /**
+ * A packs directory that does not exist while the database records installed packs is a mistyped
+ * --packs-dir (or a lost directory): going on would make an empty one and report every pack
+ * tampered, in each pack's history too. Refuse before creating anything.
+ */
+async function refuseMissingPacksDir(store: RecordStore, dir: string): Promise<void> {
+  const installed = (await store.all()).filter((r) => r.installation !== null).length;
+  if (installed === 0) return;
+  throw new AttuneError(
+    ErrorCodes.ECONFIG,
+    `the packs directory ${dir} does not exist, yet the database records ${installed} installed pack${installed === 1 ? "" : "s"} in it`,
+    {
+      path: dir,
+      hint: "check --packs-dir, ATTUNE_PACKS_DIR or packs_dir in config.yaml; to go on without those packs' files, create the directory, then `attune pack verify --all` lists what is missing",
+      details: { field: "packsDir", installed },
+    },
+  );
+}
+
+/**
  * Resolve settings (options > environment > defaults), open the database (the embedded SQLite store
  * is created and migrated), prepare storage, policy and registries, then reconcile.
  */
@@ -159,9 +180,14 @@ export async function openInstaller(opts: InstallerOptions = {}): Promise<Instal
     ttlSeconds: config.index_cache_ttl_seconds,
   });
   const storage = new PackStorage({ packsDir: settings.packsDir });
-  await storage.init();
+  const packsDirExisted = await fs.promises.lstat(settings.packsDir).then(
+    () => true,
+    () => false,
+  );
   const store = await openRecordStore({ home: settings.home, databaseUrl: settings.databaseUrl });
   try {
+    if (!packsDirExisted) await refuseMissingPacksDir(store, settings.packsDir);
+    await storage.init();
     const locker: PackLocker =
       store.provider === "postgresql"
         ? new PostgresLocker(store.url)

@@ -2,6 +2,8 @@ import fs from "node:fs";
 import net from "node:net";
 import { describe, expect, it } from "@jest/globals";
 import { ErrorCodes } from "@attune/pack-storage";
+import path from "node:path";
+import { writePack } from "./helpers/fixtures";
 import { makeHarness, providers } from "./helpers/harness";
 
 const PROVIDERS = await providers();
@@ -95,3 +97,32 @@ if (PROVIDERS.includes("postgresql")) {
     });
   });
 }
+
+describe.each(PROVIDERS)(
+  "a packs directory that does not exist while packs are recorded [%s]",
+  (provider) => {
+    it("is refused (a mistyped --packs-dir) and nothing is created; an empty store opens as before", async () => {
+      const h = await makeHarness(provider);
+      try {
+        const elsewhere = path.join(h.root, "typo", "packs");
+        await (await h.open({ packsDir: elsewhere })).close(); // no pack recorded: a new packs dir is fine
+        fs.rmSync(path.join(h.root, "typo"), { recursive: true });
+        const installer = await h.open();
+        const dir = writePack(path.join(h.root, "src", "core"), { ref: "core", version: "1.0.0" });
+        await installer.install({ source: dir, method: "cli" }, { identityId: null, name: "tester" });
+        await expect(h.open({ packsDir: elsewhere })).rejects.toMatchObject({
+          code: "ECONFIG",
+          message: `the packs directory ${elsewhere} does not exist, yet the database records 1 installed pack in it`,
+          hint: expect.stringContaining("check --packs-dir, ATTUNE_PACKS_DIR or packs_dir"),
+        });
+        expect(fs.existsSync(path.join(h.root, "typo"))).toBe(false);
+        // the operator's way on: create it, and verify reports the missing files
+        fs.mkdirSync(elsewhere, { recursive: true });
+        const reopened = await h.open({ packsDir: elsewhere });
+        expect((await reopened.verify("core")).ok).toBe(false);
+      } finally {
+        await h.cleanup();
+      }
+    });
+  },
+);
