@@ -190,7 +190,7 @@ describe("configuration precedence and `config show`", () => {
     if (fs.existsSync("/proc/self"))
       cases.push([
         "/proc/attune-cli-test",
-        /^attune: ENOENT: cannot create the (Attune home|packs directory) \/proc\/attune-cli-test/,
+        /^attune: ENOENT: cannot create the (Attune home|packs directory|database directory) \/proc\/attune-cli-test/,
       ]);
     for (const [h, message] of cases) {
       for (const args of [

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -216,6 +217,55 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
         .map((l) => l.split(/ +/)[2]),
     ).toEqual(["install", "upgrade", "downgrade", "reinstall"]);
     await cli("pack", "uninstall", "moves_pack", "--yes");
+  });
+
+  it("each refused source says what to do on a hint line", async () => {
+    const odd = path.join(t.dir, "odd");
+    const fifo = makePack(path.join(odd, "fifo"), "fifo_pack");
+    execFileSync("mkfifo", [path.join(fifo, "pipe")]);
+    const list = path.join(odd, "list");
+    fs.mkdirSync(list);
+    fs.writeFileSync(path.join(list, "pack.yaml"), "- a\n");
+    const afile = path.join(odd, "a-file");
+    fs.writeFileSync(afile, "");
+    for (const [args, code, first, hint] of [
+      [
+        ["pack", "install", fifo],
+        1,
+        /^attune: ESPECIAL_FILE: pipe is a socket, FIFO or device/,
+        "move it out of the pack's directory",
+      ],
+      [
+        ["pack", "install", path.join(odd, "nope")],
+        1,
+        /^attune: ENOENT: source .*nope: no such file/,
+        "check the path;",
+      ],
+      [
+        ["pack", "install", ""],
+        2,
+        /^attune: EINVALID_INPUT: source is required/,
+        "give a pack directory or archive path",
+      ],
+      [
+        ["pack", "install", list],
+        1,
+        /^attune: EMANIFEST: pack\.yaml: must be a mapping of fields/,
+        "write one field per line",
+      ],
+      [
+        ["pack", "list", "--packs-dir", afile],
+        1,
+        /^attune: EIO: cannot create the packs directory .*EEXIST/,
+        "something that is not a directory is already there",
+      ],
+    ] as const) {
+      const r = await cli(...args);
+      expect({ args, code: r.code }).toEqual({ args, code });
+      const [line, hintLine] = r.stderr.split("\n");
+      expect({ args, line }).toEqual({ args, line: expect.stringMatching(first) });
+      expect({ args, hintLine }).toEqual({ args, hintLine: expect.stringContaining(`hint: ${hint}`) });
+    }
   });
 
   it("a bare name that is also a local directory: the registry miss hints at ./name", async () => {

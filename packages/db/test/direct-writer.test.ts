@@ -288,13 +288,19 @@ eachProvider("openDirectWriter: a write lock held by this process's Prisma clien
     try {
       const ref = uniqueRef("dw-wait");
       let released = 0;
+      let locked!: () => void;
+      const holding = new Promise<void>((r) => (locked = r));
       // Prisma's interactive transaction takes the write lock and needs event-loop turns to finish
       const holder = withTransaction(ctx.db, async (tx) => {
         await tx.events.append({ packRef: ref, action: "verify", outcome: "success", details: {} });
+        locked();
         await new Promise((r) => setTimeout(r, 300));
         released = Date.now();
       });
-      await new Promise((r) => setTimeout(r, 50)); // let it take the lock
+      // it holds the lock once its write is done (a fixed pause lost that race on a busy machine);
+      // should it fail instead, `await holder` below reports why
+      void holder.catch(() => locked());
+      await holding;
       const started = Date.now();
       const row = await writer.commitInstall(commit(ref, 0));
       await holder;

@@ -93,7 +93,17 @@ describe("parseManifest / loadManifest", () => {
       "version",
       /field "version": "1.0" is not a strict semver version \(e\.g\. 1\.0\.0\)/,
     ],
-    ["ref: abc\nversion: 1.0\n", "version", /field "version": number 1 is not a string/],
+    [
+      "ref: abc\nversion: 1.0\n",
+      "version",
+      /field "version": 1\.0 is a YAML number \(read as 1\), not a string/,
+    ],
+    [
+      "ref: abc\nversion: 1.10 # minor ten\n",
+      "version",
+      /field "version": 1\.10 is a YAML number \(read as 1\.1\)/,
+    ],
+    ["ref: 12\nversion: 1.0.0\n", "ref", /field "ref": 12 is a YAML number \(read as 12\), not a string/],
     ["ref: abc\nversion: v1.0.0\n", "version", /"v1.0.0" is not a strict semver/],
     ["ref: Bad Ref\nversion: 1.0.0\n", "ref", /field "ref": "Bad Ref" is not a valid pack ref/],
     ["ref: [a]\nversion: 1.0.0\n", "ref", /a list is not a string/],

@@ -153,4 +153,7 @@ const IO_HINTS: Record<string, string> = {
   EMFILE: "too many open files: raise the limit (ulimit -n) and retry",
   ENOTDIR:
     "a part of that path is a file, not a directory: check the path (ATTUNE_HOME, --home, --packs-dir) names a directory",
+  // what mkdir says when the directory to make is a file already
+  EEXIST:
+    "something that is not a directory is already there: check the path (ATTUNE_HOME, --home, --packs-dir) names a directory, or move that file away",
 };

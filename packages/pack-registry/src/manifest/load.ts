@@ -39,7 +39,10 @@ export function parseManifest(source: string | Buffer, path?: string): PackManif
     });
   }
   if (!isMap(doc.contents)) {
-    throw manifestError(null, "must be a mapping of fields (ref: ..., version: ...)", { path });
+    throw manifestError(null, "must be a mapping of fields (ref: ..., version: ...)", {
+      path,
+      hint: 'write one field per line at the start of the line, e.g. ref: my_pack and version: "1.0.0"',
+    });
   }
   let data: unknown;
   try {
@@ -49,7 +52,8 @@ export function parseManifest(source: string | Buffer, path?: string): PackManif
   }
   try {
     return validateManifest(data as Record<string, unknown>);
-  } catch (err) {
+  } catch (caught) {
+    const err = numberedIdentity(caught, doc, text, data as Record<string, unknown>, path);
     if (path && err instanceof Error && "code" in err) Object.assign(err, { path });
     // the pack this file names, when that much is valid: an installer files the failure under it
     const named = (data as Record<string, unknown>).ref;
@@ -57,6 +61,28 @@ export function parseManifest(source: string | Buffer, path?: string): PackManif
       Object.assign(err, { details: { ...err.details, packRef: named } });
     throw err;
   }
+}
+
+/**
+ * `version: 1.10` is a YAML number, 1.1 once read: when the schema refuses a number for ref or
+ * version, name what the file says, not the number it became.
+ */
+function numberedIdentity(
+  err: unknown,
+  doc: { get(key: string, keepScalar: true): unknown },
+  text: string,
+  data: Record<string, unknown>,
+  path: string | undefined,
+): unknown {
+  const field = (err as AttuneError).details?.field;
+  if (!(err instanceof AttuneError) || (field !== "version" && field !== "ref")) return err;
+  if (typeof data[field] !== "number") return err;
+  const node = doc.get(field, true) as { range?: [number, number, number] } | undefined;
+  const literal = node?.range ? text.slice(node.range[0], node.range[1]).trim() : String(data[field]);
+  return manifestError(field, `${literal} is a YAML number (read as ${String(data[field])}), not a string`, {
+    path,
+    hint: err.hint,
+  });
 }
 
 /** Read and validate `<packRoot>/pack.yaml` (a regular file, not a link). EMANIFEST names the field. */

@@ -18,7 +18,16 @@ export async function checkLocalPath(input: string, roots: string[] | undefined,
     real = await realpath(absolute);
   } catch (err) {
     const e = ioError(err, absolute, "source");
-    throw new AttuneError(e.code, e.message, { path: absolute, cause: err, details: { field: "source" } });
+    throw new AttuneError(e.code, e.message, {
+      path: absolute,
+      cause: err,
+      details: { field: "source" },
+      hint:
+        e.hint ??
+        (e.code === "ENOENT"
+          ? "check the path; a pack directory or a .tar.gz/.tgz/.tar/.zip archive (a bare name is a registry ref)"
+          : undefined),
+    });
   }
   if (roots !== undefined) {
     const allowed = await Promise.all(roots.map((r) => realpath(r).catch(() => null)));

@@ -33,7 +33,7 @@ export function specialFileError(rel: string, from: string): AttuneError {
   return new AttuneError(
     ErrorCodes.ESPECIAL_FILE,
     `${rel} is a socket, FIFO or device; packs may hold only regular files and directories`,
-    { path: from, details: { entry: rel } },
+    { path: from, details: { entry: rel }, hint: "move it out of the pack's directory" },
   );
 }
 
