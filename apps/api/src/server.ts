@@ -1,12 +1,12 @@
 import express, { type Express } from "express";
-import { authenticate } from "./http/auth";
+import { authenticate, requireScope } from "./http/auth";
 import { errorHandler, methodNotAllowed, notFound, refuseDeclaredOversize } from "./http/error-handler";
 import { HttpProblem } from "./http/problem";
 import { createLogger, requestLogger } from "./logger";
 import { buildOpenApiDocument } from "./openapi";
 import { packsRouter } from "./routes/packs";
 import { registriesRouter } from "./routes/registries";
-import type { ServerDeps } from "./types";
+import { Scopes, type ServerDeps } from "./types";
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
@@ -77,6 +77,9 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
     next(new HttpProblem(503, "ESHUTTING_DOWN", "the server is shutting down; retry on another instance"));
   });
   api.use(authenticate(deps.verifyToken));
+  // the install's scope before its body is read: a token without it gets 403 whatever it sent
+  // (not 400 for a malformed body, 413 for a big one), as for every other endpoint
+  api.post("/packs/install", requireScope(Scopes.install));
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   api.use(refuseDeclaredOversize(bodyLimit));
   api.use(express.json({ limit: bodyLimit, strict: true }));

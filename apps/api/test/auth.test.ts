@@ -133,6 +133,21 @@ describe("scopes", () => {
     conform(res);
   });
 
+  it("an install without the scope is 403 before its body is read: malformed, oversized or of another type", async () => {
+    const post = () => request(api.app).post("/api/v1/packs/install").set(api.auth(api.tokens.read));
+    for (const res of [
+      await post().set("Content-Type", "application/json").send("{"),
+      await post()
+        .set("Content-Type", "application/json")
+        .send(JSON.stringify({ source: "x".repeat(200_000) })),
+      await post().set("Content-Type", "text/plain").send("hello"),
+      await post().send({ source: "demo", unknown_field: true }),
+    ]) {
+      expect({ status: res.status, code: res.body.code }).toEqual({ status: 403, code: "EFORBIDDEN" });
+      conform(res);
+    }
+  });
+
   it("the delete-only token can neither read nor install", async () => {
     const list = await request(api.app).get("/api/v1/packs").set(api.auth(api.tokens.delete));
     expect(list.status).toBe(403);
