@@ -79,6 +79,13 @@ function answerPrompt(
     expect((await runCli(["pack", "show", "hello_world"], { env: baseEnv(env) })).code).toBe(1);
   });
 
+  it("a pack that is not installed is said so before any question", async () => {
+    const r = await answerPrompt("pack uninstall nothere_pack", "y", env);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/attune: ENOTFOUND: .*nothere_pack/);
+    expect(r.out).not.toContain("[y/N]");
+  });
+
   it("Ctrl-C at the prompt cancels (exit 130), Ctrl-D answers no (exit 1); neither is a bug report", async () => {
     expect((await runCli(["pack", "install", example, "-q"], { env: baseEnv(env) })).code).toBe(0);
     const c = await answerPrompt("pack uninstall hello_world", "\x03", env);

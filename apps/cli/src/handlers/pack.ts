@@ -128,8 +128,11 @@ interface UninstallArgv extends GlobalArgs {
 }
 
 export async function packUninstall(argv: UninstallArgv): Promise<CommandResult> {
-  if (!argv.yes)
+  if (!argv.yes) {
+    // on a terminal, a pack that is not installed is said so before asking to remove it
+    if (interactive()) await withBackend(argv, (b) => b.show(argv.ref));
     await confirm(`Remove pack ${argv.ref}${argv.version ? ` ${argv.version}` : " (every version)"}?`);
+  }
   const r = await withBackend(argv, (b) => b.uninstall(argv.ref, argv.version, argv.skipDeps));
   // only the documented fields, so local and remote output are identical
   return {
@@ -138,8 +141,10 @@ export async function packUninstall(argv: UninstallArgv): Promise<CommandResult>
   };
 }
 
+const interactive = () => Boolean(process.stdin.isTTY && process.stderr.isTTY);
+
 async function confirm(question: string): Promise<void> {
-  if (!process.stdin.isTTY || !process.stderr.isTTY)
+  if (!interactive())
     throw new CliError("EUSAGE", "refusing to uninstall without confirmation: stdin is not a terminal", {
       hint: "pass --yes to confirm non-interactively",
     });
