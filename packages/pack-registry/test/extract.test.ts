@@ -289,6 +289,17 @@ describe("extractArchive", () => {
     expect(readdirSync(work.dir)).toEqual(["zeros.tar.gz"]);
   });
 
+  it("refuses a zip with no entries like an empty tar, leaving nothing behind", async () => {
+    const file = join(work.dir, "nothing.zip");
+    // the end-of-central-directory record alone: a valid zip of zero entries
+    writeFileSync(file, Buffer.concat([Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(18)]));
+    await expect(extractArchive(file, join(work.dir, "out"))).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      message: "the archive holds no files (it is an empty zip)",
+    });
+    expect(readdirSync(work.dir)).toEqual(["nothing.zip"]);
+  });
+
   it("refuses a gzip stream holding another gzip stream instead of a tar", async () => {
     const src = join(work.dir, "src");
     writeTree(src, { "pack.yaml": "ref: x\nversion: 1.0.0\n" });

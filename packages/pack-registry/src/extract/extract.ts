@@ -61,6 +61,11 @@ async function writeEntries(
     throw err;
   }
   await writer.finish();
+  // an empty zip is refused like an empty tar (tar-reader.ts), not left to fail as "no pack.yaml"
+  if (writer.files === 0 && writer.directories === 0)
+    throw new AttuneError(ErrorCodes.EUNSAFE_ARCHIVE, "the archive holds no files (it is an empty zip)", {
+      hint: "build the archive from the pack's directory, e.g. cd my-pack && zip -r ../pack.zip .",
+    });
   writer.complete();
   return { files: writer.files, directories: writer.directories, bytes: writer.bytes, trailingBytes: 0 };
 }
