@@ -193,17 +193,8 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
     return unknownCommand(first, [...COMMANDS], "attune");
   const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
   // the command words, not the values of options given before them (`-o json pack checksum`)
-  const top = argv.findIndex((a) => COMMANDS.has(a));
   const words =
-    top < 0
-      ? []
-      : [
-          argv[top],
-          ...argv
-            .slice(top + 1)
-            .filter((a) => !a.startsWith("-"))
-            .slice(0, 1),
-        ];
+    first !== undefined && COMMANDS.has(first) ? [first, second].filter((w) => w !== undefined) : [];
   let hint = `run \`attune ${words.length ? words.join(" ") + " " : ""}--help\` to see the usage`;
   let text = msg;
   if (unknown) {

@@ -62,19 +62,16 @@ export class Layout {
   /** Move `abs` into the trash (atomic, so it vanishes from its place at once), then delete it. */
   async discard(abs: string): Promise<void> {
     const dest = this.trash(`${path.basename(abs).replace(/~.*$/, "")}~${ownedSuffix()}`);
-    try {
-      await fs.promises.rename(abs, dest);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(err, abs, "cannot remove");
-      // ENOENT is also a missing trash directory (removed under the process): then make it again
-      // and retry, rather than take the entry for gone and leave it behind
-      if (!(await fs.promises.lstat(abs).catch(() => null))) return;
-      await this.ensure();
+    for (let retried = false; ; retried = true) {
       try {
         await fs.promises.rename(abs, dest);
-      } catch (again) {
-        if ((again as NodeJS.ErrnoException).code === "ENOENT") return;
-        throw ioError(again, abs, "cannot remove");
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(err, abs, "cannot remove");
+        // ENOENT is also a missing trash directory (removed under the process): then make it
+        // again and retry once, rather than take the entry for gone and leave it behind
+        if (retried || !(await fs.promises.lstat(abs).catch(() => null))) return;
+        await this.ensure();
       }
     }
     await fs.promises.rm(dest, { recursive: true, force: true }).catch(() => {
