@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from "./main";
+import { runShortcut } from "./shortcut";
 
 // `attune pack list | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
@@ -10,4 +10,6 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 // the build is minified: --debug stack traces name the source through its maps
 if (process.argv.includes("--debug")) process.setSourceMapsEnabled(true);
 
-process.exitCode = await main(process.argv.slice(2));
+const args = process.argv.slice(2);
+// a plain `pack checksum` skips loading yargs (shortcut.ts); everything else goes through main()
+process.exitCode = (await runShortcut(args)) ?? (await (await import("./main")).main(args));

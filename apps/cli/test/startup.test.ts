@@ -41,4 +41,13 @@ describe("start-up stays small (lazy imports)", () => {
       expect(loaded.filter((m) => m === "node:assert")).toEqual([]);
     },
   );
+
+  it("a plain `pack checksum` does not load yargs at all (shortcut.ts); other commands do", async () => {
+    const yargsFiles = (loaded: string[]) =>
+      loaded.filter((m) => m.startsWith("file:") && fs.readFileSync(new URL(m), "utf8").includes("yargs"));
+    const hello = path.join(REPO_ROOT, "examples", "packs", "hello-world");
+    expect(yargsFiles(await traced(["pack", "checksum", hello, "-q"]))).toEqual([]);
+    // the same command spelled in a way the shortcut leaves alone goes through the parser
+    expect(yargsFiles(await traced(["pack", "checksum", hello, "--quiet=true"])).length).toBeGreaterThan(0);
+  });
 });

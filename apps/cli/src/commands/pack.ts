@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from "yargs";
 import { CliError } from "../errors";
 import { nonEmpty } from "../globals";
 import { lazy } from "../run";
+import { loadChecksum } from "../shortcut";
 
 const SOURCE_TYPES = ["git", "archive", "local_directory", "local_archive", "registry"];
 
@@ -22,7 +23,7 @@ export const packCommand: CommandModule = {
             .example("$0 pack checksum ./my-pack", "directory checksum (framed v1)")
             .example("$0 pack checksum my-pack-1.0.0.tgz -o json", '{"checksum":"sha256:…","path":"…"}')
             .example("$0 pack checksum ./my-pack --json", "index source template with the checksum"),
-        handler: lazy(async () => (await import("../handlers/checksum")).packChecksum),
+        handler: lazy(loadChecksum),
       })
       .command({
         command: "install <source>",
