@@ -45,15 +45,16 @@ export async function assertRealDirectory(root: string): Promise<string> {
 
 /**
  * All files of the tree under `root` (already checked by assertRealDirectory), in checksum order.
- * `onMany` runs once, when the walk has found `many.files` files (to start a reader thread early).
+ * `onFile` sees each file as it is found, with its index in that order (so its reading can start
+ * while the walk goes on).
  */
 export async function listTreeFiles(
   root: string,
   slicer: Slicer,
-  many?: { files: number; run: () => void },
+  onFile?: (file: TreeFile, index: number) => void,
 ): Promise<TreeFile[]> {
   const out: TreeFile[] = [];
-  await walkDir(root, "", out, slicer, many);
+  await walkDir(root, "", out, slicer, onFile);
   return out;
 }
 
@@ -65,7 +66,7 @@ async function walkDir(
   relDir: string,
   out: TreeFile[],
   slicer: Slicer,
-  many: { files: number; run: () => void } | undefined,
+  onFile: ((file: TreeFile, index: number) => void) | undefined,
 ): Promise<void> {
   const entries = readEntries(absDir);
   for (const entry of entries) {
@@ -74,11 +75,12 @@ async function walkDir(
     const abs = `${absDir}/${name}`; // absDir is absolute and normalised; names hold no "/"
     const rel = relDir + name;
     if (entry.isFile()) {
-      if (out.push({ abs, rel }) === many?.files) many.run();
+      const file = { abs, rel };
+      onFile?.(file, out.push(file) - 1);
     } else if (entry.isDirectory()) {
       const pause = slicer.tick();
       if (pause) await pause;
-      await walkDir(abs, `${rel}/`, out, slicer, many);
+      await walkDir(abs, `${rel}/`, out, slicer, onFile);
     } else if (entry.isSymbolicLink()) {
       throw new AttuneError(ErrorCodes.ESYMLINK, `${abs} is a symbolic link; packs may not contain links`, {
         path: abs,
