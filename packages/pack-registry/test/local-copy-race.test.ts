@@ -11,6 +11,8 @@ import {
 } from "@attune/pack-storage";
 import { tmpDir } from "@attune/test-utils";
 import { localDirectorySource } from "../src/sources/local-directory";
+import { walkTree } from "../src/sources/local-copy/walk";
+import { resolveLimits } from "../src/extract/limits";
 import type { FetchContext } from "../src/sources/types";
 
 // Files are copied in sorted order: when the first one is reported done, the last ones have not
@@ -154,6 +156,19 @@ describe.each([{ FILES: 80 }, { FILES: 1500 }])(
 
 describe("localDirectorySource over the helper threshold: the helper's failures", () => {
   beforeEach(() => makeTree(1500));
+
+  it("the walk starts the helper thread once it has found enough files, so it has booted for the copy", async () => {
+    await stopReaderThread();
+    expect(readerThreadStats().running).toBe(false);
+    const small = join(work.dir, "small");
+    mkdirSync(small);
+    for (let i = 0; i < 10; i++) writeFileSync(join(small, name(i)), "x");
+    await walkTree(small, resolveLimits({}));
+    expect(readerThreadStats().running).toBe(false); // a small tree is copied by this thread alone
+    const tree = await walkTree(src, resolveLimits({}));
+    expect(tree.files).toHaveLength(1501);
+    expect(readerThreadStats().running).toBe(true); // started by the walk, before any copy asked
+  });
 
   it("the helper thread stopped mid-copy changes nothing: same files, same hash", async () => {
     await calculateDirectoryChecksum(src); // a booted helper
