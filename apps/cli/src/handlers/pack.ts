@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { validateVersion } from "@attune/pack-storage";
 import readline from "node:readline/promises";
 import type { InstallResult, PackBackend, VerifyReport } from "../backends/types";
 import { CliError, ExitCode, renderError } from "../errors";
@@ -129,8 +130,8 @@ interface UninstallArgv extends GlobalArgs {
 
 export async function packUninstall(argv: UninstallArgv): Promise<CommandResult> {
   if (!argv.yes) {
-    // on a terminal, a pack that is not installed is said so before asking to remove it
-    if (interactive()) await withBackend(argv, (b) => b.show(argv.ref));
+    // on a terminal, a pack (or version) that is not installed is said so before asking to remove it
+    if (interactive()) await withBackend(argv, (b) => assertInstalled(b, argv.ref, argv.version));
     await confirm(`Remove pack ${argv.ref}${argv.version ? ` ${argv.version}` : " (every version)"}?`);
   }
   const r = await withBackend(argv, (b) => b.uninstall(argv.ref, argv.version, argv.skipDeps));
@@ -139,6 +140,18 @@ export async function packUninstall(argv: UninstallArgv): Promise<CommandResult>
     data: { ref: r.ref, removed: r.removed },
     table: () => `Removed ${r.ref}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}\n`,
   };
+}
+
+/** What `uninstall` would refuse as not installed, with the same error (before the question). */
+async function assertInstalled(b: PackBackend, ref: string, version: string | undefined): Promise<void> {
+  const { pack } = await b.show(ref);
+  if (version !== undefined) validateVersion(version); // a malformed one is a usage error, as in uninstall
+  if (version === undefined || pack.version === version) return;
+  if (await b.hasUntrackedVersion?.(ref, version)) return;
+  throw new CliError("ENOTFOUND", `pack '${ref}' version ${version} is not installed`, {
+    hint: "list installed packs with `attune pack list`",
+    details: { ref, version },
+  });
 }
 
 const interactive = () => Boolean(process.stdin.isTTY && process.stderr.isTTY);
