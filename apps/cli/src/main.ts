@@ -16,16 +16,30 @@ const EPILOGUE =
   "every pack command goes through the Attune HTTP API instead. " +
   "Exit codes: 0 ok, 1 failure, 2 usage error, 3 integrity failure.";
 
+const COMPLETION = "print a shell completion script (bash/zsh): attune completion >> ~/.bashrc";
+
 export function buildParser(argv: string[]): Argv {
-  const y = globalOptions(yargs(argv))
+  const y0 = globalOptions(yargs(argv))
     .scriptName("attune")
     .usage("$0 <command> [options]")
     .command(packCommand)
     .command(registryCommand)
     .command(tokenCommand)
     .command(dbCommand)
-    .command(configCommand)
-    .completion("completion", "print a shell completion script (bash/zsh): attune completion >> ~/.bashrc")
+    .command(configCommand);
+  // yargs prints the script for `completion` whatever follows it: `completion --help` gets a plain
+  // command of that name instead, so that yargs prints its help
+  const withCompletion =
+    wantsHelp(argv) && commandWords(argv)[0] === "completion"
+      ? y0.command({
+          command: "completion",
+          describe: COMPLETION,
+          builder: (b) =>
+            b.example("$0 completion >> ~/.bashrc", "complete attune's commands and options in bash"),
+          handler: () => undefined,
+        })
+      : y0.completion("completion", COMPLETION);
+  const y = withCompletion
     .example("$0 pack install ./my-pack", "install a pack from a local directory")
     .example("$0 pack list -o json", "list installed packs as JSON")
     .example("$0 pack list --api-url https://a.example", "list the packs of a remote Attune")

@@ -349,6 +349,7 @@ describe("usage errors, help and version", () => {
       ["token", "list"],
       ["token", "revoke"],
       ["config", "show"],
+      ["completion"],
     ];
     for (const c of commands) {
       const r = await runCli([...c, "--help"]);
@@ -363,6 +364,14 @@ describe("usage errors, help and version", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("complete");
     expect(r.stdout).toContain("--get-yargs-completions");
+    // with --help (or -h), its help and not the script
+    for (const help of ["--help", "-h"]) {
+      const h = await runCli(["completion", help]);
+      expect(h.code).toBe(0);
+      expect(h.stdout).toMatch(/^attune completion\n/);
+      expect(h.stdout).toContain("print a shell completion script");
+      expect(h.stdout).not.toContain("--get-yargs-completions");
+    }
     const words = await runCli(["--get-yargs-completions", "pack", ""]);
     expect(words.stdout.split("\n")).toEqual(expect.arrayContaining(["install", "verify", "checksum"]));
     const flags = await runCli(["--get-yargs-completions", "pack", "install", "--"]);
