@@ -80,10 +80,16 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
  */
 function withLocalPathHint(err: unknown, source: string): unknown {
   const code = (err as { code?: unknown }).code;
-  if (code !== "ENOTFOUND" || /[/\\]/.test(source) || !fs.existsSync(source)) return err;
+  // not when the registry has the pack but not that version: its hint lists the versions
+  const field = (err as { details?: { field?: unknown } }).details?.field;
+  if (code !== "ENOTFOUND" || field === "version" || /[/\\]/.test(source)) return err;
+  // the name as typed, else without its @version (`my-pack@1.0.0` when `my-pack/` is here):
+  // only a path that exists is hinted at
+  const local = [source, source.replace(/@.*$/s, "")].find((p) => p !== "" && fs.existsSync(p));
+  if (local === undefined) return err;
   const e = err as Error & { hint?: string };
   return new CliError("ENOTFOUND", e.message, {
-    hint: `a bare name is a registry ref; for the local ${fs.statSync(source).isDirectory() ? "directory" : "file"} give a path: attune pack install ./${source}`,
+    hint: `a bare name is a registry ref; for the local ${fs.statSync(local).isDirectory() ? "directory" : "file"} give a path: attune pack install ./${local}`,
     cause: err,
   });
 }
