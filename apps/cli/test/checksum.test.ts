@@ -98,7 +98,18 @@ describe("attune pack checksum", () => {
     execFileSync("mkfifo", [path.join(fifoDir, "pipe")]);
     const fifo = await runCli(["pack", "checksum", fifoDir]);
     expect(fifo.code).toBe(1);
-    expect(fifo.stderr).toMatch(/^attune: ESPECIAL_FILE: .*pipe/);
+    const words =
+      "is a FIFO; packs may only contain regular files and directories\nhint: move it out of the pack's directory\n";
+    expect(fifo.stderr).toBe(`attune: ESPECIAL_FILE: ${path.join(fifoDir, "pipe")} ${words}`);
+    // install says it in the same words, naming the entry by its path in the pack
+    fs.writeFileSync(path.join(fifoDir, "pack.yaml"), "ref: fifo_pack\nversion: 1.0.0\nlabel: f\n");
+    const install = await runCli(["pack", "install", fifoDir], {
+      env: baseEnv({ ATTUNE_HOME: path.join(t.dir, "fifo-dir-home") }),
+    });
+    expect({ code: install.code, stderr: install.stderr }).toEqual({
+      code: 1,
+      stderr: `attune: ESPECIAL_FILE: pipe ${words}`,
+    });
     const notDir = await runCli(["pack", "checksum", path.join(t.dir, "hello.txt", "x")]);
     expect(notDir.code).toBe(1);
     expect(notDir.stderr.trimEnd().split("\n")[0]).toMatch(/^attune: EIO: cannot read .*hello\.txt\/x/);

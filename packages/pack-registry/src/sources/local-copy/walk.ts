@@ -1,7 +1,14 @@
 import { readdirSync, type Dirent } from "node:fs";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { join } from "node:path";
-import { AttuneError, ErrorCodes, compareTreePaths, ioError } from "@attune/pack-storage";
+import {
+  AttuneError,
+  ErrorCodes,
+  compareTreePaths,
+  ioError,
+  specialFileError as checksumSpecialFileError,
+  specialFileKind,
+} from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
 
 /** Milliseconds of synchronous listing between two returns to the event loop. */
@@ -29,12 +36,10 @@ export function symlinkError(rel: string, from: string): AttuneError {
   );
 }
 
-export function specialFileError(rel: string, from: string): AttuneError {
-  return new AttuneError(
-    ErrorCodes.ESPECIAL_FILE,
-    `${rel} is a socket, FIFO or device; packs may hold only regular files and directories`,
-    { path: from, details: { entry: rel }, hint: "move it out of the pack's directory" },
-  );
+/** In the words of `pack checksum` (pack-storage), naming the entry by its path in the pack. */
+export function specialFileError(rel: string, from: string, kind: string): AttuneError {
+  const e = checksumSpecialFileError(rel, kind);
+  return new AttuneError(e.code, e.message, { path: from, details: { entry: rel, kind }, hint: e.hint });
 }
 
 /** Refuse what a pack may not hold; the checks run before anything is written. */
@@ -48,7 +53,7 @@ function checkEntry(e: Dirent, from: string, rel: string): void {
     });
   }
   if (e.isSymbolicLink()) throw symlinkError(rel, from);
-  if (!e.isFile() && !e.isDirectory()) throw specialFileError(rel, from);
+  if (!e.isFile() && !e.isDirectory()) throw specialFileError(rel, from, specialFileKind(e));
 }
 
 /**
