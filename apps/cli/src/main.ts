@@ -1,4 +1,4 @@
-import yargs, { type Argv } from "yargs";
+import yargs, { type Argv, type CommandModule } from "yargs";
 import { packCommand } from "./commands/pack";
 import { registryCommand } from "./commands/registry";
 import { tokenCommand } from "./commands/token";
@@ -194,14 +194,18 @@ function knownOptions(parser: Argv): string[] {
 }
 
 /** An unknown option, named as typed, with the closest known one as a hint. */
-function unknownOption(typed: string, known: string[], argv: string[]): CliError {
+function unknownOption(typed: string, known: string[], commandPath: string[]): CliError {
   const guess = closest(
     typed.replace(/^-+(no-)?/, ""),
     known.filter((k) => k.length > 1),
   );
-  const [first, second] = commandWords(argv);
-  const words =
-    first !== undefined && COMMANDS.has(first) ? [first, second].filter((w) => w !== undefined) : [];
+  // the command (and its subcommand, if that is one) the help is of
+  const [first, second] = commandPath;
+  const words = !COMMANDS.has(first ?? "")
+    ? []
+    : subcommands(first).includes(second ?? "")
+      ? [first, second]
+      : [first];
   return new CliError("EUSAGE", `Unknown argument: ${typed}`, {
     hint: guess
       ? `did you mean --${guess}? (run with --help to see the options)`
@@ -285,10 +289,88 @@ function choiceError(name: string, given: string, choices: string[], argv: strin
     : new CliError("EUSAGE", `${flag} must be ${allowed}, not "${given}"`, { hint });
 }
 
+const GROUPS: Record<string, CommandModule> = {
+  pack: packCommand,
+  registry: registryCommand,
+  token: tokenCommand,
+  db: dbCommand,
+  config: configCommand,
+};
+
+/**
+ * The options (and aliases) of `attune <top> <sub>`, read off its builder with a stand-in for
+ * yargs that only records (yargs builds a subcommand's options only when it runs it). [] when the
+ * builder cannot be read so.
+ */
+function subcommandOptions(top: string, sub: string | undefined): string[] {
+  const recorder = (on: Record<string, (...args: unknown[]) => void>): Argv => {
+    const proxy: Argv = new Proxy({} as Argv, {
+      get:
+        (_, key) =>
+        (...args: unknown[]) => {
+          on[String(key)]?.(...args);
+          return proxy;
+        },
+    });
+    return proxy;
+  };
+  try {
+    const group = GROUPS[top]?.builder;
+    if (sub === undefined || typeof group !== "function") return [];
+    const defs: Array<{ command?: unknown; builder?: unknown }> = [];
+    group(recorder({ command: (d) => defs.push(d as (typeof defs)[number]) }));
+    const def = defs.find((d) => typeof d.command === "string" && d.command.split(" ")[0] === sub);
+    if (typeof def?.builder !== "function") return [];
+    const names: string[] = [];
+    (def.builder as (y: Argv) => unknown)(
+      recorder({
+        option: (name, o) =>
+          names.push(String(name), ...[(o as { alias?: string | string[] } | undefined)?.alias ?? []].flat()),
+      }),
+    );
+    return names;
+  } catch {
+    return [];
+  }
+}
+
+/** The first two words that are not options nor values of the global ones (flags may sit between). */
+function wordsAroundFlags(argv: string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const a = argv[i];
+    if (a === "--") break;
+    if (VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith("-")) words.push(a);
+  }
+  return words;
+}
+
+/** A flag before the subcommand: a misplaced option of that subcommand, or an unknown one. */
+function optionBeforeCommand(typed: string, known: string[], argv: string[]): CliError {
+  const [top, sub] = wordsAroundFlags(argv);
+  const own = top !== undefined ? subcommandOptions(top, sub) : [];
+  const name = typed.replace(/^-+(no-)?/, "");
+  const usage = COMMAND_TREE[top ?? ""]?.find((u) => u.split(" ")[0] === sub);
+  if (usage && own.includes(name))
+    return new CliError(
+      "EUSAGE",
+      `${typed} is an option of \`attune ${top} ${sub}\`: give it after the command`,
+      {
+        hint: `e.g. \`attune ${top} ${usage} ${typed}\`; only the global options (--home, -o, --api-url, …) can come before it`,
+      },
+    );
+  return unknownOption(
+    typed,
+    [...known, ...own],
+    [top, sub].filter((w) => w !== undefined),
+  );
+}
+
 function usageError(msg: string, argv: string[], parser: Argv): CliError {
   const known = knownOptions(parser);
   const before = unknownOptionBeforeCommand(argv, new Set([...known, "version"]));
-  if (before) return unknownOption(before, known, argv);
+  if (before) return optionBeforeCommand(before, known, argv);
   const choice = invalidChoice(msg, argv) ?? outputWithoutValue(argv);
   if (choice) return choice;
   const didYouMean = /^Did you mean (.+)\?$/.exec(msg);

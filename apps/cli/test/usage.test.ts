@@ -112,7 +112,9 @@ describe("usage errors, help and version", () => {
   it("an unknown flag before the subcommand is named, not taken for a missing or unknown command", async () => {
     for (const [args, hint] of [
       [["--frce", "pack", "list"], "run `attune pack list --help` to see the options"],
-      [["pack", "--frce", "list"], "run `attune pack --help` to see the options"],
+      [["pack", "--frce", "list"], "run `attune pack list --help` to see the options"],
+      [["--frce", "pack", "install", "./x"], "did you mean --force? (run with --help to see the options)"],
+      [["pack", "--frce", "install", "./x"], "did you mean --force? (run with --help to see the options)"],
       [["--home", "/nowhere", "--frce", "pack", "list"], "run `attune pack list --help` to see the options"],
       [["--frce"], "run `attune --help` to see the options"],
       [["pack", "--qiet", "list"], "did you mean --quiet? (run with --help to see the options)"],
@@ -125,6 +127,18 @@ describe("usage errors, help and version", () => {
     const short = await runCli(["-x", "pack", "list"]);
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/^attune: EUSAGE: Unknown argument: -x\n/);
+    // an option of the subcommand given before it is said to belong after it
+    for (const args of [
+      ["--force", "pack", "install", "./x"],
+      ["pack", "--force", "install", "./x"],
+    ]) {
+      const r = await runCli(args);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(
+        "attune: EUSAGE: --force is an option of `attune pack install`: give it after the command\n" +
+          "hint: e.g. `attune pack install <source> --force`; only the global options (--home, -o, --api-url, …) can come before it\n",
+      );
+    }
     // the global options before the command still work
     const ok = await runCli([
       "-q",
