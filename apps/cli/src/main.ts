@@ -253,13 +253,14 @@ function shortFlagsKnown(letters: string, known: Set<string>): boolean {
 
 /**
  * The output format given without a value before the command (`attune -o pack list`): yargs takes
- * the command as the value, then reports the next word as an unknown command.
+ * the command as the value, then reports the next word as an unknown command. Likewise `-o=`.
  */
 function outputWithoutValue(argv: string[]): CliError | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--") return undefined;
-    if ((a === "-o" || a === "--output") && COMMANDS.has(argv[i + 1] ?? ""))
+    // `-o=`: yargs reads it as the flags -o and -=
+    if (a === "-o=" || ((a === "-o" || a === "--output") && COMMANDS.has(argv[i + 1] ?? "")))
       return choiceError("output", "", [...OUTPUT_FORMATS], argv);
   }
   return undefined;
