@@ -383,6 +383,11 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
     });
   }
   const [first, second] = commandWords(argv);
+  // `attune` alone (or with options only)
+  if (first === undefined && /^give a command/.test(msg))
+    return new CliError("EUSAGE", `missing <command>: attune <command>, one of ${[...COMMANDS].join(", ")}`, {
+      hint: "e.g. `attune pack list`; run `attune --help` to see what each does",
+    });
   // `attune pack`: a command group without its subcommand
   const subs = first !== undefined ? subcommands(first) : [];
   if (

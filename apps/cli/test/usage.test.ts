@@ -109,6 +109,17 @@ describe("usage errors, help and version", () => {
     }
   });
 
+  it("no command at all lists the commands and the usage", async () => {
+    for (const args of [[], ["-q"], ["--home", "/nowhere"]]) {
+      const r = await runCli(args);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(
+        `attune: EUSAGE: missing <command>: attune <command>, one of ${Object.keys(COMMAND_TREE).join(", ")}\n` +
+          "hint: e.g. `attune pack list`; run `attune --help` to see what each does\n",
+      );
+    }
+  });
+
   it("an unknown flag before the subcommand is named, not taken for a missing or unknown command", async () => {
     for (const [args, hint] of [
       [["--frce", "pack", "list"], "run `attune pack list --help` to see the options"],
