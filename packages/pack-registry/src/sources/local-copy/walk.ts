@@ -1,15 +1,10 @@
 import { readdirSync, type Dirent } from "node:fs";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { join } from "node:path";
-import {
-  AttuneError,
-  ErrorCodes,
-  compareTreePaths,
-  ioError,
-  specialFileError as checksumSpecialFileError,
-  specialFileKind,
-} from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, compareTreePaths, ioError } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
+// the words of `pack checksum` for a special file (one error for both commands)
+import { specialFileError as checksumSpecialFileError, specialFileKind } from "@attune/pack-storage";
 
 /** Milliseconds of synchronous listing between two returns to the event loop. */
 const SLICE_MS = 8;
