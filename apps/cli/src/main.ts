@@ -1,4 +1,4 @@
-import yargs, { type Argv } from "yargs";
+import yargs, { type Argv, type CommandModule } from "yargs";
 import { packCommand } from "./commands/pack";
 import { registryCommand } from "./commands/registry";
 import { tokenCommand } from "./commands/token";
@@ -6,6 +6,7 @@ import { dbCommand } from "./commands/db";
 import { configCommand } from "./commands/config";
 import { CliError, exitCodeFor, renderError } from "./errors";
 import { globalOptions } from "./globals";
+import { OUTPUT_FORMATS } from "./output";
 import { runState } from "./run";
 import { closest, distance } from "./suggest";
 import { VERSION } from "./version";
@@ -15,16 +16,30 @@ const EPILOGUE =
   "every pack command goes through the Attune HTTP API instead. " +
   "Exit codes: 0 ok, 1 failure, 2 usage error, 3 integrity failure.";
 
+const COMPLETION = "print a shell completion script (bash/zsh): attune completion >> ~/.bashrc";
+
 export function buildParser(argv: string[]): Argv {
-  const y = globalOptions(yargs(argv))
+  const y0 = globalOptions(yargs(argv))
     .scriptName("attune")
     .usage("$0 <command> [options]")
     .command(packCommand)
     .command(registryCommand)
     .command(tokenCommand)
     .command(dbCommand)
-    .command(configCommand)
-    .completion("completion", "print a shell completion script (bash/zsh): attune completion >> ~/.bashrc")
+    .command(configCommand);
+  // yargs prints the script for `completion` whatever follows it: `completion --help` gets a plain
+  // command of that name instead, so that yargs prints its help
+  const withCompletion =
+    wantsHelp(argv) && commandWords(argv)[0] === "completion"
+      ? y0.command({
+          command: "completion",
+          describe: COMPLETION,
+          builder: (b) =>
+            b.example("$0 completion >> ~/.bashrc", "complete attune's commands and options in bash"),
+          handler: () => undefined,
+        })
+      : y0.completion("completion", COMPLETION);
+  const y = withCompletion
     .example("$0 pack install ./my-pack", "install a pack from a local directory")
     .example("$0 pack list -o json", "list installed packs as JSON")
     .example("$0 pack list --api-url https://a.example", "list the packs of a remote Attune")
@@ -93,10 +108,15 @@ function refuseFlagValues(argv: string[], flags: string[]): void {
   for (const a of argv) {
     if (a === "--") return;
     const m = /^--?([a-z][a-z0-9-]*)=(.*)$/s.exec(a);
-    if (!m || !known.has(m[1]) || m[2] === "true" || m[2] === "false") continue;
+    if (!m) continue;
+    // `--no-quiet=…`: the negated form takes no value at all (yargs would call it unknown)
+    const negated = a.startsWith("--no-") && known.has(m[1].slice(3)) ? m[1].slice(3) : undefined;
+    if (negated === undefined && (!known.has(m[1]) || m[2] === "true" || m[2] === "false")) continue;
     const flag = `${m[1].length === 1 ? "-" : "--"}${m[1]}`;
     throw new CliError("EUSAGE", `${flag} is a flag and takes no value (got "${m[2]}")`, {
-      hint: `give ${flag} alone (or ${flag}=true / ${flag}=false)`,
+      hint: negated
+        ? `give ${flag} alone (or --${negated}=false)`
+        : `give ${flag} alone (or ${flag}=true / ${flag}=false)`,
     });
   }
 }
@@ -167,7 +187,193 @@ function wantsHelp(argv: string[]): boolean {
   return argv.includes("--help") || argv.includes("-h");
 }
 
+/** The option names (and aliases) the parser knows where it failed, without yargs' camelCase twins. */
+function knownOptions(parser: Argv): string[] {
+  const opts = (parser as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();
+  return Object.keys(opts.key).filter((k) => !/[A-Z]/.test(k));
+}
+
+/** An unknown option, named as typed, with the closest known one as a hint. */
+function unknownOption(typed: string, known: string[], commandPath: string[]): CliError {
+  const guess = closest(
+    typed.replace(/^-+(no-)?/, ""),
+    known.filter((k) => k.length > 1),
+  );
+  // the command (and its subcommand, if that is one) the help is of
+  const [first, second] = commandPath;
+  const words = !COMMANDS.has(first ?? "")
+    ? []
+    : subcommands(first).includes(second ?? "")
+      ? [first, second]
+      : [first];
+  return new CliError("EUSAGE", `Unknown argument: ${typed}`, {
+    hint: guess
+      ? `did you mean --${guess}? (run with --help to see the options)`
+      : `run \`attune ${words.length ? words.join(" ") + " " : ""}--help\` to see the options`,
+  });
+}
+
+/**
+ * A dashed word before the (sub)command that no option answers to (`attune --frce pack list`,
+ * `attune pack --frce list`): yargs takes the next word as its value and then reports the command
+ * as missing or unknown; name the option instead. Only the global options can stand there.
+ */
+function unknownOptionBeforeCommand(argv: string[], known: Set<string>): string | undefined {
+  let words = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") return undefined;
+    if (!a.startsWith("-") || a === "-") {
+      words++;
+      // past the subcommand (or a command without any): the command's own options follow
+      if (words >= 2 || !COMMAND_TREE[a]?.length) return undefined;
+      continue;
+    }
+    if (VALUE_OPTIONS.has(a)) {
+      i++;
+      continue;
+    }
+    const name = a.replace(/=.*$/s, "");
+    const ok = name.startsWith("--")
+      ? known.has(name.slice(2)) || (name.startsWith("--no-") && known.has(name.slice(5)))
+      : shortFlagsKnown(name.slice(1), known);
+    if (!ok) return name;
+  }
+  return undefined;
+}
+
+/** `-qo json` and `-ojson`: short flags run together, the rest of the word after `-o` its value. */
+function shortFlagsKnown(letters: string, known: Set<string>): boolean {
+  for (const c of letters) {
+    if (!known.has(c)) return false;
+    if (VALUE_OPTIONS.has(`-${c}`)) return true;
+  }
+  return true;
+}
+
+/**
+ * The output format given without a value before the command (`attune -o pack list`): yargs takes
+ * the command as the value, then reports the next word as an unknown command. Likewise `-o=`.
+ */
+function outputWithoutValue(argv: string[]): CliError | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") return undefined;
+    // `-o=`: yargs reads it as the flags -o and -=
+    if (a === "-o=" || ((a === "-o" || a === "--output") && COMMANDS.has(argv[i + 1] ?? "")))
+      return choiceError("output", "", [...OUTPUT_FORMATS], argv);
+  }
+  return undefined;
+}
+
+/** yargs' "Invalid values: Argument: output, Given: "x", Choices: "a", "b"", said in words. */
+function invalidChoice(msg: string, argv: string[]): CliError | undefined {
+  const m = /^Invalid values:\s+Argument: ([a-z][a-z0-9-]*), Given: "(.*?)", Choices: (.+?)\s*$/s.exec(msg);
+  if (!m) return undefined;
+  const [, name, given, list] = m;
+  return choiceError(
+    name,
+    given,
+    [...list.matchAll(/"([^"]*)"/g)].map((c) => c[1]),
+    argv,
+  );
+}
+
+function choiceError(name: string, given: string, choices: string[], argv: string[]): CliError {
+  const allowed = `${choices.slice(0, -1).join(", ")} or ${choices[choices.length - 1]}`;
+  // named as typed: `-o` for the output format when that is what was given
+  const short = name === "output" && argv.some((a) => a === "-o" || a.startsWith("-o=")) ? " (-o)" : "";
+  const flag = `--${name}${short}`;
+  const hint = `e.g. ${short ? "-o" : `--${name}`} ${choices[0]}`;
+  return given.trim() === ""
+    ? new CliError("EUSAGE", `${flag} needs a value: ${allowed}`, { hint })
+    : new CliError("EUSAGE", `${flag} must be ${allowed}, not "${given}"`, { hint });
+}
+
+const GROUPS: Record<string, CommandModule> = {
+  pack: packCommand,
+  registry: registryCommand,
+  token: tokenCommand,
+  db: dbCommand,
+  config: configCommand,
+};
+
+/**
+ * The options (and aliases) of `attune <top> <sub>`, read off its builder with a stand-in for
+ * yargs that only records (yargs builds a subcommand's options only when it runs it). [] when the
+ * builder cannot be read so.
+ */
+function subcommandOptions(top: string, sub: string | undefined): string[] {
+  const recorder = (on: Record<string, (...args: unknown[]) => void>): Argv => {
+    const proxy: Argv = new Proxy({} as Argv, {
+      get:
+        (_, key) =>
+        (...args: unknown[]) => {
+          on[String(key)]?.(...args);
+          return proxy;
+        },
+    });
+    return proxy;
+  };
+  try {
+    const group = GROUPS[top]?.builder;
+    if (sub === undefined || typeof group !== "function") return [];
+    const defs: Array<{ command?: unknown; builder?: unknown }> = [];
+    group(recorder({ command: (d) => defs.push(d as (typeof defs)[number]) }));
+    const def = defs.find((d) => typeof d.command === "string" && d.command.split(" ")[0] === sub);
+    if (typeof def?.builder !== "function") return [];
+    const names: string[] = [];
+    (def.builder as (y: Argv) => unknown)(
+      recorder({
+        option: (name, o) =>
+          names.push(String(name), ...[(o as { alias?: string | string[] } | undefined)?.alias ?? []].flat()),
+      }),
+    );
+    return names;
+  } catch {
+    return [];
+  }
+}
+
+/** The first two words that are not options nor values of the global ones (flags may sit between). */
+function wordsAroundFlags(argv: string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const a = argv[i];
+    if (a === "--") break;
+    if (VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith("-")) words.push(a);
+  }
+  return words;
+}
+
+/** A flag before the subcommand: a misplaced option of that subcommand, or an unknown one. */
+function optionBeforeCommand(typed: string, known: string[], argv: string[]): CliError {
+  const [top, sub] = wordsAroundFlags(argv);
+  const own = top !== undefined ? subcommandOptions(top, sub) : [];
+  const name = typed.replace(/^-+(no-)?/, "");
+  const usage = COMMAND_TREE[top ?? ""]?.find((u) => u.split(" ")[0] === sub);
+  if (usage && own.includes(name))
+    return new CliError(
+      "EUSAGE",
+      `${typed} is an option of \`attune ${top} ${sub}\`: give it after the command`,
+      {
+        hint: `e.g. \`attune ${top} ${usage} ${typed}\`; only the global options (--home, -o, --api-url, …) can come before it`,
+      },
+    );
+  return unknownOption(
+    typed,
+    [...known, ...own],
+    [top, sub].filter((w) => w !== undefined),
+  );
+}
+
 function usageError(msg: string, argv: string[], parser: Argv): CliError {
+  const known = knownOptions(parser);
+  const before = unknownOptionBeforeCommand(argv, new Set([...known, "version"]));
+  if (before) return optionBeforeCommand(before, known, argv);
+  const choice = invalidChoice(msg, argv) ?? outputWithoutValue(argv);
+  if (choice) return choice;
   const didYouMean = /^Did you mean (.+)\?$/.exec(msg);
   if (didYouMean) {
     const words = argv.filter((a) => !a.startsWith("-") && a !== didYouMean[1]);
@@ -177,6 +383,21 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
     });
   }
   const [first, second] = commandWords(argv);
+  // `attune` alone (or with options only)
+  if (first === undefined && /^give a command/.test(msg))
+    return new CliError("EUSAGE", `missing <command>: attune <command>, one of ${[...COMMANDS].join(", ")}`, {
+      hint: "e.g. `attune pack list`; run `attune --help` to see what each does",
+    });
+  // `attune pack`: a command group without its subcommand
+  const subs = first !== undefined ? subcommands(first) : [];
+  if (
+    second === undefined &&
+    subs.length > 0 &&
+    /^(Not enough non-option arguments|give an? \w+ command)/.test(msg)
+  )
+    return new CliError("EUSAGE", `missing <command>: attune ${first} <command>, one of ${subs.join(", ")}`, {
+      hint: `e.g. \`attune ${first} ${subs.includes("list") ? "list" : subs[0]}\`; run \`attune ${first} --help\` to see what each does`,
+    });
   if (/^give an? \w+ command/.test(msg) && first !== undefined && second !== undefined && COMMAND_TREE[first])
     return unknownCommand(`${first} ${second}`, subcommands(first), `attune ${first}`, second);
   // yargs counts what is missing; name it, from the command's usage
@@ -198,15 +419,31 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
   let hint = `run \`attune ${words.length ? words.join(" ") + " " : ""}--help\` to see the usage`;
   let text = msg;
   if (unknown) {
-    // yargs also lists the camelCase twin of a dashed name (`sourc-type, sourcType`): not typed
-    const names = unknown[1].split(", ").filter((n) => !/[A-Z]/.test(n));
+    // yargs also lists the camelCase twin of a dashed name (`sourc-type, sourcType`): not typed;
+    // an option is named as typed (`--forse`, `-x`), with its dashes
+    const names = unknown[1]
+      .split(", ")
+      .filter((n) => !/[A-Z]/.test(n))
+      .map((n) => typedOption(n, argv) ?? n);
     if (names.length > 0) text = `Unknown argument${names.length > 1 ? "s" : ""}: ${names.join(", ")}`;
-    const opts = (parser as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions();
-    const known = Object.keys(opts.key).filter((k) => k.length > 1 && !/[A-Z]/.test(k));
-    const guess = closest((names[0] ?? unknown[1]).replace(/^-+/, ""), known);
+    const guess = closest(
+      (names[0] ?? unknown[1]).replace(/^-+(no-)?/, ""),
+      known.filter((k) => k.length > 1),
+    );
     if (guess) hint = `did you mean --${guess}? (run with --help to see the options)`;
   }
   return new CliError("EUSAGE", text, { hint });
+}
+
+/** How the option yargs calls `name` was typed (`--name`, `--no-name`, `-n`), if it was. */
+function typedOption(name: string, argv: string[]): string | undefined {
+  const forms = [`--${name}`, `--no-${name}`, `-${name}`];
+  for (const a of argv) {
+    if (a === "--") break;
+    const typed = a.replace(/=.*$/s, "");
+    if (forms.includes(typed)) return typed;
+  }
+  return undefined;
 }
 
 /** Run the CLI; resolves to the process exit code. Never calls process.exit, so stdout drains. */

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { tmpDir, writeTree } from "@attune/test-utils";
 import YAML from "yaml";
-import { ESCAPE_RE, json, runCli } from "./helpers";
+import { ESCAPE_RE, baseEnv, json, runCli } from "./helpers";
 
 const NESTED = "sha256:e9837162383488cb9b187ea585ce8963634d7d04f75abeb0c43d5456de0d6b13";
 const HELLO_HEX = "315f5bdb76d078c43b8ac0064e4a0164612b1fce77c869345bfc94c75894edd3";
@@ -98,10 +98,42 @@ describe("attune pack checksum", () => {
     execFileSync("mkfifo", [path.join(fifoDir, "pipe")]);
     const fifo = await runCli(["pack", "checksum", fifoDir]);
     expect(fifo.code).toBe(1);
-    expect(fifo.stderr).toMatch(/^attune: ESPECIAL_FILE: .*pipe/);
+    const words =
+      "is a FIFO; packs may only contain regular files and directories\nhint: move it out of the pack's directory\n";
+    expect(fifo.stderr).toBe(`attune: ESPECIAL_FILE: ${path.join(fifoDir, "pipe")} ${words}`);
+    // install says it in the same words, naming the entry by its path in the pack
+    fs.writeFileSync(path.join(fifoDir, "pack.yaml"), "ref: fifo_pack\nversion: 1.0.0\nlabel: f\n");
+    const install = await runCli(["pack", "install", fifoDir], {
+      env: baseEnv({ ATTUNE_HOME: path.join(t.dir, "fifo-dir-home") }),
+    });
+    expect({ code: install.code, stderr: install.stderr }).toEqual({
+      code: 1,
+      stderr: `attune: ESPECIAL_FILE: pipe ${words}`,
+    });
     const notDir = await runCli(["pack", "checksum", path.join(t.dir, "hello.txt", "x")]);
     expect(notDir.code).toBe(1);
     expect(notDir.stderr.trimEnd().split("\n")[0]).toMatch(/^attune: EIO: cannot read .*hello\.txt\/x/);
+  });
+
+  it("a FIFO given as the path is refused by checksum and install in the same words", async () => {
+    const env = baseEnv({ ATTUNE_HOME: path.join(t.dir, "fifo-home") });
+    for (const name of ["fifo", "fifo.tgz"]) {
+      const fifo = path.join(t.dir, name);
+      execFileSync("mkfifo", [fifo]);
+      const words = `${fifo} is neither a directory nor a regular file\nhint: give a pack directory or an archive file\n`;
+      const sum = await runCli(["pack", "checksum", fifo], { env, timeoutMs: 20_000 });
+      expect({ name, code: sum.code, stderr: sum.stderr }).toEqual({
+        name,
+        code: 1,
+        stderr: `attune: ESPECIAL_FILE: ${words}`,
+      });
+      const install = await runCli(["pack", "install", fifo], { env, timeoutMs: 20_000 });
+      expect({ name, code: install.code, stderr: install.stderr }).toEqual({
+        name,
+        code: 2,
+        stderr: `attune: EINVALID_INPUT: source: ${words}`,
+      });
+    }
   });
 
   it("--debug adds the stack trace", async () => {

@@ -79,6 +79,30 @@ describe("configuration precedence and `config show`", () => {
     expect(ok.code).toBe(0);
   });
 
+  it("config show as a table never cuts a value: the registries are wrapped, one a line", async () => {
+    const names = Array.from({ length: 8 }, (_, i) => `registry_number_${i}`);
+    const h = path.join(t.dir, "wide-home");
+    fs.mkdirSync(h);
+    const dbFile = path.join(h, "a-rather-long-directory-name-for-the-database", "x".repeat(40), "attune.db");
+    const r = await runCli(["config", "show", "-o", "table", "--database-url", `file:${dbFile}`], {
+      env: baseEnv({
+        ATTUNE_HOME: h,
+        ATTUNE_REGISTRIES: names.map((n) => `${n}=https://${n}.example.com/index.json`).join(","),
+      }),
+    });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    const lines = r.stdout.trimEnd().split("\n");
+    const at = lines.findIndex((l) => l.startsWith("registries "));
+    expect(lines.slice(at).map((l) => l.trim().split(/\s{2,}/))).toEqual([
+      // the source column gives the room (the database URL below is wider than the terminal)
+      ["registries", names[0], expect.stringMatching(/^env/)],
+      ...names.slice(1).map((n) => [n]),
+    ]);
+    // a value wider than the terminal is printed whole too (the row runs past the edge)
+    expect(lines.find((l) => l.startsWith("database_url "))).toContain(`file:${dbFile}`);
+    for (const l of lines) expect(l.split(/\s{2,}/)[1] ?? "").not.toContain("…");
+  });
+
   it("redacts secrets: token, database password, registry headers", async () => {
     const r = await runCli(["config", "show", "-o", "yaml"], { env: baseEnv({ ATTUNE_HOME: home }) });
     const s = YAML.parse(r.stdout) as Shown;

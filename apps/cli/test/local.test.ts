@@ -232,7 +232,7 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
       [
         ["pack", "install", fifo],
         1,
-        /^attune: ESPECIAL_FILE: pipe is a socket, FIFO or device/,
+        /^attune: ESPECIAL_FILE: pipe is a FIFO; packs may only contain regular files and directories$/m,
         "move it out of the pack's directory",
       ],
       [

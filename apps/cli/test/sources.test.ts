@@ -232,6 +232,27 @@ describe("pack install from every source type", () => {
     );
   });
 
+  it("a ref in none of the registries hints at ./name only when that local path exists", async () => {
+    const cwd = path.join(t.dir, "hint-cwd");
+    fs.mkdirSync(cwd);
+    for (const source of ["nosuch_pack", "nosuch_pack@1.0.0"]) {
+      const r = await runCli(["pack", "install", source], { env: env(), cwd });
+      expect({ source, code: r.code }).toEqual({ source, code: 1 });
+      expect(r.stderr).toBe(
+        'attune: ENOTFOUND: pack "nosuch_pack" is in none of the registries: test\n' +
+          "hint: check the ref with `attune pack search`\n",
+      );
+    }
+    fs.mkdirSync(path.join(cwd, "nosuch_pack"));
+    for (const source of ["nosuch_pack", "nosuch_pack@1.0.0"]) {
+      const r = await runCli(["pack", "install", source], { env: env(), cwd });
+      expect({ source, code: r.code }).toEqual({ source, code: 1 });
+      expect(r.stderr).toContain(
+        "hint: a bare name is a registry ref; for the local directory give a path: attune pack install ./nosuch_pack\n",
+      );
+    }
+  });
+
   it("index-entry's archive example from --help works: the entry carries the archive's checksum", async () => {
     const help = await cli("pack", "index-entry", "--help");
     // the examples wrap at the terminal's width: read them as one run of words

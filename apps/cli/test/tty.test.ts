@@ -86,6 +86,25 @@ function answerPrompt(
     expect(r.out).not.toContain("[y/N]");
   });
 
+  it("a version that is not installed is said so before any question, as with --yes", async () => {
+    expect((await runCli(["pack", "install", example, "-q"], { env: baseEnv(env) })).code).toBe(0);
+    const r = await answerPrompt("pack uninstall hello_world --version 9.9.9", "y", env);
+    const yes = await runCli(["pack", "uninstall", "hello_world", "--version", "9.9.9", "--yes"], {
+      env: baseEnv(env),
+    });
+    expect(yes.code).toBe(1);
+    expect(yes.stderr).toMatch(/^attune: ENOTFOUND: pack 'hello_world' version 9\.9\.9 is not installed\n/);
+    expect(r.code).toBe(yes.code);
+    expect(r.out).toContain(yes.stderr.split("\n")[0]);
+    expect(r.out).not.toContain("[y/N]");
+    // the installed version is still asked about
+    const no = await answerPrompt("pack uninstall hello_world --version 1.0.0", "n", env);
+    expect(no.code).toBe(1);
+    expect(no.out).toContain("Remove pack hello_world 1.0.0? [y/N]");
+    expect((await runCli(["pack", "show", "hello_world"], { env: baseEnv(env) })).code).toBe(0);
+    expect((await runCli(["pack", "uninstall", "hello_world", "--yes"], { env: baseEnv(env) })).code).toBe(0);
+  });
+
   it("Ctrl-C at the prompt cancels (exit 130), Ctrl-D answers no (exit 1); neither is a bug report", async () => {
     expect((await runCli(["pack", "install", example, "-q"], { env: baseEnv(env) })).code).toBe(0);
     const c = await answerPrompt("pack uninstall hello_world", "\x03", env);

@@ -73,23 +73,131 @@ describe("usage errors, help and version", () => {
     const q = await runCli(["pack", "list", "-q=maybe"]);
     expect(q.code).toBe(2);
     expect(q.stderr).toMatch(/^attune: EUSAGE: -q is a flag and takes no value \(got "maybe"\)/);
+    // the negated form takes no value at all
+    for (const [flag, value] of [
+      ["--no-quiet", "maybe"],
+      ["--no-debug", "true"],
+    ]) {
+      const n = await runCli(["pack", "list", `${flag}=${value}`]);
+      expect(n.code).toBe(2);
+      expect(n.stderr).toBe(
+        `attune: EUSAGE: ${flag} is a flag and takes no value (got "${value}")\nhint: give ${flag} alone (or --${flag.slice(5)}=false)\n`,
+      );
+    }
     const y = await runCli(["pack", "uninstall", "x", "--yes=no"]);
     expect(y.code).toBe(2);
     expect(y.stderr).toMatch(/^attune: EUSAGE: --yes is a flag and takes no value/);
+  });
+
+  it("a command group without its subcommand lists the subcommands and the usage", async () => {
+    const groups = Object.entries(COMMAND_TREE).filter(([, subs]) => subs.length > 0);
+    expect(groups.map(([g]) => g).sort()).toEqual(["config", "db", "pack", "registry", "token"]);
+    for (const [group, usages] of groups) {
+      const subs = usages.map((u) => u.split(" ")[0]);
+      for (const args of [[group], ["-o", "json", group], [group, "-q"]]) {
+        const r = await runCli(args);
+        expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+        const [message, hint] = r.stderr.split("\n");
+        expect(message).toBe(
+          `attune: EUSAGE: missing <command>: attune ${group} <command>, one of ${subs.join(", ")}`,
+        );
+        expect(hint).toMatch(
+          new RegExp(`^hint: e\\.g\\. \`attune ${group} [a-z-]+\`; run \`attune ${group} --help\``),
+        );
+        expect(r.stderr).not.toMatch(/Not enough|non-option/);
+      }
+    }
+  });
+
+  it("no command at all lists the commands and the usage", async () => {
+    for (const args of [[], ["-q"], ["--home", "/nowhere"]]) {
+      const r = await runCli(args);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(
+        `attune: EUSAGE: missing <command>: attune <command>, one of ${Object.keys(COMMAND_TREE).join(", ")}\n` +
+          "hint: e.g. `attune pack list`; run `attune --help` to see what each does\n",
+      );
+    }
+  });
+
+  it("an unknown flag before the subcommand is named, not taken for a missing or unknown command", async () => {
+    for (const [args, hint] of [
+      [["--frce", "pack", "list"], "run `attune pack list --help` to see the options"],
+      [["pack", "--frce", "list"], "run `attune pack list --help` to see the options"],
+      [["--frce", "pack", "install", "./x"], "did you mean --force? (run with --help to see the options)"],
+      [["pack", "--frce", "install", "./x"], "did you mean --force? (run with --help to see the options)"],
+      [["--home", "/nowhere", "--frce", "pack", "list"], "run `attune pack list --help` to see the options"],
+      [["--frce"], "run `attune --help` to see the options"],
+      [["pack", "--qiet", "list"], "did you mean --quiet? (run with --help to see the options)"],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      const typed = args.find((a) => a.startsWith("--") && a !== "--home");
+      expect(r.stderr).toBe(`attune: EUSAGE: Unknown argument: ${typed}\nhint: ${hint}\n`);
+    }
+    const short = await runCli(["-x", "pack", "list"]);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/^attune: EUSAGE: Unknown argument: -x\n/);
+    // an option of the subcommand given before it is said to belong after it
+    for (const args of [
+      ["--force", "pack", "install", "./x"],
+      ["pack", "--force", "install", "./x"],
+    ]) {
+      const r = await runCli(args);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(
+        "attune: EUSAGE: --force is an option of `attune pack install`: give it after the command\n" +
+          "hint: e.g. `attune pack install <source> --force`; only the global options (--home, -o, --api-url, …) can come before it\n",
+      );
+    }
+    // the global options before the command still work
+    const ok = await runCli([
+      "-q",
+      "--no-debug",
+      "-o",
+      "json",
+      "pack",
+      "checksum",
+      "examples/packs/hello-world",
+    ]);
+    expect(ok.code).toBe(0);
+  });
+
+  it("the output format without a value, or with a bad one, names the option and its values", async () => {
+    for (const [args, message, hint] of [
+      [["pack", "list", "-o"], "--output (-o) needs a value: table, json or yaml", "e.g. -o table"],
+      [["-o", "pack", "list"], "--output (-o) needs a value: table, json or yaml", "e.g. -o table"],
+      [["pack", "list", "-o="], "--output (-o) needs a value: table, json or yaml", "e.g. -o table"],
+      [["pack", "list", "--output"], "--output needs a value: table, json or yaml", "e.g. --output table"],
+      [
+        ["pack", "list", "-o", "xml"],
+        '--output (-o) must be table, json or yaml, not "xml"',
+        "e.g. -o table",
+      ],
+      [
+        ["pack", "list", "--source-type"],
+        "--source-type needs a value: git, archive, local_directory, local_archive or registry",
+        "e.g. --source-type git",
+      ],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(`attune: EUSAGE: ${message}\nhint: ${hint}\n`);
+    }
   });
 
   it("an unknown dashed flag is named as typed, not also in camelCase", async () => {
     const r = await runCli(["pack", "list", "--sourc-type", "git"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      "attune: EUSAGE: Unknown argument: sourc-type\nhint: did you mean --source-type? (run with --help to see the options)\n",
+      "attune: EUSAGE: Unknown argument: --sourc-type\nhint: did you mean --source-type? (run with --help to see the options)\n",
     );
   });
 
   it("an unknown flag exits 2 and suggests the closest flag", async () => {
     const r = await runCli(["pack", "install", "./x", "--forse"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^attune: EUSAGE: Unknown argument: forse\nhint: did you mean --force\?/);
+    expect(r.stderr).toMatch(/^attune: EUSAGE: Unknown argument: --forse\nhint: did you mean --force\?/);
   });
 
   it("a missing argument is named, from the command's usage", async () => {
@@ -198,7 +306,7 @@ describe("usage errors, help and version", () => {
       const r = await runCli(args);
       expect(r.code).toBe(2);
       expect(r.stdout).toBe("");
-      expect(r.stderr).toMatch(/^attune: EUSAGE: Unknown argument: version/);
+      expect(r.stderr).toMatch(/^attune: EUSAGE: Unknown argument: --version\n/);
     }
   });
 
@@ -267,6 +375,7 @@ describe("usage errors, help and version", () => {
       ["token", "list"],
       ["token", "revoke"],
       ["config", "show"],
+      ["completion"],
     ];
     for (const c of commands) {
       const r = await runCli([...c, "--help"]);
@@ -281,6 +390,14 @@ describe("usage errors, help and version", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("complete");
     expect(r.stdout).toContain("--get-yargs-completions");
+    // with --help (or -h), its help and not the script
+    for (const help of ["--help", "-h"]) {
+      const h = await runCli(["completion", help]);
+      expect(h.code).toBe(0);
+      expect(h.stdout).toMatch(/^attune completion\n/);
+      expect(h.stdout).toContain("print a shell completion script");
+      expect(h.stdout).not.toContain("--get-yargs-completions");
+    }
     const words = await runCli(["--get-yargs-completions", "pack", ""]);
     expect(words.stdout.split("\n")).toEqual(expect.arrayContaining(["install", "verify", "checksum"]));
     const flags = await runCli(["--get-yargs-completions", "pack", "install", "--"]);

@@ -11,6 +11,7 @@ export {
   type ManifestEntry,
 } from "./checksum/directory";
 export { calculateFileChecksum, verifyChecksum } from "./checksum/file";
+export { kindOf as specialFileKind, specialFileError } from "./checksum/fs-io";
 export { ParallelReads, type ReadFile } from "./checksum/parallel-reads";
 export {
   HELPER_MIN_FILES,

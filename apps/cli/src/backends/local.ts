@@ -53,6 +53,9 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
     async show(ref) {
       return (await installer.show(ref)) as unknown as PackRecord;
     },
+    async hasUntrackedVersion(ref, version) {
+      return (await installer.storage.listInstalled()).some((p) => p.ref === ref && p.version === version);
+    },
     async history(ref) {
       const events = (await installer.history(ref)) as unknown as Json[];
       // Same answer as the API: history outlives an uninstall, but a ref never seen is unknown.

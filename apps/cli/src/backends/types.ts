@@ -95,6 +95,11 @@ export interface PackBackend {
   uninstall(ref: string, version?: string, skipDeps?: boolean): Promise<{ ref: string; removed: string[] }>;
   list(sourceType?: string): Promise<PackRecord[]>;
   show(ref: string): Promise<PackRecord>;
+  /**
+   * Whether files of `ref` `version` are on disk though not recorded (what `uninstall --version`
+   * also removes); only local mode can tell, the API does not say.
+   */
+  hasUntrackedVersion?(ref: string, version: string): Promise<boolean>;
   history(ref: string): Promise<Json[]>;
   verify(ref: string): Promise<VerifyReport>;
   verifyAll(): Promise<VerifyReport[]>;

@@ -11,6 +11,9 @@ import { table, type CommandResult } from "../output";
 import { outputFormat } from "../run";
 import { loadSettings, redactUrl, type Setting, type SettingSource } from "./settings";
 
+/** An empty cell (a wrapped list's next lines); `table` shows an empty value as "-". */
+const BLANK = " ";
+
 /** `note`: what a user could misread, e.g. a setting only the API applies. */
 type Shown = { value: unknown; source: SettingSource; from?: string; note?: string };
 
@@ -103,16 +106,21 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
   for (const v of Object.values(data)) if (v.value === undefined) v.value = null;
   return {
     data,
+    // values are never cut (a path, URL or registry name is what a user copies next); a list
+    // (registries, hosts) is wrapped, one item a line, instead of widening the column
     table: () =>
       table(
         ["setting", "value", "source"],
-        Object.entries(data).map(([k, v]) => [
-          k,
-          Array.isArray(v.value) ? v.value.join(",") || "-" : (v.value as string),
-          (v.from ? `${v.source} (${v.from})` : v.source) + (v.note ? `; ${v.note}` : ""),
-        ]),
+        Object.entries(data).flatMap(([k, v]) => {
+          const source = (v.from ? `${v.source} (${v.from})` : v.source) + (v.note ? `; ${v.note}` : "");
+          if (!Array.isArray(v.value) || v.value.length === 0)
+            return [[k, Array.isArray(v.value) ? "-" : (v.value as string), source]];
+          return v.value.map((item, i) =>
+            i === 0 ? [k, String(item), source] : [BLANK, String(item), BLANK],
+          );
+        }),
         undefined,
-        ["setting"],
+        ["setting", "value"],
       ),
   };
 }

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { validateVersion } from "@attune/pack-storage";
 import readline from "node:readline/promises";
 import type { InstallResult, PackBackend, VerifyReport } from "../backends/types";
 import { CliError, ExitCode, renderError } from "../errors";
@@ -79,10 +80,16 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
  */
 function withLocalPathHint(err: unknown, source: string): unknown {
   const code = (err as { code?: unknown }).code;
-  if (code !== "ENOTFOUND" || /[/\\]/.test(source) || !fs.existsSync(source)) return err;
+  // not when the registry has the pack but not that version: its hint lists the versions
+  const field = (err as { details?: { field?: unknown } }).details?.field;
+  if (code !== "ENOTFOUND" || field === "version" || /[/\\]/.test(source)) return err;
+  // the name as typed, else without its @version (`my-pack@1.0.0` when `my-pack/` is here):
+  // only a path that exists is hinted at
+  const local = [source, source.replace(/@.*$/s, "")].find((p) => p !== "" && fs.existsSync(p));
+  if (local === undefined) return err;
   const e = err as Error & { hint?: string };
   return new CliError("ENOTFOUND", e.message, {
-    hint: `a bare name is a registry ref; for the local ${fs.statSync(source).isDirectory() ? "directory" : "file"} give a path: attune pack install ./${source}`,
+    hint: `a bare name is a registry ref; for the local ${fs.statSync(local).isDirectory() ? "directory" : "file"} give a path: attune pack install ./${local}`,
     cause: err,
   });
 }
@@ -129,8 +136,8 @@ interface UninstallArgv extends GlobalArgs {
 
 export async function packUninstall(argv: UninstallArgv): Promise<CommandResult> {
   if (!argv.yes) {
-    // on a terminal, a pack that is not installed is said so before asking to remove it
-    if (interactive()) await withBackend(argv, (b) => b.show(argv.ref));
+    // on a terminal, a pack (or version) that is not installed is said so before asking to remove it
+    if (interactive()) await withBackend(argv, (b) => assertInstalled(b, argv.ref, argv.version));
     await confirm(`Remove pack ${argv.ref}${argv.version ? ` ${argv.version}` : " (every version)"}?`);
   }
   const r = await withBackend(argv, (b) => b.uninstall(argv.ref, argv.version, argv.skipDeps));
@@ -139,6 +146,18 @@ export async function packUninstall(argv: UninstallArgv): Promise<CommandResult>
     data: { ref: r.ref, removed: r.removed },
     table: () => `Removed ${r.ref}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}\n`,
   };
+}
+
+/** What `uninstall` would refuse as not installed, with the same error (before the question). */
+async function assertInstalled(b: PackBackend, ref: string, version: string | undefined): Promise<void> {
+  const { pack } = await b.show(ref);
+  if (version !== undefined) validateVersion(version); // a malformed one is a usage error, as in uninstall
+  if (version === undefined || pack.version === version) return;
+  if (await b.hasUntrackedVersion?.(ref, version)) return;
+  throw new CliError("ENOTFOUND", `pack '${ref}' version ${version} is not installed`, {
+    hint: "list installed packs with `attune pack list`",
+    details: { ref, version },
+  });
 }
 
 const interactive = () => Boolean(process.stdin.isTTY && process.stderr.isTTY);

@@ -212,7 +212,9 @@ export class RegistryClient {
       `pack "${ref}" is in none of the registries: ${regs.map((r) => r.name).join(", ")}`,
       {
         details: { field: "source", registries: regs.map((r) => r.name) },
-        hint: `check the ref with \`attune pack search\`; for a local directory named ${ref}, write ./${ref}`,
+        // the CLI adds "give ./<name>" when such a local path exists (the library cannot tell
+        // whose disk the name would be on: the API's is not its caller's)
+        hint: "check the ref with `attune pack search`",
       },
     );
   }

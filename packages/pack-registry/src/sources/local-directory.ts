@@ -47,6 +47,14 @@ export async function checkLocalPath(input: string, roots: string[] | undefined,
     }
   }
   const info = await stat(real);
+  // a FIFO, socket or device: said as `attune pack checksum` says it
+  if (!info.isDirectory() && !info.isFile()) {
+    throw new AttuneError(
+      ErrorCodes.EINVALID_INPUT,
+      `source: ${absolute} is neither a directory nor a regular file`,
+      { path: absolute, details: { field: "source" }, hint: "give a pack directory or an archive file" },
+    );
+  }
   if (kind === "directory" ? !info.isDirectory() : !info.isFile()) {
     throw new AttuneError(ErrorCodes.EINVALID_INPUT, `source: ${absolute} is not a ${kind}`, {
       path: absolute,

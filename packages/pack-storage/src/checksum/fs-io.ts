@@ -111,13 +111,14 @@ export function kindOf(st: {
   return "special file";
 }
 
+/** Also the words of `pack install` for a special file in a pack's directory (pack-registry). */
 export function specialFileError(path: string, kind: string): AttuneError {
   return new AttuneError(
     ErrorCodes.ESPECIAL_FILE,
     `${path} is a ${kind}; packs may only contain regular files and directories`,
     {
       path,
-      hint: "remove it from the pack",
+      hint: "move it out of the pack's directory",
       details: { kind },
     },
   );

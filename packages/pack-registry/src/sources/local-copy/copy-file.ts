@@ -11,7 +11,13 @@ import {
   type Stats,
 } from "node:fs";
 import { sep } from "node:path";
-import { AttuneError, ErrorCodes, ioError, type StreamingTreeHasher } from "@attune/pack-storage";
+import {
+  AttuneError,
+  ErrorCodes,
+  ioError,
+  specialFileKind,
+  type StreamingTreeHasher,
+} from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
 import { specialFileError, symlinkError, tooLarge } from "./walk";
 
@@ -99,7 +105,7 @@ function admit(info: Stats, from: string, rel: string, state: CopyState): void {
         },
       );
     }
-    throw specialFileError(rel, from);
+    throw specialFileError(rel, from, specialFileKind(info));
   }
   reserve(info.size, rel, state);
   if (state.written && !state.written.reserveWrite(info.size))

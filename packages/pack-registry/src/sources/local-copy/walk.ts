@@ -10,6 +10,8 @@ import {
   ioError,
 } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
+// the words of `pack checksum` for a special file (one error for both commands)
+import { specialFileError as checksumSpecialFileError, specialFileKind } from "@attune/pack-storage";
 
 /** Milliseconds of synchronous listing between two returns to the event loop. */
 const SLICE_MS = 8;
@@ -36,12 +38,10 @@ export function symlinkError(rel: string, from: string): AttuneError {
   );
 }
 
-export function specialFileError(rel: string, from: string): AttuneError {
-  return new AttuneError(
-    ErrorCodes.ESPECIAL_FILE,
-    `${rel} is a socket, FIFO or device; packs may hold only regular files and directories`,
-    { path: from, details: { entry: rel }, hint: "move it out of the pack's directory" },
-  );
+/** In the words of `pack checksum` (pack-storage), naming the entry by its path in the pack. */
+export function specialFileError(rel: string, from: string, kind: string): AttuneError {
+  const e = checksumSpecialFileError(rel, kind);
+  return new AttuneError(e.code, e.message, { path: from, details: { entry: rel, kind }, hint: e.hint });
 }
 
 /**
@@ -60,7 +60,7 @@ function checkEntry(e: Dirent, dir: string, rel: string): void {
     });
   }
   if (e.isSymbolicLink()) throw symlinkError(rel, from);
-  if (!e.isFile() && !e.isDirectory()) throw specialFileError(rel, from);
+  if (!e.isFile() && !e.isDirectory()) throw specialFileError(rel, from, specialFileKind(e));
 }
 
 /**
