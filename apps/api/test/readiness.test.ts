@@ -105,7 +105,7 @@ describe("GET /readyz", () => {
       expect(res.body).toMatchObject({
         code: "ECONFIG",
         detail:
-          "refusing to install: the packs directory <server> has lost its store (.store-v1): it was emptied or replaced while this process ran; the database records 1 installed pack",
+          "refusing to install: the packs directory <server> has lost its store (.store-v1): it was emptied or replaced; the database records 1 installed pack",
         hint: expect.stringMatching(
           /^restore the packs directory <server> from a backup, or restart this process: .*`attune pack verify --all`/,
         ),

@@ -49,7 +49,7 @@ async function refuseLostStore(
         : `; the database records ${installed} installed pack${installed === 1 ? "" : "s"}`;
     throw new AttuneError(
       ErrorCodes.ECONFIG,
-      `refusing to ${operation}${ref ? ` '${ref}'` : ""}: ${err.message} while this process ran${recorded}`,
+      `refusing to ${operation}${ref ? ` '${ref}'` : ""}: ${err.message}${recorded}`,
       {
         cause: e,
         path: ctx.storage.packsDir,

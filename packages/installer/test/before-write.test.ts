@@ -165,7 +165,7 @@ describe.each(await providers())(
       };
       await expect(inst.install({ source: source("other"), ...cli }, actor)).rejects.toMatchObject({
         ...refused,
-        message: `refusing to install: the packs directory ${h.packsDir} has lost its store (.store-v1): it was emptied or replaced while this process ran; the database records 1 installed pack`,
+        message: `refusing to install: the packs directory ${h.packsDir} has lost its store (.store-v1): it was emptied or replaced; the database records 1 installed pack`,
       });
       await expect(inst.uninstall("core", { actor, ...cli })).rejects.toMatchObject({
         ...refused,
@@ -190,6 +190,21 @@ describe.each(await providers())(
         code: "ECONFIG",
         details: { storeLost: true, installed: 2 },
       });
+    });
+
+    it("refuses while the packs directory is gone, and writes again once it is put back", async () => {
+      const inst = await h.open();
+      await inst.install({ source: source("core"), ...cli }, actor);
+      fs.renameSync(h.packsDir, `${h.packsDir}.away`);
+      await expect(inst.install({ source: source("other"), ...cli }, actor)).rejects.toMatchObject({
+        code: "ECONFIG",
+        message: `refusing to install: cannot read the packs directory ${h.packsDir}: no such file or directory; the database records 1 installed pack`,
+        details: { storeLost: true, cause: "ENOENT" },
+      });
+      expect(fs.existsSync(h.packsDir)).toBe(false); // not made anew
+      fs.renameSync(`${h.packsDir}.away`, h.packsDir);
+      await inst.install({ source: source("other"), ...cli }, actor);
+      expect(packDirs(h.packsDir)).toEqual(["core-1.0.0", "other-1.0.0"]);
     });
 
     it("is not fooled by a store another process made anew in the emptied directory", async () => {
