@@ -84,7 +84,7 @@ export class Layout {
    * The identity of the store as it is now; a store without an id is given one (written into a
    * staging file, then linked into place: `link(2)` never replaces, so processes opening one store
    * at once all end up with the first id). Best effort: an id that cannot be written leaves it
-   * null, and the store is then known by its device and inode alone.
+   * null, and the store is then known by its directory alone (device, inode, birth time).
    */
   async identify(): Promise<StoreIdentity> {
     const st = await fs.promises.stat(this.store()).catch((err: unknown) => {

@@ -72,10 +72,10 @@ export class PackStorage {
       st = await fs.promises.stat(dir);
     } catch (e) {
       const err = ioError(e, dir, "cannot read the packs directory");
-      throw err.code === ErrorCodes.ENOENT ? storeLost(err.code, err.message, dir, e) : err;
+      throw err.code === ErrorCodes.ENOENT ? storeLost(err.code, err.message, dir, RESTORE_HINT, e) : err;
     }
     if (!st.isDirectory())
-      throw storeLost(ErrorCodes.EIO, `the packs directory ${dir} is not a directory`, dir);
+      throw storeLost(ErrorCodes.EIO, `the packs directory ${dir} is not a directory`, dir, RESTORE_HINT);
     const store = this.layout.store();
     const inner = await fs.promises.stat(store).catch((e: NodeJS.ErrnoException) => {
       if (e.code === "ENOENT") return null;
@@ -86,12 +86,14 @@ export class PackStorage {
         ErrorCodes.EIO,
         `the packs directory ${dir} has lost its store (${STORE_DIR}): it was emptied or replaced`,
         dir,
+        LOST_HINT,
       );
     if (this.opened && !(await this.isOpenedStore(inner)))
       throw storeLost(
         ErrorCodes.EIO,
         `the packs directory ${dir} holds another store (${STORE_DIR}) than the one this process opened: it was emptied or replaced`,
         dir,
+        LOST_HINT,
       );
   }
 
@@ -264,20 +266,13 @@ function entryName(ref: string, version?: string): string {
   return version === undefined ? ref : `${ref}-${validateVersion(version)}`;
 }
 
+const RESTORE_HINT = "restore the packs directory (or point packs_dir at it) and restart this process";
 const LOST_HINT =
   "restore the whole packs directory from a backup and run `attune pack verify --all`, or reinstall the packs";
 
 /** The packs directory is not (or no longer) the store: gone, not a directory, emptied or replaced. */
-function storeLost(code: string, message: string, dir: string, cause?: unknown): AttuneError {
-  return new AttuneError(code, message, {
-    path: dir,
-    cause,
-    hint:
-      code === ErrorCodes.ENOENT || message.endsWith("is not a directory")
-        ? "restore the packs directory (or point packs_dir at it) and restart this process"
-        : LOST_HINT,
-    details: { storeLost: true },
-  });
+function storeLost(code: string, message: string, dir: string, hint: string, cause?: unknown): AttuneError {
+  return new AttuneError(code, message, { path: dir, cause, hint, details: { storeLost: true } });
 }
 
 function conflict(ref: string, version: string, finalPath: string): AttuneError {
