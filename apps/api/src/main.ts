@@ -22,6 +22,15 @@ async function main(): Promise<void> {
     packsDir,
     localSourceRoots: effectiveLocalSourceRoots(config, await readConfigFile(config.home)),
     reconcile: false, // below, with a log line: after a crash it can wait for a dead holder's lock
+    // a write settles what earlier failed operations left (say, an uninstall's files on a disk that
+    // was read-only then): say what it did, and what is still left
+    onCleanup: (report) =>
+      logger.warn(
+        { interrupted: report.interrupted, failed: report.failed, trashRemoved: report.trashRemoved.length },
+        report.failed.length > 0
+          ? "leftovers of earlier operations could not all be settled (the next write retries)"
+          : "settled leftovers of earlier operations",
+      ),
   });
   logger.info("checking the store for interrupted operations");
   const report = await installer.reconcile();

@@ -80,7 +80,9 @@ const authErrors = {
   "401": problem("missing, unknown, revoked or expired token"),
   "403": problem("the token lacks the required scope"),
   "500": problem("server error (no internal details)"),
-  "503": problem("the server is shutting down; an interrupted install was rolled back"),
+  "503": problem(
+    "the server is shutting down (an interrupted install was rolled back), or an install or uninstall was refused because the server's packs directory is not the store it opened (code ECONFIG; the detail and hint say how to mend it)",
+  ),
 };
 const secured = (scope: string) => ({ security: [{ bearer: [scope] }] });
 

@@ -241,9 +241,24 @@ describe("DELETE /packs/{ref}", () => {
     } finally {
       fs.rmSync(trash);
     }
-    // mended: the next write on the store finishes the job
-    await api.installer.reconcile();
+    // mended: the next write on the store finishes the job, whatever its ref, in this same process
+    // (no restart, no reconcile)
+    expect(fs.existsSync(path.join(api.packsDir, ".journal", "beta.json"))).toBe(true);
+    http.file(
+      "/delta.tgz",
+      makeTarGz(makePackDir(src, "delta", "1.0.0"), path.join(src, "delta.tgz")),
+      "application/gzip",
+    );
+    const next = await request(api.app)
+      .post("/api/v1/packs/install")
+      .set(api.auth())
+      .send({ source: `${http.url}/delta.tgz` });
+    expect(next.status).toBe(201);
     expect(fs.existsSync(dir)).toBe(false);
+    expect(fs.lstatSync(link, { throwIfNoEntry: false })).toBeUndefined(); // the version's link too
+    expect(fs.existsSync(path.join(api.packsDir, ".journal", "beta.json"))).toBe(false);
+    const del = await request(api.app).delete("/api/v1/packs/delta").set(api.auth(api.tokens.delete));
+    expect(del.body.data).toEqual({ ref: "delta", removed: ["1.0.0"] });
   });
 });
 

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import request from "supertest";
+import { PackStorage } from "@attune/pack-storage";
 import { serveRoutes } from "@attune/test-utils";
 import { createLogger } from "../src/logger";
 import { openTestApi, type TestApi } from "./support/api";
@@ -75,6 +76,55 @@ describe("GET /readyz", () => {
     expect(r.body).toEqual({ status: "not_ready", code: "ENOENT" });
     fs.renameSync(`${api.packsDir}.away`, api.packsDir);
     expect((await request(api.app).get("/readyz")).body).toEqual({ status: "ready" });
+  });
+
+  it("stays 503 once the packs directory is emptied under the server: writes are refused with 503, never starting a new, empty store", async () => {
+    api = await openTestApi();
+    const a = api;
+    const src = path.join(a.root, "src");
+    const http = await serveRoutes();
+    const install = (ref: string) => {
+      http.file(
+        `/${ref}.tgz`,
+        makeTarGz(makePackDir(src, ref, "1.0.0"), path.join(src, `${ref}.tgz`)),
+        "application/gzip",
+      );
+      return request(a.app)
+        .post("/api/v1/packs/install")
+        .set(a.auth())
+        .send({ source: `${http.url}/${ref}.tgz` });
+    };
+    try {
+      expect((await install("first")).status).toBe(201);
+      for (const n of fs.readdirSync(a.packsDir)) fs.rmSync(path.join(a.packsDir, n), { recursive: true });
+      expect((await request(a.app).get("/readyz")).body).toEqual({ status: "not_ready", code: "EIO" });
+
+      const res = await install("second");
+      expect(res.status).toBe(503);
+      conform(res);
+      expect(res.body).toMatchObject({
+        code: "ECONFIG",
+        detail:
+          "refusing to install: the packs directory <server> has lost its store (.store-v1): it was emptied or replaced; the database records 1 installed pack",
+        hint: expect.stringMatching(
+          /^restore the packs directory <server> from a backup, or restart this process: .*`attune pack verify --all`/,
+        ),
+      });
+      expect(JSON.stringify(res.body)).not.toContain(a.packsDir); // the server's layout stays private
+      const del = await request(a.app).delete("/api/v1/packs/first").set(a.auth());
+      expect(del.status).toBe(503);
+      expect(del.body).toMatchObject({ code: "ECONFIG" });
+      expect(fs.readdirSync(a.packsDir)).toEqual([]); // no new store, no files, no journal
+      expect((await request(a.app).get("/readyz")).status).toBe(503);
+      expect((await request(a.app).get("/api/v1/packs/first").set(a.auth())).status).toBe(200); // still recorded
+
+      // another process makes a new store there (a CLI run, an older version): not the one opened
+      await new PackStorage({ packsDir: a.packsDir }).init();
+      expect((await request(a.app).get("/readyz")).body).toEqual({ status: "not_ready", code: "EIO" });
+      expect((await install("second")).status).toBe(503);
+    } finally {
+      await http.close();
+    }
   });
 
   it("refuses other methods with 405", async () => {

@@ -4,7 +4,7 @@ import type { Journal } from "./journal";
 import type { PackLock, PackLocker } from "./locks";
 import type { ResolvedSettings } from "./settings";
 import type { RecordStore } from "./store";
-import type { ProgressEvent } from "./types";
+import type { CleanupReport, ProgressEvent } from "./types";
 
 /** What every flow (install, uninstall, verify, reconcile) works with; built once by openInstaller. */
 export interface InstallerContext {
@@ -17,6 +17,8 @@ export interface InstallerContext {
   registries: RegistryClient;
   /** extraction/copy size caps over the defaults (ATTUNE_MAX_FILE_BYTES, … or config.yaml) */
   limits: Partial<ExtractLimits>;
+  /** told what a write settled of earlier operations' leftovers, or failed to (InstallerOptions.onCleanup) */
+  onCleanup?: (report: CleanupReport) => void;
 }
 
 export async function withRefLock<T>(

@@ -19,7 +19,8 @@ export async function finishAfterCommit(
 
 /**
  * The rows are gone (the uninstall is recorded) but the files could not be removed: say so, and
- * that the journal finishes the job once the cause is mended (any next command on this store).
+ * that the journal finishes the job once the cause is mended (the next install or uninstall of any
+ * pack on this store, or the next start: see before-write.ts).
  */
 export function filesLeft(ref: string, err: unknown, removed?: string[]): AttuneError {
   const cause = err instanceof AttuneError ? err : ioError(err, ref, "cannot remove the files of");
@@ -29,7 +30,7 @@ export function filesLeft(ref: string, err: unknown, removed?: string[]): Attune
     {
       cause: err,
       path: cause.path,
-      hint: `${cause.hint ? `${cause.hint}; ` : ""}the next operation on this store removes them once that is mended`,
+      hint: `${cause.hint ? `${cause.hint}; ` : ""}the next install or uninstall on this store (of any pack), or the next start, removes them once that is mended`,
       // `removed`: the versions the uninstall removed from the database (the API still answers 200)
       details: { ...cause.details, ref, filesLeft: true, ...(removed ? { removed } : {}) },
     },

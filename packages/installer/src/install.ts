@@ -21,6 +21,7 @@ import {
   loadManifest,
   type FetchResult,
 } from "@attune/pack-registry";
+import { beforeWrite } from "./before-write";
 import { safeProgress, withDependencyLock, type InstallerContext } from "./context";
 import { checkDependencies, checkDependents } from "./dependencies";
 import { appendEventKeepingActor } from "./events";
@@ -68,6 +69,7 @@ export async function install(
   const callerExpected = req.checksum !== undefined ? parseChecksum(req.checksum, "checksum") : null;
   const progress = safeProgress(opts.onProgress);
   const attempt: Attempt = { ref: null, version: null, kind: null, fetched: null, journaled: false };
+  await beforeWrite(ctx, "install", null);
   const staging = await ctx.storage.createStagingDir();
   let lock: PackLock | null = null;
   try {

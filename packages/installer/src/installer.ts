@@ -201,6 +201,7 @@ export async function openInstaller(opts: InstallerOptions = {}): Promise<Instal
       policy,
       registries,
       limits: { ...limitsFromConfig(config, settings.env), ...opts.limits },
+      onCleanup: opts.onCleanup,
     };
     const installer = new Installer(ctx, config);
     if (opts.reconcile !== false) await installer.reconcile();

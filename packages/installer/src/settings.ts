@@ -1,6 +1,7 @@
 import path from "node:path";
 import { AttuneError, ErrorCodes, userHomeDir } from "@attune/pack-storage";
 import type { ExtractLimits } from "@attune/pack-registry";
+import type { CleanupReport } from "./types";
 
 export interface InstallerOptions {
   /** ATTUNE_HOME; default `$ATTUNE_HOME`, else `~/.attune` */
@@ -21,6 +22,13 @@ export interface InstallerOptions {
   lockStaleMs?: number;
   /** size caps over the environment/config.yaml values (maxEntryBytes, maxTotalBytes, maxEntries) */
   limits?: Partial<ExtractLimits>;
+  /**
+   * Called when an install or uninstall, before its own work, settled (or could not settle) what
+   * earlier operations on other refs left behind: an uninstall whose files could not be removed,
+   * an operation a crash cut short, trash a failed deletion left (for the caller's log; the write
+   * itself never fails because of them)
+   */
+  onCleanup?: (report: CleanupReport) => void;
 }
 
 export interface ResolvedSettings {

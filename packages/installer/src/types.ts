@@ -176,3 +176,13 @@ export interface ReconcileReport {
   /** refs whose repair failed (their journal entry is kept; the next start retries) */
   failed: Array<{ ref: string; code: string; message: string }>;
 }
+
+/** What an install or uninstall settled, before its own work, of earlier operations' leftovers. */
+export interface CleanupReport {
+  /** journal entries of other refs settled, as reconcile would (e.g. an uninstall's files removed) */
+  interrupted: ReconcileReport["interrupted"];
+  /** what could not be settled now (kept for the next write or the next start); ref null: the trash */
+  failed: Array<{ ref: string | null; code: string; message: string }>;
+  /** trash entries deleted (earlier deletions that had failed, or a dead process's) */
+  trashRemoved: string[];
+}

@@ -1,4 +1,5 @@
 import { AttuneError, ErrorCodes, validateRef, validateVersion } from "@attune/pack-storage";
+import { beforeWrite } from "./before-write";
 import { withDependencyLock, withRefLock, type InstallerContext } from "./context";
 import { checkDependents } from "./dependencies";
 import { crashPoint } from "./fault";
@@ -29,6 +30,7 @@ export async function uninstall(
 ): Promise<UninstallResult> {
   validateRef(ref);
   if (opts.version !== undefined) validateVersion(opts.version);
+  await beforeWrite(ctx, "uninstall", ref);
   return withRefLock(ctx, ref, opts.signal, async (lock) => {
     await resolvePending(ctx, ref);
     const rec = await ctx.store.get(ref);

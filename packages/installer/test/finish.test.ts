@@ -14,7 +14,9 @@ describe("filesLeft: an uninstall recorded whose files could not be removed", ()
     expect(e.message).toBe(
       "pack 'core' is uninstalled in the database, but its files could not be removed: cannot uninstall /h/packs/core-1.0.0: EPERM: operation not permitted",
     );
-    expect(e.hint).toMatch(/chattr -i\); the next operation on this store removes them once that is mended$/);
+    expect(e.hint).toMatch(
+      /chattr -i\); the next install or uninstall on this store \(of any pack\), or the next start, removes them once that is mended$/,
+    );
     expect(e.details).toMatchObject({ ref: "core", filesLeft: true, syscallCode: "EPERM" });
     expect(e.cause).toBe(cause);
   });

@@ -10,6 +10,9 @@ import { bytes, tmp, writeTree } from "./helpers";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = (name: string) => path.join(here, "fixtures", name);
+/** the content dirs in the store (its own files, such as its id, start with ".") */
+const contentDirs = (packsDir: string) =>
+  fs.readdirSync(path.join(packsDir, ".store-v1")).filter((n) => !n.startsWith("."));
 
 beforeAll(() => {
   if (!fs.existsSync(path.join(here, "../dist/index.js")))
@@ -73,7 +76,7 @@ describe("crash safety", () => {
       await storage.init();
       expect(fs.readdirSync(path.join(packsDir, ".staging"))).toEqual([]);
       expect(fs.readdirSync(path.join(packsDir, ".trash"))).toEqual([]);
-      expect(fs.readdirSync(path.join(packsDir, ".store-v1"))).toHaveLength(1);
+      expect(contentDirs(packsDir)).toHaveLength(1);
       expect(await storage.listInstalled()).toEqual([{ ref: "crashy", version: "1.0.0", path: final }]);
     }
   });
@@ -110,7 +113,7 @@ describe("two processes installing the same ref+version", () => {
     expect(await calculateDirectoryChecksum(await storage.resolveContentDir("racy", "2.0.0"))).toBe(
       await calculateDirectoryChecksum(winner),
     );
-    expect(fs.readdirSync(path.join(packsDir, ".store-v1"))).toHaveLength(1);
+    expect(contentDirs(packsDir)).toHaveLength(1);
   });
 
   it("with replace: both succeed and one whole tree remains; init() leaves one store dir", async () => {
@@ -126,6 +129,6 @@ describe("two processes installing the same ref+version", () => {
       await calculateDirectoryChecksum(await storage.resolveContentDir("racy", "2.0.0")),
     );
     await storage.init();
-    expect(fs.readdirSync(path.join(packsDir, ".store-v1"))).toHaveLength(1);
+    expect(contentDirs(packsDir)).toHaveLength(1);
   });
 });

@@ -18,7 +18,9 @@ async function setup() {
   const stage = async (files: Record<string, string>) => writeTree(await storage.createStagingDir(), files);
   return { storage, root: t.dir, stage, packsDir: storage.packsDir };
 }
-const internals = (packsDir: string, dir: string) => fs.readdirSync(path.join(packsDir, dir));
+// the store's own files (its id) start with "."; content dirs, staging and trash entries never do
+const internals = (packsDir: string, dir: string) =>
+  fs.readdirSync(path.join(packsDir, dir)).filter((n) => !n.startsWith("."));
 
 describe("ref and version validation", () => {
   it.each(["core", "my_pack-2", "a1"])("accepts ref %j", (ref) => expect(validateRef(ref)).toBe(ref));
@@ -315,7 +317,7 @@ describe("init() cleans what crashed processes left", () => {
       "-e",
       "process.stdout.write(String(process.pid))",
     ]).stdout.toString();
-    const host = fs.readdirSync(path.join(packsDir, ".store-v1"))[0].split("~")[1].split("@")[1];
+    const host = internals(packsDir, ".store-v1")[0].split("~")[1].split("@")[1];
     const tag = `${dead}@${host}~0123456789ab`;
     writeTree(path.join(packsDir, ".staging", tag), { f: "x" });
     fs.symlinkSync(".store-v1/x", path.join(packsDir, ".staging", `link~${tag}`));
@@ -325,6 +327,132 @@ describe("init() cleans what crashed processes left", () => {
     expect(internals(packsDir, ".staging")).toEqual([path.basename(live)]);
     expect(internals(packsDir, ".trash")).toEqual([]);
     expect(internals(packsDir, ".store-v1")).toHaveLength(1);
+    expect(await storage.isInstalled("core", "1.0.0")).toBe(true);
+  });
+});
+
+describe("the store's identity: checkIntact() and writes after init()", () => {
+  const storeId = (packsDir: string) =>
+    fs.readFileSync(path.join(packsDir, ".store-v1", ".store-id"), "utf8");
+  const empty = (packsDir: string) => {
+    for (const n of fs.readdirSync(packsDir)) fs.rmSync(path.join(packsDir, n), { recursive: true });
+  };
+
+  it("gives a new store a random id; processes opening one store at once agree on it", async () => {
+    const t = tmp();
+    cleanups.push(t.cleanup);
+    const packsDir = path.join(t.dir, "packs");
+    const [a, b] = [new PackStorage({ packsDir }), new PackStorage({ packsDir })];
+    await Promise.all([a.init(), b.init()]);
+    expect(storeId(packsDir)).toMatch(/^[0-9a-f]{32}\n$/);
+    await expect(a.checkIntact()).resolves.toBeUndefined();
+    await expect(b.checkIntact()).resolves.toBeUndefined();
+    expect(internals(packsDir, ".staging")).toEqual([]); // the id's temporary file is gone
+    const other = tmp();
+    cleanups.push(other.cleanup);
+    await new PackStorage({ packsDir: other.dir }).init();
+    expect(storeId(other.dir)).not.toBe(storeId(packsDir));
+  });
+
+  it("fails once the packs directory holds another store than the one opened, and writes are refused instead of making one", async () => {
+    const { storage, stage, packsDir, root } = await setup();
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    const backup = path.join(root, "backup");
+    fs.cpSync(packsDir, backup, { recursive: true, verbatimSymlinks: true });
+
+    empty(packsDir); // emptied under the process: the store is gone
+    await expect(storage.checkIntact()).rejects.toMatchObject({
+      code: "EIO",
+      message: `the packs directory ${packsDir} has lost its store (.store-v1): it was emptied or replaced`,
+      details: { storeLost: true },
+    });
+    // a write does not quietly make a new, empty store in its place
+    await expect(storage.createStagingDir()).rejects.toMatchObject({
+      code: "EIO",
+      details: { storeLost: true },
+    });
+    expect(fs.readdirSync(packsDir)).toEqual([]);
+
+    // another process (or this one's start-up after a restart) made a new store there
+    const fresh = new PackStorage({ packsDir });
+    await fresh.init();
+    await expect(fresh.checkIntact()).resolves.toBeUndefined();
+    await expect(storage.checkIntact()).rejects.toMatchObject({
+      code: "EIO",
+      message: `the packs directory ${packsDir} holds another store (.store-v1) than the one this process opened: it was emptied or replaced`,
+      hint: expect.stringContaining("restore the whole packs directory from a backup"),
+      details: { storeLost: true },
+    });
+    const staged = await fresh.createStagingDir();
+    await expect(storage.installPack(staged, "late", "1.0.0")).rejects.toMatchObject({
+      details: { storeLost: true },
+    });
+    expect(await fresh.isInstalled("late")).toBe(false);
+
+    // the whole packs directory restored from a backup (new inodes, same id): the same store again
+    fs.rmSync(packsDir, { recursive: true });
+    fs.cpSync(backup, packsDir, { recursive: true, verbatimSymlinks: true });
+    await expect(storage.checkIntact()).resolves.toBeUndefined();
+    expect(await storage.isInstalled("core", "1.0.0")).toBe(true);
+  });
+
+  it("opens and works on an older store without an id; one whose id an older version removed stays the same store", async () => {
+    const t = tmp();
+    cleanups.push(t.cleanup);
+    const packsDir = path.join(t.dir, "packs");
+    // an older version's store: the layout without .store-id, and a pack in it
+    const old = new PackStorage({ packsDir });
+    await old.installPack(writeTree(await old.createStagingDir(), { v: "1" }), "core", "1.0.0");
+    expect(fs.existsSync(path.join(packsDir, ".store-v1", ".store-id"))).toBe(false);
+
+    const storage = new PackStorage({ packsDir });
+    await storage.init();
+    expect(storeId(packsDir)).toMatch(/^[0-9a-f]{32}\n$/); // given one
+    await expect(storage.checkIntact()).resolves.toBeUndefined();
+    expect(await storage.isInstalled("core", "1.0.0")).toBe(true);
+    await storage.installPack(writeTree(await storage.createStagingDir(), { v: "2" }), "core", "2.0.0");
+
+    // an older version's start-up removes files in the store it does not know: still this store
+    const first = storeId(packsDir);
+    fs.rmSync(path.join(packsDir, ".store-v1", ".store-id"));
+    await expect(storage.checkIntact()).resolves.toBeUndefined();
+    // ...and a newer process opening it then gives it another id: still the very same store directory
+    await new PackStorage({ packsDir }).init();
+    expect(storeId(packsDir)).not.toBe(first);
+    await expect(storage.checkIntact()).resolves.toBeUndefined();
+    await storage.installPack(writeTree(await storage.createStagingDir(), { v: "3" }), "core", "3.0.0");
+    // ...but a store directory made anew by hand (or by an older version) is another one
+    fs.renameSync(path.join(packsDir, ".store-v1"), path.join(t.dir, "old-store"));
+    fs.mkdirSync(path.join(packsDir, ".store-v1"));
+    await expect(storage.checkIntact()).rejects.toMatchObject({ code: "EIO", details: { storeLost: true } });
+  });
+
+  it("a storage never initialised only checks that a store is there, and makes the layout as before", async () => {
+    const t = tmp();
+    cleanups.push(t.cleanup);
+    const storage = new PackStorage({ packsDir: path.join(t.dir, "packs") });
+    await storage.createStagingDir();
+    await expect(storage.checkIntact()).resolves.toBeUndefined();
+  });
+});
+
+describe("emptyTrash()", () => {
+  it("removes what failed deletions of this process and dead processes left, never a live process's", async () => {
+    const { storage, stage, packsDir } = await setup();
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    const host = internals(packsDir, ".store-v1")[0].split("~")[1].split("@")[1];
+    const dead = spawnSync(process.execPath, [
+      "-e",
+      "process.stdout.write(String(process.pid))",
+    ]).stdout.toString();
+    const trash = (name: string) => writeTree(path.join(packsDir, ".trash", name), { "a/b": "left" });
+    const own = trash(`core-0.1.0~${process.pid}@${host}~0123456789ab`);
+    const gone = trash(`core-0.2.0~${dead}@${host}~0123456789ab`);
+    const live = trash(`core-0.3.0~${process.ppid}@${host}~0123456789ab`);
+    const out = await storage.emptyTrash();
+    expect(out.removed.sort()).toEqual([own, gone].sort());
+    expect(out.kept).toEqual([]);
+    expect(internals(packsDir, ".trash")).toEqual([path.basename(live)]);
     expect(await storage.isInstalled("core", "1.0.0")).toBe(true);
   });
 });

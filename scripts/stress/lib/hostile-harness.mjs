@@ -39,7 +39,8 @@ function leftovers(homes) {
     if (!fs.existsSync(packs)) continue;
     for (const d of [".staging", ".journal", ".trash", ".store-v1"]) {
       const p = path.join(packs, d);
-      if (fs.existsSync(p) && fs.readdirSync(p).length)
+      // (the store's own files, such as its id, start with ".")
+      if (fs.existsSync(p) && fs.readdirSync(p).filter((n) => !n.startsWith(".")).length)
         found.push(`${path.basename(home)}/packs/${d} not empty`);
     }
     for (const n of fs.readdirSync(packs))

@@ -21,7 +21,8 @@ function scratchProblems(packsDir) {
   const problems = [];
   for (const d of SCRATCH) {
     const p = path.join(packsDir, d);
-    const left = fs.existsSync(p) ? fs.readdirSync(p) : [];
+    // the store's own files (its id) start with "."; content dirs and scratch entries never do
+    const left = fs.existsSync(p) ? fs.readdirSync(p).filter((n) => !n.startsWith(".")) : [];
     if (left.length) problems.push(`I3 ${d} not empty after reconcile: ${left.join(", ")}`);
   }
   const store = path.join(packsDir, ".store-v1");
@@ -34,7 +35,7 @@ function scratchProblems(packsDir) {
         .filter((p) => fs.lstatSync(p).isSymbolicLink())
         .map((p) => path.resolve(packsDir, fs.readlinkSync(p))),
     );
-    for (const n of fs.readdirSync(store))
+    for (const n of fs.readdirSync(store).filter((n) => !n.startsWith(".")))
       if (!linked.has(path.join(store, n))) problems.push(`I3 orphan store dir .store-v1/${n}`);
   }
   return problems;

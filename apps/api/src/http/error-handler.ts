@@ -121,8 +121,10 @@ function integrityOf(details: Record<string, unknown> | undefined): Pick<Problem
 
 /**
  * The only place an error becomes an HTTP response. Library errors keep their code and a
- * path-scrubbed message when they are the caller's fault (4xx) or an upstream's (502/504);
- * everything else is a 500 whose body says nothing about paths or stacks (the log has them).
+ * path-scrubbed message when they are the caller's fault (4xx) or an upstream's (502/504), or
+ * when a write was refused because the packs directory is not the store the server opened (503,
+ * `details.storeLost`: the operator's to mend, and the message says how); everything else is a
+ * 500 whose body says nothing about paths or stacks (the log has them).
  */
 export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
   return (err, req, res, next) => {
@@ -148,8 +150,11 @@ export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
     if (isAttuneError(err)) {
       const rawField = typeof err.details?.field === "string" ? err.details.field : undefined;
       const field = rawField ? toApiField(rawField) : undefined;
-      const status = statusForCode(String(err.code), field);
-      const clientVisible = status < 500 || status === 502 || status === 504;
+      // the server's packs directory is not the store it opened (emptied or replaced under it): a
+      // write is refused until an operator mends it; not the caller's fault, and /readyz says 503 too
+      const storeLost = err.details?.storeLost === true;
+      const status = storeLost ? 503 : statusForCode(String(err.code), field);
+      const clientVisible = status < 500 || status === 502 || status === 504 || storeLost;
       const detail = clientVisible
         ? scrubPaths(err.message, privatePaths)
         : `the server failed (${err.code}); the server log has the details under request id ${requestId}`;

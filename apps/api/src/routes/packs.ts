@@ -185,7 +185,7 @@ export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: Pa
         })
         .catch((err: unknown) => {
           // uninstalled in the database, files left behind (say, a read-only disk): the uninstall
-          // stands (a retry would be 404), so 200, with what went wrong; the next write cleans up
+          // stands (a retry would be 404), so 200, with what went wrong; the next write (on any ref) cleans up
           const d = (err as { details?: { filesLeft?: unknown; removed?: unknown } }).details;
           if (d?.filesLeft !== true || !Array.isArray(d.removed)) throw err;
           const e = err as Error & { code: string };

@@ -2,7 +2,7 @@
 // (staging dirs, temp links, trash, store dirs never linked); remove it unless its owner still runs.
 import fs from "node:fs";
 import type { Layout } from "./layout";
-import { isAbandoned } from "./owner";
+import { isAbandoned, isOwn } from "./owner";
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {
   return fs.promises.readdir(dir).catch(() => [] as string[]);
@@ -31,20 +31,52 @@ async function referencedStoreDirs(layout: Layout): Promise<Set<string>> {
   return refs;
 }
 
+const exists = (abs: string) =>
+  fs.promises.lstat(abs).then(
+    () => true,
+    () => false,
+  );
+
+async function remove(abs: string, removed: string[]): Promise<void> {
+  await fs.promises.rm(abs, { recursive: true, force: true }).catch(() => undefined);
+  removed.push(abs);
+}
+
+/**
+ * Empty the trash: what is in it is being deleted by construction (moved there whole, atomically).
+ * Entries of dead processes go; with `own`, so do this process's entries that no discard of it is
+ * deleting right now (a deletion that failed earlier, say on a read-only file). A live process's
+ * entries are left to it. Returns the entries removed (an entry that still cannot be deleted is
+ * left, and listed in `kept`).
+ */
+export async function cleanTrash(
+  layout: Layout,
+  opts: { own: boolean },
+): Promise<{ removed: string[]; kept: string[] }> {
+  const names = await readdirOrEmpty(layout.trash());
+  const dead = new Set(await abandoned((n) => layout.trash(n), names));
+  const removed: string[] = [];
+  const kept: string[] = [];
+  for (const name of names) {
+    const abs = layout.trash(name);
+    const mine = opts.own && isOwn(name) && !layout.isDiscarding(abs);
+    if (!dead.has(name) && !mine) continue;
+    await fs.promises.rm(abs, { recursive: true, force: true }).catch(() => undefined);
+    ((await exists(abs)) ? kept : removed).push(abs);
+  }
+  return { removed, kept };
+}
+
 export async function cleanLeftovers(layout: Layout): Promise<string[]> {
   const removed: string[] = [];
-  const rm = async (abs: string) => {
-    await fs.promises.rm(abs, { recursive: true, force: true }).catch(() => undefined);
-    removed.push(abs);
-  };
+  const rm = (abs: string) => remove(abs, removed);
   for (const name of await abandoned((n) => layout.staging(n), await readdirOrEmpty(layout.staging()))) {
     await rm(layout.staging(name));
   }
-  for (const name of await abandoned((n) => layout.trash(n), await readdirOrEmpty(layout.trash()))) {
-    await rm(layout.trash(name));
-  }
+  removed.push(...(await cleanTrash(layout, { own: false })).removed);
   const before = await referencedStoreDirs(layout);
-  const unlinked = (await readdirOrEmpty(layout.store())).filter((n) => !before.has(n));
+  // the store's own files (its id) start with "."; content dirs never do
+  const unlinked = (await readdirOrEmpty(layout.store())).filter((n) => !n.startsWith(".") && !before.has(n));
   // owners were found dead before this second scan, so any link they made is visible in it
   const candidates = await abandoned((n) => layout.store(n), unlinked);
   const after = await referencedStoreDirs(layout);

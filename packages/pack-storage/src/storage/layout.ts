@@ -3,10 +3,12 @@
 //   <packsDir>/<ref>-<version>  -> .store-v1/<ref>-<version>~<owner>   symlink swapped atomically
 //   <packsDir>/<ref>/                                                 legacy unversioned install (read-only support)
 //   <packsDir>/.store-v1/<ref>-<version>~<owner>/                      immutable content directories
+//   <packsDir>/.store-v1/.store-id                                     the store's random id (written once)
 //   <packsDir>/.staging/<owner>/  and  .staging/link~<owner>           private (0700) staging dirs, temp links
 //   <packsDir>/.trash/<...>~<owner>                                    entries being deleted
 //
 // Every internal name starts with "." so it can never be a ref (refs start with a-z).
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { ioError } from "../errors";
@@ -16,6 +18,23 @@ import { ownedSuffix } from "./owner";
 export const STORE_DIR = ".store-v1";
 export const STAGING_DIR = ".staging";
 export const TRASH_DIR = ".trash";
+/** Inside the store dir: its random id, so a store made anew in the same place is told from this one. */
+export const STORE_ID_FILE = ".store-id";
+
+/**
+ * Which store a process opened: the id in `.store-v1/.store-id` (null when none could be read or
+ * written, say a read-only store of an older version) and the store directory's device, inode and
+ * birth time (0 where the file system keeps none): the directory itself, made anew or not.
+ */
+export interface StoreIdentity {
+  id: string | null;
+  dev: number;
+  ino: number;
+  birthtimeMs: number;
+}
+
+/** Trash entries this process is deleting right now (absolute paths), whatever Layout moved them. */
+const discarding = new Set<string>();
 
 export class Layout {
   constructor(readonly root: string) {}
@@ -49,6 +68,56 @@ export class Layout {
     return entry === undefined || name.startsWith(`${entry}~`) ? name : null;
   }
 
+  /** The store id, or null when the store has none (made by an older version) or it is empty. */
+  async readStoreId(): Promise<string | null> {
+    const file = this.store(STORE_ID_FILE);
+    try {
+      const id = (await fs.promises.readFile(file, "utf8")).trim();
+      return id === "" ? null : id;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw ioError(err, file, "cannot read the store id");
+    }
+  }
+
+  /**
+   * The identity of the store as it is now; a store without an id is given one (written into a
+   * staging file, then linked into place: `link(2)` never replaces, so processes opening one store
+   * at once all end up with the first id). Best effort: an id that cannot be written leaves it
+   * null, and the store is then known by its directory alone (device, inode, birth time).
+   */
+  async identify(): Promise<StoreIdentity> {
+    const st = await fs.promises.stat(this.store()).catch((err: unknown) => {
+      throw ioError(err, this.store(), "cannot read the store");
+    });
+    const id = (await this.readStoreId().catch(() => null)) ?? (await this.writeStoreId().catch(() => null));
+    return { id, dev: st.dev, ino: st.ino, birthtimeMs: st.birthtimeMs };
+  }
+
+  private async writeStoreId(): Promise<string | null> {
+    const tmp = this.staging(`id~${ownedSuffix()}`);
+    try {
+      const fh = await fs.promises.open(tmp, "wx", 0o644);
+      try {
+        await fh.writeFile(`${crypto.randomBytes(16).toString("hex")}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fs.promises.link(tmp, this.store(STORE_ID_FILE)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "EEXIST") throw err; // another process gave it one first: that one counts
+      });
+      return await this.readStoreId();
+    } finally {
+      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Whether `abs` (in the trash) is being deleted by a discard of this process right now. */
+  isDiscarding(abs: string): boolean {
+    return discarding.has(abs);
+  }
+
   async ensure(): Promise<void> {
     try {
       makeDirsSync(this.root);
@@ -74,8 +143,13 @@ export class Layout {
         await this.ensure();
       }
     }
-    await fs.promises.rm(dest, { recursive: true, force: true }).catch(() => {
-      // left in the trash: the next init() removes it
-    });
+    discarding.add(dest);
+    try {
+      await fs.promises.rm(dest, { recursive: true, force: true }).catch(() => {
+        // left in the trash: the next write (PackStorage.emptyTrash) or init() removes it
+      });
+    } finally {
+      discarding.delete(dest);
+    }
   }
 }

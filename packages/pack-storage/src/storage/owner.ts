@@ -46,6 +46,12 @@ function isZombie(pid: number): boolean {
   return state === "Z" || state === "X";
 }
 
+/** Whether an internal entry was made by this very process. */
+export function isOwn(name: string): boolean {
+  const owner = parseOwner(name);
+  return owner !== null && owner.host === HOST && owner.pid === process.pid;
+}
+
 /** Whether an internal entry is garbage: its owner is dead on this host, or it is old and not ours. */
 export function isAbandoned(name: string, ageMs: number): boolean {
   const owner = parseOwner(name);

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { AttuneError, ErrorCodes, ioError } from "../errors";
-import { cleanLeftovers } from "./cleanup";
-import { Layout } from "./layout";
+import { cleanLeftovers, cleanTrash } from "./cleanup";
+import { Layout, STORE_DIR, type StoreIdentity } from "./layout";
 import { ownedSuffix } from "./owner";
 import { parseEntryName, validateRef, validateVersion } from "./validate";
 import { moveIntoStore, swapLink } from "./swap";
@@ -26,6 +26,8 @@ export interface PackStorageOptions {
 export class PackStorage {
   readonly packsDir: string;
   private readonly layout: Layout;
+  /** the store `init()` opened; null before (a storage never initialised checks only that a store is there) */
+  private opened: StoreIdentity | null = null;
 
   constructor(opts: PackStorageOptions) {
     if (!opts?.packsDir) {
@@ -37,17 +39,31 @@ export class PackStorage {
     this.layout = new Layout(this.packsDir);
   }
 
-  /** Create the layout and remove what crashed processes left behind (staging, trash, unlinked store dirs). */
+  /**
+   * Create the layout, remove what crashed processes left behind (staging, trash, unlinked store
+   * dirs), and remember which store this is (its id, given one if it has none), so that
+   * `checkIntact()` can tell this store from one made anew in its place.
+   */
   async init(): Promise<void> {
     await this.layout.ensure();
     await cleanLeftovers(this.layout);
+    this.opened = await this.layout.identify();
   }
 
   /**
-   * Whether the packs directory is still this store (for readiness probes): a directory holding the
-   * store of content directories. ENOENT when it is gone; EIO when it is not a directory, or when
-   * it was emptied or replaced under the process (the store directory is missing: the installed
-   * packs' files went with it, though the next install would create a new, empty one).
+   * Whether the packs directory is still this store (for readiness probes, and before every write):
+   * a directory holding the store of content directories, and after `init()` the very store it
+   * opened. ENOENT when the packs directory is gone; EIO when it is not a directory, when it was
+   * emptied (the store directory is missing: the installed packs' files went with it), or when
+   * the store in it is another one than `init()` opened (emptied, then a new store made there,
+   * say by a process of an older version: a new store is empty). These three carry
+   * `details.storeLost`; so does the ENOENT.
+   *
+   * A store is the one opened when its id (`.store-v1/.store-id`) is the same (a store restored
+   * from a backup, the whole packs directory, keeps its id: the same store again), or when its
+   * store directory is the very same one (device, inode and birth time: a store of an older version
+   * whose id could not be written, or whose id an older version removed and a newer one wrote
+   * anew). A store directory made anew has another id and another birth time (or inode).
    */
   async checkIntact(): Promise<void> {
     const dir = this.packsDir;
@@ -55,32 +71,61 @@ export class PackStorage {
     try {
       st = await fs.promises.stat(dir);
     } catch (e) {
-      throw ioError(e, dir, "cannot read the packs directory");
+      const err = ioError(e, dir, "cannot read the packs directory");
+      throw err.code === ErrorCodes.ENOENT ? storeLost(err.code, err.message, dir, RESTORE_HINT, e) : err;
     }
     if (!st.isDirectory())
-      throw new AttuneError(ErrorCodes.EIO, `the packs directory ${dir} is not a directory`, {
-        path: dir,
-        hint: "restore the packs directory (or point packs_dir at it) and restart this process",
-      });
+      throw storeLost(ErrorCodes.EIO, `the packs directory ${dir} is not a directory`, dir, RESTORE_HINT);
     const store = this.layout.store();
     const inner = await fs.promises.stat(store).catch((e: NodeJS.ErrnoException) => {
       if (e.code === "ENOENT") return null;
       throw ioError(e, store, "cannot read the store");
     });
     if (!inner?.isDirectory())
-      throw new AttuneError(
+      throw storeLost(
         ErrorCodes.EIO,
-        `the packs directory ${dir} has lost its store (${path.basename(store)}): it was emptied or replaced`,
-        {
-          path: dir,
-          hint: "restore the whole packs directory from a backup and run `attune pack verify --all`, or reinstall the packs",
-        },
+        `the packs directory ${dir} has lost its store (${STORE_DIR}): it was emptied or replaced`,
+        dir,
+        LOST_HINT,
       );
+    if (this.opened && !(await this.isOpenedStore(inner)))
+      throw storeLost(
+        ErrorCodes.EIO,
+        `the packs directory ${dir} holds another store (${STORE_DIR}) than the one this process opened: it was emptied or replaced`,
+        dir,
+        LOST_HINT,
+      );
+  }
+
+  /** The same id (a store restored from a backup has it too), or the very same store directory. */
+  private async isOpenedStore(st: fs.Stats): Promise<boolean> {
+    const opened = this.opened!;
+    const id = await this.layout.readStoreId();
+    if (opened.id !== null && id === opened.id) return true;
+    return st.dev === opened.dev && st.ino === opened.ino && st.birthtimeMs === opened.birthtimeMs;
+  }
+
+  /**
+   * Before a write: once `init()` has opened a store, refuse to write into another (or none: the
+   * layout would be made anew, an empty store next to records of packs it does not hold).
+   */
+  private async ensureLayout(): Promise<void> {
+    if (this.opened) await this.checkIntact();
+    await this.layout.ensure();
+  }
+
+  /**
+   * Delete what is left in the trash: entries of dead processes, and this process's own whose
+   * deletion failed earlier (say, a file that could not be removed then); never what a live
+   * process is deleting now. Best effort: returns what was removed, and what is still there.
+   */
+  async emptyTrash(): Promise<{ removed: string[]; kept: string[] }> {
+    return cleanTrash(this.layout, { own: true });
   }
 
   /** A private (0700) directory under packsDir, on the same filesystem, to stage a pack in. */
   async createStagingDir(): Promise<string> {
-    await this.layout.ensure();
+    await this.ensureLayout();
     const dir = this.layout.staging(ownedSuffix());
     try {
       await fs.promises.mkdir(dir, { mode: 0o700 });
@@ -108,7 +153,7 @@ export class PackStorage {
   ): Promise<string> {
     const name = entryName(ref, validateVersion(version));
     const finalPath = this.layout.entry(name);
-    await this.layout.ensure();
+    await this.ensureLayout();
     if (!opts.replace && (await lstatOrNull(finalPath))) throw conflict(ref, version, finalPath);
     const storeName = await moveIntoStore(this.layout, stagedDir, name);
     try {
@@ -219,6 +264,15 @@ export class PackStorage {
 function entryName(ref: string, version?: string): string {
   validateRef(ref);
   return version === undefined ? ref : `${ref}-${validateVersion(version)}`;
+}
+
+const RESTORE_HINT = "restore the packs directory (or point packs_dir at it) and restart this process";
+const LOST_HINT =
+  "restore the whole packs directory from a backup and run `attune pack verify --all`, or reinstall the packs";
+
+/** The packs directory is not (or no longer) the store: gone, not a directory, emptied or replaced. */
+function storeLost(code: string, message: string, dir: string, hint: string, cause?: unknown): AttuneError {
+  return new AttuneError(code, message, { path: dir, cause, hint, details: { storeLost: true } });
 }
 
 function conflict(ref: string, version: string, finalPath: string): AttuneError {

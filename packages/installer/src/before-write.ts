@@ -1,0 +1,116 @@
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import type { InstallerContext } from "./context";
+import { resolvePending } from "./reconcile";
+import type { CleanupReport } from "./types";
+
+/**
+ * What every install and uninstall does first: refuse to write when the packs directory is no
+ * longer the store this installer opened, then settle what earlier operations on other refs left
+ * behind (best effort: an old leftover never fails the write at hand).
+ */
+export async function beforeWrite(
+  ctx: InstallerContext,
+  operation: "install" | "uninstall",
+  ref: string | null,
+): Promise<void> {
+  await refuseLostStore(ctx, operation, ref);
+  const report = await settleLeftovers(ctx, ref);
+  if (report.interrupted.length + report.failed.length + report.trashRemoved.length === 0) return;
+  try {
+    ctx.onCleanup?.(report);
+  } catch {
+    // the caller's logging must not break the write
+  }
+}
+
+/**
+ * A packs directory emptied, removed or replaced under the running process has lost the installed
+ * packs' files; writing now would start a new, empty store next to a database that records them
+ * (and readiness would look fine again). Refused, as `openInstaller` refuses a missing packs
+ * directory while packs are recorded: ECONFIG, naming the directory and the ways on.
+ */
+async function refuseLostStore(
+  ctx: InstallerContext,
+  operation: "install" | "uninstall",
+  ref: string | null,
+): Promise<void> {
+  try {
+    await ctx.storage.checkIntact();
+  } catch (e) {
+    const err = e as AttuneError;
+    if (err.details?.storeLost !== true) throw e;
+    const installed = await ctx.store.all().then(
+      (all) => all.filter((r) => r.installation !== null).length,
+      () => null,
+    );
+    const recorded =
+      installed === null
+        ? ""
+        : `; the database records ${installed} installed pack${installed === 1 ? "" : "s"}`;
+    throw new AttuneError(
+      ErrorCodes.ECONFIG,
+      `refusing to ${operation}${ref ? ` '${ref}'` : ""}: ${err.message}${recorded}`,
+      {
+        cause: e,
+        path: ctx.storage.packsDir,
+        hint: `restore the packs directory ${ctx.storage.packsDir} from a backup, or restart this process: start-up reconciliation then takes the directory as it is, and \`attune pack verify --all\` lists the packs whose files are missing`,
+        details: { storeLost: true, installed, cause: err.code },
+      },
+    );
+  }
+}
+
+/**
+ * Settle the journal entries other refs left pending (an uninstall whose files could not be
+ * removed, an operation a crash cut short) exactly as reconcile does, each under its own lock,
+ * taken without waiting: a ref whose lock is held belongs to a live operation (in this process or
+ * another), which settles it itself. Then empty the trash of earlier deletions that failed. Never
+ * throws: what cannot be settled now stays for the next write or the next start, and is reported.
+ */
+export async function settleLeftovers(ctx: InstallerContext, skip: string | null): Promise<CleanupReport> {
+  const report: CleanupReport = { interrupted: [], failed: [], trashRemoved: [] };
+  const failed = (ref: string | null, e: unknown) => {
+    const err = e as AttuneError;
+    report.failed.push({ ref, code: String(err?.code ?? "ERROR"), message: err?.message ?? String(e) });
+  };
+  let refs: string[] = [];
+  try {
+    refs = await ctx.journal.refs();
+  } catch (e) {
+    failed(null, e);
+  }
+  for (const ref of refs) {
+    if (ref === skip) continue; // settled under its own lock by the operation at hand
+    let lock;
+    try {
+      lock = await ctx.locker.acquire(ref, { timeoutMs: 0 });
+    } catch (e) {
+      if ((e as AttuneError).code !== ErrorCodes.ELOCKED) failed(ref, e);
+      continue;
+    }
+    try {
+      const done = await resolvePending(ctx, ref);
+      if (done) report.interrupted.push(done);
+    } catch (e) {
+      failed(ref, e); // its journal entry stays: the next write or start tries again
+    } finally {
+      await lock.release();
+    }
+  }
+  try {
+    const trash = await ctx.storage.emptyTrash();
+    report.trashRemoved = trash.removed;
+    if (trash.kept.length > 0)
+      failed(
+        null,
+        new AttuneError(
+          ErrorCodes.EIO,
+          `cannot delete ${trash.kept.length} entr${trash.kept.length === 1 ? "y" : "ies"} in the trash of the packs directory`,
+          { details: { paths: trash.kept } },
+        ),
+      );
+  } catch (e) {
+    failed(null, e);
+  }
+  return report;
+}
