@@ -4,7 +4,7 @@ import { toChecksum, type Checksum } from "./format";
 import { BlockBuffers, frameScratch, loadTreeFileSync, Slicer, streamFd, writeFrameHeader } from "./read";
 import { sha256Hex } from "./streaming";
 import { ParallelReads } from "./parallel-reads";
-import { HELPER_MIN_FILES } from "./reader-thread";
+import { HELPER_MIN_FILES, ReaderThread } from "./reader-thread";
 import { assertRealDirectory, listTreeFiles, type TreeFile } from "./walk";
 
 /** Reported every 256 files, after each block of a large file, and once at the end. */
@@ -54,33 +54,21 @@ export async function calculateDirectoryManifest(
   return { checksum, files: files! };
 }
 
-/**
- * Walk, then hash in order. The files to read from disk (those whose bytes are not known) are
- * handed, as the walk finds them, to a helper thread once there are HELPER_MIN_FILES of them: it
- * reads them while the walk goes on, then alongside this thread while it hashes (ParallelReads).
- */
 async function hashTree(dir: string, withManifest: boolean, opts: DirectoryChecksumOptions) {
   const root = await assertRealDirectory(dir);
   const slicer = new Slicer();
-  const known: (Buffer | undefined)[] | undefined = opts.contents ? [] : undefined;
-  const early: string[] = []; // the first files to read, until there are enough for a helper
-  let reads: ParallelReads | null = null;
-  const onFile = (file: TreeFile, i: number) => {
-    if (known && (known[i] = opts.contents!(file.rel))) return;
-    if (reads) return reads.add(file.abs);
-    if (early.length === HELPER_MIN_FILES) return; // no helper to be had: all read serially
-    if (early.push(file.abs) < HELPER_MIN_FILES) return;
-    reads = ParallelReads.stream(withManifest);
-    for (const abs of early) reads?.add(abs);
-  };
+  const list = await listTreeFiles(root, slicer, { files: HELPER_MIN_FILES, run: ReaderThread.prestart });
+  const known = opts.contents ? list.map((f) => opts.contents!(f.rel)) : undefined;
+  // the files to read from disk, in order: by a helper thread and this one when there are many
+  const unknown = known ? list.filter((_, i) => !known[i]) : list;
+  const reads = ParallelReads.open(
+    unknown.map((f) => f.abs),
+    withManifest,
+  );
   try {
-    const list = await listTreeFiles(root, slicer, onFile);
-    // (assigned in the callback: TypeScript cannot see it)
-    const stream = reads as ParallelReads | null;
-    stream?.end();
-    return await hashFiles(list, known, stream, withManifest, slicer, opts);
+    return await hashFiles(list, known, reads, withManifest, slicer, opts);
   } finally {
-    (reads as ParallelReads | null)?.close();
+    reads?.close();
   }
 }
 

@@ -20,16 +20,8 @@ import {
 } from "./reader-thread";
 
 const SLOTS = 16;
-/**
- * A streamed job's helper reads ahead while the main thread is still walking, before anything is
- * consumed: more slots let it run further ahead (memory is touched only as far as it is used).
- */
-const STREAM_SLOTS = 48;
 const SLOT_BYTES = 2 * 1024 * 1024;
 const CHUNK_FILES = 64;
-/** A streamed job publishes at most this many paths, and this many bytes of them; the rest are read serially. */
-const STREAM_MAX_FILES = 1 << 18;
-const STREAM_NAME_BYTES = 16 * 1024 * 1024;
 // Atomics.waitAsync is in Node 20 (V8) but in TypeScript's lib only from es2024
 type WaitAsync = (
   typed: Int32Array,
@@ -51,12 +43,6 @@ function hasProcFd(): boolean {
   return procFd;
 }
 
-/** How many paths a streamed job can publish, and how many bytes of them (the rest are read serially). */
-export interface StreamCapacity {
-  files: number;
-  nameBytes: number;
-}
-
 /** One file's bytes as read by either thread, and its SHA-256 when digests were asked for. */
 export interface ReadFile {
   bytes: Buffer;
@@ -71,51 +57,25 @@ export class ParallelReads {
   private last = -1;
   private closed = false;
   private sliceStart = 0;
-  /** files whose paths the helper can see (all of them, for a job not streamed) */
-  private published: number;
-  /** streamed: add() may still come; false once end() was called (or for a job not streamed) */
-  private streaming: boolean;
-  /** streamed: paths stored in the shared buffer (the others, past its capacity, are read serially) */
-  private stored = 0;
 
   private constructor(
     private readonly task: ChunkTask,
     private readonly helper: ReaderThread,
-    /** a streamed job's capacity; null: the paths are all known (task.paths) */
-    capacity: StreamCapacity | null,
   ) {
     const { paths, withDigests, copy } = task;
-    const streamed = capacity !== null;
-    this.spec = streamed
-      ? {
-          slots: STREAM_SLOTS,
-          slotBytes: SLOT_BYTES,
-          chunkFiles: CHUNK_FILES,
-          wholeMax: WHOLE_FILE_MAX,
-          chunks: Math.ceil(capacity.files / CHUNK_FILES),
-          maxFiles: capacity.files,
-          nameBytes: capacity.nameBytes,
-        }
-      : {
-          slots: SLOTS,
-          slotBytes: SLOT_BYTES,
-          chunkFiles: CHUNK_FILES,
-          wholeMax: WHOLE_FILE_MAX,
-          chunks: Math.ceil(paths.length / CHUNK_FILES),
-        };
+    this.spec = {
+      slots: SLOTS,
+      slotBytes: SLOT_BYTES,
+      chunkFiles: CHUNK_FILES,
+      wholeMax: WHOLE_FILE_MAX,
+      chunks: Math.ceil(paths.length / CHUNK_FILES),
+    };
     const sab = new SharedArrayBuffer(layoutBytes(this.spec));
     this.L = layoutViews(sab, this.spec);
-    this.streaming = streamed;
-    this.published = streamed ? 0 : paths.length;
-    if (!streamed) {
-      Atomics.store(this.L.ctl, 3, paths.length);
-      Atomics.store(this.L.ctl, 4, 1);
-    }
     helper.start({
       sab,
       spec: this.spec,
-      paths: streamed ? "" : paths.join("\0"),
-      streamed,
+      paths: paths.join("\0"),
       withDigests,
       copy: copy && { ...copy, dests: copy.dests.join("\0") },
     });
@@ -135,7 +95,14 @@ export class ParallelReads {
       // without /proc the helper could not check confinement and would leave every file to us
       if (copy.confine !== "" && !hasProcFd()) return null;
     }
-    return ParallelReads.start({ paths, withDigests, copy }, null);
+    const helper = ReaderThread.acquire();
+    if (!helper) return null;
+    try {
+      return new ParallelReads({ paths, withDigests, copy }, helper);
+    } catch {
+      helper.release(); // e.g. no memory for the ring: read serially, and keep the helper usable
+      return null;
+    }
   }
 
   /**
@@ -144,61 +111,6 @@ export class ParallelReads {
    */
   static prestart(): void {
     ReaderThread.prestart();
-  }
-
-  /**
-   * Reads with a helper thread for files whose paths are still being found (a walk in progress):
-   * the paths are given one by one with add(), in hashing order, and the helper reads each chunk of
-   * them as soon as the chunk is complete, while the walk goes on; end() says the list is complete.
-   * Null when no helper is available. Checksums only (no copy: a copy writes nothing before its
-   * walk has checked the whole tree).
-   */
-  static stream(
-    withDigests: boolean,
-    capacity: StreamCapacity = { files: STREAM_MAX_FILES, nameBytes: STREAM_NAME_BYTES },
-  ): ParallelReads | null {
-    return ParallelReads.start({ paths: [], withDigests, copy: null }, capacity);
-  }
-
-  private static start(task: ChunkTask, capacity: StreamCapacity | null): ParallelReads | null {
-    const helper = ReaderThread.acquire();
-    if (!helper) return null;
-    try {
-      return new ParallelReads(task, helper, capacity);
-    } catch {
-      helper.release(); // e.g. no memory for the ring: read serially, and keep the helper usable
-      return null;
-    }
-  }
-
-  /** Streamed job: the next file's absolute path. Past the shared buffer's capacity, it is read serially. */
-  add(path: string): void {
-    if (!this.streaming) throw new Error("ParallelReads: add() on a job that is not streamed or has ended");
-    const i = this.task.paths.length;
-    this.task.paths.push(path);
-    if (this.stored !== i) return; // the buffer is full: this file and the rest go to the serial path
-    const start = i === 0 ? 0 : this.L.ends[i - 1];
-    const room = this.L.names.length - start;
-    // a UTF-16 unit is at most 3 UTF-8 bytes: count exactly only when it might not fit
-    if (i >= this.L.ends.length || (path.length * 3 > room && Buffer.byteLength(path) > room)) return;
-    this.L.ends[i] = start + this.L.names.write(path, start, "utf8");
-    this.stored = i + 1;
-    if (this.stored % CHUNK_FILES === 0) this.publish();
-  }
-
-  /** Streamed job: every path was added. */
-  end(): void {
-    if (!this.streaming) return;
-    this.streaming = false;
-    this.publish();
-    Atomics.store(this.L.ctl, 4, 1);
-    Atomics.notify(this.L.ctl, 3);
-  }
-
-  private publish(): void {
-    this.published = this.stored;
-    Atomics.store(this.L.ctl, 3, this.stored);
-    Atomics.notify(this.L.ctl, 3);
   }
 
   /**
@@ -234,11 +146,9 @@ export class ParallelReads {
    * when the chunk holding it is still being read by the helper (or this thread must yield).
    */
   get(j: number): ReadFile | null | Promise<ReadFile | null> {
-    if (this.streaming) throw new Error("ParallelReads: get() before end()");
     // offsets within a chunk are a running sum: every index must come once, in order
     if (j !== this.last + 1) throw new Error(`ParallelReads: file ${j} asked for after ${this.last}`);
     this.last = j;
-    if (j >= this.published) return null; // never published (past the buffer's capacity): serial
     const c = Math.floor(j / CHUNK_FILES);
     if (c !== this.current) {
       const pending = this.advance(c);
@@ -253,14 +163,13 @@ export class ParallelReads {
     this.closed = true;
     Atomics.store(this.L.ctl, 2, 1);
     Atomics.notify(this.L.ctl, 1);
-    Atomics.notify(this.L.ctl, 3);
   }
 
   private take(j: number): ReadFile | null {
-    const k = (this.current % this.spec.slots) * CHUNK_FILES + (j - this.current * CHUNK_FILES);
+    const k = (this.current % SLOTS) * CHUNK_FILES + (j - this.current * CHUNK_FILES);
     const size = this.L.sizes[k];
     if (size < 0) return null;
-    const at = (this.current % this.spec.slots) * SLOT_BYTES + this.offset;
+    const at = (this.current % SLOTS) * SLOT_BYTES + this.offset;
     this.offset += size;
     return {
       bytes: this.L.data.subarray(at, at + size),
@@ -290,7 +199,7 @@ export class ParallelReads {
     for (;;) {
       if (Atomics.load(this.L.ctl, state) === DONE) return true;
       if (performance.now() - this.sliceStart >= SLICE_MS) return false;
-      const mine = claimChunk(this.L);
+      const mine = claimChunk(this.L, this.spec.chunks);
       if (mine >= 0) {
         readChunk(fs, crypto, this.L, mine, this.task);
         continue;
@@ -318,7 +227,7 @@ export class ParallelReads {
         }
       }
     }
-    this.L.sizes.fill(-1, (c % this.spec.slots) * CHUNK_FILES, ((c % this.spec.slots) + 1) * CHUNK_FILES);
+    this.L.sizes.fill(-1, (c % SLOTS) * CHUNK_FILES, ((c % SLOTS) + 1) * CHUNK_FILES);
     Atomics.store(this.L.ctl, CHUNK_STATE_OFFSET + c, DONE);
   }
 

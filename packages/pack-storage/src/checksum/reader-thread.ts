@@ -8,11 +8,6 @@
 // thread hashes the chunks in order as they complete, and claims the next chunk itself whenever the
 // one it needs is still being read. The helper also computes each file's own SHA-256 (the manifest).
 //
-// A streamed job (ParallelReads.stream, for a checksum) gets its paths while the walk is still
-// finding them: the main thread writes each path's UTF-8 bytes into the shared buffer and publishes
-// the count (word 3) every chunk; the helper claims only chunks whose paths are all published, and
-// reads them while the main thread walks on. Word 4 says the last path is published.
-//
 // The helper is an optimisation and nothing depends on it. It skips any file it cannot read
 // cleanly (an error, a size that changed, a link or special file, a file too big for the slot) and
 // leaves it to the main thread, which reads it again with every check and error of the serial path.
@@ -36,20 +31,13 @@ export interface Layout {
   sizes: Int32Array;
   /** per slot, per file: its SHA-256 (32 bytes) when digests were asked for */
   digests: Buffer;
-  /**
-   * [0] next chunk to claim, [1] chunks consumed by the hasher, [2] stop, [3] files published (their
-   * paths are known), [4] 1 once the last file is published, [6 + c] state of chunk c
-   */
+  /** [0] next chunk to claim, [1] chunks consumed by the hasher, [2] stop, [4 + c] state of chunk c */
   ctl: Int32Array;
   /** [0] bytes written to destinations so far, by either thread (copies only; see CopyTask) */
   written: BigInt64Array;
-  /** streamed jobs: where each published path ends in `names` (it starts where the previous ends) */
-  ends: Int32Array;
-  /** streamed jobs: the published paths' UTF-8 bytes, back to back */
-  names: Buffer;
 }
 
-export const CHUNK_STATE_OFFSET = 6;
+export const CHUNK_STATE_OFFSET = 4;
 /** chunk state: 0 pending, 1 claimed, DONE read (the shared functions write the literals) */
 export const DONE = 2;
 
@@ -58,24 +46,11 @@ export interface LayoutSpec {
   slotBytes: number;
   chunkFiles: number;
   wholeMax: number;
-  /** chunks the job can have at most */
   chunks: number;
-  /** streamed jobs: files whose paths can be published (0: the paths came with the job) */
-  maxFiles?: number;
-  /** streamed jobs: bytes of published paths, all together */
-  nameBytes?: number;
 }
 
 export function layoutBytes(s: LayoutSpec): number {
-  const perFile = s.slots * s.chunkFiles;
-  return (
-    8 +
-    s.slots * s.slotBytes +
-    perFile * (4 + 32) +
-    4 * (6 + s.chunks) +
-    4 * (s.maxFiles ?? 0) +
-    (s.nameBytes ?? 0)
-  );
+  return 8 + s.slots * s.slotBytes + s.slots * s.chunkFiles * (4 + 32) + 4 * (4 + s.chunks);
 }
 
 /** Views over a job's shared buffer (both threads build the same ones). */
@@ -83,9 +58,6 @@ export function layoutViews(sab: SharedArrayBuffer, s: LayoutSpec): Layout {
   // the 8-byte counter first (aligned), then the data (slot sizes are multiples of 8)
   const dataBytes = s.slots * s.slotBytes;
   const perFile = s.slots * s.chunkFiles;
-  const ctlAt = 8 + dataBytes + perFile * 36;
-  const endsAt = ctlAt + 4 * (6 + s.chunks);
-  const maxFiles = s.maxFiles ?? 0;
   return {
     written: new BigInt64Array(sab, 0, 1),
     slots: s.slots,
@@ -95,30 +67,21 @@ export function layoutViews(sab: SharedArrayBuffer, s: LayoutSpec): Layout {
     data: Buffer.from(sab, 8, dataBytes),
     sizes: new Int32Array(sab, 8 + dataBytes, perFile),
     digests: Buffer.from(sab, 8 + dataBytes + perFile * 4, perFile * 32),
-    ctl: new Int32Array(sab, ctlAt, 6 + s.chunks),
-    ends: new Int32Array(sab, endsAt, maxFiles),
-    names: Buffer.from(sab, endsAt + 4 * maxFiles, s.nameBytes ?? 0),
+    ctl: new Int32Array(sab, 8 + dataBytes + perFile * 36, 4 + s.chunks),
   };
 }
 
 /**
  * Claim the next chunk: its index; -1 when every chunk is taken or the job was stopped; -2 when
- * its slot still holds a chunk the hasher has not consumed; -3 when its files are not all published
- * yet (a streamed job whose walk goes on). A chunk is claimable once all its files are published,
- * or, after the last one is, whatever is left.
+ * its slot still holds a chunk the hasher has not consumed.
  */
-export function claimChunk(L: Layout): number {
+export function claimChunk(L: Layout, chunks: number): number {
   for (;;) {
     const n = Atomics.load(L.ctl, 0);
-    if (Atomics.load(L.ctl, 2) !== 0) return -1;
-    // the flag before the count: once the flag is seen, the count read after it is the final one
-    const last = Atomics.load(L.ctl, 4) !== 0;
-    const published = Atomics.load(L.ctl, 3);
-    const ready = last ? Math.ceil(published / L.chunkFiles) : Math.floor(published / L.chunkFiles);
-    if (n >= ready) return last ? -1 : -3;
+    if (n >= chunks || Atomics.load(L.ctl, 2) !== 0) return -1;
     if (n >= Atomics.load(L.ctl, 1) + L.slots) return -2;
     if (Atomics.compareExchange(L.ctl, 0, n, n + 1) === n) {
-      Atomics.store(L.ctl, 6 + n, 1);
+      Atomics.store(L.ctl, 4 + n, 1);
       return n;
     }
   }
@@ -252,8 +215,8 @@ export function readChunk(
       if (fd >= 0) closeQuietly(fd);
     }
   }
-  Atomics.store(L.ctl, 6 + c, 2);
-  Atomics.notify(L.ctl, 6 + c);
+  Atomics.store(L.ctl, 4 + c, 2);
+  Atomics.notify(L.ctl, 4 + c);
 }
 
 export interface Job {
@@ -261,8 +224,6 @@ export interface Job {
   spec: LayoutSpec;
   /** the task, its path lists joined by NUL (one string is cloned to the thread far faster than an array) */
   paths: string;
-  /** the paths are published in the shared buffer as they are found (`paths` is empty) */
-  streamed: boolean;
   withDigests: boolean;
   copy: (Omit<CopyTask, "dests"> & { dests: string }) | null;
 }
@@ -281,7 +242,7 @@ function serve(
     // no object spread here: a lower build target would emit a helper the worker does not have
     const c0 = job.copy;
     const task = {
-      paths: job.streamed ? [] : job.paths.split("\0"),
+      paths: job.paths.split("\0"),
       withDigests: job.withDigests,
       copy: c0 && {
         dests: c0.dests.split("\0"),
@@ -293,27 +254,14 @@ function serve(
     };
     let files = 0;
     for (;;) {
-      // read before claiming: if the hasher frees a slot or more files are published in between,
-      // the wait below returns at once
+      // read before claiming: if the hasher frees a slot in between, the wait below returns at once
       const consumed = Atomics.load(L.ctl, 1);
-      const published = Atomics.load(L.ctl, 3);
-      const c = claim(L);
+      const c = claim(L, job.spec.chunks);
       if (c === -1) break;
       if (c === -2) {
         // wait for the hasher to free a slot (it notifies word 1 after each chunk)
         Atomics.wait(L.ctl, 1, consumed, 20);
         continue;
-      }
-      if (c === -3) {
-        // wait for the walk to publish more files (it notifies word 3)
-        Atomics.wait(L.ctl, 3, published, 20);
-        continue;
-      }
-      if (job.streamed) {
-        // the paths published so far (at least those of chunk c), decoded once each
-        const n = Atomics.load(L.ctl, 3);
-        for (let i = task.paths.length; i < n; i++)
-          task.paths.push(L.names.toString("utf8", i === 0 ? 0 : L.ends[i - 1], L.ends[i]));
       }
       read(fsm, cryptom, L, c, task);
       const first = (c % L.slots) * L.chunkFiles;

@@ -45,16 +45,15 @@ export async function assertRealDirectory(root: string): Promise<string> {
 
 /**
  * All files of the tree under `root` (already checked by assertRealDirectory), in checksum order.
- * `onFile` sees each file as it is found, with its index in that order (so its reading can start
- * while the walk goes on).
+ * `onMany` runs once, when the walk has found `many.files` files (to start a reader thread early).
  */
 export async function listTreeFiles(
   root: string,
   slicer: Slicer,
-  onFile?: (file: TreeFile, index: number) => void,
+  many?: { files: number; run: () => void },
 ): Promise<TreeFile[]> {
   const out: TreeFile[] = [];
-  await walkDir(root, "", out, slicer, onFile);
+  await walkDir(root, "", out, slicer, many);
   return out;
 }
 
@@ -66,7 +65,7 @@ async function walkDir(
   relDir: string,
   out: TreeFile[],
   slicer: Slicer,
-  onFile: ((file: TreeFile, index: number) => void) | undefined,
+  many: { files: number; run: () => void } | undefined,
 ): Promise<void> {
   const entries = readEntries(absDir);
   for (const entry of entries) {
@@ -75,12 +74,11 @@ async function walkDir(
     const abs = `${absDir}/${name}`; // absDir is absolute and normalised; names hold no "/"
     const rel = relDir + name;
     if (entry.isFile()) {
-      const file = { abs, rel };
-      onFile?.(file, out.push(file) - 1);
+      if (out.push({ abs, rel }) === many?.files) many.run();
     } else if (entry.isDirectory()) {
       const pause = slicer.tick();
       if (pause) await pause;
-      await walkDir(abs, `${rel}/`, out, slicer, onFile);
+      await walkDir(abs, `${rel}/`, out, slicer, many);
     } else if (entry.isSymbolicLink()) {
       throw new AttuneError(ErrorCodes.ESYMLINK, `${abs} is a symbolic link; packs may not contain links`, {
         path: abs,
