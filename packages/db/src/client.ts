@@ -3,7 +3,7 @@ import { PrismaClient as SqliteClient, type Prisma as SqlitePrisma } from "./gen
 import { PrismaClient as PostgresClient } from "./generated/postgres/client";
 import { loadPrismaPg } from "./drivers";
 import { watchSqliteFile } from "./sqlite-file";
-import { providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "./url";
+import { postgresOptions, providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "./url";
 
 type CrudOps =
   | "findUnique"
@@ -78,7 +78,7 @@ class AttuneSqliteAdapter extends PrismaBetterSQLite3 {
 export function createPrismaClient(url: string): Db {
   if (providerOf(url) === "postgresql") {
     const PrismaPg = loadPrismaPg();
-    return new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) });
+    return new PostgresClient({ adapter: new PrismaPg(postgresOptions(url)) });
   }
   return new SqliteClient({ adapter: new AttuneSqliteAdapter(sqliteFilePath(url)) });
 }

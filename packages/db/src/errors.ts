@@ -65,11 +65,19 @@ export function toDbError(e: unknown, action: string): AttuneError {
         },
       );
   }
+  const late = postgresTimeout(e);
+  if (late)
+    return new AttuneError(ErrorCodes.EDATABASE, `${action}: ${late}`, {
+      cause: e,
+      hint: POSTGRES_TIMEOUT_HINT,
+      details: { unavailable: true },
+    });
   // PostgreSQL gone or refusing us at run time (dropped database, server stopped, password changed)
   if (PG_UNREACHABLE.has(String((e as { code?: unknown } | null)?.code ?? "")))
     return new AttuneError(ErrorCodes.EDATABASE, `${action}: cannot use the database (${causeLine(e)})`, {
       cause: e,
       hint: postgresConnectHint(e),
+      details: { unavailable: true },
     });
   const problem = sqliteProblem(e);
   if (problem)
@@ -102,8 +110,33 @@ const PG_UNREACHABLE = new Set([
   "ETIMEDOUT",
 ]);
 
+const POSTGRES_TIMEOUT_HINT =
+  "check that DATABASE_URL names a PostgreSQL server that is up and answering (not overloaded, not behind a firewall that drops packets, not another service on that port); if it is only slow, raise connect_timeout=<seconds> or query_timeout=<ms> in DATABASE_URL";
+
+/**
+ * When the pg driver gave up waiting for the server (the connect timeout or a statement's timeout,
+ * url.ts), what happened in an operator's words; null for any other error.
+ */
+export function postgresTimeout(e: unknown): string | null {
+  const messages = [e, (e as { cause?: unknown } | null)?.cause].map((x) =>
+    String((x as Error | null | undefined)?.message ?? ""),
+  );
+  const text = `${causeText(e)}\n${messages.join("\n")}`;
+  // the driver's words: Client.connect ("timeout expired", "Connection terminated due to connection
+  // timeout"), Pool.connect ("timeout exceeded when trying to connect"), a statement ("Query read timeout")
+  if (/Connection terminated due to connection timeout|timeout exceeded when trying to connect/.test(text))
+    return CONNECT_LATE;
+  if (messages.some((m) => m === "timeout expired")) return CONNECT_LATE;
+  if (/Query read timeout/.test(text))
+    return "the server did not answer a statement in time (query timeout: 30 s, or DATABASE_URL's query_timeout)";
+  return null;
+}
+const CONNECT_LATE =
+  "the server did not complete the connection in time (connect timeout: 10 s, or DATABASE_URL's connect_timeout)";
+
 /** What to do about a failed connection, from the server's SQLSTATE or the socket's error. */
 export function postgresConnectHint(e: unknown): string {
+  if (postgresTimeout(e)) return POSTGRES_TIMEOUT_HINT;
   const code = String((e as { code?: unknown } | null)?.code ?? "");
   if (code === "3D000") return "create that database (createdb), or fix the database name in DATABASE_URL";
   if (code === "28000" || code === "28P01")

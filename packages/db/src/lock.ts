@@ -1,6 +1,11 @@
 import { createHash } from "node:crypto";
+import type { QueryConfig } from "pg";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { connectPostgres } from "./migrate/postgres";
+import { POSTGRES_QUERY_TIMEOUT_MS } from "./url";
+
+/** The longest delay a Node timer takes (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface HeldLock {
   /** Releases the lock and closes its connection. Safe to call twice. */
@@ -32,7 +37,17 @@ export async function acquirePostgresLock(
   try {
     if (opts.timeoutMs !== undefined)
       await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(opts.timeoutMs))}`);
-    await client.query("SELECT pg_advisory_lock($1::bigint)", [k]);
+    // the wait for the lock is bounded by lock_timeout; the client waits that long and a statement's
+    // timeout more for the answer (without a bound: as long as a timer can wait, ~24 days)
+    // (the driver reads query_timeout per query; its typings list only the connection option)
+    await client.query({
+      text: "SELECT pg_advisory_lock($1::bigint)",
+      values: [k],
+      query_timeout:
+        opts.timeoutMs === undefined
+          ? MAX_TIMER_MS
+          : Math.min(MAX_TIMER_MS, opts.timeoutMs + POSTGRES_QUERY_TIMEOUT_MS),
+    } as QueryConfig);
   } catch (e) {
     await client.end().catch(() => undefined);
     if ((e as { code?: string }).code === "55P03")

@@ -85,3 +85,44 @@ function rejectSchemaParam(u: URL): void {
 
 /** busy_timeout of every SQLite connection: how long a writer waits for another process's write. */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * How long a PostgreSQL server may take to accept a connection (TCP, TLS and authentication) before
+ * the command or request fails with EDATABASE. A server that accepts TCP connections and never
+ * answers (a hung server, a firewall that swallows packets, the wrong service on the port) must
+ * not hang a command or an API request for ever. DATABASE_URL's `connect_timeout` (seconds, as
+ * libpq reads it; 0 waits for ever) overrides it.
+ */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * How long one statement may go unanswered by PostgreSQL (the client stops waiting; EDATABASE).
+ * Every statement the product runs on its own is small; waiting for a lock has its own bound
+ * (lock.ts), and migrations none. DATABASE_URL's `query_timeout` (milliseconds, as the pg driver
+ * reads it) overrides it.
+ */
+export const POSTGRES_QUERY_TIMEOUT_MS = 30_000;
+
+/**
+ * The pg connection options for `url`: the timeouts above (or the URL's own), and TCP keep-alive
+ * so a connection whose peer vanished is noticed. `queryTimeout: false`: no statement timeout.
+ */
+export function postgresOptions(
+  url: string,
+  opts: { queryTimeout?: boolean } = {},
+): { connectionString: string; connectionTimeoutMillis: number; query_timeout?: number; keepAlive: true } {
+  let params: URLSearchParams | null = null;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    // the driver reports an unparsable URL itself (resolveDatabaseUrl checked it already)
+  }
+  const seconds = Number(params?.get("connect_timeout") ?? NaN);
+  const connect = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : POSTGRES_CONNECT_TIMEOUT_MS;
+  return {
+    connectionString: url,
+    connectionTimeoutMillis: connect,
+    // the driver reads `query_timeout` from the URL itself, and the URL's wins over this value
+    ...(opts.queryTimeout === false ? {} : { query_timeout: POSTGRES_QUERY_TIMEOUT_MS }),
+    keepAlive: true,
+  };
+}

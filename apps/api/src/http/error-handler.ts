@@ -153,11 +153,16 @@ export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
       // the server's packs directory is not the store it opened (emptied or replaced under it): a
       // write is refused until an operator mends it; not the caller's fault, and /readyz says 503 too
       const storeLost = err.details?.storeLost === true;
-      const status = storeLost ? 503 : statusForCode(String(err.code), field);
+      // the database cannot be reached or does not answer (a connect or statement timeout): the
+      // operator's to mend, and likely to pass; the body says so without naming the database
+      const dbUnavailable = err.code === "EDATABASE" && err.details?.unavailable === true;
+      const status = storeLost || dbUnavailable ? 503 : statusForCode(String(err.code), field);
       const clientVisible = status < 500 || status === 502 || status === 504 || storeLost;
       const detail = clientVisible
         ? scrubPaths(err.message, privatePaths)
-        : `the server failed (${err.code}); the server log has the details under request id ${requestId}`;
+        : dbUnavailable
+          ? `the database is not answering or cannot be reached; retry later (the server log has the details under request id ${requestId})`
+          : `the server failed (${err.code}); the server log has the details under request id ${requestId}`;
       const body: Problem = {
         type: problemType(String(err.code)),
         title: titleFor(status),
@@ -169,7 +174,8 @@ export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
         ...(field ? { errors: [{ field, message: detail }] } : {}),
         ...integrityOf(err.details),
       };
-      const headers: Record<string, string> = status === 401 ? { "WWW-Authenticate": "Bearer" } : {};
+      const headers: Record<string, string> =
+        status === 401 ? { "WWW-Authenticate": "Bearer" } : dbUnavailable ? { "Retry-After": "5" } : {};
       return sendProblem(res, body, headers);
     }
     sendProblem(res, {

@@ -3,7 +3,7 @@ import Database from "better-sqlite3";
 import { loadPg } from "../drivers";
 import { guard } from "../errors";
 import type { PackFilter } from "../repos/packs";
-import { providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
+import { postgresOptions, providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
 import { decodeJson } from "../json";
 import { watchSqliteFile } from "../sqlite-file";
 import { SOURCE_TYPES, type FileManifest, type InstallEventRow, type Page, type PackRow } from "../types";
@@ -198,7 +198,7 @@ function sqliteLister(url: string): InstallationLister {
 }
 
 function postgresLister(url: string): InstallationLister {
-  const pool = new (loadPg().Pool)({ connectionString: url, max: 4, types: postgresTypes });
+  const pool = new (loadPg().Pool)({ ...postgresOptions(url), max: 4, types: postgresTypes });
   // an idle connection that breaks must not crash the process; the next query reports it
   pool.on("error", () => undefined);
   const listSql = (where: string, at: number) =>

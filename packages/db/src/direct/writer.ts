@@ -8,7 +8,7 @@ import { installationColumnValues } from "../repos/installations";
 import { newPackValues } from "../repos/packs";
 import type { InstallEventInput, InstallEventRow, PackInput, PackInstallationInput, PackRow } from "../types";
 import { watchSqliteFile, type SqliteFileWatch } from "../sqlite-file";
-import { providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
+import { postgresOptions, providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
 import {
   eventOf,
   EVENT_COLUMNS,
@@ -271,7 +271,7 @@ function sqliteWriter(url: string): DirectWriter {
 }
 
 function postgresWriter(url: string): DirectWriter {
-  const pool: pg.Pool = new (loadPg().Pool)({ connectionString: url, max: 2, types: postgresTypes });
+  const pool: pg.Pool = new (loadPg().Pool)({ ...postgresOptions(url), max: 2, types: postgresTypes });
   pool.on("error", () => undefined);
   const run: Run = async (statements, finish) => {
     if (statements.length === 1) {

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { loadPg } from "../drivers";
-import { causeLine, postgresConnectHint } from "../errors";
-import { redactUrl } from "../url";
+import { causeLine, postgresConnectHint, postgresTimeout } from "../errors";
+import { postgresOptions, redactUrl } from "../url";
 import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow, type Migration } from "./plan";
 
 // Exactly the table `prisma migrate deploy` creates on PostgreSQL.
@@ -21,8 +21,15 @@ const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
 /** Prisma's own migrate advisory-lock key: our migrator and `prisma migrate deploy` exclude each other. */
 const PRISMA_MIGRATE_LOCK = 72707369;
 
-export async function connectPostgres(url: string): Promise<pg.Client> {
-  const client = new (loadPg().Client)({ connectionString: url });
+/**
+ * A dedicated connection, with the connect timeout; statements time out too unless
+ * `queryTimeout: false` (migrations, which may take long and wait for other migrators).
+ */
+export async function connectPostgres(
+  url: string,
+  opts: { queryTimeout?: boolean } = {},
+): Promise<pg.Client> {
+  const client = new (loadPg().Client)(postgresOptions(url, opts));
   // An idle connection that breaks (server restart) emits 'error'; unhandled, that would crash the
   // process. The next query on it fails and reports the problem instead.
   client.on("error", () => undefined);
@@ -31,8 +38,8 @@ export async function connectPostgres(url: string): Promise<pg.Client> {
   } catch (e) {
     throw new AttuneError(
       ErrorCodes.EDATABASE,
-      `cannot connect to PostgreSQL at ${redactUrl(url)}: ${causeLine(e)}`,
-      { cause: e, hint: postgresConnectHint(e) },
+      `cannot connect to PostgreSQL at ${redactUrl(url)}: ${postgresTimeout(e) ?? causeLine(e)}`,
+      { cause: e, hint: postgresConnectHint(e), details: { unavailable: true } },
     );
   }
   return client;
@@ -46,7 +53,7 @@ export async function migratePostgres(
   url: string,
   all: Migration[] = migrationsOf("postgresql"),
 ): Promise<string[]> {
-  const client = await connectPostgres(url);
+  const client = await connectPostgres(url, { queryTimeout: false });
   try {
     await client.query("SELECT pg_advisory_lock($1)", [PRISMA_MIGRATE_LOCK]);
     await client.query(MIGRATIONS_TABLE);

@@ -1,0 +1,181 @@
+// A PostgreSQL server that accepts connections but never answers (hung, the wrong service on the
+// port, a firewall that drops packets), or that stops answering in the middle of a session, must
+// not hang a command or an API request for ever: every path fails with EDATABASE naming the
+// timeout, within the connect / statement timeout (DATABASE_URL's connect_timeout / query_timeout).
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { createTestDatabase } from "@attune/test-utils";
+import {
+  acquirePostgresLock,
+  createClient,
+  migrate,
+  openDirectWriter,
+  openInstallationLister,
+  prepareDatabase,
+  repositories,
+} from "../src";
+import { POSTGRES_CONNECT_TIMEOUT_MS, POSTGRES_QUERY_TIMEOUT_MS, postgresOptions } from "../src/url";
+import { POSTGRES, rejectsWith, uniqueRef } from "./helpers";
+
+/** A TCP server that accepts connections and never sends a byte. */
+async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on("error", () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        sockets.forEach((s) => s.destroy());
+        server.close(() => r());
+      }),
+  };
+}
+
+/**
+ * A TCP proxy to the real server that can be frozen: from then on it forwards nothing either way
+ * (the connections stay open), as a server that stopped answering mid-session.
+ */
+async function freezableProxy(
+  target: URL,
+): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
+  let frozen = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => undefined);
+    }
+    client.on("data", (d) => void (frozen || upstream.write(d)));
+    upstream.on("data", (d) => void (frozen || client.write(d)));
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    freeze: () => void (frozen = true),
+    close: () =>
+      new Promise<void>((r) => {
+        sockets.forEach((s) => s.destroy());
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Rejects with EDATABASE whose message names the timeout, within `withinMs`. */
+async function timesOut(p: Promise<unknown>, kind: "connect" | "query", withinMs: number): Promise<void> {
+  const started = Date.now();
+  const err = await rejectsWith(p, "EDATABASE");
+  expect(Date.now() - started).toBeLessThan(withinMs);
+  expect(err.message).toContain(`(${kind} timeout`);
+  expect((err as { hint?: string }).hint).toMatch(/connect_timeout=<seconds> or query_timeout=<ms>/);
+}
+
+describe("postgresOptions", () => {
+  it("sets the default connect and statement timeouts, and keep-alive", () => {
+    expect(postgresOptions("postgresql://u@h/db")).toEqual({
+      connectionString: "postgresql://u@h/db",
+      connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
+      query_timeout: POSTGRES_QUERY_TIMEOUT_MS,
+      keepAlive: true,
+    });
+  });
+
+  it("takes connect_timeout from the URL in seconds, as libpq does (0 waits for ever); no statement timeout on request", () => {
+    expect(postgresOptions("postgresql://u@h/db?connect_timeout=3").connectionTimeoutMillis).toBe(3000);
+    expect(postgresOptions("postgresql://u@h/db?connect_timeout=0").connectionTimeoutMillis).toBe(0);
+    expect(postgresOptions("postgresql://u@h/db?connect_timeout=soon").connectionTimeoutMillis).toBe(
+      POSTGRES_CONNECT_TIMEOUT_MS,
+    );
+    expect(postgresOptions("postgresql://u@h/db", { queryTimeout: false })).not.toHaveProperty(
+      "query_timeout",
+    );
+  });
+});
+
+describe("a PostgreSQL server that accepts connections and never answers", () => {
+  let silent: Awaited<ReturnType<typeof silentServer>>;
+  let url: string;
+  beforeAll(async () => {
+    silent = await silentServer();
+    url = `postgresql://postgres@127.0.0.1:${silent.port}/attune?connect_timeout=1`;
+  });
+  afterAll(() => silent.close());
+
+  it("the start-up check, migrations and the lock fail after the connect timeout, not never", async () => {
+    await timesOut(prepareDatabase({ home: "/nonexistent", databaseUrl: url }), "connect", 5000);
+    await timesOut(migrate(url), "connect", 5000);
+    await timesOut(acquirePostgresLock(url, uniqueRef("lock"), { timeoutMs: 100 }), "connect", 5000);
+  });
+
+  it("the direct read and write paths and Prisma's client fail the same way", async () => {
+    const lister = openInstallationLister(url);
+    const writer = openDirectWriter(url);
+    const db = await createClient(url);
+    try {
+      await timesOut(lister.list(), "connect", 5000);
+      await timesOut(
+        writer.appendEvent({
+          packRef: uniqueRef("x"),
+          version: "1.0.0",
+          action: "install",
+          outcome: "success",
+        }),
+        "connect",
+        5000,
+      );
+      const started = Date.now();
+      await expect(repositories(db).identities.create({ name: uniqueRef("who") })).rejects.toMatchObject({
+        code: "EDATABASE",
+        message: expect.stringContaining("(connect timeout"),
+      });
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await lister.close();
+      await writer.close();
+      await db.$disconnect().catch(() => undefined);
+    }
+  });
+});
+
+describe("a PostgreSQL server that stops answering in the middle of a session", () => {
+  (POSTGRES ? it : it.skip)(
+    "a statement fails after the query timeout; the process does not hang",
+    async () => {
+      const database = await createTestDatabase("attune_timeouts");
+      const proxy = await freezableProxy(new URL(database.url));
+      try {
+        await migrate(database.url);
+        const u = new URL(database.url);
+        u.host = `127.0.0.1:${proxy.port}`;
+        u.searchParams.set("query_timeout", "1000");
+        const url = u.toString();
+        const lister = openInstallationLister(url);
+        const db = await createClient(url);
+        try {
+          await lister.ping(); // connected and answering
+          await repositories(db).identities.create({ name: uniqueRef("who") });
+          proxy.freeze();
+          await timesOut(lister.ping(), "query", 5000);
+          const started = Date.now();
+          await expect(repositories(db).identities.create({ name: uniqueRef("who") })).rejects.toMatchObject({
+            code: "EDATABASE",
+          });
+          expect(Date.now() - started).toBeLessThan(5000);
+        } finally {
+          await lister.close();
+          await db.$disconnect().catch(() => undefined);
+        }
+      } finally {
+        await proxy.close();
+        await database.drop();
+      }
+    },
+    20_000,
+  );
+});
