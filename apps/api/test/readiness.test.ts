@@ -127,6 +127,50 @@ describe("GET /readyz", () => {
     }
   });
 
+  it("answers 503 with a message, never 500, when the store cannot even be looked at (a symlink loop in its place)", async () => {
+    api = await openTestApi();
+    const a = api;
+    const src = path.join(a.root, "src");
+    const http = await serveRoutes();
+    try {
+      http.file(
+        "/late.tgz",
+        makeTarGz(makePackDir(src, "late", "1.0.0"), path.join(src, "late.tgz")),
+        "application/gzip",
+      );
+      const store = path.join(a.packsDir, ".store-v1");
+      fs.renameSync(store, path.join(a.root, "store-away"));
+      fs.symlinkSync(".store-v1", store); // stat: ELOOP
+      expect((await request(a.app).get("/readyz")).body).toEqual({ status: "not_ready", code: "EIO" });
+      const res = await request(a.app)
+        .post("/api/v1/packs/install")
+        .set(a.auth())
+        .send({ source: `${http.url}/late.tgz` });
+      expect(res.status).toBe(503);
+      conform(res);
+      expect(res.body).toMatchObject({
+        code: "ECONFIG",
+        detail: expect.stringMatching(/^refusing to install: cannot read the store <server>/),
+        hint: expect.any(String),
+      });
+      expect(JSON.stringify(res.body)).not.toContain(a.packsDir);
+      const del = await request(a.app).delete("/api/v1/packs/late").set(a.auth());
+      expect(del.status).toBe(503);
+
+      // mended: the store is back, and so are readiness and writes
+      fs.rmSync(store);
+      fs.renameSync(path.join(a.root, "store-away"), store);
+      expect((await request(a.app).get("/readyz")).body).toEqual({ status: "ready" });
+      const ok = await request(a.app)
+        .post("/api/v1/packs/install")
+        .set(a.auth())
+        .send({ source: `${http.url}/late.tgz` });
+      expect(ok.status).toBe(201);
+    } finally {
+      await http.close();
+    }
+  });
+
   it("refuses other methods with 405", async () => {
     api = await openTestApi();
     const r = await request(api.app).post("/readyz");

@@ -27,7 +27,9 @@ export async function beforeWrite(
  * A packs directory emptied, removed or replaced under the running process has lost the installed
  * packs' files; writing now would start a new, empty store next to a database that records them
  * (and readiness would look fine again). Refused, as `openInstaller` refuses a missing packs
- * directory while packs are recorded: ECONFIG, naming the directory and the ways on.
+ * directory while packs are recorded: ECONFIG with `details.storeLost`, naming the directory and
+ * the way on. Any failure of `checkIntact()` is refused so (one that cannot even look at the
+ * store is no less a store this process cannot vouch for).
  */
 async function refuseLostStore(
   ctx: InstallerContext,
@@ -38,7 +40,6 @@ async function refuseLostStore(
     await ctx.storage.checkIntact();
   } catch (e) {
     const err = e as AttuneError;
-    if (err.details?.storeLost !== true) throw e;
     const installed = await ctx.store.all().then(
       (all) => all.filter((r) => r.installation !== null).length,
       () => null,
@@ -47,16 +48,37 @@ async function refuseLostStore(
       installed === null
         ? ""
         : `; the database records ${installed} installed pack${installed === 1 ? "" : "s"}`;
+    const reason = typeof err?.details?.reason === "string" ? err.details.reason : "unreadable";
     throw new AttuneError(
       ErrorCodes.ECONFIG,
-      `refusing to ${operation}${ref ? ` '${ref}'` : ""}: ${err.message}${recorded}`,
+      `refusing to ${operation}${ref ? ` '${ref}'` : ""}: ${err?.message ?? String(e)}${recorded}`,
       {
         cause: e,
         path: ctx.storage.packsDir,
-        hint: `restore the packs directory ${ctx.storage.packsDir} from a backup, or restart this process: start-up reconciliation then takes the directory as it is, and \`attune pack verify --all\` lists the packs whose files are missing`,
-        details: { storeLost: true, installed, cause: err.code },
+        hint: lostStoreHint(ctx.storage.packsDir, reason, err?.hint),
+        details: { storeLost: true, reason, installed, cause: err?.code ?? "ERROR" },
       },
     );
+  }
+}
+
+const VERIFY = "`attune pack verify --all` lists the packs whose files are missing";
+
+/** The way on for each reason `checkIntact()` gives. */
+function lostStoreHint(dir: string, reason: string, storageHint: string | undefined): string {
+  switch (reason) {
+    case "gone":
+    case "not_directory":
+      // a restart would not help: openInstaller refuses a missing packs directory while packs are recorded
+      return `restore the packs directory ${dir} from a backup (or create it anew, empty, and reinstall the packs) before restarting this process: a restart is refused too while it is missing and the database records installed packs`;
+    case "no_id":
+      return `restart this process to adopt the store in ${dir} (a backup taken before store ids were introduced has none): start-up reconciliation then takes it as it is, and ${VERIFY}`;
+    case "unreadable":
+      return (
+        storageHint ?? `make the packs directory ${dir} readable to this user, or restore it from a backup`
+      );
+    default: // emptied, replaced
+      return `restore the packs directory ${dir} from a backup, or restart this process: start-up reconciliation then takes the directory as it is, and ${VERIFY}`;
   }
 }
 
@@ -94,7 +116,8 @@ export async function settleLeftovers(ctx: InstallerContext, skip: string | null
     } catch (e) {
       failed(ref, e); // its journal entry stays: the next write or start tries again
     } finally {
-      await lock.release();
+      // PostgresLocker's release runs pg_advisory_unlock, which can fail (a dropped connection)
+      await lock.release().catch((e: unknown) => failed(ref, e));
     }
   }
   try {

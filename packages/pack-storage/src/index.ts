@@ -21,6 +21,11 @@ export {
 } from "./checksum/reader-thread";
 export { StreamingTreeHasher, compareTreePaths, type TreeHash } from "./checksum/streaming";
 export { isValidRef, isValidVersion, MAX_REF, validateRef, validateVersion } from "./storage/validate";
-export { PackStorage, type InstalledPack, type PackStorageOptions } from "./storage/pack-storage";
+export {
+  PackStorage,
+  type InstalledPack,
+  type PackStorageOptions,
+  type StoreLostReason,
+} from "./storage/pack-storage";
 export { makeDirs, makeDirsSync } from "./make-dirs";
 export { redactUrl } from "./redact";

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "@jest/globals";
+import { afterEach, describe, expect, it, jest } from "@jest/globals";
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -425,6 +425,119 @@ describe("the store's identity: checkIntact() and writes after init()", () => {
     fs.renameSync(path.join(packsDir, ".store-v1"), path.join(t.dir, "old-store"));
     fs.mkdirSync(path.join(packsDir, ".store-v1"));
     await expect(storage.checkIntact()).rejects.toMatchObject({ code: "EIO", details: { storeLost: true } });
+  });
+
+  it("keeps working on a store whose id cannot be read (a directory in its place): known by its directory", async () => {
+    const t = tmp();
+    cleanups.push(t.cleanup);
+    const packsDir = path.join(t.dir, "packs");
+    fs.mkdirSync(path.join(packsDir, ".store-v1", ".store-id"), { recursive: true }); // read: EISDIR
+    const storage = new PackStorage({ packsDir });
+    await storage.init();
+    await expect(storage.checkIntact()).resolves.toBeUndefined();
+    const staged = writeTree(await storage.createStagingDir(), { v: "1" });
+    await storage.installPack(staged, "core", "1.0.0");
+    await expect(storage.checkIntact()).resolves.toBeUndefined();
+    expect(await storage.isInstalled("core", "1.0.0")).toBe(true);
+    // ...and a store directory made anew is still told from it
+    fs.renameSync(path.join(packsDir, ".store-v1"), path.join(t.dir, "old-store"));
+    fs.mkdirSync(path.join(packsDir, ".store-v1"));
+    await expect(storage.checkIntact()).rejects.toMatchObject({
+      code: "EIO",
+      details: { storeLost: true, reason: "replaced" },
+    });
+  });
+
+  it("writes the id readable by all (0644) whatever the umask", async () => {
+    const t = tmp();
+    cleanups.push(t.cleanup);
+    const packsDir = path.join(t.dir, "packs");
+    const old = process.umask(0o077);
+    try {
+      await new PackStorage({ packsDir }).init();
+    } finally {
+      process.umask(old);
+    }
+    expect(fs.statSync(path.join(packsDir, ".store-v1", ".store-id")).mode & 0o777).toBe(0o644);
+  });
+
+  it("every failure to look at the store carries storeLost: a store directory that is a symlink loop", async () => {
+    const { storage, packsDir, root } = await setup();
+    fs.renameSync(path.join(packsDir, ".store-v1"), path.join(root, "old-store"));
+    fs.symlinkSync(".store-v1", path.join(packsDir, ".store-v1")); // stat: ELOOP
+    await expect(storage.checkIntact()).rejects.toMatchObject({
+      code: "EIO",
+      message: expect.stringContaining("cannot read the store"),
+      details: { storeLost: true, reason: "unreadable" },
+    });
+    await expect(storage.createStagingDir()).rejects.toMatchObject({ details: { storeLost: true } });
+  });
+
+  it("names a restored backup without an id (from before store ids): a restart adopts it", async () => {
+    const { storage, stage, packsDir, root } = await setup();
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    // a backup taken before the upgrade: the same layout, no id
+    const backup = path.join(root, "backup");
+    fs.cpSync(packsDir, backup, { recursive: true, verbatimSymlinks: true });
+    fs.rmSync(path.join(backup, ".store-v1", ".store-id"));
+    fs.rmSync(packsDir, { recursive: true });
+    fs.cpSync(backup, packsDir, { recursive: true, verbatimSymlinks: true });
+
+    await expect(storage.checkIntact()).rejects.toMatchObject({
+      code: "EIO",
+      message: `the store (.store-v1) in the packs directory ${packsDir} has no id, and is not the store directory this process opened: a backup from an older version?`,
+      hint: expect.stringMatching(/^restart this process to adopt it/),
+      details: { storeLost: true, reason: "no_id" },
+    });
+    // the restart: a new storage opens it, gives it an id, and writes
+    const restarted = new PackStorage({ packsDir });
+    await restarted.init();
+    await expect(restarted.checkIntact()).resolves.toBeUndefined();
+    expect(await restarted.isInstalled("core", "1.0.0")).toBe(true);
+    await restarted.installPack(writeTree(await restarted.createStagingDir(), { v: "2" }), "core", "2.0.0");
+  });
+
+  it("where the birth time follows the change time (no statx), the store is known by device and inode", async () => {
+    const t = tmp();
+    cleanups.push(t.cleanup);
+    const packsDir = path.join(t.dir, "packs");
+    const store = path.join(packsDir, ".store-v1");
+    // as libuv reports it without statx: the birth time is the change time
+    const realStat = fs.promises.stat;
+    const spy = jest.spyOn(fs.promises, "stat").mockImplementation((async (
+      p: fs.PathLike,
+      o?: fs.StatOptions,
+    ) => {
+      const st = (await realStat(p, o)) as fs.Stats;
+      if (String(p) === store) st.birthtimeMs = st.ctimeMs;
+      return st;
+    }) as typeof fs.promises.stat);
+    try {
+      const storage = new PackStorage({ packsDir });
+      await storage.init();
+      const before = fs.statSync(store).ctimeMs;
+      await storage.installPack(writeTree(await storage.createStagingDir(), { v: "1" }), "core", "1.0.0");
+      await storage.uninstallPack("core", "1.0.0"); // the id can go too (an older version's start-up)
+      fs.rmSync(path.join(store, ".store-id"));
+      expect(fs.statSync(store).ctimeMs).not.toBe(before); // the "birth time" moved
+      await expect(storage.checkIntact()).resolves.toBeUndefined();
+      await storage.installPack(writeTree(await storage.createStagingDir(), { v: "2" }), "core", "2.0.0");
+      // without a birth time, another id in the same directory says it is another store (a
+      // directory made anew on the old inode); with one, the directory would win (see above)
+      const id = path.join(store, ".store-id");
+      fs.writeFileSync(id, "0123456789abcdef0123456789abcdef\n");
+      await expect(storage.checkIntact()).rejects.toMatchObject({
+        details: { storeLost: true, reason: "replaced" },
+      });
+      fs.rmSync(id);
+      await expect(storage.checkIntact()).resolves.toBeUndefined();
+      // a store directory made anew is still another one (another inode: the old one is kept)
+      fs.renameSync(store, path.join(t.dir, "old-store"));
+      fs.mkdirSync(store);
+      await expect(storage.checkIntact()).rejects.toMatchObject({ details: { storeLost: true } });
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("a storage never initialised only checks that a store is there, and makes the layout as before", async () => {

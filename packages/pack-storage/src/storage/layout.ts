@@ -23,14 +23,27 @@ export const STORE_ID_FILE = ".store-id";
 
 /**
  * Which store a process opened: the id in `.store-v1/.store-id` (null when none could be read or
- * written, say a read-only store of an older version) and the store directory's device, inode and
- * birth time (0 where the file system keeps none): the directory itself, made anew or not.
+ * written, say a read-only store of an older version, or an id file this user may not read) and
+ * the store directory's device, inode and birth time: the directory itself, made anew or not.
+ * The birth time is null where it is unavailable: 0, or equal to the change time when the store
+ * was opened (without statx, libuv reports the change time as the birth time, and that moves with
+ * every install); the directory is then known by its device and inode alone.
  */
 export interface StoreIdentity {
   id: string | null;
   dev: number;
   ino: number;
-  birthtimeMs: number;
+  birthtimeMs: number | null;
+}
+
+/**
+ * The store id as read: `id` null when the store has none (made by an older version, or an empty
+ * file: `readable` true) or when the file is there but cannot be read (a directory, a file this
+ * user may not read: `readable` false). Either way the store is then known by its directory alone.
+ */
+export interface StoreIdRead {
+  id: string | null;
+  readable: boolean;
 }
 
 /** Trash entries this process is deleting right now (absolute paths), whatever Layout moved them. */
@@ -68,30 +81,32 @@ export class Layout {
     return entry === undefined || name.startsWith(`${entry}~`) ? name : null;
   }
 
-  /** The store id, or null when the store has none (made by an older version) or it is empty. */
-  async readStoreId(): Promise<string | null> {
-    const file = this.store(STORE_ID_FILE);
+  /** The store id; never throws (see StoreIdRead). */
+  async readStoreId(): Promise<StoreIdRead> {
     try {
-      const id = (await fs.promises.readFile(file, "utf8")).trim();
-      return id === "" ? null : id;
+      const id = (await fs.promises.readFile(this.store(STORE_ID_FILE), "utf8")).trim();
+      return { id: id === "" ? null : id, readable: true };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw ioError(err, file, "cannot read the store id");
+      return { id: null, readable: (err as NodeJS.ErrnoException).code === "ENOENT" };
     }
   }
 
   /**
    * The identity of the store as it is now; a store without an id is given one (written into a
    * staging file, then linked into place: `link(2)` never replaces, so processes opening one store
-   * at once all end up with the first id). Best effort: an id that cannot be written leaves it
-   * null, and the store is then known by its directory alone (device, inode, birth time).
+   * at once all end up with the first id). Best effort: an id that cannot be written (or read)
+   * leaves it null, and the store is then known by its directory alone (device, inode, birth time).
+   * The directory is looked at after the id is written, so that a new store's birth time is told
+   * from its change time (see StoreIdentity).
    */
   async identify(): Promise<StoreIdentity> {
+    const read = await this.readStoreId();
+    const id = read.id ?? (read.readable ? await this.writeStoreId().catch(() => null) : null);
     const st = await fs.promises.stat(this.store()).catch((err: unknown) => {
       throw ioError(err, this.store(), "cannot read the store");
     });
-    const id = (await this.readStoreId().catch(() => null)) ?? (await this.writeStoreId().catch(() => null));
-    return { id, dev: st.dev, ino: st.ino, birthtimeMs: st.birthtimeMs };
+    const birthtimeMs = st.birthtimeMs === 0 || st.birthtimeMs === st.ctimeMs ? null : st.birthtimeMs;
+    return { id, dev: st.dev, ino: st.ino, birthtimeMs };
   }
 
   private async writeStoreId(): Promise<string | null> {
@@ -99,6 +114,7 @@ export class Layout {
     try {
       const fh = await fs.promises.open(tmp, "wx", 0o644);
       try {
+        await fh.chmod(0o644); // the mode open() gives is cut by the umask (077 would hide the id)
         await fh.writeFile(`${crypto.randomBytes(16).toString("hex")}\n`);
         await fh.sync();
       } finally {
@@ -107,7 +123,7 @@ export class Layout {
       await fs.promises.link(tmp, this.store(STORE_ID_FILE)).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== "EEXIST") throw err; // another process gave it one first: that one counts
       });
-      return await this.readStoreId();
+      return (await this.readStoreId()).id;
     } finally {
       await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
     }

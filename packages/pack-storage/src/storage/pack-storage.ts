@@ -53,17 +53,24 @@ export class PackStorage {
   /**
    * Whether the packs directory is still this store (for readiness probes, and before every write):
    * a directory holding the store of content directories, and after `init()` the very store it
-   * opened. ENOENT when the packs directory is gone; EIO when it is not a directory, when it was
-   * emptied (the store directory is missing: the installed packs' files went with it), or when
-   * the store in it is another one than `init()` opened (emptied, then a new store made there,
-   * say by a process of an older version: a new store is empty). These three carry
-   * `details.storeLost`; so does the ENOENT.
+   * opened. Every failure carries `details.storeLost` and `details.reason`:
+   * - `gone`: ENOENT, the packs directory is not there;
+   * - `not_directory`: EIO, it is something else;
+   * - `unreadable`: EIO, it or its store directory cannot be looked at (permissions, a symlink loop);
+   * - `emptied`: EIO, the store directory is missing or not a directory (the installed packs' files
+   *   went with it);
+   * - `no_id`: EIO, the store there has no id and is not the store directory opened, while the store
+   *   opened had one: a backup from an older version restored? A restart adopts it;
+   * - `replaced`: EIO, the store there is another one than `init()` opened (emptied, then a new store
+   *   made there, say by a process of an older version: a new store is empty).
    *
    * A store is the one opened when its id (`.store-v1/.store-id`) is the same (a store restored
    * from a backup, the whole packs directory, keeps its id: the same store again), or when its
-   * store directory is the very same one (device, inode and birth time: a store of an older version
-   * whose id could not be written, or whose id an older version removed and a newer one wrote
-   * anew). A store directory made anew has another id and another birth time (or inode).
+   * store directory is the very same one (device, inode and birth time: a store of an older
+   * version whose id could not be written, one whose id cannot be read, or whose id an older
+   * version removed and a newer one wrote anew). Where the birth time is unavailable, device and
+   * inode, unless both ids are known and differ. A store directory made anew has another id and
+   * another birth time (or inode).
    */
   async checkIntact(): Promise<void> {
     const dir = this.packsDir;
@@ -72,37 +79,65 @@ export class PackStorage {
       st = await fs.promises.stat(dir);
     } catch (e) {
       const err = ioError(e, dir, "cannot read the packs directory");
-      throw err.code === ErrorCodes.ENOENT ? storeLost(err.code, err.message, dir, RESTORE_HINT, e) : err;
+      if (err.code === ErrorCodes.ENOENT)
+        throw storeLost(err.code, err.message, dir, "gone", RESTORE_HINT, e);
+      throw storeLost(err.code, err.message, dir, "unreadable", err.hint ?? UNREADABLE_HINT, e);
     }
     if (!st.isDirectory())
-      throw storeLost(ErrorCodes.EIO, `the packs directory ${dir} is not a directory`, dir, RESTORE_HINT);
+      throw storeLost(
+        ErrorCodes.EIO,
+        `the packs directory ${dir} is not a directory`,
+        dir,
+        "not_directory",
+        RESTORE_HINT,
+      );
     const store = this.layout.store();
-    const inner = await fs.promises.stat(store).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOENT") return null;
-      throw ioError(e, store, "cannot read the store");
-    });
+    let inner: fs.Stats | null;
+    try {
+      inner = await fs.promises.stat(store);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
+        const err = ioError(e, store, "cannot read the store");
+        throw storeLost(err.code, err.message, dir, "unreadable", err.hint ?? UNREADABLE_HINT, e);
+      }
+      inner = null;
+    }
     if (!inner?.isDirectory())
       throw storeLost(
         ErrorCodes.EIO,
         `the packs directory ${dir} has lost its store (${STORE_DIR}): it was emptied or replaced`,
         dir,
+        "emptied",
         LOST_HINT,
       );
-    if (this.opened && !(await this.isOpenedStore(inner)))
+    if (!this.opened) return;
+    const opened = this.opened;
+    const current = await this.layout.readStoreId();
+    if (opened.id !== null && current.id === opened.id) return;
+    // Without a birth time, device and inode alone could be a store directory made anew on the
+    // old one's inode: then two ids that differ say it is another store.
+    const sameDir =
+      inner.dev === opened.dev &&
+      inner.ino === opened.ino &&
+      (opened.birthtimeMs !== null
+        ? inner.birthtimeMs === opened.birthtimeMs
+        : opened.id === null || current.id === null);
+    if (sameDir) return;
+    if (opened.id !== null && current.id === null && current.readable)
       throw storeLost(
         ErrorCodes.EIO,
-        `the packs directory ${dir} holds another store (${STORE_DIR}) than the one this process opened: it was emptied or replaced`,
+        `the store (${STORE_DIR}) in the packs directory ${dir} has no id, and is not the store directory this process opened: a backup from an older version?`,
         dir,
-        LOST_HINT,
+        "no_id",
+        NO_ID_HINT,
       );
-  }
-
-  /** The same id (a store restored from a backup has it too), or the very same store directory. */
-  private async isOpenedStore(st: fs.Stats): Promise<boolean> {
-    const opened = this.opened!;
-    const id = await this.layout.readStoreId();
-    if (opened.id !== null && id === opened.id) return true;
-    return st.dev === opened.dev && st.ino === opened.ino && st.birthtimeMs === opened.birthtimeMs;
+    throw storeLost(
+      ErrorCodes.EIO,
+      `the packs directory ${dir} holds another store (${STORE_DIR}) than the one this process opened: it was emptied or replaced`,
+      dir,
+      "replaced",
+      LOST_HINT,
+    );
   }
 
   /**
@@ -269,10 +304,24 @@ function entryName(ref: string, version?: string): string {
 const RESTORE_HINT = "restore the packs directory (or point packs_dir at it) and restart this process";
 const LOST_HINT =
   "restore the whole packs directory from a backup and run `attune pack verify --all`, or reinstall the packs";
+const NO_ID_HINT =
+  "restart this process to adopt it (a backup taken before store ids were introduced has none); if it is not a backup of this store, restore the right one";
+const UNREADABLE_HINT =
+  "make the packs directory and its store directory (.store-v1) directories this user can read (check permissions and symlinks), or restore them from a backup";
+
+/** Why the packs directory is not (or no longer) the store opened; see `checkIntact()`. */
+export type StoreLostReason = "gone" | "not_directory" | "unreadable" | "emptied" | "no_id" | "replaced";
 
 /** The packs directory is not (or no longer) the store: gone, not a directory, emptied or replaced. */
-function storeLost(code: string, message: string, dir: string, hint: string, cause?: unknown): AttuneError {
-  return new AttuneError(code, message, { path: dir, cause, hint, details: { storeLost: true } });
+function storeLost(
+  code: string,
+  message: string,
+  dir: string,
+  reason: StoreLostReason,
+  hint: string,
+  cause?: unknown,
+): AttuneError {
+  return new AttuneError(code, message, { path: dir, cause, hint, details: { storeLost: true, reason } });
 }
 
 function conflict(ref: string, version: string, finalPath: string): AttuneError {
