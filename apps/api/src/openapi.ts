@@ -81,7 +81,7 @@ const authErrors = {
   "403": problem("the token lacks the required scope"),
   "500": problem("server error (no internal details)"),
   "503": problem(
-    "the server is shutting down (an interrupted install was rolled back), or an install or uninstall was refused because the server's packs directory is not, or cannot be confirmed to be, the store it opened (code ECONFIG from the check every write starts with, or EIO/ENOENT from the storage's own guard when the store was lost after that check; the detail and hint say how to mend it)",
+    "the database cannot be reached or does not answer in time (code EDATABASE, header Retry-After; the server log has the details), the server is shutting down (an interrupted install was rolled back), or an install or uninstall was refused because the server's packs directory is not, or cannot be confirmed to be, the store it opened (code ECONFIG from the check every write starts with, or EIO/ENOENT from the storage's own guard when the store was lost after that check; the detail and hint say how to mend it)",
   ),
 };
 const secured = (scope: string) => ({ security: [{ bearer: [scope] }] });

@@ -2,9 +2,8 @@
 // port, a firewall that drops packets), or that stops answering in the middle of a session, must
 // not hang a command or an API request for ever: every path fails with EDATABASE naming the
 // timeout, within the connect / statement timeout (DATABASE_URL's connect_timeout / query_timeout).
-import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { createTestDatabase } from "@attune/test-utils";
+import { createTestDatabase, freezableProxy, silentServer } from "@attune/test-utils";
 import {
   acquirePostgresLock,
   createClient,
@@ -16,56 +15,6 @@ import {
 } from "../src";
 import { POSTGRES_CONNECT_TIMEOUT_MS, POSTGRES_QUERY_TIMEOUT_MS, postgresOptions } from "../src/url";
 import { POSTGRES, rejectsWith, uniqueRef } from "./helpers";
-
-/** A TCP server that accepts connections and never sends a byte. */
-async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("error", () => undefined);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        sockets.forEach((s) => s.destroy());
-        server.close(() => r());
-      }),
-  };
-}
-
-/**
- * A TCP proxy to the real server that can be frozen: from then on it forwards nothing either way
- * (the connections stay open), as a server that stopped answering mid-session.
- */
-async function freezableProxy(
-  target: URL,
-): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
-  let frozen = false;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("error", () => undefined);
-    }
-    client.on("data", (d) => void (frozen || upstream.write(d)));
-    upstream.on("data", (d) => void (frozen || client.write(d)));
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    freeze: () => void (frozen = true),
-    close: () =>
-      new Promise<void>((r) => {
-        sockets.forEach((s) => s.destroy());
-        server.close(() => r());
-      }),
-  };
-}
 
 /** Rejects with EDATABASE whose message names the timeout, within `withinMs`. */
 async function timesOut(p: Promise<unknown>, kind: "connect" | "query", withinMs: number): Promise<void> {

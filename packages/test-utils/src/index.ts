@@ -3,3 +3,4 @@ export * from "./git-fixture";
 export * from "./http-server";
 export * from "./tmp";
 export * from "./postgres";
+export * from "./tcp";
