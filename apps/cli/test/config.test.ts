@@ -258,6 +258,30 @@ describe("configuration precedence and `config show`", () => {
     ).toBe(0);
     const list = json<Array<{ name: string; priority: number }>>(await runCli(["registry", "list"], { env }));
     expect(list.map((x) => x.name)).toEqual(["two", "one"]);
+    // without --priority: after every other one, never past what --priority takes (a tie searches
+    // the new one last: it is added at the end of config.yaml)
+    const top = path.join(t.dir, "reg-top");
+    const topEnv = baseEnv({ ATTUNE_HOME: top });
+    for (const [name, extra] of [
+      ["a", ["--priority", "999999995"]],
+      ["b", []],
+      ["c", []],
+    ] as const)
+      expect(
+        (
+          await runCli(["registry", "add", name, `https://${name}.example.com/i.json`, ...extra], {
+            env: topEnv,
+          })
+        ).code,
+      ).toBe(0);
+    const topList = json<Array<{ name: string; priority: number }>>(
+      await runCli(["registry", "list"], { env: topEnv }),
+    );
+    expect(topList.map((x) => [x.name, x.priority])).toEqual([
+      ["a", 999999995],
+      ["b", 999999999],
+      ["c", 999999999],
+    ]);
     const dup = await runCli(["registry", "add", "one", "https://x.example.com/i.json"], { env });
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/^attune: ECONFLICT: /);

@@ -76,3 +76,14 @@ describe("tables at 80 columns", () => {
     expect(failed).toMatch(/ ECONFLICT$/);
   });
 });
+
+describe("nextPriority (registry add without --priority)", () => {
+  it("is 10 past the highest, capped at 999999999 unless a higher one was written by hand", async () => {
+    const { nextPriority } = await import("../src/handlers/registry");
+    expect(nextPriority([])).toBe(10);
+    expect(nextPriority([5, 30])).toBe(40);
+    expect(nextPriority([999_999_995])).toBe(999_999_999);
+    expect(nextPriority([999_999_999])).toBe(999_999_999);
+    expect(nextPriority([Number.MAX_SAFE_INTEGER])).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});

@@ -80,6 +80,20 @@ function remoteNote(settings: Awaited<ReturnType<typeof loadSettings>>, quiet?: 
     );
 }
 
+/** The largest priority `--priority` takes. */
+const MAX_PRIORITY = 999_999_999;
+
+/**
+ * A new registry's priority when none is given: searched after every registry there is, i.e. 10
+ * past the highest, but never past what `--priority` takes (a tie with the highest still searches
+ * the new one last: registries of equal priority keep the order of config.yaml, and it is added at
+ * its end), nor past a higher one written into config.yaml by hand.
+ */
+export function nextPriority(priorities: number[]): number {
+  const highest = Math.max(0, ...priorities);
+  return Math.min(highest + 10, Math.max(MAX_PRIORITY, highest));
+}
+
 export async function registryAdd(argv: GlobalArgs & { name: string; url: string; priority?: string }) {
   const settings = await loadSettings(argv);
   remoteNote(settings, argv.quiet);
@@ -101,8 +115,7 @@ export async function registryAdd(argv: GlobalArgs & { name: string; url: string
       `--priority must be a whole number from 0 to 999999999, not ${JSON.stringify(String(argv.priority))}`,
       { hint: "e.g. --priority 10 (lower is searched first)" },
     );
-  const priority =
-    given !== undefined ? Number(given) : list.reduce((m, r) => Math.max(m, r.priority + 10), 10);
+  const priority = given !== undefined ? Number(given) : nextPriority(list.map((r) => r.priority));
   const added: RegistryConfig = { name: argv.name, url: argv.url, priority, enabled: true };
   await writeConfigFile(settings.home.value, { ...file, registries: [...list, added] });
   if (settings.env.ATTUNE_REGISTRIES && !argv.quiet)
