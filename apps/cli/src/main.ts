@@ -217,18 +217,28 @@ function unknownOption(typed: string, known: string[], commandPath: string[]): C
  * An option before the (sub)command that is not a global one (`attune pack --force install x`,
  * `attune --frce pack list`, `attune pack -qy uninstall x`): refused whether or not yargs would
  * have made sense of it (`attune pack --ref v1 install <url>` parses, `attune pack --json checksum
- * .` does not), so that scripts do not depend on an accidental order. `--version` stands there only
- * before the first command word (the CLI's version); after `pack` it is `pack uninstall`'s option.
+ * .` does not), so that scripts do not depend on an accidental order. `--version` is the CLI's
+ * only before the first command word, and then with no command after it; after `pack` it is
+ * `pack uninstall`'s option. A lone `-` where a (sub)command goes is no command either.
  */
 function optionBeforeCommand(argv: string[]): CliError | undefined {
   let words = 0;
+  let top: string | undefined;
+  // the CLI's --version, given before the first command word
+  let version: string | undefined;
+  const end = () => (version !== undefined && words > 0 ? versionWithCommand(version, argv) : undefined);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === "--") return undefined;
-    if (!a.startsWith("-") || a === "-") {
+    if (a === "--") return end();
+    if (a === "-")
+      return new CliError("EUSAGE", `unknown command "${top === undefined ? "-" : `${top} -`}"`, {
+        hint: `run \`attune ${top === undefined ? "" : `${top} `}--help\` to see the commands`,
+      });
+    if (!a.startsWith("-")) {
       words++;
+      top ??= a;
       // past the subcommand (or a command without any): the command's own options follow
-      if (words >= 2 || !COMMAND_TREE[a]?.length) return undefined;
+      if (words >= 2 || !COMMAND_TREE[a]?.length) return end();
       continue;
     }
     if (VALUE_OPTIONS.has(a)) {
@@ -239,11 +249,9 @@ function optionBeforeCommand(argv: string[]): CliError | undefined {
     const globals = globalOptionNames();
     if (name.startsWith("--")) {
       const n = name.slice(2);
-      const ok =
-        globals.has(n) ||
-        (n.startsWith("no-") && globals.has(n.slice(3))) ||
-        (words === 0 && n === "version");
-      if (!ok) return misplacedOption(name, argv);
+      if (words === 0 && n === "version") version = name;
+      else if (!globals.has(n) && !(n.startsWith("no-") && globals.has(n.slice(3))))
+        return misplacedOption(name, argv);
       continue;
     }
     // short flags run together (`-qo json`): each letter is named on its own (`-y` of `-qy`)
@@ -252,7 +260,21 @@ function optionBeforeCommand(argv: string[]): CliError | undefined {
     // the last letter of the group takes the next word as its value (`-qo json`)
     if (name === a && VALUE_OPTIONS.has(`-${letters[letters.length - 1]}`)) i++;
   }
-  return undefined;
+  return end();
+}
+
+/**
+ * `attune --version pack list`: the CLI's version takes no command (yargs would report a missing
+ * argument of `pack list`); before a subcommand that has a --version of its own
+ * (`attune --version pack uninstall x`), that one was meant, and is said to go after it.
+ */
+function versionWithCommand(typed: string, argv: string[]): CliError {
+  const [top, sub] = commandAround(argv);
+  if (top !== undefined && subcommandOptions(top, sub).names.includes("version"))
+    return misplacedOption(typed, argv);
+  return new CliError("EUSAGE", `${typed} prints attune's version and takes no command`, {
+    hint: "run `attune --version` alone (the version of an installed pack: `attune pack show <ref>`)",
+  });
 }
 
 /**

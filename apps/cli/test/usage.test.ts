@@ -184,6 +184,38 @@ describe("usage errors, help and version", () => {
     expect(own.code).toBe(0);
   });
 
+  it("the CLI's --version with a command after it, and a lone - as a command, are usage errors", async () => {
+    for (const args of [
+      ["--version", "pack", "list"],
+      ["--version", "pack"],
+      ["-q", "--version", "config", "show"],
+    ]) {
+      const r = await runCli(args);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(
+        "attune: EUSAGE: --version prints attune's version and takes no command\n" +
+          "hint: run `attune --version` alone (the version of an installed pack: `attune pack show <ref>`)\n",
+      );
+    }
+    // before a subcommand with a --version of its own, that one was meant
+    const uninstall = await runCli(["--version", "pack", "uninstall", "x"]);
+    expect(uninstall.code).toBe(2);
+    expect(uninstall.stderr).toMatch(
+      /^attune: EUSAGE: --version is an option of `attune pack uninstall`: give it after the command\n/,
+    );
+    for (const [args, shown, help] of [
+      [["-"], "-", "attune --help"],
+      [["pack", "-"], "pack -", "attune pack --help"],
+      [["pack", "-", "list"], "pack -", "attune pack --help"],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(
+        `attune: EUSAGE: unknown command "${shown}"\nhint: run \`${help}\` to see the commands\n`,
+      );
+    }
+  });
+
   it("every option of the subcommand before it is refused, whether or not yargs would read it", async () => {
     for (const [args, typed, command, usage] of [
       // yargs would run this one (the value sits before the subcommand)...
