@@ -214,19 +214,31 @@ function unknownOption(typed: string, known: string[], commandPath: string[]): C
 }
 
 /**
- * A dashed word before the (sub)command that no option answers to (`attune --frce pack list`,
- * `attune pack --frce list`): yargs takes the next word as its value and then reports the command
- * as missing or unknown; name the option instead. Only the global options can stand there.
+ * An option before the (sub)command that is not a global one (`attune pack --force install x`,
+ * `attune --frce pack list`, `attune pack -qy uninstall x`): refused whether or not yargs would
+ * have made sense of it (`attune pack --ref v1 install <url>` parses, `attune pack --json checksum
+ * .` does not), so that scripts do not depend on an accidental order. `--version` is the CLI's
+ * only before the first command word, and then with no command after it; after `pack` it is
+ * `pack uninstall`'s option. A lone `-` where a (sub)command goes is no command either.
  */
-function unknownOptionBeforeCommand(argv: string[], known: Set<string>): string | undefined {
+function optionBeforeCommand(argv: string[]): CliError | undefined {
   let words = 0;
+  let top: string | undefined;
+  // the CLI's --version, given before the first command word
+  let version: string | undefined;
+  const end = () => (version !== undefined && words > 0 ? versionWithCommand(version, argv) : undefined);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === "--") return undefined;
-    if (!a.startsWith("-") || a === "-") {
+    if (a === "--") return end();
+    if (a === "-")
+      return new CliError("EUSAGE", `unknown command "${top === undefined ? "-" : `${top} -`}"`, {
+        hint: `run \`attune ${top === undefined ? "" : `${top} `}--help\` to see the commands`,
+      });
+    if (!a.startsWith("-")) {
       words++;
+      top ??= a;
       // past the subcommand (or a command without any): the command's own options follow
-      if (words >= 2 || !COMMAND_TREE[a]?.length) return undefined;
+      if (words >= 2 || !COMMAND_TREE[a]?.length) return end();
       continue;
     }
     if (VALUE_OPTIONS.has(a)) {
@@ -234,21 +246,55 @@ function unknownOptionBeforeCommand(argv: string[], known: Set<string>): string 
       continue;
     }
     const name = a.replace(/=.*$/s, "");
-    const ok = name.startsWith("--")
-      ? known.has(name.slice(2)) || (name.startsWith("--no-") && known.has(name.slice(5)))
-      : shortFlagsKnown(name.slice(1), known);
-    if (!ok) return name;
+    const globals = globalOptionNames();
+    if (name.startsWith("--")) {
+      const n = name.slice(2);
+      if (words === 0 && n === "version") version = name;
+      else if (!globals.has(n) && !(n.startsWith("no-") && globals.has(n.slice(3))))
+        return misplacedOption(name, argv);
+      continue;
+    }
+    // short flags run together (`-qo json`): each letter is named on its own (`-y` of `-qy`)
+    const letters = name.slice(1);
+    for (const c of letters) if (!globals.has(c)) return misplacedOption(`-${c}`, argv);
+    // the last letter of the group takes the next word as its value (`-qo json`)
+    if (name === a && VALUE_OPTIONS.has(`-${letters[letters.length - 1]}`)) i++;
   }
-  return undefined;
+  return end();
 }
 
-/** `-qo json` and `-ojson`: short flags run together, the rest of the word after `-o` its value. */
-function shortFlagsKnown(letters: string, known: Set<string>): boolean {
-  for (const c of letters) {
-    if (!known.has(c)) return false;
-    if (VALUE_OPTIONS.has(`-${c}`)) return true;
+/**
+ * `attune --version pack list`: the CLI's version takes no command (yargs would report a missing
+ * argument of `pack list`); before a subcommand that has a --version of its own
+ * (`attune --version pack uninstall x`), that one was meant, and is said to go after it.
+ */
+function versionWithCommand(typed: string, argv: string[]): CliError {
+  const [top, sub] = commandAround(argv);
+  if (top !== undefined && subcommandOptions(top, sub).names.includes("version"))
+    return misplacedOption(typed, argv);
+  return new CliError("EUSAGE", `${typed} prints attune's version and takes no command`, {
+    hint: "run `attune --version` alone (the version of an installed pack: `attune pack show <ref>`)",
+  });
+}
+
+/**
+ * `-ojson`: yargs does not take the rest of the word as -o's value but reads one flag per letter
+ * (-o -j -s -o -n), then reports "--output was given more than once" or a missing command. Said
+ * as it is, anywhere on the line; `-o=json` and `-qo json` parse as meant and pass.
+ */
+function outputRunTogether(argv: string[]): CliError | undefined {
+  for (const a of argv) {
+    if (a === "--") return undefined;
+    const m = /^-([a-zA-Z]*?)o([a-zA-Z0-9][^=]*)$/.exec(a);
+    if (!m || !(m[1] === "" || (OUTPUT_FORMATS as readonly string[]).includes(m[2]))) continue;
+    const [, before, value] = m;
+    return new CliError("EUSAGE", `${a}: -o takes the output format as the next word, not joined to it`, {
+      hint: (OUTPUT_FORMATS as readonly string[]).includes(value)
+        ? `write \`-${before}o ${value}\` (or -${before}o=${value})`
+        : `write \`-${before}o json\` (the formats: ${OUTPUT_FORMATS.join(", ")})`,
+    });
   }
-  return true;
+  return undefined;
 }
 
 /**
@@ -298,80 +344,127 @@ const GROUPS: Record<string, CommandModule> = {
   config: configCommand,
 };
 
+/** A stand-in for yargs that only records the calls named in `on` (and ignores the others). */
+function recorder(on: Record<string, (...args: unknown[]) => void>): Argv {
+  const proxy: Argv = new Proxy({} as Argv, {
+    get:
+      (_, key) =>
+      (...args: unknown[]) => {
+        on[String(key)]?.(...args);
+        return proxy;
+      },
+  });
+  return proxy;
+}
+
+interface OptionNames {
+  /** names and aliases */
+  names: string[];
+  /** the options (by name and alias) that take no value */
+  flags: Set<string>;
+}
+
+/** The options a builder declares, read off it with a recorder. */
+function recordOptions(build: (y: Argv) => unknown): OptionNames {
+  const names: string[] = [];
+  const flags = new Set<string>();
+  build(
+    recorder({
+      option: (name, o) => {
+        const opt = o as { alias?: string | string[]; type?: string } | undefined;
+        const all = [String(name), ...[opt?.alias ?? []].flat()];
+        names.push(...all);
+        if (opt?.type === "boolean") for (const n of all) flags.add(n);
+      },
+    }),
+  );
+  return { names, flags };
+}
+
+let globalNames: Set<string> | undefined;
+/** The global options' names and aliases, and help's. */
+function globalOptionNames(): Set<string> {
+  globalNames ??= new Set([...recordOptions((y) => globalOptions(y)).names, "help", "h"]);
+  return globalNames;
+}
+
 /**
- * The options (and aliases) of `attune <top> <sub>`, read off its builder with a stand-in for
- * yargs that only records (yargs builds a subcommand's options only when it runs it). [] when the
- * builder cannot be read so.
+ * The options (and aliases) of `attune <top> <sub>`, read off its builder with a recorder (yargs
+ * builds a subcommand's options only when it runs it). None when the builder cannot be read so.
  */
-function subcommandOptions(top: string, sub: string | undefined): string[] {
-  const recorder = (on: Record<string, (...args: unknown[]) => void>): Argv => {
-    const proxy: Argv = new Proxy({} as Argv, {
-      get:
-        (_, key) =>
-        (...args: unknown[]) => {
-          on[String(key)]?.(...args);
-          return proxy;
-        },
-    });
-    return proxy;
-  };
+function subcommandOptions(top: string, sub: string | undefined): OptionNames {
   try {
     const group = GROUPS[top]?.builder;
-    if (sub === undefined || typeof group !== "function") return [];
+    if (sub === undefined || typeof group !== "function") return { names: [], flags: new Set() };
     const defs: Array<{ command?: unknown; builder?: unknown }> = [];
     group(recorder({ command: (d) => defs.push(d as (typeof defs)[number]) }));
     const def = defs.find((d) => typeof d.command === "string" && d.command.split(" ")[0] === sub);
-    if (typeof def?.builder !== "function") return [];
-    const names: string[] = [];
-    (def.builder as (y: Argv) => unknown)(
-      recorder({
-        option: (name, o) =>
-          names.push(String(name), ...[(o as { alias?: string | string[] } | undefined)?.alias ?? []].flat()),
-      }),
-    );
-    return names;
+    if (typeof def?.builder !== "function") return { names: [], flags: new Set() };
+    return recordOptions(def.builder as (y: Argv) => unknown);
   } catch {
-    return [];
+    return { names: [], flags: new Set() };
   }
 }
 
-/** The first two words that are not options nor values of the global ones (flags may sit between). */
-function wordsAroundFlags(argv: string[]): string[] {
+/**
+ * The command and subcommand a misplaced option stands between: the first word that is a command
+ * (else the first word), and the first word after it that is one of its subcommands (else the next
+ * word): the value of a misplaced option is neither (`pack --ref v1 install x`: `install`).
+ */
+function commandAround(argv: string[]): [string | undefined, string | undefined] {
   const words: string[] = [];
-  for (let i = 0; i < argv.length && words.length < 2; i++) {
+  for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--") break;
     if (VALUE_OPTIONS.has(a)) i++;
     else if (!a.startsWith("-")) words.push(a);
   }
-  return words;
+  const at = Math.max(
+    0,
+    words.findIndex((w) => COMMANDS.has(w)),
+  );
+  const [top, ...rest] = words.slice(at);
+  const subs = top !== undefined ? subcommands(top) : [];
+  return [top, rest.find((w) => subs.includes(w)) ?? rest[0]];
 }
 
-/** A flag before the subcommand: a misplaced option of that subcommand, or an unknown one. */
-function optionBeforeCommand(typed: string, known: string[], argv: string[]): CliError {
-  const [top, sub] = wordsAroundFlags(argv);
-  const own = top !== undefined ? subcommandOptions(top, sub) : [];
+/** An option before the subcommand: one of that subcommand's, said to go after it, or an unknown one. */
+function misplacedOption(typed: string, argv: string[]): CliError {
+  const [top, sub] = commandAround(argv);
+  const own = top !== undefined ? subcommandOptions(top, sub) : { names: [], flags: new Set<string>() };
   const name = typed.replace(/^-+(no-)?/, "");
   const usage = COMMAND_TREE[top ?? ""]?.find((u) => u.split(" ")[0] === sub);
-  if (usage && own.includes(name))
+  if (usage && own.names.includes(name)) {
+    const example = own.flags.has(name) ? typed : `${typed} <${name.length > 1 ? name : "value"}>`;
     return new CliError(
       "EUSAGE",
       `${typed} is an option of \`attune ${top} ${sub}\`: give it after the command`,
       {
-        hint: `e.g. \`attune ${top} ${usage} ${typed}\`; only the global options (--home, -o, --api-url, …) can come before it`,
+        hint: `e.g. \`attune ${top} ${usage} ${example}\`; only the global options (--home, -o, --api-url, …) can come before it`,
       },
     );
+  }
   return unknownOption(
     typed,
-    [...known, ...own],
+    [...globalOptionNames(), ...own.names],
     [top, sub].filter((w) => w !== undefined),
   );
 }
 
+/**
+ * Usage errors found before yargs parses: what it would misread (`-ojson`) or let pass by the
+ * accident of the order (an option of the subcommand before it). Not for `--help` (which runs
+ * nothing) nor shell completion.
+ */
+function beforeParsing(argv: string[]): CliError | undefined {
+  if (wantsHelp(argv) || argv.includes("--get-yargs-completions")) return undefined;
+  return outputRunTogether(argv) ?? optionBeforeCommand(argv);
+}
+
 function usageError(msg: string, argv: string[], parser: Argv): CliError {
   const known = knownOptions(parser);
-  const before = unknownOptionBeforeCommand(argv, new Set([...known, "version"]));
-  if (before) return optionBeforeCommand(before, known, argv);
+  const before = outputRunTogether(argv) ?? optionBeforeCommand(argv);
+  if (before) return before;
   const choice = invalidChoice(msg, argv) ?? outputWithoutValue(argv);
   if (choice) return choice;
   const didYouMean = /^Did you mean (.+)\?$/.exec(msg);
@@ -453,6 +546,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const unknownForHelp = wantsHelp(argv) ? unknownCommandForHelp(argv) : null;
     if (unknownForHelp) throw unknownForHelp;
+    const refused = beforeParsing(argv);
+    if (refused) throw refused;
     await buildParser(argv).parseAsync();
     return runState.exitCode;
   } catch (err) {

@@ -1,8 +1,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "@jest/globals";
+import fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
-import { BIN, REPO_ROOT, baseEnv, runCli } from "./helpers";
+import { startApi, type RunningApi } from "./api-server";
+import { BIN, REPO_ROOT, baseEnv, json, runCli } from "./helpers";
 
 // `script` (util-linux) runs the CLI on a pseudo-terminal, so stdout and stderr are TTYs.
 const hasScript = spawnSync("script", ["--version"]).status === 0;
@@ -105,6 +107,25 @@ function answerPrompt(
     expect((await runCli(["pack", "uninstall", "hello_world", "--yes"], { env: baseEnv(env) })).code).toBe(0);
   });
 
+  it("a malformed --version is refused before anything else, as with --yes (exit 2)", async () => {
+    const yes = await runCli(["pack", "uninstall", "nothere_pack", "--version", "bad!", "--yes"], {
+      env: baseEnv(env),
+    });
+    expect(yes.code).toBe(2);
+    expect(yes.stderr).toMatch(
+      /^attune: EINVALID_VERSION: version "bad!" is not a strict semantic version\n/,
+    );
+    // on a pack that is not installed, and on one that is
+    expect((await runCli(["pack", "install", example, "-q"], { env: baseEnv(env) })).code).toBe(0);
+    for (const ref of ["nothere_pack", "hello_world"]) {
+      const r = await answerPrompt(`pack uninstall ${ref} --version 'bad!'`, "y", env);
+      expect({ ref, code: r.code }).toEqual({ ref, code: 2 });
+      expect(r.out).toContain(yes.stderr.split("\n")[0]);
+      expect(r.out).not.toContain("[y/N]");
+    }
+    expect((await runCli(["pack", "uninstall", "hello_world", "--yes"], { env: baseEnv(env) })).code).toBe(0);
+  });
+
   it("Ctrl-C at the prompt cancels (exit 130), Ctrl-D answers no (exit 1); neither is a bug report", async () => {
     expect((await runCli(["pack", "install", example, "-q"], { env: baseEnv(env) })).code).toBe(0);
     const c = await answerPrompt("pack uninstall hello_world", "\x03", env);
@@ -115,5 +136,50 @@ function answerPrompt(
     expect(d.out).toContain("attune: ECANCELLED: uninstall cancelled");
     for (const out of [c.out, d.out]) expect(out).not.toContain("EUNEXPECTED");
     expect((await runCli(["pack", "show", "hello_world"], { env: baseEnv(env) })).code).toBe(0);
+  });
+});
+
+(hasScript ? describe : describe.skip)("uninstall confirmation on a terminal, in remote mode", () => {
+  const t = tmpDir("attune-cli-confirm-remote-");
+  const serverHome = path.join(t.dir, "server");
+  let api: RunningApi;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    const local = baseEnv({ ATTUNE_HOME: serverHome });
+    const created = await runCli(["token", "create", "--name", "tty", "-o", "json"], { env: local });
+    expect(created.code).toBe(0);
+    api = await startApi({ ATTUNE_HOME: serverHome, ATTUNE_LOCAL_SOURCE_ROOTS: REPO_ROOT });
+    env = {
+      ATTUNE_HOME: path.join(t.dir, "client"),
+      ATTUNE_API_URL: api.url,
+      ATTUNE_TOKEN: json<{ token: string }>(created).token,
+    };
+  });
+  afterAll(async () => {
+    await api?.stop();
+    t.cleanup();
+  });
+
+  it("a version on the server's disk but not recorded is asked about (the API decides), as --yes removes it", async () => {
+    expect((await runCli(["pack", "install", example, "-q"], { env: baseEnv(env) })).code).toBe(0);
+    // files of another version, left on the server's disk without a record
+    const untracked = path.join(serverHome, "packs", "hello_world-0.9.0");
+    fs.cpSync(example, untracked, { recursive: true });
+    const no = await answerPrompt("pack uninstall hello_world --version 0.9.0", "n", env);
+    expect(no.code).toBe(1);
+    expect(no.out).toContain("Remove pack hello_world 0.9.0? [y/N]");
+    expect(no.out).not.toContain("ENOTFOUND");
+    expect(fs.existsSync(untracked)).toBe(true);
+    const yes = await answerPrompt("pack uninstall hello_world --version 0.9.0", "y", env);
+    expect(yes.code).toBe(0);
+    expect(yes.out).toContain("Removed hello_world");
+    expect(fs.existsSync(untracked)).toBe(false);
+    // the recorded version is untouched; a malformed version is still refused before the question
+    expect((await runCli(["pack", "show", "hello_world"], { env: baseEnv(env) })).code).toBe(0);
+    const bad = await answerPrompt("pack uninstall hello_world --version 'bad!'", "y", env);
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/attune: EINVALID_VERSION: /);
+    expect(bad.out).not.toContain("[y/N]");
   });
 });

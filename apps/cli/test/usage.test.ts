@@ -163,6 +163,130 @@ describe("usage errors, help and version", () => {
     expect(ok.code).toBe(0);
   });
 
+  it("--version after a command group is `pack uninstall`'s option, said to go after the command", async () => {
+    const yes = await runCli(["pack", "--yes", "uninstall", "x"]);
+    for (const args of [
+      ["pack", "--version", "uninstall", "x"],
+      ["pack", "--version", "1.0.0", "uninstall", "x"],
+      ["pack", "--version=1.0.0", "uninstall", "x"],
+      ["-q", "pack", "--version", "uninstall", "x", "--yes"],
+    ]) {
+      const r = await runCli(args);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(
+        "attune: EUSAGE: --version is an option of `attune pack uninstall`: give it after the command\n" +
+          "hint: e.g. `attune pack uninstall <ref> --version <version>`; only the global options (--home, -o, --api-url, …) can come before it\n",
+      );
+      expect(r.stderr.split("\n")[0]).toBe(yes.stderr.split("\n")[0].replace("--yes", "--version"));
+    }
+    // before the first command word it is still the CLI's own
+    const own = await runCli(["--version"]);
+    expect(own.code).toBe(0);
+  });
+
+  it("the CLI's --version with a command after it, and a lone - as a command, are usage errors", async () => {
+    for (const args of [
+      ["--version", "pack", "list"],
+      ["--version", "pack"],
+      ["-q", "--version", "config", "show"],
+    ]) {
+      const r = await runCli(args);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(
+        "attune: EUSAGE: --version prints attune's version and takes no command\n" +
+          "hint: run `attune --version` alone (the version of an installed pack: `attune pack show <ref>`)\n",
+      );
+    }
+    // before a subcommand with a --version of its own, that one was meant
+    const uninstall = await runCli(["--version", "pack", "uninstall", "x"]);
+    expect(uninstall.code).toBe(2);
+    expect(uninstall.stderr).toMatch(
+      /^attune: EUSAGE: --version is an option of `attune pack uninstall`: give it after the command\n/,
+    );
+    for (const [args, shown, help] of [
+      [["-"], "-", "attune --help"],
+      [["pack", "-"], "pack -", "attune pack --help"],
+      [["pack", "-", "list"], "pack -", "attune pack --help"],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(
+        `attune: EUSAGE: unknown command "${shown}"\nhint: run \`${help}\` to see the commands\n`,
+      );
+    }
+  });
+
+  it("every option of the subcommand before it is refused, whether or not yargs would read it", async () => {
+    for (const [args, typed, command, usage] of [
+      // yargs would run this one (the value sits before the subcommand)...
+      [["pack", "--ref", "v1", "install", "./x"], "--ref", "pack install", "<source> --ref <ref>"],
+      [["pack", "--ref=v1", "install", "./x"], "--ref", "pack install", "<source> --ref <ref>"],
+      [["--ref", "v1", "pack", "install", "./x"], "--ref", "pack install", "<source> --ref <ref>"],
+      // ...and refuse this one as a missing command
+      [["pack", "--json", "checksum", "."], "--json", "pack checksum", "<path> --json"],
+      [["--json", "pack", "checksum", "."], "--json", "pack checksum", "<path> --json"],
+      [
+        ["pack", "--skip-deps", "uninstall", "x", "--yes"],
+        "--skip-deps",
+        "pack uninstall",
+        "<ref> --skip-deps",
+      ],
+      [
+        ["registry", "--priority", "1", "add", "a", "https://a.example/i.json"],
+        "--priority",
+        "registry add",
+        "<name> <url> --priority <priority>",
+      ],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(
+        `attune: EUSAGE: ${typed} is an option of \`attune ${command}\`: give it after the command\n` +
+          `hint: e.g. \`attune ${command.split(" ")[0]} ${command.split(" ")[1]} ${usage}\`; only the global options (--home, -o, --api-url, …) can come before it\n`,
+      );
+    }
+  });
+
+  it("short flags run together before the subcommand name the one that does not belong there", async () => {
+    const r = await runCli(["pack", "-qy", "uninstall", "x"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "attune: EUSAGE: -y is an option of `attune pack uninstall`: give it after the command\n" +
+        "hint: e.g. `attune pack uninstall <ref> -y`; only the global options (--home, -o, --api-url, …) can come before it\n",
+    );
+    const unknown = await runCli(["-qx", "pack", "list"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(
+      "attune: EUSAGE: Unknown argument: -x\nhint: run `attune pack list --help` to see the options\n",
+    );
+    // global short flags together, the last one taking the next word, still work there
+    for (const args of [
+      ["-qo", "json", "pack", "checksum", "examples/packs/hello-world"],
+      ["pack", "-qo", "json", "checksum", "examples/packs/hello-world"],
+      ["-o=json", "pack", "checksum", "examples/packs/hello-world"],
+    ]) {
+      const ok = await runCli(args);
+      expect({ args, code: ok.code, stderr: ok.stderr }).toEqual({ args, code: 0, stderr: "" });
+      expect(JSON.parse(ok.stdout)).toMatchObject({ checksum: expect.stringMatching(/^sha256:/) });
+    }
+  });
+
+  it("-ojson (the format joined to -o) is refused with the spelling to use, wherever it stands", async () => {
+    for (const [args, typed, hint] of [
+      [["-ojson", "pack", "list"], "-ojson", "write `-o json` (or -o=json)"],
+      [["pack", "-ojson", "list"], "-ojson", "write `-o json` (or -o=json)"],
+      [["pack", "list", "-ojson"], "-ojson", "write `-o json` (or -o=json)"],
+      [["pack", "list", "-qoyaml"], "-qoyaml", "write `-qo yaml` (or -qo=yaml)"],
+      [["pack", "list", "-oxml"], "-oxml", "write `-o json` (the formats: table, json, yaml)"],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toBe(
+        `attune: EUSAGE: ${typed}: -o takes the output format as the next word, not joined to it\nhint: ${hint}\n`,
+      );
+    }
+  });
+
   it("the output format without a value, or with a bad one, names the option and its values", async () => {
     for (const [args, message, hint] of [
       [["pack", "list", "-o"], "--output (-o) needs a value: table, json or yaml", "e.g. -o table"],

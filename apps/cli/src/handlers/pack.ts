@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { validateVersion } from "@attune/pack-storage";
+import { validateRef, validateVersion } from "@attune/pack-storage";
 import readline from "node:readline/promises";
 import type { InstallResult, PackBackend, VerifyReport } from "../backends/types";
 import { CliError, ExitCode, renderError } from "../errors";
@@ -148,12 +148,19 @@ export async function packUninstall(argv: UninstallArgv): Promise<CommandResult>
   };
 }
 
-/** What `uninstall` would refuse as not installed, with the same error (before the question). */
+/**
+ * What `uninstall` would refuse, with the same error (before the question): a malformed ref or
+ * version first (usage errors, exit 2, checked in uninstall's order), then a pack or version that
+ * is not installed.
+ */
 async function assertInstalled(b: PackBackend, ref: string, version: string | undefined): Promise<void> {
+  validateRef(ref);
+  if (version !== undefined) validateVersion(version);
   const { pack } = await b.show(ref);
-  if (version !== undefined) validateVersion(version); // a malformed one is a usage error, as in uninstall
   if (version === undefined || pack.version === version) return;
-  if (await b.hasUntrackedVersion?.(ref, version)) return;
+  // a version on disk but not recorded is removed too; only local mode can tell (the API does not
+  // say), so in remote mode the question is asked and the server decides, as with --yes
+  if (!b.hasUntrackedVersion || (await b.hasUntrackedVersion(ref, version))) return;
   throw new CliError("ENOTFOUND", `pack '${ref}' version ${version} is not installed`, {
     hint: "list installed packs with `attune pack list`",
     details: { ref, version },
