@@ -149,6 +149,14 @@ describe("git source (real git http-backend)", () => {
     expect(read("v.txt")).toBe("three");
   });
 
+  it("takes the URL's scheme in any case, as URLs do (HTTP://, Https://)", async () => {
+    const upper = server.url.replace(/^http:/, "HTTP:");
+    expect(upper.startsWith("HTTP://")).toBe(true);
+    const f = await gitSource(`${upper}/pack.git`, "v1.0.0").fetch(newStage(), ctx);
+    expect(f.resolvedCommit).toBe(shas[0]);
+    expect(read("v.txt")).toBe("one");
+  });
+
   it("checks out a commit SHA that is not a branch tip", async () => {
     const r = await gitSource(`${server.url}/pack.git`, shas[1]).fetch(newStage(), ctx);
     expect(r.resolvedCommit).toBe(shas[1]);

@@ -126,10 +126,13 @@ type IsoGit = (typeof import("isomorphic-git"))["default"];
  * it works against any server. `.git` is removed; the resolved commit is recorded.
  */
 export function gitSource(
-  url: string,
+  given: string,
   ref?: string,
   opts: { headers?: Record<string, string> } = {},
 ): Source {
+  // URL schemes are case-insensitive (RFC 3986) and the archive source takes `HTTPS://`, but
+  // isomorphic-git picks its transport by the exact string ("unrecognized transport protocol")
+  const url = given.replace(/^[a-z][a-z0-9+.-]*(?=:\/\/)/i, (scheme) => scheme.toLowerCase());
   return {
     type: "git",
     async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
