@@ -84,6 +84,10 @@ describe("archive URL source (real HTTP server)", () => {
       r.writeHead(200, { "content-type": "application/gzip" });
       r.write(tgz.subarray(0, 10)); // then silence
     });
+    srv.route("/forbidden.tar.gz", (_q, r) => {
+      r.writeHead(403);
+      r.end();
+    });
     srv.route("/redirect.tar.gz", (_q, r) => {
       r.writeHead(302, { location: "http://10.0.0.1/demo.tar.gz" });
       r.end();
@@ -170,6 +174,64 @@ describe("archive URL source (real HTTP server)", () => {
       "ETIMEOUT",
     );
     expect(fs.readdirSync(privateTmp)).toEqual([]);
+  });
+
+  it("names the setting that raises each cap, and the value configured", async () => {
+    const small = {
+      ...ctx,
+      policy: new OutboundPolicy({
+        allowHttp: true,
+        allowedPrivateHosts: ["127.0.0.1"],
+        maxDownloadBytes: 50,
+      }),
+    };
+    const dl = (await rejection(
+      archiveUrlSource(`${srv.url}/demo-1.0.0.tar.gz`).fetch(newStage(), small),
+    )) as {
+      code?: string;
+      message: string;
+      hint?: string;
+    };
+    expect(dl.code).toBe("ETOO_LARGE");
+    expect(dl.message).toContain("over the 50-byte cap");
+    expect(dl.hint).toMatch(/raise ATTUNE_MAX_DOWNLOAD_BYTES \(max_download_bytes in config\.yaml\)/);
+    const cases: [Partial<NonNullable<FetchContext["limits"]>>, RegExp, RegExp][] = [
+      [
+        { maxEntryBytes: 3 },
+        /cap 3 per entry/,
+        /raise ATTUNE_MAX_FILE_BYTES \(max_file_bytes in config\.yaml\)/,
+      ],
+      [{ maxTotalBytes: 10 }, /10 bytes/, /raise ATTUNE_MAX_PACK_BYTES \(max_pack_bytes in config\.yaml\)/],
+      [
+        { maxEntries: 2 },
+        /more than 2 entries/,
+        /raise ATTUNE_MAX_PACK_FILES \(max_pack_files in config\.yaml\)/,
+      ],
+    ];
+    for (const [limits, msg, hint] of cases) {
+      const e = (await rejection(
+        archiveUrlSource(`${srv.url}/demo-1.0.0.tar.gz`).fetch(newStage(), { ...ctx, limits }),
+      )) as { code?: string; message: string; hint?: string };
+      expect(e.code).toBe("ETOO_LARGE");
+      expect(e.message).toMatch(msg);
+      expect(e.hint).toMatch(hint);
+    }
+  });
+
+  it("a 403 from a direct URL hints at the URL and access, from a registry's download at its headers", async () => {
+    const direct = (await rejection(
+      archiveUrlSource(`${srv.url}/forbidden.tar.gz`).fetch(newStage(), ctx),
+    )) as {
+      code?: string;
+      hint?: string;
+    };
+    expect(direct.code).toBe("EFETCH");
+    expect(direct.hint).toMatch(/check the URL and that it is open to you/);
+    expect(direct.hint).not.toMatch(/configure/);
+    const viaRegistry = (await rejection(
+      archiveUrlSource(`${srv.url}/forbidden.tar.gz`, { registryName: "corp" }).fetch(newStage(), ctx),
+    )) as { code?: string; hint?: string };
+    expect(viaRegistry.hint).toMatch(/configure headers for registry "corp" in config\.yaml/);
   });
 
   it("aborts with EINTEGRITY (expected and found) when the bytes differ from the promised checksum", async () => {

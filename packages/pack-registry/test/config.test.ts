@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
-import { readConfigFile, registriesFromEnv, writeConfigFile } from "../src/config/config-file";
+import { parseConfig, readConfigFile, registriesFromEnv, writeConfigFile } from "../src/config/config-file";
 
 async function rejection(
   p: Promise<unknown> | (() => unknown),
@@ -109,6 +109,43 @@ describe("config.yaml", () => {
   });
 });
 
+describe("config.yaml registry headers", () => {
+  it.each([
+    ["Bad Header", "x", "registries[0].headers.Bad Header", /not a valid header name/],
+    ["X-Colon:", "x", "registries[0].headers.X-Colon:", /not a valid header name/],
+    ["X-Bad", "a\r\nInjected: b", "registries[0].headers.X-Bad", /line break/],
+    ["X-Nul", "a\u0000b", "registries[0].headers.X-Nul", /control character/],
+  ])(
+    "refuses header %j at load (ECONFIG naming it), never echoing the value",
+    async (name, value, field, msg) => {
+      const e = (await rejection(() =>
+        parseConfig({
+          registries: [{ name: "h", url: "https://r.example/i.json", headers: { [name]: value } }],
+        }),
+      )) as { code?: string; message: string; hint?: string; details?: Record<string, unknown> };
+      expect(e.code).toBe("ECONFIG");
+      expect(e.details).toMatchObject({ field });
+      expect(e.message).toMatch(msg);
+      expect(e.message.startsWith(`config.yaml: ${field}: `)).toBe(true);
+      expect(e.message).not.toContain(value);
+      expect(e.hint).toBe(`fix ${field} in config.yaml`);
+    },
+  );
+  it("accepts ordinary headers, a tab and Latin-1 in values", () => {
+    expect(
+      parseConfig({
+        registries: [
+          {
+            name: "h",
+            url: "https://r.example/i.json",
+            headers: { Authorization: "Bearer a.b\tc", "X-Latin": "café" },
+          },
+        ],
+      }),
+    ).toBeTruthy();
+  });
+});
+
 describe("ATTUNE_REGISTRIES", () => {
   it("is undefined when unset or empty", () => {
     expect(registriesFromEnv({})).toBeUndefined();
@@ -141,6 +178,25 @@ describe("ATTUNE_REGISTRIES", () => {
     fs.writeFileSync(path.join(h, "config.yaml"), "allowed_private_hosts: [127.0.0.1]\n");
     expect(await readConfigFile(h)).toMatchObject({ allowed_private_hosts: ["127.0.0.1"] });
     fs.rmSync(h, { recursive: true, force: true });
+  });
+  it("hints at the real fix: an absolute URL or path, the comma inside a URL, a repeated name", async () => {
+    const rel = (await rejection(() => registriesFromEnv({ ATTUNE_REGISTRIES: "a=relative.json" }))) as {
+      message: string;
+      hint?: string;
+    };
+    expect(rel.message).toMatch(/registry "a" is neither an http\(s\) URL/);
+    expect(rel.hint).toBe(
+      "give the index as an https:// URL, a file:/// URL or an absolute path (a relative path is not accepted here)",
+    );
+    const comma = (await rejection(() =>
+      registriesFromEnv({ ATTUNE_REGISTRIES: "a=https://h/i.json?x=1,y=2" }),
+    )) as { hint?: string };
+    expect(comma.hint).toMatch(/write a comma inside a URL as %2C/);
+    const twice = (await rejection(() =>
+      registriesFromEnv({ ATTUNE_REGISTRIES: "a=https://h/1.json,a=https://h/2.json" }),
+    )) as { message: string; hint?: string };
+    expect(twice.message).toMatch(/registry "a" is listed twice/);
+    expect(twice.hint).toMatch(/its own name/);
   });
   it.each(["justaurl", "=https://x", "a=", "a=x,a=y", "bad name=x", "a=https://h/i.json?x=1,y=2"])(
     "rejects %j as ECONFIG",

@@ -249,6 +249,7 @@ describe("extractArchive", () => {
     await expect(extractArchive(file, join(work.dir, "out"))).rejects.toMatchObject({
       code: "ETOO_LARGE",
       details: { entry: "(archive)", limit: "ratio", value: 1000 },
+      hint: expect.stringMatching(/^the decompression-ratio cap is fixed/),
     });
     // the same bytes uncompressed are fine: only the ratio was refused
     await expect(extractArchive(plain, join(work.dir, "plain"))).resolves.toMatchObject({ files: 2 });

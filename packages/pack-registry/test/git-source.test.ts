@@ -200,10 +200,50 @@ describe("git source (real git http-backend)", () => {
     expect(routes.requests.length).toBe(before);
   });
 
-  it("fails with EFETCH and an empty staging dir when the server dies mid-clone", async () => {
-    const e = await rejection(gitSource(`${dying.url}/pack.git`, "v3.0.0").fetch(newStage(), ctx));
+  it("fails with EFETCH and an empty staging dir when the server dies mid-clone, saying the pack was truncated", async () => {
+    const e = (await rejection(gitSource(`${dying.url}/pack.git`, "v3.0.0").fetch(newStage(), ctx))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+    };
     expect(e.code).toBe("EFETCH");
+    expect(e.message).toMatch(
+      /^source: the download of http:\/\/127\.0\.0\.1:\d+\/pack\.git\/git-upload-pack was truncated: the connection closed after \d+ bytes$/,
+    );
+    expect(e.hint).toMatch(/^retry/);
     expect(fs.readdirSync(stage)).toEqual([]);
+  });
+
+  it("refuses an npm-style ref in the URL's #fragment before any request, naming --ref", async () => {
+    const before = routes.requests.length;
+    const e = (await rejection(gitSource(`${routes.url}/pack.git#v1.0.0`).fetch(newStage(), ctx))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+      details?: Record<string, unknown>;
+    };
+    expect(e.code).toBe("EINVALID_INPUT");
+    expect(e.details).toMatchObject({ field: "source" });
+    expect(e.message).toContain('a git URL takes no #fragment ("#v1.0.0")');
+    expect(e.hint).toContain("give the ref separately: --ref v1.0.0");
+    expect(routes.requests.length).toBe(before);
+  });
+
+  it("says an empty repository has no branch to clone (not isomorphic-git's refs/heads/master)", async () => {
+    const bare = path.join(root.dir, "repos", "empty.git");
+    execFileSync("git", ["init", "-q", "--bare", bare]);
+    execFileSync("git", ["-C", bare, "symbolic-ref", "HEAD", "refs/heads/main"]);
+    const e = (await rejection(gitSource(`${server.url}/empty.git`).fetch(newStage(), ctx))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+    };
+    expect(e.code).toBe("ENOTFOUND");
+    expect(e.message).toMatch(
+      /empty\.git has no default branch to clone: the repository is empty \(no commits\)/,
+    );
+    expect(e.message).not.toMatch(/master/);
+    expect(e.hint).toMatch(/push a commit.*--ref/);
   });
 
   it("obeys the outbound policy: http refused, redirects re-checked, size capped", async () => {
@@ -224,9 +264,17 @@ describe("git source (real git http-backend)", () => {
         maxDownloadBytes: 20_000,
       }),
     };
-    expect(
-      (await rejection(gitSource(`${server.url}/pack.git`, "v3.0.0").fetch(newStage(), small))).code,
-    ).toBe("ETOO_LARGE");
+    const big = (await rejection(gitSource(`${server.url}/pack.git`, "v3.0.0").fetch(newStage(), small))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+    };
+    expect(big.code).toBe("ETOO_LARGE");
+    // the cap configured, not what was left of it after info/refs
+    expect(big.message).toBe(
+      `source: the clone of ${server.url}/pack.git transferred more than the 20000-byte download cap`,
+    );
+    expect(big.hint).toMatch(/raise ATTUNE_MAX_DOWNLOAD_BYTES \(max_download_bytes in config\.yaml\)/);
     expect(fs.readdirSync(stage)).toEqual([]);
   });
 
@@ -334,9 +382,12 @@ describe("git source (real git http-backend)", () => {
     for (const q of there) expect(q.headers.authorization).toBeUndefined();
   });
 
-  it("reports a missing repository as EFETCH", async () => {
-    expect((await rejection(gitSource(`${server.url}/nope.git`, "v1.0.0").fetch(newStage(), ctx))).code).toBe(
-      "EFETCH",
-    );
+  it("reports a missing repository as EFETCH, hinting that an archive URL needs its extension", async () => {
+    const e = (await rejection(gitSource(`${server.url}/nope.git`, "v1.0.0").fetch(newStage(), ctx))) as {
+      code?: string;
+      hint?: string;
+    };
+    expect(e.code).toBe("EFETCH");
+    expect(e.hint).toMatch(/\.tar\.gz, \.tgz, \.tar or \.zip/);
   });
 });

@@ -224,6 +224,8 @@ describe("findPackRoot", () => {
     await expect(attempt).rejects.toMatchObject({
       code: "EMANIFEST",
       details: { candidates: expect.arrayContaining(["a", "b"]) },
+      // not only "point at the pack's own directory": a git URL or an archive cannot be narrowed
+      hint: expect.stringMatching(/a git repository or an archive cannot be narrowed to a subdirectory/),
     });
     await expect(attempt).rejects.toThrow(/several subdirectories: a, b/);
   });

@@ -86,6 +86,39 @@ describe("OutboundPolicy.fromConfig", () => {
   });
 });
 
+describe("allowed_private_hosts entries", () => {
+  it.each([
+    ["127.0.0.1:18401", "a host with a port"],
+    ["[::1]:8080", "a host with a port"],
+    ["127.0.0.0/8", "an address range"],
+    ["fd00::/8", "an address range"],
+    ["http://127.0.0.1", "a URL"],
+    ["a b", "not a host name"],
+  ])("refuses %j at load, naming the setting and the accepted form", async (entry, what) => {
+    const env = (await codeOf(() =>
+      OutboundPolicy.fromConfig({}, { ATTUNE_ALLOWED_PRIVATE_HOSTS: `localhost,${entry}` }),
+    )) as { code?: string; message: string; hint?: string; details?: Record<string, unknown> };
+    expect(env.code).toBe("ECONFIG");
+    expect(env.message).toBe(
+      `ATTUNE_ALLOWED_PRIVATE_HOSTS: "${entry}" is ${env.message.split(" is ").pop()}`,
+    );
+    expect(env.message).toContain(what);
+    expect(env.hint).toMatch(/host names or IP addresses alone, without scheme, port or \/prefix/);
+    const cfg = (await codeOf(() =>
+      OutboundPolicy.fromConfig({ allowed_private_hosts: ["localhost", entry] }, {}),
+    )) as { code?: string; message: string; details?: Record<string, unknown> };
+    expect(cfg.code).toBe("ECONFIG");
+    expect(cfg.message).toMatch(/^config\.yaml: allowed_private_hosts\[1\]: /);
+    expect(cfg.details).toMatchObject({ field: "allowed_private_hosts[1]" });
+  });
+  it.each(["127.0.0.1", "::1", "[::1]", "localhost", "registry.internal", "Registry.Internal."])(
+    "accepts %j",
+    (entry) => {
+      expect(() => OutboundPolicy.fromConfig({}, { ATTUNE_ALLOWED_PRIVATE_HOSTS: entry })).not.toThrow();
+    },
+  );
+});
+
 describe("DNS answers", () => {
   const resolver = async (host: string) => {
     if (host === "mixed.test")
@@ -190,17 +223,64 @@ describe("policy-checked requests (real server on 127.0.0.1)", () => {
     );
     expect((await policy.fetch(`${srv.url}/big-chunked`, { maxBytes: 20000 })).body.length).toBe(20000);
   });
-  it("detects a truncated body", async () => {
-    expect((await codeOf(policy.fetch(`${srv.url}/truncated`))).code).toBe("EFETCH");
+  it("names the policy's download cap, its value and the setting that raises it", async () => {
+    const small = new OutboundPolicy({
+      allowHttp: true,
+      allowedPrivateHosts: ["127.0.0.1"],
+      maxDownloadBytes: 5000,
+    });
+    for (const route of ["/big-declared", "/big-chunked"]) {
+      const e = (await codeOf(small.fetch(`${srv.url}${route}`))) as {
+        code?: string;
+        message: string;
+        hint?: string;
+      };
+      expect(e.code).toBe("ETOO_LARGE");
+      expect(e.message).toContain(`${srv.url}${route}`);
+      expect(e.message).toContain("5000-byte cap");
+      expect(e.hint).toMatch(/raise ATTUNE_MAX_DOWNLOAD_BYTES \(max_download_bytes/);
+    }
   });
-  it("times out on a silent server (total and idle)", async () => {
-    expect((await codeOf(policy.fetch(`${srv.url}/silent`, { timeoutMs: 300 }))).code).toBe("ETIMEOUT");
-    expect((await codeOf(policy.fetch(`${srv.url}/silent`, { idleTimeoutMs: 300 }))).code).toBe("ETIMEOUT");
+  it("detects a truncated body and says so: got N of M bytes, and a hint", async () => {
+    const e = (await codeOf(policy.fetch(`${srv.url}/truncated`))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+    };
+    expect(e.code).toBe("EFETCH");
+    expect(e.message).toBe(
+      `url: the download of ${srv.url}/truncated was truncated: the connection closed after 10 of 1000 bytes`,
+    );
+    expect(e.message).not.toMatch(/aborted/);
+    expect(e.hint).toMatch(/retry.*check the server/);
+  });
+  it("times out on a silent server (total and idle), naming the URL, the time waited and a hint", async () => {
+    const total = (await codeOf(policy.fetch(`${srv.url}/silent?token=s3cret`, { timeoutMs: 300 }))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+    };
+    expect(total.code).toBe("ETIMEOUT");
+    expect(total.message).toBe(`url: ${srv.url}/silent?token=*** took longer than 300 ms`);
+    expect(total.hint).toMatch(/server is up/);
+    const idle = (await codeOf(policy.fetch(`${srv.url}/silent`, { idleTimeoutMs: 1500 }))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+    };
+    expect(idle.code).toBe("ETIMEOUT");
+    expect(idle.message).toBe(`url: ${srv.url}/silent sent nothing for 1.5 s (idle timeout)`);
+    expect(idle.hint).toMatch(/server is up.*then retry/);
   });
   it("times out (ETIMEOUT, not a failed fetch) on a server that stalls in the middle of the body", async () => {
-    const e = await codeOf(policy.fetch(`${srv.url}/stalls-mid-body`, { idleTimeoutMs: 300 }));
+    const e = (await codeOf(policy.fetch(`${srv.url}/stalls-mid-body`, { idleTimeoutMs: 300 }))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+    };
     expect(e.code).toBe("ETIMEOUT");
-    expect(e.message).toMatch(/sent nothing for too long/);
+    expect(e.message).toBe(`url: ${srv.url}/stalls-mid-body sent nothing for 300 ms (idle timeout)`);
+    expect(e.hint).toMatch(/server is up/);
   });
   it("honours an AbortSignal", async () => {
     const ac = new AbortController();

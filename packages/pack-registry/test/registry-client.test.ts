@@ -372,6 +372,31 @@ describe("RegistryClient (real HTTP server)", () => {
     }
   });
 
+  it("hints at the fix for an index that is not JSON, and at the registry's headers for a 401/403", async () => {
+    srv.route("/login.json", (_q, r) => {
+      r.writeHead(200, { "content-type": "text/html" });
+      r.end("<html>sign in</html>");
+    });
+    srv.route("/private.json", (_q, r) => {
+      r.writeHead(401);
+      r.end();
+    });
+    const html = (await rejection(client([reg("b", "/login.json", 1)]).resolve("beta"))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+    };
+    expect(html.code).toBe("EINDEX");
+    expect(html.message).toMatch(/not valid JSON/);
+    expect(html.hint).toMatch(/points at the index file itself \(not a web or login page\)/);
+    const auth = (await rejection(client([reg("corp", "/private.json", 1)]).resolve("beta"))) as {
+      code?: string;
+      hint?: string;
+    };
+    expect(auth.code).toBe("EFETCH");
+    expect(auth.hint).toMatch(/configure headers for registry "corp" in config\.yaml/);
+  });
+
   it("applies the outbound policy to index URLs", async () => {
     const strict = new RegistryClient({
       registries: [reg("first", "/first.json", 1)],

@@ -49,20 +49,53 @@ function keyPath(p: PropertyKey[]): string {
   return p.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join("");
 }
 
+// RFC 9110: a header name is a token; a value holds no control characters but tab (CR/LF would
+// split it into another header: node refuses those at the first request, as a network error)
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// eslint-disable-next-line no-control-regex -- the control characters are what is refused
+const HEADER_VALUE_BAD = /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/;
+
+function headerProblem(name: string, value: string): string | null {
+  if (!HEADER_NAME.test(name))
+    return "is not a valid header name (letters, digits and !#$%&'*+.^_`|~- only, no spaces or colons)";
+  if (HEADER_VALUE_BAD.test(value))
+    return "has a value holding a line break, a control character or a character beyond Latin-1";
+  return null;
+}
+
+function configError(file: string, key: string, message: string, issues: unknown[]): AttuneError {
+  return new AttuneError(ErrorCodes.ECONFIG, `${file}: ${key}: ${message}`, {
+    path: file,
+    details: { field: key, issues },
+    hint: `fix ${key} in ${file}`,
+  });
+}
+
 /** Validate a parsed config object; ECONFIG names the first offending key. */
 export function parseConfig(value: unknown, file = CONFIG_FILE_NAME): AttuneConfigFile {
   const r = configSchema().safeParse(value ?? {});
-  if (r.success) return r.data as AttuneConfigFile;
-  const issue = r.error.issues[0];
-  const key = keyPath(issue.path) || "(root)";
-  throw new AttuneError(ErrorCodes.ECONFIG, `${file}: ${key}: ${issueText(issue)}`, {
-    path: file,
-    details: {
-      field: key,
-      issues: r.error.issues.map((i) => ({ key: keyPath(i.path), message: issueText(i) })),
-    },
-    hint: `fix ${key} in ${file}`,
-  });
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const key = keyPath(issue.path) || "(root)";
+    throw configError(
+      file,
+      key,
+      issueText(issue),
+      r.error.issues.map((i) => ({ key: keyPath(i.path), message: issueText(i) })),
+    );
+  }
+  const cfg = r.data as AttuneConfigFile;
+  for (const [i, reg] of (cfg.registries ?? []).entries()) {
+    for (const [name, v] of Object.entries(reg.headers ?? {})) {
+      const problem = headerProblem(name, v);
+      // the value is never echoed: it is usually a token
+      if (problem) {
+        const key = `registries[${i}].headers.${JSON.stringify(name).slice(1, -1)}`;
+        throw configError(file, key, problem, [{ key, message: problem }]);
+      }
+    }
+  }
+  return cfg;
 }
 
 export async function readConfigFile(home: string): Promise<AttuneConfigFile> {
@@ -138,13 +171,17 @@ export function registriesFromEnv(env: NodeJS.ProcessEnv = process.env): Registr
           details: { field: "ATTUNE_REGISTRIES" },
           hint: urlHasCredentials(url)
             ? "set the registry's headers in config.yaml instead"
-            : "commas separate registries: write a comma inside a URL as %2C",
+            : // the item after a URL with a query is likely the rest of that URL, cut at its comma
+              i > 0 && /[?#]/.test(out[i - 1]?.url ?? "")
+              ? "commas separate registries: write a comma inside a URL as %2C"
+              : "give the index as an https:// URL, a file:/// URL or an absolute path (a relative path is not accepted here)",
         },
       );
     }
     if (out.some((r) => r.name === name)) {
       throw new AttuneError(ErrorCodes.ECONFIG, `ATTUNE_REGISTRIES: registry "${name}" is listed twice`, {
         details: { field: "ATTUNE_REGISTRIES" },
+        hint: "give each registry in ATTUNE_REGISTRIES its own name, or drop the repeated item",
       });
     }
     out.push({ name, url, priority: i + 1, enabled: true });

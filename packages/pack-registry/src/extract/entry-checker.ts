@@ -1,5 +1,5 @@
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
-import type { ExtractLimits } from "./limits";
+import { capHint, type ExtractLimits } from "./limits";
 import { quoteName } from "../quote";
 
 /** One archive member, as the tar and zip readers describe it before any byte is written. */
@@ -53,7 +53,7 @@ export function tooLarge(
 ): AttuneError {
   return new AttuneError(ErrorCodes.ETOO_LARGE, `${subject.noun} "${quoteName(entry)}": ${message}`, {
     details: { entry, limit, value, ...(subject.field ? { field: subject.field } : {}) },
-    hint: "the archive exceeds a safety cap; if it is a genuine pack, raise the cap or slim the pack",
+    hint: capHint(limit),
   });
 }
 

@@ -41,6 +41,19 @@ export const CONFIGURABLE_LIMITS = [
   { key: "maxEntries", env: "ATTUNE_MAX_PACK_FILES", config: "max_pack_files" },
 ] as const;
 
+/**
+ * The hint of an ETOO_LARGE naming `limit` (an ExtractLimits key, or "ratio"): the setting that
+ * raises a configurable cap, else why the cap is fixed and what to do instead.
+ */
+export function capHint(limit: string): string {
+  const setting = CONFIGURABLE_LIMITS.find((l) => l.key === limit);
+  if (setting)
+    return `if the pack is genuine, raise ${setting.env} (${setting.config} in config.yaml), or slim the pack`;
+  if (limit === "ratio")
+    return "the decompression-ratio cap is fixed (it stops compression bombs): if the pack is genuine, repack it without the highly compressible data, or install it from git or a directory";
+  return "this cap is fixed (it protects the extractor): shorten the pack's paths";
+}
+
 export function limitsFromConfig(
   cfg: Record<string, unknown> = {},
   env: NodeJS.ProcessEnv = process.env,

@@ -48,7 +48,7 @@ export async function findPackRoot(dir: string): Promise<string> {
     throw manifestError(null, `found in several subdirectories: ${candidates.sort().join(", ")}`, {
       path: root,
       details: { candidates },
-      hint: "a source must hold exactly one pack; point at the pack's own directory",
+      hint: "a source must hold exactly one pack: give a local directory as the pack's own directory; a git repository or an archive cannot be narrowed to a subdirectory, so it must hold a single pack (publish each pack from its own repository or archive)",
     });
   }
   throw manifestError(null, `not found at the top, in pack/, or in a single subdirectory of the source`, {

@@ -28,7 +28,7 @@ export async function downloadToFile(
   } = {},
 ): Promise<DownloadResult> {
   const res = await request(policy, url, opts);
-  assertOk(res, opts.field);
+  assertOk(res, opts.field, opts.authHint);
   try {
     opts.check?.(res.headers, res.url);
   } catch (e) {

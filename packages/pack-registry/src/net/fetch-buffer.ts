@@ -10,8 +10,13 @@ export interface BufferedResponse {
   body: Buffer;
 }
 
+/** The hint of a 401/403 from a registry or one of its downloads. */
+export function registryAuthHint(name: string): string {
+  return `the server wants credentials: configure headers for registry "${name}" in config.yaml (registries[].headers)`;
+}
+
 /** Turn a non-2xx response into EFETCH naming the URL and status (the body is discarded). */
-export function assertOk(res: PolicyResponse, field = "url"): void {
+export function assertOk(res: PolicyResponse, field = "url", authHint?: string): void {
   if (res.status >= 200 && res.status < 300) return;
   res.dispose();
   throw new AttuneError(
@@ -21,7 +26,8 @@ export function assertOk(res: PolicyResponse, field = "url"): void {
       details: { field, url: res.url, status: res.status },
       hint:
         res.status === 401 || res.status === 403
-          ? "the server wants credentials (configure registry headers)"
+          ? (authHint ??
+            "check the URL and that it is open to you: a direct URL cannot carry credentials (a private download is published through a registry with headers)")
           : undefined,
     },
   );
@@ -33,7 +39,7 @@ export async function fetchBuffer(
   opts: PolicyRequestOptions = {},
 ): Promise<BufferedResponse> {
   const res = await request(policy, url, opts);
-  assertOk(res, opts.field);
+  assertOk(res, opts.field, opts.authHint);
   const chunks: Buffer[] = [];
   for await (const c of res.body) chunks.push(c);
   return { url: res.url, status: res.status, headers: res.headers, body: Buffer.concat(chunks) };

@@ -1,7 +1,7 @@
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
 import type { OutboundPolicy } from "../policy/outbound-policy";
-import { scopedHeaders } from "./request";
+import { DOWNLOAD_CAP_HINT, scopedHeaders } from "./request";
 import { packOfUploadPack, PackObjectTooLarge, scanPack } from "../sources/git-sizes";
 
 export const DEFAULT_GIT_TIMEOUT_MS = 10 * 60 * 1000;
@@ -33,6 +33,24 @@ async function collect(body?: AsyncIterableIterator<Uint8Array>): Promise<Buffer
  */
 export function policyGitHttp(policy: OutboundPolicy, opts: GitHttpOptions = {}): HttpClient {
   const maxBytes = opts.maxBytes ?? policy.maxDownloadBytes;
+  // each request is capped at what is left of the clone's cap: its error must name the whole cap
+  const overCap = (e: unknown, url: string): unknown => {
+    if (!(e instanceof AttuneError) || e.code !== ErrorCodes.ETOO_LARGE || e.details?.limit !== "download")
+      return e;
+    const repo = redactUrl(repoBase(url) ?? url.replace(/\/git-upload-pack$/, ""));
+    return new AttuneError(
+      ErrorCodes.ETOO_LARGE,
+      `source: the clone of ${repo} transferred more than the ${maxBytes}-byte download cap`,
+      {
+        cause: e,
+        details: { field: "source", url: repo, limit: "download", maxBytes },
+        hint:
+          opts.maxBytes === undefined
+            ? `${DOWNLOAD_CAP_HINT}; a commit SHA fetches the whole history, a tag or branch only its own files`
+            : undefined,
+      },
+    );
+  };
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_GIT_TIMEOUT_MS);
   let total = 0;
   // where the repository really is, once its info/refs was redirected (see below)
@@ -55,20 +73,28 @@ export function policyGitHttp(policy: OutboundPolicy, opts: GitHttpOptions = {})
       // moved repository on another host gets only the harmless ones, as a redirect would
       const sent =
         url === req.url ? req.headers : scopedHeaders(req.headers, originOf(req.url), new URL(url));
-      const res = await policy.request(url, {
-        method: req.method ?? "GET",
-        headers: sent,
-        body,
-        maxBytes: maxBytes - total,
-        timeoutMs: remaining,
-        signal: opts.signal,
-        field: "source",
-      });
+      const res = await policy
+        .request(url, {
+          method: req.method ?? "GET",
+          headers: sent,
+          body,
+          maxBytes: maxBytes - total,
+          timeoutMs: remaining,
+          signal: opts.signal,
+          field: "source",
+        })
+        .catch((e: unknown) => {
+          throw overCap(e, url);
+        });
       async function* counted(): AsyncGenerator<Uint8Array, void, undefined> {
-        for await (const chunk of res.body) {
-          total += chunk.length;
-          opts.onBytes?.(total);
-          yield chunk;
+        try {
+          for await (const chunk of res.body) {
+            total += chunk.length;
+            opts.onBytes?.(total);
+            yield chunk;
+          }
+        } catch (e) {
+          throw overCap(e, url);
         }
       }
       const from = repoBase(url);

@@ -2,7 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import tls from "node:tls";
 import type { LookupFunction } from "node:net";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
 import type { OutboundPolicy } from "../policy/outbound-policy";
 
 export interface PolicyRequestOptions {
@@ -21,6 +21,8 @@ export interface PolicyRequestOptions {
   signal?: AbortSignal;
   /** the input field named in errors */
   field?: string;
+  /** the hint of a 401/403 answer (a registry's: configure its headers); else: check the URL and access */
+  authHint?: string;
 }
 
 export interface PolicyResponse {
@@ -55,6 +57,31 @@ export function scopedHeaders(
 }
 const DEFAULT_IDLE_MS = 30_000;
 const DEFAULT_CONNECT_MS = 15_000;
+
+/** A duration for messages: "30 s", "300 ms". */
+export function seconds(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
+}
+
+/** The hint of every cap on the policy's download size: the setting that raises it. */
+export const DOWNLOAD_CAP_HINT =
+  "if the download is genuine, raise ATTUNE_MAX_DOWNLOAD_BYTES (max_download_bytes in config.yaml)";
+
+const TIMEOUT_HINT = "check that the server is up and answering (and any proxy in between), then retry";
+
+/** The body ended before its Content-Length (or the chunked end): the server or a proxy closed it. */
+function truncated(field: string, url: URL, got: number, declared: number, cause: unknown): AttuneError {
+  const of = Number.isFinite(declared) ? ` of ${declared}` : "";
+  return new AttuneError(
+    ErrorCodes.EFETCH,
+    `${field}: the download of ${redactUrl(url.href)} was truncated: the connection closed after ${got}${of} bytes`,
+    {
+      cause,
+      details: { field, url: redactUrl(url.href), truncated: true, bytes: got, ...(of ? { declared } : {}) },
+      hint: "retry; if it keeps happening, check the server (or a proxy in between) that serves it",
+    },
+  );
+}
 
 function fetchError(field: string, url: URL, cause: unknown, signal: AbortSignal): AttuneError {
   if (signal.aborted && signal.reason instanceof AttuneError) return signal.reason;
@@ -103,6 +130,7 @@ function send(
 ): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const mod = u.protocol === "https:" ? https : http;
+    const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_MS;
     // agent: false -> one connection per request, so every connection went through policyLookup
     const req = mod.request(u, {
       method,
@@ -111,16 +139,19 @@ function send(
       agent: false,
       ...(policy.extraCa ? { ca: [...tls.rootCertificates, ...policy.extraCa] } : {}),
       lookup: policyLookup(policy, field),
-      timeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+      timeout: idleMs,
     });
+    const connectMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_MS;
     const connectTimer = setTimeout(
       () =>
         req.destroy(
-          new AttuneError(ErrorCodes.ETIMEOUT, `${field}: connecting to ${u.host} timed out`, {
-            details: { field },
-          }),
+          new AttuneError(
+            ErrorCodes.ETIMEOUT,
+            `${field}: connecting to ${u.host} for ${redactUrl(u.href)} timed out after ${seconds(connectMs)}`,
+            { details: { field, url: redactUrl(u.href), timeoutMs: connectMs }, hint: TIMEOUT_HINT },
+          ),
         ),
-      opts.connectTimeoutMs ?? DEFAULT_CONNECT_MS,
+      connectMs,
     );
     connectTimer.unref();
     req.on("socket", (s) => {
@@ -128,9 +159,14 @@ function send(
       s.once("connect", () => clearTimeout(connectTimer));
     });
     req.on("timeout", () => {
-      const err = new AttuneError(ErrorCodes.ETIMEOUT, `${field}: ${u.host} sent nothing for too long`, {
-        details: { field },
-      });
+      const err = new AttuneError(
+        ErrorCodes.ETIMEOUT,
+        `${field}: ${redactUrl(u.href)} sent nothing for ${seconds(idleMs)} (idle timeout)`,
+        {
+          details: { field, url: redactUrl(u.href), idleTimeoutMs: idleMs },
+          hint: `${TIMEOUT_HINT}; the ${seconds(idleMs)} idle timeout is fixed, not a setting`,
+        },
+      );
       // in the middle of the body the response carries the error to its reader; destroying only
       // the request would make it fail with a bare "aborted"
       const res = (req as { res?: http.IncomingMessage | null }).res;
@@ -151,7 +187,9 @@ function send(
 
 async function* cappedBody(
   res: http.IncomingMessage,
+  url: URL,
   maxBytes: number,
+  capHint: string | undefined,
   field: string,
   fail: (e: unknown) => AttuneError,
   done: () => void,
@@ -163,17 +201,20 @@ async function* cappedBody(
       if (n > maxBytes) {
         throw new AttuneError(
           ErrorCodes.ETOO_LARGE,
-          `${field}: response is larger than the ${maxBytes}-byte cap`,
+          `${field}: ${redactUrl(url.href)} sent more than the ${maxBytes}-byte cap`,
           {
-            details: { field, maxBytes },
+            details: { field, maxBytes, limit: "download", url: redactUrl(url.href) },
+            hint: capHint,
           },
         );
       }
       yield chunk;
     }
-    if (!res.complete) throw new Error(`connection closed after ${n} bytes (truncated response)`);
+    if (!res.complete) throw new Error("premature end");
   } catch (e) {
-    throw fail(e);
+    // the server (or a proxy) closed the connection mid-body: node says only "aborted"
+    const cut = !(e instanceof AttuneError) && !res.complete;
+    throw fail(cut ? truncated(field, url, n, Number(res.headers["content-length"]), e) : e);
   } finally {
     done();
     res.destroy();
@@ -186,8 +227,9 @@ function deadline(ms: number, outer: AbortSignal | undefined, url: string, field
   const timer = setTimeout(
     () =>
       ac.abort(
-        new AttuneError(ErrorCodes.ETIMEOUT, `${field}: ${url} took longer than ${ms} ms`, {
-          details: { field },
+        new AttuneError(ErrorCodes.ETIMEOUT, `${field}: ${redactUrl(url)} took longer than ${seconds(ms)}`, {
+          details: { field, url: redactUrl(url), timeoutMs: ms },
+          hint: TIMEOUT_HINT,
         }),
       ),
     ms,
@@ -217,6 +259,8 @@ export async function request(
 ): Promise<PolicyResponse> {
   const field = opts.field ?? "url";
   const maxBytes = opts.maxBytes ?? policy.maxDownloadBytes;
+  // the policy's cap is a setting; a caller's own cap (an index's) has its own error
+  const capHint = opts.maxBytes === undefined ? DOWNLOAD_CAP_HINT : undefined;
   let current = policy.checkUrl(url, field);
   const { signal, cleanup } = deadline(opts.timeoutMs ?? policy.timeoutMs, opts.signal, url, field);
   const firstOrigin = current.origin;
@@ -247,9 +291,10 @@ export async function request(
         res.destroy();
         throw new AttuneError(
           ErrorCodes.ETOO_LARGE,
-          `${field}: ${current.href} is ${declared} bytes, over the ${maxBytes}-byte cap`,
+          `${field}: ${redactUrl(current.href)} is ${declared} bytes, over the ${maxBytes}-byte cap`,
           {
-            details: { field, maxBytes, declared },
+            details: { field, maxBytes, declared, limit: "download", url: redactUrl(current.href) },
+            hint: capHint,
           },
         );
       }
@@ -259,7 +304,15 @@ export async function request(
         status,
         statusMessage: res.statusMessage ?? "",
         headers: res.headers,
-        body: cappedBody(res, maxBytes, field, (e) => fetchError(field, final, e, signal), cleanup),
+        body: cappedBody(
+          res,
+          final,
+          maxBytes,
+          capHint,
+          field,
+          (e) => fetchError(field, final, e, signal),
+          cleanup,
+        ),
         dispose: () => {
           cleanup();
           res.destroy();

@@ -48,6 +48,39 @@ function policyError(rule: string, message: string, field: string, hint?: string
 }
 
 /**
+ * An allowed_private_hosts entry must be what it is compared with: a URL's host name or IP literal
+ * alone. "127.0.0.1:8080", "10.0.0.0/8" or "http://host" would never match: ECONFIG naming it.
+ */
+function checkPrivateHosts(hosts: string[], setting: (i: number) => string): string[] {
+  for (const [i, raw] of hosts.entries()) {
+    const h = raw.trim();
+    if (h === "") continue;
+    const bare = unbracket(h);
+    const ok =
+      net.isIP(bare) !== 0 ||
+      (!h.startsWith("[") &&
+        /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(
+          h,
+        ));
+    if (ok) continue;
+    const what = h.includes("://")
+      ? "a URL"
+      : h.includes("/")
+        ? "an address range (CIDR ranges are not supported)"
+        : /^\[[^\]]*\]:\d*$/.test(h) || /^[^:]+:\d*$/.test(h)
+          ? "a host with a port"
+          : "not a host name or IP address";
+    const field = setting(i);
+    const where = field.startsWith("ATTUNE_") ? field : `config.yaml: ${field}`;
+    throw new AttuneError(ErrorCodes.ECONFIG, `${where}: "${h}" is ${what}`, {
+      details: { field, value: h },
+      hint: `list host names or IP addresses alone, without scheme, port or /prefix (e.g. 127.0.0.1, ::1, registry.internal); each address of a range must be listed`,
+    });
+  }
+  return hosts;
+}
+
+/**
  * The one place that decides which URLs and addresses the product may reach. The factory
  * checks user input with `checkUrl`; the net layer re-checks every request, every redirect
  * hop and every DNS answer with the same instance.
@@ -78,8 +111,8 @@ export class OutboundPolicy {
       allowHttp: envFlag(env, "ATTUNE_ALLOW_HTTP") ?? cfg.allow_http ?? false,
       allowedPrivateHosts:
         envHosts !== undefined && envHosts.trim() !== ""
-          ? envHosts.split(",")
-          : (cfg.allowed_private_hosts ?? []),
+          ? checkPrivateHosts(envHosts.split(","), () => "ATTUNE_ALLOWED_PRIVATE_HOSTS")
+          : checkPrivateHosts(cfg.allowed_private_hosts ?? [], (i) => `allowed_private_hosts[${i}]`),
       maxDownloadBytes: positiveSetting(env, "ATTUNE_MAX_DOWNLOAD_BYTES", cfg, "max_download_bytes", {
         unit: "bytes",
         fallback: DEFAULT_MAX_DOWNLOAD_BYTES,

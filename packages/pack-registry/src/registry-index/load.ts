@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { RegistryConfig } from "../config/types";
 import type { OutboundPolicy } from "../policy/outbound-policy";
+import { registryAuthHint } from "../net/fetch-buffer";
 import { registryUrlProblem } from "../config/registry-url";
 import { parseIndex, type RegistryIndex } from "./schema";
 
@@ -55,6 +56,7 @@ export async function loadIndex(
         maxBytes: MAX_INDEX_BYTES,
         timeoutMs: opts.timeoutMs ?? INDEX_TIMEOUT_MS,
         field: `registries.${reg.name}.url`,
+        authHint: registryAuthHint(reg.name),
         signal: opts.signal,
       });
       bytes = res.body;
@@ -78,7 +80,10 @@ export async function loadIndex(
       throw new AttuneError(
         ErrorCodes.EINDEX,
         `index ${source}: not valid JSON: ${(cause as Error).message}`,
-        { cause },
+        {
+          cause,
+          hint: "check that the registry URL points at the index file itself (not a web or login page), and fix the index (or ask its maintainer to)",
+        },
       );
     }
     return parseIndex(json, source);

@@ -5,6 +5,7 @@ import { AttuneError, ErrorCodes, IntegrityError } from "@attune/pack-storage";
 import { archiveTypeFromName, extractArchive } from "../extract";
 import { KeptContents } from "../extract/kept";
 import { downloadToFile } from "../net/download";
+import { registryAuthHint } from "../net/fetch-buffer";
 import { decodedPath } from "./url-path";
 import { emptyDir } from "./staging";
 import type { FetchContext, FetchResult, Source } from "./types";
@@ -38,6 +39,8 @@ export interface ArchiveUrlOptions {
   expectedArchiveChecksum?: string;
   /** sent to the URL's origin only (a private registry's token, for its own downloads) */
   headers?: Record<string, string>;
+  /** the registry the URL came from: a 401/403 then hints at its headers */
+  registryName?: string;
 }
 
 /**
@@ -55,6 +58,7 @@ export function archiveUrlSource(url: string, opts: ArchiveUrlOptions = {}): Sou
         const dl = await downloadToFile(ctx.policy, url, file, {
           field: "source",
           headers: opts.headers,
+          authHint: opts.registryName === undefined ? undefined : registryAuthHint(opts.registryName),
           signal: ctx.signal,
           check: checkContentType,
           onProgress: (p) => ctx.onProgress?.({ phase: "fetch", ...p }),

@@ -10,12 +10,48 @@ import { emptyDir } from "./staging";
 import type { FetchContext, FetchResult, Source } from "./types";
 import { quoteName, quoteRemote } from "../quote";
 
+/**
+ * A git URL's #fragment is never sent (npm's `repo.git#v1.0.0` swallows the `/info/refs` suffix and
+ * reads as a missing repository): refused, naming the ref to give separately.
+ */
+export function checkGitUrlFragment(url: string): void {
+  const i = url.indexOf("#");
+  if (i < 0) return;
+  const frag = url.slice(i + 1);
+  const ref =
+    frag.length > 0 && frag.length <= 255 && !/[\s\u0000-\u001f]/.test(frag) ? frag : "<tag or branch>";
+  throw new AttuneError(
+    ErrorCodes.EINVALID_INPUT,
+    `source: a git URL takes no #fragment ("${quoteName(url.slice(i, i + 80))}"): the ref is not part of the URL`,
+    {
+      details: { field: "source" },
+      hint: `give the ref separately: --ref ${ref} (ref_spec in the API), with the URL ${quoteName(url.slice(0, i))}`,
+    },
+  );
+}
+
+/** The hint of a git request that found no repository: the URL was perhaps an archive's. */
+const NOT_A_REPO_HINT =
+  "check the repository URL; a URL is cloned as git unless its path ends in .tar.gz, .tgz, .tar or .zip, so a download link without one of those is taken for a repository";
+
 function gitError(e: unknown, url: string, ref: string | undefined): AttuneError {
   if (e instanceof AttuneError) return e;
   const err = e as { code?: string; message?: string; data?: { statusCode?: number } };
   // our http plugin's errors can come back wrapped by isomorphic-git
   const inner = (e as { cause?: unknown })?.cause;
   if (inner instanceof AttuneError) return inner;
+  if (err.code === "NotFoundError" && ref === undefined) {
+    // no ref: isomorphic-git clones HEAD, and falls back to "master" when HEAD names nothing
+    return new AttuneError(
+      ErrorCodes.ENOTFOUND,
+      `${url} has no default branch to clone: the repository is empty (no commits) or its HEAD names a branch that does not exist`,
+      {
+        cause: e,
+        details: { field: "source", url },
+        hint: "push a commit to the repository's default branch, or give the tag or branch to install with --ref",
+      },
+    );
+  }
   if (err.code === "NotFoundError" && ref !== undefined) {
     return new AttuneError(ErrorCodes.ENOTFOUND, `git ref "${ref}" was not found in ${url}`, {
       cause: e,
@@ -32,7 +68,10 @@ function gitError(e: unknown, url: string, ref: string | undefined): AttuneError
     {
       cause: e,
       details: { field: "source", url, ...(status ? { status } : {}) },
-      hint: "check the repository URL and that the server is reachable",
+      hint:
+        status === 404 || err.code === "SmartHttpError"
+          ? NOT_A_REPO_HINT
+          : "check the repository URL and that the server is reachable",
     },
   );
 }
@@ -137,6 +176,7 @@ export function gitSource(
     type: "git",
     async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
       if (ref !== undefined) validateGitRef(ref);
+      checkGitUrlFragment(url);
       ctx.policy.checkUrl(url, "source");
       const limits = resolveLimits(ctx.limits);
       const http = policyGitHttp(ctx.policy, {

@@ -7,7 +7,7 @@ import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import { detectArchiveType } from "../extract/detect";
 import { extractArchive, type ExtractOptions } from "../extract/extract";
 import { KeptContents } from "../extract/kept";
-import { resolveLimits, type ExtractLimits } from "../extract/limits";
+import { capHint, resolveLimits, type ExtractLimits } from "../extract/limits";
 import { asSourceError, checkLocalPath } from "./local-directory";
 import { writeAll } from "../extract/writer";
 import type { FetchContext, FetchResult, Source } from "./types";
@@ -16,6 +16,7 @@ function tooBig(from: string, maxBytes: number, total: number): AttuneError {
   return new AttuneError(ErrorCodes.ETOO_LARGE, `${from} is larger than ${maxBytes} bytes`, {
     path: from,
     details: { entry: null, limit: "maxTotalBytes", value: total },
+    hint: capHint("maxTotalBytes"),
   });
 }
 

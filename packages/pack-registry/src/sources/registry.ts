@@ -52,7 +52,11 @@ export function registrySource(spec: PackSpec, opts: { registry?: string; refres
           const source =
             src.type === "git"
               ? gitSource(src.url, src.ref, { headers })
-              : archiveUrlSource(src.url, { expectedArchiveChecksum: src.checksum, headers });
+              : archiveUrlSource(src.url, {
+                  expectedArchiveChecksum: src.checksum,
+                  headers,
+                  registryName: registry.name,
+                });
           const r = await source.fetch(stagingDir, ctx);
           return {
             ...r,
