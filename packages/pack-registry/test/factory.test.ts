@@ -119,6 +119,18 @@ describe("fetchSource: policy and local roots applied once, in the factory", () 
     expect(e.details?.field).toBe("ref");
   });
 
+  it("refuses a git URL with an npm-style #ref before any request, naming --ref", async () => {
+    const e = (await rejection(fetchSource({ source: `${web.url}/repo.git#v1.0.0` }, newStage(), ctx()))) as {
+      code?: string;
+      details?: Record<string, unknown>;
+      hint?: string;
+    };
+    expect(e.code).toBe("EINVALID_INPUT");
+    expect(e.details?.field).toBe("source");
+    expect(e.hint).toMatch(/^give the ref separately: --ref v1\.0\.0/);
+    expect(web.requests).toEqual([]);
+  });
+
   it("copies a local directory when no roots are configured (CLI)", async () => {
     const r = await fetchSource({ source: path.join(allowed, "demo") }, newStage(), ctx());
     expect(r.sourceType).toBe("local_directory");
