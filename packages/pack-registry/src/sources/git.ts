@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
 import { policyGitHttp } from "../net/git-http";
 import { isCommitSha, validateGitRef } from "../policy/git-ref";
 import { EntryChecker } from "../extract/entry-checker";
@@ -25,7 +25,7 @@ export function checkGitUrlFragment(url: string): void {
     `source: a git URL takes no #fragment ("${quoteName(url.slice(i, i + 80))}"): the ref is not part of the URL`,
     {
       details: { field: "source" },
-      hint: `give the ref separately: --ref ${ref} (ref_spec in the API), with the URL ${quoteName(url.slice(0, i))}`,
+      hint: `give the ref separately: --ref ${ref} (ref_spec in the API), with the URL ${quoteName(redactUrl(url.slice(0, i)))}`,
     },
   );
 }
