@@ -13,9 +13,16 @@ export interface InstallDecision {
   replace: boolean;
 }
 
+/** A git ref that does not name `version` (`v3.0.0` or `main` for 2.0.0; not `v2.0.0` or `2.0.0`). */
+export function refDiffersFromVersion(gitRef: string, version: string): boolean {
+  return gitRef.replace(/^v/i, "") !== version;
+}
+
 /**
  * Same ref+version present (recorded or only on disk) needs `force`; another version is an
  * upgrade or downgrade and is allowed without it (like `npm install pkg@other-version`).
+ * `gitRef`: the git ref the caller asked for; when it does not name the version its pack.yaml
+ * holds, the conflict says so (asked for v3.0.0, "version 2.0.0 is already installed" alone puzzles).
  */
 export function decide(
   ref: string,
@@ -23,14 +30,21 @@ export function decide(
   version: string,
   targetOnDisk: boolean,
   force: boolean,
+  gitRef?: string | null,
 ): InstallDecision {
   const recorded = current?.installation ? current.pack.version : null;
   if (recorded === version || targetOnDisk) {
+    const where = recorded === version ? "installed" : "present in the packs directory";
     if (!force)
       throw new AttuneError(
         ErrorCodes.ECONFLICT,
-        `pack '${ref}' version ${version} is already ${recorded === version ? "installed" : "present in the packs directory"}`,
-        { hint: "pass force (--force) to reinstall it", details: { field: "force", version } },
+        gitRef && refDiffersFromVersion(gitRef, version)
+          ? `pack '${ref}': git ref ${gitRef} holds version ${version} (its pack.yaml), which is already ${where}`
+          : `pack '${ref}' version ${version} is already ${where}`,
+        {
+          hint: "pass force (--force) to reinstall it",
+          details: { field: "force", version, ...(gitRef ? { gitRef } : {}) },
+        },
       );
   }
   const previousVersion = recorded;
