@@ -88,9 +88,17 @@ export function checkExpectedChecksum(
     const archive = fetched.archiveChecksum
       ? parseChecksum(fetched.archiveChecksum, "archive checksum")
       : null;
+    // either kind is accepted, and which one the caller meant cannot be told from a mismatch:
+    // both are named, each with its kind, so neither is compared with a value of the other kind
+    const both = archive !== null && fetched.sourceType !== "git";
     if (callerExpected !== actual && callerExpected !== archive)
-      throw new IntegrityError(callerExpected, archive && fetched.sourceType !== "git" ? archive : actual, {
-        hint: "the fetched pack is not the one the checksum names; nothing was installed",
+      throw new IntegrityError(callerExpected, both ? archive : actual, {
+        foundText: both
+          ? `archive checksum ${archive} (of the downloaded bytes) and directory checksum ${actual} (of the unpacked pack)`
+          : undefined,
+        hint: both
+          ? "the fetched pack is not the one the checksum names (either kind is accepted); nothing was installed"
+          : "the fetched pack is not the one the checksum names; nothing was installed",
         details: { field: "checksum", directoryChecksum: actual, archiveChecksum: archive },
       });
   }
