@@ -136,7 +136,7 @@ describe("git and registry sources, end to end", () => {
       const first = await inst.install({ source, refSpec: "v3.0.0", method: "cli" }, actor);
       expect(first).toMatchObject({
         pack: { version: "2.0.0" },
-        installation: { source_ref: "v3.0.0" },
+        installation: { source_ref: "v3.0.0", meta: { fetch: { refKind: "tag" } } },
       });
       const again = await inst.install({ source, refSpec: "v3.0.0", method: "cli" }, actor).then(
         () => null,
