@@ -107,6 +107,19 @@ describe("pack install from every source type", () => {
     );
   });
 
+  it("text a remote sent is shown with control characters as \\x1b and bidirectional overrides as \\u202e", async () => {
+    http.file(
+      "/esc.git/info/refs",
+      "hello\u001b[2J\u001b[31mRED\u0007\u001b]0;title\u0007 \u202e evil",
+      "text/plain",
+    );
+    const r = await cli("pack", "install", `${http.url}/esc.git`, "-o", "json");
+    expect(r.code).not.toBe(0);
+    // eslint-disable-next-line no-control-regex -- the point is that none reaches the terminal
+    expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(r.stderr).toContain("hello\\x1b[2J\\x1b[31mRED\\x07\\x1b]0;title\\x07 \\u202e evil");
+  });
+
   it("archive: an archive URL", async () => {
     const dir = makePack(path.join(t.dir, "url"), "url_pack", "3.0.0");
     http.file(
