@@ -1,3 +1,4 @@
+import { GIT_REF_MAX_LENGTH } from "@attune/pack-registry";
 import { z } from "zod";
 
 /**
@@ -19,16 +20,14 @@ export const InstallBody = z
       .describe(
         "git URL, archive URL, local path (inside ATTUNE_LOCAL_SOURCE_ROOTS) or registry ref[@version]",
       ),
+    // checked by the library, as in local mode, so a refusal carries the same message and hint
+    // (a git ref: at most GIT_REF_MAX_LENGTH characters, no leading '-', no control characters, …)
     ref_spec: z
       .string()
-      .min(1)
-      .max(256)
-      .refine(
-        (s) => noControlChars(s) && !s.startsWith("-"),
-        "must not start with '-' or hold control characters",
-      )
       .optional()
-      .describe("git tag, branch or commit to check out"),
+      .describe(
+        `git tag, branch or commit to check out (at most ${GIT_REF_MAX_LENGTH} characters, not starting with '-'), or a registry version or range`,
+      ),
     force: z.boolean().optional().describe("replace an installed ref+version"),
     // its form is checked by the installer (EINVALID_CHECKSUM, as in local mode; the prefix and the
     // hex digits in either case); here only that it is a string of a plausible length

@@ -72,6 +72,24 @@ describe("install body validation", () => {
     if (hint) expect(res.body.hint).toMatch(hint);
   });
 
+  // refused by the library's git-ref rule, not a schema of its own: the reason and the hint, as in
+  // local mode, and one length limit (255, git's)
+  it.each([
+    ["starts with '-'", "-x", /^git ref "-x" is refused: it starts with '-'$/],
+    ["is 256 characters", "a".repeat(256), /is refused: it is longer than 255 characters$/],
+    ["holds a control character", "v1\u001b", /is refused: it holds control characters$/],
+  ])("a git ref_spec that %s -> 400 with the library's reason and hint", async (_name, ref, detail) => {
+    const res = await install({ source: "https://git.example.com/p.git", ref_spec: ref });
+    expectProblem(res, 400, "EINVALID_INPUT", ["ref_spec"]);
+    expect(res.body.detail).toMatch(detail);
+    expect(res.body.hint).toBe("give a tag, a branch name or a 40-hex commit SHA");
+  });
+
+  it("a git ref_spec of 255 characters passes validation", async () => {
+    const res = await install({ source: "https://git.example.com/p.git", ref_spec: "a".repeat(255) });
+    expect(res.body.code).not.toBe("EINVALID_INPUT");
+  });
+
   // the same code, message and hint as the CLI's local mode gives for the same input
   it.each([
     ["malformed checksum", "md5:abc"],

@@ -27,6 +27,21 @@ beforeAll(async () => {
     } else if (path.endsWith("/null-data")) {
       res.writeHead(200, { "content-type": "application/json" });
       res.end('{"data":null}');
+    } else if (path.endsWith("/schema-400")) {
+      res.writeHead(400, { "content-type": "application/problem+json" });
+      res.end(
+        JSON.stringify({
+          type: "urn:attune:problem:einvalid_input",
+          title: "Bad Request",
+          status: 400,
+          code: "EINVALID_INPUT",
+          detail: "invalid body: force, registry",
+          errors: [
+            { field: "force", message: "expected boolean, received string" },
+            { field: "registry", message: "required" },
+          ],
+        }),
+      );
     } else if (path.endsWith("/moved")) {
       res.writeHead(301, { location: "https://elsewhere.example/api/v1/packs" });
       res.end();
@@ -76,6 +91,13 @@ describe("ApiClient", () => {
     expect(await failure(new ApiClient(base, undefined).envelope("GET", "/null-data"))).toMatchObject({
       code: "EFETCH",
       message: expect.stringContaining('without a "data" member'),
+    });
+  });
+
+  it("a schema refusal says why each field is wrong, not only which fields", async () => {
+    expect(await failure(new ApiClient(base, undefined).envelope("GET", "/schema-400"))).toMatchObject({
+      code: "EINVALID_INPUT",
+      message: "invalid body: force: expected boolean, received string; registry: required (API status 400)",
     });
   });
 

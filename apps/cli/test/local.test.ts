@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
 import YAML from "yaml";
-import { INSTALLATION_FIELDS, PACK_FIELDS, makePack } from "./fixtures";
+import { INSTALLATION_FIELDS, PACK_FIELDS, makePack, makeTarGz } from "./fixtures";
 import { ESCAPE_RE, baseEnv, json, runCli } from "./helpers";
 
 type Rec = { pack: Record<string, unknown>; installation: Record<string, unknown> };
@@ -90,6 +90,31 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     expect(r.stderr).toMatch(/^attune: EINTEGRITY: /);
     const show = json<Rec>(await cli("pack", "show", "demo_pack"));
     expect(show.installation.checksum).toBe(installed.installation.checksum);
+  });
+
+  it("an archive source takes its directory's or its file's checksum; a mismatch names both, by kind", async () => {
+    const dir = makePack(path.join(t.dir, "src", "arch"), "arch_pack", "1.0.0");
+    const tgz = makeTarGz(dir, path.join(t.dir, "arch_pack-1.0.0.tgz"));
+    // a home of its own: the other tests count the packs in theirs
+    const own = baseEnv({ ATTUNE_HOME: path.join(t.dir, "archive-home") });
+    const cli = (...args: string[]) => runCli(args, { env: own });
+    const sum = async (p: string) => json<{ checksum: string }>(await cli("pack", "checksum", p)).checksum;
+    const [dirSum, fileSum] = [await sum(dir), await sum(tgz)];
+    for (const given of [dirSum, fileSum]) {
+      const ok = await cli("pack", "install", tgz, "--force", "--checksum", given, "-o", "json");
+      expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: "" });
+      expect(json<Rec>(ok).installation.checksum_verified).toBe(true);
+    }
+    const wrong = `sha256:${"0".repeat(64)}`;
+    const bad = await cli("pack", "install", tgz, "--force", "--checksum", wrong);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr.split("\n")[0]).toBe(
+      `attune: EINTEGRITY: checksum mismatch: expected ${wrong}, found archive checksum ${fileSum} (of the downloaded bytes) and directory checksum ${dirSum} (of the unpacked pack)`,
+    );
+    const help = await cli("pack", "install", "--help");
+    expect(help.stdout.replace(/\s+/g, " ")).toMatch(
+      /of the pack directory, or for an archive source of the archive file/,
+    );
   });
 
   it("verify passes, then exits 3 naming the tampered, added and removed files", async () => {

@@ -219,6 +219,22 @@ describe("pack commands in remote mode (through a running API)", () => {
     );
   });
 
+  it.each([
+    ["starts with '-'", "-x", /it starts with '-'/],
+    ["is too long for git", "a".repeat(300), /it is longer than 255 characters/],
+    ["holds a control character", "v1\u0007", /it holds control characters/],
+  ])("a --ref that %s: the same code, message and hint as local mode (exit 2)", async (_name, ref, why) => {
+    const args = ["pack", "install", "https://git.example.com/p.git", `--ref=${ref}`];
+    const here = await local(...args);
+    const there = await remote(...args);
+    expect(here.code).toBe(2);
+    expect(here.stderr).toMatch(why);
+    expect(here.stderr).toMatch(/\nhint: give a tag, a branch name or a 40-hex commit SHA/);
+    expect(there.code).toBe(2);
+    // remote mode only adds the API's status to the message line
+    expect(there.stderr).toBe(here.stderr.replace(/\n/, " (API status 400)\n"));
+  });
+
   it("an unreachable API is one EFETCH line (exit 1)", async () => {
     const port = await new Promise<number>((resolve) => {
       const s = net.createServer().listen(0, "127.0.0.1", () => {

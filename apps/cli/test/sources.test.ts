@@ -33,6 +33,11 @@ describe("pack install from every source type", () => {
       { files: { "pack.yaml": PACK_YAML("git_pack", "1.0.0"), "actions/a.sh": "echo 1\n" }, tag: "v1.0.0" },
       { files: { "pack.yaml": PACK_YAML("git_pack", "1.1.0"), "actions/a.sh": "echo 2\n" }, tag: "v1.1.0" },
     ]);
+    // tag v3.0.0 holds a pack.yaml that still says 2.0.0
+    makeBareRepo(repos, "mistagged", [
+      { files: { "pack.yaml": PACK_YAML("mis_pack", "2.0.0"), "actions/a.sh": "echo 1\n" }, tag: "v2.0.0" },
+      { files: { "pack.yaml": PACK_YAML("mis_pack", "2.0.0"), "actions/a.sh": "echo 2\n" }, tag: "v3.0.0" },
+    ]);
     git = await serveGit(repos);
     http = await serveRoutes();
   });
@@ -75,6 +80,44 @@ describe("pack install from every source type", () => {
       source_ref: "v1.0.0",
       resolved_commit: shas[0],
     });
+  });
+
+  it("git: a version-like tag whose pack.yaml says another version installs it, with a note on stderr", async () => {
+    const url = `${git.url}/mistagged.git`;
+    const r = await cli("pack", "install", url, "--ref", "v3.0.0", "-o", "json");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      "attune: note: git ref v3.0.0 holds pack.yaml version 2.0.0, not 3.0.0: installed mis_pack 2.0.0\n",
+    );
+    expect(json<Rec>(r)).toMatchObject({
+      pack: { version: "2.0.0" },
+      installation: { source_ref: "v3.0.0" },
+    });
+    // -q: no note
+    const quiet = await cli("pack", "install", url, "--ref", "v3.0.0", "--force", "-q", "-o", "json");
+    expect({ code: quiet.code, stderr: quiet.stderr }).toEqual({ code: 0, stderr: "" });
+    // a tag that names the version: no note
+    const named = await cli("pack", "install", url, "--ref", "v2.0.0", "--force", "-o", "json");
+    expect({ code: named.code, stderr: named.stderr }).toEqual({ code: 0, stderr: "" });
+    // installed already: the conflict names the ref asked for and the version it holds
+    const again = await cli("pack", "install", url, "--ref", "v3.0.0");
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(
+      /^attune: ECONFLICT: pack 'mis_pack': git ref v3\.0\.0 holds version 2\.0\.0 \(its pack\.yaml\), which is already installed\nhint: pass force/,
+    );
+  });
+
+  it("text a remote sent is shown with control characters as \\x1b and bidirectional overrides as \\u202e", async () => {
+    http.file(
+      "/esc.git/info/refs",
+      "hello\u001b[2J\u001b[31mRED\u0007\u001b]0;title\u0007 \u202e evil",
+      "text/plain",
+    );
+    const r = await cli("pack", "install", `${http.url}/esc.git`, "-o", "json");
+    expect(r.code).not.toBe(0);
+    // eslint-disable-next-line no-control-regex -- the point is that none reaches the terminal
+    expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(r.stderr).toContain("hello\\x1b[2J\\x1b[31mRED\\x07\\x1b]0;title\\x07 \\u202e evil");
   });
 
   it("archive: an archive URL", async () => {

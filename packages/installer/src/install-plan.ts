@@ -13,9 +13,16 @@ export interface InstallDecision {
   replace: boolean;
 }
 
+/** A git ref that does not name `version` (`v3.0.0` or `main` for 2.0.0; not `v2.0.0` or `2.0.0`). */
+export function refDiffersFromVersion(gitRef: string, version: string): boolean {
+  return gitRef.replace(/^v/i, "") !== version;
+}
+
 /**
  * Same ref+version present (recorded or only on disk) needs `force`; another version is an
  * upgrade or downgrade and is allowed without it (like `npm install pkg@other-version`).
+ * `gitRef`: the git ref the caller asked for; when it does not name the version its pack.yaml
+ * holds, the conflict says so (asked for v3.0.0, "version 2.0.0 is already installed" alone puzzles).
  */
 export function decide(
   ref: string,
@@ -23,14 +30,21 @@ export function decide(
   version: string,
   targetOnDisk: boolean,
   force: boolean,
+  gitRef?: string | null,
 ): InstallDecision {
   const recorded = current?.installation ? current.pack.version : null;
   if (recorded === version || targetOnDisk) {
+    const where = recorded === version ? "installed" : "present in the packs directory";
     if (!force)
       throw new AttuneError(
         ErrorCodes.ECONFLICT,
-        `pack '${ref}' version ${version} is already ${recorded === version ? "installed" : "present in the packs directory"}`,
-        { hint: "pass force (--force) to reinstall it", details: { field: "force", version } },
+        gitRef && refDiffersFromVersion(gitRef, version)
+          ? `pack '${ref}': git ref ${gitRef} holds version ${version} (its pack.yaml), which is already ${where}`
+          : `pack '${ref}' version ${version} is already ${where}`,
+        {
+          hint: "pass force (--force) to reinstall it",
+          details: { field: "force", version, ...(gitRef ? { gitRef } : {}) },
+        },
       );
   }
   const previousVersion = recorded;
@@ -74,9 +88,17 @@ export function checkExpectedChecksum(
     const archive = fetched.archiveChecksum
       ? parseChecksum(fetched.archiveChecksum, "archive checksum")
       : null;
+    // either kind is accepted, and which one the caller meant cannot be told from a mismatch:
+    // both are named, each with its kind, so neither is compared with a value of the other kind
+    const both = archive !== null && fetched.sourceType !== "git";
     if (callerExpected !== actual && callerExpected !== archive)
-      throw new IntegrityError(callerExpected, archive && fetched.sourceType !== "git" ? archive : actual, {
-        hint: "the fetched pack is not the one the checksum names; nothing was installed",
+      throw new IntegrityError(callerExpected, both ? archive : actual, {
+        foundText: both
+          ? `archive checksum ${archive} (of the downloaded bytes) and directory checksum ${actual} (of the unpacked pack)`
+          : undefined,
+        hint: both
+          ? "the fetched pack is not the one the checksum names (either kind is accepted); nothing was installed"
+          : "the fetched pack is not the one the checksum names; nothing was installed",
         details: { field: "checksum", directoryChecksum: actual, archiveChecksum: archive },
       });
   }

@@ -176,7 +176,9 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
   await resolvePending(ctx, m.ref); // a crashed earlier operation on this ref is settled first
   const current = await ctx.store.get(m.ref);
   const targetOnDisk = await ctx.storage.isInstalled(m.ref, m.version);
-  const decision = decide(m.ref, current, m.version, targetOnDisk, Boolean(i.req.force));
+  // the git ref the caller asked for (not the branch a HEAD clone recorded)
+  const gitRef = i.fetched.sourceType === "git" ? (i.req.refSpec ?? null) : null;
+  const decision = decide(m.ref, current, m.version, targetOnDisk, Boolean(i.req.force), gitRef);
   // a version change must not break what depends on this pack (a reinstall changes nothing)
   const versionChanges = Boolean(current?.installation) && current!.pack.version !== m.version;
   const checkGraph = async () => {

@@ -76,6 +76,19 @@ describe("checkExpectedChecksum", () => {
       expect.objectContaining({ code: "EINTEGRITY", expected: C }),
     );
   });
+  it("a mismatch on an archive source names both values found, each with its kind", () => {
+    expect(() => checkExpectedChecksum(A, fetched({ archiveChecksum: B }), C)).toThrow(
+      expect.objectContaining({
+        message: `checksum mismatch: expected ${C}, found archive checksum ${B} (of the downloaded bytes) and directory checksum ${A} (of the unpacked pack)`,
+        details: expect.objectContaining({ directoryChecksum: A, archiveChecksum: B }),
+      }),
+    );
+  });
+  it("a mismatch on a directory or git source names the directory checksum only", () => {
+    expect(() => checkExpectedChecksum(A, fetched({ sourceType: "local_directory" }), C)).toThrow(
+      expect.objectContaining({ message: `checksum mismatch: expected ${C}, found ${A}` }),
+    );
+  });
   it("rejects a registry checksum mismatch even when the caller's matches", () => {
     expect(() => checkExpectedChecksum(A, fetched({ expectedChecksum: B, registryName: "main" }), A)).toThrow(
       expect.objectContaining({ code: "EINTEGRITY", expected: B, found: A }),

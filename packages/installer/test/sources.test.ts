@@ -30,6 +30,14 @@ beforeAll(async () => {
     { files: packFiles({ ref: "gitpack", version: "1.0.0" }), tag: "v1.0.0" },
     { files: packFiles({ ref: "gitpack", version: "2.0.0" }), tag: "v2.0.0" },
   ]);
+  // tag v3.0.0 points at a commit whose pack.yaml still says 2.0.0
+  makeBareRepo(repos, "mistagged", [
+    { files: packFiles({ ref: "mistagged", version: "2.0.0" }), tag: "v2.0.0" },
+    {
+      files: { ...packFiles({ ref: "mistagged", version: "2.0.0" }), "README.md": "later\n" },
+      tag: "v3.0.0",
+    },
+  ]);
   makeBareRepo(repos, "liar", [{ files: packFiles({ ref: "liar", version: "1.0.0" }), tag: "v1.0.0" }]);
   v1Checksum = await calculateDirectoryChecksum(
     writePack(path.join(tmp.dir, "v1"), { ref: "gitpack", version: "1.0.0" }),
@@ -114,6 +122,41 @@ describe("git and registry sources, end to end", () => {
       );
       expect(up).toMatchObject({ action: "upgrade", installation: { resolved_commit: shas[1] } });
       expect(packDirs(h.packsDir)).toEqual(["gitpack-2.0.0"]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("a git tag whose pack.yaml holds another version installs that version; a conflict names both", async () => {
+    const h = await makeHarness("sqlite");
+    try {
+      const inst = await h.open();
+      const source = `${git.url}/mistagged.git`;
+      // a tag name need not match: not refused, the result records both
+      const first = await inst.install({ source, refSpec: "v3.0.0", method: "cli" }, actor);
+      expect(first).toMatchObject({
+        pack: { version: "2.0.0" },
+        installation: { source_ref: "v3.0.0", meta: { fetch: { refKind: "tag" } } },
+      });
+      const again = await inst.install({ source, refSpec: "v3.0.0", method: "cli" }, actor).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(again).toMatchObject({
+        code: "ECONFLICT",
+        message:
+          "pack 'mistagged': git ref v3.0.0 holds version 2.0.0 (its pack.yaml), which is already installed",
+        hint: "pass force (--force) to reinstall it",
+      });
+      // a ref that names the version keeps the short message
+      const same = await inst.install({ source, refSpec: "v2.0.0", method: "cli" }, actor).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(same).toMatchObject({
+        code: "ECONFLICT",
+        message: "pack 'mistagged' version 2.0.0 is already installed",
+      });
     } finally {
       await h.cleanup();
     }

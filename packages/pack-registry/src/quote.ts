@@ -11,10 +11,25 @@ export function quoteName(name: string): string {
 
 /**
  * Text a remote sent (e.g. isomorphic-git's "Expected ... but received ..."): control characters
- * (C0 and C1) and undecodable bytes shown as "?", and at most `max` characters of it.
+ * (C0, DEL and C1) shown as `\xNN` and bidirectional overrides as `\uNNNN`, as the CLI shows any
+ * outside text, undecodable bytes as "?", and at most `max` characters of it (an escape is never cut).
  */
 export function quoteRemote(text: string, max = 300): string {
-  // eslint-disable-next-line no-control-regex -- the point is to replace them
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, "?");
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+  let out = "";
+  for (const c of text) {
+    const shown = UNSAFE_IN_REMOTE_TEXT.test(c) ? escapeChar(c) : c === "\ufffd" ? "?" : c;
+    if (out.length + shown.length > max) return `${out}…`;
+    out += shown;
+  }
+  return out;
+}
+
+// eslint-disable-next-line no-control-regex -- the point is to escape them
+const UNSAFE_IN_REMOTE_TEXT = /^[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]$/;
+
+function escapeChar(c: string): string {
+  const code = c.charCodeAt(0);
+  return code > 0xff
+    ? `\\u${code.toString(16).padStart(4, "0")}`
+    : `\\x${code.toString(16).padStart(2, "0")}`;
 }

@@ -74,6 +74,13 @@ describe("git source (real git http-backend)", () => {
       { files: { "pack.yaml": "ref: delta\nversion: 1.0.0\n", "d.bin": zeros } },
       { files: { "d.bin": Buffer.concat([zeros, Buffer.from("tail")]) }, tag: "v2.0.0" },
     ]);
+    // a branch and a tag of the same name, on different commits (docs/sources.md: the tag wins)
+    makeBareRepo(
+      repos,
+      "ambiguous",
+      [{ files: { "pack.yaml": "ref: amb\nversion: 1.0.0\n", "v.txt": "tag" }, tag: "v1.0.0" }],
+      { "v1.0.0": [{ files: { "pack.yaml": "ref: amb\nversion: 2.0.0\n", "v.txt": "branch" } }] },
+    );
     makeBareRepo(repos, "clash", [
       {
         files: { "pack.yaml": "ref: clash\nversion: 1.0.0\n", "README.md": "a", "readme.md": "b" },
@@ -147,6 +154,18 @@ describe("git source (real git http-backend)", () => {
     const d = await gitSource(`${server.url}/pack.git`).fetch(newStage(), ctx);
     expect(d).toMatchObject({ resolvedCommit: shas[2], sourceRef: "main" });
     expect(read("v.txt")).toBe("three");
+  });
+
+  it("a branch and a tag of the same name: the tag wins (unlike git clone --branch); refs/heads/… picks the branch", async () => {
+    const url = `${server.url}/ambiguous.git`;
+    const t = await gitSource(url, "v1.0.0").fetch(newStage(), ctx);
+    expect(read("v.txt")).toBe("tag");
+    expect(t).toMatchObject({ sourceRef: "v1.0.0", details: { refKind: "tag" } });
+    const b = await gitSource(url, "refs/heads/v1.0.0").fetch(newStage(), ctx);
+    expect(read("v.txt")).toBe("branch");
+    expect(b).toMatchObject({ sourceRef: "refs/heads/v1.0.0", details: { refKind: "branch" } });
+    const f = await gitSource(`${server.url}/pack.git`, "feature").fetch(newStage(), ctx);
+    expect(f.details).toEqual({ refKind: "branch" });
   });
 
   it("takes the URL's scheme in any case, as URLs do (HTTP://, Https://)", async () => {

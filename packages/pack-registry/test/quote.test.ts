@@ -9,8 +9,13 @@ describe("quoting outside text in messages", () => {
     expect(quoteName("a\tb")).not.toBe(quoteName("a\nb"));
   });
 
-  it("quoteRemote replaces C0, C1 and undecodable bytes with ? and cuts long text", () => {
-    expect(quoteRemote("bad\u001b]0;title\u0007 \u009b2J \ufffd end")).toBe("bad?]0;title? ?2J ? end");
+  it("quoteRemote escapes C0, C1 and bidirectional overrides as the CLI does, shows undecodable bytes as ?, cuts long text", () => {
+    expect(quoteRemote("bad\u001b]0;title\u0007 \u009b2J \ufffd end")).toBe(
+      "bad\\x1b]0;title\\x07 \\x9b2J ? end",
+    );
+    expect(quoteRemote("a \u202e evil \u2066")).toBe("a \\u202e evil \\u2066");
+    // an escape is never cut in half
+    expect(quoteRemote("abc\u001bdef", 5)).toBe("abc…");
     const long = "x".repeat(1000);
     expect(quoteRemote(long)).toBe(`${"x".repeat(300)}…`);
     expect(quoteRemote(long, 10)).toBe("xxxxxxxxxx…");

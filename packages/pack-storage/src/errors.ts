@@ -91,12 +91,17 @@ export class AttuneError extends Error {
 export class IntegrityError extends AttuneError {
   readonly expected: string;
   readonly found: string;
-  constructor(expected: string, found: string, options: AttuneErrorOptions = {}) {
-    super(ErrorCodes.EINTEGRITY, `checksum mismatch: expected ${expected}, found ${found}`, {
-      hint: "the content is not what was expected; do not trust it",
-      ...options,
-      details: { expected, found, ...options.details },
-    });
+  /** `foundText`: what was found, when it says more than `found` (two checksums of different kinds) */
+  constructor(expected: string, found: string, options: AttuneErrorOptions & { foundText?: string } = {}) {
+    super(
+      ErrorCodes.EINTEGRITY,
+      `checksum mismatch: expected ${expected}, found ${options.foundText ?? found}`,
+      {
+        hint: "the content is not what was expected; do not trust it",
+        ...options,
+        details: { expected, found, ...options.details },
+      },
+    );
     this.name = "IntegrityError";
     this.expected = expected;
     this.found = found;

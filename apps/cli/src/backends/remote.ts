@@ -189,6 +189,21 @@ function causeText(err: unknown): string {
 const CHECK_API_URL =
   "check that --api-url (ATTUNE_API_URL) is the Attune API's base URL, the part before /api/v1";
 
+/**
+ * A schema refusal's detail only lists the fields ("invalid body: ref_spec"); the reasons are in
+ * `errors`: say them too, so the user learns what is wrong with each field.
+ */
+function withFieldReasons(detail: string, errors: unknown): string {
+  if (!/^invalid [a-z]+: /.test(detail) || !Array.isArray(errors)) return detail;
+  const reasons = errors
+    .filter(
+      (e): e is { field: string; message: string } =>
+        typeof e?.field === "string" && typeof e?.message === "string" && e.message !== "",
+    )
+    .map((e) => `${e.field}: ${e.message}`);
+  return reasons.length ? `${detail.replace(/: .*$/, "")}: ${reasons.join("; ")}` : detail;
+}
+
 function problemError(status: number, json: unknown, text: string): CliError {
   const p = (json && typeof json === "object" ? json : {}) as Record<string, unknown>;
   // not an Attune problem body (an HTML error page of another server): say so, never quote the page
@@ -198,8 +213,10 @@ function problemError(status: number, json: unknown, text: string): CliError {
       `the server answered HTTP ${status} without an Attune error body (is it an Attune API?)`,
       { hint: CHECK_API_URL, details: { status, body: text.slice(0, 200) } },
     );
-  const detail =
-    typeof p.detail === "string" ? p.detail : typeof p.title === "string" ? p.title : `HTTP ${status}`;
+  const detail = withFieldReasons(
+    typeof p.detail === "string" ? p.detail : typeof p.title === "string" ? p.title : `HTTP ${status}`,
+    p.errors,
+  );
   // an Attune API that has no such route: the URL's path is wrong, not the pack
   const hint =
     p.code === "ENOTFOUND" && /^no route /.test(detail)

@@ -36,7 +36,11 @@ export const packCommand: CommandModule = {
             })
             .option("ref", { type: "string", describe: "git ref (tag, branch or commit) for a git source" })
             .option("force", { type: "boolean", describe: "replace the same ref+version if installed" })
-            .option("checksum", { type: "string", describe: "expected directory checksum (sha256:…)" })
+            .option("checksum", {
+              type: "string",
+              describe:
+                "expected checksum (sha256:…) of the pack directory, or for an archive source of the archive file (what `pack checksum` prints for either)",
+            })
             .option("skip-deps", { type: "boolean", describe: "do not check pack dependencies" })
             .option("skip-tests", { type: "boolean", describe: "do not run the pack's tests" })
             .option("registry", { type: "string", describe: "look the ref up only in this registry" })

@@ -5,6 +5,7 @@ import type { InstallResult, PackBackend, VerifyReport } from "../backends/types
 import { CliError, ExitCode, renderError } from "../errors";
 import type { GlobalArgs } from "../globals";
 import type { CommandResult } from "../output";
+import { printable } from "../printable";
 import { createProgress, progressEnabled } from "../progress";
 import { historyTable, packDetails, packTable, searchTable, verifyTable } from "./render";
 import { loadSettings } from "./settings";
@@ -70,8 +71,24 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
       interrupt?.dispose();
     }
   }).finally(() => progress.done());
+  const notice = refVersionNotice(r);
+  if (notice && !argv.quiet) process.stderr.write(`attune: note: ${printable(notice)}\n`);
   const data = { pack: r.pack, installation: r.installation };
   return { data, table: () => installedLine(r) + packDetails(data) };
+}
+
+/**
+ * A git ref that looks like a version (`v3.0.0`, `3.0.0`) but holds a pack.yaml of another
+ * version: the install stands (a tag name need not match), and the user is told what was installed.
+ */
+export function refVersionNotice(r: Pick<InstallResult, "pack" | "installation">): string | null {
+  const ref = r.installation?.source_ref;
+  const version = r.pack?.version;
+  if (r.installation?.source_type !== "git" || typeof ref !== "string" || typeof version !== "string")
+    return null;
+  const named = /^v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?)$/i.exec(ref)?.[1];
+  if (named === undefined || named === version) return null;
+  return `git ref ${ref} holds pack.yaml version ${version}, not ${named}: installed ${String(r.pack.ref)} ${version}`;
 }
 
 /**

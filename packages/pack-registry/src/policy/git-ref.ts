@@ -1,5 +1,8 @@
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 
+/** The longest git ref accepted, in characters (the API's `ref_spec` has no cap of its own). */
+export const GIT_REF_MAX_LENGTH = 255;
+
 /**
  * A git ref handed to a remote must not be mistaken for an option (`-...`) nor smuggle
  * revision syntax or control characters (git check-ref-format rules plus a few more).
@@ -16,7 +19,7 @@ export function validateGitRef(ref: string, field = "ref"): string {
       },
     );
   if (ref.length === 0) throw fail("it is empty");
-  if (ref.length > 255) throw fail("it is longer than 255 characters");
+  if (ref.length > GIT_REF_MAX_LENGTH) throw fail(`it is longer than ${GIT_REF_MAX_LENGTH} characters`);
   if (ref.startsWith("-")) throw fail("it starts with '-'");
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(ref)) throw fail("it holds control characters");

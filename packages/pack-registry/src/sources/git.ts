@@ -164,6 +164,26 @@ type IsoGit = (typeof import("isomorphic-git"))["default"];
  * default), so we fetch every branch's full history and check the commit out: slower, but
  * it works against any server. `.git` is removed; the resolved commit is recorded.
  */
+/**
+ * What the ref that was cloned is: a name that is both a tag and a branch resolves to the tag
+ * (isomorphic-git looks a name up as refs/tags/… before refs/heads/…; `git clone --branch` would
+ * take the branch), so a tag of that name in the clone is the one that was used.
+ */
+async function kindOfRef(
+  git: IsoGit,
+  dir: string,
+  ref: string | undefined,
+): Promise<"tag" | "branch" | "commit"> {
+  if (ref === undefined || ref.startsWith("refs/heads/")) return "branch";
+  if (isCommitSha(ref)) return "commit";
+  if (ref.startsWith("refs/tags/")) return "tag";
+  const tag = await git
+    .resolveRef({ fs, dir, ref: `refs/tags/${ref}`, depth: 1 })
+    .then(() => true)
+    .catch(() => false);
+  return tag ? "tag" : "branch";
+}
+
 export function gitSource(
   given: string,
   ref?: string,
@@ -226,6 +246,7 @@ export function gitSource(
         );
         const resolvedCommit = await git.resolveRef({ fs, dir, ref: "HEAD" });
         const branch = ref ?? (await git.currentBranch({ fs, dir }).catch(() => undefined)) ?? null;
+        const refKind = await kindOfRef(git, dir, ref);
         await fs.promises.rm(path.join(dir, ".git"), { recursive: true, force: true });
         return {
           sourceType: "git",
@@ -235,6 +256,7 @@ export function gitSource(
           archiveChecksum: null,
           expectedChecksum: null,
           registryName: null,
+          details: { refKind },
         };
       } catch (e) {
         await emptyDir(dir);
