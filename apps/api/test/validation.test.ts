@@ -198,29 +198,42 @@ describe("install body validation", () => {
       }
       liar.destroy();
       honest.destroy();
-      // a client that asked for `Connection: close` and is still sending when the 413 arrives (as
-      // Node's http client without an agent): the server must not close the socket under it, or its
-      // next write fails with a broken pipe (EPIPE/ECONNRESET) instead of it reading the answer
-      const closing = net.connect(port, "127.0.0.1");
-      const failed: Error[] = [];
-      closing.on("error", (e) => failed.push(e));
-      const toldClosing = answer(closing);
-      closing.write(request(4 * 1024 * 1024).replace("Host: x\r\n", "Host: x\r\nConnection: close\r\n"));
-      closing.write(Buffer.alloc(64 * 1024, 0x20));
-      const { head } = await toldClosing;
-      expect(head).toMatch(/^HTTP\/1\.1 413 /);
-      await new Promise((r) => setTimeout(r, 100)); // the server has finished its answer by now
-      // the rest of the declared 4 MiB, exactly (a byte more would start a new request)
-      for (let sent = 64 * 1024; sent < 4 * 1024 * 1024; sent += 252 * 1024)
-        await new Promise<void>((resolve) =>
-          closing.write(Buffer.alloc(252 * 1024, 0x20), (e) => {
-            if (e) failed.push(e);
-            resolve();
-          }),
+      // a client that asked for `Connection: close` and is still sending when the refusal arrives
+      // (as Node's http client without an agent, Python's urllib): the server must not close the
+      // socket under it, or its next write fails with a broken pipe (EPIPE/ECONNRESET) instead of
+      // it reading the answer; so for a 413 (too large) and a 403 (a token without the scope)
+      for (const [token, status] of [
+        [api.tokens.all, 413],
+        [api.tokens.read, 403],
+      ] as const) {
+        const closing = net.connect(port, "127.0.0.1");
+        const failed: Error[] = [];
+        closing.on("error", (e) => failed.push(e));
+        const toldClosing = answer(closing);
+        closing.write(
+          request(4 * 1024 * 1024)
+            .replace("Host: x\r\n", "Host: x\r\nConnection: close\r\n")
+            .replace(api.tokens.all, token),
         );
-      await new Promise((r) => setTimeout(r, 100));
-      expect(failed.map((e) => (e as NodeJS.ErrnoException).code)).toEqual([]);
-      closing.destroy();
+        closing.write(Buffer.alloc(64 * 1024, 0x20));
+        const { head } = await toldClosing;
+        expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+        await new Promise((r) => setTimeout(r, 100)); // the server has finished its answer by now
+        // the rest of the declared 4 MiB, exactly (a byte more would start a new request)
+        for (let sent = 64 * 1024; sent < 4 * 1024 * 1024; sent += 252 * 1024)
+          await new Promise<void>((resolve) =>
+            closing.write(Buffer.alloc(252 * 1024, 0x20), (e) => {
+              if (e) failed.push(e);
+              resolve();
+            }),
+          );
+        await new Promise((r) => setTimeout(r, 100));
+        expect({ status, failed: failed.map((e) => (e as NodeJS.ErrnoException).code) }).toEqual({
+          status,
+          failed: [],
+        });
+        closing.destroy();
+      }
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

@@ -26,7 +26,11 @@ export function providerOf(url: string): Provider {
 export function resolveDatabaseUrl(opts: { home: string; databaseUrl?: string }): string {
   const given = opts.databaseUrl?.trim();
   if (given) {
-    if (providerOf(given) === "postgresql") rejectSchemaParam(parsePostgresUrl(given));
+    if (providerOf(given) === "postgresql") {
+      const u = parsePostgresUrl(given);
+      rejectSchemaParam(u);
+      checkTimeoutParams(u);
+    }
     return given;
   }
   return `file:${path.resolve(opts.home, "attune.db")}`;
@@ -67,6 +71,28 @@ function parsePostgresUrl(url: string): URL {
   // a Unix socket is given as ?host=/run/postgresql with an empty host part
   if (u.hostname === "" && !u.searchParams.get("host")) throw bad("names no host");
   return u;
+}
+
+/**
+ * `connect_timeout` (seconds) and `query_timeout` (milliseconds) must be whole numbers ≥ 0: the
+ * driver would ignore anything else and wait with the default (or for ever) without a word.
+ */
+function checkTimeoutParams(u: URL): void {
+  for (const [name, unit] of [
+    ["connect_timeout", "seconds"],
+    ["query_timeout", "milliseconds"],
+  ] as const) {
+    const value = u.searchParams.get(name);
+    if (value !== null && !/^[0-9]{1,9}$/.test(value))
+      throw new AttuneError(
+        ErrorCodes.ECONFIG,
+        `DATABASE_URL's ${name} must be a whole number of ${unit} (0 or more), not ${JSON.stringify(value)}`,
+        {
+          hint: `e.g. ?${name}=${name === "connect_timeout" ? "10" : "30000"}, or leave it out for the default`,
+          details: { field: "DATABASE_URL" },
+        },
+      );
+  }
 }
 
 /** Prisma's `?schema=` is not honoured by the pg driver: refuse it rather than silently use "public". */
@@ -111,15 +137,23 @@ export function postgresOptions(
   opts: { queryTimeout?: boolean } = {},
 ): { connectionString: string; connectionTimeoutMillis: number; query_timeout?: number; keepAlive: true } {
   let params: URLSearchParams | null = null;
+  let connectionString = url;
   try {
-    params = new URL(url).searchParams;
+    const u = new URL(url);
+    params = u.searchParams;
+    // the driver reads query_timeout from the URL and prefers it to the option: without a
+    // statement timeout means without the URL's too (migrations)
+    if (opts.queryTimeout === false && params.has("query_timeout")) {
+      params.delete("query_timeout");
+      connectionString = u.toString();
+    }
   } catch {
     // the driver reports an unparsable URL itself (resolveDatabaseUrl checked it already)
   }
   const seconds = Number(params?.get("connect_timeout") ?? NaN);
   const connect = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : POSTGRES_CONNECT_TIMEOUT_MS;
   return {
-    connectionString: url,
+    connectionString,
     connectionTimeoutMillis: connect,
     // the driver reads `query_timeout` from the URL itself, and the URL's wins over this value
     ...(opts.queryTimeout === false ? {} : { query_timeout: POSTGRES_QUERY_TIMEOUT_MS }),

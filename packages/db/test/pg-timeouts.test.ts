@@ -13,7 +13,13 @@ import {
   prepareDatabase,
   repositories,
 } from "../src";
-import { POSTGRES_CONNECT_TIMEOUT_MS, POSTGRES_QUERY_TIMEOUT_MS, postgresOptions } from "../src/url";
+import { connectPostgres } from "../src/migrate/postgres";
+import {
+  POSTGRES_CONNECT_TIMEOUT_MS,
+  POSTGRES_QUERY_TIMEOUT_MS,
+  postgresOptions,
+  resolveDatabaseUrl,
+} from "../src/url";
 import { POSTGRES, rejectsWith, uniqueRef } from "./helpers";
 
 /** Rejects with EDATABASE whose message names the timeout, within `withinMs`. */
@@ -44,7 +50,58 @@ describe("postgresOptions", () => {
     expect(postgresOptions("postgresql://u@h/db", { queryTimeout: false })).not.toHaveProperty(
       "query_timeout",
     );
+    // the driver prefers the URL's query_timeout to the option: "none" removes the URL's too
+    const noLimit = postgresOptions("postgresql://u@h/db?query_timeout=2000&x=1", { queryTimeout: false });
+    expect(new URL(noLimit.connectionString).searchParams.has("query_timeout")).toBe(false);
+    expect(new URL(noLimit.connectionString).searchParams.get("x")).toBe("1");
+    expect(postgresOptions("postgresql://u@h/db?query_timeout=2000").connectionString).toContain(
+      "query_timeout=2000",
+    );
   });
+
+  it("refuses a connect_timeout or query_timeout that is not a whole number (the driver would ignore it)", () => {
+    for (const bad of ["connect_timeout=abc", "connect_timeout=-1", "query_timeout=1.5", "query_timeout="]) {
+      const url = `postgresql://u@h/db?${bad}`;
+      expect(() => resolveDatabaseUrl({ home: "/h", databaseUrl: url })).toThrow(
+        expect.objectContaining({
+          code: "ECONFIG",
+          message: expect.stringMatching(/^DATABASE_URL's (connect|query)_timeout must be a whole number of/),
+        }),
+      );
+    }
+    expect(resolveDatabaseUrl({ home: "/h", databaseUrl: "postgresql://u@h/db?connect_timeout=0" })).toBe(
+      "postgresql://u@h/db?connect_timeout=0",
+    );
+  });
+});
+
+describe("migrations run without a statement timeout, whatever DATABASE_URL says", () => {
+  (POSTGRES ? it : it.skip)(
+    "db migrate waits for another migrator's lock longer than the URL's query_timeout",
+    async () => {
+      const database = await createTestDatabase("attune_timeouts_migrate");
+      const holder = await connectPostgres(database.url);
+      try {
+        // another migrator holds Prisma's migrate lock for 2.5 s
+        await holder.query("SELECT pg_advisory_lock(72707369)");
+        const release = setTimeout(() => void holder.query("SELECT pg_advisory_unlock(72707369)"), 2500);
+        const u = new URL(database.url);
+        u.searchParams.set("query_timeout", "500");
+        const started = Date.now();
+        try {
+          const { applied } = await migrate(u.toString());
+          expect(Date.now() - started).toBeGreaterThan(2000);
+          expect(applied.length).toBeGreaterThan(0);
+        } finally {
+          clearTimeout(release);
+        }
+      } finally {
+        await holder.end().catch(() => undefined);
+        await database.drop();
+      }
+    },
+    20_000,
+  );
 });
 
 describe("a PostgreSQL server that accepts connections and never answers", () => {

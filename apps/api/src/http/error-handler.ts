@@ -45,16 +45,11 @@ function bodyTooLarge(limit: number | undefined): HttpProblem {
  * body-parser drained a refused body before it answered, so a client that declared a huge length
  * and sent a few bytes waited for its answer until the server's request timeout. The answer goes
  * out at once; Node then discards the rest of the body (within the request timeout), so a client
- * still sending reads its 413 instead of a broken pipe. That needs the connection to stay open
- * after the answer: for a client that asked for `Connection: close` (Node's http client without
- * an agent, curl with --no-keepalive), Node would close it as soon as the answer was written, and
- * the client's next write of its body failed (EPIPE) before it could read the 413. So the answer
- * says `keep-alive`: the client still closes once it has sent its body and read the answer.
+ * still sending reads its 413 instead of a broken pipe (sendProblem keeps the connection open).
  */
 export function refuseDeclaredOversize(limit: number): RequestHandler {
-  return (req, res, next) => {
+  return (req, _res, next) => {
     if (!(Number(req.headers["content-length"]) > limit)) return next();
-    res.setHeader("Connection", "keep-alive");
     next(bodyTooLarge(limit));
   };
 }

@@ -114,7 +114,18 @@ function componentPrefix(dir: string, whole = true): RegExp {
   return new RegExp(`(?<![\\w.-])${escapeRegExp(dir)}${whole ? "(?![\\w.-])" : ""}`, "g");
 }
 
+/**
+ * Send a problem. One answered before its request's body was all received (an install refused for
+ * its token or scope, a body declared over the limit, a route that does not exist) says
+ * `Connection: keep-alive` unless a header already says otherwise: Node then discards the rest of
+ * the body (within the request timeout) and the client, still sending, reads the answer. For a
+ * client that asked for `Connection: close` (Node's http client without an agent, Python's
+ * urllib, curl --no-keepalive), Node would otherwise close the socket as soon as the answer was
+ * written, and the client's next write of its body failed with a broken pipe before it could
+ * read why; such a client still closes once it has sent its body and read the answer.
+ */
 export function sendProblem(res: Response, problem: Problem, headers: Record<string, string> = {}): void {
+  if (!res.req.complete && !res.hasHeader("Connection")) res.setHeader("Connection", "keep-alive");
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.status(problem.status).type("application/problem+json").send(JSON.stringify(problem));
 }

@@ -82,7 +82,14 @@ export async function migratePostgres(
   } catch (e) {
     throw e instanceof AttuneError
       ? e
-      : new AttuneError(ErrorCodes.EDATABASE, `migrating ${redactUrl(url)} failed`, { cause: e });
+      : new AttuneError(
+          ErrorCodes.EDATABASE,
+          `migrating ${redactUrl(url)} failed: ${postgresTimeout(e) ?? causeLine(e)}`,
+          {
+            cause: e,
+            ...(postgresTimeout(e) ? { hint: postgresConnectHint(e), details: { unavailable: true } } : {}),
+          },
+        );
   } finally {
     // ending the session also releases the advisory lock
     await client.end().catch(() => undefined);
