@@ -512,12 +512,12 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
   let hint = `run \`attune ${words.length ? words.join(" ") + " " : ""}--help\` to see the usage`;
   let text = msg;
   if (unknown) {
-    // yargs also lists the camelCase twin of a dashed name (`sourc-type, sourcType`): not typed;
-    // an option is named as typed (`--forse`, `-x`), with its dashes
+    // an option is named as typed (`--forse`, `-x`, `-Z`, `--Force`), with its dashes; yargs also
+    // lists the camelCase twin of a dashed name (`sourc-type, sourcType`), which nobody typed
     const names = unknown[1]
       .split(", ")
-      .filter((n) => !/[A-Z]/.test(n))
-      .map((n) => typedOption(n, argv) ?? n);
+      .map((n) => typedOption(n, argv) ?? (/[A-Z]/.test(n) ? null : n))
+      .filter((n): n is string => n !== null);
     if (names.length > 0) text = `Unknown argument${names.length > 1 ? "s" : ""}: ${names.join(", ")}`;
     const guess = closest(
       (names[0] ?? unknown[1]).replace(/^-+(no-)?/, ""),
@@ -539,11 +539,22 @@ function typedOption(name: string, argv: string[]): string | undefined {
   return undefined;
 }
 
+/**
+ * `--` (end of options): yargs would drop the word after it or report `----` as a repeated option;
+ * no argument of attune needs it, since a path that starts with `-` can be written `./-name`.
+ */
+function endOfOptions(): CliError {
+  return new CliError("EUSAGE", "`--` is not accepted: attune has no arguments that need it", {
+    hint: "leave `--` out; give a path that starts with - as ./-name",
+  });
+}
+
 /** Run the CLI; resolves to the process exit code. Never calls process.exit, so stdout drains. */
 export async function main(argv: string[]): Promise<number> {
   runState.exitCode = 0;
   const debug = argv.includes("--debug");
   try {
+    if (argv.includes("--") && !argv.includes("--get-yargs-completions")) throw endOfOptions();
     const unknownForHelp = wantsHelp(argv) ? unknownCommandForHelp(argv) : null;
     if (unknownForHelp) throw unknownForHelp;
     const refused = beforeParsing(argv);

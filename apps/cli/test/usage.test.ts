@@ -138,6 +138,29 @@ describe("usage errors, help and version", () => {
     const short = await runCli(["-x", "pack", "list"]);
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/^attune: EUSAGE: Unknown argument: -x\n/);
+    // `--` is refused as such (yargs dropped the word after it, or named it `----`)
+    for (const args of [
+      ["--", "pack", "list"],
+      ["pack", "list", "--", "--"],
+      ["pack", "checksum", "--", "."],
+    ]) {
+      const r = await runCli(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toBe(
+        "attune: EUSAGE: `--` is not accepted: attune has no arguments that need it\nhint: leave `--` out; give a path that starts with - as ./-name\n",
+      );
+    }
+    // after the command too, named as typed: a single letter, a capital
+    for (const [args, typed] of [
+      [["pack", "list", "-Z"], "-Z"],
+      [["pack", "install", "./x", "-F"], "-F"],
+      [["pack", "list", "--Force"], "--Force"],
+      [["pack", "checksum", ".", "-O", "json"], "-O"],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toMatch(new RegExp(`^attune: EUSAGE: Unknown argument: ${typed}\n`));
+    }
     // an option of the subcommand given before it is said to belong after it
     for (const args of [
       ["--force", "pack", "install", "./x"],
