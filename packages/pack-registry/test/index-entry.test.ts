@@ -67,6 +67,18 @@ describe("buildIndexEntry", () => {
     ]);
   });
 
+  it("refuses a git URL with a #fragment (never installable) and writes the scheme in lower case", async () => {
+    await expect(
+      buildIndexEntry(pack, { gitUrl: "https://git.example.com/demo.git#v1.2.0", gitRef: "v1.2.0" }),
+    ).rejects.toMatchObject({
+      code: "EINVALID_INPUT",
+      details: { field: "gitUrl" },
+      message: expect.stringContaining("has a #fragment"),
+    });
+    const e = await buildIndexEntry(pack, { gitUrl: "HTTPS://git.example.com/Demo.git", gitRef: "v1.2.0" });
+    expect(e.install_sources[0].url).toBe("https://git.example.com/Demo.git");
+  });
+
   it("builds from an archive: archive bytes checksum, and the extracted root's directory checksum for git", async () => {
     const file = path.join(root.dir, "demo-1.2.0.tar.gz");
     await tar.c({ gzip: true, cwd: root.dir, file, portable: true }, ["demo"]);

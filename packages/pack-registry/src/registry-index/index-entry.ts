@@ -47,7 +47,15 @@ function publicUrl(url: string, field: string): string {
       details: { field },
       hint: "give the https URL it is published at",
     });
-  return url;
+  // a git URL's #fragment is never sent: an entry with one could never be installed
+  if (field === "gitUrl" && u.hash !== "")
+    throw new AttuneError(
+      ErrorCodes.EINVALID_INPUT,
+      `gitUrl: "${redactUrl(url)}" has a #fragment: the ref is not part of a git URL`,
+      { details: { field }, hint: "give the URL without it, and the tag as gitRef" },
+    );
+  // the scheme as everyone writes it (the installer takes any case, other tools may not)
+  return url.replace(/^[a-z][a-z0-9+.-]*(?=:)/i, (scheme) => scheme.toLowerCase());
 }
 
 /** Names of the YAML definitions in the pack's conventional folders (`actions/*.yaml`, ...). */
