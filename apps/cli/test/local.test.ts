@@ -316,6 +316,31 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     );
   });
 
+  it("every command warns while installed packs have no files in the packs directory (emptied under it)", async () => {
+    const own = baseEnv({ ATTUNE_HOME: path.join(t.dir, "emptied-home") });
+    const run = (...args: string[]) => runCli(args, { env: own });
+    expect((await run("pack", "install", src, "-q")).code).toBe(0);
+    const clean = await run("pack", "list", "-o", "json");
+    expect(clean.stderr).toBe("");
+    const packs = path.join(t.dir, "emptied-home", "packs");
+    for (const e of fs.readdirSync(packs)) fs.rmSync(path.join(packs, e), { recursive: true, force: true });
+    for (const args of [
+      ["pack", "list", "-o", "json"],
+      ["pack", "list", "-q", "-o", "json"],
+    ]) {
+      const r = await run(...args);
+      expect(r.code).toBe(0);
+      expect(json<Rec[]>(r)).toHaveLength(1); // the record is still there; the output is unchanged
+      expect(r.stderr).toBe(
+        "attune: warning: an installed pack has no files in the packs directory: demo_pack 1.2.3\n" +
+          "hint: restore the packs directory from a backup, or reinstall each with `attune pack install <source> --force`; `attune pack verify --all` lists them\n",
+      );
+    }
+    // reinstalled, the warning is gone
+    expect((await run("pack", "install", src, "--force", "-q")).code).toBe(0);
+    expect((await run("pack", "list", "-o", "json")).stderr).toBe("");
+  });
+
   it("uninstall refuses without --yes when stdin is not a TTY, then removes with --yes", async () => {
     const refused = await cli("pack", "uninstall", "demo_pack");
     expect(refused.code).toBe(2);

@@ -111,6 +111,18 @@ function reportRecovery(report: Installer["lastReconcile"]): void {
     process.stderr.write(
       `attune: warning: could not repair an interrupted operation on ${f.ref} (${f.code}: ${f.message}); it is retried next time\n`,
     );
+  // recorded as installed, but the packs directory has no files for them (emptied, restored from
+  // an old backup, another --packs-dir): every command says so until it is mended
+  const missing = report?.missingFiles ?? [];
+  if (missing.length > 0) {
+    const SHOWN = 5;
+    const names = missing.slice(0, SHOWN).map((m) => `${m.ref} ${m.version}`);
+    if (missing.length > SHOWN) names.push(`and ${missing.length - SHOWN} more`);
+    process.stderr.write(
+      `attune: warning: ${missing.length === 1 ? "an installed pack has" : `${missing.length} installed packs have`} no files in the packs directory: ${names.join(", ")}\n` +
+        "hint: restore the packs directory from a backup, or reinstall each with `attune pack install <source> --force`; `attune pack verify --all` lists them\n",
+    );
+  }
 }
 
 /** A report in the shape both modes print, warning when its verify is not in the history. */
