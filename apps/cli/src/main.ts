@@ -458,7 +458,34 @@ function misplacedOption(typed: string, argv: string[]): CliError {
  */
 function beforeParsing(argv: string[]): CliError | undefined {
   if (wantsHelp(argv) || argv.includes("--get-yargs-completions")) return undefined;
-  return outputRunTogether(argv) ?? optionBeforeCommand(argv);
+  return valueTakesCommand(argv) ?? outputRunTogether(argv) ?? optionBeforeCommand(argv);
+}
+
+/**
+ * A global option given without its value before the command (`attune --home pack list`): the
+ * parser would take the command word as the value and report the subcommand as an unknown command.
+ * Said as it is when the words after the option are a command and one of its subcommands.
+ */
+function valueTakesCommand(argv: string[]): CliError | undefined {
+  for (let i = 0; i + 1 < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--" || (!a.startsWith("-") && COMMANDS.has(a))) return undefined; // the command came first
+    if (!VALUE_OPTIONS.has(a)) continue;
+    const [word, sub] = [argv[i + 1], argv[i + 2]];
+    // -o names its formats when it has none (outputWithoutValue)
+    if (a === "-o" || a === "--output") {
+      i++;
+      continue;
+    }
+    if (!COMMANDS.has(word) || sub === undefined || !subcommands(word).includes(sub)) {
+      i++; // the option's value
+      continue;
+    }
+    return new CliError("EUSAGE", `${a} needs a value (it would take "${word}", the command, as its value)`, {
+      hint: `give ${a} <value> before the command, e.g. \`attune ${a} <value> ${word} ${sub}\`, or leave it out`,
+    });
+  }
+  return undefined;
 }
 
 function usageError(msg: string, argv: string[], parser: Argv): CliError {

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "@jest/globals";
 import { COMMAND_TREE } from "../src/main";
@@ -138,6 +139,22 @@ describe("usage errors, help and version", () => {
     const short = await runCli(["-x", "pack", "list"]);
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/^attune: EUSAGE: Unknown argument: -x\n/);
+    // a global option without its value before the command: said so, not "unknown command list"
+    for (const opt of ["--home", "--database-url", "--packs-dir", "--api-url", "--token"]) {
+      const r = await runCli([opt, "pack", "list"]);
+      expect({ opt, code: r.code }).toEqual({ opt, code: 2 });
+      expect(r.stderr).toBe(
+        `attune: EUSAGE: ${opt} needs a value (it would take "pack", the command, as its value)\n` +
+          `hint: give ${opt} <value> before the command, e.g. \`attune ${opt} <value> pack list\`, or leave it out\n`,
+      );
+    }
+    // with its value, the same words are fine
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "attune-usage-home-"));
+    try {
+      expect((await runCli(["--home", home, "pack", "list"], { env: baseEnv() })).code).toBe(0);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
     // `--` is refused as such (yargs dropped the word after it, or named it `----`)
     for (const args of [
       ["--", "pack", "list"],
