@@ -306,7 +306,12 @@ function outputWithoutValue(argv: string[]): CliError | undefined {
     const a = argv[i];
     if (a === "--") return undefined;
     // `-o=`: yargs reads it as the flags -o and -=
-    if (a === "-o=" || ((a === "-o" || a === "--output") && COMMANDS.has(argv[i + 1] ?? "")))
+    // `-o` last, or followed by a command word or another option: it has no value
+    const next = argv[i + 1];
+    if (
+      a === "-o=" ||
+      ((a === "-o" || a === "--output") && (next === undefined || next.startsWith("-") || COMMANDS.has(next)))
+    )
       return choiceError("output", "", [...OUTPUT_FORMATS], argv);
   }
   return undefined;

@@ -331,6 +331,8 @@ describe("usage errors, help and version", () => {
     for (const [args, message, hint] of [
       [["pack", "list", "-o"], "--output (-o) needs a value: table, json or yaml", "e.g. -o table"],
       [["-o", "pack", "list"], "--output (-o) needs a value: table, json or yaml", "e.g. -o table"],
+      [["-o"], "--output (-o) needs a value: table, json or yaml", "e.g. -o table"],
+      [["pack", "-o"], "--output (-o) needs a value: table, json or yaml", "e.g. -o table"],
       [["pack", "list", "-o="], "--output (-o) needs a value: table, json or yaml", "e.g. -o table"],
       [["pack", "list", "--output"], "--output needs a value: table, json or yaml", "e.g. --output table"],
       [

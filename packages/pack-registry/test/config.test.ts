@@ -90,6 +90,22 @@ describe("config.yaml", () => {
     expect(e.message).toBe(`${path.join(h, "config.yaml")}: registries[0].url: is required (a string)`);
   });
 
+  it("takes a registry priority in the range registry add --priority does, and says so", async () => {
+    for (const bad of ["1.5", "-1", "1000000000", '"ten"']) {
+      const h = home();
+      fs.writeFileSync(
+        path.join(h, "config.yaml"),
+        `registries:\n  - name: a\n    url: https://a.example.com/i.json\n    priority: ${bad}\n`,
+      );
+      const e = await rejection(readConfigFile(h));
+      expect({ bad, code: e.code, message: e.message }).toEqual({
+        bad,
+        code: "ECONFIG",
+        message: `${path.join(h, "config.yaml")}: registries[0].priority: must be a whole number from 0 to 999999999 (lower is searched first)`,
+      });
+    }
+  });
+
   it("rejects YAML that does not parse or is not a mapping", async () => {
     const h = home();
     fs.writeFileSync(path.join(h, "config.yaml"), "registries: [\n");

@@ -60,7 +60,8 @@ describe("dist", () => {
         message: expect.stringContaining('"tags": Invalid input: expected array, received number'),
       },
       cfg: [{ name: "main", url: "https://example.com/i.json", priority: 100, enabled: true }],
-      badCfg: "config.yaml: registries[0].priority: Too small: expected number to be >=0",
+      badCfg:
+        "config.yaml: registries[0].priority: must be a whole number from 0 to 999999999 (lower is searched first)",
       entry: ["demo", "abab", []],
       tar: ["tar.gz", 1, "ref: demo\nversion: 1.0.0\n"],
       deps: [{ ref: "core", range: ">=1.2.0 <2" }],

@@ -14,6 +14,8 @@ export const REGISTRY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 // zod/mini from the bundled parsers (see vendor/parsers.ts): every command reads config.yaml when
 // there is one, and loading the full zod for it cost ~60 ms of each
+const PRIORITY_RANGE = "must be a whole number from 0 to 999999999 (lower is searched first)";
+
 const configSchema = once(() => {
   const { zm: z } = loadParsers();
   const nonEmpty = z.string().check(z.minLength(1));
@@ -25,7 +27,11 @@ const configSchema = once(() => {
           registryUrlProblem(String(issue.input), { allowRelativePath: true }) ?? "is not a registry URL",
       }),
     ),
-    priority: z._default(z.int().check(z.minimum(0)), 100),
+    // the range `attune registry add --priority` takes, said in those words
+    priority: z._default(
+      z.int(PRIORITY_RANGE).check(z.minimum(0, PRIORITY_RANGE), z.maximum(999_999_999, PRIORITY_RANGE)),
+      100,
+    ),
     enabled: z._default(z.boolean(), true),
     headers: z.optional(z.record(z.string(), z.string())),
   });
