@@ -463,7 +463,21 @@ function misplacedOption(typed: string, argv: string[]): CliError {
  */
 function beforeParsing(argv: string[]): CliError | undefined {
   if (wantsHelp(argv) || argv.includes("--get-yargs-completions")) return undefined;
-  return valueTakesCommand(argv) ?? outputRunTogether(argv) ?? optionBeforeCommand(argv);
+  return (
+    completionArgument(argv) ??
+    valueTakesCommand(argv) ??
+    outputRunTogether(argv) ??
+    optionBeforeCommand(argv)
+  );
+}
+
+/** `attune completion bash`: the one script serves bash and zsh; the parser called `bash` a command. */
+function completionArgument(argv: string[]): CliError | undefined {
+  const [first, second] = commandWords(argv);
+  if (first !== "completion" || second === undefined) return undefined;
+  return new CliError("EUSAGE", `\`attune completion\` takes no argument (got "${second}")`, {
+    hint: "the script works in bash and zsh: attune completion >> ~/.bashrc (or ~/.zshrc)",
+  });
 }
 
 /**

@@ -139,6 +139,12 @@ describe("usage errors, help and version", () => {
     const short = await runCli(["-x", "pack", "list"]);
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/^attune: EUSAGE: Unknown argument: -x\n/);
+    // `completion bash`: one script for both shells, not "unknown command bash, did you mean pack"
+    const shell = await runCli(["completion", "bash"]);
+    expect({ code: shell.code, stdout: shell.stdout }).toEqual({ code: 2, stdout: "" });
+    expect(shell.stderr).toBe(
+      'attune: EUSAGE: `attune completion` takes no argument (got "bash")\nhint: the script works in bash and zsh: attune completion >> ~/.bashrc (or ~/.zshrc)\n',
+    );
     // a global option without its value before the command: said so, not "unknown command list"
     for (const opt of ["--home", "--database-url", "--packs-dir", "--api-url", "--token"]) {
       const r = await runCli([opt, "pack", "list"]);
