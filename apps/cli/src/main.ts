@@ -18,15 +18,18 @@ const EPILOGUE =
 
 const COMPLETION = "print a shell completion script (bash/zsh): attune completion >> ~/.bashrc";
 
+/** The command groups, in the order help lists them (their subcommands: COMMAND_TREE). */
+const GROUPS: Record<string, CommandModule> = {
+  pack: packCommand,
+  registry: registryCommand,
+  token: tokenCommand,
+  db: dbCommand,
+  config: configCommand,
+};
+
 export function buildParser(argv: string[]): Argv {
-  const y0 = globalOptions(yargs(argv))
-    .scriptName("attune")
-    .usage("$0 <command> [options]")
-    .command(packCommand)
-    .command(registryCommand)
-    .command(tokenCommand)
-    .command(dbCommand)
-    .command(configCommand);
+  let y0 = globalOptions(yargs(argv)).scriptName("attune").usage("$0 <command> [options]");
+  for (const group of Object.values(GROUPS)) y0 = y0.command(group);
   // yargs prints the script for `completion` whatever follows it: `completion --help` gets a plain
   // command of that name instead, so that yargs prints its help
   const withCompletion =
@@ -341,14 +344,6 @@ function choiceError(name: string, given: string, choices: string[], argv: strin
     : new CliError("EUSAGE", `${flag} must be ${allowed}, not "${given}"`, { hint });
 }
 
-const GROUPS: Record<string, CommandModule> = {
-  pack: packCommand,
-  registry: registryCommand,
-  token: tokenCommand,
-  db: dbCommand,
-  config: configCommand,
-};
-
 /** A stand-in for yargs that only records the calls named in `on` (and ignores the others). */
 function recorder(on: Record<string, (...args: unknown[]) => void>): Argv {
   const proxy: Argv = new Proxy({} as Argv, {
@@ -509,7 +504,8 @@ function valueTakesCommand(argv: string[]): CliError | undefined {
 
 function usageError(msg: string, argv: string[], parser: Argv): CliError {
   const known = knownOptions(parser);
-  const before = outputRunTogether(argv) ?? optionBeforeCommand(argv);
+  // what main() refuses before parsing, for a parser built without it (buildParser is exported)
+  const before = beforeParsing(argv);
   if (before) return before;
   const choice = invalidChoice(msg, argv) ?? outputWithoutValue(argv);
   if (choice) return choice;
