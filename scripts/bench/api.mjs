@@ -4,7 +4,8 @@
 // Baseline in the same run: `GET /healthz` of the same process (no auth, no database), the HTTP
 // stack's ceiling. Medians of >= 5 runs. Target: >= 3,000 req/s with p99 < 20 ms on SQLite.
 // Then the event loop's responsiveness: GET /healthz latency while the same process installs the
-// `many` pack (20,000 files) through the API (skip with --no-install-probe).
+// `many` pack (20,000 files) through the API, from a directory and from its .tar.gz (skip with
+// --no-install-probe; --install-probe-only runs only that).
 //   node scripts/bench/api.mjs [--db=sqlite,postgres] [--duration=5] [--connections=10] [--runs=N] [--json]
 // PostgreSQL: TEST_DATABASE_URL (admin URL, default postgresql://postgres@127.0.0.1:5432/postgres);
 // a database is created and dropped by the run. Skipped with a note when unreachable.
@@ -108,10 +109,11 @@ async function measure(db) {
 /**
  * Responsiveness while the same process installs: extraction and copies use synchronous file
  * system calls in time slices, so the event loop must keep answering. One install of the `many`
- * pack (20,000 files) from a local directory through POST /api/v1/packs/install, while GET /healthz
- * is requested back to back on another connection; prints that latency's median, p99 and maximum.
+ * pack (20,000 files) from a local directory or from its `.tar.gz` (`kind`) through
+ * POST /api/v1/packs/install, while GET /healthz is requested back to back on another connection;
+ * prints that latency's median, p99 and maximum.
  */
-async function duringInstall() {
+async function duringInstall(kind) {
   const many = ensurePackCorpus("many", { git: false, log });
   const work = tempDir("attune-bench-api-install-");
   try {
@@ -124,7 +126,7 @@ async function duringInstall() {
       const install = fetch(`${api.url}/api/v1/packs/install`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify({ source: many.dir }),
+        body: JSON.stringify({ source: kind === "archive" ? many.archive : many.dir }),
       }).then(async (r) => {
         done = true;
         if (r.status !== 201) throw new Error(`install answered ${r.status}: ${await r.text()}`);
@@ -160,13 +162,15 @@ log(
   `autocannon: ${connections} connections, ${duration} s per run, ${runs} runs, loopback; the generator shares the 2 cores`,
 );
 const results = [];
-for (const db of dbs) {
-  if (db === "postgres" && !(await postgresAvailable())) {
-    log("postgres: server unreachable, skipped (set TEST_DATABASE_URL)");
-    continue;
+// --install-probe-only: just the responsiveness probes (quick A/B of the extraction and copy paths)
+if (!process.argv.includes("--install-probe-only"))
+  for (const db of dbs) {
+    if (db === "postgres" && !(await postgresAvailable())) {
+      log("postgres: server unreachable, skipped (set TEST_DATABASE_URL)");
+      continue;
+    }
+    results.push(await measure(db));
   }
-  results.push(await measure(db));
-}
 printTable(
   log,
   [
@@ -192,11 +196,14 @@ printTable(
 );
 let responsiveness = null;
 if (!process.argv.includes("--no-install-probe")) {
-  responsiveness = await duringInstall();
-  log(
-    `GET /healthz during an API install of the many pack (${(responsiveness.installMs / 1000).toFixed(1)} s, ${responsiveness.probes} probes): ` +
-      `p50 ${responsiveness.p50.toFixed(1)} ms, p99 ${responsiveness.p99.toFixed(1)} ms, max ${responsiveness.max.toFixed(1)} ms`,
-  );
+  responsiveness = {};
+  for (const kind of ["directory", "archive"]) {
+    const r = (responsiveness[kind] = await duringInstall(kind));
+    log(
+      `GET /healthz during an API install of the many pack from a ${kind === "archive" ? ".tar.gz" : "directory"} (${(r.installMs / 1000).toFixed(1)} s, ${r.probes} probes): ` +
+        `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`,
+    );
+  }
 }
 if (asJson)
   process.stdout.write(

@@ -12,6 +12,7 @@ import {
   validateRef,
   validateVersion,
   type Checksum,
+  type DirectoryChecksumOptions,
   type FileManifest,
 } from "@attune/pack-storage";
 import {
@@ -200,7 +201,7 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
     (await calculateDirectoryManifest(i.root, {
       onProgress: (p) =>
         progress({ phase: "hash", files: p.files, bytes: p.bytes, message: `${p.totalFiles} files` }),
-      contents: stagedContents(i),
+      ...stagedContents(i),
     }));
   i.fetched.stagedContents?.release(); // hashed: the kept bytes are not needed any more
   const sizes = Object.values(files.files);
@@ -248,12 +249,16 @@ function hashedWhileStaged(i: LockedInput): { checksum: Checksum; files: FileMan
   return i.rootInStaging === staged.root ? staged : null;
 }
 
-/** The bytes the source kept of the files it wrote, looked up by path relative to the pack root. */
-function stagedContents(i: LockedInput): ((rel: string) => Buffer | undefined) | undefined {
+/**
+ * The bytes the source kept of the files it wrote, and their SHA-256 where it computed them, looked
+ * up by path relative to the pack root.
+ */
+function stagedContents(i: LockedInput): Pick<DirectoryChecksumOptions, "contents" | "digestOf"> {
   const kept = i.fetched.stagedContents;
-  if (!kept) return undefined;
+  if (!kept) return {};
   const prefix = i.rootInStaging;
-  return prefix === "" ? (rel) => kept.get(rel) : (rel) => kept.get(`${prefix}/${rel}`);
+  const key = prefix === "" ? (rel: string) => rel : (rel: string) => `${prefix}/${rel}`;
+  return { contents: (rel) => kept.get(key(rel)), digestOf: (rel) => kept.digest(key(rel)) };
 }
 
 /** journal the intent, then move the staged tree into versioned storage */

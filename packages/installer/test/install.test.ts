@@ -333,6 +333,26 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect(KeptContents.processBytes()).toBe(kept);
   });
 
+  it("records each file's SHA-256 of an archive of many files right (hashed on the writing thread)", async () => {
+    const dir = pack("wide", "1.0.0");
+    for (let i = 0; i < 300; i++) {
+      fs.mkdirSync(path.join(dir, `d${i % 4}`), { recursive: true });
+      fs.writeFileSync(path.join(dir, `d${i % 4}`, `f${i}.txt`), `file ${i}\n`.repeat(i % 40));
+    }
+    const tgz = makeTarGz(dir, path.join(src.dir, "wide.tgz"), "wide-1.0.0");
+    const r = await inst.install({ source: tgz, ...cli }, actor);
+    expect(r.installation.checksum).toBe(await calculateDirectoryChecksum(dir));
+    // one file changes in storage: verify names exactly that one, so every other recorded digest
+    // (most computed by the thread that wrote the files) matches the bytes on disk
+    fs.appendFileSync(path.join(r.installation.storage_path, "d2", "f150.txt"), "changed\n");
+    expect(await inst.verify("wide")).toMatchObject({
+      ok: false,
+      changed: ["d2/f150.txt"],
+      added: [],
+      removed: [],
+    });
+  });
+
   it("a pack.yaml that is invalid but names a valid ref files the failure under that ref", async () => {
     const dir = pack("broken", "1.0.0");
     fs.writeFileSync(path.join(dir, "pack.yaml"), "ref: broken\nversion: 1.0\nname: Broken\n");

@@ -203,4 +203,22 @@ describe("calculateDirectoryManifest with known contents", () => {
       },
     );
   });
+
+  it("takes a known file's SHA-256 from digestOf (trusted), only for files whose bytes it was given", async () => {
+    const dir = onDisk(tricky);
+    const fromDisk = await calculateDirectoryManifest(dir);
+    const given = "ab".repeat(32);
+    const asked: string[] = [];
+    const result = await calculateDirectoryManifest(dir, {
+      contents: (rel) => (rel === "a/x" ? tricky[rel] : undefined),
+      digestOf: (rel) => {
+        asked.push(rel);
+        return rel === "a/x" ? given : undefined;
+      },
+    });
+    expect(asked).toEqual(["a/x"]); // files read from disk are hashed, never looked up
+    expect(result.checksum).toBe(fromDisk.checksum); // the checksum hashes the bytes themselves
+    expect(result.files["a/x"]).toEqual({ size: fromDisk.files["a/x"].size, sha256: given });
+    expect({ ...result.files, "a/x": fromDisk.files["a/x"] }).toEqual(fromDisk.files);
+  });
 });

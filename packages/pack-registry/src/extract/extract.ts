@@ -43,7 +43,7 @@ async function writeEntries(
   opts: ExtractOptions,
 ) {
   const checker = new EntryChecker(limits);
-  const writer = new TreeWriter(root, limits, opts.onProgress, opts.kept);
+  const writer = new TreeWriter(root, limits, opts.onProgress, opts.kept, true);
   try {
     for await (const { entry, body } of items) {
       throwIfAborted(opts.signal);
@@ -56,8 +56,8 @@ async function writeEntries(
       }
     }
   } catch (err) {
-    // writes still in flight must land before the work directory is removed
-    await writer.finish().catch(() => undefined);
+    // writes still in flight must stop before the work directory is removed
+    await writer.abandon();
     throw err;
   }
   await writer.finish();

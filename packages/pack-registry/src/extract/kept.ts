@@ -1,7 +1,10 @@
-/** Bytes of written files one fetch keeps for hashing: the `many` corpus (100 MB) keeps ~2/3. */
-export const KEPT_BYTES = 64 * 1024 * 1024;
+/**
+ * Bytes of written files one fetch keeps for hashing: all of the `many` corpus (100 MB), whose
+ * install then reads nothing back (with 64 MiB, a third of it was read back from disk).
+ */
+export const KEPT_BYTES = 128 * 1024 * 1024;
 /** Bytes kept by all fetches of this process together (concurrent API installs share them). */
-export const PROCESS_KEPT_BYTES = 128 * 1024 * 1024;
+export const PROCESS_KEPT_BYTES = 192 * 1024 * 1024;
 
 let processKept = 0;
 // a fetch whose caller never called release() gives its share back when it is collected
@@ -23,6 +26,7 @@ const SLAB_BYTES = 4 * 1024 * 1024;
  */
 export class KeptContents {
   private readonly files = new Map<string, Buffer>();
+  private readonly digests = new Map<string, string>();
   private readonly share = { bytes: 0 };
   private slab: Buffer | null = null;
   private used = 0;
@@ -38,6 +42,29 @@ export class KeptContents {
     this.share.bytes += data.length;
     processKept += data.length;
     this.files.set(rel, this.copy(data));
+  }
+
+  /**
+   * Keep `data` itself as the content of `rel` (no copy), if both budgets allow: for a buffer that
+   * is already a private copy nobody changes (the writing thread's shared slabs).
+   */
+  keepOwned(rel: string, data: Buffer): boolean {
+    if (this.share.bytes + data.length > this.budget) return false;
+    if (processKept + data.length > PROCESS_KEPT_BYTES) return false;
+    this.share.bytes += data.length;
+    processKept += data.length;
+    this.files.set(rel, data);
+    return true;
+  }
+
+  /** Record the SHA-256 of a kept file's bytes (computed where they were written). */
+  setDigest(rel: string, sha256: Buffer): void {
+    if (this.files.has(rel)) this.digests.set(rel, sha256.toString("hex"));
+  }
+
+  /** The SHA-256 (hex) of a kept file's bytes, when it was recorded. */
+  digest(rel: string): string | undefined {
+    return this.digests.get(rel);
   }
 
   /** A private copy of `data`, carved out of the current slab (a new one when it is full). */
@@ -65,6 +92,7 @@ export class KeptContents {
     processKept -= this.share.bytes;
     this.share.bytes = 0;
     this.files.clear();
+    this.digests.clear();
     this.slab = null;
     unreleased.unregister(this);
   }

@@ -153,7 +153,12 @@ function inflate(input: Readable, stop: (err: unknown) => void): Readable {
  * tar, node-tar ignores it, yet it would keep it, concatenating each chunk onto all the ones before,
  * so a few MB of gzipped zeros cost minutes of CPU. Returns the count of bytes so ignored.
  */
-function feed(source: Readable, parser: Parser, stopped: () => boolean): { trailing: number } {
+function feed(
+  source: Readable,
+  parser: Parser,
+  stopped: () => boolean,
+  writer: TreeWriter,
+): { trailing: number } {
   const queue: Buffer[] = [];
   const ignored = { trailing: 0 };
   let queued = 0;
@@ -176,6 +181,7 @@ function feed(source: Readable, parser: Parser, stopped: () => boolean): { trail
       queue.length = 0;
       queued = 0;
     }
+    if (writer.full) return writer.onDrain(schedule);
     const head = parserFull ? undefined : queue[0];
     if (head) {
       // at most SLICE bytes per turn (zlib hands over up to READ_AHEAD at once)
@@ -253,7 +259,7 @@ export async function extractTar(
   const { fd, gzip } = openArchive(file, Boolean(opts.noFollow));
   return new Promise((resolve, reject) => {
     const checker = new EntryChecker(limits);
-    const writer = new TreeWriter(root, limits, opts.onProgress, opts.kept);
+    const writer = new TreeWriter(root, limits, opts.onProgress, opts.kept, true);
     const parser = new (loadTar().Parser)({ strict: true, zstd: false, brotli: false });
     const input = createReadStream(file, { fd, start: 0, highWaterMark: CHUNK });
     let gunzip: Readable | null = null;
@@ -268,7 +274,8 @@ export async function extractTar(
       sink = null;
       input.destroy();
       gunzip?.destroy();
-      reject(translate(err, file));
+      // the writing thread must be idle before the caller removes the work directory
+      void writer.stopThread().then(() => reject(translate(err, file)));
     };
     const guard =
       <A extends unknown[]>(fn: (...args: A) => void) =>
@@ -315,15 +322,18 @@ export async function extractTar(
       guard(() => {
         // strict parsing fails a truncated body first; this only guards against a silent stop
         if (sink) throw unsafe("(archive)", "the archive ends in the middle of a file");
-        settled = true;
-        signal?.removeEventListener("abort", onAbort);
-        writer.complete();
-        resolve({
-          files: writer.files,
-          directories: writer.directories,
-          bytes: writer.bytes,
-          trailingBytes: fed.trailing,
-        });
+        writer.finishThread().then(() => {
+          if (settled) return;
+          settled = true;
+          signal?.removeEventListener("abort", onAbort);
+          writer.complete();
+          resolve({
+            files: writer.files,
+            directories: writer.directories,
+            bytes: writer.bytes,
+            trailingBytes: fed.trailing,
+          });
+        }, fail);
       }),
     );
     input.on("error", fail);
@@ -336,6 +346,6 @@ export async function extractTar(
     }
     signal?.addEventListener("abort", onAbort, { once: true });
     if (gzip) gunzip = inflate(input, fail);
-    const fed = feed(gunzip ?? input, parser, () => settled);
+    const fed = feed(gunzip ?? input, parser, () => settled, writer);
   });
 }

@@ -65,7 +65,12 @@ export interface FetchResult {
    * directory: the installer hashes these from memory instead of reading them back. Set by the
    * archive sources (an archive's order is not the checksum's, so they cannot hash while writing).
    */
-  stagedContents?: { get(rel: string): Buffer | undefined; release(): void };
+  stagedContents?: {
+    get(rel: string): Buffer | undefined;
+    /** the SHA-256 (hex) of a kept file's bytes, when computed while writing */
+    digest(rel: string): string | undefined;
+    release(): void;
+  };
   /** free-form facts about the fetch (e.g. which registry install source was used and why another failed) */
   details?: Record<string, unknown>;
 }

@@ -26,6 +26,12 @@ export interface DirectoryChecksumOptions {
    * known bytes is read from disk. Only for trees the caller owns: bytes given here are trusted.
    */
   contents?: (rel: string) => Buffer | undefined;
+  /**
+   * The SHA-256 (lowercase hex) of the bytes `contents` gives for a file, when the caller already
+   * computed it (e.g. while writing the file): used for the manifest instead of hashing them again.
+   * Trusted like `contents`.
+   */
+  digestOf?: (rel: string) => string | undefined;
 }
 
 export interface ManifestEntry {
@@ -103,7 +109,7 @@ async function hashFiles(
       total.update(scratch.subarray(0, writeFrameHeader(scratch, file.rel, content.length, file.abs)));
       total.update(content);
       size = content.length;
-      if (files) sha256 ??= sha256Hex(content);
+      if (files) sha256 ??= (known && opts.digestOf?.(file.rel)) || sha256Hex(content);
     } else {
       const loaded = loadTreeFileSync(file.abs, file.rel, scratch);
       size = loaded.size;
