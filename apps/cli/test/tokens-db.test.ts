@@ -93,5 +93,19 @@ describe("the same commands on PostgreSQL (DATABASE_URL)", () => {
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
     const list = json<Array<{ pack: { ref: string } }>>(await runCli(["pack", "list"], { env: env() }));
     expect(list.map((x) => x.pack.ref)).toEqual(["pg_pack"]);
+    // sslmode as libpq reads it: the test server has no TLS, so require fails with one clear error
+    // and a hint, and the pg driver's SECURITY WARNING about its own reading is not printed
+    const tls = await runCli(["pack", "list"], {
+      env: { ...env(), DATABASE_URL: `${db.url}?sslmode=require` },
+    });
+    expect(tls.code).toBe(1);
+    expect(tls.stderr).toMatch(
+      /^attune: EDATABASE: .*: The server does not support SSL connections\nhint: the server does not accept TLS/,
+    );
+    expect(tls.stderr).not.toContain("WARNING");
+    const plain = await runCli(["pack", "list", "-o", "json"], {
+      env: { ...env(), DATABASE_URL: `${db.url}?sslmode=disable` },
+    });
+    expect({ code: plain.code, stderr: plain.stderr }).toEqual({ code: 0, stderr: "" });
   });
 });

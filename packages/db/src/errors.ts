@@ -143,6 +143,11 @@ export function postgresConnectHint(e: unknown): string {
     return "fix the user name or password in DATABASE_URL, or the server's pg_hba.conf";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "fix the host name in DATABASE_URL";
   if (code === "ECONNREFUSED") return "start the server, or fix the host and port in DATABASE_URL";
+  const message = String((e as Error | null)?.message ?? "");
+  if (/does not support SSL/.test(message))
+    return "the server does not accept TLS: enable ssl on the server, or drop sslmode from DATABASE_URL (sslmode=prefer does not fall back to a plain connection with this driver)";
+  if (/self[- ]signed certificate|unable to verify|certificate/i.test(message))
+    return "the server's TLS certificate did not verify: give its CA with sslrootcert=<PEM file> (sslmode=verify-full), or use sslmode=require to encrypt without checking it";
   return "check DATABASE_URL and that the server is running and reachable";
 }
 

@@ -30,6 +30,7 @@ export function resolveDatabaseUrl(opts: { home: string; databaseUrl?: string })
       const u = parsePostgresUrl(given);
       rejectSchemaParam(u);
       checkTimeoutParams(u);
+      checkSslMode(u);
     }
     return given;
   }
@@ -109,6 +110,34 @@ function rejectSchemaParam(u: URL): void {
     );
 }
 
+/** The sslmode values libpq defines that the driver implements ("allow" is not one of them). */
+const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+
+/**
+ * `sslmode` takes libpq's values and means what it means to libpq (see postgresOptions); anything
+ * else, and verify-ca without the CA to verify against, is refused here (the driver would throw from
+ * inside the connection, or take an unknown mode for verify-full).
+ */
+function checkSslMode(u: URL): void {
+  const mode = u.searchParams.get("sslmode");
+  if (mode === null) return;
+  const bad = (message: string, hint: string) =>
+    new AttuneError(ErrorCodes.ECONFIG, `DATABASE_URL's sslmode ${message}`, {
+      hint,
+      details: { field: "DATABASE_URL" },
+    });
+  if (!SSL_MODES.includes(mode))
+    throw bad(
+      `must be one of ${SSL_MODES.join(", ")}, not ${JSON.stringify(mode)}`,
+      "e.g. ?sslmode=verify-full (TLS, certificate and host name checked), or leave it out for no TLS",
+    );
+  if (mode === "verify-ca" && !u.searchParams.get("sslrootcert"))
+    throw bad(
+      "verify-ca needs sslrootcert, the CA certificate to verify the server's against",
+      "add &sslrootcert=<path of the CA's PEM file>, or use sslmode=verify-full",
+    );
+}
+
 /** busy_timeout of every SQLite connection: how long a writer waits for another process's write. */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
 
@@ -145,6 +174,14 @@ export function postgresOptions(
     // statement timeout means without the URL's too (migrations)
     if (opts.queryTimeout === false && params.has("query_timeout")) {
       params.delete("query_timeout");
+      connectionString = u.toString();
+    }
+    // sslmode means what libpq (psql, and Prisma's migration engine) makes of it: `require`
+    // encrypts without checking the certificate, `verify-full` checks it and the host name. The pg
+    // driver's own reading (every mode but disable as verify-full) is on its way out, and it
+    // printed a SECURITY WARNING on every command that said so
+    if (params.has("sslmode") && !params.has("uselibpqcompat")) {
+      params.set("uselibpqcompat", "true");
       connectionString = u.toString();
     }
   } catch {

@@ -131,6 +131,17 @@ describe("fetchSource: policy and local roots applied once, in the factory", () 
     expect(web.requests).toEqual([]);
   });
 
+  it("says to drop the #fragment, not to give --ref, when the ref is given as well", async () => {
+    const e = (await rejection(
+      fetchSource({ source: `${web.url}/repo.git#v1.0.0`, ref: "v2.0.0" }, newStage(), ctx()),
+    )) as { code?: string; hint?: string };
+    expect(e.code).toBe("EINVALID_INPUT");
+    expect(e.hint).toBe(
+      `the ref is given separately already (v2.0.0): give the URL without the fragment, ${web.url}/repo.git`,
+    );
+    expect(web.requests).toEqual([]);
+  });
+
   it("copies a local directory when no roots are configured (CLI)", async () => {
     const r = await fetchSource({ source: path.join(allowed, "demo") }, newStage(), ctx());
     expect(r.sourceType).toBe("local_directory");

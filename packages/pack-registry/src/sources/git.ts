@@ -12,20 +12,25 @@ import { quoteName, quoteRemote } from "../quote";
 
 /**
  * A git URL's #fragment is never sent (npm's `repo.git#v1.0.0` swallows the `/info/refs` suffix and
- * reads as a missing repository): refused, naming the ref to give separately.
+ * reads as a missing repository): refused, naming the ref to give separately (or, when a ref is
+ * given already, saying to drop the fragment).
  */
-export function checkGitUrlFragment(url: string): void {
+export function checkGitUrlFragment(url: string, givenRef?: string): void {
   const i = url.indexOf("#");
   if (i < 0) return;
   const frag = url.slice(i + 1);
   const ref =
     frag.length > 0 && frag.length <= 255 && !/[\s\u0000-\u001f]/.test(frag) ? frag : "<tag or branch>";
+  const bare = quoteName(redactUrl(url.slice(0, i)));
   throw new AttuneError(
     ErrorCodes.EINVALID_INPUT,
     `source: a git URL takes no #fragment ("${quoteName(url.slice(i, i + 80))}"): the ref is not part of the URL`,
     {
       details: { field: "source" },
-      hint: `give the ref separately: --ref ${ref} (ref_spec in the API), with the URL ${quoteName(redactUrl(url.slice(0, i)))}`,
+      hint:
+        givenRef === undefined
+          ? `give the ref separately: --ref ${ref} (ref_spec in the API), with the URL ${bare}`
+          : `the ref is given separately already (${quoteName(givenRef)}): give the URL without the fragment, ${bare}`,
     },
   );
 }
@@ -196,7 +201,7 @@ export function gitSource(
     type: "git",
     async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
       if (ref !== undefined) validateGitRef(ref);
-      checkGitUrlFragment(url);
+      checkGitUrlFragment(url, ref);
       ctx.policy.checkUrl(url, "source");
       const limits = resolveLimits(ctx.limits);
       const http = policyGitHttp(ctx.policy, {

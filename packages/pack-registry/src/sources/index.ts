@@ -144,7 +144,7 @@ export async function createSource(spec: SourceSpec, ctx: FetchContext): Promise
   switch (type) {
     case "git":
       if (spec.ref !== undefined) validateGitRef(spec.ref);
-      checkGitUrlFragment(s);
+      checkGitUrlFragment(s, spec.ref);
       ctx.policy.checkUrl(s, "source");
       return gitSource(s, spec.ref);
     case "archive":
