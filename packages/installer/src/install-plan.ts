@@ -52,8 +52,10 @@ export function decide(
   let action: InstallDecision["action"] = "install";
   if (previousVersion === version) action = "reinstall";
   else if (previousVersion !== null)
+    // by precedence, then by build metadata (1.0.0+b1 after 1.0.0+b2 is a downgrade, not an
+    // upgrade: the two have equal precedence, so lt() said neither)
     action =
-      loadSemver().valid(previousVersion) && loadSemver().lt(version, previousVersion)
+      loadSemver().valid(previousVersion) && loadSemver().compareBuild(version, previousVersion) < 0
         ? "downgrade"
         : "upgrade";
   // with force, whatever is at the version's path is replaced, even when it is not a whole install

@@ -61,6 +61,19 @@ describe("decide", () => {
     });
     expect(decide("p", recorded("2.0.0"), "1.10.0", false, false)).toMatchObject({ action: "downgrade" });
   });
+  it("builds of one version are ordered by their build metadata", () => {
+    expect(decide("p", recorded("1.0.0+b1"), "1.0.0+b2", false, false)).toMatchObject({ action: "upgrade" });
+    expect(decide("p", recorded("1.0.0+b2"), "1.0.0+b1", false, false)).toMatchObject({
+      action: "downgrade",
+      previousVersion: "1.0.0+b2",
+    });
+    expect(decide("p", recorded("1.0.0+20261201"), "1.0.0+20260101", false, false)).toMatchObject({
+      action: "downgrade",
+    });
+    expect(decide("p", recorded("1.0.0"), "1.0.0+b1", false, false)).toMatchObject({ action: "upgrade" });
+    // precedence first: a later version with an "earlier" build is still an upgrade
+    expect(decide("p", recorded("1.0.0+b9"), "1.0.1+b1", false, false)).toMatchObject({ action: "upgrade" });
+  });
 });
 
 describe("checkExpectedChecksum", () => {
