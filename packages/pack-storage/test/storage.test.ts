@@ -473,6 +473,28 @@ describe("the store's identity: checkIntact() and writes after init()", () => {
     await expect(storage.createStagingDir()).rejects.toMatchObject({ details: { storeLost: true } });
   });
 
+  it("opening a packs directory whose store directory is a link that leads nowhere names that link", async () => {
+    const { packsDir, root } = await setup();
+    fs.renameSync(path.join(packsDir, ".store-v1"), path.join(root, "old-store"));
+    const store = path.join(packsDir, ".store-v1");
+    for (const target of [".store-v1", path.join(root, "missing")]) {
+      fs.symlinkSync(target, store); // a loop, then a dangling link: mkdir says EEXIST, stat fails
+      await expect(new PackStorage({ packsDir }).init()).rejects.toMatchObject({
+        code: "EIO",
+        path: store,
+        message: `cannot create the store directory ${store}: it is a symbolic link that leads nowhere (a dangling link or a loop)`,
+        hint: expect.stringContaining(`remove the link ${store}`),
+      });
+      fs.unlinkSync(store);
+    }
+    // a packs directory that is itself a file is still named as such
+    const file = path.join(root, "a-file");
+    fs.writeFileSync(file, "");
+    await expect(new PackStorage({ packsDir: file }).init()).rejects.toMatchObject({
+      message: expect.stringMatching(/^cannot create the packs directory .*a-file: EEXIST/),
+    });
+  });
+
   it("names a restored backup without an id (from before store ids): a restart adopts it", async () => {
     const { storage, stage, packsDir, root } = await setup();
     await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");

@@ -11,7 +11,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { ioError } from "../errors";
+import { AttuneError, ErrorCodes, ioError } from "../errors";
 import { makeDirsSync } from "../make-dirs";
 import { ownedSuffix } from "./owner";
 
@@ -140,8 +140,36 @@ export class Layout {
       makeDirsSync(this.store());
       for (const dir of [this.staging(), this.trash()]) makeDirsSync(dir, 0o700);
     } catch (err) {
-      throw ioError(err, this.root, "cannot create the packs directory");
+      throw this.ensureError(err);
     }
+  }
+
+  /**
+   * What failed in ensure(), named: the packs directory itself, or one of the store's own
+   * directories in it (a link there that leads nowhere, a dangling one or a loop, made mkdir say
+   * EEXIST about "the packs directory").
+   */
+  private ensureError(err: unknown): AttuneError {
+    const at = (err as NodeJS.ErrnoException | null)?.path;
+    const root = path.resolve(this.root);
+    if (!at || path.dirname(path.resolve(at)) !== root)
+      return ioError(err, this.root, "cannot create the packs directory");
+    let link = false;
+    try {
+      link = fs.lstatSync(at).isSymbolicLink();
+    } catch {
+      // gone meanwhile: report the system error as it was
+    }
+    if (!link) return ioError(err, at, "cannot create the store directory");
+    return new AttuneError(
+      ErrorCodes.EIO,
+      `cannot create the store directory ${at}: it is a symbolic link that leads nowhere (a dangling link or a loop)`,
+      {
+        path: at,
+        cause: err,
+        hint: `the packs directory's own entries (${STORE_DIR}, .staging, .trash) must be directories: remove the link ${at}, or restore the packs directory from a backup`,
+      },
+    );
   }
 
   /** Move `abs` into the trash (atomic, so it vanishes from its place at once), then delete it. */
