@@ -12,6 +12,8 @@ const unreleased = new FinalizationRegistry<{ bytes: number }>((share) => {
   processKept -= share.bytes;
 });
 
+const EMPTY = Buffer.alloc(0);
+
 /** Kept bytes are copied into slabs of this size (one allocation per few hundred small files). */
 const SLAB_BYTES = 4 * 1024 * 1024;
 
@@ -27,6 +29,8 @@ const SLAB_BYTES = 4 * 1024 * 1024;
 export class KeptContents {
   private readonly files = new Map<string, Buffer>();
   private readonly digests = new Map<string, string>();
+  /** the slabs of the buffers kept by keepOwned() (each counted once against the budgets) */
+  private readonly owned = new Set<ArrayBufferLike>();
   private readonly share = { bytes: 0 };
   private slab: Buffer | null = null;
   private used = 0;
@@ -49,10 +53,15 @@ export class KeptContents {
    * is already a private copy nobody changes (the writing thread's shared slabs).
    */
   keepOwned(rel: string, data: Buffer): boolean {
-    if (this.share.bytes + data.length > this.budget) return false;
-    if (processKept + data.length > PROCESS_KEPT_BYTES) return false;
-    this.share.bytes += data.length;
-    processKept += data.length;
+    // a view keeps its whole slab alive: each slab counts once, in full, against the budgets (an
+    // empty file holds no slab at all)
+    if (data.length === 0) data = EMPTY;
+    const cost = data.length === 0 || this.owned.has(data.buffer) ? 0 : data.buffer.byteLength;
+    if (this.share.bytes + cost > this.budget) return false;
+    if (processKept + cost > PROCESS_KEPT_BYTES) return false;
+    if (cost > 0) this.owned.add(data.buffer);
+    this.share.bytes += cost;
+    processKept += cost;
     this.files.set(rel, data);
     return true;
   }
@@ -93,6 +102,7 @@ export class KeptContents {
     this.share.bytes = 0;
     this.files.clear();
     this.digests.clear();
+    this.owned.clear();
     this.slab = null;
     unreleased.unregister(this);
   }

@@ -60,6 +60,7 @@ parentPort.on("message", (m) => {
   }
   parentPort.postMessage({ id: m.id, error, written, digests }, [digests.buffer]);
 });
+parentPort.postMessage({ ready: true });
 `;
 
 /** Bytes per shared slab that file contents are copied into. */
@@ -97,10 +98,23 @@ interface Pending {
 }
 
 let broken = false;
+/** Writing threads alive in this process (concurrent API installs): one per core is plenty. */
+let live = 0;
+const MAX_LIVE = 2;
 
 export class WriteThread {
   /** Files written by writing threads in this process so far (diagnostics and tests). */
   static filesWritten = 0;
+  /** The bound on bytes posted and not yet written (MAX_QUEUED_BYTES; tests lower it). */
+  static maxQueuedBytes = MAX_QUEUED_BYTES;
+  /** The most bytes ever waiting for a writing thread in this process (diagnostics and tests). */
+  static peakQueuedBytes = 0;
+
+  /**
+   * The thread has started and listens (its first message). Nothing is posted before: until then
+   * the caller writes on its own thread, so a thread that fails to start loses no batch.
+   */
+  ready = false;
 
   private readonly worker: Worker;
   private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
@@ -112,17 +126,27 @@ export class WriteThread {
   private queuedBytes = 0;
   private failure: WriteFailure | null = null;
   private dead = false;
+  /** terminate() was called by us: its exit is no failure */
+  private stopping = false;
   private waiters: (() => void)[] = [];
   private drainers: (() => void)[] = [];
+
+  /** Writing threads alive in this process, and whether one failed to start (diagnostics, tests). */
+  static stats(): { live: number; broken: boolean } {
+    return { live, broken };
+  }
 
   /** Whether extraction may use a thread: `ATTUNE_IO_THREADS=0` turns it off. */
   static enabled(): boolean {
     return process.env.ATTUNE_IO_THREADS !== "0" && !broken;
   }
 
-  /** A new thread for one extraction, or null (disabled or unavailable: write on the main thread). */
+  /**
+   * A new thread for one extraction, or null (disabled, unavailable, or MAX_LIVE threads already
+   * writing for other extractions: write on the main thread).
+   */
   static open(): WriteThread | null {
-    if (!WriteThread.enabled()) return null;
+    if (!WriteThread.enabled() || live >= MAX_LIVE) return null;
     try {
       return new WriteThread();
     } catch {
@@ -141,15 +165,23 @@ export class WriteThread {
     this.worker.once("online", () => {
       if (this.pending.size === 0) this.worker.unref();
     });
+    live += 1;
     this.worker.on(
       "message",
-      (m: { id: number; error: WriteFailure | null; written: number; digests: Uint8Array }) => {
+      (
+        m: { ready: true } | { id: number; error: WriteFailure | null; written: number; digests: Uint8Array },
+      ) => {
+        if ("ready" in m) {
+          this.ready = true;
+          return;
+        }
         this.failure ??= m.error;
         WriteThread.filesWritten += m.written;
         const p = this.pending.get(m.id);
-        if (p && !m.error) {
+        if (p) {
+          // only the files written (the first `written`; after a failure or a stop, none or some)
           const digests = Buffer.from(m.digests.buffer, m.digests.byteOffset, m.digests.byteLength);
-          p.digested.forEach((f, i) => f?.(digests.subarray(32 * i, 32 * i + 32)));
+          for (let i = 0; i < m.written; i++) p.digested[i]?.(digests.subarray(32 * i, 32 * i + 32));
         }
         this.settle(m.id);
       },
@@ -157,7 +189,11 @@ export class WriteThread {
     const die = (err?: unknown) => {
       if (this.dead) return;
       this.dead = true;
-      if (this.pending.size > 0 || err instanceof Error) {
+      live -= 1;
+      // one that never started will not start next time either (whatever stopped it, say memory
+      // limits): later extractions write on the main thread; this one was never given a batch
+      if (!this.ready && !this.stopping) broken = true;
+      if (this.pending.size > 0 || (this.ready && err instanceof Error)) {
         this.failure ??= {
           message: `the writing thread stopped${err instanceof Error ? `: ${err.message}` : ""}`,
           target: "(archive)",
@@ -175,7 +211,7 @@ export class WriteThread {
     if (p === undefined) return;
     this.pending.delete(id);
     this.queuedBytes -= p.bytes;
-    if (this.queuedBytes <= MAX_QUEUED_BYTES / 2 || this.failure) {
+    if (this.queuedBytes <= WriteThread.maxQueuedBytes / 2 || this.failure) {
       const drainers = this.drainers;
       this.drainers = [];
       drainers.forEach((f) => f());
@@ -193,9 +229,14 @@ export class WriteThread {
     return this.failure;
   }
 
+  /** The thread is gone (stopped, failed, or never started). */
+  get gone(): boolean {
+    return this.dead;
+  }
+
   /** Too many bytes wait for the thread: the producer should wait for onDrain(). */
   get full(): boolean {
-    return this.queuedBytes >= MAX_QUEUED_BYTES && !this.failure && !this.dead;
+    return this.queuedBytes >= WriteThread.maxQueuedBytes && !this.failure && !this.dead;
   }
 
   /** Call `f` once the queue has shrunk (or the thread failed). */
@@ -255,6 +296,7 @@ export class WriteThread {
     if (this.pending.size === 0) this.worker.ref();
     this.pending.set(id, { bytes: b.bytes, digested: b.digested });
     this.queuedBytes += b.bytes;
+    WriteThread.peakQueuedBytes = Math.max(WriteThread.peakQueuedBytes, this.queuedBytes);
     const { targets, meta, slabs } = b;
     this.worker.postMessage({ id, flags: CREATE_FLAGS, stop: this.stopFlag, targets, meta, slabs });
   }
@@ -269,6 +311,7 @@ export class WriteThread {
   async finish(): Promise<WriteFailure | null> {
     this.flush();
     await this.settled();
+    this.stopping = true;
     void this.worker.terminate();
     return this.failure;
   }
@@ -278,6 +321,7 @@ export class WriteThread {
     this.batch = null;
     Atomics.store(this.stopFlag, 0, 1);
     await this.settled();
+    this.stopping = true;
     void this.worker.terminate();
   }
 }

@@ -315,7 +315,9 @@ export class TreeWriter {
       this.threadTried = true;
       this.thread = WriteThread.open();
     }
-    if (this.thread) {
+    // until the thread has started, and for good if it never does, files are written here
+    if (this.thread && !this.thread.ready && this.thread.gone) this.thread = null;
+    if (this.thread?.ready) {
       const shared = this.thread.copy(data);
       const kept = this.kept;
       const keeps = kept?.keepOwned(rel, shared) ?? false;
@@ -336,6 +338,8 @@ export class TreeWriter {
 
   /** Run `task` in the background once fewer than PARALLEL_BODIES tasks and BUFFERED_BYTES are in flight. */
   private async schedule(task: () => Promise<void>, bytes: number): Promise<void> {
+    // the writing thread's queue is bounded too: wait while it is full
+    while (this.full) await new Promise<void>((resolve) => this.onDrain(resolve));
     while (
       this.pending.size >= PARALLEL_BODIES ||
       (this.pending.size > 0 && this.inFlightBytes + bytes > BUFFERED_BYTES)
