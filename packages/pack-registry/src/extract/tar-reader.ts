@@ -25,16 +25,17 @@ const MAX_RATIO = 1000;
 /**
  * Bytes per read of the archive (and per piece handed to the inflater). Every chunk is a round trip
  * through the thread pool, which costs the main thread ~0.1 ms here: with zlib's default 16 KiB, the
- * main thread spent more time handing chunks over than node-tar's synchronous inflation took.
+ * main thread spent more time handing chunks over than node-tar's synchronous inflation took, and
+ * 1 MiB extracts the `many` pack ~7% faster than 256 KiB did (in process, interleaved runs).
  */
-const CHUNK = 256 * 1024;
+const CHUNK = 1024 * 1024;
 /**
  * Bytes of the archive parsed and written per turn of the event loop: ~50 small files, a few ms, so
  * a server sharing the loop (the API) keeps answering.
  */
 const SLICE = 256 * 1024;
 /**
- * Inflated bytes per zlib output buffer (one 256 KiB input chunk fits: one pool trip per chunk), and
+ * Inflated bytes per zlib output buffer (one incompressible input chunk fits: one pool trip), and
  * at most this many bytes wait for the parser before the source is paused.
  */
 const READ_AHEAD = 1024 * 1024;
