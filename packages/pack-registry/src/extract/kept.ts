@@ -66,9 +66,9 @@ export class KeptContents {
     return true;
   }
 
-  /** Record the SHA-256 of a kept file's bytes (computed where they were written). */
-  setDigest(rel: string, sha256: Buffer): void {
-    if (this.files.has(rel)) this.digests.set(rel, sha256.toString("hex"));
+  /** Record the SHA-256 (lowercase hex) of a kept file's bytes (computed where they were written). */
+  setDigest(rel: string, sha256: string): void {
+    if (this.files.has(rel)) this.digests.set(rel, sha256);
   }
 
   /** The SHA-256 (hex) of a kept file's bytes, when it was recorded. */

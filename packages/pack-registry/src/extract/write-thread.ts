@@ -34,8 +34,8 @@ parentPort.on("message", (m) => {
   const views = m.slabs.map((s) => Buffer.from(s));
   const meta = m.meta;
   const n = m.targets.length;
-  // the SHA-256 of each file asked for (flag), 32 bytes each
-  const digests = Buffer.alloc(32 * n);
+  // the SHA-256 of each file asked for (flag), in hex (converted here, off the main thread)
+  const digests = new Array(n).fill("");
   for (let i = 0; i < n && !failed; i++) {
     if (Atomics.load(m.stop, 0) !== 0) { failed = true; break; }
     const target = m.targets[i];
@@ -56,9 +56,9 @@ parentPort.on("message", (m) => {
     }
     if (failed) break;
     written++;
-    if (flags & 2) crypto.createHash("sha256").update(slab.subarray(offset, offset + length)).digest().copy(digests, 32 * i);
+    if (flags & 2) digests[i] = crypto.createHash("sha256").update(slab.subarray(offset, offset + length)).digest("hex");
   }
-  parentPort.postMessage({ id: m.id, error, written, digests }, [digests.buffer]);
+  parentPort.postMessage({ id: m.id, error, written, digests });
 });
 parentPort.postMessage({ ready: true });
 `;
@@ -89,7 +89,7 @@ interface Batch {
   slabs: SharedArrayBuffer[];
   bytes: number;
   /** per file: who wants its SHA-256 (null: nobody) */
-  digested: (((sha256: Buffer) => void) | null)[];
+  digested: (((sha256: string) => void) | null)[];
 }
 
 interface Pending {
@@ -169,7 +169,7 @@ export class WriteThread {
     this.worker.on(
       "message",
       (
-        m: { ready: true } | { id: number; error: WriteFailure | null; written: number; digests: Uint8Array },
+        m: { ready: true } | { id: number; error: WriteFailure | null; written: number; digests: string[] },
       ) => {
         if ("ready" in m) {
           this.ready = true;
@@ -180,8 +180,7 @@ export class WriteThread {
         const p = this.pending.get(m.id);
         if (p) {
           // only the files written (the first `written`; after a failure or a stop, none or some)
-          const digests = Buffer.from(m.digests.buffer, m.digests.byteOffset, m.digests.byteLength);
-          for (let i = 0; i < m.written; i++) p.digested[i]?.(digests.subarray(32 * i, 32 * i + 32));
+          for (let i = 0; i < m.written; i++) p.digested[i]?.(m.digests[i]);
         }
         this.settle(m.id);
       },
@@ -263,14 +262,14 @@ export class WriteThread {
 
   /**
    * Queue the creation of `target` with the bytes of `shared` (from copy()); `digested`, if given,
-   * is called with the bytes' SHA-256 (32 bytes) once the file is written.
+   * is called with the bytes' SHA-256 (lowercase hex) once the file is written.
    */
   write(
     target: string,
     shared: Buffer,
     mode: number,
     chmod: boolean,
-    digested: ((sha256: Buffer) => void) | null = null,
+    digested: ((sha256: string) => void) | null = null,
   ): void {
     const sab = shared.buffer as SharedArrayBuffer;
     const b = (this.batch ??= { targets: [], meta: [], slabs: [], bytes: 0, digested: [] });
