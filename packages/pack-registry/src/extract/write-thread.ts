@@ -189,12 +189,15 @@ export class WriteThread {
       if (this.dead) return;
       this.dead = true;
       live -= 1;
-      // one that never started will not start next time either (whatever stopped it, say memory
-      // limits): later extractions write on the main thread; this one was never given a batch
-      if (!this.ready && !this.stopping) broken = true;
-      if (this.pending.size > 0 || (this.ready && err instanceof Error)) {
+      // one that failed to start (an error before its first message, or an exit nobody asked for)
+      // will not start next time either, whatever stopped it (say memory limits): later extractions
+      // write on the main thread; this one was never given a batch. (`err`: an 'error' event; it may
+      // come from another realm, so no instanceof.)
+      const reason = err === undefined ? "" : String((err as { message?: unknown } | null)?.message ?? err);
+      if (!this.ready && (err !== undefined || !this.stopping)) broken = true;
+      if (this.pending.size > 0 || (this.ready && err !== undefined)) {
         this.failure ??= {
-          message: `the writing thread stopped${err instanceof Error ? `: ${err.message}` : ""}`,
+          message: `the writing thread stopped${reason ? `: ${reason}` : ""}`,
           target: "(archive)",
           step: "cannot write",
         };
