@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import lockfile from "proper-lockfile";
 import { AttuneError, ErrorCodes, ioError, makeDirs, validateRef } from "@attune/pack-storage";
+import { loadLockfile } from "./lazy";
 
 /** A held per-ref lock. `assertHeld()` throws when the lock was lost (so we never commit without it). */
 export interface PackLock {
@@ -129,7 +129,7 @@ export class FileLocker implements PackLocker {
     return pollLock(ref, opts, async () => {
       let compromised: Error | null = null;
       try {
-        const release = await lockfile.lock(target, {
+        const release = await loadLockfile().lock(target, {
           realpath: false,
           lockfilePath: `${target}.lock`,
           stale: this.staleMs,
