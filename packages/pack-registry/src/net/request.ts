@@ -1,9 +1,21 @@
-import http from "node:http";
-import https from "node:https";
-import tls from "node:tls";
+import type http from "node:http";
+import type https from "node:https";
+import type tls from "node:tls";
+import { createRequire } from "node:module";
 import type { LookupFunction } from "node:net";
 import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
 import type { OutboundPolicy } from "../policy/outbound-policy";
+
+const require = createRequire(import.meta.url);
+/**
+ * node:http(s) and node:tls, loaded on the first request: loading tls cost every command that
+ * imports this package (`pack list`, `verify`, a local install) ~8 ms, for nothing.
+ */
+const load = {
+  http: () => require("node:http") as typeof http,
+  https: () => require("node:https") as typeof https,
+  tls: () => require("node:tls") as typeof tls,
+};
 
 export interface PolicyRequestOptions {
   method?: string;
@@ -129,7 +141,7 @@ function send(
   field: string,
 ): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const mod = u.protocol === "https:" ? https : http;
+    const mod = u.protocol === "https:" ? load.https() : load.http();
     const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_MS;
     // agent: false -> one connection per request, so every connection went through policyLookup
     const req = mod.request(u, {
@@ -137,7 +149,7 @@ function send(
       headers,
       signal,
       agent: false,
-      ...(policy.extraCa ? { ca: [...tls.rootCertificates, ...policy.extraCa] } : {}),
+      ...(policy.extraCa ? { ca: [...load.tls().rootCertificates, ...policy.extraCa] } : {}),
       lookup: policyLookup(policy, field),
       timeout: idleMs,
     });
