@@ -5,6 +5,13 @@ import { describe, expect, it } from "@jest/globals";
 import { COMMAND_TREE } from "../src/main";
 import { CLI_DIR, baseEnv, runCli } from "./helpers";
 
+/** Run the CLI on `args`, which must be a usage error (exit 2, nothing on stdout): its stderr. */
+async function usageErrorOf(args: readonly string[]): Promise<string> {
+  const r = await runCli([...args]);
+  expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+  return r.stderr;
+}
+
 describe("usage errors, help and version", () => {
   it("an unknown command exits 2 and suggests the closest one", async () => {
     const r = await runCli(["pakc", "list"]);
@@ -34,9 +41,8 @@ describe("usage errors, help and version", () => {
       [["token", "lst", "-h"], 'unknown command "token lst"', "did you mean `attune token list`?"],
       [["nonsense"], 'unknown command "nonsense"', "run `attune --help` to see the commands"],
     ] as const) {
-      const r = await runCli([...args]);
-      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
-      expect(r.stderr).toBe(`attune: EUSAGE: ${message}\nhint: ${hint}\n`);
+      const stderr = await usageErrorOf(args);
+      expect(stderr).toBe(`attune: EUSAGE: ${message}\nhint: ${hint}\n`);
     }
     // the real ones still print their help
     const ok = await runCli(["-o", "json", "pack", "install", "--help"]);
@@ -96,25 +102,23 @@ describe("usage errors, help and version", () => {
     for (const [group, usages] of groups) {
       const subs = usages.map((u) => u.split(" ")[0]);
       for (const args of [[group], ["-o", "json", group], [group, "-q"]]) {
-        const r = await runCli(args);
-        expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
-        const [message, hint] = r.stderr.split("\n");
+        const stderr = await usageErrorOf(args);
+        const [message, hint] = stderr.split("\n");
         expect(message).toBe(
           `attune: EUSAGE: missing <command>: attune ${group} <command>, one of ${subs.join(", ")}`,
         );
         expect(hint).toMatch(
           new RegExp(`^hint: e\\.g\\. \`attune ${group} [a-z-]+\`; run \`attune ${group} --help\``),
         );
-        expect(r.stderr).not.toMatch(/Not enough|non-option/);
+        expect(stderr).not.toMatch(/Not enough|non-option/);
       }
     }
   });
 
   it("no command at all lists the commands and the usage", async () => {
     for (const args of [[], ["-q"], ["--home", "/nowhere"]]) {
-      const r = await runCli(args);
-      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
-      expect(r.stderr).toBe(
+      const stderr = await usageErrorOf(args);
+      expect(stderr).toBe(
         `attune: EUSAGE: missing <command>: attune <command>, one of ${Object.keys(COMMAND_TREE).join(", ")}\n` +
           "hint: e.g. `attune pack list`; run `attune --help` to see what each does\n",
       );
@@ -131,10 +135,9 @@ describe("usage errors, help and version", () => {
       [["--frce"], "run `attune --help` to see the options"],
       [["pack", "--qiet", "list"], "did you mean --quiet? (run with --help to see the options)"],
     ] as const) {
-      const r = await runCli([...args]);
-      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      const stderr = await usageErrorOf(args);
       const typed = args.find((a) => a.startsWith("--") && a !== "--home");
-      expect(r.stderr).toBe(`attune: EUSAGE: Unknown argument: ${typed}\nhint: ${hint}\n`);
+      expect(stderr).toBe(`attune: EUSAGE: Unknown argument: ${typed}\nhint: ${hint}\n`);
     }
     const short = await runCli(["-x", "pack", "list"]);
     expect(short.code).toBe(2);
@@ -189,9 +192,8 @@ describe("usage errors, help and version", () => {
       ["--force", "pack", "install", "./x"],
       ["pack", "--force", "install", "./x"],
     ]) {
-      const r = await runCli(args);
-      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
-      expect(r.stderr).toBe(
+      const stderr = await usageErrorOf(args);
+      expect(stderr).toBe(
         "attune: EUSAGE: --force is an option of `attune pack install`: give it after the command\n" +
           "hint: e.g. `attune pack install <source> --force`; only the global options (--home, -o, --api-url, …) can come before it\n",
       );
@@ -217,13 +219,12 @@ describe("usage errors, help and version", () => {
       ["pack", "--version=1.0.0", "uninstall", "x"],
       ["-q", "pack", "--version", "uninstall", "x", "--yes"],
     ]) {
-      const r = await runCli(args);
-      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
-      expect(r.stderr).toBe(
+      const stderr = await usageErrorOf(args);
+      expect(stderr).toBe(
         "attune: EUSAGE: --version is an option of `attune pack uninstall`: give it after the command\n" +
           "hint: e.g. `attune pack uninstall <ref> --version <version>`; only the global options (--home, -o, --api-url, …) can come before it\n",
       );
-      expect(r.stderr.split("\n")[0]).toBe(yes.stderr.split("\n")[0].replace("--yes", "--version"));
+      expect(stderr.split("\n")[0]).toBe(yes.stderr.split("\n")[0].replace("--yes", "--version"));
     }
     // before the first command word it is still the CLI's own
     const own = await runCli(["--version"]);
@@ -236,9 +237,8 @@ describe("usage errors, help and version", () => {
       ["--version", "pack"],
       ["-q", "--version", "config", "show"],
     ]) {
-      const r = await runCli(args);
-      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
-      expect(r.stderr).toBe(
+      const stderr = await usageErrorOf(args);
+      expect(stderr).toBe(
         "attune: EUSAGE: --version prints attune's version and takes no command\n" +
           "hint: run `attune --version` alone (the version of an installed pack: `attune pack show <ref>`)\n",
       );
@@ -254,9 +254,8 @@ describe("usage errors, help and version", () => {
       [["pack", "-"], "pack -", "attune pack --help"],
       [["pack", "-", "list"], "pack -", "attune pack --help"],
     ] as const) {
-      const r = await runCli([...args]);
-      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
-      expect(r.stderr).toBe(
+      const stderr = await usageErrorOf(args);
+      expect(stderr).toBe(
         `attune: EUSAGE: unknown command "${shown}"\nhint: run \`${help}\` to see the commands\n`,
       );
     }
@@ -284,9 +283,8 @@ describe("usage errors, help and version", () => {
         "<name> <url> --priority <priority>",
       ],
     ] as const) {
-      const r = await runCli([...args]);
-      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
-      expect(r.stderr).toBe(
+      const stderr = await usageErrorOf(args);
+      expect(stderr).toBe(
         `attune: EUSAGE: ${typed} is an option of \`attune ${command}\`: give it after the command\n` +
           `hint: e.g. \`attune ${command.split(" ")[0]} ${command.split(" ")[1]} ${usage}\`; only the global options (--home, -o, --api-url, …) can come before it\n`,
       );
@@ -325,9 +323,8 @@ describe("usage errors, help and version", () => {
       [["pack", "list", "-qoyaml"], "-qoyaml", "write `-qo yaml` (or -qo=yaml)"],
       [["pack", "list", "-oxml"], "-oxml", "write `-o json` (the formats: table, json, yaml)"],
     ] as const) {
-      const r = await runCli([...args]);
-      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
-      expect(r.stderr).toBe(
+      const stderr = await usageErrorOf(args);
+      expect(stderr).toBe(
         `attune: EUSAGE: ${typed}: -o takes the output format as the next word, not joined to it\nhint: ${hint}\n`,
       );
     }
@@ -352,9 +349,8 @@ describe("usage errors, help and version", () => {
         "e.g. --source-type git",
       ],
     ] as const) {
-      const r = await runCli([...args]);
-      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
-      expect(r.stderr).toBe(`attune: EUSAGE: ${message}\nhint: ${hint}\n`);
+      const stderr = await usageErrorOf(args);
+      expect(stderr).toBe(`attune: EUSAGE: ${message}\nhint: ${hint}\n`);
     }
   });
 
