@@ -12,6 +12,15 @@ import type { FetchContext } from "../src/sources/types";
 
 const policy = new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1"] });
 const ctx: FetchContext = { policy, registries: new RegistryClient({ registries: [], policy }) };
+/** `ctx` with a download cap of `bytes` (loopback allowed, as in `policy`). */
+const withDownloadCap = (bytes: number): FetchContext => ({
+  ...ctx,
+  policy: new OutboundPolicy({
+    allowHttp: true,
+    allowedPrivateHosts: ["127.0.0.1"],
+    maxDownloadBytes: bytes,
+  }),
+});
 const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
 async function rejection(
@@ -155,14 +164,7 @@ describe("archive URL source (real HTTP server)", () => {
   });
 
   it("enforces the size cap and the timeout", async () => {
-    const small = {
-      ...ctx,
-      policy: new OutboundPolicy({
-        allowHttp: true,
-        allowedPrivateHosts: ["127.0.0.1"],
-        maxDownloadBytes: 50,
-      }),
-    };
+    const small = withDownloadCap(50);
     expect(
       (await rejection(archiveUrlSource(`${srv.url}/demo-1.0.0.tar.gz`).fetch(newStage(), small))).code,
     ).toBe("ETOO_LARGE");
@@ -177,14 +179,7 @@ describe("archive URL source (real HTTP server)", () => {
   });
 
   it("names the setting that raises each cap, and the value configured", async () => {
-    const small = {
-      ...ctx,
-      policy: new OutboundPolicy({
-        allowHttp: true,
-        allowedPrivateHosts: ["127.0.0.1"],
-        maxDownloadBytes: 50,
-      }),
-    };
+    const small = withDownloadCap(50);
     const dl = (await rejection(
       archiveUrlSource(`${srv.url}/demo-1.0.0.tar.gz`).fetch(newStage(), small),
     )) as {
