@@ -146,7 +146,7 @@ export function postgresConnectHint(e: unknown): string {
   const message = String((e as Error | null)?.message ?? "");
   if (/does not support SSL/.test(message))
     return "the server does not accept TLS: enable ssl on the server, or drop sslmode from DATABASE_URL (sslmode=prefer does not fall back to a plain connection with this driver)";
-  if (/self[- ]signed certificate|unable to verify|certificate/i.test(message))
+  if (/certificate|unable to verify/i.test(message))
     return "the server's TLS certificate did not verify: give its CA with sslrootcert=<PEM file> (sslmode=verify-full), or use sslmode=require to encrypt without checking it";
   return "check DATABASE_URL and that the server is running and reachable";
 }

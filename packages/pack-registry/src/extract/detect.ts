@@ -1,7 +1,7 @@
-import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename } from "node:path";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
+import { NO_FOLLOW_FLAGS } from "../open-flags";
 
 export type ArchiveType = "tar.gz" | "tar" | "zip";
 
@@ -27,9 +27,6 @@ function typeFromMagic(head: Buffer): ArchiveType | null {
   if (head.length >= 262 && head.toString("latin1", 257, 262) === "ustar") return "tar";
   return null;
 }
-
-/** open(2) flags for an archive the caller does not own: no link followed, a FIFO cannot block. */
-export const NO_FOLLOW_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export function notARegularFile(file: string): AttuneError {
   return new AttuneError(ErrorCodes.EINVALID_INPUT, `${file} is not a regular file`, {

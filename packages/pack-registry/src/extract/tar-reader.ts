@@ -7,7 +7,8 @@ import type { KeptContents } from "./kept";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
 import type { ArchiveEntry } from "./entry-checker";
 import { EntryChecker, tooLarge, unsafe } from "./entry-checker";
-import { NO_FOLLOW_FLAGS, notARegularFile } from "./detect";
+import { notARegularFile } from "./detect";
+import { NO_FOLLOW_FLAGS } from "../open-flags";
 import type { ExtractLimits } from "./limits";
 import { TreeWriter, type FileSink } from "./writer";
 

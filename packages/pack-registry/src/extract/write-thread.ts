@@ -17,7 +17,7 @@
 // being written when the caller removes the work directory.
 //
 // The thread's source is the text below (no imports: it runs as an eval'd script).
-import { constants } from "node:fs";
+import { CREATE_FLAGS } from "../open-flags";
 import type { Worker } from "node:worker_threads";
 import { createRequire } from "node:module";
 
@@ -71,8 +71,6 @@ const BATCH_FILES = 64;
 const BATCH_BYTES = 1024 * 1024;
 /** Bytes posted and not yet written before the writer reports itself full (the parser waits). */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
-
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /** A failure of the thread: the system error of the file it could not write. */
 export interface WriteFailure {

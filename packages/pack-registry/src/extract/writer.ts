@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, mkdirSync, openSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, sep } from "node:path";
 import { ioError } from "@attune/pack-storage";
@@ -6,9 +6,9 @@ import { tooLarge, unsafe } from "./entry-checker";
 import type { KeptContents } from "./kept";
 import type { ExtractLimits } from "./limits";
 import { PROGRESS_EVERY_FILES } from "../progress";
-import { WriteThread } from "./write-thread";
+import { WriteThread, type WriteFailure } from "./write-thread";
+import { CREATE_FLAGS } from "../open-flags";
 
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 /** files up to this size are collected and written by one open/write/close; bigger ones stream */
 const SMALL_FILE = 1024 * 1024;
 /** small files written on the calling thread before a writing thread is started (when allowed) */
@@ -45,6 +45,11 @@ function writeAllSync(fd: number, data: Buffer, target: string): void {
   } catch (err) {
     throw ioError(err, target, "cannot write");
   }
+}
+
+/** The writing thread's failure as the error the same system call would give on this thread. */
+function threadError(failed: WriteFailure): Error {
+  return ioError(Object.assign(new Error(failed.message), { code: failed.code }), failed.target, failed.step);
 }
 
 /**
@@ -205,7 +210,7 @@ export class TreeWriter {
   async finish(): Promise<void> {
     await Promise.allSettled([...this.pending]);
     if (this.failure) {
-      await this.thread?.stop();
+      await this.stopThread();
       this.rethrow();
     }
     await this.finishThread();
@@ -225,12 +230,7 @@ export class TreeWriter {
   /** Wait for the writing thread to write everything queued; throw its first failure. */
   async finishThread(): Promise<void> {
     const failed = await this.thread?.finish();
-    if (failed)
-      throw ioError(
-        Object.assign(new Error(failed.message), { code: failed.code }),
-        failed.target,
-        failed.step,
-      );
+    if (failed) throw threadError(failed);
   }
 
   /** Stop the writing thread after a failure; resolves once nothing is being written. */
@@ -247,12 +247,7 @@ export class TreeWriter {
   private rethrow(): void {
     if (this.failure) throw this.failure;
     const failed = this.thread?.failed;
-    if (failed)
-      throw ioError(
-        Object.assign(new Error(failed.message), { code: failed.code }),
-        failed.target,
-        failed.step,
-      );
+    if (failed) throw threadError(failed);
   }
 
   private async count(

@@ -109,7 +109,8 @@ async function hashFiles(
       total.update(scratch.subarray(0, writeFrameHeader(scratch, file.rel, content.length, file.abs)));
       total.update(content);
       size = content.length;
-      if (files) sha256 ??= (known && opts.digestOf?.(file.rel)) || sha256Hex(content);
+      // a digest from digestOf only for bytes `contents` gave (known[i]), as documented
+      if (files) sha256 ??= (known?.[i] && opts.digestOf?.(file.rel)) || sha256Hex(content);
     } else {
       const loaded = loadTreeFileSync(file.abs, file.rel, scratch);
       size = loaded.size;

@@ -1,6 +1,5 @@
 import {
   closeSync,
-  constants,
   fchmodSync,
   fstatSync,
   openSync,
@@ -19,6 +18,7 @@ import {
   type StreamingTreeHasher,
 } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
+import { CREATE_FLAGS, NO_FOLLOW_FLAGS } from "../../open-flags";
 import { specialFileError, symlinkError, tooLarge } from "./walk";
 
 // Synchronous calls on raw descriptors, one file after the other: a copy of 20,000 small files is
@@ -26,9 +26,7 @@ import { specialFileError, symlinkError, tooLarge } from "./walk";
 // no callback, no trip through the thread pool). See copy-tree.ts for why not concurrent.
 
 const CHUNK = 1024 * 1024;
-// O_NONBLOCK: a file swapped for a FIFO after the walk must not hang the process in open()
-const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+// NO_FOLLOW_FLAGS has O_NONBLOCK: a file swapped for a FIFO after the walk must not hang open()
 
 export interface CopyState {
   limits: ExtractLimits;
@@ -56,7 +54,7 @@ export interface CopyState {
 
 function openSource(from: string, rel: string): number {
   try {
-    return openSync(from, READ_FLAGS);
+    return openSync(from, NO_FOLLOW_FLAGS);
   } catch (err) {
     // the walk saw a regular file: ELOOP means it was replaced by a link since
     if ((err as NodeJS.ErrnoException).code === "ELOOP") throw symlinkError(rel, from);
@@ -176,7 +174,7 @@ export function copyRegularFile(from: string, to: string, rel: string, state: Co
     const mode = info.mode & 0o111 ? 0o755 : 0o644;
     let dst: number;
     try {
-      dst = openSync(to, WRITE_FLAGS, mode);
+      dst = openSync(to, CREATE_FLAGS, mode);
     } catch (err) {
       throw ioError(err, to, "cannot create");
     }
