@@ -6,7 +6,7 @@ import { dbCommand } from "./commands/db";
 import { configCommand } from "./commands/config";
 import { CliError, exitCodeFor, renderError } from "./errors";
 import { globalOptions } from "./globals";
-import { OUTPUT_FORMATS } from "./output";
+import { OUTPUT_FORMATS, isOutputFormat } from "./output";
 import { runState } from "./run";
 import { closest, distance } from "./suggest";
 import { VERSION } from "./version";
@@ -289,10 +289,10 @@ function outputRunTogether(argv: string[]): CliError | undefined {
   for (const a of argv) {
     if (a === "--") return undefined;
     const m = /^-([a-zA-Z]*?)o([a-zA-Z0-9][^=]*)$/.exec(a);
-    if (!m || !(m[1] === "" || (OUTPUT_FORMATS as readonly string[]).includes(m[2]))) continue;
+    if (!m || !(m[1] === "" || isOutputFormat(m[2]))) continue;
     const [, before, value] = m;
     return new CliError("EUSAGE", `${a}: -o takes the output format as the next word, not joined to it`, {
-      hint: (OUTPUT_FORMATS as readonly string[]).includes(value)
+      hint: isOutputFormat(value)
         ? `write \`-${before}o ${value}\` (or -${before}o=${value})`
         : `write \`-${before}o json\` (the formats: ${OUTPUT_FORMATS.join(", ")})`,
     });
@@ -364,6 +364,9 @@ interface OptionNames {
   flags: Set<string>;
 }
 
+/** No options (a builder that cannot be read, or no command). */
+const noOptions = (): OptionNames => ({ names: [], flags: new Set() });
+
 /** The options a builder declares, read off it with a recorder. */
 function recordOptions(build: (y: Argv) => unknown): OptionNames {
   const names: string[] = [];
@@ -395,14 +398,14 @@ function globalOptionNames(): Set<string> {
 function subcommandOptions(top: string, sub: string | undefined): OptionNames {
   try {
     const group = GROUPS[top]?.builder;
-    if (sub === undefined || typeof group !== "function") return { names: [], flags: new Set() };
+    if (sub === undefined || typeof group !== "function") return noOptions();
     const defs: Array<{ command?: unknown; builder?: unknown }> = [];
     group(recorder({ command: (d) => defs.push(d as (typeof defs)[number]) }));
     const def = defs.find((d) => typeof d.command === "string" && d.command.split(" ")[0] === sub);
-    if (typeof def?.builder !== "function") return { names: [], flags: new Set() };
+    if (typeof def?.builder !== "function") return noOptions();
     return recordOptions(def.builder as (y: Argv) => unknown);
   } catch {
-    return { names: [], flags: new Set() };
+    return noOptions();
   }
 }
 
@@ -431,7 +434,7 @@ function commandAround(argv: string[]): [string | undefined, string | undefined]
 /** An option before the subcommand: one of that subcommand's, said to go after it, or an unknown one. */
 function misplacedOption(typed: string, argv: string[]): CliError {
   const [top, sub] = commandAround(argv);
-  const own = top !== undefined ? subcommandOptions(top, sub) : { names: [], flags: new Set<string>() };
+  const own = top !== undefined ? subcommandOptions(top, sub) : noOptions();
   const name = typed.replace(/^-+(no-)?/, "");
   const usage = COMMAND_TREE[top ?? ""]?.find((u) => u.split(" ")[0] === sub);
   if (usage && own.names.includes(name)) {

@@ -8,6 +8,11 @@ import { printable } from "./printable";
 export type OutputFormat = "table" | "json" | "yaml";
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ["table", "json", "yaml"];
 
+/** Whether `value` names an output format. */
+export function isOutputFormat(value: unknown): value is OutputFormat {
+  return (OUTPUT_FORMATS as readonly unknown[]).includes(value);
+}
+
 /** What a command hands back: its data (json/yaml) and how to draw it as text. */
 export interface CommandResult {
   data: unknown;
@@ -19,7 +24,7 @@ export interface CommandResult {
 }
 
 export function pickFormat(explicit: string | undefined, stdoutIsTty: boolean): OutputFormat {
-  if (explicit && (OUTPUT_FORMATS as readonly string[]).includes(explicit)) return explicit as OutputFormat;
+  if (isOutputFormat(explicit)) return explicit;
   return stdoutIsTty ? "table" : "json";
 }
 

@@ -1,6 +1,6 @@
 import type { GlobalArgs } from "./globals";
 import { CliError } from "./errors";
-import { OUTPUT_FORMATS, formatResult, pickFormat, type CommandResult } from "./output";
+import { formatResult, isOutputFormat, pickFormat, type CommandResult } from "./output";
 
 export type Handler<A> = (argv: A) => Promise<CommandResult | void>;
 
@@ -10,7 +10,7 @@ export const runState = { exitCode: 0 };
 /** The effective output format: -o flag, else ATTUNE_OUTPUT, else table on a TTY and json otherwise. */
 export function outputFormat(argv: GlobalArgs, env: NodeJS.ProcessEnv = process.env) {
   const fromEnv = env.ATTUNE_OUTPUT?.trim() || undefined;
-  if (!argv.output && fromEnv && !(OUTPUT_FORMATS as readonly string[]).includes(fromEnv))
+  if (!argv.output && fromEnv && !isOutputFormat(fromEnv))
     throw new CliError("EUSAGE", `ATTUNE_OUTPUT must be table, json or yaml, not "${fromEnv}"`, {
       hint: "fix or unset ATTUNE_OUTPUT, or pass -o",
     });

@@ -10,7 +10,7 @@
  */
 import type { ChecksumArgs } from "./handlers/checksum";
 import { exitCodeFor, renderError } from "./errors";
-import { OUTPUT_FORMATS } from "./output";
+import { isOutputFormat } from "./output";
 import { lazy, runState } from "./run";
 
 /** The handler of `pack checksum`, loaded on first use (shared with the yargs command). */
@@ -33,7 +33,7 @@ export function plainChecksumArgs(argv: readonly string[]): ChecksumArgs | null 
       json = true;
     } else if (a === "-o" || a === "--output") {
       const value = argv[++i];
-      if (output !== undefined || !(OUTPUT_FORMATS as readonly string[]).includes(value)) return null;
+      if (output !== undefined || !isOutputFormat(value)) return null;
       output = value;
     } else if (a.startsWith("-") || path !== undefined) return null;
     else path = a;
