@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { answerClientError } from "./http/client-error";
 import { createLogger } from "./logger";
 import { createServer, type Lifecycle } from "./server";
 import type { ServerDeps } from "./types";
@@ -34,6 +35,8 @@ export async function startServer(deps: ServerDeps, opts: ListenOptions = {}): P
   // bound receiving the request only, never the time an install takes to answer.
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
+  // what Node's parser refuses is answered as problem+json too
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket, logger));
 
   let inFlight = 0;
   server.on("request", (_req, res: http.ServerResponse) => {

@@ -89,7 +89,12 @@ const secured = (scope: string) => ({ security: [{ bearer: [scope] }] });
 export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown> {
   return {
     openapi: "3.1.0",
-    info: { title: "Attune pack registry API", version },
+    info: {
+      title: "Attune pack registry API",
+      version,
+      description:
+        "Every error is application/problem+json with the product's `code` and a `request_id` that matches the X-Request-Id header. Besides the responses listed per operation: a method a path does not define is answered 405 EMETHOD_NOT_ALLOWED with an Allow header; a request the HTTP parser cannot read is answered 400 EINVALID_INPUT (field `request`), headers over 16 KiB 431 ETOO_LARGE (field `headers`), and a request that does not arrive in time 408 ETIMEOUT, each followed by closing the connection.",
+    },
     servers: [{ url: "/" }],
     components: {
       schemas: componentSchemas(),
@@ -147,8 +152,29 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
           operationId: "listPacks",
           summary: "list installed packs",
           ...secured("packs:read"),
-          parameters: queryParams(S.ListQuery),
-          responses: { "200": ok("a page of packs", ref("PackPage")), ...authErrors },
+          parameters: [
+            ...queryParams(S.ListQuery),
+            {
+              name: "If-None-Match",
+              in: "header",
+              required: false,
+              description: "the ETag of a page read before: 304 while the data is unchanged",
+              schema: { type: "string" },
+            },
+          ],
+          responses: {
+            "200": {
+              ...ok("a page of packs", ref("PackPage")),
+              headers: {
+                ETag: {
+                  description: "weak validator of this page; changes with any write to the store's records",
+                  schema: { type: "string" },
+                },
+              },
+            },
+            "304": { description: "not modified: the If-None-Match ETag is still current (no body)" },
+            ...authErrors,
+          },
         },
       },
       "/api/v1/packs/{ref}": {

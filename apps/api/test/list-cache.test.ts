@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import request from "supertest";
 import { openDatabase, repositories } from "@attune/db";
 import { tmpDir } from "@attune/test-utils";
+import { buildOpenApiDocument } from "../src/openapi";
 import { openTestApi, type TestApi } from "./support/api";
 import { makePackDir } from "./support/fixtures";
 
@@ -80,6 +81,11 @@ describe("list body reuse", () => {
     expect(etag).toMatch(/^W\/"[0-9a-f]+-[A-Za-z0-9+/]{27}"$/);
     const again = await list().set("If-None-Match", etag);
     expect(again.status).toBe(304);
+    // both are in the OpenAPI document (the header, the 304, the request header)
+    const op = (buildOpenApiDocument() as any).paths["/api/v1/packs"].get; // eslint-disable-line @typescript-eslint/no-explicit-any -- a JSON document
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["200", "304"]));
+    expect(Object.keys(op.responses["200"].headers)).toEqual(["ETag"]);
+    expect(op.parameters).toContainEqual(expect.objectContaining({ name: "If-None-Match", in: "header" }));
     expect((await install("cache_d")).status).toBe(201);
     const changed = await list().set("If-None-Match", etag);
     expect(changed.status).toBe(200);

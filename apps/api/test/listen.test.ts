@@ -1,5 +1,6 @@
 import { getEventListeners } from "node:events";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
@@ -80,6 +81,61 @@ describe("startServer on a real port", () => {
       await api.close();
     }
     expect(await refused(running.url)).toBe(true);
+  });
+
+  it("a request Node's parser refuses is answered as problem+json with a request id, then closed", async () => {
+    const api = await openTestApi();
+    const running = await startServer({
+      installer: api.installer,
+      verifyToken: tokenVerifierFromRepository(api.repos.tokens),
+      logger: pino({ level: "silent" }),
+    });
+    const exchange = (raw: string) =>
+      new Promise<string>((resolve, reject) => {
+        let text = "";
+        const socket = net.connect(running.port, "127.0.0.1", () => socket.write(raw));
+        socket.setEncoding("utf8").on("data", (d: string) => (text += d));
+        socket.on("error", reject);
+        socket.on("end", () => resolve(text)); // the server closes after answering
+      });
+    try {
+      for (const [raw, status, code, field] of [
+        ["FOO /api/v1/packs HTTP/1.1\r\nHost: x\r\n\r\n", 400, "EINVALID_INPUT", "request"],
+        ["GET api/v1/packs HTTP/1.1\r\nHost: x\r\n\r\n", 400, "EINVALID_INPUT", "request"],
+        ["GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n", 400, "EINVALID_INPUT", "request"],
+        [
+          "POST /api/v1/packs/install HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+          400,
+          "EINVALID_INPUT",
+          "request",
+        ],
+        [
+          `GET /api/v1/packs?q=${"a".repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+          431,
+          "ETOO_LARGE",
+          "headers",
+        ],
+      ] as const) {
+        const text = await exchange(raw);
+        const [head, body] = text.split("\r\n\r\n");
+        expect({ raw: raw.slice(0, 40), status: /^HTTP\/1\.1 (\d+) /.exec(head)?.[1] }).toEqual({
+          raw: raw.slice(0, 40),
+          status: String(status),
+        });
+        expect(head).toMatch(/\r\nContent-Type: application\/problem\+json/i);
+        expect(head).toMatch(/\r\nConnection: close/i);
+        const id = /\r\nX-Request-Id: ([0-9a-f-]{36})/i.exec(head)?.[1];
+        expect(id).toBeDefined();
+        const problem = JSON.parse(body);
+        expect(problem).toMatchObject({ status, code, request_id: id, errors: [{ field }] });
+        expect(problem.type).toBe(`urn:attune:problem:${code.toLowerCase()}`);
+      }
+      // and the server goes on serving
+      expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    } finally {
+      await running.close();
+      await api.close();
+    }
   });
 });
 

@@ -240,6 +240,46 @@ describe("install body validation", () => {
     }
   });
 
+  it("a refusal of a request without a body honours the client's Connection: close (and HTTP/1.0)", async () => {
+    // the keep-alive above is for a body still on its way; a GET has none, so a client that asked
+    // to close (or speaks HTTP/1.0) gets its answer and the end of the stream at once, not ~6 s later
+    const server = http.createServer(api.app);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = server.address() as net.AddressInfo;
+      const exchange = (raw: string) =>
+        new Promise<{ text: string; ms: number }>((resolve, reject) => {
+          const started = Date.now();
+          let text = "";
+          const socket = net.connect(port, "127.0.0.1", () => socket.write(raw));
+          socket.setEncoding("utf8").on("data", (d: string) => (text += d));
+          socket.on("error", reject);
+          socket.on("end", () => resolve({ text, ms: Date.now() - started }));
+        });
+      for (const raw of [
+        "GET /nonexistent HTTP/1.0\r\n\r\n",
+        "GET /nonexistent HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /api/v1/nonexistent HTTP/1.0\r\n\r\n",
+        `GET /api/v1/nonexistent HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${api.tokens.read}\r\nConnection: close\r\n\r\n`,
+      ]) {
+        const { text, ms } = await exchange(raw);
+        const [head, body] = text.split("\r\n\r\n");
+        expect({ raw, status: /^HTTP\/1\.[01] (\d+)/.exec(head)?.[1] }).toEqual({
+          raw,
+          status: expect.stringMatching(/^40[14]$/),
+        });
+        expect(head).not.toMatch(/\r\nConnection: keep-alive/i);
+        expect(JSON.parse(body)).toMatchObject({
+          code: expect.stringMatching(/^(ENOTFOUND|EUNAUTHORIZED)$/),
+        });
+        expect(ms).toBeLessThan(2000); // closed by the server after the answer (Node's keep-alive is 5 s)
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it("a non-JSON body -> 415 naming Content-Type", async () => {
     const res = await request(api.app)
       .post("/api/v1/packs/install")

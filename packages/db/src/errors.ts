@@ -73,7 +73,7 @@ export function toDbError(e: unknown, action: string): AttuneError {
       details: { unavailable: true },
     });
   // PostgreSQL gone or refusing us at run time (dropped database, server stopped, password changed)
-  if (PG_UNREACHABLE.has(String((e as { code?: unknown } | null)?.code ?? "")))
+  if (PG_UNREACHABLE.has(postgresCode(e)))
     return new AttuneError(ErrorCodes.EDATABASE, `${action}: cannot use the database (${causeLine(e)})`, {
       cause: e,
       hint: postgresConnectHint(e),
@@ -89,6 +89,18 @@ export function toDbError(e: unknown, action: string): AttuneError {
     cause: e,
     hint: "run `attune db migrate` if the schema may be out of date; `--debug` shows the whole cause",
   });
+}
+
+/**
+ * The server's SQLSTATE or the socket's error code behind `e`, whichever way it came: the pg
+ * driver's own error (`code`), or Prisma's (P1003 and the like) wrapping the driver adapter's, whose
+ * `originalCode` carries the SQLSTATE. Prisma's query path (the API's tokens) reports a dropped
+ * database as P1003 with 3D000 there, the direct paths as 3D000 itself.
+ */
+function postgresCode(e: unknown): string {
+  const err = (e ?? {}) as PrismaLikeError;
+  const original = err.meta?.driverAdapterError?.cause?.originalCode;
+  return String((typeof original === "string" && original) || err.code || "");
 }
 
 /** SQLSTATEs and socket errors that mean the PostgreSQL database cannot be used at all. */
@@ -137,7 +149,7 @@ const CONNECT_LATE =
 /** What to do about a failed connection, from the server's SQLSTATE or the socket's error. */
 export function postgresConnectHint(e: unknown): string {
   if (postgresTimeout(e)) return POSTGRES_TIMEOUT_HINT;
-  const code = String((e as { code?: unknown } | null)?.code ?? "");
+  const code = postgresCode(e);
   if (code === "3D000") return "create that database (createdb), or fix the database name in DATABASE_URL";
   if (code === "28000" || code === "28P01")
     return "fix the user name or password in DATABASE_URL, or the server's pg_hba.conf";

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import { describe, expect, it } from "@jest/globals";
 import { createTestDatabase, postgresAdminUrl } from "@attune/test-utils";
 import { migrate, openDatabase, openDirectWriter, openInstallationLister, repositories } from "../src";
@@ -138,19 +139,34 @@ describe("a PostgreSQL database dropped under a running process", () => {
       const pg = await createTestDatabase("attune_db_dropped");
       await migrate(pg.url);
       const lister = openInstallationLister(pg.url);
+      // Prisma's connection too (the API verifies tokens through it): it wraps the server's 3D000
+      const opened = await openDatabase({ home: os.tmpdir(), databaseUrl: pg.url, migrate: false });
+      const tokens = repositories(opened.db).tokens;
+      type Failure = { code?: string; message?: string; hint?: string; details?: Record<string, unknown> };
+      const failure = (p: Promise<unknown>) =>
+        p.then(
+          () => null,
+          (err: unknown) => err as Failure,
+        );
       try {
         await lister.list();
+        await tokens.list();
         await pg.drop(); // DROP DATABASE ... WITH (FORCE): our connections are terminated
         for (let i = 0; i < 2; i++) {
           // the first call meets the terminated connection, the next a database that does not exist
-          const e = (await lister.list().then(
-            () => null,
-            (err: unknown) => err,
-          )) as { code?: string; message?: string; hint?: string } | null;
-          expect(e).toMatchObject({ code: "EDATABASE" });
+          const e = await failure(lister.list());
+          expect(e).toMatchObject({ code: "EDATABASE", details: { unavailable: true } });
           expect(e!.message).toMatch(/^list installations: cannot use the database \(/);
           expect(e!.hint).not.toMatch(/migrate/);
+          const t = await failure(tokens.list());
+          // unavailable: the API answers 503 with Retry-After, not 500
+          expect(t).toMatchObject({ code: "EDATABASE", details: { unavailable: true } });
+          expect(t!.message).toMatch(/^list tokens: cannot use the database \(/);
+          expect(t!.hint).not.toMatch(/migrate/);
         }
+        const t = await failure(tokens.verify(`att_${"a".repeat(43)}`));
+        expect(t).toMatchObject({ code: "EDATABASE", details: { unavailable: true } });
+        expect(t!.hint).toMatch(/create that database \(createdb\)/);
         // created again but empty (not migrated): readiness still fails, now pointing at the migration
         await raw("postgresql", postgresAdminUrl(), `CREATE DATABASE "${pg.name}"`);
         const fresh = openInstallationLister(pg.url);
@@ -167,6 +183,7 @@ describe("a PostgreSQL database dropped under a running process", () => {
         }
       } finally {
         await lister.close();
+        await opened.close();
       }
     },
   );

@@ -37,10 +37,12 @@ const TITLES: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  408: "Request Timeout",
   409: "Conflict",
   413: "Content Too Large",
   415: "Unsupported Media Type",
   422: "Unprocessable Content",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   502: "Bad Gateway",
   503: "Service Unavailable",
@@ -115,6 +117,18 @@ function componentPrefix(dir: string, whole = true): RegExp {
 }
 
 /**
+ * The request declares a body (RFC 9112 §6.3: Transfer-Encoding, or a Content-Length over 0) that
+ * has not all been received. A request without one (a GET, HTTP/1.0 or not) is never "incomplete"
+ * in this sense, though Node only marks it complete once something has read its empty stream.
+ */
+function bodyStillComing(req: Response["req"]): boolean {
+  if (req.complete) return false;
+  if (req.headers["transfer-encoding"] !== undefined) return true;
+  const length = Number(req.headers["content-length"] ?? 0);
+  return length !== 0; // a malformed length never gets here: Node's parser refuses it
+}
+
+/**
  * Send a problem. One answered before its request's body was all received (an install refused for
  * its token or scope, a body declared over the limit, a route that does not exist) says
  * `Connection: keep-alive` unless a header already says otherwise: Node then discards the rest of
@@ -125,7 +139,7 @@ function componentPrefix(dir: string, whole = true): RegExp {
  * read why; such a client still closes once it has sent its body and read the answer.
  */
 export function sendProblem(res: Response, problem: Problem, headers: Record<string, string> = {}): void {
-  if (!res.req.complete && !res.hasHeader("Connection")) res.setHeader("Connection", "keep-alive");
+  if (bodyStillComing(res.req) && !res.hasHeader("Connection")) res.setHeader("Connection", "keep-alive");
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.status(problem.status).type("application/problem+json").send(JSON.stringify(problem));
 }
