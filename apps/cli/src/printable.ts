@@ -10,7 +10,19 @@ const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
  * \uNNNN instead of being obeyed.
  */
 export function printable(text: string): string {
-  return text.replace(/\s*\n\s*/g, " ").replace(UNPRINTABLE, (c) => {
+  return escapeUnprintable(text.replace(/\s*\n\s*/g, " "));
+}
+
+/**
+ * A name (a file in a pack) made safe for a terminal: like printable(), but a line break is shown
+ * as \x0a too, never folded into a space, so a file named "a<LF>b" cannot pass for one named "a b".
+ */
+export function printableName(name: string): string {
+  return escapeUnprintable(name);
+}
+
+function escapeUnprintable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
     const code = c.charCodeAt(0);
     return code > 0xff
       ? `\\u${code.toString(16).padStart(4, "0")}`

@@ -179,6 +179,13 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     const verify = await cli("pack", "verify", "inj_pack", "-o", "table");
     expect(verify.code).toBe(3);
     expect(verify.stdout).toMatch(/^\s+added\s+evil\\x1b\[2K\\x0dname$/m);
+    // a line break in a file name is shown too, not folded into a space: "a<LF>b" is not "a b"
+    fs.writeFileSync(path.join(dir, "a\nb"), "planted");
+    const broken = await cli("pack", "verify", "inj_pack", "-o", "table");
+    expect(broken.stdout).toMatch(/^\s+added\s+a\\x0ab$/m);
+    expect(broken.stderr).toContain("inj_pack/a\\x0ab");
+    expect(broken.stdout + broken.stderr).not.toMatch(/\ba b\b/);
+    fs.rmSync(path.join(dir, "a\nb"));
     for (const r of [shown, verify, await cli("pack", "show", "inj_pack", "-o", "table")])
       // eslint-disable-next-line no-control-regex -- the point is that there are none
       expect(r.stdout + r.stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
@@ -204,6 +211,11 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
       const r = await cli("pack", ...args);
       expect({ args, code: r.code }).toEqual({ args, code: 1 });
       expect(r.stderr).toMatch(/^attune: ENOTFOUND: /);
+      // history outlives an uninstall: what it lacks is history, not an installation
+      if (args[0] === "history")
+        expect(r.stderr).toMatch(
+          /^attune: ENOTFOUND: pack 'nope_pack' has no history: it was never installed here\n/,
+        );
     }
   });
 

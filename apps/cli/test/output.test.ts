@@ -75,6 +75,31 @@ describe("tables at 80 columns", () => {
     expect(failed).toContain(LONG_VERSION);
     expect(failed).toMatch(/ ECONFLICT$/);
   });
+
+  it("history shows an interrupted event's code, also for one recorded before it had one", () => {
+    const interrupted = (error: string) => ({
+      created: "2026-11-26T23:59:00.000Z",
+      action: "upgrade",
+      outcome: "interrupted",
+      version: "2.0.0",
+      actor_name: "root",
+      source_type: "local_directory",
+      error,
+      details: { resolution: "rolled_back" },
+    });
+    const out = historyTable([
+      interrupted("EINTERRUPTED: interrupted before the database commit; rolled back: nothing was stored"),
+      interrupted("interrupted before the database commit; rolled back: nothing was stored"),
+    ]);
+    const [, now, before] = out.split("\n");
+    for (const row of [now, before]) {
+      expect(row).toMatch(/ EINTERRUPTED$/);
+      // the sentence no longer crowds the other columns, and the time is never cut
+      expect(row).toContain("2026-11-26 23:59Z");
+      expect(row).toMatch(/ root +local_/);
+      expect(row.length).toBeLessThanOrEqual(80);
+    }
+  });
 });
 
 describe("nextPriority (registry add without --priority)", () => {

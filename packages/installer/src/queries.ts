@@ -57,7 +57,12 @@ export async function show(ctx: InstallerContext, ref: string): Promise<PackWith
 export async function history(ctx: InstallerContext, ref: string): Promise<EventJson[]> {
   validateRef(ref);
   const events = await ctx.store.events(ref);
-  if (events.length === 0 && !(await ctx.store.get(ref))) throw notFound(ref);
+  if (events.length === 0 && !(await ctx.store.get(ref)))
+    // not "not installed": the history outlives an uninstall, so that is not why there is none
+    throw new AttuneError(ErrorCodes.ENOTFOUND, `pack '${ref}' has no history: it was never installed here`, {
+      hint: "check the ref's spelling; `attune pack list` shows the installed packs",
+      details: { ref },
+    });
   return events.map(toEventJson);
 }
 

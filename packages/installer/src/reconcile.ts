@@ -31,7 +31,14 @@ async function resolveInstall(ctx: InstallerContext, intent: InstallIntent): Pro
     return { ...base, resolution: "completed" };
   }
   const stored = await storedManifest(ctx, ref, version);
-  let why = stored ? "the stored files differ from the verified ones" : "nothing was stored";
+  // a forced reinstall killed before its move finds the installed version's own files there
+  const recordedHere = rec?.installation && rec.pack.version === version;
+  const untouched = stored !== null && recordedHere && stored.checksum === rec.installation?.checksum;
+  let why = untouched
+    ? "nothing was stored (the installed files are still those recorded)"
+    : stored
+      ? "the stored files differ from the verified ones"
+      : "nothing was stored";
   if (stored && stored.checksum === intent.checksum) {
     // every check passed before the move and the files are still exactly what was verified: roll forward
     try {
@@ -48,12 +55,12 @@ async function resolveInstall(ctx: InstallerContext, intent: InstallIntent): Pro
     }
   }
   // undo the move unless those files are the recorded version's own
-  const recordedHere = rec?.installation && rec.pack.version === version;
   if (stored && !recordedHere) await ctx.storage.uninstallPack(ref, version);
   await appendEventKeepingActor(ctx, {
     ...record.event,
     outcome: "interrupted",
-    error: `interrupted before the database commit; rolled back: ${why}`,
+    // with a code like every failed event's error, for tables that show only the code
+    error: `EINTERRUPTED: interrupted before the database commit; rolled back: ${why}`,
     details: { ...record.event.details, resolution: "rolled_back" },
   });
   return { ...base, resolution: "rolled_back", detail: why };
@@ -91,7 +98,7 @@ async function resolveUninstall(ctx: InstallerContext, intent: UninstallIntent):
     actorId: intent.actorId,
     actorName: intent.actorName,
     method: intent.method,
-    error: "interrupted before the database commit; nothing was removed",
+    error: "EINTERRUPTED: interrupted before the database commit; nothing was removed",
     details: { resolution: "rolled_back" },
   });
   return { ...base, resolution: "rolled_back" };

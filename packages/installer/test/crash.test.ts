@@ -97,6 +97,33 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
     await inst.install({ source: dir, method: "cli" }, actor);
   });
 
+  it("a forced reinstall killed before its move says nothing was stored, and its error has a code", async () => {
+    const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
+    await installHere(dir);
+    const changed = writePack(path.join(src.dir, "core-x"), { ref: "core", version: "1.0.0" });
+    fs.writeFileSync(path.join(changed, "extra.txt"), "extra\n");
+    const request = { source: changed, method: "cli", force: true };
+    expect(runChild({ ...install(changed), request }, "after-journal").signal).toBe("SIGKILL");
+    const inst = await h.open();
+    // the installed version's own files were found in place: not "the stored files differ", which
+    // reads as tampering
+    expect(inst.lastReconcile?.interrupted).toEqual([
+      {
+        ref: "core",
+        version: "1.0.0",
+        operation: "install",
+        resolution: "rolled_back",
+        detail: "nothing was stored (the installed files are still those recorded)",
+      },
+    ]);
+    expect((await inst.verify("core")).ok).toBe(true);
+    expect((await inst.history("core")).at(-2)).toMatchObject({
+      outcome: "interrupted",
+      error:
+        "EINTERRUPTED: interrupted before the database commit; rolled back: nothing was stored (the installed files are still those recorded)",
+    });
+  });
+
   it("a rolled-back install keeps who started it: the identity, not only the name", async () => {
     const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
     const first = await h.open();

@@ -5,7 +5,7 @@ import type { InstallResult, PackBackend, VerifyReport } from "../backends/types
 import { CliError, ExitCode, renderError } from "../errors";
 import type { GlobalArgs } from "../globals";
 import type { CommandResult } from "../output";
-import { printable } from "../printable";
+import { printable, printableName } from "../printable";
 import { createProgress, progressEnabled } from "../progress";
 import { historyTable, packDetails, packTable, searchTable, verifyTable } from "./render";
 import { loadSettings } from "./settings";
@@ -266,7 +266,7 @@ export async function packVerify(
     // The report goes to stdout; the failure line goes to stderr like any error, so scripts see both.
     // what differs: the files, or why the tree could not be hashed at all (a planted link)
     const files = bad.flatMap((r) => [
-      ...[...r.changed, ...r.added, ...r.removed].map((f) => `${r.ref}/${f}`),
+      ...[...r.changed, ...r.added, ...r.removed].map((f) => `${r.ref}/${printableName(f)}`),
       ...(r.error ? [`${r.ref}: ${r.error}`] : []),
     ]);
     const err = new CliError(

@@ -1,7 +1,7 @@
 /** Table renderings of the pack JSON shapes (json/yaml print the shapes themselves). */
 import type { Json, PackRecord, SearchHit, VerifyReport } from "../backends/types";
 import { keyValues, minuteDate, shortChecksum, shortDate, table, type Cell } from "../output";
-import { printable } from "../printable";
+import { printable, printableName } from "../printable";
 
 const s = (v: unknown): Cell =>
   v === null || v === undefined ? undefined : typeof v === "object" ? JSON.stringify(v) : (v as Cell);
@@ -57,11 +57,23 @@ export function historyTable(events: Json[]): string {
       s(e.actor_name ?? e.actor_id),
       s(e.source_type),
       // the code (the whole message is in -o json/yaml): never cut, it is what to look up
-      typeof e.error === "string" ? (/^[A-Z][A-Z0-9_]+(?=: )/.exec(e.error)?.[0] ?? e.error) : undefined,
+      typeof e.error === "string" ? errorCodeOf(e) : undefined,
     ]),
     undefined,
-    ["action", "outcome", "version", "error"],
+    // the time too: "2026-11-2…" says nothing (the actor and source shrink instead)
+    ["time", "action", "outcome", "version", "error"],
   );
+}
+
+/**
+ * The code an event's error starts with. Interrupted events recorded before they carried one
+ * (`interrupted before the database commit; …`) read as EINTERRUPTED, not as their whole sentence.
+ */
+function errorCodeOf(e: Json): string {
+  const error = String(e.error);
+  const code = /^[A-Z][A-Z0-9_]+(?=: )/.exec(error)?.[0];
+  if (code) return code;
+  return e.outcome === "interrupted" ? "EINTERRUPTED" : error;
 }
 
 /** A downgrade is recorded as an upgrade with `details.downgrade` (docs/install-flow.md): say which. */
@@ -88,9 +100,9 @@ export function verifyTable(reports: VerifyReport[]): string {
       (gone ? "(no files: the pack's directory is gone)" : "(cannot be hashed: see the error below)");
     lines.push("", `${r.ref}: expected ${r.expected}`, `${" ".repeat(r.ref.length)}  found    ${found}`);
     // file names are whatever was planted in the pack's directory: never obeyed as escapes
-    for (const f of r.changed) lines.push(`  changed  ${printable(f)}`);
-    for (const f of r.added) lines.push(`  added    ${printable(f)}`);
-    for (const f of r.removed) lines.push(`  removed  ${printable(f)}`);
+    for (const f of r.changed) lines.push(`  changed  ${printableName(f)}`);
+    for (const f of r.added) lines.push(`  added    ${printableName(f)}`);
+    for (const f of r.removed) lines.push(`  removed  ${printableName(f)}`);
     if (r.error) lines.push(`  error    ${printable(r.error)}`);
   }
   return lines.join("\n") + "\n";
