@@ -1,4 +1,11 @@
-import { AttuneError, ErrorCodes, IntegrityError, parseChecksum, type Checksum } from "@attune/pack-storage";
+import {
+  AttuneError,
+  ErrorCodes,
+  IntegrityError,
+  parseChecksum,
+  redactUrl,
+  type Checksum,
+} from "@attune/pack-storage";
 import type { FetchResult, PackManifest } from "@attune/pack-registry";
 import { formatDependencies } from "./dependencies";
 import type { InstalledRecord, PlannedRecord } from "./record";
@@ -165,7 +172,7 @@ export function planRecord(p: PlanInput): PlannedRecord {
         registry: f.registryName,
         expected_checksum: p.check.expected,
         archive_checksum: f.archiveChecksum,
-        requested_source: req.source,
+        requested_source: redactUrl(req.source), // what was asked for, without its secrets
         requested_ref: req.refSpec ?? null,
         action: d.action,
         previous_version: d.previousVersion,

@@ -8,6 +8,7 @@ import {
   isValidVersion,
   parseChecksum,
   redactUrl,
+  redactUrlsIn,
   renameField,
   validateRef,
   validateVersion,
@@ -89,19 +90,21 @@ export async function install(
     }
     const srcDir = path.join(staging, "src");
     await fs.mkdir(srcDir, { mode: 0o700 });
-    const fetched = await fetchSource(spec, srcDir, {
-      policy: ctx.policy,
-      registries: ctx.registries,
-      localSourceRoots: ctx.settings.localSourceRoots,
-      limits: ctx.limits,
-      signal: opts.signal,
-      // no listener, no reports: the sources skip the work of building them
-      onProgress:
-        opts.onProgress &&
-        ((p) => progress({ ...p, phase: p.phase === "extract" ? "extract" : "fetch", message: p.phase })),
-    }).catch((err: unknown) => {
-      throw asRequestField(err, req.refSpec !== undefined);
-    });
+    const fetched = redactFetched(
+      await fetchSource(spec, srcDir, {
+        policy: ctx.policy,
+        registries: ctx.registries,
+        localSourceRoots: ctx.settings.localSourceRoots,
+        limits: ctx.limits,
+        signal: opts.signal,
+        // no listener, no reports: the sources skip the work of building them
+        onProgress:
+          opts.onProgress &&
+          ((p) => progress({ ...p, phase: p.phase === "extract" ? "extract" : "fetch", message: p.phase })),
+      }).catch((err: unknown) => {
+        throw asRequestField(err, req.refSpec !== undefined);
+      }),
+    );
     attempt.fetched = fetched;
     progress({ phase: "validate" });
     const root = await findPackRoot(srcDir);
@@ -353,11 +356,12 @@ async function recordFailure(
     actorId: actor.identityId,
     actorName: actor.name,
     method: req.method,
-    error: `${e?.code ?? "ERROR"}: ${e?.message ?? String(err)}`,
+    // a message may quote a URL it was given or redirected to (a signed query): not into the history
+    error: redactUrlsIn(`${e?.code ?? "ERROR"}: ${e?.message ?? String(err)}`),
     details: {
       code: e?.code ?? null,
       force: Boolean(req.force),
-      requested_source: req.source,
+      requested_source: redactUrl(req.source),
       ...(req.refSpec !== undefined ? { requested_ref: req.refSpec } : {}),
       ...(registry ? { registry } : {}),
     },
@@ -377,6 +381,28 @@ function asRequestField(err: unknown, refSpecGiven: boolean): unknown {
   // a version range without refSpec came with the source (ref@range)
   const renamed = field === "ref" || refSpecGiven ? "refSpec" : "source";
   return renameField(err, renamed, (text) => text.replace(/^(ref|version): /, ""));
+}
+
+/**
+ * What a fetch reports, fit to record: the source URL, and every URL in its details (a redirect's
+ * final URL, a registry's failed attempts), without a password or the value of a secret-looking
+ * query parameter (`?token=`, a presigned `X-Amz-Signature=`): the history is readable by anyone
+ * with `packs:read`.
+ */
+function redactFetched(f: FetchResult): FetchResult {
+  const clean = (v: unknown): unknown =>
+    typeof v === "string"
+      ? redactUrlsIn(v)
+      : Array.isArray(v)
+        ? v.map(clean)
+        : v !== null && typeof v === "object"
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clean(x)]))
+          : v;
+  return {
+    ...f,
+    sourceUrl: redactUrl(f.sourceUrl),
+    ...(f.details ? { details: clean(f.details) as Record<string, unknown> } : {}),
+  };
 }
 
 /** A URL from an error's details, never with a secret in it (policy refusals quote what was given). */

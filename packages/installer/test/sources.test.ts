@@ -86,6 +86,9 @@ beforeAll(async () => {
         entry("gone", "1.2.0", [
           { type: "archive", url: `${http.url}/no-such.tgz`, checksum: archiveChecksum },
         ]),
+        entry("secretgone", "1.0.0", [
+          { type: "archive", url: `${http.url}/no-such.tgz?token=TOKSECRET`, checksum: archiveChecksum },
+        ]),
         entry("impostor", "1.0.0", [
           { type: "git", url: `${git.url}/gitpack.git`, ref: "v1.0.0", checksum: v1Checksum },
         ]),
@@ -206,6 +209,39 @@ describe("git and registry sources, end to end", () => {
         source_url: `${http.url}/archpack-3.1.0.tgz`,
         details: expect.objectContaining({ registry: "test", source_ref: null }),
       });
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("records no secret of a URL: the source's ?token=, a presigned redirect, a failure's message", async () => {
+    // a release link that redirects to a presigned URL (the usual way private downloads are served)
+    http.route("/release/archpack.tgz", (_q, r) => {
+      r.writeHead(302, { location: `${http.url}/archpack-3.1.0.tgz?X-Amz-Signature=SIGSECRET` });
+      r.end();
+    });
+    const h = await makeHarness("sqlite", { ATTUNE_REGISTRIES: `test=${http.url}/index.json` });
+    try {
+      const inst = await h.open();
+      const r = await inst.install(
+        { source: `${http.url}/release/archpack.tgz?token=TOKSECRET`, method: "api" },
+        actor,
+      );
+      expect(r.installation.source_url).toBe(`${http.url}/release/archpack.tgz?token=***`);
+      // a failure whose message quotes the URL (a registry's download that answers 404)
+      const failed = await inst
+        .install({ source: "secretgone", method: "api" }, actor)
+        .catch((e: Error) => e);
+      expect(failed).toMatchObject({ code: "EFETCH" });
+      expect((failed as Error).message).not.toContain("TOKSECRET");
+      const recorded = JSON.stringify([
+        await inst.show("archpack"),
+        await inst.history("archpack"),
+        await inst.history("secretgone"),
+      ]);
+      expect(recorded).not.toMatch(/TOKSECRET|SIGSECRET/);
+      expect(recorded).toContain("X-Amz-Signature=***"); // the final URL, in the fetch details
+      expect(recorded).toContain("no-such.tgz?token=***"); // the failure's message and URL
     } finally {
       await h.cleanup();
     }

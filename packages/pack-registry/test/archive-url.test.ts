@@ -97,6 +97,22 @@ describe("archive URL source (real HTTP server)", () => {
       r.writeHead(403);
       r.end();
     });
+    // a release link redirecting to a presigned URL that is refused: the signature is a secret
+    srv.route("/to-signed.tar.gz", (_q, r) => {
+      r.writeHead(302, {
+        location: `${srv.url}/signed.tar.gz?X-Amz-Credential=AKIASECRET&X-Amz-Signature=SIGSECRET`,
+      });
+      r.end();
+    });
+    srv.route("/signed.tar.gz", (_q, r) => {
+      r.writeHead(403);
+      r.end();
+    });
+    // a status phrase with terminal escapes in it
+    srv.route("/rude.tar.gz", (_q, r) => {
+      // written raw: Node's server refuses to send such a phrase, its client reads it
+      r.socket?.end("HTTP/1.1 404 Nope\x1b[31mRED\x1b[0m\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    });
     srv.route("/redirect.tar.gz", (_q, r) => {
       r.writeHead(302, { location: "http://10.0.0.1/demo.tar.gz" });
       r.end();
@@ -227,6 +243,30 @@ describe("archive URL source (real HTTP server)", () => {
       archiveUrlSource(`${srv.url}/forbidden.tar.gz`, { registryName: "corp" }).fetch(newStage(), ctx),
     )) as { code?: string; hint?: string };
     expect(viaRegistry.hint).toMatch(/configure headers for registry "corp" in config\.yaml/);
+  });
+
+  it("never quotes a secret query value of the URL it was given or redirected to, nor a raw escape", async () => {
+    const failures = [
+      ["/nothing-here.tar.gz?token=TOKSECRET", "EFETCH"], // 404
+      ["/page.tar.gz?token=TOKSECRET", "EFETCH"], // text/html
+      ["/to-signed.tar.gz", "EFETCH"], // 403 at the presigned URL
+      ["/bad%zz.tar.gz?token=TOKSECRET", "EFETCH"], // malformed percent-encoding, 404
+    ] as const;
+    for (const [p, code] of failures) {
+      const e = (await rejection(archiveUrlSource(`${srv.url}${p}`).fetch(newStage(), ctx))) as {
+        code?: string;
+        message: string;
+        hint?: string;
+        details?: Record<string, unknown>;
+      };
+      expect({ p, code: e.code }).toEqual({ p, code });
+      const shown = JSON.stringify([e.message, e.hint ?? "", e.details ?? {}]);
+      expect(shown).not.toMatch(/TOKSECRET|SIGSECRET|AKIASECRET/);
+      expect(shown).toMatch(/token=\*\*\*|X-Amz-Signature=\*\*\*/);
+    }
+    const rude = await rejection(archiveUrlSource(`${srv.url}/rude.tar.gz`).fetch(newStage(), ctx));
+    expect(rude.message).toContain("answered HTTP 404 Nope\\x1b[31mRED\\x1b[0m");
+    expect(rude.message).not.toContain("\x1b");
   });
 
   it("aborts with EINTEGRITY (expected and found) when the bytes differ from the promised checksum", async () => {

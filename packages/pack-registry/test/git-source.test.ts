@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import {
+  git as runGit,
   makeBareRepo,
   serveGit,
   serveRoutes,
@@ -13,6 +14,7 @@ import {
   type TestServer,
 } from "@attune/test-utils";
 import { OutboundPolicy } from "../src/policy/outbound-policy";
+import type { PolicyRequestOptions, PolicyResponse } from "../src/net/request";
 import { RegistryClient } from "../src/registry-index/client";
 import { gitSource } from "../src/sources/git";
 import type { FetchContext } from "../src/sources/types";
@@ -31,12 +33,28 @@ async function rejection(
   throw new Error("expected a rejection");
 }
 
+/** The policy of the tests with a short idle timeout (the real one, 30 s, is fixed). */
+class ShortIdlePolicy extends OutboundPolicy {
+  constructor(readonly idleTimeoutMs: number) {
+    super({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1"] });
+  }
+  override request(url: string, opts: PolicyRequestOptions = {}): Promise<PolicyResponse> {
+    return super.request(url, { ...opts, idleTimeoutMs: this.idleTimeoutMs });
+  }
+}
+
 describe("git source (real git http-backend)", () => {
   const root = tmpDir("attune-git-");
   let server: GitTestServer;
   let dying: TestServer;
   let routes: RouteServer;
   let shas: string[];
+  /** pack.git's ref advertisement (its info/refs answer), as git http-backend sends it */
+  let advertisement: Buffer;
+  /** how each route below cuts it: the bytes sent, and the Content-Length declared if any */
+  const cuts = new Map<string, { sent: number; declared?: number }>();
+  /** the SHA of odd.git's tree (named by its tag treetag) */
+  let treeSha: string;
   let stage: string;
   let n = 0;
   const newStage = () => {
@@ -87,6 +105,13 @@ describe("git source (real git http-backend)", () => {
         tag: "v1.0.0",
       },
     ]);
+    // tags that name a tree, a blob, and an annotated tag of a tree: none names a commit
+    const odd = path.join(repos, "odd.git");
+    makeBareRepo(repos, "odd", [{ files: { "pack.yaml": "ref: odd\nversion: 1.0.0\n" }, tag: "v1.0.0" }]);
+    runGit(odd, "tag", "treetag", "main^{tree}");
+    runGit(odd, "tag", "blobtag", "main:pack.yaml");
+    runGit(odd, "tag", "-a", "annotated-tree", "-m", "a tree", "main^{tree}");
+    treeSha = runGit(odd, "rev-parse", "main^{tree}");
     // a repository holding a symbolic link (and a submodule entry: a gitlink)
     const lw = path.join(root.dir, "linked-work");
     fs.mkdirSync(lw);
@@ -123,6 +148,33 @@ describe("git source (real git http-backend)", () => {
         r.writeHead(301, { location: `${server.url}/pack.git${sub}${query}` });
         r.end();
       });
+    // pack.git's real ref advertisement, cut short: the server dies (with a Content-Length, or
+    // chunked) or stalls after `bytes` bytes
+    const res = await fetch(`${server.url}/pack.git/info/refs?service=git-upload-pack`);
+    advertisement = Buffer.from(await res.arrayBuffer());
+    const cut = (repo: string, bytes: number, how: "close" | "chunked" | "stall") => {
+      cuts.set(repo, { sent: bytes, declared: how === "chunked" ? undefined : advertisement.length });
+      routes.route(`/${repo}/info/refs`, (_q, r) => {
+        r.writeHead(200, {
+          "content-type": "application/x-git-upload-pack-advertisement",
+          ...(how === "chunked" ? {} : { "content-length": advertisement.length }),
+        });
+        r.write(advertisement.subarray(0, bytes), () => {
+          if (how !== "stall") r.socket?.destroy();
+        });
+      });
+      // were the clone to go on: the rest of it from the real repository (307 keeps the POST)
+      routes.route(`/${repo}/git-upload-pack`, (_q, r) => {
+        r.writeHead(307, { location: `${server.url}/pack.git/git-upload-pack` });
+        r.end();
+      });
+    };
+    cut("cut.git", 300, "close");
+    cut("cut-chunked.git", 300, "chunked");
+    // every ref arrives, only the final flush-pkt is missing
+    cut("cut-flush.git", advertisement.length - 4, "close");
+    cut("stall.git", 300, "stall");
+    routes.route("/locked.git/info/refs", (_q, r) => void r.writeHead(401).end());
     routes.route("/evil.git/info/refs", (_q, r) => {
       r.writeHead(302, { location: "http://169.254.169.254/repo.git/info/refs" });
       r.end();
@@ -196,6 +248,14 @@ describe("git source (real git http-backend)", () => {
       gitSource(`${server.url}/pack.git`, shas[0].slice(0, 7)).fetch(newStage(), ctx),
     );
     expect(short).toMatchObject({ code: "ENOTFOUND", hint: expect.stringMatching(/all 40 hex digits/) });
+    // the URL is quoted without the value of a secret-looking query parameter
+    const secret = await rejection(
+      gitSource(`${server.url}/pack.git?token=TOKSECRET`, "v9.9.9").fetch(newStage(), ctx),
+    );
+    // (isomorphic-git appends /info/refs after the query, so the server does not find the repository)
+    expect(secret.code).toBe("EFETCH");
+    expect(secret.message).toContain("pack.git?token=***");
+    expect(JSON.stringify([secret.message, secret.details])).not.toContain("TOKSECRET");
   });
 
   it.each([
@@ -230,6 +290,116 @@ describe("git source (real git http-backend)", () => {
       /^source: the download of http:\/\/127\.0\.0\.1:\d+\/pack\.git\/git-upload-pack was truncated: the connection closed after \d+ bytes$/,
     );
     expect(e.hint).toMatch(/^retry/);
+    expect(fs.readdirSync(stage)).toEqual([]);
+  });
+
+  it.each([
+    ["cut.git", "v1.0.0"],
+    ["cut.git", undefined],
+    ["cut-chunked.git", "v1.0.0"],
+    ["cut-chunked.git", undefined],
+    ["cut-flush.git", "v1.0.0"],
+  ])(
+    "reports the ref advertisement (info/refs) of %s cut short as truncated (ref %s), not as a missing ref or an empty repository",
+    async (repo, ref) => {
+      const before = routes.requests.length;
+      const e = (await rejection(gitSource(`${routes.url}/${repo}`, ref).fetch(newStage(), ctx))) as {
+        code?: string;
+        message: string;
+        hint?: string;
+      };
+      const { sent, declared } = cuts.get(repo)!;
+      const bytes = declared === undefined ? `${sent}` : `${sent} of ${declared}`;
+      expect(e.code).toBe("EFETCH");
+      expect(e.message).toBe(
+        `source: the download of ${routes.url}/${repo}/info/refs?service=git-upload-pack was truncated: the connection closed after ${bytes} bytes`,
+      );
+      expect(e.hint).toMatch(/^retry/);
+      // nothing more is asked of a server whose advertisement was cut short
+      expect(routes.requests.slice(before).map((q) => q.path)).toEqual([`/${repo}/info/refs`]);
+      expect(fs.readdirSync(stage)).toEqual([]);
+    },
+  );
+
+  it("reports a ref advertisement that stalls as ETIMEOUT naming the URL and the time waited", async () => {
+    const slow: FetchContext = { ...ctx, policy: new ShortIdlePolicy(500) };
+    for (const ref of ["v1.0.0", undefined]) {
+      const e = (await rejection(gitSource(`${routes.url}/stall.git`, ref).fetch(newStage(), slow))) as {
+        code?: string;
+        message: string;
+        hint?: string;
+      };
+      expect(e.code).toBe("ETIMEOUT");
+      expect(e.message).toBe(
+        `source: ${routes.url}/stall.git/info/refs?service=git-upload-pack sent nothing for 500 ms (idle timeout)`,
+      );
+      expect(e.hint).toMatch(/then retry/);
+      expect(fs.readdirSync(stage)).toEqual([]);
+    }
+  });
+
+  it.each([
+    [100, "v1.0.0"],
+    [100, undefined],
+    [400, "v1.0.0"],
+    [400, undefined],
+  ])(
+    "reports a download cap of %d bytes, smaller than the ref advertisement, as ETOO_LARGE (ref %s)",
+    async (cap, ref) => {
+      expect(advertisement.length).toBeGreaterThan(cap);
+      const small: FetchContext = {
+        ...ctx,
+        policy: new OutboundPolicy({
+          allowHttp: true,
+          allowedPrivateHosts: ["127.0.0.1"],
+          maxDownloadBytes: cap,
+        }),
+      };
+      const e = (await rejection(gitSource(`${server.url}/pack.git`, ref).fetch(newStage(), small))) as {
+        code?: string;
+        message: string;
+        hint?: string;
+      };
+      expect(e.code).toBe("ETOO_LARGE");
+      expect(e.message).toBe(
+        `source: the clone of ${server.url}/pack.git transferred more than the ${cap}-byte download cap`,
+      );
+      expect(e.hint).toMatch(/raise ATTUNE_MAX_DOWNLOAD_BYTES/);
+      expect(fs.readdirSync(stage)).toEqual([]);
+    },
+  );
+
+  it.each([
+    ["treetag", "tree"],
+    ["blobtag", "blob"],
+    ["annotated-tree", "tree"],
+  ])(
+    "refuses the tag %s, which names a %s and not a commit, as ENOTFOUND naming the ref",
+    async (ref, kind) => {
+      const e = (await rejection(gitSource(`${server.url}/odd.git`, ref).fetch(newStage(), ctx))) as {
+        code?: string;
+        message: string;
+        hint?: string;
+        details?: Record<string, unknown>;
+      };
+      expect(e.code).toBe("ENOTFOUND");
+      expect(e.message).toBe(`git ref "${ref}" in ${server.url}/odd.git names a ${kind}, not a commit`);
+      expect(e.details).toMatchObject({ field: "ref", ref });
+      expect(e.hint).toMatch(/give a tag or branch that points at a commit/);
+      expect(e.hint).not.toMatch(/reachable/);
+      expect(fs.readdirSync(stage)).toEqual([]);
+    },
+  );
+
+  it("refuses the SHA of a tree as ENOTFOUND saying it names a tree, not that it was not found", async () => {
+    const e = (await rejection(gitSource(`${server.url}/odd.git`, treeSha).fetch(newStage(), ctx))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+    };
+    expect(e.code).toBe("ENOTFOUND");
+    expect(e.message).toBe(`git ref "${treeSha}" in ${server.url}/odd.git names a tree, not a commit`);
+    expect(e.hint).toMatch(/give the SHA of a commit/);
     expect(fs.readdirSync(stage)).toEqual([]);
   });
 
@@ -399,6 +569,21 @@ describe("git source (real git http-backend)", () => {
       expect.arrayContaining(["/pack.git/info/refs", "/pack.git/git-upload-pack"]),
     );
     for (const q of there) expect(q.headers.authorization).toBeUndefined();
+  });
+
+  it("hints at a registry's headers on a 401 only when the URL came from that registry", async () => {
+    const url = `${routes.url}/locked.git`;
+    const direct = (await rejection(gitSource(url, "v1.0.0").fetch(newStage(), ctx))) as { hint?: string };
+    // a direct URL: it cannot carry credentials, so a registry is the way (like an archive URL's)
+    expect(direct.hint).toMatch(/a URL cannot carry credentials/);
+    expect(direct.hint).not.toMatch(/configure headers for registry/);
+    const listed = (await rejection(
+      gitSource(url, "v1.0.0", { registryName: "corp" }).fetch(newStage(), ctx),
+    )) as { code?: string; hint?: string; details?: Record<string, unknown> };
+    expect(listed).toMatchObject({ code: "EFETCH", details: { status: 401 } });
+    expect(listed.hint).toBe(
+      'the server wants credentials: configure headers for registry "corp" in config.yaml (registries[].headers)',
+    );
   });
 
   it("reports a missing repository as EFETCH, hinting that an archive URL needs its extension", async () => {

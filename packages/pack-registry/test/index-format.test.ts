@@ -116,9 +116,36 @@ describe("parseIndex", () => {
     expect(e.message).not.toContain("hunter2");
   });
 
-  it("rejects a duplicate ref+version", () => {
-    const e = failure(index([entry(), entry({ label: "again" })]));
+  it("rejects a duplicate ref+version, with a hint", () => {
+    const e = failure(index([entry(), entry({ label: "again" })])) as ReturnType<typeof failure> & {
+      hint?: string;
+    };
     expect(e.code).toBe("EINDEX");
     expect(e.message).toMatch(/packs\[1\].*duplicate/);
+    expect(e.hint).toMatch(/^fix the registry index .*listed once/);
+  });
+
+  it("refuses a git source URL with a #fragment when the index is read (no install of it could work)", () => {
+    const e = failure(
+      index([
+        entry({
+          install_sources: [
+            { type: "git", url: "https://git.example/p.git#v1", ref: "v1.0.0", checksum: `sha256:${H}` },
+          ],
+        }),
+      ]),
+    );
+    expect(e.code).toBe("EINDEX");
+    expect(e.message).toMatch(/install_sources.*url.*must not have a #fragment/);
+    // an archive URL may have one (it is not sent, and names nothing)
+    expect(() =>
+      parseIndex(
+        index([
+          entry({
+            install_sources: [{ type: "archive", url: "https://e.example/p.tgz#x", checksum: `sha256:${H}` }],
+          }),
+        ]),
+      ),
+    ).not.toThrow();
   });
 });

@@ -351,6 +351,10 @@ describe("RegistryClient (real HTTP server)", () => {
       r.write('{"registry_name":');
       setTimeout(() => r.socket?.destroy(), 20);
     });
+    srv.route("/huge.json", (_q, r) => {
+      r.writeHead(200, { "content-type": "application/json", "content-length": String(17 * 1024 * 1024) });
+      r.end();
+    });
     srv.route("/evil.json", (_q, r) => {
       r.writeHead(301, { location: "http://169.254.169.254/latest/meta-data" });
       r.end();
@@ -365,10 +369,13 @@ describe("RegistryClient (real HTTP server)", () => {
       ["/slow.json", "ETIMEOUT"],
       ["/cut.json", "EFETCH"],
       ["/evil.json", "EPOLICY"],
+      ["/huge.json", "ETOO_LARGE"],
     ]) {
       const e = await rejection(quick(p).resolve("beta"));
       expect(e.code).toBe(code);
       expect(e.details?.registry).toBe("bad");
+      // the index's cap is fixed: its hint says so instead of naming a setting
+      if (code === "ETOO_LARGE") expect((e as { hint?: string }).hint).toMatch(/a fixed cap, not a setting/);
     }
   });
 
@@ -395,6 +402,15 @@ describe("RegistryClient (real HTTP server)", () => {
     };
     expect(auth.code).toBe("EFETCH");
     expect(auth.hint).toMatch(/configure headers for registry "corp" in config\.yaml/);
+    // the start of the body JSON.parse quotes is the server's text: escaped, never obeyed
+    srv.route("/flip.json", (_q, r) => {
+      r.writeHead(200, { "content-type": "application/json" });
+      r.end("\x1b[2J\x1b[1;31mPWNED");
+    });
+    const flip = await rejection(client([reg("f", "/flip.json", 1)]).resolve("beta"));
+    expect(flip.message).toMatch(/not valid JSON/);
+    expect(flip.message).toContain("\\x1b[2J");
+    expect(flip.message).not.toContain("\x1b");
   });
 
   it("applies the outbound policy to index URLs", async () => {

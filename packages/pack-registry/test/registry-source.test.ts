@@ -85,6 +85,15 @@ describe("registry source (index + git http-backend + archive server)", () => {
         entry({ ref: "dead", install_sources: [gitBad, archive(tgzSum, "/gone.tar.gz")] }),
         // a tar.gz published under a .zip name
         entry({ ref: "mislabeled", install_sources: [archive(tgzSum, "/demo-1.0.0.zip")] }),
+        // git repositories that want credentials
+        ...[401, 403].map((status) =>
+          entry({
+            ref: `locked-${status}`,
+            install_sources: [
+              { type: "git", url: `${web.url}/locked-${status}.git`, ref: "v1.0.0", checksum: DIR_SUM },
+            ],
+          }),
+        ),
         entry({
           ref: "forbidden",
           install_sources: [
@@ -96,6 +105,8 @@ describe("registry source (index + git http-backend + archive server)", () => {
       ],
     };
     web.file("/index.json", JSON.stringify(idx), "application/json");
+    for (const status of [401, 403])
+      web.route(`/locked-${status}.git/info/refs`, (_q, r) => void r.writeHead(status).end());
     other = await serveRoutes();
     other.file("/demo-1.0.0.tar.gz", tgz, "application/gzip");
     web.route("/private.json", (q, r) => {
@@ -224,6 +235,20 @@ describe("registry source (index + git http-backend + archive server)", () => {
     expect((await fetchSource({ source: "private" }, newStage(), pctx)).archiveChecksum).toBe(tgzSum);
     await fetchSource({ source: "elsewhere" }, newStage(), pctx);
     expect(other.requests.at(-1)!.headers.authorization).toBeUndefined();
+  });
+
+  it.each([401, 403])("hints at the registry's headers when its git source answers %d", async (status) => {
+    const e = (await rejection(fetchSource({ source: `locked-${status}` }, newStage(), ctx))) as Awaited<
+      ReturnType<typeof rejection>
+    > & { hint?: string };
+    expect(e.code).toBe("EFETCH");
+    expect((e.details?.attempts as Array<{ type: string }>).map((a) => a.type)).toEqual(["git"]);
+    expect(e.message).toContain(`git ${web.url}/locked-${status}.git`);
+    expect(e.message).toContain(`HTTP Error: ${status}`);
+    expect(e.hint).toBe(
+      'the server wants credentials: configure headers for registry "test" in config.yaml (registries[].headers)',
+    );
+    expect(fs.readdirSync(stage)).toEqual([]);
   });
 
   it("accepts the version as spec.ref for a registry source", async () => {

@@ -28,4 +28,4 @@ export {
   type StoreLostReason,
 } from "./storage/pack-storage";
 export { makeDirs, makeDirsSync } from "./make-dirs";
-export { redactUrl } from "./redact";
+export { redactUrl, redactUrlsIn } from "./redact";

@@ -28,3 +28,18 @@ export function redactUrl(url: string): string {
   }
   return changed ? u.toString().replace(/%2A%2A%2A/g, "***") : url;
 }
+
+/** A URL inside free text: a scheme, `://`, then everything up to white space or a quote. */
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+
+/**
+ * Free text (an error message stored in a history, a log line) with every URL in it redacted as
+ * redactUrl() does. Punctuation that ends a sentence after a URL (`.`, `,`, `)`, `;`, `:`) stays
+ * outside it.
+ */
+export function redactUrlsIn(text: string): string {
+  return text.replace(URL_IN_TEXT, (found) => {
+    const url = found.replace(/[.,;:)\]]+$/, "");
+    return redactUrl(url) + found.slice(url.length);
+  });
+}

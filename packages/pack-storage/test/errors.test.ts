@@ -1,5 +1,13 @@
 import { describe, expect, it } from "@jest/globals";
-import { AttuneError, ErrorCodes, IntegrityError, ioError, renameField } from "../src/index";
+import {
+  AttuneError,
+  ErrorCodes,
+  IntegrityError,
+  ioError,
+  redactUrl,
+  redactUrlsIn,
+  renameField,
+} from "../src/index";
 
 describe("renameField", () => {
   it("renames details.field, rewrites message and hint, keeps code, path, other details and the cause", () => {
@@ -45,5 +53,26 @@ describe("ioError", () => {
   it("adds no hint it does not have, and ENOENT stays ENOENT", () => {
     expect(ioError(sys("EBADF"), "/x", "cannot read").hint).toBeUndefined();
     expect(ioError(sys("ENOENT"), "/x", "cannot read").code).toBe(ErrorCodes.ENOENT);
+  });
+});
+
+describe("redactUrl / redactUrlsIn", () => {
+  it("hide passwords and secret query values, in a URL and in free text", () => {
+    expect(redactUrl("https://u:pw@h.example/x.tgz?token=abc&v=1")).toBe(
+      "https://u:***@h.example/x.tgz?token=***&v=1",
+    );
+    expect(redactUrl("https://h.example/x.tgz?v=1")).toBe("https://h.example/x.tgz?v=1");
+    const text =
+      "source: https://s3.example/p.tgz?X-Amz-Credential=AKIA1&X-Amz-Signature=SIG1 answered HTTP 403 " +
+      "(redirected from http://h.example/latest?token=T1), see HTTPS://h.example/a?api_key=K1.";
+    const shown = redactUrlsIn(text);
+    expect(shown).not.toMatch(/AKIA1|SIG1|T1|K1/);
+    expect(shown).toBe(
+      "source: https://s3.example/p.tgz?X-Amz-Credential=***&X-Amz-Signature=*** answered HTTP 403 " +
+        "(redirected from http://h.example/latest?token=***), see https://h.example/a?api_key=***.",
+    );
+    // text without a URL, or with harmless ones, is returned as it was
+    expect(redactUrlsIn("no url here: token=abc")).toBe("no url here: token=abc");
+    expect(redactUrlsIn("see https://h.example/docs#x")).toBe("see https://h.example/docs#x");
   });
 });

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
-import { isAttuneError } from "@attune/pack-storage";
+import { isAttuneError, redactUrlsIn } from "@attune/pack-storage";
 import {
   HttpProblem,
   problemType,
@@ -159,7 +159,8 @@ export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
       const status = storeLost || dbUnavailable ? 503 : statusForCode(String(err.code), field);
       const clientVisible = status < 500 || status === 502 || status === 504 || storeLost;
       const detail = clientVisible
-        ? scrubPaths(err.message, privatePaths)
+        ? // no secret query of a URL the library quoted (each source redacts its own; this is the last net)
+          redactUrlsIn(scrubPaths(err.message, privatePaths))
         : dbUnavailable
           ? `the database is not answering or cannot be reached; retry later (the server log has the details under request id ${requestId})`
           : `the server failed (${err.code}); the server log has the details under request id ${requestId}`;
@@ -170,7 +171,7 @@ export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
         detail,
         code: String(err.code),
         ...base,
-        ...(clientVisible && err.hint ? { hint: scrubPaths(err.hint, privatePaths) } : {}),
+        ...(clientVisible && err.hint ? { hint: redactUrlsIn(scrubPaths(err.hint, privatePaths)) } : {}),
         ...(field ? { errors: [{ field, message: detail }] } : {}),
         ...integrityOf(err.details),
       };

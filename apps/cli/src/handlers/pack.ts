@@ -294,7 +294,8 @@ export async function packSearch(
     for (const p of problems)
       process.stderr.write(
         `attune: warning: registry ${p.registry} ${p.status === "stale" ? `could not be read now; using a copy ${age(p.ageSeconds)}` : "could not be read"}` +
-          `${p.detail ? ` (${p.detail})` : ""}\n`,
+          // the detail may quote a remote's reply (the API's too): terminal-safe, like error lines
+          `${p.detail ? ` (${printable(p.detail)})` : ""}\n`,
       );
   return { data: hits, table: () => searchTable(hits) };
 }

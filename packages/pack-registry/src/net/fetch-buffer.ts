@@ -1,5 +1,6 @@
 import type http from "node:http";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
+import { quoteRemote } from "../quote";
 import type { OutboundPolicy } from "../policy/outbound-policy";
 import { request, type PolicyRequestOptions, type PolicyResponse } from "./request";
 
@@ -21,9 +22,10 @@ export function assertOk(res: PolicyResponse, field = "url", authHint?: string):
   res.dispose();
   throw new AttuneError(
     ErrorCodes.EFETCH,
-    `${field}: ${res.url} answered HTTP ${res.status} ${res.statusMessage}`.trim(),
+    // the status phrase is the server's own text: escaped; the URL may carry a signed query
+    `${field}: ${redactUrl(res.url)} answered HTTP ${res.status} ${quoteRemote(res.statusMessage ?? "", 100)}`.trim(),
     {
-      details: { field, url: res.url, status: res.status },
+      details: { field, url: redactUrl(res.url), status: res.status },
       hint:
         res.status === 401 || res.status === 403
           ? (authHint ??

@@ -1,6 +1,7 @@
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git";
 import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
 import type { OutboundPolicy } from "../policy/outbound-policy";
+import { quoteRemote } from "../quote";
 import { DOWNLOAD_CAP_HINT, scopedHeaders } from "./request";
 import { packOfUploadPack, PackObjectTooLarge, scanPack } from "../sources/git-sizes";
 
@@ -158,9 +159,13 @@ function checkPack(answer: Buffer, maxObjectBytes: number, url: string): void {
           hint: "if the repository is genuine, raise ATTUNE_MAX_FILE_BYTES (max_file_bytes); a commit SHA fetches the whole history, a tag or branch only its own files",
         },
       );
-    throw new AttuneError(ErrorCodes.EFETCH, `source: git clone of ${url}: ${(e as Error).message}`, {
-      cause: e,
-      details: { field: "source" },
-    });
+    throw new AttuneError(
+      ErrorCodes.EFETCH,
+      `source: git clone of ${redactUrl(url)}: ${quoteRemote((e as Error).message)}`,
+      {
+        cause: e,
+        details: { field: "source" },
+      },
+    );
   }
 }

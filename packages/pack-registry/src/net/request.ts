@@ -4,6 +4,7 @@ import type tls from "node:tls";
 import { createRequire } from "node:module";
 import type { LookupFunction } from "node:net";
 import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
+import { quoteRemote } from "../quote";
 import type { OutboundPolicy } from "../policy/outbound-policy";
 
 const require = createRequire(import.meta.url);
@@ -106,11 +107,15 @@ function fetchError(field: string, url: URL, cause: unknown, signal: AbortSignal
   const hint = /wrong version number|packet length too long|http request/i.test(ssl?.[1] ?? "")
     ? "the server does not speak TLS on that port: check https:// against http:// and the port"
     : "check the URL and that the server is reachable, then retry";
-  return new AttuneError(ErrorCodes.EFETCH, `${field}: fetching ${url.href} failed: ${msg}`, {
-    cause,
-    details: { field, url: url.href },
-    hint,
-  });
+  return new AttuneError(
+    ErrorCodes.EFETCH,
+    `${field}: fetching ${redactUrl(url.href)} failed: ${quoteRemote(msg)}`,
+    {
+      cause,
+      details: { field, url: redactUrl(url.href) },
+      hint,
+    },
+  );
 }
 
 /** DNS lookup that refuses any answer holding a disallowed address (see OutboundPolicy.checkAddresses). */
@@ -287,9 +292,13 @@ export async function request(
       if (REDIRECTS.has(status) && res.headers.location) {
         res.destroy();
         if (hop >= (opts.maxRedirects ?? 5)) {
-          throw new AttuneError(ErrorCodes.EFETCH, `${field}: too many redirects from ${url}`, {
-            details: { field },
-          });
+          throw new AttuneError(
+            ErrorCodes.EFETCH,
+            `${field}: too many redirects from ${redactUrl(String(url))}`,
+            {
+              details: { field },
+            },
+          );
         }
         current = policy.checkUrl(new URL(res.headers.location, current).href, field);
         if (status === 303 || ((status === 301 || status === 302) && method === "POST")) {

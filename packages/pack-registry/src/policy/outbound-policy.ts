@@ -1,6 +1,6 @@
 import dns from "node:dns";
 import net from "node:net";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
 import { positiveSetting } from "../config/settings";
 import { disallowedReason, isLocalHostname, unbracket } from "./address";
 import type { AttuneConfigFile } from "../config/types";
@@ -130,7 +130,7 @@ export class OutboundPolicy {
     try {
       u = new URL(url);
     } catch (cause) {
-      throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${field}: "${url}" is not a valid URL`, {
+      throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${field}: "${redactUrl(url)}" is not a valid URL`, {
         cause,
         details: { field },
       });

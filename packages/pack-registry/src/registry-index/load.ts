@@ -1,7 +1,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, ioError, redactUrl } from "@attune/pack-storage";
+import { quoteRemote } from "../quote";
 import type { RegistryConfig } from "../config/types";
 import type { OutboundPolicy } from "../policy/outbound-policy";
 import { registryAuthHint } from "../net/fetch-buffer";
@@ -47,7 +48,7 @@ export async function loadIndex(
   policy: OutboundPolicy,
   opts: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<RegistryIndex> {
-  const source = `registry "${reg.name}" (${reg.url})`;
+  const source = `registry "${reg.name}" (${redactUrl(reg.url)})`;
   try {
     let bytes: Buffer;
     if (isRemoteUrl(reg.url)) {
@@ -79,7 +80,8 @@ export async function loadIndex(
     } catch (cause) {
       throw new AttuneError(
         ErrorCodes.EINDEX,
-        `index ${source}: not valid JSON: ${(cause as Error).message}`,
+        // JSON.parse quotes the start of the body: the server's text, escaped
+        `index ${source}: not valid JSON: ${quoteRemote((cause as Error).message)}`,
         {
           cause,
           hint: "check that the registry URL points at the index file itself (not a web or login page), and fix the index (or ask its maintainer to)",
@@ -94,7 +96,11 @@ export async function loadIndex(
     const code = e.code === ErrorCodes.ENOENT || e.code === ErrorCodes.EIO ? ErrorCodes.EFETCH : e.code;
     throw new AttuneError(code, message, {
       cause: e,
-      hint: e.hint,
+      hint:
+        e.hint ??
+        (e.code === ErrorCodes.ETOO_LARGE
+          ? `an index may be at most ${MAX_INDEX_BYTES} bytes (a fixed cap, not a setting): check that the registry URL names the index itself, or split a registry that large into several`
+          : undefined),
       details: { ...e.details, registry: reg.name },
     });
   }

@@ -30,7 +30,11 @@ function buildSchemas() {
     }, "is not a safe git ref"),
   );
 
-  const gitSource = z.strictObject({ type: z.literal("git"), url: httpUrl, ref: gitRef, checksum });
+  // the ref is its own field: a #fragment would make every install of the entry fail
+  const gitUrl = httpUrl.check(
+    z.refine((s) => !s.includes("#"), "must not have a #fragment (give the tag or branch in ref)"),
+  );
+  const gitSource = z.strictObject({ type: z.literal("git"), url: gitUrl, ref: gitRef, checksum });
   const archiveSource = z.strictObject({ type: z.literal("archive"), url: httpUrl, checksum });
   const nonEmpty = z.string().check(z.minLength(1));
   const contentItem = z.union([nonEmpty, z.looseObject({ name: nonEmpty })]);
@@ -146,6 +150,7 @@ export function parseIndex(json: unknown, source = "index"): RegistryIndex {
         `index ${source}: packs[${i}] (ref "${e.ref}" ${e.version}): duplicate of an earlier entry`,
         {
           details: { source, entry: i, ref: e.ref, field: "version" },
+          hint: "fix the registry index (or ask its maintainer to): each ref and version may be listed once",
         },
       );
     }

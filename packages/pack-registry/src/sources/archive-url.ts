@@ -1,7 +1,8 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { AttuneError, ErrorCodes, IntegrityError } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, IntegrityError, redactUrl } from "@attune/pack-storage";
+import { quoteRemote } from "../quote";
 import { archiveTypeFromName, extractArchive } from "../extract";
 import { KeptContents } from "../extract/kept";
 import { downloadToFile } from "../net/download";
@@ -19,9 +20,9 @@ function checkContentType(headers: Record<string, string | string[] | undefined>
   if (NOT_ARCHIVE.test(ct)) {
     throw new AttuneError(
       ErrorCodes.EFETCH,
-      `source: ${finalUrl} served ${ct.split(";")[0]}, not an archive`,
+      `source: ${redactUrl(finalUrl)} served ${quoteRemote(ct.split(";")[0], 100)}, not an archive`,
       {
-        details: { field: "source", contentType: ct },
+        details: { field: "source", contentType: quoteRemote(ct, 200) },
         hint: "the URL probably points at a web page; use the direct download link of the .tar.gz/.zip",
       },
     );

@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
+import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git";
 import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
+import { registryAuthHint } from "../net/fetch-buffer";
 import { policyGitHttp } from "../net/git-http";
 import { isCommitSha, validateGitRef } from "../policy/git-ref";
 import { EntryChecker } from "../extract/entry-checker";
@@ -39,26 +41,51 @@ export function checkGitUrlFragment(url: string, givenRef?: string): void {
 const NOT_A_REPO_HINT =
   "check the repository URL; a URL is cloned as git unless its path ends in .tar.gz, .tgz, .tar or .zip, so a download link without one of those is taken for a repository";
 
-function gitError(e: unknown, url: string, ref: string | undefined): AttuneError {
+function gitError(
+  e: unknown,
+  url: string,
+  ref: string | undefined,
+  registryName: string | undefined,
+): AttuneError {
   if (e instanceof AttuneError) return e;
-  const err = e as { code?: string; message?: string; data?: { statusCode?: number } };
+  const err = e as {
+    code?: string;
+    message?: string;
+    data?: { statusCode?: number; expected?: string; actual?: string };
+  };
+  // what messages and details quote: no secret query value (`?token=`) of the URL
+  const shown = redactUrl(url);
   // our http plugin's errors can come back wrapped by isomorphic-git
   const inner = (e as { cause?: unknown })?.cause;
   if (inner instanceof AttuneError) return inner;
+  if (err.code === "ObjectTypeError" && err.data?.expected === "commit" && ref !== undefined) {
+    // a tag of a tree or a blob (`git tag t HEAD^{tree}`): there is nothing to check out
+    return new AttuneError(
+      ErrorCodes.ENOTFOUND,
+      `git ref "${ref}" in ${shown} names a ${err.data.actual ?? "non-commit object"}, not a commit`,
+      {
+        cause: e,
+        details: { field: "ref", ref },
+        hint: isCommitSha(ref)
+          ? "give the SHA of a commit, or a tag or branch that points at one"
+          : "give a tag or branch that points at a commit (git ls-remote lists them; a tag of a tree or a blob cannot be installed)",
+      },
+    );
+  }
   if (err.code === "NotFoundError" && ref === undefined) {
     // no ref: isomorphic-git clones HEAD, and falls back to "master" when HEAD names nothing
     return new AttuneError(
       ErrorCodes.ENOTFOUND,
-      `${url} has no default branch to clone: the repository is empty (no commits) or its HEAD names a branch that does not exist`,
+      `${shown} has no default branch to clone: the repository is empty (no commits) or its HEAD names a branch that does not exist`,
       {
         cause: e,
-        details: { field: "source", url },
+        details: { field: "source", url: shown },
         hint: "push a commit to the repository's default branch, or give the tag or branch to install with --ref",
       },
     );
   }
   if (err.code === "NotFoundError" && ref !== undefined) {
-    return new AttuneError(ErrorCodes.ENOTFOUND, `git ref "${ref}" was not found in ${url}`, {
+    return new AttuneError(ErrorCodes.ENOTFOUND, `git ref "${ref}" was not found in ${shown}`, {
       cause: e,
       details: { field: "ref", ref },
       hint: /^[0-9a-f]{4,39}$/i.test(ref)
@@ -69,14 +96,18 @@ function gitError(e: unknown, url: string, ref: string | undefined): AttuneError
   const status = err.data?.statusCode;
   return new AttuneError(
     ErrorCodes.EFETCH,
-    `git clone of ${url} failed: ${quoteRemote(err.message ?? String(e))}`,
+    `git clone of ${shown} failed: ${quoteRemote(err.message ?? String(e))}`,
     {
       cause: e,
-      details: { field: "source", url, ...(status ? { status } : {}) },
+      details: { field: "source", url: shown, ...(status ? { status } : {}) },
       hint:
-        status === 404 || err.code === "SmartHttpError"
-          ? NOT_A_REPO_HINT
-          : "check the repository URL and that the server is reachable",
+        status === 401 || status === 403
+          ? registryName !== undefined
+            ? registryAuthHint(registryName)
+            : "check the URL and that the repository is open to you: a URL cannot carry credentials (a private repository is installed through a registry with headers)"
+          : status === 404 || err.code === "SmartHttpError"
+            ? NOT_A_REPO_HINT
+            : "check the repository URL and that the server is reachable",
     },
   );
 }
@@ -164,6 +195,41 @@ async function withoutCheckoutNoise<T>(run: () => Promise<T>): Promise<T> {
 type IsoGit = (typeof import("isomorphic-git"))["default"];
 
 /**
+ * isomorphic-git reads the ref advertisement (the answer to info/refs) with a pkt-line reader
+ * that takes any error of the body for its end: a reply cut short, stalled or over the download
+ * cap reads as a shorter list of refs (a missing ref, an empty repository), or even as a whole
+ * one. So the client given to isomorphic-git records the first error of a request or of a
+ * response body, and any later request fails with it at once; `failure` is then reported in
+ * preference to whatever isomorphic-git concluded, and even when it concluded nothing was wrong.
+ */
+function recordingHttp(inner: HttpClient): { http: HttpClient; failure: () => { error: unknown } | null } {
+  let failure: { error: unknown } | null = null;
+  const record = (error: unknown): never => {
+    failure ??= { error };
+    throw error;
+  };
+  async function* watched(
+    body: AsyncIterableIterator<Uint8Array>,
+  ): AsyncGenerator<Uint8Array, void, undefined> {
+    try {
+      yield* body;
+    } catch (e) {
+      record(e);
+    }
+  }
+  return {
+    http: {
+      async request(req: GitHttpRequest): Promise<GitHttpResponse> {
+        if (failure) throw failure.error;
+        const res = await inner.request(req).catch(record);
+        return res.body ? { ...res, body: watched(res.body) } : res;
+      },
+    },
+    failure: () => failure,
+  };
+}
+
+/**
  * Tags and branches: a shallow single-branch clone (depth 1) — one commit's objects only.
  * A 40-hex commit SHA cannot be asked for directly (servers refuse unadvertised wants by
  * default), so we fetch every branch's full history and check the commit out: slower, but
@@ -192,7 +258,11 @@ async function kindOfRef(
 export function gitSource(
   given: string,
   ref?: string,
-  opts: { headers?: Record<string, string> } = {},
+  opts: {
+    headers?: Record<string, string>;
+    /** the registry the URL came from: a 401/403 then hints at its headers */
+    registryName?: string;
+  } = {},
 ): Source {
   // URL schemes are case-insensitive (RFC 3986) and the archive source takes `HTTPS://`, but
   // isomorphic-git picks its transport by the exact string ("unrecognized transport protocol")
@@ -204,11 +274,14 @@ export function gitSource(
       checkGitUrlFragment(url, ref);
       ctx.policy.checkUrl(url, "source");
       const limits = resolveLimits(ctx.limits);
-      const http = policyGitHttp(ctx.policy, {
-        maxObjectBytes: limits.maxEntryBytes,
-        signal: ctx.signal,
-        onBytes: (bytes) => ctx.onProgress?.({ phase: "fetch", bytes }),
-      });
+      const transport = recordingHttp(
+        policyGitHttp(ctx.policy, {
+          maxObjectBytes: limits.maxEntryBytes,
+          signal: ctx.signal,
+          onBytes: (bytes) => ctx.onProgress?.({ phase: "fetch", bytes }),
+        }),
+      );
+      const http = transport.http;
       const dir = stagingDir;
       const headers = opts.headers ?? {};
       // loaded here, not at import: only git installs need it, and it is ~0.15 s of start-up
@@ -221,6 +294,8 @@ export function gitSource(
           try {
             await git.readCommit({ fs, dir, oid: ref.toLowerCase() });
           } catch (e) {
+            // the SHA of a tree or a blob is named as such (gitError)
+            if ((e as { code?: string }).code === "ObjectTypeError") throw e;
             throw Object.assign(new Error(`commit ${ref} not found`), { code: "NotFoundError", cause: e });
           }
           commit = ref.toLowerCase();
@@ -239,6 +314,9 @@ export function gitSource(
           });
           commit = await git.resolveRef({ fs, dir, ref: "HEAD" });
         }
+        // a clone that "succeeded" on a ref advertisement cut short is not one
+        const failed = transport.failure();
+        if (failed) throw failed.error;
         await checkTree(git, dir, commit, limits);
         await withoutCheckoutNoise(() =>
           git.checkout({
@@ -265,7 +343,7 @@ export function gitSource(
         };
       } catch (e) {
         await emptyDir(dir);
-        throw gitError(e, url, ref);
+        throw gitError(transport.failure()?.error ?? e, url, ref, opts.registryName);
       }
     },
   };

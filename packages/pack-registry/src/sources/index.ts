@@ -128,7 +128,7 @@ export async function createSource(spec: SourceSpec, ctx: FetchContext): Promise
   const s = spec.source.trim();
   if (spec.registry !== undefined && type !== "registry") {
     throw invalid(
-      `registry: a registry name only applies to a registry ref, not to a ${type.replace("_", " ")} source`,
+      `registry: a registry name only applies to a registry ref, not to ${withArticle(type.replace("_", " "))} source`,
       "registry",
       "drop registry (--registry)",
     );
@@ -136,7 +136,7 @@ export async function createSource(spec: SourceSpec, ctx: FetchContext): Promise
   if (spec.ref !== undefined && type !== "git" && type !== "registry") {
     throw invalid(
       // no "ref: " prefix: the installer renames the field (refSpec) and would strip it
-      `a ref only applies to git or registry sources, not to a ${type.replace("_", " ")} source`,
+      `a ref only applies to git or registry sources, not to ${withArticle(type.replace("_", " "))} source`,
       "ref",
       "drop the ref (ref_spec, --ref)",
     );
@@ -192,3 +192,8 @@ export async function fetchSource(
 export { gitSource } from "./git";
 export { archiveUrlSource, type ArchiveUrlOptions } from "./archive-url";
 export { registrySource } from "./registry";
+
+/** "an archive", "a local directory". */
+function withArticle(word: string): string {
+  return `${/^[aeiou]/.test(word) ? "an" : "a"} ${word}`;
+}

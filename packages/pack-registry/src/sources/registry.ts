@@ -1,4 +1,4 @@
-import { AttuneError, ErrorCodes, IntegrityError } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, IntegrityError, redactUrl } from "@attune/pack-storage";
 import type { RegistryConfig } from "../config/types";
 import type { InstallSource } from "../registry-index/schema";
 import type { PackSpec } from "../registry-index/versions";
@@ -51,7 +51,7 @@ export function registrySource(spec: PackSpec, opts: { registry?: string; refres
           const headers = headersFor(src.url, registry);
           const source =
             src.type === "git"
-              ? gitSource(src.url, src.ref, { headers })
+              ? gitSource(src.url, src.ref, { headers, registryName: registry.name })
               : archiveUrlSource(src.url, {
                   expectedArchiveChecksum: src.checksum,
                   headers,
@@ -83,7 +83,13 @@ export function registrySource(spec: PackSpec, opts: { registry?: string; refres
               details: { ...e.details, registry: registry.name, version: entry.version },
             });
           if (ctx.signal?.aborted || !(e instanceof AttuneError)) throw e;
-          attempts.push({ type: src.type, url: src.url, code: String(e.code), message: e.message });
+          // the index's URL may carry a token: never quoted with it
+          attempts.push({
+            type: src.type,
+            url: redactUrl(src.url),
+            code: String(e.code),
+            message: e.message,
+          });
           last = e;
           await emptyDir(stagingDir);
         }

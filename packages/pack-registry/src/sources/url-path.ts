@@ -1,4 +1,4 @@
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
 
 /** A URL's path with its percent-escapes decoded; EINVALID_INPUT naming `source` when one is malformed. */
 export function decodedPath(u: URL): string {
@@ -7,7 +7,7 @@ export function decodedPath(u: URL): string {
   } catch (cause) {
     throw new AttuneError(
       ErrorCodes.EINVALID_INPUT,
-      `source: the path of "${u.href}" holds malformed percent-encoding`,
+      `source: the path of "${redactUrl(u.href)}" holds malformed percent-encoding`,
       {
         cause,
         details: { field: "source" },
