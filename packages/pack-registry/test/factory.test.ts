@@ -142,6 +142,17 @@ describe("fetchSource: policy and local roots applied once, in the factory", () 
     expect(web.requests).toEqual([]);
   });
 
+  it("refuses a git URL with a ?query before any request, without repeating its secret", async () => {
+    const e = (await rejection(
+      fetchSource({ source: `${web.url}/repo.git?token=TOKSECRET`, ref: "v1.0.0" }, newStage(), ctx()),
+    )) as { code?: string; message: string; hint?: string };
+    expect(e.code).toBe("EINVALID_INPUT");
+    expect(e.message).toMatch(/a git URL takes no \?query \("\?token=\*\*\*"\)/);
+    expect(e.hint).toContain(`give the URL without the query, ${web.url}/repo.git`);
+    expect(JSON.stringify([e.message, e.hint])).not.toContain("TOKSECRET");
+    expect(web.requests).toEqual([]);
+  });
+
   it("copies a local directory when no roots are configured (CLI)", async () => {
     const r = await fetchSource({ source: path.join(allowed, "demo") }, newStage(), ctx());
     expect(r.sourceType).toBe("local_directory");

@@ -75,6 +75,9 @@ describe("buildIndexEntry", () => {
       details: { field: "gitUrl" },
       message: expect.stringContaining("has a #fragment"),
     });
+    await expect(
+      buildIndexEntry(pack, { gitUrl: "https://git.example.com/demo.git?x=1", gitRef: "v1.2.0" }),
+    ).rejects.toMatchObject({ code: "EINVALID_INPUT", message: expect.stringContaining("has a ?query") });
     const e = await buildIndexEntry(pack, { gitUrl: "HTTPS://git.example.com/Demo.git", gitRef: "v1.2.0" });
     expect(e.install_sources[0].url).toBe("https://git.example.com/Demo.git");
   });

@@ -137,6 +137,16 @@ describe("parseIndex", () => {
     );
     expect(e.code).toBe("EINDEX");
     expect(e.message).toMatch(/install_sources.*url.*must not have a #fragment/);
+    const q = failure(
+      index([
+        entry({
+          install_sources: [
+            { type: "git", url: "https://git.example/p.git?t=1", ref: "v1.0.0", checksum: `sha256:${H}` },
+          ],
+        }),
+      ]),
+    );
+    expect(q.message).toMatch(/install_sources.*url.*must not have a \?query/);
     // an archive URL may have one (it is not sent, and names nothing)
     expect(() =>
       parseIndex(

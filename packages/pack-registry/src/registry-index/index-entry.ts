@@ -54,6 +54,13 @@ function publicUrl(url: string, field: string): string {
       `gitUrl: "${redactUrl(url)}" has a #fragment: the ref is not part of a git URL`,
       { details: { field }, hint: "give the URL without it, and the tag as gitRef" },
     );
+  // nor can a query work: git adds /info/refs after the whole URL
+  if (field === "gitUrl" && u.search !== "")
+    throw new AttuneError(
+      ErrorCodes.EINVALID_INPUT,
+      `gitUrl: "${redactUrl(url)}" has a ?query: git adds /info/refs after it, so no repository is found`,
+      { details: { field }, hint: "give the URL without the query (a registry's headers carry credentials)" },
+    );
   // the scheme as everyone writes it (the installer takes any case, other tools may not)
   return url.replace(/^[a-z][a-z0-9+.-]*(?=:)/i, (scheme) => scheme.toLowerCase());
 }

@@ -33,6 +33,7 @@ function buildSchemas() {
   // the ref is its own field: a #fragment would make every install of the entry fail
   const gitUrl = httpUrl.check(
     z.refine((s) => !s.includes("#"), "must not have a #fragment (give the tag or branch in ref)"),
+    z.refine((s) => !s.includes("?"), "must not have a ?query (git adds /info/refs after it)"),
   );
   const gitSource = z.strictObject({ type: z.literal("git"), url: gitUrl, ref: gitRef, checksum });
   const archiveSource = z.strictObject({ type: z.literal("archive"), url: httpUrl, checksum });

@@ -15,9 +15,24 @@ import { quoteName, quoteRemote } from "../quote";
 /**
  * A git URL's #fragment is never sent (npm's `repo.git#v1.0.0` swallows the `/info/refs` suffix and
  * reads as a missing repository): refused, naming the ref to give separately (or, when a ref is
- * given already, saying to drop the fragment).
+ * given already, saying to drop the fragment). A ?query cannot work either: git (and
+ * isomorphic-git) add `/info/refs` after the whole URL, so the request goes to `…?token=x/info/refs`.
  */
-export function checkGitUrlFragment(url: string, givenRef?: string): void {
+export function checkGitUrl(url: string, givenRef?: string): void {
+  checkGitUrlFragment(url, givenRef);
+  const q = url.indexOf("?");
+  if (q < 0) return;
+  throw new AttuneError(
+    ErrorCodes.EINVALID_INPUT,
+    `source: a git URL takes no ?query ("${quoteName(redactUrl(url.slice(q, q + 80)))}"): git adds /info/refs to the URL, after the query, so no repository is found`,
+    {
+      details: { field: "source" },
+      hint: `give the URL without the query, ${quoteName(redactUrl(url.slice(0, q)))}; a private repository is installed through a registry whose headers carry the credentials`,
+    },
+  );
+}
+
+function checkGitUrlFragment(url: string, givenRef?: string): void {
   const i = url.indexOf("#");
   if (i < 0) return;
   const frag = url.slice(i + 1);
@@ -271,7 +286,7 @@ export function gitSource(
     type: "git",
     async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
       if (ref !== undefined) validateGitRef(ref);
-      checkGitUrlFragment(url, ref);
+      checkGitUrl(url, ref);
       ctx.policy.checkUrl(url, "source");
       const limits = resolveLimits(ctx.limits);
       const transport = recordingHttp(

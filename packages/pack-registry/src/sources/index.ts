@@ -6,7 +6,7 @@ import { archiveTypeFromName } from "../extract";
 import { validateGitRef } from "../policy/git-ref";
 import { parsePackSpec } from "../registry-index/versions";
 import { archiveUrlSource } from "./archive-url";
-import { checkGitUrlFragment, gitSource } from "./git";
+import { checkGitUrl, gitSource } from "./git";
 import { localArchiveSource } from "./local-archive";
 import { localDirectorySource } from "./local-directory";
 import { registrySource } from "./registry";
@@ -144,7 +144,7 @@ export async function createSource(spec: SourceSpec, ctx: FetchContext): Promise
   switch (type) {
     case "git":
       if (spec.ref !== undefined) validateGitRef(spec.ref);
-      checkGitUrlFragment(s, spec.ref);
+      checkGitUrl(s, spec.ref);
       ctx.policy.checkUrl(s, "source");
       return gitSource(s, spec.ref);
     case "archive":
