@@ -243,6 +243,23 @@ describe("configuration precedence and `config show`", () => {
     expect(fs.readFileSync(path.join(h, "config.yaml"), "utf8")).toBe("allow_http: false\n");
   });
 
+  it("concurrent registry adds all land, and comments in config.yaml survive the edits", async () => {
+    const h = path.join(t.dir, "reg-concurrent");
+    fs.mkdirSync(h);
+    fs.writeFileSync(path.join(h, "config.yaml"), "# written by hand\nallow_http: false # keep\n");
+    const env = baseEnv({ ATTUNE_HOME: h });
+    const names = ["p1", "p2", "p3", "p4"];
+    const runs = await Promise.all(
+      names.map((n) => runCli(["registry", "add", n, `https://${n}.example.com/index.json`], { env })),
+    );
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+    const list = json<Array<{ name: string }>>(await runCli(["registry", "list"], { env }));
+    expect(list.map((x) => x.name).sort()).toEqual(names);
+    expect(fs.readFileSync(path.join(h, "config.yaml"), "utf8")).toMatch(
+      /^# written by hand\nallow_http: false # keep\nregistries:\n/,
+    );
+  });
+
   it("registry add/remove edit config.yaml and keep other keys", async () => {
     const h = path.join(t.dir, "reg-home");
     const env = baseEnv({ ATTUNE_HOME: h });

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type * as YamlModule from "yaml";
 import type * as ZodMini from "zod/mini";
+import type LockfileModule from "proper-lockfile";
 
 const require = createRequire(import.meta.url);
 
@@ -41,6 +42,12 @@ export const loadParsers = bundled<Parsers>("parsers", () => {
 export const loadYaml = (): Parsers["YAML"] => loadParsers().YAML;
 export const loadSemver = bundled<typeof import("./vendor/semver")>("semver", () => require("semver"));
 export const loadTar = bundled<typeof import("./vendor/tar")>("tar", () => require("tar"));
+
+let lockfile: typeof LockfileModule | undefined;
+/** `proper-lockfile` (with graceful-fs, retry, signal-exit), loaded by the first command that edits config.yaml. */
+export function loadLockfile(): typeof LockfileModule {
+  return (lockfile ??= require("proper-lockfile") as typeof LockfileModule);
+}
 
 /** A value built on first use and then kept (schemas built from a lazily loaded zod). */
 export function once<T>(build: () => T): () => T {

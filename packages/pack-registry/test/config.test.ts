@@ -3,7 +3,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
-import { parseConfig, readConfigFile, registriesFromEnv, writeConfigFile } from "../src/config/config-file";
+import {
+  parseConfig,
+  readConfigFile,
+  registriesFromEnv,
+  updateConfigFile,
+  writeConfigFile,
+} from "../src/config/config-file";
+import type { RegistryConfig } from "../src/config/types";
 
 async function rejection(
   p: Promise<unknown> | (() => unknown),
@@ -24,6 +31,54 @@ describe("config.yaml", () => {
     return t.dir;
   };
   afterEach(() => homes.splice(0).forEach((h) => h.cleanup()));
+
+  const reg = (name: string, priority = 10): RegistryConfig => ({
+    name,
+    url: `https://${name}.example/index.json`,
+    priority,
+    enabled: true,
+  });
+  const add = (h: string, r: RegistryConfig) =>
+    updateConfigFile(h, (cfg) => ({ registries: [...(cfg.registries ?? []), r], result: r }));
+
+  it("updateConfigFile: concurrent edits take turns, none is lost", async () => {
+    const h = home();
+    await Promise.all(["a", "b", "c", "d", "e", "f"].map((n, i) => add(h, reg(n, i))));
+    const names = (await readConfigFile(h)).registries?.map((r) => r.name).sort();
+    expect(names).toEqual(["a", "b", "c", "d", "e", "f"]);
+    expect(fs.readdirSync(h)).toEqual(["config.yaml"]); // no lock or temp file left
+  });
+
+  it("updateConfigFile: keeps comments, other keys and big integers as written; edits a link's target", async () => {
+    const h = home();
+    const file = path.join(h, "config.yaml");
+    fs.writeFileSync(
+      file,
+      "# my settings\nbig: 12345678901234567890 # beyond 2^53\nallow_http: false\nregistries:\n  # the main one\n  - name: main\n    url: https://main.example/index.json\n    priority: 1\n",
+    );
+    await add(h, reg("second", 20));
+    await updateConfigFile(h, (cfg) => ({
+      registries: (cfg.registries ?? []).filter((r) => r.name !== "second"),
+      result: null,
+    }));
+    await add(h, reg("third", 30));
+    const text = fs.readFileSync(file, "utf8");
+    expect(text).toContain("# my settings\nbig: 12345678901234567890 # beyond 2^53\nallow_http: false\n");
+    expect(text).toContain("  # the main one\n  - name: main\n");
+    expect(text).not.toContain("second");
+    expect((await readConfigFile(h)).registries?.map((r) => r.name)).toEqual(["main", "third"]);
+    // a config.yaml kept elsewhere and linked in: the target is edited, the link stays a link
+    const elsewhere = path.join(home(), "attune.yaml");
+    fs.renameSync(file, elsewhere);
+    fs.symlinkSync(elsewhere, file);
+    await add(h, reg("fourth", 40));
+    expect(fs.lstatSync(file).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(elsewhere, "utf8")).toContain("name: fourth");
+    // a result that would not read back is refused, and the file is left as it was
+    const before = fs.readFileSync(elsewhere, "utf8");
+    await expect(add(h, { ...reg("fifth"), name: "bad name" })).rejects.toMatchObject({ code: "ECONFIG" });
+    expect(fs.readFileSync(elsewhere, "utf8")).toBe(before);
+  });
 
   it("reads a missing file as an empty config", async () => {
     expect(await readConfigFile(home())).toEqual({});

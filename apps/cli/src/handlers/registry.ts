@@ -2,9 +2,8 @@ import {
   REGISTRY_NAME_RE,
   registryUrlProblem,
   urlHasCredentials,
-  readConfigFile,
   registriesFromEnv,
-  writeConfigFile,
+  updateConfigFile,
   type RegistryConfig,
 } from "@attune/pack-registry";
 import { redactUrl } from "@attune/pack-storage";
@@ -102,12 +101,6 @@ export async function registryAdd(argv: GlobalArgs & { name: string; url: string
       hint: "use letters, digits, '_', '.' or '-' (starting with a letter or digit, at most 64), e.g. main",
     });
   checkUrl(argv.url);
-  const file = await readConfigFile(settings.home.value);
-  const list = file.registries ?? [];
-  if (list.some((r) => r.name === argv.name))
-    throw new CliError("ECONFLICT", `registry "${argv.name}" already exists`, {
-      hint: `remove it first: attune registry remove ${argv.name}`,
-    });
   const given = argv.priority === undefined ? undefined : String(argv.priority).trim();
   if (given !== undefined && !/^[0-9]{1,9}$/.test(given))
     throw new CliError(
@@ -115,9 +108,17 @@ export async function registryAdd(argv: GlobalArgs & { name: string; url: string
       `--priority must be a whole number from 0 to 999999999, not ${JSON.stringify(String(argv.priority))}`,
       { hint: "e.g. --priority 10 (lower is searched first)" },
     );
-  const priority = given !== undefined ? Number(given) : nextPriority(list.map((r) => r.priority));
-  const added: RegistryConfig = { name: argv.name, url: argv.url, priority, enabled: true };
-  await writeConfigFile(settings.home.value, { ...file, registries: [...list, added] });
+  // read, checked and written under config.yaml's lock: concurrent adds all land
+  const added = await updateConfigFile(settings.home.value, (file) => {
+    const list = file.registries ?? [];
+    if (list.some((r) => r.name === argv.name))
+      throw new CliError("ECONFLICT", `registry "${argv.name}" already exists`, {
+        hint: `remove it first: attune registry remove ${argv.name}`,
+      });
+    const priority = given !== undefined ? Number(given) : nextPriority(list.map((r) => r.priority));
+    const entry: RegistryConfig = { name: argv.name, url: argv.url, priority, enabled: true };
+    return { registries: [...list, entry], result: entry };
+  });
   if (settings.env.ATTUNE_REGISTRIES && !argv.quiet)
     process.stderr.write(
       "attune: note: ATTUNE_REGISTRIES is set and overrides the registries of config.yaml\n",
@@ -129,14 +130,15 @@ export async function registryAdd(argv: GlobalArgs & { name: string; url: string
 export async function registryRemove(argv: GlobalArgs & { name: string }) {
   const settings = await loadSettings(argv);
   remoteNote(settings, argv.quiet);
-  const file = await readConfigFile(settings.home.value);
-  const list = file.registries ?? [];
-  const found = list.find((r) => r.name === argv.name);
-  if (!found)
-    throw new CliError("ENOTFOUND", `no registry named "${argv.name}" in config.yaml`, {
-      hint: "see `attune registry list`",
-    });
-  await writeConfigFile(settings.home.value, { ...file, registries: list.filter((r) => r !== found) });
+  const found = await updateConfigFile(settings.home.value, (file) => {
+    const list = file.registries ?? [];
+    const gone = list.find((r) => r.name === argv.name);
+    if (!gone)
+      throw new CliError("ENOTFOUND", `no registry named "${argv.name}" in config.yaml`, {
+        hint: "see `attune registry list`",
+      });
+    return { registries: list.filter((r) => r !== gone), result: gone };
+  });
   const row = rows([found], "config")[0];
   return { data: row, table: () => `Removed registry ${row.name}\n` };
 }

@@ -3,7 +3,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { AttuneError, ErrorCodes, ioError, makeDirs } from "@attune/pack-storage";
 import type { AttuneConfigFile, RegistryConfig } from "./types";
-import { loadParsers, loadYaml, once } from "../lazy";
+import { loadLockfile, loadParsers, loadYaml, once } from "../lazy";
 import { urlHasCredentials } from "../policy/url-credentials";
 import { registryUrlProblem } from "./registry-url";
 import { issueText } from "../issue-text";
@@ -135,15 +135,108 @@ export async function readConfigFile(home: string): Promise<AttuneConfigFile> {
 /** Atomic (temp + rename) and mode 0600: the file may hold registry tokens. */
 export async function writeConfigFile(home: string, cfg: AttuneConfigFile): Promise<void> {
   const valid = parseConfig(cfg);
-  const file = path.join(home, CONFIG_FILE_NAME);
   await makeDirs(home, 0o700);
+  await replaceFile(await editedPath(path.join(home, CONFIG_FILE_NAME)), loadYaml().stringify(valid));
+}
+
+/** Write `text` to a temp sibling of `file` (mode 0600) and rename it over `file`. */
+async function replaceFile(file: string, text: string): Promise<void> {
   const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
   try {
-    await fs.writeFile(tmp, loadYaml().stringify(valid), { mode: 0o600, flag: "wx" });
+    await fs.writeFile(tmp, text, { mode: 0o600, flag: "wx" });
     await fs.rename(tmp, file);
   } catch (e) {
     await fs.rm(tmp, { force: true });
     throw ioError(e, file, "write");
+  }
+}
+
+/**
+ * The file an edit of `file` must replace: `file` itself, or, when it is a symbolic link (a
+ * config.yaml kept with one's dotfiles), the file it points to, so the link stays a link.
+ */
+async function editedPath(file: string): Promise<string> {
+  const st = await fs.lstat(file).catch(() => null);
+  if (!st?.isSymbolicLink()) return file;
+  try {
+    return await fs.realpath(file);
+  } catch (e) {
+    throw new AttuneError(ErrorCodes.ECONFIG, `${file} is a link to a file that does not exist`, {
+      path: file,
+      cause: e,
+      hint: "point the link at an existing config.yaml, or remove the link",
+    });
+  }
+}
+
+/** How long an edit of config.yaml waits for another process's edit to finish. */
+const CONFIG_LOCK_WAIT_MS = 10_000;
+
+/**
+ * Change the registries of config.yaml (`attune registry add/remove`): `change` gets the file as it
+ * is now and returns the new list of registries (and a result for the caller). Concurrent editors
+ * take turns under a lock (`config.yaml.lock`, proper-lockfile: stale after 10 s if its process
+ * died), so each one's read and write see every edit made before it; without it, of four
+ * concurrent `registry add`s only two were kept. The file is edited as a YAML document: the other
+ * keys, comments and formatting stay as written (integers beyond 2^53 too), and a config.yaml that
+ * is a link to another file is edited there. ECONFIG when the result would not be valid.
+ */
+export async function updateConfigFile<T>(
+  home: string,
+  change: (cfg: AttuneConfigFile) => { registries: RegistryConfig[]; result: T },
+): Promise<T> {
+  await makeDirs(home, 0o700);
+  const link = path.join(home, CONFIG_FILE_NAME);
+  const file = await editedPath(link);
+  let release: (() => Promise<void>) | undefined;
+  try {
+    release = await loadLockfile().lock(file, {
+      realpath: false, // the file need not exist yet
+      lockfilePath: `${file}.lock`,
+      stale: 10_000,
+      retries: {
+        retries: Math.ceil(CONFIG_LOCK_WAIT_MS / 100),
+        minTimeout: 20,
+        maxTimeout: 100,
+        factor: 1.5,
+      },
+    });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ELOCKED")
+      throw new AttuneError(ErrorCodes.ELOCKED, `${link} is being changed by another process`, {
+        path: link,
+        cause: e,
+        hint: `retry; if no attune command is running, remove ${file}.lock`,
+      });
+    throw ioError(e, `${file}.lock`, "lock");
+  }
+  try {
+    const text = await fs.readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return "";
+      throw ioError(e, link, "read");
+    });
+    const current = await readConfigFile(home);
+    const { registries, result } = change(current);
+    const yaml = loadYaml();
+    // integers as BigInt: a value beyond 2^53 elsewhere in the file is written back as it was
+    const doc = yaml.parseDocument(text, { intAsBigInt: true });
+    const old = current.registries ?? [];
+    const seq = doc.get("registries", true);
+    // `change` keeps the registries it keeps in their order and appends new ones: the list is
+    // edited in place, item by item, so the comments on the other items stay too
+    if (yaml.isSeq(seq) && seq.items.length === old.length) {
+      for (let i = old.length - 1; i >= 0; i--) if (!registries.includes(old[i])) seq.delete(i);
+      if (seq.items.length === 0) seq.flow = false; // `registries: []` grows as a block list
+      for (const r of registries) if (!old.includes(r)) seq.add(doc.createNode(r));
+    } else {
+      doc.set("registries", doc.createNode(registries));
+    }
+    const out = doc.toString();
+    parseConfig(yaml.parse(out), link); // never write what would not read back
+    await replaceFile(file, out);
+    return result;
+  } finally {
+    await release?.().catch(() => undefined);
   }
 }
 
