@@ -1,14 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Db } from "@attune/db";
-import { AttuneError, ErrorCodes, PackStorage } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, PackStorage, packPathBudget } from "@attune/pack-storage";
 import {
+  DEFAULT_EXTRACT_LIMITS,
   OutboundPolicy,
   limitsFromConfig,
   RegistryClient,
   readConfigFile,
   registriesFromEnv,
   type AttuneConfigFile,
+  type ExtractLimits,
 } from "@attune/pack-registry";
 import type { InstallerContext } from "./context";
 import { openRecordStore } from "./db-store";
@@ -200,7 +202,10 @@ export async function openInstaller(opts: InstallerOptions = {}): Promise<Instal
       journal: new Journal(path.join(settings.packsDir, ".journal")),
       policy,
       registries,
-      limits: { ...limitsFromConfig(config, settings.env), ...opts.limits },
+      limits: withPathBudget(
+        { ...limitsFromConfig(config, settings.env), ...opts.limits },
+        settings.packsDir,
+      ),
       onCleanup: opts.onCleanup,
     };
     const installer = new Installer(ctx, config);
@@ -210,4 +215,17 @@ export async function openInstaller(opts: InstallerOptions = {}): Promise<Instal
     await store.close().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * The path cap the sources check every entry against, lowered so that each file of a pack still
+ * fits in PATH_MAX where the store puts it (the packs directory's own path and the store's names
+ * come first): a pack that would only fit in staging is refused before anything is installed.
+ */
+function withPathBudget(limits: Partial<ExtractLimits>, packsDir: string): Partial<ExtractLimits> {
+  const budget = packPathBudget(packsDir);
+  return {
+    ...limits,
+    maxPathBytes: Math.min(limits.maxPathBytes ?? DEFAULT_EXTRACT_LIMITS.maxPathBytes, budget),
+  };
 }

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
-import { calculateDirectoryChecksum, calculateFileChecksum } from "@attune/pack-storage";
+import { calculateDirectoryChecksum, calculateFileChecksum, packPathBudget } from "@attune/pack-storage";
 import { KeptContents } from "@attune/pack-registry";
 import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
 import type { Installer, ProgressEvent } from "../src/index";
@@ -70,6 +70,44 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect(await inst.show("core")).toEqual({ pack: r.pack, installation: r.installation });
     const hist = await inst.history("core");
     expect(hist.map((e) => [e.action, e.outcome, e.actor_name])).toEqual([["install", "success", "tester"]]);
+  });
+
+  it("refuses a pack with a path that would fit in staging but not where the store puts it", async () => {
+    // a long ref and version make the store's directory name ~220 bytes: a path inside the pack
+    // that is within 4096 bytes on its own would pass PATH_MAX once stored (verify then failed
+    // with ENAMETOOLONG and an uninstall left it in the trash for good)
+    const ref = `r${"x".repeat(63)}`;
+    const version = `1.0.0-${"a".repeat(122)}`;
+    const budget = packPathBudget(h.packsDir);
+    const dir = pack(ref, version);
+    // 15 directories of 240 bytes and a file: over the budget, under 4096
+    const parts = Array.from({ length: 15 }, (_, i) => `d${String(i).padStart(2, "0")}${"a".repeat(237)}`);
+    const rel = [...parts, "f".repeat(200)].join("/");
+    expect(Buffer.byteLength(rel)).toBeGreaterThan(budget);
+    expect(Buffer.byteLength(rel)).toBeLessThan(4096 - Buffer.byteLength(dir) - 1);
+    fs.mkdirSync(path.join(dir, ...parts), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), "deep\n");
+    await expect(inst.install({ source: dir, ...cli }, actor)).rejects.toMatchObject({
+      code: "ETOO_LARGE",
+      details: { limit: "maxPathBytes" },
+      hint: expect.stringMatching(/must fit in the system's 4096 bytes/),
+    });
+    const tgz = makeTarGz(dir, path.join(src.dir, "deep.tgz"));
+    await expect(inst.install({ source: tgz, ...cli }, actor)).rejects.toMatchObject({
+      code: "ETOO_LARGE",
+      details: { limit: "maxPathBytes" },
+    });
+    expect(packDirs(h.packsDir)).toEqual([]);
+    // a path within the budget installs, verifies and uninstalls
+    fs.rmSync(path.join(dir, parts[0]), { recursive: true });
+    const fits = [...parts.slice(0, 12), "f".repeat(100)].join("/");
+    expect(Buffer.byteLength(fits)).toBeLessThanOrEqual(budget);
+    fs.mkdirSync(path.dirname(path.join(dir, fits)), { recursive: true });
+    fs.writeFileSync(path.join(dir, fits), "fits\n");
+    await inst.install({ source: dir, ...cli }, actor);
+    expect((await inst.verify(ref)).ok).toBe(true);
+    await inst.uninstall(ref, { actor, method: "cli" });
+    expect(fs.readdirSync(path.join(h.packsDir, ".trash"))).toEqual([]);
   });
 
   it("refuses to reinstall the same version without force, and reinstalls with it", async () => {

@@ -120,6 +120,83 @@ describe("buildIndexEntry", () => {
     expect(e.details?.field).toBe(field);
   });
 
+  it("refuses an archiveFile that is no archive (by its name and its first bytes), naming the option", async () => {
+    const file = path.join(root.dir, "demo-ok.tgz");
+    await tar.c({ gzip: true, cwd: root.dir, file, portable: true }, ["demo"]);
+    const text = path.join(root.dir, "README.md");
+    fs.writeFileSync(text, "# not an archive\n");
+    const fake = path.join(root.dir, "fake.tar.gz");
+    fs.writeFileSync(fake, "# not an archive either\n");
+    const mislabelled = path.join(root.dir, "demo-ok.zip");
+    fs.copyFileSync(file, mislabelled);
+    for (const [archiveFile, message] of [
+      [text, "archiveFile: README.md is not a .tar.gz, .tgz, .tar or .zip archive"],
+      [
+        fake,
+        "archiveFile: fake.tar.gz is not a tar.gz archive: its first bytes match no gzip, zip or tar header",
+      ],
+      [mislabelled, "archiveFile: demo-ok.zip is named like a zip archive but its bytes are tar.gz"],
+      [root.dir, `archiveFile: ${root.dir} is not a regular file`],
+    ]) {
+      const e = await rejection(
+        buildIndexEntry(pack, { archiveUrl: "https://dl.example.com/d.tgz", archiveFile }),
+      );
+      expect({ code: e.code, field: e.details?.field, message: e.message }).toEqual({
+        code: "EINVALID_INPUT",
+        field: "archiveFile",
+        message,
+      });
+    }
+    // the URL's name promises a type the install checks the bytes against
+    const e = await rejection(
+      buildIndexEntry(pack, { archiveUrl: "https://dl.example.com/d.zip", archiveFile: file }),
+    );
+    expect({ code: e.code, field: e.details?.field }).toEqual({
+      code: "EINVALID_INPUT",
+      field: "archiveUrl",
+    });
+    expect(e.message).toBe(
+      'archiveUrl: "https://dl.example.com/d.zip" names a zip archive, but archiveFile demo-ok.tgz is tar.gz',
+    );
+    // a URL without an archive name is fine: the bytes decide at install
+    const ok = await buildIndexEntry(pack, {
+      archiveUrl: "https://dl.example.com/download?id=7",
+      archiveFile: file,
+    });
+    expect(ok.install_sources[0].type).toBe("archive");
+  });
+
+  it("refuses a URL with white space as the option's, not as an index problem", async () => {
+    for (const [opts, field] of [
+      [{ gitUrl: "https://g.example/a b.git", gitRef: "v1" }, "gitUrl"],
+      [{ gitUrl: "https://g.example/a\tb.git", gitRef: "v1" }, "gitUrl"],
+      [{ gitUrl: " https://g.example/ab.git", gitRef: "v1" }, "gitUrl"],
+      [{ gitUrl: "https:g.example/ab.git", gitRef: "v1" }, "gitUrl"],
+      [
+        { archiveUrl: "https://dl.example.com/a b.tgz", archiveFile: path.join(root.dir, "nope.tgz") },
+        "archiveUrl",
+      ],
+    ] as const) {
+      const e = await rejection(buildIndexEntry(pack, opts));
+      expect({ opts, code: e.code, field: e.details?.field }).toEqual({
+        opts,
+        code: "EINVALID_INPUT",
+        field,
+      });
+    }
+  });
+
+  it("names a definition file without a name (actions/.yaml) as the pack's problem", async () => {
+    const odd = path.join(root.dir, "odd");
+    writeTree(odd, { "pack.yaml": MANIFEST, "actions/.yaml": "x", "actions/workflows/.yml": "x" });
+    const e = await rejection(buildIndexEntry(odd, { gitUrl: "https://g.example/d.git", gitRef: "v1" }));
+    expect({ code: e.code, message: e.message }).toEqual({
+      code: "EMANIFEST",
+      message: `${path.join(odd, "actions", ".yaml")}: the action has an empty name (the index lists each by its file name, without .yaml)`,
+    });
+    expect((e as { hint?: string }).hint).toBe("rename it to <name>.yaml, or remove it from the pack");
+  });
+
   it("reports an invalid manifest and a missing path", async () => {
     const bad = path.join(root.dir, "bad");
     writeTree(bad, { "pack.yaml": "ref: Bad Ref\nversion: 1\n" });

@@ -1,9 +1,11 @@
 import { execFileSync } from "node:child_process";
 import {
   chmodSync,
+  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -23,7 +25,7 @@ import {
 } from "@attune/pack-storage";
 import { tmpDir, writeTree } from "@attune/test-utils";
 import { KEPT_BYTES, KeptContents, PROCESS_KEPT_BYTES } from "../src/extract/kept";
-import { assertOpenedInside, localArchiveSource } from "../src/sources/local-archive";
+import { assertOpenedInside, localArchiveSource, snapshot } from "../src/sources/local-archive";
 import { asSourceError, localDirectorySource } from "../src/sources/local-directory";
 import type { FetchContext } from "../src/sources/types";
 
@@ -173,6 +175,34 @@ describe("localDirectorySource", () => {
     expect(ok.sourceType).toBe("local_directory");
   });
 
+  it.each([10, 1_200])(
+    "under local source roots refuses a hard link (%i files: on the main thread and the helper's)",
+    async (files) => {
+      // a hard link made inside a root to a file outside it would copy that file (the API's roots
+      // are its only boundary); without roots (the CLI) a hard link is an ordinary file
+      const outside = join(work.dir, "outside");
+      mkdirSync(outside);
+      writeFileSync(join(outside, "secret.txt"), "TOP SECRET\n");
+      for (let i = 0; i < files; i++)
+        writeFileSync(join(src, `f${String(i).padStart(4, "0")}.txt`), `${i}\n`);
+      linkSync(join(outside, "secret.txt"), join(src, "zz-leak.txt"));
+      const root = join(work.dir, "root");
+      mkdirSync(root);
+      renameSync(src, join(root, "pack"));
+      await expect(
+        localDirectorySource(join(root, "pack")).fetch(staging, ctx({ localSourceRoots: [root] })),
+      ).rejects.toMatchObject({
+        code: "EPOLICY",
+        message: expect.stringMatching(/^zz-leak\.txt is a hard link \(the file has 2 names\)/),
+        details: { entry: "zz-leak.txt", rule: "hard-link" },
+      });
+      expect(readdirSync(staging)).toEqual([]);
+      const copied = await localDirectorySource(join(root, "pack")).fetch(staging, ctx());
+      expect(copied.sourceType).toBe("local_directory");
+      expect(readFileSync(join(staging, "zz-leak.txt"), "utf8")).toBe("TOP SECRET\n");
+    },
+  );
+
   it("refuses a missing path, a file, a non-empty staging directory and exceeded caps", async () => {
     await expect(localDirectorySource(join(work.dir, "nope")).fetch(staging, ctx())).rejects.toMatchObject({
       code: "ENOENT",
@@ -314,6 +344,20 @@ describe("localArchiveSource", () => {
     });
     expect(readdirSync(staging)).toEqual([]);
     expect(leftovers()).toEqual(before);
+  });
+
+  it("the private copy refuses a FIFO swapped in after the type check at once, without blocking in open()", async () => {
+    // what snapshot() meets when the archive was replaced by a FIFO between the check and the open:
+    // a blocking open would wait for a writer for ever (in the API, holding a pool thread)
+    const fifo = join(work.dir, "swapped.tar.gz");
+    execFileSync("mkfifo", [fifo]);
+    const started = Date.now();
+    await expect(snapshot(fifo, join(work.dir, "copy"), 1 << 20)).rejects.toMatchObject({
+      code: "EINVALID_INPUT",
+      message: expect.stringContaining("is not a regular file"),
+    });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(readdirSync(work.dir)).not.toContain("copy");
   });
 
   it("refuses text named like an archive, an oversized archive, and paths outside the roots", async () => {

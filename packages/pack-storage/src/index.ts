@@ -27,5 +27,6 @@ export {
   type PackStorageOptions,
   type StoreLostReason,
 } from "./storage/pack-storage";
+export { packPathBudget } from "./storage/layout";
 export { makeDirs, makeDirsSync } from "./make-dirs";
 export { redactUrl, redactUrlsIn } from "./redact";

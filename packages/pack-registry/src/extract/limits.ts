@@ -51,6 +51,8 @@ export function capHint(limit: string): string {
     return `if the pack is genuine, raise ${setting.env} (${setting.config} in config.yaml), or slim the pack`;
   if (limit === "ratio")
     return "the decompression-ratio cap is fixed (it stops compression bombs): if the pack is genuine, repack it without the highly compressible data, or install it from git or a directory";
+  if (limit === "maxPathBytes")
+    return "this cap is fixed: every path of the pack, once stored under the packs directory, must fit in the system's 4096 bytes; shorten the pack's paths (or use a packs directory with a shorter path)";
   return "this cap is fixed (it protects the extractor): shorten the pack's paths";
 }
 

@@ -4,7 +4,8 @@ import { mkdtemp, open, readlink, realpath, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, sep } from "node:path";
 import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
-import { detectArchiveType } from "../extract/detect";
+import { detectArchiveType, notARegularFile } from "../extract/detect";
+import { NO_FOLLOW_FLAGS } from "../open-flags";
 import { extractArchive, type ExtractOptions } from "../extract/extract";
 import { KeptContents } from "../extract/kept";
 import { capHint, resolveLimits, type ExtractLimits } from "../extract/limits";
@@ -25,9 +26,16 @@ function tooBig(from: string, maxBytes: number, total: number): AttuneError {
  * the bytes that get extracted (the user's file may change under us). Needed for zip only, which is
  * read out of order.
  */
-async function snapshot(from: string, to: string, maxBytes: number, roots?: string[]): Promise<string> {
+export async function snapshot(
+  from: string,
+  to: string,
+  maxBytes: number,
+  roots?: string[],
+): Promise<string> {
   const hash = createHash("sha256");
-  const src = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err) => {
+  // O_NONBLOCK: a FIFO swapped in since the type check cannot block open() (and, in the API, hold
+  // one of the thread pool's four threads for good); fstat below refuses it
+  const src = await open(from, NO_FOLLOW_FLAGS).catch((err) => {
     // checked as a regular file a moment ago: a link now means it was swapped
     if ((err as NodeJS.ErrnoException).code === "ELOOP")
       throw new AttuneError(ErrorCodes.ESYMLINK, `source: ${from} was replaced by a symbolic link`, {
@@ -38,6 +46,7 @@ async function snapshot(from: string, to: string, maxBytes: number, roots?: stri
     throw ioError(err, from, "cannot read");
   });
   try {
+    if (!(await src.stat()).isFile()) throw notARegularFile(from);
     if (roots) await assertOpenedInside(src.fd, from, roots);
     const dst = await open(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {

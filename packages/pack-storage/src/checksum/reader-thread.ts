@@ -162,6 +162,8 @@ export function readChunk(
       const size = st.size;
       if (!st.isFile() || size > L.wholeMax || size + 1 > L.slotBytes - off) continue;
       if (copy && size > copy.maxEntryBytes) continue;
+      // a hard link under local source roots: the serial path refuses it, naming it
+      if (copy && copy.confine !== "" && st.nlink > 1) continue;
       const at = base + off;
       let got = 0;
       for (;;) {

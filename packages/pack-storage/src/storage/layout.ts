@@ -14,12 +14,33 @@ import path from "node:path";
 import { AttuneError, ErrorCodes, ioError } from "../errors";
 import { makeDirsSync } from "../make-dirs";
 import { ownedSuffix } from "./owner";
+import { MAX_REF, MAX_VERSION } from "./validate";
 
 export const STORE_DIR = ".store-v1";
 export const STAGING_DIR = ".staging";
 export const TRASH_DIR = ".trash";
 /** Inside the store dir: its random id, so a store made anew in the same place is told from this one. */
 export const STORE_ID_FILE = ".store-id";
+
+/**
+ * The longest path the store puts between the packs directory and a pack's own files: an entry
+ * being deleted, `.trash/<ref>-<version>~<owner>~<owner>/` (a ref of 64 characters, a version of
+ * 128, two owner suffixes `<pid>@<host>~<random>` of at most 30 each); the store's own
+ * `.store-v1/<ref>-<version>~<owner>/` and staging paths are shorter.
+ */
+const LONGEST_STORE_PREFIX = `/${TRASH_DIR}/`.length + MAX_REF + 1 + MAX_VERSION + 2 * 30 + 1;
+/** PATH_MAX on Linux, the terminating NUL included. */
+const PATH_MAX = 4096;
+
+/**
+ * How many bytes a pack's relative paths may have so that each of its files can be opened, hashed
+ * and removed wherever the store puts it under `packsDir` (PATH_MAX less the packs directory's own
+ * path and the store's longest prefix). Sources check every path against this while they extract
+ * or copy: a longer one would install, and then fail verify (ENAMETOOLONG) and never leave the trash.
+ */
+export function packPathBudget(packsDir: string): number {
+  return PATH_MAX - 1 - Buffer.byteLength(path.resolve(packsDir)) - LONGEST_STORE_PREFIX;
+}
 
 /**
  * Which store a process opened: the id in `.store-v1/.store-id` (null when none could be read or

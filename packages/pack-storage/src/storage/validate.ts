@@ -6,7 +6,7 @@ const SEMVER_RE =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 // `<ref>-<version>` must fit in one file name (255 bytes) with room for internal suffixes
 export const MAX_REF = 64;
-const MAX_VERSION = 128;
+export const MAX_VERSION = 128;
 
 /** A pack ref: `^[a-z][a-z0-9_-]+$`, at most 64 characters. Returns it unchanged. */
 export function validateRef(ref: string, field = "ref"): string {

@@ -105,6 +105,18 @@ function admit(info: Stats, from: string, rel: string, state: CopyState): void {
     }
     throw specialFileError(rel, from, specialFileKind(info));
   }
+  // under local source roots (the API) a file must be reachable only through the root: a hard link
+  // made inside one to a file outside would copy that file (a symbolic link is refused anyway)
+  if (state.confine !== undefined && info.nlink > 1)
+    throw new AttuneError(
+      ErrorCodes.EPOLICY,
+      `${rel} is a hard link (the file has ${info.nlink} names): refused under local source roots, where its other name may be outside them`,
+      {
+        path: from,
+        details: { entry: rel, field: "source", rule: "hard-link" },
+        hint: "replace the hard link with a copy of the file in the pack's directory",
+      },
+    );
   reserve(info.size, rel, state);
   if (state.written && !state.written.reserveWrite(info.size))
     throw totalTooLarge(rel, state, state.written.writtenBytes + info.size);

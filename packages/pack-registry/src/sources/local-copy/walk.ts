@@ -9,7 +9,7 @@ import {
   compareTreePaths,
   ioError,
 } from "@attune/pack-storage";
-import type { ExtractLimits } from "../../extract/limits";
+import { capHint, type ExtractLimits } from "../../extract/limits";
 // the words of `pack checksum` for a special file (one error for both commands)
 import { specialFileError as checksumSpecialFileError, specialFileKind } from "@attune/pack-storage";
 
@@ -26,7 +26,8 @@ export function tooLarge(path: string, message: string, limit: string, value: nu
   return new AttuneError(ErrorCodes.ETOO_LARGE, `${path}: ${message}`, {
     path,
     details: { entry: path, limit, value },
-    hint: "the directory exceeds a safety cap; is this really the pack's directory?",
+    // which setting raises it (and the configured value is in the message), as for archives
+    hint: `the directory exceeds a safety cap (is this really the pack's directory?); ${capHint(limit)}`,
   });
 }
 
@@ -98,6 +99,14 @@ export async function walkTree(root: string, limits: ExtractLimits): Promise<Wal
         throw tooLarge(rel, `more than ${limits.maxEntries} entries`, "maxEntries", entries);
       }
       if (depth + 1 > limits.maxDepth) throw tooLarge(rel, `${depth + 1} levels deep`, "maxDepth", depth + 1);
+      const bytes = Buffer.byteLength(rel);
+      if (bytes > limits.maxPathBytes)
+        throw tooLarge(
+          rel,
+          `path is ${bytes} bytes long (cap ${limits.maxPathBytes})`,
+          "maxPathBytes",
+          bytes,
+        );
       if (e.isDirectory()) {
         tree.dirs.push(rel);
         await visit(rel, depth + 1);
