@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   createWriteStream,
+  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -10,7 +11,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { crc32, gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import * as tar from "tar";
 import yazl from "yazl";
@@ -122,6 +123,145 @@ describe("extractArchive", () => {
       trailingBytes: 0,
     });
     expect(statSync(join(dest, "bin/run")).mode & 0o777).toBe(0o755);
+  });
+
+  it("refuses what tar tools read differently: an entry after a lone zero block, a pax sparse file", async () => {
+    // a ustar header block for a regular file of `size` bytes
+    const header = (name: string, size: number) => {
+      const h = Buffer.alloc(512);
+      h.write(name, 0);
+      h.write("0000644\0", 100);
+      h.write("0000000\0", 108);
+      h.write("0000000\0", 116);
+      h.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
+      h.write("00000000000\0", 136);
+      h.write("        ", 148);
+      h.write("0", 156);
+      h.write("ustar\u000000", 257);
+      let sum = 0;
+      for (const b of h) sum += b;
+      h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+      return h;
+    };
+    const file = (name: string, body: string) => {
+      const data = Buffer.from(body);
+      return Buffer.concat([
+        header(name, data.length),
+        data,
+        Buffer.alloc((512 - (data.length % 512)) % 512),
+      ]);
+    };
+    const lone = join(work.dir, "lone-zero.tar");
+    writeFileSync(
+      lone,
+      Buffer.concat([
+        file("pack.yaml", "ref: x\nversion: 1.0.0\n"),
+        Buffer.alloc(512), // GNU tar: "A lone zero block"; the archive ends here for it
+        file("hidden.txt", "not shown by tar tf"),
+        Buffer.alloc(1024),
+      ]),
+    );
+    expect(execFileSync("tar", ["tf", lone], { stdio: ["ignore", "pipe", "ignore"] }).toString()).toBe(
+      "pack.yaml\n",
+    );
+    const dest = join(work.dir, "out");
+    await expect(extractArchive(lone, dest)).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      message: expect.stringContaining("an entry follows a single zero block"),
+    });
+    expect(existsSync(dest) ? list(dest) : []).toEqual([]);
+    // the same bytes with two zero blocks there end the archive for everyone: hidden.txt is trailing data
+    const ended = join(work.dir, "ended.tar");
+    writeFileSync(
+      ended,
+      Buffer.concat([
+        file("pack.yaml", "ref: x\nversion: 1.0.0\n"),
+        Buffer.alloc(1024),
+        file("hidden.txt", "x"),
+      ]),
+    );
+    await extractArchive(ended, join(work.dir, "out2"));
+    expect(list(join(work.dir, "out2"))).toEqual(["pack.yaml"]);
+    // GNU tar's pax sparse formats (1.0 and 0.1): node-tar would write the sparse map as the bytes
+    const sparse = join(work.dir, "sparse");
+    writeTree(sparse, { "pack.yaml": "ref: x\nversion: 1.0.0\n" });
+    execFileSync("truncate", ["-s", "1M", join(sparse, "holes.bin")]);
+    writeFileSync(join(sparse, "holes.bin"), "end", { flag: "a" });
+    for (const version of ["1.0", "0.1"]) {
+      const archive = join(work.dir, `sparse-${version}.tar.gz`);
+      execFileSync("tar", [
+        "--sparse",
+        `--sparse-version=${version}`,
+        "--format=pax",
+        "-czf",
+        archive,
+        "-C",
+        sparse,
+        ".",
+      ]);
+      const out = join(work.dir, `sparse-out-${version}`);
+      await expect(extractArchive(archive, out)).rejects.toMatchObject({
+        code: "EUNSAFE_ARCHIVE",
+        message: expect.stringContaining("GNU sparse file"),
+      });
+    }
+  });
+
+  it("refuses a zip whose central directory holds more entries than its end record counts", async () => {
+    // three entries, an end record that says two: yauzl would read two, unzip lists three
+    const entries: Array<[string, string]> = [
+      ["pack.yaml", "ref: x\nversion: 1.0.0\n"],
+      ["x.txt", "1"],
+      ["hidden.txt", "2"],
+    ];
+    const local: Buffer[] = [];
+    const central: Buffer[] = [];
+    let offset = 0;
+    for (const [name, body] of entries) {
+      const n = Buffer.from(name);
+      const d = Buffer.from(body);
+      const crc = crc32(d);
+      const lh = Buffer.alloc(30);
+      lh.writeUInt32LE(0x04034b50, 0);
+      lh.writeUInt16LE(20, 4);
+      lh.writeUInt32LE(crc, 14);
+      lh.writeUInt32LE(d.length, 18);
+      lh.writeUInt32LE(d.length, 22);
+      lh.writeUInt16LE(n.length, 26);
+      const ch = Buffer.alloc(46);
+      ch.writeUInt32LE(0x02014b50, 0);
+      ch.writeUInt16LE(0x031e, 4);
+      ch.writeUInt16LE(20, 6);
+      ch.writeUInt32LE(crc, 16);
+      ch.writeUInt32LE(d.length, 20);
+      ch.writeUInt32LE(d.length, 24);
+      ch.writeUInt16LE(n.length, 28);
+      ch.writeUInt32LE((0o100644 << 16) >>> 0, 38);
+      ch.writeUInt32LE(offset, 42);
+      local.push(lh, n, d);
+      central.push(ch, n);
+      offset += lh.length + n.length + d.length;
+    }
+    const cd = Buffer.concat(central);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(2, 8); // entries on this disk
+    end.writeUInt16LE(2, 10); // entries in all: one short
+    end.writeUInt32LE(cd.length, 12);
+    end.writeUInt32LE(offset, 16);
+    const file = join(work.dir, "count.zip");
+    writeFileSync(file, Buffer.concat([...local, cd, end]));
+    const dest = join(work.dir, "out");
+    await expect(extractArchive(file, dest)).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      message: expect.stringContaining("more entries than its end record counts"),
+    });
+    // counted right, the same archive extracts whole
+    end.writeUInt16LE(3, 8);
+    end.writeUInt16LE(3, 10);
+    writeFileSync(file, Buffer.concat([...local, cd, end]));
+    await extractArchive(file, join(work.dir, "ok"));
+    expect(list(join(work.dir, "ok"))).toEqual(["hidden.txt", "pack.yaml", "x.txt"]);
   });
 
   it("keeps an existing empty destination's mode and refuses a non-empty one or a file", async () => {

@@ -293,6 +293,7 @@ export async function extractTar(
       "entry",
       guard((e: ReadEntry) => {
         if (signal?.aborted) throw abortedError(signal);
+        afterLoneZeroBlock();
         const entry = describe(e);
         const rel = checker.check(entry);
         if (rel === null || entry.kind !== "file") {
@@ -317,6 +318,29 @@ export async function extractTar(
     );
     parser.on("ignoredEntry", (e: ReadEntry) =>
       fail(unsafe(e.path, `unsupported tar entry type "${e.type}"`)),
+    );
+    // What tools read differently is refused, not guessed at (docs/security.md):
+    // - an entry after a single zero block: GNU tar and Python stop at it ("A lone zero block"),
+    //   node-tar reads on, so a file a reviewer's `tar tf` never showed would be installed;
+    // - a GNU sparse file in pax form (GNU.sparse.* keys): node-tar drops those keys and would
+    //   write the sparse map as the file's bytes, under the GNUSparseFile.<pid>/ name.
+    let loneZeroBlock = false;
+    parser.on("nullBlock", () => (loneZeroBlock = true));
+    parser.on("eof", () => (loneZeroBlock = false));
+    const afterLoneZeroBlock = () => {
+      if (loneZeroBlock)
+        throw unsafe(
+          "(archive)",
+          "an entry follows a single zero block, where GNU tar and other tools end the archive (its contents would differ between tools)",
+        );
+    };
+    parser.on(
+      "meta",
+      guard((text: string) => {
+        afterLoneZeroBlock();
+        if (/(?:^|\n)\d+ GNU\.sparse\.[A-Za-z]+=/.test(text))
+          throw unsafe("(archive)", "a GNU sparse file (pax GNU.sparse.* keys) is not supported");
+      }),
     );
     parser.on("error", fail);
     parser.on(

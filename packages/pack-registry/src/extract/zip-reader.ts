@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { open, readFile, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { crc32 } from "node:zlib";
 import type { Entry, ZipFile } from "yauzl";
@@ -107,6 +107,36 @@ function body(zip: ZipFile, e: Entry, file: string): AsyncIterable<Buffer> {
   };
 }
 
+/** The signature of a central-directory file header. */
+const CENTRAL_HEADER = 0x02014b50;
+
+/**
+ * yauzl reads as many central-directory records as the end record counts. When the directory holds
+ * more (its size, and `unzip -l`, say so), the others would be silently dropped: a tool reading the
+ * whole directory would see files this one does not. Refused, so every tool sees the same archive.
+ */
+async function assertNoEntryUncounted(zip: ZipFile, file: string): Promise<void> {
+  const cursor: unknown = zip.readEntryCursor; // yauzl: the offset after the last record read
+  if (typeof cursor !== "number") return;
+  const head = Buffer.alloc(4);
+  let n = 0;
+  try {
+    const fd = await open(file, "r");
+    try {
+      n = (await fd.read(head, 0, 4, cursor)).bytesRead;
+    } finally {
+      await fd.close();
+    }
+  } catch (err) {
+    throw ioError(err, file, "cannot read archive");
+  }
+  if (n === 4 && head.readUInt32LE(0) === CENTRAL_HEADER)
+    throw unsafe(
+      "(archive)",
+      "the central directory holds more entries than its end record counts (tools would disagree on the archive's files)",
+    );
+}
+
 /**
  * Walk a zip's central directory entry by entry (lazily, so a million-entry directory is never held
  * in memory). yauzl checks names (absolute, "..", backslash) and, while inflating, that the bytes match
@@ -119,7 +149,10 @@ export async function* readZip(file: string, signal?: AbortSignal): AsyncGenerat
       if (signal?.aborted)
         throw new AttuneError(ErrorCodes.EIO, "extraction aborted", { cause: signal.reason });
       const e = await nextEntry(zip, file);
-      if (!e) return;
+      if (!e) {
+        await assertNoEntryUncounted(zip, file);
+        return;
+      }
       if (e.isEncrypted()) throw unsafe(e.fileName, "encrypted entries are not supported");
       const entry = describe(e);
       yield { entry, body: entry.kind === "file" ? body(zip, e, file) : null };
