@@ -134,7 +134,11 @@ const VALUE_OPTIONS = new Set([
   "--token",
 ]);
 
-/** The command words given, in order, skipping options and the values of the global ones. */
+/**
+ * The command words given, in order, skipping options and the values of the global ones. Between
+ * the command and its subcommand only global options (and --help) can stand (`attune pack -q
+ * --help nonsense`): after any other option, the words are that option's values, not commands.
+ */
 function commandWords(argv: string[]): string[] {
   const words: string[] = [];
   for (let i = 0; i < argv.length && words.length < 2; i++) {
@@ -142,9 +146,29 @@ function commandWords(argv: string[]): string[] {
     if (a === "--") break;
     if (VALUE_OPTIONS.has(a)) i++;
     else if (!a.startsWith("-")) words.push(a);
-    else if (words.length > 0) break; // the command's own options: its values are not commands
+    else if (words.length === 0) continue;
+    else if (globalOption(a) === "flag") continue;
+    else if (globalOption(a) === "value") i++;
+    else break; // the command's own options: its values are not commands
   }
   return words;
+}
+
+/**
+ * Whether `a` is a global option: one that takes no value or has it joined (`-q`, `--no-debug`,
+ * `--help`, `-qh`, `--home=/x`), or a group of short ones whose last takes the next word (`-qo`).
+ */
+function globalOption(a: string): "flag" | "value" | undefined {
+  const globals = globalOptionNames();
+  const [name, value] = a.split(/=(.*)/s);
+  if (name.startsWith("--")) {
+    const n = name.slice(2);
+    const known = globals.has(n) || (value === undefined && n.startsWith("no-") && globals.has(n.slice(3)));
+    return known ? "flag" : undefined;
+  }
+  const letters = [...name.slice(1)];
+  if (letters.length === 0 || !letters.every((c) => globals.has(c))) return undefined;
+  return value === undefined && VALUE_OPTIONS.has(`-${letters[letters.length - 1]}`) ? "value" : "flag";
 }
 
 /**
@@ -512,6 +536,17 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
   if (before) return before;
   const choice = invalidChoice(msg, argv) ?? outputWithoutValue(argv);
   if (choice) return choice;
+  const [first, second] = commandWords(argv);
+  // the command words, not the values of options given before them (`-o json pack checksum`)
+  const words =
+    first !== undefined && COMMANDS.has(first) ? [first, second].filter((w) => w !== undefined) : [];
+  // yargs checks the arguments' count and the required options before it looks for unknown
+  // options, and an unknown option takes the next word as its value (`pack checksum -Z /tmp`,
+  // `token create --nme x`): the option is named first, as when it comes last
+  if (/^(Not enough non-option arguments|Missing required arguments?):/.test(msg)) {
+    const typed = unknownTyped(argv, parser);
+    if (typed.length > 0) return unknownArguments(typed, words, known);
+  }
   const didYouMean = /^Did you mean (.+)\?$/.exec(msg);
   if (didYouMean) {
     const words = argv.filter((a) => !a.startsWith("-") && a !== didYouMean[1]);
@@ -520,7 +555,6 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
       hint: `did you mean \`${didYouMean[1]}\`?`,
     });
   }
-  const [first, second] = commandWords(argv);
   // `attune` alone (or with options only)
   if (first === undefined && /^give a command/.test(msg))
     return new CliError("EUSAGE", `missing <command>: attune <command>, one of ${[...COMMANDS].join(", ")}`, {
@@ -551,11 +585,6 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
   if (first !== undefined && !COMMANDS.has(first) && /^Unknown argument/.test(msg))
     return unknownCommand(first, [...COMMANDS], "attune");
   const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
-  // the command words, not the values of options given before them (`-o json pack checksum`)
-  const words =
-    first !== undefined && COMMANDS.has(first) ? [first, second].filter((w) => w !== undefined) : [];
-  let hint = `run \`attune ${words.length ? words.join(" ") + " " : ""}--help\` to see the usage`;
-  let text = msg;
   if (unknown) {
     // an option is named as typed (`--forse`, `-x`, `-Z`, `--Force`), with its dashes; yargs also
     // lists the camelCase twin of a dashed name (`sourc-type, sourcType`), which nobody typed
@@ -563,25 +592,71 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
       .split(", ")
       .map((n) => typedOption(n, argv) ?? (/[A-Z]/.test(n) ? null : n))
       .filter((n): n is string => n !== null);
-    if (names.length > 0) text = `Unknown argument${names.length > 1 ? "s" : ""}: ${names.join(", ")}`;
-    const guess = closest(
-      (names[0] ?? unknown[1]).replace(/^-+(no-)?/, ""),
-      known.filter((k) => k.length > 1),
-    );
-    if (guess) hint = `did you mean --${guess}? (run with --help to see the options)`;
+    return unknownArguments(names.length > 0 ? names : [unknown[1]], words, known);
   }
-  return new CliError("EUSAGE", text, { hint });
+  return new CliError("EUSAGE", msg, {
+    hint: `run \`attune ${words.length ? words.join(" ") + " " : ""}--help\` to see the usage`,
+  });
 }
 
-/** How the option yargs calls `name` was typed (`--name`, `--no-name`, `-n`), if it was. */
+/** Unknown options (or words), named as typed, with the closest known option as a hint. */
+function unknownArguments(names: string[], words: string[], known: string[]): CliError {
+  const guess = closest(
+    names[0].replace(/^-+(no-)?/, ""),
+    known.filter((k) => k.length > 1),
+  );
+  return new CliError("EUSAGE", `Unknown argument${names.length > 1 ? "s" : ""}: ${names.join(", ")}`, {
+    hint: guess
+      ? `did you mean --${guess}? (run with --help to see the options)`
+      : `run \`attune ${words.length ? words.join(" ") + " " : ""}--help\` to see the usage`,
+  });
+}
+
+/** How the option yargs calls `name` was typed (`--name`, `--no-name`, `-n`, the `Z` of `-qZ`), if it was. */
 function typedOption(name: string, argv: string[]): string | undefined {
   const forms = [`--${name}`, `--no-${name}`, `-${name}`];
   for (const a of argv) {
     if (a === "--") break;
     const typed = a.replace(/=.*$/s, "");
     if (forms.includes(typed)) return typed;
+    // a letter of short flags run together
+    if (name.length === 1 && /^-[a-zA-Z]{2,}$/.test(typed) && typed.includes(name)) return `-${name}`;
   }
   return undefined;
+}
+
+/**
+ * The options on the line the parser does not know where it failed, as typed (`-Z`, `--Force`,
+ * the `-Z` of `-qZ`). The word after a known option that takes a value is that value.
+ */
+function unknownTyped(argv: string[], parser: Argv): string[] {
+  const opts = (
+    parser as unknown as {
+      getOptions(): { key: Record<string, unknown>; boolean: string[]; count: string[] };
+    }
+  ).getOptions();
+  const known = new Set(Object.keys(opts.key));
+  const flags = new Set([...opts.boolean, ...(opts.count ?? [])]);
+  const found: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") break;
+    // a word, a lone "-", a negative number: no option
+    if (!a.startsWith("-") || a === "-" || /^-[0-9.]/.test(a)) continue;
+    const [name, value] = a.split(/=(.*)/s);
+    if (name.startsWith("--")) {
+      const n = name.slice(2);
+      if (known.has(n)) {
+        if (value === undefined && !flags.has(n)) i++;
+      } else if (!(value === undefined && n.startsWith("no-") && flags.has(n.slice(3)))) found.push(name);
+      continue;
+    }
+    const letters = [...name.slice(1)];
+    const bad = letters.find((c) => !known.has(c));
+    if (bad !== undefined) found.push(`-${bad}`);
+    else if (value === undefined && !flags.has(letters[letters.length - 1])) i++;
+  }
+  return found;
 }
 
 /**

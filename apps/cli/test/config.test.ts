@@ -103,6 +103,40 @@ describe("configuration precedence and `config show`", () => {
     for (const l of lines) expect(l.split(/\s{2,}/)[1] ?? "").not.toContain("…");
   });
 
+  it("config show as a table never cuts a source either: where a value came from is shown whole", async () => {
+    const h = path.join(t.dir, "source-home");
+    fs.mkdirSync(h);
+    const r = await runCli(
+      ["config", "show", "-o", "table", "--api-url", "https://a.example", "--database-url", `file:${h}/x.db`],
+      {
+        env: baseEnv({
+          ATTUNE_HOME: h,
+          ATTUNE_PACKS_DIR: path.join(h, "packs"),
+          ATTUNE_ALLOWED_PRIVATE_HOSTS: "localhost",
+          ATTUNE_MAX_DOWNLOAD_BYTES: "1000",
+        }),
+      },
+    );
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(r.stdout).not.toContain("…");
+    const sources = Object.fromEntries(
+      r.stdout
+        .trimEnd()
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split(/\s{2,}/))
+        .map(([setting, , source]) => [setting, source]),
+    );
+    expect(sources).toMatchObject({
+      packs_dir: "env (ATTUNE_PACKS_DIR)",
+      database_url: "flag (--database-url)",
+      api_url: "flag (--api-url)",
+      allowed_private_hosts: "env (ATTUNE_ALLOWED_PRIVATE_HOSTS)",
+      max_download_bytes: "env (ATTUNE_MAX_DOWNLOAD_BYTES)",
+      local_source_roots: "default; applied by the API only (its env wins); the CLI installs any local path",
+    });
+  });
+
   it("redacts secrets: token, database password, registry headers", async () => {
     const r = await runCli(["config", "show", "-o", "yaml"], { env: baseEnv({ ATTUNE_HOME: home }) });
     const s = YAML.parse(r.stdout) as Shown;
@@ -187,6 +221,102 @@ describe("configuration precedence and `config show`", () => {
     const r = await runCli(["config", "show"], { env: baseEnv({ ATTUNE_HOME: bad }) });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^attune: ECONFIG: .*allow_http/);
+  });
+
+  it("a bad api_url names where it was given: ECONFIG (exit 1) from config.yaml or the environment, EUSAGE (exit 2) typed", async () => {
+    const h = path.join(t.dir, "bad-api-url-home");
+    fs.mkdirSync(h);
+    const file = path.join(h, "config.yaml");
+    const env = baseEnv({ ATTUNE_HOME: h });
+    const fromFile = `fix api_url in ${file}: the API's http(s) URL, e.g. https://attune.example.com (or remove it for local mode)`;
+    const fromEnv =
+      "set ATTUNE_API_URL to the API's http(s) URL, e.g. https://attune.example.com (or unset it)";
+    for (const [value, message] of [
+      ["ftp://x", "must be http(s), got ftp:"],
+      ["nope", '"nope" is not a URL'],
+    ] as const) {
+      fs.writeFileSync(file, `api_url: ${value}\n`);
+      for (const args of [
+        ["registry", "list"],
+        ["pack", "list"],
+      ]) {
+        const r = await runCli(args, { env });
+        expect({ args, code: r.code, stderr: r.stderr }).toEqual({
+          args,
+          code: 1,
+          stderr: `attune: ECONFIG: api_url in ${file} ${message}\nhint: ${fromFile}\n`,
+        });
+      }
+      fs.rmSync(file);
+      for (const args of [
+        ["registry", "list"],
+        ["pack", "list"],
+      ]) {
+        const r = await runCli(args, { env: { ...env, ATTUNE_API_URL: value } });
+        expect({ args, code: r.code, stderr: r.stderr }).toEqual({
+          args,
+          code: 1,
+          stderr: `attune: ECONFIG: ATTUNE_API_URL ${message}\nhint: ${fromEnv}\n`,
+        });
+      }
+      // typed, it is a usage error about the flag
+      const typed = await runCli(["pack", "list", "--api-url", value], { env });
+      expect({ code: typed.code, stderr: typed.stderr }).toEqual({
+        code: 2,
+        stderr: `attune: EUSAGE: --api-url ${message}\nhint: e.g. --api-url https://attune.example.com\n`,
+      });
+    }
+    fs.writeFileSync(file, "api_url: https://u:secretpw@a.example.com\n");
+    const creds = await runCli(["pack", "list"], { env });
+    expect({ code: creds.code, stderr: creds.stderr }).toEqual({
+      code: 1,
+      stderr:
+        `attune: ECONFIG: api_url in ${file} must not contain credentials\n` +
+        `hint: remove the user name and password from api_url in ${file}; pass the token with --token or ATTUNE_TOKEN\n`,
+    });
+  });
+
+  it("a bad database_url names where it was given, with a hint to mend it there", async () => {
+    const h = path.join(t.dir, "bad-db-url-home");
+    fs.mkdirSync(h);
+    const file = path.join(h, "config.yaml");
+    const env = baseEnv({ ATTUNE_HOME: h });
+    const unsupported =
+      'unsupported database URL "mysql://x": expected file:<path> (SQLite) or postgresql://…';
+    fs.writeFileSync(file, "database_url: mysql://x\n");
+    for (const args of [
+      ["pack", "list"],
+      ["token", "list"],
+      ["db", "migrate"],
+    ]) {
+      const r = await runCli(args, { env });
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({
+        args,
+        code: 1,
+        stderr:
+          `attune: ECONFIG: database_url in ${file}: ${unsupported}\n` +
+          `hint: fix database_url in ${file}: a file: or postgresql:// URL, e.g. postgresql://user@host:5432/db (or remove it to use the embedded SQLite store)\n`,
+      });
+    }
+    // a problem inside a PostgreSQL URL: the key is named, not DATABASE_URL
+    fs.writeFileSync(file, "database_url: postgresql://db.example.com/attune?sslmode=bad\n");
+    const ssl = await runCli(["pack", "list"], { env });
+    expect(ssl.code).toBe(1);
+    expect(ssl.stderr).toBe(
+      `attune: ECONFIG: database_url in ${file}: sslmode must be one of disable, prefer, require, verify-ca, verify-full, not "bad"\n` +
+        `hint: fix database_url in ${file}: e.g. ?sslmode=verify-full (TLS, certificate and host name checked), or leave it out for no TLS\n`,
+    );
+    fs.rmSync(file);
+    // typed as the flag, the flag is named
+    const flag = await runCli(["pack", "list", "--database-url", "mysql://x"], { env });
+    expect({ code: flag.code, stderr: flag.stderr }).toEqual({
+      code: 1,
+      stderr: `attune: ECONFIG: --database-url: ${unsupported}\nhint: e.g. --database-url postgresql://user@host:5432/db\n`,
+    });
+    // the variable names itself already
+    const fromEnv = await runCli(["pack", "list"], { env: { ...env, DATABASE_URL: "mysql://x" } });
+    expect(fromEnv.code).toBe(1);
+    expect(fromEnv.stderr).toMatch(/\nhint: set DATABASE_URL /);
   });
 
   it("relative paths in config.yaml are anchored at the home, in flags and env at the working directory", async () => {

@@ -4,9 +4,11 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { makeBareRepo, serveGit, serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
 import { makePack, makeTarGz } from "./fixtures";
-import { baseEnv, json, runCli } from "./helpers";
+import { REPO_ROOT, baseEnv, json, runCli } from "./helpers";
 
 type Rec = { pack: Record<string, unknown>; installation: Record<string, unknown> };
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 const PACK_YAML = (ref: string, version: string) =>
   `ref: ${ref}\nlabel: ${ref}\nversion: ${version}\ndescription: a ${ref} pack for source tests\n`;
@@ -327,6 +329,104 @@ describe("pack install from every source type", () => {
     const r = await cli("pack", "index-entry", path.join(t.dir, "git-checkout"));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--git-url");
+  });
+
+  it("index-entry refuses an --archive-file that is no archive, by its name and its bytes (exit 2)", async () => {
+    const dir = makePack(path.join(t.dir, "ie-archive-file"), "ie_archive", "1.0.0");
+    const fake = path.join(t.dir, "ie-fake.tgz");
+    fs.writeFileSync(fake, "not gzip at all\n");
+    const tgz = makeTarGz(dir, path.join(t.dir, "ie-real.tgz"));
+    const renamed = path.join(t.dir, "ie-real.zip");
+    fs.copyFileSync(tgz, renamed);
+    for (const [file, said] of [
+      [path.join(REPO_ROOT, "README.md"), "README.md is not a .tar.gz, .tgz, .tar or .zip archive"],
+      [fake, "ie-fake.tgz is not a tar.gz archive: its first bytes match no gzip, zip or tar header"],
+      [renamed, "ie-real.zip is named like a zip archive but its bytes are tar.gz"],
+      [t.dir, `${t.dir} is not a regular file`],
+    ] as const) {
+      const r = await cli(
+        "pack",
+        "index-entry",
+        dir,
+        "--archive-url",
+        "https://e.example/p.tgz",
+        "--archive-file",
+        file,
+      );
+      expect({ file, code: r.code, stdout: r.stdout }).toEqual({ file, code: 2, stdout: "" });
+      expect(r.stderr).toMatch(
+        new RegExp(`^attune: EINVALID_INPUT: --archive-file: ${escapeRe(said)}\nhint: `),
+      );
+    }
+    // the archive URL's name must promise what the file is: the install would refuse it otherwise
+    const url = await cli(
+      "pack",
+      "index-entry",
+      dir,
+      "--archive-url",
+      "https://e.example/p.zip",
+      "--archive-file",
+      tgz,
+    );
+    expect({ code: url.code, stdout: url.stdout }).toEqual({ code: 2, stdout: "" });
+    expect(url.stderr).toMatch(
+      /^attune: EINVALID_INPUT: --archive-url: "https:\/\/e\.example\/p\.zip" names a zip archive, but ie-real\.tgz is tar\.gz\nhint: /,
+    );
+    const ok = await cli(
+      "pack",
+      "index-entry",
+      dir,
+      "--archive-url",
+      "https://e.example/p.tgz",
+      "--archive-file",
+      tgz,
+    );
+    expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: "" });
+  });
+
+  it("index-entry names the flag or the pack's file when the entry it built would be refused", async () => {
+    const dir = makePack(path.join(t.dir, "ie-bad"), "ie_bad", "1.0.0");
+    const space = await cli(
+      "pack",
+      "index-entry",
+      dir,
+      "--git-url",
+      "https://g.example/a b.git",
+      "--git-ref",
+      "v1",
+    );
+    expect({ code: space.code, stdout: space.stdout }).toEqual({ code: 2, stdout: "" });
+    expect(space.stderr).toBe(
+      'attune: EINVALID_INPUT: --git-url: "https://g.example/a b.git" contains white space\n' +
+        "hint: give the URL percent-encoded, as it is published (a space is %20)\n",
+    );
+    const archive = await cli(
+      "pack",
+      "index-entry",
+      dir,
+      "--archive-url",
+      "https://e.example/a b.tgz",
+      "--archive-file",
+      makeTarGz(dir, path.join(t.dir, "ie-bad.tgz")),
+    );
+    expect(archive.code).toBe(2);
+    expect(archive.stderr).toMatch(/^attune: EINVALID_INPUT: --archive-url: ".*" contains white space\n/);
+    // an action definition without a name: the file is named, and the hint is about the pack
+    fs.writeFileSync(path.join(dir, "actions", ".yaml"), "name: x\n");
+    const unnamed = await cli(
+      "pack",
+      "index-entry",
+      dir,
+      "--git-url",
+      "https://g.example/ab.git",
+      "--git-ref",
+      "v1",
+    );
+    expect({ code: unnamed.code, stdout: unnamed.stdout }).toEqual({ code: 1, stdout: "" });
+    expect(unnamed.stderr).toBe(
+      `attune: EMANIFEST: ${path.join(dir, "actions", ".yaml")}: the action has an empty name (the index lists each by its file name, without .yaml)\n` +
+        "hint: rename it to <name>.yaml, or remove it from the pack\n",
+    );
   });
 
   it("index-entry errors name the flags the user typed, not the library's option names", async () => {

@@ -32,9 +32,15 @@ async function tokenLifecycle(env: NodeJS.ProcessEnv) {
     "attune: ENOTFOUND: no token has id 99999\nhint: see `attune token list` for the ids\n",
   );
   // the table shows each token's prefix, what a leaked secret starts with
+  const named = await runCli(["token", "create", "--name", "release-pipeline-of-the-web-shop"], { env });
+  expect(named.code).toBe(0);
   const table = await runCli(["token", "list", "-o", "table"], { env });
   expect(table.stdout).toContain(tok.token!.slice(0, 10));
-  expect(table.stdout.split("\n")[0]).toMatch(/^ID +NAME +PREFIX +SCOPES/);
+  expect(table.stdout.split("\n")[0]).toMatch(/^ID +NAME +PREFIX +SCOPES +CREATED +LAST USED +STATUS$/);
+  // its times are never cut, to the second, even when a long name leaves the row no room at 80 columns
+  const rows = table.stdout.trimEnd().split("\n").slice(1);
+  expect(rows.find((row) => row.includes("release-pipeline-of-the-web-shop"))).toBeDefined();
+  for (const row of rows) expect(row).toMatch(/ \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +- +(active|revoked)$/);
   const long = await runCli(["token", "create", "--name", "x".repeat(101)], { env });
   expect(long.code).toBe(2);
   expect(long.stderr).toMatch(/^attune: EUSAGE: --name is longer than 100 characters/);

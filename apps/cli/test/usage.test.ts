@@ -39,15 +39,50 @@ describe("usage errors, help and version", () => {
         "run `attune pack --help` to see the commands",
       ],
       [["token", "lst", "-h"], 'unknown command "token lst"', "did you mean `attune token list`?"],
+      // --help before the unknown subcommand, and global flags between the words
+      [
+        ["pack", "--help", "nonsense"],
+        'unknown command "pack nonsense"',
+        "run `attune pack --help` to see the commands",
+      ],
+      [
+        ["registry", "--help", "nonsense"],
+        'unknown command "registry nonsense"',
+        "run `attune registry --help` to see the commands",
+      ],
+      [["pack", "-h", "lsit"], 'unknown command "pack lsit"', "did you mean `attune pack list`?"],
+      [
+        ["pack", "-q", "--help", "nonsense"],
+        'unknown command "pack nonsense"',
+        "run `attune pack --help` to see the commands",
+      ],
+      [
+        ["pack", "--home", "/nowhere", "nonsense", "--help"],
+        'unknown command "pack nonsense"',
+        "run `attune pack --help` to see the commands",
+      ],
+      [
+        ["pack", "-q", "nonsense"],
+        'unknown command "pack nonsense"',
+        "run `attune pack --help` to see the commands",
+      ],
       [["nonsense"], 'unknown command "nonsense"', "run `attune --help` to see the commands"],
     ] as const) {
       const stderr = await usageErrorOf(args);
       expect(stderr).toBe(`attune: EUSAGE: ${message}\nhint: ${hint}\n`);
     }
-    // the real ones still print their help
+    // the real ones still print their help, wherever --help stands
     const ok = await runCli(["-o", "json", "pack", "install", "--help"]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain("attune pack install <source>");
+    for (const args of [
+      ["pack", "--help", "install"],
+      ["pack", "-q", "-h", "install"],
+    ]) {
+      const help = await runCli(args);
+      expect({ args, code: help.code, stderr: help.stderr }).toEqual({ args, code: 0, stderr: "" });
+      expect(help.stdout).toContain("attune pack install <source>");
+    }
   });
 
   it("the command tree the help check uses is the one each command's --help lists", async () => {
@@ -366,6 +401,60 @@ describe("usage errors, help and version", () => {
     const r = await runCli(["pack", "install", "./x", "--forse"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^attune: EUSAGE: Unknown argument: --forse\nhint: did you mean --force\?/);
+  });
+
+  it("an unknown flag before a positional is named as typed, not taken for a missing argument", async () => {
+    for (const [args, message, hint] of [
+      [
+        ["pack", "checksum", "-Z", "/tmp"],
+        "Unknown argument: -Z",
+        "run `attune pack checksum --help` to see the usage",
+      ],
+      [
+        ["registry", "add", "-Z", "nm", "https://x.example/i.json"],
+        "Unknown argument: -Z",
+        "run `attune registry add --help` to see the usage",
+      ],
+      [
+        ["pack", "install", "--Force", "./x"],
+        "Unknown argument: --Force",
+        "did you mean --force? (run with --help to see the options)",
+      ],
+      [
+        ["pack", "install", "--frce"],
+        "Unknown argument: --frce",
+        "did you mean --force? (run with --help to see the options)",
+      ],
+      [
+        ["token", "create", "--nme", "x"],
+        "Unknown argument: --nme",
+        "did you mean --name? (run with --help to see the options)",
+      ],
+      [["pack", "show", "-Z"], "Unknown argument: -Z", "run `attune pack show --help` to see the usage"],
+      // short flags run together: the unknown letter, with its dash
+      [
+        ["pack", "checksum", "-qZ", "/tmp"],
+        "Unknown argument: -Z",
+        "run `attune pack checksum --help` to see the usage",
+      ],
+      [
+        ["pack", "checksum", "/tmp", "-Zq"],
+        "Unknown argument: -Z",
+        "run `attune pack checksum --help` to see the usage",
+      ],
+    ] as const) {
+      const stderr = await usageErrorOf(args);
+      expect(stderr).toBe(`attune: EUSAGE: ${message}\nhint: ${hint}\n`);
+    }
+    // the same words as when the flag comes after the positional
+    expect(await usageErrorOf(["pack", "checksum", "-Z", "/tmp"])).toBe(
+      await usageErrorOf(["pack", "checksum", "/tmp", "-Z"]),
+    );
+    // known options before the positional, and a missing one without any unknown flag, as before
+    const missing = await usageErrorOf(["registry", "add", "--priority", "5", "nm"]);
+    expect(missing.split("\n")[0]).toBe("attune: EUSAGE: missing <url>: attune registry add <name> <url>");
+    const name = await usageErrorOf(["token", "create", "--scopes", "packs:read"]);
+    expect(name.split("\n")[0]).toBe("attune: EUSAGE: Missing required argument: name");
   });
 
   it("a missing argument is named, from the command's usage", async () => {

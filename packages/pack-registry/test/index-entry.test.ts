@@ -147,6 +147,17 @@ describe("buildIndexEntry", () => {
         message,
       });
     }
+    const missing = await rejection(
+      buildIndexEntry(pack, {
+        archiveUrl: "https://dl.example.com/d.tgz",
+        archiveFile: path.join(root.dir, "nope.tgz"),
+      }),
+    );
+    expect({ code: missing.code, field: missing.details?.field, message: missing.message }).toEqual({
+      code: "ENOENT",
+      field: "archiveFile",
+      message: `archiveFile: cannot read ${path.join(root.dir, "nope.tgz")}: no such file or directory`,
+    });
     // the URL's name promises a type the install checks the bytes against
     const e = await rejection(
       buildIndexEntry(pack, { archiveUrl: "https://dl.example.com/d.zip", archiveFile: file }),
@@ -156,8 +167,26 @@ describe("buildIndexEntry", () => {
       field: "archiveUrl",
     });
     expect(e.message).toBe(
-      'archiveUrl: "https://dl.example.com/d.zip" names a zip archive, but archiveFile demo-ok.tgz is tar.gz',
+      'archiveUrl: "https://dl.example.com/d.zip" names a zip archive, but demo-ok.tgz is tar.gz',
     );
+    // so does it when the pack's path is the archive, and its path must decode as the installer decodes it
+    for (const [archiveUrl, message] of [
+      [
+        "https://dl.example.com/d.tar",
+        'archiveUrl: "https://dl.example.com/d.tar" names a tar archive, but demo-ok.tgz is tar.gz',
+      ],
+      [
+        "https://dl.example.com/d%zz.tgz",
+        'archiveUrl: "https://dl.example.com/d%zz.tgz" holds malformed percent-encoding in its path',
+      ],
+    ]) {
+      const fromPath = await rejection(buildIndexEntry(file, { archiveUrl }));
+      expect({ code: fromPath.code, field: fromPath.details?.field, message: fromPath.message }).toEqual({
+        code: "EINVALID_INPUT",
+        field: "archiveUrl",
+        message,
+      });
+    }
     // a URL without an archive name is fine: the bytes decide at install
     const ok = await buildIndexEntry(pack, {
       archiveUrl: "https://dl.example.com/download?id=7",

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { CliError } from "../errors";
+import type { Place } from "../handlers/settings";
 import {
   verifyReport,
   warnIfUnrecorded,
@@ -32,22 +33,36 @@ const STATUS_CODES: Record<number, string> = {
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
-export function apiBase(apiUrl: string, env: NodeJS.ProcessEnv = process.env): string {
+/** A URL typed as --api-url: a bad one is a usage error (exit 2). */
+const TYPED_API_URL: Place = {
+  name: "--api-url",
+  code: "EUSAGE",
+  hint: "e.g. --api-url https://attune.example.com",
+};
+
+/**
+ * The API's base URL. `place` says where the URL was given (apiUrlPlace): a bad one from the
+ * environment or config.yaml is ECONFIG naming the variable or the key, not the flag.
+ */
+export function apiBase(
+  apiUrl: string,
+  env: NodeJS.ProcessEnv = process.env,
+  place: Place = TYPED_API_URL,
+): string {
   let u: URL;
   try {
     u = new URL(apiUrl);
   } catch {
-    throw new CliError("EUSAGE", `--api-url "${apiUrl}" is not a URL`, {
-      hint: "e.g. --api-url https://attune.example.com",
-    });
+    throw new CliError(place.code, `${place.name} "${apiUrl}" is not a URL`, { hint: place.hint });
   }
   if (u.protocol !== "http:" && u.protocol !== "https:")
-    throw new CliError("EUSAGE", `--api-url must be http(s), got ${u.protocol}`, {
-      hint: "e.g. --api-url https://attune.example.com",
-    });
+    throw new CliError(place.code, `${place.name} must be http(s), got ${u.protocol}`, { hint: place.hint });
   if (u.username || u.password)
-    throw new CliError("EUSAGE", "--api-url must not contain credentials", {
-      hint: "pass the token with --token or ATTUNE_TOKEN",
+    throw new CliError(place.code, `${place.name} must not contain credentials`, {
+      hint:
+        place === TYPED_API_URL
+          ? "pass the token with --token or ATTUNE_TOKEN"
+          : `remove the user name and password from ${place.name}; pass the token with --token or ATTUNE_TOKEN`,
     });
   // The token would cross the network in clear: plain http only to this machine, or when allowed.
   const allowHttp = ["1", "true", "yes", "on"].includes(env.ATTUNE_ALLOW_HTTP?.trim().toLowerCase() ?? "");
@@ -237,8 +252,8 @@ function toRecord(item: Json): PackRecord {
 
 const enc = encodeURIComponent;
 
-export function openRemoteBackend(apiUrl: string, token: string | undefined): PackBackend {
-  const api = new ApiClient(apiBase(apiUrl), token);
+export function openRemoteBackend(apiUrl: string, token: string | undefined, place?: Place): PackBackend {
+  const api = new ApiClient(apiBase(apiUrl, process.env, place), token);
   const backend: PackBackend = {
     mode: "remote",
     async install(req: InstallArgs, onProgress) {

@@ -106,8 +106,9 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
   for (const v of Object.values(data)) if (v.value === undefined) v.value = null;
   return {
     data,
-    // values are never cut (a path, URL or registry name is what a user copies next); a list
-    // (registries, hosts) is wrapped, one item a line, instead of widening the column
+    // values are never cut (a path, URL or registry name is what a user copies next), nor are
+    // their sources (`env (AT…` hides which variable to change); a list (registries, hosts) is
+    // wrapped, one item a line, instead of widening the column
     table: () =>
       table(
         ["setting", "value", "source"],
@@ -120,7 +121,7 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
           );
         }),
         undefined,
-        ["setting", "value"],
+        ["setting", "value", "source"],
       ),
   };
 }

@@ -2,7 +2,7 @@ import { migrate, resolveDatabaseUrl } from "@attune/db";
 import { ioError, makeDirs } from "@attune/pack-storage";
 import type { GlobalArgs } from "../globals";
 import { type CommandResult } from "../output";
-import { loadSettings, redactUrl, storeOptions } from "./settings";
+import { databaseUrlError, loadSettings, redactUrl, storeOptions } from "./settings";
 
 export async function dbMigrate(argv: GlobalArgs): Promise<CommandResult> {
   const settings = await loadSettings(argv);
@@ -11,8 +11,15 @@ export async function dbMigrate(argv: GlobalArgs): Promise<CommandResult> {
   await makeDirs(opts.home, 0o700).catch((err: unknown) => {
     throw ioError(err, opts.home, "cannot create the Attune home");
   });
-  const url = resolveDatabaseUrl({ home: opts.home, databaseUrl: opts.databaseUrl });
-  const { applied } = await migrate(url);
+  let url: string;
+  try {
+    url = resolveDatabaseUrl({ home: opts.home, databaseUrl: opts.databaseUrl });
+  } catch (err) {
+    throw databaseUrlError(err, settings);
+  }
+  const { applied } = await migrate(url).catch((err: unknown) => {
+    throw databaseUrlError(err, settings);
+  });
   const shown = redactUrl(url);
   return {
     data: { database_url: shown, applied },

@@ -8,17 +8,19 @@ import type { CommandResult } from "../output";
 import { printable, printableName } from "../printable";
 import { createProgress, progressEnabled } from "../progress";
 import { historyTable, packDetails, packTable, searchTable, verifyTable } from "./render";
-import { loadSettings } from "./settings";
+import { apiUrlPlace, databaseUrlError, loadSettings } from "./settings";
 
 /** Remote mode when an API URL is configured (flag, env or config.yaml), else the local store. */
 export async function openBackend(argv: GlobalArgs): Promise<PackBackend> {
   const settings = await loadSettings(argv);
   if (settings.apiUrl.value) {
     const { openRemoteBackend } = await import("../backends/remote");
-    return openRemoteBackend(settings.apiUrl.value, settings.token.value);
+    return openRemoteBackend(settings.apiUrl.value, settings.token.value, apiUrlPlace(settings));
   }
   const { openLocalBackend } = await import("../backends/local");
-  return openLocalBackend(settings);
+  return openLocalBackend(settings).catch((err: unknown) => {
+    throw databaseUrlError(err, settings);
+  });
 }
 
 async function withBackend<T>(argv: GlobalArgs, fn: (b: PackBackend) => Promise<T>): Promise<T> {

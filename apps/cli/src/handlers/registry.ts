@@ -10,7 +10,7 @@ import { redactUrl } from "@attune/pack-storage";
 import { CliError } from "../errors";
 import type { GlobalArgs } from "../globals";
 import { table, type CommandResult } from "../output";
-import { loadSettings } from "./settings";
+import { apiUrlPlace, loadSettings } from "./settings";
 
 interface RegistryRow {
   name: string;
@@ -50,7 +50,10 @@ export async function registryList(argv: GlobalArgs): Promise<CommandResult> {
   if (settings.apiUrl.value) {
     // remote mode: the registries the API server searches and installs from
     const { ApiClient, apiBase } = await import("../backends/remote");
-    const api = new ApiClient(apiBase(settings.apiUrl.value, settings.env), settings.token.value);
+    const api = new ApiClient(
+      apiBase(settings.apiUrl.value, settings.env, apiUrlPlace(settings)),
+      settings.token.value,
+    );
     const list = rows(await api.request<RegistryConfig[]>("GET", "/registries"), "api");
     return { data: list, table: () => registryTable(list) };
   }

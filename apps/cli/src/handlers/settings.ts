@@ -102,6 +102,83 @@ export async function loadSettings(
   };
 }
 
+/** Where a value was given, and what a bad one there is: see `placeOf`. */
+export interface Place {
+  /** as a user finds it: `--api-url`, `ATTUNE_API_URL`, `api_url in /home/me/.attune/config.yaml` */
+  name: string;
+  /** a value typed as a flag is a usage error (exit 2); one from the environment or config.yaml is ECONFIG (exit 1) */
+  code: "EUSAGE" | "ECONFIG";
+  /** how to mend the value where it was given */
+  hint: string;
+}
+
+/**
+ * Where `s` was given, with how to mend a bad value there: `what` a good value is ("the API's
+ * http(s) URL"), `example` one, `without` what removing the config.yaml key does ("for local mode").
+ */
+export function placeOf(
+  s: Setting<unknown>,
+  home: string,
+  mend: { what: string; example: string; without: string },
+): Place {
+  const from = s.from ?? "the default";
+  if (s.source === "flag") return { name: from, code: "EUSAGE", hint: `e.g. ${from} ${mend.example}` };
+  if (s.source === "env")
+    return {
+      name: from,
+      code: "ECONFIG",
+      hint: `set ${from} to ${mend.what}, e.g. ${mend.example} (or unset it)`,
+    };
+  const name = s.source === "config" ? `${from} in ${path.join(home, "config.yaml")}` : from;
+  return {
+    name,
+    code: "ECONFIG",
+    hint: `fix ${name}: ${mend.what}, e.g. ${mend.example} (or remove it ${mend.without})`,
+  };
+}
+
+/** Where the API URL was given (remote.ts names it in its refusals). */
+export function apiUrlPlace(s: Settings): Place {
+  return placeOf(s.apiUrl, s.home.value, {
+    what: "the API's http(s) URL",
+    example: "https://attune.example.com",
+    without: "for local mode",
+  });
+}
+
+/**
+ * @attune/db names DATABASE_URL in its refusals of a database URL (ECONFIG, field DATABASE_URL)
+ * whatever the value came from: a value from config.yaml or a flag is named where it was given,
+ * with how to mend it there. One from DATABASE_URL is left as the library said it.
+ */
+export function databaseUrlError(err: unknown, s: Settings): unknown {
+  const e = err as { code?: unknown; message?: unknown; hint?: unknown; details?: { field?: unknown } };
+  const source = s.databaseUrl.source;
+  if (
+    !(err instanceof Error) ||
+    e.code !== "ECONFIG" ||
+    e.details?.field !== "DATABASE_URL" ||
+    (source !== "flag" && source !== "config")
+  )
+    return err;
+  const place = placeOf(s.databaseUrl, s.home.value, {
+    what: "a file: or postgresql:// URL",
+    example: "postgresql://user@host:5432/db",
+    without: "to use the embedded SQLite store",
+  });
+  // "DATABASE_URL's sslmode must be…", "DATABASE_URL \"…\" names no host", "unsupported database URL…"
+  const message = `${place.name}: ${err.message.replace(/^DATABASE_URL(?:'s)? /, "")}`;
+  const hint =
+    typeof e.hint !== "string" || e.hint.startsWith("set DATABASE_URL")
+      ? place.hint
+      : `fix ${place.name}: ${e.hint}`;
+  return new CliError("ECONFIG", message, {
+    hint,
+    cause: err,
+    details: { field: s.databaseUrl.from },
+  });
+}
+
 /** Options for @attune/installer and @attune/db: only non-default values, so their defaults stay theirs. */
 export function storeOptions(s: Settings) {
   return {

@@ -4,7 +4,7 @@ import { SCOPES } from "../commands/token";
 import { CliError } from "../errors";
 import type { GlobalArgs } from "../globals";
 import { keyValues, shortDate, table, type CommandResult } from "../output";
-import { loadSettings, storeOptions } from "./settings";
+import { databaseUrlError, loadSettings, storeOptions } from "./settings";
 
 async function withTokens<T>(
   argv: GlobalArgs,
@@ -12,7 +12,9 @@ async function withTokens<T>(
 ) {
   const settings = await loadSettings(argv);
   const { home, databaseUrl } = storeOptions(settings);
-  const handle = await openDatabase({ home, databaseUrl });
+  const handle = await openDatabase({ home, databaseUrl }).catch((err: unknown) => {
+    throw databaseUrlError(err, settings);
+  });
   try {
     return await fn(repositories(handle.db).tokens);
   } finally {
@@ -105,7 +107,8 @@ export async function tokenList(argv: GlobalArgs): Promise<CommandResult> {
               t.revoked ? "revoked" : t.expires && Date.parse(t.expires) <= Date.now() ? "expired" : "active",
             ]),
             undefined,
-            ["id", "name", "prefix", "status"],
+            // the times too, to the second: "2026-11-27 09:42:…" says nothing (the scopes shrink)
+            ["id", "name", "prefix", "created", "last used", "status"],
           ),
   };
 }

@@ -8,8 +8,9 @@ import {
   calculateFileChecksum,
   ioError,
   redactUrl,
+  renameField,
 } from "@attune/pack-storage";
-import { archiveTypeFromName, extractArchive } from "../extract";
+import { archiveTypeFromName, detectArchiveType, extractArchive, type ArchiveType } from "../extract";
 import { findPackRoot, loadManifest } from "../manifest";
 import { validateGitRef } from "../policy/git-ref";
 import { carriesCredentials } from "../policy/url-credentials";
@@ -47,6 +48,17 @@ function publicUrl(url: string, field: string): string {
       details: { field },
       hint: "give the https URL it is published at",
     });
+  // an index's URLs are written as published: a space is %20 (the index would refuse the entry)
+  if (/\s/.test(url))
+    throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${field}: "${redactUrl(url)}" contains white space`, {
+      details: { field },
+      hint: "give the URL percent-encoded, as it is published (a space is %20)",
+    });
+  if (!/^https?:\/\//i.test(url))
+    throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${field}: "${redactUrl(url)}" is not an http(s) URL`, {
+      details: { field },
+      hint: "give the https URL it is published at (https://…)",
+    });
   // a git URL's #fragment is never sent: an entry with one could never be installed
   if (field === "gitUrl" && u.hash !== "")
     throw new AttuneError(
@@ -65,8 +77,81 @@ function publicUrl(url: string, field: string): string {
   return url.replace(/^[a-z][a-z0-9+.-]*(?=:)/i, (scheme) => scheme.toLowerCase());
 }
 
-/** Names of the YAML definitions in the pack's conventional folders (`actions/*.yaml`, ...). */
-async function listContents(root: string): Promise<IndexEntry["contents"]> {
+/**
+ * The archive file given as archiveFile, whose bytes give the source's checksum: a .tar.gz, .tgz,
+ * .tar or .zip by its name and its first bytes alike (a README's checksum would be accepted by the
+ * index and fail every install). Its type.
+ */
+async function checkArchiveFile(file: string): Promise<ArchiveType> {
+  const refuse = (
+    message: string,
+    hint = "give the .tar.gz, .tgz, .tar or .zip file published at archiveUrl",
+  ) =>
+    new AttuneError(ErrorCodes.EINVALID_INPUT, `archiveFile: ${message}`, {
+      details: { field: "archiveFile" },
+      hint,
+    });
+  const st = await fs.stat(file).catch((e) => {
+    throw renameField(ioError(e, file, "archiveFile: cannot read"), "archiveFile");
+  });
+  if (!st.isFile()) throw refuse(`${file} is not a regular file`);
+  if (archiveTypeFromName(file) === null)
+    throw refuse(`${path.basename(file)} is not a .tar.gz, .tgz, .tar or .zip archive`);
+  try {
+    return await detectArchiveType(file);
+  } catch (err) {
+    if (!(err instanceof AttuneError) || err.code !== ErrorCodes.EUNSAFE_ARCHIVE) throw err;
+    throw refuse(err.message, err.hint);
+  }
+}
+
+/**
+ * The archive URL's name, when it names a type, must be the file's: the installer checks the
+ * downloaded bytes against it. Its path must decode, as the installer decodes it.
+ */
+function checkArchiveUrlName(url: string, file: string, type: ArchiveType): void {
+  const refuse = (message: string, hint: string) =>
+    new AttuneError(ErrorCodes.EINVALID_INPUT, `archiveUrl: "${redactUrl(url)}" ${message}`, {
+      details: { field: "archiveUrl" },
+      hint,
+    });
+  let name: string;
+  try {
+    name = decodeURIComponent(new URL(url).pathname);
+  } catch {
+    throw refuse(
+      "holds malformed percent-encoding in its path",
+      "escape a literal % as %25, and use whole UTF-8 sequences (%C3%A9)",
+    );
+  }
+  const promised = archiveTypeFromName(name);
+  if (promised !== null && promised !== type)
+    throw refuse(
+      `names a ${promised} archive, but ${path.basename(file)} is ${type}`,
+      `publish the archive under a name that ends in ${type === "tar.gz" ? ".tar.gz or .tgz" : `.${type}`}, or give the file published there`,
+    );
+}
+
+/**
+ * A definition file named only `.yaml`: the index lists definitions by their file names, and an
+ * empty one is refused there. Said of the pack's file (`where` it is found), not of the index.
+ */
+function unnamedDefinition(kind: (typeof CONTENT_KINDS)[number], where: string): AttuneError {
+  return new AttuneError(
+    ErrorCodes.EMANIFEST,
+    `${where}: the ${kind.replace(/s$/, "")} has an empty name (the index lists each by its file name, without .yaml)`,
+    {
+      details: { field: `contents.${kind}`, file: where },
+      hint: "rename it to <name>.yaml, or remove it from the pack",
+    },
+  );
+}
+
+/**
+ * Names of the YAML definitions in the pack's conventional folders (`actions/*.yaml`, ...).
+ * `shown` is how a file of the pack is named in an error (its path, or the archive and its entry).
+ */
+async function listContents(root: string, shown: (rel: string) => string): Promise<IndexEntry["contents"]> {
   const out = { actions: [], sensors: [], triggers: [], rules: [], workflows: [] } as Record<
     (typeof CONTENT_KINDS)[number],
     string[]
@@ -75,8 +160,12 @@ async function listContents(root: string): Promise<IndexEntry["contents"]> {
     const dirs = kind === "workflows" ? ["workflows", "actions/workflows"] : [kind];
     for (const d of dirs) {
       const entries = await fs.readdir(path.join(root, d), { withFileTypes: true }).catch(() => []);
-      for (const e of entries)
-        if (e.isFile() && /\.ya?ml$/i.test(e.name)) out[kind].push(e.name.replace(/\.ya?ml$/i, ""));
+      for (const e of entries) {
+        if (!e.isFile() || !/\.ya?ml$/i.test(e.name)) continue;
+        const name = e.name.replace(/\.ya?ml$/i, "");
+        if (name === "") throw unnamedDefinition(kind, shown(path.join(d, e.name)));
+        out[kind].push(name);
+      }
     }
     out[kind] = [...new Set(out[kind])].sort();
   }
@@ -153,11 +242,11 @@ export async function buildIndexEntry(packPath: string, opts: IndexEntryOptions)
           },
         );
       }
-      sources.push({
-        type: "archive",
-        url: publicUrl(opts.archiveUrl, "archiveUrl"),
-        checksum: await calculateFileChecksum(file),
-      });
+      const url = publicUrl(opts.archiveUrl, "archiveUrl");
+      // the pack's own archive was checked as it was unpacked
+      const type = opts.archiveFile ? await checkArchiveFile(file) : archiveTypeFromName(file)!;
+      checkArchiveUrlName(url, file, type);
+      sources.push({ type: "archive", url, checksum: await calculateFileChecksum(file) });
     }
     const entry = {
       ref: m.ref,
@@ -173,7 +262,9 @@ export async function buildIndexEntry(packPath: string, opts: IndexEntryOptions)
         ? { dependencies: m.dependencies.map((d) => (d.range === "*" ? d.ref : `${d.ref}@${d.range}`)) }
         : {}),
       install_sources: sources,
-      contents: await listContents(root),
+      contents: await listContents(root, (rel) =>
+        archiveFromPath ? `${archiveFromPath}: ${rel.split(path.sep).join("/")}` : path.join(root, rel),
+      ),
     };
     return parseIndexEntry(entry, `pack ${m.ref}`);
   });
