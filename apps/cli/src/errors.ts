@@ -6,8 +6,18 @@
 
 import { printable } from "./printable";
 
-/** INTERRUPTED: Ctrl-C stopped the operation (EINTERRUPTED; 128 + SIGINT, as shells report it). */
-export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2, INTEGRITY: 3, INTERRUPTED: 130 } as const;
+/**
+ * INTERRUPTED: Ctrl-C stopped the operation (EINTERRUPTED; 128 + SIGINT, as shells report it);
+ * TERMINATED: a SIGTERM did (`timeout`, systemd, docker stop: 128 + SIGTERM).
+ */
+export const ExitCode = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  INTEGRITY: 3,
+  INTERRUPTED: 130,
+  TERMINATED: 143,
+} as const;
 
 /** An error raised by the CLI itself (usage problems, remote API problems, refusals). */
 export class CliError extends Error {
@@ -76,7 +86,10 @@ export function exitCodeFor(err: unknown): number {
   if (!coded) return ExitCode.FAILURE;
   if (coded.code === "EINTEGRITY") return ExitCode.INTEGRITY;
   if (coded.code === "EUSAGE") return ExitCode.USAGE;
-  if (coded.code === "EINTERRUPTED") return ExitCode.INTERRUPTED;
+  if (coded.code === "EINTERRUPTED")
+    return (coded as { details?: { signal?: unknown } }).details?.signal === "SIGTERM"
+      ? ExitCode.TERMINATED
+      : ExitCode.INTERRUPTED;
   if (coded.code.startsWith("EINVALID_") && TYPED_FIELDS.has(typedField(coded) ?? "")) return ExitCode.USAGE;
   return ExitCode.FAILURE;
 }

@@ -64,10 +64,14 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
         interrupt?.signal,
       );
     } catch (err) {
-      if (interrupt?.signal.aborted && (err as { code?: unknown }).code === "EABORTED")
-        throw new CliError("EINTERRUPTED", "the install was stopped (Ctrl-C); nothing was installed", {
-          hint: "run the same command again to install",
-        });
+      if (interrupt?.signal.aborted && (err as { code?: unknown }).code === "EABORTED") {
+        const by = interrupt.by();
+        throw new CliError(
+          "EINTERRUPTED",
+          `the install was stopped (${by === "SIGTERM" ? "SIGTERM" : "Ctrl-C"}); nothing was installed`,
+          { hint: "run the same command again to install", details: { signal: by } },
+        );
+      }
       throw b.mode === "local" ? withLocalPathHint(err, argv.source) : err;
     } finally {
       interrupt?.dispose();
@@ -123,27 +127,41 @@ function installedLine(r: InstallResult & { action?: unknown; previousVersion?: 
 }
 
 /**
- * Ctrl-C during a local install: the first stops it and lets it clean up (nothing is left; once
- * the install has committed to finishing, it finishes), the second quits at once. In remote mode
- * the signal is not used: Ctrl-C ends the CLI as usual and the server finishes on its own.
+ * Ctrl-C (or SIGTERM: `timeout`, systemd, `docker stop`) during a local install: the first stops
+ * it and lets it clean up (nothing is left, the private copy of an archive included; once the
+ * install has committed to finishing, it finishes), the second quits at once. In remote mode the
+ * signals are not used: the CLI ends as usual and the server finishes on its own.
  */
-function onInterrupt(progress: { done(): void }): { signal: AbortSignal; dispose(): void } {
+function onInterrupt(progress: { done(): void }): {
+  signal: AbortSignal;
+  by(): NodeJS.Signals | null;
+  dispose(): void;
+} {
   const ctl = new AbortController();
-  const handler = () => {
+  let by: NodeJS.Signals | null = null;
+  const handler = (sig: NodeJS.Signals) => {
     if (ctl.signal.aborted) {
-      // the second Ctrl-C: Node's own handling, which ends the process as a SIGINT does
-      process.off("SIGINT", handler);
-      process.kill(process.pid, "SIGINT");
+      // the second one: Node's own handling, which ends the process as that signal does
+      dispose();
+      process.kill(process.pid, sig);
       return;
     }
+    by = sig;
     progress.done();
     process.stderr.write(
-      "attune: interrupted: stopping and cleaning up; an install already storing its files finishes first (Ctrl-C again to quit at once)\n",
+      sig === "SIGTERM"
+        ? "attune: terminated (SIGTERM): stopping and cleaning up; an install already storing its files finishes first\n"
+        : "attune: interrupted: stopping and cleaning up; an install already storing its files finishes first (Ctrl-C again to quit at once)\n",
     );
-    ctl.abort(new Error("interrupted (Ctrl-C)"));
+    ctl.abort(new Error(sig === "SIGTERM" ? "terminated (SIGTERM)" : "interrupted (Ctrl-C)"));
+  };
+  const dispose = () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
   };
   process.on("SIGINT", handler);
-  return { signal: ctl.signal, dispose: () => process.off("SIGINT", handler) };
+  process.on("SIGTERM", handler);
+  return { signal: ctl.signal, by: () => by, dispose };
 }
 
 interface UninstallArgv extends GlobalArgs {
