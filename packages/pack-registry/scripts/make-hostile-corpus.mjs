@@ -353,6 +353,63 @@ async function cases() {
       },
     ],
     ["wrong-extension", "a zip named .tar.gz", "EUNSAFE_ARCHIVE", null, { "tar.gz": goodZip }],
+    [
+      "lone-zero-block",
+      "an entry after a single zero block (GNU tar and Python end the archive there; tar tf does not show it)",
+      "EUNSAFE_ARCHIVE",
+      null,
+      (() => {
+        const t = Buffer.concat([
+          tar([{ name: "pack.yaml", data: PACK_YAML }]).subarray(0, -1024),
+          Buffer.alloc(512),
+          tar([{ name: "hidden.txt", data: "not listed by tar tf" }]),
+        ]);
+        return { "tar.gz": gzip(t), tar: t };
+      })(),
+    ],
+    [
+      "pax-sparse",
+      "a GNU sparse file in pax form (GNU.sparse.* keys): node-tar would write its sparse map as the bytes",
+      "EUNSAFE_ARCHIVE",
+      null,
+      {
+        "tar.gz": gzip(
+          tar([
+            { name: "pack.yaml", data: PACK_YAML },
+            {
+              name: "GNUSparseFile.1/big.bin",
+              data: "1\n0\n3\n",
+              pax: {
+                "GNU.sparse.major": "1",
+                "GNU.sparse.minor": "0",
+                "GNU.sparse.name": "big.bin",
+                "GNU.sparse.realsize": "1048576",
+              },
+            },
+          ]),
+        ),
+      },
+    ],
+    [
+      "zip-uncounted-entry",
+      "a central directory holding one record more than its end record counts (yauzl would drop it, unzip lists it)",
+      "EUNSAFE_ARCHIVE",
+      null,
+      {
+        zip: (() => {
+          const z = Buffer.from(
+            zip([
+              { name: "pack.yaml", data: PACK_YAML },
+              { name: "hidden.txt", data: "x" },
+            ]),
+          );
+          const end = z.length - 22;
+          z.writeUInt16LE(1, end + 8);
+          z.writeUInt16LE(1, end + 10);
+          return z;
+        })(),
+      },
+    ],
   ];
 }
 
