@@ -93,10 +93,13 @@ describe.each(await providers())("install flow on %s", (provider) => {
       hint: expect.stringMatching(/must fit in the system's 4096 bytes/),
     });
     const tgz = makeTarGz(dir, path.join(src.dir, "deep.tgz"));
+    const kept = KeptContents.processBytes();
     await expect(inst.install({ source: tgz, ...cli }, actor)).rejects.toMatchObject({
       code: "ETOO_LARGE",
       details: { limit: "maxPathBytes" },
     });
+    // what the refused extraction had kept for hashing is given back at once (it waited for GC)
+    expect(KeptContents.processBytes()).toBe(kept);
     expect(packDirs(h.packsDir)).toEqual([]);
     // a path within the budget installs, verifies and uninstalls
     fs.rmSync(path.join(dir, parts[0]), { recursive: true });

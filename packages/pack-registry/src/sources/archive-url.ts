@@ -74,6 +74,10 @@ export function archiveUrlSource(url: string, opts: ArchiveUrlOptions = {}): Sou
           signal: ctx.signal,
           onProgress: (p) => ctx.onProgress?.({ phase: "extract", ...p }),
           kept,
+        }).catch((err: unknown) => {
+          // the bytes kept before the refusal go back to the process's budget now, not at GC
+          kept.release();
+          throw err;
         });
         return {
           sourceType: "archive",

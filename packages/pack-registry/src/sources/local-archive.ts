@@ -143,6 +143,8 @@ export function localArchiveSource(path: string, limits: Partial<ExtractLimits> 
             ? viaPrivateCopy(real, stagingDir, caps, opts)
             : extractHashing(real, stagingDir, caps, opts);
       const extracted = await extract().catch((err: unknown) => {
+        // the bytes kept before the refusal go back to the process's budget now, not at GC
+        kept.release();
         throw asSourceError(err, [real, absolute]);
       });
       return {
