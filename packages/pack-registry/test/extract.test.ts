@@ -55,6 +55,49 @@ function sourceTree(): string {
   return src;
 }
 
+/**
+ * A zip of stored entries written byte by byte, made on Unix (mode 0644), the UTF-8 flag unset, as
+ * Info-ZIP writes them; `counted` is what the end record says (default: all of them).
+ */
+function storedZip(entries: Array<[string | Buffer, string]>, counted = entries.length): Buffer {
+  const local: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const [name, body] of entries) {
+    const n = Buffer.isBuffer(name) ? name : Buffer.from(name);
+    const d = Buffer.from(body);
+    const crc = crc32(d);
+    const lh = Buffer.alloc(30);
+    lh.writeUInt32LE(0x04034b50, 0);
+    lh.writeUInt16LE(20, 4);
+    lh.writeUInt32LE(crc, 14);
+    lh.writeUInt32LE(d.length, 18);
+    lh.writeUInt32LE(d.length, 22);
+    lh.writeUInt16LE(n.length, 26);
+    const ch = Buffer.alloc(46);
+    ch.writeUInt32LE(0x02014b50, 0);
+    ch.writeUInt16LE(0x031e, 4);
+    ch.writeUInt16LE(20, 6);
+    ch.writeUInt32LE(crc, 16);
+    ch.writeUInt32LE(d.length, 20);
+    ch.writeUInt32LE(d.length, 24);
+    ch.writeUInt16LE(n.length, 28);
+    ch.writeUInt32LE((0o100644 << 16) >>> 0, 38);
+    ch.writeUInt32LE(offset, 42);
+    local.push(lh, n, d);
+    central.push(ch, n);
+    offset += lh.length + n.length + d.length;
+  }
+  const cd = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(counted, 8);
+  end.writeUInt16LE(counted, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...local, cd, end]);
+}
+
 describe("extractArchive", () => {
   it("extracts a tar.gz written by GNU tar (with its ./ root entry) and normalises modes", async () => {
     const src = sourceTree();
@@ -214,54 +257,40 @@ describe("extractArchive", () => {
       ["x.txt", "1"],
       ["hidden.txt", "2"],
     ];
-    const local: Buffer[] = [];
-    const central: Buffer[] = [];
-    let offset = 0;
-    for (const [name, body] of entries) {
-      const n = Buffer.from(name);
-      const d = Buffer.from(body);
-      const crc = crc32(d);
-      const lh = Buffer.alloc(30);
-      lh.writeUInt32LE(0x04034b50, 0);
-      lh.writeUInt16LE(20, 4);
-      lh.writeUInt32LE(crc, 14);
-      lh.writeUInt32LE(d.length, 18);
-      lh.writeUInt32LE(d.length, 22);
-      lh.writeUInt16LE(n.length, 26);
-      const ch = Buffer.alloc(46);
-      ch.writeUInt32LE(0x02014b50, 0);
-      ch.writeUInt16LE(0x031e, 4);
-      ch.writeUInt16LE(20, 6);
-      ch.writeUInt32LE(crc, 16);
-      ch.writeUInt32LE(d.length, 20);
-      ch.writeUInt32LE(d.length, 24);
-      ch.writeUInt16LE(n.length, 28);
-      ch.writeUInt32LE((0o100644 << 16) >>> 0, 38);
-      ch.writeUInt32LE(offset, 42);
-      local.push(lh, n, d);
-      central.push(ch, n);
-      offset += lh.length + n.length + d.length;
-    }
-    const cd = Buffer.concat(central);
-    const end = Buffer.alloc(22);
-    end.writeUInt32LE(0x06054b50, 0);
-    end.writeUInt16LE(2, 8); // entries on this disk
-    end.writeUInt16LE(2, 10); // entries in all: one short
-    end.writeUInt32LE(cd.length, 12);
-    end.writeUInt32LE(offset, 16);
     const file = join(work.dir, "count.zip");
-    writeFileSync(file, Buffer.concat([...local, cd, end]));
+    writeFileSync(file, storedZip(entries, 2));
     const dest = join(work.dir, "out");
     await expect(extractArchive(file, dest)).rejects.toMatchObject({
       code: "EUNSAFE_ARCHIVE",
       message: expect.stringContaining("more entries than its end record counts"),
     });
     // counted right, the same archive extracts whole
-    end.writeUInt16LE(3, 8);
-    end.writeUInt16LE(3, 10);
-    writeFileSync(file, Buffer.concat([...local, cd, end]));
+    writeFileSync(file, storedZip(entries));
     await extractArchive(file, join(work.dir, "ok"));
     expect(list(join(work.dir, "ok"))).toEqual(["hidden.txt", "pack.yaml", "x.txt"]);
+  });
+
+  it("reads a zip's names as Info-ZIP writes them: UTF-8 bytes without the UTF-8 flag, else CP437", async () => {
+    // `zip -r` on Linux stores café.txt as its UTF-8 bytes and leaves the flag unset; unzip, bsdtar
+    // and 7z extract café.txt (yauzl alone read caf├⌐.txt); a legacy DOS zip's CP437 stays CP437
+    const file = join(work.dir, "names.zip");
+    writeFileSync(
+      file,
+      storedZip([
+        ["pack.yaml", "ref: x\nversion: 1.0.0\n"],
+        [Buffer.from("café.txt"), "utf8"],
+        [Buffer.from([0x64, 0x6f, 0x73, 0x82, 0x2e, 0x74, 0x78, 0x74]), "cp437"], // "dosé.txt" in CP437
+      ]),
+    );
+    const dest = join(work.dir, "names");
+    await extractArchive(file, dest);
+    expect(list(dest)).toEqual(["café.txt", "dosé.txt", "pack.yaml"]);
+    expect(readFileSync(join(dest, "café.txt"), "utf8")).toBe("utf8");
+    // the name checks still apply to names read this way
+    writeFileSync(file, storedZip([[Buffer.from("../évil.txt"), "x"]]));
+    await expect(extractArchive(file, join(work.dir, "evil"))).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+    });
   });
 
   it("keeps an existing empty destination's mode and refuses a non-empty one or a file", async () => {

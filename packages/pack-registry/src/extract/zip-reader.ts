@@ -1,4 +1,5 @@
 import { open, readFile, stat } from "node:fs/promises";
+import { isUtf8 } from "node:buffer";
 import type { Readable } from "node:stream";
 import { crc32 } from "node:zlib";
 import type { Entry, ZipFile } from "yauzl";
@@ -47,13 +48,33 @@ const OPTIONS = {
   autoClose: false,
   strictFileNames: true,
   validateEntrySizes: true,
-  decodeStrings: true,
+  // names are decoded here (entryName): yauzl reads a name without the UTF-8 flag as CP437
+  decodeStrings: false,
 };
+
+type Yauzl = typeof import("yauzl");
+
+/**
+ * An entry's name. Info-ZIP's `zip` on Unix (the everyday `zip -r`) stores names as the bytes the
+ * file system gave it, UTF-8 today, without setting the UTF-8 flag, and unzip, bsdtar and 7z read
+ * them so; yauzl would read them as CP437, the zip specification's default, and `café.txt` was
+ * installed as `caf├⌐.txt` (another checksum than the directory's). A name that is valid UTF-8 is
+ * therefore read as UTF-8; any other keeps CP437 (a legacy DOS zip). The Info-ZIP Unicode path
+ * field, when present, wins as before; yauzl's name checks (absolute, `..`, backslash) apply.
+ */
+function entryName(yauzl: Yauzl, e: Entry, file: string): string {
+  const raw = e.fileName as unknown as Buffer;
+  const flags = isUtf8(raw) ? e.generalPurposeBitFlag | 0x800 : e.generalPurposeBitFlag;
+  const name = yauzl.getFileNameLowLevel(flags, raw, e.extraFields, true);
+  const problem = yauzl.validateFileName(name);
+  if (problem !== null) throw corrupt(file, new Error(problem));
+  return name;
+}
 // yauzl reads each central-directory record with two small fs reads; for the common small archive,
 // one read of the whole file makes a 50,000-entry directory ~10x faster to walk.
 const IN_MEMORY_MAX = 64 * 1024 * 1024;
 
-async function openZip(file: string): Promise<ZipFile> {
+async function openZip(file: string): Promise<{ zip: ZipFile; yauzl: Yauzl }> {
   let data: Buffer | null;
   try {
     data = (await stat(file)).size <= IN_MEMORY_MAX ? await readFile(file) : null;
@@ -64,7 +85,7 @@ async function openZip(file: string): Promise<ZipFile> {
   const { default: yauzl } = await import("yauzl");
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, zip?: ZipFile) =>
-      err || !zip ? reject(corrupt(file, err)) : resolve(zip);
+      err || !zip ? reject(corrupt(file, err)) : resolve({ zip, yauzl });
     if (data) yauzl.fromBuffer(data, OPTIONS, done);
     else yauzl.open(file, OPTIONS, done);
   });
@@ -143,7 +164,7 @@ async function assertNoEntryUncounted(zip: ZipFile, file: string): Promise<void>
  * the declared size, so a lying header fails on the first extra byte.
  */
 export async function* readZip(file: string, signal?: AbortSignal): AsyncGenerator<ReaderItem> {
-  const zip = await openZip(file);
+  const { zip, yauzl } = await openZip(file);
   try {
     for (;;) {
       if (signal?.aborted)
@@ -153,6 +174,7 @@ export async function* readZip(file: string, signal?: AbortSignal): AsyncGenerat
         await assertNoEntryUncounted(zip, file);
         return;
       }
+      e.fileName = entryName(yauzl, e, file);
       if (e.isEncrypted()) throw unsafe(e.fileName, "encrypted entries are not supported");
       const entry = describe(e);
       yield { entry, body: entry.kind === "file" ? body(zip, e, file) : null };
