@@ -273,6 +273,20 @@ describe("registries", () => {
     expect(Object.keys(res.body.data[0]).sort()).toEqual(["enabled", "name", "priority", "url"]);
   });
 
+  it("never shows a secret query value of a registry's URL", async () => {
+    const other = await openTestApi({
+      env: { ATTUNE_REGISTRIES: `private=${http.url}/index.json?token=REGSECRET&sig=SIGSECRET` },
+    });
+    try {
+      const res = await request(other.app).get("/api/v1/registries").set(other.auth());
+      expect(res.status).toBe(200);
+      expect(res.body.data[0].url).toBe(`${http.url}/index.json?token=***&sig=***`);
+      expect(JSON.stringify(res.body)).not.toMatch(/REGSECRET|SIGSECRET/);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("searches ref, label, description and keywords case-insensitively", async () => {
     for (const q of ["SLACK", "post messages", "chat"]) {
       const res = await get(`/api/v1/registries/search?q=${encodeURIComponent(q)}`);

@@ -388,6 +388,17 @@ describe("configuration precedence and `config show`", () => {
     expect(fs.readFileSync(path.join(h, "config.yaml"), "utf8")).toMatch(
       /^# written by hand\nallow_http: false # keep\nregistries:\n/,
     );
+    // a secret query value of a registry's URL is never printed (the file keeps it)
+    const secret = await runCli(
+      ["registry", "add", "sec", "https://sec.example.com/i.json?token=REGSECRET"],
+      {
+        env,
+      },
+    );
+    expect(secret.code).toBe(0);
+    const shown = await runCli(["registry", "list", "-o", "yaml"], { env });
+    expect(secret.stdout + shown.stdout).not.toContain("REGSECRET");
+    expect(shown.stdout).toContain("https://sec.example.com/i.json?token=***");
   });
 
   it("registry add/remove edit config.yaml and keep other keys", async () => {

@@ -45,7 +45,7 @@ export function resolveDatabaseUrl(opts: { home: string; databaseUrl?: string })
 export function sqliteFilePath(url: string): string {
   const p = url.slice("file:".length);
   if (!p || /\?[\w.-]+=/.test(p) || p === ":memory:") {
-    throw new AttuneError(ErrorCodes.ECONFIG, `unsupported SQLite URL "${url}"`, {
+    throw new AttuneError(ErrorCodes.ECONFIG, `unsupported SQLite URL "${redactUrl(url)}"`, {
       hint: "use file:<path to a database file> without query parameters",
       details: { field: "DATABASE_URL" },
     });

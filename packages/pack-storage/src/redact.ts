@@ -1,5 +1,5 @@
 /** Query parameters whose values are secrets (libpq's password and sslpassword, tokens, keys). */
-const SECRET_PARAM = /pass|secret|token|key|credential|signature/i;
+const SECRET_PARAM = /pass|secret|token|key|credential|signature|^sig$|^auth$/i;
 
 /**
  * A URL fit to print: the password of its user-info part and the values of secret-looking query
@@ -13,7 +13,10 @@ export function redactUrl(url: string): string {
   } catch {
     return url
       .replace(/\/\/([^:/@\s]*):[^@/\s]*@/, "//$1:***@")
-      .replace(/([?&][^=&#\s]*(?:pass|secret|token|key|credential|signature)[^=&#\s]*=)[^&#\s]*/gi, "$1***");
+      .replace(
+        /([?&](?:[^=&#\s]*(?:pass|secret|token|key|credential|signature)[^=&#\s]*|sig|auth)=)[^&#\s]*/gi,
+        "$1***",
+      );
   }
   let changed = false;
   if (u.password) {

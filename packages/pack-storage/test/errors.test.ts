@@ -71,6 +71,11 @@ describe("redactUrl / redactUrlsIn", () => {
       "source: https://s3.example/p.tgz?X-Amz-Credential=***&X-Amz-Signature=*** answered HTTP 403 " +
         "(redirected from http://h.example/latest?token=***), see https://h.example/a?api_key=***.",
     );
+    // Azure's SAS signature and a plain `auth=` too, parsed or not
+    expect(redactUrl("https://a.blob.example/c/p.tgz?sv=2020-08-04&sig=AZSIG&auth=A1")).toBe(
+      "https://a.blob.example/c/p.tgz?sv=2020-08-04&sig=***&auth=***",
+    );
+    expect(redactUrl("not a url ?sig=AZSIG&design=x")).toBe("not a url ?sig=***&design=x");
     // text without a URL, or with harmless ones, is returned as it was
     expect(redactUrlsIn("no url here: token=abc")).toBe("no url here: token=abc");
     expect(redactUrlsIn("see https://h.example/docs#x")).toBe("see https://h.example/docs#x");

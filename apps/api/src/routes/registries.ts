@@ -1,4 +1,5 @@
 import { Router } from "express";
+import { redactUrl, redactUrlsIn } from "@attune/pack-storage";
 import { requireScope } from "../http/auth";
 import { methodNotAllowed } from "../http/error-handler";
 import { scrubPaths } from "../http/problem";
@@ -13,10 +14,11 @@ export function registriesRouter(installer: InstallerPort, privatePaths: string[
   r.route("/registries")
     .get(read, (req, res) => {
       parseOr400(EmptyQuery, req.query, "query");
-      // Registry headers may carry credentials for the index host: never echo them.
+      // Registry headers may carry credentials for the index host: never echo them; nor a secret
+      // query value of the index URL (`?token=`)
       const data = installer.registries
         .list()
-        .map(({ name, url, priority, enabled }) => ({ name, url, priority, enabled }));
+        .map(({ name, url, priority, enabled }) => ({ name, url: redactUrl(url), priority, enabled }));
       res.json({ data });
     })
     .all(methodNotAllowed(["GET"]));
@@ -33,7 +35,7 @@ export function registriesRouter(installer: InstallerPort, privatePaths: string[
         fetched_at: st.fetchedAt,
         age_seconds: st.ageSeconds,
         error: st.error
-          ? { code: String(st.error.code), detail: scrubPaths(st.error.message, privatePaths) }
+          ? { code: String(st.error.code), detail: redactUrlsIn(scrubPaths(st.error.message, privatePaths)) }
           : null,
       }));
       res.json({ data: found.results, registries });

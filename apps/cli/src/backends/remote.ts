@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { redactUrl } from "@attune/pack-storage";
 import { CliError } from "../errors";
 import type { Place } from "../handlers/settings";
 import {
@@ -53,7 +54,7 @@ export function apiBase(
   try {
     u = new URL(apiUrl);
   } catch {
-    throw new CliError(place.code, `${place.name} "${apiUrl}" is not a URL`, { hint: place.hint });
+    throw new CliError(place.code, `${place.name} "${redactUrl(apiUrl)}" is not a URL`, { hint: place.hint });
   }
   if (u.protocol !== "http:" && u.protocol !== "https:")
     throw new CliError(place.code, `${place.name} must be http(s), got ${u.protocol}`, { hint: place.hint });

@@ -27,7 +27,7 @@ function rows(list: RegistryConfig[], source: RegistryRow["source"]): RegistryRo
     .sort((a, b) => a.priority - b.priority)
     .map((r) => ({
       name: r.name,
-      url: r.url,
+      url: redactUrl(r.url), // a secret query value (`?token=`) is not shown, like header values
       priority: r.priority,
       enabled: r.enabled,
       headers: Object.keys(r.headers ?? {}),
