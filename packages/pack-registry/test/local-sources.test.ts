@@ -360,6 +360,21 @@ describe("localArchiveSource", () => {
     expect(readdirSync(work.dir)).not.toContain("copy");
   });
 
+  it("under local source roots refuses an archive that is a hard link", async () => {
+    const file = join(work.dir, "outside.tgz");
+    await tar.c({ gzip: true, file, cwd: src }, ["pack.yaml"]);
+    const root = join(work.dir, "root");
+    mkdirSync(root);
+    linkSync(file, join(root, "linked.tgz"));
+    await expect(
+      localArchiveSource(join(root, "linked.tgz")).fetch(staging, ctx({ localSourceRoots: [root] })),
+    ).rejects.toMatchObject({ code: "EPOLICY", details: { rule: "hard-link" } });
+    expect(readdirSync(staging)).toEqual([]);
+    // without roots (the CLI) it is an ordinary file
+    const ok = await localArchiveSource(join(root, "linked.tgz")).fetch(staging, ctx());
+    expect(ok.sourceType).toBe("local_archive");
+  });
+
   it("refuses text named like an archive, an oversized archive, and paths outside the roots", async () => {
     const fake = join(work.dir, "fake.tar.gz");
     writeFileSync(fake, "not an archive at all\n");
