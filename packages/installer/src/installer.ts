@@ -217,6 +217,9 @@ export async function openInstaller(opts: InstallerOptions = {}): Promise<Instal
   }
 }
 
+/** The fewest bytes a pack's paths must be allowed (actions/…, sensors/…) for a packs dir to be usable. */
+const MIN_PATH_BUDGET = 256;
+
 /**
  * The path cap the sources check every entry against, lowered so that each file of a pack still
  * fits in PATH_MAX where the store puts it (the packs directory's own path and the store's names
@@ -224,6 +227,16 @@ export async function openInstaller(opts: InstallerOptions = {}): Promise<Instal
  */
 function withPathBudget(limits: Partial<ExtractLimits>, packsDir: string): Partial<ExtractLimits> {
   const budget = packPathBudget(packsDir);
+  if (budget < MIN_PATH_BUDGET)
+    throw new AttuneError(
+      ErrorCodes.ECONFIG,
+      `the packs directory's path is ${Buffer.byteLength(path.resolve(packsDir))} bytes long: with the store's own names, a pack's files would have ${Math.max(budget, 0)} bytes left of the system's 4096 for their paths`,
+      {
+        path: packsDir,
+        details: { field: "packsDir" },
+        hint: "use a packs directory with a shorter path (--packs-dir, ATTUNE_PACKS_DIR or packs_dir in config.yaml)",
+      },
+    );
   return {
     ...limits,
     maxPathBytes: Math.min(limits.maxPathBytes ?? DEFAULT_EXTRACT_LIMITS.maxPathBytes, budget),

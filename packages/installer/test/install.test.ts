@@ -113,6 +113,17 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect(fs.readdirSync(path.join(h.packsDir, ".trash"))).toEqual([]);
   });
 
+  it("refuses a packs directory whose path leaves packs too little of PATH_MAX", async () => {
+    // 15 components of 250 bytes: ~3,800 bytes before the store's own names
+    const long = path.join(h.root, ...Array.from({ length: 15 }, (_, i) => `${i}${"p".repeat(248)}`));
+    fs.mkdirSync(long, { recursive: true });
+    await expect(h.open({ packsDir: long })).rejects.toMatchObject({
+      code: "ECONFIG",
+      message: expect.stringMatching(/^the packs directory's path is \d+ bytes long: .* \d+ bytes left/),
+      hint: expect.stringContaining("use a packs directory with a shorter path"),
+    });
+  });
+
   it("refuses to reinstall the same version without force, and reinstalls with it", async () => {
     const dir = pack("core", "1.0.0");
     await inst.install({ source: dir, ...cli }, actor);

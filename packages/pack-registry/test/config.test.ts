@@ -74,6 +74,22 @@ describe("config.yaml", () => {
     await add(h, reg("fourth", 40));
     expect(fs.lstatSync(file).isSymbolicLink()).toBe(true);
     expect(fs.readFileSync(elsewhere, "utf8")).toContain("name: fourth");
+    // removing an entry whose anchor an alias elsewhere refers to: ECONFIG, the file left as it was
+    const anchored = home();
+    const anchoredFile = path.join(anchored, "config.yaml");
+    const anchoredText =
+      "registries:\n  - &first\n    name: a\n    url: https://a.example/index.json\n    priority: 5\nextra: *first\n";
+    fs.writeFileSync(anchoredFile, anchoredText);
+    await expect(
+      updateConfigFile(anchored, (cfg) => ({
+        registries: (cfg.registries ?? []).filter((r) => r.name !== "a"),
+        result: null,
+      })),
+    ).rejects.toMatchObject({
+      code: "ECONFIG",
+      message: expect.stringContaining("would leave the file invalid"),
+    });
+    expect(fs.readFileSync(anchoredFile, "utf8")).toBe(anchoredText);
     // a result that would not read back is refused, and the file is left as it was
     const before = fs.readFileSync(elsewhere, "utf8");
     await expect(add(h, { ...reg("fifth"), name: "bad name" })).rejects.toMatchObject({ code: "ECONFIG" });

@@ -152,9 +152,24 @@ describe("git source (real git http-backend)", () => {
     // chunked) or stalls after `bytes` bytes
     const res = await fetch(`${server.url}/pack.git/info/refs?service=git-upload-pack`);
     advertisement = Buffer.from(await res.arrayBuffer());
-    const cut = (repo: string, bytes: number, how: "close" | "chunked" | "stall") => {
-      cuts.set(repo, { sent: bytes, declared: how === "chunked" ? undefined : advertisement.length });
+    const cut = (repo: string, bytes: number, how: "close" | "chunked" | "stall" | "eof") => {
+      cuts.set(repo, {
+        sent: bytes,
+        declared: how === "chunked" || how === "eof" ? undefined : advertisement.length,
+      });
       routes.route(`/${repo}/info/refs`, (_q, r) => {
+        if (how === "eof") {
+          // no Content-Length, no chunks: the body ends where the server closes, cleanly
+          r.socket?.end(
+            Buffer.concat([
+              Buffer.from(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-git-upload-pack-advertisement\r\nconnection: close\r\n\r\n",
+              ),
+              advertisement.subarray(0, bytes),
+            ]),
+          );
+          return;
+        }
         r.writeHead(200, {
           "content-type": "application/x-git-upload-pack-advertisement",
           ...(how === "chunked" ? {} : { "content-length": advertisement.length }),
@@ -174,6 +189,7 @@ describe("git source (real git http-backend)", () => {
     // every ref arrives, only the final flush-pkt is missing
     cut("cut-flush.git", advertisement.length - 4, "close");
     cut("stall.git", 300, "stall");
+    cut("cut-eof.git", 300, "eof");
     routes.route("/locked.git/info/refs", (_q, r) => void r.writeHead(401).end());
     routes.route("/evil.git/info/refs", (_q, r) => {
       r.writeHead(302, { location: "http://169.254.169.254/repo.git/info/refs" });
@@ -299,6 +315,8 @@ describe("git source (real git http-backend)", () => {
     ["cut-chunked.git", "v1.0.0"],
     ["cut-chunked.git", undefined],
     ["cut-flush.git", "v1.0.0"],
+    ["cut-eof.git", "v1.0.0"],
+    ["cut-eof.git", undefined],
   ])(
     "reports the ref advertisement (info/refs) of %s cut short as truncated (ref %s), not as a missing ref or an empty repository",
     async (repo, ref) => {

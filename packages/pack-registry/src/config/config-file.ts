@@ -231,8 +231,24 @@ export async function updateConfigFile<T>(
     } else {
       doc.set("registries", doc.createNode(registries));
     }
-    const out = doc.toString();
-    parseConfig(yaml.parse(out), link); // never write what would not read back
+    let out: string;
+    let back: unknown;
+    try {
+      out = doc.toString();
+      back = yaml.parse(out);
+    } catch (cause) {
+      // e.g. the registry removed held an anchor that another key's alias (*name) refers to
+      throw new AttuneError(
+        ErrorCodes.ECONFIG,
+        `${link}: this change would leave the file invalid: ${(cause as Error).message}`,
+        {
+          path: link,
+          cause,
+          hint: "edit config.yaml by hand (an alias elsewhere may refer to an anchor in the registry's entry); nothing was changed",
+        },
+      );
+    }
+    parseConfig(back, link); // never write what would not read back
     await replaceFile(file, out);
     return result;
   } finally {

@@ -83,7 +83,13 @@ export const DOWNLOAD_CAP_HINT =
 const TIMEOUT_HINT = "check that the server is up and answering (and any proxy in between), then retry";
 
 /** The body ended before its Content-Length (or the chunked end): the server or a proxy closed it. */
-function truncated(field: string, url: URL, got: number, declared: number, cause: unknown): AttuneError {
+export function truncated(
+  field: string,
+  url: URL,
+  got: number,
+  declared: number,
+  cause: unknown,
+): AttuneError {
   const of = Number.isFinite(declared) ? ` of ${declared}` : "";
   return new AttuneError(
     ErrorCodes.EFETCH,

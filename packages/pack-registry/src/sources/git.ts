@@ -4,6 +4,7 @@ import type { GitHttpRequest, GitHttpResponse, HttpClient } from "isomorphic-git
 import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
 import { registryAuthHint } from "../net/fetch-buffer";
 import { policyGitHttp } from "../net/git-http";
+import { truncated } from "../net/request";
 import { isCommitSha, validateGitRef } from "../policy/git-ref";
 import { EntryChecker } from "../extract/entry-checker";
 import { resolveLimits, type ExtractLimits } from "../extract/limits";
@@ -225,19 +226,33 @@ function recordingHttp(inner: HttpClient): { http: HttpClient; failure: () => { 
   };
   async function* watched(
     body: AsyncIterableIterator<Uint8Array>,
+    refs: URL | null,
   ): AsyncGenerator<Uint8Array, void, undefined> {
+    // a ref advertisement ends with a flush-pkt ("0000"): one sent without a Content-Length and cut
+    // short by a closed connection ends without it, which no transport error reports
+    let tail = "";
+    let bytes = 0;
     try {
-      yield* body;
+      for await (const chunk of body) {
+        bytes += chunk.length;
+        if (refs) tail = (tail + Buffer.from(chunk).toString("latin1")).slice(-4);
+        yield chunk;
+      }
     } catch (e) {
       record(e);
     }
+    if (refs && tail !== "0000")
+      record(
+        truncated("source", refs, bytes, NaN, new Error("the ref advertisement has no closing flush-pkt")),
+      );
   }
   return {
     http: {
       async request(req: GitHttpRequest): Promise<GitHttpResponse> {
         if (failure) throw failure.error;
         const res = await inner.request(req).catch(record);
-        return res.body ? { ...res, body: watched(res.body) } : res;
+        const refs = /\/info\/refs\?service=git-upload-pack$/.test(req.url) ? new URL(req.url) : null;
+        return res.body ? { ...res, body: watched(res.body, res.statusCode === 200 ? refs : null) } : res;
       },
     },
     failure: () => failure,
