@@ -67,6 +67,15 @@ describe("EntryChecker: duplicates and collisions, whatever the depth and order"
 });
 
 describe("EntryChecker: names and counts", () => {
+  it("refuses a drive letter with or without a leading ./ (one tree, one answer whoever archived it)", () => {
+    for (const name of ["C:/x", "./C:/x", "a:b.txt", "./a:b.txt", "././c:x"])
+      expect({ name, refused: refusal(file(name)) }).toEqual({
+        name,
+        refused: expect.stringMatching(/absolute path/),
+      });
+    expect(refusal(file("docs/a:b.txt"))).toBeNull(); // only a first component reads as a drive
+  });
+
   it("refuses C1 control characters (U+0080..U+009F) like C0 ones", () => {
     expect(refusal(file("a\u009b2Jb.txt"))).toMatch(/control character/);
     expect(refusal(file("caf\u00e9 \u00a0.txt"))).toBeNull(); // U+00A0 is not a control character

@@ -246,6 +246,8 @@ describe("extractArchive", () => {
       await expect(extractArchive(archive, out)).rejects.toMatchObject({
         code: "EUNSAFE_ARCHIVE",
         message: expect.stringContaining("GNU sparse file"),
+        details: { entry: expect.stringMatching(/holes\.bin$/) },
+        hint: expect.stringContaining("--no-read-sparse"),
       });
     }
   });
@@ -268,6 +270,21 @@ describe("extractArchive", () => {
     writeFileSync(file, storedZip(entries));
     await extractArchive(file, join(work.dir, "ok"));
     expect(list(join(work.dir, "ok"))).toEqual(["hidden.txt", "pack.yaml", "x.txt"]);
+  });
+
+  it("says a zip entry's compression method is not supported, not that the archive is damaged", async () => {
+    const z = storedZip([["pack.yaml", "ref: x\nversion: 1.0.0\n"]]);
+    // method 12 (bzip2) in the local and the central header
+    z.writeUInt16LE(12, 8);
+    z.writeUInt16LE(12, z.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 10);
+    const file = join(work.dir, "bzip2.zip");
+    writeFileSync(file, z);
+    await expect(extractArchive(file, join(work.dir, "out"))).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      message: expect.stringContaining("compressed with method 12 (bzip2), which is not supported"),
+      details: { entry: "pack.yaml" },
+      hint: expect.stringMatching(/^rebuild the zip with deflate/),
+    });
   });
 
   it("reads a zip's names as Info-ZIP writes them: UTF-8 bytes without the UTF-8 flag, else CP437", async () => {

@@ -131,6 +131,9 @@ export class EntryChecker {
     if (name.startsWith("/") || /^[A-Za-z]:/.test(name)) throw this.unsafe(name, "absolute path");
     let rest = name;
     while (rest.startsWith("./")) rest = rest.slice(2);
+    // the same rule for `./C:/x` as for `C:/x` (how a tar of `.` names it), so one tree is refused
+    // or not whichever way it was archived; zips get yauzl's identical check
+    if (/^[A-Za-z]:/.test(rest)) throw this.unsafe(name, "absolute path (a drive letter)");
     if (rest.endsWith("/")) rest = rest.slice(0, -1);
     if (rest === "" || rest === ".") return null; // the archive's own root, as `tar -C dir .` writes it
     const parts = rest.split("/");

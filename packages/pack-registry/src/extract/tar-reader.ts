@@ -339,7 +339,12 @@ export async function extractTar(
       guard((text: string) => {
         afterLoneZeroBlock();
         if (/(?:^|\n)\d+ GNU\.sparse\.[A-Za-z]+=/.test(text))
-          throw unsafe("(archive)", "a GNU sparse file (pax GNU.sparse.* keys) is not supported");
+          throw unsafe(
+            /(?:^|\n)\d+ GNU\.sparse\.name=([^\n]*)/.exec(text)?.[1] ?? "(archive)",
+            "a GNU sparse file (pax GNU.sparse.* keys) is not supported",
+            // bsdtar writes one for any file with holes, unasked
+            "rebuild the archive without sparse entries: bsdtar --no-read-sparse, or GNU tar without --sparse",
+          );
       }),
     );
     parser.on("error", fail);

@@ -14,12 +14,29 @@ const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 const UNIX_HOSTS = new Set([3, 19]); // "made by" Unix and OS X: the high 16 bits of the attributes are st_mode
 
+/** Zip compression methods other than stored (0) and deflate (8) that tools write. */
+const ZIP_METHODS: Record<string, string> = {
+  "9": "Deflate64",
+  "12": "bzip2",
+  "14": "LZMA",
+  "93": "Zstandard",
+  "95": "XZ",
+  "98": "PPMd",
+};
+
 function corrupt(file: string, err: unknown, entry: string | null = null): AttuneError {
   if (err instanceof AttuneError) return err;
   const message = (err as Error)?.message ?? String(err);
   // yauzl's own name checks; report them like ours, naming the entry
   const named = /^(absolute path|invalid relative path|invalid characters in fileName): (.*)$/s.exec(message);
   if (named) return unsafe(named[2], named[1].replace("fileName", "the name"));
+  const method = /unsupported compression method: (\d+)/.exec(message);
+  if (method)
+    return unsafe(
+      entry ?? "(unknown)",
+      `compressed with method ${method[1]} (${ZIP_METHODS[method[1]] ?? "unknown"}), which is not supported: only stored and deflate are`,
+      "rebuild the zip with deflate (zip's default; 7z a -tzip -mm=Deflate)",
+    );
   if (/too many bytes in the stream|not enough bytes in the stream/.test(message)) {
     return unsafe(entry ?? "(unknown)", `its size header lies about its content (${message})`);
   }
