@@ -109,7 +109,7 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     const bad = await cli("pack", "install", tgz, "--force", "--checksum", wrong);
     expect(bad.code).toBe(3);
     expect(bad.stderr.split("\n")[0]).toBe(
-      `attune: EINTEGRITY: checksum mismatch: expected ${wrong}, found archive checksum ${fileSum} (of the downloaded bytes) and directory checksum ${dirSum} (of the unpacked pack)`,
+      `attune: EINTEGRITY: checksum mismatch: expected ${wrong}, found archive checksum ${fileSum} (of the archive file's bytes) and directory checksum ${dirSum} (of the unpacked pack)`,
     );
     const help = await cli("pack", "install", "--help");
     expect(help.stdout.replace(/\s+/g, " ")).toMatch(

@@ -103,7 +103,7 @@ export function checkExpectedChecksum(
     if (callerExpected !== actual && callerExpected !== archive)
       throw new IntegrityError(callerExpected, both ? archive : actual, {
         foundText: both
-          ? `archive checksum ${archive} (of the downloaded bytes) and directory checksum ${actual} (of the unpacked pack)`
+          ? `archive checksum ${archive} (of the archive file's bytes) and directory checksum ${actual} (of the unpacked pack)`
           : undefined,
         hint: both
           ? "the fetched pack is not the one the checksum names (either kind is accepted); nothing was installed"

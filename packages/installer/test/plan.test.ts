@@ -92,7 +92,7 @@ describe("checkExpectedChecksum", () => {
   it("a mismatch on an archive source names both values found, each with its kind", () => {
     expect(() => checkExpectedChecksum(A, fetched({ archiveChecksum: B }), C)).toThrow(
       expect.objectContaining({
-        message: `checksum mismatch: expected ${C}, found archive checksum ${B} (of the downloaded bytes) and directory checksum ${A} (of the unpacked pack)`,
+        message: `checksum mismatch: expected ${C}, found archive checksum ${B} (of the archive file's bytes) and directory checksum ${A} (of the unpacked pack)`,
         details: expect.objectContaining({ directoryChecksum: A, archiveChecksum: B }),
       }),
     );
