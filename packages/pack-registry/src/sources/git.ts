@@ -230,18 +230,25 @@ function recordingHttp(inner: HttpClient): { http: HttpClient; failure: () => { 
   ): AsyncGenerator<Uint8Array, void, undefined> {
     // a ref advertisement ends with a flush-pkt ("0000"): one sent without a Content-Length and cut
     // short by a closed connection ends without it, which no transport error reports
+    let head = "";
     let tail = "";
     let bytes = 0;
     try {
       for await (const chunk of body) {
         bytes += chunk.length;
-        if (refs) tail = (tail + Buffer.from(chunk).toString("latin1")).slice(-4);
+        if (refs) {
+          const text = Buffer.from(chunk).toString("latin1");
+          if (head.length < 4) head = (head + text).slice(0, 4);
+          tail = (tail + text).slice(-4);
+        }
         yield chunk;
       }
     } catch (e) {
       record(e);
     }
-    if (refs && tail !== "0000")
+    // only for what starts as pkt-lines (4 hex digits of length): any other body (an error page, a
+    // server's message) is isomorphic-git's to refuse, quoting it
+    if (refs && /^[0-9a-f]{4}$/.test(head) && tail !== "0000")
       record(
         truncated("source", refs, bytes, NaN, new Error("the ref advertisement has no closing flush-pkt")),
       );
