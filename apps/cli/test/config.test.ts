@@ -307,11 +307,11 @@ describe("configuration precedence and `config show`", () => {
         `hint: fix database_url in ${file}: e.g. ?sslmode=verify-full (TLS, certificate and host name checked), or leave it out for no TLS\n`,
     );
     fs.rmSync(file);
-    // typed as the flag, the flag is named
+    // typed as the flag, the flag is named, as a usage error (like a bad --api-url)
     const flag = await runCli(["pack", "list", "--database-url", "mysql://x"], { env });
     expect({ code: flag.code, stderr: flag.stderr }).toEqual({
-      code: 1,
-      stderr: `attune: ECONFIG: --database-url: ${unsupported}\nhint: e.g. --database-url postgresql://user@host:5432/db\n`,
+      code: 2,
+      stderr: `attune: EUSAGE: --database-url: ${unsupported}\nhint: e.g. --database-url postgresql://user@host:5432/db\n`,
     });
     // the variable names itself already
     const fromEnv = await runCli(["pack", "list"], { env: { ...env, DATABASE_URL: "mysql://x" } });

@@ -113,6 +113,12 @@ describe("archive URL source (real HTTP server)", () => {
       // written raw: Node's server refuses to send such a phrase, its client reads it
       r.socket?.end("HTTP/1.1 404 Nope\x1b[31mRED\x1b[0m\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     });
+    // a server that echoes the request target, signed query and all, in its status phrase
+    srv.route("/echo.tar.gz", (_q, r) => {
+      r.socket?.end(
+        "HTTP/1.1 403 Denied /echo.tar.gz?X-Amz-Credential=AKIASECRET&sig=SIGSECRET\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+      );
+    });
     srv.route("/redirect.tar.gz", (_q, r) => {
       r.writeHead(302, { location: "http://10.0.0.1/demo.tar.gz" });
       r.end();
@@ -251,6 +257,7 @@ describe("archive URL source (real HTTP server)", () => {
       ["/page.tar.gz?token=TOKSECRET", "EFETCH"], // text/html
       ["/to-signed.tar.gz", "EFETCH"], // 403 at the presigned URL
       ["/bad%zz.tar.gz?token=TOKSECRET", "EFETCH"], // malformed percent-encoding, 404
+      ["/echo.tar.gz?token=TOKSECRET", "EFETCH"], // the status phrase repeats the signed query
     ] as const;
     for (const [p, code] of failures) {
       const e = (await rejection(archiveUrlSource(`${srv.url}${p}`).fetch(newStage(), ctx))) as {

@@ -74,6 +74,15 @@ describe("config.yaml", () => {
     await add(h, reg("fourth", 40));
     expect(fs.lstatSync(file).isSymbolicLink()).toBe(true);
     expect(fs.readFileSync(elsewhere, "utf8")).toContain("name: fourth");
+    // a file written on Windows keeps its CRLF line endings and its byte-order mark
+    const windows = home();
+    const windowsFile = path.join(windows, "config.yaml");
+    fs.writeFileSync(windowsFile, "\ufeff# by notepad\r\nallow_http: false\r\n");
+    await add(windows, reg("w", 5));
+    const written = fs.readFileSync(windowsFile, "utf8");
+    expect(written.startsWith("\ufeff# by notepad\r\nallow_http: false\r\nregistries:\r\n")).toBe(true);
+    expect(written.replace(/\r\n/g, "")).not.toContain("\n");
+    expect((await readConfigFile(windows)).registries?.map((r) => r.name)).toEqual(["w"]);
     // removing an entry whose anchor an alias elsewhere refers to: ECONFIG, the file left as it was
     const anchored = home();
     const anchoredFile = path.join(anchored, "config.yaml");

@@ -172,7 +172,8 @@ export function databaseUrlError(err: unknown, s: Settings): unknown {
     typeof e.hint !== "string" || e.hint.startsWith("set DATABASE_URL")
       ? place.hint
       : `fix ${place.name}: ${e.hint}`;
-  return new CliError("ECONFIG", message, {
+  // typed as --database-url: a usage error (exit 2), like a bad --api-url
+  return new CliError(place.code, message, {
     hint,
     cause: err,
     details: { field: s.databaseUrl.from },

@@ -249,6 +249,9 @@ export async function updateConfigFile<T>(
       );
     }
     parseConfig(back, link); // never write what would not read back
+    // the file's own line endings and byte-order mark, as it was written (an editor on Windows)
+    if (text.includes("\r\n")) out = out.replace(/\r?\n/g, "\r\n");
+    if (text.startsWith("\ufeff")) out = `\ufeff${out}`;
     await replaceFile(file, out);
     return result;
   } finally {

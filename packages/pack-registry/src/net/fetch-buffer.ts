@@ -23,7 +23,8 @@ export function assertOk(res: PolicyResponse, field = "url", authHint?: string):
   throw new AttuneError(
     ErrorCodes.EFETCH,
     // the status phrase is the server's own text: escaped; the URL may carry a signed query
-    `${field}: ${redactUrl(res.url)} answered HTTP ${res.status} ${quoteRemote(res.statusMessage ?? "", 100)}`.trim(),
+    // (a server may echo the request target in it, signed query and all: redacted like a URL)
+    `${field}: ${redactUrl(res.url)} answered HTTP ${res.status} ${quoteRemote(redactUrl(res.statusMessage ?? ""), 100)}`.trim(),
     {
       details: { field, url: redactUrl(res.url), status: res.status },
       hint:
