@@ -10,6 +10,7 @@ import { extractArchive, type ExtractOptions } from "../extract/extract";
 import { KeptContents } from "../extract/kept";
 import { capHint, resolveLimits, type ExtractLimits } from "../extract/limits";
 import { asSourceError, checkLocalPath } from "./local-directory";
+import { hardLinkError } from "./local-copy/walk";
 import { writeAll } from "../extract/writer";
 import type { FetchContext, FetchResult, Source } from "./types";
 
@@ -49,17 +50,8 @@ export async function snapshot(
     const st = await src.stat();
     if (!st.isFile()) throw notARegularFile(from);
     if (roots) await assertOpenedInside(src.fd, from, roots);
-    // under roots, a file with another name may be that name's file outside them (as for a directory's files)
-    if (roots && st.nlink > 1)
-      throw new AttuneError(
-        ErrorCodes.EPOLICY,
-        `source: ${from} is a hard link (the file has ${st.nlink} names): refused under local source roots, where its other name may be outside them`,
-        {
-          path: from,
-          details: { field: "source", rule: "hard-link" },
-          hint: "copy the archive into the root instead of linking it",
-        },
-      );
+    // under roots, as for a directory's files
+    if (roots && st.nlink > 1) throw hardLinkError(from, st.nlink);
     const dst = await open(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
       const buffer = Buffer.allocUnsafe(1024 * 1024);

@@ -19,7 +19,7 @@ import {
 } from "@attune/pack-storage";
 import type { ExtractLimits } from "../../extract/limits";
 import { CREATE_FLAGS, NO_FOLLOW_FLAGS } from "../../open-flags";
-import { specialFileError, symlinkError, tooLarge } from "./walk";
+import { hardLinkError, specialFileError, symlinkError, tooLarge } from "./walk";
 
 // Synchronous calls on raw descriptors, one file after the other: a copy of 20,000 small files is
 // nothing but per-call overhead, and the synchronous calls have the least of it (no request object,
@@ -107,16 +107,7 @@ function admit(info: Stats, from: string, rel: string, state: CopyState): void {
   }
   // under local source roots (the API) a file must be reachable only through the root: a hard link
   // made inside one to a file outside would copy that file (a symbolic link is refused anyway)
-  if (state.confine !== undefined && info.nlink > 1)
-    throw new AttuneError(
-      ErrorCodes.EPOLICY,
-      `${rel} is a hard link (the file has ${info.nlink} names): refused under local source roots, where its other name may be outside them`,
-      {
-        path: from,
-        details: { entry: rel, field: "source", rule: "hard-link" },
-        hint: "replace the hard link with a copy of the file in the pack's directory",
-      },
-    );
+  if (state.confine !== undefined && info.nlink > 1) throw hardLinkError(from, info.nlink, rel);
   reserve(info.size, rel, state);
   if (state.written && !state.written.reserveWrite(info.size))
     throw totalTooLarge(rel, state, state.written.writtenBytes + info.size);

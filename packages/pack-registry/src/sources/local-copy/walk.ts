@@ -39,6 +39,28 @@ export function symlinkError(rel: string, from: string): AttuneError {
   );
 }
 
+/**
+ * A file with more than one name (`st_nlink > 1`), refused under local source roots (the API): a
+ * hard link made inside a root to a file outside it would copy that file, and its other names
+ * cannot be checked. `rel`: the file's path in a pack directory; absent for the source itself (an
+ * archive).
+ */
+export function hardLinkError(from: string, nlink: number, rel?: string): AttuneError {
+  const what = rel ?? `source: ${from}`;
+  return new AttuneError(
+    ErrorCodes.EPOLICY,
+    `${what} is a hard link (the file has ${nlink} names): refused under local source roots, where its other name may be outside them`,
+    {
+      path: from,
+      details: { ...(rel !== undefined ? { entry: rel } : {}), field: "source", rule: "hard-link" },
+      hint:
+        rel !== undefined
+          ? "replace the hard link with a copy of the file in the pack's directory"
+          : "copy the archive into the root instead of linking it",
+    },
+  );
+}
+
 /** In the words of `pack checksum` (pack-storage), naming the entry by its path in the pack. */
 export function specialFileError(rel: string, from: string, kind: string): AttuneError {
   const e = checksumSpecialFileError(rel, kind);
