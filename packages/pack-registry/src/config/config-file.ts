@@ -106,13 +106,22 @@ export function parseConfig(value: unknown, file = CONFIG_FILE_NAME): AttuneConf
 
 export async function readConfigFile(home: string): Promise<AttuneConfigFile> {
   const file = path.join(home, CONFIG_FILE_NAME);
-  let text: string;
+  const text = await readConfigText(file);
+  return text === null ? {} : parseConfigText(text, file);
+}
+
+/** config.yaml's text, or null when there is none. */
+async function readConfigText(file: string): Promise<string | null> {
   try {
-    text = await fs.readFile(file, "utf8");
+    return await fs.readFile(file, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return {};
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw ioError(e, file, "read");
   }
+}
+
+/** Parse and validate config.yaml's text; ECONFIG names the problem and `file`. */
+function parseConfigText(text: string, file: string): AttuneConfigFile {
   let doc: unknown;
   try {
     doc = loadYaml().parse(text);
@@ -211,11 +220,10 @@ export async function updateConfigFile<T>(
     throw ioError(e, `${file}.lock`, "lock");
   }
   try {
-    const text = await fs.readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOENT") return "";
-      throw ioError(e, link, "read");
-    });
-    const current = await readConfigFile(home);
+    // read once, under the lock: what `change` sees is what is edited
+    const read = await readConfigText(link);
+    const text = read ?? "";
+    const current = read === null ? {} : parseConfigText(read, link);
     const { registries, result } = change(current);
     const yaml = loadYaml();
     // integers as BigInt: a value beyond 2^53 elsewhere in the file is written back as it was
