@@ -7,6 +7,7 @@ import {
   type InstallCommit,
   type InstallEventInput,
 } from "../src";
+import { withEnv } from "@attune/test-utils";
 import { sqliteFilePath } from "../src/url";
 import { eachProvider, rejectsWith, SUM_A, SUM_B, uniqueRef, type ProviderContext } from "./helpers";
 
@@ -76,10 +77,8 @@ eachProvider("openDirectWriter: events", (ctx) => {
 
   it("keeps the instant whatever the process's time zone", async () => {
     const ref = uniqueRef("evw-tz");
-    const zone = process.env.TZ;
-    try {
-      for (const tz of ["Pacific/Chatham", "America/Los_Angeles"]) {
-        process.env.TZ = tz;
+    for (const tz of ["Pacific/Chatham", "America/Los_Angeles"]) {
+      await withEnv({ TZ: tz }, async () => {
         const before = Date.now();
         const row = await writer.appendEvent(base(ref, 1));
         const after = Date.now();
@@ -87,10 +86,7 @@ eachProvider("openDirectWriter: events", (ctx) => {
         expect(read).toEqual(row);
         expect(row.createdAt.getTime()).toBeGreaterThanOrEqual(before);
         expect(row.createdAt.getTime()).toBeLessThanOrEqual(after);
-      }
-    } finally {
-      if (zone === undefined) delete process.env.TZ;
-      else process.env.TZ = zone;
+      });
     }
   });
 

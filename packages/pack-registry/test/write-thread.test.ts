@@ -16,7 +16,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import * as tar from "tar";
 import yazl from "yazl";
-import { tmpDir, writeTree } from "@attune/test-utils";
+import { tmpDir, withEnv, writeTree } from "@attune/test-utils";
 import { extractArchive } from "../src/extract";
 import { KeptContents } from "../src/extract/kept";
 import { resolveLimits } from "../src/extract/limits";
@@ -34,16 +34,9 @@ beforeEach(() => {
 });
 afterEach(() => work.cleanup());
 
-async function withThreads<T>(value: string | undefined, fn: () => Promise<T>): Promise<T> {
-  const before = process.env.ATTUNE_IO_THREADS;
-  if (value === undefined) delete process.env.ATTUNE_IO_THREADS;
-  else process.env.ATTUNE_IO_THREADS = value;
-  try {
-    return await fn();
-  } finally {
-    if (before === undefined) delete process.env.ATTUNE_IO_THREADS;
-    else process.env.ATTUNE_IO_THREADS = before;
-  }
+/** `fn` with ATTUNE_IO_THREADS set to `value` (undefined: unset). */
+function withThreads<T>(value: string | undefined, fn: () => Promise<T>): Promise<T> {
+  return withEnv({ ATTUNE_IO_THREADS: value }, fn);
 }
 
 /** 400 files of 0 bytes to 90 KB in nested directories (every 9th executable), 2,000 tiny ones, one of 1.5 MiB. */

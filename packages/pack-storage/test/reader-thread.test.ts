@@ -18,6 +18,7 @@ import {
   ReaderThread,
   type LayoutSpec,
 } from "../src/checksum/reader-thread";
+import { withEnv } from "@attune/test-utils";
 import { bytes, referenceChecksum, tmp } from "./helpers";
 
 const __dirname_of = (url: string) => path.dirname(fileURLToPath(url));
@@ -38,16 +39,9 @@ function buildTree(dir: string): void {
   fs.writeFileSync(path.join(dir, "d18", "deep", "large-b.bin"), bytes(3 * WHOLE_FILE_MAX + 5, 9));
 }
 
-async function withThreads<T>(value: string | undefined, f: () => Promise<T>): Promise<T> {
-  const before = process.env.ATTUNE_IO_THREADS;
-  if (value === undefined) delete process.env.ATTUNE_IO_THREADS;
-  else process.env.ATTUNE_IO_THREADS = value;
-  try {
-    return await f();
-  } finally {
-    if (before === undefined) delete process.env.ATTUNE_IO_THREADS;
-    else process.env.ATTUNE_IO_THREADS = before;
-  }
+/** `fn` with ATTUNE_IO_THREADS set to `value` (undefined: unset). */
+function withThreads<T>(value: string | undefined, fn: () => Promise<T>): Promise<T> {
+  return withEnv({ ATTUNE_IO_THREADS: value }, fn);
 }
 
 beforeAll(async () => {

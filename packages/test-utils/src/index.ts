@@ -4,3 +4,4 @@ export * from "./http-server";
 export * from "./tmp";
 export * from "./postgres";
 export * from "./tcp";
+export * from "./env";
