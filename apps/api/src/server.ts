@@ -81,8 +81,13 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
   // (not 400 for a malformed body, 413 for a big one), as for every other endpoint
   api.post("/packs/install", requireScope(Scopes.install));
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  api.use(refuseDeclaredOversize(bodyLimit));
-  api.use(express.json({ limit: bodyLimit, strict: true }));
+  // only the POST routes read a body: any other request (an unknown route, a method a route does
+  // not allow) is answered at once, whatever body it declares and however slowly that comes
+  api.post(
+    ["/packs/install", "/packs/:ref/verify"],
+    refuseDeclaredOversize(bodyLimit),
+    express.json({ limit: bodyLimit, strict: true }),
+  );
   api.use(
     packsRouter({
       installer: deps.installer,

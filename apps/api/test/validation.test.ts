@@ -202,9 +202,13 @@ describe("install body validation", () => {
       // (as Node's http client without an agent, Python's urllib): the server must not close the
       // socket under it, or its next write fails with a broken pipe (EPIPE/ECONNRESET) instead of
       // it reading the answer; so for a 413 (too large) and a 403 (a token without the scope)
-      for (const [token, status] of [
-        [api.tokens.all, 413],
-        [api.tokens.read, 403],
+      // the same for an unknown route and a method the route does not allow: answered before the
+      // body, not after it (nor at the request timeout, for a client that stalls)
+      for (const [token, status, line] of [
+        [api.tokens.all, 413, "POST /api/v1/packs/install"],
+        [api.tokens.read, 403, "POST /api/v1/packs/install"],
+        [api.tokens.all, 404, "POST /api/v1/nothing-here"],
+        [api.tokens.all, 405, "PUT /api/v1/packs"],
       ] as const) {
         const closing = net.connect(port, "127.0.0.1");
         const failed: Error[] = [];
@@ -213,7 +217,8 @@ describe("install body validation", () => {
         closing.write(
           request(4 * 1024 * 1024)
             .replace("Host: x\r\n", "Host: x\r\nConnection: close\r\n")
-            .replace(api.tokens.all, token),
+            .replace(api.tokens.all, token)
+            .replace("POST /api/v1/packs/install", line),
         );
         closing.write(Buffer.alloc(64 * 1024, 0x20));
         const { head } = await toldClosing;

@@ -496,7 +496,13 @@ function beforeParsing(argv: string[]): CliError | undefined {
 /** `attune completion bash`: the one script serves bash and zsh; the parser called `bash` a command. */
 function completionArgument(argv: string[]): CliError | undefined {
   const [first, second] = commandWords(argv);
-  if (first !== "completion" || second === undefined) return undefined;
+  if (first !== "completion") return undefined;
+  // the CLI's --version only before the command: yargs would print the script all the same
+  if (argv.slice(argv.indexOf("completion") + 1).some((a) => /^--version(=|$)/.test(a)))
+    return new CliError("EUSAGE", "Unknown argument: --version", {
+      hint: "run `attune --version` alone for the CLI's version, or `attune completion --help` to see the usage",
+    });
+  if (second === undefined) return undefined;
   return new CliError("EUSAGE", `\`attune completion\` takes no argument (got "${second}")`, {
     hint: "the script works in bash and zsh: attune completion >> ~/.bashrc (or ~/.zshrc)",
   });

@@ -11,7 +11,7 @@ export const runState = { exitCode: 0 };
 export function outputFormat(argv: GlobalArgs, env: NodeJS.ProcessEnv = process.env) {
   const fromEnv = env.ATTUNE_OUTPUT?.trim() || undefined;
   if (!argv.output && fromEnv && !isOutputFormat(fromEnv))
-    throw new CliError("EUSAGE", `ATTUNE_OUTPUT must be table, json or yaml, not "${fromEnv}"`, {
+    throw new CliError("ECONFIG", `ATTUNE_OUTPUT must be table, json or yaml, not "${fromEnv}"`, {
       hint: "fix or unset ATTUNE_OUTPUT, or pass -o",
     });
   return pickFormat(argv.output ?? fromEnv, Boolean(process.stdout.isTTY));

@@ -313,10 +313,17 @@ describe("configuration precedence and `config show`", () => {
       code: 2,
       stderr: `attune: EUSAGE: --database-url: ${unsupported}\nhint: e.g. --database-url postgresql://user@host:5432/db\n`,
     });
-    // the variable names itself already
+    // from the environment: the variable is named first, like a config.yaml key
     const fromEnv = await runCli(["pack", "list"], { env: { ...env, DATABASE_URL: "mysql://x" } });
     expect(fromEnv.code).toBe(1);
+    expect(fromEnv.stderr.split("\n")[0]).toBe(`attune: ECONFIG: DATABASE_URL: ${unsupported}`);
     expect(fromEnv.stderr).toMatch(/\nhint: set DATABASE_URL /);
+    // a message that already starts with the variable's name is not prefixed again
+    const param = await runCli(["pack", "list"], {
+      env: { ...env, DATABASE_URL: "postgresql://u@h/db?connect_timeout=abc" },
+    });
+    expect(param.code).toBe(1);
+    expect(param.stderr).toMatch(/^attune: ECONFIG: DATABASE_URL's connect_timeout /);
   });
 
   it("relative paths in config.yaml are anchored at the home, in flags and env at the working directory", async () => {

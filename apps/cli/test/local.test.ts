@@ -59,6 +59,9 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     expect(Math.max(...table.stdout.split("\n").map((l) => l.length))).toBeLessThanOrEqual(80);
     const byType = json<Rec[]>(await cli("pack", "list", "--source-type", "git"));
     expect(byType).toEqual([]);
+    // the table says the filter left nothing, not that nothing is installed
+    const byTypeTable = await cli("pack", "list", "--source-type", "git", "-o", "table");
+    expect(byTypeTable.stdout).toBe("No packs installed from a git source.\n");
 
     const show = json<Rec>(await cli("pack", "show", "demo_pack"));
     expect(show.pack.ref).toBe("demo_pack");

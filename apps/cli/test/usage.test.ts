@@ -183,6 +183,18 @@ describe("usage errors, help and version", () => {
     expect(shell.stderr).toBe(
       'attune: EUSAGE: `attune completion` takes no argument (got "bash")\nhint: the script works in bash and zsh: attune completion >> ~/.bashrc (or ~/.zshrc)\n',
     );
+    // the CLI's --version after `completion`: a usage error, as after any other command (yargs
+    // printed the script)
+    for (const argv of [
+      ["completion", "--version"],
+      ["completion", "--version=1"],
+    ]) {
+      const v = await runCli(argv);
+      expect({ argv, code: v.code, stdout: v.stdout }).toEqual({ argv, code: 2, stdout: "" });
+      expect(v.stderr).toBe(
+        "attune: EUSAGE: Unknown argument: --version\nhint: run `attune --version` alone for the CLI's version, or `attune completion --help` to see the usage\n",
+      );
+    }
     // a global option without its value before the command: said so, not "unknown command list"
     for (const opt of ["--home", "--database-url", "--packs-dir", "--api-url", "--token"]) {
       const r = await runCli([opt, "pack", "list"]);
@@ -567,10 +579,12 @@ describe("usage errors, help and version", () => {
     }
   });
 
-  it("an invalid ATTUNE_OUTPUT is a usage error; -o overrides it", async () => {
+  it("an invalid ATTUNE_OUTPUT is a configuration error (exit 1) naming it; -o overrides it", async () => {
     const r = await runCli(["config", "show"], { env: baseEnv({ ATTUNE_OUTPUT: "xml" }) });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^attune: EUSAGE: ATTUNE_OUTPUT must be table, json or yaml/);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'attune: ECONFIG: ATTUNE_OUTPUT must be table, json or yaml, not "xml"\nhint: fix or unset ATTUNE_OUTPUT, or pass -o\n',
+    );
     const ok = await runCli(["pack", "checksum", "examples/packs/hello-world", "-o", "json"], {
       env: baseEnv({ ATTUNE_OUTPUT: "xml" }),
     });
@@ -615,6 +629,11 @@ describe("usage errors, help and version", () => {
   it("every command has --help with examples", async () => {
     const commands = [
       [],
+      ["pack"],
+      ["registry"],
+      ["token"],
+      ["db"],
+      ["config"],
       ["pack", "checksum"],
       ["pack", "install"],
       ["pack", "uninstall"],

@@ -15,6 +15,7 @@ export const configCommand: CommandModule = {
           b.example("$0 config show", "").example("$0 --home /srv/attune config show -o yaml", ""),
         handler: lazy(async () => (await import("../handlers/config")).configShow),
       })
+      .example("$0 config show", "every setting in effect and where it comes from")
       .demandCommand(1, "give a config command, e.g. `attune config show`"),
   handler: () => undefined,
 };

@@ -17,6 +17,7 @@ export const dbCommand: CommandModule = {
             .example("$0 db migrate --database-url postgresql://u@db/attune", "a PostgreSQL database"),
         handler: lazy(async () => (await import("../handlers/db")).dbMigrate),
       })
+      .example("$0 db migrate", "create or update the database schema")
       .demandCommand(1, "give a db command, e.g. `attune db migrate`"),
   handler: () => undefined,
 };

@@ -160,6 +160,9 @@ export const packCommand: CommandModule = {
             ),
         handler: lazy(async () => (await import("../handlers/index-entry")).packIndexEntry),
       })
+      .example("$0 pack install ./examples/packs/hello-world", "install a pack from a local directory")
+      .example("$0 pack list -o json", "the installed packs as JSON")
+      .example("$0 pack verify --all", "exit 3 when any installed pack was changed")
       .demandCommand(1, "give a pack command, e.g. `attune pack list`"),
   handler: () => undefined,
 };

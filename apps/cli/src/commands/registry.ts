@@ -20,7 +20,10 @@ export const registryCommand: CommandModule = {
         builder: (b) =>
           b
             .positional("name", { type: "string", describe: "registry name" })
-            .positional("url", { type: "string", describe: "https URL of the index.json" })
+            .positional("url", {
+              type: "string",
+              describe: "where the index.json is: an http(s) URL, a file: URL or an absolute path",
+            })
             .option("priority", {
               // a string: yargs would take 0x10, 1e3 or an empty value as numbers
               type: "string",
@@ -38,6 +41,8 @@ export const registryCommand: CommandModule = {
             .example("$0 registry remove main", ""),
         handler: lazy(async () => (await import("../handlers/registry")).registryRemove),
       })
+      .example("$0 registry add main https://registry.example.com/index.json", "search this index for packs")
+      .example("$0 registry list", "the registries in search order")
       .demandCommand(1, "give a registry command, e.g. `attune registry list`"),
   handler: () => undefined,
 };

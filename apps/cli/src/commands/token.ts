@@ -43,6 +43,8 @@ export const tokenCommand: CommandModule = {
             .example("$0 token revoke 3", ""),
         handler: lazy(async () => (await import("../handlers/token")).tokenRevoke),
       })
+      .example("$0 token create --name ci --scopes packs:read", "a read-only API token, printed once")
+      .example("$0 token list", "the tokens (never their secrets)")
       .demandCommand(1, "give a token command, e.g. `attune token list`"),
   handler: () => undefined,
 };

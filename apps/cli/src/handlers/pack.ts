@@ -229,7 +229,7 @@ async function confirm(question: string): Promise<void> {
 
 export async function packList(argv: GlobalArgs & { sourceType?: string }): Promise<CommandResult> {
   const rows = await withBackend(argv, (b) => b.list(argv.sourceType));
-  return { data: rows, table: () => packTable(rows) };
+  return { data: rows, table: () => packTable(rows, argv.sourceType) };
 }
 
 export async function packShow(argv: GlobalArgs & { ref: string }): Promise<CommandResult> {

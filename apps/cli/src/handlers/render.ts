@@ -29,8 +29,10 @@ export function packDetails(r: PackRecord): string {
   return keyValues(pairs);
 }
 
-export function packTable(rows: PackRecord[]): string {
-  if (rows.length === 0) return "No packs installed.\n";
+/** The installed packs; `sourceType`: the list was filtered to that source type. */
+export function packTable(rows: PackRecord[], sourceType?: string): string {
+  if (rows.length === 0)
+    return sourceType ? `No packs installed from a ${sourceType} source.\n` : "No packs installed.\n";
   return table(
     ["ref", "version", "source", "installed", "checksum"],
     rows.map((r) => [

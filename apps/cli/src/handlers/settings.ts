@@ -149,18 +149,22 @@ export function apiUrlPlace(s: Settings): Place {
 /**
  * @attune/db names DATABASE_URL in its refusals of a database URL (ECONFIG, field DATABASE_URL)
  * whatever the value came from: a value from config.yaml or a flag is named where it was given,
- * with how to mend it there. One from DATABASE_URL is left as the library said it.
+ * with how to mend it there. One from DATABASE_URL keeps the library's words, prefixed with the
+ * variable's name when they do not start with it.
  */
 export function databaseUrlError(err: unknown, s: Settings): unknown {
   const e = err as { code?: unknown; message?: unknown; hint?: unknown; details?: { field?: unknown } };
   const source = s.databaseUrl.source;
-  if (
-    !(err instanceof Error) ||
-    e.code !== "ECONFIG" ||
-    e.details?.field !== "DATABASE_URL" ||
-    (source !== "flag" && source !== "config")
-  )
-    return err;
+  if (!(err instanceof Error) || e.code !== "ECONFIG" || e.details?.field !== "DATABASE_URL") return err;
+  // from the environment: the library's words, with the variable named when they do not name it
+  if (source !== "flag" && source !== "config") {
+    if (source !== "env" || /^DATABASE_URL\b/.test(err.message)) return err;
+    return new CliError("ECONFIG", `DATABASE_URL: ${err.message}`, {
+      hint: typeof e.hint === "string" ? e.hint : undefined,
+      cause: err,
+      details: { field: "DATABASE_URL" },
+    });
+  }
   const place = placeOf(s.databaseUrl, s.home.value, {
     what: "a file: or postgresql:// URL",
     example: "postgresql://user@host:5432/db",
