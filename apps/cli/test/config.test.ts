@@ -172,6 +172,23 @@ describe("configuration precedence and `config show`", () => {
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/^attune: EDATABASE: /);
     expect(failed.stdout + failed.stderr).not.toContain("QuerySecret");
+    // a password with a `/` keeps the URL from parsing: hidden all the same, shown and refused
+    const slashUrl = "postgresql://postgres:top/SlashSecret@127.0.0.1:5432/x";
+    const slash = json<Shown>(
+      await runCli(["config", "show", "-o", "json"], { env: baseEnv({ DATABASE_URL: slashUrl }) }),
+    );
+    expect(slash.database_url.value).toBe("postgresql://postgres:***@127.0.0.1:5432/x");
+    for (const argv of [
+      ["pack", "list", "--database-url", slashUrl],
+      ["pack", "list"],
+    ]) {
+      const refused = await runCli(argv, {
+        env: baseEnv({ ATTUNE_HOME: path.join(t.dir, "pw-home"), DATABASE_URL: slashUrl }),
+      });
+      expect({ argv, code: refused.code }).toEqual({ argv, code: argv.length > 2 ? 2 : 1 });
+      expect(refused.stderr).toContain('"postgresql://postgres:***@127.0.0.1:5432/x" is not a valid URL');
+      expect(refused.stdout + refused.stderr).not.toContain("SlashSecret");
+    }
   });
 
   it("defaults apply when nothing is set", async () => {

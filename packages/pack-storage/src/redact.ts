@@ -11,8 +11,10 @@ export function redactUrl(url: string): string {
   try {
     u = new URL(url);
   } catch {
+    // a password that broke the parse (`user:top/secret@host`): everything from the first `:` after
+    // `//` to the last `@` before white space is hidden (more than the password at worst, never less)
     return url
-      .replace(/\/\/([^:/@\s]*):[^@/\s]*@/, "//$1:***@")
+      .replace(/\/\/([^:/@\s]*):\S*@/, "//$1:***@")
       .replace(
         /([?&](?:[^=&#\s]*(?:pass|secret|token|key|credential|signature)[^=&#\s]*|sig|auth)=)[^&#\s]*/gi,
         "$1***",

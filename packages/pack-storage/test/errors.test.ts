@@ -80,4 +80,16 @@ describe("redactUrl / redactUrlsIn", () => {
     expect(redactUrlsIn("no url here: token=abc")).toBe("no url here: token=abc");
     expect(redactUrlsIn("see https://h.example/docs#x")).toBe("see https://h.example/docs#x");
   });
+
+  it("hide a password that keeps the URL from parsing (a `/` in it), in a URL and in free text", () => {
+    expect(redactUrl("postgresql://postgres:top/secret@127.0.0.1:5432/x")).toBe(
+      "postgresql://postgres:***@127.0.0.1:5432/x",
+    );
+    expect(redactUrl("https://bob:a/b/c@h.example/i.json")).toBe("https://bob:***@h.example/i.json");
+    expect(redactUrlsIn('DATABASE_URL "postgresql://u:p/w@db:5432/x" is not a valid URL')).toBe(
+      'DATABASE_URL "postgresql://u:***@db:5432/x" is not a valid URL',
+    );
+    // what does parse keeps its exact shape
+    expect(redactUrl("postgresql://u:p%2Fw@db:5432/x")).toBe("postgresql://u:***@db:5432/x");
+  });
 });
