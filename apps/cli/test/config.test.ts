@@ -523,4 +523,28 @@ describe("configuration precedence and `config show`", () => {
       ["b", "env"],
     ]);
   });
+
+  it("a config.yaml that repeats a registry name is refused, naming it, and `registry remove` mends it", async () => {
+    const h = path.join(t.dir, "dup-home");
+    fs.mkdirSync(h);
+    fs.writeFileSync(
+      path.join(h, "config.yaml"),
+      "# kept\nregistries:\n  - {name: main, url: https://a.example/i.json}\n" +
+        "  - {name: other, url: https://b.example/i.json}\n  - {name: main, url: https://c.example/i.json}\n",
+    );
+    const env = baseEnv({ ATTUNE_HOME: h });
+    const refused = await runCli(["registry", "list"], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('registries[2].name: registry name "main" is used twice');
+    expect(refused.stderr).toContain("or remove them all with `attune registry remove main`");
+    const removed = await runCli(["registry", "remove", "main", "-o", "json"], { env });
+    expect({ code: removed.code, stderr: removed.stderr }).toEqual({ code: 0, stderr: "" });
+    const text = fs.readFileSync(path.join(h, "config.yaml"), "utf8");
+    expect(text).toContain("# kept");
+    expect(
+      (YAML.parse(text) as { registries: Array<{ name: string }> }).registries.map((r) => r.name),
+    ).toEqual(["other"]);
+    const listed = json<Array<{ name: string }>>(await runCli(["registry", "list", "-o", "json"], { env }));
+    expect(listed.map((r) => r.name)).toEqual(["other"]);
+  });
 });

@@ -31,9 +31,30 @@ export async function checkDependencies(
     .map((p) => `${p.ref}@${p.range} (${p.installed ? `installed: ${p.installed}` : "not installed"})`)
     .join(", ");
   throw new AttuneError(ErrorCodes.EDEPENDENCY, `pack '${packRef}' needs ${list}`, {
-    hint: "install the missing packs first, or pass skip_deps (--skip-deps) to install anyway",
+    hint: dependencyHint(problems),
     details: { field: "dependencies", problems },
   });
+}
+
+/**
+ * What to do, by case: a missing pack is installed, one installed at a version out of range is
+ * replaced by a matching version; each with the command that does it.
+ */
+function dependencyHint(problems: DependencyProblem[]): string {
+  // a range with a shell's special characters (>=, spaces, ||) is quoted
+  const spec = (p: DependencyProblem) => {
+    const s = p.range === "*" ? p.ref : `${p.ref}@${p.range}`;
+    return /^[\w@^~.+-]+$/.test(s) ? s : `'${s}'`;
+  };
+  const commands = (ps: DependencyProblem[]) =>
+    ps.map((p) => `\`attune pack install ${spec(p)}\``).join(", ");
+  const missing = problems.filter((p) => p.installed === null);
+  const wrong = problems.filter((p) => p.installed !== null);
+  const steps: string[] = [];
+  if (missing.length > 0)
+    steps.push(`install the missing ${missing.length === 1 ? "pack" : "packs"} first: ${commands(missing)}`);
+  if (wrong.length > 0) steps.push(`install a version in the range needed: ${commands(wrong)}`);
+  return `${steps.join("; ")}; or pass skip_deps (--skip-deps) to install anyway`;
 }
 
 /** An installed pack that needs `ref` in a range the change would leave unsatisfied. */

@@ -76,6 +76,30 @@ export interface ChecksumCheck {
 }
 
 /**
+ * For a registry install, which of the entry's install sources delivered the pack: its type and
+ * (redacted) URL, and the sources tried before it that failed. A checksum mismatch names it, so the
+ * user can tell which kind of checksum was compared (a git source's is of the directory; an
+ * archive's, of its bytes) and why it was not another source.
+ */
+function registryOrigin(
+  f: FetchResult,
+): { text: string; installSource: string; url: string; failed: string } | null {
+  if (f.sourceType !== "registry") return null;
+  const installSource = String(f.details?.installSource ?? "install");
+  const url = redactUrl(f.sourceUrl);
+  const attempts = Array.isArray(f.details?.failedAttempts)
+    ? (f.details.failedAttempts as Array<{ type?: unknown; url?: unknown; code?: unknown }>)
+    : [];
+  const failed = attempts.map((a) => `${String(a.type)} ${redactUrl(String(a.url))} (${String(a.code)})`);
+  return {
+    text: `registry "${f.registryName ?? "?"}"'s ${installSource} source ${url}`,
+    installSource,
+    url,
+    failed: failed.length > 0 ? `; tried before it and failed: ${failed.join(", ")}` : "",
+  };
+}
+
+/**
  * The staged tree must match every expected value given: the registry index's directory checksum
  * and the caller's. The caller's value may also be the archive's own checksum (what
  * `attune pack checksum file.tgz` prints), which the source computed over the downloaded bytes.
@@ -85,13 +109,23 @@ export function checkExpectedChecksum(
   fetched: FetchResult,
   callerExpected: Checksum | null,
 ): ChecksumCheck {
+  const origin = registryOrigin(fetched);
+  const where = origin
+    ? { installSource: origin.installSource, url: origin.url, registry: fetched.registryName }
+    : {};
   const fromIndex = fetched.expectedChecksum
     ? parseChecksum(fetched.expectedChecksum, "registry checksum")
     : null;
   if (fromIndex && fromIndex !== actual)
     throw new IntegrityError(fromIndex, actual, {
+      foundText: origin ? `directory checksum ${actual} (of the pack from ${origin.text})` : undefined,
       hint: `the pack does not match the checksum its registry (${fetched.registryName ?? "?"}) publishes; do not trust it`,
-      details: { field: "registry checksum", source: fetched.sourceUrl },
+      details: {
+        field: "registry checksum",
+        source: fetched.sourceUrl,
+        checksumKind: "directory",
+        ...where,
+      },
     });
   if (callerExpected) {
     const archive = fetched.archiveChecksum
@@ -100,15 +134,26 @@ export function checkExpectedChecksum(
     // either kind is accepted, and which one the caller meant cannot be told from a mismatch:
     // both are named, each with its kind, so neither is compared with a value of the other kind
     const both = archive !== null && fetched.sourceType !== "git";
+    const found = both
+      ? `archive checksum ${archive} (of the archive file's bytes) and directory checksum ${actual} (of the unpacked pack)`
+      : undefined;
     if (callerExpected !== actual && callerExpected !== archive)
       throw new IntegrityError(callerExpected, both ? archive : actual, {
-        foundText: both
-          ? `archive checksum ${archive} (of the archive file's bytes) and directory checksum ${actual} (of the unpacked pack)`
-          : undefined,
+        foundText: origin
+          ? `${found ?? `directory checksum ${actual} (of the pack)`}, from ${origin.text}${origin.failed}`
+          : found,
         hint: both
           ? "the fetched pack is not the one the checksum names (either kind is accepted); nothing was installed"
-          : "the fetched pack is not the one the checksum names; nothing was installed",
-        details: { field: "checksum", directoryChecksum: actual, archiveChecksum: archive },
+          : origin
+            ? `the fetched pack is not the one the checksum names: a ${origin.installSource} source is compared by its directory checksum (an archive's checksum matches only an archive source); nothing was installed`
+            : "the fetched pack is not the one the checksum names; nothing was installed",
+        details: {
+          field: "checksum",
+          directoryChecksum: actual,
+          archiveChecksum: archive,
+          checksumKind: both ? "archive and directory" : "directory",
+          ...where,
+        },
       });
   }
   // a registry archive source verified the archive bytes against the index before extracting them

@@ -76,7 +76,14 @@ export async function install(
   let lock: PackLock | null = null;
   try {
     // a registry ref is known before fetching: lock first so a concurrent install does not download twice
-    const spec = { source: req.source, ref: req.refSpec, registry: req.registry, refresh: req.refresh };
+    const spec = {
+      source: req.source,
+      ref: req.refSpec,
+      registry: req.registry,
+      refresh: req.refresh,
+      // a registry entry's sources that publish the pinned checksum are tried first
+      checksum: callerExpected ?? undefined,
+    };
     attempt.kind = classifySource(spec, ctx.settings.localSourceRoots);
     if (attempt.kind === "registry") {
       const [ref, wanted] = req.source.trim().split("@");

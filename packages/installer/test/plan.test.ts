@@ -148,6 +148,32 @@ describe("checkDependencies", () => {
       { ref: "base", range: "^2.0.0", installed: "1.4.0" },
       { ref: "gone", range: "*", installed: null },
     ]);
-    expect(err.hint).toContain("skip");
+    expect(err.hint).toBe(
+      "install the missing pack first: `attune pack install gone`; install a version in the range needed: `attune pack install base@^2.0.0`; or pass skip_deps (--skip-deps) to install anyway",
+    );
+  });
+  it("words the hint by case: a wrong version is not called missing", async () => {
+    const wrong = await checkDependencies(
+      "p",
+      [{ ref: "base", range: "^2.1.0-beta.0" }],
+      async () => "1.1.0",
+    ).catch((e) => e);
+    expect(wrong).toMatchObject({
+      code: "EDEPENDENCY",
+      message: "pack 'p' needs base@^2.1.0-beta.0 (installed: 1.1.0)",
+      hint: "install a version in the range needed: `attune pack install base@^2.1.0-beta.0`; or pass skip_deps (--skip-deps) to install anyway",
+    });
+    const missing = await checkDependencies(
+      "p",
+      [
+        { ref: "gone", range: "" },
+        { ref: "util", range: ">=1.0.0 <2" },
+      ],
+      async () => null,
+    ).catch((e) => e);
+    // a range a shell would split or redirect is quoted
+    expect(missing.hint).toBe(
+      "install the missing packs first: `attune pack install gone`, `attune pack install 'util@>=1.0.0 <2'`; or pass skip_deps (--skip-deps) to install anyway",
+    );
   });
 });

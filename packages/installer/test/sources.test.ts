@@ -21,6 +21,7 @@ let http: RouteServer;
 let shas: string[];
 let v1Checksum: string;
 let archiveChecksum: string;
+let archDirChecksum: string;
 
 beforeAll(async () => {
   tmp = tmpDir("attune-remote-");
@@ -48,6 +49,18 @@ beforeAll(async () => {
   const tgz = makeTarGz(arch, path.join(tmp.dir, "archpack.tgz"));
   archiveChecksum = await calculateFileChecksum(tgz);
   http.file("/archpack-3.1.0.tgz", fs.readFileSync(tgz), "application/gzip");
+  // the same pack in git too: its registry checksum is the directory's, the archive's is of its bytes
+  makeBareRepo(repos, "archpack", [
+    { files: packFiles({ ref: "archpack", version: "3.1.0" }), tag: "v3.1.0" },
+  ]);
+  archDirChecksum = await calculateDirectoryChecksum(arch);
+  // two builds of one version, tagged in git
+  makeBareRepo(repos, "bm", [
+    { files: packFiles({ ref: "bm", version: "1.0.0+b1" }), tag: "v1.0.0+b1" },
+    { files: packFiles({ ref: "bm", version: "1.0.0+b2" }), tag: "v1.0.0+b2" },
+  ]);
+  const bmChecksum = async (version: string) =>
+    calculateDirectoryChecksum(writePack(path.join(tmp.dir, `bm-${version}`), { ref: "bm", version }));
   const entry = (ref: string, version: string, install_sources: unknown[]) => ({
     ref,
     label: ref,
@@ -94,6 +107,51 @@ beforeAll(async () => {
         ]),
       ],
     }),
+    "application/json",
+  );
+  const index = (name: string, packs: unknown[]) =>
+    JSON.stringify({
+      registry_name: name,
+      registry_url: http.url,
+      version: "1.0",
+      last_updated: "2026-01-01T00:00:00Z",
+      packs,
+    });
+  const gitArch = { type: "git", url: `${git.url}/archpack.git`, ref: "v3.1.0", checksum: archDirChecksum };
+  http.file(
+    "/dual.json",
+    index("dual", [
+      entry("archpack", "3.1.0", [
+        gitArch,
+        { type: "archive", url: `${http.url}/archpack-3.1.0.tgz`, checksum: archiveChecksum },
+      ]),
+    ]),
+    "application/json",
+  );
+  // the archive source is gone: a pin of its checksum can only be compared with git's pack
+  http.file(
+    "/dual-down.json",
+    index("dualdown", [
+      entry("archpack", "3.1.0", [
+        gitArch,
+        { type: "archive", url: `${http.url}/gone/archpack.tgz?token=PINSECRET`, checksum: archiveChecksum },
+      ]),
+    ]),
+    "application/json",
+  );
+  // the index lists b1 first: "latest" must not depend on that order (semver ranks builds equal)
+  const bm = async (version: string) => ({
+    type: "git",
+    url: `${git.url}/bm.git`,
+    ref: `v${version}`,
+    checksum: await bmChecksum(version),
+  });
+  http.file(
+    "/builds.json",
+    index("builds", [
+      entry("bm", "1.0.0+b1", [await bm("1.0.0+b1")]),
+      entry("bm", "1.0.0+b2", [await bm("1.0.0+b2")]),
+    ]),
     "application/json",
   );
 });
@@ -316,6 +374,131 @@ describe("git and registry sources, end to end", () => {
         details: expect.objectContaining({ registry: "test", requested_source: "gitpack" }),
       });
       expect((await inst.history("impostor")).at(-1)).toMatchObject({ action: "failed", version: "1.0.0" });
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("a pinned checksum picks the entry's install source that publishes it (archive pin, git up)", async () => {
+    const h = await makeHarness("sqlite", { ATTUNE_REGISTRIES: `dual=${http.url}/dual.json` });
+    try {
+      const inst = await h.open();
+      // the archive's checksum: the archive source is tried first, though git comes first otherwise
+      const byArchive = await inst.install(
+        { source: "archpack", checksum: archiveChecksum, method: "api" },
+        actor,
+      );
+      expect(byArchive.installation).toMatchObject({
+        source_url: `${http.url}/archpack-3.1.0.tgz`,
+        checksum: archDirChecksum,
+        checksum_verified: true,
+        meta: expect.objectContaining({
+          expected_checksum: archiveChecksum,
+          archive_checksum: archiveChecksum,
+          fetch: expect.objectContaining({ installSource: "archive", failedAttempts: [] }),
+        }),
+      });
+      // the directory checksum: git, as without a pin
+      const byGit = await inst.install(
+        { source: "archpack", checksum: archDirChecksum, force: true, method: "api" },
+        actor,
+      );
+      expect(byGit.installation).toMatchObject({
+        source_url: `${git.url}/archpack.git`,
+        checksum_verified: true,
+        meta: expect.objectContaining({ fetch: expect.objectContaining({ installSource: "git" }) }),
+      });
+      // a pin no source publishes: the usual order (git), and the mismatch names the source and kind
+      const wrong = `sha256:${"7".repeat(64)}`;
+      const e = await inst
+        .install({ source: "archpack", checksum: wrong, force: true, method: "api" }, actor)
+        .catch((x: unknown) => x);
+      expect(e).toMatchObject({
+        code: "EINTEGRITY",
+        message: `checksum mismatch: expected ${wrong}, found directory checksum ${archDirChecksum} (of the pack), from registry "dual"'s git source ${git.url}/archpack.git`,
+        hint: "the fetched pack is not the one the checksum names: a git source is compared by its directory checksum (an archive's checksum matches only an archive source); nothing was installed",
+        details: expect.objectContaining({
+          field: "checksum",
+          checksumKind: "directory",
+          installSource: "git",
+          url: `${git.url}/archpack.git`,
+          registry: "dual",
+        }),
+      });
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("a pin of an archive checksum whose archive is down: EINTEGRITY naming the git source used and the failed archive", async () => {
+    const h = await makeHarness("sqlite", { ATTUNE_REGISTRIES: `dualdown=${http.url}/dual-down.json` });
+    try {
+      const inst = await h.open();
+      const e = (await inst
+        .install({ source: "archpack", checksum: archiveChecksum, method: "api" }, actor)
+        .catch((x: unknown) => x)) as { code: string; message: string; details: Record<string, unknown> };
+      expect(e.code).toBe("EINTEGRITY");
+      expect(e.message).toBe(
+        `checksum mismatch: expected ${archiveChecksum}, found directory checksum ${archDirChecksum} (of the pack), from registry "dualdown"'s git source ${git.url}/archpack.git; tried before it and failed: archive ${http.url}/gone/archpack.tgz?token=*** (EFETCH)`,
+      );
+      expect(e.details).toMatchObject({ installSource: "git", checksumKind: "directory" });
+      expect(JSON.stringify([e.message, e.details, await inst.history("archpack")])).not.toContain(
+        "PINSECRET",
+      );
+      expect(packDirs(h.packsDir)).toEqual([]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("a registry archive whose bytes differ from the index: names the registry and URL, not the request's checksum field", async () => {
+    const h = await makeHarness("sqlite", { ATTUNE_REGISTRIES: `test=${http.url}/index.json` });
+    try {
+      const inst = await h.open();
+      const e = (await inst
+        .install({ source: "badarch", method: "api" }, actor)
+        .catch((x: unknown) => x)) as {
+        code: string;
+        message: string;
+        hint: string;
+        details: Record<string, unknown>;
+      };
+      const url = `${http.url}/archpack-3.1.0.tgz`;
+      expect(e).toMatchObject({
+        code: "EINTEGRITY",
+        message: `checksum mismatch: expected sha256:${"8".repeat(64)}, found archive checksum ${archiveChecksum} (of the bytes downloaded from ${url})`,
+        hint: `the archive does not match the checksum its registry (test) publishes for ${url}; do not trust it`,
+      });
+      expect(e.details).toMatchObject({
+        field: "registry checksum",
+        checksumKind: "archive",
+        registry: "test",
+        installSource: "archive",
+        url,
+      });
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("latest of builds of one version is the highest build, in the installer's order (never a downgrade)", async () => {
+    const h = await makeHarness("sqlite", { ATTUNE_REGISTRIES: `builds=${http.url}/builds.json` });
+    try {
+      const inst = await h.open();
+      expect((await inst.install({ source: "bm@1.0.0+b2", method: "api" }, actor)).action).toBe("install");
+      // latest is 1.0.0+b2, installed already: a conflict, not a "downgrade" to 1.0.0+b1
+      await expect(inst.install({ source: "bm", method: "api" }, actor)).rejects.toMatchObject({
+        code: "ECONFLICT",
+        message: "pack 'bm' version 1.0.0+b2 is already installed",
+      });
+      await expect(inst.install({ source: "bm@^1", method: "api" }, actor)).rejects.toMatchObject({
+        code: "ECONFLICT",
+      });
+      const down = await inst.install({ source: "bm@1.0.0+b1", method: "api" }, actor);
+      expect(down).toMatchObject({ action: "downgrade", previousVersion: "1.0.0+b2" });
+      const up = await inst.install({ source: "bm", method: "api" }, actor);
+      expect(up).toMatchObject({ action: "upgrade", previousVersion: "1.0.0+b1" });
+      expect(up.pack.version).toBe("1.0.0+b2");
     } finally {
       await h.cleanup();
     }

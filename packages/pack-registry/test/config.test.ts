@@ -105,6 +105,54 @@ describe("config.yaml", () => {
     expect(fs.readFileSync(elsewhere, "utf8")).toBe(before);
   });
 
+  it("names a repeated registry name, and a removal of that name mends the file (every entry of it)", async () => {
+    const h = home();
+    const file = path.join(h, "config.yaml");
+    const text =
+      "# mine\nregistries:\n  - name: main\n    url: https://a.example/index.json\n  - name: other # keep\n    url: https://o.example/index.json\n  - name: main\n    url: https://b.example/index.json\n  - name: main\n    url: https://c.example/index.json\n";
+    fs.writeFileSync(file, text);
+    const e = (await rejection(readConfigFile(h))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+      details?: Record<string, unknown>;
+    };
+    expect(e).toMatchObject({
+      code: "ECONFIG",
+      message: `${file}: registries[2].name: registry name "main" is used twice (registries[0] and registries[2]); registry names must be unique`,
+      hint: `rename one of the registries named "main" in ${file}, or remove them all with \`attune registry remove main\``,
+      details: { field: "registries[2].name", name: "main" },
+    });
+    // the same from a config object
+    expect(() => parseConfig({ registries: [reg("x"), reg("y"), reg("x")] })).toThrow(
+      'config.yaml: registries[2].name: registry name "x" is used twice (registries[0] and registries[2]); registry names must be unique',
+    );
+    // only a reader that mends the file may take it as it is
+    expect((await readConfigFile(h, { allowDuplicateNames: true })).registries?.map((r) => r.name)).toEqual([
+      "main",
+      "other",
+      "main",
+      "main",
+    ]);
+    // an add keeps the file as it was (its result would still repeat the name)
+    await expect(add(h, reg("new"))).rejects.toMatchObject({
+      code: "ECONFIG",
+      details: { field: "registries[2].name" },
+    });
+    expect(fs.readFileSync(file, "utf8")).toBe(text);
+    // `registry remove main` (the CLI removes the first entry of the name): every "main" goes
+    const removed = await updateConfigFile(h, (cfg) => {
+      const list = cfg.registries ?? [];
+      const gone = list.find((r) => r.name === "main")!;
+      return { registries: list.filter((r) => r !== gone), result: gone };
+    });
+    expect(removed).toMatchObject({ name: "main", url: "https://a.example/index.json" });
+    expect((await readConfigFile(h)).registries?.map((r) => r.name)).toEqual(["other"]);
+    expect(fs.readFileSync(file, "utf8")).toBe(
+      "# mine\nregistries:\n  - name: other # keep\n    url: https://o.example/index.json\n",
+    );
+  });
+
   it("reads a missing file as an empty config", async () => {
     expect(await readConfigFile(home())).toEqual({});
   });
@@ -149,7 +197,8 @@ describe("config.yaml", () => {
       "registries[1].priority",
     ],
     ["registries:\n  - name: ../evil\n    url: x\n", "registries[0].name"],
-    ["registries:\n  - name: a\n    url: x\n  - name: a\n    url: y\n", "registries"],
+    // the repeated entry's name
+    ["registries:\n  - name: a\n    url: x\n  - name: a\n    url: y\n", "registries[1].name"],
     ["registries:\n  - name: a\n    url: x\n    token: t\n", "registries[0]"],
     ["allow_http: 'yes'\n", "allow_http"],
     ["allowed_private_hosts: 127.0.0.1\n", "allowed_private_hosts"],
@@ -293,6 +342,53 @@ describe("ATTUNE_REGISTRIES", () => {
     )) as { message: string; hint?: string };
     expect(twice.message).toMatch(/registry "a" is listed twice/);
     expect(twice.hint).toMatch(/its own name/);
+  });
+  it.each([
+    [
+      "main https://registry.example.com/index.json?token=TOPSECRET123",
+      'item 1 has a registry name that is not [A-Za-z0-9][A-Za-z0-9_.-]* (at most 64) before its first "="',
+      "use ATTUNE_REGISTRIES=name=https://host/index.json,name2=...",
+    ],
+    [
+      "https://bob:HUNTER2@host/index.json",
+      'item 1 has no "name=" before its URL',
+      "use ATTUNE_REGISTRIES=name=https://host/index.json,name2=..., with no user name or password in the URL: set the registry's headers in config.yaml instead",
+    ],
+    [
+      "main=https://h/i.json?token=AB,CDSECRET",
+      'item 2 has no "="',
+      "commas separate registries: write a comma inside a URL as %2C",
+    ],
+    [
+      "a=https://h.example/i.json?tags=a,b",
+      'item 2 has no "="',
+      "commas separate registries: write a comma inside a URL as %2C",
+    ],
+    [
+      "a=https://h.example/i.json?tags=a,=SECRETTAIL",
+      'item 2 has no registry name before its "="',
+      "commas separate registries: write a comma inside a URL as %2C",
+    ],
+    [
+      "a=https://h.example/i.json,justaword",
+      'item 2 has no "="',
+      "use ATTUNE_REGISTRIES=name=https://host/index.json,name2=...",
+    ],
+    ["b=", 'item 1 has no URL after its "="', "use ATTUNE_REGISTRIES=name=https://host/index.json,name2=..."],
+  ])("never echoes a malformed item (%j): names its number and what is wrong", async (v, what, hint) => {
+    const e = (await rejection(() => registriesFromEnv({ ATTUNE_REGISTRIES: v }))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+      details?: Record<string, unknown>;
+    };
+    expect(e.code).toBe("ECONFIG");
+    expect(e.message).toBe(`ATTUNE_REGISTRIES: ${what}; each comma-separated item must be name=url`);
+    expect(e.hint).toBe(hint);
+    expect(e.details).toEqual({ field: "ATTUNE_REGISTRIES", item: Number(/item (\d+)/.exec(what)![1]) });
+    expect(JSON.stringify([e.message, e.hint, e.details])).not.toMatch(
+      /TOPSECRET|HUNTER2|CDSECRET|SECRETTAIL|bob|registry\.example|justaword|tags=/,
+    );
   });
   it.each(["justaurl", "=https://x", "a=", "a=x,a=y", "bad name=x", "a=https://h/i.json?x=1,y=2"])(
     "rejects %j as ECONFIG",

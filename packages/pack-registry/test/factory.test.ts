@@ -65,6 +65,26 @@ describe("classifySource", () => {
     expect(e.details?.field).toBe("source");
     expect(e.hint).toBeTruthy();
   });
+
+  it.each([
+    ["Base", undefined, 'source: "Base" is not a URL, a pack ref or an existing path', "`base`"],
+    [
+      "BASE@^1.0.0-RC.1",
+      undefined,
+      'source: "BASE@^1.0.0-RC.1" is not a URL, a pack ref or an existing path',
+      "`base@^1.0.0-RC.1`",
+    ],
+    ["Base", [] as string[], 'source: "Base" is not a URL, a pack ref or an absolute path', "`base`"],
+  ])("hints that pack refs are lower-case for %j (local roots %j)", async (source, roots, message, meant) => {
+    const e = await rejection(() => classifySource({ source }, roots));
+    expect(e).toMatchObject({ code: "EINVALID_INPUT", message, details: { field: "source" } });
+    expect(e.hint).toBe(`pack refs are lower-case (^[a-z][a-z0-9_-]+$): did you mean ${meant}?`);
+  });
+
+  it("keeps the list of accepted forms for a word that is no ref in any case", async () => {
+    const e = await rejection(() => classifySource({ source: "Not A Pack!" }));
+    expect(e.hint).toMatch(/^accepted: an https URL/);
+  });
 });
 
 describe("fetchSource: policy and local roots applied once, in the factory", () => {

@@ -190,6 +190,18 @@ describe("git source (real git http-backend)", () => {
     cut("cut-flush.git", advertisement.length - 4, "close");
     cut("stall.git", 300, "stall");
     cut("cut-eof.git", 300, "eof");
+    // a whole answer (all of its Content-Length, or chunked to its end) that is no ref advertisement:
+    // its last pkt-line promises 255 bytes and holds 7, and no flush-pkt closes it (isomorphic-git's
+    // reader takes the short line for the end: an empty repository, or a missing ref)
+    const malformed = Buffer.from("001e# service=git-upload-pack\n0000" + "00ffabcdefg");
+    for (const how of ["length", "chunked"] as const)
+      routes.route(`/malformed-${how}.git/info/refs`, (_q, r) => {
+        r.writeHead(200, {
+          "content-type": "application/x-git-upload-pack-advertisement",
+          ...(how === "length" ? { "content-length": malformed.length } : {}),
+        });
+        r.end(malformed);
+      });
     routes.route("/locked.git/info/refs", (_q, r) => void r.writeHead(401).end());
     routes.route("/evil.git/info/refs", (_q, r) => {
       r.writeHead(302, { location: "http://169.254.169.254/repo.git/info/refs" });
@@ -334,6 +346,35 @@ describe("git source (real git http-backend)", () => {
       );
       expect(e.hint).toMatch(/^retry/);
       // nothing more is asked of a server whose advertisement was cut short
+      expect(routes.requests.slice(before).map((q) => q.path)).toEqual([`/${repo}/info/refs`]);
+      expect(fs.readdirSync(stage)).toEqual([]);
+    },
+  );
+
+  it.each([
+    ["malformed-length.git", "v1.0.0"],
+    ["malformed-length.git", undefined],
+    ["malformed-chunked.git", "v1.0.0"],
+    ["malformed-chunked.git", undefined],
+  ])(
+    "reports a ref advertisement of %s that arrived whole but is malformed as such, not as truncated (ref %s)",
+    async (repo, ref) => {
+      const before = routes.requests.length;
+      const e = (await rejection(gitSource(`${routes.url}/${repo}`, ref).fetch(newStage(), ctx))) as {
+        code?: string;
+        message: string;
+        hint?: string;
+        details?: Record<string, unknown>;
+      };
+      expect(e.code).toBe("EFETCH");
+      expect(e.message).toBe(
+        `source: ${routes.url}/${repo}/info/refs?service=git-upload-pack is not a valid git ref advertisement: its 45 bytes arrived whole but do not end with a flush-pkt ("0000")`,
+      );
+      expect(e.hint).toBe(
+        "check the repository URL, and that a git server answers it (not a proxy or a web application in its place)",
+      );
+      expect(e.details).toMatchObject({ field: "source", bytes: 45, malformed: true });
+      expect(e.details?.truncated).toBeUndefined();
       expect(routes.requests.slice(before).map((q) => q.path)).toEqual([`/${repo}/info/refs`]);
       expect(fs.readdirSync(stage)).toEqual([]);
     },

@@ -271,6 +271,16 @@ describe("mergeIndexEntry", () => {
     expect(fs.readdirSync(root.dir).sort()).toEqual(["demo", "index.json"]);
   });
 
+  it("sorts builds of one version by their build metadata, whatever order they were added in", async () => {
+    const builds = path.join(root.dir, "builds.json");
+    const e1 = await buildIndexEntry(pack, { gitUrl: "https://g.example/d.git", gitRef: "v1.2.0" });
+    for (const version of ["1.2.0+b2", "1.2.0", "1.2.0+b10", "1.2.0+b1"])
+      await mergeIndexEntry(builds, { ...e1, version });
+    const idx = parseIndex(JSON.parse(fs.readFileSync(builds, "utf8")));
+    expect(idx.packs.map((p) => p.version)).toEqual(["1.2.0", "1.2.0+b1", "1.2.0+b10", "1.2.0+b2"]);
+    fs.rmSync(builds);
+  });
+
   it("refuses to overwrite a broken index or to add an invalid entry", async () => {
     const broken = path.join(root.dir, "broken.json");
     fs.writeFileSync(broken, '{"version":"2.0"}');

@@ -161,6 +161,35 @@ describe("RegistryClient (real HTTP server)", () => {
     expect((await rejection(c.resolve("bm", "1.0.0+b3"))).code).toBe("ENOTFOUND");
   });
 
+  it.each([
+    ["b1 first", ["1.0.0+b1", "1.0.0+b2", "0.9.0"]],
+    ["b2 first", ["1.0.0+b2", "0.9.0", "1.0.0+b1"]],
+  ])(
+    "orders builds of one version by their build metadata, whatever the index's order (%s)",
+    async (name, order) => {
+      const p = `/builds-${name.replace(" ", "-")}.json`;
+      srv.route(p, (_q, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify(
+            index(
+              "builds",
+              order.map((version) => entry({ ref: "bm", version })),
+            ),
+          ),
+        );
+      });
+      const c = client([reg("builds", p, 1)]);
+      // the installer's order (compareBuild): 1.0.0+b2 is the newest, so latest is never a downgrade
+      for (const spec of [undefined, "latest", "^1", "1.x", ">=0.9.0", "1.0.0 || 0.9.0"])
+        expect((await c.resolve("bm", spec)).entry.version).toBe("1.0.0+b2");
+      expect((await c.resolve("bm", "~0.9")).entry.version).toBe("0.9.0");
+      expect((await c.resolve("bm", "1.0.0+b1")).entry.version).toBe("1.0.0+b1");
+      const [found] = await c.search("bm");
+      expect(found).toMatchObject({ version: "1.0.0+b2", versions: ["1.0.0+b2", "1.0.0+b1", "0.9.0"] });
+    },
+  );
+
   it("takes the first registry by priority that holds the ref", async () => {
     const c = client([reg("second", "/second.json", 5), reg("first", "/first.json", 1)]);
     expect((await c.resolve("shared")).entry.label).toBe("Shared from first");
@@ -183,6 +212,24 @@ describe("RegistryClient (real HTTP server)", () => {
       reg("second", "/second.json", 2),
     ]);
     expect((await disabled.resolve("beta")).registry.name).toBe("second");
+  });
+
+  it("says how to enable a disabled registry asked for by name, or which to pick instead", async () => {
+    const off = reg("off", "/first.json", 1, { enabled: false });
+    const c = client([off, reg("second", "/second.json", 2), reg("first", "/first.json", 3)]);
+    for (const p of [
+      c.resolve("alpha", undefined, { registry: "off" }),
+      c.search("alpha", { registry: "off" }),
+    ])
+      expect(await rejection(p)).toMatchObject({
+        code: "ECONFIG",
+        message: 'registry "off" is disabled',
+        hint: "enable it with `enabled: true` in its entry of config.yaml's registries, or pick an enabled one (second, first)",
+        details: { field: "registry", enabled: ["second", "first"] },
+      });
+    expect(await rejection(client([off]).resolve("alpha", undefined, { registry: "off" }))).toMatchObject({
+      hint: "enable it with `enabled: true` in its entry of config.yaml's registries, or add another with `attune registry add <name> <url>`",
+    });
   });
 
   it("reports unknown refs, versions and registries", async () => {
@@ -283,6 +330,60 @@ describe("RegistryClient (real HTTP server)", () => {
     expect((await rejection(client([r], cacheDir).resolve("alpha"))).code).toBe("EFETCH");
     const none = await client([reg("down", "/down.json", 1)], cacheDir).searchDetailed("x");
     expect(none.registries[0]).toMatchObject({ status: "error", ageSeconds: null });
+  });
+
+  it("treats a copy dated in the future (beyond 60 s of clock skew) as expired, of unknown age", async () => {
+    const cacheDir = path.join(root.dir, "cache-future");
+    let t = new Date("2026-07-01T00:00:00Z");
+    const at = () => t;
+    const mk = (r: RegistryConfig) =>
+      new RegistryClient({ registries: [r], policy, cacheDir, now: at, ttlSeconds: 300 });
+    let up = true;
+    srv.route("/future.json", (_q, res) => {
+      res.writeHead(up ? 200 : 503, { "content-type": "application/json" });
+      res.end(up ? bodies["/first.json"].body : "down");
+    });
+    const r = reg("future", "/future.json", 1);
+    const served = () => hits("/future.json");
+    const file = path.join(cacheDir, "future.json");
+    const dateCopy = (d: Date) => {
+      const doc = JSON.parse(fs.readFileSync(file, "utf8"));
+      doc.fetched_at = d.toISOString();
+      fs.writeFileSync(file, JSON.stringify(doc));
+    };
+    await mk(r).search("alpha");
+    const start = served();
+    // a copy one day ahead (another machine's clock, a hand-edited file) is read again, not used forever
+    dateCopy(new Date(t.getTime() + 86_400_000));
+    const ahead = await mk(r).searchDetailed("alpha");
+    expect(ahead.registries[0]).toMatchObject({ status: "fresh", ageSeconds: 0 });
+    expect(served()).toBe(start + 1);
+    // within the skew it is a copy made "now": used, 0 s old
+    dateCopy(new Date(t.getTime() + 30_000));
+    const skewed = await mk(r).searchDetailed("alpha");
+    expect(skewed.registries[0]).toMatchObject({ status: "cached", ageSeconds: 0 });
+    expect(served()).toBe(start + 1);
+    // offline, a future copy still serves a search, reported of unknown age (not 0 s old)
+    dateCopy(new Date(t.getTime() + 86_400_000));
+    up = false;
+    const offline = await mk(r).searchDetailed("alpha");
+    expect(offline.results.map((x) => x.ref)).toEqual(["alpha"]);
+    expect(offline.registries[0]).toMatchObject({
+      status: "stale",
+      ageSeconds: null,
+      fetchedAt: new Date(t.getTime() + 86_400_000).toISOString(),
+    });
+    expect((await rejection(mk(r).resolve("alpha"))).code).toBe("EFETCH");
+    // a clock set back an hour: the copy in memory, now dated in the future, expires too
+    up = true;
+    const c = mk(r);
+    await c.resolve("alpha", undefined, { refresh: true });
+    const before = served();
+    await c.resolve("alpha");
+    expect(served()).toBe(before);
+    t = new Date(t.getTime() - 3_600_000);
+    await c.resolve("alpha");
+    expect(served()).toBe(before + 1);
   });
 
   it("never turns an unvalidated registry name into a cache path", async () => {

@@ -179,6 +179,51 @@ describe("registry source (index + git http-backend + archive server)", () => {
     const e = await rejection(fetchSource({ source: "tampered" }, newStage(), ctx));
     expect(e).toMatchObject({ code: "EINTEGRITY", expected: `sha256:${"0".repeat(64)}`, found: tgzSum });
     expect(fs.readdirSync(stage)).toEqual([]);
+    // the registry's checksum, not the caller's: named as such, with the registry and the URL, and
+    // without details.field "checksum" (the request's field: the API would blame it)
+    const url = `${web.url}/demo-1.0.0.tar.gz`;
+    expect(e.message).toBe(
+      `checksum mismatch: expected sha256:${"0".repeat(64)}, found archive checksum ${tgzSum} (of the bytes downloaded from ${url})`,
+    );
+    expect((e as { hint?: string }).hint).toBe(
+      `the archive does not match the checksum its registry (test) publishes for ${url}; do not trust it`,
+    );
+    expect(e.details).toMatchObject({
+      field: "registry checksum",
+      checksumKind: "archive",
+      registry: "test",
+      version: "1.0.0",
+      installSource: "archive",
+      url,
+    });
+  });
+
+  it("tries first the install sources that publish a pinned checksum (stable order otherwise)", async () => {
+    // demo lists its archive, then git: git goes first without a pin
+    const archive = { sourceUrl: `${web.url}/demo-1.0.0.tar.gz`, details: { installSource: "archive" } };
+    const viaGit = { sourceUrl: `${git.url}/demo.git`, details: { installSource: "git" } };
+    expect(await fetchSource({ source: "demo@1.0.0", checksum: tgzSum }, newStage(), ctx)).toMatchObject(
+      archive,
+    );
+    // a pin is compared in any case, as the installer compares it
+    const upper = tgzSum.replace(/[a-f]/g, (c) => c.toUpperCase());
+    expect(await fetchSource({ source: "demo@1.0.0", checksum: upper }, newStage(), ctx)).toMatchObject(
+      archive,
+    );
+    expect(await fetchSource({ source: "demo@1.0.0", checksum: DIR_SUM }, newStage(), ctx)).toMatchObject(
+      viaGit,
+    );
+    const none = `sha256:${"7".repeat(64)}`;
+    expect(await fetchSource({ source: "demo@1.0.0", checksum: none }, newStage(), ctx)).toMatchObject(
+      viaGit,
+    );
+    expect(await fetchSource({ source: "demo@1.0.0" }, newStage(), ctx)).toMatchObject(viaGit);
+    // a pinned source that fails still falls back to the others (the installer then compares)
+    const fb = await fetchSource({ source: "fallback", checksum: DIR_SUM }, newStage(), ctx);
+    expect(fb).toMatchObject({ details: { installSource: "archive" } });
+    expect((fb.details as { failedAttempts: unknown[] }).failedAttempts).toEqual([
+      expect.objectContaining({ type: "git", code: "ENOTFOUND" }),
+    ]);
   });
 
   it("fails with EFETCH listing every attempt when all sources fail", async () => {

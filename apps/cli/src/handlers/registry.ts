@@ -131,7 +131,7 @@ export async function registryAdd(argv: GlobalArgs & { name: string; url: string
 }
 
 export async function registryRemove(argv: GlobalArgs & { name: string }) {
-  const settings = await loadSettings(argv);
+  const settings = await loadSettings(argv, process.env, { allowDuplicateNames: true });
   remoteNote(settings, argv.quiet);
   const found = await updateConfigFile(settings.home.value, (file) => {
     const list = file.registries ?? [];
@@ -140,7 +140,8 @@ export async function registryRemove(argv: GlobalArgs & { name: string }) {
       throw new CliError("ENOTFOUND", `no registry named "${argv.name}" in config.yaml`, {
         hint: "see `attune registry list`",
       });
-    return { registries: list.filter((r) => r !== gone), result: gone };
+    // every entry of that name: a config.yaml that repeats a name is mended this way
+    return { registries: list.filter((r) => r.name !== argv.name), result: gone };
   });
   const row = rows([found], "config")[0];
   return { data: row, table: () => `Removed registry ${row.name}\n` };

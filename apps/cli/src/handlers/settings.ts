@@ -74,13 +74,15 @@ function pick(
 export async function loadSettings(
   argv: GlobalArgs,
   env: NodeJS.ProcessEnv = process.env,
+  /** for `registry remove`: a config.yaml whose registries repeat a name is read, to be mended */
+  opts: { allowDuplicateNames?: boolean } = {},
 ): Promise<Settings> {
   const home: Setting<string> = nonEmpty(argv.home)
     ? { value: expandHome(argv.home!), source: "flag", from: "--home" }
     : nonEmpty(env.ATTUNE_HOME)
       ? { value: expandHome(env.ATTUNE_HOME!), source: "env", from: "ATTUNE_HOME" }
       : { value: path.join(userHomeDir(), ".attune"), source: "default" };
-  const file = await readConfigFile(home.value);
+  const file = await readConfigFile(home.value, opts);
   const db = pick(argv.databaseUrl, "database-url", env, "DATABASE_URL", file, "database_url");
   const packs = pick(argv.packsDir, "packs-dir", env, "ATTUNE_PACKS_DIR", file, "packs_dir");
   const apiUrl = pick(argv.apiUrl, "api-url", env, "ATTUNE_API_URL", file, "api_url");

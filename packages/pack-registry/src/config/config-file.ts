@@ -36,14 +36,8 @@ const configSchema = once(() => {
     headers: z.optional(z.record(z.string(), z.string())),
   });
   return z.looseObject({
-    registries: z
-      .optional(z.array(registrySchema))
-      .check(
-        z.refine(
-          (rs) => !rs || new Set(rs.map((r) => r.name)).size === rs.length,
-          "registry names must be unique",
-        ),
-      ),
+    // names are unique (checked after the schema, so the message can name the repeated one)
+    registries: z.optional(z.array(registrySchema)),
     allow_http: z.optional(z.boolean()),
     allowed_private_hosts: z.optional(z.array(nonEmpty)),
     local_source_roots: z.optional(z.array(nonEmpty)),
@@ -77,8 +71,31 @@ function configError(file: string, key: string, message: string, issues: unknown
   });
 }
 
+export interface ParseConfigOptions {
+  /**
+   * Accept registries that share a name (read only to mend the file: `updateConfigFile` does, so
+   * that `attune registry remove <name>` can remove them). Everywhere else a repeated name is ECONFIG.
+   */
+  allowDuplicateNames?: boolean;
+}
+
+/** The first registry whose name an earlier one has, with that earlier one's index. */
+function repeatedName(regs: RegistryConfig[]): { name: string; first: number; again: number } | null {
+  const seen = new Map<string, number>();
+  for (const [i, r] of regs.entries()) {
+    const first = seen.get(r.name);
+    if (first !== undefined) return { name: r.name, first, again: i };
+    seen.set(r.name, i);
+  }
+  return null;
+}
+
 /** Validate a parsed config object; ECONFIG names the first offending key. */
-export function parseConfig(value: unknown, file = CONFIG_FILE_NAME): AttuneConfigFile {
+export function parseConfig(
+  value: unknown,
+  file = CONFIG_FILE_NAME,
+  opts: ParseConfigOptions = {},
+): AttuneConfigFile {
   const r = configSchema().safeParse(value ?? {});
   if (!r.success) {
     const issue = r.error.issues[0];
@@ -91,6 +108,17 @@ export function parseConfig(value: unknown, file = CONFIG_FILE_NAME): AttuneConf
     );
   }
   const cfg = r.data as AttuneConfigFile;
+  const twice = opts.allowDuplicateNames ? null : repeatedName(cfg.registries ?? []);
+  if (twice) {
+    // a name passed REGISTRY_NAME_RE: safe to quote
+    const key = `registries[${twice.again}].name`;
+    const message = `registry name "${twice.name}" is used twice (registries[${twice.first}] and registries[${twice.again}]); registry names must be unique`;
+    throw new AttuneError(ErrorCodes.ECONFIG, `${file}: ${key}: ${message}`, {
+      path: file,
+      details: { field: key, name: twice.name, issues: [{ key, message }] },
+      hint: `rename one of the registries named "${twice.name}" in ${file}, or remove them all with \`attune registry remove ${twice.name}\``,
+    });
+  }
   for (const [i, reg] of (cfg.registries ?? []).entries()) {
     for (const [name, v] of Object.entries(reg.headers ?? {})) {
       const problem = headerProblem(name, v);
@@ -104,10 +132,10 @@ export function parseConfig(value: unknown, file = CONFIG_FILE_NAME): AttuneConf
   return cfg;
 }
 
-export async function readConfigFile(home: string): Promise<AttuneConfigFile> {
+export async function readConfigFile(home: string, opts: ParseConfigOptions = {}): Promise<AttuneConfigFile> {
   const file = path.join(home, CONFIG_FILE_NAME);
   const text = await readConfigText(file);
-  return text === null ? {} : parseConfigText(text, file);
+  return text === null ? {} : parseConfigText(text, file, opts);
 }
 
 /** config.yaml's text, or null when there is none. */
@@ -121,7 +149,7 @@ async function readConfigText(file: string): Promise<string | null> {
 }
 
 /** Parse and validate config.yaml's text; ECONFIG names the problem and `file`. */
-function parseConfigText(text: string, file: string): AttuneConfigFile {
+function parseConfigText(text: string, file: string, opts: ParseConfigOptions = {}): AttuneConfigFile {
   let doc: unknown;
   try {
     doc = loadYaml().parse(text);
@@ -138,7 +166,7 @@ function parseConfigText(text: string, file: string): AttuneConfigFile {
       hint: "write config.yaml as `key: value` lines (see `attune config show` for the keys)",
     });
   }
-  return parseConfig(doc, file);
+  return parseConfig(doc, file, opts);
 }
 
 /** Atomic (temp + rename) and mode 0600: the file may hold registry tokens. */
@@ -178,6 +206,17 @@ async function editedPath(file: string): Promise<string> {
   }
 }
 
+/**
+ * `next` without every entry whose name `old` repeats and `change` removed one of: the file names a
+ * registry twice, and removing that registry removes each entry of the name, not only the one
+ * `change` found (else the file would still repeat it, and `registry remove` could never mend it).
+ */
+function withoutRepeatsOfRemoved(old: RegistryConfig[], next: RegistryConfig[]): RegistryConfig[] {
+  const count = (name: string) => old.filter((r) => r.name === name).length;
+  const gone = new Set(old.filter((r) => !next.includes(r) && count(r.name) > 1).map((r) => r.name));
+  return gone.size === 0 ? next : next.filter((r) => !(old.includes(r) && gone.has(r.name)));
+}
+
 /** How long an edit of config.yaml waits for another process's edit to finish. */
 const CONFIG_LOCK_WAIT_MS = 10_000;
 
@@ -188,7 +227,9 @@ const CONFIG_LOCK_WAIT_MS = 10_000;
  * died), so each one's read and write see every edit made before it; without it, of four
  * concurrent `registry add`s only two were kept. The file is edited as a YAML document: the other
  * keys, comments and formatting stay as written (integers beyond 2^53 too), and a config.yaml that
- * is a link to another file is edited there. ECONFIG when the result would not be valid.
+ * is a link to another file is edited there. ECONFIG when the result would not be valid. A file
+ * that names a registry twice is read all the same, and a registry `change` removes goes with every
+ * entry of its name: that is how a repeated name is mended (`attune registry remove <name>`).
  */
 export async function updateConfigFile<T>(
   home: string,
@@ -223,8 +264,11 @@ export async function updateConfigFile<T>(
     // read once, under the lock: what `change` sees is what is edited
     const read = await readConfigText(link);
     const text = read ?? "";
-    const current = read === null ? {} : parseConfigText(read, link);
-    const { registries, result } = change(current);
+    // a file whose registries repeat a name is read anyway: removing them is how it is mended
+    const current = read === null ? {} : parseConfigText(read, link, { allowDuplicateNames: true });
+    const changed = change(current);
+    const { result } = changed;
+    const registries = withoutRepeatsOfRemoved(current.registries ?? [], changed.registries);
     const yaml = loadYaml();
     // integers as BigInt: a value beyond 2^53 elsewhere in the file is written back as it was
     const doc = yaml.parseDocument(text, { intAsBigInt: true });
@@ -267,25 +311,51 @@ export async function updateConfigFile<T>(
   }
 }
 
+/**
+ * What is wrong with one ATTUNE_REGISTRIES item that is not `name=url`, said without quoting any of
+ * it: an item that is no name=url is often a URL (with a token in its query or its user info) or
+ * the tail of one cut at a comma, and the message goes to terminals, logs and API answers.
+ */
+function itemProblem(item: string): string | null {
+  const eq = item.indexOf("=");
+  if (eq < 0) return /^\s*[a-z][a-z0-9+.-]*:/i.test(item) ? 'has no "name=" before its URL' : 'has no "="';
+  const name = item.slice(0, eq).trim();
+  if (name === "") return 'has no registry name before its "="';
+  if (!REGISTRY_NAME_RE.test(name))
+    return 'has a registry name that is not [A-Za-z0-9][A-Za-z0-9_.-]* (at most 64) before its first "="';
+  if (item.slice(eq + 1).trim() === "") return 'has no URL after its "="';
+  return null;
+}
+
+const COMMA_HINT = "commas separate registries: write a comma inside a URL as %2C";
+
 /** `ATTUNE_REGISTRIES=name=url,name2=url2`: priority follows the order given. */
 export function registriesFromEnv(env: NodeJS.ProcessEnv = process.env): RegistryConfig[] | undefined {
   const raw = env.ATTUNE_REGISTRIES?.trim();
   if (!raw) return undefined;
   const out: RegistryConfig[] = [];
   for (const [i, item] of raw.split(",").entries()) {
-    const eq = item.indexOf("=");
-    const name = item.slice(0, eq).trim();
-    const url = item.slice(eq + 1).trim();
-    if (eq < 0 || !REGISTRY_NAME_RE.test(name) || url === "") {
+    // the item after a URL with a query is likely the rest of that URL, cut at its comma
+    const afterQuery = i > 0 && /[?#]/.test(out[i - 1]?.url ?? "");
+    const wrong = itemProblem(item);
+    if (wrong) {
+      // the item is never echoed, not even redacted: it may be (part of) a URL holding a secret
       throw new AttuneError(
         ErrorCodes.ECONFIG,
-        `ATTUNE_REGISTRIES: item ${i + 1} "${item}" is not name=url`,
+        `ATTUNE_REGISTRIES: item ${i + 1} ${wrong}; each comma-separated item must be name=url`,
         {
-          details: { field: "ATTUNE_REGISTRIES" },
-          hint: "use ATTUNE_REGISTRIES=name=https://host/index.json,name2=...",
+          details: { field: "ATTUNE_REGISTRIES", item: i + 1 },
+          hint: afterQuery
+            ? COMMA_HINT
+            : /:\/\/[^/?#\s]*@/.test(item)
+              ? "use ATTUNE_REGISTRIES=name=https://host/index.json,name2=..., with no user name or password in the URL: set the registry's headers in config.yaml instead"
+              : "use ATTUNE_REGISTRIES=name=https://host/index.json,name2=...",
         },
       );
     }
+    const eq = item.indexOf("=");
+    const name = item.slice(0, eq).trim();
+    const url = item.slice(eq + 1).trim();
     // "a=https://h/i.json?x=1,y=2" would otherwise make a registry "y" at the relative path "2"
     const problem = registryUrlProblem(url);
     if (problem) {
@@ -294,19 +364,18 @@ export function registriesFromEnv(env: NodeJS.ProcessEnv = process.env): Registr
         ErrorCodes.ECONFIG,
         `ATTUNE_REGISTRIES: the URL of registry "${name}" ${problem}`,
         {
-          details: { field: "ATTUNE_REGISTRIES" },
+          details: { field: "ATTUNE_REGISTRIES", item: i + 1 },
           hint: urlHasCredentials(url)
             ? "set the registry's headers in config.yaml instead"
-            : // the item after a URL with a query is likely the rest of that URL, cut at its comma
-              i > 0 && /[?#]/.test(out[i - 1]?.url ?? "")
-              ? "commas separate registries: write a comma inside a URL as %2C"
+            : afterQuery
+              ? COMMA_HINT
               : "give the index as an https:// URL, a file:/// URL or an absolute path (a relative path is not accepted here)",
         },
       );
     }
     if (out.some((r) => r.name === name)) {
       throw new AttuneError(ErrorCodes.ECONFIG, `ATTUNE_REGISTRIES: registry "${name}" is listed twice`, {
-        details: { field: "ATTUNE_REGISTRIES" },
+        details: { field: "ATTUNE_REGISTRIES", item: i + 1 },
         hint: "give each registry in ATTUNE_REGISTRIES its own name, or drop the repeated item",
       });
     }

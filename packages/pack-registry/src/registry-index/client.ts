@@ -1,4 +1,3 @@
-import { loadSemver } from "../lazy";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { REGISTRY_NAME_RE } from "../config/config-file";
 import type { RegistryConfig } from "../config/types";
@@ -6,9 +5,16 @@ import type { OutboundPolicy } from "../policy/outbound-policy";
 import { IndexDiskCache, type CachedIndex } from "./cache";
 import { isRemoteUrl, loadIndex } from "./load";
 import type { IndexEntry, RegistryIndex } from "./schema";
-import { checkVersionSpec, pickVersion } from "./versions";
+import { checkVersionSpec, newestFirst, pickVersion } from "./versions";
 
 export const DEFAULT_INDEX_TTL_SECONDS = 300;
+/**
+ * How far in the future a copy's fetched_at may be and still count as fetched "now" (clocks of
+ * machines sharing a home, or an NTP step). Beyond it the date is wrong (a clock set back, a copy
+ * from a machine whose clock ran ahead, a hand-edited file): such a copy is expired, else it
+ * would never expire, and its age is unknown.
+ */
+export const CLOCK_SKEW_MS = 60_000;
 
 export interface RegistryClientOptions {
   registries: RegistryConfig[];
@@ -27,6 +33,7 @@ export interface IndexState {
   /** fresh = fetched now; cached = copy within TTL; stale = older copy used because the fetch failed */
   status: "fresh" | "cached" | "stale" | "error";
   fetchedAt: string | null;
+  /** null: no copy (status "error"), or a copy dated in the future (its age is unknown) */
   ageSeconds: number | null;
   error?: AttuneError;
 }
@@ -72,15 +79,29 @@ export class RegistryClient {
       });
     }
     if (!reg.enabled) {
+      const others = this.registries.filter((r) => r.enabled).map((r) => r.name);
       throw new AttuneError(ErrorCodes.ECONFIG, `registry "${only}" is disabled`, {
-        details: { field: "registry" },
+        details: { field: "registry", enabled: others },
+        hint:
+          `enable it with \`enabled: true\` in its entry of config.yaml's registries` +
+          (others.length > 0
+            ? `, or pick an enabled one (${others.join(", ")})`
+            : ", or add another with `attune registry add <name> <url>`"),
       });
     }
     return [reg];
   }
 
+  /** How old a copy is, in ms; null when it is dated beyond the clock skew in the future. */
+  private ageMs(c: CachedIndex): number | null {
+    const age = this.now().getTime() - c.fetchedAt.getTime();
+    return age < -CLOCK_SKEW_MS ? null : Math.max(0, age);
+  }
+
   private fresh(c: CachedIndex | null | undefined, url: string): c is CachedIndex {
-    return !!c && c.url === url && this.now().getTime() - c.fetchedAt.getTime() < this.ttlMs;
+    if (!c || c.url !== url) return false;
+    const age = this.ageMs(c);
+    return age !== null && age < this.ttlMs;
   }
 
   /**
@@ -91,13 +112,17 @@ export class RegistryClient {
     reg: RegistryConfig,
     opts: { refresh?: boolean; allowStale?: boolean; signal?: AbortSignal } = {},
   ): Promise<{ index: RegistryIndex; state: IndexState }> {
-    const state = (status: IndexState["status"], c: CachedIndex, error?: AttuneError): IndexState => ({
-      registry: reg.name,
-      status,
-      fetchedAt: c.fetchedAt.toISOString(),
-      ageSeconds: Math.max(0, Math.round((this.now().getTime() - c.fetchedAt.getTime()) / 1000)),
-      error,
-    });
+    const state = (status: IndexState["status"], c: CachedIndex, error?: AttuneError): IndexState => {
+      const age = this.ageMs(c);
+      return {
+        registry: reg.name,
+        status,
+        fetchedAt: c.fetchedAt.toISOString(),
+        // a copy dated in the future (beyond the skew) is of unknown age, not 0 s old
+        ageSeconds: age === null ? null : Math.round(age / 1000),
+        error,
+      };
+    };
     const mem = this.memory.get(reg.name);
     // the name becomes a file name: only names that passed config validation get a disk copy
     const useDisk = this.disk && isRemoteUrl(reg.url) && REGISTRY_NAME_RE.test(reg.name);
@@ -160,7 +185,7 @@ export class RegistryClient {
         if (needle === "" || hay.includes(needle)) byRef.set(p.ref, [...(byRef.get(p.ref) ?? []), p]);
       }
       for (const entries of byRef.values()) {
-        const versions = entries.map((e) => e.version).sort(loadSemver().rcompare);
+        const versions = newestFirst(entries.map((e) => e.version));
         const best = entries.find((e) => e.version === pickVersion(versions)) ?? entries[0];
         results.push({ ...best, registry: reg.name, versions });
       }

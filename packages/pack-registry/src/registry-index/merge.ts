@@ -51,7 +51,9 @@ export async function mergeIndexEntry(
   const index = await readIndexFile(indexFile, opts);
   const at = index.packs.findIndex((p) => p.ref === valid.ref && p.version === valid.version);
   const packs = at >= 0 ? index.packs.map((p, i) => (i === at ? valid : p)) : [...index.packs, valid];
-  packs.sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : loadSemver().compare(a.version, b.version)));
+  packs.sort((a, b) =>
+    a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : loadSemver().compareBuild(a.version, b.version),
+  );
   const now = (opts.now ?? (() => new Date()))();
   const next: RegistryIndex = { ...index, last_updated: now.toISOString().replace(/\.\d{3}Z$/, "Z"), packs };
   parseIndex(next, indexFile);

@@ -41,17 +41,29 @@ export function checkVersionSpec(spec: string, field = "version"): void {
 }
 
 /**
+ * Newest first, in the installer's order: by precedence, then by build metadata (compareBuild), so
+ * 1.0.0+b2 comes before 1.0.0+b1 whatever the index's order. semver's rcompare ranks builds of one
+ * version equal, which left "latest" to the index's order and made an install of it a "downgrade".
+ */
+export function newestFirst(versions: string[]): string[] {
+  const semver = loadSemver();
+  return [...versions].sort((a, b) => semver.compareBuild(b, a));
+}
+
+/**
  * Pick the version a spec means among the versions of one ref.
  * `latest` (or no spec) = the highest release, or the highest prerelease when there is no release.
+ * A range = its highest match. "Highest" is by compareBuild (see newestFirst).
  */
 export function pickVersion(versions: string[], spec?: string): string | null {
-  const sorted = [...versions].sort(loadSemver().rcompare);
+  const semver = loadSemver();
+  const sorted = newestFirst(versions);
   if (spec === undefined || spec === "latest") {
-    return sorted.find((v) => loadSemver().prerelease(v) === null) ?? sorted[0] ?? null;
+    return sorted.find((v) => semver.prerelease(v) === null) ?? sorted[0] ?? null;
   }
   // an exact version is that very string: build metadata (1.0.0+b2) names one entry, though
   // semver ranks it equal to 1.0.0+b1 and a range would take either
-  if (loadSemver().valid(spec) === spec || isValidVersion(spec))
-    return sorted.find((v) => v === spec) ?? null;
-  return loadSemver().maxSatisfying(sorted, spec);
+  if (semver.valid(spec) === spec || isValidVersion(spec)) return sorted.find((v) => v === spec) ?? null;
+  // not maxSatisfying: among equal precedences it keeps whichever came first
+  return sorted.find((v) => semver.satisfies(v, spec)) ?? null;
 }

@@ -35,6 +35,33 @@ function archiveName(url: URL): string | undefined {
   return archiveTypeFromName(base) ? base : undefined;
 }
 
+/** What a registry archive's mismatch found: the kind of checksum, and of what (URL redacted). */
+export function archiveFoundText(found: string, url: string): string {
+  return `archive checksum ${found} (of the bytes downloaded from ${redactUrl(url)})`;
+}
+
+/**
+ * The downloaded bytes are not those `expectedArchiveChecksum` names. From a registry, that is the
+ * checksum the registry publishes, not one the caller gave: named as such, with the registry and
+ * the (redacted) URL, and without `details.field` "checksum" (the request's field, which the API
+ * reports as the culprit).
+ */
+function archiveMismatch(
+  expected: string,
+  found: string,
+  url: string,
+  opts: ArchiveUrlOptions,
+): IntegrityError {
+  const shown = redactUrl(url);
+  if (opts.registryName === undefined)
+    return new IntegrityError(expected, found, { details: { field: "checksum", url: shown } });
+  return new IntegrityError(expected, found, {
+    foundText: archiveFoundText(found, url),
+    hint: `the archive does not match the checksum its registry (${opts.registryName}) publishes for ${shown}; do not trust it`,
+    details: { field: "registry checksum", url: shown, checksumKind: "archive", registry: opts.registryName },
+  });
+}
+
 export interface ArchiveUrlOptions {
   /** `sha256:` of the archive bytes (from a registry index); a mismatch aborts before extraction */
   expectedArchiveChecksum?: string;
@@ -65,9 +92,8 @@ export function archiveUrlSource(url: string, opts: ArchiveUrlOptions = {}): Sou
           onProgress: (p) => ctx.onProgress?.({ phase: "fetch", ...p }),
         });
         const expected = opts.expectedArchiveChecksum?.toLowerCase();
-        if (expected !== undefined && dl.checksum !== expected) {
-          throw new IntegrityError(expected, dl.checksum, { details: { field: "checksum", url } });
-        }
+        if (expected !== undefined && dl.checksum !== expected)
+          throw archiveMismatch(expected, dl.checksum, url, opts);
         const kept = new KeptContents();
         await extractArchive(file, stagingDir, ctx.limits ?? {}, {
           name: archiveName(u),

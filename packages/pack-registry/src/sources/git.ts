@@ -210,6 +210,20 @@ async function withoutCheckoutNoise<T>(run: () => Promise<T>): Promise<T> {
 
 type IsoGit = (typeof import("isomorphic-git"))["default"];
 
+/** info/refs answered in full, but not with what a git server sends (a proxy's or an app's reply). */
+function notAnAdvertisement(refs: URL, bytes: number, cause: unknown): AttuneError {
+  const shown = redactUrl(refs.href);
+  return new AttuneError(
+    ErrorCodes.EFETCH,
+    `source: ${shown} is not a valid git ref advertisement: its ${bytes} bytes arrived whole but do not end with a flush-pkt ("0000")`,
+    {
+      cause,
+      details: { field: "source", url: shown, bytes, malformed: true },
+      hint: "check the repository URL, and that a git server answers it (not a proxy or a web application in its place)",
+    },
+  );
+}
+
 /**
  * isomorphic-git reads the ref advertisement (the answer to info/refs) with a pkt-line reader
  * that takes any error of the body for its end: a reply cut short, stalled or over the download
@@ -227,6 +241,7 @@ function recordingHttp(inner: HttpClient): { http: HttpClient; failure: () => { 
   async function* watched(
     body: AsyncIterableIterator<Uint8Array>,
     refs: URL | null,
+    headers: Record<string, string>,
   ): AsyncGenerator<Uint8Array, void, undefined> {
     // a ref advertisement ends with a flush-pkt ("0000"): one sent without a Content-Length and cut
     // short by a closed connection ends without it, which no transport error reports
@@ -248,10 +263,19 @@ function recordingHttp(inner: HttpClient): { http: HttpClient; failure: () => { 
     }
     // only for what starts as pkt-lines (4 hex digits of length): any other body (an error page, a
     // server's message) is isomorphic-git's to refuse, quoting it
-    if (refs && /^[0-9a-f]{4}$/.test(head) && tail !== "0000")
+    if (refs && /^[0-9a-f]{4}$/.test(head) && tail !== "0000") {
+      const missing = new Error("the ref advertisement has no closing flush-pkt");
+      // a body known to be whole (all its Content-Length, or the chunked end, arrived: a cut one
+      // fails in the transport) that lacks it is not a ref advertisement; only a body that ends
+      // where the connection closes may have been cut short
+      const declared = Number(headers["content-length"] ?? NaN);
+      const whole =
+        (Number.isFinite(declared) && bytes === declared) ||
+        /\bchunked\b/i.test(headers["transfer-encoding"] ?? "");
       record(
-        truncated("source", refs, bytes, NaN, new Error("the ref advertisement has no closing flush-pkt")),
+        whole ? notAnAdvertisement(refs, bytes, missing) : truncated("source", refs, bytes, NaN, missing),
       );
+    }
   }
   return {
     http: {
@@ -259,7 +283,9 @@ function recordingHttp(inner: HttpClient): { http: HttpClient; failure: () => { 
         if (failure) throw failure.error;
         const res = await inner.request(req).catch(record);
         const refs = /\/info\/refs\?service=git-upload-pack$/.test(req.url) ? new URL(req.url) : null;
-        return res.body ? { ...res, body: watched(res.body, res.statusCode === 200 ? refs : null) } : res;
+        return res.body
+          ? { ...res, body: watched(res.body, res.statusCode === 200 ? refs : null, res.headers ?? {}) }
+          : res;
       },
     },
     failure: () => failure,

@@ -75,13 +75,22 @@ export function classifySource(spec: SourceSpec, localSourceRoots?: string[]): S
   if (PACK_SPEC_RE.test(s)) return "registry";
   if (looksLikePath(s)) return localType(s);
   if (localSourceRoots !== undefined)
-    throw invalid(`source: "${s}" is not a URL, a pack ref or an absolute path`);
+    throw invalid(`source: "${s}" is not a URL, a pack ref or an absolute path`, "source", refHint(s));
   try {
     statSync(s);
     return localType(s);
   } catch {
-    throw invalid(`source: "${s}" is not a URL, a pack ref or an existing path`);
+    throw invalid(`source: "${s}" is not a URL, a pack ref or an existing path`, "source", refHint(s));
   }
+}
+
+/** A pack ref typed with capitals (`Base`, `Base@^1`): refs are lower-case, so name the one meant. */
+function refHint(s: string): string {
+  const at = s.indexOf("@");
+  const ref = at < 0 ? s : s.slice(0, at);
+  const lower = ref.toLowerCase() + (at < 0 ? "" : s.slice(at));
+  if (ref === ref.toLowerCase() || !PACK_SPEC_RE.test(lower)) return ACCEPTED;
+  return `pack refs are lower-case (^[a-z][a-z0-9_-]+$): did you mean \`${lower}\`?`;
 }
 
 function within(p: string, root: string): boolean {
@@ -161,7 +170,7 @@ export async function createSource(spec: SourceSpec, ctx: FetchContext): Promise
       }
       return registrySource(
         spec.ref !== undefined ? parsePackSpec(`${parsed.ref}@${spec.ref}`, "ref") : parsed,
-        { registry: spec.registry, refresh: spec.refresh },
+        { registry: spec.registry, refresh: spec.refresh, checksum: spec.checksum },
       );
     }
     default: {

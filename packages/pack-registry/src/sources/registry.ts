@@ -2,7 +2,7 @@ import { AttuneError, ErrorCodes, IntegrityError, redactUrl } from "@attune/pack
 import type { RegistryConfig } from "../config/types";
 import type { InstallSource } from "../registry-index/schema";
 import type { PackSpec } from "../registry-index/versions";
-import { archiveUrlSource } from "./archive-url";
+import { archiveFoundText, archiveUrlSource } from "./archive-url";
 import { gitSource } from "./git";
 import { emptyDir } from "./staging";
 import type { FetchContext, FetchResult, Source } from "./types";
@@ -14,9 +14,18 @@ interface Attempt {
   message: string;
 }
 
-/** Git sources first (in index order), archives as the fallback. */
-function ordered(sources: InstallSource[]): InstallSource[] {
-  return [...sources.filter((s) => s.type === "git"), ...sources.filter((s) => s.type === "archive")];
+/**
+ * Git sources first (in index order), archives as the fallback. With a checksum pinned by the
+ * caller, the sources that publish that very checksum go first (in the same order among them): a
+ * pin of the archive's checksum cannot match what a git source delivers (its checksum is of the
+ * directory), so trying git first would fail an install that the archive satisfies.
+ */
+function ordered(sources: InstallSource[], pinned?: string): InstallSource[] {
+  const byType = [...sources.filter((s) => s.type === "git"), ...sources.filter((s) => s.type === "archive")];
+  const pin = pinned?.trim().toLowerCase();
+  if (!pin) return byType;
+  const pins = (s: InstallSource) => s.checksum.toLowerCase() === pin;
+  return [...byType.filter(pins), ...byType.filter((s) => !pins(s))];
 }
 
 /** A registry's headers (tokens) also go to downloads on the registry's own origin, never elsewhere. */
@@ -35,7 +44,15 @@ function headersFor(url: string, reg: RegistryConfig): Record<string, string> | 
  * (`expectedChecksum`); an archive source's checksum is of the archive bytes and is verified here,
  * before extraction. A checksum mismatch aborts: it never falls through to another source.
  */
-export function registrySource(spec: PackSpec, opts: { registry?: string; refresh?: boolean } = {}): Source {
+export function registrySource(
+  spec: PackSpec,
+  opts: {
+    registry?: string;
+    refresh?: boolean;
+    /** the caller's expected checksum: the install sources publishing it are tried first */
+    checksum?: string;
+  } = {},
+): Source {
   return {
     type: "registry",
     async fetch(stagingDir: string, ctx: FetchContext): Promise<FetchResult> {
@@ -46,7 +63,7 @@ export function registrySource(spec: PackSpec, opts: { registry?: string; refres
       });
       const attempts: Attempt[] = [];
       let last: unknown;
-      for (const src of ordered(entry.install_sources)) {
+      for (const src of ordered(entry.install_sources, opts.checksum)) {
         try {
           const headers = headersFor(src.url, registry);
           const source =
@@ -78,9 +95,16 @@ export function registrySource(spec: PackSpec, opts: { registry?: string; refres
           // a mismatch is never retried elsewhere; it names the registry and the entry's version
           if (e instanceof IntegrityError)
             throw new IntegrityError(e.expected, e.found, {
+              foundText: src.type === "archive" ? archiveFoundText(e.found, src.url) : undefined,
               hint: e.hint,
               cause: e,
-              details: { ...e.details, registry: registry.name, version: entry.version },
+              details: {
+                ...e.details,
+                registry: registry.name,
+                version: entry.version,
+                installSource: src.type,
+                url: redactUrl(src.url),
+              },
             });
           if (ctx.signal?.aborted || !(e instanceof AttuneError)) throw e;
           // the index's URL may carry a token: never quoted with it

@@ -40,6 +40,11 @@ export interface SourceSpec {
   registry?: string;
   /** read registry indexes again instead of using cached copies (registry refs only; else ignored) */
   refresh?: boolean;
+  /**
+   * the caller's expected `sha256:` checksum (verified by the installer, not here): a registry
+   * source tries the entry's install sources that publish this checksum first (else ignored)
+   */
+  checksum?: string;
 }
 
 export interface FetchResult {
