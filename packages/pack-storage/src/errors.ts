@@ -1,3 +1,5 @@
+import { shortPath } from "./short-path";
+
 /**
  * Every library of the product throws `AttuneError` (or a subclass) with a stable `code`.
  * Apps branch on `code` (never on message text) to pick an exit code or an HTTP status.
@@ -130,23 +132,60 @@ export function renameField(
   });
 }
 
-/** Wrap a Node system error as EIO naming the path; AttuneErrors pass through unchanged. */
-export function ioError(err: unknown, path: string, action: string): AttuneError {
+/**
+ * Wrap a Node system error as EIO naming the path; AttuneErrors pass through unchanged. `access`
+ * says what was being done, for the hint: a permission problem on a `read` is about the files being
+ * read (a pack, a staged tree), not about where Attune writes. A long path (a tree deeper than
+ * PATH_MAX) is shortened in the message; `path` keeps it whole.
+ */
+export function ioError(err: unknown, path: string, action: string, access: IoAccess = "write"): AttuneError {
   if (err instanceof AttuneError) return err;
   const sys = err as NodeJS.ErrnoException;
+  const shown = shortPath(path);
+  const hint = ioHint(sys?.code, access);
   if (sys?.code === "ENOENT") {
-    return new AttuneError(ErrorCodes.ENOENT, `${action} ${path}: no such file or directory`, {
+    return new AttuneError(ErrorCodes.ENOENT, `${action} ${shown}: no such file or directory`, {
       path,
       cause: err,
+      hint,
     });
   }
-  return new AttuneError(ErrorCodes.EIO, `${action} ${path}: ${sys?.message ?? String(err)}`, {
+  return new AttuneError(ErrorCodes.EIO, `${action} ${shown}: ${systemText(sys, err)}`, {
     path,
     cause: err,
-    hint: sys?.code ? IO_HINTS[sys.code] : undefined,
+    hint,
     details: sys?.code ? { syscallCode: sys.code } : undefined,
   });
 }
+
+/** Whether an I/O error happened reading (a pack's files, a staged tree) or writing (Attune's own places). */
+export type IoAccess = "read" | "write";
+
+/** The hint `ioError` gives for a system error code (undefined when there is nothing to say). */
+export function ioHint(code: string | undefined, access: IoAccess): string | undefined {
+  if (!code) return undefined;
+  return (access === "read" ? READ_HINTS[code] : undefined) ?? IO_HINTS[code];
+}
+
+/** The system error's own text, with long paths in it shortened as in the message. */
+function systemText(sys: NodeJS.ErrnoException | undefined, err: unknown): string {
+  let text = sys?.message ?? String(err);
+  const dest = (sys as { dest?: unknown } | undefined)?.dest;
+  for (const p of [sys?.path, dest]) {
+    if (typeof p === "string" && shortPath(p) !== p) text = text.split(p).join(shortPath(p));
+  }
+  return text;
+}
+
+/** Reading what a user gave (a pack to hash, a staged tree): the mend is on that side. */
+const READ_HINTS: Record<string, string> = {
+  ENOENT: "check the path: nothing is there (or it was moved or deleted meanwhile)",
+  EACCES:
+    "the user running attune cannot read that file or directory (or search a directory above it): fix its permissions or owner",
+  EPERM: "reading it is not permitted (a security module or an access rule): check its permissions",
+  ENOTDIR: "a part of that path is a file, not a directory: check the path",
+  ELOOP: "the path goes through too many symbolic links (a loop?): check the links in it",
+};
 
 /** What an operator can do about the system errors that are theirs to mend. */
 const IO_HINTS: Record<string, string> = {
@@ -161,4 +200,6 @@ const IO_HINTS: Record<string, string> = {
   // what mkdir says when the directory to make is a file already
   EEXIST:
     "something that is not a directory is already there: check the path (ATTUNE_HOME, --home, --packs-dir) names a directory, or move that file away",
+  ENAMETOOLONG:
+    "the path is longer than the system allows (PATH_MAX, 4096 bytes on Linux): use a shorter location or a shallower tree with shorter names",
 };

@@ -23,6 +23,7 @@ export { StreamingTreeHasher, compareTreePaths, type TreeHash } from "./checksum
 export { isValidRef, isValidVersion, MAX_REF, validateRef, validateVersion } from "./storage/validate";
 export {
   PackStorage,
+  RETIRED_GRACE_MS,
   type InstalledPack,
   type PackStorageOptions,
   type StoreLostReason,

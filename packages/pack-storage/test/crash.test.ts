@@ -13,6 +13,12 @@ const fixture = (name: string) => path.join(here, "fixtures", name);
 /** the content dirs in the store (its own files, such as its id, start with ".") */
 const contentDirs = (packsDir: string) =>
   fs.readdirSync(path.join(packsDir, ".store-v1")).filter((n) => !n.startsWith("."));
+/** the store dirs marked retired by a replace (kept for readers during the grace period) */
+const retiredMarks = (packsDir: string) =>
+  fs
+    .readdirSync(path.join(packsDir, ".store-v1"))
+    .filter((n) => n.startsWith(".retired~"))
+    .map((n) => n.slice(".retired~".length));
 
 beforeAll(() => {
   if (!fs.existsSync(path.join(here, "../dist/index.js")))
@@ -76,9 +82,43 @@ describe("crash safety", () => {
       await storage.init();
       expect(fs.readdirSync(path.join(packsDir, ".staging"))).toEqual([]);
       expect(fs.readdirSync(path.join(packsDir, ".trash"))).toEqual([]);
-      expect(contentDirs(packsDir)).toHaveLength(1);
+      // what is left besides the linked store dir was replaced recently: retired, kept for readers
+      const linked = path.basename(await storage.resolveContentDir("crashy", "1.0.0"));
+      const marks = retiredMarks(packsDir);
+      for (const name of contentDirs(packsDir)) if (name !== linked) expect(marks).toContain(name);
+      // once the grace period has passed (here: none), a start-up removes them too
+      await new PackStorage({ packsDir, retiredGraceMs: 0 }).init();
+      expect(contentDirs(packsDir)).toEqual([linked]);
+      // a kill between a replace's mark and its swap leaves the linked dir marked: inert, never swept
+      expect(retiredMarks(packsDir).filter((n) => n !== linked)).toEqual([]);
       expect(await storage.listInstalled()).toEqual([{ ref: "crashy", version: "1.0.0", path: final }]);
     }
+  });
+});
+
+describe("readers during replaces by another process", () => {
+  it("a reader that resolved the stable path before a replace still finds that whole tree", async () => {
+    const t = tmp();
+    cleanups.push(t.cleanup);
+    const { treeA, treeB } = trees(t.dir);
+    const sums = [await calculateDirectoryChecksum(treeA), await calculateDirectoryChecksum(treeB)];
+    const packsDir = path.join(t.dir, "packs");
+    const final = path.join(packsDir, "crashy-1.0.0");
+    const child = spawn(process.execPath, [fixture("install-loop.mjs"), packsDir, treeA, treeB], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    cleanups.push(() => child.kill("SIGKILL"));
+    await lineFrom(child, "ready");
+    const seen = new Set<string>();
+    for (let i = 0; i < 100; i++) {
+      const held = fs.realpathSync(final);
+      seen.add(held);
+      await new Promise((r) => setTimeout(r, 10)); // meanwhile the child replaces the tree
+      expect(sums).toContain(await calculateDirectoryChecksum(held));
+    }
+    expect(seen.size).toBeGreaterThan(10); // the tree was indeed replaced under the reader, often
+    child.kill("SIGKILL");
+    await exited(child);
   });
 });
 
@@ -124,11 +164,12 @@ describe("two processes installing the same ref+version", () => {
     const sums = [await calculateDirectoryChecksum(treeA), await calculateDirectoryChecksum(treeB)];
     const { codes } = await race(packsDir, treeA, treeB, "replace");
     expect(codes).toEqual([0, 0]);
-    const storage = new PackStorage({ packsDir });
+    const storage = new PackStorage({ packsDir, retiredGraceMs: 0 });
     expect(sums).toContain(
       await calculateDirectoryChecksum(await storage.resolveContentDir("racy", "2.0.0")),
     );
     await storage.init();
     expect(contentDirs(packsDir)).toHaveLength(1);
+    expect(retiredMarks(packsDir)).toEqual([]);
   });
 });

@@ -1,8 +1,14 @@
 import { afterEach, describe, expect, it, jest } from "@jest/globals";
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { calculateDirectoryChecksum, PackStorage, validateRef, validateVersion } from "../src/index";
+import {
+  calculateDirectoryChecksum,
+  PackStorage,
+  RETIRED_GRACE_MS,
+  validateRef,
+  validateVersion,
+} from "../src/index";
 import { rejection, tmp, writeTree } from "./helpers";
 
 let cleanups: Array<() => void> = [];
@@ -10,10 +16,10 @@ afterEach(() => {
   cleanups.forEach((c) => c());
   cleanups = [];
 });
-async function setup() {
+async function setup(opts: { retiredGraceMs?: number } = {}) {
   const t = tmp();
   cleanups.push(t.cleanup);
-  const storage = new PackStorage({ packsDir: path.join(t.dir, "packs") });
+  const storage = new PackStorage({ packsDir: path.join(t.dir, "packs"), ...opts });
   await storage.init();
   const stage = async (files: Record<string, string>) => writeTree(await storage.createStagingDir(), files);
   return { storage, root: t.dir, stage, packsDir: storage.packsDir };
@@ -99,15 +105,18 @@ describe("install, list, resolve, uninstall", () => {
     expect(internals(packsDir, ".store-v1")).toHaveLength(1);
   });
 
-  it("replaces with replace: new tree in place, old content dir gone", async () => {
-    const { storage, stage, packsDir } = await setup();
+  it("replaces with replace: new tree in place, old content dir gone (grace period 0)", async () => {
+    const { storage, stage, packsDir } = await setup({ retiredGraceMs: 0 });
     await storage.installPack(await stage({ v: "1", old: "o" }), "core", "1.0.0");
     const oldDir = await storage.resolveContentDir("core", "1.0.0");
     await storage.installPack(await stage({ v: "2" }), "core", "1.0.0", { replace: true });
     expect(fs.readFileSync(path.join(packsDir, "core-1.0.0/v"), "utf8")).toBe("2");
     expect(fs.existsSync(path.join(packsDir, "core-1.0.0/old"))).toBe(false);
-    expect(fs.existsSync(oldDir)).toBe(false);
-    expect(internals(packsDir, ".store-v1")).toHaveLength(1);
+    expect(fs.existsSync(oldDir)).toBe(false); // the install's own sweep removed it
+    expect(fs.readdirSync(path.join(packsDir, ".store-v1")).sort()).toEqual([
+      ".store-id",
+      path.basename(await storage.resolveContentDir("core", "1.0.0")),
+    ]);
     expect(internals(packsDir, ".trash")).toHaveLength(0);
   });
 
@@ -220,6 +229,61 @@ describe("install, list, resolve, uninstall", () => {
     expect(await storage.isInstalled("core")).toBe(false);
   });
 
+  it("staged paths that are missing, a file or a link say what to pass", async () => {
+    const { storage, root } = await setup();
+    const nope = path.join(root, "nope");
+    expect(await rejection(storage.installPack(nope, "core", "1.0.0"))).toMatchObject({
+      code: "ENOENT",
+      message: `cannot read staged pack ${nope}: no such file or directory`,
+      hint: "check the path: nothing is there (or it was moved or deleted meanwhile)",
+    });
+    fs.writeFileSync(path.join(root, "file"), "x");
+    expect(await rejection(storage.installPack(path.join(root, "file"), "core", "1.0.0"))).toMatchObject({
+      code: "EINVALID_INPUT",
+      message: `staged pack ${path.join(root, "file")} must be a real directory, not a file`,
+      hint: "stage the pack's files in a directory (createStagingDir() makes one) and pass that directory",
+      details: { field: "stagedDir" },
+    });
+    fs.mkdirSync(path.join(root, "real"));
+    fs.symlinkSync(path.join(root, "real"), path.join(root, "link"));
+    expect(await rejection(storage.installPack(path.join(root, "link"), "core", "1.0.0"))).toMatchObject({
+      code: "ESYMLINK",
+      message: `staged pack ${path.join(root, "link")} must be a real directory, not a symbolic link`,
+      hint: "pass the directory the link points to (or stage the pack in a directory from createStagingDir())",
+    });
+  });
+
+  it("with packsDir behind a symlink, refuses the real path of an installed tree, and a directory holding the store", async () => {
+    const t = tmp();
+    cleanups.push(t.cleanup);
+    fs.mkdirSync(path.join(t.dir, "real-packs"));
+    fs.symlinkSync(path.join(t.dir, "real-packs"), path.join(t.dir, "packs"));
+    const storage = new PackStorage({ packsDir: path.join(t.dir, "packs") });
+    await storage.init();
+    await storage.installPack(writeTree(await storage.createStagingDir(), { v: "1" }), "core", "1.0.0");
+    const live = fs.realpathSync(await storage.resolveContentDir("core", "1.0.0"));
+    expect(live.startsWith(path.join(t.dir, "real-packs"))).toBe(true);
+    expect(await rejection(storage.installPack(live, "other", "1.0.0"))).toMatchObject({
+      code: "EINVALID_INPUT",
+      message: `${live} is part of the pack store, not a staged pack`,
+      path: live,
+      hint: "stage the pack in a directory from createStagingDir() or outside the packs directory",
+      details: { field: "stagedDir", realPath: live },
+    });
+    for (const bad of [path.join(t.dir, "real-packs"), path.join(t.dir, "real-packs", ".staging")]) {
+      expect((await rejection(storage.installPack(bad, "other", "1.0.0"))).code).toBe("EINVALID_INPUT");
+    }
+    expect(await rejection(storage.installPack(t.dir, "other", "1.0.0"))).toMatchObject({
+      code: "EINVALID_INPUT",
+      message: `${t.dir} holds the packs directory, it cannot be a staged pack`,
+    });
+    expect(fs.readFileSync(path.join(storage.packsDir, "core-1.0.0/v"), "utf8")).toBe("1");
+    expect(await storage.isInstalled("other")).toBe(false);
+    // a staging dir reached through the link is still fine
+    await storage.installPack(writeTree(await storage.createStagingDir(), { v: "o" }), "other", "1.0.0");
+    expect(await storage.isInstalled("other", "1.0.0")).toBe(true);
+  });
+
   it("refuses to move an installed tree or the store itself as a staged pack", async () => {
     const { storage, stage, packsDir } = await setup();
     await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
@@ -242,17 +306,63 @@ describe("install, list, resolve, uninstall", () => {
     expect(fs.lstatSync(path.join(packsDir, "core-1.0.0")).isSymbolicLink()).toBe(true);
   });
 
-  it("copies a tree staged on another filesystem", async () => {
+  // /dev/shm is a tmpfs; the packs directory is on the disk (/tmp here): a rename between them is EXDEV
+  const otherFs = async () => {
     const shm = "/dev/shm";
-    const { storage, packsDir } = await setup();
-    if (!fs.existsSync(shm) || fs.statSync(shm).dev === fs.statSync(packsDir).dev) return; // no second filesystem
+    const setupDone = await setup();
+    if (!fs.existsSync(shm) || fs.statSync(shm).dev === fs.statSync(setupDone.packsDir).dev) return null;
     const t = fs.mkdtempSync(path.join(shm, "attune-ps-"));
     cleanups.push(() => fs.rmSync(t, { recursive: true, force: true }));
-    const staged = writeTree(path.join(t, "pack"), { "a/b.txt": "b" });
+    return { ...setupDone, shm: t };
+  };
+  const skipNoOtherFs = () => {
+    // no second filesystem: nothing to test (the same-filesystem path is tested above)
+    console.warn("skipped: /dev/shm and the packs directory are on one filesystem");
+  };
+
+  it("moves a tree staged on another filesystem: copied, then the source removed", async () => {
+    const o = await otherFs();
+    if (!o) return skipNoOtherFs();
+    const staged = writeTree(path.join(o.shm, "pack"), { "a/b.txt": "b", "c.txt": "c", "e/": null } as Record<
+      string,
+      string | null
+    >);
+    fs.chmodSync(path.join(staged, "c.txt"), 0o600);
     const sum = await calculateDirectoryChecksum(staged);
-    await storage.installPack(staged, "core", "1.0.0");
-    expect(await calculateDirectoryChecksum(await storage.resolveContentDir("core", "1.0.0"))).toBe(sum);
-    expect(internals(packsDir, ".staging")).toHaveLength(0);
+    await o.storage.installPack(staged, "core", "1.0.0");
+    const content = await o.storage.resolveContentDir("core", "1.0.0");
+    expect(await calculateDirectoryChecksum(content)).toBe(sum);
+    expect(fs.statSync(path.join(content, "c.txt")).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(content, "e")).isDirectory()).toBe(true);
+    expect(fs.existsSync(staged)).toBe(false); // as on one filesystem: the staged tree is gone
+    expect(internals(o.packsDir, ".staging")).toHaveLength(0);
+  });
+
+  it("refuses a link or a FIFO in a tree staged on another filesystem, naming it; the source stays", async () => {
+    const o = await otherFs();
+    if (!o) return skipNoOtherFs();
+    const linked = writeTree(path.join(o.shm, "linked"), { "a/b.txt": "b" });
+    fs.symlinkSync("/etc/passwd", path.join(linked, "a", "passwd"));
+    expect(await rejection(o.storage.installPack(linked, "core", "1.0.0"))).toMatchObject({
+      code: "ESYMLINK",
+      message: `${path.join(linked, "a", "passwd")} is a symbolic link; packs may not contain links`,
+      path: path.join(linked, "a", "passwd"),
+      hint: "replace the link with a copy of what it points to",
+    });
+    const piped = writeTree(path.join(o.shm, "piped"), { "a.txt": "a" });
+    execFileSync("mkfifo", [path.join(piped, "pipe")]);
+    expect(await rejection(o.storage.installPack(piped, "core", "1.0.0"))).toMatchObject({
+      code: "ESPECIAL_FILE",
+      message: `${path.join(piped, "pipe")} is a FIFO; packs may only contain regular files and directories`,
+      path: path.join(piped, "pipe"),
+      hint: "move it out of the pack's directory",
+      details: { kind: "FIFO" },
+    });
+    expect(await o.storage.isInstalled("core")).toBe(false);
+    expect(internals(o.packsDir, ".staging")).toEqual([]); // the partial copy is gone
+    expect(internals(o.packsDir, ".store-v1")).toEqual([]);
+    expect(fs.readdirSync(linked).sort()).toEqual(["a"]); // the refused source is left as it was
+    expect(fs.readFileSync(path.join(piped, "a.txt"), "utf8")).toBe("a");
   });
 });
 
@@ -589,5 +699,156 @@ describe("emptyTrash()", () => {
     expect(out.kept).toEqual([]);
     expect(internals(packsDir, ".trash")).toEqual([path.basename(live)]);
     expect(await storage.isInstalled("core", "1.0.0")).toBe(true);
+  });
+});
+
+describe("a replaced store dir is kept for readers for a grace period", () => {
+  const mark = (packsDir: string, dir: string) =>
+    path.join(packsDir, ".store-v1", `.retired~${path.basename(dir)}`);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("a reader holding the old target path still reads it right after a replace; a sweep after the grace period removes it", async () => {
+    const { storage, stage, packsDir } = await setup({ retiredGraceMs: 1000 });
+    const final = await storage.installPack(
+      await stage({ "pack.yaml": "version: 1\n", "a/b": "old" }),
+      "demo_pack",
+      "1.0.0",
+    );
+    const held = fs.realpathSync(final); // what a reader resolved before the replace
+    expect(held).toBe(await storage.resolveContentDir("demo_pack", "1.0.0"));
+    const oldSum = await calculateDirectoryChecksum(held);
+    await storage.installPack(await stage({ "pack.yaml": "version: 2\n" }), "demo_pack", "1.0.0", {
+      replace: true,
+    });
+    expect(fs.readFileSync(path.join(final, "pack.yaml"), "utf8")).toBe("version: 2\n");
+    // the old tree is still whole where the reader found it, and only marked retired
+    expect(fs.readFileSync(path.join(held, "pack.yaml"), "utf8")).toBe("version: 1\n");
+    expect(await calculateDirectoryChecksum(held)).toBe(oldSum);
+    expect(fs.existsSync(mark(packsDir, held))).toBe(true);
+    expect(internals(packsDir, ".store-v1")).toHaveLength(2);
+    expect(await storage.listInstalled()).toEqual([{ ref: "demo_pack", version: "1.0.0", path: final }]);
+    // within the grace period no sweep removes it: emptyTrash, another install, an uninstall, a start-up
+    await storage.emptyTrash();
+    await storage.installPack(await stage({ v: "x" }), "other", "1.0.0");
+    await storage.uninstallPack("other");
+    await new PackStorage({ packsDir }).init(); // the default grace period (60 s)
+    expect(fs.readFileSync(path.join(held, "pack.yaml"), "utf8")).toBe("version: 1\n");
+    await sleep(1100);
+    expect(await storage.emptyTrash()).toEqual({ removed: [], kept: [] });
+    expect(fs.existsSync(held)).toBe(false);
+    expect(fs.existsSync(mark(packsDir, held))).toBe(false);
+    expect(fs.readdirSync(path.join(packsDir, ".store-v1")).sort()).toEqual([
+      ".store-id",
+      path.basename(await storage.resolveContentDir("demo_pack", "1.0.0")),
+    ]);
+    expect(internals(packsDir, ".trash")).toEqual([]);
+    expect(fs.readFileSync(path.join(final, "pack.yaml"), "utf8")).toBe("version: 2\n");
+  });
+
+  it("installPack and uninstallPack sweep too, once the grace period has passed", async () => {
+    const { storage, stage, packsDir } = await setup({ retiredGraceMs: 500 });
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    const first = await storage.resolveContentDir("core", "1.0.0");
+    await storage.installPack(await stage({ v: "2" }), "core", "1.0.0", { replace: true });
+    const second = await storage.resolveContentDir("core", "1.0.0");
+    await sleep(600);
+    await storage.installPack(await stage({ v: "3" }), "core", "1.0.0", { replace: true });
+    // the first retired store dir is past its grace period; the second was retired just now
+    expect(fs.existsSync(first)).toBe(false);
+    expect(fs.existsSync(mark(packsDir, first))).toBe(false);
+    expect(fs.readFileSync(path.join(second, "v"), "utf8")).toBe("2");
+    await sleep(600);
+    expect(await storage.uninstallPack("nothing")).toBe(false);
+    expect(fs.existsSync(second)).toBe(false);
+    expect(internals(packsDir, ".store-v1")).toEqual([
+      path.basename(await storage.resolveContentDir("core", "1.0.0")),
+    ]);
+  });
+
+  it("a retired store dir of a dead owner is kept by init() during the grace period; a store dir being installed is never taken for a retired one", async () => {
+    const { storage, stage, packsDir } = await setup();
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    const host = internals(packsDir, ".store-v1")[0].split("~")[1].split("@")[1];
+    const dead = spawnSync(process.execPath, [
+      "-e",
+      "process.stdout.write(String(process.pid))",
+    ]).stdout.toString();
+    // core 2.0.0 installed by a process now dead, then replaced by this one
+    const deadStore = writeTree(path.join(packsDir, ".store-v1", `core-2.0.0~${dead}@${host}~0123456789ab`), {
+      v: "dead's",
+    });
+    fs.symlinkSync(`.store-v1/${path.basename(deadStore)}`, path.join(packsDir, "core-2.0.0"));
+    await storage.installPack(await stage({ v: "2" }), "core", "2.0.0", { replace: true });
+    expect(fs.existsSync(mark(packsDir, deadStore))).toBe(true);
+    // moved in by a live process (this one), not linked yet, with an old mtime: an install under way
+    const busy = writeTree(
+      path.join(packsDir, ".store-v1", `core-3.0.0~${process.pid}@${host}~0123456789ab`),
+      { v: "3" },
+    );
+    const hourAgo = new Date(Date.now() - 3600_000);
+    fs.utimesSync(busy, hourAgo, hourAgo);
+    // a mark whose store dir is gone (a sweep interrupted between the two deletions)
+    const stale = path.join(packsDir, ".store-v1", `.retired~core-0.1.0~${dead}@${host}~0123456789ab`);
+    fs.writeFileSync(stale, "x");
+
+    await new PackStorage({ packsDir }).init();
+    expect(fs.readFileSync(path.join(deadStore, "v"), "utf8")).toBe("dead's");
+    expect(fs.existsSync(busy)).toBe(true);
+
+    await new PackStorage({ packsDir, retiredGraceMs: 0 }).init();
+    expect(fs.existsSync(deadStore)).toBe(false);
+    expect(fs.existsSync(mark(packsDir, deadStore))).toBe(false);
+    expect(fs.existsSync(stale)).toBe(false);
+    expect(fs.existsSync(busy)).toBe(true); // no mark: left to its owner, which still runs
+    await new PackStorage({ packsDir, retiredGraceMs: 0 }).emptyTrash();
+    expect(fs.existsSync(busy)).toBe(true);
+    expect(await storage.listInstalled()).toEqual([
+      { ref: "core", version: "1.0.0", path: path.join(packsDir, "core-1.0.0") },
+      { ref: "core", version: "2.0.0", path: path.join(packsDir, "core-2.0.0") },
+    ]);
+  });
+
+  it("a mark on a store dir still linked (a replace killed before its swap) is inert, and a replace refreshes it", async () => {
+    const { storage, stage, packsDir } = await setup({ retiredGraceMs: 5000 });
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    const linked = await storage.resolveContentDir("core", "1.0.0");
+    fs.writeFileSync(mark(packsDir, linked), "x");
+    const hourAgo = new Date(Date.now() - 3600_000);
+    fs.utimesSync(mark(packsDir, linked), hourAgo, hourAgo);
+    await new PackStorage({ packsDir, retiredGraceMs: 0 }).init();
+    await storage.emptyTrash();
+    expect(fs.readFileSync(path.join(linked, "v"), "utf8")).toBe("1");
+    expect(fs.existsSync(mark(packsDir, linked))).toBe(true);
+    // the replace writes the mark anew: the grace period counts from now, not from the old mark
+    await storage.installPack(await stage({ v: "2" }), "core", "1.0.0", { replace: true });
+    await storage.emptyTrash();
+    expect(fs.readFileSync(path.join(linked, "v"), "utf8")).toBe("1");
+    expect(Date.now() - fs.statSync(mark(packsDir, linked)).mtimeMs).toBeLessThan(5000);
+  });
+
+  it("a store dir that cannot be marked retired is deleted at once, as before", async () => {
+    const { storage, stage, packsDir } = await setup();
+    await storage.installPack(await stage({ v: "1" }), "core", "1.0.0");
+    const oldDir = await storage.resolveContentDir("core", "1.0.0");
+    fs.mkdirSync(mark(packsDir, oldDir)); // writing the mark fails (EISDIR)
+    await storage.installPack(await stage({ v: "2" }), "core", "1.0.0", { replace: true });
+    expect(fs.existsSync(oldDir)).toBe(false);
+    expect(fs.readFileSync(path.join(packsDir, "core-1.0.0/v"), "utf8")).toBe("2");
+    await new PackStorage({ packsDir }).init(); // and the mark, without its store dir, goes
+    expect(fs.readdirSync(path.join(packsDir, ".store-v1")).filter((n) => n.startsWith(".retired~"))).toEqual(
+      [],
+    );
+  });
+
+  it.each([-1, Number.NaN, "60" as unknown as number])("refuses retiredGraceMs %p", (retiredGraceMs) => {
+    expect(() => new PackStorage({ packsDir: "/tmp/x", retiredGraceMs })).toThrow(
+      expect.objectContaining({
+        code: "EINVALID_INPUT",
+        message: `retiredGraceMs must be a number of milliseconds >= 0, got ${String(retiredGraceMs)}`,
+        details: { field: "retiredGraceMs" },
+        hint: "leave it out for the default (60000 ms)",
+      }),
+    );
+    expect(new PackStorage({ packsDir: "/tmp/x" }).retiredGraceMs).toBe(RETIRED_GRACE_MS);
   });
 });

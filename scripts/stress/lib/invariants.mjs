@@ -35,8 +35,11 @@ function scratchProblems(packsDir) {
         .filter((p) => fs.lstatSync(p).isSymbolicLink())
         .map((p) => path.resolve(packsDir, fs.readlinkSync(p))),
     );
+    // a store dir a replace retired stays for its readers for a grace period, marked `.retired~<name>`
+    const retired = (n) => fs.existsSync(path.join(store, `.retired~${n}`));
     for (const n of fs.readdirSync(store).filter((n) => !n.startsWith(".")))
-      if (!linked.has(path.join(store, n))) problems.push(`I3 orphan store dir .store-v1/${n}`);
+      if (!linked.has(path.join(store, n)) && !retired(n))
+        problems.push(`I3 orphan store dir .store-v1/${n}`);
   }
   return problems;
 }

@@ -5,6 +5,8 @@ import { BlockBuffers, frameScratch, loadTreeFileSync, Slicer, streamFd, writeFr
 import { sha256Hex } from "./streaming";
 import { ParallelReads } from "./parallel-reads";
 import { HELPER_MIN_FILES, ReaderThread } from "./reader-thread";
+import { requirePathArg } from "../input";
+import { compareTreePaths } from "./streaming";
 import { assertRealDirectory, listTreeFiles, type TreeFile } from "./walk";
 
 /** Reported every 256 files, after each block of a large file, and once at the end. */
@@ -48,7 +50,7 @@ export async function calculateDirectoryChecksum(
   dir: string,
   opts: DirectoryChecksumOptions = {},
 ): Promise<Checksum> {
-  return (await hashTree(dir, false, opts)).checksum;
+  return (await hashTree(requirePathArg(dir, "dir"), false, opts)).checksum;
 }
 
 /** The directory checksum plus each file's size and SHA-256, for reporting what changed later. */
@@ -56,7 +58,7 @@ export async function calculateDirectoryManifest(
   dir: string,
   opts: DirectoryChecksumOptions = {},
 ): Promise<{ checksum: Checksum; files: FileManifest }> {
-  const { checksum, files } = await hashTree(dir, true, opts);
+  const { checksum, files } = await hashTree(requirePathArg(dir, "dir"), true, opts);
   return { checksum, files: files! };
 }
 
@@ -145,7 +147,10 @@ async function hashFiles(
   return { checksum: toChecksum(total.digest("hex")), files };
 }
 
-/** Which files differ between a recorded manifest and a fresh one (each list sorted). */
+/**
+ * Which files differ between a recorded manifest and a fresh one, each list in the checksum's path
+ * order (component by component, bytewise: `a/x` before `a-b`; see compareTreePaths).
+ */
 export function diffManifest(
   recorded: FileManifest,
   current: FileManifest,
@@ -161,5 +166,9 @@ export function diffManifest(
   for (const rel of Object.keys(recorded)) {
     if (!Object.prototype.hasOwnProperty.call(current, rel)) removed.push(rel);
   }
-  return { changed: changed.sort(), added: added.sort(), removed: removed.sort() };
+  return {
+    changed: changed.sort(compareTreePaths),
+    added: added.sort(compareTreePaths),
+    removed: removed.sort(compareTreePaths),
+  };
 }

@@ -1,12 +1,14 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { ioError } from "../errors";
+import { requirePathArg } from "../input";
 import { calculateDirectoryChecksum } from "./directory";
 import { parseChecksum, toChecksum, type Checksum } from "./format";
 import { BlockBuffers, openUserFile, streamFd } from "./read";
 
 /** Plain SHA-256 of a file's bytes (an archive's checksum), `sha256:<hex>`. Links are followed. */
 export async function calculateFileChecksum(file: string): Promise<Checksum> {
+  requirePathArg(file, "file");
   const { fd, size } = await openUserFile(file);
   const hash = crypto.createHash("sha256");
   await streamFd(fd, file, new BlockBuffers(), (block) => hash.update(block), size);
@@ -22,11 +24,12 @@ export async function verifyChecksum(
   expected: string,
 ): Promise<{ ok: boolean; expected: Checksum; actual: Checksum }> {
   const want = parseChecksum(expected, "expected checksum");
+  requirePathArg(path, "path");
   let st: fs.Stats;
   try {
     st = await fs.promises.stat(path);
   } catch (err) {
-    throw ioError(err, path, "cannot verify");
+    throw ioError(err, path, "cannot verify", "read");
   }
   const actual = st.isDirectory()
     ? await calculateDirectoryChecksum(path)

@@ -3,6 +3,7 @@
 // system errors to AttuneError naming the path.
 import fs from "node:fs";
 import { AttuneError, ErrorCodes, ioError } from "../errors";
+import { shortPath } from "../short-path";
 
 // O_NONBLOCK: opening a FIFO swapped in after the walk must not block a libuv thread forever.
 // O_NOFOLLOW: a symlink swapped in after the walk is refused by the kernel (ELOOP).
@@ -11,13 +12,17 @@ const OPEN_USER_FILE = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
 
 function openError(err: NodeJS.ErrnoException, path: string, followLinks: boolean): AttuneError {
   if (err.code === "ELOOP" && !followLinks) {
-    return new AttuneError(ErrorCodes.ESYMLINK, `${path} is a symbolic link; packs may not contain links`, {
-      path,
-      cause: err,
-      hint: "replace the link with a copy of the file it points to",
-    });
+    return new AttuneError(
+      ErrorCodes.ESYMLINK,
+      `${shortPath(path)} is a symbolic link; packs may not contain links`,
+      {
+        path,
+        cause: err,
+        hint: "replace the link with a copy of the file it points to",
+      },
+    );
   }
-  return ioError(err, path, "cannot open");
+  return ioError(err, path, "cannot open", "read");
 }
 
 export function openFd(path: string, followLinks: boolean): Promise<number> {
@@ -41,7 +46,7 @@ export function fstatSyncChecked(fd: number, path: string): fs.Stats {
   try {
     return fs.fstatSync(fd);
   } catch (err) {
-    throw ioError(err, path, "cannot stat");
+    throw ioError(err, path, "cannot stat", "read");
   }
 }
 
@@ -56,13 +61,13 @@ export function readSyncChecked(
   try {
     return fs.readSync(fd, buf, offset, length, position);
   } catch (err) {
-    throw ioError(err, path, "cannot read");
+    throw ioError(err, path, "cannot read", "read");
   }
 }
 
 export function fstatFd(fd: number, path: string): Promise<fs.Stats> {
   return new Promise((resolve, reject) => {
-    fs.fstat(fd, (err, st) => (err ? reject(ioError(err, path, "cannot stat")) : resolve(st)));
+    fs.fstat(fd, (err, st) => (err ? reject(ioError(err, path, "cannot stat", "read")) : resolve(st)));
   });
 }
 
@@ -76,7 +81,7 @@ export function readFd(
 ) {
   return new Promise<number>((resolve, reject) => {
     fs.read(fd, buf, offset, length, position, (err, n) =>
-      err ? reject(ioError(err, path, "cannot read")) : resolve(n),
+      err ? reject(ioError(err, path, "cannot read", "read")) : resolve(n),
     );
   });
 }
@@ -90,8 +95,9 @@ export function closeFd(fd: number): void {
 export function assertRegular(st: fs.Stats, path: string): void {
   if (st.isFile()) return;
   if (st.isDirectory()) {
-    throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${path} is a directory, not a file`, {
+    throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${shortPath(path)} is a directory, not a file`, {
       path,
+      hint: "pass a file; a pack's directory is hashed with calculateDirectoryChecksum or verifyChecksum",
       details: { field: "path" },
     });
   }
@@ -115,7 +121,7 @@ export function kindOf(st: {
 export function specialFileError(path: string, kind: string): AttuneError {
   return new AttuneError(
     ErrorCodes.ESPECIAL_FILE,
-    `${path} is a ${kind}; packs may only contain regular files and directories`,
+    `${shortPath(path)} is a ${kind}; packs may only contain regular files and directories`,
     {
       path,
       hint: "move it out of the pack's directory",
@@ -127,7 +133,7 @@ export function specialFileError(path: string, kind: string): AttuneError {
 export function changedError(path: string, expected: number, found: string): AttuneError {
   return new AttuneError(
     ErrorCodes.ECHANGED,
-    `${path} changed while it was being read (size was ${expected} bytes, ${found})`,
+    `${shortPath(path)} changed while it was being read (size was ${expected} bytes, ${found})`,
     {
       path,
       hint: "make sure nothing writes to the pack while its checksum is computed, then retry",

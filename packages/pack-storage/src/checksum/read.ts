@@ -8,6 +8,7 @@
 // flight while the current block is hashed, so hashing never waits for the disk.
 import fs from "node:fs";
 import { AttuneError, ErrorCodes } from "../errors";
+import { shortPath } from "../short-path";
 import {
   assertRegular,
   changedError,
@@ -57,7 +58,10 @@ export function writeFrameHeader(scratch: Buffer, rel: string, size: number, pat
   const pathAt = MAGIC.length + 8;
   const pathLength = Buffer.byteLength(rel, "utf8");
   if (pathAt + pathLength + 8 > HEADER_ROOM) {
-    throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${path}: path too long to hash`, { path });
+    throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${shortPath(path)}: path too long to hash`, {
+      path,
+      hint: "shorten the pack's deepest paths (fewer or shorter directory and file names)",
+    });
   }
   scratch.write(rel, pathAt, "utf8");
   writeU64(scratch, pathLength, MAGIC.length);

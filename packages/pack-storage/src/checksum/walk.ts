@@ -5,6 +5,7 @@ import fs from "node:fs";
 import nodePath from "node:path";
 import { isUtf8 } from "node:buffer";
 import { AttuneError, ErrorCodes, ioError } from "../errors";
+import { shortPath } from "../short-path";
 import { kindOf, specialFileError } from "./fs-io";
 import type { Slicer } from "./read";
 
@@ -15,19 +16,22 @@ export interface TreeFile {
   rel: string;
 }
 
-/** Check that `root` is a real directory (not a link, not a file) and return its absolute path. */
+/**
+ * Check that `root` is a real directory (not a link, not a file) and return its absolute path.
+ * `root` was checked to be a usable path by the entry point (input.ts requirePathArg).
+ */
 export async function assertRealDirectory(root: string): Promise<string> {
   const abs = nodePath.resolve(root);
   let st: fs.Stats;
   try {
     st = await fs.promises.lstat(abs);
   } catch (err) {
-    throw ioError(err, root, "cannot read directory");
+    throw ioError(err, root, "cannot read directory", "read");
   }
   if (st.isSymbolicLink()) {
     throw new AttuneError(
       ErrorCodes.ESYMLINK,
-      `${root} is a symbolic link; the pack root must be a real directory`,
+      `${shortPath(root)} is a symbolic link; the pack root must be a real directory`,
       {
         path: root,
         hint: "pass the directory the link points to",
@@ -35,8 +39,9 @@ export async function assertRealDirectory(root: string): Promise<string> {
     );
   }
   if (!st.isDirectory()) {
-    throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${root} is not a directory`, {
+    throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${shortPath(root)} is not a directory`, {
       path: root,
+      hint: "pass the pack's directory; a single file (an archive) is hashed with calculateFileChecksum or verifyChecksum",
       details: { field: "path" },
     });
   }
@@ -80,10 +85,14 @@ async function walkDir(
       if (pause) await pause;
       await walkDir(abs, `${rel}/`, out, slicer, many);
     } else if (entry.isSymbolicLink()) {
-      throw new AttuneError(ErrorCodes.ESYMLINK, `${abs} is a symbolic link; packs may not contain links`, {
-        path: abs,
-        hint: "replace the link with a copy of what it points to",
-      });
+      throw new AttuneError(
+        ErrorCodes.ESYMLINK,
+        `${shortPath(abs)} is a symbolic link; packs may not contain links`,
+        {
+          path: abs,
+          hint: "replace the link with a copy of what it points to",
+        },
+      );
     } else throw specialFileError(abs, kindOf(entry));
   }
 }
@@ -94,7 +103,7 @@ function readEntries(absDir: string): fs.Dirent[] {
   try {
     entries = fs.readdirSync(absDir, { withFileTypes: true });
   } catch (err) {
-    throw ioError(err, absDir, "cannot read directory");
+    throw ioError(err, absDir, "cannot read directory", "read");
   }
   let exotic = false;
   for (const e of entries) {
@@ -109,13 +118,65 @@ function readEntries(absDir: string): fs.Dirent[] {
 function checkRawNames(absDir: string): void {
   for (const raw of fs.readdirSync(absDir, { encoding: "buffer" })) {
     if (isUtf8(raw)) continue;
-    const shown = nodePath.join(absDir, raw.toString("latin1"));
-    throw new AttuneError(ErrorCodes.EBAD_FILENAME, `${shown} has a name that is not valid UTF-8`, {
-      path: shown,
-      hint: "rename the file so its name is UTF-8",
-      details: { nameHex: raw.toString("hex") },
-    });
+    const shown = nodePath.join(absDir, escapeName(raw));
+    throw new AttuneError(
+      ErrorCodes.EBAD_FILENAME,
+      `${shortPath(shown)} has a name that is not valid UTF-8`,
+      {
+        path: shown,
+        hint: "rename the file so its name is UTF-8",
+        details: { nameHex: raw.toString("hex") },
+      },
+    );
   }
+}
+
+/**
+ * A file name's bytes for display: valid UTF-8 as text, every other byte as `\xNN` (so
+ * `bad\xff\xfename`, never Latin-1 mojibake), and control characters and `\` escaped too, so
+ * that the form reads back unambiguously and never puts raw control bytes in a terminal.
+ */
+export function escapeName(raw: Buffer): string {
+  let out = "";
+  for (let i = 0; i < raw.length;) {
+    const n = utf8SequenceLength(raw, i);
+    const cp =
+      n === 0
+        ? -1
+        : raw
+            .subarray(i, i + n)
+            .toString("utf8")
+            .codePointAt(0)!;
+    if (n === 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+      const len = Math.max(n, 1);
+      for (let j = i; j < i + len; j++) out += `\\x${raw[j].toString(16).padStart(2, "0")}`;
+      i += len;
+    } else {
+      out += cp === 0x5c ? "\\\\" : String.fromCodePoint(cp);
+      i += n;
+    }
+  }
+  return out;
+}
+
+/** The length of the valid UTF-8 sequence at `i` (1-4), or 0 when the byte there starts none. */
+function utf8SequenceLength(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => i + k < b.length && b[i + k] >= lo && b[i + k] <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    // no overlong forms (E0 80..9F) and no surrogates (ED A0..BF)
+    const lo = c === 0xe0 ? 0xa0 : 0x80;
+    const hi = c === 0xed ? 0x9f : 0xbf;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const lo = c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xf4 ? 0x8f : 0xbf;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
 }
 
 /** Compare two strings in the order of their UTF-8 bytes (= code point order). */

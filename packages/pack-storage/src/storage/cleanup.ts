@@ -1,7 +1,9 @@
 // Start-up cleanup: what a crashed install/uninstall leaves behind is garbage by construction
 // (staging dirs, temp links, trash, store dirs never linked); remove it unless its owner still runs.
+// Store dirs a replace unlinked (retired) are not garbage at once: readers may still be in them;
+// they go once their grace period has passed, whoever their owner (sweepRetired).
 import fs from "node:fs";
-import type { Layout } from "./layout";
+import { RETIRED_PREFIX, type Layout } from "./layout";
 import { isAbandoned, isOwn } from "./owner";
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {
@@ -67,7 +69,7 @@ export async function cleanTrash(
   return { removed, kept };
 }
 
-export async function cleanLeftovers(layout: Layout): Promise<string[]> {
+export async function cleanLeftovers(layout: Layout, graceMs: number): Promise<string[]> {
   const removed: string[] = [];
   const rm = (abs: string) => remove(abs, removed);
   for (const name of await abandoned((n) => layout.staging(n), await readdirOrEmpty(layout.staging()))) {
@@ -75,11 +77,52 @@ export async function cleanLeftovers(layout: Layout): Promise<string[]> {
   }
   removed.push(...(await cleanTrash(layout, { own: false })).removed);
   const before = await referencedStoreDirs(layout);
-  // the store's own files (its id) start with "."; content dirs never do
-  const unlinked = (await readdirOrEmpty(layout.store())).filter((n) => !n.startsWith(".") && !before.has(n));
+  // the store's own files (its id, retirement marks) start with "."; content dirs never do
+  // listed after the links: a store dir unlinked by then was marked before its link was swapped away
+  const names = await readdirOrEmpty(layout.store());
+  const retired = retiredNames(names);
+  const unlinked = names.filter((n) => !n.startsWith(".") && !before.has(n) && !retired.has(n));
   // owners were found dead before this second scan, so any link they made is visible in it
   const candidates = await abandoned((n) => layout.store(n), unlinked);
   const after = await referencedStoreDirs(layout);
   for (const name of candidates) if (!after.has(name)) await rm(layout.store(name));
+  removed.push(...(await sweepRetired(layout, graceMs)));
+  return removed;
+}
+
+function retiredNames(storeEntries: string[]): Set<string> {
+  return new Set(
+    storeEntries.filter((n) => n.startsWith(RETIRED_PREFIX)).map((n) => n.slice(RETIRED_PREFIX.length)),
+  );
+}
+
+/**
+ * Delete the store dirs a replace retired (swap.ts retireStore) once no link names them and their
+ * mark is at least `graceMs` old; drop marks whose store dir is gone. Best effort: what cannot be
+ * deleted now stays for a later sweep. A store dir being installed (moved in, not linked yet) has
+ * no mark, so it is never taken for a retired one. Returns the store dirs removed.
+ */
+export async function sweepRetired(layout: Layout, graceMs: number): Promise<string[]> {
+  const entries = await readdirOrEmpty(layout.store());
+  const retired = retiredNames(entries);
+  if (retired.size === 0) return [];
+  // links first, then the marks' ages: a mark rewritten for a replace under way is fresh by then
+  const linked = await referencedStoreDirs(layout);
+  const present = new Set(entries);
+  const removed: string[] = [];
+  for (const name of retired) {
+    const mark = layout.retiredMarker(name);
+    const dir = layout.store(name);
+    if (present.has(name)) {
+      if (linked.has(name) || (await ageMs(mark)) < graceMs) continue;
+      try {
+        await layout.discard(dir);
+      } catch {
+        continue; // left, with its mark, for a later sweep
+      }
+      removed.push(dir);
+    }
+    await fs.promises.rm(mark, { recursive: true, force: true }).catch(() => undefined);
+  }
   return removed;
 }

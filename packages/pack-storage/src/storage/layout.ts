@@ -4,6 +4,7 @@
 //   <packsDir>/<ref>/                                                 legacy unversioned install (read-only support)
 //   <packsDir>/.store-v1/<ref>-<version>~<owner>/                      immutable content directories
 //   <packsDir>/.store-v1/.store-id                                     the store's random id (written once)
+//   <packsDir>/.store-v1/.retired~<ref>-<version>~<owner>              a replaced store dir's retirement (mtime)
 //   <packsDir>/.staging/<owner>/  and  .staging/link~<owner>           private (0700) staging dirs, temp links
 //   <packsDir>/.trash/<...>~<owner>                                    entries being deleted
 //
@@ -21,6 +22,8 @@ export const STAGING_DIR = ".staging";
 export const TRASH_DIR = ".trash";
 /** Inside the store dir: its random id, so a store made anew in the same place is told from this one. */
 export const STORE_ID_FILE = ".store-id";
+/** Inside the store dir: `<prefix><store dir name>`, written when a replace unlinks that store dir. */
+export const RETIRED_PREFIX = ".retired~";
 
 /**
  * The longest path the store puts between the packs directory and a pack's own files: an entry
@@ -84,6 +87,10 @@ export class Layout {
   }
   trash(name = ""): string {
     return path.join(this.root, TRASH_DIR, name);
+  }
+  /** The marker saying store dir `storeName` was replaced (its mtime is when). */
+  retiredMarker(storeName: string): string {
+    return this.store(`${RETIRED_PREFIX}${storeName}`);
   }
   /** The link target written into `<packsDir>/<name>` for a store dir: relative, so packsDir can move. */
   linkTarget(storeName: string): string {

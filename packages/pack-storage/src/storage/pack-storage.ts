@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { AttuneError, ErrorCodes, ioError } from "../errors";
-import { cleanLeftovers, cleanTrash } from "./cleanup";
+import { requirePathArg } from "../input";
+import { cleanLeftovers, cleanTrash, sweepRetired } from "./cleanup";
 import { Layout, STORE_DIR, type StoreIdentity } from "./layout";
 import { ownedSuffix } from "./owner";
 import { parseEntryName, validateRef, validateVersion } from "./validate";
@@ -17,7 +18,16 @@ export interface InstalledPack {
 
 export interface PackStorageOptions {
   packsDir: string;
+  /**
+   * How long a store dir replaced by `installPack(..., { replace: true })` stays where readers that
+   * resolved the stable path before the swap find it; default RETIRED_GRACE_MS. 0 (tests) lets the
+   * next sweep delete it.
+   */
+  retiredGraceMs?: number;
 }
+
+/** Default grace period of a replaced store dir: readers that resolved the old link keep it this long. */
+export const RETIRED_GRACE_MS = 60_000;
 
 /**
  * Versioned pack storage: immutable content directories plus an atomic symlink swap, so readers of
@@ -25,28 +35,26 @@ export interface PackStorageOptions {
  */
 export class PackStorage {
   readonly packsDir: string;
+  /** see PackStorageOptions.retiredGraceMs */
+  readonly retiredGraceMs: number;
   private readonly layout: Layout;
   /** the store `init()` opened; null before (a storage never initialised checks only that a store is there) */
   private opened: StoreIdentity | null = null;
 
   constructor(opts: PackStorageOptions) {
-    if (!opts?.packsDir) {
-      throw new AttuneError(ErrorCodes.EINVALID_INPUT, "packsDir is required", {
-        details: { field: "packsDir" },
-      });
-    }
-    this.packsDir = path.resolve(opts.packsDir);
+    this.packsDir = path.resolve(requirePathArg(opts?.packsDir, "packsDir"));
+    this.retiredGraceMs = graceOption(opts.retiredGraceMs);
     this.layout = new Layout(this.packsDir);
   }
 
   /**
    * Create the layout, remove what crashed processes left behind (staging, trash, unlinked store
-   * dirs), and remember which store this is (its id, given one if it has none), so that
+   * dirs) and store dirs replaced longer ago than the grace period, and remember which store this is (its id, given one if it has none), so that
    * `checkIntact()` can tell this store from one made anew in its place.
    */
   async init(): Promise<void> {
     await this.layout.ensure();
-    await cleanLeftovers(this.layout);
+    await cleanLeftovers(this.layout, this.retiredGraceMs);
     this.opened = await this.layout.identify();
   }
 
@@ -153,9 +161,16 @@ export class PackStorage {
    * Delete what is left in the trash: entries of dead processes, and this process's own whose
    * deletion failed earlier (say, a file that could not be removed then); never what a live
    * process is deleting now. Best effort: returns what was removed, and what is still there.
+   * Also deletes the store dirs replaced longer ago than the grace period (not listed).
    */
   async emptyTrash(): Promise<{ removed: string[]; kept: string[] }> {
+    await this.sweepRetired();
     return cleanTrash(this.layout, { own: true });
+  }
+
+  /** Best effort, after a write: delete the store dirs whose grace period has passed. */
+  private async sweepRetired(): Promise<void> {
+    await sweepRetired(this.layout, this.retiredGraceMs).catch(() => undefined);
   }
 
   /** A private (0700) directory under packsDir, on the same filesystem, to stage a pack in. */
@@ -186,6 +201,7 @@ export class PackStorage {
     version: string,
     opts: { replace?: boolean } = {},
   ): Promise<string> {
+    requirePathArg(stagedDir, "stagedDir");
     const name = entryName(ref, validateVersion(version));
     const finalPath = this.layout.entry(name);
     await this.ensureLayout();
@@ -198,6 +214,7 @@ export class PackStorage {
       if ((err as NodeJS.ErrnoException).code === "EEXIST") throw conflict(ref, version, finalPath);
       throw ioError(err, finalPath, "cannot install");
     }
+    await this.sweepRetired();
     return finalPath;
   }
 
@@ -211,6 +228,7 @@ export class PackStorage {
         : (await this.entryNames()).filter((n) => parseEntryName(n)?.ref === ref);
     let removed = false;
     for (const name of names) removed = (await this.removeEntry(name)) || removed;
+    await this.sweepRetired();
     return removed;
   }
 
@@ -294,6 +312,19 @@ export class PackStorage {
     await this.layout.discard(abs);
     return true;
   }
+}
+
+function graceOption(value: unknown): number {
+  if (value === undefined) return RETIRED_GRACE_MS;
+  if (typeof value === "number" && Number.isFinite(value) && value >= 0) return value;
+  throw new AttuneError(
+    ErrorCodes.EINVALID_INPUT,
+    `retiredGraceMs must be a number of milliseconds >= 0, got ${String(value)}`,
+    {
+      hint: `leave it out for the default (${RETIRED_GRACE_MS} ms)`,
+      details: { field: "retiredGraceMs" },
+    },
+  );
 }
 
 function entryName(ref: string, version?: string): string {
