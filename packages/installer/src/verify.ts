@@ -6,6 +6,7 @@ import {
   calculateDirectoryChecksum,
   calculateDirectoryManifest,
   diffManifest,
+  STORE_DIR,
   validateRef,
   type Checksum,
 } from "@attune/pack-storage";
@@ -71,6 +72,15 @@ export async function verify(
 
 const UNHASHABLE = new Set<string>([ErrorCodes.ESYMLINK, ErrorCodes.ESPECIAL_FILE, ErrorCodes.EBAD_FILENAME]);
 
+/** `link` points where the store keeps content (`<packsDir>/.store-v1/<name>`), and nothing is there. */
+async function danglingStoreLink(packsDir: string, link: string): Promise<boolean> {
+  const target = await fs.readlink(link).catch(() => null);
+  if (target === null) return false;
+  const abs = path.resolve(path.dirname(link), target);
+  if (path.dirname(abs) !== path.join(path.resolve(packsDir), STORE_DIR)) return false;
+  return (await fs.lstat(abs).catch(() => null)) === null;
+}
+
 async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<VerifyReport> {
   const inst = rec.installation!;
   const base = {
@@ -99,7 +109,9 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
     // the store's, so it is not hashed, and it is not "gone" either
     const at = ctx.storage.getPackPath(rec.pack.ref, rec.pack.version);
     const there = await fs.lstat(at).catch(() => null);
-    if (there)
+    // the store's own link with its content directory deleted: the tree is gone, like the link
+    const ownLinkDangling = there?.isSymbolicLink() && (await danglingStoreLink(ctx.storage.packsDir, at));
+    if (there && !ownLinkDangling)
       return unhashable(
         `ESYMLINK: ${path.basename(at)} is not the directory the store made (${there.isSymbolicLink() ? "a symbolic link to another place" : "something else"} is in its place)`,
       );
@@ -112,7 +124,9 @@ async function compare(ctx: InstallerContext, rec: InstalledRecord): Promise<Ver
       changed: [],
       added: [],
       removed: Object.keys(recorded ?? {}).sort(),
-      error: `${GONE}${path.basename(at)} is gone from the packs directory`,
+      error: ownLinkDangling
+        ? `${GONE}the content of ${path.basename(at)} is gone from the store (its link is left)`
+        : `${GONE}${path.basename(at)} is gone from the packs directory`,
     };
   }
   const expected = inst.checksum.toLowerCase() as Checksum;

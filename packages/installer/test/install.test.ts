@@ -545,6 +545,14 @@ describe.each(await providers())("install flow on %s", (provider) => {
         "ESYMLINK: core-1.0.0 is not the directory the store made (a symbolic link to another place is in its place)",
     });
     fs.rmSync(real);
+    // the store's own link left with its content directory deleted: gone, every file removed
+    const emptied = await inst.verify("core");
+    expect(emptied).toMatchObject({
+      ok: false,
+      actual: null,
+      error: "ENOENT: the content of core-1.0.0 is gone from the store (its link is left)",
+    });
+    expect(emptied.removed).toEqual(["actions/hello.py", "actions/hello.yaml", "pack.yaml"]);
     fs.rmSync(r.installation.storage_path, { recursive: true, force: true });
     const gone = await inst.verify("core");
     expect(gone).toMatchObject({

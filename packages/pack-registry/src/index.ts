@@ -1,4 +1,3 @@
-export const placeholder = true;
 export * from "./sources/types";
 export * from "./config/types";
 export * from "./config/config-file";

@@ -162,6 +162,26 @@ describe("parseManifest / loadManifest", () => {
     expect(err.message).toMatch(message);
   });
 
+  it("refuses a NUL or a lone surrogate in a stored text field (a store would refuse or change it), naming the field", () => {
+    const nul = failure('ref: abc\nversion: 1.0.0\nlabel: "a\\0b"\n');
+    expect({ code: nul.code, field: nul.details?.field, message: nul.message, hint: nul.hint }).toEqual({
+      code: "EMANIFEST",
+      field: "label",
+      message: 'pack.yaml: field "label": holds a NUL character (\\0), which no text field may hold',
+      hint: 'remove the \\0 from "label" in pack.yaml',
+    });
+    const lone = failure('ref: abc\nversion: 1.0.0\ndescription: "x\\ud800y"\n');
+    expect({ code: lone.code, field: lone.details?.field }).toEqual({
+      code: "EMANIFEST",
+      field: "description",
+    });
+    expect(lone.message).toMatch(/lone UTF-16 surrogate/);
+    // a pair is a character; JSON-stored fields (meta) keep whatever they hold
+    expect(
+      parseManifest('ref: abc\nversion: 1.0.0\nlabel: "\\ud83d\\ude00"\nmeta: {k: "a\\0b"}\n'),
+    ).toMatchObject({ label: "😀", meta: { k: "a\0b" } });
+  });
+
   it("refuses an alias bomb instead of expanding it", () => {
     const lines = ["ref: abc", "version: 1.0.0", "a: &a [x, x, x, x, x, x, x, x, x, x]"];
     for (let i = 1; i <= 12; i++)

@@ -28,6 +28,6 @@ export {
   type PackStorageOptions,
   type StoreLostReason,
 } from "./storage/pack-storage";
-export { packPathBudget } from "./storage/layout";
+export { packPathBudget, STORE_DIR } from "./storage/layout";
 export { makeDirs, makeDirsSync } from "./make-dirs";
 export { redactUrl, redactUrlsIn } from "./redact";

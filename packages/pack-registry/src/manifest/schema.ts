@@ -65,11 +65,36 @@ function checkIdentity(raw: Record<string, unknown>): void {
   }
 }
 
+/** The text fields stored as they are (the lists, meta and conf_schema are stored as JSON). */
+const STORED_TEXT = ["label", "name", "description", "author", "email", "license"] as const;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * A NUL character (which PostgreSQL cannot store in text, while SQLite can) or a lone UTF-16
+ * surrogate (which each database replaces its own way) would make the same pack.yaml install on one
+ * store and not on another, or read back differently: refused in the text fields stored as they are.
+ */
+function checkStoredText(raw: Record<string, unknown>): void {
+  for (const field of STORED_TEXT) {
+    const value = raw[field];
+    if (typeof value !== "string") continue;
+    if (value.includes("\0"))
+      throw manifestError(field, "holds a NUL character (\\0), which no text field may hold", {
+        hint: `remove the \\0 from "${field}" in pack.yaml`,
+      });
+    if (LONE_SURROGATE.test(value))
+      throw manifestError(field, "holds a lone UTF-16 surrogate (an escape like \\ud800 without its pair)", {
+        hint: `write "${field}" as plain text in pack.yaml (characters, not \\u escapes of half a pair)`,
+      });
+  }
+}
+
 /** Validate a parsed pack.yaml mapping and map legacy keys onto canonical ones. */
 export function validateManifest(input: Record<string, unknown>): PackManifest {
   // an empty YAML key (`description:`) is null: treat it as absent rather than as a type error
   const raw = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null));
   checkIdentity(raw);
+  checkStoredText(raw);
   const parsed = packManifestSchema().safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
