@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Db } from "@attune/db";
-import { AttuneError, ErrorCodes, PackStorage, packPathBudget } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, isAttuneError, PackStorage, packPathBudget } from "@attune/pack-storage";
 import {
   DEFAULT_EXTRACT_LIMITS,
   OutboundPolicy,
@@ -90,10 +90,17 @@ export class Installer {
   verify(ref: string, actor?: Actor, method?: InstallationMethod): Promise<VerifyReport> {
     return verify(this.ctx, ref, actor, method);
   }
+  /** Every installed pack; one uninstalled by another process meanwhile is left out, not an error. */
   async verifyAll(actor?: Actor, method?: InstallationMethod): Promise<VerifyReport[]> {
     const reports: VerifyReport[] = [];
-    for (const rec of await this.ctx.store.all())
-      if (rec.installation) reports.push(await verify(this.ctx, rec.pack.ref, actor, method));
+    for (const rec of await this.ctx.store.all()) {
+      if (!rec.installation) continue;
+      try {
+        reports.push(await verify(this.ctx, rec.pack.ref, actor, method));
+      } catch (e) {
+        if (!isAttuneError(e) || e.code !== ErrorCodes.ENOTFOUND) throw e;
+      }
+    }
     return reports;
   }
   list(filter: ListFilter = {}): Promise<ListResult> {

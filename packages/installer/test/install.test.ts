@@ -567,6 +567,22 @@ describe.each(await providers())("install flow on %s", (provider) => {
     });
   });
 
+  it("verifyAll leaves out a pack uninstalled after it listed the packs (not ENOTFOUND)", async () => {
+    await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    await inst.install({ source: pack("extra", "1.0.0"), ...cli }, actor);
+    // the list as it was before another process uninstalled `core`
+    const store = (inst as unknown as { ctx: { store: { all(): Promise<unknown[]> } } }).ctx.store;
+    const before = await store.all();
+    await inst.uninstall("core", { actor, method: "cli" });
+    const all = store.all.bind(store);
+    store.all = async () => before;
+    try {
+      expect((await inst.verifyAll(actor, "cli")).map((v) => [v.ref, v.ok])).toEqual([["extra", true]]);
+    } finally {
+      store.all = all;
+    }
+  });
+
   it("uninstalls: files and rows gone, history kept", async () => {
     await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
     const res = await inst.uninstall("core", { actor, method: "cli" });

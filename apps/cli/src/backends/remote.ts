@@ -318,7 +318,14 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined, pla
     async verifyAll() {
       const packs = await backend.list();
       const out: VerifyReport[] = [];
-      for (const p of packs) out.push(await backend.verify(String(p.pack.ref)));
+      for (const p of packs) {
+        // uninstalled by someone else since the list: left out, as the local --all does
+        const report = await backend.verify(String(p.pack.ref)).catch((e: unknown) => {
+          if ((e as { code?: unknown })?.code === "ENOTFOUND") return null;
+          throw e;
+        });
+        if (report) out.push(report);
+      }
       return out;
     },
     async search(text, refresh) {
