@@ -74,11 +74,44 @@ class AttuneSqliteAdapter extends PrismaBetterSQLite3 {
   }
 }
 
+type PgDriver = Awaited<ReturnType<InstanceType<ReturnType<typeof loadPrismaPg>>["connect"]>>;
+type PgTransaction = Awaited<ReturnType<PgDriver["startTransaction"]>>;
+
+/**
+ * Prisma hands an interactive transaction's connection back to the pool only after its COMMIT or
+ * ROLLBACK succeeded. When the server ended the session (a restart, pg_terminate_backend), that
+ * statement fails and the pool's connection would stay checked out for ever: the pool runs dry and
+ * `$disconnect` never returns. So a failed COMMIT or ROLLBACK releases it here (the pool drops a
+ * broken connection rather than reuse it).
+ */
+function releaseFailedEnds(driver: PgDriver): PgDriver {
+  const start = driver.startTransaction.bind(driver);
+  driver.startTransaction = async (isolationLevel) => {
+    const tx: PgTransaction = await start(isolationLevel);
+    const executeRaw = tx.executeRaw.bind(tx);
+    tx.executeRaw = async (query) => {
+      try {
+        return await executeRaw(query);
+      } catch (e) {
+        if (query.sql === "COMMIT" || query.sql === "ROLLBACK") await tx.rollback().catch(() => undefined);
+        throw e;
+      }
+    };
+    return tx;
+  };
+  return driver;
+}
+
 /** A Prisma client for `url`; callers use `createClient` (open.ts), which loads this module lazily. */
 export function createPrismaClient(url: string): Db {
   if (providerOf(url) === "postgresql") {
     const PrismaPg = loadPrismaPg();
-    return new PostgresClient({ adapter: new PrismaPg(postgresOptions(url)) });
+    // the adapter's pool listens for errors of idle and transaction connections itself; a query's
+    // connection is the pool's, with a listener for the query's lifetime (pg-pool's pool.query)
+    const adapter = new PrismaPg(postgresOptions(url));
+    const connect = adapter.connect.bind(adapter);
+    adapter.connect = async () => releaseFailedEnds(await connect());
+    return new PostgresClient({ adapter });
   }
   return new SqliteClient({ adapter: new AttuneSqliteAdapter(sqliteFilePath(url)) });
 }

@@ -1,17 +1,41 @@
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 
+/** What a driver adapter reports about a failure (`DriverAdapterError.cause`). */
+interface AdapterCause {
+  constraint?: { fields?: string[] };
+  originalCode?: unknown;
+  originalMessage?: unknown;
+  kind?: unknown;
+}
+
 interface PrismaLikeError {
   code?: unknown;
   message?: unknown;
+  name?: unknown;
+  cause?: unknown;
   meta?: {
     modelName?: string;
-    driverAdapterError?: { cause?: { constraint?: { fields?: string[] }; originalCode?: string } };
+    driverAdapterError?: { cause?: AdapterCause };
   };
+}
+
+/**
+ * The driver adapter's account of `e`, whichever way Prisma passed it on: inside its own error
+ * (`meta.driverAdapterError`, e.g. P2010, P1003), or as the bare `DriverAdapterError` when Prisma
+ * has no code for it (a model query whose session the server terminated: 57P01).
+ */
+function adapterCause(e: unknown): AdapterCause | undefined {
+  const err = (e ?? {}) as PrismaLikeError;
+  const wrapped = err.meta?.driverAdapterError?.cause;
+  if (wrapped) return wrapped;
+  if (err.name === "DriverAdapterError" && typeof err.cause === "object" && err.cause !== null)
+    return err.cause as AdapterCause;
+  return undefined;
 }
 
 /** Fields named by a unique violation, unquoted (PostgreSQL reports them as `"field"`). */
 function conflictFields(e: PrismaLikeError): string[] {
-  const fields = e.meta?.driverAdapterError?.cause?.constraint?.fields ?? [];
+  const fields = adapterCause(e)?.constraint?.fields ?? [];
   return fields.map((f) => f.replace(/^"|"$/g, ""));
 }
 
@@ -54,6 +78,9 @@ export function toDbError(e: unknown, action: string): AttuneError {
         cause: e,
       });
     case "P1008":
+      // Prisma's code for a PostgreSQL socket that timed out as well: that is no busy writer
+      if (adapterCause(e)?.kind === "SocketTimeout") break;
+    // falls through
     case "P2028":
     case "BUSY":
       return new AttuneError(
@@ -72,8 +99,9 @@ export function toDbError(e: unknown, action: string): AttuneError {
       hint: POSTGRES_TIMEOUT_HINT,
       details: { unavailable: true },
     });
-  // PostgreSQL gone or refusing us at run time (dropped database, server stopped, password changed)
-  if (PG_UNREACHABLE.has(postgresCode(e)))
+  // PostgreSQL gone or refusing us at run time (dropped database, server stopped, password changed,
+  // the session terminated): the API answers 503 with Retry-After, not 500
+  if (PG_UNREACHABLE.has(postgresCode(e)) || connectionLost(e))
     return new AttuneError(ErrorCodes.EDATABASE, `${action}: cannot use the database (${causeLine(e)})`, {
       cause: e,
       hint: postgresConnectHint(e),
@@ -87,20 +115,68 @@ export function toDbError(e: unknown, action: string): AttuneError {
     });
   return new AttuneError(ErrorCodes.EDATABASE, `${action}: database error (${causeLine(e)})`, {
     cause: e,
-    hint: "run `attune db migrate` if the schema may be out of date; `--debug` shows the whole cause",
+    hint: schemaBehind(e)
+      ? "run `attune db migrate` if the schema may be out of date; `--debug` shows the whole cause"
+      : "`--debug` shows the whole cause",
   });
+}
+
+/** A table or column this build uses is missing: the schema may be older than the code. */
+function schemaBehind(e: unknown): boolean {
+  const codes = [postgresCode(e), String((e as PrismaLikeError | null)?.code ?? "")];
+  // undefined_table, undefined_column, and Prisma's codes for them
+  if (codes.some((c) => ["42P01", "42703", "P2021", "P2022"].includes(c))) return true;
+  return /\bno such (table|column)\b/.test(causeText(e)); // SQLite
 }
 
 /**
  * The server's SQLSTATE or the socket's error code behind `e`, whichever way it came: the pg
- * driver's own error (`code`), or Prisma's (P1003 and the like) wrapping the driver adapter's, whose
- * `originalCode` carries the SQLSTATE. Prisma's query path (the API's tokens) reports a dropped
- * database as P1003 with 3D000 there, the direct paths as 3D000 itself.
+ * driver's own error (`code`), or the driver adapter's (`originalCode`), inside Prisma's (P1003 and
+ * the like) or bare. Prisma's query path (the API's tokens) reports a dropped database as P1003
+ * with 3D000 there, a terminated session as a bare DriverAdapterError with 57P01; the direct
+ * paths give 3D000 and 57P01 themselves.
  */
 function postgresCode(e: unknown): string {
   const err = (e ?? {}) as PrismaLikeError;
-  const original = err.meta?.driverAdapterError?.cause?.originalCode;
-  return String((typeof original === "string" && original) || err.code || "");
+  const cause = adapterCause(e);
+  const original = cause?.originalCode;
+  if (typeof original === "string" && original) return original;
+  // a socket error the adapter folded into a kind of its own (it keeps no code)
+  if (cause?.kind === "ConnectionClosed") return "ECONNRESET";
+  if (cause?.kind === "SocketTimeout") return "ETIMEDOUT";
+  return String(err.code || "");
+}
+
+/** SQLSTATEs and socket errors of a session that the server or the network ended under us. */
+const PG_SESSION_ENDED = new Set([
+  "57P01", // admin shutdown: pg_terminate_backend, a fast shutdown, DROP DATABASE ... WITH (FORCE)
+  "57P02", // crash shutdown
+  "08000",
+  "08003",
+  "08006",
+  "ECONNRESET",
+  "EPIPE",
+  "P1017", // Prisma: "Server has closed the connection"
+]);
+
+/**
+ * True when `e` says the connection broke under a statement (the server terminated the session,
+ * restarted or failed over, or the network dropped it), in any shape the pg driver or Prisma
+ * gives it: a SQLSTATE, a socket error, or the driver's own words, which carry no code.
+ */
+export function connectionLost(e: unknown): boolean {
+  return PG_SESSION_ENDED.has(postgresCode(e)) || brokenPgClient(e);
+}
+
+/**
+ * The pg driver's own error for a statement on a connection that broke (a plain Error without a
+ * code, which Prisma passes on as it is).
+ */
+export function brokenPgClient(e: unknown): boolean {
+  const message = String((e as Error | null)?.message ?? "");
+  return /\b(Connection terminated unexpectedly|Client has encountered a connection error and is not queryable)\b/.test(
+    message,
+  );
 }
 
 /** SQLSTATEs and socket errors that mean the PostgreSQL database cannot be used at all. */
@@ -117,9 +193,12 @@ const PG_UNREACHABLE = new Set([
   "08006",
   "ECONNREFUSED",
   "ECONNRESET",
+  "EPIPE",
   "ENOTFOUND",
   "EAI_AGAIN",
   "ETIMEDOUT",
+  "P1001", // Prisma: "Can't reach database server" (refused, or a host name that does not resolve)
+  "P1017", // Prisma: "Server has closed the connection"
 ]);
 
 const POSTGRES_TIMEOUT_HINT =
@@ -155,6 +234,9 @@ export function postgresConnectHint(e: unknown): string {
     return "fix the user name or password in DATABASE_URL, or the server's pg_hba.conf";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "fix the host name in DATABASE_URL";
   if (code === "ECONNREFUSED") return "start the server, or fix the host and port in DATABASE_URL";
+  // the URL worked a moment ago: nothing in it to fix
+  if (connectionLost(e))
+    return "the server ended the connection (a restart, a failover, or an administrator terminating sessions); retry, and check the server if it keeps happening";
   const message = String((e as Error | null)?.message ?? "");
   if (/does not support SSL/.test(message))
     return "the server does not accept TLS: enable ssl on the server, or drop sslmode from DATABASE_URL (sslmode=prefer does not fall back to a plain connection with this driver)";
@@ -165,10 +247,8 @@ export function postgresConnectHint(e: unknown): string {
 
 /** Every code and message an error and its driver cause carry, for matching. */
 function causeText(e: unknown): string {
-  const err = (e ?? {}) as PrismaLikeError & {
-    meta?: { driverAdapterError?: { cause?: Record<string, unknown> } };
-  };
-  const cause = err.meta?.driverAdapterError?.cause ?? {};
+  const err = (e ?? {}) as PrismaLikeError;
+  const cause = adapterCause(e) ?? {};
   return [err.code, err.message, cause.originalCode, cause.originalMessage, cause.kind]
     .filter((x) => typeof x === "string")
     .join(" ");
@@ -244,6 +324,8 @@ export function invalid(field: string, message: string, hint?: string): AttuneEr
 
 export function isPrismaError(e: unknown): boolean {
   const name = (e as { constructor?: { name?: string } } | null)?.constructor?.name ?? "";
+  // a failure Prisma has no code for reaches the caller as the adapter's own error
+  if (adapterCause(e) !== undefined) return true;
   return name.startsWith("PrismaClient") || /^P\d{4}$/.test(String((e as { code?: unknown } | null)?.code));
 }
 

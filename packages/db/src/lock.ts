@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { QueryConfig } from "pg";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { connectionLost, toDbError } from "./errors";
 import { connectPostgres } from "./migrate/postgres";
 import { POSTGRES_QUERY_TIMEOUT_MS } from "./url";
 
@@ -56,10 +57,7 @@ export async function acquirePostgresLock(
         hint: "another install of this pack is running; retry when it has finished",
         details: { key },
       });
-    throw new AttuneError(ErrorCodes.EDATABASE, `cannot take the lock "${key}"`, {
-      cause: e,
-      details: { key },
-    });
+    throw lockError(e, `cannot take the lock "${key}"`, key);
   }
   let released = false;
   let lostCause: unknown = null;
@@ -76,9 +74,26 @@ export async function acquirePostgresLock(
       try {
         // a lost session took its lock with it: nothing to unlock
         if (lostCause === null) await client.query("SELECT pg_advisory_unlock($1::bigint)", [k]);
+      } catch (e) {
+        // the session ended before its 'error' event came: PostgreSQL released the lock with it,
+        // so the release did what it had to (an install that committed must not read as failed)
+        if (!connectionLost(e)) throw lockError(e, `cannot release the lock "${key}"`, key);
       } finally {
         await client.end().catch(() => undefined);
       }
     },
   };
+}
+
+/**
+ * The lock connection's failure as EDATABASE naming the lock and the cause; a connection that broke
+ * or a server that did not answer in time is `unavailable` (the API answers 503), as on every path.
+ */
+function lockError(e: unknown, action: string, key: string): AttuneError {
+  const mapped = toDbError(e, action);
+  return new AttuneError(ErrorCodes.EDATABASE, mapped.message, {
+    cause: e,
+    hint: mapped.hint,
+    details: { ...mapped.details, key },
+  });
 }

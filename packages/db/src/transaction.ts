@@ -1,5 +1,5 @@
 import type { Db, TransactionOptions } from "./client";
-import { isPrismaError, toDbError } from "./errors";
+import { brokenPgClient, isPrismaError, toDbError } from "./errors";
 import { repositories, type Repositories } from "./repos";
 
 /** Generous defaults: on SQLite a transaction may first wait for another process's writer. */
@@ -17,7 +17,8 @@ export async function withTransaction<T>(
   try {
     return await db.$transaction((tx) => fn(repositories(tx)), { ...DEFAULTS, ...options });
   } catch (e) {
-    // the caller's own errors pass through untouched; only Prisma's are translated
-    throw isPrismaError(e) ? toDbError(e, "transaction") : e;
+    // the caller's own errors pass through untouched; only Prisma's (and the driver's, which Prisma
+    // passes on as they are: a COMMIT on a connection the server ended) are translated
+    throw isPrismaError(e) || brokenPgClient(e) ? toDbError(e, "transaction") : e;
   }
 }

@@ -104,6 +104,33 @@ describe("migrations run without a statement timeout, whatever DATABASE_URL says
   );
 });
 
+describe("a statement that waits too long for a lock", () => {
+  (POSTGRES ? it : it.skip)(
+    "the start-up check on a migrations table another session holds fails with the documented EDATABASE, not EUNEXPECTED",
+    async () => {
+      const database = await createTestDatabase("attune_timeouts_status");
+      const holder = await connectPostgres(database.url);
+      try {
+        await migrate(database.url);
+        await holder.query("BEGIN");
+        await holder.query(`LOCK TABLE "_prisma_migrations" IN ACCESS EXCLUSIVE MODE`);
+        const u = new URL(database.url);
+        u.searchParams.set("query_timeout", "1000");
+        const p = prepareDatabase({ home: "/nonexistent", databaseUrl: u.toString() });
+        await timesOut(p, "query", 5000);
+        await expect(p).rejects.toMatchObject({
+          message: `check the migrations of ${u.toString()}: the server did not answer a statement in time (query timeout: 30 s, or DATABASE_URL's query_timeout)`,
+          details: { unavailable: true },
+        });
+      } finally {
+        await holder.end().catch(() => undefined);
+        await database.drop();
+      }
+    },
+    20_000,
+  );
+});
+
 describe("a PostgreSQL server that accepts connections and never answers", () => {
   let silent: Awaited<ReturnType<typeof silentServer>>;
   let url: string;

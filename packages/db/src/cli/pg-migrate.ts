@@ -88,6 +88,7 @@ export class PrismaPgMigrate extends PrismaPg {
     const name = `prisma_shadow_${randomUUID().replace(/-/g, "")}`;
     const admin = async (sql: string) => {
       const c = new pg.Client({ ...this.cfg, Client: undefined } as pg.ClientConfig);
+      c.on("error", () => undefined); // a broken connection fails the statement instead of the process
       await c.connect();
       try {
         await c.query(sql);

@@ -279,7 +279,15 @@ function postgresWriter(url: string): DirectWriter {
       return finish([rows[0] as Raw | undefined]);
     }
     const client = await pool.connect();
+    // pg-pool takes its own 'error' listener off a client it hands out, and a client without one
+    // throws from the event (killing the process) when the server ends its session mid-transaction
+    // (a restart, a failover, pg_terminate_backend). The statement in flight fails with that error
+    // too, and that failure is what the caller gets.
     let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const out: Array<Raw | undefined> = [];
@@ -289,11 +297,13 @@ function postgresWriter(url: string): DirectWriter {
       return result;
     } catch (e) {
       // a connection that cannot even roll back is dropped, not handed to the next caller mid-transaction
-      await client.query("ROLLBACK").catch((err: Error) => {
-        broken = err;
-      });
+      if (!broken)
+        await client.query("ROLLBACK").catch((err: Error) => {
+          broken = err;
+        });
       throw e;
     } finally {
+      client.removeListener("error", onError);
       client.release(broken);
     }
   };

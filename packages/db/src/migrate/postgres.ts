@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { loadPg } from "../drivers";
-import { causeLine, postgresConnectHint, postgresTimeout } from "../errors";
+import { causeLine, connectionLost, postgresConnectHint, postgresTimeout, toDbError } from "../errors";
 import { postgresOptions, redactUrl } from "../url";
 import { migrationFailed, migrationsOf, pendingMigrations, type AppliedRow, type Migration } from "./plan";
 
@@ -87,7 +87,9 @@ export async function migratePostgres(
           `migrating ${redactUrl(url)} failed: ${postgresTimeout(e) ?? causeLine(e)}`,
           {
             cause: e,
-            ...(postgresTimeout(e) ? { hint: postgresConnectHint(e), details: { unavailable: true } } : {}),
+            ...(postgresTimeout(e) || connectionLost(e)
+              ? { hint: postgresConnectHint(e), details: { unavailable: true } }
+              : {}),
           },
         );
   } finally {
@@ -108,6 +110,9 @@ export async function postgresStatus(url: string): Promise<{ applied: string[]; 
       : [];
     const pending = pendingMigrations(all, rows).map((m) => m.name);
     return { applied: all.map((m) => m.name).filter((n) => !pending.includes(n)), pending };
+  } catch (e) {
+    // a statement timeout (a migrator holding its table), a terminated session: typed, with a hint
+    throw toDbError(e, `check the migrations of ${redactUrl(url)}`);
   } finally {
     await client.end().catch(() => undefined);
   }
