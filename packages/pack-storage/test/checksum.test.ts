@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -11,21 +11,13 @@ import {
   verifyChecksum,
 } from "../src/index";
 import { BLOCK_SIZE, WHOLE_FILE_MAX } from "../src/checksum/read";
-import { bytes, referenceChecksum, rejection, tmp, writeTree } from "./helpers";
+import { bytes, perTestCleanup, referenceChecksum, rejection } from "./helpers";
 
 const EMPTY = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const NESTED = "sha256:e9837162383488cb9b187ea585ce8963634d7d04f75abeb0c43d5456de0d6b13";
 
-let cleanups: Array<() => void> = [];
-afterEach(() => {
-  cleanups.forEach((c) => c());
-  cleanups = [];
-});
-function dir(files: Record<string, string | Buffer | null> = {}): string {
-  const t = tmp();
-  cleanups.push(t.cleanup);
-  return writeTree(path.join(t.dir, "pack"), files);
-}
+const perTest = perTestCleanup();
+const dir = perTest.tree;
 
 describe("framed v1 test vectors (DESIGN.md §3)", () => {
   it("empty directory", async () => {
@@ -166,7 +158,7 @@ describe("hostile trees", () => {
     const root = dir({ x: "x" });
     const link = `${root}-link`;
     fs.symlinkSync(root, link);
-    cleanups.push(() => fs.rmSync(link, { force: true }));
+    perTest.later(() => fs.rmSync(link, { force: true }));
     expect((await rejection(calculateDirectoryChecksum(link))).code).toBe("ESYMLINK");
   });
   it("rejects a FIFO without blocking on it", async () => {

@@ -1,12 +1,12 @@
 // Atomicity under a real crash (SIGKILL of a child mid-install) and under two processes racing.
 // The children run the built package (dist/), as a separate program would.
-import { afterEach, beforeAll, describe, expect, it } from "@jest/globals";
+import { beforeAll, describe, expect, it } from "@jest/globals";
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { calculateDirectoryChecksum, PackStorage } from "../src/index";
-import { bytes, tmp, writeTree } from "./helpers";
+import { bytes, perTestCleanup, tmp, writeTree } from "./helpers";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = (name: string) => path.join(here, "fixtures", name);
@@ -24,11 +24,7 @@ beforeAll(() => {
   if (!fs.existsSync(path.join(here, "../dist/index.js")))
     throw new Error("build the package first (pnpm build)");
 });
-let cleanups: Array<() => void> = [];
-afterEach(() => {
-  cleanups.forEach((c) => c());
-  cleanups = [];
-});
+const perTest = perTestCleanup();
 
 function trees(root: string) {
   const a: Record<string, Buffer> = {};
@@ -58,7 +54,7 @@ const exited = (child: ChildProcess) =>
 describe("crash safety", () => {
   it("a child killed mid-install leaves the whole old or whole new tree; init() removes the rest", async () => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     const { treeA, treeB } = trees(t.dir);
     const sums = [await calculateDirectoryChecksum(treeA), await calculateDirectoryChecksum(treeB)];
     const packsDir = path.join(t.dir, "packs");
@@ -99,7 +95,7 @@ describe("crash safety", () => {
 describe("readers during replaces by another process", () => {
   it("a reader that resolved the stable path before a replace still finds that whole tree", async () => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     const { treeA, treeB } = trees(t.dir);
     const sums = [await calculateDirectoryChecksum(treeA), await calculateDirectoryChecksum(treeB)];
     const packsDir = path.join(t.dir, "packs");
@@ -107,7 +103,7 @@ describe("readers during replaces by another process", () => {
     const child = spawn(process.execPath, [fixture("install-loop.mjs"), packsDir, treeA, treeB], {
       stdio: ["ignore", "pipe", "inherit"],
     });
-    cleanups.push(() => child.kill("SIGKILL"));
+    perTest.later(() => child.kill("SIGKILL"));
     await lineFrom(child, "ready");
     const seen = new Set<string>();
     for (let i = 0; i < 100; i++) {
@@ -142,7 +138,7 @@ describe("two processes installing the same ref+version", () => {
 
   it("without replace: exactly one wins, the other gets ECONFLICT, one whole tree remains", async () => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     const { treeA, treeB } = trees(t.dir);
     const packsDir = path.join(t.dir, "packs");
     const { codes, outputs } = await race(packsDir, treeA, treeB, "no-replace");
@@ -158,7 +154,7 @@ describe("two processes installing the same ref+version", () => {
 
   it("with replace: both succeed and one whole tree remains; init() leaves one store dir", async () => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     const { treeA, treeB } = trees(t.dir);
     const packsDir = path.join(t.dir, "packs");
     const sums = [await calculateDirectoryChecksum(treeA), await calculateDirectoryChecksum(treeB)];

@@ -2,11 +2,36 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { afterEach } from "@jest/globals";
 
 /** A fresh temp dir removed by the returned cleanup. */
 export function tmp(prefix = "attune-ps-"): { dir: string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Cleanups for the tests of one file, run after each test (call once, at the file's top level):
+ * `later(fn)` runs `fn` after the current test, `tree(files)` writes a fresh tree in a temp dir
+ * removed then.
+ */
+export function perTestCleanup(): {
+  later(fn: () => void): void;
+  tree(files?: Record<string, string | Buffer | null>): string;
+} {
+  let cleanups: Array<() => void> = [];
+  afterEach(() => {
+    cleanups.forEach((c) => c());
+    cleanups = [];
+  });
+  return {
+    later: (fn) => void cleanups.push(fn),
+    tree(files = {}) {
+      const t = tmp();
+      cleanups.push(t.cleanup);
+      return writeTree(path.join(t.dir, "pack"), files);
+    },
+  };
 }
 
 /** Write `{ "rel/path": content }` under `root` (content null = empty directory). */

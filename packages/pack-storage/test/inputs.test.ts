@@ -1,5 +1,5 @@
 // Bad arguments at the public entry points, and what errors say (hints, long paths, odd names).
-import { afterEach, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -17,21 +17,13 @@ import {
 } from "../src/index";
 import { shortPath } from "../src/short-path";
 import { escapeName } from "../src/checksum/walk";
-import { rejection, tmp, writeTree } from "./helpers";
+import { perTestCleanup, rejection, tmp, writeTree } from "./helpers";
 
 const EMPTY = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-let cleanups: Array<() => void> = [];
-afterEach(() => {
-  cleanups.forEach((c) => c());
-  cleanups = [];
-});
-function dir(files: Record<string, string | Buffer | null> = {}): string {
-  const t = tmp();
-  cleanups.push(t.cleanup);
-  return writeTree(path.join(t.dir, "pack"), files);
-}
+const perTest = perTestCleanup();
+const dir = perTest.tree;
 
 describe("path arguments are checked at each entry point (EINVALID_INPUT naming the argument)", () => {
   const cases: Array<[string, unknown, string]> = [
@@ -87,7 +79,7 @@ describe("path arguments are checked at each entry point (EINVALID_INPUT naming 
 
   it.each(cases)("installPack(stagedDir): %s", async (_name, value, says) => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     const storage = new PackStorage({ packsDir: path.join(t.dir, "packs") });
     await storage.init();
     const err = (await rejection(storage.installPack(value as string, "core", "1.0.0"))) as Error & {
@@ -202,7 +194,7 @@ describe("hints", () => {
     "EACCES reading a pack (a file, a subdirectory, and on the helper thread's path) gets the read hint [runs as uid 65534 via setpriv; skipped unless root with setpriv]",
     async () => {
       const t = tmp();
-      cleanups.push(t.cleanup);
+      perTest.later(t.cleanup);
       fs.chmodSync(t.dir, 0o755);
       const files: Record<string, string> = { "a.txt": "a" };
       for (let i = 0; i < 1200; i++) files[`many/f${String(i).padStart(4, "0")}`] = `${i}`;

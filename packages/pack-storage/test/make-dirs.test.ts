@@ -1,17 +1,13 @@
-import { afterEach, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import fs from "node:fs";
 import path from "node:path";
 import { makeDirs, makeDirsSync } from "../src/index";
-import { tmp } from "./helpers";
+import { perTestCleanup, tmp } from "./helpers";
 
-let cleanups: Array<() => void> = [];
-afterEach(() => {
-  cleanups.forEach((c) => c());
-  cleanups = [];
-});
+const perTest = perTestCleanup();
 function scratch(): string {
   const t = tmp("attune-mkdirs-");
-  cleanups.push(t.cleanup);
+  perTest.later(t.cleanup);
   return t.dir;
 }
 const modeOf = (p: string) => fs.statSync(p).mode & 0o777;

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, jest } from "@jest/globals";
+import { describe, expect, it, jest } from "@jest/globals";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -9,16 +9,12 @@ import {
   validateRef,
   validateVersion,
 } from "../src/index";
-import { rejection, tmp, writeTree } from "./helpers";
+import { perTestCleanup, rejection, tmp, writeTree } from "./helpers";
 
-let cleanups: Array<() => void> = [];
-afterEach(() => {
-  cleanups.forEach((c) => c());
-  cleanups = [];
-});
+const perTest = perTestCleanup();
 async function setup(opts: { retiredGraceMs?: number } = {}) {
   const t = tmp();
-  cleanups.push(t.cleanup);
+  perTest.later(t.cleanup);
   const storage = new PackStorage({ packsDir: path.join(t.dir, "packs"), ...opts });
   await storage.init();
   const stage = async (files: Record<string, string>) => writeTree(await storage.createStagingDir(), files);
@@ -255,7 +251,7 @@ describe("install, list, resolve, uninstall", () => {
 
   it("with packsDir behind a symlink, refuses the real path of an installed tree, and a directory holding the store", async () => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     fs.mkdirSync(path.join(t.dir, "real-packs"));
     fs.symlinkSync(path.join(t.dir, "real-packs"), path.join(t.dir, "packs"));
     const storage = new PackStorage({ packsDir: path.join(t.dir, "packs") });
@@ -312,7 +308,7 @@ describe("install, list, resolve, uninstall", () => {
     const setupDone = await setup();
     if (!fs.existsSync(shm) || fs.statSync(shm).dev === fs.statSync(setupDone.packsDir).dev) return null;
     const t = fs.mkdtempSync(path.join(shm, "attune-ps-"));
-    cleanups.push(() => fs.rmSync(t, { recursive: true, force: true }));
+    perTest.later(() => fs.rmSync(t, { recursive: true, force: true }));
     return { ...setupDone, shm: t };
   };
   const skipNoOtherFs = () => {
@@ -394,7 +390,7 @@ describe("init() cleans what crashed processes left", () => {
       const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], {
         stdio: ["ignore", "pipe", "ignore"],
       });
-      cleanups.push(() => parent.kill("SIGKILL"));
+      perTest.later(() => parent.kill("SIGKILL"));
       const zombie = Number(
         (await new Promise<Buffer>((r) => parent.stdout!.once("data", r))).toString().trim(),
       );
@@ -450,7 +446,7 @@ describe("the store's identity: checkIntact() and writes after init()", () => {
 
   it("gives a new store a random id; processes opening one store at once agree on it", async () => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     const packsDir = path.join(t.dir, "packs");
     const [a, b] = [new PackStorage({ packsDir }), new PackStorage({ packsDir })];
     await Promise.all([a.init(), b.init()]);
@@ -459,7 +455,7 @@ describe("the store's identity: checkIntact() and writes after init()", () => {
     await expect(b.checkIntact()).resolves.toBeUndefined();
     expect(internals(packsDir, ".staging")).toEqual([]); // the id's temporary file is gone
     const other = tmp();
-    cleanups.push(other.cleanup);
+    perTest.later(other.cleanup);
     await new PackStorage({ packsDir: other.dir }).init();
     expect(storeId(other.dir)).not.toBe(storeId(packsDir));
   });
@@ -508,7 +504,7 @@ describe("the store's identity: checkIntact() and writes after init()", () => {
 
   it("opens and works on an older store without an id; one whose id an older version removed stays the same store", async () => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     const packsDir = path.join(t.dir, "packs");
     // an older version's store: the layout without .store-id, and a pack in it
     const old = new PackStorage({ packsDir });
@@ -539,7 +535,7 @@ describe("the store's identity: checkIntact() and writes after init()", () => {
 
   it("keeps working on a store whose id cannot be read (a directory in its place): known by its directory", async () => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     const packsDir = path.join(t.dir, "packs");
     fs.mkdirSync(path.join(packsDir, ".store-v1", ".store-id"), { recursive: true }); // read: EISDIR
     const storage = new PackStorage({ packsDir });
@@ -560,7 +556,7 @@ describe("the store's identity: checkIntact() and writes after init()", () => {
 
   it("writes the id readable by all (0644) whatever the umask", async () => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     const packsDir = path.join(t.dir, "packs");
     const old = process.umask(0o077);
     try {
@@ -631,7 +627,7 @@ describe("the store's identity: checkIntact() and writes after init()", () => {
 
   it("where the birth time follows the change time (no statx), the store is known by device and inode", async () => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     const packsDir = path.join(t.dir, "packs");
     const store = path.join(packsDir, ".store-v1");
     // as libuv reports it without statx: the birth time is the change time
@@ -674,7 +670,7 @@ describe("the store's identity: checkIntact() and writes after init()", () => {
 
   it("a storage never initialised only checks that a store is there, and makes the layout as before", async () => {
     const t = tmp();
-    cleanups.push(t.cleanup);
+    perTest.later(t.cleanup);
     const storage = new PackStorage({ packsDir: path.join(t.dir, "packs") });
     await storage.createStagingDir();
     await expect(storage.checkIntact()).resolves.toBeUndefined();

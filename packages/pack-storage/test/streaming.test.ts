@@ -1,17 +1,13 @@
-import { afterEach, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { calculateDirectoryManifest, compareTreePaths, StreamingTreeHasher } from "../src/index";
-import { bytes, tmp, writeTree } from "./helpers";
+import { bytes, perTestCleanup, tmp, writeTree } from "./helpers";
 
 const NESTED = "sha256:e9837162383488cb9b187ea585ce8963634d7d04f75abeb0c43d5456de0d6b13";
 
-let cleanups: Array<() => void> = [];
-afterEach(() => {
-  cleanups.forEach((c) => c());
-  cleanups = [];
-});
+const perTest = perTestCleanup();
 
 type Tree = Record<string, Buffer>;
 
@@ -32,7 +28,7 @@ function feed(hasher: StreamingTreeHasher, tree: Tree, order = Object.keys(tree)
 
 function onDisk(tree: Tree): string {
   const t = tmp();
-  cleanups.push(t.cleanup);
+  perTest.later(t.cleanup);
   return writeTree(path.join(t.dir, "tree"), tree);
 }
 
