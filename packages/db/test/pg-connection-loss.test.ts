@@ -1,3 +1,4 @@
+import { heldProxy } from "@attune/test-utils";
 // A PostgreSQL session that the server ends under a running process (pg_terminate_backend, a
 // restart, a failover): every path fails the operation in hand with EDATABASE marked unavailable
 // (the API answers 503 with Retry-After), names the cause, hints at no migration, and the process
@@ -18,7 +19,6 @@ import {
 } from "../src";
 import { toDbError } from "../src/errors";
 import { connectPostgres } from "../src/migrate/postgres";
-import { heldProxy } from "./held-proxy";
 import { PACKAGE_DIR, POSTGRES, rejectsWith, scratchDatabase, uniqueRef, type Scratch } from "./helpers";
 
 const TERMINATED = "terminating connection due to administrator command";
