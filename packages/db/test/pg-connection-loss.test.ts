@@ -1,4 +1,3 @@
-import { heldProxy } from "@attune/test-utils";
 // A PostgreSQL session that the server ends under a running process (pg_terminate_backend, a
 // restart, a failover): every path fails the operation in hand with EDATABASE marked unavailable
 // (the API answers 503 with Retry-After), names the cause, hints at no migration, and the process
@@ -8,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
+import { heldProxy } from "@attune/test-utils";
 import {
   acquirePostgresLock,
   advisoryKey,
