@@ -1,7 +1,8 @@
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient as SqliteClient, type Prisma as SqlitePrisma } from "./generated/sqlite/client";
 import { PrismaClient as PostgresClient } from "./generated/postgres/client";
-import { loadPrismaPg } from "./drivers";
+import type { Pool } from "pg";
+import { guardPoolClients, loadPrismaPg } from "./drivers";
 import { watchSqliteFile } from "./sqlite-file";
 import { postgresOptions, providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "./url";
 
@@ -106,11 +107,17 @@ function releaseFailedEnds(driver: PgDriver): PgDriver {
 export function createPrismaClient(url: string): Db {
   if (providerOf(url) === "postgresql") {
     const PrismaPg = loadPrismaPg();
-    // the adapter's pool listens for errors of idle and transaction connections itself; a query's
-    // connection is the pool's, with a listener for the query's lifetime (pg-pool's pool.query)
+    // the adapter makes its pool in connect() (it opens no connection yet): each connection the pool
+    // opens gets a listener for its whole life (guardPoolClients), as the adapter adds its own to a
+    // transaction's connection only after an `await`
     const adapter = new PrismaPg(postgresOptions(url));
     const connect = adapter.connect.bind(adapter);
-    adapter.connect = async () => releaseFailedEnds(await connect());
+    adapter.connect = async () => {
+      const driver = await connect();
+      const pool = (driver as unknown as { client?: Pool }).client;
+      if (typeof pool?.on === "function") guardPoolClients(pool);
+      return releaseFailedEnds(driver);
+    };
     return new PostgresClient({ adapter });
   }
   return new SqliteClient({ adapter: new AttuneSqliteAdapter(sqliteFilePath(url)) });

@@ -17,6 +17,7 @@ import {
   withTransaction,
   type OpenedDatabase,
 } from "../src";
+import { guardPoolClients } from "../src/drivers";
 import { toDbError } from "../src/errors";
 import { connectPostgres } from "../src/migrate/postgres";
 import { PACKAGE_DIR, POSTGRES, rejectsWith, scratchDatabase, uniqueRef, type Scratch } from "./helpers";
@@ -105,6 +106,28 @@ describePg("a PostgreSQL session terminated under a running process", () => {
   afterAll(async () => {
     await opened?.close();
     await s?.cleanup();
+  });
+
+  it("a pool's connection listens for errors while handed out, before its taker can add a listener", async () => {
+    // pg-pool takes its own listener off a connection it hands out; a session the server ended in
+    // the microtasks before the taker's `on("error")` made pg emit an 'error' nobody heard
+    const bare = new pg.Pool({ connectionString: s.url, max: 1 });
+    const guarded = guardPoolClients(new pg.Pool({ connectionString: s.url, max: 1 }));
+    try {
+      const b = await bare.connect();
+      const g = await guarded.connect();
+      expect([b.listenerCount("error"), g.listenerCount("error")]).toEqual([0, 1]);
+      b.release();
+      // the guarded one, handed out and idle, its session ended: no crash, its next query fails
+      const [{ pid }] = (await g.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows;
+      const ended = new Promise((resolve) => g.once("end", resolve));
+      await admin(s.url, "SELECT pg_terminate_backend($1)", [pid]);
+      await ended;
+      await expect(g.query("SELECT 1")).rejects.toThrow();
+      g.release(true);
+    } finally {
+      await Promise.all([bare.end(), guarded.end()]);
+    }
   });
 
   it("an install commit on the direct writer fails with EDATABASE unavailable; the process survives and goes on", async () => {

@@ -1,6 +1,6 @@
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import Database from "better-sqlite3";
-import { loadPg } from "../drivers";
+import { guardPoolClients, loadPg } from "../drivers";
 import { guard } from "../errors";
 import type { PackFilter } from "../repos/packs";
 import { postgresOptions, providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
@@ -198,9 +198,10 @@ function sqliteLister(url: string): InstallationLister {
 }
 
 function postgresLister(url: string): InstallationLister {
-  const pool = new (loadPg().Pool)({ ...postgresOptions(url), max: 4, types: postgresTypes });
-  // an idle connection that breaks must not crash the process; the next query reports it
-  pool.on("error", () => undefined);
+  // a connection that breaks must not crash the process; the next query reports it
+  const pool = guardPoolClients(
+    new (loadPg().Pool)({ ...postgresOptions(url), max: 4, types: postgresTypes }),
+  );
   const listSql = (where: string, at: number) =>
     `SELECT ${COLUMNS}, ${total(where.replace("i.", ""))} ${FROM} ${where} ${ORDER} LIMIT $${at} OFFSET $${at + 1}`;
   return {

@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type pg from "pg";
-import { loadPg } from "../drivers";
+import { guardPoolClients, loadPg } from "../drivers";
 import { guard } from "../errors";
 import { eventColumns } from "../repos/events";
 import { installationColumnValues } from "../repos/installations";
@@ -271,8 +271,9 @@ function sqliteWriter(url: string): DirectWriter {
 }
 
 function postgresWriter(url: string): DirectWriter {
-  const pool: pg.Pool = new (loadPg().Pool)({ ...postgresOptions(url), max: 2, types: postgresTypes });
-  pool.on("error", () => undefined);
+  const pool: pg.Pool = guardPoolClients(
+    new (loadPg().Pool)({ ...postgresOptions(url), max: 2, types: postgresTypes }),
+  );
   const run: Run = async (statements, finish) => {
     if (statements.length === 1) {
       const { rows } = await pool.query(statements[0].sql, statements[0].params);
