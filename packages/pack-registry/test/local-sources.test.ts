@@ -149,8 +149,14 @@ describe("localDirectorySource", () => {
       ]),
       "x",
     );
+    // named with its bytes escaped (as `pack checksum` names it), never as U+FFFD
     await expect(localDirectorySource(src).fetch(staging, ctx())).rejects.toMatchObject({
       code: "EBAD_FILENAME",
+      message: "lib/bad-\\xff\\xfe.txt has a file name that is not valid UTF-8",
+      details: {
+        entry: "lib/bad-\\xff\\xfe.txt",
+        nameHex: Buffer.from("bad-\xff\xfe.txt", "latin1").toString("hex"),
+      },
     });
     expect(readdirSync(staging)).toEqual([]);
   });

@@ -29,5 +29,6 @@ export {
   type StoreLostReason,
 } from "./storage/pack-storage";
 export { packPathBudget, STORE_DIR } from "./storage/layout";
+export { escapeName } from "./checksum/walk";
 export { makeDirs, makeDirsSync } from "./make-dirs";
 export { redactUrl, redactUrlsIn } from "./redact";

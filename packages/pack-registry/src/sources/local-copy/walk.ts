@@ -11,7 +11,11 @@ import {
 } from "@attune/pack-storage";
 import { capHint, type ExtractLimits } from "../../extract/limits";
 // the words of `pack checksum` for a special file (one error for both commands)
-import { specialFileError as checksumSpecialFileError, specialFileKind } from "@attune/pack-storage";
+import {
+  escapeName,
+  specialFileError as checksumSpecialFileError,
+  specialFileKind,
+} from "@attune/pack-storage";
 
 /** Milliseconds of synchronous listing between two returns to the event loop. */
 const SLICE_MS = 8;
@@ -67,6 +71,15 @@ export function specialFileError(rel: string, from: string, kind: string): Attun
   return new AttuneError(e.code, e.message, { path: from, details: { entry: rel, kind }, hint: e.hint });
 }
 
+/** The bytes of the name in `dir` that Node decoded as `decoded` (undefined if none, or unreadable). */
+function rawName(dir: string, decoded: string): Buffer | undefined {
+  try {
+    return readdirSync(dir, { encoding: "buffer" }).find((b) => b.toString("utf8") === decoded);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Refuse what a pack may not hold; the checks run before anything is written. `dir` is the entry's
  * directory (its full path is only built for an error: a join per file costs ~1 µs).
@@ -75,10 +88,13 @@ function checkEntry(e: Dirent, dir: string, rel: string): void {
   if (e.isFile() && !e.name.includes("\ufffd")) return;
   const from = join(dir, e.name);
   if (e.name.includes("\ufffd")) {
-    // Node decodes names as UTF-8; an invalid one cannot even be opened again by that name
-    throw new AttuneError(ErrorCodes.EBAD_FILENAME, `${rel} has a file name that is not valid UTF-8`, {
-      path: from,
-      details: { entry: rel },
+    // Node decodes names as UTF-8; an invalid one cannot even be opened again by that name. Its
+    // bytes (read again, for this error only) are shown escaped, as the checksum shows them.
+    const raw = rawName(dir, e.name);
+    const shown = raw ? `${rel.slice(0, rel.length - e.name.length)}${escapeName(raw)}` : rel;
+    throw new AttuneError(ErrorCodes.EBAD_FILENAME, `${shown} has a file name that is not valid UTF-8`, {
+      path: raw ? join(dir, escapeName(raw)) : from,
+      details: { entry: shown, ...(raw ? { nameHex: raw.toString("hex") } : {}) },
       hint: "rename the file; pack checksums need UTF-8 names",
     });
   }
