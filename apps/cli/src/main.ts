@@ -27,6 +27,18 @@ const GROUPS: Record<string, CommandModule> = {
   config: configCommand,
 };
 
+/**
+ * Shell completion as yargs makes it, less the one-letter aliases it offers as `--o` and `--q`
+ * (their spellings are `-o` and `-q`).
+ */
+const withoutLetterFlags = (
+  _current: string,
+  _argv: unknown,
+  completionFilter: (onCompleted?: (err: Error | null, completions: string[] | undefined) => void) => unknown,
+  done: (completions: string[]) => unknown,
+): void =>
+  void completionFilter((_err, found) => done((found ?? []).filter((c) => !/^--[a-z](?::|$)/i.test(c))));
+
 export function buildParser(argv: string[]): Argv {
   let y0 = globalOptions(yargs(argv)).scriptName("attune").usage("$0 <command> [options]");
   for (const group of Object.values(GROUPS)) y0 = y0.command(group);
@@ -41,7 +53,7 @@ export function buildParser(argv: string[]): Argv {
             b.example("$0 completion >> ~/.bashrc", "complete attune's commands and options in bash"),
           handler: () => undefined,
         })
-      : y0.completion("completion", COMPLETION);
+      : y0.completion("completion", COMPLETION, withoutLetterFlags);
   const y = withCompletion
     .example("$0 pack install ./my-pack", "install a pack from a local directory")
     .example("$0 pack list -o json", "list installed packs as JSON")

@@ -678,5 +678,8 @@ describe("usage errors, help and version", () => {
     expect(words.stdout.split("\n")).toEqual(expect.arrayContaining(["install", "verify", "checksum"]));
     const flags = await runCli(["--get-yargs-completions", "pack", "install", "--"]);
     expect(flags.stdout.split("\n")).toEqual(expect.arrayContaining(["--force", "--checksum", "--api-url"]));
+    // the one-letter aliases are -o and -q, never offered as `--o`/`--q`
+    expect(flags.stdout.split("\n").filter((c) => /^--[a-z]$/.test(c))).toEqual([]);
+    expect(flags.stdout.split("\n")).toEqual(expect.arrayContaining(["--output", "--quiet"]));
   });
 });
