@@ -93,7 +93,8 @@ export class AttuneError extends Error {
 export class IntegrityError extends AttuneError {
   readonly expected: string;
   readonly found: string;
-  /** `foundText`: what was found, when it says more than `found` (two checksums of different kinds) */
+  /** what was found, when it says more than `found` (two checksums of different kinds, their origin) */
+  readonly foundText: string | undefined;
   constructor(expected: string, found: string, options: AttuneErrorOptions & { foundText?: string } = {}) {
     super(
       ErrorCodes.EINTEGRITY,
@@ -107,6 +108,7 @@ export class IntegrityError extends AttuneError {
     this.name = "IntegrityError";
     this.expected = expected;
     this.found = found;
+    this.foundText = options.foundText;
   }
 }
 

@@ -140,8 +140,8 @@ export async function registryRemove(argv: GlobalArgs & { name: string }) {
       throw new CliError("ENOTFOUND", `no registry named "${argv.name}" in config.yaml`, {
         hint: "see `attune registry list`",
       });
-    // every entry of that name: a config.yaml that repeats a name is mended this way
-    return { registries: list.filter((r) => r.name !== argv.name), result: gone };
+    // a config.yaml that repeats the name loses every entry of it (updateConfigFile mends it so)
+    return { registries: list.filter((r) => r !== gone), result: gone };
   });
   const row = rows([found], "config")[0];
   return { data: row, table: () => `Removed registry ${row.name}\n` };

@@ -35,11 +35,6 @@ function archiveName(url: URL): string | undefined {
   return archiveTypeFromName(base) ? base : undefined;
 }
 
-/** What a registry archive's mismatch found: the kind of checksum, and of what (URL redacted). */
-export function archiveFoundText(found: string, url: string): string {
-  return `archive checksum ${found} (of the bytes downloaded from ${redactUrl(url)})`;
-}
-
 /**
  * The downloaded bytes are not those `expectedArchiveChecksum` names. From a registry, that is the
  * checksum the registry publishes, not one the caller gave: named as such, with the registry and
@@ -56,7 +51,7 @@ function archiveMismatch(
   if (opts.registryName === undefined)
     return new IntegrityError(expected, found, { details: { field: "checksum", url: shown } });
   return new IntegrityError(expected, found, {
-    foundText: archiveFoundText(found, url),
+    foundText: `archive checksum ${found} (of the bytes downloaded from ${shown})`,
     hint: `the archive does not match the checksum its registry (${opts.registryName}) publishes for ${shown}; do not trust it`,
     details: { field: "registry checksum", url: shown, checksumKind: "archive", registry: opts.registryName },
   });

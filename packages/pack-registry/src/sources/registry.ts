@@ -2,7 +2,7 @@ import { AttuneError, ErrorCodes, IntegrityError, redactUrl } from "@attune/pack
 import type { RegistryConfig } from "../config/types";
 import type { InstallSource } from "../registry-index/schema";
 import type { PackSpec } from "../registry-index/versions";
-import { archiveFoundText, archiveUrlSource } from "./archive-url";
+import { archiveUrlSource } from "./archive-url";
 import { gitSource } from "./git";
 import { emptyDir } from "./staging";
 import type { FetchContext, FetchResult, Source } from "./types";
@@ -95,7 +95,7 @@ export function registrySource(
           // a mismatch is never retried elsewhere; it names the registry and the entry's version
           if (e instanceof IntegrityError)
             throw new IntegrityError(e.expected, e.found, {
-              foundText: src.type === "archive" ? archiveFoundText(e.found, src.url) : undefined,
+              foundText: e.foundText,
               hint: e.hint,
               cause: e,
               details: {
