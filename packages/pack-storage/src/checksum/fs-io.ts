@@ -11,17 +11,8 @@ const OPEN_TREE_FILE = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.cons
 const OPEN_USER_FILE = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
 
 function openError(err: NodeJS.ErrnoException, path: string, followLinks: boolean): AttuneError {
-  if (err.code === "ELOOP" && !followLinks) {
-    return new AttuneError(
-      ErrorCodes.ESYMLINK,
-      `${shortPath(path)} is a symbolic link; packs may not contain links`,
-      {
-        path,
-        cause: err,
-        hint: "replace the link with a copy of the file it points to",
-      },
-    );
-  }
+  if (err.code === "ELOOP" && !followLinks)
+    return symlinkError(path, { cause: err, hint: "replace the link with a copy of the file it points to" });
   return ioError(err, path, "cannot open", "read");
 }
 
@@ -118,6 +109,22 @@ export function kindOf(st: {
 }
 
 /** Also the words of `pack install` for a special file in a pack's directory (pack-registry). */
+/** A symbolic link where a pack's file or directory goes (the walk, an open, a staged tree's copy). */
+export function symlinkError(
+  path: string,
+  extra: { cause?: unknown; hint?: string; details?: Record<string, unknown> } = {},
+): AttuneError {
+  return new AttuneError(
+    ErrorCodes.ESYMLINK,
+    `${shortPath(path)} is a symbolic link; packs may not contain links`,
+    {
+      path,
+      hint: "replace the link with a copy of what it points to",
+      ...extra,
+    },
+  );
+}
+
 export function specialFileError(path: string, kind: string): AttuneError {
   return new AttuneError(
     ErrorCodes.ESPECIAL_FILE,

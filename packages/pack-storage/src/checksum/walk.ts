@@ -6,7 +6,7 @@ import nodePath from "node:path";
 import { isUtf8 } from "node:buffer";
 import { AttuneError, ErrorCodes, ioError } from "../errors";
 import { shortPath } from "../short-path";
-import { kindOf, specialFileError } from "./fs-io";
+import { kindOf, specialFileError, symlinkError } from "./fs-io";
 import type { Slicer } from "./read";
 
 export interface TreeFile {
@@ -84,16 +84,8 @@ async function walkDir(
       const pause = slicer.tick();
       if (pause) await pause;
       await walkDir(abs, `${rel}/`, out, slicer, many);
-    } else if (entry.isSymbolicLink()) {
-      throw new AttuneError(
-        ErrorCodes.ESYMLINK,
-        `${shortPath(abs)} is a symbolic link; packs may not contain links`,
-        {
-          path: abs,
-          hint: "replace the link with a copy of what it points to",
-        },
-      );
-    } else throw specialFileError(abs, kindOf(entry));
+    } else if (entry.isSymbolicLink()) throw symlinkError(abs);
+    else throw specialFileError(abs, kindOf(entry));
   }
 }
 

@@ -2,7 +2,7 @@
 // stable path at it. Each step is a single rename/symlink, which is what makes an install atomic.
 import fs from "node:fs";
 import path from "node:path";
-import { kindOf, specialFileError } from "../checksum/fs-io";
+import { kindOf, specialFileError, symlinkError } from "../checksum/fs-io";
 import { AttuneError, ErrorCodes, ioError } from "../errors";
 import { shortPath } from "../short-path";
 import type { Layout } from "./layout";
@@ -117,17 +117,8 @@ async function copyTree(from: string, to: string): Promise<void> {
     const dst = path.join(to, entry.name);
     if (entry.isDirectory()) await copyTree(src, dst);
     else if (entry.isFile()) await fs.promises.copyFile(src, dst, fs.constants.COPYFILE_EXCL);
-    else if (entry.isSymbolicLink()) {
-      throw new AttuneError(
-        ErrorCodes.ESYMLINK,
-        `${shortPath(src)} is a symbolic link; packs may not contain links`,
-        {
-          path: src,
-          hint: "replace the link with a copy of what it points to",
-          details: { field: "stagedDir" },
-        },
-      );
-    } else throw specialFileError(src, kindOf(entry));
+    else if (entry.isSymbolicLink()) throw symlinkError(src, { details: { field: "stagedDir" } });
+    else throw specialFileError(src, kindOf(entry));
   }
 }
 
