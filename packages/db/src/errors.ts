@@ -181,24 +181,17 @@ export function brokenPgClient(e: unknown): boolean {
 
 /** SQLSTATEs and socket errors that mean the PostgreSQL database cannot be used at all. */
 const PG_UNREACHABLE = new Set([
+  ...PG_SESSION_ENDED,
   "3D000", // database does not exist
   "28000", // invalid authorization
   "28P01", // invalid password
-  "57P01", // admin shutdown (terminated, e.g. by DROP DATABASE ... WITH (FORCE))
-  "57P02", // crash shutdown
   "57P03", // cannot connect now (starting up, shutting down)
-  "08000", // connection exceptions
-  "08001",
-  "08003",
-  "08006",
+  "08001", // connection exceptions (the others: PG_SESSION_ENDED)
   "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
   "ENOTFOUND",
   "EAI_AGAIN",
   "ETIMEDOUT",
   "P1001", // Prisma: "Can't reach database server" (refused, or a host name that does not resolve)
-  "P1017", // Prisma: "Server has closed the connection"
 ]);
 
 const POSTGRES_TIMEOUT_HINT =

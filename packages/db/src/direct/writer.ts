@@ -280,10 +280,10 @@ function postgresWriter(url: string): DirectWriter {
       return finish([rows[0] as Raw | undefined]);
     }
     const client = await pool.connect();
-    // pg-pool takes its own 'error' listener off a client it hands out, and a client without one
-    // throws from the event (killing the process) when the server ends its session mid-transaction
-    // (a restart, a failover, pg_terminate_backend). The statement in flight fails with that error
-    // too, and that failure is what the caller gets.
+    // a session the server ends mid-transaction (a restart, a failover, pg_terminate_backend) is
+    // noted here, so the broken connection is neither sent ROLLBACK nor handed to the next caller
+    // (guardPoolClients keeps the event from crashing the process); the statement in flight fails
+    // with that error too, and that failure is what the caller gets
     let broken: Error | undefined;
     const onError = (err: Error) => {
       broken ??= err;
