@@ -74,8 +74,21 @@ describe("GET /readyz", () => {
     const r = await request(api.app).get("/readyz");
     expect(r.status).toBe(503);
     expect(r.body).toEqual({ status: "not_ready", code: "ENOENT" });
+    // a verify is refused too (503, the way on in the body) and does not make the directory anew:
+    // its lock lives there, and a new, empty directory would swallow the restore of the old one
+    const v = await request(api.app).post("/api/v1/packs/core/verify").set(api.auth());
+    expect(v.status).toBe(503);
+    conform(v);
+    expect(v.body).toMatchObject({
+      code: "ECONFIG",
+      detail:
+        "refusing to verify 'core': cannot read the packs directory <server>: no such file or directory; the database records 0 installed packs",
+      hint: expect.stringMatching(/^restore the packs directory <server> from a backup/),
+    });
+    expect(fs.existsSync(api.packsDir)).toBe(false);
     fs.renameSync(`${api.packsDir}.away`, api.packsDir);
     expect((await request(api.app).get("/readyz")).body).toEqual({ status: "ready" });
+    expect((await request(api.app).post("/api/v1/packs/core/verify").set(api.auth())).status).toBe(404);
   });
 
   it("stays 503 once the packs directory is emptied under the server: writes are refused with 503, never starting a new, empty store", async () => {

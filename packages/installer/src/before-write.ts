@@ -33,13 +33,15 @@ export async function beforeWrite(
  */
 async function refuseLostStore(
   ctx: InstallerContext,
-  operation: "install" | "uninstall",
+  operation: "install" | "uninstall" | "verify",
   ref: string | null,
+  only?: ReadonlySet<string>,
 ): Promise<void> {
   try {
     await ctx.storage.checkIntact();
   } catch (e) {
     const err = e as AttuneError;
+    if (only && !only.has(String(err?.details?.reason))) return;
     const installed = await ctx.store.all().then(
       (all) => all.filter((r) => r.installation !== null).length,
       () => null,
@@ -61,6 +63,19 @@ async function refuseLostStore(
     );
   }
 }
+
+/**
+ * What a verify does first: refuse when the packs directory itself is gone (or is not a directory).
+ * Its ref lock lives inside that directory and must not create it anew: a new, empty directory in
+ * its place would hide the loss (a restore from a backup would then land inside it). A store that
+ * was emptied or replaced is verified as it is: reporting the packs whose files are missing is what
+ * verify is for.
+ */
+export function refuseMissingStore(ctx: InstallerContext, ref: string): Promise<void> {
+  return refuseLostStore(ctx, "verify", ref, MISSING);
+}
+
+const MISSING: ReadonlySet<string> = new Set(["gone", "not_directory"]);
 
 const VERIFY = "`attune pack verify --all` lists the packs whose files are missing";
 

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { AttuneError, ErrorCodes, ioError, makeDirs, validateRef } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, ioError, validateRef } from "@attune/pack-storage";
 import { loadLockfile } from "./lazy";
 
 /** A held per-ref lock. `assertHeld()` throws when the lock was lost (so we never commit without it). */
@@ -122,9 +122,7 @@ export class FileLocker implements PackLocker {
   }
 
   private async lockAt(name: string, ref: string | null, opts: AcquireOptions): Promise<PackLock> {
-    await makeDirs(this.dir, 0o700).catch((err: unknown) => {
-      throw ioError(err, this.dir, "cannot create the lock directory");
-    });
+    await this.makeLockDir();
     const target = path.join(this.dir, name);
     return pollLock(ref, opts, async () => {
       let compromised: Error | null = null;
@@ -158,6 +156,29 @@ export class FileLocker implements PackLocker {
         throw ioError(e, `${target}.lock`, "cannot create the lock");
       }
     });
+  }
+
+  /**
+   * `<packsDir>/.locks`, created inside the packs directory but never the packs directory itself:
+   * one that has gone while this process runs is a lost store, and a new, empty one in its place
+   * would hide that (readiness, and a restore from a backup, would see a different directory).
+   */
+  private async makeLockDir(): Promise<void> {
+    try {
+      await fs.promises.mkdir(this.dir, { mode: 0o700 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return;
+      const packsDir = path.dirname(this.dir);
+      if (code === "ENOENT")
+        throw new AttuneError(ErrorCodes.ECONFIG, `the packs directory ${packsDir} does not exist`, {
+          cause: err,
+          path: packsDir,
+          hint: `restore the packs directory ${packsDir} from a backup (or create it anew, empty, and reinstall the packs), then restart this process`,
+          details: { storeLost: true, reason: "gone" },
+        });
+      throw ioError(err, this.dir, "cannot create the lock directory");
+    }
   }
 
   /**

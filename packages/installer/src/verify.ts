@@ -10,6 +10,7 @@ import {
   validateRef,
   type Checksum,
 } from "@attune/pack-storage";
+import { refuseMissingStore } from "./before-write";
 import { withRefLock, type InstallerContext } from "./context";
 import { appendEventKeepingActor } from "./events";
 import type { InstalledRecord } from "./record";
@@ -29,6 +30,7 @@ export async function verify(
   method?: InstallationMethod,
 ): Promise<VerifyReport> {
   validateRef(ref);
+  await refuseMissingStore(ctx, ref);
   return withRefLock(ctx, ref, undefined, async () => {
     const rec = await ctx.store.get(ref);
     if (!rec?.installation)

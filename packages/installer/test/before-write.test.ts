@@ -206,7 +206,20 @@ describe.each(await providers())(
         details: { storeLost: true, reason: "gone", cause: "ENOENT" },
       });
       expect(fs.existsSync(h.packsDir)).toBe(false); // not made anew
+      // a verify is refused the same way: its ref lock lives in the packs directory, which it must
+      // not make anew (a restore from a backup would then land inside the new, empty directory)
+      await expect(inst.verify("core", actor)).rejects.toMatchObject({
+        code: "ECONFIG",
+        message: `refusing to verify 'core': cannot read the packs directory ${h.packsDir}: no such file or directory; the database records 1 installed pack`,
+        details: { storeLost: true, reason: "gone" },
+      });
+      await expect(inst.verifyAll(actor)).rejects.toMatchObject({
+        code: "ECONFIG",
+        details: { storeLost: true },
+      });
+      expect(fs.existsSync(h.packsDir)).toBe(false);
       fs.renameSync(`${h.packsDir}.away`, h.packsDir);
+      expect((await inst.verify("core", actor)).ok).toBe(true);
       await inst.install({ source: source("other"), ...cli }, actor);
       expect(packDirs(h.packsDir)).toEqual(["core-1.0.0", "other-1.0.0"]);
     });

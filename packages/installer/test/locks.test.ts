@@ -44,6 +44,25 @@ describe("FileLocker", () => {
     await held.release();
   });
 
+  it("never creates the packs directory: a missing one is a lost store (ECONFIG, storeLost), not a new, empty one", async () => {
+    const packsDir = path.join(tmp.dir, "packs");
+    const locker = new FileLocker(path.join(packsDir, ".locks"), 2_000);
+    for (const take of [
+      () => locker.acquire("core", { timeoutMs: 500 }),
+      () => locker.acquireDependencies({ timeoutMs: 500 }),
+    ])
+      await expect(take()).rejects.toMatchObject({
+        code: "ECONFIG",
+        message: `the packs directory ${packsDir} does not exist`,
+        details: { storeLost: true, reason: "gone" },
+      });
+    expect(fs.existsSync(packsDir)).toBe(false);
+    fs.mkdirSync(packsDir);
+    const lock = await locker.acquire("core", { timeoutMs: 500 });
+    expect((fs.statSync(path.join(packsDir, ".locks")).mode & 0o777).toString(8)).toBe("700");
+    await lock.release();
+  });
+
   it("takes over a lock left by a dead process once it is stale", async () => {
     const dir = path.join(tmp.dir, ".locks");
     fs.mkdirSync(path.join(dir, "core.lock"), { recursive: true });

@@ -65,7 +65,10 @@ export async function calculateDirectoryManifest(
 async function hashTree(dir: string, withManifest: boolean, opts: DirectoryChecksumOptions) {
   const root = await assertRealDirectory(dir);
   const slicer = new Slicer();
-  const list = await listTreeFiles(root, slicer, { files: HELPER_MIN_FILES, run: ReaderThread.prestart });
+  // a big tree starts the helper while the walk goes on, unless the caller knows the bytes of most
+  // files (an install's kept bytes): then ParallelReads.open starts it only if enough are unknown
+  const early = opts.contents ? undefined : { files: HELPER_MIN_FILES, run: ReaderThread.prestart };
+  const list = await listTreeFiles(root, slicer, early);
   const known = opts.contents ? list.map((f) => opts.contents!(f.rel)) : undefined;
   // the files to read from disk, in order: by a helper thread and this one when there are many
   const unknown = known ? list.filter((_, i) => !known[i]) : list;
