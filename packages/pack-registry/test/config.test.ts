@@ -199,7 +199,7 @@ describe("config.yaml", () => {
     ["registries:\n  - name: ../evil\n    url: x\n", "registries[0].name"],
     // the repeated entry's name
     ["registries:\n  - name: a\n    url: x\n  - name: a\n    url: y\n", "registries[1].name"],
-    ["registries:\n  - name: a\n    url: x\n    token: t\n", "registries[0]"],
+    ["registries:\n  - name: a\n    url: x\n    token: t\n", "registries[0].token"],
     ["allow_http: 'yes'\n", "allow_http"],
     ["allowed_private_hosts: 127.0.0.1\n", "allowed_private_hosts"],
     ["index_cache_ttl_seconds: -1\n", "index_cache_ttl_seconds"],

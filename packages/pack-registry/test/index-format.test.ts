@@ -43,7 +43,7 @@ describe("parseIndex", () => {
   it.each([
     [index([], { version: "2.0" }), "version", ""],
     [index([], { last_updated: "yesterday" }), "last_updated", ""],
-    [index([], { extra: 1 }), "(root)", ""],
+    [index([], { extra: 1 }), "extra", ""],
     [{ ...index([]), packs: undefined }, "packs", ""],
     [
       index([
@@ -86,7 +86,7 @@ describe("parseIndex", () => {
           install_sources: [{ type: "archive", url: "https://x/a.tgz", checksum: `sha256:${H}`, token: "t" }],
         }),
       ]),
-      "install_sources[0]",
+      "install_sources[0].token",
       "packs[0]",
     ],
     [index([entry({ ref: "Bad_Ref" })]), "ref", "packs[0]"],
@@ -99,6 +99,27 @@ describe("parseIndex", () => {
     expect(e.details?.field).toBe(field);
     expect(e.message).toContain("test-index");
     expect(e.message).toContain(where);
+  });
+
+  it("names an unknown field itself (not the entry's root), and the others found with it", () => {
+    const e = failure(index([entry({ extra: 1 })]));
+    expect(e.code).toBe("EINDEX");
+    expect(e.details?.field).toBe("extra");
+    expect(e.message).toMatch(
+      /: packs\[0\] \(ref "\w+" 1\.0\.0\): extra: is not a known field; remove it or check its spelling$/,
+    );
+    const two = failure(index([entry({ extra: 1, colour: 2 })]));
+    expect(two.message).toMatch(/: extra: is not a known field \(nor "colour"\); remove it/);
+    const source = failure(
+      index([
+        entry({
+          install_sources: [
+            { type: "archive", url: "https://e.example/p.tgz", checksum: `sha256:${H}`, sha: 1 },
+          ],
+        }),
+      ]),
+    );
+    expect(source.details?.field).toBe("install_sources[0].sha");
   });
 
   it("refuses an install source URL with credentials, without echoing them", () => {

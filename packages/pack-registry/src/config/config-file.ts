@@ -6,7 +6,7 @@ import type { AttuneConfigFile, RegistryConfig } from "./types";
 import { loadLockfile, loadParsers, loadYaml, once } from "../lazy";
 import { urlHasCredentials } from "../policy/url-credentials";
 import { registryUrlProblem } from "./registry-url";
-import { issueText } from "../issue-text";
+import { issuePath, issueText } from "../issue-text";
 
 export const CONFIG_FILE_NAME = "config.yaml";
 /** Registry names become cache file names: keep them to a safe alphabet. */
@@ -99,12 +99,12 @@ export function parseConfig(
   const r = configSchema().safeParse(value ?? {});
   if (!r.success) {
     const issue = r.error.issues[0];
-    const key = keyPath(issue.path) || "(root)";
+    const key = keyPath(issuePath(issue)) || "(root)";
     throw configError(
       file,
       key,
       issueText(issue),
-      r.error.issues.map((i) => ({ key: keyPath(i.path), message: issueText(i) })),
+      r.error.issues.map((i) => ({ key: keyPath(issuePath(i)), message: issueText(i) })),
     );
   }
   const cfg = r.data as AttuneConfigFile;

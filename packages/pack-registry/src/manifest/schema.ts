@@ -1,7 +1,7 @@
 import { isAttuneError, validateRef, validateVersion } from "@attune/pack-storage";
 import { parseDependencies } from "./dependencies";
 import { manifestError, show } from "./errors";
-import { issueText } from "../issue-text";
+import { issuePath, issueText } from "../issue-text";
 import type { PackManifest } from "./types";
 import { loadParsers, once } from "../lazy";
 
@@ -98,7 +98,7 @@ export function validateManifest(input: Record<string, unknown>): PackManifest {
   const parsed = packManifestSchema().safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const field = issue.path.map(String).join(".");
+    const field = issuePath(issue).map(String).join(".");
     throw manifestError(field, issueText(issue), {
       hint: `fix "${field}" in pack.yaml`,
       details: { issues: parsed.error.issues.length },

@@ -4,7 +4,7 @@ import { AttuneError, ErrorCodes, isValidVersion } from "@attune/pack-storage";
 import { validateGitRef } from "../policy/git-ref";
 import { loadParsers, once } from "../lazy";
 import { NO_CREDENTIALS_MESSAGE, urlHasCredentials } from "../policy/url-credentials";
-import { issueText } from "../issue-text";
+import { issuePath, issueText } from "../issue-text";
 
 export const PACK_REF_RE = /^[a-z][a-z0-9_-]+$/;
 const CHECKSUM_RE = /^sha256:[0-9a-fA-F]{64}$/;
@@ -111,7 +111,7 @@ function indexError(
   issue: $ZodIssue,
   extra: Record<string, unknown>,
 ): AttuneError {
-  const field = fieldOf(issue.path);
+  const field = fieldOf(issuePath(issue));
   return new AttuneError(ErrorCodes.EINDEX, `index ${source}: ${where}${field}: ${issueText(issue)}`, {
     details: { source, field, ...extra },
     hint: "fix the registry index (or ask its maintainer to)",
