@@ -108,12 +108,56 @@ export function checkDependents(ref: string, version: string | null, installed: 
       : `installing ${ref} ${version} would break installed packs that depend on it: ${list}`;
   const hint =
     version === null
-      ? "uninstall those packs first, or pass skip_deps (--skip-deps) to uninstall anyway"
+      ? uninstallHint(ref, broken, neededBy(ref, installed))
       : `install a version of ${ref} they accept, upgrade or uninstall them first, or pass skip_deps (--skip-deps) to install anyway`;
   throw new AttuneError(ErrorCodes.EDEPENDENCY, message, {
     hint,
     details: { field: "dependencies", dependents: broken },
   });
+}
+
+/**
+ * The way on for an uninstall that installed packs depend on. A dependent that `ref` itself needs
+ * (directly or through others: a cycle) cannot be uninstalled first, since `ref` would then be
+ * broken, so the hint says to break the cycle with --skip-deps instead of something impossible.
+ */
+function uninstallHint(ref: string, broken: Dependent[], needs: Set<string>): string {
+  const cyclic = broken.filter((d) => needs.has(d.ref)).map((d) => d.ref);
+  if (cyclic.length === 0)
+    return "uninstall those packs first, or pass skip_deps (--skip-deps) to uninstall anyway";
+  const others = broken.filter((d) => !needs.has(d.ref)).map((d) => d.ref);
+  const names = cyclic.join(", ");
+  return (
+    `${ref} and ${names} need each other (a dependency cycle), so neither can go first: ` +
+    (others.length > 0 ? `uninstall ${others.join(", ")} first, then ` : "") +
+    `uninstall ${ref} with skip_deps (--skip-deps), then ${names}`
+  );
+}
+
+/** Every installed pack that `ref` needs, directly or through other installed packs. */
+function neededBy(ref: string, installed: ListedRecord[]): Set<string> {
+  const deps = new Map<string, string[]>();
+  for (const rec of installed) {
+    if (!rec.installation) continue;
+    const refs: string[] = [];
+    for (const spec of rec.pack.dependencies ?? []) {
+      try {
+        refs.push(parseDependency(String(spec)).ref);
+      } catch {
+        // as in brokenDependents: not ours to judge
+      }
+    }
+    deps.set(rec.pack.ref, refs);
+  }
+  const seen = new Set<string>();
+  const queue = [...(deps.get(ref) ?? [])];
+  while (queue.length > 0) {
+    const next = queue.pop()!;
+    if (next === ref || seen.has(next)) continue;
+    seen.add(next);
+    queue.push(...(deps.get(next) ?? []));
+  }
+  return seen;
 }
 
 /** pack.yaml dependencies as stored in the Pack row: "ref" or "ref@range". */

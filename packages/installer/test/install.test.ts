@@ -323,6 +323,29 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect(packDirs(h.packsDir)).toEqual(["tool-2.0.0"]);
   });
 
+  it("an uninstall refused by a dependency cycle says how to break it, instead of naming an impossible order", async () => {
+    await inst.install(
+      { source: pack("cyca", "1.0.0", { dependencies: ["cycb"] }), skipDeps: true, ...cli },
+      actor,
+    );
+    await inst.install({ source: pack("cycb", "1.0.0", { dependencies: ["cyca"] }), ...cli }, actor);
+    await inst.install({ source: pack("user", "1.0.0", { dependencies: ["cyca"] }), ...cli }, actor);
+    await expect(inst.uninstall("cyca", { actor, method: "cli" })).rejects.toMatchObject({
+      code: "EDEPENDENCY",
+      message:
+        "pack 'cyca' is needed by installed packs: cycb 1.0.0 (needs cyca@*), user 1.0.0 (needs cyca@*)",
+      hint: "cyca and cycb need each other (a dependency cycle), so neither can go first: uninstall user first, then uninstall cyca with skip_deps (--skip-deps), then cycb",
+    });
+    await expect(inst.uninstall("cycb", { actor, method: "cli" })).rejects.toMatchObject({
+      hint: "cycb and cyca need each other (a dependency cycle), so neither can go first: uninstall cycb with skip_deps (--skip-deps), then cyca",
+    });
+    // the way the hint gives works
+    await inst.uninstall("user", { actor, method: "cli" });
+    await inst.uninstall("cyca", { actor, method: "cli", skipDeps: true });
+    await inst.uninstall("cycb", { actor, method: "cli" });
+    expect(packDirs(h.packsDir)).toEqual([]);
+  });
+
   it("checks dependencies again under the store's dependency lock, right before the commit", async () => {
     await inst.install({ source: pack("base", "1.0.0"), ...cli }, actor);
     const held = await holdDependencyLock(h);

@@ -185,6 +185,12 @@ describe("RegistryClient (real HTTP server)", () => {
         expect((await c.resolve("bm", spec)).entry.version).toBe("1.0.0+b2");
       expect((await c.resolve("bm", "~0.9")).entry.version).toBe("0.9.0");
       expect((await c.resolve("bm", "1.0.0+b1")).entry.version).toBe("1.0.0+b1");
+      // without build metadata, an exact version the index has only builds of is its newest build,
+      // as semver (and so the dependency check) reads 1.0.0; =1.0.0 agreed already
+      for (const spec of ["1.0.0", "=1.0.0"])
+        expect((await c.resolve("bm", spec)).entry.version).toBe("1.0.0+b2");
+      expect((await c.resolve("bm", "0.9.0")).entry.version).toBe("0.9.0");
+      expect((await rejection(c.resolve("bm", "1.0.1"))).code).toBe("ENOTFOUND");
       const [found] = await c.search("bm");
       expect(found).toMatchObject({ version: "1.0.0+b2", versions: ["1.0.0+b2", "1.0.0+b1", "0.9.0"] });
     },

@@ -61,9 +61,15 @@ export function pickVersion(versions: string[], spec?: string): string | null {
   if (spec === undefined || spec === "latest") {
     return sorted.find((v) => semver.prerelease(v) === null) ?? sorted[0] ?? null;
   }
-  // an exact version is that very string: build metadata (1.0.0+b2) names one entry, though
-  // semver ranks it equal to 1.0.0+b1 and a range would take either
-  if (semver.valid(spec) === spec || isValidVersion(spec)) return sorted.find((v) => v === spec) ?? null;
+  // an exact version with build metadata (1.0.0+b2) is that very string: it names one entry, though
+  // semver ranks it equal to 1.0.0+b1 and a range would take either. One without build metadata
+  // is that version itself when the index has it, else its newest build (1.0.0 matches 1.0.0+b2,
+  // as semver and the dependency check say, which would otherwise accept what this refused)
+  if (semver.valid(spec) === spec || isValidVersion(spec)) {
+    const exact = sorted.find((v) => v === spec);
+    if (exact !== undefined || spec.includes("+")) return exact ?? null;
+    return sorted.find((v) => v.startsWith(`${spec}+`)) ?? null;
+  }
   // not maxSatisfying: among equal precedences it keeps whichever came first
   return sorted.find((v) => semver.satisfies(v, spec)) ?? null;
 }
