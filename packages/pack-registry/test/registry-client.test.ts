@@ -509,6 +509,17 @@ describe("RegistryClient (real HTTP server)", () => {
     };
     expect(auth.code).toBe("EFETCH");
     expect(auth.hint).toMatch(/configure headers for registry "corp" in config\.yaml/);
+    // the message names the registry once, not again as an internal field
+    expect((auth as { message: string }).message).toMatch(
+      /^registry "corp" \(http:\/\/127\.0\.0\.1:\d+\/private\.json\) cannot be read: http:\/\/127\.0\.0\.1:\d+\/private\.json answered HTTP 401 Unauthorized$/,
+    );
+    // with headers configured, they are what the server refused: the hint says so
+    const refused = (await rejection(
+      client([reg("corp", "/private.json", 1, { headers: { authorization: "Bearer old" } })]).resolve("beta"),
+    )) as { hint?: string };
+    expect(refused.hint).toBe(
+      'the server refused the headers configured for registry "corp" (registries[].headers in config.yaml): check that the token they carry is current and grants access to this index',
+    );
     // the start of the body JSON.parse quotes is the server's text: escaped, never obeyed
     srv.route("/flip.json", (_q, r) => {
       r.writeHead(200, { "content-type": "application/json" });

@@ -1,5 +1,5 @@
 /** Query parameters whose values are secrets (libpq's password and sslpassword, tokens, keys). */
-const SECRET_PARAM = /pass|secret|token|key|credential|signature|^sig$|^auth$/i;
+const SECRET_PARAM = /pass|secret|token|key|credential|signature|^sig$|^auth$|^pwd?$/i;
 
 /**
  * A URL fit to print: the password of its user-info part and the values of secret-looking query
@@ -16,7 +16,7 @@ export function redactUrl(url: string): string {
     return url
       .replace(/\/\/([^:/@\s]*):\S*@/, "//$1:***@")
       .replace(
-        /([?&](?:[^=&#\s]*(?:pass|secret|token|key|credential|signature)[^=&#\s]*|sig|auth)=)[^&#\s]*/gi,
+        /([?&](?:[^=&#\s]*(?:pass|secret|token|key|credential|signature)[^=&#\s]*|sig|auth|pwd?)=)[^&#\s]*/gi,
         "$1***",
       );
   }

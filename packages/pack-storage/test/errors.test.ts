@@ -76,6 +76,11 @@ describe("redactUrl / redactUrlsIn", () => {
       "https://a.blob.example/c/p.tgz?sv=2020-08-04&sig=***&auth=***",
     );
     expect(redactUrl("not a url ?sig=AZSIG&design=x")).toBe("not a url ?sig=***&design=x");
+    // the short names of a password too, but not names that merely contain them
+    expect(redactUrl("https://h.example/i.json?pw=P1&PWD=P2&pwned=1")).toBe(
+      "https://h.example/i.json?pw=***&PWD=***&pwned=1",
+    );
+    expect(redactUrl("not a url ?pw=P1&pwd=P2&pwned=1")).toBe("not a url ?pw=***&pwd=***&pwned=1");
     // text without a URL, or with harmless ones, is returned as it was
     expect(redactUrlsIn("no url here: token=abc")).toBe("no url here: token=abc");
     expect(redactUrlsIn("see https://h.example/docs#x")).toBe("see https://h.example/docs#x");

@@ -11,9 +11,14 @@ export interface BufferedResponse {
   body: Buffer;
 }
 
-/** The hint of a 401/403 from a registry or one of its downloads. */
-export function registryAuthHint(name: string): string {
-  return `the server wants credentials: configure headers for registry "${name}" in config.yaml (registries[].headers)`;
+/**
+ * The hint of a 401/403 from a registry or one of its downloads; `configured`: the registry has
+ * headers already (sent with this request), so they are what the server refused.
+ */
+export function registryAuthHint(name: string, configured = false): string {
+  return configured
+    ? `the server refused the headers configured for registry "${name}" (registries[].headers in config.yaml): check that the token they carry is current and grants access to this index`
+    : `the server wants credentials: configure headers for registry "${name}" in config.yaml (registries[].headers)`;
 }
 
 /** Turn a non-2xx response into EFETCH naming the URL and status (the body is discarded). */

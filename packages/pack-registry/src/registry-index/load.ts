@@ -49,6 +49,7 @@ export async function loadIndex(
   opts: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<RegistryIndex> {
   const source = `registry "${reg.name}" (${redactUrl(reg.url)})`;
+  const field = `registries.${reg.name}.url`;
   try {
     let bytes: Buffer;
     if (isRemoteUrl(reg.url)) {
@@ -56,8 +57,8 @@ export async function loadIndex(
         headers: { accept: "application/json", ...reg.headers },
         maxBytes: MAX_INDEX_BYTES,
         timeoutMs: opts.timeoutMs ?? INDEX_TIMEOUT_MS,
-        field: `registries.${reg.name}.url`,
-        authHint: registryAuthHint(reg.name),
+        field,
+        authHint: registryAuthHint(reg.name, Object.keys(reg.headers ?? {}).length > 0),
         signal: opts.signal,
       });
       bytes = res.body;
@@ -91,7 +92,9 @@ export async function loadIndex(
     return parseIndex(json, source);
   } catch (e) {
     if (!(e instanceof AttuneError)) throw e;
-    const message = e.code === ErrorCodes.EINDEX ? e.message : `${source} cannot be read: ${e.message}`;
+    // the message names the registry already: not again as the internal field (`registries.x.url: `)
+    const inner = e.message.startsWith(`${field}: `) ? e.message.slice(field.length + 2) : e.message;
+    const message = e.code === ErrorCodes.EINDEX ? e.message : `${source} cannot be read: ${inner}`;
     // a missing/unreadable local index is a fetch failure of the registry, not a missing user path
     const code = e.code === ErrorCodes.ENOENT || e.code === ErrorCodes.EIO ? ErrorCodes.EFETCH : e.code;
     throw new AttuneError(code, message, {
