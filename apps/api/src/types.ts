@@ -22,6 +22,8 @@ export interface InstallRequest {
 export interface Actor {
   identityId: number | null;
   name: string | null;
+  /** the API token that acted (tokens of one name share an identity) */
+  tokenId?: number | null;
 }
 
 // Any JSON object the installer serialises (its interfaces have no index signature).

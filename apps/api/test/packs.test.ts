@@ -127,6 +127,26 @@ describe("one pack", () => {
     conform(del);
   });
 
+  it("tells two tokens of one name apart: each event and the installation record the token that acted", async () => {
+    // tokens of one name share an identity: the token id is what tells them apart
+    const first = await api.repos.tokens.create({ name: "ci", scopes: ["packs:read"] });
+    const second = await api.repos.tokens.create({ name: "ci", scopes: ["packs:read"] });
+    expect(second.row.identityId).toBe(first.row.identityId);
+    for (const t of [first, second])
+      expect((await request(api.app).post("/api/v1/packs/alpha/verify").set(api.auth(t.secret))).status).toBe(
+        200,
+      );
+    const events = (await get("/api/v1/packs/alpha/history")).body.data as Array<Record<string, any>>;
+    const verifies = events.filter((e) => e.action === "verify" && e.actor_name === "ci").slice(-2);
+    expect(verifies.map((e) => e.details.token_id)).toEqual([first.row.id, second.row.id]);
+    expect(new Set(verifies.map((e) => e.actor_id))).toEqual(new Set([first.row.identityId]));
+    // the install (by the admin token) says which token made it, in its event and its meta
+    const install = events.find((e) => e.action === "install")!;
+    const adminId = (await api.repos.tokens.list()).find((t) => t.name === "admin")!.id;
+    expect(install.details.token_id).toBe(adminId);
+    expect((await get("/api/v1/packs/alpha/installation")).body.data.meta.token_id).toBe(adminId);
+  });
+
   it("history lists the install event with its actor", async () => {
     const res = await get("/api/v1/packs/alpha/history");
     expect(res.status).toBe(200);

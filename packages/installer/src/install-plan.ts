@@ -9,7 +9,7 @@ import {
 import type { FetchResult, PackManifest } from "@attune/pack-registry";
 import { formatDependencies } from "./dependencies";
 import type { InstalledRecord, PlannedRecord } from "./record";
-import type { Actor, EventAction, InstallRequest } from "./types";
+import { actorDetails, type Actor, type EventAction, type InstallRequest } from "./types";
 import { loadSemver } from "./lazy";
 
 export interface InstallDecision {
@@ -224,6 +224,7 @@ export function planRecord(p: PlanInput): PlannedRecord {
         operation_id: p.operationId,
         // who, by name: installed_by is an API identity's id, null for a local user
         actor_name: p.actor.name,
+        ...actorDetails(p.actor),
         ...(f.details ? { fetch: f.details } : {}),
       },
     },
@@ -247,6 +248,7 @@ export function planRecord(p: PlanInput): PlannedRecord {
         source_ref: f.sourceRef,
         ...(f.registryName ? { registry: f.registryName } : {}),
         operation_id: p.operationId,
+        ...actorDetails(p.actor),
         ...(d.action === "downgrade" ? { downgrade: true } : {}),
         // dependencies were not checked: the history says so, as the installation's meta does
         ...(req.skipDeps ? { skip_deps: true } : {}),

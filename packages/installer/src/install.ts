@@ -35,6 +35,7 @@ import { abortError, type PackLock } from "./locks";
 import type { PlannedRecord } from "./record";
 import { toInstallationJson, toPackJson } from "./serialize";
 import { validateInstallRequest } from "./validate";
+import { actorDetails } from "./types";
 import type {
   Actor,
   InstallRequest,
@@ -369,6 +370,7 @@ async function recordFailure(
       code: e?.code ?? null,
       force: Boolean(req.force),
       requested_source: redactUrl(req.source),
+      ...actorDetails(actor),
       ...(req.refSpec !== undefined ? { requested_ref: req.refSpec } : {}),
       ...(registry ? { registry } : {}),
     },

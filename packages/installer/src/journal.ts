@@ -39,10 +39,21 @@ export interface UninstallIntent extends IntentBase {
   version: string;
   actorId: number | null;
   actorName: string | null;
+  /** the API token that acted, if one did (see Actor.tokenId) */
+  tokenId?: number;
   method: string | null;
 }
 
 export type Intent = InstallIntent | UninstallIntent;
+
+/**
+ * When, where and by which process the interrupted attempt ran: an `interrupted` event is written
+ * by whichever process settles the entry later (maybe days later), so its own time is not the
+ * attempt's.
+ */
+export function attemptDetails(intent: Intent): { started_at: string; pid: number; host: string } {
+  return { started_at: intent.startedAt, pid: intent.pid, host: intent.host };
+}
 export type NewIntent = Omit<InstallIntent, keyof IntentBase> | Omit<UninstallIntent, keyof IntentBase>;
 
 export class Journal {

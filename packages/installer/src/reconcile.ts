@@ -2,7 +2,7 @@ import { calculateDirectoryManifest, ErrorCodes, type AttuneError } from "@attun
 import type { InstallerContext } from "./context";
 import { filesLeft, finishAfterCommit } from "./finish";
 import { appendEventKeepingActor } from "./events";
-import type { InstallIntent, UninstallIntent } from "./journal";
+import { attemptDetails, type InstallIntent, type UninstallIntent } from "./journal";
 import type { ReconcileReport } from "./types";
 
 type Resolution = ReconcileReport["interrupted"][number];
@@ -42,7 +42,7 @@ async function resolveInstall(ctx: InstallerContext, intent: InstallIntent): Pro
   if (stored && stored.checksum === intent.checksum) {
     // every check passed before the move and the files are still exactly what was verified: roll forward
     try {
-      const details = { ...record.event.details, resolution: "adopted" };
+      const details = { ...record.event.details, resolution: "adopted", ...attemptDetails(intent) };
       await ctx.store.commitInstall(
         { ...record, event: { ...record.event, outcome: "interrupted", details } },
         stored.files,
@@ -61,7 +61,7 @@ async function resolveInstall(ctx: InstallerContext, intent: InstallIntent): Pro
     outcome: "interrupted",
     // with a code like every failed event's error, for tables that show only the code
     error: `EINTERRUPTED: interrupted before the database commit; rolled back: ${why}`,
-    details: { ...record.event.details, resolution: "rolled_back" },
+    details: { ...record.event.details, resolution: "rolled_back", ...attemptDetails(intent) },
   });
   return { ...base, resolution: "rolled_back", detail: why };
 }
@@ -99,7 +99,11 @@ async function resolveUninstall(ctx: InstallerContext, intent: UninstallIntent):
     actorName: intent.actorName,
     method: intent.method,
     error: "EINTERRUPTED: interrupted before the database commit; nothing was removed",
-    details: { resolution: "rolled_back" },
+    details: {
+      resolution: "rolled_back",
+      ...(intent.tokenId !== undefined ? { token_id: intent.tokenId } : {}),
+      ...attemptDetails(intent),
+    },
   });
   return { ...base, resolution: "rolled_back" };
 }

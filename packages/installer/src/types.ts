@@ -29,6 +29,16 @@ export interface InstallRequest {
 export interface Actor {
   identityId: number | null;
   name: string | null;
+  /**
+   * The API token that acted, when one did: tokens of one name share an identity, so the history
+   * records the token too (`details.token_id`, and `meta.token_id` of an installation).
+   */
+  tokenId?: number | null;
+}
+
+/** What an event's details say of the actor beyond its identity: the token that acted, if any. */
+export function actorDetails(actor: Actor | undefined): { token_id?: number } {
+  return typeof actor?.tokenId === "number" ? { token_id: actor.tokenId } : {};
 }
 
 export type ProgressPhase = "fetch" | "extract" | "validate" | "dependencies" | "hash" | "store" | "record";

@@ -7,7 +7,7 @@ import { filesLeft } from "./finish";
 import { resolvePending } from "./reconcile";
 import type { EventData } from "./record";
 import type { PackLock } from "./locks";
-import type { Actor, InstallationMethod, UninstallResult } from "./types";
+import { actorDetails, type Actor, type InstallationMethod, type UninstallResult } from "./types";
 
 export interface UninstallOptions {
   version?: string;
@@ -36,23 +36,24 @@ export async function uninstall(
     const rec = await ctx.store.get(ref);
     const onDisk = (await ctx.storage.listInstalled()).filter((p) => p.ref === ref);
     const recorded = rec?.installation ? rec.pack.version : null;
-    const event = (version: string | null, details: Record<string, unknown>): EventData => ({
+    // an untracked version (files without a row) has no known source: not the recorded version's
+    const event = (version: string | null, details: Record<string, unknown>, tracked = true): EventData => ({
       packRef: ref,
       version,
       action: "uninstall",
       outcome: "success",
-      sourceType: rec?.installation?.sourceType ?? null,
-      sourceUrl: rec?.installation?.sourceUrl ?? null,
+      sourceType: tracked ? (rec?.installation?.sourceType ?? null) : null,
+      sourceUrl: tracked ? (rec?.installation?.sourceUrl ?? null) : null,
       actorId: opts.actor.identityId,
       actorName: opts.actor.name,
       method: opts.method ?? null,
       error: null,
-      details,
+      details: { ...details, ...actorDetails(opts.actor) },
     });
     if (opts.version !== undefined && opts.version !== recorded) {
       if (!onDisk.some((p) => p.version === opts.version)) throw notInstalled(ref, opts.version);
       await ctx.storage.uninstallPack(ref, opts.version);
-      await ctx.store.appendEvent(event(opts.version, { untracked: true }));
+      await ctx.store.appendEvent(event(opts.version, { untracked: true }, false));
       return { ref, removed: [opts.version], recordDeleted: false };
     }
     if (!rec && onDisk.length === 0) throw notInstalled(ref);
@@ -101,6 +102,7 @@ async function removeRecorded(
     versions,
     actorId: opts.actor.identityId,
     actorName: opts.actor.name,
+    ...(typeof opts.actor.tokenId === "number" ? { tokenId: opts.actor.tokenId } : {}),
     method: opts.method ?? null,
   });
   lock.assertHeld();

@@ -14,7 +14,7 @@ import { refuseMissingStore } from "./before-write";
 import { withRefLock, type InstallerContext } from "./context";
 import { appendEventKeepingActor } from "./events";
 import type { InstalledRecord } from "./record";
-import type { Actor, InstallationMethod, VerifyReport } from "./types";
+import { actorDetails, type Actor, type InstallationMethod, type VerifyReport } from "./types";
 
 /** The start of a report's `error` when the pack's whole directory is gone. */
 const GONE = "ENOENT: ";
@@ -56,6 +56,7 @@ export async function verify(
           ? `EINTEGRITY: expected ${report.expected}, but the pack's directory is gone`
           : (report.error ?? `EINTEGRITY: expected ${report.expected}, found ${report.actual}`),
       details: {
+        ...actorDetails(actor),
         expected: report.expected,
         actual: report.actual,
         changed: report.changed.length,

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
@@ -93,6 +94,14 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
     await expect(inst.show("core")).rejects.toMatchObject({ code: "ENOTFOUND" });
     expect(packDirs(h.packsDir)).toEqual([]);
     expect((await inst.history("core")).map((e) => e.outcome)).toEqual(["interrupted"]);
+    // when and where the attempt itself ran (the event's own time is the reconcile's)
+    const [event] = await inst.history("core");
+    expect(event.details).toMatchObject({
+      started_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      pid: expect.any(Number),
+      host: os.hostname(),
+    });
+    expect(Date.parse(event.details.started_at as string)).toBeLessThanOrEqual(Date.parse(event.created));
     // and the ref is usable again at once
     await inst.install({ source: dir, method: "cli" }, actor);
   });

@@ -627,6 +627,28 @@ describe.each(await providers())("install flow on %s", (provider) => {
     await expect(inst.history("never")).rejects.toMatchObject({ code: "ENOTFOUND" });
   });
 
+  it("an untracked version's uninstall records no source (not the recorded version's); a token's id is kept", async () => {
+    await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    writePack(path.join(h.packsDir, "core-7.7.7"), { ref: "core", version: "7.7.7" }); // files, no row
+    const byToken = { ...actor, tokenId: 42 };
+    expect(await inst.uninstall("core", { actor: byToken, method: "api", version: "7.7.7" })).toMatchObject({
+      removed: ["7.7.7"],
+      recordDeleted: false,
+    });
+    expect((await inst.history("core")).at(-1)).toMatchObject({
+      action: "uninstall",
+      version: "7.7.7",
+      source_type: null,
+      source_url: null,
+      details: { untracked: true, token_id: 42 },
+    });
+    // the recorded version's own uninstall keeps its source; without a token, no token_id
+    await inst.uninstall("core", { actor, method: "cli" });
+    const last = (await inst.history("core")).at(-1)!;
+    expect(last).toMatchObject({ version: "1.0.0", source_type: "local_directory" });
+    expect(last.details).not.toHaveProperty("token_id");
+  });
+
   it("lists with a source-type filter and pages", async () => {
     for (const ref of ["aa", "bb", "cc"]) await inst.install({ source: pack(ref, "1.0.0"), ...cli }, actor);
     const page = await inst.list({ page: 2, pageSize: 2 });

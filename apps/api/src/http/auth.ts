@@ -50,8 +50,19 @@ export function principalOf(res: Response): Principal | undefined {
   return res.locals.principal as Principal | undefined;
 }
 
-/** `installed_by` and the event's actor come from the token, never from the request body. */
-export function actorOf(res: Response): { identityId: number | null; name: string | null } {
+/**
+ * `installed_by` and the event's actor come from the token, never from the request body; the
+ * token's id too, since tokens of one name share an identity (the history tells them apart).
+ */
+export function actorOf(res: Response): {
+  identityId: number | null;
+  name: string | null;
+  tokenId: number | null;
+} {
   const p = principalOf(res);
-  return { identityId: p?.identityId ?? null, name: p?.name ?? null };
+  return {
+    identityId: p?.identityId ?? null,
+    name: p?.name ?? null,
+    tokenId: typeof p?.tokenId === "number" ? p.tokenId : null,
+  };
 }
