@@ -16,7 +16,7 @@ export function redactUrl(url: string): string {
     return url
       .replace(/\/\/([^:/@\s]*):\S*@/, "//$1:***@")
       .replace(
-        /([?&](?:[^=&#\s]*(?:pass|secret|token|key|credential|signature)[^=&#\s]*|sig|auth|pwd?)=)[^&#\s]*/gi,
+        /([?&#](?:[^=&#\s]*(?:pass|secret|token|key|credential|signature)[^=&#\s]*|sig|auth|pwd?)=)[^&#\s]*/gi,
         "$1***",
       );
   }
@@ -28,6 +28,21 @@ export function redactUrl(url: string): string {
   for (const [name, value] of [...u.searchParams]) {
     if (SECRET_PARAM.test(name) && value !== "") {
       u.searchParams.set(name, "***");
+      changed = true;
+    }
+  }
+  // a fragment is never sent, but `#access_token=…` (OAuth's implicit flow) is a secret all the same
+  if (u.hash.includes("=")) {
+    const fragment = new URLSearchParams(u.hash.slice(1));
+    let hidden = false;
+    for (const [name, value] of [...fragment]) {
+      if (SECRET_PARAM.test(name) && value !== "") {
+        fragment.set(name, "***");
+        hidden = true;
+      }
+    }
+    if (hidden) {
+      u.hash = fragment.toString();
       changed = true;
     }
   }

@@ -81,6 +81,12 @@ describe("redactUrl / redactUrlsIn", () => {
       "https://h.example/i.json?pw=***&PWD=***&pwned=1",
     );
     expect(redactUrl("not a url ?pw=P1&pwd=P2&pwned=1")).toBe("not a url ?pw=***&pwd=***&pwned=1");
+    // a fragment is never sent, but may hold a secret (OAuth's #access_token=…)
+    expect(redactUrl("https://h.example/p.tgz#access_token=FRAG1&state=s")).toBe(
+      "https://h.example/p.tgz#access_token=***&state=s",
+    );
+    expect(redactUrl("https://h.example/p.tgz#v1.0.0")).toBe("https://h.example/p.tgz#v1.0.0");
+    expect(redactUrl("not a url #token=FRAG2")).toBe("not a url #token=***");
     // text without a URL, or with harmless ones, is returned as it was
     expect(redactUrlsIn("no url here: token=abc")).toBe("no url here: token=abc");
     expect(redactUrlsIn("see https://h.example/docs#x")).toBe("see https://h.example/docs#x");
