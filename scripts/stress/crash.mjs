@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Crash-safety stress (issue 7): >= 50 installs / upgrades / forced reinstalls / uninstalls through
 // the built CLI, each SIGKILLed at a random instant or at a named crash point (the installer's
-// test-only ATTUNE_TEST_CRASH_AT: after-journal, after-store = between the storage move and the DB
-// commit, after-commit, uninstall-after-commit), then recovered by opening the installer (which
+// test-only ATTUNE_TEST_CRASH_AT: after-fetch and before-journal = before anything is stored,
+// after-journal, after-store = between the storage move and the DB commit, after-commit,
+// uninstall-after-commit), then recovered by opening the installer (which
 // reconciles) and checked:
 //   I1 no partial pack at any final path: every <ref>-<version> entry hashes to that version's checksum
 //   I2 every installed row has its files with the recorded checksum (verify ok)
@@ -107,12 +108,14 @@ let violations = 0;
 for (let i = 0; i < iterations && Date.now() - started < maxMs; i++) {
   const op = nextOp(before.version);
   const points =
-    op.kind === "uninstall" ? ["uninstall-after-commit"] : ["after-journal", "after-store", "after-commit"];
+    op.kind === "uninstall"
+      ? ["uninstall-after-commit"]
+      : ["after-fetch", "before-journal", "after-journal", "after-store", "after-commit"];
   const r = rand();
   const mode = r < 0.45 ? pick(points) : r < 0.9 ? "random-kill" : "none";
   const killAfterMs = mode === "random-kill" ? Math.floor(rand() * typicalMs * 1.1) : undefined;
   const outcome = await runOp(op.args, {
-    crashAt: mode.startsWith("after") || mode.startsWith("uninstall") ? mode : undefined,
+    crashAt: mode === "random-kill" || mode === "none" ? undefined : mode,
     killAfterMs,
   });
   const check = await recoverAndCheck(before, op, mode, outcome);

@@ -61,7 +61,7 @@ function leftovers(): string[] {
   for (const n of fs.readdirSync(api.packsDir)) {
     if (!n.startsWith(".")) found.push(n);
     else if (
-      [".staging", ".journal", ".trash"].includes(n) &&
+      [".staging", ".journal", ".trash", ".attempts"].includes(n) &&
       fs.readdirSync(path.join(api.packsDir, n)).length
     )
       found.push(`${n}/*`);

@@ -36,7 +36,7 @@ async function recover() {
     const packsDir = inst.storage.packsDir;
     const entries = fs.readdirSync(packsDir).filter((n) => !n.startsWith("."));
     expect(entries).toEqual(version ? [`crash_proof-${version}`] : []);
-    for (const d of [".staging", ".journal", ".trash"])
+    for (const d of [".staging", ".journal", ".trash", ".attempts"])
       expect(fs.existsSync(path.join(packsDir, d)) ? fs.readdirSync(path.join(packsDir, d)) : []).toEqual([]);
     if (version) {
       const onDisk = await calculateDirectoryChecksum(fs.realpathSync(path.join(packsDir, entries[0]!)));

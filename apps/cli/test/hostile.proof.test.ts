@@ -72,7 +72,8 @@ describe("hostile-archive corpus through the CLI", () => {
         if (/\n\s+at .+:\d+:\d+/.test(r.stderr)) problems.push(`${r.c.file}: stack trace`);
         // only the store's own (empty) scratch dirs, and its id, may exist in the home
         const left = tree(path.join(r.home, "packs")).filter(
-          (p) => !/^\.(staging|journal|trash|locks|store-v1)$/.test(p) && p !== ".store-v1/.store-id",
+          (p) =>
+            !/^\.(staging|journal|trash|locks|store-v1|attempts)$/.test(p) && p !== ".store-v1/.store-id",
         );
         if (left.length) problems.push(`${r.c.file}: left ${left.join(", ")}`);
         const cwd = tree(path.join(tmp.dir, `cwd-${r.c.file}`));

@@ -1,5 +1,6 @@
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type { InstallerContext } from "./context";
+import { settleAttempts } from "./attempts";
 import { resolvePending } from "./reconcile";
 import type { CleanupReport } from "./types";
 
@@ -15,7 +16,11 @@ export async function beforeWrite(
 ): Promise<void> {
   await refuseLostStore(ctx, operation, ref);
   const report = await settleLeftovers(ctx, ref);
-  if (report.interrupted.length + report.failed.length + report.trashRemoved.length === 0) return;
+  if (
+    report.interrupted.length + report.failed.length + report.trashRemoved.length + report.unnamed.length ===
+    0
+  )
+    return;
   try {
     ctx.onCleanup?.(report);
   } catch {
@@ -105,7 +110,11 @@ function lostStoreHint(dir: string, reason: string, storageHint: string | undefi
  * throws: what cannot be settled now stays for the next write or the next start, and is reported.
  */
 export async function settleLeftovers(ctx: InstallerContext, skip: string | null): Promise<CleanupReport> {
-  const report: CleanupReport = { interrupted: [], failed: [], trashRemoved: [] };
+  const report: CleanupReport = { interrupted: [], failed: [], trashRemoved: [], unnamed: [] };
+  // before the journal entries: an attempt whose intent was journaled is left to their resolution
+  const attempts = await settleAttempts(ctx);
+  report.interrupted.push(...attempts.interrupted);
+  report.unnamed.push(...attempts.unnamed);
   const failed = (ref: string | null, e: unknown) => {
     const err = e as AttuneError;
     report.failed.push({ ref, code: String(err?.code ?? "ERROR"), message: err?.message ?? String(e) });

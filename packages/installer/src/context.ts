@@ -1,5 +1,6 @@
 import type { PackStorage } from "@attune/pack-storage";
 import type { ExtractLimits, OutboundPolicy, RegistryClient } from "@attune/pack-registry";
+import type { Attempts } from "./attempts";
 import type { Journal } from "./journal";
 import type { PackLock, PackLocker } from "./locks";
 import type { ResolvedSettings } from "./settings";
@@ -13,6 +14,8 @@ export interface InstallerContext {
   store: RecordStore;
   locker: PackLocker;
   journal: Journal;
+  /** installs in progress until journaled, so a crash before the journal is recorded too */
+  attempts: Attempts;
   policy: OutboundPolicy;
   registries: RegistryClient;
   /** extraction/copy size caps over the defaults (ATTUNE_MAX_FILE_BYTES, … or config.yaml) */

@@ -35,6 +35,7 @@ import { abortError, type PackLock } from "./locks";
 import type { PlannedRecord } from "./record";
 import { toInstallationJson, toPackJson } from "./serialize";
 import { validateInstallRequest } from "./validate";
+import { attemptActor, type AttemptHandle } from "./attempts";
 import { actorDetails } from "./types";
 import type {
   Actor,
@@ -53,6 +54,8 @@ interface Attempt {
   fetched: FetchResult | null;
   /** the journal is written: from here on the install runs to its end, whatever the signal says */
   journaled: boolean;
+  /** its file in `.attempts` until the journal (or its failure's event) speaks for it */
+  tracked: AttemptHandle | null;
 }
 
 /**
@@ -71,7 +74,14 @@ export async function install(
   // install unverified
   const callerExpected = req.checksum !== undefined ? parseChecksum(req.checksum, "checksum") : null;
   const progress = safeProgress(opts.onProgress);
-  const attempt: Attempt = { ref: null, version: null, kind: null, fetched: null, journaled: false };
+  const attempt: Attempt = {
+    ref: null,
+    version: null,
+    kind: null,
+    fetched: null,
+    journaled: false,
+    tracked: null,
+  };
   await beforeWrite(ctx, "install", null);
   const staging = await ctx.storage.createStagingDir();
   let lock: PackLock | null = null;
@@ -91,6 +101,23 @@ export async function install(
       attempt.ref = validateRef(ref);
       // an exact version asked for is the version the attempt is about (a range is not)
       if (wanted !== undefined && isValidVersion(wanted)) attempt.version = wanted;
+    } else if (attempt.kind === "local_directory" && ctx.settings.localSourceRoots === undefined) {
+      // only to name the attempt should this process die while copying (the copy's own pack.yaml
+      // is what counts): a directory's pack.yaml is one small read away. Not where local sources
+      // are confined to roots (the API): their check comes with the fetch, and a path outside
+      // them must not get as far as a read of its pack.yaml
+      Object.assign(attempt, await peekManifest(req.source));
+    }
+    attempt.tracked = await ctx.attempts.start({
+      ref: attempt.ref,
+      version: attempt.version,
+      source_type: attempt.kind,
+      requested_source: redactUrl(req.source),
+      requested_ref: req.refSpec ?? null,
+      force: Boolean(req.force),
+      ...attemptActor(actor, req.method),
+    });
+    if (attempt.kind === "registry" && attempt.ref !== null) {
       lock = await ctx.locker.acquire(attempt.ref, {
         timeoutMs: ctx.settings.lockTimeoutMs,
         signal: opts.signal,
@@ -114,6 +141,7 @@ export async function install(
       }),
     );
     attempt.fetched = fetched;
+    crashPoint("after-fetch");
     progress({ phase: "validate" });
     const root = await findPackRoot(srcDir);
     const manifest = await loadManifest(root).catch((err: unknown) => {
@@ -138,6 +166,7 @@ export async function install(
     // pack.yaml is untrusted input that becomes paths and lock names: validate here too
     attempt.ref = validateRef(manifest.ref);
     attempt.version = validateVersion(manifest.version);
+    await attempt.tracked.update({ ref: attempt.ref, version: attempt.version, phase: "validate" });
     lock ??= await ctx.locker.acquire(manifest.ref, {
       timeoutMs: ctx.settings.lockTimeoutMs,
       signal: opts.signal,
@@ -159,9 +188,12 @@ export async function install(
     // a stop asked for shows as whatever the step it cut short said ("extraction aborted", a
     // cancelled download): the caller is told it was the abort, EABORTED, as it honoured it
     const err = opts.signal?.aborted && !attempt.journaled ? abortError(opts.signal) : e;
+    // its failed event speaks for the attempt now (a crash in between loses the record, never doubles it)
+    await attempt.tracked?.end();
     await recordFailure(ctx, req, actor, attempt, err);
     throw err;
   } finally {
+    await attempt.tracked?.end();
     attempt.fetched?.stagedContents?.release();
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     await lock?.release();
@@ -236,7 +268,7 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
     if (i.signal?.aborted) throw abortError(i.signal);
     i.lock.assertHeld();
     i.attempt.journaled = true;
-    await journalAndStore(ctx, planned, decision, i.root, i.lock, progress);
+    await journalAndStore(ctx, planned, decision, i.root, i.lock, progress, () => i.attempt.tracked?.end());
     return commitOrRollBack(ctx, planned, decision, files.files, i.lock, progress);
   });
   return {
@@ -280,8 +312,10 @@ async function journalAndStore(
   root: string,
   lock: PackLock,
   progress: (e: ProgressEvent) => void,
+  journaled: () => Promise<void> | undefined,
 ): Promise<void> {
   const ref = planned.pack.ref;
+  crashPoint("before-journal");
   await ctx.journal.write(ref, {
     operation: "install",
     version: planned.pack.version,
@@ -290,6 +324,8 @@ async function journalAndStore(
     previousVersion: d.previousVersion,
     record: planned,
   });
+  // from here on the journal speaks for the attempt
+  await journaled();
   crashPoint("after-journal");
   progress({ phase: "store" });
   try {
@@ -331,6 +367,16 @@ async function commitOrRollBack(
   crashPoint("after-commit");
   await finishAfterCommit(ctx, ref, version, d.previousVersion);
   return rec;
+}
+
+/** The ref and version a local directory's pack.yaml names, or nothing (any problem: the install finds it). */
+async function peekManifest(dir: string): Promise<{ ref?: string; version?: string }> {
+  try {
+    const m = await loadManifest(await findPackRoot(dir));
+    return { ref: validateRef(m.ref), version: validateVersion(m.version) };
+  } catch {
+    return {};
+  }
 }
 
 async function recordFailure(

@@ -16,6 +16,7 @@ import type { InstallerContext } from "./context";
 import { openRecordStore } from "./db-store";
 import type { RecordStore } from "./store";
 import { install } from "./install";
+import { Attempts } from "./attempts";
 import { Journal } from "./journal";
 import { FileLocker, type PackLocker } from "./locks";
 import { PostgresLocker } from "./pg-lock";
@@ -207,6 +208,7 @@ export async function openInstaller(opts: InstallerOptions = {}): Promise<Instal
       store,
       locker,
       journal: new Journal(path.join(settings.packsDir, ".journal")),
+      attempts: new Attempts(path.join(settings.packsDir, ".attempts")),
       policy,
       registries,
       limits: withPathBudget(

@@ -1,6 +1,7 @@
 import { calculateDirectoryManifest, ErrorCodes, type AttuneError } from "@attune/pack-storage";
 import type { InstallerContext } from "./context";
 import { filesLeft, finishAfterCommit } from "./finish";
+import { settleAttempts } from "./attempts";
 import { appendEventKeepingActor } from "./events";
 import { attemptDetails, type InstallIntent, type UninstallIntent } from "./journal";
 import type { ReconcileReport } from "./types";
@@ -114,7 +115,18 @@ async function resolveUninstall(ctx: InstallerContext, intent: UninstallIntent):
  * live install in another process is never mistaken for a crash (it shows up as `busy`).
  */
 export async function reconcile(ctx: InstallerContext): Promise<ReconcileReport> {
-  const report: ReconcileReport = { interrupted: [], missingFiles: [], untracked: [], busy: [], failed: [] };
+  const report: ReconcileReport = {
+    interrupted: [],
+    missingFiles: [],
+    untracked: [],
+    busy: [],
+    failed: [],
+    unnamed: [],
+  };
+  // before the journal: an attempt whose intent was journaled is left to the journal's resolution
+  const attempts = await settleAttempts(ctx);
+  report.interrupted.push(...attempts.interrupted);
+  report.unnamed.push(...attempts.unnamed);
   const suspects = await findSuspects(ctx);
   // a dead holder's file lock turns stale after lockStaleMs; a PostgreSQL lock dies with its session
   const timeoutMs = ctx.locker.kind === "file" ? ctx.settings.lockStaleMs + 2_000 : 2_000;

@@ -1,5 +1,13 @@
 import type { Checksum } from "@attune/pack-storage";
 
+/** An interrupted install that never learnt its pack's ref (see ReconcileReport.unnamed). */
+export interface UnnamedAttempt {
+  requested_source: string;
+  started_at: string;
+  pid: number;
+  host: string;
+}
+
 export type SourceType = "git" | "archive" | "local_directory" | "local_archive" | "registry";
 export type InstallationMethod = "api" | "cli" | "manual";
 export type EventAction =
@@ -185,6 +193,11 @@ export interface ReconcileReport {
   busy: string[];
   /** refs whose repair failed (their journal entry is kept; the next start retries) */
   failed: Array<{ ref: string; code: string; message: string }>;
+  /**
+   * installs whose process died before they knew the pack's ref (fetching or extracting it): no
+   * pack's history can take them, so they are only reported (see `interrupted` for the others)
+   */
+  unnamed: UnnamedAttempt[];
 }
 
 /** What an install or uninstall settled, before its own work, of earlier operations' leftovers. */
@@ -195,4 +208,6 @@ export interface CleanupReport {
   failed: Array<{ ref: string | null; code: string; message: string }>;
   /** trash entries deleted (earlier deletions that had failed, or a dead process's) */
   trashRemoved: string[];
+  /** as ReconcileReport.unnamed */
+  unnamed: UnnamedAttempt[];
 }

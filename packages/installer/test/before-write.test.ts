@@ -58,6 +58,7 @@ describe.each(await providers())("every write settles earlier leftovers first [%
         interrupted: [{ ref: "core", version: "1.0.0", operation: "uninstall", resolution: "completed" }],
         failed: [],
         trashRemoved: [],
+        unnamed: [],
       },
     ]);
     expect((await inst.list()).items.map((p) => p.pack.ref)).toEqual(["other", "third"]);
@@ -90,6 +91,7 @@ describe.each(await providers())("every write settles earlier leftovers first [%
           },
         ],
         trashRemoved: [],
+        unnamed: [],
       },
     ]);
   });
@@ -125,7 +127,7 @@ describe.each(await providers())("every write settles earlier leftovers first [%
     fs.writeFileSync(path.join(left, "actions", "a.sh"), "left behind");
     await install("other");
     expect(fs.existsSync(left)).toBe(false);
-    expect(reports).toEqual([{ interrupted: [], failed: [], trashRemoved: [left] }]);
+    expect(reports).toEqual([{ interrupted: [], failed: [], trashRemoved: [left], unnamed: [] }]);
   });
 });
 
@@ -315,11 +317,13 @@ describe("settleLeftovers", () => {
         }),
       },
       storage: { emptyTrash: async () => ({ removed: [], kept: [] }) },
+      attempts: { takeAbandoned: async () => [] },
     } as unknown as InstallerContext;
     await expect(settleLeftovers(ctx, null)).resolves.toEqual({
       interrupted: [],
       failed: [{ ref: "core", code: "EDATABASE", message: "the connection to the database was lost" }],
       trashRemoved: [],
+      unnamed: [],
     });
     expect(released).toEqual(["core", "other"]); // the next ref was still settled
   });

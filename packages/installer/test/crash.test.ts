@@ -8,7 +8,7 @@ import { repositories } from "@attune/db";
 import { calculateDirectoryChecksum } from "@attune/pack-storage";
 import { tmpDir } from "@attune/test-utils";
 import type { InstallerOptions } from "../src/index";
-import { writePack } from "./helpers/fixtures";
+import { makeTarGz, writePack } from "./helpers/fixtures";
 import { makeHarness, packDirs, providers, type Harness } from "./helpers/harness";
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "helpers", "child.mjs");
@@ -23,6 +23,7 @@ function runChild(
     ref?: string;
     actorId?: number;
     actor?: string;
+    tokenId?: number;
   },
   crashAt?: string,
 ) {
@@ -55,6 +56,89 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
     options: h.options(),
     op: "install",
     request: { source: dir, method: "cli" },
+  });
+
+  const attemptFiles = () => fs.readdirSync(path.join(h.packsDir, ".attempts"));
+
+  it("a kill before the intent is journaled (fetching, checking) is recorded as interrupted on the next start", async () => {
+    const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
+    // while fetching: a local directory's ref is known from its pack.yaml before the copy
+    expect(runChild({ ...install(dir), tokenId: 7 }, "after-fetch").signal).toBe("SIGKILL");
+    expect(attemptFiles()).toHaveLength(1);
+    const inst = await h.open();
+    expect(inst.lastReconcile?.interrupted).toEqual([
+      {
+        ref: "core",
+        version: "1.0.0",
+        operation: "install",
+        resolution: "rolled_back",
+        detail: "interrupted while fetching the source, before anything was stored; nothing was installed",
+      },
+    ]);
+    expect(attemptFiles()).toEqual([]);
+    expect(packDirs(h.packsDir)).toEqual([]);
+    const [event] = await inst.history("core");
+    expect(event).toMatchObject({
+      action: "install",
+      outcome: "interrupted",
+      version: "1.0.0",
+      source_type: "local_directory",
+      source_url: dir,
+      actor_name: "child",
+      error:
+        "EINTERRUPTED: interrupted while fetching the source, before anything was stored; nothing was installed",
+      details: {
+        resolution: "rolled_back",
+        phase: "fetch",
+        requested_source: dir,
+        force: false,
+        token_id: 7,
+        pid: expect.any(Number),
+        host: os.hostname(),
+        started_at: expect.stringMatching(/^\d{4}-/),
+      },
+    });
+    // checking the pack, under its lock, before the journal: recorded once, with that phase
+    expect(runChild(install(dir), "before-journal").signal).toBe("SIGKILL");
+    await inst.reconcile();
+    expect((await inst.history("core")).map((e) => [e.outcome, e.details.phase])).toEqual([
+      ["interrupted", "fetch"],
+      ["interrupted", "validate"],
+    ]);
+    // a second reconcile finds nothing more to record
+    expect((await inst.reconcile()).interrupted).toEqual([]);
+    await inst.install({ source: dir, method: "cli" }, actor);
+    expect(attemptFiles()).toEqual([]);
+    await inst.close();
+  });
+
+  it("a kill before an archive's ref is known is reported as unnamed (no history can take it)", async () => {
+    const tgz = makeTarGz(
+      writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" }),
+      path.join(src.dir, "core.tgz"),
+    );
+    expect(runChild(install(tgz), "after-fetch").signal).toBe("SIGKILL");
+    const inst = await h.open();
+    expect(inst.lastReconcile).toMatchObject({
+      interrupted: [],
+      unnamed: [{ requested_source: tgz, pid: expect.any(Number), host: os.hostname() }],
+    });
+    await expect(inst.history("core")).rejects.toMatchObject({ code: "ENOTFOUND" });
+    expect(attemptFiles()).toEqual([]);
+    await inst.close();
+  });
+
+  it("an install that ends (either way) leaves no attempt behind; a failure is recorded once, as failed", async () => {
+    const inst = await h.open();
+    const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
+    await inst.install({ source: dir, method: "cli" }, actor);
+    await expect(inst.install({ source: dir, method: "cli" }, actor)).rejects.toMatchObject({
+      code: "ECONFLICT",
+    });
+    expect(attemptFiles()).toEqual([]);
+    await inst.reconcile();
+    expect((await inst.history("core")).map((e) => e.outcome)).toEqual(["success", "failure"]);
+    await inst.close();
   });
 
   it("a kill between the storage move and the commit is adopted on the next start", async () => {

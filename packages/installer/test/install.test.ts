@@ -250,6 +250,7 @@ describe.each(await providers())("install flow on %s", (provider) => {
       untracked: [],
       busy: [],
       failed: [],
+      unnamed: [],
     });
     expect((await inst.reconcile()).interrupted).toEqual([]);
   });

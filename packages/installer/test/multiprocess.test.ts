@@ -83,6 +83,7 @@ describe.each(await providers())("two processes on one %s store", (provider) => 
       untracked: [],
       busy: [],
       failed: [],
+      unnamed: [],
     });
     expect(fs.readdirSync(path.join(h.packsDir, ".journal"))).toEqual([]);
   });

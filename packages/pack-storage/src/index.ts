@@ -31,4 +31,6 @@ export {
 export { packPathBudget, STORE_DIR } from "./storage/layout";
 export { escapeName } from "./checksum/walk";
 export { makeDirs, makeDirsSync } from "./make-dirs";
+/** Owner tags of internal entries (`<pid>@<host>~<random>`), for layers that keep their own. */
+export { isAbandoned, ownedSuffix } from "./storage/owner";
 export { redactUrl, redactUrlsIn } from "./redact";

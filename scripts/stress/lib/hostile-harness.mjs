@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { cliAsync, request } from "../../bench/lib/product.mjs";
 
-const SCRATCH = [".staging", ".journal", ".trash", ".locks", ".store-v1"];
+const SCRATCH = [".staging", ".journal", ".trash", ".locks", ".store-v1", ".attempts"];
 // where the archives' escape attempts would land if extraction let them out
 const SENTINELS = [
   "/etc/attune-evil.txt",
@@ -37,7 +37,7 @@ function leftovers(homes) {
   for (const home of homes) {
     const packs = path.join(home, "packs");
     if (!fs.existsSync(packs)) continue;
-    for (const d of [".staging", ".journal", ".trash", ".store-v1"]) {
+    for (const d of [".staging", ".journal", ".trash", ".store-v1", ".attempts"]) {
       const p = path.join(packs, d);
       // (the store's own files, such as its id, start with ".")
       if (fs.existsSync(p) && fs.readdirSync(p).filter((n) => !n.startsWith(".")).length)

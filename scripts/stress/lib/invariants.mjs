@@ -5,7 +5,7 @@ import path from "node:path";
 import { importDist } from "../../bench/lib/product.mjs";
 
 const { calculateDirectoryChecksum } = await importDist("packages/pack-storage");
-const SCRATCH = [".staging", ".journal", ".trash"];
+const SCRATCH = [".staging", ".journal", ".trash", ".attempts"];
 
 async function history(installer, ref) {
   try {
@@ -47,7 +47,7 @@ function scratchProblems(packsDir) {
 /** The version a finished operation must leave, or undefined when either outcome is legal. */
 function expectedVersion(before, op, mode, outcome) {
   const target = op.kind === "uninstall" ? null : op.version;
-  if (mode === "after-journal") return before.version;
+  if (mode === "after-fetch" || mode === "before-journal" || mode === "after-journal") return before.version;
   if (mode === "after-store" || mode === "after-commit" || mode === "uninstall-after-commit") return target;
   if (outcome.signal !== "SIGKILL") return outcome.code === 0 ? target : before.version;
   return undefined;
@@ -106,7 +106,9 @@ export async function checkStore(installer, { ref, expected, before, op, mode, o
     problems.push(
       `I4 ${interrupted - before.interrupted} new interrupted event(s) for ${settled} interrupted operation(s)`,
     );
-  if ((mode === "after-journal" || mode === "after-store") && settled !== 1)
+  // killed before its journal (fetching, checking): the attempt is recorded all the same
+  const preJournal = (mode === "after-fetch" || mode === "before-journal") && outcome.signal === "SIGKILL";
+  if ((mode === "after-journal" || mode === "after-store" || preJournal) && settled !== 1)
     problems.push(
       `I4 crash at ${mode} not found by reconcile (resolutions: ${resolutions.join(", ") || "none"})`,
     );

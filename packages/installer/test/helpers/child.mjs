@@ -4,7 +4,7 @@
 import { openInstaller } from "../../dist/index.js";
 
 const job = JSON.parse(process.argv[2]);
-const actor = { identityId: job.actorId ?? null, name: job.actor ?? "child" };
+const actor = { identityId: job.actorId ?? null, name: job.actor ?? "child", tokenId: job.tokenId ?? null };
 let installer;
 try {
   installer = await openInstaller(job.options);

@@ -1,0 +1,219 @@
+// Install attempts in progress: `<packsDir>/.attempts/<pid>@<host>~<random>.json`, one per install
+// from its start until its intent is journaled (the journal then speaks for it) or it fails (its
+// `failed` event does). A process killed in between (fetching, extracting, hashing: most of an
+// install's time) leaves its file behind; the next write or start finds its owner dead and records
+// the attempt as `interrupted` in the pack's history. Nothing else depends on these files: they are
+// written without fsync (a lost one only loses that record), and a write that fails is ignored.
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { isAbandoned, isValidRef, makeDirs, ownedSuffix } from "@attune/pack-storage";
+import type { InstallerContext } from "./context";
+import { appendEventKeepingActor } from "./events";
+import type { EventData } from "./record";
+import type { Actor, InstallationMethod, ReconcileReport, SourceType, UnnamedAttempt } from "./types";
+
+/** What an attempt file says of its install. */
+export interface AttemptInfo {
+  started_at: string;
+  pid: number;
+  host: string;
+  /** the pack's ref and version once known (a registry ref at once; else from pack.yaml) */
+  ref: string | null;
+  version: string | null;
+  /** what the install was doing when last written */
+  phase: "fetch" | "validate";
+  source_type: SourceType | null;
+  requested_source: string;
+  requested_ref: string | null;
+  force: boolean;
+  actor_id: number | null;
+  actor_name: string | null;
+  token_id: number | null;
+  method: InstallationMethod | null;
+}
+
+const SUFFIX = ".json";
+
+export class Attempts {
+  constructor(readonly dir: string) {}
+
+  /** Record an install's start; the handle updates and ends it. Never throws. */
+  async start(info: Omit<AttemptInfo, "started_at" | "pid" | "host" | "phase">): Promise<AttemptHandle> {
+    const file = path.join(this.dir, `${ownedSuffix()}${SUFFIX}`);
+    const handle = new AttemptHandle(file, {
+      ...info,
+      started_at: new Date().toISOString(),
+      pid: process.pid,
+      host: os.hostname(),
+      phase: "fetch",
+    });
+    await makeDirs(this.dir, 0o700).catch(() => undefined);
+    await handle.write();
+    return handle;
+  }
+
+  /**
+   * The attempts whose process is gone, each claimed first (renamed to a name owned by this
+   * process, so two processes settling at once never record one twice), read and removed.
+   * Unreadable files are removed without a record.
+   */
+  async takeAbandoned(): Promise<AttemptInfo[]> {
+    const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+    const out: AttemptInfo[] = [];
+    for (const name of names) {
+      if (name.endsWith(`${SUFFIX}.tmp`)) {
+        // a write that died before its rename
+        const abs = path.join(this.dir, name);
+        const st = await fs.lstat(abs).catch(() => null);
+        if (st && isAbandoned(name.slice(0, -SUFFIX.length - 4), Date.now() - st.mtimeMs))
+          await fs.rm(abs, { force: true }).catch(() => undefined);
+        continue;
+      }
+      if (!name.endsWith(SUFFIX)) continue;
+      const owner = name.slice(0, -SUFFIX.length);
+      const abs = path.join(this.dir, name);
+      const st = await fs.lstat(abs).catch(() => null);
+      if (!st || !isAbandoned(owner, Date.now() - st.mtimeMs)) continue;
+      // a claim is owned by this process: should it die while settling, the claim is abandoned in turn
+      const claim = path.join(this.dir, `${owner}.claim~${ownedSuffix()}${SUFFIX}`);
+      if (
+        !(await fs.rename(abs, claim).then(
+          () => true,
+          () => false, // another process claimed it first
+        ))
+      )
+        continue;
+      const info = await fs
+        .readFile(claim, "utf8")
+        .then((t) => JSON.parse(t) as AttemptInfo)
+        .catch(() => null);
+      await fs.rm(claim, { force: true }).catch(() => undefined);
+      if (info && typeof info.requested_source === "string") out.push(info);
+    }
+    return out;
+  }
+}
+
+export class AttemptHandle {
+  private ended = false;
+  constructor(
+    private readonly file: string,
+    private readonly info: AttemptInfo,
+  ) {}
+
+  /** Say what is known now (the ref once read, the phase); a no-op once ended. */
+  async update(change: Partial<Pick<AttemptInfo, "ref" | "version" | "phase">>): Promise<void> {
+    if (this.ended) return;
+    Object.assign(this.info, change);
+    await this.write();
+  }
+
+  /** The attempt is accounted for (journaled, or failed and recorded): remove its file. */
+  async end(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    await fs.rm(this.file, { force: true }).catch(() => undefined);
+  }
+
+  async write(): Promise<void> {
+    const tmp = `${this.file}.tmp`;
+    try {
+      await fs.writeFile(tmp, JSON.stringify(this.info), { mode: 0o600 });
+      if (this.ended) return void (await fs.rm(tmp, { force: true }));
+      await fs.rename(tmp, this.file);
+    } catch {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+}
+
+/** The actor fields of an attempt file, from the install's actor. */
+export function attemptActor(actor: Actor, method: InstallationMethod | null) {
+  return {
+    actor_id: actor.identityId,
+    actor_name: actor.name,
+    token_id: typeof actor.tokenId === "number" ? actor.tokenId : null,
+    method,
+  };
+}
+
+/** The `interrupted` event of an attempt that died before its intent was journaled. */
+export function interruptedAttemptEvent(a: AttemptInfo & { ref: string }): EventData {
+  const while_ = a.phase === "validate" ? "while checking the pack" : "while fetching the source";
+  return {
+    packRef: a.ref,
+    version: a.version,
+    action: "install",
+    outcome: "interrupted",
+    sourceType: a.source_type,
+    sourceUrl: a.source_type === "registry" ? null : a.requested_source,
+    actorId: a.actor_id,
+    actorName: a.actor_name,
+    method: a.method,
+    error: `EINTERRUPTED: interrupted ${while_}, before anything was stored; nothing was installed`,
+    details: {
+      resolution: "rolled_back",
+      phase: a.phase,
+      requested_source: a.requested_source,
+      ...(a.requested_ref !== null ? { requested_ref: a.requested_ref } : {}),
+      force: a.force,
+      ...(a.token_id !== null ? { token_id: a.token_id } : {}),
+      started_at: a.started_at,
+      pid: a.pid,
+      host: a.host,
+    },
+  };
+}
+
+/** Whether an attempt names a ref its history can take (a file edited by hand may not). */
+export function hasRef(a: AttemptInfo): a is AttemptInfo & { ref: string } {
+  return typeof a.ref === "string" && isValidRef(a.ref);
+}
+
+/**
+ * Record every abandoned attempt (its process is gone) as `interrupted` in its pack's history, unless
+ * its intent was journaled (a crash right after the journal write, before the attempt's file went:
+ * the journal's resolution records it). An attempt that never learnt its ref is returned as unnamed.
+ * Never throws: an attempt whose event cannot be written now is not retried (its file is gone).
+ */
+export async function settleAttempts(
+  ctx: InstallerContext,
+): Promise<{ interrupted: ReconcileReport["interrupted"]; unnamed: UnnamedAttempt[] }> {
+  const interrupted: ReconcileReport["interrupted"] = [];
+  const unnamed: UnnamedAttempt[] = [];
+  let abandoned: AttemptInfo[] = [];
+  try {
+    abandoned = await ctx.attempts.takeAbandoned();
+  } catch {
+    // unreadable now: the next write or start looks again
+  }
+  for (const a of abandoned) {
+    if (!hasRef(a)) {
+      unnamed.push({
+        requested_source: a.requested_source,
+        started_at: a.started_at,
+        pid: a.pid,
+        host: a.host,
+      });
+      continue;
+    }
+    const intent = await ctx.journal.read(a.ref).catch(() => null);
+    if (intent && intent.pid === a.pid && intent.host === a.host) continue;
+    const event = interruptedAttemptEvent(a);
+    if (
+      await appendEventKeepingActor(ctx, event).then(
+        () => true,
+        () => false,
+      )
+    )
+      interrupted.push({
+        ref: a.ref,
+        version: a.version ?? "",
+        operation: "install",
+        resolution: "rolled_back",
+        detail: event.error!.replace(/^EINTERRUPTED: /, ""),
+      });
+  }
+  return { interrupted, unnamed };
+}
