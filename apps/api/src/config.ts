@@ -1,6 +1,5 @@
-import { userHomeDir } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, userHomeDir } from "@attune/pack-storage";
 import path from "node:path";
-import { z } from "zod";
 
 export interface ApiConfig {
   port: number;
@@ -22,53 +21,181 @@ export interface ApiConfig {
   logLevel: string;
 }
 
-/** An empty variable means unset, as in the CLI (`DATABASE_URL= attune …` uses the embedded store). */
-const optionalPath = z.preprocess((v) => (v === "" ? undefined : v), z.string().min(1).optional());
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
-const Env = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().min(1).default("127.0.0.1"),
-  ATTUNE_HOME: optionalPath,
-  DATABASE_URL: optionalPath,
-  ATTUNE_PACKS_DIR: optionalPath,
-  ATTUNE_LOCAL_SOURCE_ROOTS: z.string().optional(),
-  ATTUNE_API_BODY_LIMIT: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(16 * 1024 * 1024)
-    .default(64 * 1024),
-  ATTUNE_API_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
-  ATTUNE_API_TOKEN_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-});
+/** One bad variable: what it must be and what it was (the message), and how to mend it (the hint). */
+export interface EnvProblem {
+  variable: string;
+  message: string;
+  hint: string;
+}
 
-/** Read the entry point's settings from the environment; throws naming the bad variable. */
-export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const parsed = Env.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-    throw new Error(`invalid environment: ${lines.join("; ")}`);
+/** A value as it was set, fit to quote: JSON-escaped (whitespace and control characters show), cut short. */
+function shown(raw: string): string {
+  return JSON.stringify(raw.length > 64 ? `${raw.slice(0, 64)}…` : raw);
+}
+
+/**
+ * Reads the environment, collecting a problem per bad variable instead of stopping at the first.
+ * An empty variable means unset, as in the CLI (`DATABASE_URL= attune …` uses the embedded store);
+ * only ATTUNE_LOCAL_SOURCE_ROOTS tells empty from unset (empty: no roots, whatever config.yaml says).
+ */
+class EnvReader {
+  readonly problems: EnvProblem[] = [];
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  /** the value as set (a path may hold spaces); undefined when unset or empty */
+  text(name: string): string | undefined {
+    const v = this.env[name];
+    return v ? v : undefined;
   }
-  const e = parsed.data;
-  const roots = (e.ATTUNE_LOCAL_SOURCE_ROOTS ?? "")
+
+  /** a number's or a name's value, trimmed; undefined when unset, empty or blank */
+  word(name: string): string | undefined {
+    const v = this.env[name]?.trim();
+    return v ? v : undefined;
+  }
+
+  /** a whole number in decimal digits from min to max ("1e3", "0x50" and "-1" are refused) */
+  wholeNumber(
+    name: string,
+    range: { min: number; max: number; byDefault: number },
+    what: string,
+    hint: string,
+  ) {
+    const v = this.word(name);
+    if (v === undefined) return range.byDefault;
+    const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
+    if (n >= range.min && n <= range.max) return n;
+    this.problems.push({
+      variable: name,
+      message: `${name} must be ${what} from ${range.min} to ${range.max}, got ${shown(this.env[name]!)}`,
+      hint,
+    });
+    return range.byDefault;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], byDefault: T, hint: string): T {
+    const v = this.word(name)?.toLowerCase();
+    if (v === undefined) return byDefault;
+    if ((allowed as readonly string[]).includes(v)) return v as T;
+    const list = `${allowed.slice(0, -1).join(", ")} or ${allowed[allowed.length - 1]}`;
+    this.problems.push({
+      variable: name,
+      message: `${name} must be ${list}, got ${shown(this.env[name]!)}`,
+      hint,
+    });
+    return byDefault;
+  }
+}
+
+/**
+ * Read the entry point's settings from the environment. Every bad variable is reported at once:
+ * an ECONFIG whose `details.problems` has one `{variable, message, hint}` each (message and hint
+ * join them), the message naming the variable and the value it had, the hint how to mend it.
+ */
+export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const r = new EnvReader(env);
+  const port = r.wholeNumber(
+    "PORT",
+    { min: 0, max: 65535, byDefault: 8080 },
+    "a port number",
+    "set PORT to a port number from 1 to 65535, or 0 to pick a free port; unset, it is 8080",
+  );
+  const bodyLimit = r.wholeNumber(
+    "ATTUNE_API_BODY_LIMIT",
+    { min: 1024, max: 16 * 1024 * 1024, byDefault: 64 * 1024 },
+    "a number of bytes",
+    "set ATTUNE_API_BODY_LIMIT to a number of bytes from 1024 to 16777216, e.g. 1048576 for 1 MiB; unset, it is 65536",
+  );
+  const drainTimeoutMs = r.wholeNumber(
+    "ATTUNE_API_DRAIN_TIMEOUT_MS",
+    { min: 0, max: 600_000, byDefault: 30_000 },
+    "a number of milliseconds",
+    "set ATTUNE_API_DRAIN_TIMEOUT_MS to a number of milliseconds from 0 to 600000, e.g. 60000; unset, it is 30000",
+  );
+  const tokenCacheMs = r.wholeNumber(
+    "ATTUNE_API_TOKEN_CACHE_MS",
+    { min: 0, max: 300_000, byDefault: 5_000 },
+    "a number of milliseconds",
+    "set ATTUNE_API_TOKEN_CACHE_MS to a number of milliseconds from 0 to 300000, 0 to ask the database on every request; unset, it is 5000",
+  );
+  const logLevel = r.oneOf(
+    "LOG_LEVEL",
+    LOG_LEVELS,
+    "info",
+    "set LOG_LEVEL to one of those, or unset it for info",
+  );
+  // read by the libraries, where only "0" means anything (no helper threads): any other value would
+  // silently leave the threads on, so a typo ("off", "false", " 0") is refused, in the CLI's words
+  const ioThreads = env.ATTUNE_IO_THREADS;
+  if (ioThreads !== undefined && !["", "0", "1"].includes(ioThreads))
+    r.problems.push({
+      variable: "ATTUNE_IO_THREADS",
+      message: `ATTUNE_IO_THREADS must be 0 (all file I/O on the main thread) or 1 (the default: helper threads), not ${shown(ioThreads)}`,
+      hint: "set ATTUNE_IO_THREADS=0 to turn the helper threads off, or unset it",
+    });
+  if (r.problems.length > 0) throw envError(r.problems);
+
+  const rootsVar = env.ATTUNE_LOCAL_SOURCE_ROOTS;
+  const roots = (rootsVar ?? "")
     .split(path.delimiter)
     .map((p) => p.trim())
     .filter(Boolean)
     .map((p) => path.resolve(p));
+  const home = r.text("ATTUNE_HOME");
+  const packsDir = r.text("ATTUNE_PACKS_DIR");
   return {
-    port: e.PORT,
-    host: e.HOST,
-    home: path.resolve(e.ATTUNE_HOME || path.join(userHomeDir(), ".attune")),
-    databaseUrl: e.DATABASE_URL,
-    packsDir: e.ATTUNE_PACKS_DIR ? path.resolve(e.ATTUNE_PACKS_DIR) : undefined,
+    port,
+    host: r.text("HOST") ?? "127.0.0.1",
+    home: path.resolve(home ?? path.join(userHomeDir(), ".attune")),
+    databaseUrl: r.text("DATABASE_URL"),
+    packsDir: packsDir ? path.resolve(packsDir) : undefined,
     localSourceRoots: roots,
-    localSourceRootsFromEnv: e.ATTUNE_LOCAL_SOURCE_ROOTS !== undefined,
-    bodyLimit: e.ATTUNE_API_BODY_LIMIT,
-    drainTimeoutMs: e.ATTUNE_API_DRAIN_TIMEOUT_MS,
-    tokenCacheMs: e.ATTUNE_API_TOKEN_CACHE_MS,
-    logLevel: e.LOG_LEVEL,
+    localSourceRootsFromEnv: rootsVar !== undefined,
+    bodyLimit,
+    drainTimeoutMs,
+    tokenCacheMs,
+    logLevel,
   };
+}
+
+function envError(problems: EnvProblem[]): AttuneError {
+  return new AttuneError(ErrorCodes.ECONFIG, problems.map((p) => p.message).join("; "), {
+    hint: problems.map((p) => p.hint).join(" | "),
+    details: { field: problems[0].variable, problems },
+  });
+}
+
+/**
+ * What a start-up failure prints: one line per bad environment variable (readApiConfig reports them
+ * all), else the error's; each with its code and hint. A library's refusal of a variable it read
+ * (ATTUNE_ALLOW_HTTP, DATABASE_URL, …) is named by that variable as ours are, with a hint if it had none.
+ */
+export function startupErrorLines(e: unknown, env: NodeJS.ProcessEnv = process.env): string[] {
+  const err = e as {
+    code?: string;
+    message?: string;
+    hint?: string;
+    details?: { field?: unknown; problems?: EnvProblem[] };
+  };
+  const code = err.code ? `${err.code} ` : "";
+  const problems = err.details?.problems;
+  if (Array.isArray(problems))
+    return problems.map((p) => `attune-api: cannot start: ${code}${p.message} (${p.hint})`);
+  let message = err.message ?? String(e);
+  let hint = err.hint;
+  const field = err.details?.field;
+  if (
+    err.code === "ECONFIG" &&
+    typeof field === "string" &&
+    /^[A-Z][A-Z0-9_]*$/.test(field) &&
+    field in env
+  ) {
+    if (!message.includes(field)) message = `${field}: ${message}`;
+    hint ??= `fix or unset ${field}`;
+  }
+  return [`attune-api: cannot start: ${code}${message}${hint ? ` (${hint})` : ""}`];
 }
 
 /**

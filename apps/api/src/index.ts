@@ -9,5 +9,5 @@ export {
   type TokenCacheOptions,
   type TokenRepositoryLike,
 } from "./token-verifier";
-export { readApiConfig, type ApiConfig } from "./config";
+export { readApiConfig, startupErrorLines, type ApiConfig, type EnvProblem } from "./config";
 export * from "./types";

@@ -65,11 +65,26 @@ export function requestLogger(logger: Logger): HttpLogger {
         id: req.id,
         method: req.method,
         url: scrubUrl(req.url),
-        headers: { ...req.headers, authorization: req.headers.authorization ? "[redacted]" : undefined },
+        headers: presentHeaders(req.headers),
         remoteAddress: req.remoteAddress,
       }),
     },
   });
+}
+
+/**
+ * The request's headers as sent. A credential header that is present (even empty) is "[redacted]",
+ * here and again by the logger's redact paths; one that was not sent stays absent, so a request
+ * without Authorization does not look like one that had it. (A key holding undefined would be
+ * filled in by the redaction.)
+ */
+function presentHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = name === "authorization" || name === "proxy-authorization" ? "[redacted]" : value;
+  }
+  return out;
 }
 
 /** Anything shaped like an API token, however it was written into a URL or a message. */

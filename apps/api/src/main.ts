@@ -2,7 +2,7 @@ import path from "node:path";
 import { openDatabase, repositories } from "@attune/db";
 import { openInstaller } from "@attune/installer";
 import { readConfigFile } from "@attune/pack-registry";
-import { effectiveLocalSourceRoots, readApiConfig, type ApiConfig } from "./config";
+import { effectiveLocalSourceRoots, readApiConfig, startupErrorLines, type ApiConfig } from "./config";
 import { startServer } from "./listen";
 import { createLogger } from "./logger";
 import { tokenVerifierFromRepository } from "./token-verifier";
@@ -26,7 +26,12 @@ async function main(): Promise<void> {
     // was read-only then): say what it did, and what is still left
     onCleanup: (report) =>
       logger.warn(
-        { interrupted: report.interrupted, failed: report.failed, trashRemoved: report.trashRemoved.length },
+        {
+          interrupted: report.interrupted,
+          unnamed: report.unnamed,
+          failed: report.failed,
+          trashRemoved: report.trashRemoved.length,
+        },
         report.failed.length > 0
           ? "leftovers of earlier operations could not all be settled (the next write retries)"
           : "settled leftovers of earlier operations",
@@ -34,9 +39,9 @@ async function main(): Promise<void> {
   });
   logger.info("checking the store for interrupted operations");
   const report = await installer.reconcile();
-  if (report.interrupted.length + report.failed.length > 0)
+  if (report.interrupted.length + report.unnamed.length + report.failed.length > 0)
     logger.warn(
-      { interrupted: report.interrupted, failed: report.failed },
+      { interrupted: report.interrupted, unnamed: report.unnamed, failed: report.failed },
       "repaired operations an unclean stop interrupted",
     );
   if (report.missingFiles.length + report.untracked.length > 0)
@@ -84,11 +89,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  const err = e as { code?: string; message?: string; hint?: string };
-  // Startup errors (bad DATABASE_URL, unreachable database, busy port) get one clear line.
-  const hint = err.hint ? ` (${err.hint})` : "";
-  process.stderr.write(
-    `attune-api: cannot start: ${err.code ? `${err.code} ` : ""}${err.message ?? String(e)}${hint}\n`,
-  );
+  // Startup errors (bad environment, bad DATABASE_URL, unreachable database, busy port): clear lines, no stack.
+  process.stderr.write(`${startupErrorLines(e).join("\n")}\n`);
   process.exit(1);
 });

@@ -22,6 +22,7 @@ const dataOf = (schema: object) => ({
 
 const COMPONENTS: Record<string, z.ZodType> = {
   InstallBody: S.InstallBody,
+  VerifyBody: S.VerifyBody,
   Pack: S.Pack,
   Installation: S.Installation,
   PackWithInstallation: S.PackWithInstallation,
@@ -232,10 +233,14 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
           operationId: "verifyPack",
           summary: "re-compute the checksum of the installed files",
           ...secured("packs:read"),
+          // no options: no body, or `{}` (what the CLI sends); any field is a 400 naming it
+          requestBody: { required: false, content: json(ref("VerifyBody")) },
           responses: {
             "200": ok("the comparison", dataOf(ref("VerifyResult"))),
             ...authErrors,
             "404": problem("unknown ref"),
+            "413": problem("body too large"),
+            "415": problem("a body that is not JSON"),
           },
         },
       },

@@ -91,6 +91,16 @@ export const SearchQuery = z
 
 export const EmptyQuery = z.object({}).strict();
 
+/**
+ * A verify takes no options (DESIGN.md §11): no body, or an empty JSON object (what the CLI's remote
+ * mode sends). Any field is refused, as on install, so a client that thinks it chose something
+ * (a version, a file list) learns it did not.
+ */
+export const VerifyBody = z
+  .object({})
+  .strict()
+  .describe("verify takes no options: send no body, or an empty JSON object");
+
 const timestamp = z.iso.datetime({ offset: true });
 const checksum = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 

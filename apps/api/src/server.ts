@@ -77,9 +77,10 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
     next(new HttpProblem(503, "ESHUTTING_DOWN", "the server is shutting down; retry on another instance"));
   });
   api.use(authenticate(deps.verifyToken));
-  // the install's scope before its body is read: a token without it gets 403 whatever it sent
-  // (not 400 for a malformed body, 413 for a big one), as for every other endpoint
+  // the scope of a route that reads a body before the body is read: a token without it gets 403
+  // whatever it sent (not 400 for a malformed body, 413 for a big one), as for every other endpoint
   api.post("/packs/install", requireScope(Scopes.install));
+  api.post("/packs/:ref/verify", requireScope(Scopes.read));
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   // only the POST routes read a body: any other request (an unknown route, a method a route does
   // not allow) is answered at once, whatever body it declares and however slowly that comes

@@ -273,9 +273,17 @@ describe("graceful shutdown of the entry point (pnpm api)", () => {
     expect(code).toBe(0);
   });
 
-  it("refuses to start with a bad PORT, naming it", async () => {
+  it("refuses to start with a bad PORT, naming it, the value and the fix", async () => {
     await expect(spawnApi({ ATTUNE_HOME: path.join(tmp.dir, "home-bad"), PORT: "eighty" })).rejects.toThrow(
-      /PORT/,
+      /exited with 1 before listening: attune-api: cannot start: ECONFIG PORT must be a port number from 0 to 65535, got "eighty" \(set PORT to a port number from 1 to 65535, or 0 to pick a free port; unset, it is 8080\)\n$/,
+    );
+  });
+
+  it("refuses to start with an ATTUNE_IO_THREADS the libraries would ignore, as the CLI does", async () => {
+    await expect(
+      spawnApi({ ATTUNE_HOME: path.join(tmp.dir, "home-bad"), ATTUNE_IO_THREADS: "off" }),
+    ).rejects.toThrow(
+      /exited with 1 before listening: attune-api: cannot start: ECONFIG ATTUNE_IO_THREADS must be 0 \(all file I\/O on the main thread\) or 1 \(the default: helper threads\), not "off" \(set ATTUNE_IO_THREADS=0 to turn the helper threads off, or unset it\)\n$/,
     );
   });
 });

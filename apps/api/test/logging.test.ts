@@ -93,6 +93,33 @@ describe("request logs", () => {
     ]);
   });
 
+  it("shows a credential header only when it was sent: redacted then (even empty), absent otherwise", async () => {
+    lines.length = 0;
+    const calls: Array<[string, Record<string, string>]> = [
+      ["/healthz", {}], // no auth needed, none sent
+      ["/api/v1/packs", {}], // 401: no Authorization header
+      ["/api/v1/packs", api.auth()],
+      ["/api/v1/packs", { Authorization: "" }], // 401: present but empty
+      ["/healthz", { "Proxy-Authorization": "Basic eDp5" }],
+    ];
+    for (const [url, headers] of calls) await request(api.app).get(url).set(headers);
+    const logged = records()
+      .filter((r) => r.msg === "request completed" || r.msg === "request errored")
+      .map((r) => r.req.headers as Record<string, unknown>);
+    expect(logged).toHaveLength(calls.length);
+    expect(logged.map((h) => [h.authorization, h["proxy-authorization"], h.cookie])).toEqual([
+      [undefined, undefined, undefined],
+      [undefined, undefined, undefined],
+      ["[redacted]", undefined, undefined],
+      ["[redacted]", undefined, undefined],
+      [undefined, "[redacted]", undefined],
+    ]);
+    for (const h of logged.slice(0, 2)) expect(Object.keys(h)).not.toContain("authorization");
+    const all = lines.join("\n");
+    expect(all).not.toContain(api.tokens.all);
+    expect(all).not.toContain("eDp5");
+  });
+
   it("an X-Request-Id that could forge log content is replaced", async () => {
     const res = await request(api.app).get("/healthz").set("X-Request-Id", 'a b" level=60 msg=fake');
     expect(res.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);

@@ -49,6 +49,25 @@ describe("OpenAPI document", () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it("documents verify's body as optional and empty: {} passes, any field does not", () => {
+    const op = (
+      document as unknown as {
+        paths: Record<
+          string,
+          { post: { requestBody: { required: boolean; content: Record<string, unknown> } } }
+        >;
+      }
+    ).paths["/api/v1/packs/{ref}/verify"].post;
+    expect(op.requestBody.required).toBe(false);
+    expect(Object.keys(op.requestBody.content)).toEqual(["application/json"]);
+    const ajv = makeAjv();
+    ajv.addSchema(document as object, "doc.json");
+    const body = ajv.compile({ $ref: "doc.json#/components/schemas/VerifyBody" });
+    expect(body({})).toBe(true);
+    expect(body({ version: "1.0.0" })).toBe(false);
+    expect(body([])).toBe(false);
+  });
+
   it("compiles: every $ref resolves and every component is a valid JSON Schema 2020-12", () => {
     const ajv = makeAjv();
     ajv.addSchema(document as object, "doc.json");

@@ -213,6 +213,72 @@ describe("POST /packs/{ref}/verify", () => {
     }>;
     expect(events.at(-1)).toMatchObject({ action: "verify", error: linked.body.data.error });
   });
+
+  // verify takes no options: no body or {} (what the CLI sends); anything else is refused as an
+  // install body is, not ignored
+  const verify = () => request(api.app).post("/api/v1/packs/beta/verify").set(api.auth(api.tokens.read));
+
+  it.each([
+    ["no body", () => verify()],
+    ["{} (the CLI's remote mode)", () => verify().send({})],
+    ["an empty JSON body", () => verify().set("Content-Type", "application/json").send("")],
+    ["a Content-Type without a body", () => verify().set("Content-Type", "text/plain")],
+  ])("accepts %s", async (_name, send) => {
+    const res = await send();
+    expect(res.status).toBe(200);
+    conform(res);
+    expect(res.body.data.ok).toBe(true);
+  });
+
+  it.each([
+    ["a field", { version: "2.1.0" }, ["version"]],
+    ["several fields", { x: 1, files: ["a"] }, ["x", "files"]],
+  ])("refuses %s: 400 naming each, as an unknown install field", async (_name, body, fields) => {
+    const res = await verify().send(body);
+    expect(res.status).toBe(400);
+    conform(res);
+    expect(res.body).toMatchObject({ code: "EINVALID_INPUT", detail: `invalid body: ${fields.join(", ")}` });
+    expect(res.body.errors).toEqual(fields.map((field) => ({ field, message: "unknown field; remove it" })));
+  });
+
+  it("refuses a body that is not JSON (415), an array, null and malformed JSON (400)", async () => {
+    const text = await verify().set("Content-Type", "text/plain").send("hello");
+    expect(text.status).toBe(415);
+    conform(text);
+    expect(text.body).toMatchObject({
+      code: "EUNSUPPORTED_MEDIA_TYPE",
+      errors: [{ field: "Content-Type", message: "must be application/json" }],
+    });
+    const array = await verify().send([]);
+    expect(array.status).toBe(400);
+    conform(array);
+    expect(array.body.errors).toEqual([{ field: "body", message: expect.any(String) }]);
+    const nul = await verify().set("Content-Type", "application/json").send("null");
+    expect(nul.status).toBe(400);
+    conform(nul);
+    expect(nul.body).toMatchObject({
+      code: "EINVALID_INPUT",
+      hint: "send no body, or an empty JSON object {}",
+    });
+    const bad = await verify().set("Content-Type", "application/json").send("{bad");
+    expect(bad.status).toBe(400);
+    conform(bad);
+    expect(bad.body.code).toBe("EINVALID_JSON");
+    // nothing refused reached the installer: no verify event for them
+    const history = (await get("/api/v1/packs/beta/history")).body.data as Array<{ action: string }>;
+    expect(history.filter((e) => e.action === "verify")).toHaveLength(4); // the four accepted above
+  });
+
+  it("a token without packs:read gets 403 before its body is read, whatever it sent", async () => {
+    const res = await request(api.app)
+      .post("/api/v1/packs/beta/verify")
+      .set(api.auth(api.tokens.install))
+      .set("Content-Type", "application/json")
+      .send("{bad");
+    expect(res.status).toBe(403);
+    conform(res);
+    expect(res.body.code).toBe("EFORBIDDEN");
+  });
 });
 
 describe("DELETE /packs/{ref}", () => {

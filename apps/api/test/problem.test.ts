@@ -1,9 +1,9 @@
 import path from "node:path";
 import os from "node:os";
 import { describe, expect, it } from "@jest/globals";
-import { ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { scrubPaths, statusForCode } from "../src/http/problem";
-import { effectiveLocalSourceRoots, readApiConfig } from "../src/config";
+import { effectiveLocalSourceRoots, readApiConfig, startupErrorLines } from "../src/config";
 
 describe("error code -> HTTP status", () => {
   it("maps every library code as docs/CONTRACTS.md says", () => {
@@ -107,5 +107,136 @@ describe("readApiConfig", () => {
     expect(() => readApiConfig({ PORT: "http" })).toThrow(/PORT/);
     expect(() => readApiConfig({ PORT: "70000" })).toThrow(/PORT/);
     expect(() => readApiConfig({ LOG_LEVEL: "loud" })).toThrow(/LOG_LEVEL/);
+  });
+
+  /** the ECONFIG readApiConfig throws for `env` (it must throw) */
+  function refusal(env: NodeJS.ProcessEnv): AttuneError {
+    try {
+      readApiConfig(env);
+    } catch (e) {
+      if (e instanceof AttuneError) return e;
+      throw e;
+    }
+    throw new Error(`accepted ${JSON.stringify(env)}`);
+  }
+
+  // each: the variable, the value it had (quoted), what it must be; the hint says how to set it
+  it.each([
+    [
+      "PORT",
+      "abc",
+      /^PORT must be a port number from 0 to 65535, got "abc"$/,
+      /^set PORT to .*0 to pick a free port.*8080/,
+    ],
+    ["PORT", "0x50", /got "0x50"$/, /^set PORT/],
+    ["PORT", "65536", /got "65536"$/, /^set PORT/],
+    ["PORT", "-1", /got "-1"$/, /^set PORT/],
+    [
+      "ATTUNE_API_BODY_LIMIT",
+      "1k",
+      /^ATTUNE_API_BODY_LIMIT must be a number of bytes from 1024 to 16777216, got "1k"$/,
+      /65536/,
+    ],
+    ["ATTUNE_API_BODY_LIMIT", "100", /got "100"$/, /^set ATTUNE_API_BODY_LIMIT/],
+    [
+      "ATTUNE_API_DRAIN_TIMEOUT_MS",
+      "1e3",
+      /^ATTUNE_API_DRAIN_TIMEOUT_MS must be a number of milliseconds from 0 to 600000, got "1e3"$/,
+      /30000/,
+    ],
+    [
+      "ATTUNE_API_TOKEN_CACHE_MS",
+      "5s",
+      /^ATTUNE_API_TOKEN_CACHE_MS must be a number of milliseconds from 0 to 300000, got "5s"$/,
+      /0 to ask the database on every request/,
+    ],
+    [
+      "LOG_LEVEL",
+      "loud",
+      /^LOG_LEVEL must be fatal, error, warn, info, debug, trace or silent, got "loud"$/,
+      /^set LOG_LEVEL .*info$/,
+    ],
+    [
+      "ATTUNE_IO_THREADS",
+      "2",
+      /^ATTUNE_IO_THREADS must be 0 \(all file I\/O on the main thread\) or 1 \(the default: helper threads\), not "2"$/,
+      /^set ATTUNE_IO_THREADS=0 to turn the helper threads off, or unset it$/,
+    ],
+    ["ATTUNE_IO_THREADS", "off", /not "off"$/, /^set ATTUNE_IO_THREADS=0/],
+    // the libraries compare with "0" exactly: " 0" would leave the threads on, so it is refused
+    ["ATTUNE_IO_THREADS", " 0", /not " 0"$/, /^set ATTUNE_IO_THREADS=0/],
+  ])("%s=%j -> ECONFIG naming it, the value and the fix", (name, value, message, hint) => {
+    const err = refusal({ [name]: value });
+    expect(err.code).toBe("ECONFIG");
+    expect(err.message).toMatch(message);
+    expect(err.hint).toMatch(hint);
+    expect(err.details).toMatchObject({ field: name, problems: [{ variable: name }] });
+  });
+
+  it("reports every bad variable at once, one start-up line each", () => {
+    const err = refusal({ PORT: "x", LOG_LEVEL: "y", ATTUNE_IO_THREADS: "yes" });
+    expect((err.details?.problems as Array<{ variable: string }>).map((p) => p.variable)).toEqual([
+      "PORT",
+      "LOG_LEVEL",
+      "ATTUNE_IO_THREADS",
+    ]);
+    const lines = startupErrorLines(err, {});
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(
+      /^attune-api: cannot start: ECONFIG PORT must be a port number from 0 to 65535, got "x" \(set PORT to /,
+    );
+    expect(lines[2]).toMatch(
+      /^attune-api: cannot start: ECONFIG ATTUNE_IO_THREADS must be 0 .*, not "yes" \(set ATTUNE_IO_THREADS=0 /,
+    );
+  });
+
+  it("accepts what the libraries understand: ATTUNE_IO_THREADS 0, 1 or empty; an empty variable means unset", () => {
+    for (const v of ["0", "1", ""]) expect(() => readApiConfig({ ATTUNE_IO_THREADS: v })).not.toThrow();
+    expect(
+      readApiConfig({
+        PORT: "",
+        HOST: "",
+        LOG_LEVEL: "",
+        ATTUNE_API_BODY_LIMIT: "",
+        ATTUNE_API_DRAIN_TIMEOUT_MS: "",
+        ATTUNE_API_TOKEN_CACHE_MS: "",
+      }),
+    ).toMatchObject({
+      port: 8080,
+      host: "127.0.0.1",
+      logLevel: "info",
+      bodyLimit: 65536,
+      drainTimeoutMs: 30000,
+      tokenCacheMs: 5000,
+    });
+    expect(readApiConfig({ PORT: " 0 ", LOG_LEVEL: "DEBUG", ATTUNE_API_TOKEN_CACHE_MS: "0" })).toMatchObject({
+      port: 0,
+      logLevel: "debug",
+      tokenCacheMs: 0,
+    });
+  });
+
+  it("a library's refusal of a variable it read is named by that variable, with a hint if it had none", () => {
+    const allowHttp = new AttuneError(
+      ErrorCodes.ECONFIG,
+      'ATTUNE_ALLOW_HTTP must be true or false, got "maybe"',
+      {
+        details: { field: "ATTUNE_ALLOW_HTTP" },
+      },
+    );
+    expect(startupErrorLines(allowHttp, { ATTUNE_ALLOW_HTTP: "maybe" })).toEqual([
+      'attune-api: cannot start: ECONFIG ATTUNE_ALLOW_HTTP must be true or false, got "maybe" (fix or unset ATTUNE_ALLOW_HTTP)',
+    ]);
+    const dbUrl = new AttuneError(ErrorCodes.ECONFIG, 'unsupported database URL "mysql://x"', {
+      details: { field: "DATABASE_URL" },
+      hint: "set DATABASE_URL to postgresql://…",
+    });
+    expect(startupErrorLines(dbUrl, { DATABASE_URL: "mysql://x" })).toEqual([
+      'attune-api: cannot start: ECONFIG DATABASE_URL: unsupported database URL "mysql://x" (set DATABASE_URL to postgresql://…)',
+    ]);
+    // anything else is shown as it is
+    expect(startupErrorLines(Object.assign(new Error("listen EADDRINUSE"), { code: "EADDRINUSE" }))).toEqual([
+      "attune-api: cannot start: EADDRINUSE listen EADDRINUSE",
+    ]);
   });
 });

@@ -85,6 +85,34 @@ describe("install body validation", () => {
     expect(res.body.hint).toBe("give a tag, a branch name or a 40-hex commit SHA");
   });
 
+  // for a registry ref, ref_spec is a registry version: its refusal names ref_spec and says what it
+  // takes, not how to write a source (ref@1.2.3 …)
+  it.each([
+    ["starts with '-'", "-x"],
+    ["looks like an option", "--upload-pack=x"],
+    ["is empty", ""],
+    ["is a git branch name", "main"],
+  ])(
+    "a registry ref_spec that %s -> 400 naming ref_spec, with a registry version hint",
+    async (_name, ref) => {
+      const res = await install({ source: "demo", ref_spec: ref });
+      expectProblem(res, 400, "EINVALID_INPUT", ["ref_spec"]);
+      const detail = `ref_spec: ${JSON.stringify(ref)} is not a version, "latest" or a semver range`;
+      expect(res.body.detail).toBe(detail);
+      expect(res.body.errors).toEqual([{ field: "ref_spec", message: detail }]);
+      expect(res.body.hint).toBe(
+        "for a registry source, ref_spec takes a registry version: 1.2.3, latest or a range such as ^1.2",
+      );
+    },
+  );
+
+  it("a bad version written into the source still names source, with the source's syntax", async () => {
+    const res = await install({ source: "demo@-x" });
+    expectProblem(res, 400, "EINVALID_INPUT", ["source"]);
+    expect(res.body.detail).toMatch(/^source: "-x" is not a version/);
+    expect(res.body.hint).toBe("use ref, ref@1.2.3, ref@latest or ref@^1.2");
+  });
+
   it("a git ref_spec of 255 characters passes validation", async () => {
     const res = await install({ source: "https://git.example.com/p.git", ref_spec: "a".repeat(255) });
     expect(res.body.code).not.toBe("EINVALID_INPUT");

@@ -54,7 +54,14 @@ export function refuseDeclaredOversize(limit: number): RequestHandler {
   };
 }
 
-function fromBodyParser(err: BodyParserError): HttpProblem | undefined {
+/** What a body that is not an object should have been, by route: a verify takes no options. */
+function objectHint(path: string): string {
+  return /\/verify\/?$/.test(path)
+    ? "send no body, or an empty JSON object {}"
+    : 'send a JSON object, e.g. {"source": "…"}';
+}
+
+function fromBodyParser(err: BodyParserError, path: string): HttpProblem | undefined {
   switch (err.type) {
     case "entity.parse.failed": {
       // valid JSON, but a bare null, string or number: the body's shape is wrong, not its syntax
@@ -66,7 +73,7 @@ function fromBodyParser(err: BodyParserError): HttpProblem | undefined {
           `the request body must be a JSON object, not ${scalar}`,
           {
             errors: [{ field: "body", message: `expected object, received ${scalar}` }],
-            hint: 'send a JSON object, e.g. {"source": "…"}',
+            hint: objectHint(path),
           },
         );
       return new HttpProblem(400, "EINVALID_JSON", "the request body is not valid JSON", {
@@ -131,7 +138,7 @@ export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     const requestId = String(req.id ?? "");
     const base = { instance: req.originalUrl.split("?")[0], request_id: requestId };
-    const problem = err instanceof HttpProblem ? err : fromBodyParser(err as BodyParserError);
+    const problem = err instanceof HttpProblem ? err : fromBodyParser(err as BodyParserError, base.instance);
     if (problem) {
       const body: Problem = {
         type: problemType(problem.code),

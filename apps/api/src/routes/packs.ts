@@ -6,7 +6,8 @@ import { actorOf, requireScope } from "../http/auth";
 import { methodNotAllowed } from "../http/error-handler";
 import { HttpProblem, scrubPaths } from "../http/problem";
 import { parseOr400 } from "../http/validate";
-import { DeleteQuery, EmptyQuery, InstallBody, ListQuery } from "../schemas";
+import { inRequestTerms } from "./install-errors";
+import { DeleteQuery, EmptyQuery, InstallBody, ListQuery, VerifyBody } from "../schemas";
 import { Scopes, type Actor, type InstallerPort, type InstallRequest } from "../types";
 
 export interface PacksRouterOptions {
@@ -112,20 +113,31 @@ function refOf(req: Request): string {
   return validateRef(String(req.params.ref));
 }
 
+function notJson(): HttpProblem {
+  return new HttpProblem(415, "EUNSUPPORTED_MEDIA_TYPE", "the body must be JSON", {
+    errors: [{ field: "Content-Type", message: "must be application/json" }],
+  });
+}
+
+/** Whether the request declares a body (RFC 9112 §6.3: Transfer-Encoding, or a Content-Length over 0). */
+function declaresBody(req: Request): boolean {
+  return Number(req.headers["content-length"]) > 0 || req.headers["transfer-encoding"] !== undefined;
+}
+
 export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: PacksRouterOptions): Router {
   const r = Router();
   const read = requireScope(Scopes.read);
 
   r.route("/packs/install")
     .post(requireScope(Scopes.install), async (req, res) => {
-      if (!req.is("application/json")) {
-        throw new HttpProblem(415, "EUNSUPPORTED_MEDIA_TYPE", "the body must be JSON", {
-          errors: [{ field: "Content-Type", message: "must be application/json" }],
-        });
-      }
+      if (!req.is("application/json")) throw notJson();
       parseOr400(EmptyQuery, req.query, "query");
       const body = parseOr400(InstallBody, req.body, "body");
-      const result = await runInstall(installer, toInstallRequest(body), actorOf(res), shutdownSignal);
+      const result = await runInstall(installer, toInstallRequest(body), actorOf(res), shutdownSignal).catch(
+        (err: unknown) => {
+          throw inRequestTerms(err, body);
+        },
+      );
       res
         .status(result.created ? 201 : 200)
         .json({ data: { pack: result.pack, installation: result.installation } });
@@ -231,7 +243,11 @@ export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: Pa
   r.route("/packs/:ref/verify")
     .post(read, async (req, res) => {
       const ref = refOf(req);
+      // no body, or `{}`: a body of another type is not read (express.json skips it), so it is
+      // refused rather than ignored; a JSON one is parsed and must hold no field
+      if (declaresBody(req) && !req.is("application/json")) throw notJson();
       parseOr400(EmptyQuery, req.query, "query");
+      if (req.body !== undefined) parseOr400(VerifyBody, req.body, "body");
       const v = await installer.verify(ref, actorOf(res), "api");
       if (v.historyError)
         req.log?.warn({ ref, historyError: v.historyError }, "verify not recorded in the history");
