@@ -4,8 +4,12 @@ import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import {
+  commitRawTree,
   git as runGit,
   makeBareRepo,
+  writeBlob,
+  writeRawTree,
+  type RawTreeEntry,
   serveGit,
   serveRoutes,
   tmpDir,
@@ -49,6 +53,7 @@ describe("git source (real git http-backend)", () => {
   let dying: TestServer;
   let routes: RouteServer;
   let shas: string[];
+  let badheadSha: string;
   /** pack.git's ref advertisement (its info/refs answer), as git http-backend sends it */
   let advertisement: Buffer;
   /** how each route below cuts it: the bytes sent, and the Content-Length declared if any */
@@ -125,6 +130,45 @@ describe("git source (real git http-backend)", () => {
     g("commit", "-qm", "c");
     g("tag", "v1.0.0");
     execFileSync("git", ["clone", "-q", "--bare", lw, path.join(repos, "linked.git")]);
+    // HEAD names a branch that does not exist (`git init --bare` gives master; only main was
+    // pushed): git http-backend then advertises no HEAD at all
+    [badheadSha] = makeBareRepo(repos, "badhead", [
+      { files: { "pack.yaml": "ref: badhead\nversion: 1.0.0\n" }, tag: "v1.0.0" },
+    ]);
+    runGit(path.join(repos, "badhead.git"), "symbolic-ref", "HEAD", "refs/heads/nope");
+    // trees git itself never writes, one per tag (git mktree takes any name and mode)
+    const hostile = path.join(repos, "hostile.git");
+    runGit(repos, "init", "-q", "--bare", hostile);
+    const manifest = writeBlob(hostile, "ref: hostile\nversion: 1.0.0\n");
+    const pwned = writeBlob(hostile, "pwned\n");
+    const yaml: RawTreeEntry = { mode: "100644", type: "blob", oid: manifest, name: "pack.yaml" };
+    const file = (name: string | Buffer, mode = "100644"): RawTreeEntry => ({
+      mode,
+      type: "blob",
+      oid: pwned,
+      name,
+    });
+    const dir = (name: string, entries: RawTreeEntry[] = [file("evil")]): RawTreeEntry => ({
+      mode: "040000",
+      type: "tree",
+      oid: writeRawTree(hostile, entries),
+      name,
+    });
+    const trees: Record<string, RawTreeEntry[]> = {
+      dotdot: [yaml, file("..")],
+      dotdotdir: [yaml, dir("..")],
+      dotdir: [yaml, dir(".")],
+      gitdir: [yaml, dir(".git")],
+      GITdir: [yaml, dir(".GIT")],
+      gitfile: [yaml, file(".git")],
+      gitshort: [yaml, file("GIT~1")],
+      gitsub: [yaml, dir("sub", [dir(".git")])],
+      backslash: [yaml, file("..\\evil")],
+      empty: [yaml, file("")],
+      modes: [yaml, file("weird", "100664"), dir("bin", [file("run.sh", "100775")])],
+    };
+    for (const [tag, entries] of Object.entries(trees))
+      commitRawTree(hostile, writeRawTree(hostile, entries), tag);
     server = await serveGit(repos);
     dying = await serveGit(repos, { dieAfterBytes: 300 });
     routes = await serveRoutes();
@@ -245,7 +289,7 @@ describe("git source (real git http-backend)", () => {
     expect(read("v.txt")).toBe("branch");
     expect(b).toMatchObject({ sourceRef: "refs/heads/v1.0.0", details: { refKind: "branch" } });
     const f = await gitSource(`${server.url}/pack.git`, "feature").fetch(newStage(), ctx);
-    expect(f.details).toEqual({ refKind: "branch" });
+    expect(f.details).toEqual({ refKind: "branch", finalUrl: `${server.url}/pack.git` });
   });
 
   it("takes the URL's scheme in any case, as URLs do (HTTP://, Https://)", async () => {
@@ -652,5 +696,90 @@ describe("git source (real git http-backend)", () => {
     };
     expect(e.code).toBe("EFETCH");
     expect(e.hint).toMatch(/\.tar\.gz, \.tgz, \.tar or \.zip/);
+  });
+
+  it.each(["main", "refs/heads/main", "v1.0.0", "sha"])(
+    "clones the ref %s of a repository whose HEAD names a branch that does not exist (as git clone --branch does)",
+    async (given) => {
+      const ref = given === "sha" ? badheadSha : given;
+      const r = await gitSource(`${server.url}/badhead.git`, ref).fetch(newStage(), ctx);
+      expect(r).toMatchObject({ sourceRef: ref, resolvedCommit: badheadSha });
+      expect(read("pack.yaml")).toBe("ref: badhead\nversion: 1.0.0\n");
+      expect(fs.existsSync(path.join(stage, ".git"))).toBe(false);
+    },
+  );
+
+  it.each([undefined, "HEAD"])(
+    "says a repository whose HEAD names no branch has no default branch (ref %s), hinting at --ref",
+    async (ref) => {
+      const e = (await rejection(gitSource(`${server.url}/badhead.git`, ref).fetch(newStage(), ctx))) as {
+        code?: string;
+        message: string;
+        hint?: string;
+      };
+      expect(e.code).toBe("ENOTFOUND");
+      expect(e.message).toBe(
+        `${server.url}/badhead.git has no default branch to clone: the repository is empty (no commits) or its HEAD names a branch that does not exist`,
+      );
+      expect(e.hint).toMatch(/--ref/);
+      expect(fs.readdirSync(stage)).toEqual([]);
+    },
+  );
+
+  it("takes the ref HEAD for the default branch, as no ref at all", async () => {
+    const r = await gitSource(`${server.url}/pack.git`, "HEAD").fetch(newStage(), ctx);
+    expect(r).toMatchObject({ sourceRef: "HEAD", resolvedCommit: shas[2], details: { refKind: "branch" } });
+    expect(read("v.txt")).toBe("three");
+  });
+
+  it("records where a repository that moved was cloned from (details.finalUrl), and the URL itself otherwise", async () => {
+    const moved = await gitSource(`${routes.url}/moved.git`, "v1.0.0").fetch(newStage(), ctx);
+    expect(moved.details).toEqual({ refKind: "tag", finalUrl: `${server.url}/pack.git` });
+    expect(moved.sourceUrl).toBe(`${routes.url}/moved.git`);
+    const direct = await gitSource(`${server.url}/pack.git`, "v1.0.0").fetch(newStage(), ctx);
+    expect(direct.details).toEqual({ refKind: "tag", finalUrl: `${server.url}/pack.git` });
+  });
+
+  it.each([
+    ["dotdot", ".."],
+    ["dotdotdir", ".."],
+    ["dotdir", "."],
+    ["gitdir", ".git"],
+    ["GITdir", ".GIT"],
+    ["gitfile", ".git"],
+    ["gitshort", "GIT~1"],
+    ["gitsub", "sub/.git"],
+    ["backslash", "..\\evil"],
+    ["empty", ""],
+  ])(
+    "refuses the tree of tag %s (an entry %j) as EUNSAFE_ARCHIVE naming the entry, with a hint about the repository",
+    async (tag, entry) => {
+      const e = (await rejection(gitSource(`${server.url}/hostile.git`, tag).fetch(newStage(), ctx))) as {
+        code?: string;
+        message: string;
+        hint?: string;
+        details?: Record<string, unknown>;
+      };
+      expect(e.code).toBe("EUNSAFE_ARCHIVE");
+      expect(e.details).toMatchObject({ entry, field: "source", ref: tag });
+      expect(e.message.startsWith(`file in the repository "${entry}": `)).toBe(true);
+      expect(e.hint).toBe(
+        `the tree of ${server.url}/hostile.git at "${tag}" is refused as a whole: fix the repository (rename or remove this entry in a new commit) and use a ref that points at the fixed commit`,
+      );
+      // none of isomorphic-git's own wording
+      expect(`${e.message} ${e.hint}`).not.toMatch(
+        /unsafe character sequences|isomorphic-git|please report|archive/i,
+      );
+      expect(fs.readdirSync(stage)).toEqual([]);
+    },
+  );
+
+  it("reads a file of mode 100664 (old git wrote it) as 100644, and 100775 as 100755, as git does", async () => {
+    const r = await gitSource(`${server.url}/hostile.git`, "modes").fetch(newStage(), ctx);
+    expect(r.details).toMatchObject({ refKind: "tag" });
+    expect(read("weird")).toBe("pwned\n");
+    expect(fs.statSync(path.join(stage, "weird")).mode & 0o777).toBe(0o644);
+    expect(fs.statSync(path.join(stage, "bin", "run.sh")).mode & 0o777).toBe(0o755);
+    expect(fs.readdirSync(stage).sort()).toEqual(["bin", "pack.yaml", "weird"]);
   });
 });

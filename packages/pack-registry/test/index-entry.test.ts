@@ -1,11 +1,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createHash } from "node:crypto";
-import { afterAll, describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as tar from "tar";
-import { tmpDir, writeTree } from "@attune/test-utils";
+import { git, serveGit, tmpDir, writeTree, type GitTestServer } from "@attune/test-utils";
 import { calculateDirectoryChecksum } from "@attune/pack-storage";
+import { findPackRoot } from "../src/manifest";
+import { OutboundPolicy } from "../src/policy/outbound-policy";
+import { RegistryClient } from "../src/registry-index/client";
 import { buildIndexEntry } from "../src/registry-index/index-entry";
+import { gitSource } from "../src/sources/git";
 import { mergeIndexEntry } from "../src/registry-index/merge";
 import { parseIndex } from "../src/registry-index/schema";
 
@@ -290,5 +294,146 @@ describe("mergeIndexEntry", () => {
     const bad = await rejection(mergeIndexEntry(file, { ...e1, version: "latest" }));
     expect(bad.code).toBe("EINDEX");
     expect(bad.details?.field).toBe("version");
+  });
+});
+
+describe("buildIndexEntry of a pack in a git work tree: the commit at gitRef, as a clone checks it out", () => {
+  const root = tmpDir("attune-ie-git-");
+  const repos = path.join(root.dir, "repos");
+  const work = path.join(root.dir, "work");
+  let server: GitTestServer;
+  let url: string;
+  let first: string;
+  const policy = new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1"] });
+  const ctx = { policy, registries: new RegistryClient({ registries: [], policy }) };
+  let n = 0;
+  /** the checksum the installer verifies: of the pack root of a real clone of `ref` */
+  const installed = async (ref: string) => {
+    const stage = path.join(root.dir, `stage-${n++}`);
+    fs.mkdirSync(stage);
+    await gitSource(url, ref).fetch(stage, ctx);
+    return calculateDirectoryChecksum(await findPackRoot(stage));
+  };
+
+  beforeAll(async () => {
+    fs.mkdirSync(repos);
+    git(root.dir, "init", "-q", "-b", "main", work);
+    writeTree(work, {
+      "pack.yaml": "ref: wt\nversion: 1.0.0\n",
+      "actions/a.yaml": "one",
+      ".gitignore": "node_modules/\n",
+    });
+    git(work, "add", "-A");
+    git(work, "commit", "-q", "-m", "1.0.0");
+    git(work, "tag", "-a", "v1.0.0", "-m", "v1.0.0");
+    first = git(work, "rev-parse", "HEAD");
+    writeTree(work, { "pack.yaml": "ref: wt\nversion: 1.1.0\n", "actions/b.yaml": "two" });
+    git(work, "add", "-A");
+    git(work, "commit", "-q", "-m", "1.1.0");
+    git(root.dir, "clone", "-q", "--bare", work, path.join(repos, "wt.git"));
+    // what the work tree holds besides: files git does not track, one it ignores, an uncommitted edit
+    writeTree(work, {
+      ".DS_Store": "finder",
+      "node_modules/x.js": "ignored",
+      "actions/a.yaml": "edited, not committed",
+      "actions/c.yaml": "untracked",
+    });
+    server = await serveGit(repos);
+    url = `${server.url}/wt.git`;
+  });
+  afterAll(async () => {
+    await server.close();
+    root.cleanup();
+  });
+
+  it.each([
+    ["v1.0.0", "1.0.0", ["a"]],
+    ["main", "1.1.0", ["a", "b"]],
+    ["HEAD", "1.1.0", ["a", "b"]],
+    ["refs/tags/v1.0.0", "1.0.0", ["a"]],
+  ])(
+    "builds the entry of %s from its commit: version %s, and the checksum a clone verifies",
+    async (ref, version, actions) => {
+      const e = await buildIndexEntry(work, { gitUrl: url, gitRef: ref });
+      expect(e).toMatchObject({ ref: "wt", version, contents: { actions } });
+      expect(e.install_sources).toEqual([{ type: "git", url, ref, checksum: await installed(ref) }]);
+      // not the work tree's
+      expect(e.install_sources[0].checksum).not.toBe(await calculateDirectoryChecksum(work));
+    },
+  );
+
+  it("takes a full commit SHA, and a subdirectory of the work tree that is the pack root", async () => {
+    const e = await buildIndexEntry(work, { gitUrl: url, gitRef: first });
+    expect(e.version).toBe("1.0.0");
+    expect(e.install_sources[0].checksum).toBe(await installed("v1.0.0"));
+    // a pack in pack/ of another repository: that directory or the top give the same entry
+    const other = path.join(root.dir, "nested");
+    git(root.dir, "init", "-q", "-b", "main", other);
+    writeTree(other, { "pack/pack.yaml": "ref: nested\nversion: 2.0.0\n", "README.md": "x" });
+    git(other, "add", "-A");
+    git(other, "commit", "-q", "-m", "c");
+    git(other, "tag", "v2");
+    const fromPack = await buildIndexEntry(path.join(other, "pack"), { gitUrl: url, gitRef: "v2" });
+    const fromTop = await buildIndexEntry(other, { gitUrl: url, gitRef: "v2" });
+    expect(fromPack).toEqual(fromTop);
+    expect(fromPack.install_sources[0].checksum).toBe(
+      await calculateDirectoryChecksum(path.join(other, "pack")),
+    );
+  });
+
+  it("reads a linked worktree's repository (its .git is a file)", async () => {
+    const linked = path.join(root.dir, "linked");
+    git(work, "worktree", "add", "-q", "--detach", linked, "v1.0.0");
+    const e = await buildIndexEntry(linked, { gitUrl: url, gitRef: "main" });
+    expect(e.version).toBe("1.1.0");
+    expect(e.install_sources[0].checksum).toBe(await installed("main"));
+  });
+
+  it("refuses a ref the local repository does not have, hinting to tag or fetch it", async () => {
+    const e = (await rejection(buildIndexEntry(work, { gitUrl: url, gitRef: "v9.9.9" }))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+      details?: Record<string, unknown>;
+    };
+    expect(e.code).toBe("ENOTFOUND");
+    expect(e.details).toMatchObject({ field: "gitRef", ref: "v9.9.9" });
+    expect(e.message).toContain('gitRef: "v9.9.9" is not in the git repository of');
+    expect(e.hint).toMatch(/git tag v9\.9\.9.*git fetch origin v9\.9\.9/);
+    const sha = await rejection(buildIndexEntry(work, { gitUrl: url, gitRef: "b".repeat(40) }));
+    expect(sha).toMatchObject({ code: "ENOTFOUND", details: { field: "gitRef" } });
+    git(work, "tag", "treetag", "v1.0.0^{tree}");
+    const tree = await rejection(buildIndexEntry(work, { gitUrl: url, gitRef: "treetag" }));
+    expect(tree).toMatchObject({ code: "EINVALID_INPUT", details: { field: "gitRef" } });
+    expect(tree.message).toContain("names a tree");
+  });
+
+  it("refuses a commit whose tree an install would refuse, as the install would", async () => {
+    const clash = path.join(root.dir, "clash");
+    git(root.dir, "init", "-q", "-b", "main", clash);
+    writeTree(clash, { "pack.yaml": "ref: clash\nversion: 1.0.0\n", "README.md": "a", "readme.md": "b" });
+    git(clash, "add", "-A");
+    git(clash, "commit", "-q", "-m", "c");
+    const e = (await rejection(buildIndexEntry(clash, { gitUrl: url, gitRef: "main" }))) as {
+      code?: string;
+      hint?: string;
+      details?: Record<string, unknown>;
+    };
+    expect(e).toMatchObject({ code: "EUNSAFE_ARCHIVE", details: { entry: "readme.md", ref: "main" } });
+    expect(e.hint).toMatch(/fix the repository/);
+  });
+
+  it("refuses a directory that is not the pack root a clone finds", async () => {
+    const e = await rejection(buildIndexEntry(path.join(work, "actions"), { gitUrl: url, gitRef: "v1.0.0" }));
+    expect(e).toMatchObject({ code: "EINVALID_INPUT", details: { field: "path" } });
+    expect(e.message).toContain("the pack root is the repository's top");
+  });
+
+  it("keeps reading a directory git does not track (below an unrelated repository) as it is", async () => {
+    const loose = path.join(work, "node_modules", "loose");
+    writeTree(loose, { "pack.yaml": "ref: loose\nversion: 3.0.0\n" });
+    const e = await buildIndexEntry(loose, { gitUrl: url, gitRef: "v9.9.9" });
+    expect(e.version).toBe("3.0.0");
+    expect(e.install_sources[0].checksum).toBe(await calculateDirectoryChecksum(loose));
   });
 });

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import * as tar from "tar";
@@ -9,8 +10,8 @@ import {
   serveRoutes,
   tmpDir,
   writeTree,
+  type GitTestServer,
   type RouteServer,
-  type TestServer,
 } from "@attune/test-utils";
 import { OutboundPolicy } from "../src/policy/outbound-policy";
 import { RegistryClient } from "../src/registry-index/client";
@@ -35,7 +36,7 @@ async function rejection(p: Promise<unknown>): Promise<{
 
 describe("registry source (index + git http-backend + archive server)", () => {
   const root = tmpDir("attune-regsrc-");
-  let git: TestServer;
+  let git: GitTestServer;
   let web: RouteServer;
   let other: RouteServer;
   let ctx: FetchContext;
@@ -261,6 +262,46 @@ describe("registry source (index + git http-backend + archive server)", () => {
     expect((await rejection(fetchSource({ source: "demo", registry: "other" }, newStage(), ctx))).code).toBe(
       "ENOTFOUND",
     );
+  });
+
+  it("sends User-Agent attune/<version> to the index, git and archive servers, unless a registry's headers set one", async () => {
+    const { version } = JSON.parse(
+      fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "package.json"), "utf8"),
+    ) as { version: string };
+    const ua = `attune/${version}`;
+    const [w, g, o] = [web.requests.length, git.requests.length, other.requests.length];
+    // a fresh client: the index is read again. "fallback" tries git, then the archive
+    const fresh = {
+      ...ctx,
+      registries: new RegistryClient({ registries: ctx.registries.list(), policy: ctx.policy }),
+    };
+    const r = await fetchSource({ source: "fallback" }, newStage(), fresh);
+    expect(r.details).toMatchObject({ installSource: "archive" });
+    const seen = [...web.requests.slice(w), ...git.requests.slice(g)];
+    expect(seen.map((q) => q.path)).toEqual(
+      expect.arrayContaining(["/index.json", "/demo.git/info/refs", "/demo-1.0.0.tar.gz"]),
+    );
+    for (const q of seen) expect(q.headers["user-agent"]).toBe(ua);
+    // a registry's own User-Agent wins, on its origin; elsewhere, the default one
+    const regs = new RegistryClient({
+      registries: [
+        {
+          name: "priv",
+          url: `${web.url}/private.json`,
+          priority: 1,
+          enabled: true,
+          headers: { authorization: "Bearer reg-token", "User-Agent": "corp-fetcher/2.0" },
+        },
+      ],
+      policy: ctx.policy,
+    });
+    const w2 = web.requests.length;
+    await fetchSource({ source: "private" }, newStage(), { ...ctx, registries: regs });
+    await fetchSource({ source: "elsewhere" }, newStage(), { ...ctx, registries: regs });
+    const mine = web.requests.slice(w2);
+    expect(mine.map((q) => q.path)).toEqual(expect.arrayContaining(["/private.json", "/private.tar.gz"]));
+    for (const q of mine) expect(q.headers["user-agent"]).toBe("corp-fetcher/2.0");
+    expect(other.requests.slice(o).at(-1)!.headers["user-agent"]).toBe(ua);
   });
 
   it("sends a private registry's headers to downloads on its own origin only", async () => {

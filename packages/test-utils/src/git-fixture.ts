@@ -71,3 +71,42 @@ export function makeBareRepo(
   fs.rmSync(work, { recursive: true, force: true });
   return shas;
 }
+
+/** One entry of a tree written by `writeRawTree`: any mode and any name, as git mktree takes them. */
+export interface RawTreeEntry {
+  /** as written in the tree: "100644", "100755", "100664", "040000", "120000", "160000" */
+  mode: string;
+  type: "blob" | "tree" | "commit";
+  oid: string;
+  name: string | Buffer;
+}
+
+function gitInput(cwd: string, input: string | Buffer, ...args: string[]): string {
+  return execFileSync("git", args, { cwd, env: GIT_ENV, input }).toString("utf8").trim();
+}
+
+/** Store `content` as a blob in the repository at `gitDir` (bare or not); its id. */
+export function writeBlob(gitDir: string, content: string | Buffer): string {
+  return gitInput(gitDir, content, "hash-object", "-w", "--stdin");
+}
+
+/**
+ * Write a tree exactly as given, names and modes that git itself would never write included
+ * (`..`, `.git`, an empty name, mode 100664): hostile repositories for the git source's checks.
+ * Its id.
+ */
+export function writeRawTree(gitDir: string, entries: RawTreeEntry[]): string {
+  const body = Buffer.concat(
+    entries.map((e) =>
+      Buffer.concat([Buffer.from(`${e.mode} ${e.type} ${e.oid}\t`), Buffer.from(e.name), Buffer.from([0])]),
+    ),
+  );
+  return gitInput(gitDir, body, "mktree", "-z", "--missing");
+}
+
+/** Commit `tree` (no parent) and tag the commit `tag` (lightweight); the commit's id. */
+export function commitRawTree(gitDir: string, tree: string, tag: string): string {
+  const commit = gitInput(gitDir, tag, "commit-tree", tree);
+  git(gitDir, "tag", "-f", tag, commit);
+  return commit;
+}

@@ -50,6 +50,33 @@ export interface PolicyResponse {
   dispose(): void;
 }
 
+/**
+ * `attune/<version>`, sent as the User-Agent of every request whose caller (a registry's configured
+ * headers) set none: some CDNs and firewalls refuse a request without one. The version is this
+ * package's, read from its package.json on the first request (the packages are versioned together).
+ */
+let userAgent: string | undefined;
+export function defaultUserAgent(): string {
+  if (userAgent === undefined) {
+    let version: string | undefined;
+    try {
+      version = (require("@attune/pack-registry/package.json") as { version?: string }).version;
+    } catch {
+      version = undefined;
+    }
+    userAgent =
+      typeof version === "string" && /^[0-9A-Za-z.+-]+$/.test(version) ? `attune/${version}` : "attune";
+  }
+  return userAgent;
+}
+
+/** The headers with the default User-Agent added, unless they carry one (in any case). */
+function withUserAgent(headers: Record<string, string>): Record<string, string> {
+  return Object.keys(headers).some((k) => k.toLowerCase() === "user-agent")
+    ? headers
+    : { ...headers, "user-agent": defaultUserAgent() };
+}
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const SAFE_HEADERS = new Set(["accept", "accept-encoding", "content-type", "user-agent", "git-protocol"]);
 
@@ -292,7 +319,7 @@ export async function request(
   try {
     for (let hop = 0; ; hop++) {
       if (signal.aborted) throw signal.reason;
-      const headers = scopedHeaders(opts.headers, firstOrigin, current);
+      const headers = withUserAgent(scopedHeaders(opts.headers, firstOrigin, current));
       const res = await send(policy, current, method, headers, body, signal, opts, field);
       const status = res.statusCode ?? 0;
       if (REDIRECTS.has(status) && res.headers.location) {

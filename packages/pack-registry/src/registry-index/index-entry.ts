@@ -1,3 +1,4 @@
+import fsSync from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -12,7 +13,10 @@ import {
 } from "@attune/pack-storage";
 import { archiveTypeFromName, detectArchiveType, extractArchive, type ArchiveType } from "../extract";
 import { findPackRoot, loadManifest } from "../manifest";
-import { validateGitRef } from "../policy/git-ref";
+import { resolveLimits } from "../extract/limits";
+import { isCommitSha, validateGitRef } from "../policy/git-ref";
+import { quoteName } from "../quote";
+import { checkoutTree, peelToCommit } from "../sources/git-tree";
 import { carriesCredentials } from "../policy/url-credentials";
 import { parseIndexEntry, type IndexEntry, type InstallSource } from "./schema";
 
@@ -23,6 +27,8 @@ export interface IndexEntryOptions {
   /** the archive published at archiveUrl (its bytes give the checksum); defaults to `packPath` when that is an archive */
   archiveFile?: string;
 }
+
+type IsoGit = (typeof import("isomorphic-git"))["default"];
 
 const CONTENT_KINDS = ["actions", "sensors", "triggers", "rules", "workflows"] as const;
 
@@ -172,14 +178,206 @@ async function listContents(root: string, shown: (rel: string) => string): Promi
   return out;
 }
 
+/** The git repository a directory lies in: its work tree's top, its git dir, and where its objects are. */
+interface LocalRepository {
+  top: string;
+  gitdir: string;
+  /** the repository's common directory (objects, refs): the git dir, or a worktree's main one */
+  common: string;
+}
+
+/**
+ * The git work tree `dir` lies in (the nearest `.git` above it, a directory, or a file saying
+ * `gitdir: …` as worktrees and submodules have), or null when there is none.
+ */
+async function localRepository(dir: string): Promise<LocalRepository | null> {
+  let top = await fs.realpath(dir);
+  for (;;) {
+    const dotgit = path.join(top, ".git");
+    const st = await fs.lstat(dotgit).catch(() => null);
+    if (st?.isDirectory() || st?.isFile()) {
+      let gitdir = dotgit;
+      if (st.isFile()) {
+        const m = /^gitdir:\s*(.+?)\s*$/m.exec(await fs.readFile(dotgit, "utf8").catch(() => ""));
+        if (!m) throw notARepository(dir, dotgit);
+        gitdir = path.resolve(top, m[1]);
+      }
+      const commondir = await fs.readFile(path.join(gitdir, "commondir"), "utf8").catch(() => null);
+      const common = commondir === null ? gitdir : path.resolve(gitdir, commondir.trim());
+      const objects = await fs.stat(path.join(common, "objects")).catch(() => null);
+      if (!objects?.isDirectory()) throw notARepository(dir, dotgit);
+      return { top, gitdir, common };
+    }
+    const up = path.dirname(top);
+    if (up === top) return null;
+    top = up;
+  }
+}
+
+function notARepository(dir: string, dotgit: string): AttuneError {
+  return new AttuneError(
+    ErrorCodes.EINVALID_INPUT,
+    `path: ${dir} is inside a git work tree, but ${dotgit} is not a git repository that can be read`,
+    {
+      details: { field: "path" },
+      hint: "a pack in a git work tree is read from the commit at gitRef: repair the repository (git status says more), or give a copy of the pack outside it",
+    },
+  );
+}
+
+/**
+ * Whether the repository tracks files in `dir` (its index lists one there): a pack directory that
+ * merely lies below a repository it is not part of (untracked, ignored, or a home directory kept in
+ * git) is not read from that repository. An index that cannot be read counts as tracking it.
+ */
+async function tracksFilesIn(repo: LocalRepository, dir: string): Promise<boolean> {
+  const rel = path
+    .relative(repo.top, await fs.realpath(dir))
+    .split(path.sep)
+    .join("/");
+  const { default: git } = await import("isomorphic-git");
+  const files = await git.listFiles({ fs: fsSync, gitdir: repo.gitdir }).catch(() => null);
+  if (files === null) return true;
+  return rel === "" ? files.length > 0 : files.some((f) => f.startsWith(`${rel}/`));
+}
+
+/**
+ * The commit `ref` names in the local repository, looked up as the git source looks it up in the
+ * remote one: a 40-hex SHA as such, `refs/…` exactly, else a tag before a branch of that name
+ * (HEAD: the commit checked out). Annotated tags are peeled. Null when the repository lacks it.
+ */
+async function localCommit(git: IsoGit, repo: LocalRepository, ref: string): Promise<string | null> {
+  const resolve = async (gitdir: string, name: string) =>
+    git.resolveRef({ fs: fsSync, gitdir, ref: name }).catch(() => null);
+  let oid: string | null = null;
+  if (isCommitSha(ref)) {
+    const found = await git
+      .readObject({ fs: fsSync, gitdir: repo.common, oid: ref.toLowerCase(), format: "content" })
+      .catch(() => null);
+    oid = found ? ref.toLowerCase() : null;
+  } else if (ref === "HEAD") {
+    // a worktree's HEAD is its own; the branch it names is the repository's
+    const head = (await fs.readFile(path.join(repo.gitdir, "HEAD"), "utf8").catch(() => "")).trim();
+    const named = /^ref:\s*(\S+)$/.exec(head)?.[1];
+    oid = named ? await resolve(repo.common, named) : /^[0-9a-f]{40}$/.test(head) ? head : null;
+  } else {
+    for (const name of ref.startsWith("refs/") ? [ref] : [`refs/tags/${ref}`, `refs/heads/${ref}`]) {
+      oid = await resolve(repo.common, name);
+      if (oid !== null) break;
+    }
+  }
+  return oid === null ? null : peelToCommit(git, repo.common, oid);
+}
+
+/**
+ * The pack a clone of `ref` installs, read from the publisher's own repository: the commit's tree
+ * checked and written out by the git source's own code (checkoutTree), into a temp directory, and
+ * its pack root found as the installer finds it. Not the work tree, which may be at another commit
+ * or hold files git does not track (.DS_Store, node_modules): an entry built from those would fail
+ * every install (EINTEGRITY, or another version).
+ */
+async function withCommittedPackRoot<T>(
+  dir: string,
+  repo: LocalRepository,
+  ref: string,
+  fn: (root: string, shown: (rel: string) => string) => Promise<T>,
+): Promise<T> {
+  const { default: git } = await import("isomorphic-git");
+  const label = `${repo.top} at "${quoteName(ref)}"`;
+  // what the git client could not read in the repository (not an AttuneError: ours say what they refuse)
+  const unreadable = (e: unknown): unknown => {
+    if (e instanceof AttuneError) return e;
+    const err = e as { code?: string; message?: string; data?: { message?: string } };
+    const said = err.code === "InternalError" ? err.data?.message : (err.message ?? String(e));
+    return new AttuneError(
+      ErrorCodes.EIO,
+      `gitRef: cannot read "${quoteName(ref)}" from the git repository ${repo.top}: ${quoteName(said ?? "unknown error")}`,
+      {
+        cause: e,
+        path: repo.common,
+        details: { field: "gitRef" },
+        hint: "check the repository with git fsck; one that borrows objects (alternates) or misses some (a partial clone) cannot be read here: build the entry in a fresh clone",
+      },
+    );
+  };
+  const commit = await localCommit(git, repo, ref).catch((e: unknown) => {
+    const err = e as { code?: string; data?: { actual?: string } };
+    if (err.code !== "ObjectTypeError") throw unreadable(e);
+    throw new AttuneError(
+      ErrorCodes.EINVALID_INPUT,
+      `gitRef: "${quoteName(ref)}" names a ${err.data?.actual ?? "non-commit object"} in ${repo.top}, not a commit`,
+      { details: { field: "gitRef" }, hint: "give the tag, branch or commit SHA of the commit to publish" },
+    );
+  });
+  if (commit === null)
+    throw new AttuneError(
+      ErrorCodes.ENOTFOUND,
+      `gitRef: "${quoteName(ref)}" is not in the git repository of ${dir} (${repo.top}): the entry is built from the commit at that ref, as a clone checks it out`,
+      {
+        details: { field: "gitRef", ref },
+        hint: isCommitSha(ref)
+          ? "fetch the commit into the local repository (git fetch), then run this again"
+          : `tag the commit to publish (git tag ${ref}) or fetch the ref (git fetch origin ${ref}), then run this again`,
+      },
+    );
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "attune-index-entry-"));
+  const tree = path.join(tmp, "tree");
+  // messages name the ref's tree in the repository, not the temp directory
+  const named = (e: unknown): unknown =>
+    e instanceof AttuneError
+      ? new AttuneError(e.code, e.message.split(tree).join(label), {
+          cause: e,
+          hint: e.hint?.split(tree).join(label),
+          details: e.details,
+        })
+      : e;
+  try {
+    await fs.mkdir(tree);
+    await checkoutTree(git, repo.common, commit, tree, resolveLimits(), { ref, repo: repo.top }).catch(
+      (e: unknown) => {
+        throw unreadable(e);
+      },
+    );
+    const root = await findPackRoot(tree).catch((e: unknown) => {
+      throw named(e);
+    });
+    // the directory given must be the one a clone installs (or the repository's top)
+    const given = path.relative(repo.top, await fs.realpath(dir));
+    const found = path.relative(tree, root);
+    if (given !== "" && given !== found)
+      throw new AttuneError(
+        ErrorCodes.EINVALID_INPUT,
+        `path: ${dir} is not the pack a clone of "${quoteName(ref)}" installs: in its tree the pack root is ${found === "" ? "the repository's top" : `${found.split(path.sep).join("/")}/`}`,
+        {
+          details: { field: "path" },
+          hint: "give the repository's top (or that directory); a repository installs one pack, found at its top, in pack/, or in its single subdirectory holding a pack.yaml",
+        },
+      );
+    return await fn(root, (rel) => `${label}: ${path.join(found, rel).split(path.sep).join("/")}`).catch(
+      (e: unknown) => {
+        throw named(e);
+      },
+    );
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
 async function withPackRoot<T>(
   packPath: string,
-  fn: (root: string, archive: string | null) => Promise<T>,
+  fn: (root: string, archive: string | null, shown?: (rel: string) => string) => Promise<T>,
+  gitRef?: string,
 ): Promise<T> {
   const st = await fs.stat(packPath).catch((e) => {
     throw ioError(e, packPath, "read pack");
   });
-  if (st.isDirectory()) return fn(await findPackRoot(packPath), null);
+  if (st.isDirectory()) {
+    // in a git work tree, a git source's entry is built from the commit at its ref
+    const repo = gitRef === undefined ? null : await localRepository(packPath);
+    if (repo && gitRef !== undefined && (await tracksFilesIn(repo, packPath)))
+      return withCommittedPackRoot(packPath, repo, gitRef, (root, shown) => fn(root, null, shown));
+    return fn(await findPackRoot(packPath), null);
+  }
   if (!st.isFile() || archiveTypeFromName(packPath) === null) {
     throw new AttuneError(
       ErrorCodes.EINVALID_INPUT,
@@ -218,54 +416,63 @@ export async function buildIndexEntry(packPath: string, opts: IndexEntryOptions)
       { details: { field: "gitRef" } },
     );
   }
-  return withPackRoot(packPath, async (root, archiveFromPath) => {
-    const m = await loadManifest(root);
-    const sources: InstallSource[] = [];
-    if (opts.gitUrl) {
-      const ref = validateGitRef(opts.gitRef!, "gitRef");
-      sources.push({
-        type: "git",
-        url: publicUrl(opts.gitUrl, "gitUrl"),
-        ref,
-        checksum: await calculateDirectoryChecksum(root),
-      });
-    }
-    if (opts.archiveUrl) {
-      const file = opts.archiveFile ?? archiveFromPath;
-      if (!file) {
-        throw new AttuneError(
-          ErrorCodes.EINVALID_INPUT,
-          "archiveFile: the archive's checksum needs the archive file itself",
-          {
-            details: { field: "archiveFile" },
-            hint: "pass the .tar.gz/.zip you publish (as the path, or as archiveFile)",
-          },
-        );
+  // checked before the pack is read: in a git work tree, that reads the commit at gitRef
+  const gitRef = opts.gitUrl ? validateGitRef(opts.gitRef!, "gitRef") : undefined;
+  const gitUrl = opts.gitUrl ? publicUrl(opts.gitUrl, "gitUrl") : undefined;
+  return withPackRoot(
+    packPath,
+    async (root, archiveFromPath, shownInTree) => {
+      const m = await loadManifest(root);
+      const sources: InstallSource[] = [];
+      if (gitUrl !== undefined && gitRef !== undefined) {
+        sources.push({
+          type: "git",
+          url: gitUrl,
+          ref: gitRef,
+          checksum: await calculateDirectoryChecksum(root),
+        });
       }
-      const url = publicUrl(opts.archiveUrl, "archiveUrl");
-      // the pack's own archive was checked as it was unpacked
-      const type = opts.archiveFile ? await checkArchiveFile(file) : archiveTypeFromName(file)!;
-      checkArchiveUrlName(url, file, type);
-      sources.push({ type: "archive", url, checksum: await calculateFileChecksum(file) });
-    }
-    const entry = {
-      ref: m.ref,
-      label: m.label,
-      description: m.description ?? "",
-      version: m.version,
-      author: m.author ?? "",
-      ...(m.email ? { email: m.email } : {}),
-      license: m.license ?? "",
-      keywords: m.tags,
-      runtime_deps: m.runtime_deps,
-      ...(m.dependencies.length
-        ? { dependencies: m.dependencies.map((d) => (d.range === "*" ? d.ref : `${d.ref}@${d.range}`)) }
-        : {}),
-      install_sources: sources,
-      contents: await listContents(root, (rel) =>
-        archiveFromPath ? `${archiveFromPath}: ${rel.split(path.sep).join("/")}` : path.join(root, rel),
-      ),
-    };
-    return parseIndexEntry(entry, `pack ${m.ref}`);
-  });
+      if (opts.archiveUrl) {
+        const file = opts.archiveFile ?? archiveFromPath;
+        if (!file) {
+          throw new AttuneError(
+            ErrorCodes.EINVALID_INPUT,
+            "archiveFile: the archive's checksum needs the archive file itself",
+            {
+              details: { field: "archiveFile" },
+              hint: "pass the .tar.gz/.zip you publish (as the path, or as archiveFile)",
+            },
+          );
+        }
+        const url = publicUrl(opts.archiveUrl, "archiveUrl");
+        // the pack's own archive was checked as it was unpacked
+        const type = opts.archiveFile ? await checkArchiveFile(file) : archiveTypeFromName(file)!;
+        checkArchiveUrlName(url, file, type);
+        sources.push({ type: "archive", url, checksum: await calculateFileChecksum(file) });
+      }
+      const entry = {
+        ref: m.ref,
+        label: m.label,
+        description: m.description ?? "",
+        version: m.version,
+        author: m.author ?? "",
+        ...(m.email ? { email: m.email } : {}),
+        license: m.license ?? "",
+        keywords: m.tags,
+        runtime_deps: m.runtime_deps,
+        ...(m.dependencies.length
+          ? { dependencies: m.dependencies.map((d) => (d.range === "*" ? d.ref : `${d.ref}@${d.range}`)) }
+          : {}),
+        install_sources: sources,
+        contents: await listContents(
+          root,
+          (rel) =>
+            shownInTree?.(rel) ??
+            (archiveFromPath ? `${archiveFromPath}: ${rel.split(path.sep).join("/")}` : path.join(root, rel)),
+        ),
+      };
+      return parseIndexEntry(entry, `pack ${m.ref}`);
+    },
+    gitRef,
+  );
 }

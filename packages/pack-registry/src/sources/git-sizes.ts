@@ -17,30 +17,51 @@ const HEAD_BYTES = 512;
 
 interface PackIndex {
   pack: string;
-  offsets: Map<string, number>;
+  /** the whole .idx file (version 2) */
+  idx: Buffer;
+  count: number;
 }
 
-/** Object id -> offset in its pack, for every pack of the repository at `gitdir`. */
+/**
+ * Every pack index of the repository at `gitdir`, read as they are: looked up by binary search
+ * (offsetOf), not loaded into a map, so a large repository (a publisher's own, for
+ * `buildIndexEntry`) costs its .idx files' bytes and nothing more.
+ */
 function readIndexes(gitdir: string): PackIndex[] {
   const dir = path.join(gitdir, "objects", "pack");
   const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith(".idx")) : [];
   return names.map((name) => {
     const idx = fs.readFileSync(path.join(dir, name));
     // version 2: ff 74 4f 63, 00 00 00 02, fan-out[256], ids, CRCs, 4-byte offsets, 8-byte offsets
-    if (idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2)
+    if (idx.length < 8 + 256 * 4 || idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2)
       throw new Error(`${name}: not a version 2 pack index`);
     const count = idx.readUInt32BE(8 + 255 * 4);
-    const ids = 8 + 256 * 4;
-    const small = ids + count * 20 + count * 4;
-    const large = small + count * 4;
-    const offsets = new Map<string, number>();
-    for (let i = 0; i < count; i++) {
-      const v = idx.readUInt32BE(small + i * 4);
-      const offset = v & 0x80000000 ? Number(idx.readBigUInt64BE(large + (v & 0x7fffffff) * 8)) : v;
-      offsets.set(idx.toString("hex", ids + i * 20, ids + i * 20 + 20), offset);
-    }
-    return { pack: path.join(dir, name.replace(/\.idx$/, ".pack")), offsets };
+    if (idx.length < 8 + 256 * 4 + count * 28) throw new Error(`${name}: the pack index is cut short`);
+    return { pack: path.join(dir, name.replace(/\.idx$/, ".pack")), idx, count };
   });
+}
+
+/** The offset of `oid` in the pack of `index`, or undefined when that pack does not hold it. */
+function offsetOf({ idx, count }: PackIndex, oid: string): number | undefined {
+  const want = Buffer.from(oid, "hex");
+  if (want.length !== 20) return undefined;
+  const ids = 8 + 256 * 4;
+  // the fan-out table: how many ids start with a byte up to each value
+  let lo = want[0] === 0 ? 0 : idx.readUInt32BE(8 + (want[0] - 1) * 4);
+  let hi = idx.readUInt32BE(8 + want[0] * 4);
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = idx.compare(want, 0, 20, ids + mid * 20, ids + mid * 20 + 20);
+    if (c === 0) {
+      const small = ids + count * 20 + count * 4;
+      const v = idx.readUInt32BE(small + mid * 4);
+      return v & 0x80000000 ? Number(idx.readBigUInt64BE(small + count * 4 + (v & 0x7fffffff) * 8)) : v;
+    }
+    // compare(target, …) says how the slice of idx sorts against `want`
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return undefined;
 }
 
 /** Output kept from one partial inflate: far more than two size varints need. */
@@ -142,9 +163,9 @@ export class GitBlobSizes {
   }
 
   size(oid: string): number {
-    for (const { pack, offsets } of this.indexes) {
-      const offset = offsets.get(oid);
-      if (offset !== undefined) return this.packedSize(pack, offset);
+    for (const index of this.indexes) {
+      const offset = offsetOf(index, oid);
+      if (offset !== undefined) return this.packedSize(index.pack, offset);
     }
     return this.looseSize(oid);
   }
