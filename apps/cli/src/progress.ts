@@ -43,7 +43,7 @@ export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = pr
   const draw = () => {
     if (!last || stopped) return;
     const spin = FRAMES[frame++ % FRAMES.length];
-    const text = `${color ? `\x1b[36m${spin}\x1b[39m` : spin} ${describe(last, tty.columns || 80)}`;
+    const text = `${color ? `\x1b[36m${spin}\x1b[39m` : spin} ${progressText(last, tty.columns || 80)}`;
     // a dumb terminal gets no cursor escape: the line is padded over instead
     stream.write(dumb ? `\r${text.padEnd(width)}` : `\r\x1b[K${text}`);
   };
@@ -63,7 +63,8 @@ export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = pr
   };
 }
 
-function describe(u: ProgressUpdate, columns: number): string {
+/** The progress line's text (without the spinner), at most `columns - 3` characters. */
+export function progressText(u: ProgressUpdate, columns: number): string {
   const parts = [u.phase.padEnd(8)];
   if (u.totalBytes && u.bytes !== undefined) {
     const ratio = Math.min(1, u.bytes / u.totalBytes);
@@ -76,7 +77,7 @@ function describe(u: ProgressUpdate, columns: number): string {
   } else if (u.bytes !== undefined) {
     parts.push(formatBytes(u.bytes));
   }
-  if (u.files !== undefined) parts.push(`${u.files} files`);
+  if (u.files !== undefined) parts.push(`${u.files} file${u.files === 1 ? "" : "s"}`);
   if (u.message) parts.push(u.message);
   const line = parts.join(" ");
   return line.length > columns - 3 ? line.slice(0, columns - 4) + "…" : line;

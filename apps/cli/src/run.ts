@@ -18,6 +18,26 @@ export function outputFormat(argv: GlobalArgs, env: NodeJS.ProcessEnv = process.
 }
 
 /**
+ * ATTUNE_IO_THREADS: "0" keeps all file reading and writing on the main thread; unset, empty or
+ * "1" is the default (helper threads for large trees and archives). The libraries read it only as
+ * `=== "0"` when a thread would start, deep inside an operation, and cannot say anything about
+ * another value: a typo (`off`, `false`, ` 0`) would silently leave the threads on. Refused here,
+ * before any command runs.
+ */
+export function checkIoThreads(env: NodeJS.ProcessEnv = process.env): void {
+  const v = env.ATTUNE_IO_THREADS;
+  if (v === undefined || v === "" || v === "0" || v === "1") return;
+  throw new CliError(
+    "ECONFIG",
+    `ATTUNE_IO_THREADS must be 0 (all file I/O on the main thread) or 1 (the default: helper threads), not ${JSON.stringify(v)}`,
+    {
+      hint: "set ATTUNE_IO_THREADS=0 to turn the helper threads off, or unset it",
+      details: { field: "ATTUNE_IO_THREADS" },
+    },
+  );
+}
+
+/**
  * Wrap a lazily imported handler: the command's module (and the libraries it needs) is only
  * loaded when that command runs, which keeps `attune --help` and `pack checksum` start-up small.
  */
@@ -25,6 +45,7 @@ export function outputFormat(argv: GlobalArgs, env: NodeJS.ProcessEnv = process.
 export function lazy<A extends GlobalArgs>(load: () => Promise<Handler<A>>): (argv: any) => Promise<void> {
   return async (argv: A) => {
     const format = outputFormat(argv); // before the handler: a bad ATTUNE_OUTPUT must not follow side effects
+    checkIoThreads();
     const handler = await load();
     const result = await handler(argv);
     if (!result) return;

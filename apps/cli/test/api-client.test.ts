@@ -42,6 +42,21 @@ beforeAll(async () => {
           ],
         }),
       );
+    } else if (path.endsWith("/unauthorized")) {
+      // the API's own words: what an HTTP client must send
+      res.writeHead(401, { "content-type": "application/problem+json" });
+      res.end(
+        JSON.stringify({
+          type: "urn:attune:problem:eunauthorized",
+          title: "Unauthorized",
+          status: 401,
+          code: "EUNAUTHORIZED",
+          detail: req.headers.authorization
+            ? "the token is unknown, revoked or expired"
+            : "authentication required: no Authorization header",
+          hint: "send Authorization: Bearer <token>; create a token with `attune token create`",
+        }),
+      );
     } else if (path.endsWith("/moved")) {
       res.writeHead(301, { location: "https://elsewhere.example/api/v1/packs" });
       res.end();
@@ -99,6 +114,23 @@ describe("ApiClient", () => {
       code: "EINVALID_INPUT",
       message: "invalid body: force: expected boolean, received string; registry: required (API status 400)",
     });
+  });
+
+  it("a 401 says how a CLI user passes a token (--token, ATTUNE_TOKEN), not the HTTP header to send", async () => {
+    expect(await failure(new ApiClient(base, undefined).envelope("GET", "/unauthorized"))).toMatchObject({
+      code: "EUNAUTHORIZED",
+      message: "authentication required: no Authorization header (API status 401)",
+      hint: "pass a token with --token or set ATTUNE_TOKEN (create one with `attune token create` on the API server's machine)",
+    });
+    const refused = (await failure(new ApiClient(base, "att_wrong").envelope("GET", "/unauthorized"))) as {
+      hint: string;
+    };
+    expect(refused).toMatchObject({
+      code: "EUNAUTHORIZED",
+      message: "the token is unknown, revoked or expired (API status 401)",
+      hint: "pass a valid token with --token or ATTUNE_TOKEN (create one with `attune token create` on the API server's machine; `attune token list` there shows whether this one expired or was revoked)",
+    });
+    expect(refused.hint).not.toContain("Authorization");
   });
 
   it("a token a header cannot carry is a usage error that never shows the token", async () => {

@@ -1,9 +1,11 @@
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
 import YAML from "yaml";
-import { baseEnv, json, runCli } from "./helpers";
+import { REPO_ROOT, baseEnv, json, runCli } from "./helpers";
 
 type Shown = Record<string, { value: unknown; source: string; from?: string }>;
 
@@ -546,5 +548,167 @@ describe("configuration precedence and `config show`", () => {
     ).toEqual(["other"]);
     const listed = json<Array<{ name: string }>>(await runCli(["registry", "list", "-o", "json"], { env }));
     expect(listed.map((r) => r.name)).toEqual(["other"]);
+  });
+});
+
+describe("allow_http applies to the API URL as config show reports it", () => {
+  const t = tmpDir("attune-cli-allow-http-");
+  const home = path.join(t.dir, "home");
+  const file = path.join(home, "config.yaml");
+  fs.mkdirSync(home);
+  // a stand-in API on 127.0.0.2: a loopback address, but not one the CLI lets plain http reach
+  // without allow_http (only localhost, 127.0.0.1 and [::1] are exempt)
+  let server: http.Server;
+  let url: string;
+  beforeAll(async () => {
+    server = http.createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"data":[],"pagination":{"total_pages":1}}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.2", resolve));
+    url = `http://127.0.0.2:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    t.cleanup();
+  });
+  const run = (env: Record<string, string> = {}) =>
+    runCli(["pack", "list", "--api-url", url, "--token", "att_x", "-o", "json"], {
+      env: baseEnv({ ATTUNE_HOME: home, ...env }),
+    });
+  const refusal = (how: string) =>
+    "attune: EPOLICY: refusing plain http to " +
+    `${new URL(url).host}: the API token and the answers would cross the network in clear\n` +
+    `hint: use an https:// API URL, or on a trusted network ${how}\n`;
+
+  it("without it, plain http is refused, the hint naming both ways to allow it", async () => {
+    const r = await run();
+    expect({ code: r.code, stderr: r.stderr }).toEqual({
+      code: 1,
+      stderr: refusal(`set ATTUNE_ALLOW_HTTP=true or allow_http: true in ${file}`),
+    });
+  });
+
+  it("allow_http: true in config.yaml lets it through, like ATTUNE_ALLOW_HTTP=true", async () => {
+    fs.writeFileSync(file, "allow_http: true\n");
+    const shown = json<Record<string, { value: unknown; source: string }>>(
+      await runCli(["config", "show", "-o", "json"], { env: baseEnv({ ATTUNE_HOME: home }) }),
+    );
+    expect(shown.allow_http).toMatchObject({ value: true, source: "config" });
+    const r = await run();
+    expect({ code: r.code, stderr: r.stderr, stdout: r.stdout.trim() }).toEqual({
+      code: 0,
+      stderr: "",
+      stdout: "[]",
+    });
+    // registry list in remote mode asks the same API (it answers an empty list)
+    const regs = await runCli(["registry", "list", "--api-url", url, "--token", "att_x", "-o", "json"], {
+      env: baseEnv({ ATTUNE_HOME: home }),
+    });
+    expect({ code: regs.code, stderr: regs.stderr }).toEqual({ code: 0, stderr: "" });
+    fs.rmSync(file);
+    expect((await run({ ATTUNE_ALLOW_HTTP: "true" })).code).toBe(0);
+  });
+
+  it("the environment wins over config.yaml either way, and the hint says where it was refused", async () => {
+    fs.writeFileSync(file, "allow_http: true\n");
+    const off = await run({ ATTUNE_ALLOW_HTTP: "false" });
+    expect({ code: off.code, stderr: off.stderr }).toEqual({
+      code: 1,
+      stderr: refusal(`set ATTUNE_ALLOW_HTTP=true (it is "false", which wins over allow_http in ${file})`),
+    });
+    fs.writeFileSync(file, "allow_http: false\n");
+    expect((await run({ ATTUNE_ALLOW_HTTP: "yes" })).code).toBe(0);
+    const denied = await run();
+    expect(denied.stderr).toBe(refusal(`set allow_http: true in ${file} (or ATTUNE_ALLOW_HTTP=true)`));
+    // a value that is neither true nor false is refused as the outbound policy refuses it
+    const bad = await run({ ATTUNE_ALLOW_HTTP: "maybe" });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^attune: ECONFIG: ATTUNE_ALLOW_HTTP must be true or false, got "maybe"/);
+    fs.rmSync(file);
+  });
+});
+
+describe("config.yaml errors name the file's path and the key, with a hint to mend it", () => {
+  const t = tmpDir("attune-cli-config-errors-");
+  afterAll(() => t.cleanup());
+
+  it.each([
+    [
+      "max_file_bytes: -5\n",
+      "max_file_bytes: must be a positive whole number of bytes, got -5",
+      "fix max_file_bytes in FILE: e.g. max_file_bytes: 536870912 (the default is 268435456; remove the key for it)",
+    ],
+    [
+      "packs_dir: 5\n",
+      "packs_dir: must be a string, got 5",
+      "fix packs_dir in FILE: e.g. packs_dir: /srv/attune/packs (a directory, relative to the home; quote one that reads as a number)",
+    ],
+    [
+      "allow_http: yes\n",
+      'allow_http: must be true or false, got "yes"',
+      "fix allow_http in FILE: e.g. allow_http: true (or false; YAML's yes/no and quoted words are not booleans here)",
+    ],
+    [
+      "allowed_private_hosts: [10.0.0.0/8]\n",
+      'allowed_private_hosts[0]: "10.0.0.0/8" is an address range (CIDR ranges are not supported)',
+      "fix allowed_private_hosts[0] in FILE: list host names or IP addresses alone, without scheme, port or /prefix (e.g. 127.0.0.1, ::1, registry.internal); each address of a range must be listed",
+    ],
+    // the token's value is never quoted, whatever it is
+    [
+      "token: 12345\n",
+      "token: must be a string",
+      'fix token in FILE: e.g. token: "att_…" (quoted; or leave it out and pass --token or ATTUNE_TOKEN)',
+    ],
+  ])("%j", async (text, message, hint) => {
+    const home = fs.mkdtempSync(path.join(t.dir, "home-"));
+    const file = path.join(home, "config.yaml");
+    fs.writeFileSync(file, text);
+    for (const args of [
+      ["pack", "list"],
+      ["config", "show"],
+    ]) {
+      const r = await runCli(args, { env: baseEnv({ ATTUNE_HOME: home }) });
+      expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+        args,
+        code: 1,
+        stdout: "",
+        stderr: `attune: ECONFIG: ${file}: ${message}\nhint: ${hint.replace("FILE", file)}\n`,
+      });
+    }
+  });
+});
+
+describe("ATTUNE_IO_THREADS", () => {
+  const t = tmpDir("attune-cli-io-threads-");
+  afterAll(() => t.cleanup());
+  const example = path.join(REPO_ROOT, "examples", "packs", "hello-world");
+
+  it("takes 0, 1 or nothing; anything else is ECONFIG naming the variable before any command runs", async () => {
+    const env = (v: string) => baseEnv({ ATTUNE_HOME: path.join(t.dir, "home"), ATTUNE_IO_THREADS: v });
+    for (const v of ["0", "1", ""]) {
+      const r = await runCli(["pack", "checksum", example, "-o", "json"], { env: env(v) });
+      expect({ v, code: r.code, stderr: r.stderr }).toEqual({ v, code: 0, stderr: "" });
+    }
+    for (const v of ["abc", "off", "false", " 0", "2"]) {
+      // the plain `pack checksum` (no parser) and a command through the parser alike
+      for (const args of [
+        ["pack", "checksum", example],
+        ["pack", "list"],
+      ]) {
+        const r = await runCli(args, { env: env(v) });
+        expect({ v, args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+          v,
+          args,
+          code: 1,
+          stdout: "",
+          stderr:
+            `attune: ECONFIG: ATTUNE_IO_THREADS must be 0 (all file I/O on the main thread) or 1 (the default: helper threads), not ${JSON.stringify(v)}\n` +
+            "hint: set ATTUNE_IO_THREADS=0 to turn the helper threads off, or unset it\n",
+        });
+      }
+    }
+    // nothing was created by the refused commands
+    expect(fs.existsSync(path.join(t.dir, "home"))).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { table } from "../src/output";
 import { historyTable, packTable } from "../src/handlers/render";
+import { progressText } from "../src/progress";
 import type { PackRecord } from "../src/backends/types";
 
 const LONG_REF = "enterprise_monitoring_integration_suite";
@@ -110,5 +111,13 @@ describe("nextPriority (registry add without --priority)", () => {
     expect(nextPriority([999_999_995])).toBe(999_999_999);
     expect(nextPriority([999_999_999])).toBe(999_999_999);
     expect(nextPriority([Number.MAX_SAFE_INTEGER])).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});
+
+describe("the progress line", () => {
+  it("counts files in the singular for one and in the plural otherwise", () => {
+    expect(progressText({ phase: "hash", files: 1 }, 80)).toBe("hash     1 file");
+    expect(progressText({ phase: "hash", files: 0 }, 80)).toBe("hash     0 files");
+    expect(progressText({ phase: "store", files: 2, message: "demo" }, 80)).toBe("store    2 files demo");
   });
 });

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { openDatabase } from "@attune/db";
 import { serveRoutes, tmpDir, type RouteServer } from "@attune/test-utils";
 import YAML from "yaml";
 import { startApi, type RunningApi } from "./api-server";
@@ -233,6 +234,76 @@ describe("pack commands in remote mode (through a running API)", () => {
     expect(there.code).toBe(2);
     // remote mode only adds the API's status to the message line
     expect(there.stderr).toBe(here.stderr.replace(/\n/, " (API status 400)\n"));
+  });
+
+  it("a --ref a registry ref cannot take names the flag and what it takes, in both modes (exit 2)", async () => {
+    const args = ["pack", "install", "weather", "--ref", "a b"];
+    const here = await local(...args);
+    const there = await remote(...args);
+    expect({ code: here.code, stderr: here.stderr }).toEqual({
+      code: 2,
+      stderr:
+        'attune: EINVALID_INPUT: --ref: "a b" is not a version, "latest" or a semver range\n' +
+        "hint: --ref takes a registry version for a registry ref: 1.2.3, latest or a range such as ^1.2 (or leave it out for the latest)\n",
+    });
+    expect(there.code).toBe(2);
+    expect(there.stderr).toBe(here.stderr.replace(/\n/, " (API status 400)\n"));
+    // a version given twice: the flag and the source are named, with both ways to give it once
+    const twice = await remote("pack", "install", "weather@1.0.0", "--ref", "1.0.0");
+    expect({ code: twice.code, stderr: twice.stderr }).toEqual({
+      code: 2,
+      stderr:
+        'attune: EINVALID_INPUT: --ref "1.0.0" gives a version, and so does "weather@1.0.0" (API status 400)\n' +
+        "hint: give the version once: `attune pack install weather@1.0.0`, or the bare ref with --ref (`attune pack install weather --ref <version>`)\n",
+    });
+  });
+
+  it("a missing or refused token: the hint says how to pass one to the CLI, not which header to send", async () => {
+    const none = await runCli(["pack", "list", "--api-url", api.url], {
+      env: baseEnv({ ATTUNE_HOME: path.join(t.dir, "client-home") }),
+    });
+    expect({ code: none.code, stderr: none.stderr }).toEqual({
+      code: 1,
+      stderr:
+        "attune: EUNAUTHORIZED: authentication required: no Authorization header (API status 401)\n" +
+        "hint: pass a token with --token or set ATTUNE_TOKEN (create one with `attune token create` on the API server's machine)\n",
+    });
+    const wrong = await runCli(
+      ["pack", "list", "--api-url", api.url, "--token", "att_wrongwrongwrongwrongwrongwrongwrongwrongwro"],
+      { env: baseEnv({ ATTUNE_HOME: path.join(t.dir, "client-home") }) },
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toBe(
+      "attune: EUNAUTHORIZED: the token is unknown, revoked or expired (API status 401)\n" +
+        "hint: pass a valid token with --token or ATTUNE_TOKEN (create one with `attune token create` on the API server's machine; `attune token list` there shows whether this one expired or was revoked)\n",
+    );
+  });
+
+  it("a token past its --expires-in is refused by the API", async () => {
+    const created = await local("token", "create", "--name", "short", "--expires-in", "1h", "-o", "json");
+    expect(created.code).toBe(0);
+    const { id, token: secret, expires } = json<{ id: number; token: string; expires: string }>(created);
+    expect(Date.parse(expires) - Date.now()).toBeGreaterThan(59 * 60_000);
+    expect(Date.parse(expires) - Date.now()).toBeLessThanOrEqual(60 * 60_000);
+    // the hour has passed (the record is moved back: the API reads the same database)
+    const handle = await openDatabase({ home });
+    try {
+      await handle.db.apiToken.update({ where: { id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    } finally {
+      await handle.close();
+    }
+    const r = await runCli(["pack", "list", "--api-url", api.url, "--token", secret], {
+      env: baseEnv({ ATTUNE_HOME: path.join(t.dir, "client-home") }),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^attune: EUNAUTHORIZED: the token is unknown, revoked or expired \(API status 401\)\n/,
+    );
+    const listed = json<Array<{ id: number; expires: string }>>(await local("token", "list", "-o", "json"));
+    expect(Date.parse(listed.find((x) => x.id === id)!.expires)).toBeLessThan(Date.now());
+    expect((await local("token", "list", "-o", "table")).stdout).toMatch(
+      new RegExp(`^${id} +short .* expired$`, "m"),
+    );
   });
 
   it("an unreachable API is one EFETCH line (exit 1)", async () => {

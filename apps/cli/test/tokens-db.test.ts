@@ -1,10 +1,19 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { tokenVerifierFromRepository } from "@attune/api";
+import { openDatabase, repositories } from "@attune/db";
 import { createTestDatabase, postgresAvailable, tmpDir } from "@attune/test-utils";
 import { makePack } from "./fixtures";
 import { baseEnv, json, runCli } from "./helpers";
 
-type TokenJson = { id: number; name: string; scopes: string[]; token?: string; revoked?: string | null };
+type TokenJson = {
+  id: number;
+  name: string;
+  scopes: string[];
+  token?: string;
+  expires?: string | null;
+  revoked?: string | null;
+};
 
 async function tokenLifecycle(env: NodeJS.ProcessEnv) {
   const created = await runCli(
@@ -13,7 +22,8 @@ async function tokenLifecycle(env: NodeJS.ProcessEnv) {
   );
   expect({ code: created.code, stderr: created.stderr }).toEqual({ code: 0, stderr: "" });
   const tok = json<TokenJson>(created);
-  expect(Object.keys(tok).sort()).toEqual(["id", "name", "scopes", "token"]);
+  expect(Object.keys(tok).sort()).toEqual(["expires", "id", "name", "scopes", "token"]);
+  expect(tok.expires).toBeNull();
   expect(tok.scopes).toEqual(["packs:read", "packs:install"]);
   expect(tok.token).toMatch(/^att_/);
   const all = json<TokenJson>(await runCli(["token", "create", "--name", "all", "-o", "json"], { env }));
@@ -36,11 +46,21 @@ async function tokenLifecycle(env: NodeJS.ProcessEnv) {
   expect(named.code).toBe(0);
   const table = await runCli(["token", "list", "-o", "table"], { env });
   expect(table.stdout).toContain(tok.token!.slice(0, 10));
-  expect(table.stdout.split("\n")[0]).toMatch(/^ID +NAME +PREFIX +SCOPES +CREATED +LAST USED +STATUS$/);
+  expect(table.stdout.split("\n")[0]).toMatch(
+    /^ID +NAME +PREFIX +SCOPES +CREATED +LAST USED +EXPIRES +STATUS$/,
+  );
   // its times are never cut, to the second, even when a long name leaves the row no room at 80 columns
   const rows = table.stdout.trimEnd().split("\n").slice(1);
   expect(rows.find((row) => row.includes("release-pipeline-of-the-web-shop"))).toBeDefined();
-  for (const row of rows) expect(row).toMatch(/ \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +- +(active|revoked)$/);
+  // the scopes as --scopes takes them, whole, one a line
+  const first = rows.findIndex((row) => row.startsWith(`${tok.id} `));
+  expect(rows[first]).toMatch(new RegExp(`^${tok.id} +ci +${tok.token!.slice(0, 10)} +packs:read +\\d{4}-`));
+  expect(rows[first + 1]).toMatch(/^ +packs:install$/);
+  for (const row of rows)
+    expect(row).toMatch(
+      /^(\d+ .* \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +- +- +(active|revoked)| +packs:(read|install|delete))$/,
+    );
+  expect(table.stdout).not.toContain("…");
   const long = await runCli(["token", "create", "--name", "x".repeat(101)], { env });
   expect(long.code).toBe(2);
   expect(long.stderr).toMatch(/^attune: EUSAGE: --name is longer than 100 characters/);
@@ -51,6 +71,72 @@ async function tokenLifecycle(env: NodeJS.ProcessEnv) {
   }
   const badScope = await runCli(["token", "create", "--name", "x", "--scopes", "packs:everything"], { env });
   expect(badScope.code).toBe(2);
+
+  // a second live token of a name: created all the same, with a warning naming the other's id
+  const again = await runCli(["token", "create", "--name", "all", "-o", "json"], { env });
+  expect(again.code).toBe(0);
+  expect(again.stderr).toBe(
+    `attune: warning: token ${all.id} is also named "all"; the new token is created beside it (names are labels only): ` +
+      `once the old one is unused, revoke it with \`attune token revoke ${all.id}\`\n`,
+  );
+  const third = await runCli(["token", "create", "--name", "all", "-o", "json"], { env });
+  expect(third.stderr).toMatch(
+    new RegExp(`^attune: warning: tokens ${all.id}, ${json<TokenJson>(again).id} are also named "all"; `),
+  );
+  expect((await runCli(["token", "create", "--name", "all", "-q"], { env })).stderr).toBe("");
+  // a revoked token of that name is no reason to warn ("ci" was revoked above)
+  expect((await runCli(["token", "create", "--name", "ci"], { env })).stderr).toBe("");
+
+  // --expires-in: the token carries its expiry, and the API's verifier refuses it from then on
+  const before = Date.now();
+  const expiring = await runCli(["token", "create", "--name", "short", "--expires-in", "90m", "-o", "json"], {
+    env,
+  });
+  expect({ code: expiring.code, stderr: expiring.stderr }).toEqual({ code: 0, stderr: "" });
+  const short = json<TokenJson>(expiring);
+  const expires = Date.parse(short.expires!);
+  expect(expires).toBeGreaterThanOrEqual(before + 90 * 60_000);
+  expect(expires).toBeLessThanOrEqual(Date.now() + 90 * 60_000);
+  const listed = json<TokenJson[]>(await runCli(["token", "list", "-o", "json"], { env }));
+  expect(listed.find((x) => x.id === short.id)?.expires).toBe(short.expires);
+  const handle = await openDatabase({ home: env.ATTUNE_HOME!, databaseUrl: env.DATABASE_URL });
+  try {
+    const tokens = repositories(handle.db).tokens;
+    // the API's verifier, with the database's clock moved to a given time
+    const at = (when: number) =>
+      tokenVerifierFromRepository({ verify: (x) => tokens.verify(x, new Date(when)) });
+    expect(await at(Date.now())(short.token!)).toMatchObject({ tokenId: short.id });
+    expect(await at(expires - 1)(short.token!)).toMatchObject({ tokenId: short.id });
+    expect(await at(expires)(short.token!)).toBeNull();
+    expect(await at(expires + 86_400_000)(short.token!)).toBeNull();
+  } finally {
+    await handle.close();
+  }
+  for (const [given, message] of [
+    ["30", /^attune: EUSAGE: --expires-in must be a whole number followed by m, h, d or w/],
+    ["1.5d", /^attune: EUSAGE: --expires-in must be a whole number followed by m, h, d or w/],
+    ["soon", /^attune: EUSAGE: --expires-in must be a whole number followed by m, h, d or w/],
+    ["0h", /^attune: EUSAGE: --expires-in 0h would make a token that has already expired/],
+    ["3651d", /^attune: EUSAGE: --expires-in 3651d is longer than ten years \(3650d\)/],
+    ["", /^attune: EUSAGE: --expires-in needs a value/],
+  ] as const) {
+    const bad = await runCli(["token", "create", "--name", "x", `--expires-in=${given}`], { env });
+    expect({ given, code: bad.code, stdout: bad.stdout }).toEqual({ given, code: 2, stdout: "" });
+    expect(bad.stderr).toMatch(message);
+    expect(bad.stderr).toMatch(/\nhint: /);
+  }
+  const longest = await runCli(["token", "create", "--name", "long", "--expires-in", "3650d", "-o", "json"], {
+    env,
+  });
+  expect(longest.code).toBe(0);
+  // the table says when a token expires
+  const shown = await runCli(["token", "list", "-o", "table"], { env });
+  expect(shown.stdout).toMatch(
+    new RegExp(
+      `^${short.id} +short .* ${short.expires!.replace("T", " ").replace(/\.\d+Z$/, "Z")} +active$`,
+      "m",
+    ),
+  );
 }
 
 describe("db migrate and tokens on the embedded SQLite store", () => {

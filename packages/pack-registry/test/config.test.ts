@@ -212,6 +212,101 @@ describe("config.yaml", () => {
     expect(e.message).toContain(key);
   });
 
+  it.each([
+    [
+      "max_file_bytes: -5\n",
+      "max_file_bytes",
+      "must be a positive whole number of bytes, got -5",
+      "e.g. max_file_bytes: 536870912 (the default is 268435456; remove the key for it)",
+    ],
+    [
+      "max_pack_files: 0\n",
+      "max_pack_files",
+      "must be a positive whole number of files, got 0",
+      "e.g. max_pack_files: 100000 (the default is 50000; remove the key for it)",
+    ],
+    [
+      "max_pack_bytes: lots\n",
+      "max_pack_bytes",
+      'must be a positive whole number of bytes, got "lots"',
+      "e.g. max_pack_bytes: 2147483648 (the default is 1073741824; remove the key for it)",
+    ],
+    [
+      "max_download_bytes: 1.5\n",
+      "max_download_bytes",
+      "must be a positive whole number of bytes, got 1.5",
+      "e.g. max_download_bytes: 1073741824 (the default is 536870912; remove the key for it)",
+    ],
+    [
+      "allow_http: yes\n",
+      "allow_http",
+      'must be true or false, got "yes"',
+      "e.g. allow_http: true (or false; YAML's yes/no and quoted words are not booleans here)",
+    ],
+    [
+      "allow_http:\n",
+      "allow_http",
+      "must be true or false, got an empty value",
+      "e.g. allow_http: true (or false; YAML's yes/no and quoted words are not booleans here)",
+    ],
+    [
+      "index_cache_ttl_seconds: -1\n",
+      "index_cache_ttl_seconds",
+      "must be a whole number of seconds, 0 or more, got -1",
+      "e.g. index_cache_ttl_seconds: 600",
+    ],
+    [
+      "allowed_private_hosts: [localhost, 5]\n",
+      "allowed_private_hosts[1]",
+      "must be a host name or IP address, got 5",
+      "e.g. allowed_private_hosts: [registry.internal, 10.0.0.5]",
+    ],
+    [
+      "allowed_private_hosts: [10.0.0.0/8]\n",
+      "allowed_private_hosts[0]",
+      '"10.0.0.0/8" is an address range (CIDR ranges are not supported)',
+      "list host names or IP addresses alone, without scheme, port or /prefix (e.g. 127.0.0.1, ::1, registry.internal); each address of a range must be listed",
+    ],
+    [
+      "registries: 5\n",
+      "registries",
+      "must be a list of registries, got 5",
+      "e.g. registries: [{name: main, url: https://registry.example.com/index.json, priority: 10}], or add one with `attune registry add <name> <url>`",
+    ],
+    [
+      "registries:\n  - name: a\n    url: x\n    token: t\n",
+      "registries[0].token",
+      "is not a known field; remove it or check its spelling",
+      "a registry takes name, url, priority, enabled and headers",
+    ],
+  ])(
+    "an invalid value (%#) is named with the file's path and the key, with a hint to mend it there",
+    async (text, key, message, fix) => {
+      const h = home();
+      const file = path.join(h, "config.yaml");
+      fs.writeFileSync(file, text);
+      const e = (await rejection(readConfigFile(h))) as { code?: string; message: string; hint?: string };
+      expect({ code: e.code, message: e.message, hint: e.hint }).toEqual({
+        code: "ECONFIG",
+        message: `${file}: ${key}: ${message}`,
+        hint: `fix ${key} in ${file}: ${fix}`,
+      });
+    },
+  );
+
+  it("takes a size cap as a positive whole number, also written as a digit string", async () => {
+    const h = home();
+    fs.writeFileSync(
+      path.join(h, "config.yaml"),
+      "max_file_bytes: 1000\nmax_pack_bytes: '5000'\nmax_pack_files:\n",
+    );
+    expect(await readConfigFile(h)).toEqual({
+      max_file_bytes: 1000,
+      max_pack_bytes: "5000",
+      max_pack_files: null,
+    });
+  });
+
   it("says a missing key is required, not that it 'received undefined'", async () => {
     const h = home();
     fs.writeFileSync(path.join(h, "config.yaml"), "registries:\n  - name: a\n");
@@ -273,7 +368,7 @@ describe("config.yaml registry headers", () => {
       expect(e.message).toMatch(msg);
       expect(e.message.startsWith(`config.yaml: ${field}: `)).toBe(true);
       expect(e.message).not.toContain(value);
-      expect(e.hint).toBe(`fix ${field} in config.yaml`);
+      expect(e.hint).toBe(`fix ${field} in config.yaml: e.g. headers: {Authorization: "Bearer <token>"}`);
     },
   );
   it("accepts ordinary headers, a tab and Latin-1 in values", () => {

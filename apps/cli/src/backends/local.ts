@@ -81,7 +81,13 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
           detail: st.error ? `${st.error.code}: ${st.error.message}` : null,
           ageSeconds: st.ageSeconds,
         }));
-      return { hits: r.results as unknown as SearchHit[], problems };
+      const nothingSearched =
+        r.registries.length > 0
+          ? undefined
+          : installer.registries.list().length > 0
+            ? ("all-disabled" as const)
+            : ("none" as const);
+      return { hits: r.results as unknown as SearchHit[], problems, nothingSearched };
     },
     close: () => installer.close(),
   };
@@ -104,8 +110,12 @@ function reportRecovery(report: Installer["lastReconcile"]): void {
   };
   for (const r of report?.interrupted ?? [])
     process.stderr.write(
-      `attune: notice: an interrupted ${r.operation} of ${r.ref} ${r.version} was ${done[r.resolution]}` +
+      `attune: notice: an interrupted ${r.operation} of ${r.ref}${r.version ? ` ${r.version}` : ""} was ${done[r.resolution]}` +
         `${r.detail ? ` (${r.detail})` : ""}; see \`attune pack history ${r.ref}\`\n`,
+    );
+  for (const u of report?.unnamed ?? [])
+    process.stderr.write(
+      `attune: notice: an install of ${u.requested_source} (started ${u.started_at} by process ${u.pid} on ${u.host}) was interrupted before its pack was known; nothing was stored\n`,
     );
   for (const f of report?.failed ?? [])
     process.stderr.write(

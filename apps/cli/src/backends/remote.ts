@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { redactUrl } from "@attune/pack-storage";
 import { CliError } from "../errors";
-import type { Place } from "../handlers/settings";
+import type { HttpPermission, Place } from "../handlers/settings";
 import {
   verifyReport,
   warnIfUnrecorded,
@@ -41,13 +41,21 @@ const TYPED_API_URL: Place = {
   hint: "e.g. --api-url https://attune.example.com",
 };
 
+/** Plain http refused, as when allow_http is nowhere set. */
+const NO_HTTP: HttpPermission = {
+  allowed: () => false,
+  howToAllow: "set ATTUNE_ALLOW_HTTP=true or allow_http: true in config.yaml",
+};
+
 /**
  * The API's base URL. `place` says where the URL was given (apiUrlPlace): a bad one from the
- * environment or config.yaml is ECONFIG naming the variable or the key, not the flag.
+ * environment or config.yaml is ECONFIG naming the variable or the key, not the flag. `http`:
+ * whether allow_http (ATTUNE_ALLOW_HTTP or config.yaml) lets plain http carry the token
+ * (httpPermission).
  */
 export function apiBase(
   apiUrl: string,
-  env: NodeJS.ProcessEnv = process.env,
+  http: HttpPermission = NO_HTTP,
   place: Place = TYPED_API_URL,
 ): string {
   let u: URL;
@@ -66,14 +74,11 @@ export function apiBase(
           : `remove the user name and password from ${place.name}; pass the token with --token or ATTUNE_TOKEN`,
     });
   // The token would cross the network in clear: plain http only to this machine, or when allowed.
-  const allowHttp = ["1", "true", "yes", "on"].includes(env.ATTUNE_ALLOW_HTTP?.trim().toLowerCase() ?? "");
-  if (u.protocol === "http:" && !LOOPBACK.has(u.hostname) && !allowHttp)
+  if (u.protocol === "http:" && !LOOPBACK.has(u.hostname) && !http.allowed())
     throw new CliError(
       "EPOLICY",
       `refusing plain http to ${u.host}: the API token and the answers would cross the network in clear`,
-      {
-        hint: "use an https:// API URL (or set ATTUNE_ALLOW_HTTP=true on a trusted network)",
-      },
+      { hint: `use an https:// API URL, or on a trusted network ${http.howToAllow}` },
     );
   return u.origin + u.pathname.replace(/\/+$/, "").replace(/\/api\/v1$/, "");
 }
@@ -141,7 +146,7 @@ export class ApiClient {
     } catch {
       json = undefined;
     }
-    if (!res.ok) throw problemError(res.status, json, text);
+    if (!res.ok) throw problemError(res.status, json, text, Boolean(this.token));
     const data = json && typeof json === "object" ? (json as { data?: unknown }).data : undefined;
     if (data === undefined || data === null)
       throw new CliError("EFETCH", `${where}: the API answered without a "data" member`, {
@@ -220,7 +225,18 @@ function withFieldReasons(detail: string, errors: unknown): string {
   return reasons.length ? `${detail.replace(/: .*$/, "")}: ${reasons.join("; ")}` : detail;
 }
 
-function problemError(status: number, json: unknown, text: string): CliError {
+/**
+ * The API's hint for a missing or refused token speaks HTTP ("send Authorization: Bearer <token>");
+ * a CLI user passes one with --token or ATTUNE_TOKEN, created where the API's database is.
+ */
+function unauthorizedHint(tokenGiven: boolean): string {
+  const create = "create one with `attune token create` on the API server's machine";
+  return tokenGiven
+    ? `pass a valid token with --token or ATTUNE_TOKEN (${create}; \`attune token list\` there shows whether this one expired or was revoked)`
+    : `pass a token with --token or set ATTUNE_TOKEN (${create})`;
+}
+
+function problemError(status: number, json: unknown, text: string, tokenGiven: boolean): CliError {
   const p = (json && typeof json === "object" ? json : {}) as Record<string, unknown>;
   // not an Attune problem body (an HTML error page of another server): say so, never quote the page
   if (typeof p.code !== "string")
@@ -237,9 +253,11 @@ function problemError(status: number, json: unknown, text: string): CliError {
   const hint =
     p.code === "ENOTFOUND" && /^no route /.test(detail)
       ? CHECK_API_URL
-      : typeof p.hint === "string"
-        ? p.hint
-        : undefined;
+      : p.code === "EUNAUTHORIZED"
+        ? unauthorizedHint(tokenGiven)
+        : typeof p.hint === "string"
+          ? p.hint
+          : undefined;
   return new CliError(p.code, `${detail} (API status ${status})`, { hint, details: p });
 }
 
@@ -253,8 +271,13 @@ function toRecord(item: Json): PackRecord {
 
 const enc = encodeURIComponent;
 
-export function openRemoteBackend(apiUrl: string, token: string | undefined, place?: Place): PackBackend {
-  const api = new ApiClient(apiBase(apiUrl, process.env, place), token);
+export function openRemoteBackend(
+  apiUrl: string,
+  token: string | undefined,
+  place?: Place,
+  http?: HttpPermission,
+): PackBackend {
+  const api = new ApiClient(apiBase(apiUrl, http, place), token);
   const backend: PackBackend = {
     mode: "remote",
     async install(req: InstallArgs, onProgress) {
@@ -345,7 +368,11 @@ export function openRemoteBackend(apiUrl: string, token: string | undefined, pla
           detail: st.error ? `${st.error.code}: ${st.error.detail}` : null,
           ageSeconds: st.age_seconds ?? null,
         }));
-      return { hits: body.data, problems };
+      // the API lists every registry it searched: an empty list is a server without any (an
+      // API that does not list them says nothing either way)
+      const listed = (body as { registries?: unknown }).registries;
+      const nothingSearched = Array.isArray(listed) && listed.length === 0 ? "none-on-server" : undefined;
+      return { hits: body.data, problems, nothingSearched };
     },
     close: async () => undefined,
   };

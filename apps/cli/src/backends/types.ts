@@ -69,6 +69,11 @@ export interface RegistryProblem {
 export interface SearchOutcome {
   hits: SearchHit[];
   problems: RegistryProblem[];
+  /**
+   * Why no registry was searched at all, so that an empty list is not read as "no such pack":
+   * none is configured (here, or on the API server), or every one configured is disabled.
+   */
+  nothingSearched?: "none" | "none-on-server" | "all-disabled";
 }
 
 export interface InstallArgs {

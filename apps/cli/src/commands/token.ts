@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
+import { nonEmpty } from "../globals";
 import { lazy } from "../run";
 
 export const SCOPES = ["packs:read", "packs:install", "packs:delete"];
@@ -24,7 +25,14 @@ export const tokenCommand: CommandModule = {
               type: "string",
               describe: `comma-separated scopes (default: all of ${SCOPES.join(",")})`,
             })
-            .example("$0 token create --name ci --scopes packs:read,packs:install", ""),
+            .option("expires-in", {
+              type: "string",
+              describe:
+                "the token expires this long from now: a whole number of minutes, hours, days or weeks (90m, 12h, 30d, 2w; at most 3650d); default: never",
+            })
+            .check(nonEmpty("expires-in"))
+            .example("$0 token create --name ci --scopes packs:read,packs:install", "")
+            .example("$0 token create --name ci --expires-in 30d", ""),
         handler: lazy(async () => (await import("../handlers/token")).tokenCreate),
       })
       .command({
@@ -44,6 +52,7 @@ export const tokenCommand: CommandModule = {
         handler: lazy(async () => (await import("../handlers/token")).tokenRevoke),
       })
       .example("$0 token create --name ci --scopes packs:read", "a read-only API token, printed once")
+      .example("$0 token create --name ci --expires-in 30d", "a token the API refuses after 30 days")
       .example("$0 token list", "the tokens (never their secrets)")
       .demandCommand(1, "give a token command, e.g. `attune token list`"),
   handler: () => undefined,

@@ -8,14 +8,19 @@ import type { CommandResult } from "../output";
 import { printable, printableName } from "../printable";
 import { createProgress, progressEnabled } from "../progress";
 import { historyTable, packDetails, packTable, searchTable, verifyTable } from "./render";
-import { apiUrlPlace, databaseUrlError, loadSettings } from "./settings";
+import { apiUrlPlace, databaseUrlError, httpPermission, loadSettings } from "./settings";
 
 /** Remote mode when an API URL is configured (flag, env or config.yaml), else the local store. */
 export async function openBackend(argv: GlobalArgs): Promise<PackBackend> {
   const settings = await loadSettings(argv);
   if (settings.apiUrl.value) {
     const { openRemoteBackend } = await import("../backends/remote");
-    return openRemoteBackend(settings.apiUrl.value, settings.token.value, apiUrlPlace(settings));
+    return openRemoteBackend(
+      settings.apiUrl.value,
+      settings.token.value,
+      apiUrlPlace(settings),
+      httpPermission(settings),
+    );
   }
   const { openLocalBackend } = await import("../backends/local");
   return openLocalBackend(settings).catch((err: unknown) => {
@@ -72,7 +77,7 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
           { hint: "run the same command again to install", details: { signal: by } },
         );
       }
-      throw b.mode === "local" ? withLocalPathHint(err, argv.source) : err;
+      throw withRefFlag(b.mode === "local" ? withLocalPathHint(err, argv.source) : err, argv);
     } finally {
       interrupt?.dispose();
     }
@@ -115,6 +120,45 @@ function withLocalPathHint(err: unknown, source: string): unknown {
     hint: `a bare name is a registry ref; for the local ${fs.statSync(local).isDirectory() ? "directory" : "file"} give a path: attune pack install ./${local}`,
     cause: err,
   });
+}
+
+/**
+ * A `--ref` a registry ref cannot take: the installer refuses it as the request's ref field, in the
+ * words of a source (`use ref, ref@1.2.3, …`), and the API in its own (`ref_spec: …`, a hint about
+ * ref_spec). Said of the flag here, in both modes alike (the API's status stays at the end of the
+ * line). A git ref keeps its own words: they already say what a git ref is.
+ */
+function withRefFlag(err: unknown, argv: InstallArgv): unknown {
+  const e = err as {
+    code?: unknown;
+    message?: unknown;
+    details?: { field?: unknown; errors?: Array<{ field?: unknown }> };
+  };
+  const field = e?.details?.field ?? e?.details?.errors?.[0]?.field;
+  if (
+    argv.ref === undefined ||
+    e?.code !== "EINVALID_INPUT" ||
+    typeof e.message !== "string" ||
+    (field !== "refSpec" && field !== "ref_spec")
+  )
+    return err;
+  // the API may name its field first ("ref_spec: …"); the flag is named instead
+  const [, said, status = ""] = /^(.*?)( \(API status \d+\))?$/s.exec(e.message) ?? [];
+  const text = said.replace(/^(?:ref_spec|refSpec): /, "");
+  const name = argv.source.trim().replace(/@.*$/s, "");
+  const refused = (message: string, hint: string) =>
+    new CliError("EINVALID_INPUT", `${message}${status}`, { hint, cause: err, details: e.details });
+  if (/ is not a version, "latest" or a semver range$/.test(text))
+    return refused(
+      `--ref: ${text}`,
+      `--ref takes a registry version for a registry ref: 1.2.3, latest or a range such as ^1.2 (or leave it out for the latest)`,
+    );
+  if (/^give the version either as ref@version or as ref, not both$/.test(text))
+    return refused(
+      `--ref ${JSON.stringify(argv.ref)} gives a version, and so does ${JSON.stringify(argv.source.trim())}`,
+      `give the version once: \`attune pack install ${argv.source.trim()}\`, or the bare ref with --ref (\`attune pack install ${name} --ref <version>\`)`,
+    );
+  return err;
 }
 
 /** What the install did, as the table's first line (local mode knows the action; the API does not say). */
@@ -308,8 +352,13 @@ export async function packVerify(
 export async function packSearch(
   argv: GlobalArgs & { text: string; refresh?: boolean },
 ): Promise<CommandResult> {
-  const { hits, problems } = await withBackend(argv, (b) => b.search(argv.text, argv.refresh));
-  // Say which registries could not be read, so a short list is not mistaken for "no such pack".
+  const { hits, problems, nothingSearched } = await withBackend(argv, (b) =>
+    b.search(argv.text, argv.refresh),
+  );
+  // Say which registries could not be read, or that there were none to search, so a short (or
+  // empty) list is not mistaken for "no such pack".
+  if (nothingSearched && !argv.quiet)
+    process.stderr.write(`attune: warning: ${NOTHING_SEARCHED[nothingSearched]}\n`);
   if (!argv.quiet)
     for (const p of problems)
       process.stderr.write(
@@ -319,6 +368,14 @@ export async function packSearch(
       );
   return { data: hits, table: () => searchTable(hits) };
 }
+
+const NOTHING_SEARCHED = {
+  none: "no registry is configured, so none was searched; add one with `attune registry add <name> <url>` or ATTUNE_REGISTRIES",
+  "none-on-server":
+    "the API server has no registry configured, so none was searched; add one there (its config.yaml or ATTUNE_REGISTRIES)",
+  "all-disabled":
+    "every configured registry is disabled (enabled: false in config.yaml), so none was searched; `attune registry list` shows them",
+};
 
 /** "3 h old", "2 days old": the age of a registry copy, for the stale warning. */
 function age(seconds: number | null): string {

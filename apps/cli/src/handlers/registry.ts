@@ -10,7 +10,7 @@ import { redactUrl } from "@attune/pack-storage";
 import { CliError } from "../errors";
 import type { GlobalArgs } from "../globals";
 import { table, type CommandResult } from "../output";
-import { apiUrlPlace, loadSettings } from "./settings";
+import { apiUrlPlace, httpPermission, loadSettings } from "./settings";
 
 interface RegistryRow {
   name: string;
@@ -51,7 +51,7 @@ export async function registryList(argv: GlobalArgs): Promise<CommandResult> {
     // remote mode: the registries the API server searches and installs from
     const { ApiClient, apiBase } = await import("../backends/remote");
     const api = new ApiClient(
-      apiBase(settings.apiUrl.value, settings.env, apiUrlPlace(settings)),
+      apiBase(settings.apiUrl.value, httpPermission(settings), apiUrlPlace(settings)),
       settings.token.value,
     );
     const list = rows(await api.request<RegistryConfig[]>("GET", "/registries"), "api");

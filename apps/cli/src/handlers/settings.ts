@@ -3,7 +3,7 @@
  * > defaults. `home` itself cannot come from config.yaml (the file lives in it).
  */
 import path from "node:path";
-import { readConfigFile, type AttuneConfigFile } from "@attune/pack-registry";
+import { OutboundPolicy, readConfigFile, type AttuneConfigFile } from "@attune/pack-registry";
 import { userHomeDir } from "@attune/pack-storage";
 import { CliError } from "../errors";
 import type { GlobalArgs } from "../globals";
@@ -52,6 +52,29 @@ function anchorDatabaseUrl(s: Setting<string>, home: string): Setting<string> {
     : s;
 }
 
+/** How to write each string key of config.yaml the CLI reads (for the hint of a value that is no string). */
+const STRING_KEYS: Record<string, string> = {
+  database_url:
+    'database_url: "postgresql://user@host:5432/db" (or file:<path>; remove it for the embedded store)',
+  packs_dir:
+    "packs_dir: /srv/attune/packs (a directory, relative to the home; quote one that reads as a number)",
+  api_url: "api_url: https://attune.example.com (remove it for local mode)",
+  token: 'token: "att_…" (quoted; or leave it out and pass --token or ATTUNE_TOKEN)',
+};
+
+/** A config.yaml value that is not a string, as the library's config errors are said. */
+function notAString(file: string, key: string, value: unknown): CliError {
+  // the token's value is never quoted, whatever its type
+  const got =
+    key === "token"
+      ? ""
+      : `, got ${value === null ? "an empty value" : Array.isArray(value) ? "a list" : typeof value === "object" ? "a mapping" : JSON.stringify(value)}`;
+  return new CliError("ECONFIG", `${file}: ${key}: must be a string${got}`, {
+    hint: `fix ${key} in ${file}: e.g. ${STRING_KEYS[key] ?? `${key}: "<value>"`}`,
+    details: { field: key },
+  });
+}
+
 function pick(
   flag: string | undefined,
   flagName: string,
@@ -59,14 +82,13 @@ function pick(
   envName: string,
   file: AttuneConfigFile,
   key: string,
+  home: string,
 ): Setting<string | undefined> {
   if (nonEmpty(flag)) return { value: flag, source: "flag", from: `--${flagName}` };
   if (nonEmpty(env[envName])) return { value: env[envName], source: "env", from: envName };
   const fromFile = file[key];
   if (fromFile !== undefined && typeof fromFile !== "string")
-    throw new CliError("ECONFIG", `config.yaml: ${key} must be a string`, {
-      hint: `fix ${key} in config.yaml`,
-    });
+    throw notAString(path.join(home, "config.yaml"), key, fromFile);
   if (nonEmpty(fromFile)) return { value: fromFile as string, source: "config", from: key };
   return { value: undefined, source: "default" };
 }
@@ -83,10 +105,11 @@ export async function loadSettings(
       ? { value: expandHome(env.ATTUNE_HOME!), source: "env", from: "ATTUNE_HOME" }
       : { value: path.join(userHomeDir(), ".attune"), source: "default" };
   const file = await readConfigFile(home.value, opts);
-  const db = pick(argv.databaseUrl, "database-url", env, "DATABASE_URL", file, "database_url");
-  const packs = pick(argv.packsDir, "packs-dir", env, "ATTUNE_PACKS_DIR", file, "packs_dir");
-  const apiUrl = pick(argv.apiUrl, "api-url", env, "ATTUNE_API_URL", file, "api_url");
-  const token = pick(argv.token, "token", env, "ATTUNE_TOKEN", file, "token");
+  const h = home.value;
+  const db = pick(argv.databaseUrl, "database-url", env, "DATABASE_URL", file, "database_url", h);
+  const packs = pick(argv.packsDir, "packs-dir", env, "ATTUNE_PACKS_DIR", file, "packs_dir", h);
+  const apiUrl = pick(argv.apiUrl, "api-url", env, "ATTUNE_API_URL", file, "api_url", h);
+  const token = pick(argv.token, "token", env, "ATTUNE_TOKEN", file, "token", h);
   return {
     home,
     databaseUrl:
@@ -146,6 +169,34 @@ export function apiUrlPlace(s: Settings): Place {
     example: "https://attune.example.com",
     without: "for local mode",
   });
+}
+
+/** Whether plain http may carry the API token (remote mode), and how to allow it when it may not. */
+export interface HttpPermission {
+  /** read when a plain http URL is given (a malformed ATTUNE_ALLOW_HTTP is ECONFIG then) */
+  allowed(): boolean;
+  /** for the refusal's hint: "set ATTUNE_ALLOW_HTTP=true or allow_http: true in …/config.yaml" */
+  howToAllow: string;
+}
+
+/**
+ * allow_http as it applies to the API URL: the one setting of the outbound policy, ATTUNE_ALLOW_HTTP
+ * over config.yaml's allow_http (read by the policy's own rule: a value other than true/false is
+ * ECONFIG naming the variable), else false.
+ */
+export function httpPermission(s: Settings): HttpPermission {
+  const raw = s.env.ATTUNE_ALLOW_HTTP;
+  const file = path.join(s.home.value, "config.yaml");
+  return {
+    allowed: () =>
+      OutboundPolicy.fromConfig({ allow_http: s.file.allow_http }, { ATTUNE_ALLOW_HTTP: raw }).allowHttp,
+    howToAllow:
+      raw !== undefined && raw.trim() !== ""
+        ? `set ATTUNE_ALLOW_HTTP=true (it is ${JSON.stringify(raw)}, which wins over allow_http in ${file})`
+        : s.file.allow_http === false
+          ? `set allow_http: true in ${file} (or ATTUNE_ALLOW_HTTP=true)`
+          : `set ATTUNE_ALLOW_HTTP=true or allow_http: true in ${file}`,
+  };
 }
 
 /**

@@ -7,6 +7,8 @@ import { loadLockfile, loadParsers, loadYaml, once } from "../lazy";
 import { urlHasCredentials } from "../policy/url-credentials";
 import { registryUrlProblem } from "./registry-url";
 import { issuePath, issueText } from "../issue-text";
+import { CONFIGURABLE_LIMITS, DEFAULT_EXTRACT_LIMITS } from "../extract/limits";
+import { DEFAULT_MAX_DOWNLOAD_BYTES, OutboundPolicy } from "../policy/outbound-policy";
 
 export const CONFIG_FILE_NAME = "config.yaml";
 /** Registry names become cache file names: keep them to a safe alphabet. */
@@ -63,12 +65,166 @@ function headerProblem(name: string, value: string): string | null {
   return null;
 }
 
-function configError(file: string, key: string, message: string, issues: unknown[]): AttuneError {
+function configError(
+  file: string,
+  key: string,
+  message: string,
+  issues: unknown[],
+  hint = keyHint(file, key),
+): AttuneError {
   return new AttuneError(ErrorCodes.ECONFIG, `${file}: ${key}: ${message}`, {
     path: file,
     details: { field: key, issues },
-    hint: `fix ${key} in ${file}`,
+    hint,
   });
+}
+
+/**
+ * How to write a good value of a key (`example`, for hints) and, for the keys whose refused value
+ * a message may quote, what a good one is (`what`: "must be <what>, got <value>").
+ */
+interface KeySpec {
+  what?: string;
+  example: string;
+}
+
+/** The size caps config.yaml may set (the environment's ATTUNE_MAX_* win over them). */
+const CAP_KEYS = [
+  ...CONFIGURABLE_LIMITS.map((l) => ({
+    key: l.config,
+    unit: l.key === "maxEntries" ? "files" : "bytes",
+    fallback: DEFAULT_EXTRACT_LIMITS[l.key],
+  })),
+  { key: "max_download_bytes", unit: "bytes", fallback: DEFAULT_MAX_DOWNLOAD_BYTES },
+];
+
+const REGISTRY_EXAMPLE = "{name: main, url: https://registry.example.com/index.json, priority: 10}";
+
+/**
+ * The keys this package reads, by their path with list indexes as `[]`. A registry's fields have
+ * no `what`: their messages never quote the value (a URL or a header may hold a secret).
+ */
+const KEY_SPECS: Record<string, KeySpec> = {
+  allow_http: {
+    what: "true or false",
+    example: "allow_http: true (or false; YAML's yes/no and quoted words are not booleans here)",
+  },
+  allowed_private_hosts: {
+    what: "a list of host names or IP addresses",
+    example: "allowed_private_hosts: [registry.internal, 10.0.0.5]",
+  },
+  "allowed_private_hosts[]": {
+    what: "a host name or IP address",
+    example: "allowed_private_hosts: [registry.internal, 10.0.0.5]",
+  },
+  local_source_roots: { what: "a list of directories", example: "local_source_roots: [/srv/attune/sources]" },
+  "local_source_roots[]": { what: "a directory", example: "local_source_roots: [/srv/attune/sources]" },
+  index_cache_ttl_seconds: {
+    what: "a whole number of seconds, 0 or more",
+    example: "index_cache_ttl_seconds: 600",
+  },
+  registries: {
+    what: "a list of registries",
+    example: `registries: [${REGISTRY_EXAMPLE}], or add one with \`attune registry add <name> <url>\``,
+  },
+  "registries[]": { example: `- ${REGISTRY_EXAMPLE}` },
+  "registries[].name": {
+    example: "name: main (letters, digits, _, . and -, at most 64, starting with a letter or digit)",
+  },
+  "registries[].url": {
+    example: "url: https://registry.example.com/index.json (or the absolute path of a local index.json)",
+  },
+  "registries[].priority": { example: "priority: 10 (lower is searched first)" },
+  "registries[].enabled": { example: "enabled: true (or false)" },
+  "registries[].headers": { example: 'headers: {Authorization: "Bearer <token>"}' },
+  "registries[].headers.*": { example: 'headers: {Authorization: "Bearer <token>"}' },
+  ...Object.fromEntries(
+    CAP_KEYS.map((c) => [
+      c.key,
+      {
+        what: `a positive whole number of ${c.unit}`,
+        example: `${c.key}: ${c.fallback * 2} (the default is ${c.fallback}; remove the key for it)`,
+      },
+    ]),
+  ),
+};
+
+/** A key's path as KEY_SPECS names it: `registries[2].url` is `registries[].url`. */
+function specOf(key: string): KeySpec | undefined {
+  const general = key.replace(/\[\d+\]/g, "[]");
+  return KEY_SPECS[general] ?? KEY_SPECS[general.replace(/^(registries\[\]\.headers)\..*$/s, "$1.*")];
+}
+
+/** How to mend `key` in `file`: where, and what a good value looks like. */
+function keyHint(file: string, key: string): string {
+  const spec = specOf(key);
+  // an unknown key inside a registry: its known fields
+  if (!spec && /^registries\[\d+\]\./.test(key))
+    return `fix ${key} in ${file}: a registry takes name, url, priority, enabled and headers`;
+  return spec ? `fix ${key} in ${file}: e.g. ${spec.example}` : `fix ${key} in ${file}`;
+}
+
+/** A refused value as a message quotes it (only scalars of keys that hold no secret). */
+function shown(v: unknown): string {
+  if (v === null || v === undefined) return "an empty value";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return JSON.stringify(v);
+}
+
+/** The value at an issue's path in the parsed document. */
+function valueAt(doc: unknown, p: PropertyKey[]): unknown {
+  let v = doc;
+  for (const k of p)
+    v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+/**
+ * The message of a schema refusal: "must be <what>, got <value>" for the top-level keys and the
+ * items of their lists (zod says "Invalid input: expected boolean, received string"); a registry's
+ * fields keep the schema's own words (which never quote a URL or a header value).
+ */
+function refusal(doc: unknown, issue: { path: PropertyKey[]; message: string; code?: string }): string {
+  const p = issuePath(issue);
+  const key = keyPath(p);
+  const text = issueText(issue);
+  const what = specOf(key)?.what;
+  if (what === undefined || issue.code === "unrecognized_keys") return text;
+  const value = valueAt(doc, p);
+  return value === undefined ? text : `must be ${what}, got ${shown(value)}`;
+}
+
+/**
+ * The size caps (read by limitsFromConfig and OutboundPolicy.fromConfig, where the environment
+ * wins): refused here, naming the file, rather than there without it. A digit string is a number,
+ * as the environment's are.
+ */
+function checkCaps(cfg: AttuneConfigFile, file: string): void {
+  for (const { key, unit } of CAP_KEYS) {
+    const raw = cfg[key];
+    if (raw === undefined || raw === null) continue;
+    const value = typeof raw === "number" ? raw : /^\d+$/.test(String(raw)) ? Number(raw) : NaN;
+    if (Number.isSafeInteger(value) && value > 0) continue;
+    const message = `must be a positive whole number of ${unit}, got ${shown(raw)}`;
+    throw configError(file, key, message, [{ key, message }]);
+  }
+}
+
+/**
+ * allowed_private_hosts items with a scheme, a port or a CIDR range are refused by the outbound
+ * policy's own rule (they would never match), here with the file named.
+ */
+function checkPrivateHosts(cfg: AttuneConfigFile, file: string): void {
+  if (!cfg.allowed_private_hosts?.length) return;
+  try {
+    OutboundPolicy.fromConfig({ allowed_private_hosts: cfg.allowed_private_hosts }, {});
+  } catch (e) {
+    if (!(e instanceof AttuneError) || typeof e.details?.field !== "string") throw e;
+    const key = e.details.field;
+    const message = e.message.replace(/^config\.yaml: [^:]+: /, "");
+    throw configError(file, key, message, [{ key, message }], `fix ${key} in ${file}: ${e.hint ?? ""}`);
+  }
 }
 
 export interface ParseConfigOptions {
@@ -103,11 +259,13 @@ export function parseConfig(
     throw configError(
       file,
       key,
-      issueText(issue),
-      r.error.issues.map((i) => ({ key: keyPath(issuePath(i)), message: issueText(i) })),
+      refusal(value, issue),
+      r.error.issues.map((i) => ({ key: keyPath(issuePath(i)), message: refusal(value, i) })),
     );
   }
   const cfg = r.data as AttuneConfigFile;
+  checkCaps(cfg, file);
+  checkPrivateHosts(cfg, file);
   const twice = opts.allowDuplicateNames ? null : repeatedName(cfg.registries ?? []);
   if (twice) {
     // a name passed REGISTRY_NAME_RE: safe to quote
