@@ -356,6 +356,27 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     expect((await run("pack", "list", "-o", "json")).stderr).toBe("");
   });
 
+  it("every command warns while the packs directory holds a version without a record; uninstall removes it", async () => {
+    const own = baseEnv({ ATTUNE_HOME: path.join(t.dir, "untracked-home") });
+    const run = (...args: string[]) => runCli(args, { env: own });
+    expect((await run("pack", "install", src, "-q")).code).toBe(0);
+    // a version's files without a row (copied there by hand, say)
+    fs.cpSync(src, path.join(t.dir, "untracked-home", "packs", "demo_pack-7.7.7"), { recursive: true });
+    const warning =
+      "attune: warning: the packs directory holds a pack version without a record: demo_pack 7.7.7\n" +
+      "hint: reinstall it to record it (`attune pack install <source> --force`), or remove its files with `attune pack uninstall <ref> --version <version>`\n";
+    const listed = await run("pack", "list", "-o", "json");
+    expect(listed.code).toBe(0);
+    expect(listed.stderr).toBe(warning);
+    expect(json<Rec[]>(listed)).toHaveLength(1);
+    const removed = await run("pack", "uninstall", "demo_pack", "--version", "7.7.7", "--yes", "-o", "json");
+    expect({ code: removed.code, out: json(removed) }).toEqual({
+      code: 0,
+      out: { ref: "demo_pack", removed: ["7.7.7"] },
+    });
+    expect((await run("pack", "list", "-o", "json")).stderr).toBe("");
+  });
+
   it("uninstall refuses without --yes when stdin is not a TTY, then removes with --yes", async () => {
     const refused = await cli("pack", "uninstall", "demo_pack");
     expect(refused.code).toBe(2);

@@ -92,6 +92,23 @@ describe("pack commands in remote mode (through a running API)", () => {
     expect(fs.existsSync(path.join(t.dir, "client-home", "attune.db"))).toBe(false);
   });
 
+  it("the table's first line says whether the install upgraded, downgraded or reinstalled, as in local mode", async () => {
+    const first = (r: { stdout: string }) => r.stdout.split("\n")[0];
+    const v1 = makePack(path.join(t.dir, "moves-1"), "moves_remote", "1.0.0");
+    const v2 = makePack(path.join(t.dir, "moves-2"), "moves_remote", "2.0.0");
+    expect(first(await remote("pack", "install", v1, "-o", "table"))).toBe("Installed moves_remote 1.0.0");
+    expect(first(await remote("pack", "install", v2, "-o", "table"))).toBe(
+      "Upgraded moves_remote from 1.0.0 to 2.0.0",
+    );
+    expect(first(await remote("pack", "install", v1, "-o", "table"))).toBe(
+      "Downgraded moves_remote from 2.0.0 to 1.0.0",
+    );
+    expect(first(await remote("pack", "install", v1, "--force", "-o", "table"))).toBe(
+      "Reinstalled moves_remote 1.0.0",
+    );
+    expect((await remote("pack", "uninstall", "moves_remote", "--yes")).code).toBe(0);
+  });
+
   it("list, show and history print what local mode prints for the same store", async () => {
     for (const cmd of [
       ["pack", "list"],

@@ -133,6 +133,17 @@ function reportRecovery(report: Installer["lastReconcile"]): void {
         "hint: restore the packs directory from a backup, or reinstall each with `attune pack install <source> --force`; `attune pack verify --all` lists them\n",
     );
   }
+  // the other way round: files in the packs directory that no record accounts for (left as they are)
+  const untracked = report?.untracked ?? [];
+  if (untracked.length > 0) {
+    const SHOWN = 5;
+    const names = untracked.slice(0, SHOWN).map((u) => (u.version ? `${u.ref} ${u.version}` : u.ref));
+    if (untracked.length > SHOWN) names.push(`and ${untracked.length - SHOWN} more`);
+    process.stderr.write(
+      `attune: warning: the packs directory holds ${untracked.length === 1 ? "a pack version" : `${untracked.length} pack versions`} without a record: ${names.join(", ")}\n` +
+        "hint: reinstall it to record it (`attune pack install <source> --force`), or remove its files with `attune pack uninstall <ref> --version <version>`\n",
+    );
+  }
 }
 
 /** A report in the shape both modes print, warning when its verify is not in the history. */

@@ -161,13 +161,19 @@ function withRefFlag(err: unknown, argv: InstallArgv): unknown {
   return err;
 }
 
-/** What the install did, as the table's first line (local mode knows the action; the API does not say). */
+/**
+ * What the install did, as the table's first line: local mode's result says it; through the API it
+ * is the installation's meta (`action`, `previous_version`), which both modes record.
+ */
 function installedLine(r: InstallResult & { action?: unknown; previousVersion?: unknown }): string {
   const { ref, version } = r.pack;
-  const previous = typeof r.previousVersion === "string" ? r.previousVersion : null;
-  if (previous !== null && previous !== version && (r.action === "upgrade" || r.action === "downgrade"))
-    return `${r.action === "upgrade" ? "Upgraded" : "Downgraded"} ${ref} from ${previous} to ${version}\n`;
-  return `${r.action === "reinstall" ? "Reinstalled" : "Installed"} ${ref} ${version}\n`;
+  const meta = (r.installation as { meta?: Record<string, unknown> } | undefined)?.meta ?? {};
+  const action = r.action ?? meta.action;
+  const prev = r.previousVersion ?? meta.previous_version;
+  const previous = typeof prev === "string" ? prev : null;
+  if (previous !== null && previous !== version && (action === "upgrade" || action === "downgrade"))
+    return `${action === "upgrade" ? "Upgraded" : "Downgraded"} ${ref} from ${previous} to ${version}\n`;
+  return `${action === "reinstall" ? "Reinstalled" : "Installed"} ${ref} ${version}\n`;
 }
 
 /**
