@@ -55,12 +55,13 @@ export class Attempts {
 
   /**
    * The attempts whose process is gone, each claimed first (renamed to a name owned by this
-   * process, so two processes settling at once never record one twice), read and removed.
-   * Unreadable files are removed without a record.
+   * process, so two processes settling at once never record one twice) and read. The caller
+   * settles each claim: `done()` removes it; `retry()` puts it back for the next settling (a
+   * record that could not be written now). Unreadable files are removed without a record.
    */
-  async takeAbandoned(): Promise<AttemptInfo[]> {
+  async takeAbandoned(): Promise<ClaimedAttempt[]> {
     const names = await fs.readdir(this.dir).catch(() => [] as string[]);
-    const out: AttemptInfo[] = [];
+    const out: ClaimedAttempt[] = [];
     for (const name of names) {
       if (name.endsWith(`${SUFFIX}.tmp`)) {
         // a write that died before its rename
@@ -84,14 +85,46 @@ export class Attempts {
         ))
       )
         continue;
-      const info = await fs
-        .readFile(claim, "utf8")
-        .then((t) => JSON.parse(t) as AttemptInfo)
-        .catch(() => null);
-      await fs.rm(claim, { force: true }).catch(() => undefined);
-      if (info && typeof info.requested_source === "string") out.push(info);
+      const info = await readAttempt(claim);
+      // (recursive: a directory planted in its place goes too; a link is removed, never followed)
+      const done = () => fs.rm(claim, { recursive: true, force: true }).catch(() => undefined);
+      if (!info) {
+        await done();
+        continue;
+      }
+      out.push({ info, done, retry: () => fs.rename(claim, abs).catch(done) });
     }
     return out;
+  }
+}
+
+export interface ClaimedAttempt {
+  info: AttemptInfo;
+  /** the attempt is accounted for: remove its file */
+  done(): Promise<void>;
+  /** its record could not be written now: put it back for the next write or start */
+  retry(): Promise<void>;
+}
+
+/** An attempt file as written by AttemptHandle; null for anything else (planted, torn, too big). */
+async function readAttempt(file: string): Promise<AttemptInfo | null> {
+  try {
+    const st = await fs.lstat(file);
+    // an attempt file is a few hundred bytes: anything else was not written by an install
+    if (!st.isFile() || st.size > 64 * 1024) return null;
+    const info = JSON.parse(await fs.readFile(file, "utf8")) as AttemptInfo;
+    const text = (v: unknown) => typeof v === "string";
+    if (
+      !info ||
+      !text(info.requested_source) ||
+      !text(info.started_at) ||
+      typeof info.pid !== "number" ||
+      !text(info.host)
+    )
+      return null;
+    return info;
+  } catch {
+    return null;
   }
 }
 
@@ -182,13 +215,13 @@ export async function settleAttempts(
 ): Promise<{ interrupted: ReconcileReport["interrupted"]; unnamed: UnnamedAttempt[] }> {
   const interrupted: ReconcileReport["interrupted"] = [];
   const unnamed: UnnamedAttempt[] = [];
-  let abandoned: AttemptInfo[] = [];
+  let abandoned: ClaimedAttempt[] = [];
   try {
     abandoned = await ctx.attempts.takeAbandoned();
   } catch {
     // unreadable now: the next write or start looks again
   }
-  for (const a of abandoned) {
+  for (const { info: a, done, retry } of abandoned) {
     if (!hasRef(a)) {
       unnamed.push({
         requested_source: a.requested_source,
@@ -196,24 +229,31 @@ export async function settleAttempts(
         pid: a.pid,
         host: a.host,
       });
+      await done();
       continue;
     }
     const intent = await ctx.journal.read(a.ref).catch(() => null);
-    if (intent && intent.pid === a.pid && intent.host === a.host) continue;
+    if (intent && intent.pid === a.pid && intent.host === a.host) {
+      await done(); // killed right after its journal write: the journal's resolution records it
+      continue;
+    }
     const event = interruptedAttemptEvent(a);
-    if (
-      await appendEventKeepingActor(ctx, event).then(
-        () => true,
-        () => false,
-      )
-    )
-      interrupted.push({
-        ref: a.ref,
-        version: a.version ?? "",
-        operation: "install",
-        resolution: "rolled_back",
-        detail: event.error!.replace(/^EINTERRUPTED: /, ""),
-      });
+    const written = await appendEventKeepingActor(ctx, event).then(
+      () => true,
+      () => false,
+    );
+    if (!written) {
+      await retry(); // a database that cannot be written now: the next write or start records it
+      continue;
+    }
+    await done();
+    interrupted.push({
+      ref: a.ref,
+      version: a.version ?? "",
+      operation: "install",
+      resolution: "rolled_back",
+      detail: event.error!.replace(/^EINTERRUPTED: /, ""),
+    });
   }
   return { interrupted, unnamed };
 }
