@@ -208,7 +208,8 @@ export function hasRef(a: AttemptInfo): a is AttemptInfo & { ref: string } {
  * Record every abandoned attempt (its process is gone) as `interrupted` in its pack's history, unless
  * its intent was journaled (a crash right after the journal write, before the attempt's file went:
  * the journal's resolution records it). An attempt that never learnt its ref is returned as unnamed.
- * Never throws: an attempt whose event cannot be written now is not retried (its file is gone).
+ * Never throws: an attempt whose event cannot be written now (a locked database) is put back for
+ * the next write or start; a file that is not an attempt's is removed without a record.
  */
 export async function settleAttempts(
   ctx: InstallerContext,
