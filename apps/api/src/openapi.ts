@@ -36,6 +36,7 @@ const COMPONENTS: Record<string, z.ZodType> = {
   SearchResults: S.SearchResults,
   Pagination: S.Pagination,
   PackPage: S.PackPage,
+  History: S.History,
   Problem: S.Problem,
   Health: S.Health,
   Readiness: S.Readiness,
@@ -219,9 +220,12 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
         get: {
           operationId: "getHistory",
           summary: "install, upgrade, uninstall, verify and failed events, oldest first",
+          description:
+            "Without page or page_size: every event, oldest first, and no pagination. With either: one page and `pagination`; page 1 holds the newest page_size events, the last page the oldest, each page oldest first (a page past the last is empty). To read a long history page by page, walk page 1, 2, … (newest to oldest): an event recorded meanwhile pushes the older ones to later pages, so an event may show up twice (tell by its id), but none is missed.",
           ...secured("packs:read"),
+          parameters: queryParams(S.HistoryQuery),
           responses: {
-            "200": ok("events", dataOf({ type: "array", items: ref("InstallEvent") })),
+            "200": ok("events", ref("History")),
             ...authErrors,
             "404": problem("the ref has no history"),
           },

@@ -51,21 +51,49 @@ export const InstallBody = z
   .strict();
 
 /** A query number in plain decimal digits, 1..max ("1e3" and "0x10" are not page numbers). */
-function wholeNumber(max: number, byDefault: number) {
+function decimal(max: number, description: string) {
   return z
     .string()
     .regex(/^[0-9]+$/, "must be a whole number in decimal digits")
-    .describe(`a whole number from 1 to ${max}, in decimal digits (default ${byDefault})`)
+    .describe(description)
     .transform(Number)
-    .pipe(z.number().int().min(1).max(max))
-    .default(byDefault);
+    .pipe(z.number().int().min(1).max(max));
 }
+
+function wholeNumber(max: number, byDefault: number) {
+  return decimal(max, `a whole number from 1 to ${max}, in decimal digits (default ${byDefault})`).default(
+    byDefault,
+  );
+}
+
+/** The list's limits, which a history page shares. */
+export const MAX_PAGE = 1_000_000;
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
 
 export const ListQuery = z
   .object({
     source_type: z.enum(SOURCE_TYPES).optional(),
-    page: wholeNumber(1_000_000, 1),
-    page_size: wholeNumber(100, 20),
+    page: wholeNumber(MAX_PAGE, 1),
+    page_size: wholeNumber(MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE),
+  })
+  .strict();
+
+/**
+ * Paging of a history is optional: without either parameter the answer is the whole history, as
+ * before; with either, one page (the other takes its default) and a `pagination` object. Pages
+ * count from the newest end (page 1: the newest events), each page oldest first.
+ */
+export const HistoryQuery = z
+  .object({
+    page: decimal(
+      MAX_PAGE,
+      `a whole number from 1 to ${MAX_PAGE}, in decimal digits; 1 (the default once page_size is given) holds the newest events, the last page the oldest`,
+    ).optional(),
+    page_size: decimal(
+      MAX_PAGE_SIZE,
+      `a whole number from 1 to ${MAX_PAGE_SIZE}, in decimal digits (default ${DEFAULT_PAGE_SIZE} once page is given)`,
+    ).optional(),
   })
   .strict();
 
@@ -241,3 +269,7 @@ export const Readiness = z.object({
 
 export const data = <T extends z.ZodType>(inner: T) => z.object({ data: inner });
 export const PackPage = z.object({ data: z.array(PackListItem), pagination: Pagination });
+export const History = z.object({
+  data: z.array(InstallEvent).describe("oldest first (within a page too)"),
+  pagination: Pagination.optional().describe("only when page or page_size was given"),
+});

@@ -82,6 +82,11 @@ export interface InstallerPort {
   ready?(): Promise<void>;
   show(ref: string): Promise<{ pack: Json; installation: Json | null }>;
   history(ref: string): Promise<Json[]>;
+  /** one page of the history: page 1 holds the newest `pageSize` events, each page oldest first */
+  historyPage(
+    ref: string,
+    filter: { page?: number; pageSize?: number },
+  ): Promise<{ items: Json[]; page: number; pageSize: number; totalItems: number; totalPages: number }>;
   registries: {
     list(): RegistrySummary[];
     /** partial results plus each registry's state: an unreadable registry does not fail a search */

@@ -348,6 +348,93 @@ describe("DELETE /packs/{ref}", () => {
   });
 });
 
+describe("GET /packs/{ref}/history, paged", () => {
+  type Event = { id: number; action: string };
+  const verifyGamma = () =>
+    request(api.app).post("/api/v1/packs/gamma/verify").set(api.auth(api.tokens.read));
+
+  it("without page or page_size: the whole history, oldest first, without pagination (as before)", async () => {
+    const res = await get("/api/v1/packs/gamma/history");
+    expect(res.status).toBe(200);
+    conform(res);
+    expect(Object.keys(res.body)).toEqual(["data"]);
+    expect(res.body.data[0]).toMatchObject({ action: "install" });
+  });
+
+  it("page 1 is the newest page_size events, each page oldest first; the pages add up to the whole", async () => {
+    for (let i = 0; i < 5; i++) expect((await verifyGamma()).status).toBe(200);
+    const all = (await get("/api/v1/packs/gamma/history")).body.data as Event[];
+    const n = all.length;
+    expect(n).toBeGreaterThanOrEqual(6);
+    const p1 = await get("/api/v1/packs/gamma/history?page_size=3");
+    expect(p1.status).toBe(200);
+    conform(p1);
+    expect(p1.body).toEqual({
+      data: all.slice(n - 3),
+      pagination: { page: 1, page_size: 3, total_items: n, total_pages: Math.ceil(n / 3) },
+    });
+    expect(p1.body.data.at(-1).id).toBe(Math.max(...all.map((e) => e.id))); // the newest is last
+    const p2 = await get("/api/v1/packs/gamma/history?page=2&page_size=3");
+    conform(p2);
+    expect(p2.body.data).toEqual(all.slice(n - 6, n - 3));
+    // walking page 1, 2, … (newest to oldest) and putting each page before the ones read so far
+    // reads the whole history in order
+    let walked: Event[] = [];
+    for (let page = 1; page <= p1.body.pagination.total_pages; page++)
+      walked = [...(await get(`/api/v1/packs/gamma/history?page=${page}&page_size=3`)).body.data, ...walked];
+    expect(walked).toEqual(all);
+    // either parameter alone pages, the other takes the list's default (page 1, 20 a page)
+    const onlyPage = await get("/api/v1/packs/gamma/history?page=1");
+    conform(onlyPage);
+    expect(onlyPage.body.pagination).toEqual({
+      page: 1,
+      page_size: 20,
+      total_items: n,
+      total_pages: Math.ceil(n / 20),
+    });
+    expect(onlyPage.body.data).toEqual(all.slice(Math.max(0, n - 20)));
+    // past the last page: 200 with no events, as the list answers
+    const beyond = await get("/api/v1/packs/gamma/history?page=99&page_size=3");
+    expect(beyond.status).toBe(200);
+    conform(beyond);
+    expect(beyond.body).toEqual({
+      data: [],
+      pagination: { page: 99, page_size: 3, total_items: n, total_pages: Math.ceil(n / 3) },
+    });
+  });
+
+  it("a ref that never had an event is 404 on any page; a bad number is a 400 naming it", async () => {
+    const unpaged = await get("/api/v1/packs/nope/history");
+    expect(unpaged.status).toBe(404);
+    for (const q of ["page=1", "page=5&page_size=10", "page_size=1"]) {
+      const res = await get(`/api/v1/packs/nope/history?${q}`);
+      expect(res.status).toBe(404);
+      conform(res);
+      // the same problem as without paging
+      expect(res.body).toMatchObject({
+        code: "ENOTFOUND",
+        detail: unpaged.body.detail,
+        hint: unpaged.body.hint,
+      });
+      expect(res.body.detail).toMatch(/never installed/);
+    }
+    const bad = await get("/api/v1/packs/gamma/history?page=0&page_size=101");
+    expect(bad.status).toBe(400);
+    conform(bad);
+    expect(bad.body).toMatchObject({ code: "EINVALID_INPUT", detail: "invalid query: page, page_size" });
+    const list = await get("/api/v1/packs?page=0&page_size=101");
+    expect(bad.body.errors).toEqual(list.body.errors); // the list's very words
+  });
+
+  it("pages a history kept after an uninstall", async () => {
+    const res = await get("/api/v1/packs/alpha/history?page_size=1");
+    expect(res.status).toBe(200);
+    conform(res);
+    expect(res.body.data).toEqual([expect.objectContaining({ action: "uninstall" })]);
+    expect(res.body.pagination.total_items).toBeGreaterThan(1);
+  });
+});
+
 describe("registries", () => {
   it("lists the configured registries without their headers", async () => {
     const res = await get("/api/v1/registries");

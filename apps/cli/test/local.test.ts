@@ -199,6 +199,68 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     await cli("pack", "uninstall", "inj_pack", "--yes");
   });
 
+  it("history --page/--page-size: one page, page 1 the newest, in the API's {data, pagination} shape", async () => {
+    type Event = { id: number; action: string };
+    for (let i = 0; i < 4; i++) expect((await cli("pack", "verify", "demo_pack")).code).toBe(0);
+    const all = json<Event[]>(await cli("pack", "history", "demo_pack", "-o", "json"));
+    const n = all.length;
+    expect(n).toBeGreaterThanOrEqual(5);
+    const p1 = await cli("pack", "history", "demo_pack", "--page-size", "2", "-o", "json");
+    expect({ code: p1.code, stderr: p1.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(json(p1)).toEqual({
+      data: all.slice(n - 2),
+      pagination: { page: 1, page_size: 2, total_items: n, total_pages: Math.ceil(n / 2) },
+    });
+    const p2 = json<{ data: Event[] }>(
+      await cli("pack", "history", "demo_pack", "--page=2", "--page-size=2"),
+    );
+    expect(p2.data).toEqual(all.slice(n - 4, n - 2));
+    // --page alone: 20 a page; past the last page: no events, the totals still given
+    expect(json(await cli("pack", "history", "demo_pack", "--page", "1"))).toEqual({
+      data: all.slice(-20),
+      pagination: { page: 1, page_size: 20, total_items: n, total_pages: Math.ceil(n / 20) },
+    });
+    expect(json(await cli("pack", "history", "demo_pack", "--page", "50", "--page-size", "2"))).toEqual({
+      data: [],
+      pagination: { page: 50, page_size: 2, total_items: n, total_pages: Math.ceil(n / 2) },
+    });
+    const yaml = YAML.parse(
+      (await cli("pack", "history", "demo_pack", "--page-size", "2", "-o", "yaml")).stdout,
+    ) as unknown;
+    expect(yaml).toEqual(json(p1));
+    // the table: the page's events oldest first, then where the page stands
+    const table = await cli("pack", "history", "demo_pack", "--page-size", "2", "-o", "table");
+    const lines = table.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^TIME\s+ACTION\s+OUTCOME/);
+    expect(lines.slice(1, 3).map((l) => l.split(/ +/)[2])).toEqual(all.slice(n - 2).map((e) => e.action));
+    expect(lines[3]).toBe(
+      `Page 1 of ${Math.ceil(n / 2)} (${n} events, page 1 the newest; --page 2 --page-size 2 for older ones)`,
+    );
+    const last = await cli("pack", "history", "demo_pack", "--page", "50", "-o", "table");
+    expect(last.stdout).toBe(`No events.\nPage 50 of 1 (${n} events, page 1 the newest)\n`);
+    // a ref never seen: ENOTFOUND on any page, as without paging
+    const never = await cli("pack", "history", "nope_pack", "--page", "2");
+    expect(never.code).toBe(1);
+    expect(never.stderr).toMatch(
+      /^attune: ENOTFOUND: pack 'nope_pack' has no history: it was never installed here\n/,
+    );
+  });
+
+  it.each([
+    [["--page", "0"], '--page must be a whole number from 1 to 1000000, not "0"'],
+    [["--page", "1000001"], '--page must be a whole number from 1 to 1000000, not "1000001"'],
+    [["--page", "0x10"], '--page must be a whole number from 1 to 1000000, not "0x10"'],
+    [["--page", "1e3"], '--page must be a whole number from 1 to 1000000, not "1e3"'],
+    [["--page-size", "101"], '--page-size must be a whole number from 1 to 100, not "101"'],
+    [["--page-size", "-1"], '--page-size must be a whole number from 1 to 100, not "-1"'],
+    [["--page-size", "2.5"], '--page-size must be a whole number from 1 to 100, not "2.5"'],
+    [["--page="], "--page needs a value"],
+  ])("history %j is a usage error (exit 2)", async (flags, message) => {
+    const r = await cli("pack", "history", "demo_pack", ...flags);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: "" });
+    expect(r.stderr.split("\n")[0]).toBe(`attune: EUSAGE: ${message}`);
+  });
+
   it("verify with no refs and no --all is a usage error", async () => {
     const r = await cli("pack", "verify");
     expect(r.code).toBe(2);

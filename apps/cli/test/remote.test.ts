@@ -126,6 +126,39 @@ describe("pack commands in remote mode (through a running API)", () => {
     expect(table.stdout).toMatch(/^remote_pack\s+2\.0\.0\s+local_directory/m);
   });
 
+  it("history pages as in local mode: same flags, same JSON and table, same refusals", async () => {
+    for (let i = 0; i < 3; i++) expect((await remote("pack", "verify", "remote_pack")).code).toBe(0);
+    for (const flags of [
+      ["--page-size", "2"],
+      ["--page", "2", "--page-size", "2"],
+      ["--page", "1"],
+      ["--page", "99", "--page-size", "3"],
+    ]) {
+      const viaApi = await remote("pack", "history", "remote_pack", ...flags, "-o", "json");
+      const direct = await local("pack", "history", "remote_pack", ...flags, "-o", "json");
+      expect({ flags, code: viaApi.code, stderr: viaApi.stderr }).toEqual({ flags, code: 0, stderr: "" });
+      expect(json(viaApi)).toEqual(json(direct));
+      expect(Object.keys(json<object>(viaApi))).toEqual(["data", "pagination"]);
+      const tableApi = await remote("pack", "history", "remote_pack", ...flags, "-o", "table");
+      const tableLocal = await local("pack", "history", "remote_pack", ...flags, "-o", "table");
+      expect(tableApi.stdout).toBe(tableLocal.stdout);
+    }
+    const all = json<unknown[]>(await remote("pack", "history", "remote_pack"));
+    const p1 = json<{ data: unknown[] }>(await remote("pack", "history", "remote_pack", "--page-size", "2"));
+    expect(p1.data).toEqual(all.slice(-2));
+    // a ref never seen, and bad numbers (refused before the API is asked), as in local mode
+    const never = await remote("pack", "history", "nope_pack", "--page", "1");
+    expect(never.code).toBe(1);
+    expect(never.stderr).toMatch(
+      /^attune: ENOTFOUND: pack 'nope_pack' has no history: it was never installed here/,
+    );
+    const bad = await remote("pack", "history", "remote_pack", "--page-size", "500");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.split("\n")[0]).toBe(
+      'attune: EUSAGE: --page-size must be a whole number from 1 to 100, not "500"',
+    );
+  });
+
   it("search goes through the API's registries", async () => {
     const r = await remote("pack", "search", "CLIMATE", "-o", "json");
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });

@@ -221,6 +221,58 @@ eachProvider("openInstallationLister: one pack by ref", (ctx) => {
     expect(history.map((e) => e.action)).toEqual(["uninstall", "failed", "upgrade", "verify", "install"]);
     expect(await lister.events(`${prefix}_never`)).toEqual([]);
   });
+
+  it("reads a ref's history a page at a time as the repository does: page 1 the newest, with the total", async () => {
+    const ref = `${prefix}_paged`;
+    // appended within the same millisecond, some of them: ties are broken by id on every page
+    for (let n = 0; n < 11; n++)
+      await ctx.repos.events.append({
+        packRef: ref,
+        version: `1.${n}.0`,
+        action: n % 3 ? "verify" : "install",
+        outcome: "success",
+        details: { n },
+      });
+    await ctx.repos.events.append({ packRef: `${ref}_other`, action: "install", outcome: "success" });
+    const all = await lister.events(ref);
+    expect(all).toHaveLength(11);
+    for (const pageSize of [1, 4, 11, 500]) {
+      const pages = Math.ceil(11 / pageSize);
+      const seen: number[] = [];
+      for (let page = 1; page <= pages + 1; page++) {
+        const got = await lister.eventPage(ref, { page, pageSize });
+        expect(got).toEqual(await ctx.repos.events.pageByRef(ref, { page, pageSize }));
+        expect(got).toMatchObject({ page, pageSize, totalItems: 11, totalPages: pages });
+        expect(got.items).toEqual(all.slice((page - 1) * pageSize, page * pageSize));
+        seen.push(...got.items.map((e) => e.details.n as number));
+      }
+      expect(seen).toEqual([10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+    }
+    // the default page: 1, of 50 (the repositories' default)
+    expect(await lister.eventPage(ref)).toEqual({
+      items: all,
+      page: 1,
+      pageSize: 50,
+      totalItems: 11,
+      totalPages: 1,
+    });
+    const never = { items: [], pageSize: 5, totalItems: 0, totalPages: 0 };
+    expect(await lister.eventPage(`${prefix}_never`, { pageSize: 5 })).toEqual({ ...never, page: 1 });
+    expect(await lister.eventPage(`${prefix}_never`, { page: 3, pageSize: 5 })).toEqual({
+      ...never,
+      page: 3,
+    });
+    expect(await ctx.repos.events.pageByRef(`${prefix}_never`, { page: 3, pageSize: 5 })).toEqual({
+      ...never,
+      page: 3,
+    });
+    expect((await rejectsWith(lister.eventPage(ref, { page: 0 }), "EINVALID_INPUT")).details).toEqual({
+      field: "page",
+    });
+    expect(
+      (await rejectsWith(ctx.repos.events.pageByRef(ref, { pageSize: 501 }), "EINVALID_INPUT")).details,
+    ).toEqual({ field: "page_size" });
+  });
 });
 
 it("reports a SQLite store it cannot open as EDATABASE (on the first read, not a raw driver error)", async () => {
@@ -232,4 +284,5 @@ it("reports a SQLite store it cannot open as EDATABASE (on the first read, not a
     await lister.close();
   }
   await rejectsWith(lister.events("x"), "EDATABASE"); // closed: refused, no connection reopened
+  await rejectsWith(lister.eventPage("x"), "EDATABASE");
 });

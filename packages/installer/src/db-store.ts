@@ -71,6 +71,10 @@ export async function openRecordStore(opts: { home: string; databaseUrl?: string
     async events(ref: string): Promise<EventRowLike[]> {
       return (await reader().events(ref)).reverse(); // oldest first: a history reads top-down
     },
+    async eventPage(ref, filter) {
+      const page = await reader().eventPage(ref, filter); // newest first, as the whole history
+      return { items: page.items.reverse(), total: page.totalItems };
+    },
     async list(filter) {
       const page = await reader().list(filter);
       return { items: page.items, total: page.totalItems };

@@ -20,7 +20,7 @@ import { Attempts } from "./attempts";
 import { Journal } from "./journal";
 import { FileLocker, type PackLocker } from "./locks";
 import { PostgresLocker } from "./pg-lock";
-import { history, list, show } from "./queries";
+import { history, historyPage, list, show } from "./queries";
 import { reconcile } from "./reconcile";
 import { resolveSettings, type InstallerOptions, type ResolvedSettings } from "./settings";
 import { uninstall, type UninstallOptions } from "./uninstall";
@@ -28,6 +28,8 @@ import { verify } from "./verify";
 import type {
   Actor,
   EventJson,
+  HistoryFilter,
+  HistoryPage,
   InstallRequest,
   InstallationMethod,
   InstallResult,
@@ -120,6 +122,13 @@ export class Installer {
   }
   history(ref: string): Promise<EventJson[]> {
     return history(this.ctx, ref);
+  }
+  /**
+   * One page of the history (paged in the database): page 1 holds the newest `pageSize` events,
+   * each page oldest first; `totalItems` counts every event of the ref.
+   */
+  historyPage(ref: string, filter: HistoryFilter = {}): Promise<HistoryPage> {
+    return historyPage(this.ctx, ref, filter);
   }
   /**
    * Whether this installer can serve requests now (the API's readiness probe): the database answers

@@ -2,10 +2,20 @@ import { AttuneError, ErrorCodes, validateRef } from "@attune/pack-storage";
 import type { InstallerContext } from "./context";
 import type { ListedRecord } from "./record";
 import { toEventJson, toInstallationJson, toPackJson } from "./serialize";
-import type { EventJson, ListFilter, ListResult, PackWithInstallation, SourceType } from "./types";
+import type {
+  EventJson,
+  HistoryFilter,
+  HistoryPage,
+  ListFilter,
+  ListResult,
+  PackWithInstallation,
+  SourceType,
+} from "./types";
 
 const SOURCE_TYPES = new Set<SourceType>(["git", "archive", "local_directory", "local_archive", "registry"]);
 export const MAX_PAGE_SIZE = 500;
+/** the page size of a list, and of a history page, when none is asked for */
+export const DEFAULT_PAGE_SIZE = 20;
 
 export function toJsonPair(rec: ListedRecord): PackWithInstallation {
   return {
@@ -31,7 +41,7 @@ export async function list(ctx: InstallerContext, filter: ListFilter = {}): Prom
       { details: { field: "source_type" } },
     );
   const page = positiveInt(filter.page, "page", 1);
-  const pageSize = positiveInt(filter.pageSize, "page_size", 20, MAX_PAGE_SIZE);
+  const pageSize = positiveInt(filter.pageSize, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
   const { items, total } = await ctx.store.list({
     sourceType: filter.sourceType,
     page,
@@ -57,13 +67,40 @@ export async function show(ctx: InstallerContext, ref: string): Promise<PackWith
 export async function history(ctx: InstallerContext, ref: string): Promise<EventJson[]> {
   validateRef(ref);
   const events = await ctx.store.events(ref);
-  if (events.length === 0 && !(await ctx.store.get(ref)))
-    // not "not installed": the history outlives an uninstall, so that is not why there is none
-    throw new AttuneError(ErrorCodes.ENOTFOUND, `pack '${ref}' has no history: it was never installed here`, {
-      hint: "check the ref's spelling; `attune pack list` shows the installed packs",
-      details: { ref },
-    });
+  if (events.length === 0 && !(await ctx.store.get(ref))) throw noHistory(ref);
   return events.map(toEventJson);
+}
+
+/**
+ * One page of the history, paged in SQL: page 1 holds the newest `pageSize` events (default 20, at
+ * most 500), page `totalPages` the oldest; each page reads oldest first, as the whole history does.
+ * A page past the last is empty. ENOTFOUND as `history`: only when the ref was never seen.
+ */
+export async function historyPage(
+  ctx: InstallerContext,
+  ref: string,
+  filter: HistoryFilter = {},
+): Promise<HistoryPage> {
+  validateRef(ref);
+  const page = positiveInt(filter.page, "page", 1);
+  const pageSize = positiveInt(filter.pageSize, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+  const { items, total } = await ctx.store.eventPage(ref, { page, pageSize });
+  if (total === 0 && !(await ctx.store.get(ref))) throw noHistory(ref);
+  return {
+    items: items.map(toEventJson),
+    page,
+    pageSize,
+    totalItems: total,
+    totalPages: Math.ceil(total / pageSize),
+  };
+}
+
+function noHistory(ref: string): AttuneError {
+  // not "not installed": the history outlives an uninstall, so that is not why there is none
+  return new AttuneError(ErrorCodes.ENOTFOUND, `pack '${ref}' has no history: it was never installed here`, {
+    hint: "check the ref's spelling; `attune pack list` shows the installed packs",
+    details: { ref },
+  });
 }
 
 function notFound(ref: string): AttuneError {

@@ -23,7 +23,16 @@ export interface RecordStore {
   /** ONE transaction: delete the Pack (its installation cascades), append the event; false if absent */
   deletePack(ref: string, event: EventData): Promise<boolean>;
   appendEvent(event: EventData): Promise<void>;
+  /** the whole history of a ref, oldest first */
   events(ref: string): Promise<EventRowLike[]>;
+  /**
+   * One page of a ref's history counted from the newest (page 1: the newest `pageSize` events),
+   * its events oldest first; `total`: every event of the ref. One statement, paged in SQL.
+   */
+  eventPage(
+    ref: string,
+    filter: { page: number; pageSize: number },
+  ): Promise<{ items: EventRowLike[]; total: number }>;
   list(filter: {
     sourceType?: SourceType;
     page: number;

@@ -167,6 +167,27 @@ export interface ListResult {
   totalPages: number;
 }
 
+/**
+ * A page of a ref's history. Pages count from the newest end: page 1 holds the newest `pageSize`
+ * events, page `totalPages` the oldest; within a page events are oldest first, as in the whole history.
+ */
+export interface HistoryFilter {
+  /** 1-based, default 1 (the newest events) */
+  page?: number;
+  /** default 20, at most 500 */
+  pageSize?: number;
+}
+
+export interface HistoryPage {
+  /** oldest first within the page */
+  items: EventJson[];
+  page: number;
+  pageSize: number;
+  /** every event of the ref */
+  totalItems: number;
+  totalPages: number;
+}
+
 export interface UninstallResult {
   ref: string;
   /** versions whose files were removed */

@@ -227,6 +227,50 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect((await inst.history("core")).map((e) => e.action)).toEqual(["install", "failed", "verify"]);
   });
 
+  it("pages the history in the database: page 1 the newest, each page oldest first, kept after uninstall", async () => {
+    await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
+    for (let i = 0; i < 5; i++) await inst.verify("core", actor, "cli");
+    await inst.uninstall("core", { actor, method: "cli" });
+    const all = await inst.history("core"); // install, 5 verifies, uninstall
+    expect(all.map((e) => e.action)).toEqual(["install", ...Array(5).fill("verify"), "uninstall"]);
+    const p1 = await inst.historyPage("core", { pageSize: 3 });
+    expect(p1).toEqual({ items: all.slice(4), page: 1, pageSize: 3, totalItems: 7, totalPages: 3 });
+    expect((await inst.historyPage("core", { page: 2, pageSize: 3 })).items).toEqual(all.slice(1, 4));
+    expect((await inst.historyPage("core", { page: 3, pageSize: 3 })).items).toEqual(all.slice(0, 1));
+    // past the last page: empty, with the totals; the defaults: page 1 of 20
+    expect(await inst.historyPage("core", { page: 4, pageSize: 3 })).toEqual({
+      items: [],
+      page: 4,
+      pageSize: 3,
+      totalItems: 7,
+      totalPages: 3,
+    });
+    expect(await inst.historyPage("core")).toEqual({
+      items: all,
+      page: 1,
+      pageSize: 20,
+      totalItems: 7,
+      totalPages: 1,
+    });
+    // a ref never seen is unknown on any page; bad numbers name their field
+    for (const page of [1, 2])
+      await expect(inst.historyPage("nothing", { page })).rejects.toMatchObject({
+        code: "ENOTFOUND",
+        message: "pack 'nothing' has no history: it was never installed here",
+      });
+    for (const [filter, field] of [
+      [{ page: 0 }, "page"],
+      [{ page: 1.5 }, "page"],
+      [{ pageSize: 0 }, "page_size"],
+      [{ pageSize: 501 }, "page_size"],
+    ] as const)
+      await expect(inst.historyPage("core", filter)).rejects.toMatchObject({
+        code: "EINVALID_INPUT",
+        details: { field },
+      });
+    await expect(inst.historyPage("Bad Ref")).rejects.toMatchObject({ code: "EINVALID_REF" });
+  });
+
   it("a database failure after the move rolls the upgrade back and keeps the previous version", async () => {
     const v1 = await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
     // an identity that does not exist violates installed_by's foreign key inside the transaction

@@ -7,7 +7,15 @@ import { methodNotAllowed } from "../http/error-handler";
 import { HttpProblem, scrubPaths } from "../http/problem";
 import { parseOr400 } from "../http/validate";
 import { inRequestTerms } from "./install-errors";
-import { DeleteQuery, EmptyQuery, InstallBody, ListQuery, VerifyBody } from "../schemas";
+import {
+  DEFAULT_PAGE_SIZE,
+  DeleteQuery,
+  EmptyQuery,
+  HistoryQuery,
+  InstallBody,
+  ListQuery,
+  VerifyBody,
+} from "../schemas";
 import { Scopes, type Actor, type InstallerPort, type InstallRequest } from "../types";
 
 export interface PacksRouterOptions {
@@ -160,17 +168,7 @@ export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: Pa
       let body = listBodies.get(key, version);
       if (!body) {
         const page = await installer.list({ sourceType: q.source_type, page: q.page, pageSize: q.page_size });
-        body = listBody(
-          JSON.stringify({
-            data: page.items,
-            pagination: {
-              page: page.page,
-              page_size: page.pageSize,
-              total_items: page.totalItems,
-              total_pages: page.totalPages,
-            },
-          }),
-        );
+        body = listBody(JSON.stringify(pagedBody(page)));
         listBodies.set(key, version, body);
       }
       // the same weak ETag express would compute, made once per body (If-None-Match still gets 304)
@@ -231,12 +229,23 @@ export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: Pa
   r.route("/packs/:ref/history")
     .get(read, async (req, res) => {
       const ref = refOf(req);
-      parseOr400(EmptyQuery, req.query, "query");
-      const events = await installer.history(ref);
-      // The history outlives an uninstall; a ref that never had an event is unknown.
-      if (events.length === 0)
-        throw new HttpProblem(404, "ENOTFOUND", `no pack ${ref} has ever been installed`);
-      res.json({ data: events });
+      const q = parseOr400(HistoryQuery, req.query, "query");
+      const never = () => new HttpProblem(404, "ENOTFOUND", `no pack ${ref} has ever been installed`);
+      if (q.page === undefined && q.page_size === undefined) {
+        // no paging asked for: the whole history, as before pages existed
+        const events = await installer.history(ref);
+        // The history outlives an uninstall; a ref that never had an event is unknown.
+        if (events.length === 0) throw never();
+        res.json({ data: events });
+        return;
+      }
+      // paged in the database: page 1 holds the newest events, each page reads oldest first
+      const page = await installer.historyPage(ref, {
+        page: q.page ?? 1,
+        pageSize: q.page_size ?? DEFAULT_PAGE_SIZE,
+      });
+      if (page.totalItems === 0) throw never();
+      res.json(pagedBody(page));
     })
     .all(methodNotAllowed(["GET"]));
 
@@ -269,4 +278,23 @@ export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: Pa
     .all(methodNotAllowed(["POST"]));
 
   return r;
+}
+
+/** A page of a list or a history, as the API answers it: `{data, pagination}`. */
+function pagedBody<T>(page: {
+  items: T[];
+  page: number;
+  pageSize: number;
+  totalItems: number;
+  totalPages: number;
+}) {
+  return {
+    data: page.items,
+    pagination: {
+      page: page.page,
+      page_size: page.pageSize,
+      total_items: page.totalItems,
+      total_pages: page.totalPages,
+    },
+  };
 }

@@ -6,6 +6,7 @@ import { storeOptions } from "../handlers/settings";
 import {
   verifyReport,
   warnIfUnrecorded,
+  type HistoryPage,
   type InstallArgs,
   type Json,
   type PackBackend,
@@ -59,11 +60,21 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
     async history(ref) {
       const events = (await installer.history(ref)) as unknown as Json[];
       // Same answer as the API: history outlives an uninstall, but a ref never seen is unknown.
-      if (events.length === 0)
-        throw new CliError("ENOTFOUND", `no pack ${ref} has ever been installed`, {
-          hint: "see `attune pack list`",
-        });
+      if (events.length === 0) throw neverInstalled(ref);
       return events;
+    },
+    async historyPage(ref, paging): Promise<HistoryPage> {
+      const p = await installer.historyPage(ref, paging);
+      if (p.totalItems === 0) throw neverInstalled(ref);
+      return {
+        data: p.items as unknown as Json[],
+        pagination: {
+          page: p.page,
+          page_size: p.pageSize,
+          total_items: p.totalItems,
+          total_pages: p.totalPages,
+        },
+      };
     },
     async verify(ref) {
       return printed(await installer.verify(ref, actor, "cli"));
@@ -144,6 +155,12 @@ function reportRecovery(report: Installer["lastReconcile"]): void {
         "hint: reinstall it to record it (`attune pack install <source> --force`), or remove its files with `attune pack uninstall <ref> --version <version>`\n",
     );
   }
+}
+
+function neverInstalled(ref: string): CliError {
+  return new CliError("ENOTFOUND", `no pack ${ref} has ever been installed`, {
+    hint: "see `attune pack list`",
+  });
 }
 
 /** A report in the shape both modes print, warning when its verify is not in the history. */

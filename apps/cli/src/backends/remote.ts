@@ -16,6 +16,7 @@ import {
   type Json,
   type PackBackend,
   type PackRecord,
+  type Pagination,
   type SearchHit,
   type VerifyReport,
 } from "./types";
@@ -328,6 +329,25 @@ export function openRemoteBackend(
       return rec;
     },
     history: (ref) => api.request<Json[]>("GET", `/packs/${enc(ref)}/history`),
+    async historyPage(ref, { page, pageSize }) {
+      const q = new URLSearchParams({ page: String(page), page_size: String(pageSize) });
+      const path = `/packs/${enc(ref)}/history?${q}`;
+      const body = await api.envelope<Json[]>("GET", path);
+      const p = body.pagination as Partial<Pagination> | undefined;
+      if (!Array.isArray(body.data) || typeof p?.total_items !== "number")
+        throw new CliError("EFETCH", `GET /api/v1${path}: the API answered without a page of events`, {
+          hint: "check that --api-url points at an Attune API that pages histories",
+        });
+      return {
+        data: body.data,
+        pagination: {
+          page: Number(p.page),
+          page_size: Number(p.page_size),
+          total_items: p.total_items,
+          total_pages: Number(p.total_pages),
+        },
+      };
+    },
     async verify(ref) {
       const data = await api.request<VerifyReport & { history_error?: string | null }>(
         "POST",

@@ -12,6 +12,23 @@ export interface PackRecord {
   installation: Json | null;
 }
 
+/** The API's pagination object (`GET /api/v1/packs`, a paged history). */
+export interface Pagination {
+  page: number;
+  page_size: number;
+  total_items: number;
+  total_pages: number;
+}
+
+/**
+ * One page of a history, in the API's shape: page 1 holds the newest `page_size` events, the last
+ * page the oldest; `data` is oldest first.
+ */
+export interface HistoryPage {
+  data: Json[];
+  pagination: Pagination;
+}
+
 export interface InstallResult extends PackRecord {
   created?: boolean;
 }
@@ -106,6 +123,8 @@ export interface PackBackend {
    */
   hasUntrackedVersion?(ref: string, version: string): Promise<boolean>;
   history(ref: string): Promise<Json[]>;
+  /** one page of the history (paged by the database); ENOTFOUND as `history` */
+  historyPage(ref: string, paging: { page: number; pageSize: number }): Promise<HistoryPage>;
   verify(ref: string): Promise<VerifyReport>;
   verifyAll(): Promise<VerifyReport[]>;
   /** `refresh`: read every index again instead of using cached copies */

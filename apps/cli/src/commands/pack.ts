@@ -6,6 +6,32 @@ import { loadChecksum } from "../shortcut";
 
 const SOURCE_TYPES = ["git", "archive", "local_directory", "local_archive", "registry"];
 
+/** A history page's limits: the API's (those of its list), so both modes take the same numbers. */
+export const HISTORY_MAX_PAGE = 1_000_000;
+export const HISTORY_MAX_PAGE_SIZE = 100;
+export const HISTORY_PAGE_SIZE = 20;
+
+/** --page and --page-size: plain whole numbers in range (not 0x10, 1e3, -1), else a usage error. */
+function pagingNumbers(a: Record<string, unknown>): true {
+  for (const [name, max, hint] of [
+    ["page", HISTORY_MAX_PAGE, "e.g. --page 2 (page 1 holds the newest events)"],
+    ["page-size", HISTORY_MAX_PAGE_SIZE, `e.g. --page-size 50 (default ${HISTORY_PAGE_SIZE})`],
+  ] as const) {
+    const v = a[name];
+    if (v === undefined) continue;
+    const text = String(v).trim();
+    if (!/^[0-9]{1,7}$/.test(text) || Number(text) < 1 || Number(text) > max)
+      throw new CliError(
+        "EUSAGE",
+        `--${name} must be a whole number from 1 to ${max}, not ${JSON.stringify(String(v))}`,
+        {
+          hint,
+        },
+      );
+  }
+  return true;
+}
+
 export const packCommand: CommandModule = {
   command: "pack <command>",
   describe: "install, inspect, verify and checksum packs",
@@ -102,7 +128,20 @@ export const packCommand: CommandModule = {
         builder: (b) =>
           b
             .positional("ref", { type: "string", describe: "pack ref" })
-            .example("$0 pack history hello_world", ""),
+            // strings: yargs would take 0x10, 1e3 or an empty value as numbers
+            .option("page", {
+              type: "string",
+              describe: `show one page: 1 (the default with --page-size) holds the newest events, each page reads oldest first (1-${HISTORY_MAX_PAGE})`,
+            })
+            .option("page-size", {
+              type: "string",
+              describe: `events a page (1-${HISTORY_MAX_PAGE_SIZE}, default ${HISTORY_PAGE_SIZE} with --page)`,
+            })
+            .check(nonEmpty("page", "page-size"))
+            .check(pagingNumbers)
+            .example("$0 pack history hello_world", "every event, oldest first")
+            .example("$0 pack history hello_world --page-size 20", "the latest 20 events")
+            .example("$0 pack history hello_world --page 2 --page-size 20", "the 20 before those"),
         handler: lazy(async () => (await import("../handlers/pack")).packHistory),
       })
       .command({

@@ -2,12 +2,13 @@ import fs from "node:fs";
 import { validateRef, validateVersion } from "@attune/pack-storage";
 import readline from "node:readline/promises";
 import type { InstallResult, PackBackend, VerifyReport } from "../backends/types";
+import { HISTORY_PAGE_SIZE } from "../commands/pack";
 import { CliError, ExitCode, renderError } from "../errors";
 import type { GlobalArgs } from "../globals";
 import type { CommandResult } from "../output";
 import { printable, printableName } from "../printable";
 import { createProgress, progressEnabled } from "../progress";
-import { historyTable, packDetails, packTable, searchTable, verifyTable } from "./render";
+import { historyPageTable, historyTable, packDetails, packTable, searchTable, verifyTable } from "./render";
 import { apiUrlPlace, databaseUrlError, httpPermission, loadSettings } from "./settings";
 
 /** Remote mode when an API URL is configured (flag, env or config.yaml), else the local store. */
@@ -287,9 +288,21 @@ export async function packShow(argv: GlobalArgs & { ref: string }): Promise<Comm
   return { data: r, table: () => packDetails(r) };
 }
 
-export async function packHistory(argv: GlobalArgs & { ref: string }): Promise<CommandResult> {
-  const events = await withBackend(argv, (b) => b.history(argv.ref));
-  return { data: events, table: () => historyTable(events) };
+export async function packHistory(
+  argv: GlobalArgs & { ref: string; page?: string; pageSize?: string },
+): Promise<CommandResult> {
+  if (argv.page === undefined && argv.pageSize === undefined) {
+    // no paging asked for: every event, the array printed as before pages existed
+    const events = await withBackend(argv, (b) => b.history(argv.ref));
+    return { data: events, table: () => historyTable(events) };
+  }
+  // one page, in the API's shape in both modes: page 1 holds the newest events
+  const paging = {
+    page: Number(argv.page ?? 1),
+    pageSize: Number(argv.pageSize ?? HISTORY_PAGE_SIZE),
+  };
+  const page = await withBackend(argv, (b) => b.historyPage(argv.ref, paging));
+  return { data: page, table: () => historyPageTable(page) };
 }
 
 export async function packVerify(

@@ -1,5 +1,5 @@
 /** Table renderings of the pack JSON shapes (json/yaml print the shapes themselves). */
-import type { Json, PackRecord, SearchHit, VerifyReport } from "../backends/types";
+import type { HistoryPage, Json, PackRecord, SearchHit, VerifyReport } from "../backends/types";
 import { keyValues, minuteDate, shortChecksum, shortDate, table, type Cell } from "../output";
 import { printable, printableName } from "../printable";
 
@@ -65,6 +65,15 @@ export function historyTable(events: Json[]): string {
     // the time too: "2026-11-2…" says nothing (the actor and source shrink instead)
     ["time", "action", "outcome", "version", "error"],
   );
+}
+
+/** A page of a history, and where it stands among the pages (page 1 holds the newest events). */
+export function historyPageTable(page: HistoryPage): string {
+  const p = page.pagination;
+  const events = `${p.total_items} event${p.total_items === 1 ? "" : "s"}`;
+  const older =
+    p.page < p.total_pages ? `; --page ${p.page + 1} --page-size ${p.page_size} for older ones` : "";
+  return `${historyTable(page.data)}Page ${p.page} of ${p.total_pages} (${events}, page 1 the newest${older})\n`;
 }
 
 /**

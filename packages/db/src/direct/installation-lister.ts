@@ -6,7 +6,14 @@ import type { PackFilter } from "../repos/packs";
 import { postgresOptions, providerOf, sqliteFilePath, SQLITE_BUSY_TIMEOUT_MS } from "../url";
 import { decodeJson } from "../json";
 import { watchSqliteFile } from "../sqlite-file";
-import { SOURCE_TYPES, type FileManifest, type InstallEventRow, type Page, type PackRow } from "../types";
+import {
+  SOURCE_TYPES,
+  type FileManifest,
+  type InstallEventRow,
+  type Page,
+  type PackRow,
+  type PageRequest,
+} from "../types";
 import * as v from "../validate";
 import {
   eventOf,
@@ -48,6 +55,11 @@ export interface InstallationLister {
   /** The history of a ref, newest first: what `InstallEventRepository.listByRef` returns. */
   events(ref: string): Promise<InstallEventRow[]>;
   /**
+   * One page of a ref's history, newest first (page 1: the newest `pageSize` events), with the
+   * ref's event count: what `InstallEventRepository.pageByRef` returns. One statement per page.
+   */
+  eventPage(ref: string, filter?: PageRequest): Promise<Page<InstallEventRow>>;
+  /**
    * A tag that changes whenever any connection (this process's or another's) has committed a write
    * since it was last read, so a caller may reuse what it built from an earlier list while the tag
    * is unchanged. SQLite: its `data_version`; PostgreSQL: null (cannot tell cheaply, never reuse).
@@ -74,6 +86,11 @@ const MANIFEST = (param: string) => `SELECT file_manifest FROM pack_installation
 // the order of InstallEventRepository.listByRef (ties broken by id)
 const EVENTS = (param: string) =>
   `SELECT ${EVENT_COLUMNS} FROM install_event WHERE pack_ref = ${param} ORDER BY created DESC, id DESC`;
+// a page of them, with the ref's count in the same statement (the (pack_ref, created) index serves both)
+const EVENT_PAGE = (ref: string, ref2: string, limit: string, offset: string) =>
+  `SELECT ${EVENT_COLUMNS}, (SELECT count(*) FROM install_event WHERE pack_ref = ${ref}) AS total
+   FROM install_event WHERE pack_ref = ${ref2} ORDER BY created DESC, id DESC LIMIT ${limit} OFFSET ${offset}`;
+const EVENT_COUNT = (param: string) => `SELECT count(*) AS n FROM install_event WHERE pack_ref = ${param}`;
 const total = (where: string) => `(SELECT count(*) FROM pack_installation ${where}) AS total`;
 // Prisma orders strings by the database's collation on both providers; so does this.
 const ORDER = `ORDER BY p.ref ASC`;
@@ -104,6 +121,22 @@ function request(filter: PackFilter) {
 
 /** Readiness: a table of this schema answers (an empty database, not migrated, does not). */
 const PING = "SELECT 1 FROM pack LIMIT 1";
+
+/** A page of events; past the last page no row carries the count, which then needs its own query. */
+async function eventPage(
+  rows: Raw[],
+  req: ReturnType<typeof v.pageOf>,
+  date: DateOf,
+  count: () => Promise<number>,
+): Promise<Page<InstallEventRow>> {
+  const total = rows.length > 0 ? Number(rows[0].total) : req.skip === 0 ? 0 : await count();
+  return v.toPage(
+    rows.map((r) => eventOf(r, date)),
+    total,
+    req.page,
+    req.pageSize,
+  );
+}
 
 /** Rows past the last page carry no window count; the total then needs its own query. */
 async function page(
@@ -142,6 +175,8 @@ function openSqliteStatements(url: string) {
       byRef: db.prepare(BY_REF("?")),
       manifest: db.prepare(MANIFEST("?")),
       history: db.prepare(EVENTS("?")),
+      historyPage: db.prepare(EVENT_PAGE("?", "?", "?", "?")),
+      historyCount: db.prepare(EVENT_COUNT("?")).pluck(),
     };
   } catch (e) {
     db.close();
@@ -165,6 +200,13 @@ function sqliteLister(url: string): InstallationLister {
       guard(`list events of ${ref}`, async () =>
         (open().history.all(ref) as Raw[]).map((r) => eventOf(r, sqliteDate)),
       ),
+    eventPage: (ref, filter = {}) =>
+      guard(`list events of ${ref}`, async () => {
+        const req = v.pageOf(filter);
+        const q = open();
+        const rows = q.historyPage.all(ref, ref, req.pageSize, req.skip) as Raw[];
+        return eventPage(rows, req, sqliteDate, async () => Number(q.historyCount.get(ref)));
+      }),
     findByRef: (ref) =>
       guard(`read pack ${ref}`, async () => toFound(open().byRef.get(ref) as Raw | undefined, sqliteDate)),
     fileManifest: (id) =>
@@ -218,6 +260,23 @@ function postgresLister(url: string): InstallationLister {
           values: [ref],
         });
         return (rows as Raw[]).map((r) => eventOf(r, postgresDate));
+      }),
+    eventPage: (ref, filter = {}) =>
+      guard(`list events of ${ref}`, async () => {
+        const req = v.pageOf(filter);
+        const { rows } = await pool.query({
+          name: "attune_event_page_by_ref",
+          text: EVENT_PAGE("$1", "$1", "$2", "$3"),
+          values: [ref, req.pageSize, req.skip],
+        });
+        return eventPage(rows as Raw[], req, postgresDate, async () => {
+          const r = await pool.query({
+            name: "attune_event_count_by_ref",
+            text: EVENT_COUNT("$1"),
+            values: [ref],
+          });
+          return Number(r.rows[0].n);
+        });
       }),
     findByRef: (ref) =>
       guard(`read pack ${ref}`, async () => {

@@ -7,6 +7,8 @@ import type {
   InstallationMethod,
   InstallEventInput,
   InstallEventRow,
+  Page,
+  PageRequest,
   SourceType,
 } from "../types";
 import { EVENT_ACTIONS, EVENT_OUTCOMES, INSTALLATION_METHODS, SOURCE_TYPES } from "../types";
@@ -73,5 +75,26 @@ export class InstallEventRepository {
       }),
     );
     return rows.map(toEventRow);
+  }
+
+  /**
+   * One page of a ref's history in the order of `listByRef` (newest first): page 1 holds the newest
+   * `pageSize` events. `totalItems` counts every event of the ref (0: the ref has none).
+   */
+  async pageByRef(ref: string, filter: PageRequest = {}): Promise<Page<InstallEventRow>> {
+    const { page, pageSize, skip } = v.pageOf(filter);
+    const where = { packRef: ref };
+    const [rows, total] = await guard(`list events of ${ref}`, () =>
+      Promise.all([
+        this.db.installEvent.findMany({
+          where,
+          orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+          skip,
+          take: pageSize,
+        }),
+        this.db.installEvent.count({ where }),
+      ]),
+    );
+    return v.toPage(rows.map(toEventRow), total, page, pageSize);
   }
 }
