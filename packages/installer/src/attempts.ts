@@ -4,10 +4,11 @@
 // install's time) leaves its file behind; the next write or start finds its owner dead and records
 // the attempt as `interrupted` in the pack's history. Nothing else depends on these files: they are
 // written without fsync (a lost one only loses that record), and a write that fails is ignored.
+import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { isAbandoned, isValidRef, makeDirs, ownedSuffix } from "@attune/pack-storage";
+import { isAbandoned, isValidRef, isValidVersion, makeDirs, ownedSuffix } from "@attune/pack-storage";
 import type { InstallerContext } from "./context";
 import { appendEventKeepingActor } from "./events";
 import type { EventData } from "./record";
@@ -106,26 +107,63 @@ export interface ClaimedAttempt {
   retry(): Promise<void>;
 }
 
-/** An attempt file as written by AttemptHandle; null for anything else (planted, torn, too big). */
+const MAX_ATTEMPT_BYTES = 64 * 1024;
+const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+// eslint-disable-next-line no-control-regex -- the control characters are what is refused
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const PHASES = new Set(["fetch", "validate"]);
+const SOURCE_TYPES = new Set(["git", "archive", "local_directory", "local_archive", "registry"]);
+const METHODS = new Set(["api", "cli", "manual"]);
+
+/**
+ * An attempt file as an install of this user writes it; null for anything else, which is removed
+ * without a record: not a regular file (a FIFO would block the read, a link is never followed),
+ * another owner or a mode open to others (an install writes 0600), over 64 KiB, not JSON, or any
+ * field out of its shape (these fields become a history event: who, when, from where).
+ */
 async function readAttempt(file: string): Promise<AttemptInfo | null> {
+  let fh: fs.FileHandle | undefined;
   try {
-    const st = await fs.lstat(file);
-    // an attempt file is a few hundred bytes: anything else was not written by an install
-    if (!st.isFile() || st.size > 64 * 1024) return null;
-    const info = JSON.parse(await fs.readFile(file, "utf8")) as AttemptInfo;
-    const text = (v: unknown) => typeof v === "string";
-    if (
-      !info ||
-      !text(info.requested_source) ||
-      !text(info.started_at) ||
-      typeof info.pid !== "number" ||
-      !text(info.host)
-    )
-      return null;
-    return info;
+    fh = await fs.open(file, READ_FLAGS);
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > MAX_ATTEMPT_BYTES || (st.mode & 0o077) !== 0) return null;
+    if (typeof process.getuid === "function" && st.uid !== process.getuid()) return null;
+    const buf = Buffer.alloc(MAX_ATTEMPT_BYTES + 1);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    if (bytesRead > MAX_ATTEMPT_BYTES) return null;
+    return validAttempt(JSON.parse(buf.toString("utf8", 0, bytesRead)));
   } catch {
     return null;
+  } finally {
+    await fh?.close().catch(() => undefined);
   }
+}
+
+function validAttempt(v: unknown): AttemptInfo | null {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return null;
+  const a = v as Record<string, unknown>;
+  const text = (x: unknown, max = 4096) => typeof x === "string" && x.length <= max && !CONTROL.test(x);
+  const textOrNull = (x: unknown, max?: number) => x === null || text(x, max);
+  const count = (x: unknown) => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+  const ok =
+    text(a.requested_source) &&
+    a.requested_source !== "" &&
+    text(a.started_at, 40) &&
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(a.started_at as string) &&
+    !Number.isNaN(Date.parse(a.started_at as string)) &&
+    count(a.pid) &&
+    text(a.host, 255) &&
+    (a.ref === null || (typeof a.ref === "string" && isValidRef(a.ref))) &&
+    (a.version === null || (typeof a.version === "string" && isValidVersion(a.version))) &&
+    PHASES.has(a.phase as string) &&
+    (a.source_type === null || SOURCE_TYPES.has(a.source_type as string)) &&
+    textOrNull(a.requested_ref, 1024) &&
+    typeof a.force === "boolean" &&
+    (a.actor_id === null || count(a.actor_id)) &&
+    textOrNull(a.actor_name, 255) &&
+    (a.token_id === null || count(a.token_id)) &&
+    (a.method === null || METHODS.has(a.method as string));
+  return ok ? (a as unknown as AttemptInfo) : null;
 }
 
 export class AttemptHandle {

@@ -96,21 +96,24 @@ export async function install(
       checksum: callerExpected ?? undefined,
     };
     attempt.kind = classifySource(spec, ctx.settings.localSourceRoots);
+    // what the attempt file names until pack.yaml is read from the fetched tree
+    let label: { ref?: string; version?: string } = {};
     if (attempt.kind === "registry") {
       const [ref, wanted] = req.source.trim().split("@");
       attempt.ref = validateRef(ref);
       // an exact version asked for is the version the attempt is about (a range is not)
       if (wanted !== undefined && isValidVersion(wanted)) attempt.version = wanted;
+      label = { ref: attempt.ref, version: attempt.version ?? undefined };
     } else if (attempt.kind === "local_directory" && ctx.settings.localSourceRoots === undefined) {
-      // only to name the attempt should this process die while copying (the copy's own pack.yaml
-      // is what counts): a directory's pack.yaml is one small read away. Not where local sources
-      // are confined to roots (the API): their check comes with the fetch, and a path outside
-      // them must not get as far as a read of its pack.yaml
-      Object.assign(attempt, await peekManifest(req.source));
+      // only to name the attempt file should this process die while copying: the copy's own
+      // pack.yaml is what the install goes by (the directory may change meanwhile). A directory's
+      // pack.yaml is one small read away. Not where local sources are confined to roots (the API):
+      // their check comes with the fetch, and a path outside them must not get as far as a read
+      label = await peekManifest(req.source);
     }
     attempt.tracked = await ctx.attempts.start({
-      ref: attempt.ref,
-      version: attempt.version,
+      ref: label.ref ?? null,
+      version: label.version ?? null,
       source_type: attempt.kind,
       requested_source: redactUrl(req.source),
       requested_ref: req.refSpec ?? null,
@@ -141,6 +144,7 @@ export async function install(
       }),
     );
     attempt.fetched = fetched;
+    await attempt.tracked.update({ phase: "validate" });
     crashPoint("after-fetch");
     progress({ phase: "validate" });
     const root = await findPackRoot(srcDir);
@@ -150,7 +154,7 @@ export async function install(
       if (!attempt.ref && typeof named === "string") attempt.ref = named;
       throw err;
     });
-    if (attempt.ref && manifest.ref !== attempt.ref)
+    if (attempt.kind === "registry" && attempt.ref && manifest.ref !== attempt.ref)
       throw new AttuneError(
         ErrorCodes.EMANIFEST,
         `the registry entry '${attempt.ref}' delivered a pack whose pack.yaml says ref '${manifest.ref}'`,

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -102,6 +103,30 @@ describe("install attempts", () => {
     expect(settled.interrupted).toHaveLength(1); // only the real one
     expect(events).toHaveLength(1);
     expect(fs.existsSync("/etc/passwd")).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it("a FIFO, or a link to one, never blocks the settling; a forged or loosely kept file is never recorded", async () => {
+    const events: unknown[] = [];
+    const ctx = context(async (e) => void events.push(e));
+    const name = await abandoned();
+    const real = JSON.parse(fs.readFileSync(path.join(dir, name), "utf8")) as Record<string, unknown>;
+    const stem = name.slice(0, -".json".length).replace(/~[0-9a-f]{12}$/, "");
+    const planted = (hex: string) => path.join(dir, `${stem}~${hex}.json`);
+    execFileSync("mkfifo", [planted("aaaaaaaaaaaa")]);
+    execFileSync("mkfifo", [path.join(tmp.dir, "fifo")]);
+    fs.symlinkSync(path.join(tmp.dir, "fifo"), planted("bbbbbbbbbbbb"));
+    const forged = (hex: string, over: Record<string, unknown>, mode = 0o600) =>
+      fs.writeFileSync(planted(hex), JSON.stringify({ ...real, ...over }), { mode });
+    forged("cccccccccccc", { actor_name: "mallory\x1b]0;title\x07" });
+    forged("dddddddddddd", { host: "h\u202eevil" });
+    forged("eeeeeeeeeeee", { started_at: "whenever" });
+    forged("ffffffffffff", { method: "root", pid: -1 });
+    forged("111111111111", { ref: "../etc" });
+    forged("222222222222", {}, 0o644); // an install writes 0600: this one was not written by one
+    const settled = await settleAttempts(ctx);
+    expect(settled.interrupted).toHaveLength(1); // only the real one
+    expect(events).toHaveLength(1);
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 

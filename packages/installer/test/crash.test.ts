@@ -62,7 +62,7 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
 
   it("a kill before the intent is journaled (fetching, checking) is recorded as interrupted on the next start", async () => {
     const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
-    // while fetching: a local directory's ref is known from its pack.yaml before the copy
+    // right after the fetch: a local directory's ref is known from its pack.yaml before the copy
     expect(runChild({ ...install(dir), tokenId: 7 }, "after-fetch").signal).toBe("SIGKILL");
     expect(attemptFiles()).toHaveLength(1);
     const inst = await h.open();
@@ -72,7 +72,7 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
         version: "1.0.0",
         operation: "install",
         resolution: "rolled_back",
-        detail: "interrupted while fetching the source, before anything was stored; nothing was installed",
+        detail: "interrupted while checking the pack, before anything was stored; nothing was installed",
       },
     ]);
     expect(attemptFiles()).toEqual([]);
@@ -86,10 +86,10 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
       source_url: dir,
       actor_name: "child",
       error:
-        "EINTERRUPTED: interrupted while fetching the source, before anything was stored; nothing was installed",
+        "EINTERRUPTED: interrupted while checking the pack, before anything was stored; nothing was installed",
       details: {
         resolution: "rolled_back",
-        phase: "fetch",
+        phase: "validate",
         requested_source: dir,
         force: false,
         token_id: 7,
@@ -102,7 +102,7 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
     expect(runChild(install(dir), "before-journal").signal).toBe("SIGKILL");
     await inst.reconcile();
     expect((await inst.history("core")).map((e) => [e.outcome, e.details.phase])).toEqual([
-      ["interrupted", "fetch"],
+      ["interrupted", "validate"],
       ["interrupted", "validate"],
     ]);
     // a second reconcile finds nothing more to record
