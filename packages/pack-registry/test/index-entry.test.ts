@@ -349,7 +349,6 @@ describe("buildIndexEntry of a pack in a git work tree: the commit at gitRef, as
   it.each([
     ["v1.0.0", "1.0.0", ["a"]],
     ["main", "1.1.0", ["a", "b"]],
-    ["HEAD", "1.1.0", ["a", "b"]],
     ["refs/tags/v1.0.0", "1.0.0", ["a"]],
   ])(
     "builds the entry of %s from its commit: version %s, and the checksum a clone verifies",
@@ -361,6 +360,21 @@ describe("buildIndexEntry of a pack in a git work tree: the commit at gitRef, as
       expect(e.install_sources[0].checksum).not.toBe(await calculateDirectoryChecksum(work));
     },
   );
+
+  it("publishes HEAD as the very commit checked out (a clone of HEAD takes the remote's default branch)", async () => {
+    const head = git(work, "rev-parse", "HEAD");
+    const e = await buildIndexEntry(work, { gitUrl: url, gitRef: "HEAD" });
+    expect(e.version).toBe("1.1.0");
+    expect(e.install_sources).toEqual([{ type: "git", url, ref: head, checksum: await installed(head) }]);
+    // outside a git work tree HEAD names nothing fixed: refused, with the way on
+    const plain = path.join(root.dir, "plain-head");
+    writeTree(plain, { "pack.yaml": "ref: plain\nversion: 1.0.0\n" });
+    await expect(buildIndexEntry(plain, { gitUrl: url, gitRef: "HEAD" })).rejects.toMatchObject({
+      code: "EINVALID_INPUT",
+      details: { field: "gitRef" },
+      hint: "give the tag (or the commit SHA) of the commit to publish",
+    });
+  });
 
   it("takes a full commit SHA, and a subdirectory of the work tree that is the pack root", async () => {
     const e = await buildIndexEntry(work, { gitUrl: url, gitRef: first });

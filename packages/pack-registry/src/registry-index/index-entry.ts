@@ -280,7 +280,7 @@ async function withCommittedPackRoot<T>(
   dir: string,
   repo: LocalRepository,
   ref: string,
-  fn: (root: string, shown: (rel: string) => string) => Promise<T>,
+  fn: (root: string, shown: (rel: string) => string, commit: string) => Promise<T>,
 ): Promise<T> {
   const { default: git } = await import("isomorphic-git");
   const label = `${repo.top} at "${quoteName(ref)}"`;
@@ -353,11 +353,13 @@ async function withCommittedPackRoot<T>(
           hint: "give the repository's top (or that directory); a repository installs one pack, found at its top, in pack/, or in its single subdirectory holding a pack.yaml",
         },
       );
-    return await fn(root, (rel) => `${label}: ${path.join(found, rel).split(path.sep).join("/")}`).catch(
-      (e: unknown) => {
-        throw named(e);
-      },
-    );
+    return await fn(
+      root,
+      (rel) => `${label}: ${path.join(found, rel).split(path.sep).join("/")}`,
+      commit,
+    ).catch((e: unknown) => {
+      throw named(e);
+    });
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
@@ -365,7 +367,7 @@ async function withCommittedPackRoot<T>(
 
 async function withPackRoot<T>(
   packPath: string,
-  fn: (root: string, archive: string | null, shown?: (rel: string) => string) => Promise<T>,
+  fn: (root: string, archive: string | null, shown?: (rel: string) => string, commit?: string) => Promise<T>,
   gitRef?: string,
 ): Promise<T> {
   const st = await fs.stat(packPath).catch((e) => {
@@ -375,7 +377,15 @@ async function withPackRoot<T>(
     // in a git work tree, a git source's entry is built from the commit at its ref
     const repo = gitRef === undefined ? null : await localRepository(packPath);
     if (repo && gitRef !== undefined && (await tracksFilesIn(repo, packPath)))
-      return withCommittedPackRoot(packPath, repo, gitRef, (root, shown) => fn(root, null, shown));
+      return withCommittedPackRoot(packPath, repo, gitRef, (root, shown, commit) =>
+        fn(root, null, shown, commit),
+      );
+    if (gitRef === "HEAD")
+      throw new AttuneError(
+        ErrorCodes.EINVALID_INPUT,
+        `gitRef: HEAD names nothing fixed for ${packPath}, which is not in a git work tree: a clone of HEAD installs whatever the repository's default branch holds then`,
+        { details: { field: "gitRef" }, hint: "give the tag (or the commit SHA) of the commit to publish" },
+      );
     return fn(await findPackRoot(packPath), null);
   }
   if (!st.isFile() || archiveTypeFromName(packPath) === null) {
@@ -421,14 +431,16 @@ export async function buildIndexEntry(packPath: string, opts: IndexEntryOptions)
   const gitUrl = opts.gitUrl ? publicUrl(opts.gitUrl, "gitUrl") : undefined;
   return withPackRoot(
     packPath,
-    async (root, archiveFromPath, shownInTree) => {
+    async (root, archiveFromPath, shownInTree, commit) => {
       const m = await loadManifest(root);
       const sources: InstallSource[] = [];
       if (gitUrl !== undefined && gitRef !== undefined) {
         sources.push({
           type: "git",
           url: gitUrl,
-          ref: gitRef,
+          // HEAD is the commit checked out here, which the repository's default branch (what a
+          // clone of HEAD installs) need not be: the entry names that very commit instead
+          ref: gitRef === "HEAD" && commit !== undefined ? commit : gitRef,
           checksum: await calculateDirectoryChecksum(root),
         });
       }
