@@ -44,7 +44,7 @@ function context(appendEvent: (e: unknown) => Promise<void>): InstallerContext {
 async function abandoned(): Promise<string> {
   await new Attempts(dir).start(info);
   const own = fs.readdirSync(dir).find((n) => n.endsWith(".json"))!;
-  const name = own.replace(/^\d+@/, "999999999@");
+  const name = own.replace(/^\d+(\.\d+)?@/, "999999999@");
   fs.renameSync(path.join(dir, own), path.join(dir, name));
   return name;
 }

@@ -1,6 +1,9 @@
 // Internal entries (staging dirs, temp links, store dirs not yet linked, trash) carry the pid and
 // host of the process that made them, so cleanup at start-up removes a crashed process's leftovers
 // at once but never the work of a live process (another CLI run, an API instance) on the same host.
+// Where /proc tells it, the tag also holds the process's start time: a pid alone is reused, and a
+// container's entrypoint is pid 1 again after every restart, on the same host name, so without it
+// a crashed server's leftovers would look like the restarted server's own work for ever.
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -9,23 +12,55 @@ const HOST = crypto.createHash("sha256").update(os.hostname()).digest("hex").sli
 /** Entries of unknown or foreign owners are removed only after this long. */
 export const FOREIGN_GRACE_MS = 24 * 60 * 60 * 1000;
 
-/** `<pid>@<host-hash>~<random>`: the unique, owner-tagged suffix of every internal name. */
+/**
+ * When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat), or null
+ * where /proc does not say (another OS, or the process is gone).
+ */
+function startTicks(pid: number): string | null {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return null;
+  }
+  // "pid (comm) S ppid …": comm may hold spaces and parentheses, so fields count from the last ")"
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = fields[19]; // field 22 of the whole line; the state is field 3
+  return ticks !== undefined && /^\d+$/.test(ticks) ? ticks : null;
+}
+
+let ownStart: string | null | undefined;
+function selfStart(): string | null {
+  ownStart ??= startTicks(process.pid);
+  return ownStart;
+}
+
+/**
+ * `<pid>.<start>@<host-hash>~<random>` (`<pid>@…` where the start time is unknown): the unique,
+ * owner-tagged suffix of every internal name.
+ */
 export function ownedSuffix(): string {
-  return `${process.pid}@${HOST}~${crypto.randomBytes(6).toString("hex")}`;
+  const start = selfStart();
+  return `${process.pid}${start === null ? "" : `.${start}`}@${HOST}~${crypto.randomBytes(6).toString("hex")}`;
 }
 
-function parseOwner(name: string): { pid: number; host: string } | null {
-  const m = /(?:^|~)(\d+)@([0-9a-f]{8})~[0-9a-f]{12}$/.exec(name);
-  return m ? { pid: Number(m[1]), host: m[2] } : null;
+function parseOwner(name: string): { pid: number; start: string | null; host: string } | null {
+  const m = /(?:^|~)(\d+)(?:\.(\d+))?@([0-9a-f]{8})~[0-9a-f]{12}$/.exec(name);
+  return m ? { pid: Number(m[1]), start: m[2] ?? null, host: m[3] } : null;
 }
 
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
+/** Whether the owner runs: that pid is alive and, when the tag says when it started, started then. */
+function ownerAlive(pid: number, start: string | null): boolean {
+  if (pid === process.pid) return start === null || start === selfStart();
   try {
     process.kill(pid, 0);
   } catch (err) {
     // EPERM: it exists but belongs to another user
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  if (start !== null) {
+    const now = startTicks(pid);
+    if (now !== null && now !== start) return false; // the pid was reused since
   }
   return !isZombie(pid);
 }
@@ -49,12 +84,17 @@ function isZombie(pid: number): boolean {
 /** Whether an internal entry was made by this very process. */
 export function isOwn(name: string): boolean {
   const owner = parseOwner(name);
-  return owner !== null && owner.host === HOST && owner.pid === process.pid;
+  return (
+    owner !== null &&
+    owner.host === HOST &&
+    owner.pid === process.pid &&
+    (owner.start === null || owner.start === selfStart())
+  );
 }
 
 /** Whether an internal entry is garbage: its owner is dead on this host, or it is old and not ours. */
 export function isAbandoned(name: string, ageMs: number): boolean {
   const owner = parseOwner(name);
-  if (owner && owner.host === HOST) return !pidAlive(owner.pid);
+  if (owner && owner.host === HOST) return !ownerAlive(owner.pid, owner.start);
   return ageMs > FOREIGN_GRACE_MS;
 }

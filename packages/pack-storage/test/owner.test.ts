@@ -1,0 +1,45 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import { describe, expect, it } from "@jest/globals";
+import { isAbandoned, ownedSuffix } from "../src/index";
+
+const linux = fs.existsSync("/proc/self/stat");
+
+describe("owner tags of internal entries", () => {
+  it("this process's own entries are live; a dead pid's are abandoned", () => {
+    const own = ownedSuffix();
+    expect(own).toMatch(linux ? /^\d+\.\d+@[0-9a-f]{8}~[0-9a-f]{12}$/ : /^\d+@[0-9a-f]{8}~[0-9a-f]{12}$/);
+    expect(isAbandoned(`core-1.0.0~${own}`, 0)).toBe(false);
+    const dead = own.replace(/^\d+/, "999999999");
+    expect(isAbandoned(`core-1.0.0~${dead}`, 0)).toBe(true);
+    // another host's entry: only once it is older than the grace period
+    const foreign = own.replace(/@[0-9a-f]{8}~/, "@00000000~");
+    expect(isAbandoned(foreign, 60_000)).toBe(false);
+    expect(isAbandoned(foreign, 25 * 3600_000)).toBe(true);
+  });
+
+  (linux ? it : it.skip)(
+    "a pid that runs again, started at another time (pid 1 of a restarted container), is not the owner",
+    async () => {
+      const own = ownedSuffix();
+      const [pidStart] = own.split("@");
+      const [pid, start] = pidStart.split(".");
+      // this very pid, started at another time: the entry of an earlier process with the same pid
+      expect(isAbandoned(`${pid}.${Number(start) + 1}@${own.split("@")[1]}`, 0)).toBe(true);
+      // a live child: its pid with its real start time is live, with another start time it is not
+      const child = spawn(process.execPath, ["-e", "setTimeout(() => {}, 10_000)"]);
+      try {
+        await new Promise((r) => setTimeout(r, 200));
+        const stat = fs.readFileSync(`/proc/${child.pid}/stat`, "latin1");
+        const ticks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+        const host = own.split("@")[1];
+        expect(isAbandoned(`${child.pid}.${ticks}@${host}`, 0)).toBe(false);
+        expect(isAbandoned(`${child.pid}.${Number(ticks) + 7}@${host}`, 0)).toBe(true);
+        // a tag without a start time (an older version's) keeps the pid-only rule
+        expect(isAbandoned(`${child.pid}@${host}`, 0)).toBe(false);
+      } finally {
+        child.kill("SIGKILL");
+      }
+    },
+  );
+});
