@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
@@ -436,6 +438,51 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
       code: 0,
       out: { ref: "demo_pack", removed: ["7.7.7"] },
     });
+    expect((await run("pack", "list", "-o", "json")).stderr).toBe("");
+  });
+
+  it("after many interrupted installs the notices stop at five, then say how many more", async () => {
+    const own = baseEnv({ ATTUNE_HOME: path.join(t.dir, "attempts-home") });
+    const run = (...args: string[]) => runCli(args, { env: own });
+    expect((await run("pack", "list", "-o", "json")).code).toBe(0); // makes the store
+    const dir = path.join(t.dir, "attempts-home", "packs", ".attempts");
+    fs.mkdirSync(dir, { recursive: true });
+    const host = createHash("sha256").update(os.hostname()).digest("hex").slice(0, 8);
+    // as installs killed while fetching would leave them: dead owners on this host
+    for (let i = 0; i < 7; i++)
+      fs.writeFileSync(
+        path.join(dir, `99999999${i}@${host}~00000000000${i}.json`),
+        JSON.stringify({
+          ref: `lost_${i}`,
+          version: "1.0.0",
+          phase: "fetch",
+          source_type: "local_directory",
+          requested_source: `/src/lost_${i}`,
+          requested_ref: null,
+          force: false,
+          actor_id: null,
+          actor_name: "someone",
+          token_id: null,
+          method: "cli",
+          started_at: "2026-01-01T00:00:00.000Z",
+          pid: 999999990 + i,
+          host: os.hostname(),
+        }),
+        { mode: 0o600 },
+      );
+    const r = await run("pack", "list", "-o", "json");
+    expect(r.code).toBe(0);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(6);
+    expect(
+      lines
+        .slice(0, 5)
+        .every((l) => /^attune: notice: an interrupted install of lost_\d 1\.0\.0 was rolled back/.test(l)),
+    ).toBe(true);
+    expect(lines[5]).toMatch(
+      /^attune: notice: and 2 more interrupted operations were settled \(lost_\d, lost_\d\); each pack's history has them$/,
+    );
+    expect(fs.readdirSync(dir)).toEqual([]);
     expect((await run("pack", "list", "-o", "json")).stderr).toBe("");
   });
 

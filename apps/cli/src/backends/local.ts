@@ -112,6 +112,9 @@ function localUser(): string | null {
   }
 }
 
+/** At most this many notices of one kind; then one line says how many more (the history has them all). */
+const NOTICES_SHOWN = 5;
+
 /** Say what the start-up repair did about operations a crash interrupted (stderr, one line each). */
 function reportRecovery(report: Installer["lastReconcile"]): void {
   const done = {
@@ -119,14 +122,24 @@ function reportRecovery(report: Installer["lastReconcile"]): void {
     rolled_back: "rolled back",
     completed: "finished",
   };
-  for (const r of report?.interrupted ?? [])
+  const interrupted = report?.interrupted ?? [];
+  for (const r of interrupted.slice(0, NOTICES_SHOWN))
     process.stderr.write(
       `attune: notice: an interrupted ${r.operation} of ${r.ref}${r.version ? ` ${r.version}` : ""} was ${done[r.resolution]}` +
         `${r.detail ? ` (${r.detail})` : ""}; see \`attune pack history ${r.ref}\`\n`,
     );
-  for (const u of report?.unnamed ?? [])
+  if (interrupted.length > NOTICES_SHOWN)
+    process.stderr.write(
+      `attune: notice: and ${interrupted.length - NOTICES_SHOWN} more interrupted operations were settled (${[...new Set(interrupted.slice(NOTICES_SHOWN).map((r) => r.ref))].join(", ")}); each pack's history has them\n`,
+    );
+  const unnamed = report?.unnamed ?? [];
+  for (const u of unnamed.slice(0, NOTICES_SHOWN))
     process.stderr.write(
       `attune: notice: an install of ${u.requested_source} (started ${u.started_at} by process ${u.pid} on ${u.host}) was interrupted before its pack was known; nothing was stored\n`,
+    );
+  if (unnamed.length > NOTICES_SHOWN)
+    process.stderr.write(
+      `attune: notice: and ${unnamed.length - NOTICES_SHOWN} more installs were interrupted before their pack was known; nothing was stored\n`,
     );
   for (const f of report?.failed ?? [])
     process.stderr.write(
@@ -152,7 +165,9 @@ function reportRecovery(report: Installer["lastReconcile"]): void {
     if (untracked.length > SHOWN) names.push(`and ${untracked.length - SHOWN} more`);
     process.stderr.write(
       `attune: warning: the packs directory holds ${untracked.length === 1 ? "a pack version" : `${untracked.length} pack versions`} without a record: ${names.join(", ")}\n` +
-        "hint: reinstall it to record it (`attune pack install <source> --force`), or remove its files with `attune pack uninstall <ref> --version <version>`\n",
+        (untracked.length === 1
+          ? "hint: reinstall it to record it (`attune pack install <source> --force`), or remove its files with `attune pack uninstall <ref> --version <version>`\n"
+          : "hint: reinstall each to record it (`attune pack install <source> --force`), or remove their files with `attune pack uninstall <ref> --version <version>`\n"),
     );
   }
 }
