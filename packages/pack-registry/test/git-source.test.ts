@@ -165,7 +165,14 @@ describe("git source (real git http-backend)", () => {
       gitsub: [yaml, dir("sub", [dir(".git")])],
       backslash: [yaml, file("..\\evil")],
       empty: [yaml, file("")],
-      modes: [yaml, file("weird", "100664"), dir("bin", [file("run.sh", "100775")])],
+      modes: [
+        yaml,
+        file("weird", "100664"),
+        dir("bin", [file("run.sh", "100775")]),
+        // a tree with no file in it (only a crafted commit has one): git checks out no directory
+        dir("emptydir", []),
+        dir("outer", [dir("inner", [])]),
+      ],
     };
     for (const [tag, entries] of Object.entries(trees))
       commitRawTree(hostile, writeRawTree(hostile, entries), tag);
@@ -780,6 +787,6 @@ describe("git source (real git http-backend)", () => {
     expect(read("weird")).toBe("pwned\n");
     expect(fs.statSync(path.join(stage, "weird")).mode & 0o777).toBe(0o644);
     expect(fs.statSync(path.join(stage, "bin", "run.sh")).mode & 0o777).toBe(0o755);
-    expect(fs.readdirSync(stage).sort()).toEqual(["bin", "pack.yaml", "weird"]);
+    expect(fs.readdirSync(stage).sort()).toEqual(["bin", "pack.yaml", "weird"]); // no emptydir, no outer
   });
 });

@@ -416,6 +416,14 @@ describe("buildIndexEntry of a pack in a git work tree: the commit at gitRef, as
     expect(e.hint).toMatch(/git tag v9\.9\.9.*git fetch origin v9\.9\.9/);
     const sha = await rejection(buildIndexEntry(work, { gitUrl: url, gitRef: "b".repeat(40) }));
     expect(sha).toMatchObject({ code: "ENOTFOUND", details: { field: "gitRef" } });
+    // an abbreviated SHA: the hint says to give all 40 digits, not to tag a commit by that name
+    const short = git(work, "rev-parse", "--short", "v1.0.0");
+    expect(await rejection(buildIndexEntry(work, { gitUrl: url, gitRef: short }))).toMatchObject({
+      code: "ENOTFOUND",
+      hint: expect.stringMatching(
+        new RegExp(`^if ${short} is an abbreviated commit SHA, give all 40 hex digits`),
+      ),
+    });
     git(work, "tag", "treetag", "v1.0.0^{tree}");
     const tree = await rejection(buildIndexEntry(work, { gitUrl: url, gitRef: "treetag" }));
     expect(tree).toMatchObject({ code: "EINVALID_INPUT", details: { field: "gitRef" } });

@@ -317,7 +317,9 @@ async function withCommittedPackRoot<T>(
         details: { field: "gitRef", ref },
         hint: isCommitSha(ref)
           ? "fetch the commit into the local repository (git fetch), then run this again"
-          : `tag the commit to publish (git tag ${ref}) or fetch the ref (git fetch origin ${ref}), then run this again`,
+          : /^[0-9a-f]{4,39}$/i.test(ref)
+            ? `if ${ref} is an abbreviated commit SHA, give all 40 hex digits (git rev-parse ${ref} prints them); else tag the commit to publish (git tag ${ref}) or fetch the ref, then run this again`
+            : `tag the commit to publish (git tag ${ref}) or fetch the ref (git fetch origin ${ref}), then run this again`,
       },
     );
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "attune-index-entry-"));

@@ -100,7 +100,7 @@ interface PlannedFile {
 }
 
 interface Plan {
-  /** directories to create, parents first (explicit ones and submodules) */
+  /** directories to create that hold no file (submodules), parents first */
   dirs: string[];
   files: PlannedFile[];
 }
@@ -203,8 +203,9 @@ async function plan(
         );
       const kind = entry.mode & 0o170000;
       if (kind === 0o040000) {
+        // made as the parent of a file it holds: a tree with no file in it (only a crafted commit
+        // has one) is left out, as git's checkout leaves it out
         checker.check({ name: `${at}/`, kind: "directory", mode: 0o755, size: 0 });
-        result.dirs.push(at);
         await walk(entry.oid, at);
       } else if (kind === 0o120000) {
         throw new AttuneError(
