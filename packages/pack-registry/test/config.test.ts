@@ -191,6 +191,43 @@ describe("config.yaml", () => {
     });
   });
 
+  it("a config.yaml that is a directory, or a link to nothing, is ECONFIG naming it (not EIO, not silently no config)", async () => {
+    const a = home();
+    fs.mkdirSync(path.join(a, "config.yaml"));
+    expect(await rejection(readConfigFile(a))).toMatchObject({
+      code: "ECONFIG",
+      message: `${path.join(a, "config.yaml")} is a directory, not a file`,
+      hint: expect.stringMatching(/^move the directory .* away: config\.yaml must be a file/),
+    });
+    const b = home();
+    fs.symlinkSync(path.join(b, "gone.yaml"), path.join(b, "config.yaml"));
+    expect(await rejection(readConfigFile(b))).toMatchObject({
+      code: "ECONFIG",
+      message: `${path.join(b, "config.yaml")} is a symbolic link to ${path.join(b, "gone.yaml")}, which does not exist`,
+    });
+    expect(await readConfigFile(home())).toEqual({}); // no file at all: the defaults
+  });
+
+  it("a value of the wrong type is said in a YAML author's words, naming the key", async () => {
+    const h = home();
+    for (const [text, message] of [
+      [
+        "registries:\n  - name: a\n    url: x\n    enabled: 'yes'\n",
+        "registries[0].enabled: must be true or false, not a string",
+      ],
+      [
+        "registries:\n  - name: a\n    url: x\n    headers: 5\n",
+        "registries[0].headers: must be a mapping of names to values, not a number",
+      ],
+      ["registries:\n  - 5\n", "registries[0]: must be a mapping (key: value), not a number"],
+    ]) {
+      fs.writeFileSync(path.join(h, "config.yaml"), text);
+      const e = await rejection(readConfigFile(h));
+      expect(e.code).toBe("ECONFIG");
+      expect(e.message).toBe(`${path.join(h, "config.yaml")}: ${message}`);
+    }
+  });
+
   it.each([
     [
       "registries:\n  - name: a\n    url: x\n  - name: b\n    url: y\n    priority: high\n",

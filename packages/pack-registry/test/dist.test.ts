@@ -57,7 +57,7 @@ describe("dist", () => {
       ok: ["demo", "demo", ["a"]],
       bad: {
         code: "EMANIFEST",
-        message: expect.stringContaining('"tags": Invalid input: expected array, received number'),
+        message: expect.stringContaining('"tags": must be a list, not a number'),
       },
       cfg: [{ name: "main", url: "https://example.com/i.json", priority: 100, enabled: true }],
       badCfg:

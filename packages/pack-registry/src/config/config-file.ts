@@ -301,7 +301,27 @@ async function readConfigText(file: string): Promise<string | null> {
   try {
     return await fs.readFile(file, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EISDIR")
+      throw new AttuneError(ErrorCodes.ECONFIG, `${file} is a directory, not a file`, {
+        path: file,
+        cause: e,
+        hint: `move the directory ${file} away: config.yaml must be a file (\`attune registry add\` writes one)`,
+      });
+    if (code === "ENOENT") {
+      // a link whose target is gone is a config the user meant to have, not "no config"
+      const target = await fs.readlink(file).catch(() => null);
+      if (target === null) return null;
+      throw new AttuneError(
+        ErrorCodes.ECONFIG,
+        `${file} is a symbolic link to ${target}, which does not exist`,
+        {
+          path: file,
+          cause: e,
+          hint: `restore ${target}, or remove the link ${file} to run with the defaults`,
+        },
+      );
+    }
     throw ioError(e, file, "read");
   }
 }
