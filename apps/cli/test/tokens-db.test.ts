@@ -118,6 +118,8 @@ async function tokenLifecycle(env: NodeJS.ProcessEnv) {
     ["soon", /^attune: EUSAGE: --expires-in must be a whole number followed by m, h, d or w/],
     ["0h", /^attune: EUSAGE: --expires-in 0h would make a token that has already expired/],
     ["3651d", /^attune: EUSAGE: --expires-in 3651d is longer than ten years \(3650d\)/],
+    ["99999999999d", /^attune: EUSAGE: --expires-in 99999999999d is longer than ten years \(3650d\)/],
+    ["-5m", /^attune: EUSAGE: --expires-in must be a whole number followed by m, h, d or w/],
     ["", /^attune: EUSAGE: --expires-in needs a value/],
   ] as const) {
     const bad = await runCli(["token", "create", "--name", "x", `--expires-in=${given}`], { env });

@@ -54,7 +54,8 @@ const MAX_EXPIRES_DAYS = 3650;
 /** `--expires-in 30d` as the time the token expires (from `now`), or undefined when not given. */
 export function expiresAt(raw: string | undefined, now = Date.now()): Date | undefined {
   if (raw === undefined) return undefined;
-  const m = /^([0-9]{1,9})([mhdw])$/.exec(raw.trim());
+  // any number of digits: a huge count is "longer than ten years" below, not a malformed one
+  const m = /^([0-9]+)([mhdw])$/.exec(raw.trim());
   const hint = "e.g. --expires-in 30d (or 90m, 12h, 2w); leave it out for a token that does not expire";
   if (!m)
     throw new CliError(
@@ -68,7 +69,7 @@ export function expiresAt(raw: string | undefined, now = Date.now()): Date | und
     throw new CliError("EUSAGE", `--expires-in ${raw.trim()} would make a token that has already expired`, {
       hint,
     });
-  if (ms > MAX_EXPIRES_DAYS * UNIT_MS.d)
+  if (!(ms <= MAX_EXPIRES_DAYS * UNIT_MS.d))
     throw new CliError(
       "EUSAGE",
       `--expires-in ${raw.trim()} is longer than ten years (${MAX_EXPIRES_DAYS}d)`,
