@@ -47,13 +47,12 @@ export async function list(ctx: InstallerContext, filter: ListFilter = {}): Prom
     page,
     pageSize,
   });
-  return {
-    items: items.map(toJsonPair),
-    page,
-    pageSize,
-    totalItems: total,
-    totalPages: Math.ceil(total / pageSize),
-  };
+  return pageOf(items.map(toJsonPair), page, pageSize, total);
+}
+
+/** One page of a list, with the totals every paged answer carries. */
+function pageOf<T>(items: T[], page: number, pageSize: number, totalItems: number) {
+  return { items, page, pageSize, totalItems, totalPages: Math.ceil(totalItems / pageSize) };
 }
 
 export async function show(ctx: InstallerContext, ref: string): Promise<PackWithInstallation> {
@@ -86,13 +85,7 @@ export async function historyPage(
   const pageSize = positiveInt(filter.pageSize, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
   const { items, total } = await ctx.store.eventPage(ref, { page, pageSize });
   if (total === 0 && !(await ctx.store.get(ref))) throw noHistory(ref);
-  return {
-    items: items.map(toEventJson),
-    page,
-    pageSize,
-    totalItems: total,
-    totalPages: Math.ceil(total / pageSize),
-  };
+  return pageOf(items.map(toEventJson), page, pageSize, total);
 }
 
 function noHistory(ref: string): AttuneError {
