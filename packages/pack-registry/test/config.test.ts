@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -191,19 +192,33 @@ describe("config.yaml", () => {
     });
   });
 
-  it("a config.yaml that is a directory, or a link to nothing, is ECONFIG naming it (not EIO, not silently no config)", async () => {
+  it("a config.yaml that is a directory, a FIFO, a loop or a link to nothing is ECONFIG naming it (not EIO, a hang, or silently no config)", async () => {
     const a = home();
     fs.mkdirSync(path.join(a, "config.yaml"));
     expect(await rejection(readConfigFile(a))).toMatchObject({
       code: "ECONFIG",
       message: `${path.join(a, "config.yaml")} is a directory, not a file`,
-      hint: expect.stringMatching(/^move the directory .* away: config\.yaml must be a file/),
+      hint: expect.stringMatching(/^move .* away: config\.yaml must be a file/),
     });
     const b = home();
     fs.symlinkSync(path.join(b, "gone.yaml"), path.join(b, "config.yaml"));
     expect(await rejection(readConfigFile(b))).toMatchObject({
       code: "ECONFIG",
       message: `${path.join(b, "config.yaml")} is a symbolic link to ${path.join(b, "gone.yaml")}, which does not exist`,
+    });
+    // a FIFO never hangs the read; a loop of links is named as such
+    const c = home();
+    execFileSync("mkfifo", [path.join(c, "config.yaml")]);
+    expect(await rejection(readConfigFile(c))).toMatchObject({
+      code: "ECONFIG",
+      message: `${path.join(c, "config.yaml")} is a FIFO, socket or device, not a file`,
+    });
+    const d = home();
+    fs.symlinkSync(path.join(d, "config.yaml"), path.join(d, "config.yaml"));
+    expect(await rejection(readConfigFile(d))).toMatchObject({
+      code: "ECONFIG",
+      message: `${path.join(d, "config.yaml")} is a loop of symbolic links, not a file`,
+      hint: expect.stringMatching(/^move .* away/),
     });
     expect(await readConfigFile(home())).toEqual({}); // no file at all: the defaults
   });

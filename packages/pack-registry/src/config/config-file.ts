@@ -1,3 +1,4 @@
+import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -298,16 +299,19 @@ export async function readConfigFile(home: string, opts: ParseConfigOptions = {}
 
 /** config.yaml's text, or null when there is none. */
 async function readConfigText(file: string): Promise<string | null> {
+  const notAFile = (what: string, cause?: unknown) =>
+    new AttuneError(ErrorCodes.ECONFIG, `${file} is ${what}, not a file`, {
+      path: file,
+      cause,
+      hint: `move ${file} away: config.yaml must be a file (\`attune registry add\` writes one)`,
+    });
+  let fh: fs.FileHandle;
   try {
-    return await fs.readFile(file, "utf8");
+    // non-blocking: a FIFO in its place must not hang every command (a link to a file is fine)
+    fh = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EISDIR")
-      throw new AttuneError(ErrorCodes.ECONFIG, `${file} is a directory, not a file`, {
-        path: file,
-        cause: e,
-        hint: `move the directory ${file} away: config.yaml must be a file (\`attune registry add\` writes one)`,
-      });
+    if (code === "ELOOP") throw notAFile("a loop of symbolic links", e);
     if (code === "ENOENT") {
       // a link whose target is gone is a config the user meant to have, not "no config"
       const target = await fs.readlink(file).catch(() => null);
@@ -323,6 +327,18 @@ async function readConfigText(file: string): Promise<string | null> {
       );
     }
     throw ioError(e, file, "read");
+  }
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) throw notAFile("a directory");
+    if (!st.isFile()) throw notAFile("a FIFO, socket or device");
+    return await fh.readFile("utf8");
+  } catch (e) {
+    if (e instanceof AttuneError) throw e;
+    if ((e as NodeJS.ErrnoException).code === "EISDIR") throw notAFile("a directory", e);
+    throw ioError(e, file, "read");
+  } finally {
+    await fh.close().catch(() => undefined);
   }
 }
 
