@@ -52,12 +52,15 @@ export const InstallBody = z
 
 /** A query number in plain decimal digits, 1..max ("1e3" and "0x10" are not page numbers). */
 function decimal(max: number, description: string) {
+  // one message, as the CLI words it, whatever is wrong ("1e3", "0x10", 0, or 20 digits, which
+  // zod reported as "Too big: expected int …" twice)
   return z
     .string()
-    .regex(/^[0-9]+$/, "must be a whole number in decimal digits")
+    .refine((s) => /^[0-9]{1,16}$/.test(s) && Number(s) >= 1 && Number(s) <= max, {
+      message: `must be a whole number from 1 to ${max}, in decimal digits`,
+    })
     .describe(description)
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(max));
+    .transform(Number);
 }
 
 function wholeNumber(max: number, byDefault: number) {
@@ -240,10 +243,10 @@ export const RegistryState = z.object({
 export const SearchResults = z.object({ data: z.array(SearchHit), registries: z.array(RegistryState) });
 
 export const Pagination = z.object({
-  page: z.number().int(),
-  page_size: z.number().int(),
-  total_items: z.number().int(),
-  total_pages: z.number().int(),
+  page: z.number().int().min(1),
+  page_size: z.number().int().min(1),
+  total_items: z.number().int().min(0),
+  total_pages: z.number().int().min(0),
 });
 
 export const Problem = z.object({

@@ -239,7 +239,9 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
       `Page 1 of ${Math.ceil(n / 2)} (${n} events, page 1 the newest; --page 2 --page-size 2 for older ones)`,
     );
     const last = await cli("pack", "history", "demo_pack", "--page", "50", "-o", "table");
-    expect(last.stdout).toBe(`No events.\nPage 50 of 1 (${n} events, page 1 the newest)\n`);
+    expect(last.stdout).toBe(
+      `No events.\nPage 50 is past the last (1 page of 20, ${n} events, page 1 the newest)\n`,
+    );
     // a ref never seen: ENOTFOUND on any page, as without paging
     const never = await cli("pack", "history", "nope_pack", "--page", "2");
     expect(never.code).toBe(1);

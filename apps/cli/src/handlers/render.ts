@@ -73,6 +73,8 @@ export function historyPageTable(page: HistoryPage): string {
   const events = `${p.total_items} event${p.total_items === 1 ? "" : "s"}`;
   const older =
     p.page < p.total_pages ? `; --page ${p.page + 1} --page-size ${p.page_size} for older ones` : "";
+  if (p.page > p.total_pages)
+    return `${historyTable(page.data)}Page ${p.page} is past the last (${p.total_pages} page${p.total_pages === 1 ? "" : "s"} of ${p.page_size}, ${events}, page 1 the newest)\n`;
   return `${historyTable(page.data)}Page ${p.page} of ${p.total_pages} (${events}, page 1 the newest${older})\n`;
 }
 
