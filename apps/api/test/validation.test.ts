@@ -322,6 +322,25 @@ describe("install body validation", () => {
     expectProblem(res, 415, "EUNSUPPORTED_MEDIA_TYPE", ["Content-Type"]);
   });
 
+  it("a charset or a Content-Encoding it cannot decode -> 415 naming that header, the value as sent", async () => {
+    for (const path of ["/api/v1/packs/install", "/api/v1/packs/demo/verify"]) {
+      const charset = await request(api.app)
+        .post(path)
+        .set(api.auth())
+        .set("Content-Type", "application/json; charset=latin1")
+        .send("{}");
+      expectProblem(charset, 415, "EUNSUPPORTED_MEDIA_TYPE", ["Content-Type"]);
+      expect(charset.body.detail).toBe('unsupported charset "latin1"');
+      const encoding = await request(api.app)
+        .post(path)
+        .set(api.auth())
+        .set("Content-Type", "application/json")
+        .set("Content-Encoding", "zstd-ish")
+        .send("{}");
+      expectProblem(encoding, 415, "EUNSUPPORTED_MEDIA_TYPE", ["Content-Encoding"]);
+    }
+  });
+
   it("an unknown query parameter on install -> 400", async () => {
     const res = await request(api.app)
       .post("/api/v1/packs/install?force=true")

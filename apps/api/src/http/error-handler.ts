@@ -21,6 +21,9 @@ interface BodyParserError extends Error {
   limit?: number;
   /** the raw body that failed to parse (body-parser sets it) */
   body?: unknown;
+  /** what body-parser could not decode: the Content-Type's charset, the Content-Encoding */
+  charset?: unknown;
+  encoding?: unknown;
 }
 
 /** The JSON type of a body that parses but is not an object or array (null, a string, a number). */
@@ -83,9 +86,30 @@ function fromBodyParser(err: BodyParserError, path: string): HttpProblem | undef
     }
     case "entity.too.large":
       return bodyTooLarge(err.limit);
-    case "charset.unsupported":
-    case "encoding.unsupported":
-      return new HttpProblem(415, "EUNSUPPORTED_MEDIA_TYPE", err.message);
+    case "charset.unsupported": {
+      const charset = typeof err.charset === "string" ? err.charset : "";
+      return new HttpProblem(
+        415,
+        "EUNSUPPORTED_MEDIA_TYPE",
+        `unsupported charset ${JSON.stringify(charset)}`,
+        {
+          errors: [{ field: "Content-Type", message: `charset ${JSON.stringify(charset)} is not supported` }],
+          hint: "send the JSON body in UTF-8 (Content-Type: application/json, or with charset=utf-8)",
+        },
+      );
+    }
+    case "encoding.unsupported": {
+      const encoding = typeof err.encoding === "string" ? err.encoding : "";
+      return new HttpProblem(
+        415,
+        "EUNSUPPORTED_MEDIA_TYPE",
+        `unsupported content encoding ${JSON.stringify(encoding)}`,
+        {
+          errors: [{ field: "Content-Encoding", message: `${JSON.stringify(encoding)} is not supported` }],
+          hint: "send the body as it is (no Content-Encoding), or compressed with gzip, deflate or br",
+        },
+      );
+    }
     default:
       return fromClientError(err);
   }
