@@ -147,7 +147,7 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const packsDir = r.text("ATTUNE_PACKS_DIR");
   return {
     port,
-    host: r.text("HOST") ?? "127.0.0.1",
+    host: r.word("HOST") ?? "127.0.0.1",
     home: path.resolve(home ?? path.join(userHomeDir(), ".attune")),
     databaseUrl: r.text("DATABASE_URL"),
     packsDir: packsDir ? path.resolve(packsDir) : undefined,

@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { answerClientError } from "./http/client-error";
 import { createLogger } from "./logger";
 import { createServer, type Lifecycle } from "./server";
@@ -44,10 +45,13 @@ export async function startServer(deps: ServerDeps, opts: ListenOptions = {}): P
     res.once("close", () => inFlight--);
   });
 
+  const listenHost = opts.host ?? "127.0.0.1";
+  const listenPort = opts.port ?? 0;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
+    const fail = (err: NodeJS.ErrnoException) => reject(listenError(err, listenHost, listenPort));
+    server.once("error", fail);
+    server.listen(listenPort, listenHost, () => {
+      server.off("error", fail);
       resolve();
     });
   });
@@ -80,4 +84,36 @@ export async function startServer(deps: ServerDeps, opts: ListenOptions = {}): P
     })());
 
   return { server, url: `http://${host}:${port}`, port, close };
+}
+
+/** Why the server could not listen, said of the variable that decides it (HOST or PORT). */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const reason = err.code ?? "ERROR";
+  if (reason === "ENOTFOUND" || reason === "EAI_AGAIN" || reason === "EADDRNOTAVAIL")
+    return new AttuneError(
+      ErrorCodes.ECONFIG,
+      `HOST ${JSON.stringify(host)} is not an address of this machine (${reason})`,
+      {
+        cause: err,
+        details: { field: "HOST" },
+        hint: "set HOST to an address of this machine: 127.0.0.1 (the default), ::1, 0.0.0.0 for every interface, or a name that resolves to one of them",
+      },
+    );
+  if (reason === "EADDRINUSE")
+    return new AttuneError(ErrorCodes.ECONFIG, `PORT ${port} on ${host} is already in use`, {
+      cause: err,
+      details: { field: "PORT" },
+      hint: "stop the server that listens there, or set PORT to a free port (0 picks one)",
+    });
+  if (reason === "EACCES")
+    return new AttuneError(
+      ErrorCodes.ECONFIG,
+      `PORT ${port} on ${host} needs privileges this process lacks`,
+      {
+        cause: err,
+        details: { field: "PORT" },
+        hint: "set PORT to a port above 1023, or give the process the right to bind low ports",
+      },
+    );
+  return err;
 }

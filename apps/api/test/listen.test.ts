@@ -279,6 +279,26 @@ describe("graceful shutdown of the entry point (pnpm api)", () => {
     );
   });
 
+  it("a HOST it cannot bind, or a PORT in use, is ECONFIG naming the variable and the way on", async () => {
+    const home = path.join(tmp.dir, "home-listen");
+    // 203.0.113.7 (TEST-NET-3) is no address of this machine
+    await expect(spawnApi({ ATTUNE_HOME: home, HOST: "203.0.113.7", PORT: "0" })).rejects.toThrow(
+      /exited with 1 before listening: attune-api: cannot start: ECONFIG HOST "203\.0\.113\.7" is not an address of this machine \(EADDRNOTAVAIL\) \(set HOST to an address of this machine: /,
+    );
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      await expect(spawnApi({ ATTUNE_HOME: home, PORT: String(port) })).rejects.toThrow(
+        new RegExp(
+          `exited with 1 before listening: attune-api: cannot start: ECONFIG PORT ${port} on 127\\.0\\.0\\.1 is already in use \\(stop the server that listens there, or set PORT to a free port \\(0 picks one\\)\\)\n$`,
+        ),
+      );
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  });
+
   it("refuses to start with an ATTUNE_IO_THREADS the libraries would ignore, as the CLI does", async () => {
     await expect(
       spawnApi({ ATTUNE_HOME: path.join(tmp.dir, "home-bad"), ATTUNE_IO_THREADS: "off" }),
