@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { AttuneError, ErrorCodes, userHomeDir } from "@attune/pack-storage";
 import path from "node:path";
 
@@ -135,16 +136,40 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       message: `ATTUNE_IO_THREADS must be 0 (all file I/O on the main thread) or 1 (the default: helper threads), not ${shown(ioThreads)}`,
       hint: "set ATTUNE_IO_THREADS=0 to turn the helper threads off, or unset it",
     });
-  if (r.problems.length > 0) throw envError(r.problems);
-
   const rootsVar = env.ATTUNE_LOCAL_SOURCE_ROOTS;
-  const roots = (rootsVar ?? "")
+  const given = (rootsVar ?? "")
     .split(path.delimiter)
     .map((p) => p.trim())
-    .filter(Boolean)
-    .map((p) => path.resolve(p));
+    .filter(Boolean);
+  // each root is where clients' local paths must lie: an absolute directory of this machine (a
+  // relative one would depend on the server's working directory, a missing one admits nothing)
+  for (const root of given) {
+    const problem = !path.isAbsolute(root)
+      ? "is relative"
+      : !isDirectory(root)
+        ? "is not an existing directory"
+        : null;
+    if (problem)
+      r.problems.push({
+        variable: "ATTUNE_LOCAL_SOURCE_ROOTS",
+        message: `ATTUNE_LOCAL_SOURCE_ROOTS: ${shown(root)} ${problem}`,
+        hint: `give absolute paths of existing directories, separated by "${path.delimiter}"; set it empty to refuse local paths`,
+      });
+  }
+  const roots = given.map((p) => path.resolve(p));
   const home = r.text("ATTUNE_HOME");
   const packsDir = r.text("ATTUNE_PACKS_DIR");
+  for (const [variable, value] of [
+    ["ATTUNE_HOME", home],
+    ["ATTUNE_PACKS_DIR", packsDir],
+  ] as const)
+    if (value !== undefined && value.trim() === "")
+      r.problems.push({
+        variable,
+        message: `${variable} is blank (${shown(value)})`,
+        hint: `set ${variable} to a directory path, or unset it for the default`,
+      });
+  if (r.problems.length > 0) throw envError(r.problems);
   return {
     port,
     host: r.word("HOST") ?? "127.0.0.1",
@@ -208,4 +233,12 @@ export function effectiveLocalSourceRoots(
 ): string[] {
   if (config.localSourceRootsFromEnv) return config.localSourceRoots;
   return (file.local_source_roots ?? []).map((p) => path.resolve(config.home, p));
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }

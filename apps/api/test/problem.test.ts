@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import path from "node:path";
 import os from "node:os";
 import { describe, expect, it } from "@jest/globals";
@@ -79,8 +80,28 @@ describe("readApiConfig", () => {
   });
 
   it("splits ATTUNE_LOCAL_SOURCE_ROOTS on the path delimiter and resolves each", () => {
-    const c = readApiConfig({ ATTUNE_HOME: "/h", ATTUNE_LOCAL_SOURCE_ROOTS: "/a/b::/c/../d" });
-    expect(c.localSourceRoots).toEqual(["/a/b", "/d"]);
+    const c = readApiConfig({ ATTUNE_HOME: "/h", ATTUNE_LOCAL_SOURCE_ROOTS: "/tmp::/usr/../var" });
+    expect(c.localSourceRoots).toEqual(["/tmp", "/var"]);
+  });
+
+  it("refuses a root that is relative or no existing directory, and a blank home or packs dir, naming each", () => {
+    let err: { message?: string } | undefined;
+    try {
+      readApiConfig({
+        ATTUNE_LOCAL_SOURCE_ROOTS: `relative/dir:/nonexistent/attune-root:${__filenameOf()}`,
+        ATTUNE_HOME: " ",
+        ATTUNE_PACKS_DIR: "  ",
+      });
+    } catch (e) {
+      err = e as { message?: string };
+    }
+    expect(err?.message).toContain('ATTUNE_LOCAL_SOURCE_ROOTS: "relative/dir" is relative');
+    expect(err?.message).toContain(
+      'ATTUNE_LOCAL_SOURCE_ROOTS: "/nonexistent/attune-root" is not an existing directory',
+    );
+    expect(err?.message).toContain("is not an existing directory");
+    expect(err?.message).toContain('ATTUNE_HOME is blank (" ")');
+    expect(err?.message).toContain('ATTUNE_PACKS_DIR is blank ("  ")');
   });
 
   it("local source roots: the environment's when set (even empty), else config.yaml's, anchored at the home", () => {
@@ -88,8 +109,8 @@ describe("readApiConfig", () => {
     const unset = readApiConfig({ ATTUNE_HOME: "/h" });
     expect(effectiveLocalSourceRoots(unset, fromFile)).toEqual(["/h/packs-in", "/srv/abs"]);
     expect(effectiveLocalSourceRoots(unset, {})).toEqual([]);
-    const set = readApiConfig({ ATTUNE_HOME: "/h", ATTUNE_LOCAL_SOURCE_ROOTS: "/only" });
-    expect(effectiveLocalSourceRoots(set, fromFile)).toEqual(["/only"]);
+    const set = readApiConfig({ ATTUNE_HOME: "/h", ATTUNE_LOCAL_SOURCE_ROOTS: "/usr" });
+    expect(effectiveLocalSourceRoots(set, fromFile)).toEqual(["/usr"]);
     const empty = readApiConfig({ ATTUNE_HOME: "/h", ATTUNE_LOCAL_SOURCE_ROOTS: "" });
     expect(effectiveLocalSourceRoots(empty, fromFile)).toEqual([]);
   });
@@ -240,3 +261,8 @@ describe("readApiConfig", () => {
     ]);
   });
 });
+
+/** A path that exists but is a file, not a directory (this test file). */
+function __filenameOf(): string {
+  return fileURLToPath(import.meta.url);
+}
