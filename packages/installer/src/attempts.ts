@@ -1,4 +1,5 @@
-// Install attempts in progress: `<packsDir>/.attempts/<pid>@<host>~<random>.json`, one per install
+// Install attempts in progress: `<packsDir>/.attempts/<owner tag>.json` (pack-storage's ownedSuffix(): pid,
+// start time, host), one per install
 // from its start until its intent is journaled (the journal then speaks for it) or it fails (its
 // `failed` event does). A process killed in between (fetching, extracting, hashing: most of an
 // install's time) leaves its file behind; the next write or start finds its owner dead and records
@@ -12,7 +13,14 @@ import { isAbandoned, isValidRef, isValidVersion, makeDirs, ownedSuffix } from "
 import type { InstallerContext } from "./context";
 import { appendEventKeepingActor } from "./events";
 import type { EventData } from "./record";
-import type { Actor, InstallationMethod, ReconcileReport, SourceType, UnnamedAttempt } from "./types";
+import {
+  actorDetails,
+  type Actor,
+  type InstallationMethod,
+  type ReconcileReport,
+  type SourceType,
+  type UnnamedAttempt,
+} from "./types";
 
 /** What an attempt file says of its install. */
 export interface AttemptInfo {
@@ -204,7 +212,7 @@ export function attemptActor(actor: Actor, method: InstallationMethod | null) {
   return {
     actor_id: actor.identityId,
     actor_name: actor.name,
-    token_id: typeof actor.tokenId === "number" ? actor.tokenId : null,
+    token_id: actorDetails(actor).token_id ?? null,
     method,
   };
 }
@@ -237,9 +245,9 @@ export function interruptedAttemptEvent(a: AttemptInfo & { ref: string }): Event
   };
 }
 
-/** Whether an attempt names a ref its history can take (a file edited by hand may not). */
-export function hasRef(a: AttemptInfo): a is AttemptInfo & { ref: string } {
-  return typeof a.ref === "string" && isValidRef(a.ref);
+/** Whether the attempt learnt its pack's ref (readAttempt has checked that one is valid). */
+function hasRef(a: AttemptInfo): a is AttemptInfo & { ref: string } {
+  return a.ref !== null;
 }
 
 /**

@@ -149,27 +149,30 @@ function reportRecovery(report: Installer["lastReconcile"]): void {
   // an old backup, another --packs-dir): every command says so until it is mended
   const missing = report?.missingFiles ?? [];
   if (missing.length > 0) {
-    const SHOWN = 5;
-    const names = missing.slice(0, SHOWN).map((m) => `${m.ref} ${m.version}`);
-    if (missing.length > SHOWN) names.push(`and ${missing.length - SHOWN} more`);
+    const names = shortList(missing.map((m) => `${m.ref} ${m.version}`));
     process.stderr.write(
-      `attune: warning: ${missing.length === 1 ? "an installed pack has" : `${missing.length} installed packs have`} no files in the packs directory: ${names.join(", ")}\n` +
+      `attune: warning: ${missing.length === 1 ? "an installed pack has" : `${missing.length} installed packs have`} no files in the packs directory: ${names}\n` +
         "hint: restore the packs directory from a backup, or reinstall each with `attune pack install <source> --force`; `attune pack verify --all` lists them\n",
     );
   }
   // the other way round: files in the packs directory that no record accounts for (left as they are)
   const untracked = report?.untracked ?? [];
   if (untracked.length > 0) {
-    const SHOWN = 5;
-    const names = untracked.slice(0, SHOWN).map((u) => (u.version ? `${u.ref} ${u.version}` : u.ref));
-    if (untracked.length > SHOWN) names.push(`and ${untracked.length - SHOWN} more`);
+    const names = shortList(untracked.map((u) => (u.version ? `${u.ref} ${u.version}` : u.ref)));
     process.stderr.write(
-      `attune: warning: the packs directory holds ${untracked.length === 1 ? "a pack version" : `${untracked.length} pack versions`} without a record: ${names.join(", ")}\n` +
+      `attune: warning: the packs directory holds ${untracked.length === 1 ? "a pack version" : `${untracked.length} pack versions`} without a record: ${names}\n` +
         (untracked.length === 1
           ? "hint: reinstall it to record it (`attune pack install <source> --force`), or remove its files with `attune pack uninstall <ref> --version <version>`\n"
           : "hint: reinstall each to record it (`attune pack install <source> --force`), or remove their files with `attune pack uninstall <ref> --version <version>`\n"),
     );
   }
+}
+
+/** The first NOTICES_SHOWN names, then how many more. */
+function shortList(names: string[]): string {
+  const shown = names.slice(0, NOTICES_SHOWN);
+  if (names.length > NOTICES_SHOWN) shown.push(`and ${names.length - NOTICES_SHOWN} more`);
+  return shown.join(", ");
 }
 
 function neverInstalled(ref: string): CliError {

@@ -335,7 +335,6 @@ async function readConfigText(file: string): Promise<string | null> {
     return await fh.readFile("utf8");
   } catch (e) {
     if (e instanceof AttuneError) throw e;
-    if ((e as NodeJS.ErrnoException).code === "EISDIR") throw notAFile("a directory", e);
     throw ioError(e, file, "read");
   } finally {
     await fh.close().catch(() => undefined);

@@ -13,10 +13,10 @@ const HOST = crypto.createHash("sha256").update(os.hostname()).digest("hex").sli
 export const FOREIGN_GRACE_MS = 24 * 60 * 60 * 1000;
 
 /**
- * When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat), or null
- * where /proc does not say (another OS, or the process is gone).
+ * What /proc says of process `pid`: its state (field 3) and when it started, in clock ticks since
+ * boot (field 22); null where /proc does not say (another OS, or the process is gone).
  */
-function startTicks(pid: number): string | null {
+function procStat(pid: number): { state: string; start: string | null } | null {
   let stat: string;
   try {
     stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
@@ -25,13 +25,13 @@ function startTicks(pid: number): string | null {
   }
   // "pid (comm) S ppid …": comm may hold spaces and parentheses, so fields count from the last ")"
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = fields[19]; // field 22 of the whole line; the state is field 3
-  return ticks !== undefined && /^\d+$/.test(ticks) ? ticks : null;
+  const ticks = fields[19]; // field 22 of the whole line; fields[0] is the state, field 3
+  return { state: fields[0] ?? "", start: ticks !== undefined && /^\d+$/.test(ticks) ? ticks : null };
 }
 
 let ownStart: string | null | undefined;
 function selfStart(): string | null {
-  ownStart ??= startTicks(process.pid);
+  ownStart ??= procStat(process.pid)?.start ?? null;
   return ownStart;
 }
 
@@ -58,27 +58,13 @@ function ownerAlive(pid: number, start: string | null): boolean {
     // EPERM: it exists but belongs to another user
     if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
-  if (start !== null) {
-    const now = startTicks(pid);
-    if (now !== null && now !== start) return false; // the pid was reused since
-  }
-  return !isZombie(pid);
-}
-
-/**
- * A killed process whose parent has not yet collected it (a supervisor or shell that waits late)
- * still answers kill(pid, 0), but it will never finish its work: on Linux, /proc says so.
- */
-function isZombie(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
-  } catch {
-    return false; // no /proc (another OS), or it is gone: kill(pid, 0) decided
-  }
-  // "pid (comm) S ...": comm may hold spaces and parentheses, so the state follows the last ")"
-  const state = stat.charAt(stat.lastIndexOf(")") + 2);
-  return state === "Z" || state === "X";
+  // one read of /proc: a pid reused since the tag was made is not the owner, and a killed process
+  // whose parent has not yet collected it (a supervisor or shell that waits late) still answers
+  // kill(pid, 0) but will never finish its work
+  const proc = procStat(pid);
+  if (proc === null) return true; // no /proc (another OS), or it is gone: kill(pid, 0) decided
+  if (start !== null && proc.start !== null && proc.start !== start) return false;
+  return proc.state !== "Z" && proc.state !== "X";
 }
 
 /** Whether an internal entry was made by this very process. */
