@@ -8,7 +8,7 @@ import { CliError, exitCodeFor, renderError } from "./errors";
 import { globalOptions } from "./globals";
 import { OUTPUT_FORMATS, isOutputFormat } from "./output";
 import { runState } from "./run";
-import { closest, distance } from "./suggest";
+import { closest, distance } from "@attune/pack-storage/suggest";
 import { VERSION } from "./version";
 
 const EPILOGUE =

@@ -154,6 +154,28 @@ describe("config.yaml", () => {
     );
   });
 
+  it("a top-level key a letter or two from a known one is ECONFIG naming it and the key meant; other unknown keys are kept", async () => {
+    const h = home();
+    const file = path.join(h, "config.yaml");
+    for (const [typo, meant] of [
+      ["registeries", "registries"],
+      ["max_file_byte", "max_file_bytes"],
+      ["allow-http", "allow_http"],
+      ["Token", "token"],
+      ["databse_url", "database_url"],
+    ]) {
+      fs.writeFileSync(file, `${typo}: 1\n`);
+      expect(await rejection(readConfigFile(h))).toMatchObject({
+        code: "ECONFIG",
+        message: `${file}: ${typo}: is not a known key; did you mean ${meant}?`,
+        details: { field: typo },
+        hint: expect.stringContaining(`rename ${typo} to ${meant} in ${file}`),
+      });
+    }
+    fs.writeFileSync(file, "other_tool: {keep: me}\nmax_file_bytes: 5\n");
+    expect(await readConfigFile(h)).toEqual({ other_tool: { keep: "me" }, max_file_bytes: 5 });
+  });
+
   it("reads a missing file as an empty config", async () => {
     expect(await readConfigFile(home())).toEqual({});
   });

@@ -34,3 +34,4 @@ export { makeDirs, makeDirsSync } from "./make-dirs";
 /** Owner tags of internal entries (`<pid>@<host>~<random>`), for layers that keep their own. */
 export { isAbandoned, ownedSuffix } from "./storage/owner";
 export { redactUrl, redactUrlsIn } from "./redact";
+export { closest, distance } from "./suggest";

@@ -2,7 +2,7 @@ import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { AttuneError, ErrorCodes, ioError, makeDirs } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, closest, ioError, makeDirs } from "@attune/pack-storage";
 import type { AttuneConfigFile, RegistryConfig } from "./types";
 import { loadLockfile, loadParsers, loadYaml, once } from "../lazy";
 import { urlHasCredentials } from "../policy/url-credentials";
@@ -213,6 +213,41 @@ function checkCaps(cfg: AttuneConfigFile, file: string): void {
 }
 
 /**
+ * The top-level keys the product reads: this package's, and the CLI's own (`database_url`,
+ * `packs_dir`, `api_url`, `token`). Other keys are kept for other tools, but not one a letter or two
+ * away from these: `registeries:` or `max_file_byte:` would otherwise be ignored without a word and
+ * the setting the user meant would silently not apply.
+ */
+export const CONFIG_KEYS = [
+  "registries",
+  "allow_http",
+  "allowed_private_hosts",
+  "local_source_roots",
+  "index_cache_ttl_seconds",
+  ...CAP_KEYS.map((c) => c.key),
+  "database_url",
+  "packs_dir",
+  "api_url",
+  "token",
+];
+
+function checkMisspelledKeys(cfg: AttuneConfigFile, file: string): void {
+  for (const key of Object.keys(cfg)) {
+    if (CONFIG_KEYS.includes(key)) continue;
+    const meant = closest(key, CONFIG_KEYS, 2);
+    if (meant === undefined) continue;
+    const message = `is not a known key; did you mean ${meant}?`;
+    throw configError(
+      file,
+      key,
+      message,
+      [{ key, message }],
+      `rename ${key} to ${meant} in ${file} (other keys are left to other tools, but not ones this close to a known key)`,
+    );
+  }
+}
+
+/**
  * allowed_private_hosts items with a scheme, a port or a CIDR range are refused by the outbound
  * policy's own rule (they would never match), here with the file named.
  */
@@ -265,6 +300,7 @@ export function parseConfig(
     );
   }
   const cfg = r.data as AttuneConfigFile;
+  checkMisspelledKeys(cfg, file);
   checkCaps(cfg, file);
   checkPrivateHosts(cfg, file);
   const twice = opts.allowDuplicateNames ? null : repeatedName(cfg.registries ?? []);

@@ -1,4 +1,4 @@
-/** Closest candidate by edit distance, for "did you mean" hints on unknown flags. */
+/** Closest candidate by edit distance, for "did you mean" hints (unknown flags, config keys). */
 export function closest(word: string, candidates: string[], maxDistance = 3): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
