@@ -92,4 +92,15 @@ describe("list body reuse", () => {
     expect(refs(changed)).toContain("cache_d");
     expect(changed.headers.etag).not.toBe(etag);
   });
+
+  it("any other GET with a body has a weak ETag too (304 while the same bytes would be sent), and no answer may be cached", async () => {
+    const show = () => request(api.app).get("/api/v1/packs/cache_c").set(api.auth(api.tokens.read));
+    const first = await show();
+    expect(first.status).toBe(200);
+    expect(first.headers.etag).toMatch(/^W\//);
+    expect(first.headers["cache-control"]).toBe("no-store");
+    expect(first.headers["x-content-type-options"]).toBe("nosniff");
+    expect((await show().set("If-None-Match", first.headers.etag)).status).toBe(304);
+    expect((await show().set("If-None-Match", 'W/"0-stale"')).status).toBe(200);
+  });
 });
