@@ -81,9 +81,10 @@ export function buildParser(argv: string[]): Argv {
     .exitProcess(false)
     .locale("en")
     .fail((msg, err) => {
-      // yargs reports usage problems here (err undefined) and rethrows handler errors (err set).
-      if (err) throw err;
-      throw usageError(msg ?? "invalid usage", argv, y as unknown as Argv);
+      // yargs reports usage problems here (err undefined, or its parser's YError: "Not enough
+      // arguments following: expires-in") and rethrows handler errors (err set).
+      if (err && err.name !== "YError") throw err;
+      throw usageError(msg ?? err?.message ?? "invalid usage", argv, y as unknown as Argv);
     });
   if (!wantsHelp(argv)) skipHelpCache(y);
   return y as unknown as Argv;
@@ -565,6 +566,12 @@ function usageError(msg: string, argv: string[], parser: Argv): CliError {
     const typed = unknownTyped(argv, parser);
     if (typed.length > 0) return unknownArguments(typed, words, known);
   }
+  // an option taking exactly one value (nargs: 1) given none
+  const valueless = /^Not enough arguments following: (\S+)$/.exec(msg);
+  if (valueless)
+    return new CliError("EUSAGE", `--${valueless[1]} needs a value`, {
+      hint: `give it one, e.g. --${valueless[1]} ${valueless[1] === "expires-in" ? "30d" : "<value>"}; run \`attune ${words.join(" ")} --help\` to see the usage`,
+    });
   const didYouMean = /^Did you mean (.+)\?$/.exec(msg);
   if (didYouMean) {
     const words = argv.filter((a) => !a.startsWith("-") && a !== didYouMean[1]);

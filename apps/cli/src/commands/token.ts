@@ -27,6 +27,9 @@ export const tokenCommand: CommandModule = {
             })
             .option("expires-in", {
               type: "string",
+              // one value, taken even when it starts with "-" and a digit: `--expires-in -5m` is
+              // refused by its own check below (a negative span), not as unknown options -5 and -m
+              nargs: 1,
               describe:
                 "the token expires this long from now: a whole number of minutes, hours, days or weeks (90m, 12h, 30d, 2w; at most 3650d); default: never",
             })
