@@ -129,8 +129,14 @@ async function tokenLifecycle(env: NodeJS.ProcessEnv) {
   }
   // as two words: a value starting with "-" is still its value, and a missing one is named
   for (const [argv, message] of [
-    [["--expires-in", "-5m"], /^attune: EUSAGE: --expires-in must be a whole number followed by m, h, d or w/],
-    [["--expires-in"], /^attune: EUSAGE: --expires-in needs a value\nhint: give it one, e.g. --expires-in 30d/],
+    [
+      ["--expires-in", "-5m"],
+      /^attune: EUSAGE: --expires-in must be a whole number followed by m, h, d or w/,
+    ],
+    [
+      ["--expires-in"],
+      /^attune: EUSAGE: --expires-in needs a value\nhint: give it one, e.g. --expires-in 30d/,
+    ],
   ] as const) {
     const bad = await runCli(["token", "create", "--name", "x", ...argv], { env });
     expect({ argv, code: bad.code, stdout: bad.stdout }).toEqual({ argv, code: 2, stdout: "" });
