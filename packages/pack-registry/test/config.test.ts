@@ -163,6 +163,8 @@ describe("config.yaml", () => {
       ["allow-http", "allow_http"],
       ["Token", "token"],
       ["databse_url", "database_url"],
+      ["registry", "registries"],
+      ["allowed_private_host", "allowed_private_hosts"],
     ]) {
       fs.writeFileSync(file, `${typo}: 1\n`);
       expect(await rejection(readConfigFile(h))).toMatchObject({
@@ -174,6 +176,32 @@ describe("config.yaml", () => {
     }
     fs.writeFileSync(file, "other_tool: {keep: me}\nmax_file_bytes: 5\n");
     expect(await readConfigFile(h)).toEqual({ other_tool: { keep: "me" }, max_file_bytes: 5 });
+  });
+
+  it("a YAML syntax error names the line, column and key but never quotes the file's text (tokens, headers)", async () => {
+    const h = home();
+    const file = path.join(h, "config.yaml");
+    for (const [text, problem] of [
+      [
+        "token: att_SEKRIT1\ntoken: att_SEKRIT2\n",
+        "Map keys must be unique at line 2, column 1 (the line of the key token)",
+      ],
+      [
+        "registries:\n  - name: a\n    url: https://a.example/i.json\n    headers:\n\tAuthorization: Bearer SEKRIT3\n",
+        "at line 5, column 1 (the line of the key Authorization)",
+      ],
+      ["token: att_SEKRIT4: y\n", "at line 1, column 8 (the line of the key token)"],
+    ]) {
+      fs.writeFileSync(file, text);
+      const err = await rejection(readConfigFile(h));
+      expect(err).toMatchObject({ code: "ECONFIG" });
+      expect(err.message).toContain(`${file}: not valid YAML: `);
+      expect(err.message).toContain(problem);
+      const all = err as unknown as { hint?: string; cause?: unknown };
+      expect(
+        JSON.stringify({ ...err, message: err.message, hint: all.hint, cause: String(all.cause) }),
+      ).not.toMatch(/SEKRIT/);
+    }
   });
 
   it("reads a missing file as an empty config", async () => {
@@ -310,6 +338,25 @@ describe("config.yaml", () => {
       "max_download_bytes",
       "must be a positive whole number of bytes, got 1.5",
       "e.g. max_download_bytes: 1073741824 (the default is 536870912; remove the key for it)",
+    ],
+    // a list is not its only item (String([2]) is "2"), nor is a mapping or a boolean a number
+    [
+      "max_pack_files: [2]\n",
+      "max_pack_files",
+      "must be a positive whole number of files, got a list",
+      "e.g. max_pack_files: 100000 (the default is 50000; remove the key for it)",
+    ],
+    [
+      "max_download_bytes: {n: 9}\n",
+      "max_download_bytes",
+      "must be a positive whole number of bytes, got a mapping",
+      "e.g. max_download_bytes: 1073741824 (the default is 536870912; remove the key for it)",
+    ],
+    [
+      "max_file_bytes: true\n",
+      "max_file_bytes",
+      "must be a positive whole number of bytes, got true",
+      "e.g. max_file_bytes: 536870912 (the default is 268435456; remove the key for it)",
     ],
     [
       "allow_http: yes\n",

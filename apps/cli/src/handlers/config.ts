@@ -27,7 +27,8 @@ function envOr(
 ): Shown {
   const raw = env[name];
   if (raw !== undefined && raw.trim() !== "") return { value: parse(raw), source: "env", from: name };
-  if (fileValue !== undefined) return { value: fileValue, source: "config", from: key };
+  // `key:` with no value (YAML's null) is no setting: the default applies, as the readers take it
+  if (fileValue !== undefined && fileValue !== null) return { value: fileValue, source: "config", from: key };
   return { value: dflt, source: "default" };
 }
 

@@ -9,6 +9,7 @@ import { urlHasCredentials } from "../policy/url-credentials";
 import { registryUrlProblem } from "./registry-url";
 import { issuePath, issueText } from "../issue-text";
 import { CONFIGURABLE_LIMITS, DEFAULT_EXTRACT_LIMITS } from "../extract/limits";
+import { wholeNumber } from "./settings";
 import { DEFAULT_MAX_DOWNLOAD_BYTES, OutboundPolicy } from "../policy/outbound-policy";
 
 export const CONFIG_FILE_NAME = "config.yaml";
@@ -205,7 +206,7 @@ function checkCaps(cfg: AttuneConfigFile, file: string): void {
   for (const { key, unit } of CAP_KEYS) {
     const raw = cfg[key];
     if (raw === undefined || raw === null) continue;
-    const value = typeof raw === "number" ? raw : /^\d+$/.test(String(raw)) ? Number(raw) : NaN;
+    const value = wholeNumber(raw);
     if (Number.isSafeInteger(value) && value > 0) continue;
     const message = `must be a positive whole number of ${unit}, got ${shown(raw)}`;
     throw configError(file, key, message, [{ key, message }]);
@@ -234,7 +235,9 @@ export const CONFIG_KEYS = [
 function checkMisspelledKeys(cfg: AttuneConfigFile, file: string): void {
   for (const key of Object.keys(cfg)) {
     if (CONFIG_KEYS.includes(key)) continue;
-    const meant = closest(key, CONFIG_KEYS, 2);
+    // a singular for a plural (registry, local_source_root) is as sure a slip as a typo
+    const plural = key.replace(/y$/, "ies");
+    const meant = CONFIG_KEYS.find((k) => k === plural || k === `${key}s`) ?? closest(key, CONFIG_KEYS, 2);
     if (meant === undefined) continue;
     const message = `is not a known key; did you mean ${meant}?`;
     throw configError(
@@ -377,15 +380,32 @@ async function readConfigText(file: string): Promise<string | null> {
   }
 }
 
+/**
+ * A YAML parse error without the lines of the file it quotes: config.yaml holds tokens and
+ * registry headers, and the parser's message shows the text around the error ("Map keys must be
+ * unique at line 2, column 1:" and then both `token:` lines). The line and column stay, and the key
+ * that line starts with, if any (keys are no secret). The parser's error is not kept as the cause
+ * either: `--debug` prints causes.
+ */
+function yamlProblem(err: unknown, text: string): string {
+  const first = String((err as Error)?.message ?? err)
+    .split("\n")[0]
+    .replace(/:$/, "");
+  const line = (err as { linePos?: { line: number }[] })?.linePos?.[0]?.line;
+  const key = line
+    ? /^[ \t]*(?:-[ \t]+)?([A-Za-z0-9_.-]{1,64})[ \t]*:/.exec(text.split(/\r?\n/)[line - 1] ?? "")
+    : null;
+  return key ? `${first} (the line of the key ${key[1]})` : first;
+}
+
 /** Parse and validate config.yaml's text; ECONFIG names the problem and `file`. */
 function parseConfigText(text: string, file: string, opts: ParseConfigOptions = {}): AttuneConfigFile {
   let doc: unknown;
   try {
     doc = loadYaml().parse(text);
   } catch (cause) {
-    throw new AttuneError(ErrorCodes.ECONFIG, `${file}: not valid YAML: ${(cause as Error).message}`, {
+    throw new AttuneError(ErrorCodes.ECONFIG, `${file}: not valid YAML: ${yamlProblem(cause, text)}`, {
       path: file,
-      cause,
       hint: "fix the YAML at the line shown (`attune config show` reads it back), or move the file away to start from the defaults",
     });
   }
@@ -512,7 +532,7 @@ export async function updateConfigFile<T>(
     } else {
       doc.set("registries", doc.createNode(registries));
     }
-    let out: string;
+    let out = "";
     let back: unknown;
     try {
       out = doc.toString();
@@ -521,10 +541,9 @@ export async function updateConfigFile<T>(
       // e.g. the registry removed held an anchor that another key's alias (*name) refers to
       throw new AttuneError(
         ErrorCodes.ECONFIG,
-        `${link}: this change would leave the file invalid: ${(cause as Error).message}`,
+        `${link}: this change would leave the file invalid: ${yamlProblem(cause, out || text)}`,
         {
           path: link,
-          cause,
           hint: "edit config.yaml by hand (an alias elsewhere may refer to an anchor in the registry's entry); nothing was changed",
         },
       );

@@ -1,6 +1,16 @@
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 
 /**
+ * A setting's number: a number, or a string of digits (the environment's are strings, and
+ * config.yaml may quote one); anything else (a list, a mapping, true) is NaN. `String([2])` is
+ * "2": a list must not pass as its only item.
+ */
+export function wholeNumber(raw: unknown): number {
+  if (typeof raw === "number") return raw;
+  return typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+}
+
+/**
  * A positive whole-number setting: the environment variable `name` wins over the config.yaml key
  * `key`; absent from both, undefined (the caller's default). Anything but a positive integer is
  * ECONFIG naming the variable or key that held it, with an example of a valid value.
@@ -15,7 +25,7 @@ export function positiveSetting(
   const fromEnv = env[name]?.trim();
   const raw = fromEnv ? fromEnv : cfg[key];
   if (raw === undefined || raw === null) return undefined;
-  const value = typeof raw === "number" ? raw : /^\d+$/.test(String(raw)) ? Number(raw) : NaN;
+  const value = wholeNumber(raw);
   if (Number.isSafeInteger(value) && value > 0) return value;
   const field = fromEnv ? name : key;
   throw new AttuneError(
