@@ -391,6 +391,20 @@ async function cases() {
       },
     ],
     [
+      "pax-global-path",
+      "a pax global header renaming every entry after it to ../x (GNU tar applies it, node-tar ignores it)",
+      "EUNSAFE_ARCHIVE",
+      null,
+      {
+        "tar.gz": gzip(
+          tar([
+            { name: "pack.yaml", data: PACK_YAML, paxGlobal: { path: "../global-evil.txt" } },
+            { name: "x.txt", data: "x" },
+          ]),
+        ),
+      },
+    ],
+    [
       "zip-uncounted-entry",
       "a central directory holding one record more than its end record counts (yauzl would drop it, unzip lists it)",
       "EUNSAFE_ARCHIVE",

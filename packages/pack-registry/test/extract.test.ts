@@ -252,6 +252,29 @@ describe("extractArchive", () => {
     }
   });
 
+  it("refuses a pax global header that renames every entry after it (GNU tar applies it, node-tar does not)", async () => {
+    const archive = join(work.dir, "pax-global.tar");
+    const script = [
+      "import io, sys, tarfile",
+      "t = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT, pax_headers={'path': '../globalevil.txt'})",
+      "for name, data in [('pack.yaml', b'ref: x\\nversion: 1.0.0\\n'), ('x.txt', b'x')]:",
+      "    ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))",
+      "t.close()",
+    ].join("\n");
+    execFileSync("python3", ["-c", script, archive]);
+    // what a reviewer's tar shows: every entry under the global name
+    expect(execFileSync("tar", ["tf", archive], { stdio: ["ignore", "pipe", "ignore"] }).toString()).toBe(
+      "../globalevil.txt\n../globalevil.txt\n",
+    );
+    const dest = join(work.dir, "pax-global-out");
+    await expect(extractArchive(archive, dest)).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      message: expect.stringContaining("a pax global header sets path for every entry after it"),
+      hint: expect.stringContaining("rebuild the archive"),
+    });
+    expect(existsSync(dest) ? list(dest) : []).toEqual([]);
+  });
+
   it("refuses a zip whose central directory holds more entries than its end record counts", async () => {
     // three entries, an end record that says two: yauzl would read two, unzip lists three
     const entries: Array<[string, string]> = [

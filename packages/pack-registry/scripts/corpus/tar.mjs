@@ -49,18 +49,21 @@ function paxRecord(key, value) {
   return Buffer.concat([Buffer.from(String(len)), body]);
 }
 
-/** entries: { name, data?, type?, mode?, linkname?, size? (a lie, when set), pax? } */
+/**
+ * entries: { name, data?, type?, mode?, linkname?, size? (a lie, when set), pax?, paxGlobal? (a
+ * global header, type g, before the entry: it holds for every entry after it) }
+ */
 export function tar(entries) {
   const parts = [];
   for (const e of entries) {
     const data = e.data ? Buffer.from(e.data) : Buffer.alloc(0);
-    if (e.pax) {
-      const body = Buffer.concat(Object.entries(e.pax).map(([k, v]) => paxRecord(k, v)));
-      parts.push(
-        tarHeader({ name: "PaxHeader/entry", size: body.length, type: "x" }),
-        body,
-        pad(body.length),
-      );
+    for (const [records, type] of [
+      [e.paxGlobal, "g"],
+      [e.pax, "x"],
+    ]) {
+      if (!records) continue;
+      const body = Buffer.concat(Object.entries(records).map(([k, v]) => paxRecord(k, v)));
+      parts.push(tarHeader({ name: "PaxHeader/entry", size: body.length, type }), body, pad(body.length));
     }
     parts.push(tarHeader({ ...e, size: e.size ?? data.length }), data, pad(data.length));
   }

@@ -294,6 +294,7 @@ export async function extractTar(
       guard((e: ReadEntry) => {
         if (signal?.aborted) throw abortedError(signal);
         afterLoneZeroBlock();
+        globalRename(e);
         const entry = describe(e);
         const rel = checker.check(entry);
         if (rel === null || entry.kind !== "file") {
@@ -332,6 +333,20 @@ export async function extractTar(
         throw unsafe(
           "(archive)",
           "an entry follows a single zero block, where GNU tar and other tools end the archive (its contents would differ between tools)",
+        );
+    };
+    // - a pax global header ('g') that sets path, linkpath or size for the entries after it: GNU tar
+    //   applies its path to every one of them (`tar tf` lists `../x` for each), node-tar ignores
+    //   the path and applies the rest, so what is installed is not what a reviewer saw. git archive's
+    //   global header (a `comment` holding the commit) sets none of these.
+    const globalRename = (e: ReadEntry) => {
+      const g = e.globalExtended;
+      const keys = g ? (["path", "linkpath", "size"] as const).filter((k) => g[k] !== undefined) : [];
+      if (keys.length > 0)
+        throw unsafe(
+          "(archive)",
+          `a pax global header sets ${keys.join(", ")} for every entry after it, which tar tools apply differently (GNU tar renames every entry, node-tar none)`,
+          "rebuild the archive without a global path: plain tar czf, or pax headers per entry",
         );
     };
     parser.on(
