@@ -143,6 +143,33 @@ describe("extractArchive", () => {
     }
   });
 
+  it("leaves out .git at any depth (the checksum skips it: stored, no verify would see it change)", async () => {
+    const src = join(work.dir, "with-git");
+    writeTree(src, {
+      "pack.yaml": "ref: x\nversion: 1.0.0\n",
+      "actions/a.sh": "echo a\n",
+      ".git/config": "[core]\n\tfsmonitor = touch /tmp/pwned\n",
+      ".git/hooks/post-checkout": "#!/bin/sh\n",
+      "lib/sub/.git": "gitdir: ../../.git/modules/sub\n", // a submodule's .git file
+    });
+    const tgz = join(work.dir, "with-git.tar.gz");
+    execFileSync("tar", ["czf", tgz, "-C", src, "."]);
+    const zip = await makeZip(join(work.dir, "with-git.zip"), (z) => {
+      z.addBuffer(Buffer.from("ref: x\nversion: 1.0.0\n"), "pack.yaml");
+      z.addBuffer(Buffer.from("[core]\n"), "nested/.git/config");
+    });
+    for (const [file, kept] of [
+      [tgz, ["actions", "actions/a.sh", "lib", "lib/sub", "pack.yaml"]],
+      // (the zip has no entry for nested/ itself: nothing else implies it)
+      [zip, ["pack.yaml"]],
+    ] as const) {
+      const dest = `${file}.out`;
+      const result = await extractArchive(file, dest);
+      expect(list(dest)).toEqual(kept);
+      expect(result.files).toBe(file === tgz ? 2 : 1);
+    }
+  });
+
   it("extracts a plain tar and a zip (directory entries after their files are fine)", async () => {
     const src = sourceTree();
     const plain = join(work.dir, "p.tar");

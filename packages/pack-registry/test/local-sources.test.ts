@@ -41,7 +41,8 @@ beforeEach(() => {
     "pack.yaml": "ref: local_pack\nversion: 1.0.0\n",
     "actions/run.sh": "#!/bin/sh\necho hi\n",
     ".hidden": "dot",
-    "lib/nested/.git/HEAD": "nested repo content is kept",
+    "lib/nested/.git/HEAD": "a nested repository's files are left out too",
+    "lib/nested/.git/config": "[core]\n\tfsmonitor = touch /tmp/pwned\n",
     ".git/HEAD": "ref: refs/heads/main\n",
   });
   chmodSync(join(src, "actions/run.sh"), 0o755);
@@ -58,7 +59,7 @@ function list(dir: string): string[] {
 }
 
 describe("localDirectorySource", () => {
-  it("copies regular files and directories, keeps the executable bit and leaves out the top-level .git", async () => {
+  it("copies regular files and directories, keeps the executable bit and leaves out .git at any depth", async () => {
     const progress: number[] = [];
     const result = await localDirectorySource(src).fetch(
       staging,
@@ -73,21 +74,12 @@ describe("localDirectorySource", () => {
       expectedChecksum: null,
       registryName: null,
     });
-    expect(list(staging)).toEqual([
-      ".hidden",
-      "actions",
-      "actions/run.sh",
-      "lib",
-      "lib/nested",
-      "lib/nested/.git",
-      "lib/nested/.git/HEAD",
-      "pack.yaml",
-    ]);
+    expect(list(staging)).toEqual([".hidden", "actions", "actions/run.sh", "lib", "lib/nested", "pack.yaml"]);
     expect(statSync(join(staging, "actions/run.sh")).mode & 0o777).toBe(0o755);
     expect(statSync(join(staging, "pack.yaml")).mode & 0o777).toBe(0o644);
     expect(statSync(staging).mode & 0o777).toBe(0o700); // the staging dir's own mode is kept
     expect(await calculateDirectoryChecksum(staging)).toBe(await calculateDirectoryChecksum(src));
-    expect(progress).toEqual([1, 4]); // the first file, then every 64 files and the last
+    expect(progress).toEqual([1, 3]); // the first file, then every 64 files and the last
   });
 
   it("hashes the copy while writing it: the staged pack root's checksum and manifest, as read back", async () => {
@@ -226,7 +218,7 @@ describe("localDirectorySource", () => {
     await expect(
       localDirectorySource(src, { maxEntryBytes: 10 }).fetch(staging, ctx()),
     ).rejects.toMatchObject({ code: "ETOO_LARGE", details: { entry: "actions/run.sh" } });
-    await expect(localDirectorySource(src, { maxDepth: 2 }).fetch(staging, ctx())).rejects.toMatchObject({
+    await expect(localDirectorySource(src, { maxDepth: 1 }).fetch(staging, ctx())).rejects.toMatchObject({
       code: "ETOO_LARGE",
       details: { limit: "maxDepth" },
     });

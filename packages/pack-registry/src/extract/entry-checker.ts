@@ -108,6 +108,16 @@ export class EntryChecker {
     const parts = this.checkName(entry.name);
     if (parts === null) return null;
     const path = parts.join("/");
+    // `.git` at any depth (a directory, a worktree's file) is not pack content: the checksum skips
+    // it (DESIGN.md §3), so stored it would be files no verify could see changed, and a
+    // `.git/config` can make git run commands (core.fsmonitor) for whoever runs git in the pack's
+    // directory. Not written; counted, so a flood of them still meets the entry cap.
+    if (parts.includes(".git")) {
+      this.count += 1;
+      if (this.count > this.limits.maxEntries)
+        throw this.tooLarge(path, `more than ${this.limits.maxEntries} entries`, "maxEntries", this.count);
+      return null;
+    }
     this.checkKind(entry, path);
     if (entry.kind === "file") this.checkDeclaredSize(entry.size, path);
     // the entry and the directories it implies (a.b/c/d.txt alone creates a, a/b and a/b/c too)

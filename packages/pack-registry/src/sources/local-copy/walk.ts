@@ -129,7 +129,8 @@ export async function walkTree(root: string, limits: ExtractLimits): Promise<Wal
     // the checksum's order (bytewise, not UTF-16), so the copy can be hashed as it is written
     list.sort((a, b) => compareTreePaths(a.name, b.name));
     for (const e of list) {
-      if (depth === 0 && e.name === ".git") continue;
+      // `.git` at any depth is not pack content (the checksum skips it; see entry-checker.ts)
+      if (e.name === ".git") continue;
       const rel = relDir ? `${relDir}/${e.name}` : e.name;
       checkEntry(e, dir, rel);
       entries += 1;
