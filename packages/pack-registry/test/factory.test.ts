@@ -139,6 +139,18 @@ describe("fetchSource: policy and local roots applied once, in the factory", () 
     expect(e.details?.field).toBe("ref");
   });
 
+  it("refuses a registry version too large for semver, as ref@version or as --ref, saying so", async () => {
+    for (const [spec, field] of [
+      [{ source: "demo@99999999999999999999.0.0" }, "source"],
+      [{ source: "demo", ref: "1.0.9007199254740992" }, "ref"],
+    ] as const) {
+      const e = await rejection(fetchSource(spec, newStage(), ctx()));
+      expect(e.code).toBe("EINVALID_INPUT");
+      expect(e.details?.field).toBe(field);
+      expect(e.message).toMatch(/has a (major|patch) number that is too large \(at most 9007199254740991\)$/);
+    }
+  });
+
   it("refuses a git URL with an npm-style #ref before any request, naming --ref", async () => {
     const e = (await rejection(fetchSource({ source: `${web.url}/repo.git#v1.0.0` }, newStage(), ctx()))) as {
       code?: string;

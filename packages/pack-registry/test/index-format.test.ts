@@ -40,6 +40,58 @@ describe("parseIndex", () => {
       expect(failure(index([entry({ version })])).details?.field).toBe("version");
   });
 
+  it("refuses a version whose number semver cannot hold, saying it is too large", () => {
+    // the highest semver accepts, and a numeric prerelease identifier beyond it (semver keeps it as text)
+    const idx = parseIndex(
+      index([entry({ version: "9007199254740991.0.0" }), entry({ version: "1.0.0-99999999999999999999" })]),
+    );
+    expect(idx.packs.map((p) => p.version)).toEqual(["9007199254740991.0.0", "1.0.0-99999999999999999999"]);
+    for (const [version, part] of [
+      ["99999999999999999999.0.0", "major"],
+      ["1.9007199254740992.0", "minor"],
+      ["1.0.9007199254740993+b1", "patch"],
+    ]) {
+      const e = failure(index([entry(), entry({ version })]));
+      expect(e.code).toBe("EINDEX");
+      expect(e.details?.field).toBe("version");
+      expect(e.details?.entry).toBe(1);
+      expect(e.message).toContain(`packs[1] (ref "example" ${version}): version: has a ${part} number`);
+      expect(e.message).toMatch(/is too large \(at most 9007199254740991\)$/);
+    }
+  });
+
+  it("validates dependencies as pack.yaml does", () => {
+    const ok = parseIndex(index([entry({ dependencies: ["core", "other@^1.2.0"] })]));
+    expect(ok.packs[0].dependencies).toEqual(["core", "other@^1.2.0"]);
+    for (const [dependencies, field, text] of [
+      [["core", "Bad Ref!!"], "dependencies[1]", '"Bad Ref!!" does not start with a valid pack ref'],
+      [["core@not a range"], "dependencies[0]", '"core@not a range" has an invalid semver range'],
+      [["core@"], "dependencies[0]", '"core@" has an invalid semver range ""'],
+      [["example"], "dependencies[0]", 'the pack "example" cannot depend on itself'],
+      [["core", "core@^1"], "dependencies[1]", '"core" is listed twice'],
+    ] as const) {
+      const e = failure(index([entry({ dependencies })]));
+      expect(e.code).toBe("EINDEX");
+      expect(e.details?.field).toBe(field);
+      expect(e.message).toContain(`packs[0] (ref "example" 1.0.0): ${field}: ${text}`);
+    }
+  });
+
+  it("takes contents items as names or objects with only a name, saying so otherwise", () => {
+    const ok = parseIndex(index([entry({ contents: { actions: ["a", { name: "b" }] } })]));
+    expect(ok.packs[0].contents.actions).toEqual(["a", { name: "b" }]);
+    const extra = failure(index([entry({ contents: { actions: [{ name: "a", extra: 1 }] } })]));
+    expect(extra.details?.field).toBe("contents.actions[0].extra");
+    expect(extra.message).toMatch(/contents\.actions\[0\]\.extra: is not a known field/);
+    for (const item of [1, null, ["a"], { label: "a" }]) {
+      const e = failure(index([entry({ contents: { sensors: [item] } })]));
+      expect(e.details?.field).toBe("contents.sensors[0]");
+      expect(e.message).toMatch(/contents\.sensors\[0\]: must be a name, or an object with a "name"/);
+    }
+    const empty = failure(index([entry({ contents: { rules: [{ name: "" }] } })]));
+    expect(empty.details?.field).toBe("contents.rules[0].name");
+  });
+
   it.each([
     [index([], { version: "2.0" }), "version", ""],
     [index([], { last_updated: "yesterday" }), "last_updated", ""],

@@ -71,6 +71,14 @@ describe("parseManifest / loadManifest", () => {
     });
   });
 
+  it("accepts the largest version numbers semver can hold, and a larger numeric prerelease", () => {
+    for (const version of [
+      "9007199254740991.9007199254740991.9007199254740991",
+      "1.0.0-99999999999999999999",
+    ])
+      expect(parseManifest(`ref: abc\nversion: ${version}\n`).version).toBe(version);
+  });
+
   it("prefers canonical keys, defaults label to the ref and treats empty keys as absent", () => {
     const m = parseManifest("ref: abc\nversion: 0.1.0\nlabel: L\nname: N\ntags: [t]\nkeywords: [k]\n");
     expect(m).toMatchObject({ label: "L", tags: ["t"] });
@@ -105,6 +113,16 @@ describe("parseManifest / loadManifest", () => {
     ],
     ["ref: 12\nversion: 1.0.0\n", "ref", /field "ref": 12 is a YAML number \(read as 12\), not a string/],
     ["ref: abc\nversion: v1.0.0\n", "version", /"v1.0.0" is not a strict semver/],
+    [
+      "ref: abc\nversion: 99999999999999999999.0.0\n",
+      "version",
+      /field "version": "99999999999999999999\.0\.0" has a major number that is too large \(at most 9007199254740991\)$/,
+    ],
+    [
+      "ref: abc\nversion: 1.9007199254740992.0-rc.1\n",
+      "version",
+      /field "version": "1\.9007199254740992\.0-rc\.1" has a minor number that is too large/,
+    ],
     ["ref: Bad Ref\nversion: 1.0.0\n", "ref", /field "ref": "Bad Ref" is not a valid pack ref/],
     ["ref: [a]\nversion: 1.0.0\n", "ref", /a list is not a string/],
     ["ref: abc\nversion: 1.0.0\ntags: net\n", "tags", /field "tags"/],
@@ -201,7 +219,13 @@ describe("parseManifest / loadManifest", () => {
     symlinkSync(join(work.dir, "real.yaml"), join(work.dir, "pack.yaml"));
     await expect(loadManifest(work.dir)).rejects.toMatchObject({
       code: "EMANIFEST",
-      message: /not a regular file/,
+      message: /^pack\.yaml: is a symbolic link, not a plain file$/,
+    });
+    // said by what it is, not by a (staging) path the user never saw
+    mkdirSync(join(work.dir, "dir-pack", "pack.yaml"), { recursive: true });
+    await expect(loadManifest(join(work.dir, "dir-pack"))).rejects.toMatchObject({
+      code: "EMANIFEST",
+      message: "pack.yaml: is a directory, not a plain file",
     });
     const big = pack(join(work.dir, "big"), Buffer.alloc(1024 * 1024 + 1, 0x20));
     await expect(loadManifest(big)).rejects.toMatchObject({
@@ -257,7 +281,7 @@ describe("findPackRoot", () => {
     symlinkSync(join(work.dir, "deeper", "still", "pack.yaml"), join(work.dir, "pack.yaml"));
     await expect(findPackRoot(work.dir)).rejects.toMatchObject({
       code: "EMANIFEST",
-      message: /not a regular file/,
+      message: /^pack\.yaml: is a symbolic link, not a plain file$/,
     });
     await expect(findPackRoot(join(work.dir, "absent"))).rejects.toMatchObject({ code: "ENOENT" });
   });

@@ -247,6 +247,11 @@ describe("RegistryClient (real HTTP server)", () => {
     expect(v.code).toBe("ENOTFOUND");
     expect(v.message).toContain("1.4.2");
     expect((await rejection(c.resolve("beta", "not a range!"))).code).toBe("EINVALID_INPUT");
+    expect(await rejection(c.resolve("beta", "99999999999999999999.0.0"))).toMatchObject({
+      code: "EINVALID_INPUT",
+      message:
+        'version: "99999999999999999999.0.0" has a major number that is too large (at most 9007199254740991)',
+    });
     expect((await rejection(c.resolve("beta", undefined, { registry: "zzz" }))).code).toBe("ENOTFOUND");
     expect((await rejection(client([]).resolve("beta"))).code).toBe("ENOTFOUND");
   });

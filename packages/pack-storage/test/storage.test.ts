@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {
   calculateDirectoryChecksum,
+  isValidVersion,
   PackStorage,
   RETIRED_GRACE_MS,
   validateRef,
@@ -60,6 +61,33 @@ describe("ref and version validation", () => {
   ])("rejects version %j", (v) =>
     expect(() => validateVersion(v)).toThrow(expect.objectContaining({ code: "EINVALID_VERSION" })),
   );
+  it("refuses a MAJOR, MINOR or PATCH beyond what semver holds (9007199254740991), saying it is too large", () => {
+    for (const v of [
+      "9007199254740991.9007199254740991.9007199254740991",
+      "1.0.0-99999999999999999999",
+      "1.0.0-rc.9007199254740992+99999999999999999999",
+    ])
+      expect(validateVersion(v)).toBe(v);
+    for (const [v, part] of [
+      ["99999999999999999999.0.0", "major"],
+      ["9007199254740992.0.0", "major"],
+      ["0.9007199254740993.0", "minor"],
+      ["1.2.90071992547409910-rc.1", "patch"],
+    ]) {
+      expect(() => validateVersion(v)).toThrow(
+        expect.objectContaining({
+          code: "EINVALID_VERSION",
+          message: `version "${v}" has a ${part} number that is too large (at most 9007199254740991)`,
+          details: expect.objectContaining({ field: "version", reason: "number" }),
+        }),
+      );
+      expect(isValidVersion(v)).toBe(false);
+    }
+    expect(() => validateVersion(`1.0.0-${"a".repeat(123)}`)).toThrow(
+      /is too long \(at most 128 characters\)$/,
+    );
+  });
+
   it("validates before building any path", async () => {
     const { storage } = await setup();
     expect(() => storage.getPackPath("../../etc")).toThrow(expect.objectContaining({ code: "EINVALID_REF" }));

@@ -1,7 +1,7 @@
 import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AttuneError, ioError, isValidRef } from "@attune/pack-storage";
-import { MANIFEST_FILE, manifestError } from "./errors";
+import { MANIFEST_FILE, manifestError, notAPlainFile } from "./errors";
 import { validateManifest } from "./schema";
 import type { PackManifest } from "./types";
 import { loadYaml } from "../lazy";
@@ -97,12 +97,7 @@ export async function loadManifest(packRoot: string): Promise<PackManifest> {
     }
     throw ioError(err, file, "cannot read");
   });
-  if (!info.isFile()) {
-    throw manifestError(null, `${file} is not a regular file`, {
-      path: file,
-      hint: "pack.yaml must be a plain file, not a link or directory",
-    });
-  }
+  if (!info.isFile()) throw notAPlainFile(file, info);
   if (info.size > MAX_MANIFEST_BYTES) {
     throw manifestError(null, `is larger than ${MAX_MANIFEST_BYTES} bytes`, {
       path: file,

@@ -1,7 +1,7 @@
 import { lstat, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ioError } from "@attune/pack-storage";
-import { MANIFEST_FILE, manifestError } from "./errors";
+import { MANIFEST_FILE, manifestError, notAPlainFile } from "./errors";
 
 /** true for a regular pack.yaml, false when absent; a link or directory named pack.yaml is an error. */
 async function hasManifest(dir: string): Promise<boolean> {
@@ -9,10 +9,7 @@ async function hasManifest(dir: string): Promise<boolean> {
   try {
     const info = await lstat(file);
     if (info.isFile()) return true;
-    throw manifestError(null, `${file} is not a regular file`, {
-      path: file,
-      hint: "pack.yaml must be a plain file",
-    });
+    throw notAPlainFile(file, info);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return false;

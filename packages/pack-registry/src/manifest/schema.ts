@@ -1,5 +1,6 @@
-import { isAttuneError, validateRef, validateVersion } from "@attune/pack-storage";
+import { isAttuneError, validateRef } from "@attune/pack-storage";
 import { parseDependencies } from "./dependencies";
+import { versionRefusal } from "./version";
 import { manifestError, show } from "./errors";
 import { issuePath, issueText } from "../issue-text";
 import type { PackManifest } from "./types";
@@ -51,16 +52,22 @@ function checkIdentity(raw: Record<string, unknown>): void {
           field === "version" ? 'quote it and use MAJOR.MINOR.PATCH, e.g. version: "1.0.0"' : "use a string",
       });
     }
-    try {
-      if (field === "ref") validateRef(value);
-      else validateVersion(value);
-    } catch (err) {
-      if (!isAttuneError(err)) throw err;
-      throw field === "ref"
-        ? manifestError(field, `${show(value)} is not a valid pack ref`, { hint: err.hint })
-        : manifestError(field, `${show(value)} is not a strict semver version (e.g. 1.0.0)`, {
-            hint: err.hint,
-          });
+    if (field === "ref") {
+      try {
+        validateRef(value);
+      } catch (err) {
+        if (!isAttuneError(err)) throw err;
+        throw manifestError(field, `${show(value)} is not a valid pack ref`, { hint: err.hint });
+      }
+      continue;
+    }
+    const refused = versionRefusal(value);
+    if (refused !== null) {
+      throw manifestError(
+        field,
+        `${show(value)} ${refused.reason === "syntax" ? "is not a strict semver version (e.g. 1.0.0)" : refused.problem}`,
+        { hint: refused.hint },
+      );
     }
   }
 }

@@ -1,6 +1,8 @@
 import type { output } from "zod/mini";
 import type { $ZodIssue } from "zod/v4/core";
-import { AttuneError, ErrorCodes, isValidVersion } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { checkDependencies } from "../manifest/dependencies";
+import { versionRefusal } from "../manifest/version";
 import { validateGitRef } from "../policy/git-ref";
 import { loadParsers, once } from "../lazy";
 import { NO_CREDENTIALS_MESSAGE, urlHasCredentials } from "../policy/url-credentials";
@@ -38,39 +40,61 @@ function buildSchemas() {
   const gitSource = z.strictObject({ type: z.literal("git"), url: gitUrl, ref: gitRef, checksum });
   const archiveSource = z.strictObject({ type: z.literal("archive"), url: httpUrl, checksum });
   const nonEmpty = z.string().check(z.minLength(1));
-  const contentItem = z.union([nonEmpty, z.looseObject({ name: nonEmpty })]);
+  const contentItem = z.union([nonEmpty, z.strictObject({ name: nonEmpty })], {
+    error: 'must be a name, or an object with a "name" (and no other key)',
+  });
   const contentList = z._default(z.array(contentItem), []);
 
-  const indexEntrySchema = z.strictObject({
-    ref: z.string().check(z.regex(PACK_REF_RE, "must match ^[a-z][a-z0-9_-]+$")),
-    label: z.optional(z.string()),
-    description: z._default(z.string(), ""),
-    version: z
-      .string()
+  const indexEntrySchema = z
+    .strictObject({
+      ref: z.string().check(z.regex(PACK_REF_RE, "must match ^[a-z][a-z0-9_-]+$")),
+      label: z.optional(z.string()),
+      description: z._default(z.string(), ""),
       // the rule of pack.yaml and of storage (build metadata such as 1.0.0+b1 included), so every
-      // pack that installs from a directory can also be published in an index
-      .check(z.refine((v) => isValidVersion(v), "must be a strict semver version (1.2.3)")),
-    author: z._default(z.string(), ""),
-    email: z.optional(z.string()),
-    license: z._default(z.string(), ""),
-    homepage: z.optional(z.string()),
-    keywords: z._default(z.array(z.string()), []),
-    runtime_deps: z._default(z.array(z.string()), []),
-    dependencies: z.optional(z.array(z.string())),
-    install_sources: z
-      .array(z.discriminatedUnion("type", [gitSource, archiveSource]))
-      .check(z.minLength(1, "needs at least one source")),
-    contents: z._default(
-      z.strictObject({
-        actions: contentList,
-        sensors: contentList,
-        triggers: contentList,
-        rules: contentList,
-        workflows: contentList,
+      // pack that installs from a directory can also be published in an index, and none it refuses
+      version: z.string().check((payload) => {
+        const refused = versionRefusal(payload.value);
+        if (refused === null) return;
+        const message =
+          refused.reason === "syntax" ? "must be a strict semver version (1.2.3)" : refused.problem;
+        payload.issues.push({ code: "custom", message, input: payload.value });
       }),
-      { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
-    ),
-  });
+      author: z._default(z.string(), ""),
+      email: z.optional(z.string()),
+      license: z._default(z.string(), ""),
+      homepage: z.optional(z.string()),
+      keywords: z._default(z.array(z.string()), []),
+      runtime_deps: z._default(z.array(z.string()), []),
+      dependencies: z.optional(z.array(z.string())),
+      install_sources: z
+        .array(z.discriminatedUnion("type", [gitSource, archiveSource]))
+        .check(z.minLength(1, "needs at least one source")),
+      contents: z._default(
+        z.strictObject({
+          actions: contentList,
+          sensors: contentList,
+          triggers: contentList,
+          rules: contentList,
+          workflows: contentList,
+        }),
+        { actions: [], sensors: [], triggers: [], rules: [], workflows: [] },
+      ),
+    })
+    .check((payload) => {
+      // pack.yaml's rule for dependencies: an entry built from a pack.yaml (buildIndexEntry) passes it
+      const { ref, dependencies } = payload.value;
+      if (dependencies === undefined) return;
+      const r = checkDependencies(dependencies, ref);
+      if ("problem" in r) {
+        const { index, message } = r.problem;
+        payload.issues.push({
+          code: "custom",
+          message,
+          input: dependencies[index],
+          path: ["dependencies", index],
+        });
+      }
+    });
 
   const indexHeadSchema = z.strictObject({
     registry_name: nonEmpty,

@@ -1,6 +1,7 @@
 import { loadSemver } from "../lazy";
 import { AttuneError, ErrorCodes, isValidVersion } from "@attune/pack-storage";
 import { PACK_REF_RE } from "./schema";
+import { versionRefusal } from "../manifest/version";
 
 export interface PackSpec {
   ref: string;
@@ -29,6 +30,14 @@ export function parsePackSpec(input: string, field = "source"): PackSpec {
 export function checkVersionSpec(spec: string, field = "version"): void {
   if (spec === "latest" || loadSemver().valid(spec) === spec || loadSemver().validRange(spec) !== null) {
     if (spec.trim() !== "") return;
+  }
+  // a version whose number semver cannot hold: say so rather than "not a version"
+  const refused = versionRefusal(spec);
+  if (refused?.reason === "number") {
+    throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${field}: "${spec}" ${refused.problem}`, {
+      details: { field },
+      hint: refused.hint,
+    });
   }
   throw new AttuneError(
     ErrorCodes.EINVALID_INPUT,

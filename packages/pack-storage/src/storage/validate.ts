@@ -19,17 +19,51 @@ export function validateRef(ref: string, field = "ref"): string {
   return ref;
 }
 
-/** A strict semantic version (`1.2.3`, `1.0.0-rc.1+build.5`; not `v1.2.3`, `^1.2`, `1.2`). */
+/**
+ * semver's limit on MAJOR, MINOR and PATCH: above it the `semver` package throws ("Invalid major
+ * version") wherever the version is compared, so such a version is refused where it is read. A
+ * numeric prerelease identifier above it is fine (semver keeps it as text), and MAX_VERSION is well
+ * under semver's 256 characters.
+ */
+export const MAX_VERSION_NUMBER = Number.MAX_SAFE_INTEGER;
+const CORE_PARTS = ["major", "minor", "patch"] as const;
+
+/** Why a version is refused: its grammar, its length, or a number semver cannot hold. */
+type VersionProblemReason = "syntax" | "length" | "number";
+
+/**
+ * What is wrong with `version` (said after the value: "is not a strict semantic version"), or
+ * null when it is one: the one rule behind validateVersion and isValidVersion.
+ */
+function versionProblem(version: unknown): { reason: VersionProblemReason; problem: string } | null {
+  const syntax = { reason: "syntax", problem: "is not a strict semantic version" } as const;
+  if (typeof version !== "string") return syntax;
+  // the length first: it also bounds the regular expression's work
+  if (version.length > MAX_VERSION)
+    return { reason: "length", problem: `is too long (at most ${MAX_VERSION} characters)` };
+  if (!SEMVER_RE.test(version)) return syntax;
+  const core = version.split(/[-+]/, 1)[0].split(".");
+  // Number(), as semver does: a 17-digit part that rounds down to the limit is too large there too
+  const big = core.findIndex((n) => Number(n) > MAX_VERSION_NUMBER);
+  if (big < 0) return null;
+  return {
+    reason: "number",
+    problem: `has a ${CORE_PARTS[big]} number that is too large (at most ${MAX_VERSION_NUMBER})`,
+  };
+}
+
+/**
+ * A strict semantic version (`1.2.3`, `1.0.0-rc.1+build.5`; not `v1.2.3`, `^1.2`, `1.2`) whose
+ * MAJOR, MINOR and PATCH are at most MAX_VERSION_NUMBER. `details` holds `reason` and `problem`
+ * (the message without the field and value) for callers that report it in their own words.
+ */
 export function validateVersion(version: string, field = "version"): string {
-  if (typeof version !== "string" || version.length > MAX_VERSION || !SEMVER_RE.test(version)) {
-    throw new AttuneError(
-      ErrorCodes.EINVALID_VERSION,
-      `${field} ${show(version)} is not a strict semantic version`,
-      {
-        hint: 'use MAJOR.MINOR.PATCH such as "1.2.3" (no "v" prefix, no ranges)',
-        details: { field },
-      },
-    );
+  const found = versionProblem(version);
+  if (found !== null) {
+    throw new AttuneError(ErrorCodes.EINVALID_VERSION, `${field} ${show(version)} ${found.problem}`, {
+      hint: `use MAJOR.MINOR.PATCH such as "1.2.3" (no "v" prefix, no ranges; each number at most ${MAX_VERSION_NUMBER})`,
+      details: { field, ...found },
+    });
   }
   return version;
 }
@@ -39,15 +73,16 @@ export function isValidRef(ref: string): boolean {
   return typeof ref === "string" && ref.length <= MAX_REF && REF_RE.test(ref);
 }
 
-/** Whether `version` passes validateVersion (a strict semantic version). */
+/** Whether `version` passes validateVersion. */
 export function isValidVersion(version: string): boolean {
-  return typeof version === "string" && version.length <= MAX_VERSION && SEMVER_RE.test(version);
+  return versionProblem(version) === null;
 }
 
 /**
  * Split a storage entry name into ref and version: `<ref>-<version>` or the legacy `<ref>`.
  * Unambiguous because a ref has no `.` and a version's core always does: the version starts
- * after the last `-` that precedes its first `.`.
+ * after the last `-` that precedes its first `.`. The grammar only, not validateVersion's number
+ * limit: an entry installed before that limit must stay listable (and removable with its ref).
  */
 export function parseEntryName(name: string): { ref: string; version: string | null } | null {
   const dot = name.indexOf(".");
