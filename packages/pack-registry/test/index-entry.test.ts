@@ -111,6 +111,35 @@ describe("buildIndexEntry", () => {
     expect(viaOpt.install_sources[0].checksum).toBe(bytes);
   });
 
+  it("refuses an archiveFile beside a directory that holds another version or other files of the pack", async () => {
+    const other = path.join(root.dir, "other");
+    fs.cpSync(pack, other, { recursive: true });
+    const yaml = fs.readFileSync(path.join(pack, "pack.yaml"), "utf8");
+    fs.writeFileSync(path.join(other, "pack.yaml"), yaml.replace(/^version: .*$/m, "version: 9.9.9"));
+    const newer = path.join(root.dir, "demo-9.9.9.tgz");
+    await tar.c({ gzip: true, cwd: other, file: newer, portable: true }, ["."]);
+    fs.writeFileSync(path.join(other, "pack.yaml"), yaml);
+    fs.writeFileSync(path.join(other, "stale.txt"), "not in the directory published");
+    const stale = path.join(root.dir, "demo-stale.tgz");
+    await tar.c({ gzip: true, cwd: other, file: stale, portable: true }, ["."]);
+    for (const [archiveFile, message] of [
+      [newer, /^archiveFile: .*demo-9\.9\.9\.tgz holds demo 9\.9\.9, not demo 1\.2\.0$/],
+      [
+        stale,
+        /^archiveFile: .*demo-stale\.tgz holds other files than demo 1\.2\.0 here \(directory checksum sha256:/,
+      ],
+    ] as const) {
+      const e = await rejection(
+        buildIndexEntry(pack, { archiveUrl: "https://dl.example.com/d.tgz", archiveFile }),
+      );
+      expect({ code: e.code, field: e.details?.field }).toEqual({
+        code: "EINVALID_INPUT",
+        field: "archiveFile",
+      });
+      expect(e.message).toMatch(message);
+    }
+  });
+
   it.each([
     [{}, "gitUrl"],
     [{ gitUrl: "https://g.example/d.git" }, "gitRef"],

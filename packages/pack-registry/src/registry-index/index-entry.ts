@@ -12,7 +12,7 @@ import {
   renameField,
 } from "@attune/pack-storage";
 import { archiveTypeFromName, detectArchiveType, extractArchive, type ArchiveType } from "../extract";
-import { findPackRoot, loadManifest } from "../manifest";
+import { findPackRoot, loadManifest, type PackManifest } from "../manifest";
 import { resolveLimits } from "../extract/limits";
 import { isCommitSha, validateGitRef } from "../policy/git-ref";
 import { quoteName } from "../quote";
@@ -399,14 +399,46 @@ async function withPackRoot<T>(
       },
     );
   }
+  return withExtracted(packPath, (root) => fn(root, packPath));
+}
+
+/** Run `fn` on the pack root of `archive`, safely extracted into a temporary directory. */
+async function withExtracted<T>(archive: string, fn: (root: string) => Promise<T>): Promise<T> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "attune-index-entry-"));
   try {
     const dest = path.join(tmp, "x");
-    await extractArchive(packPath, dest);
-    return await fn(await findPackRoot(dest), packPath);
+    await extractArchive(archive, dest);
+    return await fn(await findPackRoot(dest));
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * An archiveFile given beside a pack directory must deliver that very pack: the entry's metadata
+ * comes from the directory, the checksum from the archive, and an archive of another version (or
+ * of stale files) would publish an entry whose every install fails ("delivered a pack.yaml with
+ * version 1.1.0") or installs files the entry does not describe.
+ */
+async function checkArchiveHoldsPack(file: string, root: string, m: PackManifest): Promise<void> {
+  const wrong = (message: string) =>
+    new AttuneError(ErrorCodes.EINVALID_INPUT, `archiveFile: ${file} ${message}`, {
+      details: { field: "archiveFile" },
+      hint: "build the archive from this pack's directory (e.g. tar czf pack.tgz -C <dir> .), or pass the archive itself as the path",
+    });
+  await withExtracted(file, async (inside) => {
+    const a = await loadManifest(inside);
+    if (a.ref !== m.ref || a.version !== m.version)
+      throw wrong(`holds ${a.ref} ${a.version}, not ${m.ref} ${m.version}`);
+    const [want, got] = await Promise.all([
+      calculateDirectoryChecksum(root),
+      calculateDirectoryChecksum(inside),
+    ]);
+    if (want !== got)
+      throw wrong(
+        `holds other files than ${m.ref} ${m.version} here (directory checksum ${got}, here ${want})`,
+      );
+  });
 }
 
 /**
@@ -462,6 +494,7 @@ export async function buildIndexEntry(packPath: string, opts: IndexEntryOptions)
         // the pack's own archive was checked as it was unpacked
         const type = opts.archiveFile ? await checkArchiveFile(file) : archiveTypeFromName(file)!;
         checkArchiveUrlName(url, file, type);
+        if (file !== archiveFromPath) await checkArchiveHoldsPack(file, root, m);
         sources.push({ type: "archive", url, checksum: await calculateFileChecksum(file) });
       }
       const entry = {
