@@ -71,11 +71,20 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 export const EABORTED = ErrorCodes.EABORTED;
 
+/**
+ * The caller stopped the operation: said with the reason it gave when that is an Error with a
+ * message (the CLI's "terminated (SIGTERM)", "interrupted (Ctrl-C)"), so the history records why.
+ */
 export function abortError(signal: AbortSignal): AttuneError {
-  return new AttuneError(EABORTED, "the operation was aborted", {
-    cause: signal.reason,
-    details: { aborted: true },
-  });
+  const reason = signal.reason instanceof Error && signal.reason.message ? signal.reason.message : null;
+  return new AttuneError(
+    EABORTED,
+    reason ? `the operation was stopped: ${reason}` : "the operation was aborted",
+    {
+      cause: signal.reason,
+      details: { aborted: true },
+    },
+  );
 }
 
 /**

@@ -35,11 +35,16 @@ async function resolveInstall(ctx: InstallerContext, intent: InstallIntent): Pro
   // a forced reinstall killed before its move finds the installed version's own files there
   const recordedHere = rec?.installation && rec.pack.version === version;
   const untouched = stored !== null && recordedHere && stored.checksum === rec.installation?.checksum;
+  // The recorded version's own place holding files of neither checksum: they were changed outside
+  // attune, before the kill (the move never came) or since it; which cannot be told, so it is not
+  // blamed on the install, and the files are kept as they are (verify reports what changed).
   let why = untouched
     ? "nothing was stored (the installed files are still those recorded)"
-    : stored
-      ? "the stored files differ from the verified ones"
-      : "nothing was stored";
+    : stored && recordedHere
+      ? `the installed files of ${ref} ${version} match neither the recorded checksum nor the new one (changed outside attune); they were kept as they are: run \`attune pack verify ${ref}\``
+      : stored
+        ? "the stored files differ from the verified ones"
+        : "nothing was stored";
   if (stored && stored.checksum === intent.checksum) {
     // every check passed before the move and the files are still exactly what was verified: roll forward
     try {

@@ -217,6 +217,28 @@ describe.each(await providers())("crash recovery on %s", (provider) => {
     });
   });
 
+  it("a forced reinstall killed before its move, over files changed by hand, does not blame the install", async () => {
+    const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
+    await installHere(dir);
+    fs.appendFileSync(path.join(h.packsDir, "core-1.0.0", "pack.yaml"), "# changed by hand\n");
+    const changed = writePack(path.join(src.dir, "core-x"), { ref: "core", version: "1.0.0" });
+    fs.writeFileSync(path.join(changed, "extra.txt"), "extra\n");
+    const request = { source: changed, method: "cli", force: true };
+    expect(runChild({ ...install(changed), request }, "after-journal").signal).toBe("SIGKILL");
+    const inst = await h.open();
+    const [settled] = inst.lastReconcile?.interrupted ?? [];
+    expect(settled).toMatchObject({ ref: "core", resolution: "rolled_back" });
+    expect(settled.detail).toBe(
+      "the installed files of core 1.0.0 match neither the recorded checksum nor the new one (changed outside attune); they were kept as they are: run `attune pack verify core`",
+    );
+    // kept, and verify names the change
+    expect(fs.readFileSync(path.join(h.packsDir, "core-1.0.0", "pack.yaml"), "utf8")).toMatch(
+      /changed by hand/,
+    );
+    const verified = await inst.verify("core");
+    expect(verified.ok).toBe(false);
+  });
+
   it("a rolled-back install keeps who started it: the identity, not only the name", async () => {
     const dir = writePack(path.join(src.dir, "core"), { ref: "core", version: "1.0.0" });
     const first = await h.open();

@@ -11,10 +11,23 @@ export interface DownloadResult {
   /** `sha256:` of the bytes written, computed while streaming */
   checksum: string;
   contentType: string | null;
+  /** the response's Content-Encoding header, if any: the bytes are kept as sent, never decoded */
+  contentEncoding: string | null;
 }
 
 /**
- * Stream a URL into a new private file (0600, must not exist), hashing as it goes.
+ * Ask for the file's bytes as they are (as pip does): a server that compresses on the fly would
+ * otherwise be free to gzip a .tar.gz again. A caller's own Accept-Encoding (in any case) wins.
+ */
+function identityEncoding(headers: Record<string, string> | undefined): Record<string, string> {
+  return Object.keys(headers ?? {}).some((k) => k.toLowerCase() === "accept-encoding")
+    ? (headers ?? {})
+    : { ...headers, "accept-encoding": "identity" };
+}
+
+/**
+ * Stream a URL into a new private file (0600, must not exist), hashing as it goes. The file holds
+ * the bytes as sent: a Content-Encoding is reported (`contentEncoding`), not decoded.
  * `check` sees the response headers before any byte is written (content-type checks).
  * On any failure the partial file is removed.
  */
@@ -27,7 +40,11 @@ export async function downloadToFile(
     onProgress?: (p: { bytes: number; totalBytes?: number }) => void;
   } = {},
 ): Promise<DownloadResult> {
-  const res = await request(policy, url, opts);
+  const res = await request(policy, url, {
+    ...opts,
+    headers: identityEncoding(opts.headers),
+    decode: false,
+  });
   assertOk(res, opts.field, opts.authHint);
   try {
     opts.check?.(res.headers, res.url);
@@ -56,10 +73,12 @@ export async function downloadToFile(
     throw ioError(e, file, "write"); // AttuneErrors (ETOO_LARGE, EFETCH, ...) pass through unchanged
   }
   const ct = res.headers["content-type"];
+  const ce = res.headers["content-encoding"];
   return {
     url: res.url,
     bytes,
     checksum: `sha256:${hash.digest("hex")}`,
     contentType: ct ? String(ct) : null,
+    contentEncoding: ce ? String(ce) : null,
   };
 }

@@ -41,12 +41,17 @@ export function assertOk(res: PolicyResponse, field = "url", authHint?: string):
   );
 }
 
+/**
+ * A document (an index) in memory. Its Content-Encoding is decoded unless `decode: false`: S3 and
+ * CloudFront serve a pre-compressed object with `Content-Encoding: gzip` whatever the request asked.
+ * `body` is then the decoded bytes, `maxBytes` caps them as well as the bytes on the wire.
+ */
 export async function fetchBuffer(
   policy: OutboundPolicy,
   url: string,
   opts: PolicyRequestOptions = {},
 ): Promise<BufferedResponse> {
-  const res = await request(policy, url, opts);
+  const res = await request(policy, url, { ...opts, decode: opts.decode ?? true });
   assertOk(res, opts.field, opts.authHint);
   const chunks: Buffer[] = [];
   for await (const c of res.body) chunks.push(c);

@@ -6,6 +6,7 @@ import type { LookupFunction } from "node:net";
 import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
 import { quoteRemote } from "../quote";
 import type { OutboundPolicy } from "../policy/outbound-policy";
+import { decodedBody } from "./content-encoding";
 
 const require = createRequire(import.meta.url);
 /**
@@ -23,8 +24,13 @@ export interface PolicyRequestOptions {
   /** sent only to the origin of the first URL; a redirect elsewhere keeps only SAFE_HEADERS */
   headers?: Record<string, string>;
   body?: Buffer;
-  /** cap on the response body's real bytes (Content-Length is checked early too) */
+  /** cap on the response body's real bytes (Content-Length is checked early too), and on its decoded bytes with `decode` */
   maxBytes?: number;
+  /**
+   * decode a Content-Encoding gzip/x-gzip/deflate body (a document, e.g. an index); any other
+   * coding is refused when the body is read. Without it the body is the bytes as sent (a file).
+   */
+  decode?: boolean;
   /** total time for the request, redirects and the whole body */
   timeoutMs?: number;
   /** longest silence on the socket */
@@ -262,9 +268,12 @@ async function* cappedBody(
     }
     if (!res.complete) throw new Error("premature end");
   } catch (e) {
-    // the server (or a proxy) closed the connection mid-body: node says only "aborted"
+    // the server (or a proxy) closed the connection mid-body: node says only "aborted". The bytes
+    // received are those yielded plus those still buffered: a reader that was busy (writing to
+    // disk) when the connection closed never gets the buffered ones: node throws "aborted" first
     const cut = !(e instanceof AttuneError) && !res.complete;
-    throw fail(cut ? truncated(field, url, n, Number(res.headers["content-length"]), e) : e);
+    const received = n + res.readableLength;
+    throw fail(cut ? truncated(field, url, received, Number(res.headers["content-length"]), e) : e);
   } finally {
     done();
     res.destroy();
@@ -353,24 +362,26 @@ export async function request(
         );
       }
       const final = current;
+      const dispose = () => {
+        cleanup();
+        res.destroy();
+      };
+      const raw = cappedBody(
+        res,
+        final,
+        maxBytes,
+        capHint,
+        field,
+        (e) => fetchError(field, final, e, signal),
+        cleanup,
+      );
       return {
         url: final.href,
         status,
         statusMessage: res.statusMessage ?? "",
         headers: res.headers,
-        body: cappedBody(
-          res,
-          final,
-          maxBytes,
-          capHint,
-          field,
-          (e) => fetchError(field, final, e, signal),
-          cleanup,
-        ),
-        dispose: () => {
-          cleanup();
-          res.destroy();
-        },
+        body: opts.decode ? decodedBody(res, raw, dispose, final, maxBytes, capHint, field) : raw,
+        dispose,
       };
     }
   } catch (e) {

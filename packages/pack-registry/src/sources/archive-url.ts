@@ -6,6 +6,7 @@ import { quoteRemote } from "../quote";
 import { archiveTypeFromName, extractArchive } from "../extract";
 import { KeptContents } from "../extract/kept";
 import { downloadToFile } from "../net/download";
+import { archiveBytes } from "./archive-encoding";
 import { registryAuthHint } from "../net/fetch-buffer";
 import { decodedPath } from "./url-path";
 import { emptyDir } from "./staging";
@@ -87,8 +88,15 @@ export function archiveUrlSource(url: string, opts: ArchiveUrlOptions = {}): Sou
           onProgress: (p) => ctx.onProgress?.({ phase: "fetch", ...p }),
         });
         const expected = opts.expectedArchiveChecksum?.toLowerCase();
-        if (expected !== undefined && dl.checksum !== expected)
-          throw archiveMismatch(expected, dl.checksum, url, opts);
+        // a Content-Encoding on the download: the bytes as sent, unless they wrap the archive again
+        const got = await archiveBytes(file, dl, {
+          url,
+          name: archiveName(u),
+          maxBytes: ctx.policy.maxDownloadBytes,
+          expected,
+        });
+        if (expected !== undefined && got.checksum !== expected)
+          throw archiveMismatch(expected, got.checksum, url, opts);
         const kept = new KeptContents();
         await extractArchive(file, stagingDir, ctx.limits ?? {}, {
           name: archiveName(u),
@@ -105,11 +113,18 @@ export function archiveUrlSource(url: string, opts: ArchiveUrlOptions = {}): Sou
           sourceUrl: url,
           sourceRef: null,
           resolvedCommit: null,
-          archiveChecksum: dl.checksum,
+          archiveChecksum: got.checksum,
           expectedChecksum: null,
           registryName: null,
           stagedContents: kept,
-          details: { finalUrl: dl.url, bytes: dl.bytes, contentType: dl.contentType },
+          details: {
+            finalUrl: dl.url,
+            bytes: got.bytes,
+            contentType: dl.contentType,
+            ...(dl.contentEncoding === null
+              ? {}
+              : { contentEncoding: quoteRemote(dl.contentEncoding, 100), decoded: got.decoded }),
+          },
         };
       } catch (e) {
         await emptyDir(stagingDir);
