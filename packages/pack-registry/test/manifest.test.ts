@@ -200,6 +200,31 @@ describe("parseManifest / loadManifest", () => {
     ).toMatchObject({ label: "😀", meta: { k: "a\0b" } });
   });
 
+  it("refuses YAML tags (a Buffer, Set or Date would be stored as JSON's {}), and nesting too deep to parse", () => {
+    for (const [value, tag] of [
+      ["!!binary aGVsbG8=", "!!binary"],
+      ["!!set {x}", "!!set"],
+      ["!!timestamp 2001-12-14", "!!timestamp"],
+      ["!foo bar", "!foo"],
+    ]) {
+      const err = failure(`ref: abc\nversion: 1.0.0\nmeta: {a: ${value}}\n`);
+      expect({ code: err.code, message: err.message }).toEqual({
+        code: "EMANIFEST",
+        message: `pack.yaml: invalid YAML (line 3, column 11): the YAML tag ${tag} is not supported; pack.yaml holds plain values (strings, numbers, booleans, lists and mappings)`,
+      });
+    }
+    // the core schema's own tags are plain values
+    expect(parseManifest('ref: abc\nversion: !!str 1.0.0\nmeta: !!map {n: !!int "5"}\n')).toMatchObject({
+      version: "1.0.0",
+      meta: { n: 5 },
+    });
+    const deep = failure(`ref: abc\nversion: 1.0.0\nconf_schema: ${"[".repeat(5000)}${"]".repeat(5000)}\n`);
+    expect(deep.code).toBe("EMANIFEST");
+    expect(deep.message).toMatch(
+      /^pack\.yaml: invalid YAML \(line 3, column \d+\): lists or mappings are nested too deeply$/,
+    );
+  });
+
   it("refuses an alias bomb instead of expanding it", () => {
     const lines = ["ref: abc", "version: 1.0.0", "a: &a [x, x, x, x, x, x, x, x, x, x]"];
     for (let i = 1; i <= 12; i++)

@@ -56,6 +56,17 @@ describe("OutboundPolicy.checkUrl", () => {
     expect(e.code).toBe("EINVALID_INPUT");
     expect(e.details).toMatchObject({ field: "source" });
   });
+  it("refuses port 0 (node would connect to the scheme's default port instead), naming the field", async () => {
+    const p = new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1"] });
+    for (const url of ["http://127.0.0.1:0/x.tgz", "https://example.com:00/x.tgz"]) {
+      const e = await codeOf(() => p.checkUrl(url, "source"));
+      expect({ code: e.code, details: e.details }).toEqual({
+        code: "EINVALID_INPUT",
+        details: { field: "source" },
+      });
+      expect(e.message).toMatch(/^source: port 0 in ".*" is not a port$/);
+    }
+  });
   it("allows http and listed private hosts only when configured", () => {
     const p = new OutboundPolicy({ allowHttp: true, allowedPrivateHosts: ["127.0.0.1", "localhost"] });
     expect(p.checkUrl("http://127.0.0.1:8080/x").port).toBe("8080");

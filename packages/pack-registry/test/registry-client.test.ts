@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -508,6 +509,17 @@ describe("RegistryClient (real HTTP server)", () => {
     expect(html.code).toBe("EINDEX");
     expect(html.message).toMatch(/not valid JSON/);
     expect(html.hint).toMatch(/points at the index file itself \(not a web or login page\)/);
+    // an index.json.gz served as a file, without Content-Encoding: said so, not "a login page"
+    srv.route("/index.json.gz", (_q, r) => {
+      r.writeHead(200, { "content-type": "application/gzip" });
+      r.end(gzipSync(Buffer.from("{}")));
+    });
+    const gz = (await rejection(client([reg("g", "/index.json.gz", 1)]).resolve("beta"))) as {
+      code?: string;
+      hint?: string;
+    };
+    expect(gz.code).toBe("EINDEX");
+    expect(gz.hint).toMatch(/^the index is gzip-compressed bytes sent without Content-Encoding: gzip/);
     const auth = (await rejection(client([reg("corp", "/private.json", 1)]).resolve("beta"))) as {
       code?: string;
       hint?: string;

@@ -27,8 +27,11 @@ export function parseManifest(source: string | Buffer, path?: string): PackManif
     });
   }
   const { isMap, parseDocument } = loadYaml();
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  const problem = doc.errors[0];
+  // resolveKnownTags off: YAML 1.1's !!binary, !!set, !!omap, !!timestamp would become a Buffer, a
+  // Set, a Map or a Date, stored as `{"type":"Buffer",...}` or `{}` in JSON; with it off they are
+  // unresolved tags like any other (!foo), refused below
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, resolveKnownTags: false });
+  const problem = doc.errors[0] ?? doc.warnings.find((w) => w.code === "TAG_RESOLVE_FAILED");
   if (problem) {
     const line = problem.linePos?.[0];
     const at = line ? ` (line ${line.line}, column ${line.col})` : "";
@@ -116,6 +119,10 @@ export async function loadManifest(packRoot: string): Promise<PackManifest> {
  */
 function yamlProblem(message: string): string {
   const first = message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+  const tag = /^Unresolved tag: (?:tag:yaml\.org,2002:)?(.*)$/.exec(first);
+  if (tag)
+    return `the YAML tag ${tag[0].includes("tag:yaml.org,2002:") ? "!!" : ""}${tag[1]} is not supported; pack.yaml holds plain values (strings, numbers, booleans, lists and mappings)`;
+  if (/^Maximum call stack size exceeded/.test(first)) return "lists or mappings are nested too deeply";
   if (/^Source contains multiple documents/.test(first))
     return "more than one YAML document (a '---' line after the first key); pack.yaml holds one mapping";
   if (/^Map keys must be unique/.test(first)) return "a key is given twice; give each key once";

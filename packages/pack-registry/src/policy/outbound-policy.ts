@@ -138,6 +138,17 @@ export class OutboundPolicy {
     if (u.protocol !== "https:" && u.protocol !== "http:") {
       throw policyError("scheme", `${field}: scheme ${u.protocol} is not allowed (use https)`, field);
     }
+    // port 0 names no port: node's http would connect to the scheme's default instead (80/443),
+    // another port than the URL shows (checked on every redirect too, as this runs for each)
+    if (u.port === "0")
+      throw new AttuneError(
+        ErrorCodes.EINVALID_INPUT,
+        `${field}: port 0 in "${redactUrl(url)}" is not a port`,
+        {
+          details: { field },
+          hint: "give the server's port (1-65535), or none for the scheme's default",
+        },
+      );
     if (u.protocol === "http:" && !this.allowHttp) {
       throw policyError(
         "https-only",

@@ -85,7 +85,11 @@ export async function loadIndex(
         `index ${source}: not valid JSON: ${quoteRemote((cause as Error).message)}`,
         {
           cause,
-          hint: "check that the registry URL points at the index file itself (not a web or login page), and fix the index (or ask its maintainer to)",
+          // gzip's magic bytes: an index.json.gz served as it is, not as Content-Encoding: gzip
+          hint:
+            bytes[0] === 0x1f && bytes[1] === 0x8b
+              ? "the index is gzip-compressed bytes sent without Content-Encoding: gzip; point the registry at the uncompressed index.json, or have the server send the compressed file with Content-Encoding: gzip"
+              : "check that the registry URL points at the index file itself (not a web or login page), and fix the index (or ask its maintainer to)",
         },
       );
     }
