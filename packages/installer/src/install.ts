@@ -96,6 +96,8 @@ export async function install(
       checksum: callerExpected ?? undefined,
     };
     attempt.kind = classifySource(spec, ctx.settings.localSourceRoots);
+    if (attempt.kind === "local_directory" || attempt.kind === "local_archive")
+      await refuseStoreAsSource(req.source, ctx.settings.packsDir);
     // what the attempt file names until pack.yaml is read from the fetched tree
     let label: { ref?: string; version?: string } = {};
     if (attempt.kind === "registry") {
@@ -202,6 +204,28 @@ export async function install(
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     await lock?.release();
   }
+}
+
+/**
+ * A local source inside the packs directory (`pack show`'s storage path) is attune's own copy: the
+ * install would record it as where the pack came from, and then retire it (a reinstall moves a new
+ * copy in). Real paths are compared, so a link into the store counts; a path that does not resolve
+ * is left to the fetch to report.
+ */
+async function refuseStoreAsSource(source: string, packsDir: string): Promise<void> {
+  const real = (p: string) => fs.realpath(p).catch(() => null);
+  const [from, store] = await Promise.all([real(path.resolve(source)), real(packsDir)]);
+  if (from === null || store === null) return;
+  const inside = path.relative(store, from);
+  if (inside.startsWith("..") || path.isAbsolute(inside)) return;
+  throw new AttuneError(
+    ErrorCodes.EINVALID_INPUT,
+    `source: ${source} is inside the packs directory (${packsDir}): that is attune's own copy of an installed pack, not a source to install from`,
+    {
+      details: { field: "source" },
+      hint: "install from the pack's own source (`attune pack show <ref>` names where it came from); to check an installed pack's files, run `attune pack verify <ref>`",
+    },
+  );
 }
 
 interface LockedInput {

@@ -146,6 +146,22 @@ describe.each(await providers())("install flow on %s", (provider) => {
     expect(hist[1].error).toMatch(/^ECONFLICT/);
   });
 
+  it("refuses a source inside the packs directory (its own copy, which a reinstall would retire)", async () => {
+    const dir = pack("core", "1.0.0");
+    await inst.install({ source: dir, ...cli }, actor);
+    const stored = (await inst.show("core")).installation!.storage_path;
+    for (const source of [stored, path.join(stored, "pack.yaml", ".."), h.packsDir]) {
+      await expect(inst.install({ source, force: true, ...cli }, actor)).rejects.toMatchObject({
+        code: "EINVALID_INPUT",
+        details: { field: "source" },
+        message: expect.stringContaining("is inside the packs directory"),
+        hint: expect.stringContaining("attune pack show <ref>"),
+      });
+    }
+    expect((await inst.show("core")).installation!.source_url).toBe(dir);
+    expect((await inst.verify("core")).ok).toBe(true);
+  });
+
   it("a forced reinstall repairs an install whose stored files are gone, or a stray file in its place", async () => {
     const dir = pack("core", "1.0.0");
     await inst.install({ source: dir, ...cli }, actor);
