@@ -13,7 +13,17 @@ export interface ListenOptions {
   drainTimeoutMs?: number;
   /** how long aborted installs get to roll back before connections are cut */
   abortGraceMs?: number;
+  /** how long a client may take to send its headers, and its whole request (20 s and 60 s; tests lower them) */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
+
+/**
+ * How often Node looks for connections past those timeouts. Its default, 30 s, let a request whose
+ * headers never end live 20 + up to 30 s; checking every second keeps the promised bounds within a
+ * second, for a walk over the open connections each time.
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
 export interface RunningServer {
   server: http.Server;
@@ -31,13 +41,21 @@ export async function startServer(deps: ServerDeps, opts: ListenOptions = {}): P
   const abort = new AbortController();
   let draining = false;
   const lifecycle: Lifecycle = { signal: abort.signal, draining: () => draining };
-  const server = http.createServer(createServer({ ...deps, logger }, lifecycle));
   // A client that trickles its request must not hold a connection forever (slowloris). These
   // bound receiving the request only, never the time an install takes to answer.
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
+  const timeouts = { headersMs: opts.headersTimeoutMs ?? 20_000, requestMs: opts.requestTimeoutMs ?? 60_000 };
+  const server = http.createServer(
+    {
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, timeouts.headersMs),
+    },
+    createServer({ ...deps, logger }, lifecycle),
+  );
   // what Node's parser refuses is answered as problem+json too
-  server.on("clientError", (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket, logger));
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) =>
+    answerClientError(err, socket, logger, timeouts),
+  );
 
   let inFlight = 0;
   server.on("request", (_req, res: http.ServerResponse) => {

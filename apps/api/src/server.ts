@@ -1,4 +1,4 @@
-import express, { type Express } from "express";
+import express, { type Express, type Request } from "express";
 import { authenticate, requireScope } from "./http/auth";
 import { errorHandler, methodNotAllowed, notFound, refuseDeclaredOversize } from "./http/error-handler";
 import { HttpProblem } from "./http/problem";
@@ -9,6 +9,9 @@ import { registriesRouter } from "./routes/registries";
 import { Scopes, type ServerDeps } from "./types";
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+/** `/packs/:ref/verify` as Express matches it (any case, an optional trailing slash), capturing nothing. */
+const VERIFY_PATH = /^\/packs\/[^/]+\/verify\/?$/i;
 
 /** Shutdown state shared by the app and the listener (see listen.ts). */
 export interface Lifecycle {
@@ -28,6 +31,17 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
   const privatePaths = deps.privatePaths ?? [];
   const app = express();
   app.disable("x-powered-by");
+  // no automatic ETag: only the list sets one (routes/packs.ts), the only 304 the OpenAPI document
+  // declares; and only an answer with an ETag may be a 304 (Express's freshness check alone would
+  // answer `If-None-Match: *` with a 304 on every GET)
+  app.set("etag", false);
+  const expressFresh = Object.getOwnPropertyDescriptor(express.request, "fresh")?.get;
+  Object.defineProperty(app.request, "fresh", {
+    configurable: true,
+    get(this: Request) {
+      return this.res?.hasHeader("ETag") === true && expressFresh?.call(this) === true;
+    },
+  });
   app.set("query parser", "simple");
   app.use(requestLogger(logger));
   app.use((_req, res, next) => {
@@ -80,7 +94,9 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
   // the scope of a route that reads a body before the body is read: a token without it gets 403
   // whatever it sent (not 400 for a malformed body, 413 for a big one), as for every other endpoint
   api.post("/packs/install", requireScope(Scopes.install));
-  api.post("/packs/:ref/verify", requireScope(Scopes.read));
+  // a pattern without a parameter: the router decodes parameters as it matches, so `/packs/%ZZ/verify`
+  // would be refused (400) before this check, and a token without the scope must get 403 whatever else is wrong
+  api.post(VERIFY_PATH, requireScope(Scopes.read));
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   // only the POST routes read a body: any other request (an unknown route, a method a route does
   // not allow) is answered at once, whatever body it declares and however slowly that comes

@@ -139,6 +139,73 @@ describe("startServer on a real port", () => {
   });
 });
 
+describe("slow clients", () => {
+  it("keeps the documented 20 s / 60 s, checked every second (Node's default check is every 30 s)", async () => {
+    const api = await openTestApi();
+    const running = await startServer({
+      installer: api.installer,
+      verifyToken: tokenVerifierFromRepository(api.repos.tokens),
+      logger: pino({ level: "silent" }),
+    });
+    try {
+      const server = running.server as typeof running.server & { connectionsCheckingInterval?: number };
+      expect([server.headersTimeout, server.requestTimeout]).toEqual([20_000, 60_000]);
+      expect(server.connectionsCheckingInterval).toBeLessThanOrEqual(1_000);
+    } finally {
+      await running.close();
+      await api.close();
+    }
+  });
+
+  it("cuts off headers that never end, and a body that stalls, on time: 408 as problem+json", async () => {
+    const api = await openTestApi();
+    const running = await startServer(
+      {
+        installer: api.installer,
+        verifyToken: tokenVerifierFromRepository(api.repos.tokens),
+        logger: pino({ level: "silent" }),
+      },
+      { headersTimeoutMs: 300, requestTimeoutMs: 700 },
+    );
+    const stall = (raw: string) =>
+      new Promise<{ text: string; ms: number }>((resolve, reject) => {
+        const started = Date.now();
+        let text = "";
+        const socket = net.connect(running.port, "127.0.0.1", () => socket.write(raw));
+        socket.setEncoding("utf8").on("data", (d: string) => (text += d));
+        socket.on("error", reject);
+        socket.on("end", () => resolve({ text, ms: Date.now() - started }));
+      });
+    try {
+      const [headers, body] = await Promise.all([
+        stall("GET /healthz HTTP/1.1\r\nHost: x\r\n"),
+        stall(
+          `POST /api/v1/packs/install HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${api.tokens.all}\r\n` +
+            'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"source":',
+        ),
+      ]);
+      for (const [{ text, ms }, limit] of [
+        [headers, 300],
+        [body, 700],
+      ] as const) {
+        const [head, problem] = text.split("\r\n\r\n");
+        expect(head).toMatch(/^HTTP\/1\.1 408 /);
+        expect(JSON.parse(problem)).toMatchObject({
+          code: "ETIMEOUT",
+          detail:
+            "the request was not received in time (headers within 0.3 s, the whole request within 0.7 s)",
+        });
+        // within the check interval (1 s) of the limit, not up to 30 s past it
+        expect(ms).toBeGreaterThanOrEqual(limit - 50);
+        expect(ms).toBeLessThan(limit + 1_500);
+      }
+    } finally {
+      await running.close();
+      await api.close();
+    }
+  });
+});
+
 describe("while draining", () => {
   it("healthz says shutting_down (503) and new API requests get 503 with Connection: close", async () => {
     const api = await openTestApi();

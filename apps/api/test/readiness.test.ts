@@ -188,6 +188,6 @@ describe("GET /readyz", () => {
     api = await openTestApi();
     const r = await request(api.app).post("/readyz");
     expect(r.status).toBe(405);
-    expect(r.headers.allow).toBe("GET");
+    expect(r.headers.allow).toBe("GET, HEAD");
   });
 });

@@ -145,16 +145,92 @@ describe("install body validation", () => {
     ['"x"', "string"],
     ["42", "number"],
     ["true", "boolean"],
+    ["[]", "array"],
+    ['[{"source":"demo"}]', "array"],
   ])(
-    "valid JSON that is not an object (%s) -> 400 EINVALID_INPUT naming the body's type",
+    "valid JSON that is not an object (%s) -> 400 EINVALID_INPUT naming the body's type, with a hint, on install and verify",
     async (body, type) => {
-      const res = await request(api.app)
-        .post("/api/v1/packs/install")
-        .set(api.auth())
-        .set("Content-Type", "application/json")
-        .send(body);
-      expectProblem(res, 400, "EINVALID_INPUT", ["body"]);
-      expect(res.body.detail).toBe(`the request body must be a JSON object, not ${type}`);
+      for (const [path, hint] of [
+        ["/api/v1/packs/install", 'send a JSON object, e.g. {"source": "…"}'],
+        ["/api/v1/packs/demo/verify", "send no body, or an empty JSON object {}"],
+      ]) {
+        const res = await request(api.app)
+          .post(path)
+          .set(api.auth())
+          .set("Content-Type", "application/json")
+          .send(body);
+        expectProblem(res, 400, "EINVALID_INPUT", ["body"]);
+        expect(res.body).toMatchObject({
+          detail: `the request body must be a JSON object, not ${type}`,
+          errors: [{ field: "body", message: `expected object, received ${type}` }],
+          hint,
+        });
+      }
+    },
+  );
+
+  it("thousands of unknown fields -> 400 naming the first, with a bounded answer", async () => {
+    const keys = Array.from({ length: 6000 }, (_, i) => `k${i}`);
+    const body = Object.fromEntries(keys.map((k) => [k, 1]));
+    const res = await install({ source: "demo", ...body });
+    expectProblem(res, 400, "EINVALID_INPUT");
+    expect(res.text.length).toBeLessThan(4096); // it was 350 KB: every key in detail and errors
+    expect(res.body.detail).toBe("invalid body: k0, k1, k2, k3, k4 and 5995 more");
+    expect(res.body.errors).toHaveLength(21);
+    expect(res.body.errors[0]).toEqual({ field: "k0", message: "unknown field; remove it" });
+    expect(res.body.errors[19]).toEqual({ field: "k19", message: "unknown field; remove it" });
+    expect(res.body.errors[20]).toEqual({
+      field: "body",
+      message: "5980 more refused fields, not listed (only the first 20 are)",
+    });
+  });
+
+  it("a body refused in a few ways names each, with no summary entry", async () => {
+    const res = await install({ source: "", force: "yes", extra: 1 });
+    expectProblem(res, 400, "EINVALID_INPUT", ["source", "force", "extra"]);
+    expect(res.body.detail).toBe("invalid body: source, force, extra");
+  });
+
+  it.each([
+    ["no Content-Length", ""],
+    ["Content-Length: 0", "Content-Length: 0\r\n"],
+  ])(
+    "Content-Type: application/json without a body (%s) -> 400 source required on install; verify takes it",
+    async (_name, length) => {
+      const server = http.createServer(api.app);
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      try {
+        const { port } = server.address() as net.AddressInfo;
+        const exchange = (target: string) =>
+          new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+            let text = "";
+            const socket = net.connect(port, "127.0.0.1", () =>
+              socket.write(
+                `POST ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${api.tokens.all}\r\n` +
+                  `Content-Type: application/json\r\n${length}Connection: close\r\n\r\n`,
+              ),
+            );
+            socket.setEncoding("utf8").on("data", (d: string) => (text += d));
+            socket.on("error", reject);
+            socket.on("end", () => {
+              const [head, body] = text.split("\r\n\r\n");
+              resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1]), body: JSON.parse(body) });
+            });
+          });
+        const installed = await exchange("/api/v1/packs/install");
+        expect(installed).toMatchObject({
+          status: 400,
+          body: { code: "EINVALID_INPUT", errors: [{ field: "source", message: "required" }] },
+        });
+        // verify has no body to refuse: it goes on to look the pack up
+        expect(await exchange("/api/v1/packs/demo/verify")).toMatchObject({
+          status: 404,
+          body: { code: "ENOTFOUND" },
+        });
+      } finally {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
     },
   );
 
@@ -391,6 +467,18 @@ describe("query and path validation", () => {
   });
 
   it.each([
+    ["/api/v1/packs?page=1&page=2", "page"],
+    ["/api/v1/packs?source_type=git&source_type=git", "source_type"],
+    ["/api/v1/packs/demo/history?page_size=1&page_size=2", "page_size"],
+    ["/api/v1/registries/search?q=a&q=b", "q"],
+  ])("%s: a parameter given twice is refused as such, naming it", async (path, field) => {
+    const res = await get(path);
+    expectProblem(res, 400, "EINVALID_INPUT", [field]);
+    expect(res.body.detail).toBe(`invalid query: ${field}`);
+    expect(res.body.errors).toEqual([{ field, message: "given more than once; give it once" }]);
+  });
+
+  it.each([
     ["GET", "/api/v1/packs/%ZZ"],
     ["GET", "/api/v1/packs/%E0%A4%A/history"],
     ["GET", "/api/v1/packs/%FF/installation"],
@@ -401,8 +489,19 @@ describe("query and path validation", () => {
       [method.toLowerCase() as "get" | "delete" | "post"](url)
       .set(api.auth());
     expectProblem(res, 400, "EINVALID_INPUT", ["path"]);
-    expect(res.body.detail).toMatch(/not valid percent-encoding/);
+    // the product's words only, not the router's ("Failed to decode param '%ZZ'")
+    expect(res.body.detail).toBe("the URL path is not valid percent-encoding");
   });
+
+  it.each(["/api/v1/packs/%ZZ/verify", "/api/v1/packs/HELLO/verify", "/api/v1/PACKS/%ZZ/Verify/"])(
+    "POST %s with a token without packs:read -> 403, before the path is looked at",
+    async (url) => {
+      const res = await request(api.app).post(url).set(api.auth(api.tokens.install));
+      expect(res.status).toBe(403); // (the OpenAPI document spells paths in lower case only)
+      expect(res.body.code).toBe("EFORBIDDEN");
+      expect(res.body.detail).toMatch(/packs:read/);
+    },
+  );
 
   it("DELETE with an unknown parameter -> 400", async () => {
     const res = await request(api.app).delete("/api/v1/packs/demo?all=1").set(api.auth());
@@ -440,13 +539,14 @@ describe("routing", () => {
     expect(outside.body.code).toBe("ENOTFOUND");
   });
 
+  // HEAD is served wherever GET is, so Allow names it
   const wrong: Array<[string, string, string]> = [
-    ["put", "/api/v1/packs", "GET"],
+    ["put", "/api/v1/packs", "GET, HEAD"],
     ["get", "/api/v1/packs/demo/verify", "POST"],
-    ["patch", "/api/v1/packs/demo", "GET, DELETE"],
-    ["put", "/api/v1/packs/install", "GET, POST, DELETE"],
-    ["post", "/api/v1/registries", "GET"],
-    ["delete", "/healthz", "GET"],
+    ["patch", "/api/v1/packs/demo", "GET, HEAD, DELETE"],
+    ["put", "/api/v1/packs/install", "GET, HEAD, POST, DELETE"],
+    ["post", "/api/v1/registries", "GET, HEAD"],
+    ["delete", "/healthz", "GET, HEAD"],
   ];
   it.each(wrong)("%s %s -> 405 with Allow: %s", async (method, path, allow) => {
     const res = await (request(api.app) as unknown as Record<string, (p: string) => request.Test>)
@@ -456,6 +556,37 @@ describe("routing", () => {
     expect(res.headers.allow).toBe(allow);
     expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
     expect(res.body.code).toBe("EMETHOD_NOT_ALLOWED");
+  });
+
+  it("HEAD is answered where GET is", async () => {
+    for (const path of ["/healthz", "/api/v1/packs", "/api/v1/registries"])
+      expect((await request(api.app).head(path).set(api.auth())).status).toBe(200);
+  });
+
+  it("an absolute-form request target: the problem's instance is only its path", async () => {
+    const server = http.createServer(api.app);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = server.address() as net.AddressInfo;
+      const text = await new Promise<string>((resolve, reject) => {
+        let text = "";
+        const socket = net.connect(port, "127.0.0.1", () =>
+          socket.write(
+            "GET http://evil.example/api/v1/packs?page=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+          ),
+        );
+        socket.setEncoding("utf8").on("data", (d: string) => (text += d));
+        socket.on("error", reject);
+        socket.on("end", () => resolve(text));
+      });
+      const [head, body] = text.split("\r\n\r\n");
+      expect(head).toMatch(/^HTTP\/1\.1 401 /);
+      expect(JSON.parse(body)).toMatchObject({ code: "EUNAUTHORIZED", instance: "/api/v1/packs" });
+      expect(body).not.toMatch(/evil/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it("GET /packs/install reads a pack named install (a valid ref), it is not a 405", async () => {

@@ -3,8 +3,19 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { problemType, titleFor, type Problem } from "./problem";
 
+/** The server's limits on receiving a request (listen.ts), named in the 408's detail. */
+export interface RequestTimeouts {
+  headersMs: number;
+  requestMs: number;
+}
+
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
+
 /** Node's refusal of a request it could not parse, with what it means for the client. */
-function classify(code: string | undefined): {
+function classify(
+  code: string | undefined,
+  timeouts: RequestTimeouts,
+): {
   status: number;
   problem: Pick<Problem, "code" | "detail" | "errors">;
 } {
@@ -23,7 +34,7 @@ function classify(code: string | undefined): {
       status: 408,
       problem: {
         code: "ETIMEOUT",
-        detail: "the request was not received in time (headers within 20 s, the whole request within 60 s)",
+        detail: `the request was not received in time (headers within ${seconds(timeouts.headersMs)}, the whole request within ${seconds(timeouts.requestMs)})`,
         errors: [{ field: "request", message: "send the whole request without pausing" }],
       },
     };
@@ -50,14 +61,19 @@ function classify(code: string | undefined): {
  * then the connection is closed (the parser cannot find where the next request would start). A
  * socket that is gone or already answering gets nothing.
  */
-export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
+export function answerClientError(
+  err: NodeJS.ErrnoException,
+  socket: Duplex,
+  logger: Logger,
+  timeouts: RequestTimeouts = { headersMs: 20_000, requestMs: 60_000 },
+): void {
   const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (err.code === "ECONNRESET" || !socket.writable || answering?.headersSent) {
     socket.destroy();
     return;
   }
   const requestId = randomUUID();
-  const { status, problem } = classify(err.code);
+  const { status, problem } = classify(err.code, timeouts);
   const body = JSON.stringify({
     type: problemType(problem.code),
     title: titleFor(status),

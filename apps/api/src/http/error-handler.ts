@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { isAttuneError, redactUrlsIn } from "@attune/pack-storage";
+import { bodyNotAnObject } from "./validate";
 import {
   HttpProblem,
   problemType,
@@ -57,28 +58,12 @@ export function refuseDeclaredOversize(limit: number): RequestHandler {
   };
 }
 
-/** What a body that is not an object should have been, by route: a verify takes no options. */
-function objectHint(path: string): string {
-  return /\/verify\/?$/.test(path)
-    ? "send no body, or an empty JSON object {}"
-    : 'send a JSON object, e.g. {"source": "…"}';
-}
-
 function fromBodyParser(err: BodyParserError, path: string): HttpProblem | undefined {
   switch (err.type) {
     case "entity.parse.failed": {
       // valid JSON, but a bare null, string or number: the body's shape is wrong, not its syntax
       const scalar = scalarJsonType(err.body);
-      if (scalar)
-        return new HttpProblem(
-          400,
-          "EINVALID_INPUT",
-          `the request body must be a JSON object, not ${scalar}`,
-          {
-            errors: [{ field: "body", message: `expected object, received ${scalar}` }],
-            hint: objectHint(path),
-          },
-        );
+      if (scalar) return bodyNotAnObject(scalar, path);
       return new HttpProblem(400, "EINVALID_JSON", "the request body is not valid JSON", {
         errors: [{ field: "body", message: "malformed JSON" }],
         hint: "send a JSON object with Content-Type: application/json",
@@ -124,20 +109,30 @@ function fromClientError(err: BodyParserError): HttpProblem | undefined {
   const status = err?.status;
   if (typeof status !== "number" || status < 400 || status > 499) return undefined;
   if (err instanceof URIError) {
-    return new HttpProblem(
-      400,
-      "EINVALID_INPUT",
-      `the URL path is not valid percent-encoding: ${err.message}`,
-      {
-        errors: [{ field: "path", message: "malformed percent-encoding" }],
-        hint: "percent-encode each path segment (encodeURIComponent), e.g. %25 for %",
-      },
-    );
+    // not the router's own words ("Failed to decode param …"): the instance names the path
+    return new HttpProblem(400, "EINVALID_INPUT", "the URL path is not valid percent-encoding", {
+      errors: [{ field: "path", message: "malformed percent-encoding" }],
+      hint: "percent-encode each path segment (encodeURIComponent), e.g. %25 for %",
+    });
   }
   return new HttpProblem(400, "EINVALID_JSON", `the request body could not be read: ${err.message}`, {
     errors: [{ field: "body", message: err.message }],
     hint: "send the JSON body whole, uncompressed or with the Content-Encoding it was compressed with",
   });
+}
+
+/**
+ * The path of a request target, without its query. An absolute-form target (`GET http://host/…`,
+ * which Node accepts and Express routes by its path) gives only its path: the problem's `instance`
+ * never echoes a host the client made up.
+ */
+function pathOf(target: string): string | undefined {
+  if (target.startsWith("/")) return target.split("?")[0];
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return undefined; // `*` (OPTIONS *) has no path
+  }
 }
 
 const CHECKSUM = /^sha256:[0-9a-f]{64}$/;
@@ -161,8 +156,9 @@ export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
     const requestId = String(req.id ?? "");
-    const base = { instance: req.originalUrl.split("?")[0], request_id: requestId };
-    const problem = err instanceof HttpProblem ? err : fromBodyParser(err as BodyParserError, base.instance);
+    const instance = pathOf(req.originalUrl);
+    const base = { ...(instance ? { instance } : {}), request_id: requestId };
+    const problem = err instanceof HttpProblem ? err : fromBodyParser(err as BodyParserError, instance ?? "");
     if (problem) {
       const body: Problem = {
         type: problemType(problem.code),
@@ -225,9 +221,13 @@ export const notFound: RequestHandler = (req, _res, next) => {
   next(new HttpProblem(404, "ENOTFOUND", `no route ${req.method} ${req.path}`));
 };
 
-/** Terminal handler of a known path: the path exists but not with this method. */
+/**
+ * Terminal handler of a known path: the path exists but not with this method. Express answers HEAD
+ * wherever there is a GET, so `Allow` names HEAD there too.
+ */
 export function methodNotAllowed(allowed: string[]): RequestHandler {
-  const allow = allowed.join(", ");
+  const methods = allowed.flatMap((m) => (m === "GET" && !allowed.includes("HEAD") ? ["GET", "HEAD"] : [m]));
+  const allow = methods.join(", ");
   return (req, _res, next) => {
     next(
       new HttpProblem(

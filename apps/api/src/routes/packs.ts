@@ -5,7 +5,7 @@ import type { z } from "zod";
 import { actorOf, requireScope } from "../http/auth";
 import { methodNotAllowed } from "../http/error-handler";
 import { HttpProblem, scrubPaths } from "../http/problem";
-import { parseOr400 } from "../http/validate";
+import { parseBodyOr400, parseOr400 } from "../http/validate";
 import { inRequestTerms } from "./install-errors";
 import {
   DEFAULT_PAGE_SIZE,
@@ -138,9 +138,10 @@ export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: Pa
 
   r.route("/packs/install")
     .post(requireScope(Scopes.install), async (req, res) => {
-      if (!req.is("application/json")) throw notJson();
+      // no body at all is the fields it lacks (`source: required`), whatever its Content-Type says
+      if (declaresBody(req) && !req.is("application/json")) throw notJson();
       parseOr400(EmptyQuery, req.query, "query");
-      const body = parseOr400(InstallBody, req.body, "body");
+      const body = parseBodyOr400(InstallBody, req);
       const result = await runInstall(installer, toInstallRequest(body), actorOf(res), shutdownSignal).catch(
         (err: unknown) => {
           throw inRequestTerms(err, body);
@@ -256,7 +257,7 @@ export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: Pa
       // refused rather than ignored; a JSON one is parsed and must hold no field
       if (declaresBody(req) && !req.is("application/json")) throw notJson();
       parseOr400(EmptyQuery, req.query, "query");
-      if (req.body !== undefined) parseOr400(VerifyBody, req.body, "body");
+      parseBodyOr400(VerifyBody, req);
       const v = await installer.verify(ref, actorOf(res), "api");
       if (v.historyError)
         req.log?.warn({ ref, historyError: v.historyError }, "verify not recorded in the history");
