@@ -17,6 +17,8 @@ export async function checkDependencies(
   packRef: string,
   deps: Array<{ ref: string; range: string }>,
   installedVersion: (ref: string) => Promise<string | null>,
+  /** whether an enabled registry could resolve `attune pack install <ref>` (the hint's command) */
+  registries = true,
 ): Promise<void> {
   const problems: DependencyProblem[] = [];
   for (const dep of deps) {
@@ -31,7 +33,7 @@ export async function checkDependencies(
     .map((p) => `${p.ref}@${p.range} (${p.installed ? `installed: ${p.installed}` : "not installed"})`)
     .join(", ");
   throw new AttuneError(ErrorCodes.EDEPENDENCY, `pack '${packRef}' needs ${list}`, {
-    hint: dependencyHint(problems),
+    hint: dependencyHint(problems, registries),
     details: { field: "dependencies", problems },
   });
 }
@@ -40,7 +42,10 @@ export async function checkDependencies(
  * What to do, by case: a missing pack is installed, one installed at a version out of range is
  * replaced by a matching version; each with the command that does it.
  */
-function dependencyHint(problems: DependencyProblem[]): string {
+function dependencyHint(problems: DependencyProblem[], registries: boolean): string {
+  // a bare ref installs from a registry: with none enabled, say where else a pack comes from
+  if (!registries)
+    return `install ${problems.length === 1 ? "it" : "them"} first from ${problems.length === 1 ? "its" : "their"} source (a directory, an archive or a git URL: \`attune pack install <path-or-url>\`; no registry is configured to install ${problems.map((p) => p.ref).join(", ")} by name), or pass skip_deps (--skip-deps) to install anyway`;
   // a range with a shell's special characters (>=, spaces, ||) is quoted
   const spec = (p: DependencyProblem) => {
     const s = p.range === "*" ? p.ref : `${p.ref}@${p.range}`;

@@ -254,10 +254,15 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
   // a version change must not break what depends on this pack (a reinstall changes nothing)
   const versionChanges = Boolean(current?.installation) && current!.pack.version !== m.version;
   const checkGraph = async () => {
-    await checkDependencies(m.ref, m.dependencies, async (ref) => {
-      const rec = await ctx.store.get(ref);
-      return rec?.installation ? rec.pack.version : null;
-    });
+    await checkDependencies(
+      m.ref,
+      m.dependencies,
+      async (ref) => {
+        const rec = await ctx.store.get(ref);
+        return rec?.installation ? rec.pack.version : null;
+      },
+      ctx.registries.list().some((r) => r.enabled),
+    );
     if (versionChanges) checkDependents(m.ref, m.version, await ctx.store.all());
   };
   // checked now, to fail before hashing, and again under the dependency lock right before the commit

@@ -152,6 +152,18 @@ describe("checkDependencies", () => {
       "install the missing pack first: `attune pack install gone`; install a version in the range needed: `attune pack install base@^2.0.0`; or pass skip_deps (--skip-deps) to install anyway",
     );
   });
+  it("with no registry to install a ref by name, the hint points at a source path or URL instead", async () => {
+    const err = await checkDependencies(
+      "p",
+      [{ ref: "base", range: "^1.0.0" }],
+      async () => null,
+      false,
+    ).catch((e) => e);
+    expect(err.code).toBe("EDEPENDENCY");
+    expect(err.hint).toBe(
+      "install it first from its source (a directory, an archive or a git URL: `attune pack install <path-or-url>`; no registry is configured to install base by name), or pass skip_deps (--skip-deps) to install anyway",
+    );
+  });
   it("words the hint by case: a wrong version is not called missing", async () => {
     const wrong = await checkDependencies(
       "p",
