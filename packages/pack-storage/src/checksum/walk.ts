@@ -29,12 +29,16 @@ export async function assertRealDirectory(root: string): Promise<string> {
     throw ioError(err, root, "cannot read directory", "read");
   }
   if (st.isSymbolicLink()) {
+    // named, so the way on is one copy away (an installed pack's storage path is such a link)
+    const target = await fs.promises.realpath(abs).catch(() => null);
     throw new AttuneError(
       ErrorCodes.ESYMLINK,
       `${shortPath(root)} is a symbolic link; the pack root must be a real directory`,
       {
         path: root,
-        hint: "pass the directory the link points to",
+        hint: target
+          ? `pass the directory the link points to: ${target}`
+          : "pass the directory the link points to (this link points to nothing that exists)",
       },
     );
   }
