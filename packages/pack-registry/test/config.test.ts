@@ -178,30 +178,65 @@ describe("config.yaml", () => {
     expect(await readConfigFile(h)).toEqual({ other_tool: { keep: "me" }, max_file_bytes: 5 });
   });
 
-  it("a YAML syntax error names the line, column and key but never quotes the file's text (tokens, headers)", async () => {
+  it("a YAML problem names its kind, line, column and key but never quotes the file's text (tokens, headers)", async () => {
     const h = home();
     const file = path.join(h, "config.yaml");
-    for (const [text, problem] of [
+    const reg = "registries:\n  - name: a\n    url: https://a.example/i.json\n    headers:\n";
+    const cases: Array<[string, string]> = [
       [
         "token: att_SEKRIT1\ntoken: att_SEKRIT2\n",
-        "Map keys must be unique at line 2, column 1 (the line of the key token)",
+        "a key is given twice at line 2, column 1 (the line of the key token)",
+      ],
+      [`${reg}\tAuthorization: Bearer SEKRIT3\n`, "at line 5, column 1 (the line of the key Authorization)"],
+      ["token: att_SEKRIT4: y\n", "at line 1, column 8 (the line of the key token)"],
+      // a value read as a tag, an alias, a named tag: the parser's own words quote it
+      [
+        `${reg}      X-Api-Key: !Pa55SEKRIT5\n`,
+        "a value starts with ! (read as a YAML tag): quote the value at line 5, column 18 (the line of the key X-Api-Key)",
       ],
       [
-        "registries:\n  - name: a\n    url: https://a.example/i.json\n    headers:\n\tAuthorization: Bearer SEKRIT3\n",
-        "at line 5, column 1 (the line of the key Authorization)",
+        `${reg}      X-Api-Key: *SEKRIT6\n`,
+        "an alias (*name) refers to no anchor set before it: quote a value that starts with *",
       ],
-      ["token: att_SEKRIT4: y\n", "at line 1, column 8 (the line of the key token)"],
-    ]) {
-      fs.writeFileSync(file, text);
-      const err = await rejection(readConfigFile(h));
-      expect(err).toMatchObject({ code: "ECONFIG" });
-      expect(err.message).toContain(`${file}: not valid YAML: `);
-      expect(err.message).toContain(problem);
-      const all = err as unknown as { hint?: string; cause?: unknown };
-      expect(
-        JSON.stringify({ ...err, message: err.message, hint: all.hint, cause: String(all.cause) }),
-      ).not.toMatch(/SEKRIT/);
+      [
+        "token: !e!SEKRIT7 x\n",
+        "a value starts with ! (read as a YAML tag): quote the value at line 1, column 8 (the line of the key token)",
+      ],
+      ["? [SEKRIT8]\n: x\n", "a key is a list or mapping (keys are plain words)"],
+      [
+        `${reg}      Authorization: "Bearer SEKRIT9\nallow_http: true\n`,
+        "a closing quote or bracket is missing, at the end of the file",
+      ],
+      [
+        "token: SEKRIT10\n---\ntoken: x\n",
+        "more than one YAML document (a --- line): config.yaml holds one mapping",
+      ],
+      [
+        `foo: ${"[".repeat(20000)}SEKRIT11${"]".repeat(20000)}\n`,
+        "lists or mappings are nested too deeply at line 1",
+      ],
+    ];
+    const warnings: unknown[] = [];
+    const onWarning = (w: unknown) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      for (const [text, problem] of cases) {
+        fs.writeFileSync(file, text);
+        const err = await rejection(readConfigFile(h));
+        expect(err.code).toBe("ECONFIG");
+        expect(err.message.startsWith(`${file}: not valid YAML: `)).toBe(true);
+        expect(err.message).toContain(problem);
+        const all = err as unknown as { hint?: string; cause?: unknown };
+        expect(
+          JSON.stringify({ ...err, message: err.message, hint: all.hint, cause: String(all.cause) }),
+        ).not.toMatch(/SEKRIT/);
+      }
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", onWarning);
     }
+    // nothing reaches stderr through process warnings either (they quote the line)
+    expect(warnings).toEqual([]);
   });
 
   it("reads a missing file as an empty config", async () => {
@@ -538,6 +573,28 @@ describe("ATTUNE_REGISTRIES", () => {
     // a plain path is still fine
     fs.writeFileSync(path.join(h, "config.yaml"), "allowed_private_hosts: [127.0.0.1]\n");
     expect(await readConfigFile(h)).toMatchObject({ allowed_private_hosts: ["127.0.0.1"] });
+    fs.rmSync(h, { recursive: true, force: true });
+  });
+  it("refuses port 0 in a registry URL where it is given (env and config.yaml), not at the first search", async () => {
+    for (const url of [
+      "http://127.0.0.1:0/x.json",
+      "https://example.com:000/x.json",
+      "https://[::1]:0/x.json",
+    ]) {
+      const e = await rejection(() => registriesFromEnv({ ATTUNE_REGISTRIES: `a=${url}` }));
+      expect(e).toMatchObject({ code: "ECONFIG", details: { field: "ATTUNE_REGISTRIES" } });
+      expect(e.message).toMatch(/has port 0, which is not a port/);
+    }
+    const h = fs.mkdtempSync(path.join(os.tmpdir(), "attune-cfg-port-"));
+    fs.writeFileSync(
+      path.join(h, "config.yaml"),
+      "registries:\n  - name: a\n    url: http://127.0.0.1:0/x.json\n",
+    );
+    expect(await rejection(readConfigFile(h))).toMatchObject({
+      code: "ECONFIG",
+      details: { field: "registries[0].url" },
+      message: expect.stringContaining("has port 0"),
+    });
     fs.rmSync(h, { recursive: true, force: true });
   });
   it("hints at the real fix: an absolute URL or path, the comma inside a URL, a repeated name", async () => {

@@ -168,6 +168,16 @@ describe("extractArchive", () => {
       expect(list(dest)).toEqual(kept);
       expect(result.files).toBe(file === tgz ? 2 : 1);
     }
+    // .GIT is git's directory where names fold case: refused, not stored (and checksummed) or skipped
+    const upper = join(work.dir, "upper");
+    writeTree(upper, { "pack.yaml": "ref: x\nversion: 1.0.0\n", "actions/.Git/config": "[core]\n" });
+    const upperTgz = join(work.dir, "upper.tar.gz");
+    execFileSync("tar", ["czf", upperTgz, "-C", upper, "."]);
+    await expect(extractArchive(upperTgz, join(work.dir, "upper-out"))).rejects.toMatchObject({
+      code: "EUNSAFE_ARCHIVE",
+      message: expect.stringContaining('".Git" is .git in another case'),
+    });
+    expect(existsSync(join(work.dir, "upper-out"))).toBe(false);
   });
 
   it("extracts a plain tar and a zip (directory entries after their files are fine)", async () => {

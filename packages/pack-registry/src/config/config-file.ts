@@ -380,35 +380,70 @@ async function readConfigText(file: string): Promise<string | null> {
   }
 }
 
+/** The yaml library's error codes, in this product's words (its messages quote the file's text). */
+const YAML_CODES: Record<string, string> = {
+  DUPLICATE_KEY: "a key is given twice",
+  TAB_AS_INDENT: "a tab is used for indentation (use spaces)",
+  BAD_INDENT: "the indentation is wrong",
+  MISSING_CHAR: "a closing quote or bracket is missing",
+  TAG_RESOLVE_FAILED: "a value starts with ! (read as a YAML tag): quote the value",
+  BAD_ALIAS: "an alias (*name) is not valid: quote a value that starts with *",
+  RESOURCE_EXHAUSTION: "lists or mappings are nested too deeply",
+  MULTIPLE_DOCS: "more than one YAML document (a --- line): config.yaml holds one mapping",
+};
+
 /**
- * A YAML parse error without the lines of the file it quotes: config.yaml holds tokens and
- * registry headers, and the parser's message shows the text around the error ("Map keys must be
- * unique at line 2, column 1:" and then both `token:` lines). The line and column stay, and the key
- * that line starts with, if any (keys are no secret). The parser's error is not kept as the cause
- * either: `--debug` prints causes.
+ * A YAML problem of config.yaml said without the file's text: config.yaml holds tokens and registry
+ * headers, and the parser's messages quote the lines around an error, a tag or an alias name (a
+ * password starting with ! or *). Only the kind (by the parser's code), the line and column, and the
+ * key that line starts with (keys are no secret) are said.
  */
-function yamlProblem(err: unknown, text: string): string {
-  const first = String((err as Error)?.message ?? err)
-    .split("\n")[0]
-    .replace(/:$/, "");
-  const line = (err as { linePos?: { line: number }[] })?.linePos?.[0]?.line;
-  const key = line
-    ? /^[ \t]*(?:-[ \t]+)?([A-Za-z0-9_.-]{1,64})[ \t]*:/.exec(text.split(/\r?\n/)[line - 1] ?? "")
-    : null;
-  return key ? `${first} (the line of the key ${key[1]})` : first;
+function yamlProblem(code: string, text: string, pos?: { line: number; col: number }): string {
+  const what = YAML_CODES[code] ?? `a YAML syntax error (${code})`;
+  if (!pos) return what;
+  const lines = text.split(/\r?\n/);
+  if (pos.line > lines.length || (pos.line === lines.length && lines[pos.line - 1] === ""))
+    return `${what}, at the end of the file`;
+  const key = /^[ \t]*(?:-[ \t]+)?([A-Za-z0-9_.-]{1,64})[ \t]*:/.exec(lines[pos.line - 1] ?? "");
+  return `${what} at line ${pos.line}, column ${pos.col}${key ? ` (the line of the key ${key[1]})` : ""}`;
+}
+
+/** config.yaml's text as plain data, or the YAML problem (see yamlProblem). */
+function readYaml(text: string): { value: unknown } | { problem: string } {
+  const yaml = loadYaml();
+  // silent: the library's warnings go to process.emitWarning, quoting the line (and its secret)
+  const docs = yaml.parseAllDocuments(text, { uniqueKeys: true, logLevel: "silent" });
+  if (docs.length === 0) return { value: null }; // an empty file, or comments only
+  if (docs.length > 1) return { problem: yamlProblem("MULTIPLE_DOCS", text) };
+  const doc = docs[0];
+  const issue = doc.errors[0] ?? doc.warnings[0];
+  if (issue) return { problem: yamlProblem(issue.code, text, issue.linePos?.[0]) };
+  const complexKey = (node: unknown): boolean =>
+    yaml.isMap(node)
+      ? node.items.some((p) => (p.key !== null && !yaml.isScalar(p.key)) || complexKey(p.value))
+      : yaml.isSeq(node)
+        ? node.items.some(complexKey)
+        : false;
+  if (complexKey(doc.contents)) return { problem: "a key is a list or mapping (keys are plain words)" };
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }) };
+  } catch {
+    // "Unresolved alias …: <the name>", a value that started with * (no line from the library)
+    return {
+      problem: "an alias (*name) refers to no anchor set before it: quote a value that starts with *",
+    };
+  }
 }
 
 /** Parse and validate config.yaml's text; ECONFIG names the problem and `file`. */
 function parseConfigText(text: string, file: string, opts: ParseConfigOptions = {}): AttuneConfigFile {
-  let doc: unknown;
-  try {
-    doc = loadYaml().parse(text);
-  } catch (cause) {
-    throw new AttuneError(ErrorCodes.ECONFIG, `${file}: not valid YAML: ${yamlProblem(cause, text)}`, {
+  const read = readYaml(text);
+  if ("problem" in read)
+    throw new AttuneError(ErrorCodes.ECONFIG, `${file}: not valid YAML: ${read.problem}`, {
       path: file,
-      hint: "fix the YAML at the line shown (`attune config show` reads it back), or move the file away to start from the defaults",
+      hint: "fix the YAML where shown (`attune config show` reads it back), or move the file away to start from the defaults",
     });
-  }
+  const doc = read.value;
   if (doc !== null && doc !== undefined && (typeof doc !== "object" || Array.isArray(doc))) {
     throw new AttuneError(ErrorCodes.ECONFIG, `${file}: must be a mapping of keys`, {
       path: file,
@@ -541,7 +576,7 @@ export async function updateConfigFile<T>(
       // e.g. the registry removed held an anchor that another key's alias (*name) refers to
       throw new AttuneError(
         ErrorCodes.ECONFIG,
-        `${link}: this change would leave the file invalid: ${yamlProblem(cause, out || text)}`,
+        `${link}: this change would leave the file invalid: ${(cause as { code?: string }).code ? yamlProblem(String((cause as { code?: string }).code), out || text, (cause as { linePos?: { line: number; col: number }[] }).linePos?.[0]) : "an alias (*name) would refer to no anchor"}`,
         {
           path: link,
           hint: "edit config.yaml by hand (an alias elsewhere may refer to an anchor in the registry's entry); nothing was changed",

@@ -12,11 +12,14 @@ export function registryUrlProblem(url: string, opts: { allowRelativePath?: bool
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme === "http" || scheme === "https") {
     if (!/^https?:\/\//i.test(url)) return "is not a valid URL (write http(s)://host/...)";
+    let port: string;
     try {
-      new URL(url);
+      port = new URL(url).port;
     } catch {
       return "is not a valid URL";
     }
+    // as OutboundPolicy.checkUrl refuses it at fetch time: node would connect to port 80/443
+    if (port === "0") return "has port 0, which is not a port (give 1-65535, or none for the default)";
     return urlHasCredentials(url) ? NO_CREDENTIALS_MESSAGE : null;
   }
   if (scheme === "file") {

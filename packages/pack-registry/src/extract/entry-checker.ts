@@ -112,6 +112,12 @@ export class EntryChecker {
     // it (DESIGN.md §3), so stored it would be files no verify could see changed, and a
     // `.git/config` can make git run commands (core.fsmonitor) for whoever runs git in the pack's
     // directory. Not written; counted, so a flood of them still meets the entry cap.
+    // `.GIT`, `.Git`: git's own directory where names fold case (macOS, Windows), and refused by
+    // git in a tree; stored here it would be checksummed, unlike `.git`, so one pack would hash two
+    // ways across file systems
+    const folded = parts.find((p) => p !== ".git" && p.toLowerCase() === ".git");
+    if (folded !== undefined)
+      throw this.unsafe(path, `"${folded}" is .git in another case (git's directory on macOS and Windows)`);
     if (parts.includes(".git")) {
       this.count += 1;
       if (this.count > this.limits.maxEntries)

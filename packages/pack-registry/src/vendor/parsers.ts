@@ -3,7 +3,7 @@
 // from their installed files cost ~100 ms of an install's start-up, most of it resolving, reading
 // and compiling a few hundred small CommonJS files (docs/benchmarks.md). Loaded on first use by
 // lazy.ts, which falls back to the installed modules when running from source.
-import { isMap, isSeq, parse, parseDocument, stringify } from "yaml";
+import { isMap, isScalar, isSeq, parse, parseAllDocuments, parseDocument, stringify } from "yaml";
 import {
   _default,
   array,
@@ -35,7 +35,7 @@ import { en } from "zod/v4/locales";
 config(en());
 
 /** The yaml functions used here. */
-export const YAML = { isMap, isSeq, parse, parseDocument, stringify };
+export const YAML = { isMap, isScalar, isSeq, parse, parseAllDocuments, parseDocument, stringify };
 /** The zod/mini functions used here (the schemas of pack.yaml, config.yaml and registry indexes). */
 export const zm = {
   _default,
