@@ -6,6 +6,7 @@ import {
   ErrorCodes,
   calculateDirectoryManifest,
   isValidVersion,
+  isWithin,
   parseChecksum,
   redactUrl,
   redactUrlsIn,
@@ -216,8 +217,7 @@ async function refuseStoreAsSource(source: string, packsDir: string): Promise<vo
   const real = (p: string) => fs.realpath(p).catch(() => null);
   const [from, store] = await Promise.all([real(path.resolve(source)), real(packsDir)]);
   if (from === null || store === null) return;
-  const inside = path.relative(store, from);
-  if (inside.startsWith("..") || path.isAbsolute(inside)) return;
+  if (!isWithin(from, store)) return;
   throw new AttuneError(
     ErrorCodes.EINVALID_INPUT,
     `source: ${source} is inside the packs directory (${packsDir}): that is attune's own copy of an installed pack, not a source to install from`,

@@ -35,3 +35,4 @@ export { makeDirs, makeDirsSync } from "./make-dirs";
 export { isAbandoned, ownedSuffix } from "./storage/owner";
 export { redactUrl, redactUrlsIn } from "./redact";
 export { closest, distance } from "./suggest";
+export { isWithin } from "./within";

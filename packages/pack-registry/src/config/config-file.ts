@@ -429,11 +429,11 @@ function readYaml(text: string): { value: unknown } | { problem: string } {
     return { value: doc.toJS({ maxAliasCount: 100 }) };
   } catch {
     // "Unresolved alias …: <the name>", a value that started with * (no line from the library)
-    return {
-      problem: "an alias (*name) refers to no anchor set before it: quote a value that starts with *",
-    };
+    return { problem: NO_ANCHOR };
   }
 }
+
+const NO_ANCHOR = "an alias (*name) refers to no anchor set before it: quote a value that starts with *";
 
 /** Parse and validate config.yaml's text; ECONFIG names the problem and `file`. */
 function parseConfigText(text: string, file: string, opts: ParseConfigOptions = {}): AttuneConfigFile {
@@ -567,23 +567,22 @@ export async function updateConfigFile<T>(
     } else {
       doc.set("registries", doc.createNode(registries));
     }
-    let out = "";
-    let back: unknown;
+    const invalid = (problem: string) =>
+      new AttuneError(ErrorCodes.ECONFIG, `${link}: this change would leave the file invalid: ${problem}`, {
+        path: link,
+        hint: "edit config.yaml by hand (an alias elsewhere may refer to an anchor in the registry's entry); nothing was changed",
+      });
+    let out: string;
     try {
       out = doc.toString();
-      back = yaml.parse(out);
-    } catch (cause) {
-      // e.g. the registry removed held an anchor that another key's alias (*name) refers to
-      throw new AttuneError(
-        ErrorCodes.ECONFIG,
-        `${link}: this change would leave the file invalid: ${(cause as { code?: string }).code ? yamlProblem(String((cause as { code?: string }).code), out || text, (cause as { linePos?: { line: number; col: number }[] }).linePos?.[0]) : "an alias (*name) would refer to no anchor"}`,
-        {
-          path: link,
-          hint: "edit config.yaml by hand (an alias elsewhere may refer to an anchor in the registry's entry); nothing was changed",
-        },
-      );
+    } catch {
+      // the registry removed held an anchor that another key's alias (*name) refers to
+      throw invalid(NO_ANCHOR);
     }
-    parseConfig(back, link); // never write what would not read back
+    // read back with the very reader of readConfigFile: never write what would not read back
+    const back = readYaml(out);
+    if ("problem" in back) throw invalid(back.problem);
+    parseConfig(back.value, link);
     // the file's own line endings and byte-order mark, as it was written (an editor on Windows)
     if (text.includes("\r\n")) out = out.replace(/\r?\n/g, "\r\n");
     if (text.startsWith("\ufeff")) out = `\ufeff${out}`;

@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, isWithin } from "@attune/pack-storage";
 import { archiveTypeFromName } from "../extract";
 import { validateGitRef } from "../policy/git-ref";
 import { parsePackSpec } from "../registry-index/versions";
@@ -93,10 +93,6 @@ function refHint(s: string): string {
   return `pack refs are lower-case (^[a-z][a-z0-9_-]+$): did you mean \`${lower}\`?`;
 }
 
-function within(p: string, root: string): boolean {
-  return p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
-}
-
 /**
  * When local roots are configured, refuse a path outside them before touching the filesystem
  * (no existence oracle); the local sources re-check with links resolved.
@@ -120,7 +116,7 @@ async function checkLocalRoots(input: string, roots: string[] | undefined): Prom
     ...roots.map((r) => path.resolve(r)),
     ...(await Promise.all(roots.map((r) => realpath(r).catch(() => null)))),
   ];
-  if (candidates.some((r) => r !== null && within(p, r))) return;
+  if (candidates.some((r) => r !== null && isWithin(p, r))) return;
   throw new AttuneError(
     ErrorCodes.EPOLICY,
     `source: local path ${p} is outside the allowed local source roots`,

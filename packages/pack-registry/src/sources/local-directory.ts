@@ -1,6 +1,6 @@
 import { realpath, stat } from "node:fs/promises";
-import { resolve, sep } from "node:path";
-import { AttuneError, ErrorCodes, ioError } from "@attune/pack-storage";
+import { resolve } from "node:path";
+import { AttuneError, ErrorCodes, ioError, isWithin } from "@attune/pack-storage";
 import { intoFreshDir } from "../extract/fresh-dir";
 import { resolveLimits, type ExtractLimits } from "../extract/limits";
 import { copyLocalTree } from "./local-copy/copy-tree";
@@ -31,7 +31,7 @@ export async function checkLocalPath(input: string, roots: string[] | undefined,
   }
   if (roots !== undefined) {
     const allowed = await Promise.all(roots.map((r) => realpath(r).catch(() => null)));
-    if (!allowed.some((r) => r !== null && (real === r || real.startsWith(r.endsWith(sep) ? r : r + sep)))) {
+    if (!allowed.some((r) => r !== null && isWithin(real, r))) {
       throw new AttuneError(
         ErrorCodes.EPOLICY,
         `source: local path ${absolute} is outside the allowed local source roots`,
@@ -76,7 +76,7 @@ export function asSourceError(err: unknown, sourcePaths: string[]): unknown {
   // gone since it was checked (moved or swapped meanwhile): still the caller's path, not a server fault
   if (!denied && err.code !== ErrorCodes.ENOENT) return err;
   const at = err.path;
-  if (!sourcePaths.some((p) => at === p || at.startsWith(p.endsWith(sep) ? p : p + sep))) return err;
+  if (!sourcePaths.some((p) => isWithin(at, p))) return err;
   return new AttuneError(err.code, err.message, {
     path: at,
     cause: err,

@@ -7,6 +7,7 @@ import { AttuneError, ErrorCodes, ioError } from "../errors";
 import { shortPath } from "../short-path";
 import type { Layout } from "./layout";
 import { ownedSuffix } from "./owner";
+import { isWithin } from "../within";
 
 /**
  * Move `stagedDir` to `.store-v1/<name>~<owner>`. On another filesystem it is copied (refusing links
@@ -70,9 +71,8 @@ async function assertNotLive(layout: Layout, stagedDir: string): Promise<void> {
     real(layout.root),
     real(layout.staging()),
   ]);
-  const within = (p: string, dir: string) => p === dir || p.startsWith(dir + path.sep);
-  const inStore = within(abs, root) && !(within(abs, staging) && abs !== staging);
-  if (inStore || within(root, abs)) {
+  const inStore = isWithin(abs, root) && !(isWithin(abs, staging) && abs !== staging);
+  if (inStore || isWithin(root, abs)) {
     throw new AttuneError(
       ErrorCodes.EINVALID_INPUT,
       inStore
