@@ -20,7 +20,16 @@ export {
   type CopyTask,
 } from "./checksum/reader-thread";
 export { StreamingTreeHasher, compareTreePaths, type TreeHash } from "./checksum/streaming";
-export { isValidRef, isValidVersion, MAX_REF, validateRef, validateVersion } from "./storage/validate";
+export {
+  isValidRef,
+  isValidVersion,
+  MAX_REF,
+  validateRef,
+  validateVersion,
+  versionProblem,
+  VERSION_HINT,
+  type VersionProblemReason,
+} from "./storage/validate";
 export {
   PackStorage,
   RETIRED_GRACE_MS,

@@ -1,6 +1,5 @@
-import { isAttuneError, validateRef } from "@attune/pack-storage";
+import { isAttuneError, validateRef, versionProblem, VERSION_HINT } from "@attune/pack-storage";
 import { parseDependencies } from "./dependencies";
-import { versionRefusal } from "./version";
 import { manifestError, show } from "./errors";
 import { issuePath, issueText } from "../issue-text";
 import type { PackManifest } from "./types";
@@ -61,12 +60,12 @@ function checkIdentity(raw: Record<string, unknown>): void {
       }
       continue;
     }
-    const refused = versionRefusal(value);
+    const refused = versionProblem(value);
     if (refused !== null) {
       throw manifestError(
         field,
         `${show(value)} ${refused.reason === "syntax" ? "is not a strict semver version (e.g. 1.0.0)" : refused.problem}`,
-        { hint: refused.hint },
+        { hint: VERSION_HINT },
       );
     }
   }

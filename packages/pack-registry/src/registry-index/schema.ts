@@ -1,8 +1,7 @@
 import type { output } from "zod/mini";
 import type { $ZodIssue } from "zod/v4/core";
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, versionProblem } from "@attune/pack-storage";
 import { checkDependencies } from "../manifest/dependencies";
-import { versionRefusal } from "../manifest/version";
 import { validateGitRef } from "../policy/git-ref";
 import { loadParsers, once } from "../lazy";
 import { NO_CREDENTIALS_MESSAGE, urlHasCredentials } from "../policy/url-credentials";
@@ -53,7 +52,7 @@ function buildSchemas() {
       // the rule of pack.yaml and of storage (build metadata such as 1.0.0+b1 included), so every
       // pack that installs from a directory can also be published in an index, and none it refuses
       version: z.string().check((payload) => {
-        const refused = versionRefusal(payload.value);
+        const refused = versionProblem(payload.value);
         if (refused === null) return;
         const message =
           refused.reason === "syntax" ? "must be a strict semver version (1.2.3)" : refused.problem;

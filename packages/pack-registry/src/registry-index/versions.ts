@@ -1,7 +1,6 @@
 import { loadSemver } from "../lazy";
-import { AttuneError, ErrorCodes, isValidVersion } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, isValidVersion, versionProblem, VERSION_HINT } from "@attune/pack-storage";
 import { PACK_REF_RE } from "./schema";
-import { versionRefusal } from "../manifest/version";
 
 export interface PackSpec {
   ref: string;
@@ -32,11 +31,11 @@ export function checkVersionSpec(spec: string, field = "version"): void {
     if (spec.trim() !== "") return;
   }
   // a version whose number semver cannot hold: say so rather than "not a version"
-  const refused = versionRefusal(spec);
+  const refused = versionProblem(spec);
   if (refused?.reason === "number") {
     throw new AttuneError(ErrorCodes.EINVALID_INPUT, `${field}: "${spec}" ${refused.problem}`, {
       details: { field },
-      hint: refused.hint,
+      hint: VERSION_HINT,
     });
   }
   throw new AttuneError(

@@ -29,13 +29,17 @@ export const MAX_VERSION_NUMBER = Number.MAX_SAFE_INTEGER;
 const CORE_PARTS = ["major", "minor", "patch"] as const;
 
 /** Why a version is refused: its grammar, its length, or a number semver cannot hold. */
-type VersionProblemReason = "syntax" | "length" | "number";
+export type VersionProblemReason = "syntax" | "length" | "number";
+
+/** How to write a version that passes validateVersion. */
+export const VERSION_HINT = `use MAJOR.MINOR.PATCH such as "1.2.3" (no "v" prefix, no ranges; each number at most ${MAX_VERSION_NUMBER})`;
 
 /**
  * What is wrong with `version` (said after the value: "is not a strict semantic version"), or
- * null when it is one: the one rule behind validateVersion and isValidVersion.
+ * null when it is one: the one rule behind validateVersion and isValidVersion, and for callers
+ * that report a refusal in their own words (pack.yaml, a registry index, a version spec).
  */
-function versionProblem(version: unknown): { reason: VersionProblemReason; problem: string } | null {
+export function versionProblem(version: unknown): { reason: VersionProblemReason; problem: string } | null {
   const syntax = { reason: "syntax", problem: "is not a strict semantic version" } as const;
   if (typeof version !== "string") return syntax;
   // the length first: it also bounds the regular expression's work
@@ -61,7 +65,7 @@ export function validateVersion(version: string, field = "version"): string {
   const found = versionProblem(version);
   if (found !== null) {
     throw new AttuneError(ErrorCodes.EINVALID_VERSION, `${field} ${show(version)} ${found.problem}`, {
-      hint: `use MAJOR.MINOR.PATCH such as "1.2.3" (no "v" prefix, no ranges; each number at most ${MAX_VERSION_NUMBER})`,
+      hint: VERSION_HINT,
       details: { field, ...found },
     });
   }
