@@ -19,7 +19,8 @@ export function archiveTypeFromName(name: string): ArchiveType | null {
   return null;
 }
 
-function typeFromMagic(head: Buffer): ArchiveType | null {
+/** The archive type of a file's first bytes (gzip, zip or an empty zip, "ustar" at 257), or null. */
+export function typeFromMagic(head: Buffer): ArchiveType | null {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "tar.gz";
   // local file header, or the end-of-central-directory record of an empty zip
   if (head.length >= 4 && head.readUInt32LE(0) === 0x04034b50) return "zip";

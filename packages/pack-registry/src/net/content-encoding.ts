@@ -107,6 +107,21 @@ export async function* decodeStream(
   }
 }
 
+/** ETOO_LARGE: what `url` sent with Content-Encoding `coding` decodes to more than `maxBytes`. */
+export function decodedTooLarge(
+  field: string,
+  url: string,
+  coding: ContentCoding,
+  maxBytes: number,
+  hint: string | undefined,
+): AttuneError {
+  return new AttuneError(
+    ErrorCodes.ETOO_LARGE,
+    `${field}: ${redactUrl(url)} (Content-Encoding: ${coding}) decodes to more than the ${maxBytes}-byte cap`,
+    { details: { field, maxBytes, limit: "download", decoded: true, url: redactUrl(url) }, hint },
+  );
+}
+
 /**
  * The body of a `decode` request: decoded per its Content-Encoding (checked when the body is read,
  * so an error page of any coding is still reported by its status), with the cap on the decoded
@@ -130,15 +145,7 @@ export async function* decodedBody(
   }
   if (coding === null) return yield* raw;
   const header = `Content-Encoding: ${coding}`;
-  const tooLarge = () =>
-    new AttuneError(
-      ErrorCodes.ETOO_LARGE,
-      `${field}: ${redactUrl(url.href)} (${header}) decodes to more than the ${maxBytes}-byte cap`,
-      {
-        details: { field, maxBytes, limit: "download", decoded: true, url: redactUrl(url.href) },
-        hint: capHint,
-      },
-    );
+  const tooLarge = () => decodedTooLarge(field, url.href, coding, maxBytes, capHint);
   try {
     yield* decodeStream(raw, coding, { limit: maxBytes, tooLarge, release: () => res.destroy() });
   } catch (e) {

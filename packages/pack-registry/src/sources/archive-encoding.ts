@@ -1,9 +1,16 @@
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import { createHash } from "node:crypto";
-import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
-import { archiveTypeFromName, type ArchiveType } from "../extract";
-import { decodeStream, isZlibError, parseContentEncoding, type ContentCoding } from "../net/content-encoding";
+import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { archiveTypeFromName } from "../extract";
+import { typeFromMagic } from "../extract/detect";
+import {
+  decodedTooLarge,
+  decodeStream,
+  isZlibError,
+  parseContentEncoding,
+  type ContentCoding,
+} from "../net/content-encoding";
 import { DOWNLOAD_CAP_HINT } from "../net/request";
 
 export interface ArchiveBytes {
@@ -14,14 +21,6 @@ export interface ArchiveBytes {
 }
 
 const HEAD = 512;
-
-/** gzip, zip (a file or an empty one), or tar ("ustar" at 257): what extraction will accept. */
-function magic(head: Buffer): ArchiveType | null {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "tar.gz";
-  if (head.length >= 4 && [0x04034b50, 0x06054b50].includes(head.readUInt32LE(0))) return "zip";
-  if (head.length >= 262 && head.toString("latin1", 257, 262) === "ustar") return "tar";
-  return null;
-}
 
 /** The first bytes of the file as sent, and decoded once (null when it is not `coding` data). */
 async function heads(file: string, coding: ContentCoding): Promise<{ sent: Buffer; decoded: Buffer | null }> {
@@ -107,28 +106,14 @@ export async function archiveBytes(
   if (head.decoded === null) return asSent; // labelled, not encoded
   if (opts.expected === undefined) {
     const named = opts.name === undefined ? null : archiveTypeFromName(opts.name);
-    const inner = magic(head.decoded);
+    const inner = typeFromMagic(head.decoded);
     const wraps =
       inner === "tar.gz" ||
       inner === "zip" ||
-      (named !== null && magic(head.sent) !== named && inner === named);
+      (named !== null && typeFromMagic(head.sent) !== named && inner === named);
     if (!wraps) return asSent;
   }
-  const tooLarge = () =>
-    new AttuneError(
-      ErrorCodes.ETOO_LARGE,
-      `source: ${redactUrl(opts.url)} (Content-Encoding: ${coding}) decodes to more than the ${opts.maxBytes}-byte cap`,
-      {
-        details: {
-          field: "source",
-          maxBytes: opts.maxBytes,
-          limit: "download",
-          decoded: true,
-          url: redactUrl(opts.url),
-        },
-        hint: DOWNLOAD_CAP_HINT,
-      },
-    );
+  const tooLarge = () => decodedTooLarge("source", opts.url, coding, opts.maxBytes, DOWNLOAD_CAP_HINT);
   const into = `${file}.decoded`;
   let decoded: { checksum: string; bytes: number } | null;
   try {
