@@ -387,6 +387,13 @@ describe("config.yaml", () => {
       "must be a positive whole number of bytes, got a mapping",
       "e.g. max_download_bytes: 1073741824 (the default is 536870912; remove the key for it)",
     ],
+    // YAML's infinity is not shown as JSON's null
+    [
+      "max_pack_bytes: .inf\n",
+      "max_pack_bytes",
+      "must be a positive whole number of bytes, got .inf",
+      "e.g. max_pack_bytes: 2147483648 (the default is 1073741824; remove the key for it)",
+    ],
     [
       "max_file_bytes: true\n",
       "max_file_bytes",

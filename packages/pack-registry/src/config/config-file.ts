@@ -171,6 +171,9 @@ function shown(v: unknown): string {
   if (v === null || v === undefined) return "an empty value";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
+  // YAML's .inf / .nan: JSON would show them as null
+  if (typeof v === "number" && !Number.isFinite(v))
+    return Number.isNaN(v) ? ".nan" : v > 0 ? ".inf" : "-.inf";
   return JSON.stringify(v);
 }
 
