@@ -26,6 +26,7 @@ const COMPONENTS: Record<string, z.ZodType> = {
   Pack: S.Pack,
   Installation: S.Installation,
   PackWithInstallation: S.PackWithInstallation,
+  InstallResult: S.InstallResult,
   PackListItem: S.PackListItem,
   InstallEvent: S.InstallEvent,
   VerifyResult: S.VerifyResult,
@@ -136,8 +137,8 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
           ...secured("packs:install"),
           requestBody: { required: true, content: json(ref("InstallBody")) },
           responses: {
-            "200": ok("replaced an installed pack", dataOf(ref("PackWithInstallation"))),
-            "201": ok("installed", dataOf(ref("PackWithInstallation"))),
+            "200": ok("replaced an installed pack", dataOf(ref("InstallResult"))),
+            "201": ok("installed", dataOf(ref("InstallResult"))),
             ...authErrors,
             "404": problem("unknown registry ref, or unknown git ref in the repository"),
             "409": problem("already installed (use force), dependency missing, or locked"),

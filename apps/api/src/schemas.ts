@@ -169,6 +169,23 @@ export const Installation = z.object({
 });
 
 export const PackWithInstallation = z.object({ pack: Pack, installation: Installation });
+
+const BrokenDependents = z
+  .array(z.object({ ref: z.string(), version: z.string(), range: z.string() }))
+  .optional()
+  .describe(
+    "only after skip_deps, when it let this through: installed packs whose range for this pack is no longer met (range: what each needs of it)",
+  );
+
+export const InstallResult = PackWithInstallation.extend({
+  unmet_dependencies: z
+    .array(z.object({ ref: z.string(), range: z.string(), installed: z.string().nullable() }))
+    .optional()
+    .describe(
+      "only after skip_deps, when it let this through: the pack's dependencies not installed at a version in their range (installed: the version there is, or null)",
+    ),
+  broken_dependents: BrokenDependents,
+});
 /** A listed pack; `installation` is null for a pack row whose installation record is missing. */
 export const PackListItem = z.object({ pack: Pack, installation: Installation.nullable() });
 
@@ -213,6 +230,7 @@ export const VerifyResult = z.object({
 export const UninstallResult = z.object({
   ref: z.string(),
   removed: z.array(z.string()).describe("versions whose files were removed"),
+  broken_dependents: BrokenDependents,
   files_error: z
     .string()
     .optional()

@@ -52,16 +52,24 @@ export interface RegistrySummary {
   headers?: Record<string, string>;
 }
 
+/** What an install or uninstall with skipDeps let through (the installer's result fields). */
+export interface DependencyWarnings {
+  /** the installed pack's dependencies that are not installed at a version in their range */
+  unmetDependencies?: Array<{ ref: string; range: string; installed: string | null }>;
+  /** installed packs whose range for the changed (or removed) pack is no longer met */
+  brokenDependents?: Array<{ ref: string; version: string; range: string }>;
+}
+
 export interface InstallerPort {
   install(
     req: InstallRequest,
     actor: Actor,
     opts?: { signal?: AbortSignal },
-  ): Promise<{ pack: Json; installation: Json; created: boolean }>;
+  ): Promise<{ pack: Json; installation: Json; created: boolean } & DependencyWarnings>;
   uninstall(
     ref: string,
     opts: { version?: string; skipDeps?: boolean; actor: Actor; method?: "api" | "cli" | "manual" },
-  ): Promise<{ ref: string; removed: string[] }>;
+  ): Promise<{ ref: string; removed: string[] } & DependencyWarnings>;
   verify(ref: string, actor?: Actor, method?: "api"): Promise<VerifyReport>;
   list(filter: { sourceType?: SourceType; page?: number; pageSize?: number }): Promise<{
     items: Array<{ pack: Json; installation: Json | null }>;

@@ -39,6 +39,37 @@ describe("installed dependents", () => {
     });
     expect(res.body.hint).toMatch(/skip_deps/);
     conform(res);
+    // skip_deps installs it, and the response names the dependent it leaves without
+    const skipped = await request(api.app)
+      .post("/api/v1/packs/install")
+      .set(api.auth())
+      .send({ source: makePackDir(src, "base", "2.0.0"), skip_deps: true });
+    expect(skipped.status).toBe(200);
+    expect(skipped.body.data.broken_dependents).toEqual([{ ref: "app", version: "1.0.0", range: "^1.2.0" }]);
+    expect(skipped.body.data).not.toHaveProperty("unmet_dependencies");
+    conform(skipped);
+    // back in range, as the other tests expect (a plain install: the fields are absent)
+    const back = await request(api.app)
+      .post("/api/v1/packs/install")
+      .set(api.auth())
+      .send({ source: makePackDir(src, "base", "1.3.0"), skip_deps: true });
+    expect(back.status).toBe(200);
+    expect(Object.keys(back.body.data).sort()).toEqual(["installation", "pack"]);
+  });
+
+  it("an install with skip_deps names its unmet dependencies", async () => {
+    const lone = makePackDir(src, "lone", "1.0.0", {
+      "pack.yaml": packYaml("lone", "1.0.0", 'dependencies:\n  - "ghost@>=2"\n  - "base@^1"\n'),
+    });
+    const res = await request(api.app)
+      .post("/api/v1/packs/install")
+      .set(api.auth())
+      .send({ source: lone, skip_deps: true });
+    expect(res.status).toBe(201);
+    expect(res.body.data.unmet_dependencies).toEqual([{ ref: "ghost", range: ">=2", installed: null }]);
+    expect(res.body.data).not.toHaveProperty("broken_dependents");
+    conform(res);
+    expect((await request(api.app).delete("/api/v1/packs/lone").set(api.auth())).status).toBe(200);
   });
 
   it("an uninstall is 409 naming the dependents; ?skip_deps=true removes it", async () => {
@@ -54,6 +85,11 @@ describe("installed dependents", () => {
     expect(bad.status).toBe(400);
     const ok = await request(api.app).delete("/api/v1/packs/base?skip_deps=true").set(api.auth());
     expect(ok.status).toBe(200);
-    expect(ok.body.data).toEqual({ ref: "base", removed: ["1.3.0"] });
+    expect(ok.body.data).toEqual({
+      ref: "base",
+      removed: ["1.3.0"],
+      broken_dependents: [{ ref: "app", version: "1.0.0", range: "^1.2.0" }],
+    });
+    conform(ok);
   });
 });

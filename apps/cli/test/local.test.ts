@@ -325,6 +325,43 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     await cli("pack", "uninstall", "moves_pack", "--yes");
   });
 
+  it("--skip-deps says what it let through, on stderr in every format, and in the JSON", async () => {
+    const base = makePack(path.join(t.dir, "src", "skip-base"), "skip_base", "1.0.0");
+    const user = makePack(path.join(t.dir, "src", "skip-user"), "skip_user", "1.0.0", {
+      "pack.yaml":
+        "ref: skip_user\nlabel: user\nversion: 1.0.0\ndescription: needs skip_base\ndependencies:\n  - skip_base@^1\n  - skip_ghost\n",
+    });
+    expect((await cli("pack", "install", base)).code).toBe(0);
+    const refused = await cli("pack", "install", user);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^attune: EDEPENDENCY: pack 'skip_user' needs skip_ghost@\* \(not installed\)/,
+    );
+    const skipped = await cli("pack", "install", user, "--skip-deps", "-o", "table");
+    expect(skipped.code).toBe(0);
+    expect(skipped.stderr).toBe(
+      "attune: warning: skip_user 1.0.0 is installed without what it needs: skip_ghost (not installed); install it before using the pack\n",
+    );
+    // the table shows what the pack needs
+    expect(skipped.stdout).toMatch(/^dependencies: +skip_base@\^1, skip_ghost$/m);
+    const gone = await cli("pack", "uninstall", "skip_base", "--yes", "--skip-deps", "-o", "json");
+    expect(gone.code).toBe(0);
+    expect(json(gone)).toEqual({
+      ref: "skip_base",
+      removed: ["1.0.0"],
+      broken_dependents: [{ ref: "skip_user", version: "1.0.0", range: "^1" }],
+    });
+    expect(gone.stderr).toBe(
+      "attune: warning: with skip_base removed, installed packs go without what they need: skip_user 1.0.0 (needs skip_base@^1)\n",
+    );
+    const again = await cli("pack", "install", user, "--force", "--skip-deps", "-o", "json");
+    expect(json<Record<string, unknown>>(again).unmet_dependencies).toEqual([
+      { ref: "skip_base", range: "^1", installed: null },
+      { ref: "skip_ghost", range: "*", installed: null },
+    ]);
+    expect((await cli("pack", "uninstall", "skip_user", "--yes")).code).toBe(0);
+  });
+
   it("each refused source says what to do on a hint line", async () => {
     const odd = path.join(t.dir, "odd");
     const fifo = makePack(path.join(odd, "fifo"), "fifo_pack");

@@ -408,7 +408,15 @@ describe("pack commands in remote mode (through a running API)", () => {
     );
     const forced = await remote("pack", "uninstall", "dep_base", "--yes", "--skip-deps", "-o", "json");
     expect(forced.code).toBe(0);
-    expect(json(forced)).toEqual({ ref: "dep_base", removed: ["1.0.0"] });
+    // what --skip-deps let through: in the JSON and, whatever the format, on stderr
+    expect(json(forced)).toEqual({
+      ref: "dep_base",
+      removed: ["1.0.0"],
+      broken_dependents: [{ ref: "dep_user", version: "1.0.0", range: "^1" }],
+    });
+    expect(forced.stderr).toBe(
+      "attune: warning: with dep_base removed, installed packs go without what they need: dep_user 1.0.0 (needs dep_base@^1)\n",
+    );
     expect((await remote("pack", "uninstall", "dep_user", "--yes")).code).toBe(0);
   });
 

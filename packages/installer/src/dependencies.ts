@@ -2,11 +2,28 @@ import { parseDependency } from "@attune/pack-registry";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { loadSemver } from "./lazy";
 import type { ListedRecord } from "./record";
+import type { Dependent, DependencyProblem } from "./types";
 
-export interface DependencyProblem {
-  ref: string;
-  range: string;
-  installed: string | null;
+export type { Dependent, DependencyProblem };
+
+/**
+ * The `dependencies` entries of pack.yaml that are not installed at a version in their range
+ * (what an install with skip_deps leaves unmet, and reports).
+ */
+export async function unmetDependencies(
+  packRef: string,
+  deps: Array<{ ref: string; range: string }>,
+  installedVersion: (ref: string) => Promise<string | null>,
+): Promise<DependencyProblem[]> {
+  const problems: DependencyProblem[] = [];
+  for (const dep of deps) {
+    if (dep.ref === packRef) continue; // a self-reference is satisfied by the pack being installed
+    const installed = await installedVersion(dep.ref);
+    const range = dep.range && dep.range.trim() !== "" ? dep.range : "*";
+    if (installed === null || !loadSemver().satisfies(installed, range, { includePrerelease: true }))
+      problems.push({ ref: dep.ref, range, installed });
+  }
+  return problems;
 }
 
 /**
@@ -20,14 +37,7 @@ export async function checkDependencies(
   /** whether an enabled registry could resolve `attune pack install <ref>` (the hint's command) */
   registries = true,
 ): Promise<void> {
-  const problems: DependencyProblem[] = [];
-  for (const dep of deps) {
-    if (dep.ref === packRef) continue; // a self-reference is satisfied by the pack being installed
-    const installed = await installedVersion(dep.ref);
-    const range = dep.range && dep.range.trim() !== "" ? dep.range : "*";
-    if (installed === null || !loadSemver().satisfies(installed, range, { includePrerelease: true }))
-      problems.push({ ref: dep.ref, range, installed });
-  }
+  const problems = await unmetDependencies(packRef, deps, installedVersion);
   if (problems.length === 0) return;
   const list = problems
     .map((p) => `${p.ref}@${p.range} (${p.installed ? `installed: ${p.installed}` : "not installed"})`)
@@ -60,14 +70,6 @@ function dependencyHint(problems: DependencyProblem[], registries: boolean): str
     steps.push(`install the missing ${missing.length === 1 ? "pack" : "packs"} first: ${commands(missing)}`);
   if (wrong.length > 0) steps.push(`install a version in the range needed: ${commands(wrong)}`);
   return `${steps.join("; ")}; or pass skip_deps (--skip-deps) to install anyway`;
-}
-
-/** An installed pack that needs `ref` in a range the change would leave unsatisfied. */
-export interface Dependent {
-  ref: string;
-  version: string;
-  /** what it needs of the changed pack */
-  range: string;
 }
 
 /**

@@ -26,7 +26,7 @@ import {
 } from "@attune/pack-registry";
 import { beforeWrite } from "./before-write";
 import { safeProgress, withDependencyLock, type InstallerContext } from "./context";
-import { checkDependencies, checkDependents } from "./dependencies";
+import { brokenDependents, checkDependencies, checkDependents, unmetDependencies } from "./dependencies";
 import { appendEventKeepingActor } from "./events";
 import { crashPoint } from "./fault";
 import { finishAfterCommit } from "./finish";
@@ -75,6 +75,12 @@ export async function install(
   // install unverified
   const callerExpected = req.checksum !== undefined ? parseChecksum(req.checksum, "checksum") : null;
   const progress = safeProgress(opts.onProgress);
+  // a wait for another operation on the same pack is said (a progress line), not silent
+  const lockWait = (ref: string) => ({
+    timeoutMs: ctx.settings.lockTimeoutMs,
+    signal: opts.signal,
+    onWait: () => progress({ phase: "wait", message: `for another operation on pack '${ref}'` }),
+  });
   const attempt: Attempt = {
     ref: null,
     version: null,
@@ -124,10 +130,7 @@ export async function install(
       ...attemptActor(actor, req.method),
     });
     if (attempt.kind === "registry" && attempt.ref !== null) {
-      lock = await ctx.locker.acquire(attempt.ref, {
-        timeoutMs: ctx.settings.lockTimeoutMs,
-        signal: opts.signal,
-      });
+      lock = await ctx.locker.acquire(attempt.ref, lockWait(attempt.ref));
     }
     const srcDir = path.join(staging, "src");
     await fs.mkdir(srcDir, { mode: 0o700 });
@@ -174,10 +177,7 @@ export async function install(
     attempt.ref = validateRef(manifest.ref);
     attempt.version = validateVersion(manifest.version);
     await attempt.tracked.update({ ref: attempt.ref, version: attempt.version, phase: "validate" });
-    lock ??= await ctx.locker.acquire(manifest.ref, {
-      timeoutMs: ctx.settings.lockTimeoutMs,
-      signal: opts.signal,
-    });
+    lock ??= await ctx.locker.acquire(manifest.ref, lockWait(manifest.ref));
     return await installLocked(ctx, {
       req,
       actor,
@@ -311,7 +311,37 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
     action: decision.action,
     previousVersion: decision.previousVersion,
     runtimeDeps: m.runtime_deps,
+    // what skip_deps let through, said instead of left for the user to discover; nothing otherwise
+    ...(i.req.skipDeps
+      ? await skippedDependencies(ctx, m.ref, m.version, m.dependencies, versionChanges)
+      : { unmetDependencies: [], brokenDependents: [] }),
   };
+}
+
+/**
+ * After an install with skip_deps: its dependencies that are not installed in range, and the
+ * installed packs whose needs its new version no longer meets. Read after the commit: the state
+ * the user is left with. Best effort: a failing read says nothing rather than failing an install
+ * that has already happened.
+ */
+async function skippedDependencies(
+  ctx: InstallerContext,
+  ref: string,
+  version: string,
+  deps: Array<{ ref: string; range: string }>,
+  versionChanged: boolean,
+): Promise<Pick<InstallResult, "unmetDependencies" | "brokenDependents">> {
+  try {
+    return {
+      unmetDependencies: await unmetDependencies(ref, deps, async (dep) => {
+        const rec = await ctx.store.get(dep);
+        return rec?.installation ? rec.pack.version : null;
+      }),
+      brokenDependents: versionChanged ? brokenDependents(ref, version, await ctx.store.all()) : [],
+    };
+  } catch {
+    return { unmetDependencies: [], brokenDependents: [] };
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { AttuneError, ErrorCodes, ioError, validateRef } from "@attune/pack-storage";
 import { loadLockfile } from "./lazy";
+import { OWNER_FILE, holderIsDead, ownerRecordingFs, parseOwner } from "./lock-owner";
 
 /** A held per-ref lock. `assertHeld()` throws when the lock was lost (so we never commit without it). */
 export interface PackLock {
@@ -12,6 +13,8 @@ export interface PackLock {
 export interface AcquireOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Called once, when the lock is found held and the wait begins (a progress line). */
+  onWait?: () => void;
 }
 
 /** Serialises operations on one pack ref across processes; different refs never block each other. */
@@ -98,10 +101,11 @@ export async function pollLock(
 ): Promise<PackLock> {
   const deadline = Date.now() + opts.timeoutMs;
   let delay = 50;
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     const lock = await tryOnce();
     if (lock) return lock;
     if (Date.now() >= deadline) throw lockTimeoutError(ref, opts.timeoutMs);
+    if (attempt === 0) opts.onWait?.();
     await sleep(Math.min(delay, Math.max(1, deadline - Date.now())), opts.signal);
     delay = Math.min(delay * 2, 1_000);
   }
@@ -112,7 +116,9 @@ const DEPENDENCIES_LOCK_FILE = "~dependencies";
 
 /**
  * Embedded store: a proper-lockfile lock at `<packsDir>/.locks/<ref>.lock`. The holder refreshes the
- * lock's mtime; a lock not refreshed for `staleMs` belongs to a dead process and is taken over.
+ * lock's mtime; a lock not refreshed for `staleMs` belongs to a dead process and is taken over. On
+ * Linux the lock directory also names its holder (lock-owner.ts): a lock whose holder is certainly
+ * gone (killed on this machine) is taken over at once, without waiting for it to turn stale.
  */
 export class FileLocker implements PackLocker {
   readonly kind = "file" as const;
@@ -141,6 +147,7 @@ export class FileLocker implements PackLocker {
           lockfilePath: `${target}.lock`,
           stale: this.staleMs,
           retries: 0,
+          fs: ownerRecordingFs,
           onCompromised: (err) => {
             compromised = err; // never throw from the timer: the flow checks assertHeld() before commit
           },
@@ -160,7 +167,8 @@ export class FileLocker implements PackLocker {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === "ELOCKED") {
           await this.dropIfFromTheFuture(`${target}.lock`);
-          return null;
+          await this.dropIfHolderDead(`${target}.lock`);
+          return null; // tried again after a short pause (pollLock)
         }
         throw ioError(e, `${target}.lock`, "cannot create the lock");
       }
@@ -191,29 +199,51 @@ export class FileLocker implements PackLocker {
   }
 
   /**
+   * A lock whose recorded holder is certainly gone (lock-owner.ts) is removed, so the next attempt
+   * takes it without waiting for it to turn stale.
+   */
+  private dropIfHolderDead(lockDir: string): Promise<void> {
+    return dropAside(lockDir, "dead", async (dir) => {
+      const owner = parseOwner(
+        await fs.promises.readFile(path.join(dir, OWNER_FILE), "utf8").catch(() => null),
+      );
+      return owner !== null && holderIsDead(owner);
+    });
+  }
+
+  /**
    * A lock is stale when not refreshed for staleMs; one whose time lies further ahead than that was
    * left by a process that died before the clock stepped back (or was touched by hand): it would
    * look fresh for hours. No live holder can have set it (a holder refreshes it to its own "now"
    * every staleMs / 2), so it is removed and the next attempt takes the lock.
    */
-  private async dropIfFromTheFuture(lockDir: string): Promise<void> {
-    const ahead = (mtimeMs: number) => mtimeMs > Date.now() + this.staleMs;
-    const st = await fs.promises.stat(lockDir).catch(() => null);
-    if (!st || !ahead(st.mtimeMs)) return;
-    // Moved aside first (atomic), then looked at again: another process may have removed the old
-    // lock and taken a fresh one since the stat above. Only a lock still in the future is dropped;
-    // a fresh one is put back (should a third process have made one meanwhile, the one put aside
-    // loses its lock and notices: assertHeld before any commit).
-    const aside = `${lockDir}.future-${process.pid}-${Date.now()}`;
-    if (
-      !(await fs.promises.rename(lockDir, aside).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return;
-    const moved = await fs.promises.stat(aside).catch(() => null);
-    if (moved && !ahead(moved.mtimeMs)) await fs.promises.rename(aside, lockDir).catch(() => undefined);
-    await fs.promises.rm(aside, { recursive: true, force: true }).catch(() => undefined);
+  private dropIfFromTheFuture(lockDir: string): Promise<void> {
+    return dropAside(lockDir, "future", async (dir) => {
+      const st = await fs.promises.stat(dir).catch(() => null);
+      return st !== null && st.mtimeMs > Date.now() + this.staleMs;
+    });
   }
+}
+
+/**
+ * Remove the lock directory `lockDir` when `isLeft` judges it left behind by a dead process. Moved
+ * aside first (atomic), then judged again there: another process may have removed the old lock and
+ * taken a fresh one since the first look. Only a lock still judged left behind is dropped; a fresh
+ * one is put back (should a third process have made one meanwhile, the one put aside loses its lock
+ * and notices: assertHeld before any commit).
+ */
+async function dropAside(
+  lockDir: string,
+  tag: string,
+  isLeft: (dir: string) => Promise<boolean>,
+): Promise<void> {
+  if (!(await isLeft(lockDir))) return;
+  const aside = `${lockDir}.${tag}-${process.pid}-${Date.now()}`;
+  const moved = await fs.promises.rename(lockDir, aside).then(
+    () => true,
+    () => false,
+  );
+  if (!moved) return;
+  if (!(await isLeft(aside))) await fs.promises.rename(aside, lockDir).catch(() => undefined);
+  await fs.promises.rm(aside, { recursive: true, force: true }).catch(() => undefined);
 }

@@ -3,6 +3,9 @@ import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import type { AcquireOptions, PackLock, PackLocker } from "./locks";
 import { abortError, lockName } from "./locks";
 
+/** How long an acquisition may take before it counts as waiting for another holder (onWait). */
+const WAIT_SAID_AFTER_MS = 250;
+
 /**
  * PostgreSQL: a session advisory lock on `attune:pack:<ref>`, held on a dedicated connection.
  * PostgreSQL releases it when the session ends, so a killed process never blocks others; the wait
@@ -23,7 +26,14 @@ export class PostgresLocker implements PackLocker {
 
   private async lockKey(key: string, ref: string | null, opts: AcquireOptions): Promise<PackLock> {
     if (opts.signal?.aborted) throw abortError(opts.signal);
-    const held = await acquirePostgresLock(this.url, key, { timeoutMs: opts.timeoutMs });
+    // the server queues the request (no polling here): a wait is one that has not ended soon
+    const waiting = opts.onWait && setTimeout(opts.onWait, WAIT_SAID_AFTER_MS);
+    let held;
+    try {
+      held = await acquirePostgresLock(this.url, key, { timeoutMs: opts.timeoutMs });
+    } finally {
+      clearTimeout(waiting);
+    }
     return {
       release: () => held.release(),
       // the lock lives exactly as long as its connection: once that is gone, so is the lock

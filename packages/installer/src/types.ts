@@ -49,7 +49,15 @@ export function actorDetails(actor: Actor | undefined): { token_id?: number } {
   return typeof actor?.tokenId === "number" ? { token_id: actor.tokenId } : {};
 }
 
-export type ProgressPhase = "fetch" | "extract" | "validate" | "dependencies" | "hash" | "store" | "record";
+export type ProgressPhase =
+  | "wait" // for another operation on the same pack (its lock), once, when it has to wait
+  | "fetch"
+  | "extract"
+  | "validate"
+  | "dependencies"
+  | "hash"
+  | "store"
+  | "record";
 
 /** Emitted for progress bars (CLI) and logs (API); `bytes`/`files` are cumulative within a phase. */
 export interface ProgressEvent {
@@ -115,6 +123,22 @@ export interface EventJson {
   created: string;
 }
 
+/** A dependency of pack.yaml that is not installed at a version in its range. */
+export interface DependencyProblem {
+  ref: string;
+  range: string;
+  /** the version installed (out of range), or null when the pack is not installed */
+  installed: string | null;
+}
+
+/** An installed pack that needs another pack in a range a change leaves unsatisfied. */
+export interface Dependent {
+  ref: string;
+  version: string;
+  /** what it needs of the changed pack */
+  range: string;
+}
+
 export interface InstallResult {
   pack: PackJson;
   installation: InstallationJson;
@@ -126,6 +150,10 @@ export interface InstallResult {
   previousVersion: string | null;
   /** `runtime_deps` of pack.yaml: reported, never installed by us */
   runtimeDeps: string[];
+  /** with skipDeps: this pack's dependencies left unmet (not installed, or out of range) */
+  unmetDependencies: DependencyProblem[];
+  /** with skipDeps: installed packs whose range for this pack its new version does not meet */
+  brokenDependents: Dependent[];
 }
 
 export interface VerifyReport {
@@ -194,6 +222,8 @@ export interface UninstallResult {
   removed: string[];
   /** true when the pack's rows were deleted */
   recordDeleted: boolean;
+  /** with skipDeps: installed packs that needed the removed pack and now go without it */
+  brokenDependents: Dependent[];
 }
 
 /** What `reconcile()` found and did; see docs/install-flow.md. */

@@ -1,7 +1,7 @@
 import { AttuneError, ErrorCodes, validateRef, validateVersion } from "@attune/pack-storage";
 import { beforeWrite } from "./before-write";
 import { withDependencyLock, withRefLock, type InstallerContext } from "./context";
-import { checkDependents } from "./dependencies";
+import { brokenDependents, checkDependents, type Dependent } from "./dependencies";
 import { crashPoint } from "./fault";
 import { filesLeft } from "./finish";
 import { resolvePending } from "./reconcile";
@@ -54,7 +54,7 @@ export async function uninstall(
       if (!onDisk.some((p) => p.version === opts.version)) throw notInstalled(ref, opts.version);
       await ctx.storage.uninstallPack(ref, opts.version);
       await ctx.store.appendEvent(event(opts.version, { untracked: true }, false));
-      return { ref, removed: [opts.version], recordDeleted: false };
+      return { ref, removed: [opts.version], recordDeleted: false, brokenDependents: [] };
     }
     if (!rec && onDisk.length === 0) throw notInstalled(ref);
     // checked and committed under the dependency lock: an install of a dependent (another ref)
@@ -78,7 +78,12 @@ export async function uninstall(
           throw e;
         }
       }
-      return removeRecorded(ctx, ref, opts, lock, onDisk, recorded, event);
+      // what skip_deps lets go: said in the result and the history instead of discovered later
+      const broken =
+        opts.skipDeps && recorded !== null
+          ? brokenDependents(ref, null, await ctx.store.all().catch(() => []))
+          : [];
+      return removeRecorded(ctx, ref, opts, lock, onDisk, recorded, event, broken);
     });
   });
 }
@@ -92,6 +97,7 @@ async function removeRecorded(
   onDisk: Array<{ version: string | null }>,
   recorded: string | null,
   event: (version: string | null, details: Record<string, unknown>) => EventData,
+  broken: Dependent[],
 ): Promise<UninstallResult> {
   // what goes: the versions on disk and the recorded one (also when its files were already gone)
   const versions = onDisk.map((p) => p.version ?? "legacy");
@@ -109,7 +115,11 @@ async function removeRecorded(
   const deleted = await ctx.store
     .deletePack(
       ref,
-      event(recorded, { removed_versions: versions, ...(opts.skipDeps ? { skip_deps: true } : {}) }),
+      event(recorded, {
+        removed_versions: versions,
+        ...(opts.skipDeps ? { skip_deps: true } : {}),
+        ...(broken.length > 0 ? { broken_dependents: broken } : {}),
+      }),
     )
     .catch(async (err: unknown) => {
       // the rows are still there (a locked or read-only database refused the commit): nothing
@@ -123,7 +133,7 @@ async function removeRecorded(
     throw filesLeft(ref, err, versions);
   });
   await ctx.journal.remove(ref);
-  return { ref, removed: versions, recordDeleted: deleted };
+  return { ref, removed: versions, recordDeleted: deleted, brokenDependents: broken };
 }
 
 function notInstalled(ref: string, version?: string): AttuneError {

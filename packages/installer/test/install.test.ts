@@ -339,9 +339,23 @@ describe.each(await providers())("install flow on %s", (provider) => {
     await expect(inst.install({ source: app, ...cli }, actor)).rejects.toMatchObject({ code: "EDEPENDENCY" });
     const skipped = await inst.install({ source: app, skipDeps: true, ...cli }, actor);
     expect(skipped.installation.meta).toMatchObject({ skip_deps: true });
+    // what skip_deps let through is said in the result
+    expect(skipped.unmetDependencies).toEqual([{ ref: "base", range: "^1.2.0", installed: "1.1.0" }]);
+    expect(skipped.brokenDependents).toEqual([]);
     await inst.install({ source: pack("base", "1.3.0"), ...cli }, actor);
     const ok = await inst.install({ source: app, force: true, ...cli }, actor);
     expect(ok.pack.dependencies).toEqual(["base@^1.2.0"]);
+    expect(ok).toMatchObject({ unmetDependencies: [], brokenDependents: [] });
+    // skip_deps with nothing to skip says nothing
+    const fine = await inst.install({ source: app, force: true, skipDeps: true, ...cli }, actor);
+    expect(fine).toMatchObject({ unmetDependencies: [], brokenDependents: [] });
+    // an upgrade past a dependent's range names the dependent it leaves without
+    const up = await inst.install({ source: pack("base", "2.0.0"), skipDeps: true, ...cli }, actor);
+    expect(up).toMatchObject({
+      action: "upgrade",
+      unmetDependencies: [],
+      brokenDependents: [{ ref: "app", version: "1.0.0", range: "^1.2.0" }],
+    });
   });
 
   it("refuses an upgrade, downgrade or uninstall that would break an installed dependent, unless skipped", async () => {
@@ -380,8 +394,20 @@ describe.each(await providers())("install flow on %s", (provider) => {
     await expect(inst.uninstall("base", { actor, method: "cli" })).rejects.toMatchObject({
       code: "EDEPENDENCY",
     });
-    await inst.uninstall("base", { actor, method: "cli", skipDeps: true });
+    const gone = await inst.uninstall("base", { actor, method: "cli", skipDeps: true });
+    expect(gone.brokenDependents).toEqual([{ ref: "tool", version: "2.0.0", range: "*" }]);
+    expect((await inst.history("base")).at(-1)).toMatchObject({
+      action: "uninstall",
+      details: expect.objectContaining({
+        skip_deps: true,
+        broken_dependents: [{ ref: "tool", version: "2.0.0", range: "*" }],
+      }),
+    });
     expect(packDirs(h.packsDir)).toEqual(["tool-2.0.0"]);
+    // nothing depends on tool: its uninstall reports nothing broken, skip_deps or not
+    expect((await inst.uninstall("tool", { actor, method: "cli", skipDeps: true })).brokenDependents).toEqual(
+      [],
+    );
   });
 
   it("an uninstall refused by a dependency cycle says how to break it, instead of naming an impossible order", async () => {
@@ -670,7 +696,7 @@ describe.each(await providers())("install flow on %s", (provider) => {
   it("uninstalls: files and rows gone, history kept", async () => {
     await inst.install({ source: pack("core", "1.0.0"), ...cli }, actor);
     const res = await inst.uninstall("core", { actor, method: "cli" });
-    expect(res).toEqual({ ref: "core", removed: ["1.0.0"], recordDeleted: true });
+    expect(res).toEqual({ ref: "core", removed: ["1.0.0"], recordDeleted: true, brokenDependents: [] });
     expect(packDirs(h.packsDir)).toEqual([]);
     await expect(inst.show("core")).rejects.toMatchObject({ code: "ENOTFOUND" });
     expect((await inst.history("core")).map((e) => e.action)).toEqual(["install", "uninstall"]);
@@ -683,6 +709,7 @@ describe.each(await providers())("install flow on %s", (provider) => {
       ref: "core",
       removed: ["1.0.0"],
       recordDeleted: true,
+      brokenDependents: [],
     });
     expect(packDirs(h.packsDir)).toEqual([]);
     await expect(inst.history("never")).rejects.toMatchObject({ code: "ENOTFOUND" });
@@ -746,8 +773,15 @@ describe.each(await providers())("install flow on %s", (provider) => {
     const other = await holdRefLock(h, "core");
     try {
       const impatient = await h.open({ lockTimeoutMs: 1_500 });
-      const err = await impatient.install({ source: pack("core", "1.0.0"), ...cli }, actor).catch((e) => e);
+      const events: ProgressEvent[] = [];
+      const err = await impatient
+        .install({ source: pack("core", "1.0.0"), ...cli }, actor, { onProgress: (e) => events.push(e) })
+        .catch((e) => e);
       expect(err).toMatchObject({ code: "ELOCKED" });
+      // the wait is said once (a progress line), not spent in silence
+      expect(events.filter((e) => e.phase === "wait")).toEqual([
+        { phase: "wait", message: "for another operation on pack 'core'" },
+      ]);
       expect(packDirs(h.packsDir)).toEqual([]);
       expect((await impatient.history("core")).map((e) => e.error)).toEqual([
         expect.stringMatching(/^ELOCKED/),

@@ -2,7 +2,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
+import { spawn } from "node:child_process";
 import { FileLocker } from "../src/locks";
+import { OWNER_FILE, processStart, selfOwner, type LockOwner } from "../src/lock-owner";
 import { Journal } from "../src/journal";
 
 let tmp: ReturnType<typeof tmpDir>;
@@ -25,6 +27,20 @@ describe("FileLocker", () => {
     await first.release();
     await (await second).release();
     expect(order).toEqual(["first releasing", "second acquired"]);
+  });
+
+  it("says once that it waits (onWait), and only when the lock is held", async () => {
+    const locker = new FileLocker(path.join(tmp.dir, ".locks"), 2_000);
+    let waits = 0;
+    const onWait = () => (waits += 1);
+    const first = await locker.acquire("core", { timeoutMs: 1_000, onWait });
+    expect(waits).toBe(0);
+    const second = locker.acquire("core", { timeoutMs: 10_000, onWait });
+    await new Promise((r) => setTimeout(r, 600)); // several polls
+    expect(waits).toBe(1);
+    await first.release();
+    await (await second).release();
+    expect(waits).toBe(1);
   });
 
   it("does not block different refs", async () => {
@@ -85,6 +101,95 @@ describe("FileLocker", () => {
     // the lock it now holds is dated now: another process waits for it as usual
     await expect(locker.acquire("core", { timeoutMs: 300 })).rejects.toMatchObject({ code: "ELOCKED" });
     await lock.release();
+  });
+
+  describe("the holder's record (Linux: a killed holder's lock is taken over at once)", () => {
+    const me = selfOwner();
+    const onLinux = me ? it : it.skip;
+    /** A lock directory as a holder with this record leaves it (fresh mtime: not stale). */
+    const leaveLock = (dir: string, owner: Partial<LockOwner>) => {
+      fs.mkdirSync(path.join(dir, "core.lock"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "core.lock", OWNER_FILE), JSON.stringify({ ...me, ...owner }));
+    };
+
+    onLinux("records this process in the lock directory and removes the record with the lock", async () => {
+      const dir = path.join(tmp.dir, ".locks");
+      const lock = await new FileLocker(dir, 60_000).acquire("core", { timeoutMs: 1_000 });
+      const record = JSON.parse(fs.readFileSync(path.join(dir, "core.lock", OWNER_FILE), "utf8"));
+      expect(record).toEqual(me);
+      expect(record.pid).toBe(process.pid);
+      lock.assertHeld();
+      await lock.release();
+      expect(fs.readdirSync(dir)).toEqual([]);
+    });
+
+    onLinux("waits for a live holder, and takes the lock at once when that process is killed", async () => {
+      const dir = path.join(tmp.dir, ".locks");
+      const holder = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+      try {
+        const pid = holder.pid!;
+        let start: string | null = null;
+        for (let i = 0; i < 100 && start === null; i++) {
+          start = processStart(pid);
+          if (start === null) await new Promise((r) => setTimeout(r, 10));
+        }
+        leaveLock(dir, { pid, start: start! });
+        // stale only after a minute: a live holder is waited for
+        const locker = new FileLocker(dir, 60_000);
+        await expect(locker.acquire("core", { timeoutMs: 300 })).rejects.toMatchObject({ code: "ELOCKED" });
+        const exited = new Promise((r) => holder.once("exit", r));
+        holder.kill("SIGKILL");
+        await exited;
+        // its lock is still there and fresh, but its holder is gone: taken well before it turns stale
+        const lock = await locker.acquire("core", { timeoutMs: 5_000 });
+        lock.assertHeld();
+        expect(JSON.parse(fs.readFileSync(path.join(dir, "core.lock", OWNER_FILE), "utf8")).pid).toBe(
+          process.pid,
+        );
+        await lock.release();
+        expect(fs.readdirSync(dir)).toEqual([]);
+      } finally {
+        holder.kill("SIGKILL");
+      }
+    });
+
+    onLinux("takes over a lock whose PID now belongs to a process started at another time", async () => {
+      const dir = path.join(tmp.dir, ".locks");
+      leaveLock(dir, { pid: process.pid, start: `${Number(me!.start) - 1}` });
+      const lock = await new FileLocker(dir, 60_000).acquire("core", { timeoutMs: 5_000 });
+      lock.assertHeld();
+      await lock.release();
+    });
+
+    onLinux(
+      "does not judge a holder it cannot see: another host, boot or PID namespace waits for staleness",
+      async () => {
+        const dir = path.join(tmp.dir, ".locks");
+        const locker = new FileLocker(dir, 60_000);
+        // a PID that cannot exist (above Linux's maximum), so only the identity keeps it alive
+        for (const other of [
+          { host: `${me!.host}-elsewhere` },
+          { boot: "another-boot" },
+          { pidns: "pid:[1]" },
+        ]) {
+          leaveLock(dir, { pid: 2 ** 22 + 1, ...other });
+          await expect(locker.acquire("core", { timeoutMs: 300 })).rejects.toMatchObject({ code: "ELOCKED" });
+          expect(fs.existsSync(path.join(dir, "core.lock", OWNER_FILE))).toBe(true);
+          fs.rmSync(path.join(dir, "core.lock"), { recursive: true });
+        }
+        // nor a record it cannot read
+        fs.mkdirSync(path.join(dir, "core.lock"));
+        fs.writeFileSync(path.join(dir, "core.lock", OWNER_FILE), "{not json");
+        await expect(locker.acquire("core", { timeoutMs: 300 })).rejects.toMatchObject({ code: "ELOCKED" });
+        // once stale, such a lock is taken over as before, record and all
+        const old = new Date(Date.now() - 120_000);
+        fs.utimesSync(path.join(dir, "core.lock"), old, old);
+        const lock = await locker.acquire("core", { timeoutMs: 1_000 });
+        lock.assertHeld();
+        await lock.release();
+        expect(fs.readdirSync(dir)).toEqual([]);
+      },
+    );
   });
 
   it("refuses a ref that would escape the lock directory", async () => {

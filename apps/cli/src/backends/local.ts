@@ -6,6 +6,7 @@ import { storeOptions } from "../handlers/settings";
 import {
   verifyReport,
   warnIfUnrecorded,
+  type DependencyWarnings,
   type HistoryPage,
   type InstallArgs,
   type Json,
@@ -38,10 +39,15 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
         actor,
         { onProgress: onProgress && ((e) => onProgress({ ...e })), signal },
       );
-      return r as unknown as PackRecord & { created: boolean };
+      // the API's shape, so local and remote results read the same
+      return {
+        ...(r as unknown as PackRecord & { created: boolean }),
+        ...dependencyWarnings(r),
+      };
     },
     async uninstall(ref, version, skipDeps) {
-      return installer.uninstall(ref, { version, skipDeps, actor, method: "cli" });
+      const r = await installer.uninstall(ref, { version, skipDeps, actor, method: "cli" });
+      return { ref: r.ref, removed: r.removed, ...dependencyWarnings(r) };
     },
     async list(sourceType) {
       const out: PackRecord[] = [];
@@ -185,4 +191,15 @@ function neverInstalled(ref: string): CliError {
 function printed(r: { ref: string; historyError?: string }): VerifyReport {
   warnIfUnrecorded(r.ref, r.historyError);
   return verifyReport(r as unknown as VerifyReport);
+}
+
+/** The installer's skip-deps findings in the API's snake_case fields, each only when not empty. */
+function dependencyWarnings(r: {
+  unmetDependencies?: Array<{ ref: string; range: string; installed: string | null }>;
+  brokenDependents?: Array<{ ref: string; version: string; range: string }>;
+}): DependencyWarnings {
+  return {
+    ...(r.unmetDependencies?.length ? { unmet_dependencies: r.unmetDependencies } : {}),
+    ...(r.brokenDependents?.length ? { broken_dependents: r.brokenDependents } : {}),
+  };
 }

@@ -11,6 +11,7 @@ import type { HttpPermission, Place } from "../handlers/settings";
 import {
   verifyReport,
   warnIfUnrecorded,
+  type DependencyWarnings,
   type InstallArgs,
   type InstallResult,
   type Json,
@@ -309,7 +310,7 @@ export function openRemoteBackend(
           hint: "the server removes them on its next write on the store, once the cause is mended",
         });
       }
-      return { ref, removed: [], ...data } as { ref: string; removed: string[] };
+      return { ref, removed: [], ...data } as { ref: string; removed: string[] } & DependencyWarnings;
     },
     async list(sourceType) {
       const out: PackRecord[] = [];

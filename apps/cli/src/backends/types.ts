@@ -29,7 +29,15 @@ export interface HistoryPage {
   pagination: Pagination;
 }
 
-export interface InstallResult extends PackRecord {
+/** What an install or uninstall with --skip-deps let through (the API's fields, snake_case). */
+export interface DependencyWarnings {
+  /** the pack's dependencies not installed at a version in their range */
+  unmet_dependencies?: Array<{ ref: string; range: string; installed: string | null }>;
+  /** installed packs whose range for the changed or removed pack is no longer met */
+  broken_dependents?: Array<{ ref: string; version: string; range: string }>;
+}
+
+export interface InstallResult extends PackRecord, DependencyWarnings {
   created?: boolean;
 }
 
@@ -114,7 +122,11 @@ export interface PackBackend {
     signal?: AbortSignal,
   ): Promise<InstallResult>;
   /** `skipDeps`: even when installed packs depend on it */
-  uninstall(ref: string, version?: string, skipDeps?: boolean): Promise<{ ref: string; removed: string[] }>;
+  uninstall(
+    ref: string,
+    version?: string,
+    skipDeps?: boolean,
+  ): Promise<{ ref: string; removed: string[] } & DependencyWarnings>;
   list(sourceType?: string): Promise<PackRecord[]>;
   show(ref: string): Promise<PackRecord>;
   /**

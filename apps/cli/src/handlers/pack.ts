@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { validateRef, validateVersion } from "@attune/pack-storage";
 import readline from "node:readline/promises";
-import type { InstallResult, PackBackend, VerifyReport } from "../backends/types";
+import type { DependencyWarnings, InstallResult, PackBackend, VerifyReport } from "../backends/types";
 import { HISTORY_PAGE_SIZE } from "../commands/pack";
 import { CliError, ExitCode, renderError } from "../errors";
 import type { GlobalArgs } from "../globals";
@@ -85,8 +85,43 @@ export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
   }).finally(() => progress.done());
   const notice = refVersionNotice(r);
   if (notice && !argv.quiet) process.stderr.write(`attune: note: ${printable(notice)}\n`);
-  const data = { pack: r.pack, installation: r.installation };
+  warnDependencies(r, String(r.pack.ref), String(r.pack.version));
+  const data = { pack: r.pack, installation: r.installation, ...dependencyFields(r) };
   return { data, table: () => installedLine(r) + packDetails(data) };
+}
+
+/** The skip-deps findings of a result, each only when not empty (as the API sends them). */
+function dependencyFields(r: DependencyWarnings): DependencyWarnings {
+  return {
+    ...(r.unmet_dependencies?.length ? { unmet_dependencies: r.unmet_dependencies } : {}),
+    ...(r.broken_dependents?.length ? { broken_dependents: r.broken_dependents } : {}),
+  };
+}
+
+/**
+ * What --skip-deps let through, on stderr whatever the output format (and with --quiet too: it is
+ * the state the store is left in, not progress): the unmet dependencies of the pack installed, and
+ * the installed packs left needing a version (or a pack) that is no longer there. Names come from
+ * the store or the server, so they are made terminal-safe like every other line.
+ */
+function warnDependencies(r: DependencyWarnings, ref: string, version: string | null): void {
+  const unmet = r.unmet_dependencies ?? [];
+  const broken = r.broken_dependents ?? [];
+  const spec = (d: { ref: string; range: string }) => (d.range === "*" ? d.ref : `${d.ref}@${d.range}`);
+  if (unmet.length > 0)
+    process.stderr.write(
+      `attune: warning: ${printable(`${ref} ${version ?? ""}`.trim())} is installed without what it needs: ${printable(
+        unmet
+          .map((d) => `${spec(d)} (${d.installed ? `installed: ${d.installed}` : "not installed"})`)
+          .join(", "),
+      )}; install ${unmet.length === 1 ? "it" : "them"} before using the pack\n`,
+    );
+  if (broken.length > 0)
+    process.stderr.write(
+      `attune: warning: ${version === null ? `with ${printable(ref)} removed` : `with ${printable(`${ref} ${version}`)}`}, installed packs go without what they need: ${printable(
+        broken.map((d) => `${d.ref} ${d.version} (needs ${spec({ ref, range: d.range })})`).join(", "),
+      )}\n`,
+    );
 }
 
 /**
@@ -229,9 +264,10 @@ export async function packUninstall(argv: UninstallArgv): Promise<CommandResult>
     await confirm(`Remove pack ${argv.ref}${argv.version ? ` ${argv.version}` : " (every version)"}?`);
   }
   const r = await withBackend(argv, (b) => b.uninstall(argv.ref, argv.version, argv.skipDeps));
+  warnDependencies(r, argv.ref, null);
   // only the documented fields, so local and remote output are identical
   return {
-    data: { ref: r.ref, removed: r.removed },
+    data: { ref: r.ref, removed: r.removed, ...dependencyFields(r) },
     table: () => `Removed ${r.ref}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}\n`,
   };
 }

@@ -6,6 +6,10 @@ import { printable, printableName } from "../printable";
 const s = (v: unknown): Cell =>
   v === null || v === undefined ? undefined : typeof v === "object" ? JSON.stringify(v) : (v as Cell);
 
+/** A list field of the pack row, comma-separated ("-" when empty, as for other empty fields). */
+const list = (v: unknown): Cell =>
+  Array.isArray(v) ? (v.length > 0 ? v.map(String).join(", ") : undefined) : s(v);
+
 export function packDetails(r: PackRecord): string {
   const p = r.pack;
   const i = r.installation ?? {};
@@ -15,6 +19,8 @@ export function packDetails(r: PackRecord): string {
     ["label", s(p.label)],
     ["description", s(p.description)],
     ["tags", Array.isArray(p.tags) ? p.tags.join(", ") : s(p.tags)],
+    ["dependencies", list(p.dependencies)],
+    ["runtime deps", list(p.runtime_deps)],
     ["source type", s(i.source_type)],
     ["source url", s(i.source_url)],
     ["source ref", s(i.source_ref)],

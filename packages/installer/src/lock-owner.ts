@@ -1,0 +1,133 @@
+// Who holds an embedded store's file lock, so that a lock left by a process that was killed
+// (SIGKILL, a crash, the machine's OOM killer) is taken over at once instead of after the mtime
+// staleness period (lockStaleMs, 10 s by default) during which every command waits silently.
+//
+// The record is written INTO the lock directory right after proper-lockfile's mkdir made it (the
+// `fs` handed to proper-lockfile below), so it always belongs to that very directory: a fresh
+// lock directory is empty until its own holder writes its record, and no record of an earlier
+// holder can be mistaken for the current one. Removing the lock removes the record first.
+//
+// A holder is judged dead only when this process can see it: same host name, same boot of the
+// kernel (boot_id) and same PID namespace, and then its PID either no longer exists, is a zombie,
+// or belongs to a process started at another time (the PID was reused). Anything else (another
+// machine sharing the packs directory, another container, a system without /proc, no record, an
+// unreadable one) falls back to the mtime staleness, as before.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export interface LockOwner {
+  pid: number;
+  host: string;
+  /** /proc/sys/kernel/random/boot_id: changes with every boot */
+  boot: string;
+  /** the PID namespace (/proc/self/ns/pid), e.g. "pid:[4026531836]" */
+  pidns: string;
+  /** the process's start time, in clock ticks since boot (/proc/<pid>/stat, field 22) */
+  start: string;
+}
+
+/** The record's file name inside the lock directory. */
+export const OWNER_FILE = "owner";
+
+function readText(file: string): string | null {
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The start time of process `pid` (clock ticks since boot), or null when there is no such process
+ * or it has died and only waits to be reaped (a zombie holds no lock).
+ */
+export function processStart(pid: number): string | null {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  // field 2, the command name, is in parentheses and may hold spaces and ")": count after the last
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const state = fields[0]; // field 3
+  if (state === "Z" || state === "X") return null;
+  return fields[19] ?? null; // field 22
+}
+
+let self: LockOwner | null | undefined;
+
+/** This process's record, or null where the system does not tell enough (no /proc). */
+export function selfOwner(): LockOwner | null {
+  if (self !== undefined) return self;
+  const boot = readText("/proc/sys/kernel/random/boot_id");
+  let pidns: string | null = null;
+  try {
+    pidns = fs.readlinkSync("/proc/self/ns/pid");
+  } catch {
+    pidns = null;
+  }
+  const start = processStart(process.pid);
+  self = boot && pidns && start ? { pid: process.pid, host: os.hostname(), boot, pidns, start } : null;
+  return self;
+}
+
+/** A record read back from a lock directory, or null when it is missing or not one of ours. */
+export function parseOwner(text: string | null): LockOwner | null {
+  if (text === null) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const o = v as Partial<LockOwner> | null;
+  if (
+    typeof o !== "object" ||
+    o === null ||
+    !Number.isSafeInteger(o.pid) ||
+    (o.pid as number) <= 0 ||
+    typeof o.host !== "string" ||
+    typeof o.boot !== "string" ||
+    typeof o.pidns !== "string" ||
+    typeof o.start !== "string"
+  )
+    return null;
+  return o as LockOwner;
+}
+
+/** Whether the holder recorded is certainly gone (see the top of this file); false when unsure. */
+export function holderIsDead(owner: LockOwner, me: LockOwner | null = selfOwner()): boolean {
+  if (!me || owner.host !== me.host || owner.boot !== me.boot || owner.pidns !== me.pidns) return false;
+  return processStart(owner.pid) !== owner.start;
+}
+
+type Callback = (err: NodeJS.ErrnoException | null) => void;
+
+/**
+ * The file system proper-lockfile works through: mkdir also writes this process's record into the
+ * new lock directory (before proper-lockfile dates it, so the record does not disturb its mtime
+ * bookkeeping); removing the directory removes the record first. Writing the record may fail (a
+ * full disk): the lock is held all the same, only without the fast takeover.
+ */
+export const ownerRecordingFs: object = {
+  ...fs,
+  mkdir(dir: string, cb: Callback): void {
+    fs.mkdir(dir, (err) => {
+      if (err) return cb(err);
+      const me = selfOwner();
+      if (!me) return cb(null);
+      fs.writeFile(path.join(dir, OWNER_FILE), JSON.stringify(me), { flag: "wx", mode: 0o600 }, () =>
+        cb(null),
+      );
+    });
+  },
+  rmdir(dir: string, cb: Callback): void {
+    fs.unlink(path.join(dir, OWNER_FILE), () => fs.rmdir(dir, cb));
+  },
+  rmdirSync(dir: string): void {
+    try {
+      fs.unlinkSync(path.join(dir, OWNER_FILE));
+    } catch {
+      // none written
+    }
+    fs.rmdirSync(dir);
+  },
+};
