@@ -625,6 +625,9 @@ describe("allow_http applies to the API URL as config show reports it", () => {
     const bad = await run({ ATTUNE_ALLOW_HTTP: "maybe" });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^attune: ECONFIG: ATTUNE_ALLOW_HTTP must be true or false, got "maybe"/);
+    expect(bad.stderr).toMatch(
+      /\nhint: e\.g\. ATTUNE_ALLOW_HTTP=true \(also 1, yes, on; false, 0, no, off\)/,
+    );
     fs.rmSync(file);
   });
 });

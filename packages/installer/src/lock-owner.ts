@@ -8,8 +8,9 @@
 // holder can be mistaken for the current one. Removing the lock removes the record first.
 //
 // A holder is judged dead only when this process can see it: same host name, same boot of the
-// kernel (boot_id) and same PID namespace, and then its PID either no longer exists, is a zombie,
-// or belongs to a process started at another time (the PID was reused). Anything else (another
+// kernel (boot_id) and same PID namespace, and then its PID either no longer exists (kill(pid, 0):
+// ESRCH), is a zombie, or belongs to a process started at another time (the PID was reused). A PID
+// that exists but whose /proc entry cannot be read (hidepid) counts as alive. Anything else (another
 // machine sharing the packs directory, another container, a system without /proc, no record, an
 // unreadable one) falls back to the mtime staleness, as before.
 import fs from "node:fs";
@@ -38,18 +39,23 @@ function readText(file: string): string | null {
   }
 }
 
-/**
- * The start time of process `pid` (clock ticks since boot), or null when there is no such process
- * or it has died and only waits to be reaped (a zombie holds no lock).
- */
-export function processStart(pid: number): string | null {
+/** A process's state letter and start time (field 22, clock ticks since boot) from /proc. */
+function procStat(pid: number): { state: string; start: string } | null {
   const stat = readText(`/proc/${pid}/stat`);
   if (stat === null) return null;
   // field 2, the command name, is in parentheses and may hold spaces and ")": count after the last
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const state = fields[0]; // field 3
-  if (state === "Z" || state === "X") return null;
-  return fields[19] ?? null; // field 22
+  const start = fields[19]; // field 22 (fields[0] is field 3, the state)
+  return start === undefined ? null : { state: fields[0], start };
+}
+
+/**
+ * The start time of process `pid`, or null when there is no such process, it has died and only
+ * waits to be reaped (a zombie holds no lock), or /proc does not show it.
+ */
+export function processStart(pid: number): string | null {
+  const st = procStat(pid);
+  return st === null || st.state === "Z" || st.state === "X" ? null : st.start;
 }
 
 let self: LockOwner | null | undefined;
@@ -96,7 +102,18 @@ export function parseOwner(text: string | null): LockOwner | null {
 /** Whether the holder recorded is certainly gone (see the top of this file); false when unsure. */
 export function holderIsDead(owner: LockOwner, me: LockOwner | null = selfOwner()): boolean {
   if (!me || owner.host !== me.host || owner.boot !== me.boot || owner.pidns !== me.pidns) return false;
-  return processStart(owner.pid) !== owner.start;
+  // Whether the PID exists is asked of the kernel, not of /proc: with /proc mounted hidepid=1/2,
+  // another user's live process has no readable (or visible) /proc entry
+  try {
+    process.kill(owner.pid, 0);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ESRCH") return true; // no such process
+    if (code !== "EPERM") return false; // EPERM: it exists, under another user
+  }
+  const st = procStat(owner.pid);
+  if (st === null) return false; // it exists, but /proc does not say which process it is
+  return st.state === "Z" || st.state === "X" || st.start !== owner.start;
 }
 
 type Callback = (err: NodeJS.ErrnoException | null) => void;

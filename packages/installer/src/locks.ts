@@ -42,16 +42,28 @@ export function lockName(ref: string | null): string {
   return ref === null ? "the dependency checks" : `pack '${ref}'`;
 }
 
-export function lockTimeoutError(ref: string | null, timeoutMs: number): AttuneError {
+/**
+ * The wait for a lock ran out. `holder`: the process that holds it, when its lock names it (a file
+ * lock on Linux): said, so an operator can look at that process.
+ */
+export function lockTimeoutError(
+  ref: string | null,
+  timeoutMs: number,
+  holder?: { pid: number; host: string },
+): AttuneError {
+  const retry =
+    ref === null
+      ? "retry when the other install/uninstall has finished"
+      : "retry when the other install/uninstall of this pack has finished";
   return new AttuneError(
     ErrorCodes.ELOCKED,
-    `${lockSubject(ref)} is still running after ${Math.round(timeoutMs / 1000)} s`,
+    `${lockSubject(ref)} is still running after ${Math.round(timeoutMs / 1000)} s` +
+      (holder ? ` (process ${holder.pid} on ${holder.host} holds its lock)` : ""),
     {
-      hint:
-        ref === null
-          ? "retry when the other install/uninstall has finished"
-          : "retry when the other install/uninstall of this pack has finished",
-      details: { ref },
+      hint: holder
+        ? `${retry}; should process ${holder.pid} hang, stop it: its lock is then taken over at once`
+        : retry,
+      details: { ref, ...(holder ? { holder: { pid: holder.pid, host: holder.host } } : {}) },
     },
   );
 }
@@ -96,7 +108,10 @@ export function abortError(signal: AbortSignal): AttuneError {
  */
 export async function pollLock(
   ref: string | null,
-  opts: AcquireOptions,
+  opts: AcquireOptions & {
+    /** who holds the lock, for the timeout's message, when the lock says */
+    holder?: () => Promise<{ pid: number; host: string } | null>;
+  },
   tryOnce: () => Promise<PackLock | null>,
 ): Promise<PackLock> {
   const deadline = Date.now() + opts.timeoutMs;
@@ -104,7 +119,8 @@ export async function pollLock(
   for (let attempt = 0; ; attempt++) {
     const lock = await tryOnce();
     if (lock) return lock;
-    if (Date.now() >= deadline) throw lockTimeoutError(ref, opts.timeoutMs);
+    if (Date.now() >= deadline)
+      throw lockTimeoutError(ref, opts.timeoutMs, (await opts.holder?.()) ?? undefined);
     if (attempt === 0) opts.onWait?.();
     await sleep(Math.min(delay, Math.max(1, deadline - Date.now())), opts.signal);
     delay = Math.min(delay * 2, 1_000);
@@ -139,7 +155,11 @@ export class FileLocker implements PackLocker {
   private async lockAt(name: string, ref: string | null, opts: AcquireOptions): Promise<PackLock> {
     await this.makeLockDir();
     const target = path.join(this.dir, name);
-    return pollLock(ref, opts, async () => {
+    const holder = async () =>
+      parseOwner(
+        await fs.promises.readFile(path.join(`${target}.lock`, OWNER_FILE), "utf8").catch(() => null),
+      );
+    return pollLock(ref, { ...opts, holder }, async () => {
       let compromised: Error | null = null;
       try {
         const release = await loadLockfile().lock(target, {

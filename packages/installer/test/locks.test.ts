@@ -1,10 +1,11 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
 import { spawn } from "node:child_process";
 import { FileLocker } from "../src/locks";
-import { OWNER_FILE, processStart, selfOwner, type LockOwner } from "../src/lock-owner";
+import { OWNER_FILE, holderIsDead, processStart, selfOwner, type LockOwner } from "../src/lock-owner";
 import { Journal } from "../src/journal";
 
 let tmp: ReturnType<typeof tmpDir>;
@@ -53,9 +54,16 @@ describe("FileLocker", () => {
   it("gives up with ELOCKED after the bounded wait", async () => {
     const locker = new FileLocker(path.join(tmp.dir, ".locks"), 5_000);
     const held = await locker.acquire("core", { timeoutMs: 1_000 });
+    const named = selfOwner() !== null; // Linux: the lock names its holder, and so does the error
     await expect(locker.acquire("core", { timeoutMs: 200 })).rejects.toMatchObject({
       code: "ELOCKED",
-      hint: expect.stringContaining("retry"),
+      message: named
+        ? `another operation on pack 'core' is still running after 0 s (process ${process.pid} on ${os.hostname()} holds its lock)`
+        : "another operation on pack 'core' is still running after 0 s",
+      hint: named
+        ? `retry when the other install/uninstall of this pack has finished; should process ${process.pid} hang, stop it: its lock is then taken over at once`
+        : "retry when the other install/uninstall of this pack has finished",
+      details: named ? { ref: "core", holder: { pid: process.pid, host: os.hostname() } } : { ref: "core" },
     });
     await held.release();
   });
@@ -150,6 +158,27 @@ describe("FileLocker", () => {
         expect(fs.readdirSync(dir)).toEqual([]);
       } finally {
         holder.kill("SIGKILL");
+      }
+    });
+
+    onLinux("judges a zombie (dead, not yet reaped) dead, and a live process alive", async () => {
+      // the inner sleep's parent execs another sleep that never reaps it: a zombie for 5 s
+      const parent = spawn("sh", ["-c", "sleep 0.4 & echo $!; exec sleep 5"], {
+        stdio: ["ignore", "pipe", "ignore"],
+      });
+      try {
+        const pid = Number(
+          await new Promise<string>((r) => parent.stdout.once("data", (d: Buffer) => r(String(d)))),
+        );
+        const start = processStart(pid);
+        expect(start).not.toBeNull();
+        const owner = { ...me!, pid, start: start! };
+        expect(holderIsDead(owner)).toBe(false);
+        await new Promise((r) => setTimeout(r, 800));
+        expect(fs.readFileSync(`/proc/${pid}/stat`, "utf8")).toMatch(/\) Z /); // still there, a zombie
+        expect(holderIsDead(owner)).toBe(true);
+      } finally {
+        parent.kill("SIGKILL");
       }
     });
 

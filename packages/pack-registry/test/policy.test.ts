@@ -94,6 +94,14 @@ describe("OutboundPolicy.fromConfig", () => {
     const e = await codeOf(() => OutboundPolicy.fromConfig({}, { ATTUNE_ALLOW_HTTP: "maybe" }));
     expect(e.code).toBe("ECONFIG");
     expect(e.details).toMatchObject({ field: "ATTUNE_ALLOW_HTTP" });
+    // the environment's spellings of a boolean are listed, as is the way back to the default
+    expect(e.hint).toBe(
+      "e.g. ATTUNE_ALLOW_HTTP=true (also 1, yes, on; false, 0, no, off), or unset it for the default (false)",
+    );
+    for (const yes of ["1", "YES", " on ", "True"])
+      expect(OutboundPolicy.fromConfig({}, { ATTUNE_ALLOW_HTTP: yes }).allowHttp).toBe(true);
+    for (const no of ["0", "no", "OFF", "false"])
+      expect(OutboundPolicy.fromConfig({}, { ATTUNE_ALLOW_HTTP: no }).allowHttp).toBe(false);
   });
 });
 

@@ -40,6 +40,7 @@ function envFlag(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
   if (["0", "false", "no", "off"].includes(v)) return false;
   throw new AttuneError(ErrorCodes.ECONFIG, `${name} must be true or false, got "${env[name]}"`, {
     details: { field: name },
+    hint: `e.g. ${name}=true (also 1, yes, on; false, 0, no, off), or unset it for the default (false)`,
   });
 }
 
