@@ -54,8 +54,16 @@ export async function checkDependencies(
  */
 function dependencyHint(problems: DependencyProblem[], registries: boolean): string {
   // a bare ref installs from a registry: with none enabled, say where else a pack comes from
-  if (!registries)
-    return `install ${problems.length === 1 ? "it" : "them"} first from ${problems.length === 1 ? "its" : "their"} source (a directory, an archive or a git URL: \`attune pack install <path-or-url>\`; no registry is configured to install ${problems.map((p) => p.ref).join(", ")} by name), or pass skip_deps (--skip-deps) to install anyway`;
+  if (!registries) {
+    // a pack installed at a version out of range is not "installed first": a version in range is
+    const one = problems.length === 1;
+    const what = problems.every((p) => p.installed === null)
+      ? `install ${one ? "it" : "them"} first`
+      : problems.every((p) => p.installed !== null)
+        ? `install a version in the range needed of ${one ? "it" : "each"}`
+        : "install the missing packs, and a version in the range needed of the others, first";
+    return `${what} from ${one ? "its" : "their"} source (a directory, an archive or a git URL: \`attune pack install <path-or-url>\`; no registry is configured to install ${problems.map((p) => p.ref).join(", ")} by name), or pass skip_deps (--skip-deps) to install anyway`;
+  }
   // a range with a shell's special characters (>=, spaces, ||) is quoted
   const spec = (p: DependencyProblem) => {
     const s = p.range === "*" ? p.ref : `${p.ref}@${p.range}`;

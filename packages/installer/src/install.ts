@@ -313,14 +313,14 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
     runtimeDeps: m.runtime_deps,
     // what skip_deps let through, said instead of left for the user to discover; nothing otherwise
     ...(i.req.skipDeps
-      ? await skippedDependencies(ctx, m.ref, m.version, m.dependencies, versionChanges)
+      ? await skippedDependencies(ctx, m.ref, m.version, m.dependencies)
       : { unmetDependencies: [], brokenDependents: [] }),
   };
 }
 
 /**
  * After an install with skip_deps: its dependencies that are not installed in range, and the
- * installed packs whose needs its new version no longer meets. Read after the commit: the state
+ * installed packs whose needs the version now installed does not meet. Read after the commit: the state
  * the user is left with. Best effort: a failing read says nothing rather than failing an install
  * that has already happened.
  */
@@ -329,7 +329,6 @@ async function skippedDependencies(
   ref: string,
   version: string,
   deps: Array<{ ref: string; range: string }>,
-  versionChanged: boolean,
 ): Promise<Pick<InstallResult, "unmetDependencies" | "brokenDependents">> {
   try {
     return {
@@ -337,7 +336,8 @@ async function skippedDependencies(
         const rec = await ctx.store.get(dep);
         return rec?.installation ? rec.pack.version : null;
       }),
-      brokenDependents: versionChanged ? brokenDependents(ref, version, await ctx.store.all()) : [],
+      // also after a reinstall of the same version: it leaves them as broken as they were
+      brokenDependents: brokenDependents(ref, version, await ctx.store.all()),
     };
   } catch {
     return { unmetDependencies: [], brokenDependents: [] };

@@ -75,6 +75,29 @@ export function selfOwner(): LockOwner | null {
   return self;
 }
 
+const MAX_OWNER_BYTES = 4096;
+const READ_OWNER = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+/**
+ * The holder recorded in the lock directory `lockDir`, or null: none, or anything but a small
+ * regular file (never read through a link; O_NONBLOCK, so a FIFO put there cannot hang the read).
+ */
+export async function readOwner(lockDir: string): Promise<LockOwner | null> {
+  let fh: fs.promises.FileHandle | undefined;
+  try {
+    fh = await fs.promises.open(path.join(lockDir, OWNER_FILE), READ_OWNER);
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > MAX_OWNER_BYTES) return null;
+    const buf = Buffer.alloc(MAX_OWNER_BYTES + 1);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return bytesRead > MAX_OWNER_BYTES ? null : parseOwner(buf.toString("utf8", 0, bytesRead));
+  } catch {
+    return null;
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
+
 /** A record read back from a lock directory, or null when it is missing or not one of ours. */
 export function parseOwner(text: string | null): LockOwner | null {
   if (text === null) return null;
@@ -121,7 +144,7 @@ type Callback = (err: NodeJS.ErrnoException | null) => void;
 /**
  * The file system proper-lockfile works through: mkdir also writes this process's record into the
  * new lock directory (before proper-lockfile dates it, so the record does not disturb its mtime
- * bookkeeping); removing the directory removes the record first. Writing the record may fail (a
+ * bookkeeping); removing the directory removes the record with it. Writing the record may fail (a
  * full disk): the lock is held all the same, only without the fast takeover.
  */
 export const ownerRecordingFs: object = {
@@ -136,15 +159,13 @@ export const ownerRecordingFs: object = {
       );
     });
   },
+  // the whole directory: the record, and anything else put there (an editor's swap file of the
+  // record) that would make a plain rmdir fail with ENOTEMPTY and wedge the lock for good; a link
+  // in it is removed, never followed; a lock already gone stays ENOENT (proper-lockfile ignores it)
   rmdir(dir: string, cb: Callback): void {
-    fs.unlink(path.join(dir, OWNER_FILE), () => fs.rmdir(dir, cb));
+    fs.rm(dir, { recursive: true }, cb);
   },
   rmdirSync(dir: string): void {
-    try {
-      fs.unlinkSync(path.join(dir, OWNER_FILE));
-    } catch {
-      // none written
-    }
-    fs.rmdirSync(dir);
+    fs.rmSync(dir, { recursive: true });
   },
 };

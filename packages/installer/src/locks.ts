@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { AttuneError, ErrorCodes, ioError, validateRef } from "@attune/pack-storage";
 import { loadLockfile } from "./lazy";
-import { OWNER_FILE, holderIsDead, ownerRecordingFs, parseOwner } from "./lock-owner";
+import { holderIsDead, ownerRecordingFs, readOwner } from "./lock-owner";
 
 /** A held per-ref lock. `assertHeld()` throws when the lock was lost (so we never commit without it). */
 export interface PackLock {
@@ -28,6 +28,8 @@ export interface PackLocker {
    * their checks and together break a dependency. Held for a commit's length; a name no ref can take.
    */
   acquireDependencies(opts: AcquireOptions): Promise<PackLock>;
+  /** Remove the locks whose holders are certainly gone (file locks; best effort, never throws). */
+  sweepDead?(): Promise<void>;
 }
 
 /** What a lock guards, for messages: a pack ref, or the dependency checks (ref null). */
@@ -152,13 +154,17 @@ export class FileLocker implements PackLocker {
     return this.lockAt(DEPENDENCIES_LOCK_FILE, null, opts);
   }
 
+  async sweepDead(): Promise<void> {
+    const names = await fs.promises.readdir(this.dir).catch(() => [] as string[]);
+    for (const name of names)
+      if (name.endsWith(".lock"))
+        await this.dropIfHolderDead(path.join(this.dir, name)).catch(() => undefined);
+  }
+
   private async lockAt(name: string, ref: string | null, opts: AcquireOptions): Promise<PackLock> {
     await this.makeLockDir();
     const target = path.join(this.dir, name);
-    const holder = async () =>
-      parseOwner(
-        await fs.promises.readFile(path.join(`${target}.lock`, OWNER_FILE), "utf8").catch(() => null),
-      );
+    const holder = () => readOwner(`${target}.lock`);
     return pollLock(ref, { ...opts, holder }, async () => {
       let compromised: Error | null = null;
       try {
@@ -224,9 +230,7 @@ export class FileLocker implements PackLocker {
    */
   private dropIfHolderDead(lockDir: string): Promise<void> {
     return dropAside(lockDir, "dead", async (dir) => {
-      const owner = parseOwner(
-        await fs.promises.readFile(path.join(dir, OWNER_FILE), "utf8").catch(() => null),
-      );
+      const owner = await readOwner(dir);
       return owner !== null && holderIsDead(owner);
     });
   }

@@ -128,6 +128,9 @@ export async function reconcile(ctx: InstallerContext): Promise<ReconcileReport>
     failed: [],
     unnamed: [],
   };
+  // locks whose holders were killed (an uninstall's dependency lock, say): removed, not left for
+  // the next operation to find
+  await ctx.locker.sweepDead?.();
   // before the journal: an attempt whose intent was journaled is left to the journal's resolution
   const attempts = await settleAttempts(ctx);
   report.interrupted.push(...attempts.interrupted);

@@ -53,7 +53,9 @@ export async function uninstall(
     if (opts.version !== undefined && opts.version !== recorded) {
       if (!onDisk.some((p) => p.version === opts.version)) throw notInstalled(ref, opts.version);
       await ctx.storage.uninstallPack(ref, opts.version);
-      await ctx.store.appendEvent(event(opts.version, { untracked: true }, false));
+      await ctx.store.appendEvent(
+        event(opts.version, { untracked: true, ...(opts.skipDeps ? { skip_deps: true } : {}) }, false),
+      );
       return { ref, removed: [opts.version], recordDeleted: false, brokenDependents: [] };
     }
     if (!rec && onDisk.length === 0) throw notInstalled(ref);

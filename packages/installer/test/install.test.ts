@@ -356,6 +356,15 @@ describe.each(await providers())("install flow on %s", (provider) => {
       unmetDependencies: [],
       brokenDependents: [{ ref: "app", version: "1.0.0", range: "^1.2.0" }],
     });
+    // and so does a reinstall of that version: the state it leaves is as broken
+    const again = await inst.install(
+      { source: pack("base", "2.0.0"), force: true, skipDeps: true, ...cli },
+      actor,
+    );
+    expect(again).toMatchObject({
+      action: "reinstall",
+      brokenDependents: [{ ref: "app", version: "1.0.0", range: "^1.2.0" }],
+    });
   });
 
   it("refuses an upgrade, downgrade or uninstall that would break an installed dependent, unless skipped", async () => {
@@ -729,6 +738,14 @@ describe.each(await providers())("install flow on %s", (provider) => {
       source_type: null,
       source_url: null,
       details: { untracked: true, token_id: 42 },
+    });
+    expect((await inst.history("core")).at(-1)!.details).not.toHaveProperty("skip_deps");
+    // skip_deps is recorded for an untracked version's removal too
+    writePack(path.join(h.packsDir, "core-8.8.8"), { ref: "core", version: "8.8.8" });
+    await inst.uninstall("core", { actor, method: "cli", version: "8.8.8", skipDeps: true });
+    expect((await inst.history("core")).at(-1)).toMatchObject({
+      version: "8.8.8",
+      details: { untracked: true, skip_deps: true },
     });
     // the recorded version's own uninstall keeps its source; without a token, no token_id
     await inst.uninstall("core", { actor, method: "cli" });

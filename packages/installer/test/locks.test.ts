@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { FileLocker } from "../src/locks";
 import { OWNER_FILE, holderIsDead, processStart, selfOwner, type LockOwner } from "../src/lock-owner";
 import { Journal } from "../src/journal";
@@ -180,6 +180,52 @@ describe("FileLocker", () => {
       } finally {
         parent.kill("SIGKILL");
       }
+    });
+
+    onLinux(
+      "never hangs on a FIFO in place of the record, and a stray file does not wedge a stale lock",
+      async () => {
+        const dir = path.join(tmp.dir, ".locks");
+        fs.mkdirSync(path.join(dir, "core.lock"), { recursive: true });
+        execFileSync("mkfifo", [path.join(dir, "core.lock", OWNER_FILE)]);
+        const locker = new FileLocker(dir, 2_000);
+        // read without blocking: no holder named, a plain ELOCKED while the lock is fresh
+        await expect(locker.acquire("core", { timeoutMs: 300 })).rejects.toMatchObject({
+          code: "ELOCKED",
+          details: { ref: "core" },
+        });
+        // once stale it is taken over, FIFO and all
+        const first = await locker.acquire("core", { timeoutMs: 5_000 });
+        first.assertHeld();
+        await first.release();
+        // an editor's swap file of the record next to it: removed with the stale lock, not ENOTEMPTY
+        leaveLock(dir, { host: "elsewhere" });
+        fs.writeFileSync(path.join(dir, "core.lock", ".owner.swp"), "x");
+        const old = new Date(Date.now() - 60_000);
+        fs.utimesSync(path.join(dir, "core.lock"), old, old);
+        const second = await locker.acquire("core", { timeoutMs: 1_000 });
+        second.assertHeld();
+        // and a release removes whatever was put into a held lock meanwhile
+        fs.writeFileSync(path.join(dir, "core.lock", "stray"), "x");
+        await second.release();
+        expect(fs.readdirSync(dir)).toEqual([]);
+      },
+    );
+
+    onLinux("sweepDead (run by reconcile) removes only the locks of holders certainly gone", async () => {
+      const dir = path.join(tmp.dir, ".locks");
+      const dead = 2 ** 22 + 1; // above Linux's largest PID: no such process
+      const lockOf = (name: string, owner: Partial<LockOwner>) => {
+        fs.mkdirSync(path.join(dir, name), { recursive: true });
+        fs.writeFileSync(path.join(dir, name, OWNER_FILE), JSON.stringify({ ...me, ...owner }));
+      };
+      lockOf("~dependencies.lock", { pid: dead });
+      lockOf("gone.lock", { pid: dead });
+      lockOf("mine.lock", {}); // this live process
+      lockOf("far.lock", { pid: dead, host: "elsewhere" }); // not ours to judge
+      fs.mkdirSync(path.join(dir, "bare.lock")); // no record: left to staleness
+      await new FileLocker(dir, 60_000).sweepDead();
+      expect(fs.readdirSync(dir).sort()).toEqual(["bare.lock", "far.lock", "mine.lock"]);
     });
 
     onLinux("takes over a lock whose PID now belongs to a process started at another time", async () => {

@@ -163,6 +163,28 @@ describe("checkDependencies", () => {
     expect(err.hint).toBe(
       "install it first from its source (a directory, an archive or a git URL: `attune pack install <path-or-url>`; no registry is configured to install base by name), or pass skip_deps (--skip-deps) to install anyway",
     );
+    // one installed at a version out of range is not "installed first"
+    const wrong = await checkDependencies(
+      "p",
+      [{ ref: "base", range: "^1.0.0" }],
+      async () => "2.0.0",
+      false,
+    ).catch((e) => e);
+    expect(wrong.hint).toBe(
+      "install a version in the range needed of it from its source (a directory, an archive or a git URL: `attune pack install <path-or-url>`; no registry is configured to install base by name), or pass skip_deps (--skip-deps) to install anyway",
+    );
+    const both = await checkDependencies(
+      "p",
+      [
+        { ref: "base", range: "^1.0.0" },
+        { ref: "gone", range: "*" },
+      ],
+      async (ref) => (ref === "base" ? "2.0.0" : null),
+      false,
+    ).catch((e) => e);
+    expect(both.hint).toMatch(
+      /^install the missing packs, and a version in the range needed of the others, first from their source /,
+    );
   });
   it("words the hint by case: a wrong version is not called missing", async () => {
     const wrong = await checkDependencies(

@@ -9,7 +9,7 @@ import { OutboundPolicy } from "../src/policy/outbound-policy";
 
 async function codeOf(
   p: Promise<unknown> | (() => unknown),
-): Promise<{ code?: string; details?: Record<string, unknown>; message: string }> {
+): Promise<{ code?: string; details?: Record<string, unknown>; message: string; hint?: string }> {
   try {
     await (typeof p === "function" ? p() : p);
   } catch (e) {

@@ -107,14 +107,22 @@ function dependencyFields(r: DependencyWarnings): DependencyWarnings {
 function warnDependencies(r: DependencyWarnings, ref: string, version: string | null): void {
   const unmet = r.unmet_dependencies ?? [];
   const broken = r.broken_dependents ?? [];
-  const spec = (d: { ref: string; range: string }) => (d.range === "*" ? d.ref : `${d.ref}@${d.range}`);
+  // worded as EDEPENDENCY words them: ref@range, "*" included
+  const spec = (d: { ref: string; range: string }) => `${d.ref}@${d.range}`;
+  const missing = unmet.filter((d) => d.installed === null).length;
+  const todo =
+    missing === unmet.length
+      ? `install ${unmet.length === 1 ? "it" : "them"}`
+      : missing === 0
+        ? `install a version in range of ${unmet.length === 1 ? "it" : "each"}`
+        : "install the missing packs and a version in range of the others";
   if (unmet.length > 0)
     process.stderr.write(
       `attune: warning: ${printable(`${ref} ${version ?? ""}`.trim())} is installed without what it needs: ${printable(
         unmet
           .map((d) => `${spec(d)} (${d.installed ? `installed: ${d.installed}` : "not installed"})`)
           .join(", "),
-      )}; install ${unmet.length === 1 ? "it" : "them"} before using the pack\n`,
+      )}; ${todo} before using the pack\n`,
     );
   if (broken.length > 0)
     process.stderr.write(
