@@ -14,6 +14,7 @@ import { quoteName } from "../quote";
 import { GitBlobSizes } from "./git-sizes";
 
 type IsoGit = (typeof import("isomorphic-git"))["default"];
+type PromiseFsClient = import("isomorphic-git").PromiseFsClient;
 
 /** Files of a repository: named so in messages, and reported as the request's `source` field. */
 const SUBJECT: EntrySubject = { noun: "file in the repository", field: "source" };
@@ -105,9 +106,74 @@ interface Plan {
   files: PlannedFile[];
 }
 
+/** An error like the file system's ENOENT, without the cost of a stack trace. */
+function notFound(syscall: string, file: string): NodeJS.ErrnoException {
+  const e = Object.create(Error.prototype) as NodeJS.ErrnoException;
+  return Object.assign(e, {
+    message: `ENOENT: no such file or directory, ${syscall} '${file}'`,
+    code: "ENOENT",
+    errno: -2,
+    syscall,
+    path: file,
+  });
+}
+
+/** What isomorphic-git's probe of a file system gets back (see readOnlyGitFs). */
+const PROBE_ANSWER = Object.freeze({ code: "EPROBE" });
+
+/**
+ * The file system a checkout reads the repository's objects through, for isomorphic-git's
+ * readObject. That function wraps the file system it is given anew on every call, and probes the
+ * wrapper twice by calling readFile() with no argument (Node builds an ERR_INVALID_ARG_TYPE with a
+ * stack trace each time); it then stats the git directory, lists objects/pack and looks for the
+ * object as a loose file first (a missing file: another error with a stack trace). For the 20,000
+ * blobs of the `many` benchmark pack that was ~8 s of CPU. Here the probe gets a prepared answer,
+ * a missing file is told by a stat that does not throw (and reported by an error without a stack),
+ * and each directory is listed once per checkout: nothing writes into the repository meanwhile.
+ */
+function readOnlyGitFs(): PromiseFsClient {
+  const fsp = fs.promises;
+  const listed = new Map<string, Promise<string[]>>();
+  const statOrMissing = (syscall: "stat" | "lstat", file: string) => {
+    const st = (syscall === "stat" ? fs.statSync : fs.lstatSync)(file, { throwIfNoEntry: false });
+    return st ? Promise.resolve(st) : Promise.reject(notFound(syscall, file));
+  };
+  const client = {
+    readFile: (...args: unknown[]) => {
+      if (args.length === 0) return Promise.reject(PROBE_ANSWER);
+      const file = args[0];
+      if (typeof file === "string" && !fs.statSync(file, { throwIfNoEntry: false }))
+        return Promise.reject(notFound("open", file));
+      return (fsp.readFile as (...a: unknown[]) => Promise<Buffer | string>)(...args);
+    },
+    stat: (file: string) => statOrMissing("stat", file),
+    lstat: (file: string) => statOrMissing("lstat", file),
+    readdir: (dir: string, ...rest: unknown[]) => {
+      if (rest.length > 0 && rest[0] !== undefined) return fsp.readdir(dir, ...(rest as []));
+      let names = listed.get(dir);
+      if (!names) {
+        names = fsp.readdir(dir);
+        listed.set(dir, names);
+        names.catch(() => listed.delete(dir));
+      }
+      return names.then((n) => [...n]);
+    },
+    // never called while objects are read; there for the wrapper's completeness
+    writeFile: fsp.writeFile,
+    mkdir: fsp.mkdir,
+    rmdir: fsp.rmdir,
+    rm: fsp.rm,
+    unlink: fsp.unlink,
+    readlink: fsp.readlink,
+    symlink: fsp.symlink,
+  };
+  return { promises: client } as unknown as PromiseFsClient;
+}
+
 /** What a tree walk reads objects with; a cache shared by every read (isomorphic-git's pack cache). */
 class Objects {
   private readonly cache = {};
+  private readonly fs = readOnlyGitFs();
   constructor(
     private readonly git: IsoGit,
     private readonly gitdir: string,
@@ -117,7 +183,7 @@ class Objects {
   async read(oid: string, what: string): Promise<{ type: string; object: Uint8Array }> {
     try {
       const r = await this.git.readObject({
-        fs,
+        fs: this.fs,
         gitdir: this.gitdir,
         oid,
         format: "content",
