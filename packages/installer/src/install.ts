@@ -482,6 +482,13 @@ async function recordFailure(
       ...actorDetails(actor),
       ...(req.refSpec !== undefined ? { requested_ref: req.refSpec } : {}),
       ...(registry ? { registry } : {}),
+      // a refusal for the dependency graph names what it is about, as a refused uninstall's does
+      ...(e?.code === ErrorCodes.EDEPENDENCY && Array.isArray(said.dependents)
+        ? { dependents: said.dependents }
+        : {}),
+      ...(e?.code === ErrorCodes.EDEPENDENCY && Array.isArray(said.problems)
+        ? { problems: said.problems }
+        : {}),
     },
   };
   // the install's own error is what the caller sees: a history that cannot be written stays silent

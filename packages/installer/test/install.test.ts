@@ -335,6 +335,10 @@ describe.each(await providers())("install flow on %s", (provider) => {
       code: "EDEPENDENCY",
       details: expect.objectContaining({ problems: [{ ref: "base", range: "^1.2.0", installed: null }] }),
     });
+    expect((await inst.history("app")).at(-1)).toMatchObject({
+      action: "failed",
+      details: expect.objectContaining({ problems: [{ ref: "base", range: "^1.2.0", installed: null }] }),
+    });
     await inst.install({ source: pack("base", "1.1.0"), ...cli }, actor);
     await expect(inst.install({ source: app, ...cli }, actor)).rejects.toMatchObject({ code: "EDEPENDENCY" });
     const skipped = await inst.install({ source: app, skipDeps: true, ...cli }, actor);
@@ -384,7 +388,15 @@ describe.each(await providers())("install flow on %s", (provider) => {
       details: { field: "dependencies", dependents: [{ ref: "app", version: "1.0.0", range: "^1.2.0" }] },
     });
     expect((await inst.show("base")).pack.version).toBe("1.4.0");
-    expect((await inst.history("base")).at(-1)).toMatchObject({ action: "failed", version: "2.0.0" });
+    expect((await inst.history("base")).at(-1)).toMatchObject({
+      action: "failed",
+      version: "2.0.0",
+      // the history names what the refusal was about, as a refused uninstall's event does
+      details: expect.objectContaining({
+        code: "EDEPENDENCY",
+        dependents: [{ ref: "app", version: "1.0.0", range: "^1.2.0" }],
+      }),
+    });
     // a downgrade likewise
     await expect(inst.install({ source: pack("base", "1.0.0"), ...cli }, actor)).rejects.toMatchObject({
       code: "EDEPENDENCY",
