@@ -108,18 +108,20 @@ export function parseOwner(text: string | null): LockOwner | null {
     return null;
   }
   const o = v as Partial<LockOwner> | null;
+  // short printable strings only: the host name is quoted in a timed-out wait's message
+  const word = (x: unknown) => typeof x === "string" && x.length <= 255 && /^[\x21-\x7e]+$/.test(x);
   if (
     typeof o !== "object" ||
     o === null ||
     !Number.isSafeInteger(o.pid) ||
     (o.pid as number) <= 0 ||
-    typeof o.host !== "string" ||
-    typeof o.boot !== "string" ||
-    typeof o.pidns !== "string" ||
-    typeof o.start !== "string"
+    !word(o.host) ||
+    !word(o.boot) ||
+    !word(o.pidns) ||
+    !word(o.start)
   )
     return null;
-  return o as LockOwner;
+  return { pid: o.pid as number, host: o.host!, boot: o.boot!, pidns: o.pidns!, start: o.start! };
 }
 
 /** Whether the holder recorded is certainly gone (see the top of this file); false when unsure. */

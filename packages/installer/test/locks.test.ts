@@ -5,7 +5,14 @@ import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
 import { execFileSync, spawn } from "node:child_process";
 import { FileLocker } from "../src/locks";
-import { OWNER_FILE, holderIsDead, processStart, selfOwner, type LockOwner } from "../src/lock-owner";
+import {
+  OWNER_FILE,
+  holderIsDead,
+  parseOwner,
+  processStart,
+  selfOwner,
+  type LockOwner,
+} from "../src/lock-owner";
 import { Journal } from "../src/journal";
 
 let tmp: ReturnType<typeof tmpDir>;
@@ -252,6 +259,11 @@ describe("FileLocker", () => {
           expect(fs.existsSync(path.join(dir, "core.lock", OWNER_FILE))).toBe(true);
           fs.rmSync(path.join(dir, "core.lock"), { recursive: true });
         }
+        // a record whose fields are not short printable words is none (its host would be quoted)
+        expect(parseOwner(JSON.stringify({ ...me, host: "evil\u001b[2Jhost" }))).toBeNull();
+        expect(parseOwner(JSON.stringify({ ...me, start: "1".repeat(300) }))).toBeNull();
+        expect(parseOwner(JSON.stringify({ ...me, pid: 1.5 }))).toBeNull();
+        expect(parseOwner(JSON.stringify({ ...me, extra: true }))).toEqual(me);
         // nor a record it cannot read
         fs.mkdirSync(path.join(dir, "core.lock"));
         fs.writeFileSync(path.join(dir, "core.lock", OWNER_FILE), "{not json");
