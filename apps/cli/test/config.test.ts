@@ -253,6 +253,7 @@ describe("configuration precedence and `config show`", () => {
     for (const [value, message] of [
       ["ftp://x", "must be http(s), got ftp:"],
       ["nope", '"nope" is not a URL'],
+      ["https://api.example.com:0", '"https://api.example.com:0" has port 0'],
     ] as const) {
       fs.writeFileSync(file, `api_url: ${value}\n`);
       for (const args of [

@@ -599,6 +599,11 @@ describe("usage errors, help and version", () => {
     const notUrl = await runCli(["pack", "list", "--api-url", "nope"]);
     expect(notUrl.code).toBe(2);
     expect(notUrl.stderr).toMatch(/^attune: EUSAGE: --api-url "nope" is not a URL/);
+    const portZero = await runCli(["pack", "list", "--api-url", "http://127.0.0.1:0"]);
+    expect(portZero.code).toBe(2);
+    expect(portZero.stderr).toBe(
+      'attune: EUSAGE: --api-url "http://127.0.0.1:0" has port 0\nhint: e.g. --api-url https://attune.example.com\n',
+    );
     const creds = await runCli(["pack", "list", "--api-url", "https://u:p@api.example.com"]);
     expect(creds.code).toBe(2);
     expect(creds.stderr).not.toContain("u:p");

@@ -68,6 +68,9 @@ export function apiBase(
   }
   if (u.protocol !== "http:" && u.protocol !== "https:")
     throw new CliError(place.code, `${place.name} must be http(s), got ${u.protocol}`, { hint: place.hint });
+  // nothing listens on port 0: said now, not as a connection failure later
+  if (u.port === "0")
+    throw new CliError(place.code, `${place.name} "${redactUrl(apiUrl)}" has port 0`, { hint: place.hint });
   if (u.username || u.password)
     throw new CliError(place.code, `${place.name} must not contain credentials`, {
       hint:
