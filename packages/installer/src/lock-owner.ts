@@ -16,6 +16,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { processAlive, processStart } from "@attune/pack-storage";
 
 export interface LockOwner {
   pid: number;
@@ -37,25 +38,6 @@ function readText(file: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** A process's state letter and start time (field 22, clock ticks since boot) from /proc. */
-function procStat(pid: number): { state: string; start: string } | null {
-  const stat = readText(`/proc/${pid}/stat`);
-  if (stat === null) return null;
-  // field 2, the command name, is in parentheses and may hold spaces and ")": count after the last
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const start = fields[19]; // field 22 (fields[0] is field 3, the state)
-  return start === undefined ? null : { state: fields[0], start };
-}
-
-/**
- * The start time of process `pid`, or null when there is no such process, it has died and only
- * waits to be reaped (a zombie holds no lock), or /proc does not show it.
- */
-export function processStart(pid: number): string | null {
-  const st = procStat(pid);
-  return st === null || st.state === "Z" || st.state === "X" ? null : st.start;
 }
 
 let self: LockOwner | null | undefined;
@@ -127,18 +109,7 @@ export function parseOwner(text: string | null): LockOwner | null {
 /** Whether the holder recorded is certainly gone (see the top of this file); false when unsure. */
 export function holderIsDead(owner: LockOwner, me: LockOwner | null = selfOwner()): boolean {
   if (!me || owner.host !== me.host || owner.boot !== me.boot || owner.pidns !== me.pidns) return false;
-  // Whether the PID exists is asked of the kernel, not of /proc: with /proc mounted hidepid=1/2,
-  // another user's live process has no readable (or visible) /proc entry
-  try {
-    process.kill(owner.pid, 0);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ESRCH") return true; // no such process
-    if (code !== "EPERM") return false; // EPERM: it exists, under another user
-  }
-  const st = procStat(owner.pid);
-  if (st === null) return false; // it exists, but /proc does not say which process it is
-  return st.state === "Z" || st.state === "X" || st.start !== owner.start;
+  return !processAlive(owner.pid, owner.start);
 }
 
 type Callback = (err: NodeJS.ErrnoException | null) => void;

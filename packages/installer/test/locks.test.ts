@@ -5,14 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { tmpDir } from "@attune/test-utils";
 import { execFileSync, spawn } from "node:child_process";
 import { FileLocker } from "../src/locks";
-import {
-  OWNER_FILE,
-  holderIsDead,
-  parseOwner,
-  processStart,
-  selfOwner,
-  type LockOwner,
-} from "../src/lock-owner";
+import { processStart } from "@attune/pack-storage";
+import { OWNER_FILE, holderIsDead, parseOwner, selfOwner, type LockOwner } from "../src/lock-owner";
 import { Journal } from "../src/journal";
 
 let tmp: ReturnType<typeof tmpDir>;

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import { describe, expect, it } from "@jest/globals";
-import { isAbandoned, ownedSuffix } from "../src/index";
+import { isAbandoned, ownedSuffix, processAlive, processStart } from "../src/index";
 
 const linux = fs.existsSync("/proc/self/stat");
 
@@ -42,4 +42,15 @@ describe("owner tags of internal entries", () => {
       }
     },
   );
+
+  (linux ? it : it.skip)("processStart and processAlive tell a process from a later one with its pid", () => {
+    const start = processStart();
+    expect(start).toMatch(/^\d+$/);
+    expect(processStart(process.pid)).toBe(start);
+    expect(processAlive(process.pid, start)).toBe(true);
+    expect(processAlive(process.pid, null)).toBe(true); // start unknown: the pid decides
+    expect(processAlive(process.pid, `${Number(start) + 1}`)).toBe(false); // the pid, reused
+    expect(processAlive(2 ** 22 + 1, null)).toBe(false); // above Linux's largest pid
+    expect(processStart(2 ** 22 + 1)).toBeNull();
+  });
 });

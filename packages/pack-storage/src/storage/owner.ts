@@ -36,6 +36,15 @@ function selfStart(): string | null {
 }
 
 /**
+ * When process `pid` started, in clock ticks since boot (/proc/<pid>/stat, field 22); null where
+ * /proc does not say (another OS, or no such process). With a pid, it tells that process from a
+ * later one given the same pid.
+ */
+export function processStart(pid: number = process.pid): string | null {
+  return pid === process.pid ? selfStart() : (procStat(pid)?.start ?? null);
+}
+
+/**
  * `<pid>.<start>@<host-hash>~<random>` (`<pid>@…` where the start time is unknown): the unique,
  * owner-tagged suffix of every internal name.
  */
@@ -49,8 +58,13 @@ function parseOwner(name: string): { pid: number; start: string | null; host: st
   return m ? { pid: Number(m[1]), start: m[2] ?? null, host: m[3] } : null;
 }
 
-/** Whether the owner runs: that pid is alive and, when the tag says when it started, started then. */
-function ownerAlive(pid: number, start: string | null): boolean {
+/**
+ * Whether the process that `pid` and `start` (processStart's value, or null when unknown) name still
+ * runs: that pid exists (kill(pid, 0), which /proc's hidepid cannot hide) and is neither a zombie
+ * nor a process started at another time. True when unsure. Used for the owner tags of internal
+ * entries here, and by the installer for the holders of its file locks.
+ */
+export function processAlive(pid: number, start: string | null): boolean {
   if (pid === process.pid) return start === null || start === selfStart();
   try {
     process.kill(pid, 0);
@@ -81,6 +95,6 @@ export function isOwn(name: string): boolean {
 /** Whether an internal entry is garbage: its owner is dead on this host, or it is old and not ours. */
 export function isAbandoned(name: string, ageMs: number): boolean {
   const owner = parseOwner(name);
-  if (owner && owner.host === HOST) return !ownerAlive(owner.pid, owner.start);
+  if (owner && owner.host === HOST) return !processAlive(owner.pid, owner.start);
   return ageMs > FOREIGN_GRACE_MS;
 }
