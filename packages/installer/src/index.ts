@@ -1,8 +1,8 @@
 // Public surface of @attune/installer (see README.md and docs/CONTRACTS.md).
 export { Installer, openInstaller } from "./installer";
 export { resolveSettings, type InstallerOptions, type ResolvedSettings } from "./settings";
-export { toEventJson, toInstallationJson, toPackJson } from "./serialize";
-export type { EventRowLike, InstallationRowLike, PackRowLike } from "./serialize";
+export { toDependencyWarningsJson, toEventJson, toInstallationJson, toPackJson } from "./serialize";
+export type { DependencyWarningsJson, EventRowLike, InstallationRowLike, PackRowLike } from "./serialize";
 export type { UninstallOptions } from "./uninstall";
 export type { CrashPoint } from "./fault";
 export * from "./types";

@@ -5,7 +5,7 @@
 // The record is written INTO the lock directory right after proper-lockfile's mkdir made it (the
 // `fs` handed to proper-lockfile below), so it always belongs to that very directory: a fresh
 // lock directory is empty until its own holder writes its record, and no record of an earlier
-// holder can be mistaken for the current one. Removing the lock removes the record first.
+// holder can be mistaken for the current one. Removing the lock removes the record with it.
 //
 // A holder is judged dead only when this process can see it: same host name, same boot of the
 // kernel (boot_id) and same PID namespace, and then its PID either no longer exists (kill(pid, 0):

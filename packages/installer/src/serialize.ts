@@ -1,4 +1,12 @@
-import type { EventJson, InstallationJson, PackJson, SourceType, InstallationMethod } from "./types";
+import type {
+  Dependent,
+  DependencyProblem,
+  EventJson,
+  InstallationJson,
+  PackJson,
+  SourceType,
+  InstallationMethod,
+} from "./types";
 
 // Structural row shapes (docs/CONTRACTS.md, @attune/db): the serialisers accept anything with these
 // fields so that they stay usable with rows from either Prisma client.
@@ -106,5 +114,25 @@ export function toEventJson(row: EventRowLike): EventJson {
     error: row.error ?? null,
     details: { ...(row.details ?? {}) },
     created: iso(row.createdAt),
+  };
+}
+
+/** What an install or uninstall with skipDeps let through, as both apps emit it (snake_case). */
+export interface DependencyWarningsJson {
+  unmet_dependencies?: DependencyProblem[];
+  broken_dependents?: Dependent[];
+}
+
+/**
+ * An install's or uninstall's `unmetDependencies` / `brokenDependents` -> `unmet_dependencies` /
+ * `broken_dependents`, each only when not empty (a result without skipDeps adds nothing).
+ */
+export function toDependencyWarningsJson(r: {
+  unmetDependencies?: DependencyProblem[];
+  brokenDependents?: Dependent[];
+}): DependencyWarningsJson {
+  return {
+    ...(r.unmetDependencies?.length ? { unmet_dependencies: r.unmetDependencies } : {}),
+    ...(r.brokenDependents?.length ? { broken_dependents: r.brokenDependents } : {}),
   };
 }

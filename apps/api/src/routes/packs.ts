@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { toDependencyWarningsJson } from "@attune/installer";
 import { validateRef } from "@attune/pack-storage";
 import { Router, type Request } from "express";
 import type { z } from "zod";
@@ -16,13 +17,7 @@ import {
   ListQuery,
   VerifyBody,
 } from "../schemas";
-import {
-  Scopes,
-  type Actor,
-  type DependencyWarnings,
-  type InstallerPort,
-  type InstallRequest,
-} from "../types";
+import { Scopes, type Actor, type InstallerPort, type InstallRequest } from "../types";
 
 export interface PacksRouterOptions {
   installer: InstallerPort;
@@ -123,18 +118,6 @@ class ListBodyCache {
  * The pack ref of the path, checked by the library's own rule, so a bad one is refused with the
  * same code, message and hint as in local mode (EINVALID_REF). The OpenAPI document states it as REF_PATTERN.
  */
-/**
- * `unmet_dependencies` and `broken_dependents` of an install or uninstall with skip_deps, each
- * only when not empty: what the caller let through, said in the response instead of left for
- * them to discover when the dependent pack fails.
- */
-function dependencyWarnings(r: DependencyWarnings): Record<string, unknown> {
-  return {
-    ...(r.unmetDependencies?.length ? { unmet_dependencies: r.unmetDependencies } : {}),
-    ...(r.brokenDependents?.length ? { broken_dependents: r.brokenDependents } : {}),
-  };
-}
-
 function refOf(req: Request): string {
   return validateRef(String(req.params.ref));
 }
@@ -170,7 +153,7 @@ export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: Pa
           pack: result.pack,
           installation: result.installation,
           // only after skip_deps, and only when it let something through
-          ...dependencyWarnings(result),
+          ...toDependencyWarningsJson(result),
         },
       });
     })
@@ -234,8 +217,7 @@ export function packsRouter({ installer, shutdownSignal, privatePaths = [] }: Pa
         data: {
           ref: out.ref,
           removed: out.removed,
-          ...("filesError" in out ? {} : dependencyWarnings(out)),
-          ...("filesError" in out ? { files_error: out.filesError } : {}),
+          ...("filesError" in out ? { files_error: out.filesError } : toDependencyWarningsJson(out)),
         },
       });
     })

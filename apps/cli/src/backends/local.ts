@@ -1,12 +1,11 @@
 import os from "node:os";
-import { openInstaller, type Installer } from "@attune/installer";
+import { openInstaller, toDependencyWarningsJson, type Installer } from "@attune/installer";
 import { CliError } from "../errors";
 import type { Settings } from "../handlers/settings";
 import { storeOptions } from "../handlers/settings";
 import {
   verifyReport,
   warnIfUnrecorded,
-  type DependencyWarnings,
   type HistoryPage,
   type InstallArgs,
   type Json,
@@ -42,12 +41,12 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
       // the API's shape, so local and remote results read the same
       return {
         ...(r as unknown as PackRecord & { created: boolean }),
-        ...dependencyWarnings(r),
+        ...toDependencyWarningsJson(r),
       };
     },
     async uninstall(ref, version, skipDeps) {
       const r = await installer.uninstall(ref, { version, skipDeps, actor, method: "cli" });
-      return { ref: r.ref, removed: r.removed, ...dependencyWarnings(r) };
+      return { ref: r.ref, removed: r.removed, ...toDependencyWarningsJson(r) };
     },
     async list(sourceType) {
       const out: PackRecord[] = [];
@@ -191,15 +190,4 @@ function neverInstalled(ref: string): CliError {
 function printed(r: { ref: string; historyError?: string }): VerifyReport {
   warnIfUnrecorded(r.ref, r.historyError);
   return verifyReport(r as unknown as VerifyReport);
-}
-
-/** The installer's skip-deps findings in the API's snake_case fields, each only when not empty. */
-function dependencyWarnings(r: {
-  unmetDependencies?: Array<{ ref: string; range: string; installed: string | null }>;
-  brokenDependents?: Array<{ ref: string; version: string; range: string }>;
-}): DependencyWarnings {
-  return {
-    ...(r.unmetDependencies?.length ? { unmet_dependencies: r.unmetDependencies } : {}),
-    ...(r.brokenDependents?.length ? { broken_dependents: r.brokenDependents } : {}),
-  };
 }

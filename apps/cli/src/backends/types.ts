@@ -3,6 +3,7 @@
  * calls the HTTP API. Both return the same snake_case JSON (DESIGN.md §7), so output shapes
  * do not depend on the mode.
  */
+import type { DependencyWarningsJson } from "@attune/installer";
 import type { ProgressUpdate } from "../progress";
 
 export type Json = Record<string, unknown>;
@@ -30,12 +31,7 @@ export interface HistoryPage {
 }
 
 /** What an install or uninstall with --skip-deps let through (the API's fields, snake_case). */
-export interface DependencyWarnings {
-  /** the pack's dependencies not installed at a version in their range */
-  unmet_dependencies?: Array<{ ref: string; range: string; installed: string | null }>;
-  /** installed packs whose range for the changed or removed pack is no longer met */
-  broken_dependents?: Array<{ ref: string; version: string; range: string }>;
-}
+export type DependencyWarnings = DependencyWarningsJson;
 
 export interface InstallResult extends PackRecord, DependencyWarnings {
   created?: boolean;
