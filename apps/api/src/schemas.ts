@@ -279,6 +279,12 @@ export const Problem = z.object({
   errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   expected: checksum.optional().describe("EINTEGRITY: the checksum that was expected"),
   actual: checksum.optional().describe("EINTEGRITY: the checksum found"),
+  holder: z
+    .object({ pid: z.number().int().positive(), host: z.string() })
+    .optional()
+    .describe(
+      "ELOCKED: the process that holds the lock, when the lock names it (an embedded store on Linux)",
+    ),
 });
 
 export const Health = z.object({ status: z.enum(["ok", "shutting_down"]) });

@@ -257,7 +257,7 @@ export interface CleanupReport {
   interrupted: ReconcileReport["interrupted"];
   /** what could not be settled now (kept for the next write or the next start); ref null: the trash */
   failed: Array<{ ref: string | null; code: string; message: string }>;
-  /** trash entries deleted (earlier deletions that had failed, or a dead process's) */
+  /** trash entries deleted (earlier deletions that had failed, or a dead process's), and dead processes' staging dirs */
   trashRemoved: string[];
   /** as ReconcileReport.unnamed */
   unnamed: UnnamedAttempt[];

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
@@ -128,6 +129,19 @@ describe.each(await providers())("every write settles earlier leftovers first [%
     await install("other");
     expect(fs.existsSync(left)).toBe(false);
     expect(reports).toEqual([{ interrupted: [], failed: [], trashRemoved: [left], unnamed: [] }]);
+  });
+
+  it("removes the staging dir of a process killed mid-install (a CLI run), not only at the next start", async () => {
+    await install("core");
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout;
+    const left = path.join(h.packsDir, ".staging", `${dead}@${hostTag(h.packsDir)}~0123456789ab`);
+    fs.mkdirSync(path.join(left, "src"), { recursive: true });
+    fs.writeFileSync(path.join(left, "src", "half.bin"), "half a download");
+    await install("other");
+    expect(fs.existsSync(left)).toBe(false);
+    expect(reports).toEqual([{ interrupted: [], failed: [], trashRemoved: [left], unnamed: [] }]);
+    // this write's own staging dir went with it: nothing is left in .staging
+    expect(fs.readdirSync(path.join(h.packsDir, ".staging"))).toEqual([]);
   });
 });
 

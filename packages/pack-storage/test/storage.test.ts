@@ -724,6 +724,25 @@ describe("emptyTrash()", () => {
     expect(internals(packsDir, ".trash")).toEqual([path.basename(live)]);
     expect(await storage.isInstalled("core", "1.0.0")).toBe(true);
   });
+
+  it("removes a dead process's staging dirs (a killed CLI run) while running, never a live one's or its own", async () => {
+    const { storage, packsDir } = await setup();
+    const mine = await storage.createStagingDir();
+    writeTree(mine, { "src/pack.yaml": "ref: x\n" });
+    const host = path.basename(mine).split("@")[1].split("~")[0];
+    const dead = spawnSync(process.execPath, [
+      "-e",
+      "process.stdout.write(String(process.pid))",
+    ]).stdout.toString();
+    const staging = (name: string) => writeTree(path.join(packsDir, ".staging", name), { "src/a": "half" });
+    const gone = staging(`${dead}@${host}~0123456789ab`);
+    const live = staging(`${process.ppid}@${host}~0123456789ab`);
+    const out = await storage.emptyTrash();
+    expect(out.removed).toEqual([gone]);
+    expect(fs.existsSync(gone)).toBe(false);
+    expect(fs.readFileSync(path.join(mine, "src/pack.yaml"), "utf8")).toBe("ref: x\n");
+    expect(fs.existsSync(path.join(live, "src/a"))).toBe(true);
+  });
 });
 
 describe("a replaced store dir is kept for readers for a grace period", () => {

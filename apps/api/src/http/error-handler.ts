@@ -145,6 +145,15 @@ function integrityOf(details: Record<string, unknown> | undefined): Pick<Problem
   return { expected, actual: found };
 }
 
+/** A lock that waited too long names its holder, so an operator can look at that process. */
+function holderOf(code: string, details: Record<string, unknown> | undefined): Pick<Problem, "holder"> {
+  const holder = details?.holder as { pid?: unknown; host?: unknown } | undefined;
+  if (code !== "ELOCKED" || typeof holder !== "object" || holder === null) return {};
+  const { pid, host } = holder;
+  if (!Number.isSafeInteger(pid) || (pid as number) <= 0 || typeof host !== "string") return {};
+  return { holder: { pid: pid as number, host } };
+}
+
 /**
  * The only place an error becomes an HTTP response. Library errors keep their code and a
  * path-scrubbed message when they are the caller's fault (4xx) or an upstream's (502/504), or
@@ -201,6 +210,7 @@ export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
         ...(clientVisible && err.hint ? { hint: redactUrlsIn(scrubPaths(err.hint, privatePaths)) } : {}),
         ...(field ? { errors: [{ field, message: detail }] } : {}),
         ...integrityOf(err.details),
+        ...holderOf(String(err.code), err.details),
       };
       const headers: Record<string, string> =
         status === 401 ? { "WWW-Authenticate": "Bearer" } : dbUnavailable ? { "Retry-After": "5" } : {};

@@ -16,6 +16,8 @@ export interface Problem {
   /** EINTEGRITY: the checksum that was expected and the one found */
   expected?: string;
   actual?: string;
+  /** ELOCKED: the process that holds the lock, when the lock names it (an embedded store on Linux) */
+  holder?: { pid: number; host: string };
 }
 
 /** A problem the HTTP layer raises itself (validation, auth, routing); the error middleware renders it. */

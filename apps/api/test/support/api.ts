@@ -39,6 +39,8 @@ export async function openTestApi(
     env?: Record<string, string>;
     logger?: Logger;
     databaseUrl?: string;
+    /** how long an install waits for another one of the same ref (the installer's default: 5 min) */
+    lockTimeoutMs?: number;
   } = {},
 ): Promise<TestApi> {
   const tmp = tmpDir("attune-api-");
@@ -52,6 +54,7 @@ export async function openTestApi(
     databaseUrl: opts.databaseUrl,
     env,
     localSourceRoots: opts.localSourceRoots ?? [],
+    lockTimeoutMs: opts.lockTimeoutMs,
   });
   const database = await openDatabase({ home, databaseUrl: opts.databaseUrl });
   const repos = repositories(database.db);

@@ -69,12 +69,22 @@ export async function cleanTrash(
   return { removed, kept };
 }
 
-export async function cleanLeftovers(layout: Layout, graceMs: number): Promise<string[]> {
+/**
+ * Remove the staging entries (staging dirs, temp links) of dead processes on this host, and foreign
+ * ones past their grace period; never a live process's (it may be extracting into one right now).
+ * Returns the entries removed.
+ */
+export async function cleanStaging(layout: Layout): Promise<string[]> {
   const removed: string[] = [];
-  const rm = (abs: string) => remove(abs, removed);
   for (const name of await abandoned((n) => layout.staging(n), await readdirOrEmpty(layout.staging()))) {
-    await rm(layout.staging(name));
+    await remove(layout.staging(name), removed);
   }
+  return removed;
+}
+
+export async function cleanLeftovers(layout: Layout, graceMs: number): Promise<string[]> {
+  const removed: string[] = await cleanStaging(layout);
+  const rm = (abs: string) => remove(abs, removed);
   removed.push(...(await cleanTrash(layout, { own: false })).removed);
   const before = await referencedStoreDirs(layout);
   // the store's own files (its id, retirement marks) start with "."; content dirs never do

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { AttuneError, ErrorCodes, ioError } from "../errors";
 import { requirePathArg } from "../input";
-import { cleanLeftovers, cleanTrash, sweepRetired } from "./cleanup";
+import { cleanLeftovers, cleanStaging, cleanTrash, sweepRetired } from "./cleanup";
 import { Layout, STORE_DIR, type StoreIdentity } from "./layout";
 import { ownedSuffix } from "./owner";
 import { parseEntryName, validateRef, validateVersion } from "./validate";
@@ -160,12 +160,17 @@ export class PackStorage {
   /**
    * Delete what is left in the trash: entries of dead processes, and this process's own whose
    * deletion failed earlier (say, a file that could not be removed then); never what a live
-   * process is deleting now. Best effort: returns what was removed, and what is still there.
-   * Also deletes the store dirs replaced longer ago than the grace period (not listed).
+   * process is deleting now. Also deletes the staging dirs of dead processes (a CLI run killed
+   * mid-install, whose leftovers a long-running server would otherwise keep until its restart),
+   * never a live process's. Best effort: returns what was removed (trash and staging entries),
+   * and what is still in the trash. Also deletes the store dirs replaced longer ago than the grace
+   * period (not listed).
    */
   async emptyTrash(): Promise<{ removed: string[]; kept: string[] }> {
     await this.sweepRetired();
-    return cleanTrash(this.layout, { own: true });
+    const staging = await cleanStaging(this.layout);
+    const trash = await cleanTrash(this.layout, { own: true });
+    return { removed: [...staging, ...trash.removed], kept: trash.kept };
   }
 
   /** Best effort, after a write: delete the store dirs whose grace period has passed. */
