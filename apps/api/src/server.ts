@@ -12,6 +12,9 @@ export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
 /** `/packs/:ref/verify` as Express matches it (any case, an optional trailing slash), capturing nothing. */
 const VERIFY_PATH = /^\/packs\/[^/]+\/verify\/?$/i;
+/** GET (and HEAD) of a pack, its installation or its history; DELETE of a pack. */
+const PACK_READ_PATH = /^\/packs\/[^/]+(?:\/(?:history|installation))?\/?$/i;
+const PACK_PATH = /^\/packs\/[^/]+\/?$/i;
 
 /** Shutdown state shared by the app and the listener (see listen.ts). */
 export interface Lifecycle {
@@ -94,9 +97,12 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
   // the scope of a route that reads a body before the body is read: a token without it gets 403
   // whatever it sent (not 400 for a malformed body, 413 for a big one), as for every other endpoint
   api.post("/packs/install", requireScope(Scopes.install));
-  // a pattern without a parameter: the router decodes parameters as it matches, so `/packs/%ZZ/verify`
-  // would be refused (400) before this check, and a token without the scope must get 403 whatever else is wrong
+  // patterns without a parameter: the router decodes parameters as it matches, so `/packs/%ZZ/verify`
+  // would be refused (400) before this check, and a token without the scope must get 403 whatever
+  // else is wrong (the routes check their scope again: these only put the check first)
   api.post(VERIFY_PATH, requireScope(Scopes.read));
+  api.get(PACK_READ_PATH, requireScope(Scopes.read));
+  api.delete(PACK_PATH, requireScope(Scopes.delete));
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   // only the POST routes read a body: any other request (an unknown route, a method a route does
   // not allow) is answered at once, whatever body it declares and however slowly that comes

@@ -503,6 +503,38 @@ describe("query and path validation", () => {
     },
   );
 
+  it.each([
+    ["GET", "/api/v1/packs/%ZZ", "install", "packs:read"],
+    ["GET", "/api/v1/packs/%ZZ/history", "delete", "packs:read"],
+    ["GET", "/api/v1/Packs/%FF/Installation/", "install", "packs:read"],
+    ["GET", "/api/v1/packs/Bad", "delete", "packs:read"],
+    ["HEAD", "/api/v1/packs/%ZZ", "install", null],
+    ["DELETE", "/api/v1/packs/%ZZ", "read", "packs:delete"],
+    ["DELETE", "/api/v1/packs/x%20y/", "install", "packs:delete"],
+  ])(
+    "%s %s with a token without the scope (%s only) -> 403, before the path is looked at",
+    async (method, url, token, scope) => {
+      const res = await request(api.app)
+        [method.toLowerCase() as "get" | "head" | "delete"](url)
+        .set(api.auth(api.tokens[token as "read" | "install" | "delete"]));
+      expect(res.status).toBe(403);
+      if (scope === null) return; // HEAD: no body
+      expect(res.body.code).toBe("EFORBIDDEN");
+      expect(res.body.detail).toContain(scope);
+    },
+  );
+
+  it("a token with the scope still gets the path's own refusal (400 path, 400 ref, 404)", async () => {
+    expect((await request(api.app).get("/api/v1/packs/%ZZ").set(api.auth(api.tokens.read))).body.code).toBe(
+      "EINVALID_INPUT",
+    );
+    expect(
+      (await request(api.app).delete("/api/v1/packs/Bad").set(api.auth(api.tokens.delete))).body.code,
+    ).toBe("EINVALID_REF");
+    const missing = await request(api.app).get("/api/v1/packs/nope/history").set(api.auth(api.tokens.read));
+    expect([missing.status, missing.body.code]).toEqual([404, "ENOTFOUND"]);
+  });
+
   it("DELETE with an unknown parameter -> 400", async () => {
     const res = await request(api.app).delete("/api/v1/packs/demo?all=1").set(api.auth());
     expectProblem(res, 400, "EINVALID_INPUT", ["all"]);
