@@ -1,5 +1,13 @@
 import fs from "node:fs";
-import { AttuneError, ErrorCodes, userHomeDir } from "@attune/pack-storage";
+import { readInstallerSettings } from "@attune/installer";
+import {
+  AttuneError,
+  ErrorCodes,
+  isAttuneError,
+  SettingChecks,
+  userHomeDir,
+  type SettingProblem,
+} from "@attune/pack-storage";
 import path from "node:path";
 
 export interface ApiConfig {
@@ -24,10 +32,8 @@ export interface ApiConfig {
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
-/** One bad variable: what it must be and what it was (the message), and how to mend it (the hint). */
-export interface EnvProblem {
-  variable: string;
-  message: string;
+/** One bad variable (`field`): what it must be and what it was (the message), and how to mend it (the hint). */
+export interface EnvProblem extends SettingProblem {
   hint: string;
 }
 
@@ -69,7 +75,7 @@ class EnvReader {
     const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
     if (n >= range.min && n <= range.max) return n;
     this.problems.push({
-      variable: name,
+      field: name,
       message: `${name} must be ${what} from ${range.min} to ${range.max}, got ${shown(this.env[name]!)}`,
       hint,
     });
@@ -82,7 +88,7 @@ class EnvReader {
     if ((allowed as readonly string[]).includes(v)) return v as T;
     const list = `${allowed.slice(0, -1).join(", ")} or ${allowed[allowed.length - 1]}`;
     this.problems.push({
-      variable: name,
+      field: name,
       message: `${name} must be ${list}, got ${shown(this.env[name]!)}`,
       hint,
     });
@@ -132,7 +138,7 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const ioThreads = env.ATTUNE_IO_THREADS;
   if (ioThreads !== undefined && !["", "0", "1"].includes(ioThreads))
     r.problems.push({
-      variable: "ATTUNE_IO_THREADS",
+      field: "ATTUNE_IO_THREADS",
       message: `ATTUNE_IO_THREADS must be 0 (all file I/O on the main thread) or 1 (the default: helper threads), not ${shown(ioThreads)}`,
       hint: "set ATTUNE_IO_THREADS=0 to turn the helper threads off, or unset it",
     });
@@ -151,7 +157,7 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
         : null;
     if (problem)
       r.problems.push({
-        variable: "ATTUNE_LOCAL_SOURCE_ROOTS",
+        field: "ATTUNE_LOCAL_SOURCE_ROOTS",
         message: `ATTUNE_LOCAL_SOURCE_ROOTS: ${shown(root)} ${problem}`,
         hint: `give absolute paths of existing directories, separated by "${path.delimiter}"; set it empty to refuse local paths`,
       });
@@ -165,7 +171,7 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   ] as const)
     if (value !== undefined && value.trim() === "")
       r.problems.push({
-        variable,
+        field: variable,
         message: `${variable} is blank (${shown(value)})`,
         hint: `set ${variable} to a directory path, or unset it for the default`,
       });
@@ -185,10 +191,38 @@ export function readApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   };
 }
 
+/**
+ * readApiConfig, and when it refuses the environment, the libraries' settings too (ATTUNE_ALLOW_HTTP,
+ * the size caps, ATTUNE_REGISTRIES, config.yaml), so that one start reports every bad variable, the
+ * server's own and the libraries' alike (openInstaller checks the libraries' again).
+ */
+export async function readStartupConfig(env: NodeJS.ProcessEnv = process.env): Promise<ApiConfig> {
+  try {
+    return readApiConfig(env);
+  } catch (err) {
+    if (!isAttuneError(err) || err.code !== ErrorCodes.ECONFIG) throw err;
+    const checks = new SettingChecks();
+    checks.read(() => {
+      throw err;
+    });
+    const library = await readInstallerSettings({ env }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    // only bad settings: an unusable home or the like is for the start after this one to say
+    if (isAttuneError(library) && library.code === ErrorCodes.ECONFIG)
+      checks.read(() => {
+        throw library;
+      });
+    checks.done();
+    throw err; // not reached: done() throws what was read
+  }
+}
+
 function envError(problems: EnvProblem[]): AttuneError {
   return new AttuneError(ErrorCodes.ECONFIG, problems.map((p) => p.message).join("; "), {
     hint: problems.map((p) => p.hint).join(" | "),
-    details: { field: problems[0].variable, problems },
+    details: { field: problems[0].field, problems },
   });
 }
 
@@ -202,12 +236,14 @@ export function startupErrorLines(e: unknown, env: NodeJS.ProcessEnv = process.e
     code?: string;
     message?: string;
     hint?: string;
-    details?: { field?: unknown; problems?: EnvProblem[] };
+    details?: { field?: unknown; problems?: Array<{ message: string; hint?: string }> };
   };
   const code = err.code ? `${err.code} ` : "";
   const problems = err.details?.problems;
   if (Array.isArray(problems))
-    return problems.map((p) => `attune-api: cannot start: ${code}${p.message} (${p.hint})`);
+    return problems.map(
+      (p) => `attune-api: cannot start: ${code}${p.message}${p.hint ? ` (${p.hint})` : ""}`,
+    );
   let message = err.message ?? String(e);
   let hint = err.hint;
   const field = err.details?.field;

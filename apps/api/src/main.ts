@@ -2,7 +2,7 @@ import path from "node:path";
 import { openDatabase, repositories } from "@attune/db";
 import { openInstaller } from "@attune/installer";
 import { readConfigFile } from "@attune/pack-registry";
-import { effectiveLocalSourceRoots, readApiConfig, startupErrorLines, type ApiConfig } from "./config";
+import { effectiveLocalSourceRoots, readStartupConfig, startupErrorLines, type ApiConfig } from "./config";
 import { startServer } from "./listen";
 import { createLogger } from "./logger";
 import { tokenVerifierFromRepository } from "./token-verifier";
@@ -13,7 +13,7 @@ import { tokenVerifierFromRepository } from "./token-verifier";
  */
 async function main(): Promise<void> {
   // a bad variable or an unknown home: reported by the start-up handler below, with its hint
-  const config: ApiConfig = readApiConfig();
+  const config: ApiConfig = await readStartupConfig();
   const logger = createLogger(config.logLevel);
   const packsDir = config.packsDir ?? path.join(config.home, "packs");
   const installer = await openInstaller({

@@ -340,6 +340,37 @@ describe("graceful shutdown of the entry point (pnpm api)", () => {
     expect(code).toBe(0);
   });
 
+  it("names every bad variable at once, the server's own and the libraries', one line each", async () => {
+    const home = path.join(tmp.dir, "home-many-bad");
+    const err = await spawnApi({
+      ATTUNE_HOME: home,
+      PORT: "eighty",
+      ATTUNE_ALLOW_HTTP: "maybe",
+      ATTUNE_MAX_PACK_FILES: "lots",
+    }).then(
+      () => null,
+      (e: Error) => e.message,
+    );
+    expect(err).not.toBeNull();
+    const lines = err!
+      .replace(/^.*exited with 1 before listening: /s, "")
+      .trimEnd()
+      .split("\n");
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^attune-api: cannot start: ECONFIG PORT must be a port number .*got "eighty" \(set PORT/,
+      ),
+      expect.stringMatching(
+        /^attune-api: cannot start: ECONFIG ATTUNE_ALLOW_HTTP must be true or false, got "maybe" \(e\.g\. ATTUNE_ALLOW_HTTP=true/,
+      ),
+      expect.stringMatching(
+        /^attune-api: cannot start: ECONFIG ATTUNE_MAX_PACK_FILES must be a positive whole number of files, got "lots" \(e\.g\. /,
+      ),
+    ]);
+    // nothing was opened: no database, no packs directory
+    expect(fs.existsSync(home)).toBe(false);
+  });
+
   it("refuses to start with a bad PORT, naming it, the value and the fix", async () => {
     await expect(spawnApi({ ATTUNE_HOME: path.join(tmp.dir, "home-bad"), PORT: "eighty" })).rejects.toThrow(
       /exited with 1 before listening: attune-api: cannot start: ECONFIG PORT must be a port number from 0 to 65535, got "eighty" \(set PORT to a port number from 1 to 65535, or 0 to pick a free port; unset, it is 8080\)\n$/,

@@ -191,12 +191,12 @@ describe("readApiConfig", () => {
     expect(err.code).toBe("ECONFIG");
     expect(err.message).toMatch(message);
     expect(err.hint).toMatch(hint);
-    expect(err.details).toMatchObject({ field: name, problems: [{ variable: name }] });
+    expect(err.details).toMatchObject({ field: name, problems: [{ field: name }] });
   });
 
   it("reports every bad variable at once, one start-up line each", () => {
     const err = refusal({ PORT: "x", LOG_LEVEL: "y", ATTUNE_IO_THREADS: "yes" });
-    expect((err.details?.problems as Array<{ variable: string }>).map((p) => p.variable)).toEqual([
+    expect((err.details?.problems as Array<{ field: string }>).map((p) => p.field)).toEqual([
       "PORT",
       "LOG_LEVEL",
       "ATTUNE_IO_THREADS",

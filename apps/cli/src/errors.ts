@@ -123,8 +123,18 @@ export function renderError(err: unknown, debug: boolean): string {
     coded?.hint ??
     DEFAULT_HINTS[code] ??
     (coded ? undefined : "this looks like a bug; run again with --debug and report the stack trace");
-  const lines = [`attune: ${code}: ${message}`];
-  if (hint) lines.push(`hint: ${oneLine(hint)}`);
+  const lines: string[] = [];
+  // several bad settings reported at once: each with its own hint, as if reported alone
+  const problems = listedProblems(err);
+  if (problems) {
+    for (const p of problems) {
+      lines.push(`attune: ${code}: ${oneLine(p.message)}`);
+      if (p.hint) lines.push(`hint: ${oneLine(p.hint)}`);
+    }
+  } else {
+    lines.push(`attune: ${code}: ${message}`);
+    if (hint) lines.push(`hint: ${oneLine(hint)}`);
+  }
   if (debug) {
     let e: unknown = err;
     for (let depth = 0; e instanceof Error && depth < 5; depth++) {
@@ -135,6 +145,20 @@ export function renderError(err: unknown, debug: boolean): string {
     lines.push("(run with --debug for the stack trace)");
   }
   return lines.join("\n") + "\n";
+}
+
+/** `details.problems` of an error that lists several bad settings (SettingChecks), else null. */
+function listedProblems(err: unknown): Array<{ message: string; hint?: string }> | null {
+  const listed = (err as { details?: { problems?: unknown } } | null)?.details?.problems;
+  if (!Array.isArray(listed) || listed.length < 2) return null;
+  const ok = listed.every(
+    (p) =>
+      typeof p === "object" &&
+      p !== null &&
+      typeof p.message === "string" &&
+      (p.hint === undefined || typeof p.hint === "string"),
+  );
+  return ok ? (listed as Array<{ message: string; hint?: string }>) : null;
 }
 
 function oneLine(s: string): string {

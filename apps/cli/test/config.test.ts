@@ -221,6 +221,34 @@ describe("configuration precedence and `config show`", () => {
     expect(bad.stderr).toMatch(/^attune: ECONFIG: ATTUNE_ALLOW_HTTP must be true or false/);
   });
 
+  it("every bad variable is named at once, each with its hint (pack list and config show alike)", async () => {
+    const env = baseEnv({
+      ATTUNE_HOME: path.join(t.dir, "home-many-bad"),
+      ATTUNE_ALLOW_HTTP: "maybe",
+      ATTUNE_MAX_PACK_FILES: "many",
+      ATTUNE_REGISTRIES: "no-equals",
+    });
+    for (const args of [
+      ["pack", "list"],
+      ["config", "show"],
+    ]) {
+      const r = await runCli(args, { env });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      const lines = r.stderr.trimEnd().split("\n");
+      expect(lines.filter((l) => l.startsWith("attune: ECONFIG: ")).map((l) => l.split(" ")[2])).toEqual(
+        args[0] === "pack"
+          ? ["ATTUNE_ALLOW_HTTP", "ATTUNE_REGISTRIES:", "ATTUNE_MAX_PACK_FILES"]
+          : ["ATTUNE_REGISTRIES:", "ATTUNE_ALLOW_HTTP", "ATTUNE_MAX_PACK_FILES"],
+      );
+      // each problem is followed by its own hint
+      expect(lines.length).toBe(6);
+      for (let i = 0; i < 6; i += 2) expect(lines[i + 1]).toMatch(/^hint: \S/);
+      expect(r.stderr).toContain("hint: e.g. ATTUNE_MAX_PACK_FILES=");
+    }
+    expect(fs.existsSync(path.join(t.dir, "home-many-bad"))).toBe(false); // nothing was made
+  });
+
   it("size caps show the value in force and where it came from; a bad one is ECONFIG", async () => {
     const env = baseEnv({ ATTUNE_HOME: home, ATTUNE_MAX_FILE_BYTES: "600000000" });
     const s = json<Shown>(await runCli(["config", "show"], { env }));

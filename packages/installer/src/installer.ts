@@ -1,7 +1,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Db } from "@attune/db";
-import { AttuneError, ErrorCodes, isAttuneError, PackStorage, packPathBudget } from "@attune/pack-storage";
+import {
+  AttuneError,
+  ErrorCodes,
+  isAttuneError,
+  PackStorage,
+  packPathBudget,
+  SettingChecks,
+} from "@attune/pack-storage";
 import {
   DEFAULT_EXTRACT_LIMITS,
   OutboundPolicy,
@@ -185,15 +192,48 @@ async function refuseMissingPacksDir(store: RecordStore, dir: string): Promise<v
 }
 
 /**
- * Resolve settings (options > environment > defaults), open the database (the embedded SQLite store
- * is created and migrated), prepare storage, policy and registries, then reconcile.
+ * The settings an installer runs with, read and checked without opening anything: options over the
+ * environment over config.yaml over the defaults. Every bad setting of the environment and
+ * config.yaml is reported at once (ECONFIG; several: `details.problems`, one per setting), not one
+ * per start: config.yaml's first problem, then the environment's (checked as if the file were empty).
+ */
+export async function readInstallerSettings(opts: InstallerOptions = {}): Promise<{
+  settings: ResolvedSettings;
+  config: AttuneConfigFile;
+  policy: OutboundPolicy;
+  registries: NonNullable<AttuneConfigFile["registries"]>;
+  limits: Partial<ExtractLimits>;
+}> {
+  const settings = resolveSettings(opts);
+  const checks = new SettingChecks();
+  const config =
+    (await readConfigFile(settings.home).catch((err: unknown) =>
+      checks.read(() => {
+        throw err; // kept when it is ECONFIG, else thrown at once
+      }),
+    )) ?? {};
+  const policy = checks.read(() => OutboundPolicy.fromConfig(config, settings.env));
+  const envRegistries = checks.read(() => registriesFromEnv(settings.env));
+  const limits = checks.read(() => limitsFromConfig(config, settings.env));
+  checks.done(); // past it, every reading succeeded
+  return {
+    settings,
+    config,
+    policy: policy as OutboundPolicy,
+    registries: envRegistries ?? config.registries ?? [],
+    limits: limits ?? {},
+  };
+}
+
+/**
+ * Resolve settings (options > environment > defaults; readInstallerSettings), open the database (the
+ * embedded SQLite store is created and migrated), prepare storage, policy and registries, then
+ * reconcile.
  */
 export async function openInstaller(opts: InstallerOptions = {}): Promise<Installer> {
-  const settings = resolveSettings(opts);
-  const config = await readConfigFile(settings.home);
-  const policy = OutboundPolicy.fromConfig(config, settings.env);
+  const { settings, config, policy, registries: registryList, limits } = await readInstallerSettings(opts);
   const registries = new RegistryClient({
-    registries: registriesFromEnv(settings.env) ?? config.registries ?? [],
+    registries: registryList,
     policy,
     cacheDir: path.join(settings.home, "cache", "registries"),
     ttlSeconds: config.index_cache_ttl_seconds,
@@ -220,10 +260,7 @@ export async function openInstaller(opts: InstallerOptions = {}): Promise<Instal
       attempts: new Attempts(path.join(settings.packsDir, ".attempts")),
       policy,
       registries,
-      limits: withPathBudget(
-        { ...limitsFromConfig(config, settings.env), ...opts.limits },
-        settings.packsDir,
-      ),
+      limits: withPathBudget({ ...limits, ...opts.limits }, settings.packsDir),
       onCleanup: opts.onCleanup,
     };
     const installer = new Installer(ctx, config);

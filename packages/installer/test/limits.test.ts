@@ -60,4 +60,27 @@ describe("size caps from the environment and config.yaml", () => {
     const e = await rejected(h.open({ env: { ...h.options().env, ATTUNE_MAX_PACK_BYTES: "1GiB" } }));
     expect(e).toMatchObject({ code: "ECONFIG", details: { field: "ATTUNE_MAX_PACK_BYTES" } });
   });
+
+  it("every bad setting is named at once (environment and config.yaml), and nothing is opened or made", async () => {
+    fs.writeFileSync(path.join(h.home, "config.yaml"), "max_pack_files: lots\n");
+    const e = (await rejected(
+      h.open({
+        env: {
+          ...h.options().env,
+          ATTUNE_MAX_PACK_BYTES: "1GiB",
+          ATTUNE_ALLOW_HTTP: "maybe",
+          ATTUNE_REGISTRIES: "no-equals-sign",
+        },
+      }),
+    )) as { code: string; details: { problems: Array<{ field: string }> } };
+    expect(e.code).toBe("ECONFIG");
+    expect(e.details.problems.map((p) => p.field)).toEqual([
+      "max_pack_files",
+      "ATTUNE_ALLOW_HTTP",
+      "ATTUNE_REGISTRIES",
+      "ATTUNE_MAX_PACK_BYTES",
+    ]);
+    expect(fs.existsSync(h.packsDir)).toBe(false);
+    expect(fs.readdirSync(h.home).sort()).toEqual(["config.yaml"]);
+  });
 });

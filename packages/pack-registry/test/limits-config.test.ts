@@ -51,6 +51,49 @@ describe("limitsFromConfig", () => {
   });
 });
 
+describe("every bad setting at once", () => {
+  it("limitsFromConfig names each bad cap, from the environment and config.yaml alike", () => {
+    const e = thrown(() =>
+      limitsFromConfig(
+        { max_pack_files: 1.5 },
+        { ATTUNE_MAX_FILE_BYTES: "1e9", ATTUNE_MAX_PACK_BYTES: "-5" },
+      ),
+    );
+    expect(e.code).toBe("ECONFIG");
+    const problems = e.details?.problems as Array<{ field: string; message: string; hint: string }>;
+    expect(problems.map((p) => p.field)).toEqual([
+      "ATTUNE_MAX_FILE_BYTES",
+      "ATTUNE_MAX_PACK_BYTES",
+      "max_pack_files",
+    ]);
+    for (const p of problems) {
+      expect(p.message).toContain(p.field);
+      expect(p.hint).toMatch(/^e\.g\. /);
+      expect(e.message).toContain(p.message);
+    }
+  });
+
+  it("OutboundPolicy.fromConfig names each bad variable", () => {
+    const e = thrown(() =>
+      OutboundPolicy.fromConfig(
+        {},
+        {
+          ATTUNE_ALLOW_HTTP: "maybe",
+          ATTUNE_ALLOWED_PRIVATE_HOSTS: "10.0.0.0/8",
+          ATTUNE_MAX_DOWNLOAD_BYTES: "1GB",
+        },
+      ),
+    );
+    expect(e.code).toBe("ECONFIG");
+    expect((e.details?.problems as Array<{ field: string }>).map((p) => p.field)).toEqual([
+      "ATTUNE_ALLOW_HTTP",
+      "ATTUNE_ALLOWED_PRIVATE_HOSTS",
+      "ATTUNE_MAX_DOWNLOAD_BYTES",
+    ]);
+    expect(e.message).toMatch(/^ATTUNE_ALLOW_HTTP must be true or false, got "maybe"; /);
+  });
+});
+
 describe("OutboundPolicy.fromConfig download cap", () => {
   it("defaults, reads max_download_bytes, and lets ATTUNE_MAX_DOWNLOAD_BYTES win", () => {
     expect(OutboundPolicy.fromConfig({}, {}).maxDownloadBytes).toBe(DEFAULT_MAX_DOWNLOAD_BYTES);

@@ -116,6 +116,55 @@ export function isAttuneError(err: unknown): err is AttuneError {
   return err instanceof Error && typeof (err as { code?: unknown }).code === "string" && "hint" in err;
 }
 
+/** One setting that is not valid: which (an environment variable or a config.yaml key), what is wrong, how to mend it. */
+export interface SettingProblem {
+  field: string;
+  message: string;
+  hint?: string;
+}
+
+/**
+ * Read several settings and report every bad one at once, not only the first: an operator who set
+ * three variables wrong learns of all three from one start. `read()` runs one reading and keeps the
+ * ECONFIG it throws (one that already lists several, in `details.problems`, is flattened); any other
+ * error is thrown at once. `done()` then throws the single problem as it was, or one ECONFIG listing
+ * them all: messages joined with "; ", hints with " | ", `details.problems` one per setting,
+ * `details.field` the first.
+ */
+export class SettingChecks {
+  private readonly problems: SettingProblem[] = [];
+  private first: AttuneError | null = null;
+
+  read<T>(reading: () => T): T | undefined {
+    try {
+      return reading();
+    } catch (err) {
+      if (!isAttuneError(err) || err.code !== ErrorCodes.ECONFIG) throw err;
+      this.first ??= err;
+      this.problems.push(...problemsOf(err));
+      return undefined;
+    }
+  }
+
+  done(): void {
+    if (this.problems.length === 0) return;
+    if (this.problems.length === 1 && this.first) throw this.first;
+    const hints = this.problems.flatMap((p) => (p.hint ? [p.hint] : []));
+    throw new AttuneError(ErrorCodes.ECONFIG, this.problems.map((p) => p.message).join("; "), {
+      hint: hints.length > 0 ? hints.join(" | ") : undefined,
+      details: { field: this.problems[0].field, problems: this.problems },
+    });
+  }
+}
+
+/** The problems an ECONFIG names: those it lists, else itself. */
+function problemsOf(err: AttuneError): SettingProblem[] {
+  const listed = err.details?.problems;
+  if (Array.isArray(listed)) return listed as SettingProblem[];
+  const field = typeof err.details?.field === "string" ? err.details.field : "";
+  return [{ field, message: err.message, ...(err.hint ? { hint: err.hint } : {}) }];
+}
+
 /**
  * The same error in a caller's terms: a layer that names an input differently from the layer below
  * (a request's `refSpec` for a source's `ref`, a CLI flag `--git-ref` for an option `gitRef`) renames

@@ -7,7 +7,86 @@ import {
   redactUrl,
   redactUrlsIn,
   renameField,
+  SettingChecks,
 } from "../src/index";
+
+describe("SettingChecks", () => {
+  const bad = (field: string, hint?: string) => () => {
+    throw new AttuneError(ErrorCodes.ECONFIG, `${field} is wrong`, { hint, details: { field } });
+  };
+  const thrown = (fn: () => void): AttuneError => {
+    try {
+      fn();
+    } catch (e) {
+      return e as AttuneError;
+    }
+    throw new Error("expected a throw");
+  };
+
+  it("returns each reading, and done() is quiet when all succeeded", () => {
+    const checks = new SettingChecks();
+    expect(checks.read(() => 42)).toBe(42);
+    expect(checks.read(() => "x")).toBe("x");
+    expect(() => checks.done()).not.toThrow();
+  });
+
+  it("throws a single bad setting as it was (the same error)", () => {
+    const checks = new SettingChecks();
+    const original = thrown(bad("A", "fix A"));
+    expect(checks.read(() => 1)).toBe(1);
+    expect(
+      checks.read(() => {
+        throw original;
+      }),
+    ).toBeUndefined();
+    expect(thrown(() => checks.done())).toBe(original);
+  });
+
+  it("reports every bad setting at once: messages and hints joined, one problem each, nested lists flattened", () => {
+    const checks = new SettingChecks();
+    checks.read(bad("A", "fix A"));
+    checks.read(() => 7);
+    checks.read(() => {
+      const inner = new SettingChecks();
+      inner.read(bad("B", "fix B"));
+      inner.read(bad("C")); // no hint
+      inner.done();
+    });
+    const e = thrown(() => checks.done());
+    expect(e.code).toBe("ECONFIG");
+    expect(e.message).toBe("A is wrong; B is wrong; C is wrong");
+    expect(e.hint).toBe("fix A | fix B");
+    expect(e.details).toEqual({
+      field: "A",
+      problems: [
+        { field: "A", message: "A is wrong", hint: "fix A" },
+        { field: "B", message: "B is wrong", hint: "fix B" },
+        { field: "C", message: "C is wrong" },
+      ],
+    });
+  });
+
+  it("throws any other error at once, without waiting for done()", () => {
+    const checks = new SettingChecks();
+    checks.read(bad("A"));
+    const io = new AttuneError(ErrorCodes.EIO, "disk on fire");
+    expect(
+      thrown(() =>
+        checks.read(() => {
+          throw io;
+        }),
+      ),
+    ).toBe(io);
+    const plain = new TypeError("bug");
+    expect(
+      thrown(() =>
+        checks.read(() => {
+          throw plain;
+        }),
+      ),
+    ).toBe(plain);
+  });
+});
 
 describe("renameField", () => {
   it("renames details.field, rewrites message and hint, keeps code, path, other details and the cause", () => {

@@ -5,7 +5,9 @@ import {
   OutboundPolicy,
   limitsFromConfig,
   registriesFromEnv,
+  type ExtractLimits,
 } from "@attune/pack-registry";
+import { SettingChecks } from "@attune/pack-storage";
 import type { GlobalArgs } from "../globals";
 import { table, type CommandResult } from "../output";
 import { outputFormat } from "../run";
@@ -48,10 +50,12 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
     : process.env.ATTUNE_OUTPUT
       ? { value: process.env.ATTUNE_OUTPUT, source: "env" as const, from: "ATTUNE_OUTPUT" }
       : { value: outputFormat(argv), source: "default" as const };
-  const regsEnv = registriesFromEnv(s.env);
-  // the values the product will actually use (and ECONFIG for a malformed variable)
-  const policy = OutboundPolicy.fromConfig(f, s.env);
-  const limits = limitsFromConfig(f, s.env);
+  // the values the product will actually use (and ECONFIG naming every malformed variable at once)
+  const checks = new SettingChecks();
+  const regsEnv = checks.read(() => registriesFromEnv(s.env));
+  const policy = checks.read(() => OutboundPolicy.fromConfig(f, s.env)) as OutboundPolicy;
+  const limits = checks.read(() => limitsFromConfig(f, s.env)) as Partial<ExtractLimits>;
+  checks.done(); // past it, every reading succeeded
   const caps: Record<string, Shown> = {};
   for (const c of CONFIGURABLE_LIMITS)
     caps[c.config] = {

@@ -1,4 +1,4 @@
-import { AttuneError, ErrorCodes } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, SettingChecks } from "@attune/pack-storage";
 import { positiveSetting } from "../config/settings";
 
 /**
@@ -61,13 +61,17 @@ export function limitsFromConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): Partial<ExtractLimits> {
   const out: Partial<ExtractLimits> = {};
+  const checks = new SettingChecks();
   for (const { key, env: name, config } of CONFIGURABLE_LIMITS) {
-    const value = positiveSetting(env, name, cfg, config, {
-      unit: key === "maxEntries" ? "files" : "bytes",
-      fallback: DEFAULT_EXTRACT_LIMITS[key],
-    });
+    const value = checks.read(() =>
+      positiveSetting(env, name, cfg, config, {
+        unit: key === "maxEntries" ? "files" : "bytes",
+        fallback: DEFAULT_EXTRACT_LIMITS[key],
+      }),
+    );
     if (value !== undefined) out[key] = value;
   }
+  checks.done();
   return out;
 }
 

@@ -1,6 +1,6 @@
 import dns from "node:dns";
 import net from "node:net";
-import { AttuneError, ErrorCodes, redactUrl } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, SettingChecks, redactUrl } from "@attune/pack-storage";
 import { positiveSetting } from "../config/settings";
 import { disallowedReason, isLocalHostname, unbracket } from "./address";
 import type { AttuneConfigFile } from "../config/types";
@@ -105,20 +105,27 @@ export class OutboundPolicy {
     this.extraCa = opts.extraCa;
   }
 
-  /** Environment values, when set, win over the config file's. */
+  /**
+   * Environment values, when set, win over the config file's. Every bad setting is reported at once
+   * (ECONFIG; several: `details.problems`).
+   */
   static fromConfig(cfg: AttuneConfigFile = {}, env: NodeJS.ProcessEnv = process.env): OutboundPolicy {
     const envHosts = env.ATTUNE_ALLOWED_PRIVATE_HOSTS;
-    return new OutboundPolicy({
-      allowHttp: envFlag(env, "ATTUNE_ALLOW_HTTP") ?? cfg.allow_http ?? false,
-      allowedPrivateHosts:
-        envHosts !== undefined && envHosts.trim() !== ""
-          ? checkPrivateHosts(envHosts.split(","), () => "ATTUNE_ALLOWED_PRIVATE_HOSTS")
-          : checkPrivateHosts(cfg.allowed_private_hosts ?? [], (i) => `allowed_private_hosts[${i}]`),
-      maxDownloadBytes: positiveSetting(env, "ATTUNE_MAX_DOWNLOAD_BYTES", cfg, "max_download_bytes", {
+    const checks = new SettingChecks();
+    const allowHttp = checks.read(() => envFlag(env, "ATTUNE_ALLOW_HTTP") ?? cfg.allow_http ?? false);
+    const allowedPrivateHosts = checks.read(() =>
+      envHosts !== undefined && envHosts.trim() !== ""
+        ? checkPrivateHosts(envHosts.split(","), () => "ATTUNE_ALLOWED_PRIVATE_HOSTS")
+        : checkPrivateHosts(cfg.allowed_private_hosts ?? [], (i) => `allowed_private_hosts[${i}]`),
+    );
+    const maxDownloadBytes = checks.read(() =>
+      positiveSetting(env, "ATTUNE_MAX_DOWNLOAD_BYTES", cfg, "max_download_bytes", {
         unit: "bytes",
         fallback: DEFAULT_MAX_DOWNLOAD_BYTES,
       }),
-    });
+    );
+    checks.done();
+    return new OutboundPolicy({ allowHttp, allowedPrivateHosts, maxDownloadBytes });
   }
 
   isPrivateHostAllowed(hostname: string): boolean {
