@@ -205,11 +205,15 @@ export async function readStartupConfig(env: NodeJS.ProcessEnv = process.env): P
     checks.read(() => {
       throw err;
     });
+    // the libraries' settings are read from the home: with a bad home or packs directory, they are
+    // for the start after this one to check (a blank ATTUNE_HOME would read ~/.attune's config.yaml)
+    const places = new Set(["ATTUNE_HOME", "ATTUNE_PACKS_DIR", "HOME"]);
+    const listed = (err.details?.problems ?? []) as Array<{ field?: string }>;
+    if (listed.some((p) => places.has(p.field ?? "")) || places.has(String(err.details?.field))) checks.done();
     const library = await readInstallerSettings({ env }).then(
       () => null,
       (e: unknown) => e,
     );
-    // only bad settings: an unusable home or the like is for the start after this one to say
     if (isAttuneError(library) && library.code === ErrorCodes.ECONFIG)
       checks.read(() => {
         throw library;

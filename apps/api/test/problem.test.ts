@@ -4,7 +4,12 @@ import os from "node:os";
 import { describe, expect, it } from "@jest/globals";
 import { AttuneError, ErrorCodes } from "@attune/pack-storage";
 import { scrubPaths, statusForCode } from "../src/http/problem";
-import { effectiveLocalSourceRoots, readApiConfig, startupErrorLines } from "../src/config";
+import {
+  effectiveLocalSourceRoots,
+  readApiConfig,
+  readStartupConfig,
+  startupErrorLines,
+} from "../src/config";
 
 describe("error code -> HTTP status", () => {
   it("maps every library code as docs/CONTRACTS.md says", () => {
@@ -266,3 +271,38 @@ describe("readApiConfig", () => {
 function __filenameOf(): string {
   return fileURLToPath(import.meta.url);
 }
+
+describe("readStartupConfig: the server's variables and the libraries' in one report", () => {
+  const home = path.join(os.tmpdir(), "attune-startup-config-never-made");
+  const fields = async (env: NodeJS.ProcessEnv) =>
+    readStartupConfig(env).then(
+      () => null,
+      (e: AttuneError) => ({
+        code: e.code,
+        fields: ((e.details?.problems ?? [{ field: e.details?.field }]) as Array<{ field: string }>).map(
+          (p) => p.field,
+        ),
+      }),
+    );
+
+  it("adds the libraries' bad variables to the server's own", async () => {
+    expect(
+      await fields({ ATTUNE_HOME: home, PORT: "x", ATTUNE_ALLOW_HTTP: "maybe", ATTUNE_MAX_PACK_FILES: "0" }),
+    ).toEqual({
+      code: "ECONFIG",
+      fields: ["PORT", "ATTUNE_ALLOW_HTTP", "ATTUNE_MAX_PACK_FILES"],
+    });
+  });
+
+  it("leaves the libraries' alone while the home itself is bad (they are read from it)", async () => {
+    expect(await fields({ ATTUNE_HOME: "   ", ATTUNE_ALLOW_HTTP: "maybe" })).toEqual({
+      code: "ECONFIG",
+      fields: ["ATTUNE_HOME"],
+    });
+  });
+
+  it("accepts the server's variables when only the libraries' are bad (openInstaller reports those)", async () => {
+    const config = await readStartupConfig({ ATTUNE_HOME: home, ATTUNE_ALLOW_HTTP: "maybe" });
+    expect(config.home).toBe(home);
+  });
+});

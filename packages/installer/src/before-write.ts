@@ -152,7 +152,7 @@ export async function settleLeftovers(ctx: InstallerContext, skip: string | null
         null,
         new AttuneError(
           ErrorCodes.EIO,
-          `cannot delete ${trash.kept.length} entr${trash.kept.length === 1 ? "y" : "ies"} in the trash of the packs directory`,
+          `cannot delete ${trash.kept.length} entr${trash.kept.length === 1 ? "y" : "ies"} in the trash or staging area of the packs directory`,
           { details: { paths: trash.kept } },
         ),
       );

@@ -132,27 +132,26 @@ export interface SettingProblem {
  * `details.field` the first.
  */
 export class SettingChecks {
-  private readonly problems: SettingProblem[] = [];
-  private first: AttuneError | null = null;
+  private readonly errors: AttuneError[] = [];
 
   read<T>(reading: () => T): T | undefined {
     try {
       return reading();
     } catch (err) {
       if (!isAttuneError(err) || err.code !== ErrorCodes.ECONFIG) throw err;
-      this.first ??= err;
-      this.problems.push(...problemsOf(err));
+      this.errors.push(err);
       return undefined;
     }
   }
 
   done(): void {
-    if (this.problems.length === 0) return;
-    if (this.problems.length === 1 && this.first) throw this.first;
-    const hints = this.problems.flatMap((p) => (p.hint ? [p.hint] : []));
-    throw new AttuneError(ErrorCodes.ECONFIG, this.problems.map((p) => p.message).join("; "), {
+    if (this.errors.length === 0) return;
+    if (this.errors.length === 1) throw this.errors[0];
+    const problems = this.errors.flatMap(problemsOf);
+    const hints = problems.flatMap((p) => (p.hint ? [p.hint] : []));
+    throw new AttuneError(ErrorCodes.ECONFIG, problems.map((p) => p.message).join("; "), {
       hint: hints.length > 0 ? hints.join(" | ") : undefined,
-      details: { field: this.problems[0].field, problems: this.problems },
+      details: { field: problems[0]?.field ?? "", problems },
     });
   }
 }
@@ -160,7 +159,7 @@ export class SettingChecks {
 /** The problems an ECONFIG names: those it lists, else itself. */
 function problemsOf(err: AttuneError): SettingProblem[] {
   const listed = err.details?.problems;
-  if (Array.isArray(listed)) return listed as SettingProblem[];
+  if (Array.isArray(listed) && listed.length > 0) return listed as SettingProblem[];
   const field = typeof err.details?.field === "string" ? err.details.field : "";
   return [{ field, message: err.message, ...(err.hint ? { hint: err.hint } : {}) }];
 }

@@ -66,6 +66,23 @@ describe("SettingChecks", () => {
     });
   });
 
+  it("an ECONFIG that lists no problems still counts (as itself)", () => {
+    const checks = new SettingChecks();
+    const empty = new AttuneError(ErrorCodes.ECONFIG, "odd", { details: { field: "X", problems: [] } });
+    checks.read(() => {
+      throw empty;
+    });
+    expect(thrown(() => checks.done())).toBe(empty);
+    const two = new SettingChecks();
+    two.read(() => {
+      throw empty;
+    });
+    two.read(bad("A"));
+    expect(
+      (thrown(() => two.done()).details?.problems as Array<{ field: string }>).map((p) => p.field),
+    ).toEqual(["X", "A"]);
+  });
+
   it("throws any other error at once, without waiting for done()", () => {
     const checks = new SettingChecks();
     checks.read(bad("A"));

@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import { describe, expect, it } from "@jest/globals";
 import { isAbandoned, ownedSuffix, processAlive, processStart } from "../src/index";
 
@@ -19,7 +21,27 @@ describe("owner tags of internal entries", () => {
   });
 
   (linux ? it : it.skip)(
-    "a pid that runs again, started at another time (pid 1 of a restarted container), is not the owner",
+    "another PID namespace on this host (a container beside this one, same host name) is foreign: its pids are not judged here",
+    () => {
+      const tag = (key: string) => crypto.createHash("sha256").update(key).digest("hex").slice(0, 8);
+      const ns = fs.readlinkSync("/proc/self/ns/pid");
+      const own = ownedSuffix();
+      expect(own.split("@")[1].slice(0, 8)).toBe(tag(`${os.hostname()}\0${ns}`));
+      // a pid that does not exist here, tagged by a process of another namespace on this host (or by
+      // a version that hashed the host name alone): it may well run there, so it is not removed ...
+      for (const other of [tag(`${os.hostname()}\0pid:[1]`), tag(os.hostname())]) {
+        const entry = `999999999.1@${other}~0123456789ab`;
+        expect(isAbandoned(entry, 60_000)).toBe(false);
+        // ... until it is older than the grace period, as another machine's
+        expect(isAbandoned(entry, 25 * 3600_000)).toBe(true);
+      }
+      // the same pid tagged in this namespace is judged, and dead
+      expect(isAbandoned(`999999999.1@${tag(`${os.hostname()}\0${ns}`)}~0123456789ab`, 0)).toBe(true);
+    },
+  );
+
+  (linux ? it : it.skip)(
+    "a pid that runs again, started at another time (a reused pid), is not the owner",
     async () => {
       const own = ownedSuffix();
       const [pidStart] = own.split("@");

@@ -39,9 +39,10 @@ const exists = (abs: string) =>
     () => false,
   );
 
-async function remove(abs: string, removed: string[]): Promise<void> {
+/** Delete `abs` (best effort); listed in `removed` only when it is gone, else in `kept`. */
+async function remove(abs: string, removed: string[], kept: string[] = []): Promise<void> {
   await fs.promises.rm(abs, { recursive: true, force: true }).catch(() => undefined);
-  removed.push(abs);
+  ((await exists(abs)) ? kept : removed).push(abs);
 }
 
 /**
@@ -63,8 +64,7 @@ export async function cleanTrash(
     const abs = layout.trash(name);
     const mine = opts.own && isOwn(name) && !layout.isDiscarding(abs);
     if (!dead.has(name) && !mine) continue;
-    await fs.promises.rm(abs, { recursive: true, force: true }).catch(() => undefined);
-    ((await exists(abs)) ? kept : removed).push(abs);
+    await remove(abs, removed, kept);
   }
   return { removed, kept };
 }
@@ -72,18 +72,19 @@ export async function cleanTrash(
 /**
  * Remove the staging entries (staging dirs, temp links) of dead processes on this host, and foreign
  * ones past their grace period; never a live process's (it may be extracting into one right now).
- * Returns the entries removed.
+ * Returns the entries removed, and those that could not be deleted.
  */
-export async function cleanStaging(layout: Layout): Promise<string[]> {
+export async function cleanStaging(layout: Layout): Promise<{ removed: string[]; kept: string[] }> {
   const removed: string[] = [];
+  const kept: string[] = [];
   for (const name of await abandoned((n) => layout.staging(n), await readdirOrEmpty(layout.staging()))) {
-    await remove(layout.staging(name), removed);
+    await remove(layout.staging(name), removed, kept);
   }
-  return removed;
+  return { removed, kept };
 }
 
 export async function cleanLeftovers(layout: Layout, graceMs: number): Promise<string[]> {
-  const removed: string[] = await cleanStaging(layout);
+  const removed: string[] = (await cleanStaging(layout)).removed;
   const rm = (abs: string) => remove(abs, removed);
   removed.push(...(await cleanTrash(layout, { own: false })).removed);
   const before = await referencedStoreDirs(layout);

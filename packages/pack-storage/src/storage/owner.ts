@@ -8,7 +8,26 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 
-const HOST = crypto.createHash("sha256").update(os.hostname()).digest("hex").slice(0, 8);
+/**
+ * Which processes' pids this process can judge: the host name and the PID namespace. Containers of
+ * one pod, or a container on the host network beside a CLI on the host, share a host name but not
+ * their pids: an entry of a live process there would look dead here (its pid missing, or another
+ * process's). With the namespace in the tag, such entries are foreign (removed only after the
+ * grace period). The namespace outlives a reboot on a host (the initial one keeps its number), so a
+ * crashed host's leftovers are still removed at its next start.
+ */
+function hostTag(): string {
+  let pidns = "";
+  try {
+    pidns = fs.readlinkSync("/proc/self/ns/pid");
+  } catch {
+    pidns = ""; // no /proc (another OS): the host name alone
+  }
+  const key = pidns === "" ? os.hostname() : `${os.hostname()}\0${pidns}`;
+  return crypto.createHash("sha256").update(key).digest("hex").slice(0, 8);
+}
+
+const HOST = hostTag();
 /** Entries of unknown or foreign owners are removed only after this long. */
 export const FOREIGN_GRACE_MS = 24 * 60 * 60 * 1000;
 

@@ -162,15 +162,15 @@ export class PackStorage {
    * deletion failed earlier (say, a file that could not be removed then); never what a live
    * process is deleting now. Also deletes the staging dirs of dead processes (a CLI run killed
    * mid-install, whose leftovers a long-running server would otherwise keep until its restart),
-   * never a live process's. Best effort: returns what was removed (trash and staging entries),
-   * and what is still in the trash. Also deletes the store dirs replaced longer ago than the grace
+   * never a live process's. Best effort: returns what was removed and what could not be deleted
+   * (trash and staging entries). Also deletes the store dirs replaced longer ago than the grace
    * period (not listed).
    */
   async emptyTrash(): Promise<{ removed: string[]; kept: string[] }> {
     await this.sweepRetired();
     const staging = await cleanStaging(this.layout);
     const trash = await cleanTrash(this.layout, { own: true });
-    return { removed: [...staging, ...trash.removed], kept: trash.kept };
+    return { removed: [...staging.removed, ...trash.removed], kept: [...staging.kept, ...trash.kept] };
   }
 
   /** Best effort, after a write: delete the store dirs whose grace period has passed. */
