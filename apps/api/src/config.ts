@@ -209,7 +209,8 @@ export async function readStartupConfig(env: NodeJS.ProcessEnv = process.env): P
     // for the start after this one to check (a blank ATTUNE_HOME would read ~/.attune's config.yaml)
     const places = new Set(["ATTUNE_HOME", "ATTUNE_PACKS_DIR", "HOME"]);
     const listed = (err.details?.problems ?? []) as Array<{ field?: string }>;
-    if (listed.some((p) => places.has(p.field ?? "")) || places.has(String(err.details?.field))) checks.done();
+    if (listed.some((p) => places.has(p.field ?? "")) || places.has(String(err.details?.field)))
+      checks.done();
     const library = await readInstallerSettings({ env }).then(
       () => null,
       (e: unknown) => e,
