@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { ownedSuffix } from "@attune/pack-storage";
 import { tmpDir } from "@attune/test-utils";
 import YAML from "yaml";
 import { INSTALLATION_FIELDS, PACK_FIELDS, makePack, makeTarGz } from "./fixtures";
@@ -486,7 +486,8 @@ describe("pack commands in local mode (embedded SQLite store)", () => {
     expect((await run("pack", "list", "-o", "json")).code).toBe(0); // makes the store
     const dir = path.join(t.dir, "attempts-home", "packs", ".attempts");
     fs.mkdirSync(dir, { recursive: true });
-    const host = createHash("sha256").update(os.hostname()).digest("hex").slice(0, 8);
+    // this host's tag (host name and PID namespace, which the CLI run below shares)
+    const host = ownedSuffix().split("@")[1].split("~")[0];
     // as installs killed while fetching would leave them: dead owners on this host
     for (let i = 0; i < 7; i++)
       fs.writeFileSync(
