@@ -19,6 +19,8 @@ function buildSchemas() {
   const httpUrl = z.string().check(
     z.refine((s) => /^https?:\/\/[^\s]+$/i.test(s) && URL.canParse(s), "must be an http(s) URL"),
     z.refine((s) => !urlHasCredentials(s), NO_CREDENTIALS_MESSAGE),
+    // port 0 names no port: said when the index is read, not when the entry is installed
+    z.refine((s) => !URL.canParse(s) || new URL(s).port !== "0", "has port 0, which is not a port"),
   );
   const gitRef = z.string().check(
     z.refine((r) => {
