@@ -189,21 +189,24 @@ describe("parseIndex", () => {
     expect(e.message).not.toContain("hunter2");
   });
 
-  it.each(["archive", "git"])("refuses a %s install source URL with port 0 when the index is read", (type) => {
-    const e = failure(
-      index([
-        entry({
-          install_sources: [
-            type === "git"
-              ? { type, url: "https://e.example:0/p.git", ref: "v1.0.0", checksum: `sha256:${H}` }
-              : { type, url: "https://e.example:0/p.tgz", checksum: `sha256:${H}` },
-          ],
-        }),
-      ]),
-    );
-    expect(e.code).toBe("EINDEX");
-    expect(e.message).toMatch(/install_sources\[0\]\.url.*has port 0, which is not a port/);
-  });
+  it.each(["archive", "git"])(
+    "refuses a %s install source URL with port 0 when the index is read",
+    (type) => {
+      const e = failure(
+        index([
+          entry({
+            install_sources: [
+              type === "git"
+                ? { type, url: "https://e.example:0/p.git", ref: "v1.0.0", checksum: `sha256:${H}` }
+                : { type, url: "https://e.example:0/p.tgz", checksum: `sha256:${H}` },
+            ],
+          }),
+        ]),
+      );
+      expect(e.code).toBe("EINDEX");
+      expect(e.message).toMatch(/install_sources\[0\]\.url.*has port 0, which is not a port/);
+    },
+  );
 
   it("rejects a duplicate ref+version, with a hint", () => {
     const e = failure(index([entry(), entry({ label: "again" })])) as ReturnType<typeof failure> & {
