@@ -236,17 +236,43 @@ describe("configuration precedence and `config show`", () => {
       expect(r.code).toBe(1);
       expect(r.stdout).toBe("");
       const lines = r.stderr.trimEnd().split("\n");
-      expect(lines.filter((l) => l.startsWith("attune: ECONFIG: ")).map((l) => l.split(" ")[2])).toEqual(
-        args[0] === "pack"
-          ? ["ATTUNE_ALLOW_HTTP", "ATTUNE_REGISTRIES:", "ATTUNE_MAX_PACK_FILES"]
-          : ["ATTUNE_REGISTRIES:", "ATTUNE_ALLOW_HTTP", "ATTUNE_MAX_PACK_FILES"],
-      );
+      expect(lines.filter((l) => l.startsWith("attune: ECONFIG: ")).map((l) => l.split(" ")[2])).toEqual([
+        "ATTUNE_ALLOW_HTTP",
+        "ATTUNE_REGISTRIES:",
+        "ATTUNE_MAX_PACK_FILES",
+      ]);
       // each problem is followed by its own hint
       expect(lines.length).toBe(6);
       for (let i = 0; i < 6; i += 2) expect(lines[i + 1]).toMatch(/^hint: \S/);
       expect(r.stderr).toContain("hint: e.g. ATTUNE_MAX_PACK_FILES=");
     }
     expect(fs.existsSync(path.join(t.dir, "home-many-bad"))).toBe(false); // nothing was made
+  });
+
+  it("a bad config.yaml is named with the environment's bad variables, in every mode", async () => {
+    const badHome = path.join(t.dir, "home-bad-file");
+    fs.mkdirSync(badHome);
+    const file = path.join(badHome, "config.yaml");
+    fs.writeFileSync(file, "max_pack_files: lots\n");
+    const env = baseEnv({ ATTUNE_HOME: badHome, ATTUNE_ALLOW_HTTP: "maybe", ATTUNE_MAX_FILE_BYTES: "0" });
+    for (const args of [
+      ["pack", "list"],
+      ["config", "show"],
+      ["token", "list"],
+    ]) {
+      const r = await runCli(args, { env });
+      expect(r.code).toBe(1);
+      expect(r.stderr.split("\n").filter((l) => l.startsWith("attune: ECONFIG: "))).toEqual([
+        `attune: ECONFIG: ${file}: max_pack_files: must be a positive whole number of files, got "lots"`,
+        'attune: ECONFIG: ATTUNE_ALLOW_HTTP must be true or false, got "maybe"',
+        'attune: ECONFIG: ATTUNE_MAX_FILE_BYTES must be a positive whole number of bytes, got "0"',
+      ]);
+    }
+    // alone, the file's problem is reported as before
+    const alone = await runCli(["pack", "list"], { env: baseEnv({ ATTUNE_HOME: badHome }) });
+    expect(alone.stderr).toMatch(
+      /^attune: ECONFIG: .*max_pack_files: must be .*\nhint: fix max_pack_files in /,
+    );
   });
 
   it("size caps show the value in force and where it came from; a bad one is ECONFIG", async () => {

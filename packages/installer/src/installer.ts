@@ -12,12 +12,12 @@ import {
 import {
   DEFAULT_EXTRACT_LIMITS,
   OutboundPolicy,
-  limitsFromConfig,
   RegistryClient,
   readConfigFile,
-  registriesFromEnv,
+  readPackSettings,
   type AttuneConfigFile,
   type ExtractLimits,
+  type PackSettings,
 } from "@attune/pack-registry";
 import type { InstallerContext } from "./context";
 import { openRecordStore } from "./db-store";
@@ -212,17 +212,10 @@ export async function readInstallerSettings(opts: InstallerOptions = {}): Promis
         throw err; // kept when it is ECONFIG, else thrown at once
       }),
     )) ?? {};
-  const policy = checks.read(() => OutboundPolicy.fromConfig(config, settings.env));
-  const envRegistries = checks.read(() => registriesFromEnv(settings.env));
-  const limits = checks.read(() => limitsFromConfig(config, settings.env));
+  const pack = checks.read(() => readPackSettings(config, settings.env));
   checks.done(); // past it, every reading succeeded
-  return {
-    settings,
-    config,
-    policy: policy as OutboundPolicy,
-    registries: envRegistries ?? config.registries ?? [],
-    limits: limits ?? {},
-  };
+  const { policy, envRegistries, limits } = pack as PackSettings;
+  return { settings, config, policy, registries: envRegistries ?? config.registries ?? [], limits };
 }
 
 /**

@@ -1,6 +1,7 @@
 export * from "./sources/types";
 export * from "./config/types";
 export * from "./config/config-file";
+export * from "./config/pack-settings";
 export { registryUrlProblem } from "./config/registry-url";
 export { urlHasCredentials } from "./policy/url-credentials";
 export * from "./policy/outbound-policy";

@@ -6,6 +6,7 @@ import { AttuneError } from "@attune/pack-storage";
 import { tmpDir, writeTree } from "@attune/test-utils";
 import { DEFAULT_EXTRACT_LIMITS, limitsFromConfig } from "../src/extract/limits";
 import { DEFAULT_MAX_DOWNLOAD_BYTES, OutboundPolicy } from "../src/policy/outbound-policy";
+import { readPackSettings } from "../src/config/pack-settings";
 import { localArchiveSource } from "../src/sources/local-archive";
 import { localDirectorySource } from "../src/sources/local-directory";
 import type { FetchContext } from "../src/sources/types";
@@ -91,6 +92,40 @@ describe("every bad setting at once", () => {
       "ATTUNE_MAX_DOWNLOAD_BYTES",
     ]);
     expect(e.message).toMatch(/^ATTUNE_ALLOW_HTTP must be true or false, got "maybe"; /);
+  });
+});
+
+describe("readPackSettings", () => {
+  it("reads the policy, ATTUNE_REGISTRIES and the caps, the environment over config.yaml", () => {
+    const s = readPackSettings(
+      { allow_http: false, max_pack_files: 7 },
+      { ATTUNE_ALLOW_HTTP: "yes", ATTUNE_REGISTRIES: "main=https://r.example/index.json" },
+    );
+    expect(s.policy.allowHttp).toBe(true);
+    expect(s.envRegistries?.map((r) => r.name)).toEqual(["main"]);
+    expect(s.limits).toEqual({ maxEntries: 7 });
+    expect(readPackSettings({}, {}).envRegistries).toBeUndefined();
+  });
+
+  it("names every bad setting of all three at once", () => {
+    const e = thrown(() =>
+      readPackSettings(
+        {},
+        {
+          ATTUNE_ALLOW_HTTP: "maybe",
+          ATTUNE_MAX_DOWNLOAD_BYTES: "x",
+          ATTUNE_REGISTRIES: "=",
+          ATTUNE_MAX_PACK_FILES: "0",
+        },
+      ),
+    );
+    expect(e.code).toBe("ECONFIG");
+    expect((e.details?.problems as Array<{ field: string }>).map((p) => p.field)).toEqual([
+      "ATTUNE_ALLOW_HTTP",
+      "ATTUNE_MAX_DOWNLOAD_BYTES",
+      "ATTUNE_REGISTRIES",
+      "ATTUNE_MAX_PACK_FILES",
+    ]);
   });
 });
 

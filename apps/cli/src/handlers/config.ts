@@ -2,12 +2,8 @@ import {
   CONFIGURABLE_LIMITS,
   DEFAULT_EXTRACT_LIMITS,
   DEFAULT_INDEX_TTL_SECONDS,
-  OutboundPolicy,
-  limitsFromConfig,
-  registriesFromEnv,
-  type ExtractLimits,
+  readPackSettings,
 } from "@attune/pack-registry";
-import { SettingChecks } from "@attune/pack-storage";
 import type { GlobalArgs } from "../globals";
 import { table, type CommandResult } from "../output";
 import { outputFormat } from "../run";
@@ -51,11 +47,7 @@ export async function configShow(argv: GlobalArgs): Promise<CommandResult> {
       ? { value: process.env.ATTUNE_OUTPUT, source: "env" as const, from: "ATTUNE_OUTPUT" }
       : { value: outputFormat(argv), source: "default" as const };
   // the values the product will actually use (and ECONFIG naming every malformed variable at once)
-  const checks = new SettingChecks();
-  const regsEnv = checks.read(() => registriesFromEnv(s.env));
-  const policy = checks.read(() => OutboundPolicy.fromConfig(f, s.env)) as OutboundPolicy;
-  const limits = checks.read(() => limitsFromConfig(f, s.env)) as Partial<ExtractLimits>;
-  checks.done(); // past it, every reading succeeded
+  const { policy, envRegistries: regsEnv, limits } = readPackSettings(f, s.env);
   const caps: Record<string, Shown> = {};
   for (const c of CONFIGURABLE_LIMITS)
     caps[c.config] = {

@@ -3,8 +3,13 @@
  * > defaults. `home` itself cannot come from config.yaml (the file lives in it).
  */
 import path from "node:path";
-import { OutboundPolicy, readConfigFile, type AttuneConfigFile } from "@attune/pack-registry";
-import { userHomeDir } from "@attune/pack-storage";
+import {
+  OutboundPolicy,
+  readConfigFile,
+  readPackSettings,
+  type AttuneConfigFile,
+} from "@attune/pack-registry";
+import { SettingChecks, userHomeDir } from "@attune/pack-storage";
 import { CliError } from "../errors";
 import type { GlobalArgs } from "../globals";
 
@@ -104,7 +109,16 @@ export async function loadSettings(
     : nonEmpty(env.ATTUNE_HOME)
       ? { value: expandHome(env.ATTUNE_HOME!), source: "env", from: "ATTUNE_HOME" }
       : { value: path.join(userHomeDir(), ".attune"), source: "default" };
-  const file = await readConfigFile(home.value, opts);
+  const file = await readConfigFile(home.value, opts).catch((err: unknown) => {
+    // a bad config.yaml stops every command: the environment's bad settings are named with it
+    const checks = new SettingChecks();
+    checks.read(() => {
+      throw err;
+    });
+    checks.read(() => readPackSettings({}, env));
+    checks.done();
+    throw err; // not reached: done() throws what was read
+  });
   const h = home.value;
   const db = pick(argv.databaseUrl, "database-url", env, "DATABASE_URL", file, "database_url", h);
   const packs = pick(argv.packsDir, "packs-dir", env, "ATTUNE_PACKS_DIR", file, "packs_dir", h);
