@@ -40,12 +40,33 @@ export function openSqliteFile(file: string): Database.Database {
   try {
     if (isNew) fs.chmodSync(file, 0o600); // SQLite gives the -wal/-shm files the same mode
     // the first statement reads the file: a file that is not a database fails here
-    db.pragma("journal_mode = WAL"); // persistent: readers never block the writer, other processes included
+    enableWal(db); // persistent: readers never block the writer, other processes included
   } catch (e) {
     db.close();
     throw cannotOpen(file, e);
   }
   return db;
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Switch the file to WAL (once: the mode is persistent, so later opens only read it). Turning a new
+ * file to WAL needs a moment's exclusive lock, and SQLite answers SQLITE_BUSY at once, without
+ * waiting on the busy timeout, when another process holds the file then (two processes creating
+ * one store at the same time): that is retried, for as long as the busy timeout.
+ */
+function enableWal(db: Database.Database): void {
+  const deadline = Date.now() + SQLITE_BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      if (db.pragma("journal_mode", { simple: true }) !== "wal") db.pragma("journal_mode = WAL");
+      return;
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== "SQLITE_BUSY" || Date.now() > deadline) throw e;
+      Atomics.wait(pause, 0, 0, 5); // a synchronous 5 ms pause: the whole open is synchronous
+    }
+  }
 }
 
 function cannotOpen(file: string, e: unknown): AttuneError {
