@@ -414,8 +414,9 @@ describe("init() cleans what crashed processes left", () => {
     "treats a killed owner that its parent has not collected yet (a zombie) as gone",
     async () => {
       const { storage, packsDir } = await setup();
-      // sh starts a child that exits at once, then becomes `sleep`, which never collects it
-      const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], {
+      // sh starts a child that exits shortly, then becomes `sleep`, which never collects it (a child
+      // that exits before the exec may be collected by sh itself: then there is no zombie to see)
+      const parent = spawn("sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"], {
         stdio: ["ignore", "pipe", "ignore"],
       });
       perTest.later(() => parent.kill("SIGKILL"));
