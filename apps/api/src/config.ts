@@ -202,9 +202,7 @@ export async function readStartupConfig(env: NodeJS.ProcessEnv = process.env): P
   } catch (err) {
     if (!isAttuneError(err) || err.code !== ErrorCodes.ECONFIG) throw err;
     const checks = new SettingChecks();
-    checks.read(() => {
-      throw err;
-    });
+    checks.add(err);
     // the libraries' settings are read from the home: with a bad home or packs directory, they are
     // for the start after this one to check (a blank ATTUNE_HOME would read ~/.attune's config.yaml)
     const places = new Set(["ATTUNE_HOME", "ATTUNE_PACKS_DIR", "HOME"]);
@@ -215,10 +213,7 @@ export async function readStartupConfig(env: NodeJS.ProcessEnv = process.env): P
       () => null,
       (e: unknown) => e,
     );
-    if (isAttuneError(library) && library.code === ErrorCodes.ECONFIG)
-      checks.read(() => {
-        throw library;
-      });
+    if (isAttuneError(library) && library.code === ErrorCodes.ECONFIG) checks.add(library);
     checks.done();
     throw err; // not reached: done() throws what was read
   }

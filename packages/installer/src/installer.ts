@@ -206,12 +206,8 @@ export async function readInstallerSettings(opts: InstallerOptions = {}): Promis
 }> {
   const settings = resolveSettings(opts);
   const checks = new SettingChecks();
-  const config =
-    (await readConfigFile(settings.home).catch((err: unknown) =>
-      checks.read(() => {
-        throw err; // kept when it is ECONFIG, else thrown at once
-      }),
-    )) ?? {};
+  // kept when it is ECONFIG (the environment is then checked as if the file were empty), else thrown
+  const config = (await readConfigFile(settings.home).catch((err: unknown) => checks.add(err))) ?? {};
   const pack = checks.read(() => readPackSettings(config, settings.env));
   checks.done(); // past it, every reading succeeded
   const { policy, envRegistries, limits } = pack as PackSettings;

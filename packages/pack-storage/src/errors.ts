@@ -127,7 +127,7 @@ export interface SettingProblem {
  * Read several settings and report every bad one at once, not only the first: an operator who set
  * three variables wrong learns of all three from one start. `read()` runs one reading and keeps the
  * ECONFIG it throws (one that already lists several, in `details.problems`, is flattened); any other
- * error is thrown at once. `done()` then throws the single problem as it was, or one ECONFIG listing
+ * error is thrown at once. `add()` does the same with an error caught elsewhere (a rejected promise). `done()` then throws the single problem as it was, or one ECONFIG listing
  * them all: messages joined with "; ", hints with " | ", `details.problems` one per setting,
  * `details.field` the first.
  */
@@ -138,10 +138,15 @@ export class SettingChecks {
     try {
       return reading();
     } catch (err) {
-      if (!isAttuneError(err) || err.code !== ErrorCodes.ECONFIG) throw err;
-      this.errors.push(err);
+      this.add(err);
       return undefined;
     }
+  }
+
+  /** Keep an error already caught, as read() keeps one: an ECONFIG is kept, anything else thrown. */
+  add(err: unknown): void {
+    if (!isAttuneError(err) || err.code !== ErrorCodes.ECONFIG) throw err;
+    this.errors.push(err);
   }
 
   done(): void {

@@ -103,6 +103,17 @@ describe("SettingChecks", () => {
       ),
     ).toBe(plain);
   });
+
+  it("add() keeps an ECONFIG caught elsewhere as read() would, and throws anything else", () => {
+    const checks = new SettingChecks();
+    const io = new AttuneError(ErrorCodes.EIO, "disk on fire");
+    expect(thrown(() => checks.add(io))).toBe(io);
+    checks.add(thrown(bad("A", "fix A")));
+    checks.read(bad("B"));
+    expect(
+      (thrown(() => checks.done()).details?.problems as Array<{ field: string }>).map((p) => p.field),
+    ).toEqual(["A", "B"]);
+  });
 });
 
 describe("renameField", () => {

@@ -112,9 +112,7 @@ export async function loadSettings(
   const file = await readConfigFile(home.value, opts).catch((err: unknown) => {
     // a bad config.yaml stops every command: the environment's bad settings are named with it
     const checks = new SettingChecks();
-    checks.read(() => {
-      throw err;
-    });
+    checks.add(err);
     checks.read(() => readPackSettings({}, env));
     checks.done();
     throw err; // not reached: done() throws what was read
