@@ -16,7 +16,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { processAlive, processStart } from "@attune/pack-storage";
+import { pidNamespace, processAlive, processStart } from "@attune/pack-storage";
 
 export interface LockOwner {
   pid: number;
@@ -46,12 +46,7 @@ let self: LockOwner | null | undefined;
 export function selfOwner(): LockOwner | null {
   if (self !== undefined) return self;
   const boot = readText("/proc/sys/kernel/random/boot_id");
-  let pidns: string | null = null;
-  try {
-    pidns = fs.readlinkSync("/proc/self/ns/pid");
-  } catch {
-    pidns = null;
-  }
+  const pidns = pidNamespace();
   const start = processStart(process.pid);
   self = boot && pidns && start ? { pid: process.pid, host: os.hostname(), boot, pidns, start } : null;
   return self;

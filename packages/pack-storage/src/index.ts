@@ -41,7 +41,7 @@ export { packPathBudget, STORE_DIR } from "./storage/layout";
 export { escapeName } from "./checksum/walk";
 export { makeDirs, makeDirsSync } from "./make-dirs";
 /** Owner tags of internal entries (`<pid>@<host>~<random>`), for layers that keep their own. */
-export { isAbandoned, ownedSuffix, processAlive, processStart } from "./storage/owner";
+export { isAbandoned, ownedSuffix, pidNamespace, processAlive, processStart } from "./storage/owner";
 export { redactUrl, redactUrlsIn } from "./redact";
 export { closest, distance } from "./suggest";
 export { isWithin } from "./within";

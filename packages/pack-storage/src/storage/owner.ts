@@ -17,14 +17,22 @@ import os from "node:os";
  * crashed host's leftovers are still removed at its next start.
  */
 function hostTag(): string {
-  let pidns = "";
-  try {
-    pidns = fs.readlinkSync("/proc/self/ns/pid");
-  } catch {
-    pidns = ""; // no /proc (another OS): the host name alone
-  }
-  const key = pidns === "" ? os.hostname() : `${os.hostname()}\0${pidns}`;
+  const pidns = pidNamespace(); // null: no /proc (another OS), the host name alone
+  const key = pidns === null ? os.hostname() : `${os.hostname()}\0${pidns}`;
   return crypto.createHash("sha256").update(key).digest("hex").slice(0, 8);
+}
+
+/**
+ * This process's PID namespace (`/proc/self/ns/pid`, e.g. "pid:[4026531836]"), or null where there
+ * is no /proc: the pids this process can judge are those of its own namespace. Shared with the
+ * installer's lock owner records.
+ */
+export function pidNamespace(): string | null {
+  try {
+    return fs.readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return null;
+  }
 }
 
 const HOST = hostTag();
