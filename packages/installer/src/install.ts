@@ -257,10 +257,7 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
     await checkDependencies(
       m.ref,
       m.dependencies,
-      async (ref) => {
-        const rec = await ctx.store.get(ref);
-        return rec?.installation ? rec.pack.version : null;
-      },
+      installedVersionIn(ctx),
       ctx.registries.list().some((r) => r.enabled),
     );
     if (versionChanges) checkDependents(m.ref, m.version, await ctx.store.all());
@@ -318,6 +315,14 @@ async function installLocked(ctx: InstallerContext, i: LockedInput): Promise<Ins
   };
 }
 
+/** The version of a pack installed in the store (null: not installed), as the dependency checks ask. */
+function installedVersionIn(ctx: InstallerContext): (ref: string) => Promise<string | null> {
+  return async (ref) => {
+    const rec = await ctx.store.get(ref);
+    return rec?.installation ? rec.pack.version : null;
+  };
+}
+
 /**
  * After an install with skip_deps: its dependencies that are not installed in range, and the
  * installed packs whose needs the version now installed does not meet. Read after the commit: the state
@@ -332,10 +337,7 @@ async function skippedDependencies(
 ): Promise<Pick<InstallResult, "unmetDependencies" | "brokenDependents">> {
   try {
     return {
-      unmetDependencies: await unmetDependencies(ref, deps, async (dep) => {
-        const rec = await ctx.store.get(dep);
-        return rec?.installation ? rec.pack.version : null;
-      }),
+      unmetDependencies: await unmetDependencies(ref, deps, installedVersionIn(ctx)),
       // also after a reinstall of the same version: it leaves them as broken as they were
       brokenDependents: brokenDependents(ref, version, await ctx.store.all()),
     };
