@@ -38,8 +38,18 @@ export const InstallBody = z
       .describe(
         'expected checksum, "sha256:" and 64 hex digits (either case): of the pack directory, or of the archive bytes for an archive source; a mismatch installs nothing',
       ),
-    skip_deps: z.boolean().optional(),
-    skip_tests: z.boolean().optional(),
+    skip_deps: z
+      .boolean()
+      .optional()
+      .describe(
+        "install even when pack.yaml's dependencies are not installed in range (the response lists them)",
+      ),
+    skip_tests: z
+      .boolean()
+      .optional()
+      .describe(
+        "recorded in the installation's meta.skip_tests only: the registry runs no pack tests itself",
+      ),
     registry: z.string().min(1).max(200).optional().describe("only look the ref up in this registry"),
     refresh: z
       .boolean()
@@ -255,7 +265,16 @@ export const RegistryState = z.object({
     .describe("stale: an older copy was used because the fetch failed"),
   fetched_at: z.string().nullable(),
   age_seconds: z.number().nullable(),
-  error: z.object({ code: z.string(), detail: z.string() }).nullable(),
+  error: z
+    .object({
+      code: z.string(),
+      detail: z.string(),
+      hint: z
+        .string()
+        .nullable()
+        .describe("how to mend it on this server (its config.yaml or environment), when known"),
+    })
+    .nullable(),
 });
 
 export const SearchResults = z.object({ data: z.array(SearchHit), registries: z.array(RegistryState) });

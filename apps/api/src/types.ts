@@ -108,7 +108,7 @@ export interface InstallerPort {
         status: "fresh" | "cached" | "stale" | "error";
         fetchedAt: string | null;
         ageSeconds: number | null;
-        error?: { code: string; message: string };
+        error?: { code: string; message: string; hint?: string };
       }>;
     }>;
   };

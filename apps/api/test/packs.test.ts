@@ -512,4 +512,29 @@ describe("registries", () => {
       await broken.close();
     }
   });
+
+  it("says how to mend a registry this server's settings refuse (error.hint)", async () => {
+    const strict = await openTestApi({
+      env: { ATTUNE_REGISTRIES: `plain=${http.url}/index.json`, ATTUNE_ALLOW_HTTP: "false" },
+    });
+    try {
+      const res = await request(strict.app).get("/api/v1/registries/search?q=slack").set(strict.auth());
+      expect(res.status).toBe(200);
+      conform(res);
+      expect(res.body.data).toEqual([]);
+      expect(res.body.registries).toEqual([
+        expect.objectContaining({
+          name: "plain",
+          status: "error",
+          error: {
+            code: "EPOLICY",
+            detail: expect.stringContaining("plain http is refused"),
+            hint: expect.stringContaining("ATTUNE_ALLOW_HTTP=true"),
+          },
+        }),
+      ]);
+    } finally {
+      await strict.close();
+    }
+  });
 });

@@ -73,6 +73,8 @@ const TYPED_FIELDS = new Set([
   "--git-ref",
   "--archive-url",
   "--archive-file",
+  // pack install's --checksum, checked by the CLI itself (both modes)
+  "--checksum",
 ]);
 
 function typedField(err: CodedError): string | undefined {

@@ -55,9 +55,9 @@ export function buildParser(argv: string[]): Argv {
         })
       : y0.completion("completion", COMPLETION, withoutLetterFlags);
   const y = withCompletion
-    .example("$0 pack install ./my-pack", "install a pack from a local directory")
+    .example("$0 pack install ./my-pack", "install a pack from a directory")
     .example("$0 pack list -o json", "list installed packs as JSON")
-    .example("$0 pack list --api-url https://a.example", "list the packs of a remote Attune")
+    .example("$0 --api-url https://a.ex pack list", "list a remote Attune's packs")
     // every option takes one value (yargs would make a repeated one an array, which handlers and
     // checks do not expect); `pack verify`'s refs are the only list
     .middleware((a) => {

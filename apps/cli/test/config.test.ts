@@ -398,6 +398,19 @@ describe("configuration precedence and `config show`", () => {
     });
     expect(param.code).toBe(1);
     expect(param.stderr).toMatch(/^attune: ECONFIG: DATABASE_URL's connect_timeout /);
+    // a server that refuses the connection: the hint says to fix the URL where it was given
+    const closed = "postgresql://attune@127.0.0.1:1/attune";
+    const byFlag = await runCli(["db", "migrate", "--database-url", closed], { env });
+    expect(byFlag.code).toBe(1);
+    expect(byFlag.stderr).toMatch(/\nhint: start the server, or fix the host and port in --database-url\n$/);
+    fs.writeFileSync(file, `database_url: ${closed}\n`);
+    const byFile = await runCli(["db", "migrate"], { env });
+    expect(byFile.stderr).toContain(
+      `hint: start the server, or fix the host and port in database_url in ${file}\n`,
+    );
+    fs.rmSync(file);
+    const byEnv = await runCli(["db", "migrate"], { env: { ...env, DATABASE_URL: closed } });
+    expect(byEnv.stderr).toMatch(/\nhint: start the server, or fix the host and port in DATABASE_URL\n$/);
   });
 
   it("relative paths in config.yaml are anchored at the home, in flags and env at the working directory", async () => {
@@ -452,6 +465,40 @@ describe("configuration precedence and `config show`", () => {
       expect(r.stderr).toMatch(/^attune: EUSAGE: registry name ".*" is not valid\nhint: use letters/);
     }
     expect(fs.readFileSync(path.join(h, "config.yaml"), "utf8")).toBe("allow_http: false\n");
+  });
+
+  it("registry add says at once that this machine's settings refuse the URL (and adds it)", async () => {
+    const h = path.join(t.dir, "reg-refused");
+    fs.mkdirSync(h);
+    const env = baseEnv({ ATTUNE_HOME: h });
+    const plain = await runCli(["registry", "add", "plain", "http://registry.example.com/index.json"], {
+      env,
+    });
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).toBe(
+      "attune: warning: registry plain was added, but its URL is refused by this machine's settings: url: plain http is refused for registry.example.com (use https)\n" +
+        "hint: set allow_http: true in config.yaml or ATTUNE_ALLOW_HTTP=true to allow plain http\n",
+    );
+    const loop = await runCli(["registry", "add", "loop", "https://127.0.0.1:8443/index.json"], { env });
+    expect(loop.code).toBe(0);
+    expect(loop.stderr).toMatch(
+      /^attune: warning: registry loop was added, but .*127\.0\.0\.1 is refused: .*\nhint: add the host to allowed_private_hosts/,
+    );
+    // allowed, or quiet, or a local index: nothing said
+    const allowed = await runCli(["registry", "add", "plain2", "http://registry.example.com/i.json"], {
+      env: { ...env, ATTUNE_ALLOW_HTTP: "true" },
+    });
+    expect({ code: allowed.code, stderr: allowed.stderr }).toEqual({ code: 0, stderr: "" });
+    const quiet = await runCli(["registry", "add", "plain3", "http://registry.example.com/j.json", "-q"], {
+      env,
+    });
+    expect({ code: quiet.code, stderr: quiet.stderr }).toEqual({ code: 0, stderr: "" });
+    const local = await runCli(["registry", "add", "local", path.join(h, "index.json")], { env });
+    expect({ code: local.code, stderr: local.stderr }).toEqual({ code: 0, stderr: "" });
+    const names = json<Array<{ name: string }>>(await runCli(["registry", "list"], { env })).map(
+      (r) => r.name,
+    );
+    expect(names).toEqual(["plain", "loop", "plain2", "plain3", "local"]);
   });
 
   it("concurrent registry adds all land, and comments in config.yaml survive the edits", async () => {

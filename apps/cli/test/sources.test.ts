@@ -192,6 +192,14 @@ describe("pack install from every source type", () => {
     expect(partial.code).toBe(0);
     expect(json<Array<{ ref: string }>>(partial).map((x) => x.ref)).toEqual(["git_pack"]);
     expect(partial.stderr).toMatch(/^attune: warning: registry down could not be read/m);
+    // refused by this machine's settings: the warning says how to allow it, as an install's error does
+    const refused = await runCli(["pack", "search", "git_pack"], {
+      env: { ...env(), ATTUNE_REGISTRIES: `plain=${http.url}/index.json`, ATTUNE_ALLOW_HTTP: "false" },
+    });
+    expect(refused.code).toBe(0);
+    expect(refused.stderr).toMatch(
+      /^attune: warning: registry plain could not be read \(EPOLICY: .*plain http is refused.*\)\nhint: set allow_http: true in config\.yaml or ATTUNE_ALLOW_HTTP=true/m,
+    );
     // a registry read before and unreachable now: its older copy is used, and the warning says how old
     const staleHome = path.join(t.dir, "stale-home");
     fs.mkdirSync(staleHome);

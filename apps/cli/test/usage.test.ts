@@ -516,6 +516,16 @@ describe("usage errors, help and version", () => {
     const twice = await runCli(["pack", "install", "./x", "--checksum", "a", "--checksum", "b"]);
     expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/--checksum was given more than once/);
+    // a malformed one is refused naming the flag, before any source is looked at (both modes alike)
+    for (const extra of [[], ["--api-url", "http://127.0.0.1:1", "--token", "t"]]) {
+      const bad = await runCli(["pack", "install", "./x", "--checksum", "nothex", ...extra]);
+      expect({ code: bad.code, stderr: bad.stderr }).toEqual({
+        code: 2,
+        stderr:
+          'attune: EINVALID_CHECKSUM: --checksum "nothex" is not a valid checksum\n' +
+          'hint: use the form "sha256:" followed by 64 hexadecimal characters\n',
+      });
+    }
     // on every command, for every option (handlers never see a list where they expect one value)
     for (const [args, name] of [
       [["token", "create", "--name", "a", "--name", "b"], "name"],

@@ -178,6 +178,64 @@ describe("config.yaml", () => {
     expect(await readConfigFile(h)).toEqual({ other_tool: { keep: "me" }, max_file_bytes: 5 });
   });
 
+  it("reports every bad key at once, in the order the file holds them, each with its own hint", async () => {
+    const h = home();
+    const file = path.join(h, "config.yaml");
+    fs.writeFileSync(
+      file,
+      [
+        "max_file_byte: 5",
+        "allow_http: yes",
+        "registries:",
+        "  - {name: a, url: https://a.example/i.json}",
+        "  - {name: a, url: https://b.example/i.json, headers: {'bad name': x}}",
+        "max_pack_bytes: -5",
+        "allowed_private_hosts: ['10.0.0.0/8']",
+        "",
+      ].join("\n"),
+    );
+    const err = (await rejection(readConfigFile(h))) as {
+      code?: string;
+      message: string;
+      hint?: string;
+      details?: { field?: string; problems?: Array<{ field: string; message: string; hint: string }> };
+    };
+    expect(err.code).toBe("ECONFIG");
+    const problems = err.details?.problems ?? [];
+    expect(problems.map((p) => p.field)).toEqual([
+      "max_file_byte",
+      "allow_http",
+      "registries[1].name",
+      "registries[1].headers.bad name",
+      "max_pack_bytes",
+      "allowed_private_hosts[0]",
+    ]);
+    expect(err.details?.field).toBe("max_file_byte");
+    expect(problems[0]).toEqual({
+      field: "max_file_byte",
+      message: `${file}: max_file_byte: is not a known key; did you mean max_file_bytes?`,
+      hint: expect.stringContaining("rename max_file_byte to max_file_bytes"),
+    });
+    expect(problems[1].message).toBe(`${file}: allow_http: must be true or false, got "yes"`);
+    expect(problems[2].message).toContain('registry name "a" is used twice');
+    expect(problems[4].message).toBe(
+      `${file}: max_pack_bytes: must be a positive whole number of bytes, got -5`,
+    );
+    // one message naming them all, one hint per problem
+    for (const p of problems) {
+      expect(err.message).toContain(p.message);
+      expect(err.hint).toContain(p.hint);
+    }
+    // the header's value is never quoted
+    expect(err.message).not.toMatch(/: x\b/);
+    // a single bad key keeps the one-problem form (no list)
+    fs.writeFileSync(file, "allow_http: yes\n");
+    const one = await rejection(readConfigFile(h));
+    expect(one.message).toBe(`${file}: allow_http: must be true or false, got "yes"`);
+    expect(one.details).toMatchObject({ field: "allow_http" });
+    expect(one.details?.problems).toBeUndefined();
+  });
+
   it("a YAML problem names its kind, line, column and key but never quotes the file's text (tokens, headers)", async () => {
     const h = home();
     const file = path.join(h, "config.yaml");

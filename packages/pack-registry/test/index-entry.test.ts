@@ -480,6 +480,37 @@ describe("buildIndexEntry of a pack in a git work tree: the commit at gitRef, as
     expect(e.message).toContain("the pack root is the repository's top");
   });
 
+  it("refuses a pack deeper in a repository at once, before files elsewhere in the tree are checked", async () => {
+    const mono = path.join(root.dir, "mono");
+    git(root.dir, "init", "-q", "-b", "main", mono);
+    writeTree(mono, {
+      "packs/one/pack.yaml": "ref: one\nversion: 1.0.0\n",
+      "packs/two/pack.yaml": "ref: two\nversion: 1.0.0\n",
+      "tools/README.md": "x",
+    });
+    // a link elsewhere in the repository: an install of the whole tree would refuse it first
+    fs.symlinkSync("README.md", path.join(mono, "tools", "link"));
+    git(mono, "add", "-A");
+    git(mono, "commit", "-q", "-m", "c");
+    const deep = (await rejection(
+      buildIndexEntry(path.join(mono, "packs", "one"), { gitUrl: url, gitRef: "main" }),
+    )) as { code?: string; message: string; hint?: string; details?: Record<string, unknown> };
+    expect(deep).toMatchObject({ code: "EINVALID_INPUT", details: { field: "path" } });
+    expect(deep.message).toContain("it is packs/one/ in the repository");
+    expect(deep.hint).toMatch(/publish a pack deeper in a repository as an archive/);
+    // a direct subdirectory that is one of several packs: said of the directory given, not EMANIFEST
+    const flat = path.join(root.dir, "flat");
+    git(root.dir, "init", "-q", "-b", "main", flat);
+    writeTree(flat, { "a/pack.yaml": "ref: a\nversion: 1.0.0\n", "b/pack.yaml": "ref: b\nversion: 1.0.0\n" });
+    git(flat, "add", "-A");
+    git(flat, "commit", "-q", "-m", "c");
+    const several = await rejection(buildIndexEntry(path.join(flat, "a"), { gitUrl: url, gitRef: "main" }));
+    expect(several).toMatchObject({ code: "EINVALID_INPUT", details: { field: "path" } });
+    expect(several.message).toMatch(
+      /a clone finds no single pack root in its tree \(pack\.yaml found in several subdirectories: a, b\)/,
+    );
+  });
+
   it("keeps reading a directory git does not track (below an unrelated repository) as it is", async () => {
     const loose = path.join(work, "node_modules", "loose");
     writeTree(loose, { "pack.yaml": "ref: loose\nversion: 3.0.0\n" });

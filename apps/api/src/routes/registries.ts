@@ -35,7 +35,11 @@ export function registriesRouter(installer: InstallerPort, privatePaths: string[
         fetched_at: st.fetchedAt,
         age_seconds: st.ageSeconds,
         error: st.error
-          ? { code: String(st.error.code), detail: redactUrlsIn(scrubPaths(st.error.message, privatePaths)) }
+          ? {
+              code: String(st.error.code),
+              detail: redactUrlsIn(scrubPaths(st.error.message, privatePaths)),
+              hint: st.error.hint ? redactUrlsIn(scrubPaths(st.error.hint, privatePaths)) : null,
+            }
           : null,
       }));
       res.json({ data: found.results, registries });

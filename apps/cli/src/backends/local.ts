@@ -95,6 +95,7 @@ export async function openLocalBackend(settings: Settings): Promise<PackBackend>
           registry: st.registry,
           status: st.status as "stale" | "error",
           detail: st.error ? `${st.error.code}: ${st.error.message}` : null,
+          hint: st.error?.hint ?? null,
           ageSeconds: st.ageSeconds,
         }));
       const nothingSearched =

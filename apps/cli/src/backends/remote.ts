@@ -381,7 +381,7 @@ export function openRemoteBackend(
       const states = ((body as { registries?: unknown }).registries ?? []) as Array<{
         name: string;
         status: string;
-        error: { code: string; detail: string } | null;
+        error: { code: string; detail: string; hint?: string | null } | null;
         age_seconds?: number | null;
       }>;
       const problems = states
@@ -390,6 +390,8 @@ export function openRemoteBackend(
           registry: st.name,
           status: st.status as "stale" | "error",
           detail: st.error ? `${st.error.code}: ${st.error.detail}` : null,
+          // the server's own settings: said as such
+          hint: typeof st.error?.hint === "string" ? `on the API server: ${st.error.hint}` : null,
           ageSeconds: st.age_seconds ?? null,
         }));
       // the API lists every registry it searched: an empty list is a server without any (an

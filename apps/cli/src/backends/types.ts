@@ -83,6 +83,8 @@ export interface RegistryProblem {
   registry: string;
   status: "stale" | "error";
   detail: string | null;
+  /** how to mend it (remote mode: on the API server), when known */
+  hint: string | null;
   /** how old the copy used is (stale), in seconds */
   ageSeconds: number | null;
 }

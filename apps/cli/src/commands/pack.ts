@@ -60,7 +60,11 @@ export const packCommand: CommandModule = {
               type: "string",
               describe: "path, https URL (.git or archive) or ref[@version] from a registry",
             })
-            .option("ref", { type: "string", describe: "git ref (tag, branch or commit) for a git source" })
+            .option("ref", {
+              type: "string",
+              describe:
+                "git source: tag, branch or commit; registry ref: the version (1.2.3, latest or a range)",
+            })
             .option("force", { type: "boolean", describe: "replace the same ref+version if installed" })
             .option("checksum", {
               type: "string",
@@ -68,7 +72,11 @@ export const packCommand: CommandModule = {
                 "expected checksum (sha256:…) of the pack directory, or for an archive source of the archive file (what `pack checksum` prints for either)",
             })
             .option("skip-deps", { type: "boolean", describe: "do not check pack dependencies" })
-            .option("skip-tests", { type: "boolean", describe: "do not run the pack's tests" })
+            .option("skip-tests", {
+              type: "boolean",
+              describe:
+                "record that the pack's tests are to be skipped (meta.skip_tests; the registry runs no tests itself)",
+            })
             .option("registry", { type: "string", describe: "look the ref up only in this registry" })
             .option("refresh", {
               type: "boolean",
@@ -171,7 +179,7 @@ export const packCommand: CommandModule = {
       })
       .command({
         command: "index-entry <path>",
-        describe: "build a registry index entry for a pack directory",
+        describe: "build a registry index entry for a pack directory or archive",
         builder: (b) =>
           b
             .positional("path", { type: "string", describe: "pack directory (or archive for --archive-url)" })

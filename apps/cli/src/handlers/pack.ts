@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { validateRef, validateVersion } from "@attune/pack-storage";
+import { parseChecksum, validateRef, validateVersion } from "@attune/pack-storage";
 import readline from "node:readline/promises";
 import type { DependencyWarnings, InstallResult, PackBackend, VerifyReport } from "../backends/types";
 import { HISTORY_PAGE_SIZE } from "../commands/pack";
@@ -50,6 +50,9 @@ interface InstallArgv extends GlobalArgs {
 }
 
 export async function packInstall(argv: InstallArgv): Promise<CommandResult> {
+  // checked here so that the refusal names the flag, in both modes (the installer and the API name
+  // their own field, `checksum`)
+  if (argv.checksum !== undefined) parseChecksum(String(argv.checksum), "--checksum");
   const drawn = progressEnabled(Boolean(argv.quiet));
   const progress = createProgress(drawn);
   const r = await withBackend(argv, async (b) => {
@@ -427,7 +430,9 @@ export async function packSearch(
       process.stderr.write(
         `attune: warning: registry ${p.registry} ${p.status === "stale" ? `could not be read now; using a copy ${age(p.ageSeconds)}` : "could not be read"}` +
           // the detail may quote a remote's reply (the API's too): terminal-safe, like error lines
-          `${p.detail ? ` (${printable(p.detail)})` : ""}\n`,
+          `${p.detail ? ` (${printable(p.detail)})` : ""}\n` +
+          // how to mend it, as an error line pair has it
+          (p.hint ? `hint: ${printable(p.hint)}\n` : ""),
       );
   return { data: hits, table: () => searchTable(hits) };
 }

@@ -3,13 +3,15 @@ import {
   registryUrlProblem,
   urlHasCredentials,
   registriesFromEnv,
+  readPackSettings,
   updateConfigFile,
   type RegistryConfig,
 } from "@attune/pack-registry";
-import { redactUrl } from "@attune/pack-storage";
+import { isAttuneError, redactUrl } from "@attune/pack-storage";
 import { CliError } from "../errors";
 import type { GlobalArgs } from "../globals";
 import { table, type CommandResult } from "../output";
+import { printable } from "../printable";
 import { apiUrlPlace, httpPermission, loadSettings } from "./settings";
 
 interface RegistryRow {
@@ -126,8 +128,28 @@ export async function registryAdd(argv: GlobalArgs & { name: string; url: string
     process.stderr.write(
       "attune: note: ATTUNE_REGISTRIES is set and overrides the registries of config.yaml\n",
     );
+  if (!argv.quiet) warnIfRefused(settings, added);
   const row = rows([added], "config")[0];
   return { data: row, table: () => `Added registry ${row.name} (priority ${row.priority}): ${row.url}\n` };
+}
+
+/**
+ * A registry URL this machine's own settings refuse (plain http without allow_http, a loopback or
+ * private address not in allowed_private_hosts) is added (the settings may change, and config.yaml
+ * may be for another machine), but said at once, with how to allow it, rather than at the next
+ * search or install. Host names are not resolved here: that is checked on every fetch.
+ */
+function warnIfRefused(settings: Awaited<ReturnType<typeof loadSettings>>, reg: RegistryConfig): void {
+  if (!/^https?:/i.test(reg.url)) return; // a local index.json
+  try {
+    readPackSettings(settings.file, settings.env).policy.checkUrl(reg.url, "url");
+  } catch (err) {
+    if (!isAttuneError(err) || err.code !== "EPOLICY") return;
+    process.stderr.write(
+      `attune: warning: registry ${reg.name} was added, but its URL is refused by this machine's settings: ${printable(err.message)}\n` +
+        (err.hint ? `hint: ${printable(err.hint)}\n` : ""),
+    );
+  }
 }
 
 export async function registryRemove(argv: GlobalArgs & { name: string }) {

@@ -9,7 +9,7 @@ import {
   readPackSettings,
   type AttuneConfigFile,
 } from "@attune/pack-registry";
-import { SettingChecks, userHomeDir } from "@attune/pack-storage";
+import { AttuneError, SettingChecks, isAttuneError, userHomeDir } from "@attune/pack-storage";
 import { CliError } from "../errors";
 import type { GlobalArgs } from "../globals";
 
@@ -220,7 +220,8 @@ export function httpPermission(s: Settings): HttpPermission {
 export function databaseUrlError(err: unknown, s: Settings): unknown {
   const e = err as { code?: unknown; message?: unknown; hint?: unknown; details?: { field?: unknown } };
   const source = s.databaseUrl.source;
-  if (!(err instanceof Error) || e.code !== "ECONFIG" || e.details?.field !== "DATABASE_URL") return err;
+  if (!(err instanceof Error)) return err;
+  if (e.code !== "ECONFIG" || e.details?.field !== "DATABASE_URL") return renamedInHint(err, s);
   // from the environment: the library's words, with the variable named when they do not name it
   if (source !== "flag" && source !== "config") {
     if (source !== "env" || /^DATABASE_URL\b/.test(err.message)) return err;
@@ -246,6 +247,29 @@ export function databaseUrlError(err: unknown, s: Settings): unknown {
     hint,
     cause: err,
     details: { field: s.databaseUrl.from },
+  });
+}
+
+/**
+ * Any other error of @attune/db (a server that refuses the connection, a wrong password) whose hint
+ * says what to fix "in DATABASE_URL": with a URL given by --database-url or config.yaml, the hint
+ * names that place instead (the variable may not even be set).
+ */
+function renamedInHint(err: Error, s: Settings): Error {
+  const source = s.databaseUrl.source;
+  if (
+    (source !== "flag" && source !== "config") ||
+    !isAttuneError(err) ||
+    !/\bDATABASE_URL\b/.test(err.hint ?? "")
+  )
+    return err;
+  const name =
+    source === "config" ? `database_url in ${path.join(s.home.value, "config.yaml")}` : "--database-url";
+  return new AttuneError(err.code, err.message, {
+    hint: err.hint!.replace(/\bDATABASE_URL\b/g, name),
+    path: err.path,
+    cause: err,
+    details: err.details,
   });
 }
 

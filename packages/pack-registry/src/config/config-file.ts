@@ -67,18 +67,16 @@ function headerProblem(name: string, value: string): string | null {
   return null;
 }
 
-function configError(
-  file: string,
-  key: string,
-  message: string,
-  issues: unknown[],
-  hint = keyHint(file, key),
-): AttuneError {
-  return new AttuneError(ErrorCodes.ECONFIG, `${file}: ${key}: ${message}`, {
-    path: file,
-    details: { field: key, issues },
-    hint,
-  });
+/** One bad key of config.yaml: its path, the message (without the file) and how to mend it. */
+interface KeyProblem {
+  key: string;
+  message: string;
+  hint: string;
+}
+
+/** A bad key as a problem, with the default hint (where and what a good value looks like). */
+function keyProblem(file: string, key: string, message: string, hint = keyHint(file, key)): KeyProblem {
+  return { key, message, hint };
 }
 
 /**
@@ -205,15 +203,16 @@ function refusal(doc: unknown, issue: { path: PropertyKey[]; message: string; co
  * wins): refused here, naming the file, rather than there without it. A digit string is a number,
  * as the environment's are.
  */
-function checkCaps(cfg: AttuneConfigFile, file: string): void {
+function checkCaps(cfg: Record<string, unknown>, file: string): KeyProblem[] {
+  const problems: KeyProblem[] = [];
   for (const { key, unit } of CAP_KEYS) {
     const raw = cfg[key];
     if (raw === undefined || raw === null) continue;
     const value = wholeNumber(raw);
     if (Number.isSafeInteger(value) && value > 0) continue;
-    const message = `must be a positive whole number of ${unit}, got ${shown(raw)}`;
-    throw configError(file, key, message, [{ key, message }]);
+    problems.push(keyProblem(file, key, `must be a positive whole number of ${unit}, got ${shown(raw)}`));
   }
+  return problems;
 }
 
 /**
@@ -235,37 +234,42 @@ export const CONFIG_KEYS = [
   "token",
 ];
 
-function checkMisspelledKeys(cfg: AttuneConfigFile, file: string): void {
+function checkMisspelledKeys(cfg: Record<string, unknown>, file: string): KeyProblem[] {
+  const problems: KeyProblem[] = [];
   for (const key of Object.keys(cfg)) {
     if (CONFIG_KEYS.includes(key)) continue;
     // a singular for a plural (registry, local_source_root) is as sure a slip as a typo
     const plural = key.replace(/y$/, "ies");
     const meant = CONFIG_KEYS.find((k) => k === plural || k === `${key}s`) ?? closest(key, CONFIG_KEYS, 2);
     if (meant === undefined) continue;
-    const message = `is not a known key; did you mean ${meant}?`;
-    throw configError(
-      file,
-      key,
-      message,
-      [{ key, message }],
-      `rename ${key} to ${meant} in ${file} (other keys are left to other tools, but not ones this close to a known key)`,
+    problems.push(
+      keyProblem(
+        file,
+        key,
+        `is not a known key; did you mean ${meant}?`,
+        `rename ${key} to ${meant} in ${file} (other keys are left to other tools, but not ones this close to a known key)`,
+      ),
     );
   }
+  return problems;
 }
 
 /**
  * allowed_private_hosts items with a scheme, a port or a CIDR range are refused by the outbound
  * policy's own rule (they would never match), here with the file named.
  */
-function checkPrivateHosts(cfg: AttuneConfigFile, file: string): void {
-  if (!cfg.allowed_private_hosts?.length) return;
+function checkPrivateHosts(hosts: unknown, file: string): KeyProblem[] {
+  // a value that is not a list of strings is the schema's to refuse
+  if (!Array.isArray(hosts) || hosts.length === 0 || !hosts.every((h) => typeof h === "string" && h !== ""))
+    return [];
   try {
-    OutboundPolicy.fromConfig({ allowed_private_hosts: cfg.allowed_private_hosts }, {});
+    OutboundPolicy.fromConfig({ allowed_private_hosts: hosts as string[] }, {});
+    return [];
   } catch (e) {
     if (!(e instanceof AttuneError) || typeof e.details?.field !== "string") throw e;
     const key = e.details.field;
     const message = e.message.replace(/^config\.yaml: [^:]+: /, "");
-    throw configError(file, key, message, [{ key, message }], `fix ${key} in ${file}: ${e.hint ?? ""}`);
+    return [keyProblem(file, key, message, `fix ${key} in ${file}: ${e.hint ?? ""}`)];
   }
 }
 
@@ -278,59 +282,120 @@ export interface ParseConfigOptions {
 }
 
 /** The first registry whose name an earlier one has, with that earlier one's index. */
-function repeatedName(regs: RegistryConfig[]): { name: string; first: number; again: number } | null {
+function repeatedName(regs: unknown[]): { name: string; first: number; again: number } | null {
   const seen = new Map<string, number>();
   for (const [i, r] of regs.entries()) {
-    const first = seen.get(r.name);
-    if (first !== undefined) return { name: r.name, first, again: i };
-    seen.set(r.name, i);
+    const name = (r as { name?: unknown } | null)?.name;
+    // a registry without a valid name is the schema's to refuse
+    if (typeof name !== "string" || !REGISTRY_NAME_RE.test(name)) continue;
+    const first = seen.get(name);
+    if (first !== undefined) return { name, first, again: i };
+    seen.set(name, i);
   }
   return null;
 }
 
-/** Validate a parsed config object; ECONFIG names the first offending key. */
+/** The registries' headers that cannot be sent (a bad name, a line break in a value). */
+function checkHeaders(regs: unknown[], file: string): KeyProblem[] {
+  const problems: KeyProblem[] = [];
+  for (const [i, reg] of regs.entries()) {
+    const headers = (reg as { headers?: unknown } | null)?.headers;
+    if (headers === null || typeof headers !== "object" || Array.isArray(headers)) continue;
+    for (const [name, v] of Object.entries(headers)) {
+      if (typeof v !== "string") continue; // the schema's to refuse
+      const problem = headerProblem(name, v);
+      // the value is never echoed: it is usually a token
+      if (problem)
+        problems.push(
+          keyProblem(file, `registries[${i}].headers.${JSON.stringify(name).slice(1, -1)}`, problem),
+        );
+    }
+  }
+  return problems;
+}
+
+/**
+ * Where a key is in the file: its top-level key's place among the document's keys, then its list
+ * index (`registries[2].url`: 2), so problems are reported in the order the file holds them.
+ */
+function fileOrder(doc: Record<string, unknown>): (key: string) => [number, number] {
+  const tops = Object.keys(doc);
+  return (key) => {
+    const m = /^([^[.]*)(?:\[(\d+)\])?/.exec(key);
+    const top = tops.indexOf(m?.[1] ?? "");
+    return [top < 0 ? tops.length : top, m?.[2] === undefined ? -1 : Number(m[2])];
+  };
+}
+
+/**
+ * Validate a parsed config object. Every bad key is reported at once, in the order the file holds
+ * them: one ECONFIG naming the key (`details.field`, `details.issues`) when there is one; when there
+ * are several, one whose message joins theirs and whose `details.problems` lists them one by one
+ * (as SettingChecks does), `details.field` the first.
+ */
 export function parseConfig(
   value: unknown,
   file = CONFIG_FILE_NAME,
   opts: ParseConfigOptions = {},
 ): AttuneConfigFile {
   const r = configSchema().safeParse(value ?? {});
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const key = keyPath(issuePath(issue)) || "(root)";
-    throw configError(
-      file,
-      key,
-      refusal(value, issue),
-      r.error.issues.map((i) => ({ key: keyPath(issuePath(i)), message: refusal(value, i) })),
-    );
-  }
-  const cfg = r.data as AttuneConfigFile;
-  checkMisspelledKeys(cfg, file);
-  checkCaps(cfg, file);
-  checkPrivateHosts(cfg, file);
-  const twice = opts.allowDuplicateNames ? null : repeatedName(cfg.registries ?? []);
-  if (twice) {
-    // a name passed REGISTRY_NAME_RE: safe to quote
-    const key = `registries[${twice.again}].name`;
-    const message = `registry name "${twice.name}" is used twice (registries[${twice.first}] and registries[${twice.again}]); registry names must be unique`;
-    throw new AttuneError(ErrorCodes.ECONFIG, `${file}: ${key}: ${message}`, {
-      path: file,
-      details: { field: key, name: twice.name, issues: [{ key, message }] },
-      hint: `rename one of the registries named "${twice.name}" in ${file}, or remove them all with \`attune registry remove ${twice.name}\``,
-    });
-  }
-  for (const [i, reg] of (cfg.registries ?? []).entries()) {
-    for (const [name, v] of Object.entries(reg.headers ?? {})) {
-      const problem = headerProblem(name, v);
-      // the value is never echoed: it is usually a token
-      if (problem) {
-        const key = `registries[${i}].headers.${JSON.stringify(name).slice(1, -1)}`;
-        throw configError(file, key, problem, [{ key, message: problem }]);
-      }
+  const doc = (value ?? {}) as Record<string, unknown>;
+  const problems: KeyProblem[] = r.success
+    ? []
+    : r.error.issues.map((issue) => {
+        const key = keyPath(issuePath(issue)) || "(root)";
+        return keyProblem(file, key, refusal(value, issue));
+      });
+  if (typeof doc === "object" && !Array.isArray(doc)) {
+    problems.push(...checkMisspelledKeys(doc, file), ...checkCaps(doc, file));
+    problems.push(...checkPrivateHosts(doc.allowed_private_hosts, file));
+    const regs = Array.isArray(doc.registries) ? (doc.registries as unknown[]) : [];
+    const twice = opts.allowDuplicateNames ? null : repeatedName(regs);
+    if (twice) {
+      // a name that passed REGISTRY_NAME_RE: safe to quote
+      problems.push(
+        keyProblem(
+          file,
+          `registries[${twice.again}].name`,
+          `registry name "${twice.name}" is used twice (registries[${twice.first}] and registries[${twice.again}]); registry names must be unique`,
+          `rename one of the registries named "${twice.name}" in ${file}, or remove them all with \`attune registry remove ${twice.name}\``,
+        ),
+      );
     }
+    problems.push(...checkHeaders(regs, file));
   }
-  return cfg;
+  if (problems.length > 0) throw configProblems(file, problems, value);
+  return r.data as AttuneConfigFile;
+}
+
+/** The ECONFIG of parseConfig (see there), its problems in file order. */
+function configProblems(file: string, found: KeyProblem[], value: unknown): AttuneError {
+  const where =
+    value !== null && typeof value === "object" && !Array.isArray(value)
+      ? fileOrder(value as Record<string, unknown>)
+      : () => [0, 0];
+  const order = found.map((p, i) => ({ p, i, at: where(p.key) }));
+  order.sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1] || a.i - b.i);
+  const sorted = order.map((o) => o.p);
+  const issues = sorted.map((p) => ({ key: p.key, message: p.message }));
+  const first = sorted[0];
+  const duplicate = /^registry name "(.*)" is used twice/.exec(first.message)?.[1];
+  if (sorted.length === 1)
+    return new AttuneError(ErrorCodes.ECONFIG, `${file}: ${first.key}: ${first.message}`, {
+      path: file,
+      details: { field: first.key, issues, ...(duplicate !== undefined ? { name: duplicate } : {}) },
+      hint: first.hint,
+    });
+  const problems = sorted.map((p) => ({
+    field: p.key,
+    message: `${file}: ${p.key}: ${p.message}`,
+    hint: p.hint,
+  }));
+  return new AttuneError(ErrorCodes.ECONFIG, problems.map((p) => p.message).join("; "), {
+    path: file,
+    details: { field: first.key, issues, problems },
+    hint: problems.map((p) => p.hint).join(" | "),
+  });
 }
 
 export async function readConfigFile(home: string, opts: ParseConfigOptions = {}): Promise<AttuneConfigFile> {

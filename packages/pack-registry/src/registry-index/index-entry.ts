@@ -322,6 +322,24 @@ async function withCommittedPackRoot<T>(
             : `tag the commit to publish (git tag ${ref}) or fetch the ref (git fetch origin ${ref}), then run this again`,
       },
     );
+  // the directory given must be the one a clone installs (or the repository's top): a clone's pack
+  // root is its top, pack/ or its single subdirectory holding a pack.yaml, so a directory deeper
+  // down is refused before the tree is read (whose other files would be checked, and refused, first)
+  const given = path.relative(repo.top, await fs.realpath(dir));
+  const notThePack = (where: string) =>
+    new AttuneError(
+      ErrorCodes.EINVALID_INPUT,
+      `path: ${dir} is not the pack a clone of "${quoteName(ref)}" installs: ${where}`,
+      {
+        details: { field: "path" },
+        hint: "give the repository's top (or the pack's directory there); a repository installs one pack, found at its top, in pack/, or in its single subdirectory holding a pack.yaml: publish a pack deeper in a repository as an archive (--archive-url), or from a repository of its own",
+      },
+    );
+  const givenShown = given.split(path.sep).join("/");
+  if (given.split(path.sep).length > 1)
+    throw notThePack(
+      `it is ${givenShown}/ in the repository ${repo.top}, and a clone installs the pack at the repository's top, in pack/, or in its single subdirectory holding a pack.yaml`,
+    );
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "attune-index-entry-"));
   const tree = path.join(tmp, "tree");
   // messages name the ref's tree in the repository, not the temp directory
@@ -341,19 +359,20 @@ async function withCommittedPackRoot<T>(
       },
     );
     const root = await findPackRoot(tree).catch((e: unknown) => {
+      // a subdirectory given, and no pack a clone would find: said of the directory given
+      if (given !== "" && e instanceof AttuneError && e.code === ErrorCodes.EMANIFEST)
+        throw notThePack(
+          `a clone finds no single pack root in its tree (${e.message
+            .replace(/^pack\.yaml: /, "pack.yaml ")
+            .split(tree)
+            .join(label)})`,
+        );
       throw named(e);
     });
-    // the directory given must be the one a clone installs (or the repository's top)
-    const given = path.relative(repo.top, await fs.realpath(dir));
     const found = path.relative(tree, root);
     if (given !== "" && given !== found)
-      throw new AttuneError(
-        ErrorCodes.EINVALID_INPUT,
-        `path: ${dir} is not the pack a clone of "${quoteName(ref)}" installs: in its tree the pack root is ${found === "" ? "the repository's top" : `${found.split(path.sep).join("/")}/`}`,
-        {
-          details: { field: "path" },
-          hint: "give the repository's top (or that directory); a repository installs one pack, found at its top, in pack/, or in its single subdirectory holding a pack.yaml",
-        },
+      throw notThePack(
+        `in its tree the pack root is ${found === "" ? "the repository's top" : `${found.split(path.sep).join("/")}/`}`,
       );
     return await fn(
       root,
