@@ -113,7 +113,9 @@ async function freePort() {
  */
 export async function startApi(env) {
   const port = await freePort();
-  const proc = spawn(process.execPath, [API_MAIN], {
+  // ATTUNE_BENCH_API_NODE_ARGS: extra node flags for the API process (e.g. --cpu-prof --cpu-prof-dir=DIR)
+  const nodeArgs = (process.env.ATTUNE_BENCH_API_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, API_MAIN], {
     env: baseEnv({ PORT: String(port), HOST: "127.0.0.1", ...env }),
     stdio: ["ignore", "ignore", "pipe"],
   });
