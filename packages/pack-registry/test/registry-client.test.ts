@@ -344,6 +344,32 @@ describe("RegistryClient (real HTTP server)", () => {
     expect(none.registries[0]).toMatchObject({ status: "error", ageSeconds: null });
   });
 
+  it("never uses a copy (fresh or stale) of a registry this client's policy refuses to fetch", async () => {
+    const cacheDir = path.join(root.dir, "cache-policy");
+    const r = reg("plain", "/first.json", 1);
+    // fetched by a process allowed plain http to loopback (the shared home's cache)
+    expect((await client([r], cacheDir).search("alpha")).map((x) => x.ref)).toEqual(["alpha"]);
+    const served = srv.requests.length;
+    for (const strict of [
+      OutboundPolicy.fromConfig({}, {}), // no plain http, no loopback
+      OutboundPolicy.fromConfig({ allow_http: true }, {}), // plain http, but no loopback
+    ]) {
+      const c = new RegistryClient({ registries: [r], policy: strict, cacheDir, now, ttlSeconds: 60 });
+      const found = await c.searchDetailed("alpha");
+      expect(found.results).toEqual([]);
+      expect(found.registries).toEqual([
+        expect.objectContaining({ registry: "plain", status: "error", fetchedAt: null }),
+      ]);
+      const err = found.registries[0].error!;
+      expect(err.code).toBe("EPOLICY");
+      expect(err.message).toMatch(/^registry "plain" \(.*\) cannot be read: /);
+      expect(err.hint).toBeTruthy();
+      expect((await rejection(c.resolve("alpha"))).code).toBe("EPOLICY");
+    }
+    // refused before any request: the server was not asked again
+    expect(srv.requests.length).toBe(served);
+  });
+
   it("treats a copy dated in the future (beyond 60 s of clock skew) as expired, of unknown age", async () => {
     const cacheDir = path.join(root.dir, "cache-future");
     let t = new Date("2026-07-01T00:00:00Z");

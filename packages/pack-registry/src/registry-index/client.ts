@@ -3,7 +3,7 @@ import { REGISTRY_NAME_RE } from "../config/config-file";
 import type { RegistryConfig } from "../config/types";
 import type { OutboundPolicy } from "../policy/outbound-policy";
 import { IndexDiskCache, type CachedIndex } from "./cache";
-import { isRemoteUrl, loadIndex } from "./load";
+import { checkIndexUrl, isRemoteUrl, loadIndex } from "./load";
 import type { IndexEntry, RegistryIndex } from "./schema";
 import { checkVersionSpec, newestFirst, pickVersion } from "./versions";
 
@@ -123,6 +123,9 @@ export class RegistryClient {
         error,
       };
     };
+    // a copy is used only where a fetch would be allowed: not one fetched under looser settings (by
+    // another process sharing the home, or before they changed) of a URL this policy refuses
+    checkIndexUrl(reg, this.opts.policy);
     const mem = this.memory.get(reg.name);
     // the name becomes a file name: only names that passed config validation get a disk copy
     const useDisk = this.disk && isRemoteUrl(reg.url) && REGISTRY_NAME_RE.test(reg.name);
@@ -144,7 +147,8 @@ export class RegistryClient {
       if (useDisk) await this.disk!.write(reg.name, entry).catch(() => undefined); // a cache write failure must not fail the read
       return { index, state: state("fresh", entry) };
     } catch (e) {
-      if (!opts.allowStale || !(e instanceof AttuneError)) throw e;
+      // refused by the policy (a name that resolves to a private address): no older copy either
+      if (!opts.allowStale || !(e instanceof AttuneError) || e.code === ErrorCodes.EPOLICY) throw e;
       const old =
         (mem?.url === reg.url ? mem : null) ?? (useDisk ? await this.disk!.read(reg.name, reg.url) : null);
       if (!old) throw e;

@@ -95,20 +95,41 @@ export async function loadIndex(
     }
     return parseIndex(json, source);
   } catch (e) {
-    if (!(e instanceof AttuneError)) throw e;
-    // the message names the registry already: not again as the internal field (`registries.x.url: `)
-    const inner = e.message.startsWith(`${field}: `) ? e.message.slice(field.length + 2) : e.message;
-    const message = e.code === ErrorCodes.EINDEX ? e.message : `${source} cannot be read: ${inner}`;
-    // a missing/unreadable local index is a fetch failure of the registry, not a missing user path
-    const code = e.code === ErrorCodes.ENOENT || e.code === ErrorCodes.EIO ? ErrorCodes.EFETCH : e.code;
-    throw new AttuneError(code, message, {
-      cause: e,
-      hint:
-        e.hint ??
-        (e.code === ErrorCodes.ETOO_LARGE
-          ? `an index may be at most ${MAX_INDEX_BYTES} bytes (a fixed cap, not a setting): check that the registry URL names the index itself, or split a registry that large into several`
-          : undefined),
-      details: { ...e.details, registry: reg.name },
-    });
+    throw registryError(e, reg);
   }
+}
+
+/**
+ * Check a remote registry's URL against `policy` as a fetch would (scheme, port, an address named
+ * in it), without fetching: a copy of its index (the cache) is only used where a fetch would be
+ * allowed. Throws EPOLICY naming the registry, as loadIndex does.
+ */
+export function checkIndexUrl(reg: RegistryConfig, policy: OutboundPolicy): void {
+  if (!isRemoteUrl(reg.url)) return;
+  try {
+    policy.checkUrl(reg.url, `registries.${reg.name}.url`);
+  } catch (e) {
+    throw registryError(e, reg);
+  }
+}
+
+/** A failure to read a registry's index, naming the registry (errors keep their code). */
+function registryError(e: unknown, reg: RegistryConfig): unknown {
+  if (!(e instanceof AttuneError)) return e;
+  const source = `registry "${reg.name}" (${redactUrl(reg.url)})`;
+  const field = `registries.${reg.name}.url`;
+  // the message names the registry already: not again as the internal field (`registries.x.url: `)
+  const inner = e.message.startsWith(`${field}: `) ? e.message.slice(field.length + 2) : e.message;
+  const message = e.code === ErrorCodes.EINDEX ? e.message : `${source} cannot be read: ${inner}`;
+  // a missing/unreadable local index is a fetch failure of the registry, not a missing user path
+  const code = e.code === ErrorCodes.ENOENT || e.code === ErrorCodes.EIO ? ErrorCodes.EFETCH : e.code;
+  return new AttuneError(code, message, {
+    cause: e,
+    hint:
+      e.hint ??
+      (e.code === ErrorCodes.ETOO_LARGE
+        ? `an index may be at most ${MAX_INDEX_BYTES} bytes (a fixed cap, not a setting): check that the registry URL names the index itself, or split a registry that large into several`
+        : undefined),
+    details: { ...e.details, registry: reg.name },
+  });
 }
