@@ -170,7 +170,8 @@ export function buildOpenApiDocument(version = "0.1.0"): Record<string, unknown>
               ...ok("a page of packs", ref("PackPage")),
               headers: {
                 ETag: {
-                  description: "weak validator of this page; changes with any write to the store's records",
+                  description:
+                    "weak validator of this page's body: it changes whenever the page's content does (a write elsewhere leaves it as it is)",
                   schema: { type: "string" },
                 },
               },

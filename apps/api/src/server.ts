@@ -57,6 +57,8 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
     .route("/healthz")
     .get((_req, res) => {
       const draining = lifecycle.draining();
+      // while draining, the connection is not kept for another request
+      if (draining) res.setHeader("Connection", "close");
       res.status(draining ? 503 : 200).json({ status: draining ? "shutting_down" : "ok" });
     })
     .all(methodNotAllowed(["GET"]));
@@ -67,7 +69,8 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
   app
     .route("/readyz")
     .get(async (_req, res) => {
-      if (lifecycle.draining()) return void res.status(503).json({ status: "shutting_down" });
+      if (lifecycle.draining())
+        return void res.setHeader("Connection", "close").status(503).json({ status: "shutting_down" });
       try {
         await deps.installer.ready?.();
         res.json({ status: "ready" });

@@ -1,3 +1,4 @@
+import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
 import request from "supertest";
@@ -99,6 +100,60 @@ describe("authentication", () => {
     expect((await list()).status).toBe(200);
     await api.repos.tokens.revoke(row.id);
     expect((await list()).status).toBe(401);
+  });
+
+  it("two Authorization headers are refused (400 invalid_request), whichever comes first", async () => {
+    const server = api.app.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const port = (server.address() as { port: number }).port;
+    const send = (headers: string[]) =>
+      new Promise<{ status: number; body: Record<string, unknown>; challenge: string }>((resolve, reject) => {
+        const req = http.request({ host: "127.0.0.1", port, path: "/api/v1/packs", headers }, (res) => {
+          let text = "";
+          res.on("data", (c) => (text += String(c)));
+          res.on("end", () => {
+            try {
+              resolve({
+                status: res.statusCode ?? 0,
+                body: JSON.parse(text),
+                challenge: String(res.headers["www-authenticate"] ?? ""),
+              });
+            } catch (e) {
+              reject(new Error(`HTTP ${res.statusCode}: ${text} (${String(e)})`));
+            }
+          });
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    try {
+      const good = api.auth().Authorization;
+      for (const pair of [
+        [good, "Bearer bad"],
+        ["Bearer bad", good],
+      ]) {
+        const r = await send([
+          "Host",
+          "x",
+          "Authorization",
+          pair[0],
+          "Authorization",
+          pair[1],
+          "Connection",
+          "close",
+        ]);
+        expect(r.status).toBe(400);
+        expect(r.body).toMatchObject({
+          code: "EINVALID_INPUT",
+          errors: [{ field: "Authorization" }],
+          hint: expect.stringContaining("one Authorization"),
+        });
+        expect(r.challenge).toMatch(/error="invalid_request"/);
+      }
+      expect((await send(["Host", "x", "Authorization", good, "Connection", "close"])).status).toBe(200);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it("an expired token is 401", async () => {

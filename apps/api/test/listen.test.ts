@@ -124,6 +124,9 @@ describe("startServer on a real port", () => {
         });
         expect(head).toMatch(/\r\nContent-Type: application\/problem\+json/i);
         expect(head).toMatch(/\r\nConnection: close/i);
+        // the headers of every answer
+        expect(head).toMatch(/\r\nCache-Control: no-store\r\n/i);
+        expect(head).toMatch(/\r\nX-Content-Type-Options: nosniff\r\n/i);
         const id = /\r\nX-Request-Id: ([0-9a-f-]{36})/i.exec(head)?.[1];
         expect(id).toBeDefined();
         const problem = JSON.parse(body);
@@ -222,7 +225,14 @@ describe("while draining", () => {
       const health = await request(app).get("/healthz");
       expect(health.status).toBe(503);
       expect(health.body).toEqual({ status: "shutting_down" });
+      expect(health.headers.connection).toBe("close");
       conform(health);
+      const ready = await request(app).get("/readyz");
+      expect({ status: ready.status, body: ready.body, connection: ready.headers.connection }).toEqual({
+        status: 503,
+        body: { status: "shutting_down" },
+        connection: "close",
+      });
       const list = await request(app).get("/api/v1/packs").set(api.auth());
       expect(list.status).toBe(503);
       expect(list.body.code).toBe("ESHUTTING_DOWN");

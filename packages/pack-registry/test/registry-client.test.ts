@@ -59,7 +59,7 @@ describe("RegistryClient (real HTTP server)", () => {
       "/second.json",
       index("second", [
         entry({ ref: "shared", label: "Shared from second" }),
-        entry({ ref: "beta", version: "1.0.0" }),
+        entry({ ref: "beta", version: "1.0.0", keywords: ["legacy"] }),
         entry({ ref: "beta", version: "1.4.2" }),
         entry({ ref: "beta", version: "2.0.0" }),
         entry({ ref: "beta", version: "3.0.0-rc.1" }),
@@ -121,6 +121,15 @@ describe("RegistryClient (real HTTP server)", () => {
       registry: "second",
       versions: ["3.0.0-rc.1", "2.0.0", "1.4.2", "1.0.0"],
     });
+    // a match in an older version only: the ref is found, shown at its latest, with every version
+    expect(await c.search("LEGACY")).toEqual([
+      expect.objectContaining({
+        ref: "beta",
+        version: "2.0.0",
+        keywords: [],
+        versions: ["3.0.0-rc.1", "2.0.0", "1.4.2", "1.0.0"],
+      }),
+    ]);
     expect(await c.search("nothing-like-this")).toEqual([]);
   });
 

@@ -43,6 +43,24 @@ describe("ref and version validation", () => {
   ])("rejects ref %j", (ref) =>
     expect(() => validateRef(ref)).toThrow(expect.objectContaining({ code: "EINVALID_REF" })),
   );
+  it("quotes a refused ref with controls and bidirectional marks escaped, never raw", () => {
+    for (const [ref, shown] of [
+      ["a\u202eb", "a\\u202eb"],
+      ["a\u200fb", "a\\u200fb"],
+      ["a\u2066b", "a\\u2066b"],
+      ["a\u0085b", "a\\u0085b"],
+      ["a\u001bb", "a\\u001bb"],
+    ]) {
+      let message = "";
+      try {
+        validateRef(ref);
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toBe(`ref "${shown}" is not a valid pack ref`);
+      expect(message).not.toMatch(/[\u0080-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\u0000-\u001f]/);
+    }
+  });
   it.each(["1.0.0", "0.0.1-rc.1", "1.2.3-alpha+build.5", "10.20.30"])("accepts version %j", (v) =>
     expect(validateVersion(v)).toBe(v),
   );

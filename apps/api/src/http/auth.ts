@@ -20,6 +20,16 @@ function unauthorized(detail: string, error?: "invalid_token"): HttpProblem {
  */
 export function authenticate(verify: TokenVerifier): RequestHandler {
   return async (req, res, next) => {
+    // Node keeps the first of repeated Authorization headers: two credentials are ambiguous (RFC
+    // 6750 invalid_request), refused rather than one of them picked
+    if (authorizationHeaders(req.rawHeaders) > 1)
+      return next(
+        new HttpProblem(400, "EINVALID_INPUT", "the Authorization header is given more than once", {
+          errors: [{ field: "Authorization", message: "given more than once; give it once" }],
+          hint: "send one Authorization: Bearer <token> header",
+          headers: { "WWW-Authenticate": `${CHALLENGE["WWW-Authenticate"]}, error="invalid_request"` },
+        }),
+      );
     const header = req.headers.authorization;
     if (!header) return next(unauthorized("authentication required: no Authorization header"));
     const match = BEARER.exec(header);
@@ -29,6 +39,13 @@ export function authenticate(verify: TokenVerifier): RequestHandler {
     res.locals.principal = principal;
     next();
   };
+}
+
+/** How many Authorization headers a request carries (rawHeaders: name, value, name, value, …). */
+function authorizationHeaders(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === "authorization") n++;
+  return n;
 }
 
 export function requireScope(scope: Scope): RequestHandler {

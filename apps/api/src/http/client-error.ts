@@ -89,6 +89,9 @@ export function answerClientError(
       "Content-Type: application/problem+json; charset=utf-8\r\n" +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       `X-Request-Id: ${requestId}\r\n` +
+      // the headers every answer carries (server.ts), these too
+      "Cache-Control: no-store\r\n" +
+      "X-Content-Type-Options: nosniff\r\n" +
       "Connection: close\r\n\r\n" +
       body,
   );

@@ -183,12 +183,17 @@ export class RegistryClient {
         states.push({ registry: reg.name, status: "error", fetchedAt: null, ageSeconds: null, error: e });
         continue;
       }
+      // a ref matches when any of its versions does; its result is its latest version, with every
+      // version the registry publishes (not only those that matched)
       const byRef = new Map<string, IndexEntry[]>();
+      const matched = new Set<string>();
       for (const p of index.packs) {
+        byRef.set(p.ref, [...(byRef.get(p.ref) ?? []), p]);
         const hay = [p.ref, p.label, p.description, ...p.keywords].join("\n").toLowerCase();
-        if (needle === "" || hay.includes(needle)) byRef.set(p.ref, [...(byRef.get(p.ref) ?? []), p]);
+        if (needle === "" || hay.includes(needle)) matched.add(p.ref);
       }
-      for (const entries of byRef.values()) {
+      for (const [ref, entries] of byRef) {
+        if (!matched.has(ref)) continue;
         const versions = newestFirst(entries.map((e) => e.version));
         const best = entries.find((e) => e.version === pickVersion(versions)) ?? entries[0];
         results.push({ ...best, registry: reg.name, versions });

@@ -102,6 +102,15 @@ export function parseEntryName(name: string): { ref: string; version: string | n
   return isValidRef(name) ? { ref: name, version: null } : null;
 }
 
+// what JSON.stringify leaves as it is but a terminal or a log viewer would act on: C1 controls,
+// bidirectional marks, embeddings, overrides and isolates (they reorder the text around them)
+const INVISIBLE = /[\u0080-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A refused value as a message quotes it: JSON-escaped, invisible controls as \uNNNN. */
 function show(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value.slice(0, 80)) : String(value);
+  if (typeof value !== "string") return String(value);
+  return JSON.stringify(value.slice(0, 80)).replace(
+    INVISIBLE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
