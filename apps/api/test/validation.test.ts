@@ -24,6 +24,8 @@ function expectProblem(res: request.Response, status: number, code: string, fiel
   expect(typeof res.body.type).toBe("string");
   expect(typeof res.body.title).toBe("string");
   expect(typeof res.body.detail).toBe("string");
+  // every refusal says how to mend it
+  expect(res.body.hint).toEqual(expect.stringMatching(/\S/));
   if (fields) expect(fieldsOf(res.body)).toEqual([...fields].sort());
   conform(res);
 }
@@ -588,6 +590,16 @@ describe("routing", () => {
     expect(res.headers.allow).toBe(allow);
     expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
     expect(res.body.code).toBe("EMETHOD_NOT_ALLOWED");
+    expect(res.body.hint).toContain(`use ${allow}`);
+  });
+
+  it("an unknown route is 404 with a hint to the routes", async () => {
+    const res = await request(api.app).get("/api/v1/nothing-here").set(api.auth());
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({
+      code: "ENOTFOUND",
+      hint: expect.stringContaining("/api/v1/openapi.json"),
+    });
   });
 
   it("HEAD is answered where GET is", async () => {

@@ -41,6 +41,7 @@ function scalarJsonType(raw: unknown): string | null {
 function bodyTooLarge(limit: number | undefined): HttpProblem {
   return new HttpProblem(413, "ETOO_LARGE", `the request body exceeds the limit of ${limit} bytes`, {
     errors: [{ field: "body", message: `larger than ${limit} bytes` }],
+    hint: "send a smaller body: an install request names its source, it does not carry the pack",
   });
 }
 
@@ -228,7 +229,11 @@ export function errorHandler(privatePaths: string[]): ErrorRequestHandler {
 }
 
 export const notFound: RequestHandler = (req, _res, next) => {
-  next(new HttpProblem(404, "ENOTFOUND", `no route ${req.method} ${req.path}`));
+  next(
+    new HttpProblem(404, "ENOTFOUND", `no route ${req.method} ${req.path}`, {
+      hint: "the routes are listed in GET /api/v1/openapi.json (paths are lower case, under /api/v1)",
+    }),
+  );
 };
 
 /**
@@ -246,6 +251,7 @@ export function methodNotAllowed(allowed: string[]): RequestHandler {
         `${req.method} is not allowed on ${req.baseUrl}${req.path}; use ${allow}`,
         {
           headers: { Allow: allow },
+          hint: `use ${allow} (the Allow header), as GET /api/v1/openapi.json describes`,
         },
       ),
     );

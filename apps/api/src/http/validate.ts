@@ -88,7 +88,10 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, where
       message: `${entries - errors.length} more refused fields, not listed (only the first ${errors.length} are)`,
     });
   const more = total > fields.length ? ` and ${total - fields.length} more` : "";
-  throw new HttpProblem(400, "EINVALID_INPUT", `invalid ${where}: ${fields.join(", ")}${more}`, { errors });
+  throw new HttpProblem(400, "EINVALID_INPUT", `invalid ${where}: ${fields.join(", ")}${more}`, {
+    errors,
+    hint: `fix the ${where === "body" ? "fields" : "parameters"} listed in errors (each with what it must be); GET /api/v1/openapi.json describes them all`,
+  });
 }
 
 /**

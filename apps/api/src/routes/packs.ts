@@ -125,6 +125,7 @@ function refOf(req: Request): string {
 function notJson(): HttpProblem {
   return new HttpProblem(415, "EUNSUPPORTED_MEDIA_TYPE", "the body must be JSON", {
     errors: [{ field: "Content-Type", message: "must be application/json" }],
+    hint: "send the body as JSON with Content-Type: application/json",
   });
 }
 
