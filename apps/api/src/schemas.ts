@@ -203,7 +203,9 @@ export const InstallEvent = z.object({
   id: z.number().int(),
   pack_ref: z.string(),
   version: z.string().nullable(),
-  action: z.enum(["install", "upgrade", "downgrade", "reinstall", "uninstall", "verify", "failed"]),
+  action: z
+    .enum(["install", "upgrade", "reinstall", "uninstall", "verify", "failed"])
+    .describe("a downgrade is recorded as upgrade, with details.downgrade = true"),
   outcome: z.enum(["success", "failure", "interrupted"]),
   source_type: z.string().nullable(),
   source_url: z.string().nullable(),
