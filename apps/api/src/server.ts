@@ -1,4 +1,4 @@
-import express, { type Express, type Request } from "express";
+import express, { type Express, type Request, type Response } from "express";
 import { authenticate, requireScope } from "./http/auth";
 import { errorHandler, methodNotAllowed, notFound, refuseDeclaredOversize } from "./http/error-handler";
 import { HttpProblem } from "./http/problem";
@@ -15,6 +15,11 @@ const VERIFY_PATH = /^\/packs\/[^/]+\/verify\/?$/i;
 /** GET (and HEAD) of a pack, its installation or its history; DELETE of a pack. */
 const PACK_READ_PATH = /^\/packs\/[^/]+(?:\/(?:history|installation))?\/?$/i;
 const PACK_PATH = /^\/packs\/[^/]+\/?$/i;
+
+/** A health check while draining: 503, and the connection is not kept for another request. */
+function shuttingDown(res: Response): void {
+  res.setHeader("Connection", "close").status(503).json({ status: "shutting_down" });
+}
 
 /** Shutdown state shared by the app and the listener (see listen.ts). */
 export interface Lifecycle {
@@ -56,10 +61,8 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
   app
     .route("/healthz")
     .get((_req, res) => {
-      const draining = lifecycle.draining();
-      // while draining, the connection is not kept for another request
-      if (draining) res.setHeader("Connection", "close");
-      res.status(draining ? 503 : 200).json({ status: draining ? "shutting_down" : "ok" });
+      if (lifecycle.draining()) return shuttingDown(res);
+      res.json({ status: "ok" });
     })
     .all(methodNotAllowed(["GET"]));
 
@@ -69,8 +72,7 @@ export function createServer(deps: ServerDeps, lifecycle: Lifecycle = IDLE): Exp
   app
     .route("/readyz")
     .get(async (_req, res) => {
-      if (lifecycle.draining())
-        return void res.setHeader("Connection", "close").status(503).json({ status: "shutting_down" });
+      if (lifecycle.draining()) return shuttingDown(res);
       try {
         await deps.installer.ready?.();
         res.json({ status: "ready" });

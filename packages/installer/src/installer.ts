@@ -195,7 +195,7 @@ async function refuseMissingPacksDir(store: RecordStore, dir: string): Promise<v
  * The settings an installer runs with, read and checked without opening anything: options over the
  * environment over config.yaml over the defaults. Every bad setting of the environment and
  * config.yaml is reported at once (ECONFIG; several: `details.problems`, one per setting), not one
- * per start: config.yaml's first problem, then the environment's (checked as if the file were empty).
+ * per start: config.yaml's problems, then the environment's (checked as if the file were empty).
  */
 export async function readInstallerSettings(opts: InstallerOptions = {}): Promise<{
   settings: ResolvedSettings;

@@ -3,6 +3,7 @@ export * from "./config/types";
 export * from "./config/config-file";
 export * from "./config/pack-settings";
 export { registryUrlProblem } from "./config/registry-url";
+export { isRemoteUrl } from "./registry-index/load";
 export { urlHasCredentials } from "./policy/url-credentials";
 export * from "./policy/outbound-policy";
 export * from "./registry-index/client";

@@ -129,7 +129,7 @@ export interface SettingProblem {
  * ECONFIG it throws (one that already lists several, in `details.problems`, is flattened); any other
  * error is thrown at once. `add()` does the same with an error caught elsewhere (a rejected promise). `done()` then throws the single problem as it was, or one ECONFIG listing
  * them all: messages joined with "; ", hints with " | ", `details.problems` one per setting,
- * `details.field` the first.
+ * `details.field` the first (`extra`: the listing error's path and further details).
  */
 export class SettingChecks {
   private readonly errors: AttuneError[] = [];
@@ -149,14 +149,15 @@ export class SettingChecks {
     this.errors.push(err);
   }
 
-  done(): void {
+  done(extra: { path?: string; details?: Record<string, unknown> } = {}): void {
     if (this.errors.length === 0) return;
     if (this.errors.length === 1) throw this.errors[0];
     const problems = this.errors.flatMap(problemsOf);
     const hints = problems.flatMap((p) => (p.hint ? [p.hint] : []));
     throw new AttuneError(ErrorCodes.ECONFIG, problems.map((p) => p.message).join("; "), {
       hint: hints.length > 0 ? hints.join(" | ") : undefined,
-      details: { field: problems[0]?.field ?? "", problems },
+      path: extra.path,
+      details: { ...extra.details, field: problems[0]?.field ?? "", problems },
     });
   }
 }

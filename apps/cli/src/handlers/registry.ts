@@ -2,6 +2,7 @@ import {
   REGISTRY_NAME_RE,
   registryUrlProblem,
   urlHasCredentials,
+  isRemoteUrl,
   registriesFromEnv,
   readPackSettings,
   updateConfigFile,
@@ -140,7 +141,7 @@ export async function registryAdd(argv: GlobalArgs & { name: string; url: string
  * search or install. Host names are not resolved here: that is checked on every fetch.
  */
 function warnIfRefused(settings: Awaited<ReturnType<typeof loadSettings>>, reg: RegistryConfig): void {
-  if (!/^https?:/i.test(reg.url)) return; // a local index.json
+  if (!isRemoteUrl(reg.url)) return; // a local index.json
   try {
     readPackSettings(settings.file, settings.env).policy.checkUrl(reg.url, "url");
   } catch (err) {

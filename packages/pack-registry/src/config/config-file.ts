@@ -2,7 +2,7 @@ import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { AttuneError, ErrorCodes, closest, ioError, makeDirs } from "@attune/pack-storage";
+import { AttuneError, ErrorCodes, SettingChecks, closest, ioError, makeDirs } from "@attune/pack-storage";
 import type { AttuneConfigFile, RegistryConfig } from "./types";
 import { loadLockfile, loadParsers, loadYaml, once } from "../lazy";
 import { urlHasCredentials } from "../policy/url-credentials";
@@ -67,16 +67,23 @@ function headerProblem(name: string, value: string): string | null {
   return null;
 }
 
-/** One bad key of config.yaml: its path, the message (without the file) and how to mend it. */
+/** One bad key of config.yaml: its path, the message (without the file), how to mend it, more details. */
 interface KeyProblem {
   key: string;
   message: string;
   hint: string;
+  details?: Record<string, unknown>;
 }
 
 /** A bad key as a problem, with the default hint (where and what a good value looks like). */
-function keyProblem(file: string, key: string, message: string, hint = keyHint(file, key)): KeyProblem {
-  return { key, message, hint };
+function keyProblem(
+  file: string,
+  key: string,
+  message: string,
+  hint = keyHint(file, key),
+  details?: Record<string, unknown>,
+): KeyProblem {
+  return { key, message, hint, details };
 }
 
 /**
@@ -339,14 +346,18 @@ export function parseConfig(
   opts: ParseConfigOptions = {},
 ): AttuneConfigFile {
   const r = configSchema().safeParse(value ?? {});
-  const doc = (value ?? {}) as Record<string, unknown>;
+  // the checks beyond the schema read the document as it is (a value that is no mapping: the schema's)
+  const doc =
+    value !== null && typeof value === "object" && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   const problems: KeyProblem[] = r.success
     ? []
     : r.error.issues.map((issue) => {
         const key = keyPath(issuePath(issue)) || "(root)";
         return keyProblem(file, key, refusal(value, issue));
       });
-  if (typeof doc === "object" && !Array.isArray(doc)) {
+  if (doc) {
     problems.push(...checkMisspelledKeys(doc, file), ...checkCaps(doc, file));
     problems.push(...checkPrivateHosts(doc.allowed_private_hosts, file));
     const regs = Array.isArray(doc.registries) ? (doc.registries as unknown[]) : [];
@@ -359,43 +370,37 @@ export function parseConfig(
           `registries[${twice.again}].name`,
           `registry name "${twice.name}" is used twice (registries[${twice.first}] and registries[${twice.again}]); registry names must be unique`,
           `rename one of the registries named "${twice.name}" in ${file}, or remove them all with \`attune registry remove ${twice.name}\``,
+          { name: twice.name },
         ),
       );
     }
     problems.push(...checkHeaders(regs, file));
   }
-  if (problems.length > 0) throw configProblems(file, problems, value);
+  if (problems.length > 0) throwConfigProblems(file, problems, doc);
   return r.data as AttuneConfigFile;
 }
 
-/** The ECONFIG of parseConfig (see there), its problems in file order. */
-function configProblems(file: string, found: KeyProblem[], value: unknown): AttuneError {
-  const where =
-    value !== null && typeof value === "object" && !Array.isArray(value)
-      ? fileOrder(value as Record<string, unknown>)
-      : () => [0, 0];
+/**
+ * The ECONFIG of parseConfig (see there): one error per problem, in file order, listed together by
+ * SettingChecks; `details.issues` lists them all, as `{key, message}`.
+ */
+function throwConfigProblems(file: string, found: KeyProblem[], doc: Record<string, unknown> | null): never {
+  const where = doc ? fileOrder(doc) : () => [0, 0];
   const order = found.map((p, i) => ({ p, i, at: where(p.key) }));
   order.sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1] || a.i - b.i);
   const sorted = order.map((o) => o.p);
   const issues = sorted.map((p) => ({ key: p.key, message: p.message }));
-  const first = sorted[0];
-  const duplicate = /^registry name "(.*)" is used twice/.exec(first.message)?.[1];
-  if (sorted.length === 1)
-    return new AttuneError(ErrorCodes.ECONFIG, `${file}: ${first.key}: ${first.message}`, {
-      path: file,
-      details: { field: first.key, issues, ...(duplicate !== undefined ? { name: duplicate } : {}) },
-      hint: first.hint,
-    });
-  const problems = sorted.map((p) => ({
-    field: p.key,
-    message: `${file}: ${p.key}: ${p.message}`,
-    hint: p.hint,
-  }));
-  return new AttuneError(ErrorCodes.ECONFIG, problems.map((p) => p.message).join("; "), {
-    path: file,
-    details: { field: first.key, issues, problems },
-    hint: problems.map((p) => p.hint).join(" | "),
-  });
+  const checks = new SettingChecks();
+  for (const p of sorted)
+    checks.add(
+      new AttuneError(ErrorCodes.ECONFIG, `${file}: ${p.key}: ${p.message}`, {
+        path: file,
+        details: { field: p.key, issues, ...p.details },
+        hint: p.hint,
+      }),
+    );
+  checks.done({ path: file, details: { issues } });
+  throw new Error("unreachable: SettingChecks.done() throws the problems it was given");
 }
 
 export async function readConfigFile(home: string, opts: ParseConfigOptions = {}): Promise<AttuneConfigFile> {

@@ -49,7 +49,7 @@ export async function loadIndex(
   opts: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<RegistryIndex> {
   const source = `registry "${reg.name}" (${redactUrl(reg.url)})`;
-  const field = `registries.${reg.name}.url`;
+  const field = indexField(reg);
   try {
     let bytes: Buffer;
     if (isRemoteUrl(reg.url)) {
@@ -69,7 +69,7 @@ export async function loadIndex(
           ErrorCodes.ECONFIG,
           `url ${registryUrlProblem(reg.url) ?? "must be http(s), file:/// or a path"}`,
           {
-            details: { field: `registries.${reg.name}.url` },
+            details: { field },
           },
         );
       }
@@ -107,17 +107,22 @@ export async function loadIndex(
 export function checkIndexUrl(reg: RegistryConfig, policy: OutboundPolicy): void {
   if (!isRemoteUrl(reg.url)) return;
   try {
-    policy.checkUrl(reg.url, `registries.${reg.name}.url`);
+    policy.checkUrl(reg.url, indexField(reg));
   } catch (e) {
     throw registryError(e, reg);
   }
+}
+
+/** The internal field a registry's URL is checked as (`registries.<name>.url`), cut from messages again. */
+function indexField(reg: RegistryConfig): string {
+  return `registries.${reg.name}.url`;
 }
 
 /** A failure to read a registry's index, naming the registry (errors keep their code). */
 function registryError(e: unknown, reg: RegistryConfig): unknown {
   if (!(e instanceof AttuneError)) return e;
   const source = `registry "${reg.name}" (${redactUrl(reg.url)})`;
-  const field = `registries.${reg.name}.url`;
+  const field = indexField(reg);
   // the message names the registry already: not again as the internal field (`registries.x.url: `)
   const inner = e.message.startsWith(`${field}: `) ? e.message.slice(field.length + 2) : e.message;
   const message = e.code === ErrorCodes.EINDEX ? e.message : `${source} cannot be read: ${inner}`;
